@@ -1,0 +1,166 @@
+"""The `ctr` command: demo, fit, evaluate, predict and describe, over the same Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import CtrError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ctr", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="train LR, FM and DeepFM on the embedded data, export and serve")
+    demo.add_argument("--rows", type=int, default=100_000, help="synthetic rows to generate")
+    demo.add_argument("--epochs", type=int, default=3)
+    demo.add_argument("--out", default="runs/demo", help="folder for the DeepFM export")
+    demo.add_argument("--seed", type=int, default=0)
+
+    fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
+    fit.add_argument("--spec", required=True, help="feature spec YAML")
+    fit.add_argument("--data", required=True, help="MovieLens folder, Parquet file/folder or CSV; "
+                                                   "'synthetic' for the embedded data")
+    fit.add_argument("--format", choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"],
+                     default="auto", help="how to read --data (default: guess from its contents)")
+    fit.add_argument("--model", choices=["lr", "fm", "deepfm"], default="deepfm")
+    fit.add_argument("--export", help="write the raw-feature SavedModel here")
+    fit.add_argument("--epochs", type=int, default=5)
+    fit.add_argument("--batch-size", type=int, default=512)
+    fit.add_argument("--embedding-dim", type=int, default=16)
+    fit.add_argument("--hidden-units", default="256,128", help="DeepFM MLP widths, comma-separated")
+    fit.add_argument("--learning-rate", type=float, default=1e-3)
+    fit.add_argument("--split", default="0.8,0.1,0.1", help="random train,valid,test fractions")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--logdir", help="TensorBoard log folder")
+
+    evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
+    evaluate.add_argument("--model", required=True, help="export folder")
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--format", default="auto",
+                          choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+
+    predict = commands.add_parser("predict", help="score raw rows with an exported model")
+    predict.add_argument("--model", required=True, help="export folder")
+    predict.add_argument("--data", required=True, help="Parquet or CSV of raw feature columns")
+    predict.add_argument("--out", help="write the rows with a 'probability' column here (.csv or .parquet)")
+
+    describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
+    describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
+
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except CtrError as err:
+        print(f"ctr {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(rows=args.rows, epochs=args.epochs, out=Path(args.out), seed=args.seed)
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from . import data, models
+    from .spec import FeatureSpec
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    frame = load_table(args.data, args.format, seed=args.seed)
+    fractions = tuple(float(x) for x in args.split.split(","))
+    train, valid, test = data.random_split(frame, fractions, seed=args.seed)
+    kwargs = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate,
+              "batch_size": args.batch_size, "seed": args.seed}
+    if args.model == "deepfm":
+        kwargs["hidden_units"] = tuple(int(x) for x in args.hidden_units.split(",") if x)
+    model = models.MODELS[args.model](spec, **kwargs)
+    print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
+    model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir)
+    if len(test):
+        print(json.dumps({"test": model.evaluate(test)}, indent=1))
+    if args.export:
+        print(f"ctr fit: exported to {model.export(args.export)}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from . import data
+    from .export import load
+    from .metrics import auc, logloss
+
+    served = load(args.model)
+    frame = load_table(args.data, args.format)
+    p = served.predict(frame)
+    y = data.labels(frame, served.spec)
+    print(json.dumps({"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y)}, indent=1))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from . import data
+    from .export import load
+
+    served = load(args.model)
+    frame = data.read(args.data)
+    frame = frame.assign(probability=served.predict(frame))
+    if args.out:
+        out = Path(args.out)
+        frame.to_parquet(out) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+        print(f"ctr predict: {len(frame)} rows written to {out}")
+    else:
+        print(frame.to_string(max_rows=50))
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from .export import METADATA
+    from .features import Preprocessor, describe_spec
+    from .spec import FeatureSpec
+
+    target = Path(args.spec)
+    if target.is_dir():
+        metadata = json.loads((target / METADATA).read_text())
+        spec = FeatureSpec.from_yaml(target / "assets" / "spec.yaml")
+        print(f"{metadata['model']} {metadata['config']}")
+        print(describe_spec(spec, Preprocessor(spec, metadata["preprocessing"])))
+    else:
+        print(FeatureSpec.from_yaml(target).describe())
+    return 0
+
+
+def load_table(source: str, fmt: str = "auto", seed: int = 0):
+    """Read --data: a MovieLens folder, a Parquet file/folder, a CSV, or 'synthetic'."""
+    from . import data, datasets
+    from .errors import DataError
+
+    path = Path(source)
+    if fmt == "auto":
+        if source == "synthetic":
+            fmt = "synthetic"
+        elif (path / "u.data").exists():
+            fmt = "movielens-100k"
+        elif (path / "movies.dat").exists():
+            fmt = "movielens-1m"
+        elif path.exists():
+            fmt = "table"
+        else:
+            raise DataError(f"--data {source!r}: no such file or folder")
+    if fmt == "synthetic":
+        return datasets.synthetic(seed=seed)
+    if fmt == "movielens-100k":
+        return datasets.movielens_100k(path)
+    if fmt == "movielens-1m":
+        return datasets.movielens_1m(path)
+    return data.read(path)
+
+
+_COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "describe": _describe}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Reading data and turning its columns into the raw feature arrays a spec expects.
+
+Sources: a pandas DataFrame, a pyarrow Table, a Parquet file or directory (streamed in record
+batches with `pyarrow.dataset`), or a CSV file. Every column is checked against its feature's kind
+on the way in, so a wrong dtype is reported with the column's name rather than deep inside
+TensorFlow. Also here: random and per-user temporal splits.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from .errors import DataError
+from .features import MISSING_INT
+from .spec import Categorical, Feature, FeatureSpec, MultiCategorical, Numeric, Text, Timestamp
+
+Source = pd.DataFrame | pa.Table | str | Path
+
+__all__ = ["Source", "iter_chunks", "labels", "random_split", "raw_features", "read", "temporal_split"]
+
+
+# -- reading ------------------------------------------------------------------------------------
+def read(source: Source, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The whole source as one DataFrame (only `columns`, when given)."""
+    if isinstance(source, pd.DataFrame):
+        if columns is not None:
+            _require_columns(source.columns, columns)
+            return source[list(dict.fromkeys(columns))]
+        return source
+    return pd.concat(list(iter_chunks(source, columns)), ignore_index=True)
+
+
+def iter_chunks(source: Source, columns: Sequence[str] | None = None,
+                chunk_rows: int = 262_144) -> Iterator[pd.DataFrame]:
+    """The source as DataFrames of at most `chunk_rows` rows; Parquet and CSV are never read whole."""
+    cols = list(dict.fromkeys(columns)) if columns is not None else None
+    if isinstance(source, pd.DataFrame):
+        frame = read(source, cols)
+        if len(frame) == 0:
+            yield frame
+        for start in range(0, len(frame), chunk_rows):
+            yield frame.iloc[start:start + chunk_rows]
+        return
+    if isinstance(source, pa.Table):
+        _require_columns(source.column_names, cols or [])
+        table = source.select(cols) if cols else source
+        for batch in table.to_batches(max_chunksize=chunk_rows):
+            yield batch.to_pandas()
+        return
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"no data at {path}")
+    if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        header = pd.read_csv(path, sep=sep, nrows=0).columns
+        _require_columns(header, cols or [], where=str(path))
+        yield from pd.read_csv(path, sep=sep, usecols=cols, chunksize=chunk_rows)
+        return
+    try:
+        dataset = pads.dataset(path, format="parquet")
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
+    _require_columns(dataset.schema.names, cols or [], where=str(path))
+    empty = True
+    try:
+        for batch in dataset.to_batches(columns=cols, batch_size=chunk_rows):
+            if batch.num_rows:
+                empty = False
+                yield batch.to_pandas()
+    except pa.ArrowInvalid as err:
+        raise DataError(f"{path}: the Parquet files do not share one schema: {err}") from None
+    if empty:
+        yield dataset.schema.empty_table().select(cols or dataset.schema.names).to_pandas()
+
+
+def _require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:
+    missing = [c for c in need if c not in set(have)]
+    if missing:
+        listed = ", ".join(repr(str(c)) for c in list(have)[:30])
+        raise DataError(f"column {', '.join(repr(c) for c in missing)} is missing from {where}; "
+                        f"it has: {listed}")
+
+
+# -- columns → canonical raw arrays ---------------------------------------------------------------
+def raw_features(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """Each feature's column as the array its serving input takes (str objects, int64 or float32).
+
+    Missing values become "" for strings, NaN for numbers and MISSING_INT for integer ids and
+    timestamps; the encoder maps each of them to its feature's missing slot.
+    """
+    _require_columns(frame.columns, [f.source for f in spec.features])
+    return {f.name: _canonical(frame[f.source], f) for f in spec.features}
+
+
+def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """The label column as float32 0/1: checked binary, or a rating compared with the threshold."""
+    if spec.label is None:
+        raise DataError("the spec has no label section, so there is nothing to train on or evaluate against")
+    label = spec.label
+    _require_columns(frame.columns, [label.column])
+    column = frame[label.column]
+    if column.dtype == bool:
+        return column.to_numpy(dtype=np.float32)
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna()
+    if bad.any():
+        raise DataError(f"label column {label.column!r}: expected numbers, found {column[bad].iloc[0]!r}")
+    if values.isna().any():
+        raise DataError(f"label column {label.column!r}: {int(values.isna().sum())} rows have no label (NaN)")
+    x = values.to_numpy(dtype=np.float64)
+    if label.threshold is not None:
+        return (x >= label.threshold).astype(np.float32)
+    odd = ~np.isin(x, (0.0, 1.0))
+    if odd.any():
+        examples = ", ".join(f"{v:g}" for v in np.unique(x[odd])[:5])
+        raise DataError(f"label column {label.column!r}: a binary label must be 0 or 1, found {examples}; "
+                        "for ratings set label.threshold (e.g. threshold: 4)")
+    return x.astype(np.float32)
+
+
+def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
+    where = f"feature {f.name!r} ({f.kind}, column {f.source!r})"
+    if isinstance(f, Numeric):
+        return _numbers(column, where).astype(np.float32)
+    if isinstance(f, Timestamp):
+        return _seconds(column, where)
+    if isinstance(f, Categorical) and f.dtype == "int":
+        return _integers(column, where)
+    if isinstance(f, MultiCategorical):
+        return _strings(column, where, join=f.separator)
+    if isinstance(f, Text | Categorical):
+        return _strings(column, where)
+    raise AssertionError(f"unhandled feature kind {f.kind}")  # pragma: no cover
+
+
+def _numbers(column: pd.Series, where: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna() & (column.astype(str) != "")
+    if bad.any():
+        raise DataError(f"{where}: expected numbers, found {column[bad].iloc[0]!r} "
+                        f"({int(bad.sum())} such rows)")
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _integers(column: pd.Series, where: str) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
+        return column.to_numpy(dtype=np.int64)
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        x = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(x)
+        if not np.all(x[finite] == np.round(x[finite])):
+            raise DataError(f"{where}: dtype 'int' expects whole numbers, found {x[finite][x[finite] % 1 != 0][0]}")
+        out = np.full(x.shape, MISSING_INT, dtype=np.int64)
+        out[finite] = x[finite].astype(np.int64)
+        return out
+    sample = column.dropna()
+    example = sample.iloc[0] if len(sample) else None
+    raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values "
+                    f"such as {example!r}; declare dtype: string for text ids")
+
+
+def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarray:
+    if pd.api.types.is_float_dtype(column.dtype):
+        # Integer ids read with NaN become floats (1.0); give them back their integer spelling.
+        x = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(x)
+        text = np.full(x.shape, "", dtype=object)
+        whole = finite & (x == np.round(x))
+        text[whole] = [str(int(v)) for v in x[whole]]
+        text[finite & ~whole] = [repr(float(v)) for v in x[finite & ~whole]]
+        return text
+    values = column.to_numpy(dtype=object)
+    missing = pd.isna(column).to_numpy()
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if missing[i] if not isinstance(v, list | tuple | np.ndarray) else False:
+            out[i] = ""
+        elif isinstance(v, str):
+            out[i] = v
+        elif isinstance(v, bytes):
+            out[i] = v.decode("utf-8", errors="replace")
+        elif join is not None and isinstance(v, list | tuple | np.ndarray):
+            out[i] = join.join(str(t) for t in v if not pd.isna(t))
+        elif isinstance(v, list | tuple | np.ndarray | dict):
+            raise DataError(f"{where}: expected one string per row, found a {type(v).__name__} ({v!r})")
+        else:
+            out[i] = str(v)
+    return out
+
+
+def _seconds(column: pd.Series, where: str) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        stamps = column.dt.tz_convert("UTC") if getattr(column.dt, "tz", None) is not None else column
+        seconds = stamps.astype("datetime64[s]").astype("int64").to_numpy()
+        return np.where(column.isna().to_numpy(), MISSING_INT, seconds).astype(np.int64)
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        x = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = np.full(x.shape, MISSING_INT, dtype=np.int64)
+        finite = np.isfinite(x)
+        out[finite] = np.floor(x[finite]).astype(np.int64)
+        return out
+    sample = column.dropna()
+    example = sample.iloc[0] if len(sample) else None
+    raise DataError(f"{where}: expected seconds since the epoch or datetimes, but the column holds "
+                    f"{column.dtype} values such as {example!r}")
+
+
+# -- splits ---------------------------------------------------------------------------------------
+def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
+                 seed: int = 0) -> tuple[pd.DataFrame, ...]:
+    """Shuffle rows with `seed` and cut them into parts of the given fractions (summing to 1)."""
+    frame = read(data)
+    cuts = _cuts(len(frame), fractions)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
+
+
+def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str = "user_id",
+                   time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
+    """Per user, the earliest interactions train and the latest test: each part takes its fraction
+    of every user's history, in time order (ties broken by row order)."""
+    frame = read(data)
+    _require_columns(frame.columns, [user, time])
+    _cuts(len(frame), fractions)  # validates the fractions
+    ordered = frame.reset_index(drop=True)
+    rank = ordered.sort_values([user, time], kind="stable").groupby(user, sort=False).cumcount()
+    size = ordered.groupby(user)[user].transform("size")
+    position = (rank.reindex(ordered.index) / size).to_numpy()
+    bounds = np.cumsum(fractions)[:-1]
+    part = np.searchsorted(bounds, position, side="right")
+    return tuple(ordered[part == i].reset_index(drop=True) for i in range(len(fractions)))
+
+
+def _cuts(n: int, fractions: Sequence[float]) -> list[int]:
+    if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must be non-negative and sum to 1, got {tuple(fractions)}")
+    edges = np.round(np.cumsum([0.0, *fractions]) * n).astype(int)
+    edges[-1] = n
+    return edges.tolist()

@@ -1,0 +1,105 @@
+"""Loaders for the MovieLens 100K and 1M folders as GroupLens distributes them (nothing downloads).
+
+Both return one table: each rating joined to its user's demographics and its movie's title,
+release year and genres, with the same column names, so one spec fits either.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+_YEAR = re.compile(r"\((\d{4})\)\s*$")
+
+# Occupation codes of ml-1m (its README).
+_ML1M_OCCUPATIONS = [
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student", "customer service",
+    "doctor/health care", "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer",
+    "programmer", "retired", "sales/marketing", "scientist", "self-employed", "technician/engineer",
+    "tradesman/craftsman", "unemployed", "writer",
+]
+
+
+def movielens_100k(path: str | Path) -> pd.DataFrame:
+    """MovieLens 100K (`u.data`, `u.user`, `u.item`; `u.item` is Latin-1) as one joined table.
+
+    Columns: user_id, item_id, rating, timestamp, age, gender, occupation, zip_code, zip_prefix,
+    title, release_year (NaN when unknown), genres (`Action|Comedy`; empty when unknown).
+    """
+    folder = _folder(path, ["u.data", "u.user", "u.item", "u.genre"], "MovieLens 100K")
+    ratings = pd.read_csv(folder / "u.data", sep="\t", header=None,
+                          names=["user_id", "item_id", "rating", "timestamp"], dtype="int64")
+    users = pd.read_csv(folder / "u.user", sep="|", header=None,
+                        names=["user_id", "age", "gender", "occupation", "zip_code"],
+                        dtype={"user_id": "int64", "age": "int64", "zip_code": str}, encoding="latin-1")
+    genre_names = [line.split("|")[0] for line in
+                   (folder / "u.genre").read_text(encoding="latin-1").splitlines() if line.strip()]
+    items = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1",
+                        names=["item_id", "title", "release_date", "video_release_date", "url", *genre_names])
+    flags = items[genre_names].to_numpy(dtype=bool)
+    names = np.array(genre_names, dtype=object)
+    items["genres"] = ["|".join(names[row & (names != "unknown")]) for row in flags]
+    items["release_year"] = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce").dt.year
+    items["title"] = items["title"].fillna("").str.replace(_YEAR, "", regex=True).str.strip()
+    items = items[["item_id", "title", "release_year", "genres"]]
+    return _join(ratings, users, items)
+
+
+def movielens_1m(path: str | Path, ratings: str | None = None) -> pd.DataFrame:
+    """MovieLens 1M (`ratings.dat`, `users.dat`, `movies.dat`; `::`-separated, Latin-1) as one table.
+
+    `ratings` names the ratings file inside the folder; by default `ratings.dat`, or else the
+    `ratings.sample100k.dat` subset when only that is present (with a warning). Same columns as
+    `movielens_100k`; age is the dataset's age-group code and occupation its name.
+    """
+    folder = _folder(path, ["users.dat", "movies.dat"], "MovieLens 1M")
+    if ratings is None:
+        ratings = "ratings.dat"
+        if not (folder / ratings).exists() and (folder / "ratings.sample100k.dat").exists():
+            warnings.warn(f"{folder}: ratings.dat is absent; using the 100k-row ratings.sample100k.dat",
+                          stacklevel=2)
+            ratings = "ratings.sample100k.dat"
+    ratings_file = folder / ratings
+    if not ratings_file.exists():
+        raise DataError(f"{folder}: no ratings file {ratings!r} (MovieLens 1M needs ratings.dat)")
+    # '::' separators: reading with ':' and keeping every other field keeps pandas' fast C parser.
+    frame = pd.read_csv(ratings_file, sep=":", header=None, usecols=[0, 2, 4, 6], dtype="int64",
+                        names=["user_id", "_a", "item_id", "_b", "rating", "_c", "timestamp"])
+    users = pd.read_csv(folder / "users.dat", sep=":", header=None, usecols=[0, 2, 4, 6, 8],
+                        names=["user_id", "_a", "gender", "_b", "age", "_c", "occupation", "_d", "zip_code"],
+                        dtype={"user_id": "int64", "age": "int64", "occupation": "int64", "zip_code": str},
+                        encoding="latin-1")
+    users["occupation"] = users["occupation"].map(lambda code: _ML1M_OCCUPATIONS[code])
+    lines = (folder / "movies.dat").read_text(encoding="latin-1").splitlines()
+    parts = [line.split("::") for line in lines if line.strip()]
+    items = pd.DataFrame({"item_id": [int(p[0]) for p in parts], "title": [p[1] for p in parts],
+                          "genres": [p[2] for p in parts]})
+    items["release_year"] = pd.to_numeric(items["title"].str.extract(_YEAR)[0], errors="coerce")
+    items["title"] = items["title"].str.replace(_YEAR, "", regex=True).str.strip()
+    return _join(frame, users, items[["item_id", "title", "release_year", "genres"]])
+
+
+def _folder(path: str | Path, required: list[str], what: str) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder; {what} is read from its unpacked folder")
+    missing = [name for name in required if not (folder / name).exists()]
+    if missing:
+        raise DataError(f"{folder}: {what} files missing: {', '.join(missing)}")
+    return folder
+
+
+def _join(ratings: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    users = users.copy()
+    users["zip_prefix"] = users["zip_code"].astype(str).str[:3]
+    table = ratings.merge(users[["user_id", "age", "gender", "occupation", "zip_code", "zip_prefix"]],
+                          on="user_id", how="left", validate="many_to_one")
+    table = table.merge(items, on="item_id", how="left", validate="many_to_one")
+    table["release_year"] = table["release_year"].astype("float64")
+    return table

@@ -1,0 +1,184 @@
+"""SavedModel export that serves raw feature values, and a loader that needs only TensorFlow.
+
+The exported graph is the fitted `FeatureEncoder` followed by the model's scorer, so vocabularies,
+scaling and the missing/unseen rules travel inside it. `serving_default` takes one batched, typed
+input per feature (strings, int64, float32) and returns `probability` and `logit`. The spec is an
+asset of the SavedModel (`assets/spec.yaml`); `assets.extra/ctr.json` records the model, its
+arguments, its inputs and the preprocessing state as JSON. Export writes into a temporary folder
+beside the target, reloads it and checks its predictions, and only then swaps it into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import data as ctr_data
+from ._keras import tf
+from .errors import CtrError, DataError
+from .features import FeatureEncoder, raw_dtype, raw_signature
+from .spec import FeatureSpec
+
+if TYPE_CHECKING:
+    from .models.base import RankingModel
+
+METADATA = "assets.extra/ctr.json"
+
+
+class ExportError(CtrError):
+    """The export could not be written or did not reproduce the model; nothing was replaced."""
+
+
+class _RankingServer(tf.Module):
+    """What the SavedModel holds: encoder + scorer, the spec asset, and the serving function."""
+
+    def __init__(self, encoder: FeatureEncoder, scorer: Any, spec_file: Path):
+        super().__init__(name="ctr_ranking")
+        self.encoder, self.scorer = encoder, scorer
+        self.spec_asset = tf.saved_model.Asset(str(spec_file))
+
+    def serve(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        logits = self.scorer(self.encoder(inputs), training=False)
+        return {"probability": tf.sigmoid(logits), "logit": logits}
+
+
+def export_ranking_model(model: RankingModel, path: Path, verify: bool = True) -> Path:
+    """Write `model` as a raw-feature SavedModel at `path` (see the module docstring)."""
+    network = model._require_network()
+    spec = model.spec
+    metadata = {
+        "ctr_version": __version__,
+        "model": type(model).__name__,
+        "config": model.get_config(),
+        "inputs": {f.name: raw_dtype(f) for f in spec.features},
+        "outputs": {"probability": "float32", "logit": "float32"},
+        "missing_int": int(np.iinfo(np.int64).min),
+        "preprocessing": model.preprocessor_.state,
+    }
+
+    def write(tmp: Path) -> None:
+        staging = Path(tempfile.mkdtemp(prefix="ctr-spec-"))
+        try:
+            spec_file = staging / "spec.yaml"
+            spec.to_yaml(spec_file)
+            server = _RankingServer(model.preprocessor_.encoder(), network.scorer, spec_file)
+            serve = tf.function(server.serve, input_signature=[raw_signature(spec)])
+            tf.saved_model.save(server, str(tmp), signatures={"serving_default": serve.get_concrete_function()})
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        (tmp / "assets.extra").mkdir(exist_ok=True)
+        (tmp / METADATA).write_text(json.dumps(metadata, indent=1))
+
+    def check(tmp: Path) -> None:
+        if not verify:
+            return
+        sample = _probe_rows(spec, model.preprocessor_.state)
+        served = load(tmp).predict(sample)
+        expected = model.predict(sample)
+        worst = float(np.max(np.abs(served - expected))) if len(sample) else 0.0
+        if not worst <= 1e-5:
+            raise ExportError(f"the exported graph does not reproduce the model: max difference {worst:.3g}")
+
+    return atomic_export(path, write, check)
+
+
+def atomic_export(path: Path, write: Callable[[Path], None], check: Callable[[Path], None]) -> Path:
+    """Write into a temporary sibling folder, check it, then swap it in; on failure the old one stays."""
+    path = Path(path).absolute()
+    if path.exists() and not (path / "saved_model.pb").exists() and any(path.iterdir()):
+        raise ExportError(f"{path} exists and is not a SavedModel; refusing to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        write(tmp)
+        check(tmp)
+        _fsync_tree(tmp)
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.DataFrame:
+    """Rows that exercise known, unseen and missing values of every feature, to verify an export."""
+    rng = np.random.default_rng(0)
+    rows: dict[str, list[Any]] = {}
+    for f in spec.features:
+        dtype = raw_dtype(f)
+        table = state["tables"].get(f.shared_embedding or f.name, {})
+        vocab = table.get("vocabulary") or ["a", "b"]
+        if dtype == "float32":
+            stats = state["numeric"][f.name]
+            centre = stats.get("mean", 0.0) if "mean" in stats else float(np.median(stats["boundaries"] or [0.0]))
+            values = list(centre + rng.normal(size=n) * 2)
+            values[0], values[1] = float("nan"), float("inf")
+        elif dtype == "int64" and f.kind == "timestamp":
+            values = list(1_500_000_000 + rng.integers(0, 10**8, n))
+        elif dtype == "int64":
+            known = [int(v) for v in vocab[:n] if v.lstrip("-").isdigit()] or [1, 2]
+            values = [known[i % len(known)] for i in range(n)]
+            values[0] = -987654321  # unseen
+        else:
+            width = 1 if f.kind == "categorical" else min(2, len(vocab))
+            separator = getattr(f, "separator", " ")
+            values = [separator.join(rng.choice(vocab, size=width).tolist()) for _ in range(n)]
+            values[0], values[1] = "", "never-seen-value"
+        rows[f.source] = values
+    return pd.DataFrame(rows)
+
+
+class ServedModel:
+    """An exported ranking model loaded back with plain TensorFlow; `predict` takes a DataFrame."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "saved_model.pb").exists():
+            raise CtrError(f"{self.path}: no SavedModel here (saved_model.pb is missing)")
+        self.metadata = json.loads((self.path / METADATA).read_text())
+        self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
+        self._loaded = tf.saved_model.load(str(self.path))
+        self.signature = self._loaded.signatures["serving_default"]
+
+    def predict(self, data: ctr_data.Source) -> np.ndarray:
+        """Click probabilities for raw rows; missing features are named before TensorFlow sees them."""
+        frame = ctr_data.read(data)
+        missing = [f.source for f in self.spec.features if f.source not in frame.columns]
+        if missing:
+            raise DataError(f"the request is missing feature column {', '.join(map(repr, missing))}; "
+                            f"the model needs {', '.join(repr(f.source) for f in self.spec.features)}")
+        raw = ctr_data.raw_features(frame, self.spec)
+        inputs = {name: tf.constant(values, dtype=sig.dtype)
+                  for (name, values), sig in zip(raw.items(), raw_signature(self.spec).values(), strict=True)}
+        return self.signature(**inputs)["probability"].numpy()
+
+    def __repr__(self) -> str:
+        return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"
+
+
+def load(path: str | Path) -> ServedModel:
+    """Load an export written by `model.export` for prediction on raw rows."""
+    return ServedModel(path)

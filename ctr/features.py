@@ -1,0 +1,390 @@
+"""Spec + data → fitted preprocessing that lives in Keras layers, and the fields models embed.
+
+`Preprocessor.fit` makes one streaming pass over the training data and keeps only plain,
+JSON-able state (vocabularies, means and variances, quantile boundaries). `FeatureEncoder` turns
+that state into Keras preprocessing layers (`StringLookup`, `Hashing`, `Normalization`,
+`Discretization`) and maps raw feature values to integer ids and scaled numbers. The same encoder
+runs once over the training data (its output cached) and again inside the exported SavedModel, so
+the served graph needs nothing but TensorFlow.
+
+Encoded layout, per feature kind (index 0 always means "missing" or "padding"):
+  categorical        int64 [B]      0 missing, 1..oov unseen values, then the vocabulary
+  multi_categorical  int64 [B, L]   the same ids, padded with 0
+  text               int64 [B, L]   word ids, padded with 0
+  numeric            float32 [B, 2] (standardised value or 0 when missing, missing indicator)
+  numeric quantile   int64 [B]      0 missing, 1..buckets
+  timestamp          int64 [B, P]   one column per calendar part, 0 missing, then part value + 1
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._keras import keras, tf
+from .errors import DataError, NotFittedError
+from .spec import (
+    TIMESTAMP_PARTS,
+    Categorical,
+    Feature,
+    FeatureSpec,
+    MultiCategorical,
+    Numeric,
+    Text,
+    Timestamp,
+)
+
+# int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
+MISSING_INT = np.iinfo(np.int64).min
+_PUNCTUATION = r"[[:punct:]]"
+_QUANTILE_SAMPLE = 200_000  # values kept (reservoir) to place quantile boundaries, whatever the data size
+
+SERVING_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
+
+
+def raw_dtype(feature: Feature) -> str:
+    """The dtype of a feature's raw serving input: 'string', 'int64' or 'float32'."""
+    if isinstance(feature, Numeric):
+        return "float32"
+    if isinstance(feature, Timestamp) or (isinstance(feature, Categorical) and feature.dtype == "int"):
+        return "int64"
+    return "string"
+
+
+def raw_signature(spec: FeatureSpec) -> dict[str, tf.TensorSpec]:
+    """One typed, batched input per feature: the exported model's serving signature."""
+    return {f.name: tf.TensorSpec([None], SERVING_DTYPES[raw_dtype(f)], name=f.name) for f in spec.features}
+
+
+# -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
+def split_multi(values: tf.Tensor, feature: MultiCategorical) -> tf.RaggedTensor:
+    tokens = tf.strings.strip(tf.strings.split(values, feature.separator))
+    return tokens[:, : feature.max_length]
+
+
+def split_text(values: tf.Tensor, feature: Text) -> tf.RaggedTensor:
+    lowered = tf.strings.lower(values, encoding="utf-8")
+    tokens = tf.strings.split(tf.strings.regex_replace(lowered, _PUNCTUATION, " "))
+    return tokens[:, : feature.max_length]
+
+
+def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
+    """Flat array of the tokens a multi-valued or text feature yields for a chunk of raw values."""
+    tensor = tf.constant(values, dtype=tf.string)
+    ragged = split_multi(tensor, feature) if isinstance(feature, MultiCategorical) else split_text(tensor, feature)
+    return ragged.flat_values.numpy()
+
+
+def _id_strings(values: tf.Tensor, feature: Categorical) -> tf.Tensor:
+    if feature.dtype == "int":
+        return tf.where(values == MISSING_INT, "", tf.strings.as_string(values))
+    return values
+
+
+# -- fitting ------------------------------------------------------------------------------------
+class _Counts:
+    """Token counts for one vocabulary; bounded by the number of distinct values."""
+
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] = {}
+
+    def add(self, values: np.ndarray) -> None:
+        uniq, counts = np.unique(values, return_counts=True)
+        for value, count in zip(uniq.tolist(), counts.tolist(), strict=True):
+            self.counts[value] = self.counts.get(value, 0) + count
+
+    def vocabulary(self, min_count: int, max_tokens: int | None) -> list[str]:
+        kept = [(c, _as_text(v)) for v, c in self.counts.items() if c >= min_count]
+        kept = [(c, v) for c, v in kept if v != ""]
+        kept.sort(key=lambda cv: (-cv[0], cv[1]))  # most frequent first, ties by value: deterministic
+        return [v for _, v in kept[:max_tokens]]
+
+
+class _Moments:
+    """Count, mean and variance of the finite values seen, merged chunk by chunk (Chan et al.)."""
+
+    def __init__(self, transform: str, seed: int) -> None:
+        self.transform, self.n, self.mean, self.m2 = transform, 0, 0.0, 0.0
+        self.sample, self.keys = np.empty(0), np.empty(0)
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, values: np.ndarray) -> None:
+        x = values.astype(np.float64)
+        x = x[np.isfinite(x)]
+        if self.transform == "log":
+            x = np.sign(x) * np.log1p(np.abs(x))
+        if x.size == 0:
+            return
+        n, mean, m2 = x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum())
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta**2 * self.n * n / total
+        self.n = total
+        if self.transform == "quantile":
+            self._reservoir(x)
+
+    def _reservoir(self, x: np.ndarray) -> None:
+        # A uniform sample of bounded size: keep the values with the smallest random keys.
+        pool = np.concatenate([self.sample, x])
+        keys = np.concatenate([self.keys, self.rng.random(x.size)])
+        if pool.size > _QUANTILE_SAMPLE:
+            keep = np.argpartition(keys, _QUANTILE_SAMPLE)[:_QUANTILE_SAMPLE]
+            pool, keys = pool[keep], keys[keep]
+        self.sample, self.keys = pool, keys
+
+    def state(self, feature: Numeric) -> dict[str, Any]:
+        if self.n == 0:
+            raise DataError(f"feature {feature.name!r} (column {feature.source!r}): no finite value in the "
+                            "training data, so it cannot be scaled; drop it from the spec or fill the column")
+        if feature.transform == "quantile":
+            qs = np.quantile(self.sample, np.linspace(0, 1, feature.buckets + 1)[1:-1])
+            return {"boundaries": sorted({float(q) for q in qs})}
+        variance = self.m2 / self.n
+        return {"mean": self.mean, "variance": variance if variance > 0 else 1.0}
+
+
+@dataclass
+class Preprocessor:
+    """Fitted preprocessing state for a spec: vocabularies and scaling, as plain JSON-able data."""
+
+    spec: FeatureSpec
+    state: dict[str, Any] | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.state is not None
+
+    def fit(self, chunks: Iterable[Mapping[str, np.ndarray]], seed: int = 0) -> Preprocessor:
+        """One pass over raw feature chunks (name → canonical numpy array); memory stays bounded."""
+        groups = self.spec.embedding_groups()
+        counts = {g: _Counts() for g, members in groups.items() if not _hashed(members[0])}
+        moments = {f.name: _Moments(f.transform, seed) for f in self.spec.features if isinstance(f, Numeric)}
+        rows = 0
+        for chunk in chunks:
+            rows += len(next(iter(chunk.values()))) if chunk else 0
+            for group, counter in counts.items():
+                for f in groups[group]:
+                    values = chunk[f.name]
+                    if isinstance(f, MultiCategorical | Text):
+                        counter.add(_tokens(values, f))
+                    else:
+                        counter.add(values[values != MISSING_INT] if f.dtype == "int" else values)
+            for name, moment in moments.items():
+                moment.add(chunk[name])
+        if rows == 0:
+            raise DataError("the training data has no rows; preprocessing cannot be fitted on nothing")
+        tables: dict[str, Any] = {}
+        for group, members in groups.items():
+            first = members[0]
+            if _hashed(first):
+                tables[group] = {"hash_buckets": first.hash_buckets}
+                continue
+            vocab = counts[group].vocabulary(
+                min(m.min_count for m in members), _max_tokens(members))
+            if not vocab:
+                names = ", ".join(repr(m.name) for m in members)
+                raise DataError(f"feature {names}: no value occurs at least min_count="
+                                f"{first.min_count} times in the {rows} training rows, so there is no vocabulary")
+            tables[group] = {"vocabulary": vocab, "oov_buckets": max(m.oov_buckets for m in members)}
+        numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric)}
+        self.state = {"tables": tables, "numeric": numeric, "rows": rows}
+        return self
+
+    def table_sizes(self) -> dict[str, int]:
+        """Rows each embedding table needs: missing + OOV + vocabulary (or hash buckets + missing)."""
+        state = self._require()
+        sizes = {}
+        for group, table in state["tables"].items():
+            if "hash_buckets" in table:
+                sizes[group] = table["hash_buckets"] + 1
+            else:
+                sizes[group] = 1 + table["oov_buckets"] + len(table["vocabulary"])
+        for f in self.spec.features:
+            if isinstance(f, Numeric) and f.transform == "quantile":
+                sizes[f.name] = len(state["numeric"][f.name]["boundaries"]) + 2
+            elif isinstance(f, Timestamp):
+                for part in f.parts:
+                    sizes[f"{f.name}_{part}"] = TIMESTAMP_PARTS[part] + 1
+        return sizes
+
+    def fields(self) -> list[Field]:
+        """The fields a model embeds, one per feature (one per calendar part for timestamps)."""
+        self._require()
+        out = []
+        for f in self.spec.features:
+            if isinstance(f, Categorical):
+                out.append(Field(f.name, f.name, "id", f.shared_embedding or f.name, f.role))
+            elif isinstance(f, MultiCategorical | Text):
+                out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner))
+            elif isinstance(f, Numeric):
+                mode = "id" if f.transform == "quantile" else "dense"
+                out.append(Field(f.name, f.name, mode, f.name, f.role))
+            elif isinstance(f, Timestamp):
+                out += [Field(f"{f.name}_{p}", f.name, "id", f"{f.name}_{p}", f.role, column=j)
+                        for j, p in enumerate(f.parts)]
+        return out
+
+    def encoder(self) -> FeatureEncoder:
+        """A fresh Keras layer holding this state, mapping raw feature tensors to encoded ones."""
+        return FeatureEncoder(self.spec.to_dict(), self._require())
+
+    def to_json(self) -> str:
+        return json.dumps({"spec": self.spec.to_dict(), "state": self._require()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Preprocessor:
+        raw = json.loads(text)
+        return cls(FeatureSpec.from_dict(raw["spec"]), raw["state"])
+
+    def _require(self) -> dict[str, Any]:
+        if self.state is None:
+            raise NotFittedError("the preprocessing is not fitted yet; call fit(data) first")
+        return self.state
+
+
+@dataclass(frozen=True)
+class Field:
+    """One embedded field: which encoded input it reads, how, and which table holds its vectors.
+
+    mode: 'id' (one index), 'bag' (padded indices, pooled with `combiner`) or 'dense' (a scaled
+    value and a missing flag, each multiplying a learned vector).
+    """
+
+    name: str
+    key: str
+    mode: str
+    table: str
+    role: str
+    combiner: str = "mean"
+    column: int | None = None  # timestamp part: column of the encoded [B, P] tensor
+
+
+class FeatureEncoder(keras.layers.Layer):
+    """Raw feature tensors → encoded ids and scaled values, with all fitted state in Keras layers."""
+
+    def __init__(self, spec: dict[str, Any], state: dict[str, Any], **kwargs: Any):
+        super().__init__(trainable=False, **kwargs)
+        self._spec_dict, self._state = spec, state
+        self.spec = FeatureSpec.from_dict(spec)
+        self.lookups = {}
+        for group, table in state["tables"].items():
+            if "hash_buckets" in table:
+                self.lookups[group] = keras.layers.Hashing(table["hash_buckets"] + 1, mask_value="")
+            else:
+                self.lookups[group] = keras.layers.StringLookup(
+                    vocabulary=table["vocabulary"], mask_token="", num_oov_indices=table["oov_buckets"])
+        self.scalers = {}
+        for f in self.spec.features:
+            if isinstance(f, Numeric):
+                s = state["numeric"][f.name]
+                if f.transform == "quantile":
+                    self.scalers[f.name] = keras.layers.Discretization(bin_boundaries=s["boundaries"])
+                else:
+                    self.scalers[f.name] = keras.layers.Normalization(
+                        axis=None, mean=s["mean"], variance=s["variance"])
+
+    def call(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        out = {}
+        for f in self.spec.features:
+            x = inputs[f.name]
+            if isinstance(f, Categorical):
+                out[f.name] = self.lookups[f.shared_embedding or f.name](_id_strings(x, f))
+            elif isinstance(f, MultiCategorical | Text):
+                tokens = split_multi(x, f) if isinstance(f, MultiCategorical) else split_text(x, f)
+                ids = self.lookups[f.shared_embedding or f.name](tokens)
+                out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
+            elif isinstance(f, Numeric):
+                out[f.name] = self._numeric(x, f)
+            elif isinstance(f, Timestamp):
+                out[f.name] = _calendar_parts(x, f)
+        return out
+
+    def _numeric(self, x: tf.Tensor, f: Numeric) -> tf.Tensor:
+        # NaN and infinities are missing: filled (0 after scaling, bucket 0) and flagged.
+        missing = tf.logical_not(tf.math.is_finite(x))
+        clean = tf.where(missing, tf.zeros_like(x), x)
+        if f.transform == "quantile":
+            return tf.where(missing, tf.zeros_like(clean, tf.int64), self.scalers[f.name](clean) + 1)
+        if f.transform == "log":
+            clean = tf.sign(clean) * tf.math.log1p(tf.abs(clean))
+        scaled = tf.where(missing, tf.zeros_like(clean), self.scalers[f.name](clean))
+        return tf.stack([scaled, tf.cast(missing, tf.float32)], axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "spec": self._spec_dict, "state": self._state}
+
+
+def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:
+    """Calendar parts (UTC plus the spec's offset) of int64 epoch seconds; 0 marks missing."""
+    missing = tf.equal(seconds, MISSING_INT)
+    t = tf.where(missing, tf.zeros_like(seconds), seconds) + int(f.utc_offset_hours * 3600)
+    days = tf.math.floordiv(t, 86400)
+    hour = tf.math.floordiv(t - days * 86400, 3600)
+    day_of_week = tf.math.floormod(days + 3, 7)  # 1970-01-01 was a Thursday; Monday is 0
+    # Civil date from a day count (H. Hinnant's algorithm), in integer ops that any TF runtime has.
+    z = days + 719468
+    era = tf.math.floordiv(z, 146097)
+    doe = z - era * 146097
+    yoe = tf.math.floordiv(doe - tf.math.floordiv(doe, 1460) + tf.math.floordiv(doe, 36524)
+                           - tf.math.floordiv(doe, 146096), 365)
+    doy = doe - (365 * yoe + tf.math.floordiv(yoe, 4) - tf.math.floordiv(yoe, 100))
+    mp = tf.math.floordiv(5 * doy + 2, 153)
+    day_of_month = doy - tf.math.floordiv(153 * mp + 2, 5)  # 0-based
+    month = tf.where(mp < 10, mp + 2, mp - 10)  # 0-based
+    values = {"hour": hour, "day_of_week": day_of_week, "day_of_month": day_of_month, "month": month,
+              "hour_of_week": day_of_week * 24 + hour}
+    parts = [tf.where(missing, tf.zeros_like(t), values[p] + 1) for p in f.parts]
+    return tf.stack(parts, axis=-1)
+
+
+def describe_spec(spec: FeatureSpec, preprocessor: Preprocessor | None = None) -> str:
+    """A table of the spec's features: role, kind, raw input, encoding and (when fitted) sizes."""
+    sizes = preprocessor.table_sizes() if preprocessor is not None and preprocessor.fitted else {}
+    rows = [("feature", "role", "kind", "column", "serving input", "encoding", "size")]
+    for f in spec.features:
+        table = f.shared_embedding or f.name
+        size = str(sizes.get(table, "")) if sizes else "(fit)"
+        if isinstance(f, Categorical):
+            enc = f"hash into {f.hash_buckets} buckets" if f.hash_buckets else (
+                f"vocabulary (min_count {f.min_count}, {f.oov_buckets} OOV)")
+        elif isinstance(f, MultiCategorical):
+            enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
+        elif isinstance(f, Text):
+            enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of embeddings"
+        elif isinstance(f, Numeric):
+            enc = (f"{f.buckets} quantile buckets" if f.transform == "quantile"
+                   else f"{'log, then ' if f.transform == 'log' else ''}standardise; NaN → 0 + flag")
+            size = str(sizes.get(f.name, "")) if f.transform == "quantile" and sizes else (
+                "2" if f.transform != "quantile" else size)
+        else:
+            enc = "calendar parts: " + ", ".join(f.parts)
+            size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
+        if f.shared_embedding:
+            enc += f"; shares table {f.shared_embedding!r}"
+        rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}[batch]", enc, size))
+    if spec.label is not None:
+        rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
+                else "binary 0/1")
+        rows.append(("(label)", "", "label", spec.label.column, "", rule, ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return f"spec {spec.name!r}: {len(spec.features)} features\n" + "\n".join(lines)
+
+
+def _hashed(feature: Feature) -> bool:
+    return isinstance(feature, Categorical) and feature.hash_buckets is not None
+
+
+def _max_tokens(members: list[Feature]) -> int | None:
+    caps = [m.max_tokens for m in members if getattr(m, "max_tokens", None) is not None]
+    return max(caps) if caps else None
+
+
+def _as_text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)

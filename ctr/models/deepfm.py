@@ -1,0 +1,48 @@
+"""DeepFM (Guo et al. 2017): an FM and an MLP read the same field embeddings and add their logits,
+so low-order interactions are explicit and high-order ones are learned, with no feature engineering."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._keras import tf
+from ..features import Field
+from ..spec import FeatureSpec
+from .base import RankingModel, Scorer
+from .embeddings import FieldEmbeddings, mlp
+from .fm import pairwise_interactions
+
+
+class DeepFMScorer(Scorer):
+    """FM logit + MLP logit over the flattened field embeddings."""
+
+    def __init__(self, fields: list[Field], table_sizes: dict[str, int], embedding_dim: int,
+                 hidden_units: Sequence[int], dropout: float, l2: float = 0.0, seed: int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed)
+        self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
+        self.deep = mlp(hidden_units, dropout, seed=seed, name="deep")
+        self.flat_width = len(fields) * embedding_dim
+
+    def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        vectors, first_order = self.embeddings(encoded)
+        deep = self.deep(tf.reshape(vectors, [-1, self.flat_width]), training=training)[:, 0]
+        return self.bias + first_order + pairwise_interactions(vectors) + deep
+
+
+class DeepFM(RankingModel):
+    """DeepFM over every field of the spec: FM and MLP share the field embeddings."""
+
+    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (256, 128),
+                 dropout: float = 0.0, **kwargs: Any):
+        super().__init__(spec, **kwargs)
+        self.hidden_units, self.dropout = tuple(hidden_units), dropout
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "hidden_units": list(self.hidden_units), "dropout": self.dropout}
+
+    def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
+        return DeepFMScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.dropout,
+                            l2=self.l2, seed=self.seed)

@@ -1,0 +1,31 @@
+"""Logistic regression: one weight per feature value and no interactions, the baseline to beat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._keras import tf
+from ..features import Field
+from .base import RankingModel, Scorer
+from .embeddings import FieldEmbeddings
+
+
+class LinearScorer(Scorer):
+    """Bias plus the first-order weight of every field."""
+
+    def __init__(self, fields: list[Field], table_sizes: dict[str, int], seed: int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed)
+        self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
+
+    def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        _, first_order = self.embeddings(encoded)
+        return self.bias + first_order
+
+
+class LogisticRegression(RankingModel):
+    """Logistic regression over every field of the spec (ids, bags of ids, numbers, time parts)."""
+
+    def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
+        return LinearScorer(fields, table_sizes, seed=self.seed)

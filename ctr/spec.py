@@ -1,0 +1,443 @@
+"""Declarative feature specs: which columns a model reads, what kind each is and whose it is.
+
+A spec is plain data (no TensorFlow): a list of features, each of a kind (categorical, multi-valued
+categorical, numeric, text, timestamp) with a role (`user`, `item` or `context`), and a label. The
+same spec is written in YAML or built in Python; both go through one validator whose errors name
+the path of the offending field (`features[2].kind`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Union
+
+import yaml
+
+from .errors import SpecError
+
+Role = Literal["user", "item", "context"]
+ROLES = ("user", "item", "context")
+
+# Serving signatures use feature names as input keys, so they must be identifiers.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+TIMESTAMP_PARTS = {"hour": 24, "day_of_week": 7, "day_of_month": 31, "month": 12, "hour_of_week": 168}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Fields every feature has: a name (the serving input), a role, and the data column it reads."""
+
+    name: str
+    role: Role = "context"
+    column: str | None = None  # defaults to `name`
+    shared_embedding: str | None = None  # features naming the same group share one table
+
+    kind: ClassVar[str] = ""
+
+    @property
+    def source(self) -> str:
+        """The data column this feature reads."""
+        return self.column or self.name
+
+    def _check(self, path: str) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class Categorical(Feature):
+    """One id per row (user id, occupation): a learned vocabulary with OOV buckets, or hashing."""
+
+    dtype: Literal["string", "int"] = "string"
+    min_count: int = 1
+    max_tokens: int | None = None
+    oov_buckets: int = 1
+    hash_buckets: int | None = None  # set to hash into N buckets instead of learning a vocabulary
+
+    kind: ClassVar[str] = "categorical"
+
+    def _check(self, path: str) -> list[str]:
+        problems = _positive(self, path, "min_count", "max_tokens", "oov_buckets", "hash_buckets")
+        if self.hash_buckets is not None and self.max_tokens is not None:
+            problems.append(f"{path}: set either hash_buckets or max_tokens, not both")
+        return problems
+
+
+@dataclass(frozen=True)
+class MultiCategorical(Feature):
+    """Several ids per row (genres): a separated string such as `Action|Comedy`, or a list column."""
+
+    separator: str = "|"
+    max_length: int = 8
+    combiner: Literal["mean", "sum", "sqrtn"] = "mean"
+    min_count: int = 1
+    max_tokens: int | None = None
+    oov_buckets: int = 1
+
+    kind: ClassVar[str] = "multi_categorical"
+
+    def _check(self, path: str) -> list[str]:
+        problems = _positive(self, path, "max_length", "min_count", "max_tokens", "oov_buckets")
+        if self.separator == "":
+            problems.append(f"{path}.separator: must be a non-empty string")
+        return problems
+
+
+@dataclass(frozen=True)
+class Numeric(Feature):
+    """A number: standardised, log-then-standardised, or cut into quantile buckets; NaN is filled."""
+
+    transform: Literal["standardize", "log", "quantile"] = "standardize"
+    buckets: int = 10  # only for transform: quantile
+
+    kind: ClassVar[str] = "numeric"
+
+    def _check(self, path: str) -> list[str]:
+        problems = _positive(self, path, "buckets")
+        if self.transform == "quantile" and self.buckets < 2:
+            problems.append(f"{path}.buckets: quantile needs at least 2 buckets, got {self.buckets}")
+        return problems
+
+
+@dataclass(frozen=True)
+class Text(Feature):
+    """Free text (titles, descriptions): lower-cased, split into words, pooled word embeddings."""
+
+    max_tokens: int = 10_000  # vocabulary size
+    max_length: int = 16  # words kept per row
+    min_count: int = 1
+    combiner: Literal["mean", "sum", "sqrtn"] = "mean"
+    oov_buckets: int = 1
+
+    kind: ClassVar[str] = "text"
+
+    def _check(self, path: str) -> list[str]:
+        return _positive(self, path, "max_tokens", "max_length", "min_count", "oov_buckets")
+
+
+@dataclass(frozen=True)
+class Timestamp(Feature):
+    """Seconds since the epoch (or a datetime column) turned into calendar parts, each a field."""
+
+    parts: tuple[str, ...] = ("hour", "day_of_week")
+    utc_offset_hours: float = 0.0
+
+    kind: ClassVar[str] = "timestamp"
+
+    def _check(self, path: str) -> list[str]:
+        problems = []
+        if not self.parts:
+            problems.append(f"{path}.parts: list at least one of {_quoted(TIMESTAMP_PARTS)}")
+        for i, part in enumerate(self.parts):
+            if part not in TIMESTAMP_PARTS:
+                problems.append(f"{path}.parts[{i}]: {part!r} is not one of {_quoted(TIMESTAMP_PARTS)}"
+                                + _did_you_mean(part, TIMESTAMP_PARTS))
+        if len(set(self.parts)) != len(self.parts):
+            problems.append(f"{path}.parts: a part is listed twice")
+        if self.shared_embedding is not None:
+            problems.append(f"{path}.shared_embedding: timestamp parts cannot share an embedding")
+        return problems
+
+
+KINDS: dict[str, type[Feature]] = {
+    cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp)
+}
+# Kinds whose values are looked up in a vocabulary, and so may share one table.
+_TOKEN_KINDS = ("categorical", "multi_categorical", "text")
+
+
+@dataclass(frozen=True)
+class Label:
+    """What the model predicts: a binary column, or a rating turned into a click by a threshold."""
+
+    column: str
+    threshold: float | None = None  # set for ratings: value >= threshold is a positive
+
+    def _check(self, path: str) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The whole declaration: features and label. Build it in Python or load it from YAML."""
+
+    features: tuple[Feature, ...]
+    label: Label | None = None
+    name: str = "spec"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        problems = _check_types(self, "")
+        if not problems:
+            problems = self._check_semantics()
+        if problems:
+            raise SpecError(problems)
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, raw: Any) -> FeatureSpec:
+        """Build and validate a spec from plain data (as parsed from YAML or JSON)."""
+        if not isinstance(raw, dict):
+            raise SpecError(f"<root>: expected a mapping with 'features' and 'label', got {_typename(raw)}")
+        problems = _unknown_keys(raw, {"name", "description", "features", "label"}, "")
+        if "features" not in raw:
+            problems.append("features: required, a list of features")
+        elif not isinstance(raw["features"], list):
+            problems.append(f"features: expected a list, got {_typename(raw['features'])}")
+        features: list[Feature] = []
+        for i, item in enumerate(raw.get("features") or []):
+            feature, item_problems = _feature_from_dict(item, f"features[{i}]")
+            problems += item_problems
+            if feature is not None:
+                features.append(feature)
+        label = None
+        if raw.get("label") is not None:
+            label_raw = raw["label"]
+            if isinstance(label_raw, str):
+                label_raw = {"column": label_raw}
+            label, label_problems = _build(Label, label_raw, "label")
+            problems += label_problems
+        if problems:
+            raise SpecError(problems)
+        kwargs = {k: raw[k] for k in ("name", "description") if k in raw}
+        return cls(features=tuple(features), label=label, **kwargs)
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> FeatureSpec:
+        """Load a spec from a YAML file path, or from YAML text when `source` contains a newline."""
+        text = str(source)
+        where = "<text>"
+        if "\n" not in text:
+            path = Path(text)
+            if not path.exists():
+                raise SpecError(f"<file>: no spec file at {path}")
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        try:
+            raw = yaml.safe_load(text)  # safe: a spec never runs code
+        except yaml.YAMLError as err:
+            raise SpecError(f"<yaml>: {where} is not valid YAML: {err}") from None
+        return cls.from_dict(raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that `from_dict` turns back into an equal spec (defaults left out)."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["features"] = [_to_dict(f, kind=f.kind) for f in self.features]
+        if self.label is not None:
+            out["label"] = _to_dict(self.label)
+        return out
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The spec as YAML text; also written to `path` when given."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    # -- queries --------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(f"no feature named {name!r}; the spec has {_quoted(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def columns(self) -> list[str]:
+        """Every data column the spec reads, label included, in spec order without repeats."""
+        cols = [f.source for f in self.features]
+        if self.label is not None:
+            cols.append(self.label.column)
+        return list(dict.fromkeys(cols))
+
+    def by_role(self, role: str) -> list[Feature]:
+        return [f for f in self.features if f.role == role]
+
+    def embedding_groups(self) -> dict[str, list[Feature]]:
+        """Vocabulary/embedding table name → the features that use it (one each unless shared)."""
+        groups: dict[str, list[Feature]] = {}
+        for f in self.features:
+            if f.kind in _TOKEN_KINDS:
+                groups.setdefault(f.shared_embedding or f.name, []).append(f)
+        return groups
+
+    # -- validation -----------------------------------------------------------------------------
+    def _check_semantics(self) -> list[str]:
+        problems: list[str] = []
+        if not self.features:
+            problems.append("features: the spec needs at least one feature")
+        seen: dict[str, int] = {}
+        for i, f in enumerate(self.features):
+            path = f"features[{i}]"
+            if not _NAME.match(f.name):
+                problems.append(f"{path}.name: {f.name!r} must start with a letter and hold only letters, "
+                                "digits and '_' (it becomes a serving input name)")
+            if f.name in seen:
+                problems.append(f"{path}.name: {f.name!r} is already used by features[{seen[f.name]}]")
+            seen.setdefault(f.name, i)
+            if self.label is not None and f.source == self.label.column:
+                problems.append(f"{path}: reads the label column {f.source!r}; a feature cannot be the label")
+            problems += f._check(path)
+        for group, members in self.embedding_groups().items():
+            if group in seen and group not in {m.name for m in members}:
+                problems.append(f"shared_embedding {group!r}: names a feature that is not in the group")
+            if len(members) > 1:
+                dtypes = {getattr(m, "dtype", "string") for m in members}
+                if len(dtypes) > 1:
+                    problems.append(f"shared_embedding {group!r}: members mix int and string ids "
+                                    f"({_quoted(m.name for m in members)}); a shared vocabulary needs one dtype")
+                if any(isinstance(m, Categorical) and m.hash_buckets for m in members):
+                    problems.append(f"shared_embedding {group!r}: hashed features cannot share a table")
+        return problems
+
+    def describe(self) -> str:
+        """A table of the features: role, kind, serving input and encoding (fitted sizes not known yet)."""
+        from .features import describe_spec  # the encoder knows the inputs and encodings
+
+        return describe_spec(self)
+
+
+def _feature_from_dict(raw: Any, path: str) -> tuple[Feature | None, list[str]]:
+    if not isinstance(raw, dict):
+        return None, [f"{path}: expected a mapping with name and kind, got {_typename(raw)}"]
+    kind = raw.get("kind", "categorical")
+    if kind not in KINDS:
+        return None, [f"{path}.kind: {kind!r} is not one of {_quoted(KINDS)}" + _did_you_mean(kind, KINDS)]
+    body = {k: v for k, v in raw.items() if k != "kind"}
+    return _build(KINDS[kind], body, path)
+
+
+def _build(cls: type, raw: Any, path: str) -> tuple[Any, list[str]]:
+    """Construct dataclass `cls` from a mapping, reporting unknown, missing and mistyped fields."""
+    if not isinstance(raw, dict):
+        return None, [f"{path}: expected a mapping, got {_typename(raw)}"]
+    names = {f.name for f in fields(cls)}
+    problems = _unknown_keys(raw, names, path)
+    for f in fields(cls):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in raw:
+            problems.append(f"{_join(path, f.name)}: required")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        if key not in names:
+            continue
+        if isinstance(value, list):
+            value = tuple(value)
+        problem = _type_problem(value, hints[key])
+        if problem:
+            problems.append(f"{_join(path, key)}: {problem}")
+        values[key] = value
+    if problems:
+        return None, problems
+    return cls(**values), []
+
+
+def _check_types(obj: Any, path: str) -> list[str]:
+    """Type-check a dataclass built in Python, recursing into features and label."""
+    problems = []
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        sub = _join(path, f.name)
+        if f.name == "features":
+            for i, feature in enumerate(value):
+                if not isinstance(feature, Feature) or type(feature) is Feature:
+                    problems.append(f"features[{i}]: expected a feature such as ctr.Categorical(...), "
+                                    f"got {_typename(feature)}")
+                else:
+                    problems += _check_types(feature, f"features[{i}]")
+            continue
+        if f.name == "label":
+            if value is not None and not isinstance(value, Label):
+                problems.append(f"label: expected ctr.Label(...), got {_typename(value)}")
+            elif value is not None:
+                problems += _check_types(value, "label")
+            continue
+        problem = _type_problem(value, hints[f.name])
+        if problem:
+            problems.append(f"{sub}: {problem}")
+    return problems
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """None if `value` fits the annotation `hint`, else what was expected and what came."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        problems = [_type_problem(value, o) for o in options if o is not type(None)]
+        return None if any(p is None for p in problems) else problems[0]
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value in allowed:
+            return None
+        return f"{value!r} is not one of {_quoted(allowed)}" + _did_you_mean(value, allowed)
+    if origin is tuple:
+        if not isinstance(value, tuple | list):
+            return f"expected a list, got {_typename(value)}"
+        item = typing.get_args(hint)[0]
+        for v in value:
+            problem = _type_problem(v, item)
+            if problem:
+                return problem
+        return None
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, hint)
+    return None if ok else f"expected {_typename_of(hint)}, got {_typename(value)} {value!r}"
+
+
+def _positive(obj: Any, path: str, *names: str) -> list[str]:
+    return [f"{path}.{n}: must be at least 1, got {getattr(obj, n)}"
+            for n in names if getattr(obj, n) is not None and getattr(obj, n) < 1]
+
+
+def _unknown_keys(raw: dict, allowed: set[str], path: str) -> list[str]:
+    return [f"{_join(path, str(k))}: unknown field; expected one of {_quoted(sorted(allowed))}"
+            + _did_you_mean(str(k), allowed) for k in raw if k not in allowed]
+
+
+def _to_dict(obj: Any, **first: Any) -> dict[str, Any]:
+    out = dict(first)
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value != f.default:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _quoted(values: Any) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _did_you_mean(value: Any, options: Any) -> str:
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _typename(value: Any) -> str:
+    return type(value).__name__
+
+
+def _typename_of(hint: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        hint, getattr(hint, "__name__", str(hint)))
