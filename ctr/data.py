@@ -157,18 +157,21 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
 def _integers(column: pd.Series, where: str) -> np.ndarray:
     if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
         return column.to_numpy(dtype=np.int64)
-    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
-        x = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.isfinite(x)
-        if not np.all(x[finite] == np.round(x[finite])):
-            raise DataError(f"{where}: dtype 'int' expects whole numbers, found {x[finite][x[finite] % 1 != 0][0]}")
-        out = np.full(x.shape, MISSING_INT, dtype=np.int64)
-        out[finite] = x[finite].astype(np.int64)
-        return out
-    sample = column.dropna()
-    example = sample.iloc[0] if len(sample) else None
-    raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values "
-                    f"such as {example!r}; declare dtype: string for text ids")
+    if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
+        numbers = pd.to_numeric(column, errors="coerce") if not pd.api.types.is_bool_dtype(column.dtype) else None
+        bad = column.notna() if numbers is None else numbers.isna() & column.notna()
+        if bad.any():
+            raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values "
+                            f"such as {column[bad].iloc[0]!r}; declare dtype: string for text ids")
+        column = numbers
+    x = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(x)
+    fractional = x[finite] != np.round(x[finite])
+    if fractional.any():
+        raise DataError(f"{where}: dtype 'int' expects whole numbers, found {x[finite][fractional][0]:g}")
+    out = np.full(x.shape, MISSING_INT, dtype=np.int64)
+    out[finite] = x[finite].astype(np.int64)
+    return out
 
 
 def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarray:

@@ -98,8 +98,11 @@ class _Counts:
             self.counts[value] = self.counts.get(value, 0) + count
 
     def vocabulary(self, min_count: int, max_tokens: int | None) -> list[str]:
-        kept = [(c, _as_text(v)) for v, c in self.counts.items() if c >= min_count]
-        kept = [(c, v) for c, v in kept if v != ""]
+        merged: dict[str, int] = {}
+        for value, count in self.counts.items():  # tokens arrive as bytes from TF, ids as str or int
+            text = _as_text(value)
+            merged[text] = merged.get(text, 0) + count
+        kept = [(c, v) for v, c in merged.items() if c >= min_count and v != ""]
         kept.sort(key=lambda cv: (-cv[0], cv[1]))  # most frequent first, ties by value: deterministic
         return [v for _, v in kept[:max_tokens]]
 

@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny generated data, the embedded spec, and models trained once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ctr
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ML100K = SHARED_DATA / "ml-100k"
+ML1M = SHARED_DATA / "ml-1m"
+
+
+@pytest.fixture(scope="session")
+def spec() -> ctr.FeatureSpec:
+    return ctr.datasets.synthetic_spec()
+
+
+@pytest.fixture(scope="session")
+def frame():
+    """12k generated ratings: big enough for the planted structure to show, small enough to be quick."""
+    return ctr.datasets.synthetic(12_000, n_users=300, n_items=200, seed=1)
+
+
+@pytest.fixture(scope="session")
+def splits(frame):
+    return ctr.data.random_split(frame, (0.8, 0.1, 0.1), seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained(spec, splits):
+    """LR, FM and DeepFM, each fitted for three epochs on the tiny split (shared by many tests)."""
+    train, valid, _ = splits
+    models = {
+        "lr": ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
+        "fm": ctr.FM(spec, embedding_dim=8, learning_rate=0.01, batch_size=256),
+        "deepfm": ctr.DeepFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003, batch_size=256),
+    }
+    for model in models.values():
+        model.fit(train, validation_data=valid, epochs=3, verbose=0)
+    return models
+
+
+def needs(path: Path) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not path.exists(), reason=f"real data not present at {path} (../shared/data)")

@@ -1,0 +1,70 @@
+"""The shell: `ctr describe | fit | predict | evaluate | demo`, and clean errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ctr.cli import main
+
+from .conftest import ML100K, ROOT, needs
+
+
+def test_describe_prints_features_inputs_and_encoders(capsys):
+    assert main(["describe", str(ROOT / "feature_specs" / "movielens-100k.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "spec 'movielens-100k': 10 features" in out
+    assert "genres" in out and "split on '|'" in out and "int64[batch]" in out
+
+
+def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.to_parquet(data)
+    spec = str(ROOT / "feature_specs" / "synthetic.yaml")
+    export = tmp_path / "model"
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "fm", "--epochs", "1",
+                 "--embedding-dim", "4", "--export", str(export)]) == 0
+    out = capsys.readouterr().out
+    assert '"auc"' in out and "exported to" in out
+
+    rows = tmp_path / "rows.csv"
+    frame.head(20).drop(columns="rating").to_csv(rows, index=False)
+    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.csv")]) == 0
+    scored = pd.read_csv(tmp_path / "p.csv")
+    assert len(scored) == 20 and scored.probability.between(0, 1).all()
+
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(export), "--data", str(data)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["rows"] == len(frame) and 0.5 < metrics["auc"] < 1
+
+    assert main(["describe", str(export)]) == 0
+    out = capsys.readouterr().out
+    assert "FM" in out and "(fit)" not in out
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("features:\n  - {name: a, kind: categoricl}\n")
+    assert main(["describe", str(bad)]) == 2
+    assert "features[0].kind: 'categoricl' is not one of" in capsys.readouterr().err
+    good = str(ROOT / "feature_specs" / "synthetic.yaml")
+    assert main(["fit", "--spec", good, "--data", str(tmp_path / "absent.parquet")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+@needs(ML100K)
+def test_fit_reads_a_movielens_folder(tmp_path, capsys):
+    assert main(["fit", "--spec", str(ROOT / "feature_specs" / "movielens-100k.yaml"), "--data", str(ML100K),
+                 "--model", "lr", "--epochs", "1", "--batch-size", "4096"]) == 0
+    assert "LogisticRegression on 80000 rows" in capsys.readouterr().out
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    pytest.importorskip("ctr.demo")
+    assert main(["demo", "--rows", "4000", "--epochs", "1", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "DeepFM" in out and "Served from the reloaded SavedModel" in out
+    assert (tmp_path / "demo" / "saved_model.pb").exists()

@@ -1,0 +1,158 @@
+"""Reading data: every source kind, clear errors for columns that do not fit the spec, and splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.data import iter_chunks, labels, random_split, raw_features, read, temporal_split
+
+from .conftest import ML1M, ML100K, needs
+
+
+def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame.iloc[:5000].to_parquet(folder / "a.parquet")
+    frame.iloc[5000:].to_parquet(folder / "b.parquet")
+    chunks = list(iter_chunks(folder, ["user_id", "genres"], chunk_rows=1000))
+    assert max(len(c) for c in chunks) <= 1000
+    assert sum(len(c) for c in chunks) == len(frame)
+    assert list(chunks[0].columns) == ["user_id", "genres"]
+    assert len(read(folder)) == len(frame)
+
+
+def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
+    import pyarrow as pa
+
+    frame.iloc[:100].to_csv(tmp_path / "rows.csv", index=False)
+    assert read(tmp_path / "rows.csv", ["item_id", "rating"]).shape == (100, 2)
+    assert read(pa.Table.from_pandas(frame.iloc[:50]), ["price"]).shape == (50, 1)
+
+
+def test_parquet_files_with_different_schemas_are_reported(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    pd.DataFrame({"a": [1, 2]}).to_parquet(folder / "1.parquet")
+    pd.DataFrame({"a": ["x", "y"]}).to_parquet(folder / "2.parquet")
+    with pytest.raises(ctr.DataError, match="do not share one schema"):
+        list(iter_chunks(folder, ["a"]))
+
+
+def test_missing_column_is_named(spec, frame):
+    with pytest.raises(ctr.DataError, match=r"column 'price' is missing from the data; it has: 'user_id'"):
+        raw_features(frame.drop(columns=["price"]), spec)
+    with pytest.raises(ctr.DataError, match="no data at"):
+        read("no/such/file.parquet")
+
+
+def test_extra_columns_are_ignored(spec, frame):
+    raw = raw_features(frame.assign(unrelated=1), spec)
+    assert set(raw) == set(spec.names)
+
+
+@pytest.mark.parametrize("column, values, message", [
+    ("price", ["cheap"] * 3, r"feature 'price' \(numeric, column 'price'\): expected numbers, found 'cheap'"),
+    ("user_id", ["u1", "u2", "u3"], r"feature 'user_id' .*dtype 'int' expects integer ids"),
+    ("user_id", [1.5, 2.0, 3.0], r"dtype 'int' expects whole numbers, found 1.5"),
+    ("timestamp", ["monday"] * 3, r"feature 'timestamp' .*expected seconds since the epoch or datetimes"),
+    ("genres", [{"a": 1}] * 3, r"feature 'genres' .*expected one string per row"),
+])
+def test_wrong_dtypes_are_named(spec, frame, column, values, message):
+    bad = frame.iloc[:3].copy()
+    bad[column] = pd.Series(values, dtype=object, index=bad.index)
+    with pytest.raises(ctr.DataError, match=message):
+        raw_features(bad, spec)
+
+
+def test_missing_values_get_canonical_markers(spec, frame):
+    rows = frame.iloc[:3].copy()
+    rows["gender"] = pd.Series([None, "", "F"], dtype=object, index=rows.index)
+    rows["user_id"] = pd.Series([1, None, 3], dtype="Int64", index=rows.index)
+    rows["timestamp"] = pd.to_datetime(pd.Series([0, None, 86400 * 365], index=rows.index), unit="s")
+    rows["genres"] = pd.Series([["Action", "Drama"], [], None], dtype=object, index=rows.index)
+    raw = raw_features(rows, spec)
+    assert raw["gender"].tolist() == ["", "", "F"]
+    assert raw["user_id"].tolist() == [1, ctr.MISSING_INT, 3]
+    assert raw["timestamp"].tolist() == [0, ctr.MISSING_INT, 86400 * 365]
+    assert raw["genres"].tolist() == ["Action|Drama", "", ""]
+
+
+def test_labels_binary_and_threshold(spec):
+    threshold = ctr.FeatureSpec([ctr.Categorical("a")], label=ctr.Label("rating", threshold=4))
+    assert labels(pd.DataFrame({"rating": [1, 4, 5, 3]}), threshold).tolist() == [0, 1, 1, 0]
+    binary = ctr.FeatureSpec([ctr.Categorical("a")], label=ctr.Label("click"))
+    assert labels(pd.DataFrame({"click": [True, False]}), binary).tolist() == [1, 0]
+    with pytest.raises(ctr.DataError, match=r"binary label must be 0 or 1, found 2, 5; .*threshold"):
+        labels(pd.DataFrame({"click": [0, 1, 2, 5]}), binary)
+    with pytest.raises(ctr.DataError, match="label column 'click': 1 rows have no label"):
+        labels(pd.DataFrame({"click": [0, None]}), binary)
+    with pytest.raises(ctr.DataError, match="label column 'rating': expected numbers, found 'good'"):
+        labels(pd.DataFrame({"rating": [4, "good"]}), threshold)
+
+
+def test_random_split_is_a_seeded_partition(frame):
+    a = random_split(frame, (0.8, 0.1, 0.1), seed=3)
+    b = random_split(frame, (0.8, 0.1, 0.1), seed=3)
+    assert [len(p) for p in a] == [9600, 1200, 1200]
+    assert all(x.equals(y) for x, y in zip(a, b, strict=True))
+    keys = pd.concat(a)[["user_id", "item_id", "timestamp"]]
+    assert len(keys.drop_duplicates()) == len(frame[["user_id", "item_id", "timestamp"]].drop_duplicates())
+    with pytest.raises(ValueError, match="sum to 1"):
+        random_split(frame, (0.5, 0.2))
+
+
+def test_temporal_split_keeps_each_users_latest_rows_for_test(frame):
+    train, valid, test = temporal_split(frame, (0.8, 0.1, 0.1))
+    assert len(train) + len(valid) + len(test) == len(frame)
+    latest_train = train.groupby("user_id")["timestamp"].max()
+    earliest_test = test.groupby("user_id")["timestamp"].min()
+    common = latest_train.index.intersection(earliest_test.index)
+    assert len(common) > 100
+    assert (latest_train[common] <= earliest_test[common]).all()
+
+
+def _write_ml100k(folder):
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t1\t5\t881250949\n2\t2\t3\t891717742\n1\t2\t4\t878887116\n")
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n")
+    genres = ["unknown", "Action", "Comedy"]
+    (folder / "u.genre").write_text("".join(f"{g}|{i}\n" for i, g in enumerate(genres)) + "\n")
+    (folder / "u.item").write_bytes(
+        "1|Café Society (1995)|01-Jan-1995||http://x|0|1|1\n2|Mystery (1996)|||http://y|1|0|0\n".encode("latin-1"))
+
+
+def test_movielens_100k_loader_on_a_tiny_copy(tmp_path):
+    folder = tmp_path / "ml"
+    _write_ml100k(folder)
+    table = ctr.datasets.movielens_100k(folder)
+    assert len(table) == 3
+    first = table.iloc[0]
+    assert (first.title, first.genres, first.release_year, first.age, first.zip_prefix) == (
+        "Café Society", "Action|Comedy", 1995.0, 24, "857")
+    assert table.iloc[1].genres == "" and np.isnan(table.iloc[1].release_year)
+    with pytest.raises(ctr.DataError, match=r"MovieLens 100K files missing: u\.item"):
+        (folder / "u.item").unlink()
+        ctr.datasets.movielens_100k(folder)
+
+
+@needs(ML100K)
+def test_movielens_100k_real_folder():
+    table = ctr.datasets.movielens_100k(ML100K)
+    assert len(table) == 100_000 and table.user_id.nunique() == 943 and table.item_id.nunique() == 1682
+    assert table.title.str.contains("é").any()  # Latin-1 decoded
+    assert table.genres.str.contains(r"\|").any() and table.age.notna().all()
+    spec = ctr.FeatureSpec.from_yaml("feature_specs/movielens-100k.yaml")
+    raw = raw_features(table, spec)
+    assert set(raw) == set(spec.names)
+    assert labels(table, spec).mean() == pytest.approx((21201 + 34174) / 100_000)
+
+
+@needs(ML1M)
+def test_movielens_1m_real_folder_uses_the_sample_when_ratings_dat_is_absent():
+    with pytest.warns(UserWarning, match="ratings.sample100k.dat"):
+        table = ctr.datasets.movielens_1m(ML1M)
+    assert len(table) == 100_000 and table.occupation.notna().all() and table.title.notna().all()
+    assert set(table.columns) >= {"user_id", "item_id", "rating", "timestamp", "age", "gender", "genres"}

@@ -1,0 +1,99 @@
+"""Exports: reloaded in a fresh Python without `ctr`, raw rows in, the same predictions out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.data import raw_features
+
+HERE = Path(__file__).parent
+
+
+def _awkward_rows(test: pd.DataFrame) -> pd.DataFrame:
+    """Real rows plus unseen ids, empty strings, unseen genres and words, NaN and infinite numbers."""
+    rows = test.head(40).copy().reset_index(drop=True)
+    rows.loc[0, ["user_id", "item_id"]] = [99_999_999, -5]
+    rows.loc[1, ["gender", "occupation", "zip_prefix"]] = ["", "astronaut", ""]
+    rows.loc[2, ["genres", "title"]] = ["Western|Noir", "Completely Unknown Words"]
+    rows.loc[3, ["genres", "title"]] = ["", ""]
+    rows.loc[4, ["price", "release_year", "age"]] = [np.nan, np.inf, np.nan]
+    rows.loc[5, "price"] = -np.inf
+    return rows
+
+
+def test_every_model_serves_raw_rows_in_a_fresh_process_without_ctr(trained, splits, tmp_path):
+    rows = _awkward_rows(splits[2])
+    request, expected = {}, {}
+    for name, model in trained.items():
+        path = model.export(tmp_path / name)
+        raw = raw_features(rows, model.spec)
+        request[name] = {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}}
+        expected[name] = model.predict(rows)
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, str(HERE / "serve_raw.py"), str(tmp_path / "request.json"),
+                    str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
+    served = json.loads((tmp_path / "served.json").read_text())
+    for name in trained:
+        got = np.array(served[name])
+        assert np.isfinite(got).all() and ((got >= 0) & (got <= 1)).all()
+        np.testing.assert_allclose(got, expected[name], atol=1e-5, rtol=0, err_msg=name)
+
+
+def test_export_layout_signature_and_spec_asset(trained, tmp_path):
+    model = trained["fm"]
+    path = model.export(tmp_path / "fm")
+    assert ctr.FeatureSpec.from_yaml(path / "assets" / "spec.yaml") == model.spec
+    meta = json.loads((path / "assets.extra" / "ctr.json").read_text())
+    assert meta["model"] == "FM" and meta["inputs"]["user_id"] == "int64" and meta["inputs"]["price"] == "float32"
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    shown = subprocess.run([str(cli), "show", "--all", "--dir", str(path)], capture_output=True, text=True,
+                           check=True, timeout=300).stdout
+    for feature in model.spec.features:
+        assert f"inputs['{feature.name}']" in shown
+    assert "outputs['probability']" in shown and "DT_STRING" in shown and "DT_INT64" in shown
+
+
+def test_loaded_model_names_a_missing_feature_and_serves_empty_batches(trained, splits, tmp_path):
+    served = ctr.load(trained["lr"].export(tmp_path / "lr"))
+    with pytest.raises(ctr.DataError, match="missing feature column 'price'"):
+        served.predict(splits[2].head(3).drop(columns="price"))
+    assert served.predict(splits[2].head(0)).shape == (0,)
+    np.testing.assert_allclose(served.predict(splits[2].head(5)), trained["lr"].predict(splits[2].head(5)),
+                               atol=1e-6)
+
+
+def test_failed_export_leaves_the_earlier_one_intact(trained, splits, tmp_path, monkeypatch):
+    model = trained["lr"]
+    path = model.export(tmp_path / "model")
+    before = sorted(p.relative_to(path) for p in path.rglob("*"))
+    expected = ctr.load(path).predict(splits[2].head(5))
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ctr.export.tf.saved_model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        model.export(path)
+    assert sorted(p.relative_to(path) for p in path.rglob("*")) == before
+    np.testing.assert_array_equal(ctr.load(path).predict(splits[2].head(5)), expected)
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left behind
+
+
+def test_export_refuses_to_overwrite_something_that_is_not_a_saved_model(trained, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "important.txt").write_text("keep me")
+    with pytest.raises(ctr.ExportError, match="is not a SavedModel"):
+        trained["lr"].export(tmp_path / "notes")
+    assert (tmp_path / "notes" / "important.txt").read_text() == "keep me"
+    with pytest.raises(ctr.NotFittedError):
+        ctr.FM(trained["lr"].spec).export(tmp_path / "x")

@@ -1,0 +1,129 @@
+"""Preprocessing: the fitted state, the encoded layout and the missing/unseen rules, in the graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr._keras import tf
+from ctr.data import raw_features
+from ctr.features import Preprocessor, raw_signature
+
+
+def _fit(spec, frame):
+    pre = Preprocessor(spec).fit([raw_features(frame, spec)])
+    encoder = pre.encoder()
+
+    def encode(rows: pd.DataFrame):
+        raw = raw_features(rows, spec)
+        sig = raw_signature(spec)
+        return {k: v.numpy() for k, v in encoder({k: tf.constant(raw[k], sig[k].dtype) for k in raw}).items()}
+
+    return pre, encode
+
+
+def test_categorical_vocabulary_min_count_oov_and_missing():
+    spec = ctr.FeatureSpec([ctr.Categorical("c", min_count=2, oov_buckets=2)])
+    pre, encode = _fit(spec, pd.DataFrame({"c": ["a", "a", "a", "b", "b", "rare", "", None]}))
+    assert pre.state["tables"]["c"]["vocabulary"] == ["a", "b"]  # by count, "rare" below min_count
+    assert pre.table_sizes()["c"] == 1 + 2 + 2
+    ids = encode(pd.DataFrame({"c": ["a", "b", "", None, "rare", "never"]}))["c"]
+    assert ids[:4].tolist() == [3, 4, 0, 0]  # missing and empty → 0
+    assert all(1 <= i <= 2 for i in ids[4:])  # unseen → an OOV bucket, not an error
+
+
+def test_integer_ids_and_hashing():
+    spec = ctr.FeatureSpec([ctr.Categorical("i", dtype="int"), ctr.Categorical("h", hash_buckets=5)])
+    pre, encode = _fit(spec, pd.DataFrame({"i": [7, 7, 9], "h": ["x", "y", "z"]}))
+    assert pre.state["tables"]["i"]["vocabulary"] == ["7", "9"]
+    out = encode(pd.DataFrame({"i": pd.Series([9, None, 12345], dtype="Int64"), "h": ["x", "", "unseen"]}))
+    assert out["i"].tolist() == [3, 0, 1]
+    assert out["h"][1] == 0 and 1 <= out["h"][0] <= 5 and 1 <= out["h"][2] <= 5
+
+
+def test_max_tokens_keeps_the_most_frequent():
+    spec = ctr.FeatureSpec([ctr.Categorical("c", max_tokens=2)])
+    pre, _ = _fit(spec, pd.DataFrame({"c": list("aaabbc")}))
+    assert pre.state["tables"]["c"]["vocabulary"] == ["a", "b"]
+
+
+def test_multi_categorical_pads_truncates_and_accepts_lists():
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("g", max_length=2)])
+    pre, encode = _fit(spec, pd.DataFrame({"g": ["A|B", "B", "B|C"]}))
+    vocab = pre.state["tables"]["g"]["vocabulary"]
+    assert vocab == ["B", "A", "C"]
+    ids = encode(pd.DataFrame({"g": ["A| B|C", "", ["C", "Zed"]]}))["g"]
+    assert ids.shape == (3, 2)
+    assert ids[0].tolist() == [3, 2]  # "A", " B" stripped, "C" cut by max_length
+    assert ids[1].tolist() == [0, 0]
+    assert ids[2].tolist() == [4, 1]  # list column; unseen "Zed" → OOV
+
+
+def test_text_lowercases_strips_punctuation_and_pools_words():
+    spec = ctr.FeatureSpec([ctr.Text("t", max_length=3)])
+    pre, encode = _fit(spec, pd.DataFrame({"t": ["The Café, the END!", "end the", "end"]}))
+    # Only the words the model sees count: the first max_length of each row ("END!" is cut above).
+    assert pre.state["tables"]["t"]["vocabulary"] == ["the", "end", "café"]
+    ids = encode(pd.DataFrame({"t": ["END... of CAFÉ", ""]}))["t"]
+    assert ids[0].tolist() == [3, 1, 4] and ids[1].tolist() == [0, 0, 0]
+
+
+def test_numeric_standardise_log_and_missing_flag():
+    spec = ctr.FeatureSpec([ctr.Numeric("x"), ctr.Numeric("y", transform="log")])
+    pre, encode = _fit(spec, pd.DataFrame({"x": [1.0, 3.0, np.nan], "y": [0.0, np.e - 1, 1.0]}))
+    assert pre.state["numeric"]["x"] == {"mean": 2.0, "variance": 1.0}
+    out = encode(pd.DataFrame({"x": [3.0, np.nan, np.inf], "y": [np.e - 1, -np.inf, 0.0]}))
+    np.testing.assert_allclose(out["x"], [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], atol=1e-6)
+    assert out["y"][1].tolist() == [0.0, 1.0]
+    assert np.isfinite(out["y"]).all()
+
+
+def test_numeric_quantile_buckets():
+    spec = ctr.FeatureSpec([ctr.Numeric("x", transform="quantile", buckets=4)])
+    pre, encode = _fit(spec, pd.DataFrame({"x": np.arange(100, dtype=float)}))
+    assert len(pre.state["numeric"]["x"]["boundaries"]) == 3
+    out = encode(pd.DataFrame({"x": [-5.0, 30.0, 60.0, 1e9, np.nan]}))["x"]
+    assert out.tolist() == [1, 2, 3, 4, 0]
+
+
+def test_timestamp_parts_match_pandas_calendar():
+    parts = ("hour", "day_of_week", "day_of_month", "month", "hour_of_week")
+    spec = ctr.FeatureSpec([ctr.Timestamp("ts", parts=parts)])
+    rng = np.random.default_rng(0)
+    seconds = np.concatenate([rng.integers(-2_000_000_000, 4_000_000_000, 500), [0, 951_782_400]])  # 2000-02-29
+    _, encode = _fit(spec, pd.DataFrame({"ts": seconds}))
+    got = encode(pd.DataFrame({"ts": seconds}))["ts"]
+    when = pd.to_datetime(seconds, unit="s")
+    expected = np.stack([when.hour, when.dayofweek, when.day - 1, when.month - 1,
+                         when.dayofweek * 24 + when.hour], axis=1) + 1
+    np.testing.assert_array_equal(got, expected)
+    missing = encode(pd.DataFrame({"ts": pd.Series([None], dtype="Int64")}))["ts"]
+    assert missing.tolist() == [[0, 0, 0, 0, 0]]
+
+
+def test_shared_embedding_fits_one_vocabulary_over_all_members():
+    spec = ctr.FeatureSpec([ctr.Categorical("item"), ctr.MultiCategorical("history", shared_embedding="item")])
+    pre, encode = _fit(spec, pd.DataFrame({"item": ["a", "b"], "history": ["c|a", "a"]}))
+    assert pre.state["tables"] == {"item": {"vocabulary": ["a", "b", "c"], "oov_buckets": 1}}
+    out = encode(pd.DataFrame({"item": ["c"], "history": ["c|b"]}))
+    assert out["item"][0] == out["history"][0][0]
+
+
+def test_preprocessor_state_is_plain_json(spec, frame):
+    pre = Preprocessor(spec).fit([raw_features(frame, spec)])
+    again = Preprocessor.from_json(pre.to_json())
+    assert again.state == pre.state and again.spec == spec
+    assert [f.name for f in pre.fields()][-2:] == ["timestamp_hour", "timestamp_day_of_week"]
+
+
+def test_fitting_reports_empty_data_and_empty_vocabularies():
+    spec = ctr.FeatureSpec([ctr.Categorical("c", min_count=5)])
+    with pytest.raises(ctr.DataError, match="no rows"):
+        Preprocessor(spec).fit([])
+    with pytest.raises(ctr.DataError, match="feature 'c': no value occurs at least min_count=5 times"):
+        Preprocessor(spec).fit([{"c": np.array(["a", "b"], dtype=object)}])
+    numeric = ctr.FeatureSpec([ctr.Numeric("x")])
+    with pytest.raises(ctr.DataError, match=r"feature 'x' .*no finite value"):
+        Preprocessor(numeric).fit([{"x": np.array([np.nan], dtype=np.float32)}])

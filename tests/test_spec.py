@@ -1,0 +1,110 @@
+"""Feature specs: YAML and Python describe the same thing, and every mistake is named by its path."""
+
+from __future__ import annotations
+
+import pytest
+
+import ctr
+from ctr.spec import FeatureSpec
+
+from .conftest import ROOT
+
+GOOD = """
+name: tiny
+label: {column: clicked}
+features:
+  - {name: user_id, kind: categorical, dtype: int, role: user}
+  - {name: item_id, role: item}
+  - {name: genres, kind: multi_categorical, role: item}
+"""
+
+
+def test_every_bundled_spec_loads_and_round_trips_through_yaml():
+    for path in sorted((ROOT / "feature_specs").glob("*.yaml")):
+        spec = FeatureSpec.from_yaml(path)
+        assert FeatureSpec.from_yaml(spec.to_yaml()) == spec, path
+
+
+def test_bundled_synthetic_yaml_is_the_embedded_spec():
+    assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "synthetic.yaml") == ctr.datasets.synthetic_spec()
+
+
+def test_python_and_yaml_build_the_same_spec():
+    built = ctr.FeatureSpec(
+        name="tiny", label=ctr.Label("clicked"),
+        features=[ctr.Categorical("user_id", dtype="int", role="user"), ctr.Categorical("item_id", role="item"),
+                  ctr.MultiCategorical("genres", role="item")])
+    assert built == FeatureSpec.from_yaml(GOOD)
+    assert built.columns == ["user_id", "item_id", "genres", "clicked"]
+    assert [f.name for f in built.by_role("item")] == ["item_id", "genres"]
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ctr.SpecError) as err:
+        FeatureSpec.from_yaml(text)
+    return str(err.value)
+
+
+def _with_feature(line: str) -> str:
+    return GOOD + f"  - {line}\n"
+
+
+@pytest.mark.parametrize("feature, expected", [
+    ("{name: x, kind: categoricl}",
+     "features[3].kind: 'categoricl' is not one of 'categorical', 'multi_categorical', 'numeric', 'text', "
+     "'timestamp' (did you mean 'categorical'?)"),
+    ("{kind: numeric}", "features[3].name: required"),
+    ("{name: item_id}", "features[3].name: 'item_id' is already used by features[1]"),
+    ("{name: x, role: seller}", "features[3].role: 'seller' is not one of 'user', 'item', 'context'"),
+    ("{name: x, min_count: two}", "features[3].min_count: expected an integer, got str 'two'"),
+    ("{name: x, min_count: 0}", "features[3].min_count: must be at least 1, got 0"),
+    ("{name: x, colour: red}", "features[3].colour: unknown field"),
+    ("{name: x, kind: numeric, transform: zscore}", "features[3].transform: 'zscore' is not one of"),
+    ("{name: 'zip code'}", "features[3].name: 'zip code' must start with a letter"),
+    ("{name: t, kind: timestamp, parts: [hour, weekday]}", "features[3].parts[1]: 'weekday' is not one of"),
+    ("{name: x, dtype: float}", "features[3].dtype: 'float' is not one of 'string', 'int'"),
+    ("{name: x, hash_buckets: 10, max_tokens: 5}", "set either hash_buckets or max_tokens"),
+    ("{name: clicked}", "features[3]: reads the label column 'clicked'"),
+    ("just-a-string", "features[3]: expected a mapping with name and kind, got str"),
+])
+def test_spec_errors_name_the_path_and_the_rule(feature, expected):
+    assert expected in _error(_with_feature(feature))
+
+
+def test_spec_level_errors():
+    assert "<yaml>" in _error("features: [unclosed\n")
+    assert "features: required" in _error("name: x\nlabel: y\n")
+    assert "features: expected a list, got dict" in _error("features: {a: 1}\n")
+    assert "expected a mapping" in _error("- a\n- b\n")
+    assert "label.column: required" in _error("label: {threshold: 4}\nfeatures: [{name: a}]\n")
+    assert "labl: unknown field" in _error("labl: y\nfeatures: [{name: a}]\n")
+    assert "features: the spec needs at least one feature" in _error("features: []\n")
+    with pytest.raises(ctr.SpecError, match="no spec file"):
+        FeatureSpec.from_yaml("does/not/exist.yaml")
+
+
+def test_all_problems_are_reported_at_once():
+    message = _error(GOOD + "  - {name: a, kind: nope}\n  - {name: b, role: seller}\n")
+    assert "features[3].kind" in message and "features[4].role" in message
+
+
+def test_python_construction_is_validated_too():
+    with pytest.raises(ctr.SpecError, match=r"features\[0\].min_count: expected an integer, got str"):
+        ctr.FeatureSpec([ctr.Categorical("a", min_count="2")])
+    with pytest.raises(ctr.SpecError, match=r"features\[1\]: expected a feature such as ctr.Categorical"):
+        ctr.FeatureSpec([ctr.Categorical("a"), {"name": "b"}])
+    with pytest.raises(ctr.SpecError, match="mix int and string ids"):
+        ctr.FeatureSpec([ctr.Categorical("a", dtype="int", shared_embedding="ids"),
+                         ctr.Categorical("b", shared_embedding="ids")])
+
+
+def test_shared_embedding_groups_features():
+    spec = ctr.FeatureSpec([ctr.Categorical("item_id"), ctr.MultiCategorical("last_items", shared_embedding="item_id")])
+    assert [f.name for f in spec.embedding_groups()["item_id"]] == ["item_id", "last_items"]
+
+
+def test_describe_lists_every_feature_with_its_input_and_encoding(spec):
+    text = spec.describe()
+    for feature in spec.features:
+        assert feature.name in text
+    assert "int64[batch]" in text and "hash into 200 buckets" in text and "1 if rating ≥ 4" in text
