@@ -184,6 +184,8 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
         text[whole] = [str(int(v)) for v in x[whole]]
         text[finite & ~whole] = [repr(float(v)) for v in x[finite & ~whole]]
         return text
+    if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+        return column.to_numpy(dtype=object, na_value="")  # pandas' str dtype: strings or NA only
     values = column.to_numpy(dtype=object)
     missing = pd.isna(column).to_numpy()
     out = np.empty(len(values), dtype=object)

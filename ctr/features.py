@@ -348,13 +348,13 @@ def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:
 def describe_spec(spec: FeatureSpec, preprocessor: Preprocessor | None = None) -> str:
     """A table of the spec's features: role, kind, raw input, encoding and (when fitted) sizes."""
     sizes = preprocessor.table_sizes() if preprocessor is not None and preprocessor.fitted else {}
-    rows = [("feature", "role", "kind", "column", "serving input", "encoding", "size")]
+    rows = [("feature", "role", "kind", "column", "serving input", "encoding", "rows")]
     for f in spec.features:
-        table = f.shared_embedding or f.name
-        size = str(sizes.get(table, "")) if sizes else "(fit)"
+        size = str(sizes[f.shared_embedding or f.name]) if sizes.get(f.shared_embedding or f.name) else "(fit)"
         if isinstance(f, Categorical):
             enc = f"hash into {f.hash_buckets} buckets" if f.hash_buckets else (
                 f"vocabulary (min_count {f.min_count}, {f.oov_buckets} OOV)")
+            size = str(f.hash_buckets + 1) if f.hash_buckets else size
         elif isinstance(f, MultiCategorical):
             enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
         elif isinstance(f, Text):
@@ -362,8 +362,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Preprocessor | None = None) -
         elif isinstance(f, Numeric):
             enc = (f"{f.buckets} quantile buckets" if f.transform == "quantile"
                    else f"{'log, then ' if f.transform == 'log' else ''}standardise; NaN → 0 + flag")
-            size = str(sizes.get(f.name, "")) if f.transform == "quantile" and sizes else (
-                "2" if f.transform != "quantile" else size)
+            if f.transform != "quantile":
+                size = "2"  # the value's vector and the missing flag's
         else:
             enc = "calendar parts: " + ", ".join(f.parts)
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)

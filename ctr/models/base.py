@@ -73,6 +73,7 @@ class RankingModel(abc.ABC):
         self.batch_size, self.seed = batch_size, seed
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: _RankingNetwork | None = None
+        self._encode: Any = None  # the fitted encoder as a tf.function, made on first use
         self.history_: dict[str, list[float]] = {}
 
     # -- what each model defines ----------------------------------------------------------------
@@ -95,7 +96,7 @@ class RankingModel(abc.ABC):
         if not self.preprocessor_.fitted:
             _progress(verbose, "fitting preprocessing")
             self.preprocessor_.fit(self._raw_chunks(data, columns), seed=self.seed)
-        encoded, labels = self._encode(data)
+        encoded, labels = self._encode_features(data, with_labels=True)
         if len(labels) == 0:
             raise DataError("the training data has no rows")
         if self.network_ is None:
@@ -106,7 +107,7 @@ class RankingModel(abc.ABC):
         train = _batches(encoded, labels, batch_size, shuffle=True, seed=self.seed)
         valid = None
         if validation_data is not None:
-            valid_encoded, valid_labels = self._encode(validation_data)
+            valid_encoded, valid_labels = self._encode_features(validation_data, with_labels=True)
             if len(valid_labels):
                 valid = _batches(valid_encoded, valid_labels, max(batch_size, 4096), shuffle=False)
         callbacks = list(callbacks)
@@ -158,9 +159,6 @@ class RankingModel(abc.ABC):
         for chunk in ctr_data.iter_chunks(data, columns):
             yield ctr_data.raw_features(chunk, self.spec)
 
-    def _encode(self, data: ctr_data.Source) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        return self._encode_features(data, with_labels=True)
-
     def _encode_features(self, data: ctr_data.Source,
                          with_labels: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Encode raw data once (in graph, chunk by chunk) into arrays the training loop reuses."""
@@ -186,11 +184,10 @@ class RankingModel(abc.ABC):
         return encoded, labels
 
     def _encode_fn(self) -> Any:
-        if not hasattr(self, "_encode_cache") or self._encode_cache[0] is not self.preprocessor_.state:
-            encoder = self.preprocessor_.encoder()
-            fn = tf.function(encoder.__call__, input_signature=[raw_signature(self.spec)])
-            self._encode_cache = (self.preprocessor_.state, fn, encoder)
-        return self._encode_cache[1]
+        if self._encode is None:  # the preprocessing never changes once fitted, so neither does this
+            self._encode = tf.function(self.preprocessor_.encoder().__call__,
+                                       input_signature=[raw_signature(self.spec)])
+        return self._encode
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -1,0 +1,37 @@
+"""Shared by the benchmarks: the machine description and writing a result table into the README."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import tensorflow as tf
+
+    import ctr
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "ctr": ctr.__version__, "platform": platform.platform()}
+
+
+def update_readme(block: str, markdown: str, readme: Path = ROOT / "README.md") -> bool:
+    """Replace the text between `<!-- bench:BLOCK -->` and `<!-- /bench:BLOCK -->` in the README."""
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(rf"(<!-- bench:{block} -->\n).*?(<!-- /bench:{block} -->)", re.S)
+    if not pattern.search(text):
+        return False
+    readme.write_text(pattern.sub(lambda m: m.group(1) + markdown.rstrip() + "\n" + m.group(2), text),
+                      encoding="utf-8")
+    return True
