@@ -13,9 +13,23 @@ from . import (
     metrics,
 )
 from .errors import CtrError, DataError, NotFittedError, SpecError
+from .evaluation import evaluate_ranking
 from .export import ExportError, ServedModel, load
+from .export_recommend import RecommenderExport
 from .features import MISSING_INT, Preprocessor
-from .models import FM, DeepFM, LogisticRegression, RankingModel
+from .implicit import NegativeSampler, leave_one_out
+from .models import (
+    FM,
+    DeepFM,
+    LogisticRegression,
+    MatrixFactorization,
+    NeuMF,
+    Popularity,
+    RankingModel,
+    Recommender,
+    TwoTower,
+)
+from .pipeline import RecommendationPipeline
 from .spec import Categorical, FeatureSpec, Label, MultiCategorical, Numeric, Text, Timestamp
 
 __all__ = [
@@ -29,18 +43,28 @@ __all__ = [
     "FeatureSpec",
     "Label",
     "LogisticRegression",
+    "MatrixFactorization",
     "MultiCategorical",
+    "NegativeSampler",
+    "NeuMF",
     "NotFittedError",
     "Numeric",
+    "Popularity",
     "Preprocessor",
     "RankingModel",
+    "RecommendationPipeline",
+    "Recommender",
+    "RecommenderExport",
     "ServedModel",
     "SpecError",
     "Text",
     "Timestamp",
+    "TwoTower",
     "__version__",
     "data",
     "datasets",
+    "evaluate_ranking",
+    "leave_one_out",
     "load",
     "metrics",
 ]

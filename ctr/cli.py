@@ -49,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict.add_argument("--data", required=True, help="Parquet or CSV of raw feature columns")
     predict.add_argument("--out", help="write the rows with a 'probability' column here (.csv or .parquet)")
 
+    recommend = commands.add_parser("recommend", help="top-k items for one user from an exported recommender")
+    recommend.add_argument("--model", required=True, help="export folder with a recommend signature")
+    recommend.add_argument("--user", help="user id; a known user's stored features fill what --feature leaves out")
+    recommend.add_argument("--feature", action="append", default=[], metavar="NAME=VALUE",
+                           help="a query feature value (repeatable), e.g. --feature age=25")
+    recommend.add_argument("--k", type=int, default=10)
+    recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
+
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
     describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
 
@@ -118,6 +126,54 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommend(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .errors import DataError
+    from .export_recommend import RecommenderExport, complete_queries
+
+    served = RecommenderExport(args.model)
+    spec, meta = served.spec, served.metadata
+    user_feature = spec[meta["user_key"]]
+    row: dict[str, object] = {}
+    if args.user is not None:
+        user_id = int(args.user) if user_feature.kind == "categorical" and user_feature.dtype == "int" else args.user
+        known = served.users[served.users[user_feature.source] == user_id] if len(served.users) else []
+        if len(known):
+            row.update(known.iloc[-1].to_dict())
+        row[user_feature.source] = user_id
+    for item in args.feature:
+        name, sep, value = item.partition("=")
+        if not sep or name not in served.query_features:
+            raise DataError(f"--feature {item!r}: expected NAME=VALUE with NAME one of "
+                            f"{', '.join(served.query_features)}")
+        row[spec[name].source] = _parse_value(spec[name], value)
+    query = complete_queries(spec, served.query_features, pd.DataFrame([row]) if row else pd.DataFrame(index=[0]))
+    item_feature = spec[meta["item_key"]]
+    exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
+    ids, scores = served.recommend(query, k=args.k, exclude=[exclude])
+    shown = served.catalogue.set_index(item_feature.source, drop=False)
+    table = shown.reindex(ids[0]).assign(score=scores[0]).reset_index(drop=True)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    who = f"user {args.user}" if args.user is not None else "a new user"
+    print(f"top {len(table)} for {who} ({meta['model']}):")
+    with pd.option_context("display.width", 160, "display.max_colwidth", 40):
+        print(table.to_string(index=False))
+    return 0
+
+
+def _parse_value(feature, text: str):
+    from .features import raw_dtype
+
+    dtype = raw_dtype(feature)
+    try:
+        return float(text) if dtype == "float32" else int(text) if dtype == "int64" else text
+    except ValueError:
+        from .errors import DataError
+
+        raise DataError(f"feature {feature.name!r} expects {dtype} values, got {text!r}") from None
+
+
 def _describe(args: argparse.Namespace) -> int:
     from .export import METADATA
     from .features import Preprocessor, describe_spec
@@ -160,7 +216,8 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
     return data.read(path)
 
 
-_COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "describe": _describe}
+_COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
+             "describe": _describe}
 
 if __name__ == "__main__":
     sys.exit(main())

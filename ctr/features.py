@@ -55,9 +55,11 @@ def raw_dtype(feature: Feature) -> str:
     return "string"
 
 
-def raw_signature(spec: FeatureSpec) -> dict[str, tf.TensorSpec]:
-    """One typed, batched input per feature: the exported model's serving signature."""
-    return {f.name: tf.TensorSpec([None], SERVING_DTYPES[raw_dtype(f)], name=f.name) for f in spec.features}
+def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict[str, tf.TensorSpec]:
+    """One typed, batched input per feature (or per feature in `names`): a serving signature."""
+    wanted = None if names is None else set(names)
+    return {f.name: tf.TensorSpec([None], SERVING_DTYPES[raw_dtype(f)], name=f.name)
+            for f in spec.features if wanted is None or f.name in wanted}
 
 
 # -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
@@ -232,9 +234,19 @@ class Preprocessor:
                         for j, p in enumerate(f.parts)]
         return out
 
-    def encoder(self) -> FeatureEncoder:
-        """A fresh Keras layer holding this state, mapping raw feature tensors to encoded ones."""
-        return FeatureEncoder(self.spec.to_dict(), self._require())
+    def encoder(self, names: Iterable[str] | None = None) -> FeatureEncoder:
+        """A fresh Keras layer holding this state, mapping raw feature tensors to encoded ones;
+        for only the features in `names` when given (a user tower reads only user features)."""
+        state = self._require()
+        if names is None:
+            return FeatureEncoder(self.spec.to_dict(), state)
+        wanted = set(names)
+        features = [f for f in self.spec.features if f.name in wanted]
+        sub = FeatureSpec(features=tuple(features), name=self.spec.name)
+        tables = {f.shared_embedding or f.name for f in features}
+        sub_state = {**state, "tables": {g: t for g, t in state["tables"].items() if g in tables},
+                     "numeric": {n: s for n, s in state["numeric"].items() if n in wanted}}
+        return FeatureEncoder(sub.to_dict(), sub_state)
 
     def to_json(self) -> str:
         return json.dumps({"spec": self.spec.to_dict(), "state": self._require()})

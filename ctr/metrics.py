@@ -32,3 +32,38 @@ def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7) ->
     if len(y) == 0:
         return float("nan")
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def ranks_with_random_ties(scores: np.ndarray, targets: np.ndarray, valid: np.ndarray | None = None,
+                           seed: int = 0) -> np.ndarray:
+    """0-based rank of each target among the valid candidates of its row, ties broken at random.
+
+    scores [Q, C]; targets [Q, R] candidate columns (-1 for none); valid [Q, C] marks candidates that
+    compete (excluded items do not). Random tie-breaking keeps constant scores from looking perfect.
+    """
+    rng = np.random.default_rng(seed)
+    scores = np.asarray(scores, dtype=np.float64)
+    if valid is not None:
+        scores = np.where(valid, scores, -np.inf)
+    q = np.arange(len(scores))[:, None]
+    target_scores = scores[q, np.maximum(targets, 0)]  # [Q, R]
+    greater = (scores[:, None, :] > target_scores[:, :, None]).sum(axis=2)
+    ties = (scores[:, None, :] == target_scores[:, :, None]).sum(axis=2) - 1
+    ranks = greater + np.floor(rng.random(ties.shape) * (ties + 1)).astype(np.int64)
+    return np.where(targets >= 0, ranks, -1)
+
+
+def ranking_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
+    """HR@K, Recall@K, NDCG@K and MRR from 0-based ranks [Q, R] of each query's relevant items (-1 pads)."""
+    ranks = np.asarray(ranks)
+    relevant = ranks >= 0
+    n_relevant = relevant.sum(axis=1)
+    keep = n_relevant > 0
+    ranks, relevant, n_relevant = ranks[keep], relevant[keep], n_relevant[keep]
+    hit = relevant & (ranks < k)
+    gains = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0).sum(axis=1)
+    ideal = np.array([(1.0 / np.log2(np.arange(min(n, k)) + 2.0)).sum() for n in n_relevant])
+    first = np.where(relevant, ranks, np.iinfo(np.int64).max).min(axis=1)
+    return {f"HR@{k}": float(hit.any(axis=1).mean()), f"Recall@{k}": float((hit.sum(axis=1) / n_relevant).mean()),
+            f"NDCG@{k}": float((gains / ideal).mean()), "MRR": float((1.0 / (first + 1.0)).mean()),
+            "queries": int(keep.sum())}

@@ -4,7 +4,23 @@ from .base import RankingModel
 from .deepfm import DeepFM
 from .fm import FM
 from .lr import LogisticRegression
+from .mf import MatrixFactorization
+from .neumf import NeuMF
+from .popularity import Popularity
+from .recommender import Recommender
+from .two_tower import TwoTower
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM}
 
-__all__ = ["FM", "MODELS", "DeepFM", "LogisticRegression", "RankingModel"]
+__all__ = [
+    "FM",
+    "MODELS",
+    "DeepFM",
+    "LogisticRegression",
+    "MatrixFactorization",
+    "NeuMF",
+    "Popularity",
+    "RankingModel",
+    "Recommender",
+    "TwoTower",
+]

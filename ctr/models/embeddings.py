@@ -35,9 +35,13 @@ class FieldEmbeddings(keras.layers.Layer):
             self.weights_1d[field.table] = self.add_weight(
                 name=f"{field.table}_linear", shape=(rows, 1), initializer="zeros")
 
-    def call(self, encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor | None, tf.Tensor]:
+    def call(self, encoded: Mapping[str, tf.Tensor],
+             roles: Sequence[str] | None = None) -> tuple[tf.Tensor | None, tf.Tensor]:
+        """All fields, or only those whose role is in `roles` (towers read one side each)."""
         vectors, linear = [], []
         for field in self.fields:
+            if roles is not None and field.role not in roles:
+                continue
             x = encoded[field.key]
             if field.column is not None:
                 x = x[:, field.column]

@@ -1,0 +1,94 @@
+"""Top-K ranking evaluation, one function for every recommender, baselines included.
+
+Two protocols, named in the result:
+- `sampled` (He et al. 2017, NCF): each held-out interaction is ranked against `n_negatives` items
+  the user never interacted with (in train or test), drawn uniformly; HR@K and NDCG@K.
+- `full`: each user's held-out items are ranked against the whole catalogue, the user's training
+  items excluded; Recall@K, NDCG@K, MRR and HR@K.
+Ties are broken at random (seeded), so a constant score cannot look perfect.
+
+A model takes part by offering `spec`, `catalog_ids()` (item ids, one per catalogue row) and
+`score_candidates(queries, rows)`: scores [Q, C] for query rows (user and context columns) and
+catalogue row numbers [Q, C].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from . import data as ctr_data
+from .implicit import NegativeSampler, keys
+from .metrics import ranking_metrics, ranks_with_random_ties
+from .spec import FeatureSpec
+
+
+class Ranker(Protocol):
+    spec: FeatureSpec
+
+    def catalog_ids(self) -> np.ndarray: ...
+
+    def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray: ...
+
+
+def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Source, *, protocol: str = "sampled",
+                     k: int = 10, n_negatives: int = 99, seed: int = 0, chunk: int = 256) -> dict[str, Any]:
+    """Top-K metrics of `model` on the held-out interactions `test`, given the `train` interactions."""
+    if protocol not in ("sampled", "full"):
+        raise ValueError(f"protocol must be 'sampled' or 'full', got {protocol!r}")
+    spec = model.spec
+    user_key, item_key = keys(spec)
+    user_col, item_col = spec[user_key].source, spec[item_key].source
+    test, train = ctr_data.read(test), ctr_data.read(train)
+    catalogue = pd.Index(model.catalog_ids())
+    test_rows = catalogue.get_indexer(test[item_col])
+    unknown = int((test_rows < 0).sum())
+    test = test[test_rows >= 0].reset_index(drop=True)
+    test_rows = test_rows[test_rows >= 0]
+    users = pd.Index(pd.concat([train[user_col], test[user_col]]).unique())
+    train_rows = catalogue.get_indexer(train[item_col])
+    known_train = train_rows >= 0
+    train_users = users.get_indexer(train[user_col])[known_train]
+    train_rows = train_rows[known_train]
+
+    if protocol == "sampled":
+        # One query per held-out interaction: its item against n items the user never touched.
+        everything = NegativeSampler(np.concatenate([train_users, users.get_indexer(test[user_col])]),
+                                     np.concatenate([train_rows, test_rows]), len(catalogue), seed=seed)
+        negatives = everything.sample(users.get_indexer(test[user_col]), n_negatives)
+        candidates = np.concatenate([test_rows[:, None], negatives], axis=1)
+        queries, targets, valid = test, np.zeros((len(test), 1), np.int64), None
+        description = (f"sampled: each held-out interaction ranked against {n_negatives} uniformly sampled items "
+                       "the user never interacted with")
+    else:
+        # One query per user: all held-out items against the catalogue, training items excluded.
+        grouped = pd.DataFrame({"user": users.get_indexer(test[user_col]), "row": test_rows})
+        per_user = grouped.groupby("user")["row"].apply(lambda r: sorted(set(r))).to_dict()
+        order = sorted(per_user)
+        last = test.assign(_u=grouped["user"]).drop_duplicates("_u", keep="last").set_index("_u")
+        queries = last.loc[order].reset_index(drop=True)
+        width = max(len(r) for r in per_user.values())
+        targets = np.full((len(order), width), -1, np.int64)
+        for i, u in enumerate(order):
+            targets[i, :len(per_user[u])] = per_user[u]
+        seen = pd.DataFrame({"user": train_users, "row": train_rows})
+        candidates = np.broadcast_to(np.arange(len(catalogue)), (len(order), len(catalogue)))
+        valid_pairs = seen[seen.user.isin(order)]
+        position = pd.Index(order).get_indexer(valid_pairs.user)
+        valid = np.ones((len(order), len(catalogue)), dtype=bool)
+        valid[position, valid_pairs.row.to_numpy()] = False
+        valid[np.arange(len(order))[:, None], np.maximum(targets, 0)] |= targets >= 0  # held-out items compete
+        description = "full: each user's held-out items ranked against every catalogue item, training items excluded"
+
+    ranks = []
+    for start in range(0, len(queries), chunk):
+        part = slice(start, start + chunk)
+        scores = model.score_candidates(queries.iloc[part].reset_index(drop=True), np.asarray(candidates[part]))
+        ranks.append(ranks_with_random_ties(scores, targets[part], None if valid is None else valid[part],
+                                            seed=seed + start))
+    result = ranking_metrics(np.concatenate(ranks), k)
+    if protocol == "sampled":
+        result = {key: result[key] for key in (f"HR@{k}", f"NDCG@{k}", "MRR", "queries")}
+    return {"protocol": description, "k": k, **result, "skipped_unknown_items": unknown}

@@ -1,0 +1,311 @@
+"""SavedModels that recommend: the catalogue travels inside, `k` and exclusions are chosen per request.
+
+Signatures (all inputs raw and batched, as in the ranking export):
+- `recommend`: the query features (user and context), `k` (int32 scalar) and `exclude` (item ids
+  [batch, n], padded with any id not in the catalogue, e.g. -1 or "") → `item_ids` [batch, k] and
+  `scores` [batch, k]. An excluded item is never returned; if fewer than k items remain, the tail is
+  padded with -1 (integer ids) or "" (string ids) and score -inf.
+- `user_embedding` / `item_embedding` (factorised models): query or item features → `embedding`.
+- `serving_default`: query and item features → `score` of each (query, item) pair.
+
+Only standard TensorFlow ops are used (matrix product, `top_k`, a static hash table), so the export
+loads with plain TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import data as ctr_data
+from ._keras import tf
+from .errors import DataError
+from .export import ExportError, atomic_export
+from .features import MISSING_INT, raw_dtype, raw_signature
+from .spec import FeatureSpec
+
+if TYPE_CHECKING:
+    from .models.recommender import Recommender
+    from .pipeline import RecommendationPipeline
+
+CATALOGUE = "assets.extra/catalogue.parquet"
+USERS = "assets.extra/users.parquet"
+METADATA = "assets.extra/ctr.json"
+
+
+class _Catalogue(tf.Module):
+    """Item ids, their raw features and (for factorised retrieval) their vectors, held as variables."""
+
+    def __init__(self, ids: np.ndarray, id_dtype: tf.DType, raw: dict[str, np.ndarray] | None = None,
+                 vectors: np.ndarray | None = None):
+        super().__init__()
+        self.id_dtype = id_dtype
+        self.ids = tf.Variable(tf.constant(ids, id_dtype), trainable=False, name="catalogue_ids")
+        self.rows = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(ids, id_dtype), tf.range(len(ids), dtype=tf.int64)),
+            default_value=-1)
+        self.raw = {k: tf.Variable(tf.constant(v, _tf_dtype(v)), trainable=False, name=f"raw_{k}")
+                    for k, v in (raw or {}).items()}
+        self.vectors = None if vectors is None else tf.Variable(vectors, trainable=False, name="catalogue_vectors")
+
+    def size(self) -> tf.Tensor:
+        return tf.shape(self.ids, out_type=tf.int64)[0]
+
+    def mask_excluded(self, scores: tf.Tensor, exclude: tf.Tensor) -> tf.Tensor:
+        """Scores [B, N] with every excluded item set to -inf (exclude: ids [B, E])."""
+        rows = self.rows.lookup(exclude)
+        hits = tf.where(rows >= 0)  # [M, 2]: (batch, position) of ids that are in the catalogue
+        indices = tf.stack([hits[:, 0], tf.gather_nd(rows, hits)], axis=1)
+        updates = tf.fill(tf.shape(hits)[:1], tf.constant(-np.inf, scores.dtype))
+        return tf.tensor_scatter_nd_update(scores, indices, updates)
+
+    def top_k(self, scores: tf.Tensor, k: tf.Tensor) -> dict[str, tf.Tensor]:
+        k = tf.minimum(tf.cast(k, tf.int64), tf.cast(tf.shape(scores)[1], tf.int64))
+        values, rows = tf.math.top_k(scores, k=tf.cast(k, tf.int32))
+        ids = tf.gather(self.ids, rows)
+        pad = tf.fill(tf.shape(ids), tf.constant("" if self.id_dtype == tf.string else -1, self.id_dtype))
+        return {"item_ids": tf.where(values > -np.inf, ids, pad), "scores": values}
+
+    def raw_rows(self, rows: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {k: tf.gather(v, rows) for k, v in self.raw.items()}
+
+
+class _RecommenderServer(tf.Module):
+    """Query and item encoders, the scorer and the catalogue of one trained recommender."""
+
+    def __init__(self, model: Recommender, catalogue: _Catalogue):
+        super().__init__()
+        self.query_encoder = model.preprocessor_.encoder(model.query_features)
+        self.item_encoder = model.preprocessor_.encoder(model.item_features)
+        self.scorer = model.network_.scorer
+        self.catalogue = catalogue
+        self.factorized = model.factorized
+        if not self.factorized:
+            self.items_encoded = {k: tf.Variable(v, trainable=False, name=f"encoded_{k}")
+                                  for k, v in model._catalogue_encoded.items()}
+
+    def all_scores(self, query: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Scores [B, N] of every catalogue item for each query."""
+        encoded = self.query_encoder(query)
+        if self.factorized:
+            return tf.matmul(self.scorer.query_vectors(encoded), self.catalogue.vectors, transpose_b=True)
+        batch = tf.shape(next(iter(query.values())))[0]
+        n = tf.shape(self.catalogue.ids)[0]
+        tiled = {k: tf.repeat(v, n, axis=0) for k, v in encoded.items()}
+        tiled.update({k: tf.tile(v, tf.concat([[batch], tf.ones([tf.rank(v) - 1], tf.int32)], 0))
+                      for k, v in self.items_encoded.items()})
+        return tf.reshape(self.scorer(tiled), [batch, n])
+
+    def recommend(self, query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self.catalogue.top_k(self.catalogue.mask_excluded(self.all_scores(query), exclude), k)
+
+    def pair_scores(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        query = {k: v for k, v in features.items() if k in self.query_encoder.spec.names}
+        items = {k: v for k, v in features.items() if k in self.item_encoder.spec.names}
+        return {"score": self.scorer({**self.query_encoder(query), **self.item_encoder(items)})}
+
+
+def _signatures(spec: FeatureSpec, query_names: list[str], id_dtype: tf.DType, recommend: Any) -> dict[str, Any]:
+    query_sig = raw_signature(spec, query_names)
+
+    @tf.function(input_signature=[query_sig, tf.TensorSpec([], tf.int32, name="k"),
+                                  tf.TensorSpec([None, None], id_dtype, name="exclude")])
+    def recommend_fn(query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
+        return recommend(query, k, exclude)
+
+    return {"recommend": recommend_fn.get_concrete_function()}
+
+
+def export_recommender(model: Recommender, path: Path, verify: bool = True) -> Path:
+    """Write a recommender (MF, NeuMF, two-tower) as a SavedModel carrying its catalogue."""
+    model._require()
+    spec = model.spec
+    id_feature = spec[model.item_key]
+    id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64
+    catalogue_frame = model.catalogue_
+    ids = ctr_data.raw_features(catalogue_frame, FeatureSpec(features=(id_feature,)))[id_feature.name]
+    vectors = model.catalogue_vectors() if model.factorized else None
+    metadata = _metadata(model, spec, model.query_features)
+
+    def write(tmp: Path) -> None:
+        catalogue = _Catalogue(ids, id_dtype, vectors=vectors)
+        server = _RecommenderServer(model, catalogue)
+        signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
+        pair_sig = raw_signature(spec, model.query_features + model.item_features)
+        signatures["serving_default"] = tf.function(server.pair_scores, input_signature=[pair_sig]
+                                                    ).get_concrete_function()
+        if model.factorized:
+            signatures["user_embedding"] = tf.function(
+                lambda q: {"embedding": server.scorer.query_vectors(server.query_encoder(q))},
+                input_signature=[raw_signature(spec, model.query_features)]).get_concrete_function()
+            signatures["item_embedding"] = tf.function(
+                lambda i: {"embedding": server.scorer.item_vectors(server.item_encoder(i))},
+                input_signature=[raw_signature(spec, model.item_features)]).get_concrete_function()
+        _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(model))
+
+    def check(tmp: Path) -> None:
+        if verify:
+            _verify(tmp, model, ids)
+
+    return atomic_export(path, write, check)
+
+
+def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool = True) -> Path:
+    """Write retrieval → ranking → filter as one SavedModel with a `recommend` signature."""
+    retriever, ranker = pipeline.retriever, pipeline.ranker
+    spec = retriever.spec
+    id_feature = spec[retriever.item_key]
+    id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64
+    catalogue_frame = retriever.catalogue_
+    ranker_spec = ranker.spec
+    ranker_items = [f for f in ranker_spec.features if f.role == "item"]
+    missing = [f.source for f in ranker_items if f.source not in catalogue_frame.columns]
+    if missing:
+        raise DataError(f"the ranker reads item column(s) {', '.join(map(repr, missing))}, which the retriever's "
+                        "catalogue does not hold; give the retriever a spec with these item features")
+    raw_items = ctr_data.raw_features(catalogue_frame, FeatureSpec(features=tuple(ranker_items)))
+    ids = ctr_data.raw_features(catalogue_frame, FeatureSpec(features=(id_feature,)))[id_feature.name]
+    query_names = pipeline.query_features
+    metadata = _metadata(retriever, spec, query_names)
+    metadata.update({"model": "RecommendationPipeline", "n_candidates": pipeline.n_candidates,
+                     "retriever": type(retriever).__name__, "ranker": type(ranker).__name__})
+    n_candidates = pipeline.n_candidates
+
+    def write(tmp: Path) -> None:
+        catalogue = _Catalogue(ids, id_dtype, raw=raw_items, vectors=retriever.catalogue_vectors())
+        server = _RecommenderServer(retriever, catalogue)
+        server.ranker_encoder = ranker.preprocessor_.encoder()
+        server.ranker_scorer = ranker.network_.scorer
+        probability = not hasattr(ranker, "catalogue_")  # a CTR ranker scores probabilities
+
+        def recommend(query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
+            retrieval = catalogue.mask_excluded(server.all_scores(
+                {n: query[n] for n in retriever.query_features}), exclude)
+            n = tf.minimum(n_candidates, tf.shape(retrieval)[1])
+            first, rows = tf.math.top_k(retrieval, k=n)  # [B, n]
+            batch = tf.shape(rows)[0]
+            inputs = {f.name: tf.repeat(query[f.name], n, axis=0) for f in ranker_spec.features if f.role != "item"}
+            inputs.update({k2: tf.reshape(v, [-1]) for k2, v in catalogue.raw_rows(rows).items()})
+            logits = tf.reshape(server.ranker_scorer(server.ranker_encoder(inputs), training=False), [batch, n])
+            scores = tf.sigmoid(logits) if probability else logits
+            scores = tf.where(first > -np.inf, scores, -np.inf)  # excluded items stay out
+            k2 = tf.minimum(k, n)
+            values, order = tf.math.top_k(scores, k=k2)
+            chosen = tf.gather(rows, order, batch_dims=1)
+            pad = tf.fill(tf.shape(chosen), tf.constant("" if id_dtype == tf.string else -1, id_dtype))
+            return {"item_ids": tf.where(values > -np.inf, tf.gather(catalogue.ids, chosen), pad), "scores": values}
+
+        signatures = _signatures(spec, query_names, id_dtype, recommend)
+        _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(retriever))
+
+    def check(tmp: Path) -> None:
+        if verify:
+            _verify(tmp, pipeline, ids)
+
+    return atomic_export(path, write, check)
+
+
+def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str, Any]:
+    return {
+        "ctr_version": __version__, "model": type(model).__name__, "config": model.get_config(),
+        "user_key": model.user_key, "item_key": model.item_key,
+        "inputs": {n: raw_dtype(spec[n]) for n in query_names},
+        "signatures": ["recommend", "serving_default"] + (["user_embedding", "item_embedding"]
+                                                          if getattr(model, "factorized", False) else []),
+        "missing_int": int(MISSING_INT), "preprocessing": model.preprocessor_.state,
+    }
+
+
+def _users_table(model: Recommender) -> pd.DataFrame:
+    return model.users_ if model.users_ is not None else pd.DataFrame()
+
+
+def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with every query feature column present: absent ones are filled as missing values
+    (empty string, NaN, or MISSING_INT for integer ids and timestamps)."""
+    rows = rows.reset_index(drop=True).copy()
+    for name in names:
+        feature = spec[name]
+        if feature.source not in rows.columns:
+            dtype = raw_dtype(feature)
+            fill: Any = "" if dtype == "string" else (np.nan if dtype == "float32" else MISSING_INT)
+            rows[feature.source] = pd.Series([fill] * len(rows), dtype=object if dtype == "string" else None)
+    return rows
+
+
+def _save(server: tf.Module, tmp: Path, signatures: dict[str, Any], spec: FeatureSpec, metadata: dict[str, Any],
+          catalogue: pd.DataFrame, users: pd.DataFrame) -> None:
+    staging = Path(tempfile.mkdtemp(prefix="ctr-spec-"))
+    try:
+        spec.to_yaml(staging / "spec.yaml")
+        server.spec_asset = tf.saved_model.Asset(str(staging / "spec.yaml"))
+        tf.saved_model.save(server, str(tmp), signatures=signatures)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    (tmp / "assets.extra").mkdir(exist_ok=True)
+    (tmp / METADATA).write_text(json.dumps(metadata, indent=1))
+    catalogue.to_parquet(tmp / CATALOGUE, index=False)
+    if len(users):
+        users.to_parquet(tmp / USERS, index=False)
+
+
+def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
+    """The reloaded export must recommend what the model recommends in process."""
+    served = RecommenderExport(tmp)
+    if not len(served.users):
+        return
+    queries = complete_queries(served.spec, served.query_features, served.users.head(8))
+    exclude = [[ids[0]]] * len(queries)
+    got_ids, got_scores = served.recommend(queries, k=5, exclude=exclude)
+    _, want_scores = model.recommend(queries, k=5, exclude=exclude)
+    if (got_ids.astype(str) == str(ids[0])).any():
+        raise ExportError("the exported recommend signature returned an excluded item")
+    if not np.allclose(got_scores, want_scores, atol=1e-4, rtol=1e-4):
+        raise ExportError("the exported recommend signature does not reproduce the model's scores "
+                          f"(max difference {np.max(np.abs(got_scores - want_scores)):.3g})")
+
+
+class RecommenderExport:
+    """An exported recommender loaded with TensorFlow: `recommend` for query rows (a DataFrame)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.metadata = json.loads((self.path / METADATA).read_text())
+        self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
+        self.catalogue = pd.read_parquet(self.path / CATALOGUE)
+        self.users = pd.read_parquet(self.path / USERS) if (self.path / USERS).exists() else pd.DataFrame()
+        self._loaded = tf.saved_model.load(str(self.path))
+        self.signature = self._loaded.signatures["recommend"]
+
+    @property
+    def query_features(self) -> list[str]:
+        return list(self.metadata["inputs"])
+
+    def recommend(self, queries: pd.DataFrame, k: int = 10,
+                  exclude: list[list[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item ids and scores for each query row (columns: the query features)."""
+        sub = FeatureSpec(features=tuple(self.spec[n] for n in self.query_features))
+        raw = ctr_data.raw_features(queries, sub)
+        inputs = {n: tf.constant(raw[n], raw_signature(sub)[n].dtype) for n in self.query_features}
+        id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"
+        width = max((len(e) for e in exclude), default=0) if exclude else 0
+        pad = "" if id_is_text else -1
+        table = [list(e) + [pad] * (width - len(e)) for e in (exclude or [[]] * len(queries))]
+        excluded = tf.constant(np.array(table, dtype=object if id_is_text else np.int64).reshape(len(queries), width),
+                               tf.string if id_is_text else tf.int64)
+        out = self.signature(**inputs, k=tf.constant(k, tf.int32), exclude=excluded)
+        ids = out["item_ids"].numpy()
+        return (ids.astype(str) if id_is_text else ids), out["scores"].numpy()
+
+
+def _tf_dtype(values: np.ndarray) -> tf.DType:
+    if values.dtype == object:
+        return tf.string
+    return tf.int64 if values.dtype == np.int64 else tf.float32

@@ -1,0 +1,137 @@
+"""Implicit feedback: interactions as positives, sampled negatives, and the leave-one-out split.
+
+Most recommendation data says only what a user touched. Training a scorer on it needs negatives:
+items the user did not touch, drawn uniformly or in proportion to popularity, never one of the
+user's known positives, and fresh every epoch so the model does not memorise one fixed sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import data as ctr_data
+from .errors import DataError
+from .spec import Categorical, FeatureSpec
+
+__all__ = ["Interactions", "NegativeSampler", "keys", "leave_one_out"]
+
+
+def keys(spec: FeatureSpec) -> tuple[str, str]:
+    """The user and item id features: the first categorical feature of role user, and of role item."""
+    found = []
+    for role in ("user", "item"):
+        ids = [f for f in spec.features if f.role == role and isinstance(f, Categorical)]
+        if not ids:
+            raise DataError(f"spec {spec.name!r}: a recommender needs a categorical feature with role {role!r} "
+                            "(its id), and there is none")
+        found.append(ids[0].name)
+    return found[0], found[1]
+
+
+@dataclass
+class Interactions:
+    """Positive (user, item) pairs, as row numbers into one table of users and one of items."""
+
+    users: pd.DataFrame  # one row per user: the user-role columns (latest values seen)
+    items: pd.DataFrame  # one row per item: the item-role columns
+    context: pd.DataFrame  # per interaction: the context-role columns
+    user_index: np.ndarray  # int64 row of `users` for each interaction
+    item_index: np.ndarray  # int64 row of `items` for each interaction
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, spec: FeatureSpec, items: pd.DataFrame | None = None) -> Interactions:
+        """Positives from an interaction table: rows whose label is 1, or every row when the spec has
+        no label. `items` (a catalogue with the item columns) may add items nobody interacted with."""
+        user_key, item_key = keys(spec)
+        source = {f.name: f.source for f in spec.features}
+        user_cols = [source[f.name] for f in spec.by_role("user")]
+        item_cols = [source[f.name] for f in spec.by_role("item")]
+        context_cols = [source[f.name] for f in spec.by_role("context")]
+        label_cols = [spec.label.column] if spec.label is not None else []
+        frame = ctr_data.read(frame, user_cols + item_cols + context_cols + label_cols)
+        if spec.label is not None:
+            frame = frame[ctr_data.labels(frame, spec) == 1]
+        if len(frame) == 0:
+            raise DataError("no positive interactions to learn from (the data is empty, or no label is 1)")
+        user_col, item_col = source[user_key], source[item_key]
+        users = frame[user_cols].drop_duplicates(user_col, keep="last").reset_index(drop=True)
+        catalogue = frame[item_cols] if items is None else pd.concat(
+            [ctr_data.read(items, item_cols), frame[item_cols]], ignore_index=True)
+        item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
+        user_index = _positions(users[user_col], frame[user_col])
+        item_index = _positions(item_table[item_col], frame[item_col])
+        return cls(users, item_table, frame[context_cols].reset_index(drop=True), user_index, item_index)
+
+    def __len__(self) -> int:
+        return len(self.user_index)
+
+    def item_counts(self) -> np.ndarray:
+        return np.bincount(self.item_index, minlength=len(self.items)).astype(np.float64)
+
+
+class NegativeSampler:
+    """Draws items a user never interacted with: uniformly, or in proportion to item popularity."""
+
+    def __init__(self, user_index: np.ndarray, item_index: np.ndarray, n_items: int,
+                 distribution: str = "uniform", item_counts: np.ndarray | None = None, seed: int = 0):
+        if distribution not in ("uniform", "popularity"):
+            raise ValueError(f"negative sampling distribution must be 'uniform' or 'popularity', got {distribution!r}")
+        self.n_items, self.seed = n_items, seed
+        self.known = np.unique(user_index.astype(np.int64) * n_items + item_index)  # sorted (user, item) keys
+        self.cumulative = None
+        if distribution == "popularity":
+            counts = item_counts if item_counts is not None else np.bincount(item_index, minlength=n_items)
+            weights = counts.astype(np.float64) + 1e-9  # every item stays drawable
+            self.cumulative = np.cumsum(weights / weights.sum())
+
+    def sample(self, users: np.ndarray, n: int, epoch: int = 0) -> np.ndarray:
+        """[len(users), n] item rows, none a known positive of its user; new draws for each epoch."""
+        rng = np.random.default_rng([self.seed, epoch])
+        users = np.repeat(users.astype(np.int64), n)
+        items = self._draw(rng, len(users))
+        for _ in range(200):
+            clash = self.is_known(users, items)
+            if not clash.any():
+                return items.reshape(-1, n)
+            items[clash] = self._draw(rng, int(clash.sum()))
+        stuck = np.unique(users[self.is_known(users, items)])[:5]
+        raise DataError(f"users at rows {stuck.tolist()} have interacted with (nearly) every item, so no negative "
+                        "item can be sampled for them")
+
+    def is_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Whether each (user row, item row) pair is a known positive."""
+        pairs = users.astype(np.int64) * self.n_items + items
+        at = np.minimum(np.searchsorted(self.known, pairs), len(self.known) - 1)
+        return self.known[at] == pairs
+
+    def _draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self.cumulative is None:
+            return rng.integers(0, self.n_items, size)
+        return np.minimum(np.searchsorted(self.cumulative, rng.random(size)), self.n_items - 1)
+
+
+def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "timestamp",
+                  validation: bool = False) -> tuple[pd.DataFrame, ...]:
+    """Each user's latest interaction (ties: the later row) is the test item; with `validation`, the
+    one before it is the validation item. Users with too few interactions stay whole in train."""
+    frame = ctr_data.read(data).reset_index(drop=True)
+    ctr_data._require_columns(frame.columns, [user, time])
+    order = frame.sort_values([user, time], kind="stable").index
+    ranked = frame.loc[order]
+    from_end = ranked.groupby(user, sort=False).cumcount(ascending=False).reindex(frame.index).to_numpy()
+    size = frame.groupby(user)[user].transform("size").to_numpy()
+    held = 2 if validation else 1
+    test = (from_end == 0) & (size > held)
+    parts = [frame[~test & ~((from_end == 1) & (size > held))] if validation else frame[~test]]
+    if validation:
+        parts.append(frame[(from_end == 1) & (size > held)])
+    parts.append(frame[test])
+    return tuple(p.reset_index(drop=True) for p in parts)
+
+
+def _positions(table_keys: pd.Series, values: pd.Series) -> np.ndarray:
+    index = pd.Index(table_keys)
+    return index.get_indexer(values).astype(np.int64)

@@ -1,0 +1,38 @@
+"""Popularity: every user gets the most-interacted items. The baseline a personalised model must beat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import data as ctr_data
+from ..errors import NotFittedError
+from ..implicit import Interactions, keys
+from ..spec import FeatureSpec
+
+
+class Popularity:
+    """Scores an item by its number of positive training interactions, the same for every query."""
+
+    def __init__(self, spec: FeatureSpec | str | Path):
+        self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        self.user_key, self.item_key = keys(self.spec)
+        self.counts_: np.ndarray | None = None
+        self.ids_: np.ndarray | None = None
+
+    def fit(self, data: ctr_data.Source, *, items: pd.DataFrame | None = None) -> Popularity:
+        interactions = Interactions.from_frame(ctr_data.read(data), self.spec, items)
+        self.ids_ = interactions.items[self.spec[self.item_key].source].to_numpy()
+        self.counts_ = interactions.item_counts()
+        return self
+
+    def catalog_ids(self) -> np.ndarray:
+        if self.ids_ is None:
+            raise NotFittedError("Popularity is not fitted yet; call fit(data) first")
+        return self.ids_
+
+    def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        self.catalog_ids()
+        return self.counts_[np.asarray(rows)].astype(np.float32)

@@ -1,0 +1,326 @@
+"""What the implicit-feedback recommenders share: a catalogue, negatives, training and top-K.
+
+A recommender learns from interactions (every row, or the rows whose label is 1) and ranks a
+catalogue of items for a query (a user's features plus the context). The query side of each
+interaction and the catalogue are encoded once; every epoch draws fresh negatives and gathers
+batches from the encoded arrays by index. Three training objectives are offered:
+`pointwise` (log loss on positives and sampled negatives), `bpr` (Rendle et al. 2009: a positive
+should outscore a sampled negative) and, for the two-tower model, TFRS retrieval.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow_recommenders as tfrs
+
+from .. import data as ctr_data
+from .._keras import keras, tf
+from ..errors import DataError, NotFittedError
+from ..features import Field, Preprocessor, raw_signature
+from ..implicit import Interactions, NegativeSampler, keys
+from ..spec import FeatureSpec
+
+
+class PairScorer(keras.layers.Layer, abc.ABC):
+    """Encoded query + item features → logits [B]."""
+
+    @abc.abstractmethod
+    def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
+
+
+class FactorizedScorer(PairScorer):
+    """A scorer whose logit is a dot product of a query vector and an item vector, so a catalogue
+    can be embedded once and ranked with one matrix product."""
+
+    @abc.abstractmethod
+    def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
+
+    @abc.abstractmethod
+    def item_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
+
+    def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        q = self.query_vectors(encoded, training=training)
+        return tf.reduce_sum(q * self.item_vectors(encoded, training=training), axis=-1)
+
+
+class _PointwiseNetwork(tfrs.Model):
+    def __init__(self, scorer: PairScorer):
+        super().__init__()
+        self.scorer = scorer
+        self.task = tfrs.tasks.Ranking(loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                                       metrics=[keras.metrics.AUC(from_logits=True, name="auc")])
+
+    def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
+        features, labels = inputs
+        logits = self.scorer(features, training=training)
+        return self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True)
+
+
+class _PairwiseNetwork(tfrs.Model):
+    def __init__(self, scorer: PairScorer):
+        super().__init__()
+        self.scorer = scorer
+        self.accuracy = keras.metrics.Mean(name="pairwise_accuracy")
+
+    def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
+        positive, negative = inputs
+        margin = self.scorer(positive, training=training) - self.scorer(negative, training=training)
+        self.accuracy.update_state(tf.cast(margin > 0, tf.float32))
+        return -tf.reduce_mean(tf.math.log_sigmoid(margin))
+
+
+class Recommender(abc.ABC):
+    """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue."""
+
+    objective = "pointwise"  # or "bpr"; the two-tower model trains with "retrieval"
+    factorized = False
+
+    def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
+                 l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
+                 seed: int = 0):
+        self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        self.user_key, self.item_key = keys(self.spec)
+        if negatives not in ("uniform", "popularity"):
+            raise ValueError(f"negatives must be 'uniform' or 'popularity', got {negatives!r}")
+        self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
+        self.batch_size, self.n_negatives, self.negatives, self.seed = batch_size, n_negatives, negatives, seed
+        self.preprocessor_ = Preprocessor(self.spec)
+        self.network_: tfrs.Model | None = None
+        self.catalogue_: pd.DataFrame | None = None  # raw item features, one row per item
+        self.users_: pd.DataFrame | None = None  # raw user features of the users seen (latest values)
+        self.item_counts_: np.ndarray | None = None
+        self._encoders: dict[str, Any] = {}
+        self._catalogue_encoded: dict[str, np.ndarray] | None = None
+        self._catalogue_vectors: np.ndarray | None = None
+
+    # -- what each model defines ----------------------------------------------------------------
+    @abc.abstractmethod
+    def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> PairScorer: ...
+
+    def get_config(self) -> dict[str, Any]:
+        return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
+                "batch_size": self.batch_size, "n_negatives": self.n_negatives, "negatives": self.negatives,
+                "seed": self.seed}
+
+    # -- the feature sides ----------------------------------------------------------------------
+    @property
+    def query_features(self) -> list[str]:
+        """User and context features: what a request carries."""
+        return [f.name for f in self.spec.features if f.role in ("user", "context")]
+
+    @property
+    def item_features(self) -> list[str]:
+        return [f.name for f in self.spec.features if f.role == "item"]
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
+            items: pd.DataFrame | None = None, epochs: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (),
+            verbose: str | int = "auto") -> keras.callbacks.History:
+        """Train on interactions; `items` may list catalogue items nobody interacted with yet."""
+        frame = ctr_data.read(data)
+        interactions = Interactions.from_frame(frame, self.spec, items)
+        if not self.preprocessor_.fitted:
+            self.preprocessor_.fit((ctr_data.raw_features(c, self.spec) for c in ctr_data.iter_chunks(
+                frame, [f.source for f in self.spec.features])), seed=self.seed)
+        self.users_ = interactions.users if self.users_ is None else pd.concat(
+            [self.users_, interactions.users], ignore_index=True).drop_duplicates(
+            self.spec[self.user_key].source, keep="last").reset_index(drop=True)
+        if self.catalogue_ is None:
+            self.catalogue_ = interactions.items
+            self.item_counts_ = interactions.item_counts()
+        else:
+            self._check_same_catalogue(interactions)
+        self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
+        if self.network_ is None:
+            keras.utils.set_random_seed(self.seed)
+            self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
+                                                                 self.preprocessor_.table_sizes()))
+        train = self._dataset(frame, interactions, shuffle=True)
+        valid = None
+        if validation_data is not None:
+            valid_frame = ctr_data.read(validation_data)
+            valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
+            valid = self._dataset(valid_frame, valid_interactions, shuffle=False)
+        history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=list(callbacks),
+                                    verbose=verbose)
+        self._catalogue_vectors = None
+        return history
+
+    def build_network(self, scorer: PairScorer) -> tfrs.Model:
+        """The compiled training graph around the scorer."""
+        network = _PairwiseNetwork(scorer) if self.objective == "bpr" else _PointwiseNetwork(scorer)
+        network.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        return network
+
+    def _check_same_catalogue(self, interactions: Interactions) -> None:
+        item_col = self.spec[self.item_key].source
+        new = set(interactions.items[item_col]) - set(self.catalogue_[item_col])
+        if new:
+            self.catalogue_ = pd.concat([self.catalogue_, interactions.items[
+                interactions.items[item_col].isin(new)]], ignore_index=True)
+            self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new))])
+
+    def _dataset(self, frame: pd.DataFrame, interactions: Interactions, shuffle: bool) -> tf.data.Dataset:
+        """Batches of (query features, item features[, labels]) with fresh negatives each epoch."""
+        positives = self._positive_rows(frame)
+        queries = self._encode_table(frame.iloc[positives].reset_index(drop=True), self.query_features)
+        catalogue_rows = pd.Index(self.catalogue_[self.spec[self.item_key].source]).get_indexer(
+            frame.iloc[positives][self.spec[self.item_key].source])
+        user_codes = pd.factorize(frame.iloc[positives][self.spec[self.user_key].source])[0]
+        sampler = NegativeSampler(user_codes, catalogue_rows, len(self.catalogue_), self.negatives,
+                                  self.item_counts_, seed=self.seed)
+        batches = _IndexBatches(len(positives), user_codes, catalogue_rows, sampler, self.objective,
+                                self.n_negatives, self.batch_size, shuffle, self.seed)
+        q_tensors = {k: tf.constant(v) for k, v in queries.items()}
+        i_tensors = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}
+        probability = tf.constant(self.item_counts_ / max(self.item_counts_.sum(), 1.0), tf.float32)
+
+        def features(query_rows: tf.Tensor, item_rows: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {**{k: tf.gather(t, query_rows) for k, t in q_tensors.items()},
+                    **{k: tf.gather(t, item_rows) for k, t in i_tensors.items()}}
+
+        signature = (tf.TensorSpec([None], tf.int64),) * 3
+        ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        if self.objective == "bpr":
+            ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg)))
+        elif self.objective == "retrieval":
+            ds = ds.map(lambda x, items, _: ((features(x, items), items, tf.gather(probability, items)),))
+        else:
+            ds = ds.map(lambda x, items, label: (features(x, items), tf.cast(label, tf.float32)))
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _positive_rows(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.spec.label is None:
+            return np.arange(len(frame))
+        return np.flatnonzero(ctr_data.labels(frame, self.spec) == 1)
+
+    # -- scoring --------------------------------------------------------------------------------
+    def catalog_ids(self) -> np.ndarray:
+        """Item ids of the catalogue, one per catalogue row."""
+        self._require()
+        return self.catalogue_[self.spec[self.item_key].source].to_numpy()
+
+    def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Logits [Q, C] of catalogue rows `rows` [Q, C] for query rows (user and context columns)."""
+        network = self._require()
+        encoded = self._encode_table(queries, self.query_features)
+        rows = np.asarray(rows)
+        if self.factorized:
+            q = network.scorer.query_vectors({k: tf.constant(v) for k, v in encoded.items()}).numpy()
+            return np.einsum("qd,qcd->qc", q, self.catalogue_vectors()[rows])
+        n, c = rows.shape
+        out = np.empty((n, c), np.float32)
+        step = max(1, 65_536 // max(c, 1))
+        for start in range(0, n, step):
+            part = rows[start:start + step]
+            feats = {k: np.repeat(v[start:start + step], c, axis=0) for k, v in encoded.items()}
+            feats.update({k: v[part.reshape(-1)] for k, v in self._catalogue_encoded.items()})
+            out[start:start + step] = network.scorer(feats).numpy().reshape(part.shape)
+        return out
+
+    def catalogue_vectors(self) -> np.ndarray:
+        """Item vectors [N, d] of the catalogue (factorised models), computed once per weights/catalogue."""
+        network = self._require()
+        if self._catalogue_vectors is None:
+            tensors = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}
+            self._catalogue_vectors = network.scorer.item_vectors(tensors).numpy()
+        return self._catalogue_vectors
+
+    def recommend(self, queries: pd.DataFrame, k: int = 10,
+                  exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`."""
+        ids = self.catalog_ids()
+        scores = self.score_candidates(queries, np.broadcast_to(np.arange(len(ids)), (len(queries), len(ids))))
+        scores = scores.astype(np.float64)
+        if exclude is not None:
+            position = pd.Index(ids)
+            for i, items in enumerate(exclude):
+                rows = position.get_indexer(list(items))
+                scores[i, rows[rows >= 0]] = -np.inf
+        k = min(k, len(ids))
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return ids[top], np.take_along_axis(scores, top, axis=1)
+
+    def index(self, items: pd.DataFrame) -> None:
+        """Replace the catalogue (new items are embedded by their features; no retraining)."""
+        self._require()
+        item_cols = [self.spec[n].source for n in self.item_features]
+        table = ctr_data.read(items, item_cols).drop_duplicates(self.spec[self.item_key].source)
+        self.catalogue_ = table.reset_index(drop=True)
+        self.item_counts_ = np.zeros(len(self.catalogue_))
+        self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
+        self._catalogue_vectors = None
+
+    def export(self, path: str | Path, *, verify: bool = True) -> Path:
+        """A SavedModel with `recommend`, `serving_default` (pair scores) and, for factorised models,
+        `user_embedding` and `item_embedding`; it carries the catalogue."""
+        from ..export_recommend import export_recommender
+
+        return export_recommender(self, Path(path), verify=verify)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _require(self) -> tfrs.Model:
+        if self.network_ is None:
+            raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
+        return self.network_
+
+    def encoder(self, names: Sequence[str]) -> Any:
+        """The fitted encoder for a subset of features, as a reusable tf.function."""
+        key = ",".join(names)
+        if key not in self._encoders:
+            layer = self.preprocessor_.encoder(names)
+            self._encoders[key] = (tf.function(layer.__call__, input_signature=[raw_signature(self.spec, names)]),
+                                   layer)
+        return self._encoders[key][0]
+
+    def _encode_table(self, frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+        sub = FeatureSpec(features=tuple(self.spec[n] for n in names), name=self.spec.name)
+        raw = ctr_data.raw_features(frame, sub)
+        sig = raw_signature(self.spec, names)
+        encoded = self.encoder(list(names))({k: tf.constant(raw[k], sig[k].dtype) for k in sig})
+        return {k: v.numpy() for k, v in encoded.items()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
+
+
+class _IndexBatches:
+    """Per-epoch index batches (interaction row, item row, third): the third is the label for
+    pointwise training, the negative item row for BPR, unused (1) for retrieval."""
+
+    def __init__(self, n: int, users: np.ndarray, items: np.ndarray, sampler: NegativeSampler, objective: str,
+                 n_negatives: int, batch_size: int, shuffle: bool, seed: int):
+        if n == 0:
+            raise DataError("no positive interactions to train on")
+        self.n, self.users, self.items, self.sampler = n, users, items, sampler
+        self.objective, self.n_negatives, self.batch_size = objective, n_negatives, batch_size
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def __call__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        # Validation keeps one fixed sample; training draws new negatives on every pass.
+        epoch = self.epoch if self.shuffle else -1
+        self.epoch += 1
+        rng = np.random.default_rng([self.seed, epoch + 7])
+        rows = np.arange(self.n)
+        if self.objective == "retrieval":
+            x, items, third = rows, self.items, np.ones(self.n, np.int64)
+        else:
+            negatives = self.sampler.sample(self.users, self.n_negatives, epoch=epoch + 1_000)
+            if self.objective == "bpr":
+                x = np.repeat(rows, self.n_negatives)
+                items, third = np.repeat(self.items, self.n_negatives), negatives.reshape(-1)
+            else:
+                x = np.concatenate([rows, np.repeat(rows, self.n_negatives)])
+                items = np.concatenate([self.items, negatives.reshape(-1)])
+                third = np.concatenate([np.ones(self.n, np.int64), np.zeros(self.n * self.n_negatives, np.int64)])
+        order = rng.permutation(len(x)) if self.shuffle else np.arange(len(x))
+        for start in range(0, len(order), self.batch_size):
+            part = order[start:start + self.batch_size]
+            yield x[part].astype(np.int64), items[part].astype(np.int64), third[part].astype(np.int64)

@@ -1,0 +1,94 @@
+"""The TFRS two-tower retriever: a query tower (user and context features) and a candidate tower
+(item features) meet in a dot product, trained with `tfrs.tasks.Retrieval`: in-batch softmax, with
+each in-batch negative's logit corrected by its sampling probability (popular items appear in more
+batches and would otherwise be over-penalised), and accidental hits (the positive item appearing as
+another row's negative) removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import tensorflow_recommenders as tfrs
+
+from .._keras import keras, tf
+from ..features import Field
+from ..spec import FeatureSpec
+from .embeddings import FieldEmbeddings
+from .recommender import FactorizedScorer, Recommender
+
+
+class TowerScorer(FactorizedScorer):
+    """Field embeddings of each side, concatenated and passed through that side's dense tower."""
+
+    def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, hidden_units: Sequence[int],
+                 output_dim: int, l2: float, seed: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed)
+        self.query_width = dim * sum(f.role in ("user", "context") for f in fields)
+        self.item_width = dim * sum(f.role == "item" for f in fields)
+        self.query_tower = _tower(hidden_units, output_dim, seed, "query_tower")
+        self.candidate_tower = _tower(hidden_units, output_dim, seed + 50, "candidate_tower")
+
+    def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        vectors, _ = self.embeddings(encoded, roles=("user", "context"))
+        return self.query_tower(tf.reshape(vectors, [-1, self.query_width]), training=training)
+
+    def item_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        vectors, _ = self.embeddings(encoded, roles=("item",))
+        return self.candidate_tower(tf.reshape(vectors, [-1, self.item_width]), training=training)
+
+
+def _tower(hidden_units: Sequence[int], output_dim: int, seed: int, name: str) -> keras.Sequential:
+    layers = [keras.layers.Dense(u, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed + i))
+              for i, u in enumerate(hidden_units)]
+    layers.append(keras.layers.Dense(output_dim, kernel_initializer=keras.initializers.GlorotUniform(seed + 99)))
+    return keras.Sequential(layers, name=name)
+
+
+class _RetrievalNetwork(tfrs.Model):
+    def __init__(self, scorer: TowerScorer, candidates: tf.data.Dataset, ks: Sequence[int]):
+        super().__init__()
+        self.scorer = scorer
+        self.task = tfrs.tasks.Retrieval(
+            metrics=tfrs.metrics.FactorizedTopK(candidates=candidates, ks=ks), remove_accidental_hits=True)
+
+    def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
+        features, item_rows, probability = inputs[0]
+        queries = self.scorer.query_vectors(features, training=training)
+        items = self.scorer.item_vectors(features, training=training)
+        # Top-K over the whole catalogue is slow, so it is computed only when evaluating.
+        return self.task(queries, items, candidate_sampling_probability=probability,
+                         candidate_ids=item_rows, compute_metrics=not training)
+
+
+class TwoTower(Recommender):
+    """TFRS two-tower retrieval over the spec's user/context features and item features."""
+
+    objective = "retrieval"
+    factorized = True
+
+    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (64,), output_dim: int = 32,
+                 top_k_metrics: Sequence[int] = (10, 100), **kwargs: Any):
+        kwargs.setdefault("learning_rate", 0.05)
+        kwargs.setdefault("batch_size", 4096)
+        super().__init__(spec, **kwargs)
+        self.hidden_units, self.output_dim, self.top_k_metrics = tuple(hidden_units), output_dim, tuple(top_k_metrics)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "hidden_units": list(self.hidden_units), "output_dim": self.output_dim}
+
+    def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> TowerScorer:
+        return TowerScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.output_dim, self.l2,
+                           self.seed)
+
+    def build_network(self, scorer: TowerScorer) -> tfrs.Model:
+        encoded = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}
+        rows = tf.range(len(self.catalogue_), dtype=tf.int64)
+        candidates = tf.data.Dataset.from_tensor_slices((rows, encoded)).batch(1024).map(
+            lambda r, f: (r, scorer.item_vectors(f)))
+        network = _RetrievalNetwork(scorer, candidates, self.top_k_metrics)
+        network.compile(optimizer=keras.optimizers.Adagrad(self.learning_rate))
+        return network
