@@ -5,11 +5,14 @@ Two protocols, named in the result:
   the user never interacted with (in train or test), drawn uniformly; HR@K and NDCG@K.
 - `full`: each user's held-out items are ranked against the whole catalogue, the user's training
   items excluded; Recall@K, NDCG@K, MRR and HR@K.
-Ties are broken at random (seeded), so a constant score cannot look perfect.
+Ties are broken at random (seeded), so a constant score cannot look perfect. Held-out items missing
+from the model's catalogue, and (sampled) users with fewer untouched items than `n_negatives`, are
+left out and counted in the result.
 
-A model takes part by offering `spec`, `catalog_ids()` (item ids, one per catalogue row) and
-`score_candidates(queries, rows)`: scores [Q, C] for query rows (user and context columns) and
-catalogue row numbers [Q, C].
+With a labelled spec only held-out positives (label 1) are ranked; every training interaction,
+positive or not, counts as seen. A model takes part by offering `spec`, `catalog_ids()` (item ids,
+one per catalogue row) and `score_candidates(queries, rows)`: scores [Q, C] for query rows (user
+and context columns) and catalogue row numbers [Q, C].
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     user_key, item_key = keys(spec)
     user_col, item_col = spec[user_key].source, spec[item_key].source
     test, train = ctr_data.read(test), ctr_data.read(train)
+    if spec.label is not None:  # only held-out positives are relevant; every training row counts as seen
+        test = test[ctr_data.labels(test, spec) == 1].reset_index(drop=True)
     catalogue = pd.Index(model.catalog_ids())
     test_rows = catalogue.get_indexer(test[item_col])
     unknown = int((test_rows < 0).sum())
@@ -53,10 +58,18 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     train_users = users.get_indexer(train[user_col])[known_train]
     train_rows = train_rows[known_train]
 
+    skipped_users = 0
     if protocol == "sampled":
         # One query per held-out interaction: its item against n items the user never touched.
-        everything = NegativeSampler(np.concatenate([train_users, users.get_indexer(test[user_col])]),
-                                     np.concatenate([train_rows, test_rows]), len(catalogue), seed=seed)
+        all_users = np.concatenate([train_users, users.get_indexer(test[user_col])])
+        all_rows = np.concatenate([train_rows, test_rows])
+        touched = pd.Series(all_rows).groupby(all_users).nunique()
+        too_busy = set(touched.index[len(catalogue) - touched.to_numpy() < n_negatives])
+        if too_busy:  # fewer untouched items than negatives to draw: the protocol cannot rank them
+            keep = ~np.isin(users.get_indexer(test[user_col]), list(too_busy))
+            skipped_users = len(too_busy)
+            test, test_rows = test[keep].reset_index(drop=True), test_rows[keep]
+        everything = NegativeSampler(all_users, all_rows, len(catalogue), seed=seed)
         negatives = everything.sample(users.get_indexer(test[user_col]), n_negatives)
         candidates = np.concatenate([test_rows[:, None], negatives], axis=1)
         queries, targets, valid = test, np.zeros((len(test), 1), np.int64), None
@@ -91,4 +104,5 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     result = ranking_metrics(np.concatenate(ranks), k)
     if protocol == "sampled":
         result = {key: result[key] for key in (f"HR@{k}", f"NDCG@{k}", "MRR", "queries")}
-    return {"protocol": description, "k": k, **result, "skipped_unknown_items": unknown}
+    return {"protocol": description, "k": k, **result, "skipped_unknown_items": unknown,
+            "skipped_users": skipped_users}

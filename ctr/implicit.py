@@ -92,14 +92,25 @@ class NegativeSampler:
         rng = np.random.default_rng([self.seed, epoch])
         users = np.repeat(users.astype(np.int64), n)
         items = self._draw(rng, len(users))
-        for _ in range(200):
+        for _ in range(20):  # rejection sampling: cheap while users have touched few of the items
             clash = self.is_known(users, items)
             if not clash.any():
                 return items.reshape(-1, n)
             items[clash] = self._draw(rng, int(clash.sum()))
-        stuck = np.unique(users[self.is_known(users, items)])[:5]
-        raise DataError(f"users at rows {stuck.tolist()} have interacted with (nearly) every item, so no negative "
-                        "item can be sampled for them")
+        # Heavy users: draw exactly from the items they have not touched.
+        for user in np.unique(users[self.is_known(users, items)]):
+            free = np.setdiff1d(np.arange(self.n_items), self._positives(user), assume_unique=True)
+            if free.size == 0:
+                raise DataError(f"the user at row {user} has interacted with every item, so no negative item can "
+                                "be sampled for them")
+            slots = np.flatnonzero((users == user) & self.is_known(users, items))
+            weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
+            items[slots] = rng.choice(free, size=slots.size, p=None if weights is None else weights / weights.sum())
+        return items.reshape(-1, n)
+
+    def _positives(self, user: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self.known, [user * self.n_items, (user + 1) * self.n_items])
+        return self.known[lo:hi] - user * self.n_items
 
     def is_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Whether each (user row, item row) pair is a known positive."""

@@ -31,8 +31,13 @@ _FILLER = ["the", "of", "last", "return", "day", "man", "world", "secret", "grea
 _AGE_EDGES = np.array([25, 35, 50])
 
 
-def synthetic(n_rows: int = 100_000, n_users: int = 2_000, n_items: int = 1_000, seed: int = 0) -> pd.DataFrame:
-    """A ratings table shaped like `movielens_100k` (same columns, plus `price`), reproducible by seed."""
+def synthetic(n_rows: int = 100_000, n_users: int = 2_000, n_items: int = 1_000, seed: int = 0,
+              item_skew: float = 1.2) -> pd.DataFrame:
+    """A ratings table shaped like `movielens_100k` (same columns, plus `price`), reproducible by seed.
+
+    `item_skew` is the Pareto shape of item popularity: small values make a few items dominate
+    (as in MovieLens), large values spread interactions evenly, so that taste matters more.
+    """
     rng = np.random.default_rng(seed)
     n_genres = len(GENRES)
 
@@ -68,7 +73,7 @@ def synthetic(n_rows: int = 100_000, n_users: int = 2_000, n_items: int = 1_000,
 
     # Interactions: active users and popular items dominate (Zipf-like), over two years.
     user_weight = rng.pareto(1.5, n_users) + 1
-    item_weight = rng.pareto(1.2, n_items) + 1
+    item_weight = rng.pareto(item_skew, n_items) + 1
     users = rng.choice(n_users, n_rows, p=user_weight / user_weight.sum())
     items = rng.choice(n_items, n_rows, p=item_weight / item_weight.sum())
     start = 1_600_000_000

@@ -70,9 +70,9 @@ class TwoTower(Recommender):
     objective = "retrieval"
     factorized = True
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (64,), output_dim: int = 32,
+    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (), output_dim: int = 32,
                  top_k_metrics: Sequence[int] = (10, 100), **kwargs: Any):
-        kwargs.setdefault("learning_rate", 0.05)
+        kwargs.setdefault("learning_rate", 0.1)  # Adagrad, as in the TFRS retrieval tutorial
         kwargs.setdefault("batch_size", 4096)
         super().__init__(spec, **kwargs)
         self.hidden_units, self.output_dim, self.top_k_metrics = tuple(hidden_units), output_dim, tuple(top_k_metrics)
