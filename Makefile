@@ -25,6 +25,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/movielens.py
+	$(BIN)/python bench/ranking.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -57,6 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--k", type=int, default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
 
+    inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
+                                                       "rates and cardinalities, and a PNG of the distributions")
+    inspect.add_argument("--spec", required=True)
+    inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
+    inspect.add_argument("--format", default="auto",
+                         choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+    inspect.add_argument("--out", default="data_report.png", help="PNG to write")
+    inspect.add_argument("--json", help="also write the report as JSON here")
+
+    embeddings = commands.add_parser("embeddings", help="2-D map of a learned embedding table, plus projector TSVs")
+    embeddings.add_argument("--model", required=True, help="export folder")
+    embeddings.add_argument("--feature", required=True, help="feature whose table to map, e.g. item_id")
+    embeddings.add_argument("--out", default="embeddings.png")
+    embeddings.add_argument("--data", help="table holding the --color-by column (as for fit)")
+    embeddings.add_argument("--format", default="auto",
+                            choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+    embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
+
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
     describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
 
@@ -93,7 +111,16 @@ def _fit(args: argparse.Namespace) -> int:
     if len(test):
         print(json.dumps({"test": model.evaluate(test)}, indent=1))
     if args.export:
-        print(f"ctr fit: exported to {model.export(args.export)}")
+        path = model.export(args.export)
+        print(f"ctr fit: exported to {path}")
+        try:
+            from .inspect import plot_history
+
+            curves = plot_history(model.history_, path.parent / f"{path.name}_training.png",
+                                  title=f"{type(model).__name__} on {Path(args.data).name}")
+            print(f"ctr fit: training curves in {curves}")
+        except CtrError as err:  # matplotlib is optional
+            print(f"ctr fit: no training-curve plot ({err})")
     return 0
 
 
@@ -174,6 +201,31 @@ def _parse_value(feature, text: str):
         raise DataError(f"feature {feature.name!r} expects {dtype} values, got {text!r}") from None
 
 
+def _inspect_data(args: argparse.Namespace) -> int:
+    from .inspect import inspect_data, plot_data_report
+    from .spec import FeatureSpec
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    frame = load_table(args.data, args.format)
+    report = inspect_data(frame, spec)
+    print(report.to_text())
+    print(f"\nplot: {plot_data_report(frame, spec, args.out)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
+        print(f"report: {args.json}")
+    return 0
+
+
+def _embeddings(args: argparse.Namespace) -> int:
+    from .embedding_map import embedding_map
+
+    frame = load_table(args.data, args.format) if args.data else None
+    written = embedding_map(args.model, args.feature, args.out, data=frame, color_by=args.color_by)
+    print(f"ctr embeddings: {written['rows']} {args.feature} vectors mapped with {written['method']} → "
+          f"{written['png']}; projector files {written['vectors']} and {written['metadata']}")
+    return 0
+
+
 def _describe(args: argparse.Namespace) -> int:
     from .export import METADATA
     from .features import Preprocessor, describe_spec
@@ -217,7 +269,7 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
 
 
 _COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
-             "describe": _describe}
+             "inspect-data": _inspect_data, "embeddings": _embeddings, "describe": _describe}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,6 +27,7 @@ from . import data as ctr_data
 from ._keras import tf
 from .errors import CtrError, DataError
 from .features import FeatureEncoder, raw_dtype, raw_signature
+from .models.embeddings import embedding_tables
 from .spec import FeatureSpec
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class _RankingServer(tf.Module):
     def __init__(self, encoder: FeatureEncoder, scorer: Any, spec_file: Path):
         super().__init__(name="ctr_ranking")
         self.encoder, self.scorer = encoder, scorer
+        self.embedding_tables = embedding_tables(scorer)  # by name, for `ctr embeddings`
         self.spec_asset = tf.saved_model.Asset(str(spec_file))
 
     def serve(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -64,6 +66,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True) -
         "outputs": {"probability": "float32", "logit": "float32"},
         "missing_int": int(np.iinfo(np.int64).min),
         "preprocessing": model.preprocessor_.state,
+        "history": model.history_,
     }
 
     def write(tmp: Path) -> None:

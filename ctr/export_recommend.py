@@ -29,6 +29,7 @@ from ._keras import tf
 from .errors import DataError
 from .export import ExportError, atomic_export
 from .features import MISSING_INT, raw_dtype, raw_signature
+from .models.embeddings import embedding_tables
 from .spec import FeatureSpec
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class _RecommenderServer(tf.Module):
         self.query_encoder = model.preprocessor_.encoder(model.query_features)
         self.item_encoder = model.preprocessor_.encoder(model.item_features)
         self.scorer = model.network_.scorer
+        self.embedding_tables = embedding_tables(self.scorer)  # by name, for `ctr embeddings`
         self.catalogue = catalogue
         self.factorized = model.factorized
         if not self.factorized:

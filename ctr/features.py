@@ -2,10 +2,10 @@
 
 `Preprocessor.fit` makes one streaming pass over the training data and keeps only plain,
 JSON-able state (vocabularies, means and variances, quantile boundaries). `FeatureEncoder` turns
-that state into Keras preprocessing layers (`StringLookup`, `Hashing`, `Normalization`,
-`Discretization`) and maps raw feature values to integer ids and scaled numbers. The same encoder
-runs once over the training data (its output cached) and again inside the exported SavedModel, so
-the served graph needs nothing but TensorFlow.
+that state into Keras preprocessing layers (`StringLookup`, `Hashing`, `Normalization`, and
+`Buckets`, a comparison-based `Discretization`) and maps raw feature values to integer ids and
+scaled numbers. The same encoder runs once over the training data (its output cached) and again
+inside the exported SavedModel, so the served graph needs nothing but TensorFlow.
 
 Encoded layout, per feature kind (index 0 always means "missing" or "padding"):
   categorical        int64 [B]      0 missing, 1..oov unseen values, then the vocabulary
@@ -64,7 +64,8 @@ def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict
 
 # -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
 def split_multi(values: tf.Tensor, feature: MultiCategorical) -> tf.RaggedTensor:
-    tokens = tf.strings.strip(tf.strings.split(values, feature.separator))
+    # A regex rather than tf.strings.strip: ONNX (through onnxruntime-extensions) has the former.
+    tokens = tf.strings.regex_replace(tf.strings.split(values, feature.separator), r"^\s+|\s+$", "")
     return tokens[:, : feature.max_length]
 
 
@@ -121,7 +122,7 @@ class _Moments:
         x = values.astype(np.float64)
         x = x[np.isfinite(x)]
         if self.transform == "log":
-            x = np.sign(x) * np.log1p(np.abs(x))
+            x = np.sign(x) * np.log(1.0 + np.abs(x))
         if x.size == 0:
             return
         n, mean, m2 = x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum())
@@ -298,7 +299,7 @@ class FeatureEncoder(keras.layers.Layer):
             if isinstance(f, Numeric):
                 s = state["numeric"][f.name]
                 if f.transform == "quantile":
-                    self.scalers[f.name] = keras.layers.Discretization(bin_boundaries=s["boundaries"])
+                    self.scalers[f.name] = Buckets(s["boundaries"])
                 else:
                     self.scalers[f.name] = keras.layers.Normalization(
                         axis=None, mean=s["mean"], variance=s["variance"])
@@ -326,12 +327,28 @@ class FeatureEncoder(keras.layers.Layer):
         if f.transform == "quantile":
             return tf.where(missing, tf.zeros_like(clean, tf.int64), self.scalers[f.name](clean) + 1)
         if f.transform == "log":
-            clean = tf.sign(clean) * tf.math.log1p(tf.abs(clean))
+            clean = tf.sign(clean) * tf.math.log(1.0 + tf.abs(clean))  # not log1p: ONNX has no Log1p
         scaled = tf.where(missing, tf.zeros_like(clean), self.scalers[f.name](clean))
         return tf.stack([scaled, tf.cast(missing, tf.float32)], axis=-1)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "spec": self._spec_dict, "state": self._state}
+
+
+class Buckets(keras.layers.Layer):
+    """Quantile bucket of each value: how many boundaries it reaches (Keras' `Discretization`,
+    written with comparisons so that it also converts to ONNX, which has no `Bucketize`)."""
+
+    def __init__(self, boundaries: list[float], **kwargs: Any):
+        super().__init__(trainable=False, **kwargs)
+        self.boundaries = list(boundaries)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        edges = tf.constant(self.boundaries, x.dtype)
+        return tf.reduce_sum(tf.cast(x[:, None] >= edges[None, :], tf.int64), axis=1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "boundaries": self.boundaries}
 
 
 def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:

@@ -16,12 +16,13 @@ from ..features import Field
 
 
 class FieldEmbeddings(keras.layers.Layer):
-    """Encoded features → (field vectors [B, F, k] or None when k == 0, first-order logit [B])."""
+    """Encoded features → (field vectors [B, F, k] or None when k == 0, first-order logit [B] or None
+    when `linear` is off: towers and NeuMF have no use for first-order weights)."""
 
     def __init__(self, fields: Sequence[Field], table_sizes: Mapping[str, int], dim: int,
-                 l2: float = 0.0, seed: int = 0, **kwargs: Any):
+                 l2: float = 0.0, seed: int = 0, linear: bool = True, **kwargs: Any):
         super().__init__(**kwargs)
-        self.fields, self.dim, self.l2 = list(fields), dim, l2
+        self.fields, self.dim, self.l2, self.linear = list(fields), dim, l2, linear
         self.tables = {}
         self.weights_1d = {}
         for field in self.fields:
@@ -32,8 +33,9 @@ class FieldEmbeddings(keras.layers.Layer):
             if dim:
                 self.tables[field.table] = self.add_weight(
                     name=f"{field.table}_embedding", shape=(rows, dim), initializer=init)
-            self.weights_1d[field.table] = self.add_weight(
-                name=f"{field.table}_linear", shape=(rows, 1), initializer="zeros")
+            if linear:
+                self.weights_1d[field.table] = self.add_weight(
+                    name=f"{field.table}_linear", shape=(rows, 1), initializer="zeros")
 
     def call(self, encoded: Mapping[str, tf.Tensor],
              roles: Sequence[str] | None = None) -> tuple[tf.Tensor | None, tf.Tensor]:
@@ -47,8 +49,9 @@ class FieldEmbeddings(keras.layers.Layer):
                 x = x[:, field.column]
             if self.dim:
                 vectors.append(_embed(field, x, self.tables[field.table]))
-            linear.append(_embed(field, x, self.weights_1d[field.table]))
-        first_order = tf.add_n(linear)[:, 0]
+            if self.linear:
+                linear.append(_embed(field, x, self.weights_1d[field.table]))
+        first_order = tf.add_n(linear)[:, 0] if self.linear else None
         if not self.dim:
             return None, first_order
         stacked = tf.stack(vectors, axis=1)
@@ -84,3 +87,12 @@ def mlp(hidden_units: Sequence[int], dropout: float, seed: int, name: str) -> ke
             layers.append(keras.layers.Dropout(dropout, seed=seed + i))
     layers.append(keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99)))
     return keras.Sequential(layers, name=name)
+
+
+def embedding_tables(scorer: keras.layers.Layer) -> dict[str, tf.Variable]:
+    """The k-wide embedding tables of a scorer by table name (exports keep them findable by name)."""
+    for attribute in ("embeddings", "gmf"):
+        layer = getattr(scorer, attribute, None)
+        if isinstance(layer, FieldEmbeddings) and layer.dim:
+            return dict(layer.tables)
+    return {}

@@ -22,8 +22,8 @@ class NeuMFScorer(PairScorer):
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, hidden_units: Sequence[int],
                  l2: float, seed: int, **kwargs: Any):
         super().__init__(**kwargs)
-        self.gmf = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed)
-        self.mlp_embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed + 1000)
+        self.gmf = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False)
+        self.mlp_embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed + 1000, linear=False)
         self.mlp = keras.Sequential([keras.layers.Dense(u, activation="relu",
                                                         kernel_initializer=keras.initializers.GlorotUniform(seed + i))
                                      for i, u in enumerate(hidden_units)], name="mlp")

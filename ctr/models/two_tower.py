@@ -26,7 +26,7 @@ class TowerScorer(FactorizedScorer):
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, hidden_units: Sequence[int],
                  output_dim: int, l2: float, seed: int, **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False)
         self.query_width = dim * sum(f.role in ("user", "context") for f in fields)
         self.item_width = dim * sum(f.role == "item" for f in fields)
         self.query_tower = _tower(hidden_units, output_dim, seed, "query_tower")

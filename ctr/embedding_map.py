@@ -1,0 +1,100 @@
+"""A 2-D map of a learned embedding table, and the TSV files TensorBoard's projector reads.
+
+Rows of the table are the feature's vocabulary (the missing and unseen rows are left out). They are
+projected with UMAP when `umap-learn` is installed (`ctr[umap]`), with PCA otherwise, and coloured
+by another column of the data (for example an item's first genre).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._keras import tf
+from .errors import CtrError
+from .export import METADATA
+from .inspect import _pyplot
+from .spec import FeatureSpec
+
+
+def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], np.ndarray]:
+    """The vocabulary of `feature` and its rows of the exported embedding table."""
+    path = Path(model_dir)
+    metadata = json.loads((path / METADATA).read_text())
+    spec = FeatureSpec.from_yaml(path / "assets" / "spec.yaml")
+    if feature not in spec.names:
+        raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}")
+    table_name = spec[feature].shared_embedding or feature
+    state = metadata["preprocessing"]["tables"].get(table_name)
+    if state is None or "vocabulary" not in state:
+        raise CtrError(f"feature {feature!r} has no learned vocabulary (it is {spec[feature].kind}"
+                       f"{', hashed' if state else ''}), so its embedding rows have no names to map")
+    loaded = tf.saved_model.load(str(path))
+    tables = getattr(loaded, "embedding_tables", {})
+    if table_name not in tables:
+        raise CtrError(f"the {metadata['model']} export has no embedding table for {feature!r} "
+                       "(logistic regression learns only one weight per value)")
+    matrix = tables[table_name].numpy()
+    first = 1 + state["oov_buckets"]  # row 0 is "missing", then the unseen-value buckets
+    return list(state["vocabulary"]), matrix[first:first + len(state["vocabulary"])]
+
+
+def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
+    """2-D coordinates (UMAP if available, else PCA) and the method's name."""
+    try:
+        import umap  # optional extra
+
+        return umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors), "UMAP"
+    except ImportError:
+        centred = vectors - vectors.mean(axis=0)
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        return centred @ components[:2].T, "PCA"
+
+
+def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd.DataFrame | None = None,
+                  color_by: str | None = None, top: int = 10) -> dict[str, Any]:
+    """Write `out` (PNG), `<out>.vectors.tsv` and `<out>.metadata.tsv`; returns what was written."""
+    plt = _pyplot()
+    names, vectors = embedding_vectors(model_dir, feature)
+    coords, method = project(vectors)
+    spec = FeatureSpec.from_yaml(Path(model_dir) / "assets" / "spec.yaml")
+    labels = None
+    if color_by is not None:
+        if data is None:
+            raise CtrError("--color-by needs --data, the table that holds that column")
+        if color_by not in data.columns:
+            raise CtrError(f"--color-by {color_by!r}: no such column; the data has {', '.join(data.columns)}")
+        key = spec[feature].source
+        first = data.drop_duplicates(key).set_index(key)[color_by].astype(str).str.split("|").str[0]
+        first.index = first.index.astype(str)
+        labels = pd.Series(names).map(first).fillna("(unknown)").replace("", "(none)").to_numpy()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 7))
+    if labels is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=6, alpha=0.7)
+    else:
+        common = pd.Series(labels).value_counts().index[:top]
+        for name in common:
+            mask = labels == name
+            ax.scatter(coords[mask, 0], coords[mask, 1], s=7, alpha=0.75, label=name)
+        rest = ~np.isin(labels, common)
+        if rest.any():
+            ax.scatter(coords[rest, 0], coords[rest, 1], s=5, alpha=0.4, color="lightgrey", label="other")
+        ax.legend(markerscale=2, fontsize=8, title=color_by, loc="best")
+    ax.set_title(f"{feature} embeddings ({len(names):,} values, {method})")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    vectors_tsv, metadata_tsv = out.with_suffix(".vectors.tsv"), out.with_suffix(".metadata.tsv")
+    np.savetxt(vectors_tsv, vectors, delimiter="\t", fmt="%.6g")
+    meta = pd.DataFrame({feature: names})
+    if labels is not None:
+        meta[color_by] = labels
+    # The projector wants a header only when there are several columns.
+    meta.to_csv(metadata_tsv, sep="\t", index=False, header=labels is not None)
+    return {"png": out, "vectors": vectors_tsv, "metadata": metadata_tsv, "method": method, "rows": len(names)}

@@ -1,0 +1,179 @@
+"""Looking at data and training before trusting them: a dataset report, its plot, training curves.
+
+`inspect_data` counts what a recommender cares about (rows, users, items, how sparse the
+interaction matrix is, label balance, each feature's missing rate and cardinality);
+`plot_data_report` draws the label distribution and the per-user and per-item interaction counts
+on log scales; `plot_history` draws loss and AUC per epoch. Plots need matplotlib (`ctr[plot]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data as ctr_data
+from .errors import CtrError
+from .features import MISSING_INT
+from .spec import Categorical, FeatureSpec, MultiCategorical, Text
+
+
+@dataclass
+class FeatureSummary:
+    name: str
+    kind: str
+    role: str
+    missing_rate: float
+    cardinality: int  # distinct values; distinct tokens for multi-valued and text features
+
+
+@dataclass
+class DataReport:
+    """What `ctr inspect-data` prints; `to_dict` gives the same as JSON-able data."""
+
+    rows: int
+    users: int | None
+    items: int | None
+    sparsity: float | None  # 1 - interactions / (users × items), distinct (user, item) pairs
+    label: dict[str, Any] = field(default_factory=dict)
+    features: list[FeatureSummary] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_text(self) -> str:
+        lines = [f"rows: {self.rows:,}"]
+        if self.users is not None:
+            lines += [f"users: {self.users:,}", f"items: {self.items:,}",
+                      f"interaction-matrix sparsity: {self.sparsity:.4%} (1 - interactions / (users x items))"]
+        if self.label:
+            lines.append("label: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                               for k, v in self.label.items() if k != "distribution"))
+            if "distribution" in self.label:
+                lines.append("label values: " + ", ".join(f"{k}: {v:,}" for k, v in self.label["distribution"].items()))
+        width = max(len(f.name) for f in self.features) if self.features else 7
+        lines.append(f"\n{'feature':<{width}}  {'kind':<17}  {'role':<7}  {'missing':>8}  {'distinct':>9}")
+        for f in self.features:
+            lines.append(f"{f.name:<{width}}  {f.kind:<17}  {f.role:<7}  {f.missing_rate:>8.2%}  {f.cardinality:>9,}")
+        return "\n".join(lines)
+
+
+def inspect_data(data: ctr_data.Source, spec: FeatureSpec) -> DataReport:
+    """Counts, sparsity, label balance and per-feature missing rates and cardinalities of `data`."""
+    frame = ctr_data.read(data, [c for c in spec.columns])
+    raw = ctr_data.raw_features(frame, spec)
+    users = items = sparsity = None
+    user_ids = [f for f in spec.by_role("user") if isinstance(f, Categorical)]
+    item_ids = [f for f in spec.by_role("item") if isinstance(f, Categorical)]
+    if user_ids and item_ids:
+        pairs = frame[[user_ids[0].source, item_ids[0].source]].drop_duplicates()
+        users, items = int(frame[user_ids[0].source].nunique()), int(frame[item_ids[0].source].nunique())
+        sparsity = 1.0 - len(pairs) / max(users * items, 1)
+    label: dict[str, Any] = {}
+    if spec.label is not None:
+        y = ctr_data.labels(frame, spec)
+        label = {"column": spec.label.column, "positive_rate": float(y.mean()) if len(y) else float("nan")}
+        if spec.label.threshold is not None:
+            label["rule"] = f">= {spec.label.threshold:g}"
+            counts = frame[spec.label.column].value_counts().sort_index()
+            label["distribution"] = {str(k): int(v) for k, v in counts.items()}
+    summaries = [FeatureSummary(f.name, f.kind, f.role, *_missing_and_distinct(raw[f.name], f))
+                 for f in spec.features]
+    return DataReport(len(frame), users, items, sparsity, label, summaries)
+
+
+def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]:
+    if len(values) == 0:
+        return 0.0, 0
+    if values.dtype == object:
+        missing = float(np.mean(values == ""))
+        if isinstance(feature, MultiCategorical):
+            tokens = {t.strip() for v in values for t in v.split(feature.separator) if t.strip()}
+            return missing, len(tokens)
+        if isinstance(feature, Text):
+            return missing, len({t for v in values for t in v.lower().split()})
+        return missing, len(np.unique(values[values != ""]))
+    if values.dtype == np.int64:
+        present = values[values != MISSING_INT]
+        return 1.0 - len(present) / len(values), len(np.unique(present))
+    present = values[np.isfinite(values)]
+    return 1.0 - len(present) / len(values), len(np.unique(present))
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display is needed or assumed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CtrError("plots need matplotlib: pip install 'ctr[plot]'") from None
+    return plt
+
+
+def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path) -> Path:
+    """A PNG of the label (or rating) distribution and per-user / per-item interaction counts."""
+    plt = _pyplot()
+    frame = ctr_data.read(data, spec.columns)
+    user_ids = [f for f in spec.by_role("user") if isinstance(f, Categorical)]
+    item_ids = [f for f in spec.by_role("item") if isinstance(f, Categorical)]
+    panels = 1 + bool(user_ids) + bool(item_ids)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
+    axes = axes[0]
+    if spec.label is not None:
+        counts = frame[spec.label.column].value_counts().sort_index()
+        axes[0].bar([str(k) for k in counts.index], counts.to_numpy(), color="#4c72b0")
+        rule = f" (click: ≥ {spec.label.threshold:g})" if spec.label.threshold is not None else ""
+        axes[0].set_title(f"{spec.label.column}{rule}")
+        axes[0].set_ylabel("rows")
+    else:
+        axes[0].text(0.5, 0.5, "no label in the spec", ha="center", va="center")
+        axes[0].set_axis_off()
+    for ax, ids, who in zip(axes[1:], [user_ids, item_ids], ["user", "item"], strict=False):
+        if not ids:
+            continue
+        per = frame[ids[0].source].value_counts().to_numpy()
+        bins = np.logspace(0, np.log10(max(per.max(), 2)), 30)
+        ax.hist(per, bins=bins, color="#55a868")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"interactions per {who} ({len(per):,} {who}s)")
+        ax.set_xlabel("interactions")
+        ax.set_ylabel(f"{who}s")
+    fig.suptitle(f"{spec.name}: {len(frame):,} rows")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_history(history: dict[str, list[float]], path: str | Path, title: str = "training") -> Path:
+    """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds)."""
+    plt = _pyplot()
+    # TFRS logs the last batch's "loss"; "logloss" is the epoch mean, so it is preferred when present.
+    loss_keys = ["logloss", "val_logloss"] if "logloss" in history else ["loss", "val_loss"]
+    panels = [("log loss", loss_keys), ("AUC", ["auc", "val_auc"])]
+    panels = [(name, [k for k in keys if k in history]) for name, keys in panels]
+    panels = [(name, keys) for name, keys in panels if keys]
+    if not panels:
+        raise CtrError(f"no loss or AUC in the history to plot (it has {sorted(history)})")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (name, keys) in zip(axes[0], panels, strict=True):
+        for key in keys:
+            epochs = np.arange(1, len(history[key]) + 1)
+            ax.plot(epochs, history[key], marker="o", label="validation" if key.startswith("val_") else "training")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,88 @@
+"""Seeing the data and the model: the data report, its PNG, training curves and the embedding map."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.cli import main
+from ctr.datasets.synthetic import GENRES
+from ctr.inspect import inspect_data, plot_history
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _valid_png(path) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.verify()
+    return path.read_bytes()[:8] == PNG and path.stat().st_size > 5_000
+
+
+def test_data_report_counts_by_hand():
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                            ctr.Categorical("item_id", dtype="int", role="item"),
+                            ctr.Numeric("price", role="item"), ctr.MultiCategorical("genres", role="item")],
+                           label=ctr.Label("rating", threshold=4))
+    frame = pd.DataFrame({"user_id": [1, 1, 2, 3], "item_id": [10, 11, 10, 10], "price": [1.0, np.nan, 2.0, 2.0],
+                          "genres": ["A|B", "", "B", "C"], "rating": [5, 1, 4, 2]})
+    report = inspect_data(frame, spec)
+    assert (report.rows, report.users, report.items) == (4, 3, 2)
+    assert report.sparsity == pytest.approx(1 - 4 / 6)
+    assert report.label["positive_rate"] == 0.5 and report.label["distribution"] == {"1": 1, "2": 1, "4": 1, "5": 1}
+    by_name = {f.name: f for f in report.features}
+    assert by_name["price"].missing_rate == 0.25 and by_name["price"].cardinality == 2
+    assert by_name["genres"].missing_rate == 0.25 and by_name["genres"].cardinality == 3
+    assert "sparsity: 33.3333%" in report.to_text()
+
+
+def test_cli_inspect_data_on_the_embedded_default(tmp_path, capsys):
+    out, report = tmp_path / "report.png", tmp_path / "report.json"
+    assert main(["inspect-data", "--spec", "feature_specs/synthetic.yaml", "--data", "synthetic",
+                 "--out", str(out), "--json", str(report)]) == 0
+    text = capsys.readouterr().out
+    assert "interaction-matrix sparsity" in text and "price" in text
+    assert _valid_png(out)
+    assert json.loads(report.read_text())["rows"] == 100_000
+
+
+def test_training_curves_png(trained, tmp_path):
+    path = plot_history(trained["deepfm"].history_, tmp_path / "curves.png")
+    assert _valid_png(path)
+    with pytest.raises(ctr.CtrError, match="no loss or AUC"):
+        plot_history({"lr": [0.1]}, tmp_path / "x.png")
+
+
+def test_cli_fit_writes_curves_beside_the_export(tmp_path, frame, capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.head(3000).to_parquet(data)
+    assert main(["fit", "--spec", "feature_specs/synthetic.yaml", "--data", str(data), "--model", "lr",
+                 "--epochs", "2", "--export", str(tmp_path / "lr")]) == 0
+    assert _valid_png(tmp_path / "lr_training.png")
+    assert "training curves in" in capsys.readouterr().out
+
+
+def test_embedding_map_and_projector_files(trained, frame, tmp_path, capsys):
+    path = trained["deepfm"].export(tmp_path / "deepfm")
+    data = tmp_path / "rows.parquet"
+    frame.to_parquet(data)
+    out = tmp_path / "items.png"
+    assert main(["embeddings", "--model", str(path), "--feature", "item_id", "--data", str(data),
+                 "--color-by", "genres", "--out", str(out)]) == 0
+    assert _valid_png(out)
+    vectors = np.loadtxt(tmp_path / "items.vectors.tsv", delimiter="\t")
+    meta = pd.read_csv(tmp_path / "items.metadata.tsv", sep="\t")
+    vocabulary = trained["deepfm"].preprocessor_.state["tables"]["item_id"]["vocabulary"]
+    assert vectors.shape == (len(vocabulary), 8) and len(meta) == len(vocabulary)
+    assert list(meta.columns) == ["item_id", "genres"] and meta.genres.isin(GENRES).all()
+    assert "mapped with" in capsys.readouterr().out
+    assert main(["embeddings", "--model", str(path), "--feature", "zip_prefix"]) == 2
+    assert "no learned vocabulary" in capsys.readouterr().err
+    lr = trained["lr"].export(tmp_path / "lr")
+    assert main(["embeddings", "--model", str(lr), "--feature", "item_id"]) == 2
+    assert "no embedding table" in capsys.readouterr().err
