@@ -29,6 +29,7 @@ from .models import (
     Recommender,
     TwoTower,
 )
+from .onnx_export import onnx_session
 from .pipeline import RecommendationPipeline
 from .spec import Categorical, FeatureSpec, Label, MultiCategorical, Numeric, Text, Timestamp
 
@@ -67,4 +68,5 @@ __all__ = [
     "leave_one_out",
     "load",
     "metrics",
+    "onnx_session",
 ]

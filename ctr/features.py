@@ -40,7 +40,7 @@ from .spec import (
 
 # int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
 MISSING_INT = np.iinfo(np.int64).min
-_PUNCTUATION = r"[[:punct:]]"
+_FLOAT_MAX = float(np.finfo(np.float32).max)
 _QUANTILE_SAMPLE = 200_000  # values kept (reservoir) to place quantile boundaries, whatever the data size
 
 SERVING_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
@@ -71,8 +71,11 @@ def split_multi(values: tf.Tensor, feature: MultiCategorical) -> tf.RaggedTensor
 
 def split_text(values: tf.Tensor, feature: Text) -> tf.RaggedTensor:
     lowered = tf.strings.lower(values, encoding="utf-8")
-    tokens = tf.strings.split(tf.strings.regex_replace(lowered, _PUNCTUATION, " "))
-    return tokens[:, : feature.max_length]
+    # Punctuation and runs of white space become one space, trimmed, then split on " ": the same
+    # words as a white-space split, in ops that ONNX runtimes implement the same way.
+    spaced = tf.strings.regex_replace(lowered, r"[[:punct:][:space:]]+", " ")
+    trimmed = tf.strings.regex_replace(spaced, r"^ | $", "")
+    return tf.strings.split(trimmed, " ")[:, : feature.max_length]
 
 
 def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
@@ -322,13 +325,19 @@ class FeatureEncoder(keras.layers.Layer):
 
     def _numeric(self, x: tf.Tensor, f: Numeric) -> tf.Tensor:
         # NaN and infinities are missing: filled (0 after scaling, bucket 0) and flagged.
-        missing = tf.logical_not(tf.math.is_finite(x))
-        clean = tf.where(missing, tf.zeros_like(x), x)
+        # Written for converters too: tf2onnx keeps a real select only for a literal `x != x` test and
+        # otherwise lowers tf.where to multiplications, through which NaN (and 0 * inf) would leak.
+        is_nan = tf.not_equal(x, x)
+        no_nan = tf.where(is_nan, tf.constant(0.0, x.dtype), x)
+        is_inf = tf.abs(no_nan) > _FLOAT_MAX
+        bounded = tf.clip_by_value(no_nan, -_FLOAT_MAX, _FLOAT_MAX)
+        clean = tf.where(is_inf, tf.constant(0.0, x.dtype), bounded)
+        missing = tf.logical_or(is_nan, is_inf)
         if f.transform == "quantile":
-            return tf.where(missing, tf.zeros_like(clean, tf.int64), self.scalers[f.name](clean) + 1)
+            return tf.where(missing, tf.constant(0, tf.int64), self.scalers[f.name](clean) + 1)
         if f.transform == "log":
             clean = tf.sign(clean) * tf.math.log(1.0 + tf.abs(clean))  # not log1p: ONNX has no Log1p
-        scaled = tf.where(missing, tf.zeros_like(clean), self.scalers[f.name](clean))
+        scaled = tf.where(missing, tf.constant(0.0, clean.dtype), self.scalers[f.name](clean))
         return tf.stack([scaled, tf.cast(missing, tf.float32)], axis=-1)
 
     def get_config(self) -> dict[str, Any]:

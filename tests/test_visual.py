@@ -81,7 +81,7 @@ def test_embedding_map_and_projector_files(trained, frame, tmp_path, capsys):
     assert vectors.shape == (len(vocabulary), 8) and len(meta) == len(vocabulary)
     assert list(meta.columns) == ["item_id", "genres"] and meta.genres.isin(GENRES).all()
     assert "mapped with" in capsys.readouterr().out
-    assert main(["embeddings", "--model", str(path), "--feature", "zip_prefix"]) == 2
+    assert main(["embeddings", "--model", str(path), "--feature", "age"]) == 2
     assert "no learned vocabulary" in capsys.readouterr().err
     lr = trained["lr"].export(tmp_path / "lr")
     assert main(["embeddings", "--model", str(lr), "--feature", "item_id"]) == 2

@@ -123,7 +123,7 @@ def synthetic_spec() -> FeatureSpec:
             Numeric("age", role="user", transform="quantile", buckets=8),
             Categorical("gender", role="user"),
             Categorical("occupation", role="user"),
-            Categorical("zip_prefix", role="user", hash_buckets=200),
+            Categorical("zip_prefix", role="user", min_count=2),
             MultiCategorical("genres", role="item", separator="|", max_length=3),
             Text("title", role="item", max_tokens=2000, max_length=8),
             Numeric("release_year", role="item"),

@@ -139,8 +139,15 @@ class RankingModel(abc.ABC):
         return {"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y),
                 "positive_rate": float(y.mean())}
 
-    def export(self, path: str | Path, *, verify: bool = True) -> Path:
-        """Write a SavedModel that serves raw feature values; atomic, verified before it lands."""
+    def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
+        """Write a SavedModel (or, with format="onnx", one ONNX file) that serves raw feature values;
+        atomic, and checked against this model before it lands."""
+        if format == "onnx":
+            from ..onnx_export import export_onnx
+
+            return export_onnx(self, Path(path), verify=verify)
+        if format != "saved_model":
+            raise ValueError(f"format must be 'saved_model' or 'onnx', got {format!r}")
         from ..export import export_ranking_model
 
         return export_ranking_model(self, Path(path), verify=verify)

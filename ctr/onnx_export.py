@@ -1,0 +1,121 @@
+"""ONNX export of the ranking models, from raw features, through tf2onnx (`pip install 'ctr[onnx]'`).
+
+The model is exported as a SavedModel first, then converted with tf2onnx (opset 17, plus
+onnxruntime-extensions' string ops for splitting, regular expressions and lookups), checked with
+onnxruntime against the SavedModel's predictions on rows with unseen and missing values, and only
+then moved into place. Serve it with `ctr.onnx_session(path)` or, without ctr, an onnxruntime
+session that registers `onnxruntime_extensions.get_library_path()`; feed each feature's raw values
+(strings, int64, float32) under its name and read `probability`.
+
+Hashed categorical features cannot be exported: onnxruntime-extensions hashes strings with another
+function than TensorFlow, so the served buckets would not be the trained ones.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import data as ctr_data
+from .errors import CtrError
+from .export import ExportError, _probe_rows, load
+from .spec import Categorical
+
+if TYPE_CHECKING:
+    from .models.base import RankingModel
+
+OPSET = 17
+# onnxruntime lower-cases strings under a named locale; C.UTF-8 is present on every Linux.
+LOCALE = "C.UTF-8"
+
+
+def _require_packages() -> None:
+    missing = []
+    for module in ("tf2onnx", "onnx", "onnxruntime", "onnxruntime_extensions"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CtrError(f"ONNX export needs {', '.join(missing)}: pip install 'ctr[onnx]'")
+
+
+def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
+    """Write `model` as one ONNX file at `path` that takes raw features (see the module docstring)."""
+    _require_packages()
+    import onnx
+
+    hashed = [f.name for f in model.spec.features if isinstance(f, Categorical) and f.hash_buckets]
+    if hashed:
+        raise ExportError(f"feature {', '.join(map(repr, hashed))} is hashed (hash_buckets); ONNX runtimes hash "
+                          "strings differently from TensorFlow, so it cannot be exported to ONNX faithfully. "
+                          "Use a vocabulary (min_count / max_tokens) for ONNX, or serve the SavedModel")
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        saved = model.export(work / "saved_model", verify=verify)
+        converted = work / "model.onnx"
+        result = subprocess.run(
+            [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved), "--output", str(converted),
+             "--opset", str(OPSET), "--extra_opset", "ai.onnx.contrib:1", "--signature_def", "serving_default"],
+            capture_output=True, text=True, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"}, timeout=1800)
+        unsupported = re.search(r"Unsupported ops: Counter\((\{.*?\})\)", result.stderr)
+        if unsupported or result.returncode != 0 or not converted.exists():
+            detail = (f"these TensorFlow ops have no ONNX conversion: {unsupported.group(1)}" if unsupported
+                      else result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output")
+            raise ExportError(f"ONNX conversion failed; {detail}")
+        graph = onnx.load(str(converted))
+        _set_locale(graph, onnx)
+        onnx.save(graph, str(converted))
+        if verify:
+            _verify(converted, saved, model)
+        os.replace(converted, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return path
+
+
+def _set_locale(graph: Any, onnx: Any) -> None:
+    def nodes(g: Any) -> Any:
+        for node in g.node:
+            yield node
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    yield from nodes(attribute.g)
+
+    for node in nodes(graph.graph):
+        if node.op_type == "StringNormalizer":
+            kept = [a for a in node.attribute if a.name != "locale"]
+            del node.attribute[:]
+            node.attribute.extend([*kept, onnx.helper.make_attribute("locale", LOCALE)])
+
+
+def onnx_session(path: str | Path) -> Any:
+    """An onnxruntime session for an exported ONNX file, with the string ops it needs registered."""
+    _require_packages()
+    import onnxruntime as ort
+    from onnxruntime_extensions import get_library_path
+
+    options = ort.SessionOptions()
+    options.register_custom_ops_library(get_library_path())
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _verify(converted: Path, saved: Path, model: RankingModel) -> None:
+    session = onnx_session(converted)
+    rows = _probe_rows(model.spec, model.preprocessor_.state, n=64)
+    raw = ctr_data.raw_features(rows, model.spec)
+    got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
+    expected = load(saved).predict(rows)
+    worst = float(np.max(np.abs(got - expected)))
+    if not worst <= 1e-4:
+        raise ExportError(f"the ONNX graph does not reproduce the SavedModel: max difference {worst:.3g}")

@@ -1,0 +1,40 @@
+"""ONNX export of the ranking models: raw rows through onnxruntime give the SavedModel's predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ctr
+from ctr.data import raw_features
+
+pytest.importorskip("tf2onnx")
+pytest.importorskip("onnxruntime_extensions")
+
+
+def test_onnx_export_matches_the_saved_model_on_raw_rows(trained, splits, tmp_path):
+    model = trained["deepfm"]
+    path = model.export(tmp_path / "deepfm.onnx", format="onnx")
+    rows = splits[2].head(50).copy().reset_index(drop=True)
+    rows.loc[0, ["user_id", "occupation", "genres"]] = [123_456_789, "astronaut", "Western|Noir"]
+    rows.loc[1, ["price", "release_year", "title"]] = [np.nan, np.inf, "Entirely, Unknown words!"]
+    rows.loc[2, ["gender", "genres", "title"]] = ["", "", ""]
+    session = ctr.onnx_session(path)
+    assert sorted(i.name for i in session.get_inputs()) == sorted(model.spec.names)
+    raw = raw_features(rows, model.spec)
+    got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
+    saved = ctr.load(model.export(tmp_path / "saved")).predict(rows)
+    np.testing.assert_allclose(got, saved, atol=1e-4)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
+    hashed = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                              ctr.Categorical("zip_prefix", hash_buckets=100)], label=spec.label)
+    model = ctr.LogisticRegression(hashed)
+    model.fit(splits[0].head(500), epochs=1, verbose=0)
+    with pytest.raises(ctr.ExportError, match="feature 'zip_prefix' is hashed"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert not (tmp_path / "m.onnx").exists()
+    with pytest.raises(ValueError, match="format must be"):
+        model.export(tmp_path / "m", format="pmml")
