@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -24,6 +25,16 @@ def machine() -> dict:
         cpu = names[0] if names else cpu
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "tensorflow": tf.__version__, "ctr": ctr.__version__, "platform": platform.platform()}
+
+
+def arguments(doc: str, default_out: str) -> argparse.ArgumentParser:
+    """The options every MovieLens benchmark takes: data folder, runs, output and --report."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", default=default_out)
+    parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
+    return parser
 
 
 def update_readme(block: str, markdown: str, readme: Path = ROOT / "README.md") -> bool:

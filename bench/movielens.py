@@ -10,7 +10,6 @@ median is reported. Prints a table and writes JSON to bench/results/movielens_10
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import machine, update_readme  # noqa: E402
+from bench._report import arguments, machine, update_readme  # noqa: E402
 from ctr._keras import keras  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "movielens_100k.json")
@@ -35,12 +34,8 @@ MODELS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"))
-    parser.add_argument("--runs", type=int, default=3)
+    parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default=DEFAULT_OUT)
-    parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
     args = parser.parse_args()
     if args.report:
         publish(json.loads(Path(args.out).read_text()), update=True)

@@ -17,7 +17,6 @@ bench/results/ranking.json and, with the default output path, the README's ranki
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import machine, update_readme  # noqa: E402
+from bench._report import arguments, machine, update_readme  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "ranking.json")
 IDS = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
@@ -63,11 +62,7 @@ ANCHORS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", default=DEFAULT_OUT)
-    parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
+    parser = arguments(__doc__, DEFAULT_OUT)
     args = parser.parse_args()
     if args.report:
         publish(json.loads(Path(args.out).read_text()), update=True)

@@ -17,7 +17,7 @@ import pandas as pd
 from ._keras import tf
 from .errors import CtrError
 from .export import METADATA
-from .inspect import _pyplot
+from .inspect import _pyplot, save_figure
 from .spec import FeatureSpec
 
 
@@ -73,7 +73,6 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
         first.index = first.index.astype(str)
         labels = pd.Series(names).map(first).fillna("(unknown)").replace("", "(none)").to_numpy()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 7))
     if labels is None:
         ax.scatter(coords[:, 0], coords[:, 1], s=6, alpha=0.7)
@@ -87,9 +86,7 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
             ax.scatter(coords[rest, 0], coords[rest, 1], s=5, alpha=0.4, color="lightgrey", label="other")
         ax.legend(markerscale=2, fontsize=8, title=color_by, loc="best")
     ax.set_title(f"{feature} embeddings ({len(names):,} values, {method})")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, out)
     vectors_tsv, metadata_tsv = out.with_suffix(".vectors.tsv"), out.with_suffix(".metadata.tsv")
     np.savetxt(vectors_tsv, vectors, delimiter="\t", fmt="%.6g")
     meta = pd.DataFrame({feature: names})

@@ -113,6 +113,16 @@ def _pyplot() -> Any:
     return plt
 
 
+def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG (creating the folder) and release a figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path) -> Path:
     """A PNG of the label (or rating) distribution and per-user / per-item interaction counts."""
     plt = _pyplot()
@@ -143,12 +153,7 @@ def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path)
         ax.set_xlabel("interactions")
         ax.set_ylabel(f"{who}s")
     fig.suptitle(f"{spec.name}: {len(frame):,} rows")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)
 
 
 def plot_history(history: dict[str, list[float]], path: str | Path, title: str = "training") -> Path:
@@ -171,9 +176,4 @@ def plot_history(history: dict[str, list[float]], path: str | Path, title: str =
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)
