@@ -90,9 +90,10 @@ def test_factorised_exports_have_embedding_signatures(recommenders, tmp_path):
     assert "recommend" in loaded.signatures and "user_embedding" not in loaded.signatures
 
 
-def test_catalogue_can_be_reindexed_with_new_items_without_retraining(spec, recommenders, frame, loo):
+def test_catalogue_can_be_reindexed_with_new_items_without_retraining(spec, loo, tmp_path):
     model = ctr.TwoTower(spec, embedding_dim=8, hidden_units=(16,), output_dim=8, batch_size=256)
-    model.fit(loo[0], epochs=1, verbose=0)
+    model.fit(loo[0], validation_data=loo[1], epochs=1, verbose=0, logdir=tmp_path / "tb")
+    assert list((tmp_path / "tb").rglob("events.out.tfevents*"))
     catalogue = model.catalogue_.copy()
     new = catalogue.head(2).assign(item_id=[9001, 9002], genres=["Horror", "Family|Animation"],
                                    title=["Scream Night", "Toy Bunny"])

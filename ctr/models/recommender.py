@@ -121,7 +121,7 @@ class Recommender(abc.ABC):
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (),
-            verbose: str | int = "auto") -> keras.callbacks.History:
+            verbose: str | int = "auto", logdir: str | Path | None = None) -> keras.callbacks.History:
         """Train on interactions; `items` may list catalogue items nobody interacted with yet."""
         frame = ctr_data.read(data)
         interactions = Interactions.from_frame(frame, self.spec, items)
@@ -147,8 +147,10 @@ class Recommender(abc.ABC):
             valid_frame = ctr_data.read(validation_data)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
             valid = self._dataset(valid_frame, valid_interactions, shuffle=False)
-        history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=list(callbacks),
-                                    verbose=verbose)
+        callbacks = list(callbacks)
+        if logdir is not None:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
+        history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks, verbose=verbose)
         self._catalogue_vectors = None
         return history
 
