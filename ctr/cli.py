@@ -126,10 +126,10 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from . import data
-    from .export import load
+    from .export import ServedModel
     from .metrics import auc, logloss
 
-    served = load(args.model)
+    served = ServedModel(args.model)
     frame = load_table(args.data, args.format)
     p = served.predict(frame)
     y = data.labels(frame, served.spec)
@@ -139,9 +139,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from . import data
-    from .export import load
+    from .export import ServedModel
 
-    served = load(args.model)
+    served = ServedModel(args.model)
     frame = data.read(args.data)
     frame = frame.assign(probability=served.predict(frame))
     if args.out:

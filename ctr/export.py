@@ -159,9 +159,10 @@ class ServedModel:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if not (self.path / "saved_model.pb").exists():
-            raise CtrError(f"{self.path}: no SavedModel here (saved_model.pb is missing)")
-        self.metadata = json.loads((self.path / METADATA).read_text())
+        self.metadata = _read_metadata(self.path)
+        if "recommend" in self.metadata.get("signatures", []):
+            raise CtrError(f"{self.path} is a recommender export ({self.metadata['model']}); it recommends items "
+                           "rather than scoring rows: use ctr.RecommenderExport or `ctr recommend`")
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["serving_default"]
@@ -182,6 +183,19 @@ class ServedModel:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"
 
 
-def load(path: str | Path) -> ServedModel:
-    """Load an export written by `model.export` for prediction on raw rows."""
+def _read_metadata(path: Path) -> dict[str, Any]:
+    if not (path / "saved_model.pb").exists():
+        raise CtrError(f"{path}: no SavedModel here (saved_model.pb is missing)")
+    if not (path / METADATA).exists():
+        raise CtrError(f"{path}: a SavedModel, but not one written by ctr ({METADATA} is missing)")
+    return json.loads((path / METADATA).read_text())
+
+
+def load(path: str | Path) -> Any:
+    """Load an export written by `export`: a `ServedModel` for ranking models (predict on raw rows),
+    a `RecommenderExport` for recommenders and pipelines (recommend for query rows)."""
+    if "recommend" in _read_metadata(Path(path)).get("signatures", []):
+        from .export_recommend import RecommenderExport
+
+        return RecommenderExport(path)
     return ServedModel(path)

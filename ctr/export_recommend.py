@@ -26,7 +26,7 @@ import pandas as pd
 from . import __version__
 from . import data as ctr_data
 from ._keras import tf
-from .errors import DataError
+from .errors import CtrError, DataError
 from .export import ExportError, atomic_export
 from .features import MISSING_INT, raw_dtype, raw_signature
 from .models.embeddings import embedding_tables
@@ -278,8 +278,13 @@ class RecommenderExport:
     """An exported recommender loaded with TensorFlow: `recommend` for query rows (a DataFrame)."""
 
     def __init__(self, path: str | Path):
+        from .export import _read_metadata
+
         self.path = Path(path)
-        self.metadata = json.loads((self.path / METADATA).read_text())
+        self.metadata = _read_metadata(self.path)
+        if "recommend" not in self.metadata.get("signatures", []):
+            raise CtrError(f"{self.path} is a ranking export ({self.metadata['model']}) with no recommend "
+                           "signature: use ctr.load(path).predict(rows) or `ctr predict`")
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
         self.catalogue = pd.read_parquet(self.path / CATALOGUE)
         self.users = pd.read_parquet(self.path / USERS) if (self.path / USERS).exists() else pd.DataFrame()

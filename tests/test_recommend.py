@@ -137,8 +137,16 @@ def test_cli_recommend_for_a_known_and_a_new_user(recommenders, tmp_path, capsys
     assert "expected NAME=VALUE with NAME one of" in capsys.readouterr().err
 
 
-def test_exported_recommender_loader_fills_missing_query_features(recommenders, tmp_path):
-    served = ctr.RecommenderExport(recommenders["mf"].export(tmp_path / "mf"))
+def test_exported_recommender_loader_fills_missing_query_features(recommenders, trained, tmp_path, capsys):
+    served = ctr.load(recommenders["mf"].export(tmp_path / "mf"))
+    assert isinstance(served, ctr.RecommenderExport)
+    with pytest.raises(ctr.CtrError, match="is a recommender export"):
+        ctr.ServedModel(tmp_path / "mf")
+    assert main(["predict", "--model", str(tmp_path / "mf"), "--data", str(tmp_path / "mf" / "assets.extra"
+                                                                           / "catalogue.parquet")]) == 2
+    assert "use ctr.RecommenderExport or `ctr recommend`" in capsys.readouterr().err
+    with pytest.raises(ctr.CtrError, match="is a ranking export"):
+        ctr.RecommenderExport(trained["lr"].export(tmp_path / "lr"))
     rows = complete_queries(served.spec, served.query_features, served.users.head(2)[["user_id"]])
     ids, scores = served.recommend(rows, k=2)
     assert ids.shape == (2, 2) and np.isfinite(scores).all()
