@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +38,17 @@ def arguments(doc: str, default_out: str) -> argparse.ArgumentParser:
     parser.add_argument("--out", default=default_out)
     parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
     return parser
+
+
+def report_only_or_check_data(args: argparse.Namespace, publish: Callable[[dict, bool], None],
+                              script: str) -> bool:
+    """Handle --report (re-publish saved results; True means done) or stop if the data is missing."""
+    if args.report:
+        publish(json.loads(Path(args.out).read_text()), True)
+        return True
+    if not Path(args.data).exists():
+        sys.exit(f"{script}: MovieLens 100K not found at {args.data} (pass --data)")
+    return False
 
 
 def update_readme(block: str, markdown: str, readme: Path = ROOT / "README.md") -> bool:

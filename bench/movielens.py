@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, update_readme  # noqa: E402
+from bench._report import arguments, machine, report_only_or_check_data, update_readme  # noqa: E402
 from ctr._keras import keras  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "movielens_100k.json")
@@ -37,11 +37,8 @@ def main() -> None:
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
-    if args.report:
-        publish(json.loads(Path(args.out).read_text()), update=True)
+    if report_only_or_check_data(args, publish, "bench/movielens.py"):
         return
-    if not Path(args.data).exists():
-        sys.exit(f"bench/movielens.py: MovieLens 100K not found at {args.data} (pass --data)")
 
     spec = ctr.FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml")
     table = ctr.datasets.movielens_100k(args.data)

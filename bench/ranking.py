@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, update_readme  # noqa: E402
+from bench._report import arguments, machine, report_only_or_check_data, update_readme  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "ranking.json")
 IDS = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
@@ -64,11 +64,8 @@ ANCHORS = [
 def main() -> None:
     parser = arguments(__doc__, DEFAULT_OUT)
     args = parser.parse_args()
-    if args.report:
-        publish(json.loads(Path(args.out).read_text()), update=True)
+    if report_only_or_check_data(args, publish, "bench/ranking.py"):
         return
-    if not Path(args.data).exists():
-        sys.exit(f"bench/ranking.py: MovieLens 100K not found at {args.data} (pass --data)")
 
     table = ctr.datasets.movielens_100k(args.data)
     items = table.drop_duplicates("item_id")[["item_id", "genres", "release_year"]]

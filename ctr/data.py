@@ -24,7 +24,8 @@ from .spec import Categorical, Feature, FeatureSpec, MultiCategorical, Numeric, 
 
 Source = pd.DataFrame | pa.Table | str | Path
 
-__all__ = ["Source", "iter_chunks", "labels", "random_split", "raw_features", "read", "temporal_split"]
+__all__ = ["Source", "iter_chunks", "labels", "random_split", "raw_features", "read", "require_columns",
+           "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -32,7 +33,7 @@ def read(source: Source, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given)."""
     if isinstance(source, pd.DataFrame):
         if columns is not None:
-            _require_columns(source.columns, columns)
+            require_columns(source.columns, columns)
             return source[list(dict.fromkeys(columns))]
         return source
     return pd.concat(list(iter_chunks(source, columns)), ignore_index=True)
@@ -50,7 +51,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             yield frame.iloc[start:start + chunk_rows]
         return
     if isinstance(source, pa.Table):
-        _require_columns(source.column_names, cols or [])
+        require_columns(source.column_names, cols or [])
         table = source.select(cols) if cols else source
         for batch in table.to_batches(max_chunksize=chunk_rows):
             yield batch.to_pandas()
@@ -61,14 +62,14 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
         sep = "\t" if path.suffix.lower() == ".tsv" else ","
         header = pd.read_csv(path, sep=sep, nrows=0).columns
-        _require_columns(header, cols or [], where=str(path))
+        require_columns(header, cols or [], where=str(path))
         yield from pd.read_csv(path, sep=sep, usecols=cols, chunksize=chunk_rows)
         return
     try:
         dataset = pads.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
-    _require_columns(dataset.schema.names, cols or [], where=str(path))
+    require_columns(dataset.schema.names, cols or [], where=str(path))
     empty = True
     try:
         for batch in dataset.to_batches(columns=cols, batch_size=chunk_rows):
@@ -81,7 +82,8 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         yield dataset.schema.empty_table().select(cols or dataset.schema.names).to_pandas()
 
 
-def _require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:
+def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:
+    """Raise a DataError naming every column of `need` missing from `have`, and listing what is there."""
     missing = [c for c in need if c not in set(have)]
     if missing:
         listed = ", ".join(repr(str(c)) for c in list(have)[:30])
@@ -96,7 +98,7 @@ def raw_features(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray
     Missing values become "" for strings, NaN for numbers and MISSING_INT for integer ids and
     timestamps; the encoder maps each of them to its feature's missing slot.
     """
-    _require_columns(frame.columns, [f.source for f in spec.features])
+    require_columns(frame.columns, [f.source for f in spec.features])
     return {f.name: _canonical(frame[f.source], f) for f in spec.features}
 
 
@@ -105,7 +107,7 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     if spec.label is None:
         raise DataError("the spec has no label section, so there is nothing to train on or evaluate against")
     label = spec.label
-    _require_columns(frame.columns, [label.column])
+    require_columns(frame.columns, [label.column])
     column = frame[label.column]
     if column.dtype == bool:
         return column.to_numpy(dtype=np.float32)
@@ -237,7 +239,7 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
     """Per user, the earliest interactions train and the latest test: each part takes its fraction
     of every user's history, in time order (ties broken by row order)."""
     frame = read(data)
-    _require_columns(frame.columns, [user, time])
+    require_columns(frame.columns, [user, time])
     _cuts(len(frame), fractions)  # validates the fractions
     ordered = frame.reset_index(drop=True)
     rank = ordered.sort_values([user, time], kind="stable").groupby(user, sort=False).cumcount()

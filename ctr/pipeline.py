@@ -56,10 +56,6 @@ class RecommendationPipeline:
         return {"n_candidates": self.n_candidates, "retriever": self.retriever.get_config(),
                 "ranker": self.ranker.get_config()}
 
-    @property
-    def preprocessor_(self) -> Any:
-        return self.retriever.preprocessor_
-
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and ranker scores [Q, k]; excluded items are dropped before ranking."""

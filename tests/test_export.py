@@ -40,7 +40,7 @@ def test_every_model_serves_raw_rows_in_a_fresh_process_without_ctr(trained, spl
         expected[name] = model.predict(rows)
     (tmp_path / "request.json").write_text(json.dumps(request))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, str(HERE / "serve_raw.py"), str(tmp_path / "request.json"),
+    subprocess.run([sys.executable, str(HERE / "serve_fresh.py"), str(tmp_path / "request.json"),
                     str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
     served = json.loads((tmp_path / "served.json").read_text())
     for name in trained:

@@ -155,6 +155,6 @@ def test_exported_recommender_loader_fills_missing_query_features(recommenders, 
 def _serve(request: dict, tmp_path: Path) -> dict:
     (tmp_path / "request.json").write_text(json.dumps(request))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, str(HERE / "serve_recommend.py"), str(tmp_path / "request.json"),
+    subprocess.run([sys.executable, str(HERE / "serve_fresh.py"), str(tmp_path / "request.json"),
                     str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
     return json.loads((tmp_path / "served.json").read_text())

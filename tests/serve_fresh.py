@@ -1,0 +1,33 @@
+"""Run in a fresh interpreter: call exported models with TensorFlow alone, never importing ctr.
+
+Usage: python serve_fresh.py REQUEST.json OUT.json. Each job has a path and raw inputs; a job with
+`k` calls `recommend` (with `k` and `exclude`), any other calls `serving_default` for probabilities.
+"""
+
+import json
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+
+def tensor(values, dtype):
+    return tf.constant(np.array(values, dtype=object if dtype == tf.string else dtype.as_numpy_dtype), dtype=dtype)
+
+
+with open(sys.argv[1]) as handle:
+    request = json.load(handle)
+out = {}
+for name, job in request.items():
+    signature = tf.saved_model.load(job["path"]).signatures["recommend" if "k" in job else "serving_default"]
+    dtypes = {k: v.dtype for k, v in signature.structured_input_signature[1].items()}
+    inputs = {k: tensor(v, dtypes[k]) for k, v in job["inputs"].items()}
+    if "k" in job:
+        exclude = tensor(job["exclude"], dtypes["exclude"])
+        result = signature(**inputs, k=tf.constant(job["k"], tf.int32), exclude=exclude)
+        out[name] = {"item_ids": result["item_ids"].numpy().tolist(), "scores": result["scores"].numpy().tolist()}
+    else:
+        out[name] = signature(**inputs)["probability"].numpy().tolist()
+assert "ctr" not in sys.modules, "the serving process must not import ctr"
+with open(sys.argv[2], "w") as handle:
+    json.dump(out, handle)
