@@ -23,9 +23,12 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
+# The benchmarks need the peer (DeepCTR) too: the `bench` extra, never a runtime dependency.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/movielens.py
 	$(BIN)/python bench/ranking.py
+	$(BIN)/python bench/vs_deepctr.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

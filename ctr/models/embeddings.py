@@ -4,12 +4,19 @@ Each field of the spec becomes a k-wide vector and a scalar first-order weight: 
 row, a bag of ids (genres, title words) pools its rows, and a number scales a learned vector (plus a
 second vector for "this value was missing"). FM-style models need every field at the same width,
 so the width is the model's `embedding_dim`, not a per-feature setting.
+
+All tables live in one variable, side by side (each table's rows at an offset), with the
+first-order weight as its last column. A step then does one gather for every id field, one for
+every bag and one gradient update, instead of two gathers and two optimizer updates per field:
+on small batches the number of ops, not the arithmetic, is what a step costs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from .._keras import keras, tf
 from ..features import Field
@@ -23,58 +30,100 @@ class FieldEmbeddings(keras.layers.Layer):
                  l2: float = 0.0, seed: int = 0, linear: bool = True, **kwargs: Any):
         super().__init__(**kwargs)
         self.fields, self.dim, self.l2, self.linear = list(fields), dim, l2, linear
-        self.tables = {}
-        self.weights_1d = {}
+        self.offsets: dict[str, int] = {}  # table name → its first row in the fused variable
+        self.rows: dict[str, int] = {}
+        total = 0
         for field in self.fields:
-            if field.table in self.tables:
-                continue  # a shared table is created once
+            if field.table in self.offsets:
+                continue  # a shared table is placed once
             rows = 2 if field.mode == "dense" else table_sizes[field.table]
-            init = keras.initializers.RandomNormal(stddev=0.01, seed=seed + len(self.tables))
-            if dim:
-                self.tables[field.table] = self.add_weight(
-                    name=f"{field.table}_embedding", shape=(rows, dim), initializer=init)
-            if linear:
-                self.weights_1d[field.table] = self.add_weight(
-                    name=f"{field.table}_linear", shape=(rows, 1), initializer="zeros")
+            self.offsets[field.table], self.rows[field.table] = total, rows
+            total += rows
+        width = dim + int(linear)
+        self.table = self.add_weight(name="embeddings", shape=(total, width),
+                                     initializer=_FusedInitializer(dim, seed))
 
     def call(self, encoded: Mapping[str, tf.Tensor],
              roles: Sequence[str] | None = None) -> tuple[tf.Tensor | None, tf.Tensor]:
         """All fields, or only those whose role is in `roles` (towers read one side each)."""
-        vectors, linear = [], []
-        for field in self.fields:
-            if roles is not None and field.role not in roles:
-                continue
-            x = encoded[field.key]
-            if field.column is not None:
-                x = x[:, field.column]
-            if self.dim:
-                vectors.append(_embed(field, x, self.tables[field.table]))
-            if self.linear:
-                linear.append(_embed(field, x, self.weights_1d[field.table]))
-        first_order = tf.add_n(linear)[:, 0] if self.linear else None
+        plan = self._plan(roles)
+        parts = []  # [B, n, width] blocks, in the plan's field order
+        if plan["ids"]:
+            ids = tf.stack([_column(encoded, f) + self.offsets[f.table] for f in plan["ids"]], axis=1)
+            parts.append(tf.gather(self.table, ids))
+        if plan["dense"]:
+            values = tf.stack([encoded[f.key] for f in plan["dense"]], axis=1)  # [B, D, 2]
+            rows = tf.gather(self.table, plan["dense_rows"])  # [D, 2, width]
+            parts.append(tf.einsum("bdr,drw->bdw", values, rows))
+        if plan["bags"]:
+            bags = [encoded[f.key] for f in plan["bags"]]
+            lengths = [int(b.shape[1]) for b in bags]  # static: the spec's max_length
+            ids = tf.concat(bags, axis=1)  # [B, ΣL]; 0 is padding
+            offsets = tf.constant(np.repeat([self.offsets[f.table] for f in plan["bags"]], lengths), ids.dtype)
+            rows = tf.gather(self.table, tf.where(ids > 0, ids + offsets, tf.zeros_like(ids)))  # [B, ΣL, w]
+            # Pool every bag at once: which bag each position belongs to is a constant [ΣL, bags] matrix,
+            # so masking, counting and averaging are two small contractions (no per-bag slices).
+            member = tf.constant(np.repeat(np.eye(len(bags), dtype=np.float32), lengths, axis=0))
+            mask = tf.cast(ids > 0, rows.dtype)
+            count = tf.matmul(mask, member)  # [B, bags]
+            norm = tf.stack([_bag_norm(f, count[:, i]) for i, f in enumerate(plan["bags"])], axis=1)
+            weights = mask[:, :, None] * member[None] / norm[:, None, :]  # [B, ΣL, bags]
+            parts.append(tf.einsum("blf,blw->bfw", weights, rows))
+        stacked = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+        if self.linear and self.dim:
+            vectors, weights_1d = tf.split(stacked, [self.dim, 1], axis=2)  # split's gradient is one concat
+        else:
+            vectors, weights_1d = (stacked, None) if self.dim else (None, stacked)
+        first_order = tf.reduce_sum(weights_1d[:, :, 0], axis=1) if self.linear else None
         if not self.dim:
             return None, first_order
-        stacked = tf.stack(vectors, axis=1)
         if self.l2:
             # Penalise only the rows this batch used: regularising whole tables costs O(vocabulary) a step.
-            self.add_loss(self.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(stacked), axis=[1, 2])))
-        return stacked, first_order
+            self.add_loss(self.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(vectors), axis=[1, 2])))
+        return vectors, first_order
+
+    def table_values(self) -> dict[str, tf.Tensor]:
+        """Each k-wide table by name, cut out of the fused variable."""
+        return {name: self.table[offset:offset + self.rows[name], : self.dim]
+                for name, offset in self.offsets.items()}
+
+    def _plan(self, roles: Sequence[str] | None) -> dict[str, Any]:
+        """The chosen fields by how they are looked up (plain Python, run once per trace)."""
+        chosen = [f for f in self.fields if roles is None or f.role in roles]
+        dense = [f for f in chosen if f.mode == "dense"]
+        return {"ids": [f for f in chosen if f.mode == "id"], "dense": dense,
+                "dense_rows": np.array([[self.offsets[f.table], self.offsets[f.table] + 1] for f in dense],
+                                       np.int64).reshape(-1, 2),
+                "bags": [f for f in chosen if f.mode == "bag"]}
 
 
-def _embed(field: Field, x: tf.Tensor, table: tf.Variable) -> tf.Tensor:
-    if field.mode == "id":
-        return tf.gather(table, x)
-    if field.mode == "dense":
-        return x[:, 0:1] * table[0] + x[:, 1:2] * table[1]
-    rows = tf.gather(table, x)  # [B, L, k]; id 0 is padding and its row is masked out
-    mask = tf.cast(x > 0, rows.dtype)[:, :, None]
-    total = tf.reduce_sum(rows * mask, axis=1)
-    count = tf.reduce_sum(mask, axis=1)
+class _FusedInitializer(keras.initializers.Initializer):
+    """Small random vectors in the first `dim` columns, zero first-order weights after them."""
+
+    def __init__(self, dim: int, seed: int):
+        self.dim, self.seed = dim, seed
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        dtype = dtype or tf.float32
+        vectors = keras.initializers.RandomNormal(stddev=0.01, seed=self.seed)((shape[0], self.dim), dtype)
+        return tf.concat([vectors, tf.zeros((shape[0], shape[1] - self.dim), dtype)], axis=1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "seed": self.seed}
+
+
+def _column(encoded: Mapping[str, tf.Tensor], field: Field) -> tf.Tensor:
+    x = encoded[field.key]
+    return x[:, field.column] if field.column is not None else x
+
+
+def _bag_norm(field: Field, count: tf.Tensor) -> tf.Tensor:
+    """What a bag's summed rows are divided by: 1, √count or count (at least 1: empty bags give 0)."""
     if field.combiner == "sum":
-        return total
+        return tf.ones_like(count)
     if field.combiner == "sqrtn":
-        return total / tf.sqrt(tf.maximum(count, 1.0))
-    return total / tf.maximum(count, 1.0)
+        return tf.sqrt(tf.maximum(count, 1.0))
+    return tf.maximum(count, 1.0)
 
 
 def mlp(hidden_units: Sequence[int], dropout: float, seed: int, name: str) -> keras.Sequential:
@@ -90,9 +139,11 @@ def mlp(hidden_units: Sequence[int], dropout: float, seed: int, name: str) -> ke
 
 
 def embedding_tables(scorer: keras.layers.Layer) -> dict[str, tf.Variable]:
-    """The k-wide embedding tables of a scorer by table name (exports keep them findable by name)."""
+    """The k-wide embedding tables of a scorer by name, as frozen copies that an export can hold and
+    `ctr embeddings` can find by name."""
     for attribute in ("embeddings", "gmf"):
         layer = getattr(scorer, attribute, None)
         if isinstance(layer, FieldEmbeddings) and layer.dim:
-            return dict(layer.tables)
+            return {name: tf.Variable(value, trainable=False, name=f"{name}_embedding")
+                    for name, value in layer.table_values().items()}
     return {}

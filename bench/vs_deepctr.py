@@ -1,0 +1,521 @@
+"""ctr against DeepCTR (PyPI `deepctr` 0.9.4) on the same data, features, sizes and training budget.
+
+Models: our DeepFM and FM beside DeepCTR's DeepFM and DeepCTR's FM. DeepCTR 0.9.4 has no FM model,
+so its FM is the DeepFM function without the DNN: DeepCTR's own linear logit + its `FM` layer +
+its `PredictionLayer` (see `_deepctr_model`).
+
+Datasets: MovieLens 100K as CTR (rating >= 4, random 80/10/10, seed 0; user and item ids, age,
+gender, occupation, zip prefix, genres, release year, hour and day of week) and the embedded
+synthetic data at 1 M rows (every feature of `feature_specs/synthetic.yaml`, random 80/10/10).
+
+Shared settings: embedding size 16, MLP 256-128 (ReLU), Adam at 1e-3, the same batch size and the
+same epoch budget. On MovieLens both libraries stop early on validation AUC (patience 2, best
+weights restored); the synthetic runs train a fixed number of epochs. Each library keeps its own
+regularisation defaults (ours: l2 on the embedding rows used; DeepCTR's: l2 1e-5 on its tables).
+DeepCTR gets its inputs encoded outside the model, its documented way (label encoding, padded
+sequences, standardised numbers), by `ExternalEncoder` below; that encoding is timed wherever the
+comparison is end to end (time to the first epoch, serving).
+
+Every (dataset, library, model, seed) runs in its own Python process, so peak resident memory is
+that run's alone. Figures are medians over `--runs` seeds. Prints a table, writes
+bench/results/vs_deepctr.json and updates the README's block.
+
+    python bench/vs_deepctr.py [--data ../shared/data/ml-100k] [--runs 3] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # DeepCTR's children too: the same Keras 2 stack
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_OUT = str(ROOT / "bench" / "results" / "vs_deepctr.json")
+EMBEDDING_DIM = 16
+HIDDEN = (256, 128)
+LEARNING_RATE = 1e-3
+# MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
+SETTINGS = {
+    "movielens": {"batch_size": 256, "max_epochs": 20, "early_stopping": True},
+    "synthetic": {"batch_size": 2048, "max_epochs": 3, "early_stopping": False},
+}
+RUNNERS = [("ctr", "DeepFM"), ("deepctr", "DeepFM"), ("ctr", "FM"), ("deepctr", "FM")]
+SERVE_CALLS_1, SERVE_CALLS_1024 = 2000, 60
+
+# The MovieLens feature set of the issue: the bundled spec without the title.
+MOVIELENS_SPEC = {
+    "name": "movielens-100k-vs-deepctr",
+    "label": {"column": "rating", "threshold": 4},
+    "features": [
+        {"name": "user_id", "kind": "categorical", "dtype": "int", "role": "user"},
+        {"name": "item_id", "kind": "categorical", "dtype": "int", "role": "item"},
+        {"name": "age", "kind": "numeric", "transform": "quantile", "buckets": 8, "role": "user"},
+        {"name": "gender", "kind": "categorical", "role": "user"},
+        {"name": "occupation", "kind": "categorical", "role": "user"},
+        {"name": "zip_prefix", "kind": "categorical", "role": "user", "min_count": 2},
+        {"name": "genres", "kind": "multi_categorical", "separator": "|", "max_length": 6, "role": "item"},
+        {"name": "release_year", "kind": "numeric", "role": "item"},
+        {"name": "timestamp", "kind": "timestamp", "parts": ["hour", "day_of_week"], "role": "context"},
+    ],
+}
+
+
+# -- the parent: run every child, aggregate, report ------------------------------------------------
+def main() -> None:
+    from bench._report import arguments, report_only_or_check_data
+
+    parser = arguments(__doc__, DEFAULT_OUT)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
+    parser.add_argument("--datasets", default="movielens,synthetic")
+    parser.add_argument("--child", help=argparse_hidden())
+    args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+        return
+    datasets = args.datasets.split(",")
+    if report_only_or_check_data(args, publish, "bench/vs_deepctr.py"):
+        return
+
+    started = time.time()
+    results: dict[str, dict] = {}
+    for dataset in datasets:
+        for library, model in RUNNERS:
+            runs = []
+            for seed in range(args.runs):
+                job = {"dataset": dataset, "library": library, "model": model, "seed": seed,
+                       "data": args.data, "rows": args.rows, **SETTINGS[dataset]}
+                runs.append(run_child(job))
+                r = runs[-1]
+                print(f"  {dataset:<10}{library:<8}{model:<7} seed {seed}: AUC {r['auc']:.4f}  "
+                      f"{r['train_examples_per_s']:>9.0f} ex/s  first epoch {r['first_epoch_s']:.1f} s  "
+                      f"RSS {r['peak_rss_mb']:.0f} MB  serve b1 p50 {r['serve_b1_p50_ms']:.2f} ms  "
+                      f"b1024 {r['serve_b1024_rows_per_s']:.0f} rows/s", flush=True)
+            results[f"{dataset}/{library}/{model}"] = {"runs": runs, **medians(runs)}
+    from bench._report import machine
+
+    report = {
+        "benchmark": "ctr_vs_deepctr",
+        "protocol": {"runs": args.runs, "synthetic_rows": args.rows, "settings": SETTINGS,
+                     "embedding_dim": EMBEDDING_DIM, "hidden_units": list(HIDDEN), "optimizer": "Adam",
+                     "learning_rate": LEARNING_RATE, "split": "random 80/10/10, seed 0",
+                     "deepctr_fm": "DeepCTR linear logit + deepctr.layers.FM + PredictionLayer (no FM model in 0.9.4)",
+                     "serving": f"batch 1: {SERVE_CALLS_1} calls, p50/p99; batch 1024: {SERVE_CALLS_1024} calls"},
+        "machine": {**machine(), "deepctr": _version("deepctr")},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_minutes": round((time.time() - started) / 60, 1),
+        "results": results,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {out}")
+    publish(report, update=out == Path(DEFAULT_OUT))
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def run_child(job: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-4000:])
+        sys.exit(f"bench/vs_deepctr.py: the run {job} failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+FIGURES = ["auc", "logloss", "epochs", "train_examples_per_s", "first_epoch_s", "peak_rss_mb",
+           "serve_b1_p50_ms", "serve_b1_p99_ms", "serve_b1024_rows_per_s"]
+
+
+def medians(runs: list[dict]) -> dict:
+    return {f"{k}_median": statistics.median(r[k] for r in runs) for k in FIGURES}
+
+
+def publish(report: dict, update: bool) -> None:
+    """Print the table (ours beside DeepCTR's, with ratios) and write it into the README's block."""
+    from bench._report import update_readme
+
+    res, info = report["results"], report["machine"]
+    columns = [("test AUC", "auc", "{:.4f}", "diff"), ("logloss", "logloss", "{:.4f}", "diff"),
+               ("train ex/s", "train_examples_per_s", "{:,.0f}", "ratio"),
+               ("1st epoch s", "first_epoch_s", "{:.1f}", "ratio"), ("peak RSS MB", "peak_rss_mb", "{:,.0f}", "ratio"),
+               ("serve b1 p50 ms", "serve_b1_p50_ms", "{:.2f}", "ratio"),
+               ("serve b1 p99 ms", "serve_b1_p99_ms", "{:.2f}", "ratio"),
+               ("serve b1024 rows/s", "serve_b1024_rows_per_s", "{:,.0f}", "ratio")]
+    head = "| dataset | model | library | " + " | ".join(c[0] for c in columns) + " |"
+    rows = [head, "|---|---|---|" + "---:|" * len(columns)]
+    datasets = list(dict.fromkeys(key.split("/")[0] for key in res))
+    for dataset in datasets:
+        for model in ("DeepFM", "FM"):
+            ours, peer = res.get(f"{dataset}/ctr/{model}"), res.get(f"{dataset}/deepctr/{model}")
+            if ours is None or peer is None:
+                continue
+            label = "MovieLens 100K" if dataset == "movielens" else f"synthetic {report['protocol']['synthetic_rows']:,}"
+            for lib, r in (("ctr", ours), ("DeepCTR", peer)):
+                cells = [fmt.format(r[f"{key}_median"]) for _, key, fmt, _ in columns]
+                rows.append(f"| {label} | {model} | {lib} | " + " | ".join(cells) + " |")
+            ratio_cells = []
+            for _, key, _, kind in columns:
+                a, b = ours[f"{key}_median"], peer[f"{key}_median"]
+                ratio_cells.append(f"{a - b:+.4f}" if kind == "diff" else f"{a / b:.2f}×")
+            rows.append(f"| {label} | {model} | **ctr vs DeepCTR** | " + " | ".join(ratio_cells) + " |")
+    settings = report["protocol"]["settings"]
+    rows.append(
+        f"\nMedian of {report['protocol']['runs']} runs per cell (seeds 0–{report['protocol']['runs'] - 1}), each in "
+        f"its own process; measured {report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), "
+        f"TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `bench/vs_deepctr.py` "
+        f"({report['wall_minutes']} min); raw figures in `bench/results/vs_deepctr.json`. Batch size "
+        f"{settings['movielens']['batch_size']} on MovieLens (early stopping on validation AUC, at most "
+        f"{settings['movielens']['max_epochs']} epochs), {settings['synthetic']['batch_size']} on synthetic "
+        f"({settings['synthetic']['max_epochs']} epochs). Ratios are ctr / DeepCTR (AUC and logloss: differences).")
+    text = "\n".join(rows)
+    print("\n" + text)
+    if update and update_readme("vs_deepctr", text):
+        print("updated the table in README.md")
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+# -- a child: one library, one model, one seed ----------------------------------------------------
+def child(job: dict) -> dict:
+    import resource
+
+    import numpy as np
+
+    import ctr
+    from ctr.metrics import auc, logloss
+
+    spec = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC) if job["dataset"] == "movielens" else ctr.datasets.synthetic_spec()
+    if job["dataset"] == "movielens":
+        table = ctr.datasets.movielens_100k(job["data"])
+    else:
+        table = ctr.datasets.synthetic(n_rows=job["rows"], seed=0)
+    train, valid, test = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
+    del table
+    y_test = ctr.data.labels(test, spec)
+    runner = _OursRunner if job["library"] == "ctr" else _DeepCTRRunner
+    result = runner(spec, job).run(train, valid, test)
+    p = result.pop("probabilities")
+    result.update(auc=auc(y_test, p), logloss=logloss(y_test, p),
+                  peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    assert np.isfinite(p).all()
+    return result
+
+
+class _Runner:
+    """Train with a clock, predict the test rows, then time serving from raw rows."""
+
+    def __init__(self, spec, job: dict):
+        self.spec, self.job = spec, job
+
+    def run(self, train, valid, test) -> dict:
+        from ctr._keras import keras
+
+        clock = _clock_callback(time.perf_counter())
+        callbacks = [clock]
+        if self.job["early_stopping"]:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=2,
+                                                           restore_best_weights=True))
+        self.train(train, valid, callbacks)
+        steady = clock.epoch_seconds[1:] or clock.epoch_seconds
+        probabilities = self.predict(test)
+        raw = test.reset_index(drop=True)
+        serve = self.server()
+        return {"probabilities": probabilities, "epochs": len(clock.epoch_seconds),
+                "train_examples_per_s": len(train) / statistics.median(steady),
+                "first_epoch_s": clock.first_epoch_end, **_serving_times(serve, raw)}
+
+
+class _OursRunner(_Runner):
+    def train(self, train, valid, callbacks) -> None:
+        import ctr
+
+        cls = ctr.DeepFM if self.job["model"] == "DeepFM" else ctr.FM
+        extra = {"hidden_units": HIDDEN} if self.job["model"] == "DeepFM" else {}
+        self.model = cls(self.spec, embedding_dim=EMBEDDING_DIM, learning_rate=LEARNING_RATE,
+                         batch_size=self.job["batch_size"], seed=self.job["seed"], **extra)
+        self.model.fit(train, validation_data=valid, epochs=self.job["max_epochs"], callbacks=callbacks, verbose=0)
+
+    def predict(self, test):
+        return self.model.predict(test)
+
+    def server(self):
+        """The exported SavedModel's serving signature, fed raw column values as a client would."""
+        import numpy as np
+        import tensorflow as tf
+
+        folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-")) / "model"
+        self.model.export(folder)
+        signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+        features = self.spec.features
+        missing_int = np.iinfo(np.int64).min
+
+        def serve(frame):
+            inputs = {}
+            for f in features:
+                column = frame[f.source]
+                if f.kind == "timestamp" or (f.kind == "categorical" and f.dtype == "int"):
+                    inputs[f.name] = tf.constant(column.fillna(missing_int).to_numpy(np.int64))
+                elif f.kind == "numeric":
+                    inputs[f.name] = tf.constant(column.to_numpy(np.float32))
+                else:
+                    inputs[f.name] = tf.constant(column.fillna("").to_numpy(object).astype(str))
+            return signature(**inputs)["probability"].numpy()
+
+        return serve
+
+
+class _DeepCTRRunner(_Runner):
+    def train(self, train, valid, callbacks) -> None:
+        import tensorflow as tf
+
+        tf.keras.utils.set_random_seed(self.job["seed"])
+        self.encoder = ExternalEncoder(self.spec).fit(train)  # timed: part of DeepCTR's end-to-end
+        x, y = self.encoder.transform(train), self.encoder.labels(train)
+        xv, yv = self.encoder.transform(valid), self.encoder.labels(valid)
+        self.model = _deepctr_model(self.job["model"], self.encoder.feature_columns(), self.job["seed"])
+        self.model.compile(tf.keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy",
+                           metrics=[tf.keras.metrics.AUC(name="auc", num_thresholds=1000)])
+        self.model.fit(x, y, batch_size=self.job["batch_size"], epochs=self.job["max_epochs"],
+                       validation_data=(xv, yv), callbacks=callbacks, verbose=0, shuffle=True)
+
+    def predict(self, test):
+        return self.model.predict(self.encoder.transform(test), batch_size=8192, verbose=0).reshape(-1)
+
+    def server(self):
+        """DeepCTR's model as a SavedModel (its fastest call path), behind the external encoding."""
+        import tensorflow as tf
+
+        folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-")) / "model"
+        tf.saved_model.save(self.model, str(folder))
+        signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+        (output,) = signature.structured_outputs
+
+        def serve(frame):
+            x = self.encoder.transform(frame)
+            return signature(**{k: tf.constant(v) for k, v in x.items()})[output].numpy()
+
+        return serve
+
+
+def _deepctr_model(name: str, columns: list, seed: int):
+    from deepctr.models import DeepFM
+
+    if name == "DeepFM":
+        return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
+    # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
+    import tensorflow as tf
+    from deepctr.feature_column import DEFAULT_GROUP_NAME, build_input_features, get_linear_logit, \
+        input_from_feature_columns
+    from deepctr.layers.core import PredictionLayer
+    from deepctr.layers.interaction import FM
+    from deepctr.layers.utils import add_func, concat_func
+
+    features = build_input_features(columns)
+    linear = get_linear_logit(features, columns, seed=1024 + seed, prefix="linear", l2_reg=1e-5)
+    groups, _ = input_from_feature_columns(features, columns, 1e-5, 1024 + seed, support_group=True)
+    fm = FM()(concat_func(groups[DEFAULT_GROUP_NAME], axis=1))
+    output = PredictionLayer("binary")(add_func([linear, fm]))
+    return tf.keras.Model(inputs=list(features.values()), outputs=output)
+
+
+class ExternalEncoder:
+    """DeepCTR's inputs, encoded outside the model as its examples do: ids label-encoded (0 for
+    unseen or rare), multi-valued and text columns padded id sequences, numbers standardised (NaN → 0),
+    quantile numbers bucketed, timestamps split into hour and day of week. Driven by our spec, so
+    both libraries see the same features."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.state: dict = {}
+
+    def fit(self, frame):
+        import numpy as np
+
+        for f in self.spec.features:
+            column = frame[f.source]
+            if f.kind == "categorical":
+                counts = column.dropna().astype(str).value_counts()
+                self.state[f.name] = _index(counts[counts >= f.min_count].index)
+            elif f.kind in ("multi_categorical", "text"):
+                counts = self._tokens(column, f).value_counts()
+                kept = counts[counts >= f.min_count].index
+                self.state[f.name] = _index(kept[: getattr(f, "max_tokens", None) or len(kept)])
+            elif f.kind == "numeric":
+                x = self._numbers(column, f)
+                x = x[np.isfinite(x)]
+                if f.transform == "quantile":
+                    self.state[f.name] = np.unique(np.quantile(x, np.linspace(0, 1, f.buckets + 1)[1:-1]))
+                else:
+                    self.state[f.name] = (float(x.mean()), float(x.std() or 1.0))
+            elif f.kind == "timestamp":
+                self.state[f.name] = None
+        return self
+
+    def transform(self, frame) -> dict:
+        import numpy as np
+        import pandas as pd
+
+        out = {}
+        for f in self.spec.features:
+            column = frame[f.source]
+            if f.kind == "categorical":
+                out[f.name] = _codes(column.astype(str).to_numpy(), self.state[f.name])
+            elif f.kind in ("multi_categorical", "text"):
+                tokens = self._tokens(column, f)
+                codes = _codes(tokens.to_numpy(), self.state[f.name])
+                rows = pd.factorize(tokens.index)[0] if len(tokens) else np.zeros(0, int)
+                position = pd.Series(rows).groupby(rows).cumcount().to_numpy()
+                keep = position < f.max_length
+                padded = np.zeros((len(frame), f.max_length), np.int32)
+                padded[tokens.index.to_numpy()[keep], position[keep]] = codes[keep]
+                out[f.name] = padded
+            elif f.kind == "numeric":
+                x = self._numbers(column, f)
+                if f.transform == "quantile":
+                    out[f.name] = np.where(np.isfinite(x), np.searchsorted(self.state[f.name], x, "right") + 1,
+                                           0).astype(np.int32)
+                else:
+                    mean, std = self.state[f.name]
+                    z = (x - mean) / std
+                    out[f.name] = np.where(np.isfinite(z), z, 0.0).astype(np.float32)
+            elif f.kind == "timestamp":
+                seconds = column.to_numpy(np.int64)
+                out[f"{f.name}_hour"] = ((seconds // 3600) % 24 + 1).astype(np.int32)
+                out[f"{f.name}_day_of_week"] = ((seconds // 86400 + 3) % 7 + 1).astype(np.int32)
+        # DeepCTR's inputs are [batch, 1] for single values (Keras' fit adds the axis; a signature does not).
+        return {k: v if v.ndim == 2 else v[:, None] for k, v in out.items()}
+
+    def labels(self, frame):
+        import ctr
+
+        return ctr.data.labels(frame, self.spec)
+
+    def feature_columns(self) -> list:
+        from deepctr.feature_column import DenseFeat, SparseFeat, VarLenSparseFeat
+
+        columns = []
+        for f in self.spec.features:
+            if f.kind == "categorical":
+                columns.append(SparseFeat(f.name, len(self.state[f.name]) + 1, embedding_dim=EMBEDDING_DIM))
+            elif f.kind in ("multi_categorical", "text"):
+                columns.append(VarLenSparseFeat(SparseFeat(f.name, len(self.state[f.name]) + 1,
+                                                           embedding_dim=EMBEDDING_DIM),
+                                                maxlen=f.max_length, combiner="mean"))
+            elif f.kind == "numeric" and f.transform == "quantile":
+                columns.append(SparseFeat(f.name, len(self.state[f.name]) + 2, embedding_dim=EMBEDDING_DIM))
+            elif f.kind == "numeric":
+                columns.append(DenseFeat(f.name, 1))
+            elif f.kind == "timestamp":
+                columns += [SparseFeat(f"{f.name}_hour", 25, embedding_dim=EMBEDDING_DIM),
+                            SparseFeat(f"{f.name}_day_of_week", 8, embedding_dim=EMBEDDING_DIM)]
+        return columns
+
+    @staticmethod
+    def _numbers(column, f):
+        import numpy as np
+
+        x = column.to_numpy(np.float64)
+        return np.sign(x) * np.log1p(np.abs(x)) if f.transform == "log" else x
+
+    @staticmethod
+    def _tokens(column, f):
+        text = column.fillna("").astype(str).reset_index(drop=True)  # index = row position
+        if f.kind == "text":
+            words = text.str.lower().str.replace(r"[^\w]+", " ", regex=True).str.split()
+        else:
+            words = text.str.split(re.escape(f.separator), regex=True)
+        tokens = words.explode()
+        tokens = tokens[tokens.notna()].astype(str).str.strip()
+        return tokens[tokens != ""]
+
+
+def _index(values) -> dict:
+    return {v: i + 1 for i, v in enumerate(values)}
+
+
+def _codes(values, index: dict):
+    """Label codes (0 for unseen): a dict walk for a handful of values, pandas for many."""
+    import numpy as np
+    import pandas as pd
+
+    if len(values) <= 64:
+        return np.fromiter((index.get(v, 0) for v in values), np.int32, len(values))
+    return (pd.Categorical(values, categories=list(index)).codes + 1).astype(np.int32)
+
+
+def _clock_callback(start: float):
+    """Times each epoch's training part (not its validation) and when the first one ended."""
+    import tensorflow as tf
+
+    class Clock(tf.keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch_seconds: list[float] = []
+            self.first_epoch_end = float("nan")
+            self._begin = self._train_end = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._begin, self._train_end = time.perf_counter(), None
+
+        def on_test_begin(self, logs=None):
+            if self._begin is not None and self._train_end is None:
+                self._train_end = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            end = self._train_end or time.perf_counter()
+            self.epoch_seconds.append(end - self._begin)
+            if not self.epoch_seconds[1:]:
+                self.first_epoch_end = end - start
+
+    return Clock()
+
+
+def _serving_times(serve, raw) -> dict:
+    """Batch-1 latency (p50, p99) and batch-1024 throughput of `serve`, from raw DataFrame rows."""
+    import numpy as np
+
+    singles = [raw.iloc[i:i + 1] for i in range(200)]
+    batch = raw.iloc[:1024]
+    for frame in singles[:50]:
+        serve(frame)
+    serve(batch)
+    latencies = []
+    for i in range(SERVE_CALLS_1):
+        frame = singles[i % len(singles)]
+        t = time.perf_counter()
+        serve(frame)
+        latencies.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    for _ in range(SERVE_CALLS_1024):
+        serve(batch)
+    seconds = time.perf_counter() - t
+    return {"serve_b1_p50_ms": float(np.percentile(latencies, 50) * 1e3),
+            "serve_b1_p99_ms": float(np.percentile(latencies, 99) * 1e3),
+            "serve_b1024_rows_per_s": SERVE_CALLS_1024 * len(batch) / seconds}
+
+
+if __name__ == "__main__":
+    main()
