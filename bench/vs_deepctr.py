@@ -165,7 +165,8 @@ def publish(report: dict, update: bool) -> None:
             ours, peer = res.get(f"{dataset}/ctr/{model}"), res.get(f"{dataset}/deepctr/{model}")
             if ours is None or peer is None:
                 continue
-            label = "MovieLens 100K" if dataset == "movielens" else f"synthetic {report['protocol']['synthetic_rows']:,}"
+            rows_ = report["protocol"]["synthetic_rows"]
+            label = "MovieLens 100K" if dataset == "movielens" else f"synthetic {rows_:,}"
             for lib, r in (("ctr", ours), ("DeepCTR", peer)):
                 cells = [fmt.format(r[f"{key}_median"]) for _, key, fmt, _ in columns]
                 rows.append(f"| {label} | {model} | {lib} | " + " | ".join(cells) + " |")
@@ -327,8 +328,12 @@ def _deepctr_model(name: str, columns: list, seed: int):
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
-    from deepctr.feature_column import DEFAULT_GROUP_NAME, build_input_features, get_linear_logit, \
-        input_from_feature_columns
+    from deepctr.feature_column import (
+        DEFAULT_GROUP_NAME,
+        build_input_features,
+        get_linear_logit,
+        input_from_feature_columns,
+    )
     from deepctr.layers.core import PredictionLayer
     from deepctr.layers.interaction import FM
     from deepctr.layers.utils import add_func, concat_func

@@ -31,7 +31,7 @@ from .models import (
 )
 from .onnx_export import onnx_session
 from .pipeline import RecommendationPipeline
-from .spec import Categorical, FeatureSpec, Label, MultiCategorical, Numeric, Text, Timestamp
+from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Numeric, Text, Timestamp
 
 __all__ = [
     "FM",
@@ -42,6 +42,7 @@ __all__ = [
     "DeepFM",
     "ExportError",
     "FeatureSpec",
+    "History",
     "Label",
     "LogisticRegression",
     "MatrixFactorization",

@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--user", help="user id; a known user's stored features fill what --feature leaves out")
     recommend.add_argument("--feature", action="append", default=[], metavar="NAME=VALUE",
                            help="a query feature value (repeatable), e.g. --feature age=25")
+    recommend.add_argument("--history", default="",
+                           help="comma-separated ids of items the user touched (a user never seen: cold start); "
+                                "fills the spec's history feature, and these items are not recommended again")
     recommend.add_argument("--k", type=int, default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
 
@@ -175,14 +178,24 @@ def _recommend(args: argparse.Namespace) -> int:
             raise DataError(f"--feature {item!r}: expected NAME=VALUE with NAME one of "
                             f"{', '.join(served.query_features)}")
         row[spec[name].source] = _parse_value(spec[name], value)
+    touched = [x.strip() for x in args.history.split(",") if x.strip()]
+    if touched:
+        histories = [spec[n] for n in served.query_features if spec[n].kind == "history"]
+        if not histories:
+            raise DataError(f"--history: the model's spec {spec.name!r} has no history feature, so a user's "
+                            "items cannot describe them; use --feature with their own features instead")
+        row[histories[0].source] = histories[0].separator.join(touched)
     query = complete_queries(spec, served.query_features, pd.DataFrame([row]) if row else pd.DataFrame(index=[0]))
     item_feature = spec[meta["item_key"]]
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
+    exclude += [_parse_value(item_feature, x) for x in touched]
     ids, scores = served.recommend(query, k=args.k, exclude=[exclude])
     shown = served.catalogue.set_index(item_feature.source, drop=False)
     table = shown.reindex(ids[0]).assign(score=scores[0]).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
     who = f"user {args.user}" if args.user is not None else "a new user"
+    if touched and args.user is None:
+        who += f" who touched {len(touched)} item{'s' if len(touched) > 1 else ''}"
     print(f"top {len(table)} for {who} ({meta['model']}):")
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))

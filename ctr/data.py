@@ -20,12 +20,12 @@ import pyarrow.dataset as pads
 
 from .errors import DataError
 from .features import MISSING_INT
-from .spec import Categorical, Feature, FeatureSpec, MultiCategorical, Numeric, Text, Timestamp
+from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp
 
 Source = pd.DataFrame | pa.Table | str | Path
 
-__all__ = ["Source", "iter_chunks", "labels", "random_split", "raw_features", "read", "require_columns",
-           "temporal_split"]
+__all__ = ["Source", "add_history", "cold_user_split", "count_rows", "iter_chunks", "labels", "random_split",
+           "raw_features", "read", "require_columns", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -82,6 +82,24 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         yield dataset.schema.empty_table().select(cols or dataset.schema.names).to_pandas()
 
 
+def count_rows(source: Source) -> int:
+    """Rows in a source without holding it: Parquet from its metadata, CSV in one streamed pass."""
+    if isinstance(source, pd.DataFrame):
+        return len(source)
+    if isinstance(source, pa.Table):
+        return source.num_rows
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"no data at {path}")
+    if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.is_file():
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        return sum(len(chunk) for chunk in pd.read_csv(path, sep=sep, usecols=[0], chunksize=1 << 20))
+    try:
+        return pads.dataset(path, format="parquet").count_rows()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
+
+
 def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:
     """Raise a DataError naming every column of `need` missing from `have`, and listing what is there."""
     missing = [c for c in need if c not in set(have)]
@@ -92,14 +110,17 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> 
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
-def raw_features(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
-    """Each feature's column as the array its serving input takes (str objects, int64 or float32).
+def raw_features(frame: pd.DataFrame, spec: FeatureSpec,
+                 names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Each feature's column (or only those of the features in `names`) as the array its serving
+    input takes (str objects, int64 or float32).
 
     Missing values become "" for strings, NaN for numbers and MISSING_INT for integer ids and
     timestamps; the encoder maps each of them to its feature's missing slot.
     """
-    require_columns(frame.columns, [f.source for f in spec.features])
-    return {f.name: _canonical(frame[f.source], f) for f in spec.features}
+    features = spec.features if names is None else [spec[n] for n in names]
+    require_columns(frame.columns, [f.source for f in features])
+    return {f.name: _canonical(frame[f.source], f) for f in features}
 
 
 def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
@@ -136,7 +157,7 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         return _seconds(column, where)
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
-    if isinstance(f, MultiCategorical):
+    if isinstance(f, MultiCategorical | History):
         return _strings(column, where, join=f.separator)
     if isinstance(f, Text | Categorical):
         return _strings(column, where)
@@ -248,6 +269,52 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
     bounds = np.cumsum(fractions)[:-1]
     part = np.searchsorted(bounds, position, side="right")
     return tuple(ordered[part == i].reset_index(drop=True) for i in range(len(fractions)))
+
+
+def add_history(data: Source, column: str = "history", user: str = "user_id", item: str = "item_id",
+                time: str = "timestamp", max_length: int = 20, separator: str = "|",
+                profiles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table with `column`: for each row, the ids of the items its user touched before it (most
+    recent first, at most `max_length`), as a `History` feature reads them. With `profiles` (rows of
+    other interactions), each user's history is those rows instead, the same for all their rows:
+    the profile a cold user brings at serving time."""
+    frame = read(data).reset_index(drop=True)
+    require_columns(frame.columns, [user, item, time])
+    if profiles is not None:
+        require_columns(profiles.columns, [user, item, time])
+        ordered = profiles.sort_values([user, time], kind="stable", ascending=[True, False])
+        joined = ordered.groupby(user, sort=False)[item].agg(
+            lambda ids: separator.join(str(i) for i in list(ids)[:max_length]))
+        return frame.assign(**{column: frame[user].map(joined).fillna("").to_numpy(object)})
+    order = frame.sort_values([user, time], kind="stable").index.to_numpy()
+    users = frame[user].to_numpy()[order]
+    items = frame[item].astype(str).to_numpy()[order]
+    out = np.empty(len(frame), dtype=object)
+    start = 0
+    for i in range(len(order)):  # one pass in (user, time) order; each history is the row's predecessors
+        if i and users[i] != users[i - 1]:
+            start = i
+        out[order[i]] = separator.join(items[max(start, i - max_length):i][::-1])
+    return frame.assign(**{column: out})
+
+
+def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, user: str = "user_id",
+                    time: str = "timestamp", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Hold `fraction` of the users out entirely: returns (rows of the other users, the held-out users'
+    earliest `profile_size` rows each (their profile at serving time), the rest of their rows (test)).
+    Held-out users with no rows beyond the profile are dropped."""
+    frame = read(data).reset_index(drop=True)
+    require_columns(frame.columns, [user, time])
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    ids = frame[user].drop_duplicates().to_numpy()
+    rng = np.random.default_rng(seed)
+    cold = set(rng.choice(ids, size=max(1, round(fraction * len(ids))), replace=False).tolist())
+    is_cold = frame[user].isin(cold).to_numpy()
+    held = frame[is_cold].sort_values([user, time], kind="stable")
+    rank = held.groupby(user, sort=False).cumcount().to_numpy()
+    profile, rest = held[rank < profile_size], held[rank >= profile_size]
+    return (frame[~is_cold].reset_index(drop=True), profile.reset_index(drop=True), rest.reset_index(drop=True))
 
 
 def _cuts(n: int, fractions: Sequence[float]) -> list[int]:

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +98,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True) -
 def atomic_export(path: Path, write: Callable[[Path], None], check: Callable[[Path], None]) -> Path:
     """Write into a temporary sibling folder, check it, then swap it in; on failure the old one stays."""
     path = Path(path).absolute()
+    recover_interrupted_export(path)
     if path.exists() and not (path / "saved_model.pb").exists() and any(path.iterdir()):
         raise ExportError(f"{path} exists and is not a SavedModel; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,17 @@ def atomic_export(path: Path, write: Callable[[Path], None], check: Callable[[Pa
     return path
 
 
+def recover_interrupted_export(path: Path) -> None:
+    """Undo a swap that a kill cut between its two renames: put the previous export back in place."""
+    path = Path(path).absolute()
+    if path.exists() or not path.parent.exists():
+        return
+    aside = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    aside = [p for p in aside if (p / "saved_model.pb").exists()]
+    if aside:
+        os.rename(aside[-1], path)
+
+
 def _fsync_tree(root: Path) -> None:
     for folder, _, files in os.walk(root):
         for name in files:
@@ -132,7 +144,11 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
     rows: dict[str, list[Any]] = {}
     for f in spec.features:
         dtype = raw_dtype(f)
-        table = state["tables"].get(f.shared_embedding or f.name, {})
+        group = f.shared_embedding or f.name
+        if f.kind == "history":  # a history lists item ids: probe with real ones
+            items = spec[f.items]
+            group = items.shared_embedding or items.name
+        table = state["tables"].get(group, {})
         vocab = table.get("vocabulary") or ["a", "b"]
         if dtype == "float32":
             stats = state["numeric"][f.name]
@@ -146,7 +162,7 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
             values = [known[i % len(known)] for i in range(n)]
             values[0] = -987654321  # unseen
         else:
-            width = 1 if f.kind == "categorical" else min(2, len(vocab))
+            width = 1 if f.kind == "categorical" else min(3 if f.kind == "history" else 2, len(vocab))
             separator = getattr(f, "separator", " ")
             values = [separator.join(rng.choice(vocab, size=width).tolist()) for _ in range(n)]
             values[0], values[1] = "", "never-seen-value"
@@ -167,9 +183,10 @@ class ServedModel:
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["serving_default"]
 
-    def predict(self, data: ctr_data.Source) -> np.ndarray:
-        """Click probabilities for raw rows; missing features are named before TensorFlow sees them."""
-        frame = ctr_data.read(data)
+    def predict(self, data: ctr_data.Source | Mapping[str, Any]) -> np.ndarray:
+        """Click probabilities for raw rows (a DataFrame, any data source, or a dict of 1-D columns);
+        missing, mistyped and misshapen features are named before TensorFlow sees them."""
+        frame = _columns_frame(data) if isinstance(data, Mapping) else ctr_data.read(data)
         missing = [f.source for f in self.spec.features if f.source not in frame.columns]
         if missing:
             raise DataError(f"the request is missing feature column {', '.join(map(repr, missing))}; "
@@ -183,7 +200,28 @@ class ServedModel:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"
 
 
+def _columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """A request given as name → values, checked to be one value per row and of one length."""
+    arrays = {}
+    for name, values in columns.items():
+        try:
+            array = np.asarray(values)
+        except ValueError:  # ragged nesting
+            raise DataError(f"feature {name!r}: expected one value per row, got nested sequences") from None
+        if array.dtype.kind == "U":
+            array = array.astype(object)
+        if array.ndim != 1:
+            raise DataError(f"feature {name!r}: expected one value per row (a 1-D array or list), "
+                            f"got an array of shape {array.shape}")
+        arrays[name] = array
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"the request's features have different lengths: {lengths}")
+    return pd.DataFrame(arrays)
+
+
 def _read_metadata(path: Path) -> dict[str, Any]:
+    recover_interrupted_export(path)
     if not (path / "saved_model.pb").exists():
         raise CtrError(f"{path}: no SavedModel here (saved_model.pb is missing)")
     if not (path / METADATA).exists():

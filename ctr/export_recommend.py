@@ -298,9 +298,9 @@ class RecommenderExport:
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: list[list[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores for each query row (columns: the query features)."""
-        sub = FeatureSpec(features=tuple(self.spec[n] for n in self.query_features))
-        raw = ctr_data.raw_features(queries, sub)
-        inputs = {n: tf.constant(raw[n], raw_signature(sub)[n].dtype) for n in self.query_features}
+        raw = ctr_data.raw_features(queries, self.spec, self.query_features)
+        signature = raw_signature(self.spec, self.query_features)
+        inputs = {n: tf.constant(raw[n], signature[n].dtype) for n in self.query_features}
         id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"
         width = max((len(e) for e in exclude), default=0) if exclude else 0
         pad = "" if id_is_text else -1

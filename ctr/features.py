@@ -14,6 +14,8 @@ Encoded layout, per feature kind (index 0 always means "missing" or "padding"):
   numeric            float32 [B, 2] (standardised value or 0 when missing, missing indicator)
   numeric quantile   int64 [B]      0 missing, 1..buckets
   timestamp          int64 [B, P]   one column per calendar part, 0 missing, then part value + 1
+  history            int64 [B, H]   item-id indices (the item feature's vocabulary), padded with 0
+A categorical with `id_dropout` maps unseen values to 0 (missing) rather than to an OOV bucket.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .spec import (
     Categorical,
     Feature,
     FeatureSpec,
+    History,
     MultiCategorical,
     Numeric,
     Text,
@@ -41,6 +44,7 @@ from .spec import (
 # int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
 MISSING_INT = np.iinfo(np.int64).min
 _FLOAT_MAX = float(np.finfo(np.float32).max)
+_SCALED_MAX = 100.0  # standardised numbers are clipped to ±100 standard deviations
 _QUANTILE_SAMPLE = 200_000  # values kept (reservoir) to place quantile boundaries, whatever the data size
 
 SERVING_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
@@ -63,7 +67,7 @@ def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict
 
 
 # -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
-def split_multi(values: tf.Tensor, feature: MultiCategorical) -> tf.RaggedTensor:
+def split_multi(values: tf.Tensor, feature: MultiCategorical | History) -> tf.RaggedTensor:
     # A regex rather than tf.strings.strip: ONNX (through onnxruntime-extensions) has the former.
     tokens = tf.strings.regex_replace(tf.strings.split(values, feature.separator), r"^\s+|\s+$", "")
     return tokens[:, : feature.max_length]
@@ -227,7 +231,11 @@ class Preprocessor:
         out = []
         for f in self.spec.features:
             if isinstance(f, Categorical):
-                out.append(Field(f.name, f.name, "id", f.shared_embedding or f.name, f.role))
+                out.append(Field(f.name, f.name, "id", f.shared_embedding or f.name, f.role, dropout=f.id_dropout))
+            elif isinstance(f, History):
+                items = self.spec[f.items]
+                out.append(Field(f.name, f.name, "history", items.shared_embedding or items.name, f.role,
+                                 combiner=f.pooling))
             elif isinstance(f, MultiCategorical | Text):
                 out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner))
             elif isinstance(f, Numeric):
@@ -245,12 +253,52 @@ class Preprocessor:
         if names is None:
             return FeatureEncoder(self.spec.to_dict(), state)
         wanted = set(names)
-        features = [f for f in self.spec.features if f.name in wanted]
+        # A history needs its item feature in the spec (and its table), though only `names` are encoded.
+        needed = wanted | {f.items for f in self.spec.features if isinstance(f, History) and f.name in wanted}
+        features = [f for f in self.spec.features if f.name in needed]
         sub = FeatureSpec(features=tuple(features), name=self.spec.name)
         tables = {f.shared_embedding or f.name for f in features}
         sub_state = {**state, "tables": {g: t for g, t in state["tables"].items() if g in tables},
                      "numeric": {n: s for n, s in state["numeric"].items() if n in wanted}}
-        return FeatureEncoder(sub.to_dict(), sub_state)
+        return FeatureEncoder(sub.to_dict(), sub_state, only=sorted(wanted))
+
+    def item_content(self, chunks: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
+        """For a spec with a history: every item's encoded item features as arrays indexed by the item
+        id's encoded index (the first row seen of each item), and `known` (1.0 for items with content).
+        None when the spec has no history. One pass over raw chunks; memory grows with the items."""
+        histories = [f for f in self.spec.features if isinstance(f, History)]
+        if not histories:
+            return None
+        targets = {f.items for f in histories}
+        if len(targets) > 1:
+            raise DataError(f"the histories list ids of different item features ({sorted(targets)}); use one")
+        items = self.spec[targets.pop()]
+        names = [f.name for f in self.spec.features if f.role == "item" and not isinstance(f, History)]
+        seen: set[str] = set()
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for chunk in chunks:
+            ids = np.asarray(chunk[items.name]).astype(str)
+            _, first = np.unique(ids, return_index=True)
+            new = np.array([i for i in np.sort(first) if ids[i] not in seen], dtype=np.int64)
+            seen.update(ids[new])
+            for n in names:
+                parts[n].append(np.asarray(chunk[n])[new])
+        raw = {n: tf.constant(np.concatenate(v)) for n, v in parts.items()}
+        encoded = {k: v.numpy() for k, v in self.encoder(names)(raw).items()}
+        rows = self.table_sizes()[items.shared_embedding or items.name]
+        index = encoded[items.name]
+        keep = index > (0 if items.id_dropout else items.oov_buckets)  # unseen or rare ids have no row
+        content = {}
+        for key, values in encoded.items():
+            if key == items.name:
+                continue
+            table = np.zeros((rows, *values.shape[1:]), values.dtype)
+            table[index[keep]] = values[keep]
+            content[key] = table
+        known = np.zeros(rows, np.float32)
+        known[index[keep]] = 1.0
+        content["known"] = known
+        return content
 
     def to_json(self) -> str:
         return json.dumps({"spec": self.spec.to_dict(), "state": self._require()})
@@ -270,8 +318,9 @@ class Preprocessor:
 class Field:
     """One embedded field: which encoded input it reads, how, and which table holds its vectors.
 
-    mode: 'id' (one index), 'bag' (padded indices, pooled with `combiner`) or 'dense' (a scaled
-    value and a missing flag, each multiplying a learned vector).
+    mode: 'id' (one index), 'bag' (padded indices, pooled with `combiner`), 'dense' (a scaled
+    value and a missing flag, each multiplying a learned vector) or 'history' (item indices whose
+    content is embedded with the item fields and pooled; `table` is the item-id table).
     """
 
     name: str
@@ -279,17 +328,19 @@ class Field:
     mode: str
     table: str
     role: str
-    combiner: str = "mean"
+    combiner: str = "mean"  # bags: mean/sum/sqrtn; histories: mean/attention
     column: int | None = None  # timestamp part: column of the encoded [B, P] tensor
+    dropout: float = 0.0  # ids: probability, in training, of reading the id as missing
 
 
 class FeatureEncoder(keras.layers.Layer):
     """Raw feature tensors → encoded ids and scaled values, with all fitted state in Keras layers."""
 
-    def __init__(self, spec: dict[str, Any], state: dict[str, Any], **kwargs: Any):
+    def __init__(self, spec: dict[str, Any], state: dict[str, Any], only: list[str] | None = None, **kwargs: Any):
         super().__init__(trainable=False, **kwargs)
-        self._spec_dict, self._state = spec, state
+        self._spec_dict, self._state, self._only = spec, state, only
         self.spec = FeatureSpec.from_dict(spec)
+        self.encoded = [f for f in self.spec.features if only is None or f.name in only]
         self.lookups = {}
         for group, table in state["tables"].items():
             if "hash_buckets" in table:
@@ -309,10 +360,17 @@ class FeatureEncoder(keras.layers.Layer):
 
     def call(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = {}
-        for f in self.spec.features:
+        for f in self.encoded:
             x = inputs[f.name]
             if isinstance(f, Categorical):
-                out[f.name] = self.lookups[f.shared_embedding or f.name](_id_strings(x, f))
+                ids = self.lookups[f.shared_embedding or f.name](_id_strings(x, f))
+                if f.id_dropout:  # unseen ids read as missing: the vector the model learned for "no id"
+                    ids = tf.where(ids <= f.oov_buckets, tf.zeros_like(ids), ids)
+                out[f.name] = ids
+            elif isinstance(f, History):
+                items = self.spec[f.items]
+                ids = self.lookups[items.shared_embedding or items.name](split_multi(x, f))
+                out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
             elif isinstance(f, MultiCategorical | Text):
                 tokens = split_multi(x, f) if isinstance(f, MultiCategorical) else split_text(x, f)
                 ids = self.lookups[f.shared_embedding or f.name](tokens)
@@ -337,11 +395,13 @@ class FeatureEncoder(keras.layers.Layer):
             return tf.where(missing, tf.constant(0, tf.int64), self.scalers[f.name](clean) + 1)
         if f.transform == "log":
             clean = tf.sign(clean) * tf.math.log(1.0 + tf.abs(clean))  # not log1p: ONNX has no Log1p
-        scaled = tf.where(missing, tf.constant(0.0, clean.dtype), self.scalers[f.name](clean))
+        # Bounded: an absurd value (1e20 years) must not overflow the model's products into NaN.
+        bounded_scaled = tf.clip_by_value(self.scalers[f.name](clean), -_SCALED_MAX, _SCALED_MAX)
+        scaled = tf.where(missing, tf.constant(0.0, clean.dtype), bounded_scaled)
         return tf.stack([scaled, tf.cast(missing, tf.float32)], axis=-1)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "spec": self._spec_dict, "state": self._state}
+        return {**super().get_config(), "spec": self._spec_dict, "state": self._state, "only": self._only}
 
 
 class Buckets(keras.layers.Layer):
@@ -393,6 +453,12 @@ def describe_spec(spec: FeatureSpec, preprocessor: Preprocessor | None = None) -
             enc = f"hash into {f.hash_buckets} buckets" if f.hash_buckets else (
                 f"vocabulary (min_count {f.min_count}, {f.oov_buckets} OOV)")
             size = str(f.hash_buckets + 1) if f.hash_buckets else size
+            if f.id_dropout:
+                enc += f"; dropped in training with p={f.id_dropout:g}, unseen → missing"
+        elif isinstance(f, History):
+            enc = (f"≤{f.max_length} ids of {f.items!r} split on {f.separator!r}; their item features "
+                   f"embedded and pooled ({f.pooling})")
+            size = "(item tables)"
         elif isinstance(f, MultiCategorical):
             enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
         elif isinstance(f, Text):

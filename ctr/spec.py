@@ -59,6 +59,9 @@ class Categorical(Feature):
     max_tokens: int | None = None
     oov_buckets: int = 1
     hash_buckets: int | None = None  # set to hash into N buckets instead of learning a vocabulary
+    # Cold start: in training the id is dropped (read as missing) with this probability, so the model
+    # learns to score from the other features; an unseen id is then served as missing, not as OOV.
+    id_dropout: float = 0.0
 
     kind: ClassVar[str] = "categorical"
 
@@ -66,6 +69,10 @@ class Categorical(Feature):
         problems = _positive(self, path, "min_count", "max_tokens", "oov_buckets", "hash_buckets")
         if self.hash_buckets is not None and self.max_tokens is not None:
             problems.append(f"{path}: set either hash_buckets or max_tokens, not both")
+        if not 0.0 <= self.id_dropout < 1.0:
+            problems.append(f"{path}.id_dropout: must be in [0, 1), got {self.id_dropout}")
+        if self.id_dropout and self.hash_buckets is not None:
+            problems.append(f"{path}.id_dropout: needs a vocabulary (hashed ids have no 'unseen')")
         return problems
 
 
@@ -145,8 +152,31 @@ class Timestamp(Feature):
         return problems
 
 
+@dataclass(frozen=True)
+class History(Feature):
+    """The items a user has touched, as item ids (`12|85|301`, most recent first): the model pools the
+    content of those items (looked up inside the graph) into a profile, so a user the model has never
+    seen is still described by what they touched."""
+
+    items: str = "item_id"  # the item-id feature whose ids the history lists
+    separator: str = "|"
+    max_length: int = 20
+    pooling: Literal["mean", "attention"] = "mean"  # attention: weigh history items by the candidate
+    role: Role = "user"
+
+    kind: ClassVar[str] = "history"
+
+    def _check(self, path: str) -> list[str]:
+        problems = _positive(self, path, "max_length")
+        if self.separator == "":
+            problems.append(f"{path}.separator: must be a non-empty string")
+        if self.shared_embedding is not None:
+            problems.append(f"{path}.shared_embedding: a history uses the item tables; it has none of its own")
+        return problems
+
+
 KINDS: dict[str, type[Feature]] = {
-    cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp)
+    cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp, History)
 }
 # Kinds whose values are looked up in a vocabulary, and so may share one table.
 _TOKEN_KINDS = ("categorical", "multi_categorical", "text")
@@ -192,7 +222,8 @@ class FeatureSpec:
         elif not isinstance(raw["features"], list):
             problems.append(f"features: expected a list, got {_typename(raw['features'])}")
         features: list[Feature] = []
-        for i, item in enumerate(raw.get("features") or []):
+        listed = raw.get("features") if isinstance(raw.get("features"), list) else []
+        for i, item in enumerate(listed):
             feature, item_problems = _feature_from_dict(item, f"features[{i}]")
             problems += item_problems
             if feature is not None:
@@ -289,6 +320,13 @@ class FeatureSpec:
             if self.label is not None and f.source == self.label.column:
                 problems.append(f"{path}: reads the label column {f.source!r}; a feature cannot be the label")
             problems += f._check(path)
+        for i, f in enumerate(self.features):
+            if isinstance(f, History):
+                target = next((g for g in self.features if g.name == f.items), None)
+                if not isinstance(target, Categorical) or target.role != "item" or target.hash_buckets:
+                    problems.append(f"features[{i}].items: {f.items!r} must name a categorical item feature "
+                                    "with a vocabulary (the ids the history lists)"
+                                    + _did_you_mean(f.items, [g.name for g in self.features]))
         for group, members in self.embedding_groups().items():
             if group in seen and group not in {m.name for m in members}:
                 problems.append(f"shared_embedding {group!r}: names a feature that is not in the group")
@@ -312,7 +350,7 @@ def _feature_from_dict(raw: Any, path: str) -> tuple[Feature | None, list[str]]:
     if not isinstance(raw, dict):
         return None, [f"{path}: expected a mapping with name and kind, got {_typename(raw)}"]
     kind = raw.get("kind", "categorical")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         return None, [f"{path}.kind: {kind!r} is not one of {_quoted(KINDS)}" + _did_you_mean(kind, KINDS)]
     body = {k: v for k, v in raw.items() if k != "kind"}
     return _build(KINDS[kind], body, path)

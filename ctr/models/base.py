@@ -9,12 +9,18 @@ plumbing, the cached `tf.data` pipeline and the export live here, once.
 from __future__ import annotations
 
 import abc
+import contextlib
+import itertools
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
@@ -25,6 +31,7 @@ from ..metrics import auc, logloss
 from ..spec import FeatureSpec
 
 _ENCODE_CHUNK = 65_536
+_MEMORY_BUDGET = 1 << 30  # bytes of encoded training data cached in memory; more is streamed
 
 
 class Scorer(keras.layers.Layer, abc.ABC):
@@ -40,8 +47,13 @@ class _RankingNetwork(tfrs.Model):
     def __init__(self, scorer: Scorer):
         super().__init__()
         self.scorer = scorer
+        # Encoded data the steps gather their batches from, by split; a plain object so that Keras
+        # neither tracks nor checkpoints it.
+        self.data = _Arrays()
+        # A summed loss, divided by the batch's rows in compute_loss: strategies refuse Keras' automatic
+        # reduction in a custom step, and the division keeps the logged loss a per-row mean.
         self.task = tfrs.tasks.Ranking(
-            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM),
             metrics=[keras.metrics.AUC(from_logits=True, name="auc", num_thresholds=1000),
                      keras.metrics.BinaryCrossentropy(from_logits=True, name="logloss")])
 
@@ -52,7 +64,44 @@ class _RankingNetwork(tfrs.Model):
         encoded, labels = inputs
         logits = self.scorer(encoded, training=training)
         # Metrics in training too: Keras users read the progress bar, and TFRS's "loss" is the last batch's.
-        return self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True)
+        total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True)
+        return total / tf.maximum(tf.cast(tf.shape(labels)[0], total.dtype), 1.0)
+
+    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        # TFRS's step, with the loss divided by the number of replicas: a strategy sums the replicas'
+        # gradients, so without this two workers would take steps twice as large as one.
+        inputs = self.data.gather("train", inputs)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(inputs, training=True)
+            regularization_loss = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
+            total_loss = loss + regularization_loss
+            scaled = total_loss / replicas if replicas > 1 else total_loss
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # noqa: B905 (autograph)
+        metrics = {metric.name: metric.result() for metric in self.metrics}
+        metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
+        return metrics
+
+    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return super().test_step(self.data.gather("valid", inputs))
+
+
+class _Arrays:
+    """Encoded arrays and labels per split, held as tensors. A batch of row numbers is gathered into
+    features inside the training step: one graph does it, instead of a tf.data thread per batch."""
+
+    def __init__(self) -> None:
+        self.splits: dict[str, tuple[dict[str, tf.Tensor], tf.Tensor]] = {}
+
+    def set(self, split: str, encoded: dict[str, np.ndarray], labels: np.ndarray) -> None:
+        self.splits[split] = ({k: tf.constant(v) for k, v in encoded.items()}, tf.constant(labels, tf.float32))
+
+    def gather(self, split: str, inputs: Any) -> Any:
+        if not isinstance(inputs, tf.Tensor):
+            return inputs  # already (features, labels): a streamed batch
+        features, labels = self.splits[split]
+        return {k: tf.gather(v, inputs) for k, v in features.items()}, tf.gather(labels, inputs)
 
 
 class RankingModel(abc.ABC):
@@ -74,6 +123,7 @@ class RankingModel(abc.ABC):
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: _RankingNetwork | None = None
         self._encode: Any = None  # the fitted encoder as a tf.function, made on first use
+        self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.history_: dict[str, list[float]] = {}
 
     # -- what each model defines ----------------------------------------------------------------
@@ -89,35 +139,139 @@ class RankingModel(abc.ABC):
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *, epochs: int = 1,
             batch_size: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
-            verbose: str | int = "auto", logdir: str | Path | None = None) -> keras.callbacks.History:
-        """Train on `data` (fitting the preprocessing first if needed); returns the Keras History."""
+            verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
+            backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
+            in_memory: bool | None = None) -> keras.callbacks.History:
+        """Train on `data` (fitting the preprocessing first if needed); returns the Keras History.
+
+        `backup_dir` makes training resumable: checkpoints are written there every `backup_every`
+        steps (else every epoch), and a fit restarted with the same folder after a crash carries on
+        from the last one; the folder is removed when training completes. `strategy` (or an enclosing
+        `strategy.scope()`) distributes training. `in_memory=False` streams the data from its source
+        every epoch instead of caching it encoded in memory; by default only sources whose encoded
+        form would exceed 1 GB are streamed.
+        """
         batch_size = batch_size or self.batch_size
-        columns = self.spec.columns
-        if not self.preprocessor_.fitted:
-            _progress(verbose, "fitting preprocessing")
-            self.preprocessor_.fit(self._raw_chunks(data, columns), seed=self.seed)
-        encoded, labels = self._encode_features(data, with_labels=True)
-        if len(labels) == 0:
-            raise DataError("the training data has no rows")
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        backup = Path(backup_dir) if backup_dir is not None else None
+        self._fit_preprocessing(data, verbose, backup)
+        streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory
+        if streamed:
+            train = self._stream(data, batch_size, shuffle=True)
+        else:
+            encoded, labels = self._encode_features(data, with_labels=True)
+            if len(labels) == 0:
+                raise DataError("the training data has no rows")
+            train = _row_batches(len(labels), batch_size, shuffle=True, seed=self.seed)
         if self.network_ is None:
-            keras.utils.set_random_seed(self.seed)
-            self.network_ = _RankingNetwork(self.build_scorer(self.preprocessor_.fields(),
-                                                              self.preprocessor_.table_sizes()))
-            self.network_.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
-        train = _batches(encoded, labels, batch_size, shuffle=True, seed=self.seed)
+            self.content_ = self.preprocessor_.item_content(self._raw_chunks(data, self.spec.columns))
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                keras.utils.set_random_seed(self.seed)
+                self.network_ = _RankingNetwork(self.build_scorer(self.preprocessor_.fields(),
+                                                                  self.preprocessor_.table_sizes()))
+                self.network_.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         valid = None
         if validation_data is not None:
-            valid_encoded, valid_labels = self._encode_features(validation_data, with_labels=True)
-            if len(valid_labels):
-                valid = _batches(valid_encoded, valid_labels, max(batch_size, 4096), shuffle=False)
+            if streamed:
+                valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False)
+            else:
+                valid_encoded, valid_labels = self._encode_features(validation_data, with_labels=True)
+                if len(valid_labels):
+                    valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
+                    self.network_.data.set("valid", _compact(valid_encoded), valid_labels)
+        if not streamed:
+            self.network_.data.set("train", _compact(encoded), labels)
+        # The step functions capture this fit's arrays: trace them afresh for every fit.
+        self.network_.train_function = self.network_.test_function = None
         callbacks = list(callbacks)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
-        history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                                    verbose=verbose)
+        if backup is not None:
+            callbacks.append(keras.callbacks.BackupAndRestore(
+                str(backup / "checkpoint"), save_freq=backup_every or "epoch", delete_checkpoint=True))
+        try:
+            history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                                        verbose=verbose)
+        finally:
+            self.network_.data.splits.clear()  # the arrays are this fit's; free them
+        if backup is not None:  # finished: the checkpoint is gone (Keras removes it), so is the rest
+            shutil.rmtree(backup, ignore_errors=True)
         for key, values in history.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         return history
+
+    def _fit_preprocessing(self, data: ctr_data.Source, verbose: str | int, backup: Path | None) -> None:
+        """Fit the preprocessing once; with a backup folder, a restarted fit reuses the saved state so
+        that the restored weights meet the same vocabularies."""
+        if self.preprocessor_.fitted:
+            return
+        saved = backup / "preprocessing.json" if backup is not None else None
+        if saved is not None and saved.exists():
+            restored = Preprocessor.from_json(saved.read_text(encoding="utf-8"))
+            if restored.spec.to_dict() != self.spec.to_dict():
+                raise DataError(f"{backup} holds a training run of a different spec ({restored.spec.name!r}); "
+                                "use another backup_dir or delete it")
+            self.preprocessor_ = restored
+            _progress(verbose, f"resuming from {backup}")
+            return
+        _progress(verbose, "fitting preprocessing")
+        self.preprocessor_.fit(self._raw_chunks(data, self.spec.columns), seed=self.seed)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            tmp = saved.with_suffix(".json.tmp")
+            tmp.write_text(self.preprocessor_.to_json(), encoding="utf-8")
+            os.replace(tmp, saved)  # a kill leaves either no state or a whole one
+
+    def _fits_in_memory(self, data: ctr_data.Source) -> bool:
+        if isinstance(data, pd.DataFrame | pa.Table):
+            return True  # already in memory; its encoded form is smaller than the raw one
+        rows = ctr_data.count_rows(data)
+        return rows * self._encoded_width() * 8 <= _MEMORY_BUDGET
+
+    def _encoded_width(self) -> int:
+        """Encoded values per row: one per id, max_length per bag, two per number, one per calendar part."""
+        return sum(getattr(f, "max_length", None) or (len(f.parts) if f.kind == "timestamp" else
+                                                      2 if f.kind == "numeric" else 1)
+                   for f in self.spec.features) + 1
+
+    def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool) -> tf.data.Dataset:
+        """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
+        data. Rows are shuffled within each chunk (a fresh order every epoch)."""
+        encode = self._encode_fn()
+        columns = list(dict.fromkeys(self.spec.columns))
+        epochs = itertools.count()
+        rows = ctr_data.count_rows(data)
+        if rows == 0:
+            raise DataError("the training data has no rows")
+
+        def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+            rng = np.random.default_rng([self.seed, next(epochs)])
+            carry: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+            for chunk in ctr_data.iter_chunks(data, columns):
+                raw = ctr_data.raw_features(chunk, self.spec)
+                encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
+                labels = ctr_data.labels(chunk, self.spec)
+                if carry is not None:
+                    encoded = {k: np.concatenate([carry[0][k], v]) for k, v in encoded.items()}
+                    labels = np.concatenate([carry[1], labels])
+                order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
+                whole = len(labels) // batch_size * batch_size
+                for start in range(0, whole, batch_size):
+                    take = order[start:start + batch_size]
+                    yield {k: v[take] for k, v in encoded.items()}, labels[take]
+                rest = order[whole:]
+                carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
+            if carry is not None:
+                yield carry
+
+        empty = {f.name: tf.zeros([0], spec.dtype) for f, spec in
+                 zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
+        signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in encode(empty).items()}
+        ds = tf.data.Dataset.from_generator(
+            batches, output_signature=(signature, tf.TensorSpec([None], tf.float32)))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
+        return ds.with_options(_by_batch()).prefetch(2)
 
     def predict(self, data: ctr_data.Source, batch_size: int = 8192) -> np.ndarray:
         """Click probabilities for the rows of `data` (label column not needed)."""
@@ -201,18 +355,38 @@ class RankingModel(abc.ABC):
         return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
 
 
-def _batches(encoded: dict[str, np.ndarray], labels: np.ndarray, batch_size: int, shuffle: bool,
-             seed: int = 0) -> tf.data.Dataset:
-    """Batches gathered from the cached encoded arrays by (shuffled) index: no per-row Python or parsing."""
-    tensors = {k: tf.constant(v) for k, v in encoded.items()}
-    y = tf.constant(labels, tf.float32)
-    ds = tf.data.Dataset.range(len(labels))
+def _row_batches(n: int, batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
+    """Batches of row numbers, in a fresh order every epoch (seeded by `seed` and the epoch, so the
+    same seed repeats the same orders): the steps gather the rows. The whole epoch's order is one
+    in-graph permutation cut into batches (no per-row shuffle buffer)."""
+    full, rest = divmod(n, batch_size)
+    epochs = itertools.count()
+
+    def cut(order: tf.Tensor) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices(tf.reshape(order[: full * batch_size], [full, batch_size]))
+        return ds.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:])) if rest else ds
+
     if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda idx: ({k: tf.gather(t, idx) for k, t in tensors.items()}, tf.gather(y, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        epoch = tf.data.Dataset.from_generator(lambda: iter([next(epochs)]),
+                                               output_signature=tf.TensorSpec([], tf.int64))
+        orders = epoch.map(lambda e: tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e])))
+    else:
+        orders = tf.data.Dataset.from_tensors(tf.range(n, dtype=tf.int64))
+    ds = orders.flat_map(cut).apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+    return ds.with_options(_by_batch()).prefetch(tf.data.AUTOTUNE)
+
+
+def _by_batch() -> tf.data.Options:
+    """Generated batches come from no files: several workers split them by batch."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
+def _compact(encoded: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """int32 ids (tables never reach 2^31 rows): half the memory and bandwidth of the encoder's int64."""
+    return {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in encoded.items()}
 
 
 def _progress(verbose: str | int, message: str) -> None:

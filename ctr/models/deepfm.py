@@ -19,9 +19,11 @@ class DeepFMScorer(Scorer):
     """FM logit + MLP logit over the flattened field embeddings."""
 
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], embedding_dim: int,
-                 hidden_units: Sequence[int], dropout: float, l2: float = 0.0, seed: int = 0, **kwargs: Any):
+                 hidden_units: Sequence[int], dropout: float, l2: float = 0.0, seed: int = 0, content: Any = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed,
+                                          content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
         self.deep = mlp(hidden_units, dropout, seed=seed, name="deep")
         self.flat_width = len(fields) * embedding_dim
@@ -45,4 +47,4 @@ class DeepFM(RankingModel):
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
         return DeepFMScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.dropout,
-                            l2=self.l2, seed=self.seed)
+                            l2=self.l2, seed=self.seed, content=self.content_)

@@ -24,52 +24,57 @@ from ..features import Field
 
 class FieldEmbeddings(keras.layers.Layer):
     """Encoded features → (field vectors [B, F, k] or None when k == 0, first-order logit [B] or None
-    when `linear` is off: towers and NeuMF have no use for first-order weights)."""
+    when `linear` is off: towers and NeuMF have no use for first-order weights).
+
+    A history field (the items a user touched) becomes one more field: each listed item is embedded
+    from its content with the item fields' own tables, and the items are pooled (mean, or attention
+    against the candidate item when the call includes the item side). The item content is an
+    encoded table indexed by item-id index, passed as `content` and kept in the layer (so in every
+    export), so a request carries only the item ids.
+    """
 
     def __init__(self, fields: Sequence[Field], table_sizes: Mapping[str, int], dim: int,
-                 l2: float = 0.0, seed: int = 0, linear: bool = True, **kwargs: Any):
+                 l2: float = 0.0, seed: int = 0, linear: bool = True,
+                 content: Mapping[str, np.ndarray] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.fields, self.dim, self.l2, self.linear = list(fields), dim, l2, linear
         self.offsets: dict[str, int] = {}  # table name → its first row in the fused variable
         self.rows: dict[str, int] = {}
         total = 0
         for field in self.fields:
-            if field.table in self.offsets:
-                continue  # a shared table is placed once
+            if field.table in self.offsets or field.mode == "history":
+                continue  # a shared table is placed once; a history reads the item tables
             rows = 2 if field.mode == "dense" else table_sizes[field.table]
             self.offsets[field.table], self.rows[field.table] = total, rows
             total += rows
         width = dim + int(linear)
         self.table = self.add_weight(name="embeddings", shape=(total, width),
                                      initializer=_FusedInitializer(dim, seed))
+        self.item_fields = [f for f in self.fields if f.role == "item" and f.mode != "history"]
+        self.content = {}
+        if any(f.mode == "history" for f in self.fields):
+            if content is None:
+                raise ValueError("a history field needs the item content table (`content`)")
+            for key, array in content.items():
+                self.content[key] = self.add_weight(
+                    name=f"content_{key}", shape=array.shape, dtype=tf.as_dtype(array.dtype), trainable=False,
+                    initializer=keras.initializers.Constant(array))
 
-    def call(self, encoded: Mapping[str, tf.Tensor],
-             roles: Sequence[str] | None = None) -> tuple[tf.Tensor | None, tf.Tensor]:
+    def call(self, encoded: Mapping[str, tf.Tensor], roles: Sequence[str] | None = None,
+             training: bool | None = None) -> tuple[tf.Tensor | None, tf.Tensor]:
         """All fields, or only those whose role is in `roles` (towers read one side each)."""
-        plan = self._plan(roles)
-        parts = []  # [B, n, width] blocks, in the plan's field order
-        if plan["ids"]:
-            ids = tf.stack([_column(encoded, f) + self.offsets[f.table] for f in plan["ids"]], axis=1)
-            parts.append(tf.gather(self.table, ids))
-        if plan["dense"]:
-            values = tf.stack([encoded[f.key] for f in plan["dense"]], axis=1)  # [B, D, 2]
-            rows = tf.gather(self.table, plan["dense_rows"])  # [D, 2, width]
-            parts.append(tf.einsum("bdr,drw->bdw", values, rows))
-        if plan["bags"]:
-            bags = [encoded[f.key] for f in plan["bags"]]
-            lengths = [int(b.shape[1]) for b in bags]  # static: the spec's max_length
-            ids = tf.concat(bags, axis=1)  # [B, ΣL]; 0 is padding
-            offsets = tf.constant(np.repeat([self.offsets[f.table] for f in plan["bags"]], lengths), ids.dtype)
-            rows = tf.gather(self.table, tf.where(ids > 0, ids + offsets, tf.zeros_like(ids)))  # [B, ΣL, w]
-            # Pool every bag at once: which bag each position belongs to is a constant [ΣL, bags] matrix,
-            # so masking, counting and averaging are two small contractions (no per-bag slices).
-            member = tf.constant(np.repeat(np.eye(len(bags), dtype=np.float32), lengths, axis=0))
-            mask = tf.cast(ids > 0, rows.dtype)
-            count = tf.matmul(mask, member)  # [B, bags]
-            norm = tf.stack([_bag_norm(f, count[:, i]) for i, f in enumerate(plan["bags"])], axis=1)
-            weights = mask[:, :, None] * member[None] / norm[:, None, :]  # [B, ΣL, bags]
-            parts.append(tf.einsum("blf,blw->bfw", weights, rows))
-        stacked = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+        chosen = [f for f in self.fields if roles is None or f.role in roles]
+        plain = [f for f in chosen if f.mode != "history"]
+        stacked, order = self._stack(plain, encoded, bool(training))
+        histories = [f for f in chosen if f.mode == "history"]
+        if histories:
+            candidate = None  # the candidate item's mean field vector, when this call has the item side
+            item_positions = [i for i, f in enumerate(order) if f.role == "item"]
+            if stacked is not None and item_positions:
+                candidate = tf.reduce_mean(tf.gather(stacked, item_positions, axis=1), axis=1)
+            profiles = [self._profile(f, encoded[f.key], candidate, bool(training)) for f in histories]
+            parts = ([stacked] if stacked is not None else []) + [tf.stack(profiles, axis=1)]
+            stacked = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         if self.linear and self.dim:
             vectors, weights_1d = tf.split(stacked, [self.dim, 1], axis=2)  # split's gradient is one concat
         else:
@@ -82,19 +87,67 @@ class FieldEmbeddings(keras.layers.Layer):
             self.add_loss(self.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(vectors), axis=[1, 2])))
         return vectors, first_order
 
+    def _stack(self, fields: list[Field], encoded: Mapping[str, tf.Tensor],
+               training: bool) -> tuple[tf.Tensor | None, list[Field]]:
+        """[B, n, width] rows of the non-history `fields` (ids, then numbers, then bags) and that order."""
+        ids_f = [f for f in fields if f.mode == "id"]
+        dense = [f for f in fields if f.mode == "dense"]
+        bags_f = [f for f in fields if f.mode == "bag"]
+        parts = []
+        if ids_f:
+            columns = []
+            for f in ids_f:
+                x = _column(encoded, f)
+                if f.dropout and training:  # read the id as missing: the model learns to do without it
+                    x = tf.where(tf.random.uniform(tf.shape(x)) < f.dropout, tf.zeros_like(x), x)
+                columns.append(x + self.offsets[f.table])
+            parts.append(tf.gather(self.table, tf.stack(columns, axis=1)))
+        if dense:
+            values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]
+            rows = tf.gather(self.table, [[self.offsets[f.table], self.offsets[f.table] + 1] for f in dense])
+            parts.append(tf.einsum("bdr,drw->bdw", values, rows))
+        if bags_f:
+            bags = [encoded[f.key] for f in bags_f]
+            lengths = [int(b.shape[1]) for b in bags]  # static: the spec's max_length
+            ids = tf.concat(bags, axis=1)  # [B, ΣL]; 0 is padding
+            offsets = tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), ids.dtype)
+            rows = tf.gather(self.table, tf.where(ids > 0, ids + offsets, tf.zeros_like(ids)))  # [B, ΣL, w]
+            # Pool every bag at once: which bag each position belongs to is a constant [ΣL, bags] matrix,
+            # so masking, counting and averaging are two small contractions (no per-bag slices).
+            member = tf.constant(np.repeat(np.eye(len(bags), dtype=np.float32), lengths, axis=0))
+            mask = tf.cast(ids > 0, rows.dtype)
+            count = tf.matmul(mask, member)  # [B, bags]
+            norm = tf.stack([_bag_norm(f, count[:, i]) for i, f in enumerate(bags_f)], axis=1)
+            weights = mask[:, :, None] * member[None] / norm[:, None, :]  # [B, ΣL, bags]
+            parts.append(tf.einsum("blf,blw->bfw", weights, rows))
+        if not parts:
+            return None, []
+        return (parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)), ids_f + dense + bags_f
+
+    def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None, training: bool) -> tf.Tensor:
+        """[B, width]: the pooled content vectors of the history's known items (zeros when none is)."""
+        length = int(history.shape[1])
+        known = tf.gather(self.content["known"], history)  # [B, H]: 0 for padding and unknown items
+        flat = tf.reshape(history, [-1])
+        items = {key: tf.gather(value, flat) for key, value in self.content.items() if key != "known"}
+        for f in self.item_fields:
+            if f.mode == "id" and f.table == field.table:
+                items[f.key] = flat  # the item id's encoded index is the history index itself
+        vectors, _ = self._stack(self.item_fields, items, training)
+        item_vectors = tf.reshape(tf.reduce_mean(vectors, axis=1), [-1, length, vectors.shape[-1]])
+        if field.combiner == "attention" and candidate is not None:
+            k = max(self.dim, 1)
+            logits = tf.einsum("bhw,bw->bh", item_vectors[:, :, :k], candidate[:, :k]) / float(np.sqrt(k))
+            logits = tf.where(known > 0, logits, tf.fill(tf.shape(logits), -1e9))
+            weights = tf.nn.softmax(logits, axis=1) * known  # all unknown: every weight 0
+        else:
+            weights = known / tf.maximum(tf.reduce_sum(known, axis=1, keepdims=True), 1.0)
+        return tf.einsum("bh,bhw->bw", weights, item_vectors)
+
     def table_values(self) -> dict[str, tf.Tensor]:
         """Each k-wide table by name, cut out of the fused variable."""
         return {name: self.table[offset:offset + self.rows[name], : self.dim]
                 for name, offset in self.offsets.items()}
-
-    def _plan(self, roles: Sequence[str] | None) -> dict[str, Any]:
-        """The chosen fields by how they are looked up (plain Python, run once per trace)."""
-        chosen = [f for f in self.fields if roles is None or f.role in roles]
-        dense = [f for f in chosen if f.mode == "dense"]
-        return {"ids": [f for f in chosen if f.mode == "id"], "dense": dense,
-                "dense_rows": np.array([[self.offsets[f.table], self.offsets[f.table] + 1] for f in dense],
-                                       np.int64).reshape(-1, 2),
-                "bags": [f for f in chosen if f.mode == "bag"]}
 
 
 class _FusedInitializer(keras.initializers.Initializer):

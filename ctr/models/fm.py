@@ -23,9 +23,10 @@ class FMScorer(Scorer):
     """Bias + first-order weights + pairwise field interactions."""
 
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], embedding_dim: int, l2: float = 0.0,
-                 seed: int = 0, **kwargs: Any):
+                 seed: int = 0, content: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed,
+                                          content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
@@ -37,4 +38,4 @@ class FM(RankingModel):
     """Factorization machine over every field of the spec."""
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
-        return FMScorer(fields, table_sizes, self.embedding_dim, l2=self.l2, seed=self.seed)
+        return FMScorer(fields, table_sizes, self.embedding_dim, l2=self.l2, seed=self.seed, content=self.content_)

@@ -14,9 +14,10 @@ from .embeddings import FieldEmbeddings
 class LinearScorer(Scorer):
     """Bias plus the first-order weight of every field."""
 
-    def __init__(self, fields: list[Field], table_sizes: dict[str, int], seed: int = 0, **kwargs: Any):
+    def __init__(self, fields: list[Field], table_sizes: dict[str, int], seed: int = 0, content: Any = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed, content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
@@ -28,4 +29,4 @@ class LogisticRegression(RankingModel):
     """Logistic regression over every field of the spec (ids, bags of ids, numbers, time parts)."""
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
-        return LinearScorer(fields, table_sizes, seed=self.seed)
+        return LinearScorer(fields, table_sizes, seed=self.seed, content=self.content_)

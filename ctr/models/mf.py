@@ -22,9 +22,9 @@ class MFScorer(FactorizedScorer):
     """Query vector [u, 1, b_u + b] and item vector [v, b_i, 1]: their dot product is the full logit."""
 
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, l2: float, seed: int,
-                 **kwargs: Any):
+                 content: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
@@ -54,4 +54,4 @@ class MatrixFactorization(Recommender):
         return {**super().get_config(), "loss": self.loss}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> MFScorer:
-        return MFScorer(fields, table_sizes, self.embedding_dim, self.l2, self.seed)
+        return MFScorer(fields, table_sizes, self.embedding_dim, self.l2, self.seed, content=self.content_)

@@ -20,10 +20,11 @@ class NeuMFScorer(PairScorer):
     """GMF(p_u ⊙ q_i) and MLP([user fields, item fields]) → one logit."""
 
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, hidden_units: Sequence[int],
-                 l2: float, seed: int, **kwargs: Any):
+                 l2: float, seed: int, content: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.gmf = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False)
-        self.mlp_embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed + 1000, linear=False)
+        self.gmf = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False, content=content)
+        self.mlp_embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed + 1000, linear=False,
+                                              content=content)
         self.mlp = keras.Sequential([keras.layers.Dense(u, activation="relu",
                                                         kernel_initializer=keras.initializers.GlorotUniform(seed + i))
                                      for i, u in enumerate(hidden_units)], name="mlp")
@@ -51,4 +52,5 @@ class NeuMF(Recommender):
         return {**super().get_config(), "hidden_units": list(self.hidden_units)}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> NeuMFScorer:
-        return NeuMFScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.l2, self.seed)
+        return NeuMFScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.l2, self.seed,
+                           content=self.content_)

@@ -92,6 +92,7 @@ class Recommender(abc.ABC):
         self.batch_size, self.n_negatives, self.negatives, self.seed = batch_size, n_negatives, negatives, seed
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: tfrs.Model | None = None
+        self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.catalogue_: pd.DataFrame | None = None  # raw item features, one row per item
         self.users_: pd.DataFrame | None = None  # raw user features of the users seen (latest values)
         self.item_counts_: np.ndarray | None = None
@@ -138,6 +139,8 @@ class Recommender(abc.ABC):
             self._check_same_catalogue(interactions)
         self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
         if self.network_ is None:
+            self.content_ = self.preprocessor_.item_content(
+                [ctr_data.raw_features(self.catalogue_, self.spec, self.item_features)])
             keras.utils.set_random_seed(self.seed)
             self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
                                                                  self.preprocessor_.table_sizes()))
@@ -282,8 +285,7 @@ class Recommender(abc.ABC):
         return self._encoders[key][0]
 
     def _encode_table(self, frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
-        sub = FeatureSpec(features=tuple(self.spec[n] for n in names), name=self.spec.name)
-        raw = ctr_data.raw_features(frame, sub)
+        raw = ctr_data.raw_features(frame, self.spec, names)
         sig = raw_signature(self.spec, names)
         encoded = self.encoder(list(names))({k: tf.constant(raw[k], sig[k].dtype) for k in sig})
         return {k: v.numpy() for k, v in encoded.items()}

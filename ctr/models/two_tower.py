@@ -24,9 +24,10 @@ class TowerScorer(FactorizedScorer):
     """Field embeddings of each side, concatenated and passed through that side's dense tower."""
 
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, hidden_units: Sequence[int],
-                 output_dim: int, l2: float, seed: int, **kwargs: Any):
+                 output_dim: int, l2: float, seed: int, content: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False)
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False,
+                                          content=content)
         self.query_width = dim * sum(f.role in ("user", "context") for f in fields)
         self.item_width = dim * sum(f.role == "item" for f in fields)
         self.query_tower = _tower(hidden_units, output_dim, seed, "query_tower")
@@ -82,7 +83,7 @@ class TwoTower(Recommender):
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> TowerScorer:
         return TowerScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.output_dim, self.l2,
-                           self.seed)
+                           self.seed, content=self.content_)
 
     def build_network(self, scorer: TowerScorer) -> tfrs.Model:
         encoded = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}

@@ -1,0 +1,250 @@
+"""The bad-input catalogue: every row of the README's table is one case here, checked.
+
+`CATALOGUE` is the single source of the table; `test_readme_table_is_the_catalogue` fails when the
+README and this file disagree, and `python tests/test_catalogue.py` prints the table to paste.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.errors import CtrError, DataError, SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD_FEATURE = {"name": "a", "kind": "categorical"}
+
+
+@dataclass(frozen=True)
+class Case:
+    area: str
+    bad_input: str
+    outcome: str  # what the user gets, as the README says it
+    check: Callable[[dict], None]  # raises AssertionError when the outcome is not what is promised
+
+
+def _spec_error(raw: object, *fragments: str) -> Callable[[dict], None]:
+    def check(_: dict) -> None:
+        with pytest.raises(SpecError) as err:
+            ctr.FeatureSpec.from_dict(raw)
+        for fragment in fragments:
+            assert fragment in str(err.value), (fragment, str(err.value))
+    return check
+
+
+def _yaml_error(text: str, *fragments: str) -> Callable[[dict], None]:
+    def check(env: dict) -> None:
+        path = env["tmp"] / "bad.yaml"
+        path.write_text(text)
+        with pytest.raises(SpecError) as err:
+            ctr.FeatureSpec.from_yaml(path)
+        for fragment in fragments:
+            assert fragment in str(err.value), (fragment, str(err.value))
+    return check
+
+
+def _spec(*features: dict) -> dict:
+    return {"name": "s", "label": {"column": "y"}, "features": list(features)}
+
+
+def _fit_error(change: Callable[[pd.DataFrame], pd.DataFrame], error: type, *fragments: str,
+               spec: ctr.FeatureSpec | None = None) -> Callable[[dict], None]:
+    def check(env: dict) -> None:
+        model = ctr.LogisticRegression(spec or env["spec"])
+        with pytest.raises(error) as err:
+            model.fit(change(env["frame"].copy()), verbose=0)
+        for fragment in fragments:
+            assert fragment in str(err.value), (fragment, str(err.value))
+    return check
+
+
+def _served(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[dict], None]:
+    """Fitting and serving succeed and every probability is finite, in [0, 1]."""
+    def check(env: dict) -> None:
+        model = ctr.LogisticRegression(env["spec"], learning_rate=0.01)
+        model.fit(change(env["frame"].copy()), verbose=0)
+        p = env["served"].predict(change(env["frame"].head(50).copy()))
+        assert len(p) == 50 and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    return check
+
+
+def _serving_error(request: Callable[[pd.DataFrame], object], *fragments: str) -> Callable[[dict], None]:
+    def check(env: dict) -> None:
+        with pytest.raises(DataError) as err:
+            env["served"].predict(request(env["frame"].head(4).copy()))
+        for fragment in fragments:
+            assert fragment in str(err.value), (fragment, str(err.value))
+    return check
+
+
+def _with(column: str, values: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = values
+        return frame
+    return change
+
+
+def _nan_and_inf(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.loc[frame.index[::3], "price"] = np.nan
+    frame.loc[frame.index[1::7], "price"] = np.inf
+    frame.loc[frame.index[2::7], "release_year"] = -np.inf
+    return frame
+
+
+def _empty_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("gender", "genres", "title", "zip_prefix"):
+        frame.loc[frame.index[::4], column] = ""
+    return frame
+
+
+def _unseen(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["user_id"] = frame["user_id"] + 10_000_000
+    frame["occupation"] = "astronaut"
+    frame["genres"] = "Western|Noir"
+    return frame
+
+
+def _mixed_schema_folder(env: dict) -> None:
+    folder = env["tmp"] / "mixed"
+    folder.mkdir()
+    env["frame"].head(100).to_parquet(folder / "a.parquet")
+    env["frame"].head(100).assign(age="adult").to_parquet(folder / "b.parquet")
+    with pytest.raises(DataError, match="do not share one schema"):
+        ctr.LogisticRegression(env["spec"]).fit(folder, verbose=0)
+
+
+def _extra_columns_ignored(env: dict) -> None:
+    frame = env["frame"].assign(comment="free text", clicked_twice=1)
+    ctr.LogisticRegression(env["spec"]).fit(frame, verbose=0)
+
+
+def _empty_batch(env: dict) -> None:
+    p = env["served"].predict(env["frame"].head(0))
+    assert p.shape == (0,)
+
+
+def _not_an_export(env: dict) -> None:
+    folder = env["tmp"] / "not-a-model"
+    folder.mkdir()
+    with pytest.raises(CtrError, match="no SavedModel here"):
+        ctr.load(folder)
+
+
+def _raw_signature_names_input(env: dict) -> None:
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(env["export"])).signatures["serving_default"]
+    with pytest.raises(TypeError, match="item_id"):
+        signature(user_id=tf.constant([1], tf.int64))
+
+
+def _no_pickle(env: dict) -> None:
+    for path in env["export"].rglob("*"):
+        if path.is_file():
+            head = path.read_bytes()[:2]
+            assert path.suffix not in (".pkl", ".pickle") and head[:1] != b"\x80", path
+
+
+CATALOGUE: list[Case] = [
+    Case("spec", "unknown `kind` (typo)", "SpecError naming `features[i].kind`, the allowed kinds and “did you mean”",
+         _spec_error(_spec({"name": "a", "kind": "categorcal"}), "features[0].kind", "did you mean 'categorical'")),
+    Case("spec", "feature without `name`", "SpecError: `features[i].name: required`",
+         _spec_error(_spec({"kind": "numeric"}), "features[0].name: required")),
+    Case("spec", "two features with one name", "SpecError naming both positions",
+         _spec_error(_spec(GOOD_FEATURE, GOOD_FEATURE), "features[1].name", "already used by features[0]")),
+    Case("spec", "wrong type of a field (`max_length: ten`)",
+         "SpecError naming the field, the expected and the given type",
+         _spec_error(_spec({"name": "g", "kind": "multi_categorical", "max_length": "ten"}),
+                     "features[0].max_length", "expected an integer")),
+    Case("spec", "out-of-range number (`max_length: -1`)", "SpecError: must be at least 1",
+         _spec_error(_spec({"name": "t", "kind": "text", "max_length": -1}), "must be at least 1")),
+    Case("spec", "unknown `role`", "SpecError listing user, item, context",
+         _spec_error(_spec({"name": "a", "kind": "categorical", "role": "buyer"}), "features[0].role",
+                     "'user', 'item', 'context'")),
+    Case("spec", "unknown key in a feature", "SpecError naming the key",
+         _spec_error(_spec({"name": "a", "kind": "categorical", "vocab_size": 3}), "vocab_size")),
+    Case("spec", "`features` not a list / spec not a mapping", "SpecError saying what was expected",
+         _spec_error({"name": "s", "features": "abc"}, "features: expected a list")),
+    Case("spec", "several problems at once", "one SpecError listing every problem",
+         _spec_error(_spec({"kind": "numeric"}, {"name": "b", "kind": "nope"}), "features[0].name",
+                     "features[1].kind")),
+    Case("spec", "malformed YAML", "SpecError with the file, line and column",
+         _yaml_error("name: [unclosed\n", "bad.yaml", "line 1")),
+    Case("spec", "YAML asking to run code (`!!python/object`)", "SpecError; safe loading never constructs it",
+         _yaml_error("!!python/object/apply:os.system ['echo owned']\n", "could not determine a constructor")),
+    Case("data", "missing column", "DataError naming the column and listing the columns present",
+         _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
+    Case("data", "extra columns", "ignored", _extra_columns_ignored),
+    Case("data", "text in a numeric column", "DataError naming the feature, its column and an offending value",
+         _fit_error(_with("price", "cheap"), DataError, "feature 'price'", "expected numbers", "'cheap'")),
+    Case("data", "strings in an integer-id column", "DataError suggesting `dtype: string`",
+         _fit_error(lambda f: f.assign(item_id="x" + f["item_id"].astype(str)), DataError, "feature 'item_id'",
+                    "dtype: string")),
+    Case("data", "unparseable timestamps", "DataError naming the feature and a bad value",
+         _fit_error(_with("timestamp", "yesterday"), DataError, "feature 'timestamp'", "'yesterday'")),
+    Case("data", "NaN and ±inf in numbers", "served: filled with the mean, flagged as missing; probabilities finite",
+         _served(_nan_and_inf)),
+    Case("data", "empty strings in categories, genres, text", "served: the feature's missing slot",
+         _served(_empty_strings)),
+    Case("data", "categories never seen in training", "served: out-of-vocabulary buckets, never an error",
+         _served(_unseen)),
+    Case("data", "empty dataset", "DataError: the training data has no rows",
+         _fit_error(lambda f: f.iloc[:0], DataError, "no rows")),
+    Case("data", "label not a number / missing", "DataError naming the label column",
+         _fit_error(_with("rating", "abc"), DataError, "label column 'rating'", "'abc'")),
+    Case("data", "binary label outside {0, 1}", "DataError suggesting `label.threshold`",
+         _fit_error(lambda f: f.assign(clicked=2), DataError, "must be 0 or 1", "threshold",
+                    spec=ctr.FeatureSpec.from_dict({"name": "b", "label": {"column": "clicked"},
+                                                    "features": [{"name": "gender", "kind": "categorical"}]}))),
+    Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
+         _mixed_schema_folder),
+    Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",
+         _serving_error(lambda f: f.drop(columns=["title"]), "'title'", "the model needs")),
+    Case("serving", "request with a mistyped feature", "DataError naming the feature",
+         _serving_error(_with("age", "old"), "feature 'age'")),
+    Case("serving", "request with a 2-D value for a feature", "DataError naming the feature and the shape",
+         _serving_error(lambda f: {**{c: f[c].to_numpy() for c in f.columns}, "age": np.ones((4, 2))},
+                        "feature 'age'", "(4, 2)")),
+    Case("serving", "empty batch", "an empty array of probabilities", _empty_batch),
+    Case("serving", "raw SavedModel signature called without an input", "TensorFlow's TypeError naming the input",
+         _raw_signature_names_input),
+    Case("artefacts", "loading a folder that is not a ctr export", "CtrError saying what is missing", _not_an_export),
+    Case("artefacts", "pickle in a saved model", "none: SavedModel, JSON and YAML only", _no_pickle),
+]
+
+
+@pytest.fixture(scope="module")
+def env(spec, frame, trained, tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("catalogue")
+    export = trained["lr"].export(folder / "lr")
+    return {"spec": spec, "frame": frame.head(3000), "served": ctr.load(export), "export": export, "tmp": folder}
+
+
+@pytest.mark.parametrize("case", CATALOGUE, ids=[f"{c.area}: {c.bad_input}" for c in CATALOGUE])
+def test_catalogue_case(case: Case, env: dict, tmp_path: Path) -> None:
+    case.check({**env, "tmp": tmp_path})
+
+
+def table() -> str:
+    rows = ["| where | bad input | what you get |", "|---|---|---|"]
+    rows += [f"| {c.area} | {c.bad_input} | {c.outcome} |" for c in CATALOGUE]
+    return "\n".join(rows)
+
+
+def test_readme_table_is_the_catalogue() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- catalogue -->\n(.*?)\n<!-- /catalogue -->", readme, re.S)
+    assert block, "README.md has no <!-- catalogue --> block"
+    assert block.group(1).strip() == table(), "README catalogue differs: run `python tests/test_catalogue.py`"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(table() + "\n")

@@ -1,0 +1,209 @@
+"""Cold start: users never seen in training are scored and served through their content profile
+(the items they touched, looked up inside the graph) and their own features."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.data import raw_features
+from ctr.errors import SpecError
+
+HERE = Path(__file__).resolve().parent
+
+
+def _profile_spec(pooling: str = "mean", dropout: float = 0.5) -> ctr.FeatureSpec:
+    raw = ctr.datasets.synthetic_spec().to_dict()
+    for feature in raw["features"]:
+        if feature["name"] == "user_id":
+            feature["id_dropout"] = dropout
+    raw["features"].append({"name": "history", "kind": "history", "items": "item_id", "max_length": 10,
+                            "pooling": pooling})
+    return ctr.FeatureSpec.from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def with_history(frame):
+    return ctr.data.add_history(frame, max_length=10)
+
+
+@pytest.fixture(scope="module")
+def deepfm(with_history):
+    model = ctr.DeepFM(_profile_spec("attention"), embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
+                       batch_size=256)
+    model.fit(with_history, epochs=3, verbose=0)
+    return model
+
+
+def test_history_spec_is_validated():
+    raw = _profile_spec().to_dict()
+    raw["features"][-1]["items"] = "genres"
+    with pytest.raises(SpecError, match=r"features\[11\]\.items: 'genres' must name a categorical item feature"):
+        ctr.FeatureSpec.from_dict(raw)
+    raw["features"][-1].update(items="item_id", pooling="max")
+    with pytest.raises(SpecError, match=r"features\[11\]\.pooling"):
+        ctr.FeatureSpec.from_dict(raw)
+    raw["features"][-1]["pooling"] = "mean"
+    raw["features"][0]["id_dropout"] = 1.0
+    with pytest.raises(SpecError, match=r"id_dropout: must be in \[0, 1\)"):
+        ctr.FeatureSpec.from_dict(raw)
+
+
+def test_add_history_lists_earlier_items_most_recent_first():
+    frame = pd.DataFrame({"user_id": [1, 1, 2, 1, 2], "item_id": [10, 11, 20, 12, 21],
+                          "timestamp": [3, 1, 5, 2, 4]})
+    out = ctr.data.add_history(frame, max_length=2)
+    assert out["history"].tolist() == ["12|11", "", "21", "11", ""]
+    profiles = pd.DataFrame({"user_id": [7, 7, 7], "item_id": [1, 2, 3], "timestamp": [1, 3, 2]})
+    cold = ctr.data.add_history(pd.DataFrame({"user_id": [7, 8], "item_id": [5, 5], "timestamp": [9, 9]}),
+                                profiles=profiles, max_length=2)
+    assert cold["history"].tolist() == ["2|3", ""]
+
+
+def test_cold_user_split_holds_whole_users_out(frame):
+    rest, profile, test = ctr.data.cold_user_split(frame, fraction=0.2, profile_size=5, seed=3)
+    cold = set(profile["user_id"])
+    assert cold and not cold & set(rest["user_id"]) and set(test["user_id"]) <= cold
+    assert abs(len(cold) - 0.2 * frame["user_id"].nunique()) <= 1
+    assert profile.groupby("user_id").size().max() == 5
+    last_profile = profile.groupby("user_id")["timestamp"].max()
+    first_test = test.groupby("user_id")["timestamp"].min()
+    assert (last_profile.reindex(first_test.index) <= first_test).all()  # the profile comes first
+    assert len(rest) + len(profile) + len(test) == len(frame)
+
+
+def test_unseen_user_ids_encode_as_missing_with_id_dropout(deepfm):
+    encode = deepfm.preprocessor_.encoder(["user_id"])
+    import tensorflow as tf
+
+    ids = encode({"user_id": tf.constant([123456789, ctr.MISSING_INT], tf.int64)})["user_id"].numpy()
+    assert ids.tolist() == [0, 0]
+
+
+def test_unknown_user_score_depends_on_history(deepfm, with_history):
+    rows = with_history.head(20).copy()
+    rows["user_id"] = 99_999_999
+    a, b = rows.copy(), rows.copy()
+    items = with_history["item_id"].unique()
+    a["history"] = "|".join(map(str, items[:5]))
+    b["history"] = "|".join(map(str, items[-5:]))
+    pa_, pb = deepfm.predict(a), deepfm.predict(b)
+    assert np.abs(pa_ - pb).max() > 1e-3, "the history does not change the score"
+    none = rows.assign(history="")
+    missing_id = a.assign(user_id=ctr.MISSING_INT)
+    np.testing.assert_allclose(deepfm.predict(missing_id), pa_, atol=1e-6)  # unseen id = missing id
+    assert np.abs(deepfm.predict(none) - pa_).max() > 1e-3
+    unknown_items = a.assign(history="777777|888888")
+    np.testing.assert_allclose(deepfm.predict(unknown_items), deepfm.predict(none), atol=1e-6)
+
+
+def test_profile_scores_serve_in_a_fresh_process_without_ctr(deepfm, with_history, tmp_path):
+    rows = with_history.head(30).copy().reset_index(drop=True)
+    rows.loc[:14, "user_id"] = 99_999_999  # cold users with their histories
+    rows.loc[5, "history"] = ""
+    rows.loc[6, "history"] = "12345678|3"
+    path = deepfm.export(tmp_path / "deepfm")
+    raw = raw_features(rows, deepfm.spec)
+    request = {"deepfm": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}}}
+    served = _serve(request, tmp_path)
+    np.testing.assert_allclose(served["deepfm"], deepfm.predict(rows), atol=1e-5, rtol=0)
+
+
+def _two_taste_world(seed: int = 0) -> pd.DataFrame:
+    """Items of two genres, equally popular; each user touches only items of one genre. The only
+    thing that tells a cold user's taste is what they touched."""
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame({"item_id": np.arange(1, 121), "genres": ["Horror"] * 60 + ["Romance"] * 60})
+    items["title"] = np.where(items["genres"] == "Horror", "blood night", "love heart")
+    rows = []
+    for user in range(1, 301):
+        genre = "Horror" if user % 2 else "Romance"
+        touched = rng.choice(items.loc[items["genres"] == genre, "item_id"], size=15, replace=False)
+        rows += [(user, int(i), 1_000_000 + 3600 * t) for t, i in enumerate(touched)]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]).merge(items, on="item_id")
+    return ctr.data.add_history(frame, max_length=10)
+
+
+TASTE_SPEC = {"name": "tastes", "features": [
+    {"name": "user_id", "kind": "categorical", "dtype": "int", "role": "user", "id_dropout": 0.5},
+    {"name": "history", "kind": "history", "items": "item_id", "max_length": 10},
+    {"name": "item_id", "kind": "categorical", "dtype": "int", "role": "item"},
+    {"name": "genres", "kind": "multi_categorical", "role": "item"},
+    {"name": "title", "kind": "text", "role": "item"}]}
+
+
+@pytest.fixture(scope="module")
+def tower():
+    world = _two_taste_world()
+    model = ctr.TwoTower(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=16, batch_size=256, seed=0)
+    model.fit(world, epochs=5, verbose=0)
+    return model, world
+
+
+def _taste_queries(world: pd.DataFrame) -> pd.DataFrame:
+    horror = world.loc[world["genres"] == "Horror", "item_id"].unique()[:5]
+    romance = world.loc[world["genres"] == "Romance", "item_id"].unique()[:5]
+    return pd.DataFrame({"user_id": [99_999_999, 99_999_998],
+                         "history": ["|".join(map(str, horror)), "|".join(map(str, romance))]})
+
+
+def test_two_unknown_users_with_different_histories_get_different_recommendations(tower):
+    model, world = tower
+    ids, _ = model.recommend(_taste_queries(world), k=10)
+    genre = world.drop_duplicates("item_id").set_index("item_id")["genres"]
+    assert set(ids[0]) != set(ids[1])
+    assert (genre.reindex(ids[0]) == "Horror").sum() >= 8, ids  # each gets items like the ones they touched
+    assert (genre.reindex(ids[1]) == "Romance").sum() >= 8, ids
+
+
+def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path):
+    model, world = tower
+    queries = _taste_queries(world)
+    path = model.export(tmp_path / "tower")
+    served = ctr.load(path)
+    expected_ids, _ = served.recommend(queries, k=5)
+    in_process, _ = model.recommend(queries, k=5)
+    np.testing.assert_array_equal(expected_ids, in_process)
+    raw = raw_features(queries, model.spec, served.query_features)
+    request = {"tower": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}, "k": 5,
+                         "exclude": [[-1], [-1]]}}
+    np.testing.assert_array_equal(np.array(_serve(request, tmp_path)["tower"]["item_ids"]), expected_ids)
+
+
+def test_neumf_reads_the_history_on_its_query_side(tower):
+    _, world = tower
+    model = ctr.NeuMF(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, hidden_units=(16,), batch_size=256)
+    model.fit(world, epochs=3, verbose=0)
+    ids, _ = model.recommend(_taste_queries(world), k=10)
+    genre = world.drop_duplicates("item_id").set_index("item_id")["genres"]
+    assert (genre.reindex(ids[0]) == "Horror").sum() > (genre.reindex(ids[1]) == "Horror").sum(), ids
+
+
+def test_cli_recommends_for_a_new_user_from_a_history(tower, tmp_path, capsys):
+    from ctr.cli import main
+
+    model, world = tower
+    path = model.export(tmp_path / "tower")
+    touched = world.loc[world["genres"] == "Romance", "item_id"].unique()[:3].tolist()
+    argv = ["recommend", "--model", str(path), "--history", ",".join(map(str, touched)), "--k", "5"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "a new user who touched 3 items" in out
+    shown = [int(line.split()[1]) for line in out.splitlines()[2:] if line.strip()]
+    assert len(shown) == 5 and not set(shown) & set(touched)
+
+
+def _serve(request: dict, tmp_path: Path) -> dict:
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, str(HERE / "serve_fresh.py"), str(tmp_path / "request.json"),
+                    str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
+    return json.loads((tmp_path / "served.json").read_text())
