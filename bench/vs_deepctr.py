@@ -51,7 +51,7 @@ SETTINGS = {
     "synthetic": {"batch_size": 2048, "max_epochs": 3, "early_stopping": False},
 }
 RUNNERS = [("ctr", "DeepFM"), ("deepctr", "DeepFM"), ("ctr", "FM"), ("deepctr", "FM")]
-SERVE_CALLS_1, SERVE_CALLS_1024 = 2000, 60
+SERVE_CALLS_1, SERVE_CALLS_1024 = 1000, 50
 
 # The MovieLens feature set of the issue: the bundled spec without the title.
 MOVIELENS_SPEC = {
