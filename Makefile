@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/movielens.py
 	$(BIN)/python bench/ranking.py
 	$(BIN)/python bench/vs_deepctr.py
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

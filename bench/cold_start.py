@@ -6,9 +6,11 @@ ratings are split in time per user, 80 % train / 20 % test; 10 % of the warm tra
 are the validation set for early stopping on AUC. Every row's `history` is the items its user rated
 before it (at most 20, most recent first); a cold user's is their profile.
 
-Models: (a) DeepFM on user and item ids only, (b) the content-profile DeepFM: user id with
-id_dropout 0.5, age, gender, occupation, the history (attention-pooled item content), item id,
-genres, release year, (c) popularity (positive ratings in training). Metrics on warm and cold test
+Models: (a) on user and item ids only, (b) with the content profile: user id with id_dropout 0.5,
+age, gender, occupation, the history (pooled item content), item id, genres, release year; each as a
+DeepFM click model (trained on rating >= 4 over rated items) and as a two-tower retriever (trained
+on every warm training rating as an interaction, the whole catalogue as candidates); (c) popularity
+(positive ratings in training). Metrics on warm and cold test
 users: AUC of rating >= 4 over their test rows, and NDCG@10 over the full catalogue (items already
 rated in training, or in the profile, excluded; relevant = test items rated >= 4). Median of
 `--runs` seeds (the held-out users stay the same).
@@ -50,6 +52,8 @@ PROFILE = [
     {"name": "release_year", "kind": "numeric", "role": "item"},
 ]
 SPECS = {"id-only DeepFM": USER_ITEM, "content-profile DeepFM": PROFILE}
+RETRIEVERS = {"id-only two-tower": USER_ITEM, "content-profile two-tower": [
+    {**f, "pooling": "mean"} if f["kind"] == "history" else f for f in PROFILE]}
 ANCHORS = "LightFM paper (Kula 2015), MovieLens 10M item cold start: AUC 0.716 for LightFM vs 0.500 for plain MF"
 
 
@@ -97,6 +101,19 @@ def main() -> None:
             print(f"  {name} seed {seed}: {scores}", flush=True)
         results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "seed"}
         results[name]["runs"] = runs
+    catalogue = items[["item_id", "title", "genres", "release_year"]].reset_index(drop=True)
+    for name, features in RETRIEVERS.items():
+        spec = ctr.FeatureSpec.from_dict({"name": name, "features": features})
+        runs = []
+        for seed in range(args.runs):
+            model = ctr.TwoTower(spec, embedding_dim=32, output_dim=32, learning_rate=0.1, batch_size=4096, seed=seed)
+            started = time.perf_counter()
+            model.fit(warm_train, items=catalogue, epochs=10, verbose=0)
+            scores = evaluate(pair_scores(model), tests, items, seen, ranked_warm)
+            runs.append({"seed": seed, "train_seconds": time.perf_counter() - started, **scores})
+            print(f"  {name} seed {seed}: {scores}", flush=True)
+        results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "seed"}
+        results[name]["runs"] = runs
     report = {"benchmark": "cold_start_movielens_100k",
               "protocol": {"cold_users": "20% of users, seed 0", "profile": "earliest 5 ratings",
                            "warm_split": "per-user temporal 80/20; 10% of train as validation",
@@ -109,6 +126,21 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")
     publish(report, update=out == Path(DEFAULT_OUT))
+
+
+def pair_scores(model):
+    """A retriever's score for each (query, item) row, as the evaluation's score function."""
+    position = pd.Index(model.catalog_ids())
+
+    def score(rows: pd.DataFrame) -> np.ndarray:
+        out = np.full(len(rows), -np.inf)
+        found = position.get_indexer(rows["item_id"])
+        known = found >= 0
+        if known.any():
+            out[known] = model.score_candidates(rows[known].reset_index(drop=True), found[known][:, None])[:, 0]
+        return out
+
+    return score
 
 
 def evaluate(score, tests: dict, items: pd.DataFrame, seen: dict, ranked_warm: np.ndarray) -> dict:

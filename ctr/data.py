@@ -72,7 +72,10 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     require_columns(dataset.schema.names, cols or [], where=str(path))
     empty = True
     try:
-        for batch in dataset.to_batches(columns=cols, batch_size=chunk_rows):
+        # Read ahead one batch of one file at a time: pyarrow's defaults (16 batches of 4 files) would
+        # hold several million decoded rows and make memory grow with the dataset.
+        for batch in dataset.to_batches(columns=cols, batch_size=chunk_rows, batch_readahead=1,
+                                        fragment_readahead=1):
             if batch.num_rows:
                 empty = False
                 yield batch.to_pandas()
