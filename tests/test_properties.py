@@ -54,7 +54,7 @@ def served(trained, tmp_path_factory):
     return ctr.load(trained["deepfm"].export(tmp_path_factory.mktemp("prop") / "deepfm"))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_random_raw_rows_give_finite_probabilities(served, data) -> None:
     n = data.draw(st.integers(1, 6))
