@@ -265,24 +265,27 @@ class _OursRunner(_Runner):
     def server(self):
         """The exported SavedModel's serving signature, fed raw column values as a client would."""
         import numpy as np
+        import pandas as pd
         import tensorflow as tf
 
         folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-")) / "model"
         self.model.export(folder)
         signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
-        features = self.spec.features
         missing_int = np.iinfo(np.int64).min
+        columns = []  # (input name, column, dtype): what the client sends for each feature
+        for f in self.spec.features:
+            integer = f.kind == "timestamp" or (f.kind == "categorical" and f.dtype == "int")
+            columns.append((f.name, f.source, tf.int64 if integer else tf.float32 if f.kind == "numeric" else tf.string))
 
         def serve(frame):
             inputs = {}
-            for f in features:
-                column = frame[f.source]
-                if f.kind == "timestamp" or (f.kind == "categorical" and f.dtype == "int"):
-                    inputs[f.name] = tf.constant(column.fillna(missing_int).to_numpy(np.int64))
-                elif f.kind == "numeric":
-                    inputs[f.name] = tf.constant(column.to_numpy(np.float32))
-                else:
-                    inputs[f.name] = tf.constant(column.fillna("").to_numpy(object).astype(str))
+            for name, source, dtype in columns:
+                values = frame[source].to_numpy()
+                if dtype is tf.string and pd.isna(values).any():
+                    values = np.where(pd.isna(values), "", values)
+                elif dtype is tf.int64 and values.dtype.kind == "f":
+                    values = np.where(np.isnan(values), missing_int, values)
+                inputs[name] = tf.constant(values, dtype)
             return signature(**inputs)["probability"].numpy()
 
         return serve

@@ -24,9 +24,13 @@ class TowerScorer(FactorizedScorer):
     """Field embeddings of each side, concatenated and passed through that side's dense tower."""
 
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], dim: int, hidden_units: Sequence[int],
-                 output_dim: int, l2: float, seed: int, content: Any = None, **kwargs: Any):
+                 output_dim: int, l2: float, seed: int, content: Any = None, item_bias: bool = True,
+                 **kwargs: Any):
         super().__init__(**kwargs)
-        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=False,
+        self.item_bias = item_bias
+        # With an item bias, each item field's linear weight adds to a per-item score (popularity, in
+        # effect, learned from content too), carried as the vectors' last component: 1 on the query side.
+        self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, linear=item_bias,
                                           content=content)
         self.query_width = dim * sum(f.role in ("user", "context") for f in fields)
         self.item_width = dim * sum(f.role == "item" for f in fields)
@@ -35,11 +39,13 @@ class TowerScorer(FactorizedScorer):
 
     def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         vectors, _ = self.embeddings(encoded, roles=("user", "context"))
-        return self.query_tower(tf.reshape(vectors, [-1, self.query_width]), training=training)
+        queries = self.query_tower(tf.reshape(vectors, [-1, self.query_width]), training=training)
+        return tf.concat([queries, tf.ones_like(queries[:, :1])], axis=1) if self.item_bias else queries
 
     def item_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, _ = self.embeddings(encoded, roles=("item",))
-        return self.candidate_tower(tf.reshape(vectors, [-1, self.item_width]), training=training)
+        vectors, bias = self.embeddings(encoded, roles=("item",))
+        items = self.candidate_tower(tf.reshape(vectors, [-1, self.item_width]), training=training)
+        return tf.concat([items, bias[:, None]], axis=1) if self.item_bias else items
 
 
 def _tower(hidden_units: Sequence[int], output_dim: int, seed: int, name: str) -> keras.Sequential:
@@ -72,18 +78,20 @@ class TwoTower(Recommender):
     factorized = True
 
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (), output_dim: int = 32,
-                 top_k_metrics: Sequence[int] = (10, 100), **kwargs: Any):
+                 top_k_metrics: Sequence[int] = (10, 100), item_bias: bool = True, **kwargs: Any):
         kwargs.setdefault("learning_rate", 0.1)  # Adagrad, as in the TFRS retrieval tutorial
         kwargs.setdefault("batch_size", 4096)
         super().__init__(spec, **kwargs)
         self.hidden_units, self.output_dim, self.top_k_metrics = tuple(hidden_units), output_dim, tuple(top_k_metrics)
+        self.item_bias = item_bias
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "hidden_units": list(self.hidden_units), "output_dim": self.output_dim}
+        return {**super().get_config(), "hidden_units": list(self.hidden_units), "output_dim": self.output_dim,
+                "item_bias": self.item_bias}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> TowerScorer:
         return TowerScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.output_dim, self.l2,
-                           self.seed, content=self.content_)
+                           self.seed, content=self.content_, item_bias=self.item_bias)
 
     def build_network(self, scorer: TowerScorer) -> tfrs.Model:
         encoded = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}
