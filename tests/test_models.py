@@ -96,3 +96,19 @@ def test_clear_errors_before_training(spec, frame):
         ctr.FM(binary).fit(frame.head(100), verbose=0)
     with pytest.raises(ctr.DataError, match="has no label section"):
         ctr.FM(ctr.FeatureSpec(spec.features))
+
+
+def test_weight_averaging_is_what_training_leaves_behind(spec, splits):
+    # 1000 rows at batch 8 is 125 steps an epoch, past the horizon of a 0.99 average (100 steps).
+    model = ctr.LogisticRegression(spec, batch_size=8, weight_averaging=0.99)
+    model.fit(splits[0].head(1000), epochs=1, verbose=0)
+    optimizer = model.network_.optimizer
+    assert optimizer.use_ema
+    for variable, average in zip(model.network_.trainable_variables, optimizer._model_variables_moving_average,
+                                 strict=True):
+        np.testing.assert_allclose(variable.numpy(), average.numpy(), rtol=1e-6)
+    short = ctr.LogisticRegression(spec, batch_size=512, weight_averaging=0.99)
+    short.fit(splits[0].head(1000), epochs=1, verbose=0)  # 2 steps an epoch: averaging would only hold it back
+    assert not short.network_.optimizer.use_ema
+    with pytest.raises(ValueError, match="weight_averaging"):
+        ctr.DeepFM(spec, weight_averaging=1.5)
