@@ -275,7 +275,8 @@ class _OursRunner(_Runner):
         columns = []  # (input name, column, dtype): what the client sends for each feature
         for f in self.spec.features:
             integer = f.kind == "timestamp" or (f.kind == "categorical" and f.dtype == "int")
-            columns.append((f.name, f.source, tf.int64 if integer else tf.float32 if f.kind == "numeric" else tf.string))
+            dtype = tf.int64 if integer else tf.float32 if f.kind == "numeric" else tf.string
+            columns.append((f.name, f.source, dtype))
 
         def serve(frame):
             inputs = {}

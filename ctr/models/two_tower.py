@@ -2,7 +2,9 @@
 (item features) meet in a dot product, trained with `tfrs.tasks.Retrieval`: in-batch softmax, with
 each in-batch negative's logit corrected by its sampling probability (popular items appear in more
 batches and would otherwise be over-penalised), and accidental hits (the positive item appearing as
-another row's negative) removed.
+another row's negative) removed. An item bias (the item fields' first-order weights) rides along as
+the vectors' last component, so retrieval stays a single dot product (and a maximum-inner-product
+search) with a bias.
 """
 
 from __future__ import annotations
