@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,3 +51,17 @@ def trained(spec, splits):
 
 def needs(path: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(not path.exists(), reason=f"real data not present at {path} (../shared/data)")
+
+
+@pytest.fixture
+def serve_fresh() -> Callable[[dict, Path], dict]:
+    """Runs tests/serve_fresh.py on a request in a new Python process that cannot import ctr."""
+
+    def serve(request: dict, tmp_path: Path) -> dict:
+        (tmp_path / "request.json").write_text(json.dumps(request))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        subprocess.run([sys.executable, str(Path(__file__).parent / "serve_fresh.py"), str(tmp_path / "request.json"),
+                        str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
+        return json.loads((tmp_path / "served.json").read_text())
+
+    return serve

@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +101,7 @@ def test_unknown_user_score_depends_on_history(deepfm, with_history):
     np.testing.assert_allclose(deepfm.predict(unknown_items), deepfm.predict(none), atol=1e-6)
 
 
-def test_profile_scores_serve_in_a_fresh_process_without_ctr(deepfm, with_history, tmp_path):
+def test_profile_scores_serve_in_a_fresh_process_without_ctr(deepfm, with_history, tmp_path, serve_fresh):
     rows = with_history.head(30).copy().reset_index(drop=True)
     rows.loc[:14, "user_id"] = 99_999_999  # cold users with their histories
     rows.loc[5, "history"] = ""
@@ -113,7 +109,7 @@ def test_profile_scores_serve_in_a_fresh_process_without_ctr(deepfm, with_histor
     path = deepfm.export(tmp_path / "deepfm")
     raw = raw_features(rows, deepfm.spec)
     request = {"deepfm": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}}}
-    served = _serve(request, tmp_path)
+    served = serve_fresh(request, tmp_path)
     np.testing.assert_allclose(served["deepfm"], deepfm.predict(rows), atol=1e-5, rtol=0)
 
 
@@ -164,7 +160,7 @@ def test_two_unknown_users_with_different_histories_get_different_recommendation
     assert (genre.reindex(ids[1]) == "Romance").sum() >= 8, ids
 
 
-def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path):
+def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path, serve_fresh):
     model, world = tower
     queries = _taste_queries(world)
     path = model.export(tmp_path / "tower")
@@ -175,7 +171,7 @@ def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path):
     raw = raw_features(queries, model.spec, served.query_features)
     request = {"tower": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}, "k": 5,
                          "exclude": [[-1], [-1]]}}
-    np.testing.assert_array_equal(np.array(_serve(request, tmp_path)["tower"]["item_ids"]), expected_ids)
+    np.testing.assert_array_equal(np.array(serve_fresh(request, tmp_path)["tower"]["item_ids"]), expected_ids)
 
 
 def test_neumf_reads_the_history_on_its_query_side(tower):
@@ -199,11 +195,3 @@ def test_cli_recommends_for_a_new_user_from_a_history(tower, tmp_path, capsys):
     assert "a new user who touched 3 items" in out
     shown = [int(line.split()[1]) for line in out.splitlines()[2:] if line.strip()]
     assert len(shown) == 5 and not set(shown) & set(touched)
-
-
-def _serve(request: dict, tmp_path: Path) -> dict:
-    (tmp_path / "request.json").write_text(json.dumps(request))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, str(HERE / "serve_fresh.py"), str(tmp_path / "request.json"),
-                    str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
-    return json.loads((tmp_path / "served.json").read_text())

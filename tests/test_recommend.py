@@ -3,10 +3,6 @@ are chosen per request, the catalogue can be re-indexed, and retrieval → ranki
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +54,7 @@ def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     assert not set(excluded[0]) & set(ids[0][:3])
 
 
-def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, loo, tmp_path):
+def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, loo, tmp_path, serve_fresh):
     queries = loo[1].head(6)
     request, expected = {}, {}
     for name, model in recommenders.items():
@@ -70,7 +66,7 @@ def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders,
             request[f"{name}-{k}"] = {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()},
                                       "k": k, "exclude": exclude}
             expected[f"{name}-{k}"] = (model.recommend(queries, k=k, exclude=exclude), exclude)
-    served = _serve(request, tmp_path)
+    served = serve_fresh(request, tmp_path)
     for key, ((ids, scores), exclude) in expected.items():
         got_ids, got_scores = np.array(served[key]["item_ids"]), np.array(served[key]["scores"])
         assert got_ids.shape == ids.shape, key  # k chosen at serving time
@@ -111,7 +107,8 @@ def pd_concat(a, b):
     return pd.concat([a, b], ignore_index=True)
 
 
-def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recommenders, trained, loo, tmp_path):
+def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recommenders, trained, loo, tmp_path,
+                                                                   serve_fresh):
     pipeline = ctr.RecommendationPipeline(recommenders["two_tower"], trained["deepfm"], n_candidates=30)
     queries = loo[1].head(5)
     exclude = [[int(i)] for i in pipeline.recommend(queries, k=1)[0][:, 0]]  # each user's top item, excluded
@@ -120,7 +117,7 @@ def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recomme
     assert all(e[0] not in row for e, row in zip(exclude, ids.tolist(), strict=True))
     path = pipeline.export(tmp_path / "pipeline")
     raw = raw_features(queries, ctr.FeatureSpec(tuple(spec[n] for n in pipeline.query_features)))
-    served = _serve({"p": {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()}, "k": 4,
+    served = serve_fresh({"p": {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()}, "k": 4,
                            "exclude": exclude}}, tmp_path)["p"]
     np.testing.assert_array_equal(np.array(served["item_ids"]), ids)
     np.testing.assert_allclose(np.array(served["scores"]), scores, atol=1e-5)
@@ -150,11 +147,3 @@ def test_exported_recommender_loader_fills_missing_query_features(recommenders, 
     rows = complete_queries(served.spec, served.query_features, served.users.head(2)[["user_id"]])
     ids, scores = served.recommend(rows, k=2)
     assert ids.shape == (2, 2) and np.isfinite(scores).all()
-
-
-def _serve(request: dict, tmp_path: Path) -> dict:
-    (tmp_path / "request.json").write_text(json.dumps(request))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, str(HERE / "serve_fresh.py"), str(tmp_path / "request.json"),
-                    str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
-    return json.loads((tmp_path / "served.json").read_text())
