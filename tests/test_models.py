@@ -98,17 +98,26 @@ def test_clear_errors_before_training(spec, frame):
         ctr.FM(ctr.FeatureSpec(spec.features))
 
 
-def test_weight_averaging_is_what_training_leaves_behind(spec, splits):
-    # 1000 rows at batch 8 is 125 steps an epoch, past the horizon of a 0.99 average (100 steps).
-    model = ctr.LogisticRegression(spec, batch_size=8, weight_averaging=0.99)
-    model.fit(splits[0].head(1000), epochs=1, verbose=0)
+def test_weight_averaging_is_evaluated_but_training_goes_on_from_the_raw_weights(spec, splits):
+    seen: dict[str, list[np.ndarray]] = {}
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen[f"end {epoch}"] = [v.numpy() for v in self.model.trainable_variables]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            seen[f"begin {epoch}"] = [v.numpy() for v in self.model.trainable_variables]
+
+    model = ctr.LogisticRegression(spec, batch_size=32, weight_averaging=0.99)
+    model.fit(splits[0].head(1000), epochs=2, callbacks=[Watch()], verbose=0)
     optimizer = model.network_.optimizer
-    assert optimizer.use_ema
-    for variable, average in zip(model.network_.trainable_variables, optimizer._model_variables_moving_average,
-                                 strict=True):
-        np.testing.assert_allclose(variable.numpy(), average.numpy(), rtol=1e-6)
-    short = ctr.LogisticRegression(spec, batch_size=512, weight_averaging=0.99)
-    short.fit(splits[0].head(1000), epochs=1, verbose=0)  # 2 steps an epoch: averaging would only hold it back
-    assert not short.network_.optimizer.use_ema
+    averages = [a.numpy() for a in optimizer._model_variables_moving_average]
+    # Training ends holding the average, and later callbacks saw it at every epoch's end...
+    for variable, average, seen_end in zip(model.network_.trainable_variables, averages, seen["end 1"],
+                                           strict=True):
+        np.testing.assert_allclose(variable.numpy(), average, rtol=1e-6)
+        np.testing.assert_allclose(seen_end, average, rtol=1e-6)
+    # ...but the second epoch started from the raw weights, not from the first epoch's average.
+    assert any(not np.allclose(b, e) for b, e in zip(seen["begin 1"], seen["end 0"], strict=True))
     with pytest.raises(ValueError, match="weight_averaging"):
         ctr.DeepFM(spec, weight_averaging=1.5)
