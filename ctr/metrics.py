@@ -61,7 +61,7 @@ def ranking_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
     keep = n_relevant > 0
     ranks, relevant, n_relevant = ranks[keep], relevant[keep], n_relevant[keep]
     hit = relevant & (ranks < k)
-    gains = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0).sum(axis=1)
+    gains = (hit / np.log2(np.maximum(ranks, 0) + 2.0)).sum(axis=1)  # pads (-1) are never hits
     ideal = np.array([(1.0 / np.log2(np.arange(min(n, k)) + 2.0)).sum() for n in n_relevant])
     first = np.where(relevant, ranks, np.iinfo(np.int64).max).min(axis=1)
     return {f"HR@{k}": float(hit.any(axis=1).mean()), f"Recall@{k}": float((hit.sum(axis=1) / n_relevant).mean()),
