@@ -51,6 +51,17 @@ def report_only_or_check_data(args: argparse.Namespace, publish: Callable[[dict,
     return False
 
 
+def save(report: dict, out: str | Path, default_out: str | Path,
+         publish: Callable[[dict, bool], None]) -> None:
+    """Write the report's JSON to `out`, then print its table (into the README too when `out` is the
+    benchmark's default file, so that a trial run elsewhere leaves the README alone)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {out}")
+    publish(report, out.resolve() == Path(default_out).resolve())
+
+
 def update_readme(block: str, markdown: str, readme: Path = ROOT / "README.md") -> bool:
     """Replace the text between `<!-- bench:BLOCK -->` and `<!-- /bench:BLOCK -->` in the README."""
     text = readme.read_text(encoding="utf-8")
@@ -59,4 +70,5 @@ def update_readme(block: str, markdown: str, readme: Path = ROOT / "README.md") 
         return False
     readme.write_text(pattern.sub(lambda m: m.group(1) + markdown.rstrip() + "\n" + m.group(2), text),
                       encoding="utf-8")
+    print(f"updated the {block} table in README.md")
     return True

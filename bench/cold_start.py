@@ -21,7 +21,6 @@ rated in training, or in the profile, excluded; relevant = test items rated >= 4
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, report_only_or_check_data, update_readme  # noqa: E402
+from bench._report import arguments, machine, report_only_or_check_data, save, update_readme  # noqa: E402
 from ctr._keras import keras  # noqa: E402
 from ctr.metrics import auc, ranking_metrics, ranks_with_random_ties  # noqa: E402
 
@@ -129,11 +128,7 @@ def main() -> None:
                            "warm_users_ranked": len(ranked_warm), "runs": args.runs},
               "anchors": ANCHORS, "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out}")
-    publish(report, update=out == Path(DEFAULT_OUT))
+    save(report, args.out, DEFAULT_OUT, publish)
 
 
 def pair_scores(model):
@@ -241,8 +236,8 @@ def publish(report: dict, update: bool) -> None:
                 "`bench/results/cold_start.json`.")
     text = "\n".join(rows)
     print("\n" + text)
-    if update and update_readme("cold_start", text):
-        print("updated the table in README.md")
+    if update:
+        update_readme("cold_start", text)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ median is reported. Prints a table and writes JSON to bench/results/movielens_10
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, report_only_or_check_data, update_readme  # noqa: E402
+from bench._report import arguments, machine, report_only_or_check_data, save, update_readme  # noqa: E402
 from ctr._keras import keras  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "movielens_100k.json")
@@ -75,11 +74,7 @@ def main() -> None:
                      "spec": "feature_specs/movielens-100k.yaml"},
         "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": results,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out}")
-    publish(report, update=out == Path(DEFAULT_OUT))
+    save(report, args.out, DEFAULT_OUT, publish)
 
 
 def publish(report: dict, update: bool) -> None:
@@ -98,8 +93,8 @@ def publish(report: dict, update: bool) -> None:
     rows.append(f"\nMedian of {runs} runs (seeds 0–{runs - 1}), measured {report['measured_at'][:10]} on "
                 f"{info['cpu']} ({info['cores']} cores), TensorFlow {info['tensorflow']}, by `bench/movielens.py`; "
                 "raw figures in `bench/results/movielens_100k.json`.")
-    if update and update_readme("movielens_100k", "\n".join(rows)):
-        print("updated the table in README.md")
+    if update:
+        update_readme("movielens_100k", "\n".join(rows))
 
 
 if __name__ == "__main__":

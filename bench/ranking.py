@@ -17,7 +17,6 @@ bench/results/ranking.json and, with the default output path, the README's ranki
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, report_only_or_check_data, update_readme  # noqa: E402
+from bench._report import arguments, machine, report_only_or_check_data, save, update_readme  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "ranking.json")
 IDS = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
@@ -112,11 +111,7 @@ def main() -> None:
     report = {"benchmark": "ranking_movielens_100k", "runs": args.runs, "machine": machine(),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": results, "tfrs_tutorial": tutorial,
               "anchors": ANCHORS}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out}")
-    publish(report, update=out == Path(DEFAULT_OUT))
+    save(report, args.out, DEFAULT_OUT, publish)
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -152,8 +147,8 @@ def publish(report: dict, update: bool) -> None:
                  f"Median of {report['runs']} runs (Popularity: 1), measured {report['measured_at'][:10]} on "
                  f"{info['cpu']} ({info['cores']} cores), TensorFlow {info['tensorflow']}, by `bench/ranking.py`; "
                  "raw figures in `bench/results/ranking.json`."]
-    if update and update_readme("ranking", "\n".join(markdown)):
-        print("updated the ranking table in README.md")
+    if update:
+        update_readme("ranking", "\n".join(markdown))
 
 
 if __name__ == "__main__":

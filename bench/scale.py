@@ -50,7 +50,7 @@ def main() -> None:
         publish(json.loads(Path(args.out).read_text()), update=True)
         return
 
-    from bench._report import machine
+    from bench._report import machine, save
 
     results = []
     for rows in (int(r) for r in args.rows.split(",")):
@@ -72,11 +72,7 @@ def main() -> None:
     report = {"benchmark": "scale", "model": "DeepFM (embedding 16, MLP 256-128)", "batch_size": BATCH_SIZE,
               "file_rows": FILE_ROWS, "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out}")
-    publish(report, update=out == DEFAULT_OUT)
+    save(report, args.out, DEFAULT_OUT, publish)
 
 
 def write_folder(folder: Path, rows: int) -> None:
@@ -134,8 +130,8 @@ def publish(report: dict, update: bool) -> None:
                 f"({info['cores']} cores) by `bench/scale.py`; raw figures in `bench/results/scale.json`.")
     text = "\n".join(rows)
     print("\n" + text)
-    if update and update_readme("scale", text):
-        print("updated the table in README.md")
+    if update:
+        update_readme("scale", text)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ MOVIELENS_SPEC = {
 
 # -- the parent: run every child, aggregate, report ------------------------------------------------
 def main() -> None:
-    from bench._report import arguments, report_only_or_check_data
+    from bench._report import arguments, report_only_or_check_data, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
@@ -116,11 +116,7 @@ def main() -> None:
         "wall_minutes": round((time.time() - started) / 60, 1),
         "results": results,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out}")
-    publish(report, update=out == Path(DEFAULT_OUT))
+    save(report, args.out, DEFAULT_OUT, publish)
 
 
 def argparse_hidden() -> str:
@@ -186,8 +182,8 @@ def publish(report: dict, update: bool) -> None:
         f"({settings['synthetic']['max_epochs']} epochs). Ratios are ctr / DeepCTR (AUC and logloss: differences).")
     text = "\n".join(rows)
     print("\n" + text)
-    if update and update_readme("vs_deepctr", text):
-        print("updated the table in README.md")
+    if update:
+        update_readme("vs_deepctr", text)
 
 
 def _version(package: str) -> str:
