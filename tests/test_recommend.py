@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ctr
+from ctr._keras import keras
 from ctr.cli import main
 from ctr.data import raw_features
 from ctr.export_recommend import complete_queries
@@ -147,3 +148,40 @@ def test_exported_recommender_loader_fills_missing_query_features(recommenders, 
     rows = complete_queries(served.spec, served.query_features, served.users.head(2)[["user_id"]])
     ids, scores = served.recommend(rows, k=2)
     assert ids.shape == (2, 2) and np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("name", ["mf", "two_tower"])
+def test_a_recommender_interrupted_mid_epoch_resumes_from_its_backup(spec, loo, tmp_path, name):
+    train = loo[0].head(3000)
+
+    def build():
+        if name == "mf":
+            return ctr.MatrixFactorization(spec, embedding_dim=8, learning_rate=0.01, batch_size=256)
+        return ctr.TwoTower(spec, embedding_dim=8, output_dim=8, batch_size=128)
+
+    straight = build()
+    straight.fit(train, epochs=2, verbose=0)
+    total = int(straight.network_.optimizer.iterations.numpy())
+    per_epoch = total // 2
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self, stop_at=None):
+            super().__init__()
+            self.stop_at, self.count = stop_at, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.count += 1
+            if self.count == self.stop_at:
+                raise KeyboardInterrupt  # leaves the backup behind, as a crash would
+
+    backup = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        build().fit(train, epochs=2, backup_dir=backup, backup_every=2, callbacks=[Steps(per_epoch + 5)], verbose=0)
+    assert (backup / "preprocessing.json").exists()
+    resumed, steps = build(), Steps()
+    resumed.fit(train, epochs=2, backup_dir=backup, backup_every=2, callbacks=[steps], verbose=0)
+    assert int(resumed.network_.optimizer.iterations.numpy()) == total
+    assert steps.count < per_epoch, "the resumed fit started over instead of carrying on"
+    assert not backup.exists()
+    ids, _ = resumed.recommend(loo[1].head(3), k=5)
+    assert ids.shape == (3, 5)

@@ -25,6 +25,7 @@ from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
+from . import _resume
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -122,13 +123,23 @@ class Recommender(abc.ABC):
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (),
-            verbose: str | int = "auto", logdir: str | Path | None = None) -> keras.callbacks.History:
-        """Train on interactions; `items` may list catalogue items nobody interacted with yet."""
+            verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
+            backup_every: int | None = None) -> keras.callbacks.History:
+        """Train on interactions; `items` may list catalogue items nobody interacted with yet.
+
+        `backup_dir` makes training resumable, as for the click models: checkpoints every
+        `backup_every` steps (else every epoch), and a fit restarted with the same folder carries on
+        from the last one (with freshly drawn negatives); the folder is removed when training completes.
+        """
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        backup = Path(backup_dir) if backup_dir is not None else None
         frame = ctr_data.read(data)
         interactions = Interactions.from_frame(frame, self.spec, items)
         if not self.preprocessor_.fitted:
-            self.preprocessor_.fit((ctr_data.raw_features(c, self.spec) for c in ctr_data.iter_chunks(
-                frame, [f.source for f in self.spec.features])), seed=self.seed)
+            self.preprocessor_ = _resume.fit_preprocessing(
+                self.preprocessor_, lambda: (ctr_data.raw_features(c, self.spec) for c in ctr_data.iter_chunks(
+                    frame, [f.source for f in self.spec.features])), self.seed, verbose, backup)
         self.users_ = interactions.users if self.users_ is None else pd.concat(
             [self.users_, interactions.users], ignore_index=True).drop_duplicates(
             self.spec[self.user_key].source, keep="last").reset_index(drop=True)
@@ -153,8 +164,12 @@ class Recommender(abc.ABC):
         callbacks = list(callbacks)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
+        if backup is not None:
+            callbacks.append(_resume.checkpoints(backup, backup_every))
         history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks, verbose=verbose)
         self._catalogue_vectors = None
+        if backup is not None:
+            _resume.finished(backup)
         return history
 
     def build_network(self, scorer: PairScorer) -> tfrs.Model:
@@ -191,7 +206,10 @@ class Recommender(abc.ABC):
                     **{k: tf.gather(t, item_rows) for k, t in i_tensors.items()}}
 
         signature = (tf.TensorSpec([None], tf.int64),) * 3
-        ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        # A known length: the progress bar has a total from the first epoch, and a resumed fit runs
+        # only the rest of the interrupted epoch.
+        ds = tf.data.Dataset.from_generator(batches, output_signature=signature).apply(
+            tf.data.experimental.assert_cardinality(len(batches)))
         if self.objective == "bpr":
             ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg)))
         elif self.objective == "retrieval":
@@ -306,6 +324,10 @@ class _IndexBatches:
         self.n, self.users, self.items, self.sampler = n, users, items, sampler
         self.objective, self.n_negatives, self.batch_size = objective, n_negatives, batch_size
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def __len__(self) -> int:
+        per_row = {"retrieval": 1, "bpr": self.n_negatives}.get(self.objective, 1 + self.n_negatives)
+        return -(-self.n * per_row // self.batch_size)
 
     def __call__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         # Validation keeps one fixed sample; training draws new negatives on every pass.
