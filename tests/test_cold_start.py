@@ -195,16 +195,3 @@ def test_cli_recommends_for_a_new_user_from_a_history(tower, tmp_path, capsys):
     assert "a new user who touched 3 items" in out
     shown = [int(line.split()[1]) for line in out.splitlines()[2:] if line.strip()]
     assert len(shown) == 5 and not set(shown) & set(touched)
-
-
-def test_onnx_export_serves_a_cold_user_from_the_history(deepfm, with_history, tmp_path):
-    pytest.importorskip("tf2onnx")
-    pytest.importorskip("onnxruntime_extensions")
-    rows = with_history.head(20).copy().reset_index(drop=True)
-    rows.loc[0, "user_id"] = 987_654_321  # never seen: scored from the history
-    rows.loc[1, "history"] = "999999|" + rows.loc[1, "history"]  # an unknown item in the history is skipped
-    rows.loc[2, "history"] = ""
-    session = ctr.onnx_session(deepfm.export(tmp_path / "m.onnx", format="onnx"))
-    raw = raw_features(rows, deepfm.spec)
-    got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
-    np.testing.assert_allclose(got, deepfm.predict(rows), atol=1e-4)

@@ -12,13 +12,20 @@ pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime_extensions")
 
 
-def test_onnx_export_matches_the_saved_model_on_raw_rows(trained, splits, tmp_path):
-    model = trained["deepfm"]
+def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
+    # One conversion (tf2onnx takes ~20 s) covers every kind, a content profile included.
+    raw_spec = spec.to_dict()
+    raw_spec["features"].append({"name": "history", "kind": "history", "items": "item_id", "max_length": 10,
+                                 "pooling": "attention"})
+    data = ctr.data.add_history(frame.head(3000), max_length=10)
+    model = ctr.DeepFM(ctr.FeatureSpec.from_dict(raw_spec), embedding_dim=8, hidden_units=(16,), batch_size=256)
+    model.fit(data, epochs=1, verbose=0)
     path = model.export(tmp_path / "deepfm.onnx", format="onnx")
-    rows = splits[2].head(50).copy().reset_index(drop=True)
+    rows = data.tail(50).copy().reset_index(drop=True)
     rows.loc[0, ["user_id", "occupation", "genres"]] = [123_456_789, "astronaut", "Western|Noir"]
     rows.loc[1, ["price", "release_year", "title"]] = [np.nan, np.inf, "Entirely, Unknown words!"]
-    rows.loc[2, ["gender", "genres", "title"]] = ["", "", ""]
+    rows.loc[2, ["gender", "genres", "title", "history"]] = ["", "", "", ""]
+    rows.loc[3, "history"] = "999999|" + rows.loc[3, "history"]  # an unknown item in the profile is skipped
     session = ctr.onnx_session(path)
     assert sorted(i.name for i in session.get_inputs()) == sorted(model.spec.names)
     raw = raw_features(rows, model.spec)
