@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +10,6 @@ import pytest
 import ctr
 from ctr.data import raw_features
 from ctr.errors import SpecError
-
-HERE = Path(__file__).resolve().parent
 
 
 def _profile_spec(pooling: str = "mean", dropout: float = 0.5) -> ctr.FeatureSpec:

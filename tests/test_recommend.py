@@ -3,8 +3,6 @@ are chosen per request, the catalogue can be re-indexed, and retrieval → ranki
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,8 +11,6 @@ from ctr._keras import keras
 from ctr.cli import main
 from ctr.data import raw_features
 from ctr.export_recommend import complete_queries
-
-HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")

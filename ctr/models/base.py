@@ -162,14 +162,12 @@ class RankingModel(abc.ABC):
         self._fit_preprocessing(data, verbose, backup)
         streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory
         if streamed:
-            rows = ctr_data.count_rows(data)
             train = self._stream(data, batch_size, shuffle=True)
         else:
             encoded, labels = self._encode_features(data, with_labels=True)
             if len(labels) == 0:
                 raise DataError("the training data has no rows")
-            rows = len(labels)
-            train = _row_batches(rows, batch_size, shuffle=True, seed=self.seed)
+            train = _row_batches(len(labels), batch_size, shuffle=True, seed=self.seed)
         if self.network_ is None:
             self.content_ = self.preprocessor_.item_content(self._raw_chunks(data, self.spec.columns))
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
