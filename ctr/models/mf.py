@@ -28,12 +28,12 @@ class MFScorer(FactorizedScorer):
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, first_order = self.embeddings(encoded, roles=("user", "context"))
+        vectors, first_order = self.embeddings(encoded, roles=("user", "context"), training=training)
         ones = tf.ones_like(first_order)[:, None]
         return tf.concat([tf.reduce_sum(vectors, axis=1), ones, (first_order + self.bias)[:, None]], axis=1)
 
     def item_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, first_order = self.embeddings(encoded, roles=("item",))
+        vectors, first_order = self.embeddings(encoded, roles=("item",), training=training)
         ones = tf.ones_like(first_order)[:, None]
         return tf.concat([tf.reduce_sum(vectors, axis=1), first_order[:, None], ones], axis=1)
 

@@ -32,10 +32,10 @@ class NeuMFScorer(PairScorer):
         self.width = len(fields) * dim
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        user, _ = self.gmf(encoded, roles=("user", "context"))
-        item, _ = self.gmf(encoded, roles=("item",))
+        user, _ = self.gmf(encoded, roles=("user", "context"), training=training)
+        item, _ = self.gmf(encoded, roles=("item",), training=training)
         gmf = tf.reduce_sum(user, axis=1) * tf.reduce_sum(item, axis=1)
-        both, _ = self.mlp_embeddings(encoded)
+        both, _ = self.mlp_embeddings(encoded, training=training)
         deep = self.mlp(tf.reshape(both, [-1, self.width]), training=training)
         return self.output_layer(tf.concat([gmf, deep], axis=1), training=training)[:, 0]
 

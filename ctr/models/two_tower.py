@@ -40,12 +40,12 @@ class TowerScorer(FactorizedScorer):
         self.candidate_tower = _tower(hidden_units, output_dim, seed + 50, "candidate_tower")
 
     def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, _ = self.embeddings(encoded, roles=("user", "context"))
+        vectors, _ = self.embeddings(encoded, roles=("user", "context"), training=training)
         queries = self.query_tower(tf.reshape(vectors, [-1, self.query_width]), training=training)
         return tf.concat([queries, tf.ones_like(queries[:, :1])], axis=1) if self.item_bias else queries
 
     def item_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, bias = self.embeddings(encoded, roles=("item",))
+        vectors, bias = self.embeddings(encoded, roles=("item",), training=training)
         items = self.candidate_tower(tf.reshape(vectors, [-1, self.item_width]), training=training)
         return tf.concat([items, bias[:, None]], axis=1) if self.item_bias else items
 
