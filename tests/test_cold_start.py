@@ -171,24 +171,34 @@ def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path, ser
     np.testing.assert_array_equal(np.array(serve_fresh(request, tmp_path)["tower"]["item_ids"]), expected_ids)
 
 
-@pytest.mark.parametrize("model_class", [ctr.TwoTower, ctr.MatrixFactorization, ctr.NeuMF])
+@pytest.mark.parametrize("model_class", [ctr.TwoTower, ctr.NeuMF])
 def test_recommenders_learn_the_missing_user_vector_from_dropped_ids(tower, model_class):
     """With id_dropout, training sees the user id as missing now and then, so the "missing" row
     (what an unseen user is served with) is trained; a two-tower once never dropped an id."""
     _, world = tower
     model = model_class(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, batch_size=512, seed=0)
 
-    def missing_row(network):
-        embeddings = getattr(network.scorer, "embeddings", None) or network.scorer.gmf
-        return embeddings.table[embeddings.offsets["user_id"]].numpy()
+    snapshot = _MissingUserRow()
+    model.fit(world.head(1024), epochs=1, callbacks=[snapshot], verbose=0)
+    assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
 
-    class Snapshot(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.before = missing_row(self.model)
 
-    snapshot = Snapshot()
-    model.fit(world, epochs=1, callbacks=[snapshot], verbose=0)
-    assert np.abs(missing_row(model.network_) - snapshot.before).max() > 1e-3
+def _missing_user_row(network) -> np.ndarray:
+    """The user id's "missing" row (index 0) in the scorer's fused embedding table."""
+    embeddings = getattr(network.scorer, "embeddings", None) or network.scorer.gmf
+    return embeddings.table[embeddings.offsets["user_id"]].numpy()
+
+
+class _MissingUserRow(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.before = _missing_user_row(self.model)
+
+
+def test_deepfm_learns_the_missing_user_vector_from_dropped_ids(with_history):
+    model = ctr.DeepFM(_profile_spec(), embedding_dim=4, hidden_units=(8,), batch_size=512)
+    snapshot = _MissingUserRow()
+    model.fit(with_history.head(1024), epochs=1, callbacks=[snapshot], verbose=0)
+    assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
 
 
 def test_neumf_reads_the_history_on_its_query_side(tower):

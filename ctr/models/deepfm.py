@@ -29,7 +29,7 @@ class DeepFMScorer(Scorer):
         self.flat_width = len(fields) * embedding_dim
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, first_order = self.embeddings(encoded)
+        vectors, first_order = self.embeddings(encoded, training=training)
         deep = self.deep(tf.reshape(vectors, [-1, self.flat_width]), training=training)[:, 0]
         return self.bias + first_order + pairwise_interactions(vectors) + deep
 

@@ -30,7 +30,7 @@ class FMScorer(Scorer):
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, first_order = self.embeddings(encoded)
+        vectors, first_order = self.embeddings(encoded, training=training)
         return self.bias + first_order + pairwise_interactions(vectors)
 
 

@@ -21,7 +21,7 @@ class LinearScorer(Scorer):
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        _, first_order = self.embeddings(encoded)
+        _, first_order = self.embeddings(encoded, training=training)
         return self.bias + first_order
 
 
