@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import ctr
-from ctr._keras import keras
+from ctr._keras import keras, tf
 from ctr.data import raw_features
 from ctr.errors import SpecError
 
@@ -171,16 +171,32 @@ def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path, ser
     np.testing.assert_array_equal(np.array(serve_fresh(request, tmp_path)["tower"]["item_ids"]), expected_ids)
 
 
-@pytest.mark.parametrize("model_class", [ctr.TwoTower, ctr.NeuMF])
-def test_recommenders_learn_the_missing_user_vector_from_dropped_ids(tower, model_class):
+def test_two_tower_learns_the_missing_user_vector_from_dropped_ids(tower):
     """With id_dropout, training sees the user id as missing now and then, so the "missing" row
     (what an unseen user is served with) is trained; a two-tower once never dropped an id."""
     _, world = tower
-    model = model_class(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, batch_size=512, seed=0)
-
+    model = ctr.TwoTower(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, batch_size=512, seed=0)
     snapshot = _MissingUserRow()
     model.fit(world.head(1024), epochs=1, callbacks=[snapshot], verbose=0)
     assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
+
+
+def test_neumf_drops_an_id_in_both_branches_at_once(tower):
+    """A dropped id is missing in the GMF and the MLP branch alike (as for an unseen user), never
+    in one only, and the missing row is trained."""
+    _, world = tower
+    model = ctr.NeuMF(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, batch_size=512, seed=0)
+    snapshot = _MissingUserRow()
+    model.fit(world.head(1024), epochs=1, callbacks=[snapshot], verbose=0)
+    assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
+    encoded = {k: tf.constant(v) for k, v in model._encode_table(
+        world.head(64), model.query_features + model.item_features).items()}
+    scorer = model.network_.scorer
+    kept = scorer(encoded, training=False).numpy()
+    missing = scorer({**encoded, "user_id": tf.zeros_like(encoded["user_id"])}, training=False).numpy()
+    trained = scorer(encoded, training=True).numpy()
+    as_kept, as_missing = np.isclose(trained, kept, atol=1e-6), np.isclose(trained, missing, atol=1e-6)
+    assert (as_kept | as_missing).all() and as_kept.any() and as_missing.any()
 
 
 def _missing_user_row(network) -> np.ndarray:

@@ -61,18 +61,21 @@ class FieldEmbeddings(keras.layers.Layer):
                     initializer=keras.initializers.Constant(array))
 
     def call(self, encoded: Mapping[str, tf.Tensor], roles: Sequence[str] | None = None,
-             training: bool | None = None) -> tuple[tf.Tensor | None, tf.Tensor]:
-        """All fields, or only those whose role is in `roles` (towers read one side each)."""
+             training: bool | None = None, ids_dropped: bool = False) -> tuple[tf.Tensor | None, tf.Tensor]:
+        """All fields, or only those whose role is in `roles` (towers read one side each). In
+        training, ids with `id_dropout` are dropped here, unless the caller already did (`ids_dropped`)."""
         chosen = [f for f in self.fields if roles is None or f.role in roles]
+        if training and not ids_dropped:
+            encoded = self.drop_ids(encoded, roles)
         plain = [f for f in chosen if f.mode != "history"]
-        stacked, order = self._stack(plain, encoded, bool(training))
+        stacked, order = self._stack(plain, encoded)
         histories = [f for f in chosen if f.mode == "history"]
         if histories:
             candidate = None  # the candidate item's mean field vector, when this call has the item side
             item_positions = [i for i, f in enumerate(order) if f.role == "item"]
             if stacked is not None and item_positions:
                 candidate = tf.reduce_mean(tf.gather(stacked, item_positions, axis=1), axis=1)
-            profiles = [self._profile(f, encoded[f.key], candidate, bool(training)) for f in histories]
+            profiles = [self._profile(f, encoded[f.key], candidate) for f in histories]
             parts = ([stacked] if stacked is not None else []) + [tf.stack(profiles, axis=1)]
             stacked = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         if self.linear and self.dim:
@@ -87,8 +90,17 @@ class FieldEmbeddings(keras.layers.Layer):
             self.add_loss(self.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(vectors), axis=[1, 2])))
         return vectors, first_order
 
-    def _stack(self, fields: list[Field], encoded: Mapping[str, tf.Tensor],
-               training: bool) -> tuple[tf.Tensor | None, list[Field]]:
+    def drop_ids(self, encoded: Mapping[str, tf.Tensor], roles: Sequence[str] | None = None) -> dict[str, tf.Tensor]:
+        """`encoded` with each `id_dropout` id read as missing (0) at its rate: what training sees. A
+        model that embeds one batch twice (NeuMF's two branches) drops once, so both see the same ids."""
+        out = dict(encoded)
+        for f in self.fields:
+            if f.mode == "id" and f.dropout and (roles is None or f.role in roles) and f.key in out:
+                x = out[f.key]
+                out[f.key] = tf.where(tf.random.uniform(tf.shape(x)) < f.dropout, tf.zeros_like(x), x)
+        return out
+
+    def _stack(self, fields: list[Field], encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor | None, list[Field]]:
         """[B, n, width] rows of the non-history `fields` (ids, then numbers, then bags) and that order."""
         ids_f = [f for f in fields if f.mode == "id"]
         dense = [f for f in fields if f.mode == "dense"]
@@ -97,10 +109,7 @@ class FieldEmbeddings(keras.layers.Layer):
         if ids_f:
             columns = []
             for f in ids_f:
-                x = _column(encoded, f)
-                if f.dropout and training:  # read the id as missing: the model learns to do without it
-                    x = tf.where(tf.random.uniform(tf.shape(x)) < f.dropout, tf.zeros_like(x), x)
-                columns.append(x + self.offsets[f.table])
+                columns.append(_column(encoded, f) + self.offsets[f.table])
             parts.append(tf.gather(self.table, tf.stack(columns, axis=1)))
         if dense:
             values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]
@@ -124,7 +133,7 @@ class FieldEmbeddings(keras.layers.Layer):
             return None, []
         return (parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)), ids_f + dense + bags_f
 
-    def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None, training: bool) -> tf.Tensor:
+    def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None) -> tf.Tensor:
         """[B, width]: the pooled content vectors of the history's known items (zeros when none is)."""
         length = int(history.shape[1])
         known = tf.gather(self.content["known"], history)  # [B, H]: 0 for padding and unknown items
@@ -133,7 +142,7 @@ class FieldEmbeddings(keras.layers.Layer):
         for f in self.item_fields:
             if f.mode == "id" and f.table == field.table:
                 items[f.key] = flat  # the item id's encoded index is the history index itself
-        vectors, _ = self._stack(self.item_fields, items, training)
+        vectors, _ = self._stack(self.item_fields, items)
         item_vectors = tf.reshape(tf.reduce_mean(vectors, axis=1), [-1, length, vectors.shape[-1]])
         if field.combiner == "attention" and candidate is not None:
             k = max(self.dim, 1)

@@ -32,10 +32,12 @@ class NeuMFScorer(PairScorer):
         self.width = len(fields) * dim
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        user, _ = self.gmf(encoded, roles=("user", "context"), training=training)
-        item, _ = self.gmf(encoded, roles=("item",), training=training)
+        if training:  # one draw for both branches: a dropped id is missing in each, as at serving
+            encoded = self.gmf.drop_ids(encoded)
+        user, _ = self.gmf(encoded, roles=("user", "context"), training=training, ids_dropped=True)
+        item, _ = self.gmf(encoded, roles=("item",), training=training, ids_dropped=True)
         gmf = tf.reduce_sum(user, axis=1) * tf.reduce_sum(item, axis=1)
-        both, _ = self.mlp_embeddings(encoded, training=training)
+        both, _ = self.mlp_embeddings(encoded, training=training, ids_dropped=True)
         deep = self.mlp(tf.reshape(both, [-1, self.width]), training=training)
         return self.output_layer(tf.concat([gmf, deep], axis=1), training=training)[:, 0]
 
