@@ -181,14 +181,21 @@ def test_two_tower_learns_the_missing_user_vector_from_dropped_ids(tower):
     assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
 
 
-def test_neumf_drops_an_id_in_both_branches_at_once(tower):
+@pytest.fixture(scope="module")
+def neumf(tower):
+    """A NeuMF on the two-taste world, and its missing-user row as it was before training."""
+    _, world = tower
+    model = ctr.NeuMF(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, hidden_units=(16,), batch_size=256)
+    snapshot = _MissingUserRow()
+    model.fit(world, epochs=3, callbacks=[snapshot], verbose=0)
+    return model, world, snapshot.before
+
+
+def test_neumf_drops_an_id_in_both_branches_at_once(neumf):
     """A dropped id is missing in the GMF and the MLP branch alike (as for an unseen user), never
     in one only, and the missing row is trained."""
-    _, world = tower
-    model = ctr.NeuMF(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, batch_size=512, seed=0)
-    snapshot = _MissingUserRow()
-    model.fit(world.head(1024), epochs=1, callbacks=[snapshot], verbose=0)
-    assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
+    model, world, before = neumf
+    assert np.abs(_missing_user_row(model.network_) - before).max() > 1e-3
     encoded = {k: tf.constant(v) for k, v in model._encode_table(
         world.head(64), model.query_features + model.item_features).items()}
     scorer = model.network_.scorer
@@ -217,10 +224,8 @@ def test_deepfm_learns_the_missing_user_vector_from_dropped_ids(with_history):
     assert np.abs(_missing_user_row(model.network_) - snapshot.before).max() > 1e-3
 
 
-def test_neumf_reads_the_history_on_its_query_side(tower):
-    _, world = tower
-    model = ctr.NeuMF(ctr.FeatureSpec.from_dict(TASTE_SPEC), embedding_dim=8, hidden_units=(16,), batch_size=256)
-    model.fit(world, epochs=3, verbose=0)
+def test_neumf_reads_the_history_on_its_query_side(neumf):
+    model, world, _ = neumf
     ids, _ = model.recommend(_taste_queries(world), k=10)
     genre = world.drop_duplicates("item_id").set_index("item_id")["genres"]
     assert (genre.reindex(ids[0]) == "Horror").sum() > (genre.reindex(ids[1]) == "Horror").sum(), ids
