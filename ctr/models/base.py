@@ -69,23 +69,34 @@ class _RankingNetwork(tfrs.Model):
         return total / tf.maximum(tf.cast(tf.shape(labels)[0], total.dtype), 1.0)
 
     def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        # TFRS's step, with the loss divided by the number of replicas: a strategy sums the replicas'
-        # gradients, so without this two workers would take steps twice as large as one.
-        inputs = self.data.gather("train", inputs)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            loss = self.compute_loss(inputs, training=True)
-            regularization_loss = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
-            total_loss = loss + regularization_loss
-            scaled = total_loss / replicas if replicas > 1 else total_loss
-        gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # noqa: B905 (autograph)
-        metrics = {metric.name: metric.result() for metric in self.metrics if metric.name != "auc"}
-        metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
-        return metrics
+        return step_over_replicas(self, self.data.gather("train", inputs), training=True, skip_metrics=("auc",))
 
     def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return super().test_step(self.data.gather("valid", inputs))
+        return step_over_replicas(self, self.data.gather("valid", inputs), training=False)
+
+
+def step_over_replicas(network: tfrs.Model, inputs: Any, *, training: bool, summed_loss: bool = False,
+                       skip_metrics: Sequence[str] = ()) -> dict[str, tf.Tensor]:
+    """TFRS's training (or evaluation) step, correct under a `tf.distribute` strategy too.
+
+    Under a strategy, each replica's gradients and reported losses are summed (Keras' reduction on
+    CPU and GPU), so each replica takes its share: a per-replica mean loss and the regularisation
+    (which every replica adds) are divided by the number of replicas. A loss already summed over the
+    rows (`summed_loss`, the retrieval task's) adds up across replicas as it stands.
+    """
+    share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+    with tf.GradientTape() if training else contextlib.nullcontext() as tape:
+        loss = network.compute_loss(inputs, training=training)
+        if not summed_loss:
+            loss = loss * share
+        regularization_loss = (tf.add_n(network.losses) if network.losses else tf.constant(0.0)) * share
+        total_loss = loss + regularization_loss
+    if training:
+        gradients = tape.gradient(total_loss, network.trainable_variables)
+        network.optimizer.apply_gradients(zip(gradients, network.trainable_variables))  # noqa: B905 (autograph)
+    metrics = {metric.name: metric.result() for metric in network.metrics if metric.name not in skip_metrics}
+    metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
+    return metrics
 
 
 class _Arrays:

@@ -11,6 +11,7 @@ should outscore a sampled negative) and, for the two-tower model, TFRS retrieval
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from ..features import Field, Preprocessor, raw_signature
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
+from .base import step_over_replicas
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -54,13 +56,22 @@ class _PointwiseNetwork(tfrs.Model):
     def __init__(self, scorer: PairScorer):
         super().__init__()
         self.scorer = scorer
-        self.task = tfrs.tasks.Ranking(loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                                       metrics=[keras.metrics.AUC(from_logits=True, name="auc")])
+        # Summed, then divided by the batch's rows: strategies refuse Keras' automatic reduction here.
+        self.task = tfrs.tasks.Ranking(
+            loss=keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM),
+            metrics=[keras.metrics.AUC(from_logits=True, name="auc")])
 
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
         features, labels = inputs
         logits = self.scorer(features, training=training)
-        return self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True)
+        total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True)
+        return total / tf.maximum(tf.cast(tf.shape(labels)[0], total.dtype), 1.0)
+
+    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return step_over_replicas(self, inputs, training=True)
+
+    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return step_over_replicas(self, inputs, training=False)
 
 
 class _PairwiseNetwork(tfrs.Model):
@@ -74,6 +85,12 @@ class _PairwiseNetwork(tfrs.Model):
         margin = self.scorer(positive, training=training) - self.scorer(negative, training=training)
         self.accuracy.update_state(tf.cast(margin > 0, tf.float32))
         return -tf.reduce_mean(tf.math.log_sigmoid(margin))
+
+    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return step_over_replicas(self, inputs, training=True)
+
+    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return step_over_replicas(self, inputs, training=False)
 
 
 class Recommender(abc.ABC):
@@ -124,12 +141,14 @@ class Recommender(abc.ABC):
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
-            backup_every: int | None = None) -> keras.callbacks.History:
+            backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None) -> keras.callbacks.History:
         """Train on interactions; `items` may list catalogue items nobody interacted with yet.
 
         `backup_dir` makes training resumable, as for the click models: checkpoints every
         `backup_every` steps (else every epoch), and a fit restarted with the same folder carries on
         from the last one (with freshly drawn negatives); the folder is removed when training completes.
+        `strategy` (or an enclosing `strategy.scope()`) distributes training; each replica takes its
+        share of every batch (for the two-tower, its in-batch negatives are its own share's items).
         """
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -152,9 +171,10 @@ class Recommender(abc.ABC):
         if self.network_ is None:
             self.content_ = self.preprocessor_.item_content(
                 [ctr_data.raw_features(self.catalogue_, self.spec, self.item_features)])
-            keras.utils.set_random_seed(self.seed)
-            self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
-                                                                 self.preprocessor_.table_sizes()))
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                keras.utils.set_random_seed(self.seed)
+                self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
+                                                                     self.preprocessor_.table_sizes()))
         train = self._dataset(frame, interactions, shuffle=True)
         valid = None
         if validation_data is not None:

@@ -1,0 +1,50 @@
+"""Trains a pointwise and a retrieval recommender on one device and on two replicas, in one process whose CPU is
+split into two logical devices (which must happen before any other TensorFlow work).
+
+    python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations
+"""
+
+from __future__ import annotations
+
+import json
+
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import ctr  # noqa: E402
+
+SPEC = ctr.FeatureSpec.from_dict({"name": "replicas", "features": [
+    {"name": "user_id", "kind": "categorical", "dtype": "int", "role": "user"},
+    {"name": "age", "kind": "numeric", "role": "user"},
+    {"name": "item_id", "kind": "categorical", "dtype": "int", "role": "item"},
+    {"name": "genres", "kind": "multi_categorical", "separator": "|", "role": "item"}]})
+MODELS = {"mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
+          "two_tower": lambda: ctr.TwoTower(SPEC, l2=1e-4, batch_size=256, seed=0)}
+
+
+def main() -> None:
+    frame = ctr.datasets.synthetic(2000, n_users=80, n_items=50, seed=1)
+    train, valid = frame.iloc[:1600], frame.iloc[1600:]
+    # One strategy for all the models: a second one in the same process clashes with the first's
+    # collective ops (tensorflow/tensorflow#62790).
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    out = {}
+    for name, make in MODELS.items():
+        for label, strategy in (("one", None), ("two", two)):
+            model = make()
+            # The retrieval model's validation (top-K over the catalogue) is slow to trace; its
+            # training step is what differs.
+            history = model.fit(train, validation_data=valid if name == "mf" else None, epochs=2, verbose=0,
+                                strategy=strategy)
+            ids, scores = model.recommend(frame.iloc[:5], k=10)
+            out.setdefault(name, {})[label] = {
+                "replicas": model.network_.distribute_strategy.num_replicas_in_sync,
+                "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+                "ids": ids.tolist(), "scores": scores.tolist()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
