@@ -87,6 +87,11 @@ class NegativeSampler:
             weights = counts.astype(np.float64) + 1e-9  # every item stays drawable
             self.cumulative = np.cumsum(weights / weights.sum())
 
+    def saturated_users(self) -> np.ndarray:
+        """User rows that have interacted with every item: no negative can be drawn for them."""
+        per_user = np.bincount(self.known // self.n_items)
+        return np.flatnonzero(per_user >= self.n_items)
+
     def sample(self, users: np.ndarray, n: int, epoch: int = 0) -> np.ndarray:
         """[len(users), n] item rows, none a known positive of its user; new draws for each epoch."""
         rng = np.random.default_rng([self.seed, epoch])

@@ -212,9 +212,16 @@ class Recommender(abc.ABC):
         queries = self._encode_table(frame.iloc[positives].reset_index(drop=True), self.query_features)
         catalogue_rows = pd.Index(self.catalogue_[self.spec[self.item_key].source]).get_indexer(
             frame.iloc[positives][self.spec[self.item_key].source])
-        user_codes = pd.factorize(frame.iloc[positives][self.spec[self.user_key].source])[0]
+        user_codes, user_ids = pd.factorize(frame.iloc[positives][self.spec[self.user_key].source])
         sampler = NegativeSampler(user_codes, catalogue_rows, len(self.catalogue_), self.negatives,
                                   self.item_counts_, seed=self.seed)
+        saturated = sampler.saturated_users()
+        if self.objective != "retrieval" and saturated.size:
+            # Said here, not from inside the input pipeline (where it would surface as a TensorFlow error).
+            shown = ", ".join(repr(u) for u in user_ids[saturated[:5]].tolist())
+            raise DataError(f"{self.spec[self.user_key].source}: {saturated.size} user(s) ({shown}) interacted with "
+                            f"every one of the {len(self.catalogue_)} catalogue items, so no negative item can be "
+                            "sampled for them; pass the full catalogue as fit(items=...) or drop those users")
         batches = _IndexBatches(len(positives), user_codes, catalogue_rows, sampler, self.objective,
                                 self.n_negatives, self.batch_size, shuffle, self.seed)
         q_tensors = {k: tf.constant(v) for k, v in queries.items()}
