@@ -121,6 +121,23 @@ def _mixed_schema_folder(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(folder, verbose=0)
 
 
+def _bad_streamed_validation(env: dict) -> None:
+    # Only the training data is read before training starts; the validation files are first read
+    # inside the input pipeline, from where the error must still come out as it was raised.
+    env["frame"].head(2000).to_parquet(env["tmp"] / "train.parquet")
+    env["frame"].tail(500).assign(age="adult").to_parquet(env["tmp"] / "valid.parquet")
+    with pytest.raises(DataError, match="feature 'age'"):
+        ctr.LogisticRegression(env["spec"]).fit(env["tmp"] / "train.parquet", in_memory=False, verbose=0,
+                                               validation_data=env["tmp"] / "valid.parquet")
+
+
+def _user_with_every_item(env: dict) -> None:
+    frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
+    every = frame.drop_duplicates("item_id").assign(user_id=99_999, rating=5)
+    with pytest.raises(DataError, match=r"user_id: 1 user\(s\) \(99999\) interacted with every one of the 8"):
+        ctr.MatrixFactorization(env["spec"], embedding_dim=4).fit(pd.concat([frame, every]), verbose=0)
+
+
 def _extra_columns_ignored(env: dict) -> None:
     frame = env["frame"].assign(comment="free text", clicked_twice=1)
     ctr.LogisticRegression(env["spec"]).fit(frame, verbose=0)
@@ -206,6 +223,11 @@ CATALOGUE: list[Case] = [
                                                     "features": [{"name": "gender", "kind": "categorical"}]}))),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
          _mixed_schema_folder),
+    Case("data", "bad values only in streamed validation files (read during training)",
+         "the same DataError, from `fit` (not a TensorFlow error from inside the input pipeline)",
+         _bad_streamed_validation),
+    Case("data", "a user who interacted with every item (no negative to sample)",
+         "DataError naming the user, before training starts", _user_with_every_item),
     Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",
          _serving_error(lambda f: f.drop(columns=["title"]), "'title'", "the model needs")),
     Case("serving", "request with a mistyped feature", "DataError naming the feature",

@@ -48,14 +48,6 @@ def test_a_user_who_touched_everything_gets_a_clear_error():
         sampler.sample(np.array([0]), 1)
 
 
-def test_a_recommender_names_the_user_who_touched_everything_before_training(spec):
-    frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
-    every = frame.drop_duplicates("item_id").assign(user_id=99_999, rating=5)
-    model = ctr.MatrixFactorization(spec, embedding_dim=4)
-    with pytest.raises(ctr.DataError, match=r"user_id: 1 user\(s\) \(99999\) interacted with every one of the 8"):
-        model.fit(pd.concat([frame, every]), verbose=0)
-
-
 def test_a_user_who_touched_all_but_one_item_gets_that_item():
     sampler = NegativeSampler(np.zeros(499, np.int64), np.arange(1, 500), 500, seed=0)
     assert (sampler.sample(np.array([0, 0]), 3) == 0).all()

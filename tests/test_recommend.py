@@ -33,6 +33,13 @@ def recommenders(spec, loo):
     return models
 
 
+@pytest.fixture(scope="module")
+def exports(recommenders, tmp_path_factory):
+    """Each recommender exported once (exports are read-only to the tests that share them)."""
+    folder = tmp_path_factory.mktemp("recommender-exports")
+    return {name: model.export(folder / name) for name, model in recommenders.items()}
+
+
 def test_personalised_models_beat_popularity(spec, loo, recommenders):
     train, test = loo
     popular = ctr.evaluate_ranking(ctr.Popularity(spec).fit(train), test, train)["HR@10"]
@@ -51,11 +58,12 @@ def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     assert not set(excluded[0]) & set(ids[0][:3])
 
 
-def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, loo, tmp_path, serve_fresh):
+def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, exports, loo, tmp_path,
+                                                                   serve_fresh):
     queries = loo[1].head(6)
     request, expected = {}, {}
     for name, model in recommenders.items():
-        path = model.export(tmp_path / name)
+        path = exports[name]
         raw = raw_features(queries, ctr.FeatureSpec(tuple(model.spec[n] for n in model.query_features)))
         top, _ = model.recommend(queries, k=10)
         exclude = [top[i][:2].tolist() for i in range(len(queries))]  # the two best items, excluded
@@ -73,13 +81,13 @@ def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders,
             assert not set(row.tolist()) & set(banned), key
 
 
-def test_factorised_exports_have_embedding_signatures(recommenders, tmp_path):
+def test_factorised_exports_have_embedding_signatures(exports):
     import tensorflow as tf
 
     for name in ("mf", "two_tower"):
-        loaded = tf.saved_model.load(str(recommenders[name].export(tmp_path / name)))
+        loaded = tf.saved_model.load(str(exports[name]))
         assert {"recommend", "serving_default", "user_embedding", "item_embedding"} <= set(loaded.signatures)
-    loaded = tf.saved_model.load(str(recommenders["neumf"].export(tmp_path / "neumf")))
+    loaded = tf.saved_model.load(str(exports["neumf"]))
     assert "recommend" in loaded.signatures and "user_embedding" not in loaded.signatures
 
 
@@ -120,8 +128,8 @@ def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recomme
     np.testing.assert_allclose(np.array(served["scores"]), scores, atol=1e-5)
 
 
-def test_cli_recommend_for_a_known_and_a_new_user(recommenders, tmp_path, capsys):
-    path = recommenders["neumf"].export(tmp_path / "neumf")
+def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
+    path = exports["neumf"]
     assert main(["recommend", "--model", str(path), "--user", "5", "--k", "3", "--exclude", "1,2"]) == 0
     out = capsys.readouterr().out
     assert "top 3 for user 5 (NeuMF)" in out and "title" in out
@@ -131,13 +139,13 @@ def test_cli_recommend_for_a_known_and_a_new_user(recommenders, tmp_path, capsys
     assert "expected NAME=VALUE with NAME one of" in capsys.readouterr().err
 
 
-def test_exported_recommender_loader_fills_missing_query_features(recommenders, trained, tmp_path, capsys):
-    served = ctr.load(recommenders["mf"].export(tmp_path / "mf"))
+def test_exported_recommender_loader_fills_missing_query_features(exports, trained, tmp_path, capsys):
+    served = ctr.load(exports["mf"])
     assert isinstance(served, ctr.RecommenderExport)
     with pytest.raises(ctr.CtrError, match="is a recommender export"):
-        ctr.ServedModel(tmp_path / "mf")
-    assert main(["predict", "--model", str(tmp_path / "mf"), "--data", str(tmp_path / "mf" / "assets.extra"
-                                                                           / "catalogue.parquet")]) == 2
+        ctr.ServedModel(exports["mf"])
+    assert main(["predict", "--model", str(exports["mf"]), "--data",
+                 str(exports["mf"] / "assets.extra" / "catalogue.parquet")]) == 2
     assert "use ctr.RecommenderExport or `ctr recommend`" in capsys.readouterr().err
     with pytest.raises(ctr.CtrError, match="is a ranking export"):
         ctr.RecommenderExport(trained["lr"].export(tmp_path / "lr"))

@@ -47,12 +47,27 @@ def _copy_data(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_training_killed_mid_epoch_resumes_to_the_same_steps_and_quality(workdir, tmp_path):
-    straight = _copy_data(workdir, tmp_path / "straight")
-    _finish(_run("resume", straight))
-    expected = json.loads((straight / "result-resume.json").read_text())
-    assert expected["steps"] == 3 * int(np.ceil(4800 / 128))
+@pytest.fixture(scope="module")
+def straight(workdir, tmp_path_factory):
+    """The uninterrupted single-process run both the resume and the two-worker tests compare with,
+    started once and in the background (it runs while those tests start their own processes)."""
+    folder = _copy_data(workdir, tmp_path_factory.mktemp("straight"))
+    proc = _run("resume", folder)
+    result: dict = {}
 
+    def wait() -> dict:
+        if not result:
+            _finish(proc)
+            result.update(json.loads((folder / "result-resume.json").read_text()))
+            assert result["steps"] == 3 * int(np.ceil(4800 / 128))
+        return result
+
+    yield wait
+    if proc.poll() is None:
+        proc.kill()
+
+
+def test_training_killed_mid_epoch_resumes_to_the_same_steps_and_quality(workdir, straight, tmp_path):
     killed = _copy_data(workdir, tmp_path / "killed")
     proc = _run("resume", killed)
     deadline = time.time() + 240
@@ -68,6 +83,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_steps_and_quality(workdir
     assert (killed / "backup" / "preprocessing.json").exists()
     steps_before = len((killed / "progress.txt").read_text().split())
     _finish(_run("resume", killed))
+    expected = straight()
     resumed = json.loads((killed / "result-resume.json").read_text())
     assert resumed["steps"] == expected["steps"]
     lines = (killed / "progress.txt").read_text().splitlines()
@@ -87,16 +103,15 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def test_two_workers_train_to_single_worker_quality(workdir, tmp_path):
+def test_two_workers_train_to_single_worker_quality(workdir, straight, tmp_path):
     folder = _copy_data(workdir, tmp_path / "cluster")
-    single = _run("single", folder)
     cluster = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     workers = [_run("worker", folder, {"TF_CONFIG": json.dumps({"cluster": {"worker": cluster},
                                                                 "task": {"type": "worker", "index": i}})})
                for i in range(2)]
-    for proc in [single, *workers]:
+    for proc in workers:
         _finish(proc)
-    one = json.loads((folder / "result-single.json").read_text())
+    one = straight()
     two = json.loads((folder / "result-worker.json").read_text())
     # Each worker takes half of every global batch, so both runs take the same number of steps.
     assert two["steps"] == one["steps"]

@@ -2,7 +2,6 @@
 
     python tests/train_child.py resume WORKDIR      train with backup_dir=WORKDIR/backup (killable)
     python tests/train_child.py worker WORKDIR      train under MultiWorkerMirroredStrategy (TF_CONFIG set)
-    python tests/train_child.py single WORKDIR      the same training on one worker, for comparison
 
 Data is WORKDIR/train.parquet and WORKDIR/test.parquet; the result (optimizer steps, test AUC) is
 written as JSON to WORKDIR/result-<mode>.json (by the chief only, for workers).

@@ -172,8 +172,9 @@ class RankingModel(abc.ABC):
         backup = Path(backup_dir) if backup_dir is not None else None
         self._fit_preprocessing(data, verbose, backup)
         streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory
+        errors = GeneratorErrors()
         if streamed:
-            train = self._stream(data, batch_size, shuffle=True)
+            train = self._stream(data, batch_size, shuffle=True, errors=errors)
         else:
             encoded, labels = self._encode_features(data, with_labels=True)
             if len(labels) == 0:
@@ -189,7 +190,7 @@ class RankingModel(abc.ABC):
         valid = None
         if validation_data is not None:
             if streamed:
-                valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False)
+                valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False, errors=errors)
             else:
                 valid_encoded, valid_labels = self._encode_features(validation_data, with_labels=True)
                 if len(valid_labels):
@@ -207,8 +208,9 @@ class RankingModel(abc.ABC):
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
         try:
-            history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                                        verbose=verbose)
+            with errors.surfacing():
+                history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                                            verbose=verbose)
         finally:
             self.network_.data.splits.clear()  # the arrays are this fit's; free them
         if backup is not None:
@@ -242,7 +244,8 @@ class RankingModel(abc.ABC):
                                                       2 if f.kind == "numeric" else 1)
                    for f in self.spec.features) + 1
 
-    def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool) -> tf.data.Dataset:
+    def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
+                errors: GeneratorErrors) -> tf.data.Dataset:
         """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
         data. Rows are shuffled within each chunk (a fresh order every epoch)."""
         encode = self._encode_fn()
@@ -276,7 +279,7 @@ class RankingModel(abc.ABC):
                  zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
         signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in encode(empty).items()}
         ds = tf.data.Dataset.from_generator(
-            batches, output_signature=(signature, tf.TensorSpec([None], tf.float32)))
+            errors.wrap(batches), output_signature=(signature, tf.TensorSpec([None], tf.float32)))
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
         return ds.with_options(_by_batch()).prefetch(2)
 
@@ -413,6 +416,33 @@ class _WeightAveraging(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.raw = None
+
+
+class GeneratorErrors:
+    """The first exception a Python generator raised inside a tf.data pipeline during one fit, so that
+    the fit re-raises it as it was (a DataError naming the column, say) instead of the TensorFlow
+    error that wraps it."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+    def wrap(self, make: Any) -> Any:
+        def run() -> Iterator[Any]:
+            try:
+                yield from make()
+            except Exception as err:
+                self.error = self.error or err
+                raise
+        return run
+
+    @contextlib.contextmanager
+    def surfacing(self) -> Iterator[None]:
+        try:
+            yield
+        except tf.errors.OpError:
+            if self.error is not None:
+                raise self.error from None
+            raise
 
 
 def _row_batches(n: int, batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:

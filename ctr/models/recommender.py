@@ -27,7 +27,7 @@ from ..features import Field, Preprocessor, raw_signature
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
-from .base import step_over_replicas
+from .base import GeneratorErrors, step_over_replicas
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -175,18 +175,21 @@ class Recommender(abc.ABC):
                 keras.utils.set_random_seed(self.seed)
                 self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
                                                                      self.preprocessor_.table_sizes()))
-        train = self._dataset(frame, interactions, shuffle=True)
+        errors = GeneratorErrors()
+        train = self._dataset(frame, interactions, shuffle=True, errors=errors)
         valid = None
         if validation_data is not None:
             valid_frame = ctr_data.read(validation_data)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
-            valid = self._dataset(valid_frame, valid_interactions, shuffle=False)
+            valid = self._dataset(valid_frame, valid_interactions, shuffle=False, errors=errors)
         callbacks = list(callbacks)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
-        history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks, verbose=verbose)
+        with errors.surfacing():
+            history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                                        verbose=verbose)
         self._catalogue_vectors = None
         if backup is not None:
             _resume.finished(backup)
@@ -206,7 +209,8 @@ class Recommender(abc.ABC):
                 interactions.items[item_col].isin(new)]], ignore_index=True)
             self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new))])
 
-    def _dataset(self, frame: pd.DataFrame, interactions: Interactions, shuffle: bool) -> tf.data.Dataset:
+    def _dataset(self, frame: pd.DataFrame, interactions: Interactions, shuffle: bool,
+                 errors: GeneratorErrors) -> tf.data.Dataset:
         """Batches of (query features, item features[, labels]) with fresh negatives each epoch."""
         positives = self._positive_rows(frame)
         queries = self._encode_table(frame.iloc[positives].reset_index(drop=True), self.query_features)
@@ -235,7 +239,7 @@ class Recommender(abc.ABC):
         signature = (tf.TensorSpec([None], tf.int64),) * 3
         # A known length: the progress bar has a total from the first epoch, and a resumed fit runs
         # only the rest of the interrupted epoch.
-        ds = tf.data.Dataset.from_generator(batches, output_signature=signature).apply(
+        ds = tf.data.Dataset.from_generator(errors.wrap(batches), output_signature=signature).apply(
             tf.data.experimental.assert_cardinality(len(batches)))
         if self.objective == "bpr":
             ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg)))
