@@ -20,8 +20,10 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Two test processes, one per core (much of a test is single-threaded tracing); a file's tests stay
+# in one process, so its module fixtures are built once.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The benchmarks need the peer (DeepCTR) too: the `bench` extra, never a runtime dependency.
 bench: $(STAMP)
