@@ -39,8 +39,56 @@ class Scorer(keras.layers.Layer, abc.ABC):
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
 
 
-class _RankingNetwork(tfrs.Model):
+class ReplicaModel(tfrs.Model):
+    """A `tfrs.Model` whose training and evaluation steps stay right under a `tf.distribute` strategy.
+
+    Under a strategy, each replica's gradients and reported losses are summed (Keras' reduction on
+    CPU and GPU), so each replica takes its share: a per-replica mean loss and the regularisation
+    (which every replica adds) are divided by the number of replicas. A loss already summed over the
+    rows (`summed_loss`, the retrieval task's) adds up across replicas as it stands.
+    """
+
+    summed_loss = False
+    skipped_in_training: tuple[str, ...] = ()  # metrics the training steps neither update nor report
+
+    def batch(self, split: str, inputs: Any) -> Any:
+        """The step's (features, labels) from what the dataset yields for `split`."""
+        return inputs
+
+    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return self._step(self.batch("train", inputs), training=True)
+
+    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
+        return self._step(self.batch("valid", inputs), training=False)
+
+    def _step(self, inputs: Any, training: bool) -> dict[str, tf.Tensor]:
+        share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() if training else contextlib.nullcontext() as tape:
+            loss = self.compute_loss(inputs, training=training)
+            if not self.summed_loss:
+                loss = loss * share
+            regularization_loss = (tf.add_n(self.losses) if self.losses else tf.constant(0.0)) * share
+            total_loss = loss + regularization_loss
+        if training:
+            gradients = tape.gradient(total_loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # noqa: B905 (autograph)
+        skipped = self.skipped_in_training if training else ()
+        metrics = {metric.name: metric.result() for metric in self.metrics if metric.name not in skipped}
+        metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
+        return metrics
+
+
+def row_mean(total: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """A loss summed over the batch's rows, as their mean. The losses are summed because strategies
+    refuse Keras' automatic reduction in a custom step."""
+    return total / tf.maximum(tf.cast(tf.shape(labels)[0], total.dtype), 1.0)
+
+
+class _RankingNetwork(ReplicaModel):
     """The trainable graph: a scorer trained with the TFRS ranking task (logits, click labels)."""
+
+    # AUC, whose 1000-threshold histogram cost about a tenth of a batch-256 step, is for evaluation.
+    skipped_in_training = ("auc",)
 
     def __init__(self, scorer: Scorer):
         super().__init__()
@@ -48,8 +96,6 @@ class _RankingNetwork(tfrs.Model):
         # Encoded data the steps gather their batches from, by split; a plain object so that Keras
         # neither tracks nor checkpoints it.
         self.data = _Arrays()
-        # A summed loss, divided by the batch's rows in compute_loss: strategies refuse Keras' automatic
-        # reduction in a custom step, and the division keeps the logged loss a per-row mean.
         self.logloss = keras.metrics.BinaryCrossentropy(from_logits=True, name="logloss")
         self.task = tfrs.tasks.Ranking(
             loss=keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM),
@@ -58,45 +104,17 @@ class _RankingNetwork(tfrs.Model):
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return self.scorer(encoded, training=training)
 
+    def batch(self, split: str, inputs: Any) -> Any:
+        return self.data.gather(split, inputs)
+
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
         encoded, labels = inputs
         logits = self.scorer(encoded, training=training)
-        # Training keeps the epoch-mean logloss for the progress bar (TFRS's "loss" is the last batch's);
-        # AUC, whose 1000-threshold histogram cost about a tenth of a batch-256 step, is for evaluation.
+        # Training keeps the epoch-mean logloss for the progress bar (TFRS's "loss" is the last batch's).
         total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=not training)
         if training:
             self.logloss.update_state(labels[:, None], logits[:, None])
-        return total / tf.maximum(tf.cast(tf.shape(labels)[0], total.dtype), 1.0)
-
-    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, self.data.gather("train", inputs), training=True, skip_metrics=("auc",))
-
-    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, self.data.gather("valid", inputs), training=False)
-
-
-def step_over_replicas(network: tfrs.Model, inputs: Any, *, training: bool, summed_loss: bool = False,
-                       skip_metrics: Sequence[str] = ()) -> dict[str, tf.Tensor]:
-    """TFRS's training (or evaluation) step, correct under a `tf.distribute` strategy too.
-
-    Under a strategy, each replica's gradients and reported losses are summed (Keras' reduction on
-    CPU and GPU), so each replica takes its share: a per-replica mean loss and the regularisation
-    (which every replica adds) are divided by the number of replicas. A loss already summed over the
-    rows (`summed_loss`, the retrieval task's) adds up across replicas as it stands.
-    """
-    share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-    with tf.GradientTape() if training else contextlib.nullcontext() as tape:
-        loss = network.compute_loss(inputs, training=training)
-        if not summed_loss:
-            loss = loss * share
-        regularization_loss = (tf.add_n(network.losses) if network.losses else tf.constant(0.0)) * share
-        total_loss = loss + regularization_loss
-    if training:
-        gradients = tape.gradient(total_loss, network.trainable_variables)
-        network.optimizer.apply_gradients(zip(gradients, network.trainable_variables))  # noqa: B905 (autograph)
-    metrics = {metric.name: metric.result() for metric in network.metrics if metric.name not in skip_metrics}
-    metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
-    return metrics
+        return row_mean(total, labels)
 
 
 class _Arrays:

@@ -27,7 +27,7 @@ from ..features import Field, Preprocessor, raw_signature
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
-from .base import GeneratorErrors, step_over_replicas
+from .base import GeneratorErrors, ReplicaModel, row_mean
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -52,11 +52,10 @@ class FactorizedScorer(PairScorer):
         return tf.reduce_sum(q * self.item_vectors(encoded, training=training), axis=-1)
 
 
-class _PointwiseNetwork(tfrs.Model):
+class _PointwiseNetwork(ReplicaModel):
     def __init__(self, scorer: PairScorer):
         super().__init__()
         self.scorer = scorer
-        # Summed, then divided by the batch's rows: strategies refuse Keras' automatic reduction here.
         self.task = tfrs.tasks.Ranking(
             loss=keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM),
             metrics=[keras.metrics.AUC(from_logits=True, name="auc")])
@@ -64,17 +63,10 @@ class _PointwiseNetwork(tfrs.Model):
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
         features, labels = inputs
         logits = self.scorer(features, training=training)
-        total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True)
-        return total / tf.maximum(tf.cast(tf.shape(labels)[0], total.dtype), 1.0)
-
-    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, inputs, training=True)
-
-    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, inputs, training=False)
+        return row_mean(self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True), labels)
 
 
-class _PairwiseNetwork(tfrs.Model):
+class _PairwiseNetwork(ReplicaModel):
     def __init__(self, scorer: PairScorer):
         super().__init__()
         self.scorer = scorer
@@ -85,12 +77,6 @@ class _PairwiseNetwork(tfrs.Model):
         margin = self.scorer(positive, training=training) - self.scorer(negative, training=training)
         self.accuracy.update_state(tf.cast(margin > 0, tf.float32))
         return -tf.reduce_mean(tf.math.log_sigmoid(margin))
-
-    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, inputs, training=True)
-
-    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, inputs, training=False)
 
 
 class Recommender(abc.ABC):

@@ -18,7 +18,7 @@ import tensorflow_recommenders as tfrs
 from .._keras import keras, tf
 from ..features import Field
 from ..spec import FeatureSpec
-from .base import step_over_replicas
+from .base import ReplicaModel
 from .embeddings import FieldEmbeddings
 from .recommender import FactorizedScorer, Recommender
 
@@ -58,7 +58,9 @@ def _tower(hidden_units: Sequence[int], output_dim: int, seed: int, name: str) -
     return keras.Sequential(layers, name=name)
 
 
-class _RetrievalNetwork(tfrs.Model):
+class _RetrievalNetwork(ReplicaModel):
+    summed_loss = True  # the retrieval task sums over the batch's rows: replicas add up as one device would
+
     def __init__(self, scorer: TowerScorer, candidates: tf.data.Dataset, ks: Sequence[int]):
         super().__init__()
         self.scorer = scorer
@@ -72,13 +74,6 @@ class _RetrievalNetwork(tfrs.Model):
         # Top-K over the whole catalogue is slow, so it is computed only when evaluating.
         return self.task(queries, items, candidate_sampling_probability=probability,
                          candidate_ids=item_rows, compute_metrics=not training)
-
-    def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        # The retrieval loss is a sum over the batch's rows: replicas add up as one device would.
-        return step_over_replicas(self, inputs, training=True, summed_loss=True)
-
-    def test_step(self, inputs: Any) -> dict[str, tf.Tensor]:
-        return step_over_replicas(self, inputs, training=False, summed_loss=True)
 
 
 class TwoTower(Recommender):
