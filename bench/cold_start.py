@@ -3,17 +3,19 @@
 Protocol: 20 % of the users are held out (seeded); each held-out user's earliest 5 ratings (by
 time) are the profile given at serving time, the rest are their test rows. The other (warm) users'
 ratings are split in time per user, 80 % train / 20 % test; 10 % of the warm training rows (random)
-are the validation set for early stopping on AUC. Every row's `history` is the items its user rated
-before it (the 5 most recent first: the length of the profile a cold user is served with, so that
-training does not lean on longer histories than serving has); a cold user's is their profile.
+are the validation set for early stopping on AUC. A cold user's `history` is their profile; a warm
+row's is built the same way: the first 5 items its user rated (only those before the row), so that
+the models learn from what they will be served. One row is trained instead on each row's latest 5
+items before it (`latest_history`), the usual construction, to show what the difference is worth.
 
 Models: (a) on user and item ids only (the two-tower also with the user id's id_dropout at 0.1, so
 that an unseen user's query is trained), (b) with the content profile: user id with id_dropout 0.5,
 age, gender, occupation, the history (pooled item content), item id, genres, release year; each as a
 DeepFM click model (trained on rating >= 4 over rated items) and as a two-tower retriever (trained
 on every warm training rating as an interaction, the whole catalogue as candidates; one id-only row
-on the positive ratings only); (c) popularity (positive ratings in training). Metrics on warm and cold test
-users: AUC of rating >= 4 over their test rows, and NDCG@10 over the full catalogue (items already
+on the positive ratings only); (c) popularity (positive ratings in training). References, not ctr
+models: item-kNN, EASE and demographic popularity, each blended with popularity. Metrics on warm
+and cold test users: AUC of rating >= 4 over their test rows, and NDCG@10 over the full catalogue (items already
 rated in training, or in the profile, excluded; relevant = test items rated >= 4). Median of
 `--runs` seeds (the held-out users stay the same).
 
@@ -63,7 +65,10 @@ RETRIEVERS = {"id-only two-tower": (USER_ITEM, None),
               "id-only two-tower (id_dropout 0.1, trained on ratings >= 4)": (
                   [{**USER_ITEM[0], "id_dropout": 0.1}, USER_ITEM[1]], LABEL),
               "content-profile two-tower": ([{**f, "pooling": "mean"} if f["kind"] == "history" else f
-                                             for f in PROFILE], None)}
+                                             for f in PROFILE], None),
+              "content-profile two-tower (trained on latest-5 histories)": (
+                  [{**f, "pooling": "mean", "column": "latest_history"} if f["kind"] == "history" else f
+                   for f in PROFILE], None)}
 ANCHORS = "LightFM paper (Kula 2015), MovieLens 10M item cold start: AUC 0.716 for LightFM vs 0.500 for plain MF"
 
 
@@ -76,13 +81,17 @@ def main() -> None:
         return
     table = ctr.datasets.movielens_100k(args.data)
     warm, profile, cold_test = ctr.data.cold_user_split(table, fraction=0.2, profile_size=5, seed=0)
-    warm = ctr.data.add_history(warm)
+    warm = ctr.data.add_history(warm, max_length=5, first=True)
+    warm = ctr.data.add_history(warm, column="latest_history", max_length=5)
     warm_train, warm_test = ctr.data.temporal_split(warm, (0.8, 0.2))
     train, valid = ctr.data.random_split(warm_train, (0.9, 0.1), seed=0)
     cold_test = ctr.data.add_history(cold_test, profiles=profile)
+    cold_test = cold_test.assign(latest_history=cold_test["history"])
     print(f"MovieLens 100K: {warm['user_id'].nunique()} warm users ({len(train)} train / {len(valid)} valid / "
           f"{len(warm_test)} test rows), {cold_test['user_id'].nunique()} cold users (5-item profiles, "
           f"{len(cold_test)} test rows)", flush=True)
+    split = profile_statistics(table, profile, cold_test)
+    print(f"  profiles: {split}", flush=True)
     rng = np.random.default_rng(0)
     ranked_warm = rng.choice(warm_test["user_id"].unique(), size=min(args.warm_users,
                                                                      warm_test["user_id"].nunique()), replace=False)
@@ -100,8 +109,12 @@ def main() -> None:
     ratings = pd.concat([warm_train, profile])
     results["reference: item-kNN + popularity"] = evaluate(knn_scores(warm_train, items.index, popularity), tests,
                                                            items, seen, ranked_warm)
+    results["reference: EASE + popularity"] = evaluate(ease_scores(warm_train, items.index, popularity), tests,
+                                                       items, seen, ranked_warm)
+    results["reference: popularity by gender and age"] = evaluate(
+        group_popularity(train, ["gender", "age"], items.index, popularity), tests, items, seen, ranked_warm)
     results["reference: rating biases"] = evaluate(bias_scores(ratings), tests, items, seen, ranked_warm)
-    for name in ("reference: item-kNN + popularity", "reference: rating biases"):
+    for name in [n for n in results if n.startswith("reference")]:
         print(f"  {name}: {results[name]}", flush=True)
     for name, features in SPECS.items():
         spec = ctr.FeatureSpec.from_dict({"name": name, "label": LABEL, "features": features})
@@ -136,9 +149,20 @@ def main() -> None:
                            "warm_split": "per-user temporal 80/20; 10% of train as validation",
                            "auc": "rating >= 4 over test rows", "ndcg": "NDCG@10 over all items, seen excluded",
                            "warm_users_ranked": len(ranked_warm), "runs": args.runs},
-              "anchors": ANCHORS, "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "results": results}
+              "split": split, "anchors": ANCHORS, "machine": machine(),
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": results}
     save(report, args.out, DEFAULT_OUT, publish)
+
+
+def profile_statistics(table: pd.DataFrame, profile: pd.DataFrame, cold_test: pd.DataFrame) -> dict:
+    """How typical the profile items are: median popularity rank (1 = most rated film) of the cold
+    users' profile items and of their later (test) items, and how fast the profiles were entered."""
+    rank = table["item_id"].value_counts().rank(ascending=False, method="min")
+    span = profile.groupby("user_id")["timestamp"].agg(lambda t: t.max() - t.min())
+    return {"profile_items_median_popularity_rank": float(rank.reindex(profile["item_id"]).median()),
+            "test_items_median_popularity_rank": float(rank.reindex(cold_test["item_id"]).median()),
+            "profiles_entered_within_a_minute": float((span <= 60).mean()),
+            "profile_positive_share": float((profile["rating"] >= 4).mean())}
 
 
 def pair_scores(model):
@@ -160,24 +184,87 @@ def knn_scores(train: pd.DataFrame, catalogue: pd.Index, popularity: pd.Series, 
     """Item-kNN from the row's history (cosine over training co-occurrence, mean over the history's
     items) plus `weight` × popularity scaled to [0, 1]. The weight is the best of 0.1, 0.3, 1 and 3 on
     the cold users, so this row is an optimistic reference."""
-    position = pd.Index(catalogue)
-    users = pd.factorize(train["user_id"])[0]
-    seen = np.zeros((users.max() + 1, len(position)), np.float32)
-    seen[users, position.get_indexer(train["item_id"])] = 1
+    seen = interactions(train, catalogue)
     similar = seen.T @ seen
     norm = np.sqrt(np.diag(similar)) + 1e-9
     similar = similar / norm[:, None] / norm[None, :]
     np.fill_diagonal(similar, 0)
+    return history_scores(lambda touched: similar[touched].mean(axis=0), catalogue, popularity, weight)
+
+
+def ease_scores(train: pd.DataFrame, catalogue: pd.Index, popularity: pd.Series, l2: float = 2000.0,
+                weight: float = 4.0):
+    """EASE (Steck 2019), the closed-form item-item model, learned from the positive training ratings
+    and folded in from the row's history (its items' rows summed, scaled to a maximum of 1), plus
+    `weight` × popularity scaled to [0, 1]. `l2` and `weight` are the best of {50, 200, 500, 2000} ×
+    {0, 0.5, 1, 2, 4} on the cold users, so this row too is optimistic."""
+    liked = interactions(train[train["rating"] >= 4], catalogue)
+    inverse = np.linalg.inv(liked.T @ liked + l2 * np.eye(len(catalogue), dtype=np.float32))
+    weights = -inverse / np.diag(inverse)[None, :]
+    np.fill_diagonal(weights, 0)
+
+    def fold_in(touched: np.ndarray) -> np.ndarray:
+        vector = weights[touched].sum(axis=0)
+        return vector / (np.abs(vector).max() + 1e-9)
+
+    return history_scores(fold_in, catalogue, popularity, weight)
+
+
+def interactions(train: pd.DataFrame, catalogue: pd.Index) -> np.ndarray:
+    """[users, items] 0/1 matrix of who touched what."""
+    users = pd.factorize(train["user_id"])[0]
+    seen = np.zeros((users.max() + 1, len(catalogue)), np.float32)
+    seen[users, pd.Index(catalogue).get_indexer(train["item_id"])] = 1
+    return seen
+
+
+def history_scores(from_history, catalogue: pd.Index, popularity: pd.Series, weight: float):
+    """A score function: `from_history(positions of the row's latest history items)` (a
+    catalogue-wide vector) plus `weight` × popularity scaled to [0, 1]. A cold row's latest history is
+    its profile, as its history is."""
+    position = pd.Index(catalogue)
     prior = weight * popularity.reindex(position).to_numpy(float) / max(popularity.max(), 1)
 
     def score(rows: pd.DataFrame) -> np.ndarray:
         out = np.empty(len(rows))
         wanted = position.get_indexer(rows["item_id"])
-        for history, at in rows.groupby("history", sort=False).indices.items():
+        for history, at in rows.groupby("latest_history", sort=False).indices.items():
             touched = position.get_indexer([int(i) for i in str(history).split("|") if i])
             touched = touched[touched >= 0]
-            vector = similar[touched].mean(axis=0) + prior if len(touched) else prior
+            vector = from_history(touched) + prior if len(touched) else prior
             out[at] = vector[wanted[at]]
+        return out
+
+    return score
+
+
+AGE_BANDS = [0, 18, 25, 35, 45, 50, 56, 200]  # MovieLens 1M's age groups
+
+
+def group_popularity(train: pd.DataFrame, keys: list[str], catalogue: pd.Index, popularity: pd.Series,
+                     weight: float = 1.0):
+    """Popularity among the users who share the row's `keys` (age in MovieLens 1M's bands), scaled to
+    [0, 1], plus `weight` × overall popularity scaled the same way: what demographics alone carry.
+    Keys and weight are the best of gender, age band, occupation, gender × age band and 0 or 1 on the
+    cold users (optimistic)."""
+    def groups(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame[keys].copy()
+        if "age" in keys:
+            out["age"] = pd.cut(frame["age"], AGE_BANDS, right=False, labels=False)
+        return out
+
+    liked = train[train["rating"] >= 4]
+    counts = liked.groupby([*(groups(liked)[k] for k in keys), liked["item_id"]]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=catalogue, fill_value=0)
+    counts = counts.div(counts.max(axis=1).clip(lower=1), axis=0)
+    position = pd.Index(catalogue)
+    prior = weight * popularity.reindex(position).to_numpy(float) / max(popularity.max(), 1)
+
+    def score(rows: pd.DataFrame) -> np.ndarray:
+        out = prior[position.get_indexer(rows["item_id"])].copy()
+        for group, at in groups(rows).groupby(keys, sort=False).indices.items():
+            if group in counts.index:
+                out[at] += counts.loc[group].to_numpy()[position.get_indexer(rows["item_id"].iloc[at])]
         return out
 
     return score
@@ -240,6 +327,13 @@ def publish(report: dict, update: bool) -> None:
     for name, r in res.items():
         rows.append(f"| {name} | {r['warm_auc']:.4f} | {r['cold_auc']:.4f} | {r['cold_auc'] / r['warm_auc']:.3f} | "
                     f"{r['warm_ndcg10']:.4f} | {r['cold_ndcg10']:.4f} | {r['cold_ndcg10'] / pop:.2f}× |")
+    split = report.get("split")
+    if split:
+        rows.append(f"\nThe profiles: a cold user's 5 earliest films have a median popularity rank of "
+                    f"{split['profile_items_median_popularity_rank']:.0f} (1 = the most rated film), their later "
+                    f"(test) films {split['test_items_median_popularity_rank']:.0f}; "
+                    f"{split['profiles_entered_within_a_minute']:.0%} of the profiles were entered within one "
+                    "minute.")
     rows.append(f"\nAnchor (other data, for orientation): {report['anchors']}.\n\nMedian of "
                 f"{report['protocol']['runs']} runs (popularity: 1), measured {report['measured_at'][:10]} on "
                 f"{info['cpu']} ({info['cores']} cores) by `bench/cold_start.py`; raw figures in "

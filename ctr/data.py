@@ -276,10 +276,12 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
 
 def add_history(data: Source, column: str = "history", user: str = "user_id", item: str = "item_id",
                 time: str = "timestamp", max_length: int = 20, separator: str = "|",
-                profiles: pd.DataFrame | None = None) -> pd.DataFrame:
+                profiles: pd.DataFrame | None = None, first: bool = False) -> pd.DataFrame:
     """The table with `column`: for each row, the ids of the items its user touched before it (most
-    recent first, at most `max_length`), as a `History` feature reads them. With `profiles` (rows of
-    other interactions), each user's history is those rows instead, the same for all their rows:
+    recent first, at most `max_length`), as a `History` feature reads them. With `first`, the user's
+    first `max_length` items instead (those before the row): a new user's profile is what they touched
+    first, so training on first items teaches the model what it will be served. With `profiles` (rows
+    of other interactions), each user's history is those rows instead, the same for all their rows:
     the profile a cold user brings at serving time."""
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, item, time])
@@ -297,7 +299,8 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     for i in range(len(order)):  # one pass in (user, time) order; each history is the row's predecessors
         if i and users[i] != users[i - 1]:
             start = i
-        out[order[i]] = separator.join(items[max(start, i - max_length):i][::-1])
+        window = items[start:min(i, start + max_length)] if first else items[max(start, i - max_length):i]
+        out[order[i]] = separator.join(window[::-1])
     return frame.assign(**{column: out})
 
 

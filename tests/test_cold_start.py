@@ -61,6 +61,15 @@ def test_add_history_lists_earlier_items_most_recent_first():
     assert cold["history"].tolist() == ["2|3", ""]
 
 
+def test_add_history_first_lists_the_users_first_items_and_never_later_ones():
+    frame = pd.DataFrame({"user_id": [1, 1, 2, 1, 1], "item_id": [10, 11, 20, 12, 13],
+                          "timestamp": [3, 1, 5, 2, 4]})
+    recent = ctr.data.add_history(frame, max_length=2)
+    first = ctr.data.add_history(frame, max_length=2, first=True)
+    assert recent["history"].tolist() == ["12|11", "", "", "11", "10|12"]
+    assert first["history"].tolist() == ["12|11", "", "", "11", "12|11"]
+
+
 def test_cold_user_split_holds_whole_users_out(frame):
     rest, profile, test = ctr.data.cold_user_split(frame, fraction=0.2, profile_size=5, seed=3)
     cold = set(profile["user_id"])
