@@ -135,7 +135,8 @@ def run_child(job: dict) -> dict:
 
 
 FIGURES = ["auc", "logloss", "epochs", "train_examples_per_s", "first_epoch_s", "peak_rss_mb",
-           "serve_b1_p50_ms", "serve_b1_p99_ms", "serve_b1024_rows_per_s"]
+           "serve_b1_p50_ms", "serve_b1_p99_ms", "serve_b1024_rows_per_s", "serve_b1_model_p50_ms",
+           "serve_b1_floor_p50_ms"]
 
 
 def medians(runs: list[dict]) -> dict:
@@ -147,6 +148,11 @@ def publish(report: dict, update: bool) -> None:
     from bench._report import update_readme
 
     res, info = report["results"], report["machine"]
+
+    def dataset_label(dataset: str) -> str:
+        rows_ = report["protocol"]["synthetic_rows"]
+        return "MovieLens 100K" if dataset == "movielens" else f"synthetic {rows_:,}"
+
     columns = [("test AUC", "auc", "{:.4f}", "diff"), ("logloss", "logloss", "{:.4f}", "diff"),
                ("train ex/s", "train_examples_per_s", "{:,.0f}", "ratio"),
                ("1st epoch s", "first_epoch_s", "{:.1f}", "ratio"), ("peak RSS MB", "peak_rss_mb", "{:,.0f}", "ratio"),
@@ -161,8 +167,7 @@ def publish(report: dict, update: bool) -> None:
             ours, peer = res.get(f"{dataset}/ctr/{model}"), res.get(f"{dataset}/deepctr/{model}")
             if ours is None or peer is None:
                 continue
-            rows_ = report["protocol"]["synthetic_rows"]
-            label = "MovieLens 100K" if dataset == "movielens" else f"synthetic {rows_:,}"
+            label = dataset_label(dataset)
             for lib, r in (("ctr", ours), ("DeepCTR", peer)):
                 cells = [fmt.format(r[f"{key}_median"]) for _, key, fmt, _ in columns]
                 rows.append(f"| {label} | {model} | {lib} | " + " | ".join(cells) + " |")
@@ -180,6 +185,17 @@ def publish(report: dict, update: bool) -> None:
         f"{settings['movielens']['batch_size']} on MovieLens (early stopping on validation AUC, at most "
         f"{settings['movielens']['max_epochs']} epochs), {settings['synthetic']['batch_size']} on synthetic "
         f"({settings['synthetic']['max_epochs']} epochs). Ratios are ctr / DeepCTR (AUC and logloss: differences).")
+    rows += ["", "Where batch-1 time goes (p50, ms): end to end from raw rows; the model's call on tensors "
+             "already made; a do-nothing SavedModel signature with the same inputs, which is TensorFlow's "
+             "cost of any call.", "",
+             "| dataset | model | library | end to end | model call | do-nothing call |",
+             "|---|---|---|---:|---:|---:|"]
+    for key, r in res.items():
+        if "serve_b1_model_p50_ms_median" in r:
+            dataset, lib, model = key.split("/")
+            rows.append(f"| {dataset_label(dataset)} | {model} | {'ctr' if lib == 'ctr' else 'DeepCTR'} | "
+                        f"{r['serve_b1_p50_ms_median']:.2f} | {r['serve_b1_model_p50_ms_median']:.2f} | "
+                        f"{r['serve_b1_floor_p50_ms_median']:.2f} |")
     text = "\n".join(rows)
     print("\n" + text)
     if update:
@@ -239,10 +255,10 @@ class _Runner:
         steady = clock.epoch_seconds[1:] or clock.epoch_seconds
         probabilities = self.predict(test)
         raw = test.reset_index(drop=True)
-        serve = self.server()
+        to_tensors, call = self.server()
         return {"probabilities": probabilities, "epochs": len(clock.epoch_seconds),
                 "train_examples_per_s": len(train) / statistics.median(steady),
-                "first_epoch_s": clock.first_epoch_end, **_serving_times(serve, raw)}
+                "first_epoch_s": clock.first_epoch_end, **_serving_times(to_tensors, call, raw)}
 
 
 class _OursRunner(_Runner):
@@ -259,7 +275,8 @@ class _OursRunner(_Runner):
         return self.model.predict(test)
 
     def server(self):
-        """The exported SavedModel's serving signature, fed raw column values as a client would."""
+        """(raw rows → the exported signature's inputs, as a client would send them; the signature
+        call), for the SavedModel that encodes raw values itself."""
         import numpy as np
         import pandas as pd
         import tensorflow as tf
@@ -274,7 +291,7 @@ class _OursRunner(_Runner):
             dtype = tf.int64 if integer else tf.float32 if f.kind == "numeric" else tf.string
             columns.append((f.name, f.source, dtype))
 
-        def serve(frame):
+        def to_tensors(frame):
             inputs = {}
             for name, source, dtype in columns:
                 values = frame[source].to_numpy()
@@ -283,9 +300,9 @@ class _OursRunner(_Runner):
                 elif dtype is tf.int64 and values.dtype.kind == "f":
                     values = np.where(np.isnan(values), missing_int, values)
                 inputs[name] = tf.constant(values, dtype)
-            return signature(**inputs)["probability"].numpy()
+            return inputs
 
-        return serve
+        return to_tensors, lambda inputs: signature(**inputs)["probability"].numpy()
 
 
 class _DeepCTRRunner(_Runner):
@@ -306,7 +323,8 @@ class _DeepCTRRunner(_Runner):
         return self.model.predict(self.encoder.transform(test), batch_size=8192, verbose=0).reshape(-1)
 
     def server(self):
-        """DeepCTR's model as a SavedModel (its fastest call path), behind the external encoding."""
+        """(raw rows → the external encoding as tensors; the call of DeepCTR's model as a SavedModel,
+        its fastest call path)."""
         import tensorflow as tf
 
         folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-")) / "model"
@@ -314,11 +332,10 @@ class _DeepCTRRunner(_Runner):
         signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
         (output,) = signature.structured_outputs
 
-        def serve(frame):
-            x = self.encoder.transform(frame)
-            return signature(**{k: tf.constant(v) for k, v in x.items()})[output].numpy()
+        def to_tensors(frame):
+            return {k: tf.constant(v) for k, v in self.encoder.transform(frame).items()}
 
-        return serve
+        return to_tensors, lambda inputs: signature(**inputs)[output].numpy()
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
@@ -498,29 +515,62 @@ def _clock_callback(start: float):
     return Clock()
 
 
-def _serving_times(serve, raw) -> dict:
-    """Batch-1 latency (p50, p99) and batch-1024 throughput of `serve`, from raw DataFrame rows."""
+def _serving_times(to_tensors, call, raw) -> dict:
+    """Batch-1 latency (p50, p99) and batch-1024 throughput from raw DataFrame rows (`to_tensors`
+    then `call`); and, to show where batch-1 time goes, the p50 of `call` alone on ready tensors and
+    of a do-nothing SavedModel signature with the same inputs (TensorFlow's cost of any call)."""
     import numpy as np
 
+    def serve(frame):
+        return call(to_tensors(frame))
+
     singles = [raw.iloc[i:i + 1] for i in range(200)]
+    ready = [to_tensors(frame) for frame in singles]
     batch = raw.iloc[:1024]
-    for frame in singles[:50]:
+    floor = _do_nothing_signature(ready[0])
+    for frame, inputs in zip(singles[:50], ready[:50], strict=True):
         serve(frame)
+        floor(**inputs)
     serve(batch)
-    latencies = []
+    latencies, model, empty = [], [], []
     for i in range(SERVE_CALLS_1):
-        frame = singles[i % len(singles)]
+        frame, inputs = singles[i % len(singles)], ready[i % len(singles)]
         t = time.perf_counter()
         serve(frame)
         latencies.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        call(inputs)
+        model.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        floor(**inputs)["n"].numpy()
+        empty.append(time.perf_counter() - t)
     t = time.perf_counter()
     for _ in range(SERVE_CALLS_1024):
         serve(batch)
     seconds = time.perf_counter() - t
     return {"serve_b1_p50_ms": float(np.percentile(latencies, 50) * 1e3),
             "serve_b1_p99_ms": float(np.percentile(latencies, 99) * 1e3),
-            "serve_b1024_rows_per_s": SERVE_CALLS_1024 * len(batch) / seconds}
+            "serve_b1024_rows_per_s": SERVE_CALLS_1024 * len(batch) / seconds,
+            "serve_b1_model_p50_ms": float(np.percentile(model, 50) * 1e3),
+            "serve_b1_floor_p50_ms": float(np.percentile(empty, 50) * 1e3)}
 
+
+def _do_nothing_signature(inputs: dict):
+    """A saved and reloaded signature taking `inputs`' names, dtypes and shapes and returning one
+    number: what calling any SavedModel with these inputs costs before the model does any work."""
+    import tensorflow as tf
+
+    spec = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype, name=k) for k, v in inputs.items()}
+
+    class Empty(tf.Module):
+        @tf.function(input_signature=[spec])
+        def serve(self, x):
+            return {"n": tf.add_n([tf.size(v) for v in x.values()])}
+
+    module = Empty()
+    folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-floor-")) / "model"
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+    return tf.saved_model.load(str(folder)).signatures["serving_default"]
 
 if __name__ == "__main__":
     main()
