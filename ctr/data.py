@@ -286,6 +286,9 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, item, time])
     if profiles is not None:
+        if first:
+            raise ValueError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
+                             "each user's history is their profile rows, so pass one or the other")
         require_columns(profiles.columns, [user, item, time])
         ordered = profiles.sort_values([user, time], kind="stable", ascending=[True, False])
         joined = ordered.groupby(user, sort=False)[item].agg(

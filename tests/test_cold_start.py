@@ -68,6 +68,8 @@ def test_add_history_first_lists_the_users_first_items_and_never_later_ones():
     first = ctr.data.add_history(frame, max_length=2, first=True)
     assert recent["history"].tolist() == ["12|11", "", "", "11", "10|12"]
     assert first["history"].tolist() == ["12|11", "", "", "11", "12|11"]
+    with pytest.raises(ValueError, match="one or the other"):
+        ctr.data.add_history(frame, profiles=frame, first=True)
 
 
 def test_cold_user_split_holds_whole_users_out(frame):
