@@ -223,7 +223,7 @@ def history_scores(from_history, catalogue: pd.Index, popularity: pd.Series, wei
     catalogue-wide vector) plus `weight` × popularity scaled to [0, 1]. A cold row's latest history is
     its profile, as its history is."""
     position = pd.Index(catalogue)
-    prior = weight * popularity.reindex(position).to_numpy(float) / max(popularity.max(), 1)
+    prior = scaled_popularity(popularity, position, weight)
 
     def score(rows: pd.DataFrame) -> np.ndarray:
         out = np.empty(len(rows))
@@ -236,6 +236,11 @@ def history_scores(from_history, catalogue: pd.Index, popularity: pd.Series, wei
         return out
 
     return score
+
+
+def scaled_popularity(popularity: pd.Series, catalogue: pd.Index, weight: float) -> np.ndarray:
+    """`weight` × each catalogue item's popularity, scaled to [0, 1]: the prior the references add."""
+    return weight * popularity.reindex(catalogue).to_numpy(float) / max(popularity.max(), 1)
 
 
 AGE_BANDS = [0, 18, 25, 35, 45, 50, 56, 200]  # MovieLens 1M's age groups
@@ -258,7 +263,7 @@ def group_popularity(train: pd.DataFrame, keys: list[str], catalogue: pd.Index, 
     counts = counts.reindex(columns=catalogue, fill_value=0)
     counts = counts.div(counts.max(axis=1).clip(lower=1), axis=0)
     position = pd.Index(catalogue)
-    prior = weight * popularity.reindex(position).to_numpy(float) / max(popularity.max(), 1)
+    prior = scaled_popularity(popularity, position, weight)
 
     def score(rows: pd.DataFrame) -> np.ndarray:
         out = prior[position.get_indexer(rows["item_id"])].copy()
@@ -327,13 +332,12 @@ def publish(report: dict, update: bool) -> None:
     for name, r in res.items():
         rows.append(f"| {name} | {r['warm_auc']:.4f} | {r['cold_auc']:.4f} | {r['cold_auc'] / r['warm_auc']:.3f} | "
                     f"{r['warm_ndcg10']:.4f} | {r['cold_ndcg10']:.4f} | {r['cold_ndcg10'] / pop:.2f}× |")
-    split = report.get("split")
-    if split:
-        rows.append(f"\nThe profiles: a cold user's 5 earliest films have a median popularity rank of "
-                    f"{split['profile_items_median_popularity_rank']:.0f} (1 = the most rated film), their later "
-                    f"(test) films {split['test_items_median_popularity_rank']:.0f}; "
-                    f"{split['profiles_entered_within_a_minute']:.0%} of the profiles were entered within one "
-                    "minute.")
+    split = report["split"]
+    rows.append(f"\nThe profiles: a cold user's 5 earliest films have a median popularity rank of "
+                f"{split['profile_items_median_popularity_rank']:.0f} (1 = the most rated film), their later "
+                f"(test) films {split['test_items_median_popularity_rank']:.0f}; "
+                f"{split['profiles_entered_within_a_minute']:.0%} of the profiles were entered within one "
+                "minute.")
     rows.append(f"\nAnchor (other data, for orientation): {report['anchors']}.\n\nMedian of "
                 f"{report['protocol']['runs']} runs (popularity: 1), measured {report['measured_at'][:10]} on "
                 f"{info['cpu']} ({info['cores']} cores) by `bench/cold_start.py`; raw figures in "
