@@ -98,6 +98,78 @@ def test_clear_errors_before_training(spec, frame):
         ctr.FM(ctr.FeatureSpec(spec.features))
 
 
+def test_adam_moves_only_the_rows_a_batch_used_and_dense_weights_as_keras_adam():
+    """Row-wise (lazy) Adam: a row absent from a step keeps its weights and moments; duplicate rows
+    in a batch add up; dense variables follow Keras' Adam exactly."""
+    from ctr.models._adam import LazyAdam
+
+    start = np.arange(15, dtype=np.float32).reshape(5, 3) / 10
+    table, dense = tf.Variable(start), tf.Variable([1.0, -2.0, 3.0])
+    reference_table, reference_dense = tf.Variable(start), tf.Variable([1.0, -2.0, 3.0])
+    ours, keras_adam = LazyAdam(0.1), keras.optimizers.Adam(0.1)
+    rows = tf.constant([[0.5, -1.0, 2.0], [1.0, 1.0, 1.0], [0.25, 0.0, -1.0]])
+
+    def step(indices, optimizer, variables):
+        gradients = [tf.IndexedSlices(rows[: len(indices)], tf.constant(indices)), tf.constant([0.3, -0.2, 0.1])]
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+
+    step([0, 2, 0], ours, [table, dense])  # row 0 twice: its gradient is the two rows' sum
+    step([0, 2, 0], keras_adam, [reference_table, reference_dense])
+    np.testing.assert_allclose(table.numpy(), reference_table.numpy(), atol=1e-6)  # fresh moments: the same step
+    after_one = table.numpy()
+    momentum = ours._momentums[ours._index_dict[ours._var_key(table)]].numpy()
+    for _ in range(3):
+        step([1], ours, [table, dense])
+        step([1], keras_adam, [reference_table, reference_dense])
+    untouched = [0, 2, 3, 4]
+    np.testing.assert_array_equal(table.numpy()[untouched], after_one[untouched])
+    np.testing.assert_array_equal(ours._momentums[ours._index_dict[ours._var_key(table)]].numpy()[untouched],
+                                  momentum[untouched])
+    assert not np.allclose(table.numpy()[1], after_one[1])
+    assert not np.allclose(reference_table.numpy()[0], after_one[0])  # Keras' Adam keeps moving row 0
+    np.testing.assert_allclose(dense.numpy(), reference_dense.numpy(), rtol=1e-5)  # a fused kernel: float order
+
+
+def test_weight_average_sampled_every_few_steps_counts_each_sample_for_its_steps():
+    from ctr.models._adam import LazyAdam
+
+    weight = tf.Variable([0.0])
+    optimizer = LazyAdam(1.0, average=0.9, average_every=3)
+    values, expected = [], 0.0
+    for _ in range(7):
+        optimizer.apply_gradients([(tf.constant([-1.0]), weight)])
+        values.append(float(weight.numpy()[0]))
+    optimizer.sample_average([weight])  # as at an epoch's end: the last step counts too
+    # Samples after steps 3 and 6 (each standing for 3 steps), then after step 7 (for 1).
+    for done, steps in ((3, 3), (6, 3), (7, 1)):
+        momentum = min(0.9, done / (9 + done)) ** steps
+        expected = momentum * expected + (1 - momentum) * values[done - 1]
+    average = optimizer._model_variables_moving_average[0].numpy()[0]
+    assert average == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_runs_several_steps_a_call_unless_a_callback_wants_every_batch(spec, splits):
+    train = splits[0].head(1000)
+    seen: dict[str, list[int]] = {"per call": [], "batches": []}
+
+    class EpochsOnly(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["per call"].append(int(self.model.steps_per_execution.numpy()))
+
+    class EveryBatch(EpochsOnly):
+        def on_train_batch_end(self, batch, logs=None):
+            seen["batches"].append(batch)
+
+    model = ctr.FM(spec, embedding_dim=4, batch_size=100)
+    model.fit(train, epochs=1, callbacks=[EpochsOnly()], verbose=0)
+    model.fit(train, epochs=1, callbacks=[EveryBatch()], verbose=0)
+    assert seen["per call"] == [128, 1]  # 32k rows' worth of steps a call, at most 128
+    assert seen["batches"] == list(range(10))
+    assert int(model.network_.optimizer.iterations.numpy()) == 20
+    assert int(model.network_.steps_per_execution.numpy()) == 1  # prediction runs a batch at a time
+    assert model.predict(train.head(3)).shape == (3,)
+
+
 def test_weight_averaging_is_evaluated_but_training_goes_on_from_the_raw_weights(spec, splits):
     seen: dict[str, list[np.ndarray]] = {}
 

@@ -157,6 +157,41 @@ def test_streamed_training_from_a_parquet_folder_matches_in_memory(spec, splits,
     assert abs(streamed.evaluate(test)["auc"] - cached.evaluate(test)["auc"]) < 0.02
 
 
+def test_backups_come_at_most_every_n_steps_when_a_call_runs_several_and_a_crash_resumes(spec, splits, tmp_path,
+                                                                                         monkeypatch):
+    """With no callback of the user's watching every batch, fit runs several steps a call; backups
+    still come at most `backup_every` steps apart (an epoch's last call runs fewer steps), and a fit
+    that died after one resumes to the uninterrupted run's step count."""
+    from ctr.models._resume import _StepBackup
+
+    train = splits[0].head(1000)  # 10 steps an epoch at batch 100
+    backups: list[int] = []
+    per_call: list[int] = []
+    keras_backup = _StepBackup._backup
+
+    def backup(self, epoch, batch=0):
+        per_call.append(self._per_call)
+        backups.append(epoch * 10 + batch + 1)  # the steps done when it was written
+        keras_backup(self, epoch=epoch, batch=batch)
+        if len(backups) == 2:
+            raise _Killed  # the process dies right after its second backup (mid-epoch, step 8)
+
+    monkeypatch.setattr(_StepBackup, "_backup", backup)
+    with pytest.raises(_Killed):
+        ctr.FM(spec, embedding_dim=4, batch_size=100).fit(train, epochs=3, backup_dir=tmp_path / "b",
+                                                          backup_every=4, verbose=0)
+    assert backups == [4, 8] and per_call == [4, 4]
+    monkeypatch.setattr(_StepBackup, "_backup", lambda self, epoch, batch=0: (
+        backups.append(epoch * 10 + batch + 1), keras_backup(self, epoch=epoch, batch=batch)))
+    resumed = ctr.FM(spec, embedding_dim=4, batch_size=100)
+    resumed.fit(train, epochs=3, backup_dir=tmp_path / "b", backup_every=4, verbose=0)
+    # Steps 9–10 end epoch 0 (a short call: backed up, since a 4-step call would pass 4 steps); then
+    # every epoch's 4, 8 and 10.
+    assert backups == [4, 8, 10, 14, 18, 20, 24, 28, 30]
+    assert int(resumed.network_.optimizer.iterations.numpy()) == 30
+    assert not (tmp_path / "b").exists()
+
+
 def test_backup_dir_of_another_spec_is_refused(spec, splits, tmp_path):
     train = splits[0]
     model = ctr.LogisticRegression(spec)

@@ -44,8 +44,37 @@ def fit_preprocessing(preprocessor: Preprocessor, chunks: Callable[[], Iterable[
 def checkpoints(backup: Path, every: int | None) -> keras.callbacks.Callback:
     """Weights and optimizer state saved every `every` steps (else every epoch), restored when a
     fit restarts with the same folder."""
-    return keras.callbacks.BackupAndRestore(str(backup / "checkpoint"), save_freq=every or "epoch",
-                                            delete_checkpoint=True)
+    return _StepBackup(str(backup / "checkpoint"), save_freq=every or "epoch", delete_checkpoint=True)
+
+
+class _StepBackup(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore`, counting steps rather than its batch-end calls: when one call into
+    TensorFlow runs several steps (`steps_per_execution`), one call's end covers them all. A backup is
+    written at the end of a call after which the next call could pass `save_freq` steps without one
+    (an epoch's last call may run fewer steps), so backups are never more than `save_freq` steps
+    apart; and it records the call's last step, where Keras records its first (a resumed fit would
+    repeat the rest of that call's steps). Private Keras state, as in Keras' own method: tf-keras is
+    pinned."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self._per_call = int(self.model.steps_per_execution.numpy())
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        super().on_train_batch_begin(batch, logs)
+        self._call_start = batch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.save_freq == "epoch":
+            super().on_train_batch_end(batch, logs)
+            return
+        self._training_state.backup_if_preempted()
+        self._batches_count += batch - self._call_start + 1
+        if self._batches_count + self._per_call > self.save_freq:
+            self._batches_count = 0
+            # Keras records the step a call began with; a resumed fit must start after its last.
+            self._training_state._ckpt_saved_batch.assign(batch)
+            self._backup(epoch=self._current_epoch, batch=batch)
 
 
 def finished(backup: Path) -> None:

@@ -112,23 +112,33 @@ class FieldEmbeddings(keras.layers.Layer):
                 columns.append(_column(encoded, f) + self.offsets[f.table])
             parts.append(tf.gather(self.table, tf.stack(columns, axis=1)))
         if dense:
-            values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]
-            rows = tf.gather(self.table, [[self.offsets[f.table], self.offsets[f.table] + 1] for f in dense])
-            parts.append(tf.einsum("bdr,drw->bdw", values, rows))
+            values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]: value, missing flag
+            starts = [self.offsets[f.table] for f in dense]
+            # value × the field's vector + missing × its "missing" vector, as broadcasts: on small
+            # batches a batched contraction (einsum) costs several times these two multiplications.
+            scale, missing = tf.gather(self.table, starts), tf.gather(self.table, [s + 1 for s in starts])
+            parts.append(values[:, :, :1] * scale + values[:, :, 1:] * missing)
         if bags_f:
             bags = [encoded[f.key] for f in bags_f]
             lengths = [int(b.shape[1]) for b in bags]  # static: the spec's max_length
-            ids = tf.concat(bags, axis=1)  # [B, ΣL]; 0 is padding
+            ids = tf.concat(bags, axis=1) if len(bags) > 1 else bags[0]  # [B, ΣL]; 0 is padding
             offsets = tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), ids.dtype)
             rows = tf.gather(self.table, tf.where(ids > 0, ids + offsets, tf.zeros_like(ids)))  # [B, ΣL, w]
-            # Pool every bag at once: which bag each position belongs to is a constant [ΣL, bags] matrix,
-            # so masking, counting and averaging are two small contractions (no per-bag slices).
-            member = tf.constant(np.repeat(np.eye(len(bags), dtype=np.float32), lengths, axis=0))
+            # Pool every bag at once (no per-bag slices, whose gradients each write a zero-filled copy of
+            # the whole batch): each position is weighted by 1/its bag's norm (0 for padding), then the
+            # positions are summed per (row, bag) in one sorted segment sum.
+            bag_of = np.repeat(np.arange(len(bags)), lengths)  # [ΣL]: the bag each position belongs to
             mask = tf.cast(ids > 0, rows.dtype)
-            count = tf.matmul(mask, member)  # [B, bags]
+            count = tf.matmul(mask, tf.constant(np.eye(len(bags), dtype=np.float32)[bag_of]))  # [B, bags]
             norm = tf.stack([_bag_norm(f, count[:, i]) for i, f in enumerate(bags_f)], axis=1)
-            weights = mask[:, :, None] * member[None] / norm[:, None, :]  # [B, ΣL, bags]
-            parts.append(tf.einsum("blf,blw->bfw", weights, rows))
+            weighted = rows * (mask / tf.gather(norm, bag_of, axis=1))[:, :, None]
+            if len(bags) == 1:
+                parts.append(tf.reduce_sum(weighted, axis=1, keepdims=True))
+            else:
+                batch = tf.shape(ids)[0]
+                segments = tf.reshape(tf.range(batch)[:, None] * len(bags) + tf.constant(bag_of, tf.int32)[None], [-1])
+                pooled = tf.math.segment_sum(tf.reshape(weighted, [-1, weighted.shape[-1]]), segments)
+                parts.append(tf.reshape(pooled, [batch, len(bags), weighted.shape[-1]]))
         if not parts:
             return None, []
         return (parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)), ids_f + dense + bags_f

@@ -27,7 +27,7 @@ from ..features import Field, Preprocessor, raw_signature
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
-from .base import GeneratorErrors, ReplicaModel, row_mean
+from .base import GeneratorErrors, ReplicaModel, row_mean, several_steps_per_call
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -168,12 +168,13 @@ class Recommender(abc.ABC):
             valid_frame = ctr_data.read(validation_data)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
             valid = self._dataset(valid_frame, valid_interactions, shuffle=False, errors=errors)
+        user_callbacks = list(callbacks)
         callbacks = list(callbacks)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
-        with errors.surfacing():
+        with errors.surfacing(), several_steps_per_call(self.network_, self.batch_size, user_callbacks, backup_every):
             history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                                         verbose=verbose)
         self._catalogue_vectors = None
