@@ -123,7 +123,7 @@ class FieldEmbeddings(keras.layers.Layer):
             lengths = [int(b.shape[1]) for b in bags]  # static: the spec's max_length
             ids = tf.concat(bags, axis=1) if len(bags) > 1 else bags[0]  # [B, ΣL]; 0 is padding
             offsets = tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), ids.dtype)
-            rows = tf.gather(self.table, tf.where(ids > 0, ids + offsets, tf.zeros_like(ids)))  # [B, ΣL, w]
+            rows = tf.gather(self.table, ids + offsets)  # [B, ΣL, w]; padding reads its table's row 0, weighted 0
             # Pool every bag at once (no per-bag slices, whose gradients each write a zero-filled copy of
             # the whole batch): each position is weighted by 1/its bag's norm (0 for padding), then the
             # positions are summed per (row, bag) in one sorted segment sum.
