@@ -1,0 +1,153 @@
+"""What each training-speed measure is worth: ctr's DeepFM and FM with one turned off at a time.
+
+Same data, features, sizes and batch sizes as bench/vs_deepctr.py (MovieLens 100K at batch 256,
+the synthetic data at 1 M rows and batch 2048). Variants:
+- as shipped;
+- one step per call into TensorFlow, as when a callback of the user's watches every batch (here a
+  do-nothing one): Keras' Python loop and the call are paid at every step;
+- Keras' own Adam: its sparse path decays every table row's moments and rewrites every weight at
+  every step, about ten ops per dense variable, and the weight average updated at every step;
+- both.
+Figures: steady-state training examples/s (the training part of every epoch after the first),
+median of `--runs` seeds, each run in its own process; the variants run interleaved (seed by seed),
+so that a slow spell of the machine falls on all of them. Prints a table, writes
+bench/results/training_speed.json and the README's block.
+
+    python bench/training_speed.py [--data ../shared/data/ml-100k] [--runs 3] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_OUT = str(ROOT / "bench" / "results" / "training_speed.json")
+VARIANTS = {
+    "as shipped": {},
+    "one step per call": {"one_step_per_call": True},
+    "Keras' Adam": {"keras_adam": True},
+    "one step per call, Keras' Adam": {"one_step_per_call": True, "keras_adam": True},
+}
+EPOCHS = {"movielens": 4, "synthetic": 3}
+
+
+def main() -> None:
+    from bench._report import arguments, machine, report_only_or_check_data, save
+
+    parser = arguments(__doc__, DEFAULT_OUT)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
+    parser.add_argument("--child", help=argparse_hidden())
+    args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+        return
+    if report_only_or_check_data(args, publish, "bench/training_speed.py"):
+        return
+    started = time.time()
+    runs: dict[str, list[dict]] = {}
+    for dataset in ("movielens", "synthetic"):
+        for model in ("DeepFM", "FM"):
+            for seed in range(args.runs):
+                for variant, switches in VARIANTS.items():
+                    job = {"dataset": dataset, "model": model, "seed": seed, "data": args.data, "rows": args.rows,
+                           **switches}
+                    result = run_child(job)
+                    runs.setdefault(f"{dataset}/{model}/{variant}", []).append(result)
+                    print(f"  {dataset:<10}{model:<7}{variant:<32} seed {seed}: "
+                          f"{result['train_examples_per_s']:>9,.0f} ex/s  AUC {result['auc']:.4f}", flush=True)
+    results = {key: {"train_examples_per_s_median": statistics.median(r["train_examples_per_s"] for r in value),
+                     "auc_median": statistics.median(r["auc"] for r in value), "runs": value}
+               for key, value in runs.items()}
+    report = {"benchmark": "training_speed", "runs": args.runs, "synthetic_rows": args.rows,
+              "epochs": EPOCHS, "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "wall_minutes": round((time.time() - started) / 60, 1), "results": results}
+    save(report, args.out, DEFAULT_OUT, publish)
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def run_child(job: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-4000:])
+        sys.exit(f"bench/training_speed.py: the run {job} failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def child(job: dict) -> dict:
+    import ctr
+    from bench.vs_deepctr import EMBEDDING_DIM, HIDDEN, LEARNING_RATE, MOVIELENS_SPEC, SETTINGS, _clock_callback
+    from ctr._keras import keras
+    from ctr.metrics import auc
+
+    if job["dataset"] == "movielens":
+        spec, table = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC), ctr.datasets.movielens_100k(job["data"])
+    else:
+        spec, table = ctr.datasets.synthetic_spec(), ctr.datasets.synthetic(n_rows=job["rows"], seed=0)
+    train, valid, test = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
+    cls = ctr.DeepFM if job["model"] == "DeepFM" else ctr.FM
+    extra = {"hidden_units": HIDDEN} if job["model"] == "DeepFM" else {}
+    model = cls(spec, embedding_dim=EMBEDDING_DIM, learning_rate=LEARNING_RATE,
+                batch_size=SETTINGS[job["dataset"]]["batch_size"], seed=job["seed"], **extra)
+    if job.get("keras_adam"):
+        class KerasAdam(keras.optimizers.Adam):
+            """Keras' Adam with its own weight average, updated at every step (so the model's averaging
+            callback has nothing to bring up to date)."""
+
+            def sample_average(self, var_list) -> None:
+                pass
+
+        model._optimizer = lambda: KerasAdam(LEARNING_RATE, use_ema=True, ema_momentum=model.weight_averaging)
+    clock = _clock_callback(time.perf_counter())
+    callbacks = [clock]
+    if job.get("one_step_per_call"):
+        callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: None))
+    model.fit(train, validation_data=valid, epochs=EPOCHS[job["dataset"]], callbacks=callbacks, verbose=0)
+    return {"train_examples_per_s": len(train) / statistics.median(clock.epoch_seconds[1:]),
+            "auc": auc(ctr.data.labels(test, spec), model.predict(test))}
+
+
+def publish(report: dict, update: bool) -> None:
+    from bench._report import update_readme
+
+    res, info = report["results"], report["machine"]
+    rows = ["| dataset | model | " + " | ".join(VARIANTS) + " |", "|---|---|" + "---:|" * len(VARIANTS)]
+    for dataset, label in (("movielens", "MovieLens 100K (batch 256)"),
+                           ("synthetic", f"synthetic {report['synthetic_rows']:,} (batch 2048)")):
+        for model in ("DeepFM", "FM"):
+            shipped = res[f"{dataset}/{model}/as shipped"]["train_examples_per_s_median"]
+            cells = []
+            for variant in VARIANTS:
+                speed = res[f"{dataset}/{model}/{variant}"]["train_examples_per_s_median"]
+                cells.append(f"{speed:,.0f}" + ("" if variant == "as shipped" else f" ({speed / shipped:.2f}×)"))
+            rows.append(f"| {label} | {model} | " + " | ".join(cells) + " |")
+    rows.append(f"\nTraining examples/s, steady state (epochs 2–{report['epochs']['movielens']} on MovieLens, "
+                f"2–{report['epochs']['synthetic']} on synthetic), median of {report['runs']} runs, each in its own "
+                f"process; in brackets, the share of the shipped speed. Measured {report['measured_at'][:10]} on "
+                f"{info['cpu']} ({info['cores']} cores), TensorFlow {info['tensorflow']}, by "
+                f"`bench/training_speed.py` ({report['wall_minutes']} min); raw figures in "
+                "`bench/results/training_speed.json`.")
+    text = "\n".join(rows)
+    print("\n" + text)
+    if update:
+        update_readme("training_speed", text)
+
+
+if __name__ == "__main__":
+    main()
