@@ -87,14 +87,15 @@ _MAX_STEPS_PER_CALL = 128
 def several_steps_per_call(network: keras.Model, batch_size: int, callbacks: Sequence[keras.callbacks.Callback],
                            backup_every: int | None) -> Iterator[None]:
     """Run a fit's steps several to a call into TensorFlow (Keras' `steps_per_execution`): about 32k
-    rows' worth, so that Keras' Python loop and the call itself, which cost about as much as a
-    256-row step, are paid once per call (MovieLens 100K DeepFM at batch 256: ~1.6× the examples/s).
+    rows' worth, so that Keras' Python loop and the call itself, which cost about half as much again
+    as a 256-row step, are paid once per call (bench/training_speed.py: 1.8× the examples/s for
+    MovieLens 100K DeepFM at batch 256).
 
     One step a call when one of `callbacks` (the user's) acts on every batch, so that it still sees
     each one, and under several replicas: inside one call's loop, their collective gathers of the
     embedding gradients (rows of different counts on each replica) fail with "Shape mismatch in the
-    collective instance" (TensorFlow 2.21). Otherwise a divisor of `backup_every`, so that backups
-    stay exactly that many steps apart. Prediction and evaluation outside fit go back to one step a call.
+    collective instance" (TensorFlow 2.21). With `backup_every`, a divisor of it, so that backups land
+    on the steps asked for. Prediction and evaluation outside fit go back to one step a call.
     """
     steps = max(1, min(_MAX_STEPS_PER_CALL, _ROWS_PER_CALL // max(batch_size, 1)))
     replicas = network.distribute_strategy.num_replicas_in_sync

@@ -169,7 +169,7 @@ class Recommender(abc.ABC):
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
             valid = self._dataset(valid_frame, valid_interactions, shuffle=False, errors=errors)
         user_callbacks = list(callbacks)
-        callbacks = list(callbacks)
+        callbacks = list(user_callbacks)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
