@@ -1,13 +1,15 @@
-"""Trains a pointwise and a retrieval recommender on one device and on two replicas, in one process whose CPU is
-split into two logical devices (which must happen before any other TensorFlow work).
+"""Trains a click model (row-wise Adam, weight average), a pointwise and a retrieval recommender on one device and
+on two replicas, in one process whose CPU is split into two logical devices (which must happen before any other
+TensorFlow work).
 
-    python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations
+    python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations or predictions
 """
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -20,7 +22,9 @@ SPEC = ctr.FeatureSpec.from_dict({"name": "replicas", "features": [
     {"name": "age", "kind": "numeric", "role": "user"},
     {"name": "item_id", "kind": "categorical", "dtype": "int", "role": "item"},
     {"name": "genres", "kind": "multi_categorical", "separator": "|", "role": "item"}]})
-MODELS = {"mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
+CLICKS = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4), name="replicas-clicks")
+MODELS = {"fm": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0),
+          "mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
           "two_tower": lambda: ctr.TwoTower(SPEC, l2=1e-4, batch_size=256, seed=0)}
 
 
@@ -36,9 +40,12 @@ def main() -> None:
             model = make()
             # The retrieval model's validation (top-K over the catalogue) is slow to trace; its
             # training step is what differs.
-            history = model.fit(train, validation_data=valid if name == "mf" else None, epochs=2, verbose=0,
+            history = model.fit(train, validation_data=valid if name != "two_tower" else None, epochs=2, verbose=0,
                                 strategy=strategy)
-            ids, scores = model.recommend(frame.iloc[:5], k=10)
+            if name == "fm":
+                ids, scores = np.zeros(0), model.predict(frame.iloc[:50])
+            else:
+                ids, scores = model.recommend(frame.iloc[:5], k=10)
             out.setdefault(name, {})[label] = {
                 "replicas": model.network_.distribute_strategy.num_replicas_in_sync,
                 "history": {k: [float(x) for x in v] for k, v in history.history.items()},
