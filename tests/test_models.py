@@ -170,6 +170,27 @@ def test_fit_runs_several_steps_a_call_unless_a_callback_wants_every_batch(spec,
     assert model.predict(train.head(3)).shape == (3,)
 
 
+def test_a_fit_running_several_steps_a_call_traces_its_steps_as_often_as_one_step_a_call(spec, splits,
+                                                                                          monkeypatch):
+    """Tracing is most of a first epoch on small data; Keras' own multi-step loop traces every step
+    a second time."""
+    from ctr.models.base import ReplicaModel
+
+    traced: list[bool] = []
+    step = ReplicaModel._step
+    monkeypatch.setattr(ReplicaModel, "_step", lambda self, inputs, training: (traced.append(training),
+                                                                               step(self, inputs, training))[1])
+    counts = []
+    for callbacks in ([], [keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: None)]):
+        traced.clear()
+        model = ctr.FM(spec, embedding_dim=4, batch_size=100)
+        model.fit(splits[0].head(1000), validation_data=splits[1].head(500), epochs=2, callbacks=callbacks,
+                  verbose=0)
+        counts.append((traced.count(True), traced.count(False)))
+        assert int(model.network_.optimizer.iterations.numpy()) == 20
+    assert counts[0] == counts[1], counts  # several steps a call, then one step a call
+
+
 def test_weight_averaging_is_evaluated_but_training_goes_on_from_the_raw_weights(spec, splits):
     seen: dict[str, list[np.ndarray]] = {}
 

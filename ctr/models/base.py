@@ -56,6 +56,40 @@ class ReplicaModel(tfrs.Model):
         """The step's (features, labels) from what the dataset yields for `split`."""
         return inputs
 
+    def make_train_function(self, force: bool = False) -> Any:
+        if self.train_function is None or force:
+            self.train_function = self._several_steps(super().make_train_function)
+        return self.train_function
+
+    def make_test_function(self, force: bool = False) -> Any:
+        if self.test_function is None or force:
+            self.test_function = self._several_steps(super().make_test_function)
+        return self.test_function
+
+    def _several_steps(self, make: Any) -> Any:
+        """Keras' function for one step, called `steps_per_execution` times in a graph loop. Keras'
+        own loop leaves its outputs undefined before the loop, so autograph traces the whole step
+        a second time (to learn the outputs' structure); here the first step runs before the loop
+        and the loop calls the same traced step, so a step is traced as often as at one step a call."""
+        steps = self._steps_per_execution
+        if steps is None or int(steps.numpy()) == 1 or self._cluster_coordinator is not None:
+            return make(force=True)
+        several = int(steps.numpy())
+        steps.assign(1)
+        try:
+            one_step = make(force=True)
+        finally:
+            steps.assign(several)
+
+        @tf.function
+        def several_steps(iterator: Any) -> Any:
+            outputs = one_step(iterator)
+            for _ in tf.range(steps - 1):  # read at run time: an epoch's last call may run fewer
+                outputs = one_step(iterator)  # the same traced step
+            return outputs
+
+        return several_steps
+
     def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
         return self._step(self.batch("train", inputs), training=True)
 
