@@ -404,6 +404,29 @@ class FeatureEncoder(keras.layers.Layer):
         return {**super().get_config(), "spec": self._spec_dict, "state": self._state, "only": self._only}
 
 
+class EncodingFunction:
+    """A fitted encoder, called eagerly for its first few calls and rows, then through a traced
+    tf.function. Tracing the encoder costs about a second (MovieLens 100K's spec), which encoding
+    90k rows eagerly (0.15 s) never earns back; over a million rows, or many calls, the traced graph
+    is faster (synthetic 1M rows: 3.1 s traced, 4.2 s eager)."""
+
+    EAGER_CALLS, EAGER_ROWS = 4, 262_144
+
+    def __init__(self, encoder: FeatureEncoder, signature: Mapping[str, tf.TensorSpec]):
+        self.encoder, self.signature = encoder, dict(signature)
+        self.calls = self.rows = 0
+        self.traced: Any = None
+
+    def __call__(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        rows = int(next(iter(inputs.values())).shape[0]) if inputs else 0
+        if self.calls < self.EAGER_CALLS and self.rows + rows <= self.EAGER_ROWS:
+            self.calls, self.rows = self.calls + 1, self.rows + rows
+            return self.encoder(inputs)
+        if self.traced is None:
+            self.traced = tf.function(self.encoder.__call__, input_signature=[self.signature])
+        return self.traced(inputs)
+
+
 class Buckets(keras.layers.Layer):
     """Quantile bucket of each value: how many boundaries it reaches (Keras' `Discretization`,
     written with comparisons so that it also converts to ONNX, which has no `Bucketize`)."""
