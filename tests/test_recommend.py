@@ -189,3 +189,22 @@ def test_a_recommender_interrupted_mid_epoch_resumes_from_its_backup(spec, loo, 
     assert not backup.exists()
     ids, _ = resumed.recommend(loo[1].head(3), k=5)
     assert ids.shape == (3, 5)
+
+
+@pytest.mark.parametrize("make", [lambda spec: ctr.MatrixFactorization(spec, embedding_dim=4, loss="bpr"),
+                                  lambda spec: ctr.NeuMF(spec, embedding_dim=4, hidden_units=(8,)),
+                                  lambda spec: ctr.TwoTower(spec, embedding_dim=4, output_dim=4, batch_size=256)],
+                         ids=["bpr", "neumf", "two_tower"])
+def test_a_recommender_fit_traces_its_training_step_once(spec, loo, make, monkeypatch):
+    """tf.function traces a step again when its first trace made variables: they are made before."""
+    from ctr.models.base import ReplicaModel
+
+    traced: list[bool] = []
+    step = ReplicaModel._step
+    monkeypatch.setattr(ReplicaModel, "_step", lambda self, inputs, training: (traced.append(training),
+                                                                               step(self, inputs, training))[1])
+    model = make(spec)
+    model.fit(loo[0].head(2000), epochs=2, verbose=0)
+    assert traced == [True]
+    model.fit(loo[0].head(2000), epochs=1, verbose=0)  # a later fit traces afresh (its data are new), once
+    assert traced == [True, True]

@@ -53,6 +53,8 @@ class FactorizedScorer(PairScorer):
 
 
 class _PointwiseNetwork(ReplicaModel):
+    autograph = False
+
     def __init__(self, scorer: PairScorer):
         super().__init__()
         self.scorer = scorer
@@ -67,6 +69,8 @@ class _PointwiseNetwork(ReplicaModel):
 
 
 class _PairwiseNetwork(ReplicaModel):
+    autograph = False
+
     def __init__(self, scorer: PairScorer):
         super().__init__()
         self.scorer = scorer
@@ -161,6 +165,7 @@ class Recommender(abc.ABC):
                 keras.utils.set_random_seed(self.seed)
                 self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
                                                                      self.preprocessor_.table_sizes()))
+        self.network_.build_weights(self._sample_features(frame))
         errors = GeneratorErrors()
         train = self._dataset(frame, interactions, shuffle=True, errors=errors)
         valid = None
@@ -317,6 +322,13 @@ class Recommender(abc.ABC):
         if key not in self._encoders:
             self._encoders[key] = EncodingFunction(self.preprocessor_.encoder(names), raw_signature(self.spec, names))
         return self._encoders[key]
+
+    def _sample_features(self, frame: pd.DataFrame) -> dict[str, tf.Tensor]:
+        """Query and item features of a couple of real rows, for building the weights before training."""
+        n = min(2, len(frame), len(self.catalogue_))
+        queries = self._encode_table(frame.head(n).reset_index(drop=True), self.query_features)
+        items = {k: v[:n] for k, v in self._catalogue_encoded.items()}
+        return {k: tf.constant(v) for k, v in {**queries, **items}.items()}
 
     def _encode_table(self, frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
         raw = ctr_data.raw_features(frame, self.spec, names)
