@@ -76,6 +76,16 @@ class ReplicaModel(tfrs.Model):
             self.test_function = self._several_steps(super().make_test_function)
         return self.test_function
 
+    def make_predict_function(self, force: bool = False) -> Any:
+        if self.predict_function is None or force:
+            keras_predict = super().make_predict_function(force=True)
+            if not (self.autograph or self.run_eagerly or self._cluster_coordinator is not None
+                    or int(self._steps_per_execution.numpy()) > 1):
+                # Without autograph, as the training steps (MovieLens 100K DeepFM: predict's trace 1.1 s → 0.4 s).
+                self.predict_function = tf.function(
+                    tf.autograph.experimental.do_not_convert(keras_predict.python_function), reduce_retracing=True)
+        return self.predict_function
+
     def _several_steps(self, make: Any) -> Any:
         """Keras' function for one step, called `steps_per_execution` times in a graph loop.
 
