@@ -79,8 +79,9 @@ class ReplicaModel(tfrs.Model):
     def make_predict_function(self, force: bool = False) -> Any:
         if self.predict_function is None or force:
             keras_predict = super().make_predict_function(force=True)
+            steps = self._steps_per_execution
             if not (self.autograph or self.run_eagerly or self._cluster_coordinator is not None
-                    or int(self._steps_per_execution.numpy()) > 1):
+                    or (steps is not None and int(steps.numpy()) > 1)):
                 # Without autograph, as the training steps (MovieLens 100K DeepFM: predict's trace 1.1 s → 0.4 s).
                 self.predict_function = tf.function(
                     tf.autograph.experimental.do_not_convert(keras_predict.python_function), reduce_retracing=True)
