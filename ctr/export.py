@@ -75,7 +75,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True) -
             spec_file = staging / "spec.yaml"
             spec.to_yaml(spec_file)
             server = _RankingServer(model.preprocessor_.encoder(), network.scorer, spec_file)
-            serve = tf.function(server.serve, input_signature=[raw_signature(spec)])
+            serve = tf.function(server.serve, input_signature=[raw_signature(spec)], autograph=False)
             tf.saved_model.save(server, str(tmp), signatures={"serving_default": serve.get_concrete_function()})
         finally:
             shutil.rmtree(staging, ignore_errors=True)

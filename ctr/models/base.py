@@ -23,7 +23,7 @@ import tensorflow_recommenders as tfrs
 from .. import data as ctr_data
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
-from ..features import EncodingFunction, Field, Preprocessor, raw_signature
+from ..features import Field, Preprocessor, raw_signature, traced_encoder
 from ..metrics import auc, logloss
 from ..spec import FeatureSpec
 from . import _resume
@@ -256,7 +256,7 @@ class RankingModel(abc.ABC):
         self.batch_size, self.seed = batch_size, seed
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: _RankingNetwork | None = None
-        self._encode: EncodingFunction | None = None  # the fitted encoder, made on first use
+        self._encode: Any = None  # the fitted encoder as a tf.function, made on first use
         self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.history_: dict[str, list[float]] = {}
 
@@ -473,9 +473,9 @@ class RankingModel(abc.ABC):
         labels = np.concatenate(label_parts) if label_parts else np.zeros(0, np.float32)
         return encoded, labels
 
-    def _encode_fn(self) -> EncodingFunction:
+    def _encode_fn(self) -> Any:
         if self._encode is None:  # the preprocessing never changes once fitted, so neither does this
-            self._encode = EncodingFunction(self.preprocessor_.encoder(), raw_signature(self.spec))
+            self._encode = traced_encoder(self.preprocessor_.encoder(), raw_signature(self.spec))
         return self._encode
 
     def __repr__(self) -> str:

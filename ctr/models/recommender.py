@@ -23,7 +23,7 @@ import tensorflow_recommenders as tfrs
 from .. import data as ctr_data
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
-from ..features import EncodingFunction, Field, Preprocessor, raw_signature
+from ..features import Field, Preprocessor, raw_signature, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
@@ -104,7 +104,7 @@ class Recommender(abc.ABC):
         self.catalogue_: pd.DataFrame | None = None  # raw item features, one row per item
         self.users_: pd.DataFrame | None = None  # raw user features of the users seen (latest values)
         self.item_counts_: np.ndarray | None = None
-        self._encoders: dict[str, EncodingFunction] = {}
+        self._encoders: dict[str, Any] = {}
         self._catalogue_encoded: dict[str, np.ndarray] | None = None
         self._catalogue_vectors: np.ndarray | None = None
 
@@ -316,11 +316,11 @@ class Recommender(abc.ABC):
             raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
         return self.network_
 
-    def encoder(self, names: Sequence[str]) -> EncodingFunction:
-        """The fitted encoder for a subset of features (eager at first, traced once it pays)."""
+    def encoder(self, names: Sequence[str]) -> Any:
+        """The fitted encoder for a subset of features, as a reusable tf.function."""
         key = ",".join(names)
         if key not in self._encoders:
-            self._encoders[key] = EncodingFunction(self.preprocessor_.encoder(names), raw_signature(self.spec, names))
+            self._encoders[key] = traced_encoder(self.preprocessor_.encoder(names), raw_signature(self.spec, names))
         return self._encoders[key]
 
     def _sample_features(self, frame: pd.DataFrame) -> dict[str, tf.Tensor]:
