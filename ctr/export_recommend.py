@@ -117,8 +117,10 @@ class _RecommenderServer(tf.Module):
 def _signatures(spec: FeatureSpec, query_names: list[str], id_dtype: tf.DType, recommend: Any) -> dict[str, Any]:
     query_sig = raw_signature(spec, query_names)
 
+    # No signature here has Python control flow on tensors, so none is traced through autograph
+    # (whose rewriting of every layer's source was most of a trace).
     @tf.function(input_signature=[query_sig, tf.TensorSpec([], tf.int32, name="k"),
-                                  tf.TensorSpec([None, None], id_dtype, name="exclude")])
+                                  tf.TensorSpec([None, None], id_dtype, name="exclude")], autograph=False)
     def recommend_fn(query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
         return recommend(query, k, exclude)
 
@@ -141,15 +143,15 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
         server = _RecommenderServer(model, catalogue)
         signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
         pair_sig = raw_signature(spec, model.query_features + model.item_features)
-        signatures["serving_default"] = tf.function(server.pair_scores, input_signature=[pair_sig]
-                                                    ).get_concrete_function()
+        signatures["serving_default"] = tf.function(server.pair_scores, input_signature=[pair_sig],
+                                                    autograph=False).get_concrete_function()
         if model.factorized:
             signatures["user_embedding"] = tf.function(
                 lambda q: {"embedding": server.scorer.query_vectors(server.query_encoder(q))},
-                input_signature=[raw_signature(spec, model.query_features)]).get_concrete_function()
+                input_signature=[raw_signature(spec, model.query_features)], autograph=False).get_concrete_function()
             signatures["item_embedding"] = tf.function(
                 lambda i: {"embedding": server.scorer.item_vectors(server.item_encoder(i))},
-                input_signature=[raw_signature(spec, model.item_features)]).get_concrete_function()
+                input_signature=[raw_signature(spec, model.item_features)], autograph=False).get_concrete_function()
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(model))
 
     def check(tmp: Path) -> None:
