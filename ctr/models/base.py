@@ -50,7 +50,8 @@ class ReplicaModel(tfrs.Model):
     """
 
     summed_loss = False
-    # Steps traced without autograph (see `_several_steps`); TFRS's retrieval task needs it.
+    # Whether steps and predictions are traced through autograph; of our networks only the retrieval
+    # one needs it, for TFRS's task (see `_several_steps`).
     autograph = True
     skipped_in_training: tuple[str, ...] = ()  # metrics the training steps neither update nor report
 
@@ -60,8 +61,8 @@ class ReplicaModel(tfrs.Model):
 
     def build_weights(self, features: Mapping[str, tf.Tensor]) -> None:
         """Make the scorer's and the optimizer's variables now, from a few encoded rows. A
-        tf.function whose first trace makes variables is traced a second time without them, and a
-        training step's trace costs about a second (MovieLens 100K DeepFM): paid once, not twice."""
+        tf.function whose first trace makes variables is traced a second time without them, and the
+        step's trace is the largest part of a small first epoch: paid once, not twice."""
         with self.distribute_strategy.scope():
             self.scorer(features)
             self.optimizer.build(self.trainable_variables)
@@ -82,7 +83,7 @@ class ReplicaModel(tfrs.Model):
             steps = self._steps_per_execution
             if not (self.autograph or self.run_eagerly or self._cluster_coordinator is not None
                     or (steps is not None and int(steps.numpy()) > 1)):
-                # Without autograph, as the training steps (MovieLens 100K DeepFM: predict's trace 1.1 s → 0.4 s).
+                # Without autograph, as the training steps (MovieLens 100K DeepFM: a first predict 1.1 s → 0.2 s).
                 self.predict_function = tf.function(
                     tf.autograph.experimental.do_not_convert(keras_predict.python_function), reduce_retracing=True)
         return self.predict_function
@@ -451,7 +452,7 @@ class RankingModel(abc.ABC):
 
     def _encode_features(self, data: ctr_data.Source,
                          with_labels: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Encode raw data once (chunk by chunk) into arrays the training loop reuses."""
+        """Encode raw data once (in graph, chunk by chunk) into arrays the training loop reuses."""
         encode = self._encode_fn()
         columns = self.spec.columns if with_labels else [f.source for f in self.spec.features]
         parts: dict[str, list[np.ndarray]] = {}
