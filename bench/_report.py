@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: the machine description and writing a result table into the README."""
+"""Shared by the benchmarks: the machine description, runs in child processes and writing a result
+table into the README."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +74,22 @@ def update_readme(block: str, markdown: str, readme: Path = ROOT / "README.md") 
                       encoding="utf-8")
     print(f"updated the {block} table in README.md")
     return True
+
+
+def run_child(script: str, job: dict) -> dict:
+    """Run `script --child JOB` in a fresh process (its own memory peak, no state carried over) and
+    return the dict it printed on its `RESULT ` line; stop the benchmark if the run failed."""
+    proc = subprocess.run([sys.executable, script, "--child", json.dumps(job)], capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-4000:])
+        sys.exit(f"{Path(script).relative_to(ROOT)}: the run {job} failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def show_table(block: str, rows: list[str], update: bool) -> None:
+    """Print a result table and, with `update`, write it into the README's `block`."""
+    text = "\n".join(rows)
+    print("\n" + text)
+    if update:
+        update_readme(block, text)

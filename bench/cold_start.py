@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, report_only_or_check_data, save, update_readme  # noqa: E402
+from bench._report import arguments, machine, report_only_or_check_data, save, show_table  # noqa: E402
 from ctr._keras import keras  # noqa: E402
 from ctr.metrics import auc, ranking_metrics, ranks_with_random_ties  # noqa: E402
 
@@ -342,10 +342,7 @@ def publish(report: dict, update: bool) -> None:
                 f"{report['protocol']['runs']} runs (popularity: 1), measured {report['measured_at'][:10]} on "
                 f"{info['cpu']} ({info['cores']} cores) by `bench/cold_start.py`; raw figures in "
                 "`bench/results/cold_start.json`.")
-    text = "\n".join(rows)
-    print("\n" + text)
-    if update:
-        update_readme("cold_start", text)
+    show_table("cold_start", rows, update)
 
 
 if __name__ == "__main__":

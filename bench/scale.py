@@ -119,7 +119,7 @@ def train_one_epoch(folder: Path) -> dict:
 
 
 def publish(report: dict, update: bool) -> None:
-    from bench._report import update_readme
+    from bench._report import show_table
 
     info = report["machine"]
     rows = ["| rows | preprocessing pass s | epoch s | rows/s | peak RSS MB |", "|---:|---:|---:|---:|---:|"]
@@ -128,10 +128,7 @@ def publish(report: dict, update: bool) -> None:
     rows.append(f"\nOne epoch of {report['model']}, batch {report['batch_size']}, streamed from Parquet files of "
                 f"{report['file_rows']:,} rows; measured {report['measured_at'][:10]} on {info['cpu']} "
                 f"({info['cores']} cores) by `bench/scale.py`; raw figures in `bench/results/scale.json`.")
-    text = "\n".join(rows)
-    print("\n" + text)
-    if update:
-        update_readme("scale", text)
+    show_table("scale", rows, update)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ bench/results/training_speed.json and the README's block.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,11 +43,11 @@ EPOCHS = {"movielens": 4, "synthetic": 3}
 
 
 def main() -> None:
-    from bench._report import arguments, machine, report_only_or_check_data, save
+    from bench._report import arguments, machine, report_only_or_check_data, run_child, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
-    parser.add_argument("--child", help=argparse_hidden())
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
@@ -62,7 +62,7 @@ def main() -> None:
                 for variant, switches in VARIANTS.items():
                     job = {"dataset": dataset, "model": model, "seed": seed, "data": args.data, "rows": args.rows,
                            **switches}
-                    result = run_child(job)
+                    result = run_child(__file__, job)
                     runs.setdefault(f"{dataset}/{model}/{variant}", []).append(result)
                     print(f"  {dataset:<10}{model:<7}{variant:<32} seed {seed}: "
                           f"{result['train_examples_per_s']:>9,.0f} ex/s  AUC {result['auc']:.4f}", flush=True)
@@ -73,21 +73,6 @@ def main() -> None:
               "epochs": EPOCHS, "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "wall_minutes": round((time.time() - started) / 60, 1), "results": results}
     save(report, args.out, DEFAULT_OUT, publish)
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
-
-
-def run_child(job: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stderr[-4000:])
-        sys.exit(f"bench/training_speed.py: the run {job} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
 
 
 def child(job: dict) -> dict:
@@ -124,7 +109,7 @@ def child(job: dict) -> dict:
 
 
 def publish(report: dict, update: bool) -> None:
-    from bench._report import update_readme
+    from bench._report import show_table
 
     res, info = report["results"], report["machine"]
     rows = ["| dataset | model | " + " | ".join(VARIANTS) + " |", "|---|---|" + "---:|" * len(VARIANTS)]
@@ -143,10 +128,7 @@ def publish(report: dict, update: bool) -> None:
                 f"{info['cpu']} ({info['cores']} cores), TensorFlow {info['tensorflow']}, by "
                 f"`bench/training_speed.py` ({report['wall_minutes']} min); raw figures in "
                 "`bench/results/training_speed.json`.")
-    text = "\n".join(rows)
-    print("\n" + text)
-    if update:
-        update_readme("training_speed", text)
+    show_table("training_speed", rows, update)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ bench/results/vs_deepctr.json and updates the README's block.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -73,12 +73,12 @@ MOVIELENS_SPEC = {
 
 # -- the parent: run every child, aggregate, report ------------------------------------------------
 def main() -> None:
-    from bench._report import arguments, report_only_or_check_data, save
+    from bench._report import arguments, report_only_or_check_data, run_child, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
     parser.add_argument("--datasets", default="movielens,synthetic")
-    parser.add_argument("--child", help=argparse_hidden())
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
@@ -95,7 +95,7 @@ def main() -> None:
             for seed in range(args.runs):
                 job = {"dataset": dataset, "library": library, "model": model, "seed": seed,
                        "data": args.data, "rows": args.rows, **SETTINGS[dataset]}
-                runs.append(run_child(job))
+                runs.append(run_child(__file__, job))
                 r = runs[-1]
                 print(f"  {dataset:<10}{library:<8}{model:<7} seed {seed}: AUC {r['auc']:.4f}  "
                       f"{r['train_examples_per_s']:>9.0f} ex/s  first epoch {r['first_epoch_s']:.1f} s  "
@@ -119,21 +119,6 @@ def main() -> None:
     save(report, args.out, DEFAULT_OUT, publish)
 
 
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
-
-
-def run_child(job: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stderr[-4000:])
-        sys.exit(f"bench/vs_deepctr.py: the run {job} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
-
-
 FIGURES = ["auc", "logloss", "epochs", "train_examples_per_s", "first_epoch_s", "peak_rss_mb",
            "serve_b1_p50_ms", "serve_b1_p99_ms", "serve_b1024_rows_per_s", "serve_b1_model_p50_ms",
            "serve_b1_floor_p50_ms"]
@@ -145,7 +130,7 @@ def medians(runs: list[dict]) -> dict:
 
 def publish(report: dict, update: bool) -> None:
     """Print the table (ours beside DeepCTR's, with ratios) and write it into the README's block."""
-    from bench._report import update_readme
+    from bench._report import show_table
 
     res, info = report["results"], report["machine"]
 
@@ -196,10 +181,7 @@ def publish(report: dict, update: bool) -> None:
             rows.append(f"| {dataset_label(dataset)} | {model} | {'ctr' if lib == 'ctr' else 'DeepCTR'} | "
                         f"{r['serve_b1_p50_ms_median']:.2f} | {r['serve_b1_model_p50_ms_median']:.2f} | "
                         f"{r['serve_b1_floor_p50_ms_median']:.2f} |")
-    text = "\n".join(rows)
-    print("\n" + text)
-    if update:
-        update_readme("vs_deepctr", text)
+    show_table("vs_deepctr", rows, update)
 
 
 def _version(package: str) -> str:
