@@ -176,6 +176,7 @@ def several_steps_per_call(network: keras.Model, batch_size: int, callbacks: Seq
         yield
     finally:
         network.steps_per_execution = 1
+        # The step functions capture this fit's arrays and steps per call: the next fit traces afresh.
         network.train_function = network.test_function = network.predict_function = None
 
 
@@ -319,8 +320,6 @@ class RankingModel(abc.ABC):
         if not streamed:
             self.network_.data.set("train", _compact(encoded), labels)
             self.network_.build_weights(self.network_.data.gather("train", tf.range(min(2, len(labels))))[0])
-        # The step functions capture this fit's arrays: trace them afresh for every fit.
-        self.network_.train_function = self.network_.test_function = None
         # The averaging swap comes first so that every later callback (early stopping, checkpoints)
         # sees the averaged weights at an epoch's end.
         user_callbacks = list(callbacks)
