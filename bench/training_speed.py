@@ -10,6 +10,9 @@ the synthetic data at 1 M rows and batch 2048). Variants:
 - both;
 - traced as before: the training step traced twice (its variables made inside its first trace) and
   through autograph, and the encoder through autograph, as the package did before it traced once.
+- batches as before: each cached feature gathered into the batch on its own (not one gather of
+  whole packed rows per dtype), and FM cutting the first-order weights off the rows it read (not
+  reading them whole); DeepFM has only the former.
 Figures: steady-state training examples/s (the training part of every epoch after the first) and
 the seconds from calling `fit` to the end of the first epoch's training (preprocessing, encoding and
 tracing included), median of `--runs` seeds, each run in its own process; the variants run
@@ -42,6 +45,7 @@ VARIANTS = {
     "Keras' Adam": {"keras_adam": True},
     "one step per call, Keras' Adam": {"one_step_per_call": True, "keras_adam": True},
     "traced as before": {"old_tracing": True},
+    "batches as before": {"old_batches": True},
 }
 EPOCHS = {"movielens": 4, "synthetic": 3}
 
@@ -112,6 +116,27 @@ def child(job: dict) -> dict:
         base.ReplicaModel.build_weights = lambda self, features: None  # variables made in the first trace
         base._RankingNetwork.autograph = True
         base.traced_encoder = lambda encoder, signature: tf.function(encoder.__call__, input_signature=[signature])
+    if job.get("old_batches"):
+        import ctr.models.base as base
+        import ctr.models.fm as fm
+        from ctr._keras import tf
+
+        class PerFeature(base._Arrays):
+            def set(self, split, encoded, labels) -> None:
+                self.splits[split] = ({k: tf.constant(v) for k, v in encoded.items()}, tf.constant(labels, tf.float32))
+
+            def gather(self, split, inputs):
+                if not isinstance(inputs, tf.Tensor):
+                    return inputs
+                features, labels = self.splits[split]
+                return {k: tf.gather(v, inputs) for k, v in features.items()}, tf.gather(labels, inputs)
+
+        def split_rows(self, encoded, training=False):
+            vectors, first_order = self.embeddings(encoded, training=training)
+            return self.bias + first_order + fm.pairwise_interactions(vectors)
+
+        base._Arrays = PerFeature
+        fm.FMScorer.call = split_rows
     clock = _clock_callback(time.perf_counter())
     callbacks = [clock]
     if job.get("one_step_per_call"):

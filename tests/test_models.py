@@ -9,13 +9,22 @@ import pytest
 
 import ctr
 from ctr._keras import keras, tf
-from ctr.models.fm import pairwise_interactions
+from ctr.models.fm import fm_terms, pairwise_interactions
 
 
 def test_pairwise_interactions_equal_the_sum_over_pairs():
     v = np.random.default_rng(0).normal(size=(3, 5, 4)).astype(np.float32)
     brute = sum((v[:, i] * v[:, j]).sum(axis=1) for i, j in itertools.combinations(range(5), 2))
     np.testing.assert_allclose(pairwise_interactions(tf.constant(v)).numpy(), brute, rtol=1e-5)
+
+
+def test_fm_terms_from_fused_rows_equal_the_terms_from_split_rows():
+    rows = np.random.default_rng(1).normal(size=(3, 5, 5)).astype(np.float32)  # 4-wide vectors, weight last
+    vectors, weights = rows[:, :, :4], rows[:, :, 4]
+    first_order, pairwise, squared_norm = (t.numpy() for t in fm_terms(tf.constant(rows), 4))
+    np.testing.assert_allclose(first_order, weights.sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(pairwise, pairwise_interactions(tf.constant(vectors)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(squared_norm, (vectors ** 2).sum(axis=(1, 2)), rtol=1e-5)
 
 
 def test_interaction_models_beat_logistic_regression_on_planted_structure(trained, splits):

@@ -61,9 +61,14 @@ class FieldEmbeddings(keras.layers.Layer):
                     initializer=keras.initializers.Constant(array))
 
     def call(self, encoded: Mapping[str, tf.Tensor], roles: Sequence[str] | None = None,
-             training: bool | None = None, ids_dropped: bool = False) -> tuple[tf.Tensor | None, tf.Tensor]:
+             training: bool | None = None, ids_dropped: bool = False,
+             fused: bool = False) -> tuple[tf.Tensor | None, tf.Tensor | None]:
         """All fields, or only those whose role is in `roles` (towers read one side each). In
-        training, ids with `id_dropout` are dropped here, unless the caller already did (`ids_dropped`)."""
+        training, ids with `id_dropout` are dropped here, unless the caller already did (`ids_dropped`).
+
+        `fused`: return the rows as they were read, each field's vector with its first-order weight
+        as the last column ([B, F, k + 1], None), and leave the l2 penalty to the caller (`fm_terms`):
+        cutting the weights off copies the whole batch of rows forwards and again backwards."""
         chosen = [f for f in self.fields if roles is None or f.role in roles]
         if training and not ids_dropped:
             encoded = self.drop_ids(encoded, roles)
@@ -78,6 +83,10 @@ class FieldEmbeddings(keras.layers.Layer):
             profiles = [self._profile(f, encoded[f.key], candidate) for f in histories]
             parts = ([stacked] if stacked is not None else []) + [tf.stack(profiles, axis=1)]
             stacked = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
+        if fused:
+            if not (self.linear and self.dim):
+                raise ValueError("fused rows need both the vectors and the first-order weights")
+            return stacked, None
         if self.linear and self.dim:
             vectors, weights_1d = tf.split(stacked, [self.dim, 1], axis=2)  # split's gradient is one concat
         else:

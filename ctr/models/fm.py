@@ -19,6 +19,16 @@ def pairwise_interactions(vectors: tf.Tensor) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(square_of_sum - sum_of_squares, axis=1)
 
 
+def fm_terms(rows: tf.Tensor, dim: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(first-order logit, pairwise interactions, squared norm of the vectors), each [B], from fused
+    rows [B, F, k + 1] whose last column is the first-order weight: one sum over the fields serves
+    all three, and the rows are never cut apart."""
+    sums = tf.reduce_sum(rows, axis=1)  # [B, k + 1]
+    squares = tf.reduce_sum(tf.square(rows), axis=1)
+    pairwise = 0.5 * tf.reduce_sum(tf.square(sums[:, :dim]) - squares[:, :dim], axis=1)
+    return sums[:, dim], pairwise, tf.reduce_sum(squares[:, :dim], axis=1)
+
+
 class FMScorer(Scorer):
     """Bias + first-order weights + pairwise field interactions."""
 
@@ -30,8 +40,11 @@ class FMScorer(Scorer):
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        vectors, first_order = self.embeddings(encoded, training=training)
-        return self.bias + first_order + pairwise_interactions(vectors)
+        rows, _ = self.embeddings(encoded, training=training, fused=True)
+        first_order, pairwise, squared_norm = fm_terms(rows, self.embeddings.dim)
+        if self.embeddings.l2:  # as FieldEmbeddings' own penalty: the rows this batch used
+            self.add_loss(self.embeddings.l2 * tf.reduce_mean(squared_norm))
+        return self.bias + first_order + pairwise
 
 
 class FM(RankingModel):
