@@ -224,40 +224,42 @@ class _Arrays:
     """Encoded arrays and labels per split, held as tensors. A batch of row numbers is gathered into
     features inside the training step: one graph does it, instead of a tf.data thread per batch.
 
-    The columns are packed side by side, one matrix per dtype (ids; numbers and labels), so a batch
-    is two gathers of whole rows rather than one per feature: each row is one memory access instead
-    of one per feature, which on a million-row split cut the gathering by about a third."""
+    The columns are packed side by side, one matrix per kind (int32 ids: tables never reach 2^31
+    rows, and half the encoder's int64 is half the memory traffic; float32 numbers and labels), so a
+    batch is two gathers of whole rows rather than one per feature: each row is one memory access
+    instead of one per feature (bench/training_speed.py, "batches as before")."""
 
     def __init__(self) -> None:
-        # split → (one matrix per dtype, layout: key → (dtype, first column, width or None for a vector))
+        # split → (one matrix per kind, layout: key → (kind, first column, width or None for a vector))
         self.splits: dict[str, tuple[dict[str, tf.Tensor], dict[str, tuple[str, int, int | None]]]] = {}
 
     def set(self, split: str, encoded: dict[str, np.ndarray], labels: np.ndarray) -> None:
         columns = {**encoded, _LABELS: np.asarray(labels, np.float32)}
-        layout, groups = {}, {}
+        layout, widths = {}, {"int32": 0, "float32": 0}
         for key, array in columns.items():
-            group = groups.setdefault(array.dtype.name, [])
-            layout[key] = (array.dtype.name, sum(a.shape[1] if a.ndim > 1 else 1 for a in group),
-                           array.shape[1] if array.ndim > 1 else None)
-            group.append(array)
+            kind = "int32" if array.dtype.kind in "iu" else "float32"
+            width = array.shape[1] if array.ndim > 1 else None
+            layout[key] = (kind, widths[kind], width)
+            widths[kind] += width or 1
         matrices = {}
-        for dtype, arrays in groups.items():
-            packed = np.empty((len(labels), sum(a.shape[1] if a.ndim > 1 else 1 for a in arrays)), dtype)
-            start = 0
-            for a in arrays:
-                width = a.shape[1] if a.ndim > 1 else 1
-                packed[:, start:start + width] = a.reshape(len(a), width)
-                start += width
-            matrices[dtype] = tf.constant(packed)
+        for kind, total in widths.items():
+            if not total:
+                continue
+            packed = np.empty((len(labels), total), kind)
+            for key, (k, start, width) in layout.items():
+                if k == kind:
+                    packed[:, start:start + (width or 1)] = columns[key].reshape(len(labels), width or 1)
+            matrices[kind] = tf.constant(packed)
+            del packed  # before the next kind's matrix: only one host copy at a time
         self.splits[split] = (matrices, layout)
 
     def gather(self, split: str, inputs: Any) -> Any:
         if not isinstance(inputs, tf.Tensor):
             return inputs  # already (features, labels): a streamed batch
         matrices, layout = self.splits[split]
-        rows = {dtype: tf.gather(matrix, inputs) for dtype, matrix in matrices.items()}
-        out = {key: rows[dtype][:, start] if width is None else rows[dtype][:, start:start + width]
-               for key, (dtype, start, width) in layout.items()}
+        rows = {kind: tf.gather(matrix, inputs) for kind, matrix in matrices.items()}
+        out = {key: rows[kind][:, start] if width is None else rows[kind][:, start:start + width]
+               for key, (kind, start, width) in layout.items()}
         return out, out.pop(_LABELS)
 
 
@@ -343,9 +345,11 @@ class RankingModel(abc.ABC):
                 valid_encoded, valid_labels = self._encode_features(validation_data, with_labels=True)
                 if len(valid_labels):
                     valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
-                    self.network_.data.set("valid", _compact(valid_encoded), valid_labels)
+                    self.network_.data.set("valid", valid_encoded, valid_labels)
+                del valid_encoded  # held as tensors now
         if not streamed:
-            self.network_.data.set("train", _compact(encoded), labels)
+            self.network_.data.set("train", encoded, labels)
+            del encoded
             self.network_.build_weights(self.network_.data.gather("train", tf.range(min(2, len(labels))))[0])
         # The averaging swap comes first so that every later callback (early stopping, checkpoints)
         # sees the averaged weights at an epoch's end.
@@ -496,7 +500,9 @@ class RankingModel(abc.ABC):
             empty = {f.name: tf.zeros([0], spec.dtype) for f, spec in
                      zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
             parts = {k: [v.numpy()] for k, v in encode(empty).items()}
-        encoded = {k: np.concatenate(v) for k, v in parts.items()}
+        # Ids as int32 (tables never reach 2^31 rows): half the memory of the encoder's int64.
+        encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in 'iu' else v[0].dtype, casting='same_kind')
+                   for k, v in parts.items()}
         labels = np.concatenate(label_parts) if label_parts else np.zeros(0, np.float32)
         return encoded, labels
 
@@ -597,8 +603,3 @@ def _by_batch() -> tf.data.Options:
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return options
-
-
-def _compact(encoded: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """int32 ids (tables never reach 2^31 rows): half the memory and bandwidth of the encoder's int64."""
-    return {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in encoded.items()}
