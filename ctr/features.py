@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ._keras import keras, tf
 from .errors import DataError, NotFittedError
@@ -103,8 +104,10 @@ class _Counts:
         self.counts: dict[Any, int] = {}
 
     def add(self, values: np.ndarray) -> None:
-        uniq, counts = np.unique(values, return_counts=True)
-        for value, count in zip(uniq.tolist(), counts.tolist(), strict=True):
+        # A hash count: np.unique sorts, and sorting Python strings was over half of fitting the
+        # preprocessing on the synthetic million rows.
+        counts = pd.Series(values, copy=False).value_counts(sort=False, dropna=False)
+        for value, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
             self.counts[value] = self.counts.get(value, 0) + count
 
     def vocabulary(self, min_count: int, max_tokens: int | None) -> list[str]:
