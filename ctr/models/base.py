@@ -224,9 +224,8 @@ class _Arrays:
     """Encoded arrays and labels per split, held as tensors. A batch of row numbers is gathered into
     features inside the training step: one graph does it, instead of a tf.data thread per batch.
 
-    The columns are packed side by side, one matrix per kind (int32 ids: tables never reach 2^31
-    rows, and half the encoder's int64 is half the memory traffic; float32 numbers and labels), so a
-    batch is two gathers of whole rows rather than one per feature: each row is one memory access
+    The columns are packed side by side, one matrix per kind (the ids; the numbers and labels), so
+    a batch is two gathers of whole rows rather than one per feature: each row is one memory access
     instead of one per feature (bench/training_speed.py, "batches as before")."""
 
     def __init__(self) -> None:
@@ -234,23 +233,13 @@ class _Arrays:
         self.splits: dict[str, tuple[dict[str, tf.Tensor], dict[str, tuple[str, int, int | None]]]] = {}
 
     def set(self, split: str, encoded: dict[str, np.ndarray], labels: np.ndarray) -> None:
-        columns = {**encoded, _LABELS: np.asarray(labels, np.float32)}
-        layout, widths = {}, {"int32": 0, "float32": 0}
-        for key, array in columns.items():
+        layout, blocks = {}, {"int32": [], "float32": []}
+        for key, array in {**encoded, _LABELS: np.asarray(labels, np.float32)}.items():
             kind = "int32" if array.dtype.kind in "iu" else "float32"
-            width = array.shape[1] if array.ndim > 1 else None
-            layout[key] = (kind, widths[kind], width)
-            widths[kind] += width or 1
-        matrices = {}
-        for kind, total in widths.items():
-            if not total:
-                continue
-            packed = np.empty((len(labels), total), kind)
-            for key, (k, start, width) in layout.items():
-                if k == kind:
-                    packed[:, start:start + (width or 1)] = columns[key].reshape(len(labels), width or 1)
-            matrices[kind] = tf.constant(packed)
-            del packed  # before the next kind's matrix: only one host copy at a time
+            layout[key] = (kind, sum(b.shape[1] for b in blocks[kind]), array.shape[1] if array.ndim > 1 else None)
+            blocks[kind].append(array.reshape(len(array), -1))
+        # One kind at a time, so only one packed host copy exists beside the tensors.
+        matrices = {kind: tf.constant(np.concatenate(b, axis=1, dtype=kind)) for kind, b in blocks.items() if b}
         self.splits[split] = (matrices, layout)
 
     def gather(self, split: str, inputs: Any) -> Any:
