@@ -27,6 +27,29 @@ def test_fm_terms_from_fused_rows_equal_the_terms_from_split_rows():
     np.testing.assert_allclose(squared_norm, (vectors ** 2).sum(axis=(1, 2)), rtol=1e-5)
 
 
+def test_training_reads_the_same_rows_and_gradient_as_serving(trained, splits):
+    # Training builds the rows as a sparse product of the distinct table rows; serving gathers them.
+    model = trained["fm"]
+    embeddings = model.network_.scorer.embeddings
+    encoded, _ = model._encode_features(splits[2].head(300), with_labels=True)
+    encoded = {k: tf.constant(v) for k, v in encoded.items()}
+    shape = (300, len(embeddings.fields), embeddings.table.shape[1])
+    weights = tf.constant(np.random.default_rng(2).normal(size=shape), tf.float32)
+    results = []
+    for sparse in (False, True):
+        with tf.GradientTape() as tape:
+            rows, order = embeddings._stack(embeddings.fields, encoded, sparse)
+            loss = tf.reduce_sum(rows * weights)
+        gradient = tape.gradient(loss, embeddings.table)
+        results.append((rows.numpy(), tf.convert_to_tensor(gradient).numpy(), [f.key for f in order]))
+    (gathered, g_gathered, order), (product, g_product, order_sparse) = results
+    assert order == order_sparse and gathered.shape == weights.shape
+    assert {f.mode for f in embeddings.fields} >= {"id", "dense", "bag"}
+    np.testing.assert_allclose(product, gathered, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(g_product, g_gathered, rtol=1e-5, atol=1e-6)
+    assert np.abs(g_gathered).sum() > 0
+
+
 def test_interaction_models_beat_logistic_regression_on_planted_structure(trained, splits):
     test = splits[2]
     scores = {name: model.evaluate(test) for name, model in trained.items()}
