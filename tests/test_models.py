@@ -27,6 +27,28 @@ def test_fm_terms_from_fused_rows_equal_the_terms_from_split_rows():
     np.testing.assert_allclose(squared_norm, (vectors ** 2).sum(axis=(1, 2)), rtol=1e-5)
 
 
+def test_fm_terms_hand_gradient_equals_automatic_differentiation():
+    rows = tf.constant(np.random.default_rng(3).normal(size=(6, 5, 5)), tf.float32)
+    upstream = [tf.constant(np.random.default_rng(i).normal(size=6), tf.float32) for i in (4, 5, 6)]
+    results = []
+    for training in (False, True):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            terms = fm_terms(rows, 4, training=training)
+            loss = sum(tf.reduce_sum(t * u) for t, u in zip(terms, upstream, strict=True))
+        results.append(([t.numpy() for t in terms], tape.gradient(loss, rows).numpy()))
+    (terms, gradient), (hand_terms, hand_gradient) = results
+    for automatic, hand in zip(terms, hand_terms, strict=True):
+        np.testing.assert_allclose(hand, automatic, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hand_gradient, gradient, rtol=1e-5, atol=1e-6)
+    with tf.GradientTape() as tape:  # an unused term (no l2 penalty) has no upstream gradient
+        tape.watch(rows)
+        loss = tf.reduce_sum(fm_terms(rows, 4, training=True)[1])
+    expected = rows.numpy().sum(axis=1, keepdims=True) - rows.numpy()
+    expected[:, :, 4] = 0.0
+    np.testing.assert_allclose(tape.gradient(loss, rows).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_training_reads_the_same_rows_and_gradient_as_serving(trained, splits):
     # Training builds the rows as a sparse product of the distinct table rows; serving gathers them.
     model = trained["fm"]
