@@ -13,6 +13,9 @@ the synthetic data at 1 M rows and batch 2048). Variants:
 - batches as before: each cached feature gathered into the batch on its own (not one gather of
   whole packed rows per dtype), and FM cutting the first-order weights off the rows it read (not
   reading them whole); DeepFM has only the former.
+- gradients as before: training gathers the table's rows as serving does (not the distinct rows
+  times one sparse matrix), FM's terms are differentiated automatically (not by hand), and the
+  optimizer sums duplicate gradient rows with Keras' `UnsortedSegmentSum` (not a sparse product).
 Figures: steady-state training examples/s (the training part of every epoch after the first) and
 the seconds from calling `fit` to the end of the first epoch's training (preprocessing, encoding and
 tracing included), median of `--runs` seeds, each run in its own process; the variants run
@@ -46,6 +49,7 @@ VARIANTS = {
     "one step per call, Keras' Adam": {"one_step_per_call": True, "keras_adam": True},
     "traced as before": {"old_tracing": True},
     "batches as before": {"old_batches": True},
+    "gradients as before": {"old_gradients": True},
 }
 EPOCHS = {"movielens": 4, "synthetic": 3}
 
@@ -137,6 +141,15 @@ def child(job: dict) -> dict:
 
         base._Arrays = PerFeature
         fm.FMScorer.call = split_rows
+    if job.get("old_gradients"):
+        import ctr.models._adam as adam
+        import ctr.models.embeddings as embeddings
+        import ctr.models.fm as fm
+
+        gathered, automatic = embeddings.FieldEmbeddings._stack, fm.fm_terms
+        embeddings.FieldEmbeddings._stack = lambda self, fields, encoded, sparse=False: gathered(self, fields, encoded)
+        fm.fm_terms = lambda rows, dim, training=False: automatic(rows, dim)
+        adam.LazyAdam._deduplicate_sparse_grad = keras.optimizers.Adam._deduplicate_sparse_grad
     clock = _clock_callback(time.perf_counter())
     callbacks = [clock]
     if job.get("one_step_per_call"):
