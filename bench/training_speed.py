@@ -12,7 +12,8 @@ the synthetic data at 1 M rows and batch 2048). Variants:
   through autograph, and the encoder through autograph, as the package did before it traced once.
 - batches as before: each cached feature gathered into the batch on its own (not one gather of
   whole packed rows per dtype), and FM cutting the first-order weights off the rows it read (not
-  reading them whole); DeepFM has only the former.
+  reading them whole, so also without FM's hand-written gradient, which reads whole rows); DeepFM
+  has only the former.
 - gradients as before: training gathers the table's rows as serving does (not the distinct rows
   times one sparse matrix), FM's terms are differentiated automatically (not by hand), and the
   optimizer sums duplicate gradient rows with Keras' `UnsortedSegmentSum` (not a sparse product).
