@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/movielens.py
 	$(BIN)/python bench/ranking.py
 	$(BIN)/python bench/vs_deepctr.py
+	$(BIN)/python bench/mlp_floor.py
+	$(BIN)/python bench/training_speed.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/scale.py
 

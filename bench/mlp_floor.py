@@ -1,0 +1,142 @@
+"""How much of a DeepFM training step the MLP alone takes, and what that leaves for twice DeepCTR's speed.
+
+Both libraries run the same 256-128 ReLU MLP in float32 (bench/vs_deepctr.py holds it equal), so its
+forward and backward pass is a floor under either library's step. This measures that pass alone
+(ctr's own `mlp`, on random inputs as wide as DeepFM's flattened field vectors, gradients for the
+inputs and every weight; no optimizer) at each dataset's batch size, median of `--runs` timings of
+`--calls` calls each. Beside it, from the latest bench/results/vs_deepctr.json (named with its date),
+the step times implied by its training throughputs: DeepCTR's DeepFM step, the step twice as fast,
+what is left of that after the MLP, and our DeepFM and FM steps. Writes bench/results/mlp_floor.json
+and the README's block.
+
+    python bench/mlp_floor.py [--data ../shared/data/ml-100k] [--runs 5] [--calls 300]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_OUT = str(ROOT / "bench" / "results" / "mlp_floor.json")
+VS_DEEPCTR = ROOT / "bench" / "results" / "vs_deepctr.json"
+
+
+def main() -> None:
+    from bench._report import arguments, machine, report_only_or_check_data, save
+
+    parser = arguments(__doc__, DEFAULT_OUT)
+    parser.set_defaults(runs=5)
+    parser.add_argument("--calls", type=int, default=300, help="calls per timing")
+    args = parser.parse_args()
+    if report_only_or_check_data(args, publish, "bench/mlp_floor.py"):
+        return
+    started = time.time()
+    results = {}
+    for dataset in ("movielens", "synthetic"):
+        batch, width = _shape(dataset, args.data)
+        timings = _mlp_timings(batch, width, args.runs, args.calls)
+        results[dataset] = {"batch_size": batch, "mlp_inputs": width, "mlp_ms_median": statistics.median(timings),
+                            "mlp_ms_runs": timings}
+        print(f"  {dataset:<10} batch {batch:>5}  {width} inputs: MLP forward and backward "
+              f"{results[dataset]['mlp_ms_median']:.2f} ms (median of {args.runs})", flush=True)
+    report = {"benchmark": "mlp_floor", "runs": args.runs, "calls": args.calls, "machine": machine(),
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "wall_minutes": round((time.time() - started) / 60, 1), "results": results,
+              "vs_deepctr": _steps_from_vs_deepctr(results)}
+    save(report, args.out, DEFAULT_OUT, publish)
+
+
+def _shape(dataset: str, data: str) -> tuple[int, int]:
+    """(batch size, MLP input width) of bench/vs_deepctr.py's DeepFM on `dataset`, read off a DeepFM
+    fitted on a few rows (the width is the number of fields times the embedding size)."""
+    import ctr
+    from bench.vs_deepctr import EMBEDDING_DIM, HIDDEN, MOVIELENS_SPEC, SETTINGS
+
+    if dataset == "movielens":
+        spec, table = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC), ctr.datasets.movielens_100k(data).head(2000)
+    else:
+        spec, table = ctr.datasets.synthetic_spec(), ctr.datasets.synthetic(n_rows=2000, seed=0)
+    model = ctr.DeepFM(spec, embedding_dim=EMBEDDING_DIM, hidden_units=HIDDEN, seed=0)
+    model.fit(table, epochs=1, verbose=0)
+    return SETTINGS[dataset]["batch_size"], int(model.network_.scorer.flat_width)
+
+
+def _mlp_timings(batch: int, width: int, runs: int, calls: int) -> list[float]:
+    """Milliseconds per forward and backward pass of the MLP alone, one figure per run."""
+    from bench.vs_deepctr import HIDDEN
+    from ctr._keras import tf
+    from ctr.models.embeddings import mlp
+
+    tower = mlp(HIDDEN, 0.0, seed=0, name="deep")
+    x = tf.random.stateless_normal([batch, width], seed=[0, 1])
+    tower(x)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tower(x, training=True))
+        return tape.gradient(loss, [x, *tower.trainable_variables])
+
+    for _ in range(50):
+        step(x)
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = step(x)
+        out[0].numpy()
+        timings.append((time.perf_counter() - start) / calls * 1e3)
+    return timings
+
+
+def _steps_from_vs_deepctr(results: dict) -> dict:
+    """Step times (ms) implied by the latest vs_deepctr run's steady-state throughputs."""
+    if not VS_DEEPCTR.exists():
+        return {}
+    vs = json.loads(VS_DEEPCTR.read_text())
+    steps = {"measured_at": vs["measured_at"]}
+    for dataset, r in results.items():
+        def step_ms(key: str, batch: int = r["batch_size"]) -> float:
+            return batch / vs["results"][key]["train_examples_per_s_median"] * 1e3
+
+        deepctr = step_ms(f"{dataset}/deepctr/DeepFM")
+        steps[dataset] = {"deepctr_deepfm_ms": deepctr, "twice_as_fast_ms": deepctr / 2,
+                          "left_after_mlp_ms": deepctr / 2 - r["mlp_ms_median"],
+                          "ctr_deepfm_ms": step_ms(f"{dataset}/ctr/DeepFM"), "ctr_fm_ms": step_ms(f"{dataset}/ctr/FM")}
+    return steps
+
+
+def publish(report: dict, update: bool) -> None:
+    from bench._report import show_table
+
+    res, vs, info = report["results"], report["vs_deepctr"], report["machine"]
+    rows = ["| dataset | batch | MLP inputs | MLP forward + backward ms | DeepCTR DeepFM step ms | "
+            "2× its speed: step ms | left after the MLP ms | ctr DeepFM step ms | ctr FM step ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for dataset, label in (("movielens", "MovieLens 100K"), ("synthetic", "synthetic 1,000,000")):
+        r, s = res[dataset], vs.get(dataset)
+        cells = [label, str(r["batch_size"]), str(r["mlp_inputs"]), f"{r['mlp_ms_median']:.2f}"]
+        cells += ([f"{s[k]:.2f}" for k in ("deepctr_deepfm_ms", "twice_as_fast_ms", "left_after_mlp_ms",
+                                          "ctr_deepfm_ms", "ctr_fm_ms")] if s else ["–"] * 5)
+        rows.append("| " + " | ".join(cells) + " |")
+    rows += ["", f"MLP: median of {report['runs']} timings of {report['calls']} calls, measured "
+             f"{report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), TensorFlow "
+             f"{info['tensorflow']}, by `bench/mlp_floor.py`; raw figures in `bench/results/mlp_floor.json`. "
+             f"Step times: batch size / steady-state training examples/s of the `bench/vs_deepctr.py` run of "
+             f"{vs.get('measured_at', '–')[:16].replace('T', ' ')}."]
+    show_table("mlp_floor", rows, update)
+
+
+if __name__ == "__main__":
+    main()
