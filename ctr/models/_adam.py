@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._keras import keras, tf
+from .embeddings import sum_rows
 
 
 class LazyAdam(keras.optimizers.Adam):
@@ -42,11 +43,10 @@ class LazyAdam(keras.optimizers.Adam):
 
     def _deduplicate_sparse_grad(self, grads: Sequence[Any]) -> list[Any]:
         # Keras sums an embedding gradient's duplicate rows (one per lookup, when a table is read by
-        # gathers) with `UnsortedSegmentSum`, one thread adding row after row. The same sums as a
-        # sparse matrix (distinct row x gradient row, all ones) times the rows are the same additions
-        # in the same order, spread over the columns' threads: on the 39k rows of a 2,048-row
-        # synthetic batch read by gathers, about 60 % of the time. (Training reads the fused table
-        # as distinct rows already, `FieldEmbeddings._stack_sparse`; gathers remain elsewhere.)
+        # gathers) with `UnsortedSegmentSum`. `sum_rows` makes the same additions in the same order
+        # over several threads: on the 39k rows of a 2,048-row synthetic batch read by gathers,
+        # about 60 % of the time. Training reads the fused table as distinct rows already
+        # (`FieldEmbeddings._stack_sparse`), so this is for tables read more than once (histories).
         return [_summed_duplicates(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
 
     def update_step(self, gradient: tf.Tensor | tf.IndexedSlices, variable: tf.Variable) -> None:
@@ -115,9 +115,6 @@ class LazyAdam(keras.optimizers.Adam):
 def _summed_duplicates(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
     """The gradient with its duplicate rows summed: each row once, in order of first appearance."""
     unique, position = tf.unique(gradient.indices)
-    n = tf.shape(gradient.indices, out_type=tf.int64)[0]
-    pairs = tf.stack([tf.cast(position, tf.int64), tf.range(n)], axis=1)
     ones = tf.ones(tf.shape(gradient.indices), gradient.values.dtype)
-    shape = tf.stack([tf.shape(unique, out_type=tf.int64)[0], n])
-    summed = tf.sparse.sparse_dense_matmul(tf.SparseTensor(pairs, ones, shape), gradient.values)
+    summed = sum_rows(position, tf.range(tf.shape(position)[0]), ones, tf.shape(unique)[0], gradient.values)
     return tf.IndexedSlices(summed, unique, gradient.dense_shape)

@@ -490,7 +490,7 @@ class RankingModel(abc.ABC):
                      zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
             parts = {k: [v.numpy()] for k, v in encode(empty).items()}
         # Ids as int32 (tables never reach 2^31 rows): half the memory of the encoder's int64.
-        encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in 'iu' else v[0].dtype, casting='same_kind')
+        encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in "iu" else v[0].dtype, casting="same_kind")
                    for k, v in parts.items()}
         labels = np.concatenate(label_parts) if label_parts else np.zeros(0, np.float32)
         return encoded, labels

@@ -74,14 +74,15 @@ class FieldEmbeddings(keras.layers.Layer):
         if training and not ids_dropped:
             encoded = self.drop_ids(encoded, roles)
         plain = [f for f in chosen if f.mode != "history"]
-        stacked, order = self._stack(plain, encoded, training is True)
+        sparse = training is True  # training reads the distinct rows once (`_stack_sparse`)
+        stacked, order = self._stack(plain, encoded, sparse)
         histories = [f for f in chosen if f.mode == "history"]
         if histories:
             candidate = None  # the candidate item's mean field vector, when this call has the item side
             item_positions = [i for i, f in enumerate(order) if f.role == "item"]
             if stacked is not None and item_positions:
                 candidate = tf.reduce_mean(tf.gather(stacked, item_positions, axis=1), axis=1)
-            profiles = [self._profile(f, encoded[f.key], candidate, training is True) for f in histories]
+            profiles = [self._profile(f, encoded[f.key], candidate, sparse) for f in histories]
             parts = ([stacked] if stacked is not None else []) + [tf.stack(profiles, axis=1)]
             stacked = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         if fused:
@@ -169,19 +170,16 @@ class FieldEmbeddings(keras.layers.Layer):
         term for term and in the same order.
         """
         columns, weights, slots = [], [], []  # per kind: [B, e] table rows, [B, e] weights, [e] field slots
-        batch = None
         if ids_f:
             ids = tf.stack([tf.cast(_column(encoded, f), tf.int32) + self.offsets[f.table] for f in ids_f], axis=1)
             columns.append(ids)
             weights.append(tf.ones(tf.shape(ids), self.table.dtype))
             slots.append(np.arange(len(ids_f)))
-            batch = tf.shape(ids)[0]
         if dense:
             values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]: value, missing flag
-            batch = tf.shape(values)[0]
             starts = np.repeat([self.offsets[f.table] for f in dense], 2) + np.tile([0, 1], len(dense))
-            columns.append(tf.broadcast_to(tf.constant(starts[None], tf.int32), [batch, 2 * len(dense)]))
-            weights.append(tf.reshape(tf.cast(values, self.table.dtype), [batch, 2 * len(dense)]))
+            columns.append(tf.broadcast_to(tf.constant(starts[None], tf.int32), [tf.shape(values)[0], len(starts)]))
+            weights.append(tf.reshape(tf.cast(values, self.table.dtype), [-1, len(starts)]))
             slots.append(len(ids_f) + np.repeat(np.arange(len(dense)), 2))
         if bags_f:
             bags = [tf.cast(encoded[f.key], tf.int32) for f in bags_f]
@@ -191,16 +189,12 @@ class FieldEmbeddings(keras.layers.Layer):
             columns.append(ids + tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), tf.int32))
             weights.append(_bag_weights(bags_f, ids, bag_of))
             slots.append(len(ids_f) + len(dense) + bag_of)
-            batch = tf.shape(ids)[0]
-        n = len(ids_f) + len(dense) + len(bags_f)
-        slot = tf.constant(np.concatenate(slots), tf.int64)  # [e]
+        n, batch = len(ids_f) + len(dense) + len(bags_f), tf.shape(columns[0], out_type=tf.int64)[0]
         rows, position = tf.unique(tf.reshape(tf.concat(columns, axis=1), [-1]))
-        out_row = tf.reshape(tf.range(tf.cast(batch, tf.int64))[:, None] * n + slot[None], [-1])
-        matrix = tf.SparseTensor(tf.stack([out_row, tf.cast(position, tf.int64)], axis=1),
-                                 tf.reshape(tf.concat(weights, axis=1), [-1]),
-                                 tf.stack([tf.cast(batch, tf.int64) * n, tf.shape(rows, out_type=tf.int64)[0]]))
-        stacked = tf.sparse.sparse_dense_matmul(matrix, tf.gather(self.table, rows))
-        return tf.reshape(stacked, [batch, n, self.table.shape[1]])
+        out_row = tf.reshape(tf.range(batch)[:, None] * n + tf.constant(np.concatenate(slots), tf.int64)[None], [-1])
+        stacked = sum_rows(out_row, position, tf.reshape(tf.concat(weights, axis=1), [-1]), batch * n,
+                           tf.gather(self.table, rows))
+        return tf.reshape(stacked, [-1, n, self.table.shape[1]])
 
     def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None,
                  sparse: bool = False) -> tf.Tensor:
@@ -247,6 +241,16 @@ class _FusedInitializer(keras.initializers.Initializer):
 def _column(encoded: Mapping[str, tf.Tensor], field: Field) -> tf.Tensor:
     x = encoded[field.key]
     return x[:, field.column] if field.column is not None else x
+
+
+def sum_rows(target: tf.Tensor, source: tf.Tensor, weights: tf.Tensor, targets: tf.Tensor,
+             values: tf.Tensor) -> tf.Tensor:
+    """[targets, w]: row t is the sum of weights[i] x values[source[i]] over the i with target[i] = t,
+    added in order of i. As a sparse product TensorFlow spreads it over the columns' threads, where
+    `UnsortedSegmentSum` adds row after row on one."""
+    pairs = tf.stack([tf.cast(target, tf.int64), tf.cast(source, tf.int64)], axis=1)
+    shape = tf.stack([tf.cast(targets, tf.int64), tf.shape(values, out_type=tf.int64)[0]])
+    return tf.sparse.sparse_dense_matmul(tf.SparseTensor(pairs, weights, shape), values)
 
 
 def _bag_weights(bags: list[Field], ids: tf.Tensor, bag_of: np.ndarray) -> tf.Tensor:
