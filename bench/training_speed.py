@@ -11,12 +11,13 @@ the synthetic data at 1 M rows and batch 2048). Variants:
 - traced as before: the training step traced twice (its variables made inside its first trace) and
   through autograph, and the encoder through autograph, as the package did before it traced once.
 - batches as before: each cached feature gathered into the batch on its own (not one gather of
-  whole packed rows per dtype), and FM cutting the first-order weights off the rows it read (not
-  reading them whole, so also without FM's hand-written gradient, which reads whole rows); DeepFM
-  has only the former.
+  whole packed rows per dtype), and FM forming its field rows and cutting the first-order weights
+  off them (not reading whole rows, so also without FM's sums straight from the distinct rows);
+  DeepFM has only the former.
 - gradients as before: training gathers the table's rows as serving does (not the distinct rows
-  times one sparse matrix), FM's terms are differentiated automatically (not by hand), and the
-  optimizer sums duplicate gradient rows with Keras' `UnsortedSegmentSum` (not a sparse product).
+  times one sparse matrix), FM sums those rows and is differentiated through them (not from the
+  distinct rows), and the optimizer sums duplicate gradient rows with Keras' `UnsortedSegmentSum`
+  (not a sparse product).
 Figures: steady-state training examples/s (the training part of every epoch after the first) and
 the seconds from calling `fit` to the end of the first epoch's training (preprocessing, encoding and
 tracing included), median of `--runs` seeds, each run in its own process; the variants run
@@ -145,11 +146,10 @@ def child(job: dict) -> dict:
     if job.get("old_gradients"):
         import ctr.models._adam as adam
         import ctr.models.embeddings as embeddings
-        import ctr.models.fm as fm
 
-        gathered, automatic = embeddings.FieldEmbeddings._stack, fm.fm_terms
+        gathered = embeddings.FieldEmbeddings._stack
         embeddings.FieldEmbeddings._stack = lambda self, fields, encoded, sparse=False: gathered(self, fields, encoded)
-        fm.fm_terms = lambda rows, dim, training=False: automatic(rows, dim)
+        embeddings.FieldEmbeddings.moments = embeddings.FieldEmbeddings._moments_from_rows
         adam.LazyAdam._deduplicate_sparse_grad = keras.optimizers.Adam._deduplicate_sparse_grad
     clock = _clock_callback(time.perf_counter())
     callbacks = [clock]

@@ -18,35 +18,34 @@ def test_pairwise_interactions_equal_the_sum_over_pairs():
     np.testing.assert_allclose(pairwise_interactions(tf.constant(v)).numpy(), brute, rtol=1e-5)
 
 
-def test_fm_terms_from_fused_rows_equal_the_terms_from_split_rows():
+def test_fm_terms_from_the_moments_equal_the_terms_from_split_rows():
     rows = np.random.default_rng(1).normal(size=(3, 5, 5)).astype(np.float32)  # 4-wide vectors, weight last
     vectors, weights = rows[:, :, :4], rows[:, :, 4]
-    first_order, pairwise, squared_norm = (t.numpy() for t in fm_terms(tf.constant(rows), 4))
+    sums, squared_norm = rows.sum(axis=1), (vectors ** 2).sum(axis=(1, 2))
+    first_order, pairwise = (t.numpy() for t in fm_terms(tf.constant(sums), tf.constant(squared_norm), 4))
     np.testing.assert_allclose(first_order, weights.sum(axis=1), rtol=1e-5)
-    np.testing.assert_allclose(pairwise, pairwise_interactions(tf.constant(vectors)).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(squared_norm, (vectors ** 2).sum(axis=(1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(pairwise, pairwise_interactions(tf.constant(vectors)).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_fm_terms_hand_gradient_equals_automatic_differentiation():
-    rows = tf.constant(np.random.default_rng(3).normal(size=(6, 5, 5)), tf.float32)
-    upstream = [tf.constant(np.random.default_rng(i).normal(size=6), tf.float32) for i in (4, 5, 6)]
+def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trained, splits):
+    # Training sums FM's fields straight from the distinct table rows; serving sums the gathered rows.
+    embeddings = trained["fm"].network_.scorer.embeddings
+    encoded, _ = trained["fm"]._encode_features(splits[2].head(300), with_labels=True)
+    encoded = {k: tf.constant(v) for k, v in encoded.items()}
+    assert {f.mode for f in embeddings.fields} >= {"id", "dense", "bag"}
+    assert (encoded["price"].numpy()[:, 1] > 0).any()  # some missing numbers, read by their own vector
+    upstream = [tf.constant(np.random.default_rng(i).normal(size=s), tf.float32)
+                for i, s in ((4, (300, embeddings.table.shape[1])), (5, (300,)))]
     results = []
-    for training in (False, True):
+    for moments in (embeddings._moments_from_rows, embeddings._moments_sparse):
         with tf.GradientTape() as tape:
-            tape.watch(rows)
-            terms = fm_terms(rows, 4, training=training)
-            loss = sum(tf.reduce_sum(t * u) for t, u in zip(terms, upstream, strict=True))
-        results.append(([t.numpy() for t in terms], tape.gradient(loss, rows).numpy()))
-    (terms, gradient), (hand_terms, hand_gradient) = results
-    for automatic, hand in zip(terms, hand_terms, strict=True):
-        np.testing.assert_allclose(hand, automatic, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(hand_gradient, gradient, rtol=1e-5, atol=1e-6)
-    with tf.GradientTape() as tape:  # an unused term (no l2 penalty) has no upstream gradient
-        tape.watch(rows)
-        loss = tf.reduce_sum(fm_terms(rows, 4, training=True)[1])
-    expected = rows.numpy().sum(axis=1, keepdims=True) - rows.numpy()
-    expected[:, :, 4] = 0.0
-    np.testing.assert_allclose(tape.gradient(loss, rows).numpy(), expected, rtol=1e-5, atol=1e-6)
+            sums, norms = moments(encoded)
+            loss = tf.reduce_sum(sums * upstream[0]) + tf.reduce_sum(norms * upstream[1])
+        gradient = tf.convert_to_tensor(tape.gradient(loss, embeddings.table))
+        results.append((sums.numpy(), norms.numpy(), gradient.numpy()))
+    for served, trained_value in zip(*results, strict=True):  # a row's gradient sums ~300 terms, in another order
+        np.testing.assert_allclose(trained_value, served, rtol=1e-4, atol=1e-5)
+    assert np.abs(results[0][2]).sum() > 0 and np.abs(results[0][1]).min() > 0
 
 
 def test_training_reads_the_same_rows_and_gradient_as_serving(trained, splits):
