@@ -48,6 +48,27 @@ def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trai
     assert np.abs(results[0][2]).sum() > 0 and np.abs(results[0][1]).min() > 0
 
 
+def test_the_optimizer_sums_duplicate_rows_only_where_a_table_was_read_twice(trained, splits):
+    from ctr.models._adam import LazyAdam
+    from ctr.models.embeddings import DistinctRows
+
+    embeddings = trained["fm"].network_.scorer.embeddings
+    encoded, _ = trained["fm"]._encode_features(splits[2].head(200), with_labels=True)
+    encoded = {k: tf.constant(v) for k, v in encoded.items()}
+    gradients = []
+    for reads in (1, 2):
+        with tf.GradientTape() as tape:
+            loss = sum(tf.reduce_sum(embeddings._moments_sparse(encoded)[1]) for _ in range(reads))
+        gradients.append(tape.gradient(loss, embeddings.table))
+    once, twice = gradients
+    assert isinstance(once, DistinctRows) and len(np.unique(once.indices)) == len(once.indices)
+    assert not isinstance(twice, DistinctRows) and len(np.unique(twice.indices)) < len(twice.indices)
+    kept, summed = LazyAdam()._deduplicate_sparse_grad([once, twice])
+    assert kept is once and len(np.unique(summed.indices)) == len(summed.indices)
+    np.testing.assert_allclose(tf.convert_to_tensor(summed).numpy(), 2 * tf.convert_to_tensor(once).numpy(),
+                               rtol=1e-6, atol=1e-7)
+
+
 def test_training_reads_the_same_rows_and_gradient_as_serving(trained, splits):
     # Training builds the rows as a sparse product of the distinct table rows; serving gathers them.
     model = trained["fm"]

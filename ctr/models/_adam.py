@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._keras import keras, tf
-from .embeddings import sum_rows
+from .embeddings import DistinctRows, sum_rows
 
 
 class LazyAdam(keras.optimizers.Adam):
@@ -46,8 +46,12 @@ class LazyAdam(keras.optimizers.Adam):
         # gathers) with `UnsortedSegmentSum`. `sum_rows` makes the same additions in the same order
         # over several threads: on the 39k rows of a 2,048-row synthetic batch read by gathers,
         # about 60 % of the time. Training reads the fused table as distinct rows already
-        # (`FieldEmbeddings._stack_sparse`), so this is for tables read more than once (histories).
-        return [_summed_duplicates(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        # (`FieldEmbeddings._read_distinct`): a gradient that is still `DistinctRows` came from one
+        # such read and was not summed with another (a second read, as with histories, or another
+        # replica's rows), so it has no duplicates to find.
+        single = self._distribution_strategy.num_replicas_in_sync == 1
+        return [g if not isinstance(g, tf.IndexedSlices) or (single and isinstance(g, DistinctRows))
+                else _summed_duplicates(g) for g in grads]
 
     def update_step(self, gradient: tf.Tensor | tf.IndexedSlices, variable: tf.Variable) -> None:
         dtype = variable.dtype

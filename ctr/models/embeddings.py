@@ -218,7 +218,7 @@ class FieldEmbeddings(keras.layers.Layer):
         n, batch = len(ids_f) + len(dense) + len(bags_f), tf.shape(columns, out_type=tf.int64)[0]
         rows, position = tf.unique(tf.reshape(columns, [-1]))
         out_row = tf.reshape(tf.range(batch)[:, None] * n + tf.constant(slots, tf.int64)[None], [-1])
-        stacked = sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, tf.gather(self.table, rows))
+        stacked = sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, self._read_distinct(rows))
         return tf.reshape(stacked, [-1, n, self.table.shape[1]])
 
     def _moments_sparse(self, encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -237,7 +237,7 @@ class FieldEmbeddings(keras.layers.Layer):
         per_example = 1 + len(dense) + len(bags_f)  # the ids' row, then one per number and bag
         batch = tf.shape(columns, out_type=tf.int64)[0]
         rows, position = tf.unique(tf.reshape(columns, [-1]))
-        table_rows = tf.gather(self.table, rows)  # [U, k + 1]
+        table_rows = self._read_distinct(rows)  # [U, k + 1]
         slot_row = tf.constant(np.maximum(slots - n_ids + 1, 0)[None], tf.int64)  # ids → 0, others → 1 + group
         out_row = tf.reshape(tf.range(batch)[:, None] * per_example + slot_row, [-1])
         example_rows = tf.reshape(sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * per_example,
@@ -249,6 +249,20 @@ class FieldEmbeddings(keras.layers.Layer):
         norms = (tf.reduce_sum(tf.gather(squared, id_position), axis=1)
                  + tf.reduce_sum(tf.square(example_rows) * field_rows, axis=[1, 2]))
         return tf.reduce_sum(example_rows, axis=1), norms
+
+    def _read_distinct(self, rows: tf.Tensor) -> tf.Tensor:
+        """The table's `rows`, all different, whose gradient says so (`DistinctRows`): the optimizer
+        then skips finding and summing duplicates. When the table is read again in the same step
+        (history profiles), TensorFlow sums the two gradients into a plain `tf.IndexedSlices`."""
+        table = self.table
+
+        @tf.custom_gradient
+        def read(rows: tf.Tensor) -> Any:
+            def gradient(upstream: tf.Tensor, variables: Sequence[tf.Variable] = ()) -> Any:
+                return None, [DistinctRows(upstream, rows, tf.shape(table))]
+            return tf.gather(table, rows), gradient
+
+        return read(rows)
 
     def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None,
                  sparse: bool = False) -> tf.Tensor:
@@ -275,6 +289,10 @@ class FieldEmbeddings(keras.layers.Layer):
         """Each k-wide table by name, cut out of the fused variable."""
         return {name: self.table[offset:offset + self.rows[name], : self.dim]
                 for name, offset in self.offsets.items()}
+
+
+class DistinctRows(tf.IndexedSlices):
+    """A table's gradient that has each row at most once (`FieldEmbeddings._read_distinct`)."""
 
 
 class _FusedInitializer(keras.initializers.Initializer):
