@@ -17,7 +17,8 @@ sequences, standardised numbers), by `ExternalEncoder` below; that encoding is t
 comparison is end to end (time to the first epoch, serving).
 
 Every (dataset, library, model, seed) runs in its own Python process, so peak resident memory is
-that run's alone. Figures are medians over `--runs` seeds. Prints a table, writes
+that run's alone; the runs go seed by seed, each library and model in turn, so that a slow spell of
+the machine falls on both libraries. Figures are medians over `--runs` seeds. Prints a table, writes
 bench/results/vs_deepctr.json and updates the README's block.
 
     python bench/vs_deepctr.py [--data ../shared/data/ml-100k] [--runs 3] [--rows 1000000]
@@ -90,18 +91,20 @@ def main() -> None:
     started = time.time()
     results: dict[str, dict] = {}
     for dataset in datasets:
-        for library, model in RUNNERS:
-            runs = []
-            for seed in range(args.runs):
+        runs: dict[str, list[dict]] = {f"{dataset}/{library}/{model}": [] for library, model in RUNNERS}
+        # Seed by seed, every library and model in turn: a slow spell of the machine falls on both
+        # libraries, not on one library's runs.
+        for seed in range(args.runs):
+            for library, model in RUNNERS:
                 job = {"dataset": dataset, "library": library, "model": model, "seed": seed,
                        "data": args.data, "rows": args.rows, **SETTINGS[dataset]}
-                runs.append(run_child(__file__, job))
-                r = runs[-1]
+                r = run_child(__file__, job)
+                runs[f"{dataset}/{library}/{model}"].append(r)
                 print(f"  {dataset:<10}{library:<8}{model:<7} seed {seed}: AUC {r['auc']:.4f}  "
                       f"{r['train_examples_per_s']:>9.0f} ex/s  first epoch {r['first_epoch_s']:.1f} s  "
                       f"RSS {r['peak_rss_mb']:.0f} MB  serve b1 p50 {r['serve_b1_p50_ms']:.2f} ms  "
                       f"b1024 {r['serve_b1024_rows_per_s']:.0f} rows/s", flush=True)
-            results[f"{dataset}/{library}/{model}"] = {"runs": runs, **medians(runs)}
+        results.update({key: {"runs": value, **medians(value)} for key, value in runs.items()})
     from bench._report import machine
 
     report = {
@@ -164,7 +167,8 @@ def publish(report: dict, update: bool) -> None:
     settings = report["protocol"]["settings"]
     rows.append(
         f"\nMedian of {report['protocol']['runs']} runs per cell (seeds 0–{report['protocol']['runs'] - 1}), each in "
-        f"its own process; measured {report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), "
+        f"its own process, the libraries in turn seed by seed; measured {report['measured_at'][:10]} on "
+        f"{info['cpu']} ({info['cores']} cores), "
         f"TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `bench/vs_deepctr.py` "
         f"({report['wall_minutes']} min); raw figures in `bench/results/vs_deepctr.json`. Batch size "
         f"{settings['movielens']['batch_size']} on MovieLens (early stopping on validation AUC, at most "
