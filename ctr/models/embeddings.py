@@ -259,7 +259,7 @@ class FieldEmbeddings(keras.layers.Layer):
         @tf.custom_gradient
         def read(rows: tf.Tensor) -> Any:
             def gradient(upstream: tf.Tensor, variables: Sequence[tf.Variable] = ()) -> Any:
-                return None, [DistinctRows(upstream, rows, tf.shape(table))]
+                return None, [DistinctRows(upstream, rows, tf.shape(table, out_type=tf.int64))]
             return tf.gather(table, rows), gradient
 
         return read(rows)
