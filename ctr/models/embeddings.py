@@ -118,9 +118,7 @@ class FieldEmbeddings(keras.layers.Layer):
 
         `sparse` (training): the same rows as one sparse matrix times the table's rows, whose gradient
         is one sparse product (see `_stack_sparse`)."""
-        ids_f = [f for f in fields if f.mode == "id"]
-        dense = [f for f in fields if f.mode == "dense"]
-        bags_f = [f for f in fields if f.mode == "bag"]
+        ids_f, dense, bags_f = _by_mode(fields)
         if sparse and fields:
             return self._stack_sparse(ids_f, dense, bags_f, encoded), ids_f + dense + bags_f
         parts = []
@@ -216,9 +214,9 @@ class FieldEmbeddings(keras.layers.Layer):
         """
         columns, weights, slots = self._entries(ids_f, dense, bags_f, encoded)
         n, batch = len(ids_f) + len(dense) + len(bags_f), tf.shape(columns, out_type=tf.int64)[0]
-        rows, position = tf.unique(tf.reshape(columns, [-1]))
+        table_rows, position = self._read_distinct(columns)
         out_row = tf.reshape(tf.range(batch)[:, None] * n + tf.constant(slots, tf.int64)[None], [-1])
-        stacked = sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, self._read_distinct(rows))
+        stacked = sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, table_rows)
         return tf.reshape(stacked, [-1, n, self.table.shape[1]])
 
     def _moments_sparse(self, encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -229,15 +227,12 @@ class FieldEmbeddings(keras.layers.Layer):
         reads back 12 rows per example on the synthetic spec, against 5. Columns are chosen with
         0/1 masks, not cut: a cut's gradient writes a zero-filled copy of the whole tensor.
         """
-        ids_f = [f for f in self.fields if f.mode == "id"]
-        dense = [f for f in self.fields if f.mode == "dense"]
-        bags_f = [f for f in self.fields if f.mode == "bag"]
+        ids_f, dense, bags_f = _by_mode(self.fields)
         columns, weights, slots = self._entries(ids_f, dense, bags_f, encoded)
         n_ids, width = len(ids_f), self.table.shape[1]
         per_example = 1 + len(dense) + len(bags_f)  # the ids' row, then one per number and bag
         batch = tf.shape(columns, out_type=tf.int64)[0]
-        rows, position = tf.unique(tf.reshape(columns, [-1]))
-        table_rows = self._read_distinct(rows)  # [U, k + 1]
+        table_rows, position = self._read_distinct(columns)  # [U, k + 1], [B·e]
         slot_row = tf.constant(np.maximum(slots - n_ids + 1, 0)[None], tf.int64)  # ids → 0, others → 1 + group
         out_row = tf.reshape(tf.range(batch)[:, None] * per_example + slot_row, [-1])
         example_rows = tf.reshape(sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * per_example,
@@ -250,10 +245,12 @@ class FieldEmbeddings(keras.layers.Layer):
                  + tf.reduce_sum(tf.square(example_rows) * field_rows, axis=[1, 2]))
         return tf.reduce_sum(example_rows, axis=1), norms
 
-    def _read_distinct(self, rows: tf.Tensor) -> tf.Tensor:
-        """The table's `rows`, all different, whose gradient says so (`DistinctRows`): the optimizer
-        then skips finding and summing duplicates. When the table is read again in the same step
+    def _read_distinct(self, columns: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(the U distinct table rows that `columns` name [U, k + 1], each entry's position among
+        them [B·e]). Their gradient says the rows are distinct (`DistinctRows`), so the optimizer
+        skips finding and summing duplicates; when the table is read again in the same step
         (history profiles), TensorFlow sums the two gradients into a plain `tf.IndexedSlices`."""
+        rows, position = tf.unique(tf.reshape(columns, [-1]))
         table = self.table
 
         @tf.custom_gradient
@@ -262,7 +259,7 @@ class FieldEmbeddings(keras.layers.Layer):
                 return None, [DistinctRows(upstream, rows, tf.shape(table, out_type=tf.int64))]
             return tf.gather(table, rows), gradient
 
-        return read(rows)
+        return read(rows), position
 
     def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None,
                  sparse: bool = False) -> tf.Tensor:
@@ -308,6 +305,12 @@ class _FusedInitializer(keras.initializers.Initializer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim, "seed": self.seed}
+
+
+def _by_mode(fields: list[Field]) -> tuple[list[Field], list[Field], list[Field]]:
+    """(the id fields, the numbers, the bags), each in the spec's order."""
+    return ([f for f in fields if f.mode == "id"], [f for f in fields if f.mode == "dense"],
+            [f for f in fields if f.mode == "bag"])
 
 
 def _joined(parts: list[tf.Tensor]) -> tf.Tensor:
