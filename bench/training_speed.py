@@ -18,6 +18,9 @@ the synthetic data at 1 M rows and batch 2048). Variants:
   times one sparse matrix), FM sums those rows and is differentiated through them (not from the
   distinct rows), and the optimizer sums duplicate gradient rows with Keras' `UnsortedSegmentSum`
   (not a sparse product).
+- entries in every step: the table rows each training row reads, and their weights, worked out from
+  its cached features in every step (not cached once in their place). The two variants above
+  also read the features, as the package did before.
 Figures: steady-state training examples/s (the training part of every epoch after the first) and
 the seconds from calling `fit` to the end of the first epoch's training (preprocessing, encoding and
 tracing included), median of `--runs` seeds, each run in its own process; the variants run
@@ -52,6 +55,7 @@ VARIANTS = {
     "traced as before": {"old_tracing": True},
     "batches as before": {"old_batches": True},
     "gradients as before": {"old_gradients": True},
+    "entries in every step": {"no_entry_cache": True},
 }
 EPOCHS = {"movielens": 4, "synthetic": 3}
 
@@ -106,6 +110,10 @@ def child(job: dict) -> dict:
     extra = {"hidden_units": HIDDEN} if job["model"] == "DeepFM" else {}
     model = cls(spec, embedding_dim=EMBEDDING_DIM, learning_rate=LEARNING_RATE,
                 batch_size=SETTINGS[job["dataset"]]["batch_size"], seed=job["seed"], **extra)
+    if job.get("no_entry_cache") or job.get("old_batches") or job.get("old_gradients"):
+        import ctr.models.base as base
+
+        base.Scorer.training_cache = lambda self, encoded: None  # the features are cached, as they were
     if job.get("keras_adam"):
         class KerasAdam(keras.optimizers.Adam):
             """Keras' Adam with its own weight average, updated at every step (so the model's averaging

@@ -240,7 +240,8 @@ class Preprocessor:
                 out.append(Field(f.name, f.name, "history", items.shared_embedding or items.name, f.role,
                                  combiner=f.pooling))
             elif isinstance(f, MultiCategorical | Text):
-                out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner))
+                out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner,
+                                 length=f.max_length))
             elif isinstance(f, Numeric):
                 mode = "id" if f.transform == "quantile" else "dense"
                 out.append(Field(f.name, f.name, mode, f.name, f.role))
@@ -334,6 +335,7 @@ class Field:
     combiner: str = "mean"  # bags: mean/sum/sqrtn; histories: mean/attention
     column: int | None = None  # timestamp part: column of the encoded [B, P] tensor
     dropout: float = 0.0  # ids: probability, in training, of reading the id as missing
+    length: int = 1  # bags: the padded length (the spec's max_length)
 
 
 class FeatureEncoder(keras.layers.Layer):

@@ -48,6 +48,56 @@ def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trai
     assert np.abs(results[0][2]).sum() > 0 and np.abs(results[0][1]).min() > 0
 
 
+def test_cached_training_entries_give_the_rows_moments_and_gradients_of_the_features(trained, splits):
+    # fit caches what a step reads of each row (table rows and weights) in place of its features.
+    embeddings = trained["deepfm"].network_.scorer.embeddings
+    encoded, _ = trained["deepfm"]._encode_features(splits[2].head(300), with_labels=True)
+    cached = embeddings.training_cache(encoded)
+    assert cached is not None and set(cached).isdisjoint(encoded)
+    features = {k: tf.constant(v) for k, v in encoded.items()}
+    cached = {k: tf.constant(v) for k, v in cached.items()}
+    results = []
+    for inputs in (features, cached):
+        with tf.GradientTape() as tape:
+            rows, _ = embeddings._stack(embeddings.fields, inputs, sparse=True)
+            sums, norms = embeddings._moments_sparse(inputs)
+            loss = tf.reduce_sum(rows * 0.5) + tf.reduce_sum(sums) + tf.reduce_sum(norms * 2.0)
+        gradient = tf.convert_to_tensor(tape.gradient(loss, embeddings.table))
+        results.append((rows.numpy(), sums.numpy(), norms.numpy(), gradient.numpy()))
+    for from_features, from_cache in zip(*results, strict=True):
+        np.testing.assert_array_equal(from_cache, from_features)  # the same entries, summed in the same order
+    assert np.abs(results[0][3]).sum() > 0
+
+
+def test_training_caches_table_entries_only_where_the_features_are_not_needed(spec, splits):
+    train = splits[0].head(3000)
+    base = spec.to_dict()
+    dropped = {**base, "features": [{**f, "id_dropout": 0.2} if f["name"] == "user_id" else f
+                                    for f in base["features"]]}
+    with_history = {**base, "features": base["features"] + [
+        {"name": "history", "kind": "history", "items": "item_id", "max_length": 3}]}
+    for spec_dict, cached in ((base, True), (dropped, False), (with_history, False)):
+        model = ctr.FM(ctr.FeatureSpec.from_dict(spec_dict), embedding_dim=4, batch_size=512)
+        frame = ctr.data.add_history(train) if "history" in str(spec_dict) else train
+        model.fit(frame, epochs=1, verbose=0)
+        encoded, _ = model._encode_features(frame.head(50), with_labels=True)
+        assert (model.network_.scorer.training_cache(encoded) is not None) == cached, spec_dict["features"][-1]
+
+
+def test_training_from_the_cache_learns_the_same_weights_as_from_the_features(spec, splits, monkeypatch):
+    from ctr.models.base import Scorer
+
+    train, valid, test = (s.head(2000) for s in splits)
+    predictions = []
+    for cache in (True, False):
+        if not cache:
+            monkeypatch.setattr(Scorer, "training_cache", lambda self, encoded: None)
+        model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), batch_size=256, seed=3)
+        model.fit(train, validation_data=valid, epochs=2, verbose=0)
+        predictions.append(model.predict(test))
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+
+
 def test_the_optimizer_sums_duplicate_rows_only_where_a_table_was_read_twice(trained, splits):
     from ctr.models._adam import LazyAdam
     from ctr.models.embeddings import DistinctRows

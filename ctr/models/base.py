@@ -39,6 +39,12 @@ class Scorer(keras.layers.Layer, abc.ABC):
     @abc.abstractmethod
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
 
+    def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """What to cache of the encoded training rows in their place, when training reads them in
+        another form (the field embeddings' table entries); None to cache the features."""
+        embeddings = getattr(self, "embeddings", None)
+        return embeddings.training_cache(encoded) if hasattr(embeddings, "training_cache") else None
+
 
 class ReplicaModel(tfrs.Model):
     """A `tfrs.Model` whose training and evaluation steps stay right under a `tf.distribute` strategy.
@@ -337,9 +343,13 @@ class RankingModel(abc.ABC):
                     self.network_.data.set("valid", valid_encoded, valid_labels)
                 del valid_encoded  # held as tensors now
         if not streamed:
+            self.network_.build_weights({key: tf.constant(array[:2]) for key, array in encoded.items()})
+            # What a step reads of each row, worked out once here rather than in every epoch's steps.
+            cached = self.network_.scorer.training_cache(encoded)
+            if cached is not None:
+                encoded = cached
             self.network_.data.set("train", encoded, labels)
-            del encoded
-            self.network_.build_weights(self.network_.data.gather("train", tf.range(min(2, len(labels))))[0])
+            del encoded, cached
         # The averaging swap comes first so that every later callback (early stopping, checkpoints)
         # sees the averaged weights at an epoch's end.
         user_callbacks = list(callbacks)
@@ -375,6 +385,7 @@ class RankingModel(abc.ABC):
         if isinstance(data, pd.DataFrame | pa.Table):
             return True  # already in memory; its encoded form is smaller than the raw one
         rows = ctr_data.count_rows(data)
+        # 8 bytes a value: what training caches of each is a 4-byte table row and a 4-byte weight.
         return rows * self._encoded_width() * 8 <= _MEMORY_BUDGET
 
     def _encoded_width(self) -> int:

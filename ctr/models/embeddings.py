@@ -179,28 +179,50 @@ class FieldEmbeddings(keras.layers.Layer):
         weights, [e] the field slot of each, in `_stack`'s order: ids, then numbers, then bags).
 
         An id is weight 1 on its row, a number its value on the field's vector and its missing flag
-        on the "missing" vector, a bag each position's 1/norm on its row (0 for padding)."""
-        columns, weights, slots = [], [], []
+        on the "missing" vector, a bag each position's 1/norm on its row (0 for padding). Rows whose
+        entries were cached for training (`training_cache`) are read as they are."""
+        if _ENTRY_ROWS in encoded:
+            rows = encoded[_ENTRY_ROWS]
+            slots = _slots(len(ids_f), len(dense), [f.length for f in bags_f])
+            if rows.shape[1] != len(slots):
+                raise ValueError(f"cached entries have {rows.shape[1]} columns; the fields read {len(slots)}")
+            return rows, encoded[_ENTRY_WEIGHTS], slots
+        columns, weights = [], []
+        lengths = [int(encoded[f.key].shape[1]) for f in bags_f]  # static: the spec's max_length
         if ids_f:
             ids = tf.stack([tf.cast(_column(encoded, f), tf.int32) + self.offsets[f.table] for f in ids_f], axis=1)
             columns.append(ids)
             weights.append(tf.ones(tf.shape(ids), self.table.dtype))
-            slots.append(np.arange(len(ids_f)))
         if dense:
             values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]: value, missing flag
             starts = np.repeat([self.offsets[f.table] for f in dense], 2) + np.tile([0, 1], len(dense))
             columns.append(tf.broadcast_to(tf.constant(starts[None], tf.int32), [tf.shape(values)[0], len(starts)]))
             weights.append(tf.reshape(tf.cast(values, self.table.dtype), [-1, len(starts)]))
-            slots.append(len(ids_f) + np.repeat(np.arange(len(dense)), 2))
         if bags_f:
             bags = [tf.cast(encoded[f.key], tf.int32) for f in bags_f]
-            lengths = [int(b.shape[1]) for b in bags]
             ids = tf.concat(bags, axis=1) if len(bags) > 1 else bags[0]
             bag_of = np.repeat(np.arange(len(bags)), lengths)
             columns.append(ids + tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), tf.int32))
             weights.append(_bag_weights(bags_f, ids, bag_of))
-            slots.append(len(ids_f) + len(dense) + bag_of)
-        return _joined(columns), _joined(weights), np.concatenate(slots)
+        return _joined(columns), _joined(weights), _slots(len(ids_f), len(dense), lengths)
+
+    def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """What training reads of each encoded row, to cache in its place: the fused-table rows it
+        reads and their weights ([N, e] each, `_entries`), so that a step gathers them instead of
+        working them out again every epoch (the bag weights, the offsets, the joins). None where
+        training must see the features: a history field, or ids dropped at random."""
+        if not self.fields or any(f.mode == "history" or f.dropout for f in self.fields):
+            return None
+        ids_f, dense, bags_f = _by_mode(self.fields)
+        keys = list(dict.fromkeys(f.key for f in self.fields))
+        rows = len(encoded[keys[0]])
+        columns, weights = [], []
+        for start in range(0, rows, _CACHE_CHUNK):
+            chunk = {key: tf.constant(encoded[key][start:start + _CACHE_CHUNK]) for key in keys}
+            c, w, _ = self._entries(ids_f, dense, bags_f, chunk)
+            columns.append(c.numpy())
+            weights.append(w.numpy())
+        return {_ENTRY_ROWS: np.concatenate(columns), _ENTRY_WEIGHTS: np.concatenate(weights)}
 
     def _stack_sparse(self, ids_f: list[Field], dense: list[Field], bags_f: list[Field],
                       encoded: Mapping[str, tf.Tensor]) -> tf.Tensor:
@@ -288,6 +310,11 @@ class FieldEmbeddings(keras.layers.Layer):
                 for name, offset in self.offsets.items()}
 
 
+# Keys of a training cache (`FieldEmbeddings.training_cache`), which no feature can have.
+_ENTRY_ROWS, _ENTRY_WEIGHTS = "\0entry rows", "\0entry weights"
+_CACHE_CHUNK = 65_536  # rows worked out at a time when a cache is made, to bound its memory
+
+
 class DistinctRows(tf.IndexedSlices):
     """A table's gradient that has each row at most once (`FieldEmbeddings._read_distinct`)."""
 
@@ -311,6 +338,13 @@ def _by_mode(fields: list[Field]) -> tuple[list[Field], list[Field], list[Field]
     """(the id fields, the numbers, the bags), each in the spec's order."""
     return ([f for f in fields if f.mode == "id"], [f for f in fields if f.mode == "dense"],
             [f for f in fields if f.mode == "bag"])
+
+
+def _slots(ids: int, numbers: int, bag_lengths: list[int]) -> np.ndarray:
+    """[e]: the field slot of each of an example's entries (`_entries`): one per id, two per number,
+    one per bag position."""
+    return np.concatenate([np.arange(ids), ids + np.repeat(np.arange(numbers), 2),
+                           ids + numbers + np.repeat(np.arange(len(bag_lengths)), bag_lengths)]).astype(np.int64)
 
 
 def _joined(parts: list[tf.Tensor]) -> tf.Tensor:
