@@ -230,8 +230,8 @@ class _Arrays:
     """Encoded arrays and labels per split, held as tensors. A batch of row numbers is gathered into
     features inside the training step: one graph does it, instead of a tf.data thread per batch.
 
-    The columns are packed side by side, one matrix per kind (the ids; the numbers and labels), so
-    a batch is two gathers of whole rows rather than one per feature: each row is one memory access
+    The columns are packed side by side, one matrix per kind (the ids; the numbers; the labels), so
+    a batch is three gathers of whole rows rather than one per feature: each row is one memory access
     instead of one per feature (bench/training_speed.py, "batches as before")."""
 
     def __init__(self) -> None:
@@ -239,13 +239,23 @@ class _Arrays:
         self.splits: dict[str, tuple[dict[str, tf.Tensor], dict[str, tuple[str, int, int | None]]]] = {}
 
     def set(self, split: str, encoded: dict[str, np.ndarray], labels: np.ndarray) -> None:
-        layout, blocks = {}, {"int32": [], "float32": []}
-        for key, array in {**encoded, _LABELS: np.asarray(labels, np.float32)}.items():
-            kind = "int32" if array.dtype.kind in "iu" else "float32"
-            layout[key] = (kind, sum(b.shape[1] for b in blocks[kind]), array.shape[1] if array.ndim > 1 else None)
-            blocks[kind].append(array.reshape(len(array), -1))
-        # One kind at a time, so only one packed host copy exists beside the tensors.
-        matrices = {kind: tf.constant(np.concatenate(b, axis=1, dtype=kind)) for kind, b in blocks.items() if b}
+        """Hold `split` as tensors. `encoded` is emptied: each array is let go once it is copied."""
+        arrays = dict(encoded)
+        encoded.clear()
+        layout = {_LABELS: ("labels", 0, None)}
+        # The labels apart: a kind that is one array already (a training cache's rows, or its
+        # weights) is then not copied once more to be packed.
+        matrices = {"labels": tf.constant(np.asarray(labels, np.float32)[:, None])}
+        for kind in ("int32", "float32"):  # one kind at a time: one packed host copy beside the tensors
+            blocks = []
+            for key in [k for k, a in arrays.items() if (a.dtype.kind in "iu") == (kind == "int32")]:
+                array = arrays.pop(key)
+                layout[key] = (kind, sum(b.shape[1] for b in blocks), array.shape[1] if array.ndim > 1 else None)
+                blocks.append(array.reshape(len(array), -1))
+            if blocks:
+                matrices[kind] = tf.constant(blocks[0] if len(blocks) == 1 and blocks[0].dtype == kind else
+                                             np.concatenate(blocks, axis=1, dtype=kind))
+            del blocks
         self.splits[split] = (matrices, layout)
 
     def gather(self, split: str, inputs: Any) -> Any:

@@ -216,13 +216,15 @@ class FieldEmbeddings(keras.layers.Layer):
         ids_f, dense, bags_f = _by_mode(self.fields)
         keys = list(dict.fromkeys(f.key for f in self.fields))
         rows = len(encoded[keys[0]])
-        columns, weights = [], []
+        width = len(ids_f) + 2 * len(dense) + sum(encoded[f.key].shape[1] for f in bags_f)
+        # Filled chunk by chunk: memory holds the cache once, not its chunks and their join as well.
+        cache = {_ENTRY_ROWS: np.empty((rows, width), np.int32), _ENTRY_WEIGHTS: np.empty((rows, width), np.float32)}
         for start in range(0, rows, _CACHE_CHUNK):
             chunk = {key: tf.constant(encoded[key][start:start + _CACHE_CHUNK]) for key in keys}
-            c, w, _ = self._entries(ids_f, dense, bags_f, chunk)
-            columns.append(c.numpy())
-            weights.append(w.numpy())
-        return {_ENTRY_ROWS: np.concatenate(columns), _ENTRY_WEIGHTS: np.concatenate(weights)}
+            columns, weights, _ = self._entries(ids_f, dense, bags_f, chunk)
+            cache[_ENTRY_ROWS][start:start + _CACHE_CHUNK] = columns.numpy()
+            cache[_ENTRY_WEIGHTS][start:start + _CACHE_CHUNK] = weights.numpy()
+        return cache
 
     def _stack_sparse(self, ids_f: list[Field], dense: list[Field], bags_f: list[Field],
                       encoded: Mapping[str, tf.Tensor]) -> tf.Tensor:
