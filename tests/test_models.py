@@ -70,6 +70,7 @@ def test_cached_training_entries_give_the_rows_moments_and_gradients_of_the_feat
 
 
 def test_training_caches_table_entries_only_where_the_features_are_not_needed(spec, splits):
+    # FM only (a DeepFM step is mostly its MLP), and not where training must see the features.
     train = splits[0].head(3000)
     base = spec.to_dict()
     dropped = {**base, "features": [{**f, "id_dropout": 0.2} if f["name"] == "user_id" else f
@@ -82,6 +83,9 @@ def test_training_caches_table_entries_only_where_the_features_are_not_needed(sp
         model.fit(frame, epochs=1, verbose=0)
         encoded, _ = model._encode_features(frame.head(50), with_labels=True)
         assert (model.network_.scorer.training_cache(encoded) is not None) == cached, spec_dict["features"][-1]
+    deepfm = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), batch_size=512)
+    deepfm.fit(train, epochs=1, verbose=0)
+    assert deepfm.network_.scorer.training_cache(deepfm._encode_features(train.head(50), with_labels=True)[0]) is None
 
 
 def test_training_from_the_cache_learns_the_same_weights_as_from_the_features(spec, splits, monkeypatch):
@@ -92,7 +96,7 @@ def test_training_from_the_cache_learns_the_same_weights_as_from_the_features(sp
     for cache in (True, False):
         if not cache:
             monkeypatch.setattr(Scorer, "training_cache", lambda self, encoded: None)
-        model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), batch_size=256, seed=3)
+        model = ctr.FM(spec, embedding_dim=4, batch_size=256, seed=3)
         model.fit(train, validation_data=valid, epochs=2, verbose=0)
         predictions.append(model.predict(test))
     np.testing.assert_array_equal(predictions[0], predictions[1])

@@ -39,11 +39,16 @@ class Scorer(keras.layers.Layer, abc.ABC):
     @abc.abstractmethod
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
 
+    # Whether training caches each row's table entries in place of its features (`training_cache`).
+    # It pays where the step is small beside working them out (FM); a DeepFM step is mostly its
+    # MLP, and there it was no faster and took more memory (bench/training_speed.py).
+    caches_entries = False
+
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """What to cache of the encoded training rows in their place, when training reads them in
         another form (the field embeddings' table entries); None to cache the features."""
         embeddings = getattr(self, "embeddings", None)
-        return embeddings.training_cache(encoded) if hasattr(embeddings, "training_cache") else None
+        return embeddings.training_cache(encoded) if self.caches_entries and embeddings is not None else None
 
 
 class ReplicaModel(tfrs.Model):

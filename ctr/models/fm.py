@@ -34,6 +34,8 @@ def fm_terms(sums: tf.Tensor, squared_norm: tf.Tensor, dim: int) -> tuple[tf.Ten
 class FMScorer(Scorer):
     """Bias + first-order weights + pairwise field interactions."""
 
+    caches_entries = True
+
     def __init__(self, fields: list[Field], table_sizes: dict[str, int], embedding_dim: int, l2: float = 0.0,
                  seed: int = 0, content: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
