@@ -90,7 +90,12 @@ def test_training_caches_table_entries_only_where_the_features_are_not_needed(sp
 
 def test_training_from_the_cache_learns_the_same_weights_as_from_the_features(spec, splits, monkeypatch):
     from ctr.models.base import Scorer
+    from ctr.models.embeddings import FieldEmbeddings
 
+    made = []
+    cache_of = FieldEmbeddings.training_cache
+    monkeypatch.setattr(FieldEmbeddings, "training_cache",
+                        lambda self, encoded: made.append(1) or cache_of(self, encoded))
     train, valid, test = (s.head(2000) for s in splits)
     predictions = []
     for cache in (True, False):
@@ -99,6 +104,7 @@ def test_training_from_the_cache_learns_the_same_weights_as_from_the_features(sp
         model = ctr.FM(spec, embedding_dim=4, batch_size=256, seed=3)
         model.fit(train, validation_data=valid, epochs=2, verbose=0)
         predictions.append(model.predict(test))
+        assert len(made) == 1  # made for the first fit only
     np.testing.assert_array_equal(predictions[0], predictions[1])
 
 
