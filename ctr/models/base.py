@@ -260,7 +260,6 @@ class _Arrays:
             if blocks:
                 matrices[kind] = tf.constant(blocks[0] if len(blocks) == 1 and blocks[0].dtype == kind else
                                              np.concatenate(blocks, axis=1, dtype=kind))
-            del blocks
         self.splits[split] = (matrices, layout)
 
     def gather(self, split: str, inputs: Any) -> Any:
@@ -360,11 +359,9 @@ class RankingModel(abc.ABC):
         if not streamed:
             self.network_.build_weights({key: tf.constant(array[:2]) for key, array in encoded.items()})
             # What a step reads of each row, worked out once here rather than in every epoch's steps.
-            cached = self.network_.scorer.training_cache(encoded)
-            if cached is not None:
-                encoded = cached
+            encoded = self.network_.scorer.training_cache(encoded) or encoded
             self.network_.data.set("train", encoded, labels)
-            del encoded, cached
+            del encoded
         # The averaging swap comes first so that every later callback (early stopping, checkpoints)
         # sees the averaged weights at an epoch's end.
         user_callbacks = list(callbacks)

@@ -216,7 +216,7 @@ class FieldEmbeddings(keras.layers.Layer):
         ids_f, dense, bags_f = _by_mode(self.fields)
         keys = list(dict.fromkeys(f.key for f in self.fields))
         rows = len(encoded[keys[0]])
-        width = len(ids_f) + 2 * len(dense) + sum(encoded[f.key].shape[1] for f in bags_f)
+        width = len(_slots(len(ids_f), len(dense), [f.length for f in bags_f]))  # as `_entries` reads it back
         # Filled chunk by chunk: memory holds the cache once, not its chunks and their join as well.
         cache = {_ENTRY_ROWS: np.empty((rows, width), np.int32), _ENTRY_WEIGHTS: np.empty((rows, width), np.float32)}
         for start in range(0, rows, _CACHE_CHUNK):
