@@ -324,6 +324,25 @@ def test_a_fit_traces_its_training_and_validation_steps_once(spec, splits, monke
     assert counts == [(1, 1), (1, 1)], counts  # several steps a call, then one step a call
 
 
+def test_several_models_in_one_session_raise_no_retracing_warning(spec, splits):
+    """A sweep trains model after model. Each traces its own steps once or twice, which TensorFlow
+    must not count together as "excessive retracing" of one function (tensorflow#42441)."""
+    import logging
+
+    warnings: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    tf.get_logger().addHandler(handler)
+    try:
+        for seed in range(3):
+            model = ctr.LogisticRegression(spec, batch_size=100, seed=seed)
+            model.fit(splits[0].head(500), validation_data=splits[1].head(200), epochs=1, verbose=0)
+            model.predict(splits[2].head(150), batch_size=100)  # a full batch and a shorter one
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [w for w in warnings if "retracing" in w], warnings
+
+
 def test_weight_averaging_is_evaluated_but_training_goes_on_from_the_raw_weights(spec, splits):
     seen: dict[str, list[np.ndarray]] = {}
 
