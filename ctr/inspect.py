@@ -159,7 +159,7 @@ def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path)
 def plot_history(history: dict[str, list[float]], path: str | Path, title: str = "training") -> Path:
     """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds)."""
     plt = _pyplot()
-    # TFRS logs the last batch's "loss"; "logloss" is the epoch mean, so it is preferred when present.
+    # A click model's "logloss" is its loss without the regularisation; other models plot their "loss".
     loss_keys = ["logloss", "val_logloss"] if "logloss" in history else ["loss", "val_loss"]
     panels = [("log loss", loss_keys), ("AUC", ["auc", "val_auc"])]
     panels = [(name, [k for k in keys if k in history]) for name, keys in panels]

@@ -211,6 +211,19 @@ def test_keras_callbacks_history_and_tensorboard_logs(spec, splits, tmp_path):
     assert len(model.history_["loss"]) == 3
 
 
+def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits):
+    """`loss` and `val_loss` are what Keras callbacks watch by default (EarlyStopping,
+    ReduceLROnPlateau): the epoch's mean, not the last batch's. With only whole batches, the mean of
+    the batch losses is the epoch-mean logloss."""
+    model = ctr.FM(spec, embedding_dim=4, batch_size=100, l2=1e-3)
+    history = model.fit(splits[0].head(1000), validation_data=splits[1].head(400), epochs=2, verbose=0).history
+    np.testing.assert_allclose(history["loss"], history["logloss"], rtol=1e-5)
+    np.testing.assert_allclose(history["val_loss"], history["val_logloss"], rtol=1e-5)
+    assert min(history["regularization_loss"]) > 0
+    np.testing.assert_allclose(history["total_loss"],
+                               np.add(history["loss"], history["regularization_loss"]), rtol=1e-5)
+
+
 def test_fit_accepts_parquet_paths(spec, splits, tmp_path):
     splits[0].head(1500).to_parquet(tmp_path / "train.parquet")
     model = ctr.FM(spec, embedding_dim=4)

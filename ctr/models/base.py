@@ -66,6 +66,10 @@ class ReplicaModel(tfrs.Model):
     autograph = True
     skipped_in_training: tuple[str, ...] = ()  # metrics the training steps neither update nor report
 
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.loss_means = LossMeans()
+
     def batch(self, split: str, inputs: Any) -> Any:
         """The step's (features, labels) from what the dataset yields for `split`."""
         return inputs
@@ -151,10 +155,38 @@ class ReplicaModel(tfrs.Model):
         if training:
             gradients = tape.gradient(total_loss, self.trainable_variables)
             self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # noqa: B905 (autograph)
-        skipped = self.skipped_in_training if training else ()
+        # Each replica's losses are its share of the batch's (above); the means count them back whole.
+        rows = tf.shape(tf.nest.flatten(inputs)[0])[0]  # every input's leading dimension is the batch's
+        self.loss_means.update_state(tf.stack([loss, regularization_loss, total_loss]) / share, rows)
+        skipped = (*self.skipped_in_training, self.loss_means.name) if training else (self.loss_means.name,)
         metrics = {metric.name: metric.result() for metric in self.metrics if metric.name not in skipped}
-        metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
-        return metrics
+        return {**metrics, **self.loss_means.result()}
+
+
+class LossMeans(keras.metrics.Metric):
+    """The epoch means of the steps' loss, regularisation loss and their total, weighted by the
+    batches' rows, as Keras reports `loss` (TFRS reports the last batch's): so that
+    `EarlyStopping(monitor="val_loss")` and the History see the epoch's loss, not one batch's. One
+    variable, one update a step."""
+
+    names = ("loss", "regularization_loss", "total_loss")
+
+    def __init__(self, name: str = "loss_means"):
+        super().__init__(name=name)
+        self.sums = self.add_weight(name="sums", shape=(len(self.names) + 1,), initializer="zeros")
+
+    def update_state(self, losses: tf.Tensor, rows: tf.Tensor) -> None:
+        rows = tf.cast(rows, tf.float32)
+        self.sums.assign_add(tf.concat([tf.cast(losses, tf.float32) * rows, rows[None]], axis=0))
+
+    def reset_state(self) -> None:
+        self.sums.assign(tf.zeros_like(self.sums))
+
+    def result(self) -> dict[str, tf.Tensor]:
+        # A dict, so that Keras makes the names' values in its cross-replica merge: a value made
+        # from the result inside a replica would be per replica, and Keras would add them up.
+        means = tf.unstack(self.sums[:-1] / tf.maximum(self.sums[-1], 1.0))
+        return dict(zip(self.names, means, strict=True))
 
 
 _ROWS_PER_CALL = 32_768  # rows of training steps run per call into TensorFlow
@@ -199,8 +231,9 @@ def row_mean(total: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
 class _RankingNetwork(ReplicaModel):
     """The trainable graph: a scorer trained with the TFRS ranking task (logits, click labels)."""
 
-    # AUC, whose 1000-threshold histogram cost about a tenth of a batch-256 step, is for evaluation.
-    skipped_in_training = ("auc",)
+    # AUC, whose 1000-threshold histogram cost about a tenth of a batch-256 step, is for evaluation;
+    # the logloss is the loss (the rows' mean logloss), whose epoch mean training reports as both.
+    skipped_in_training = ("auc", "logloss")
     autograph = False
 
     def __init__(self, scorer: Scorer):
@@ -209,10 +242,10 @@ class _RankingNetwork(ReplicaModel):
         # Encoded data the steps gather their batches from, by split; a plain object so that Keras
         # neither tracks nor checkpoints it.
         self.data = _Arrays()
-        self.logloss = keras.metrics.BinaryCrossentropy(from_logits=True, name="logloss")
         self.task = tfrs.tasks.Ranking(
             loss=keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM),
-            metrics=[keras.metrics.AUC(from_logits=True, name="auc", num_thresholds=1000), self.logloss])
+            metrics=[keras.metrics.AUC(from_logits=True, name="auc", num_thresholds=1000),
+                     keras.metrics.BinaryCrossentropy(from_logits=True, name="logloss")])
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return self.scorer(encoded, training=training)
@@ -223,11 +256,12 @@ class _RankingNetwork(ReplicaModel):
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
         encoded, labels = inputs
         logits = self.scorer(encoded, training=training)
-        # Training keeps the epoch-mean logloss for the progress bar (TFRS's "loss" is the last batch's).
         total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=not training)
-        if training:
-            self.logloss.update_state(labels[:, None], logits[:, None])
         return row_mean(total, labels)
+
+    def _step(self, inputs: Any, training: bool) -> dict[str, tf.Tensor]:
+        logs = super()._step(inputs, training)
+        return {"logloss": logs["loss"], **logs} if training else logs
 
 
 class _Arrays:
