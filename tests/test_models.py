@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -211,17 +212,24 @@ def test_keras_callbacks_history_and_tensorboard_logs(spec, splits, tmp_path):
     assert len(model.history_["loss"]) == 3
 
 
-def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits):
+def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits, capsys):
     """`loss` and `val_loss` are what Keras callbacks watch by default (EarlyStopping,
-    ReduceLROnPlateau): the epoch's mean, not the last batch's. With only whole batches, the mean of
-    the batch losses is the epoch-mean logloss."""
-    model = ctr.FM(spec, embedding_dim=4, batch_size=100, l2=1e-3)
-    history = model.fit(splits[0].head(1000), validation_data=splits[1].head(400), epochs=2, verbose=0).history
-    np.testing.assert_allclose(history["loss"], history["logloss"], rtol=1e-5)
-    np.testing.assert_allclose(history["val_loss"], history["val_logloss"], rtol=1e-5)
+    ReduceLROnPlateau): the epoch's mean over its rows, not the last batch's, and the progress bar
+    shows the same figures."""
+    train, valid = splits[0].head(4000), splits[0].head(5000)  # validation: two batches of up to 4096
+    model = ctr.FM(spec, embedding_dim=4, batch_size=16, l2=1e-3, learning_rate=0.01, weight_averaging=None)
+    model.fit(train, epochs=1, verbose=0)
+    # Then nothing more is learnt, so that every batch is scored by the weights evaluation uses.
+    model.network_.optimizer.learning_rate = 0.0
+    capsys.readouterr()
+    history = model.fit(train, validation_data=valid, epochs=1, verbose=1).history  # two calls of 128 steps
+    np.testing.assert_allclose(history["loss"], model.evaluate(train)["logloss"], rtol=1e-4)
+    np.testing.assert_allclose(history["val_loss"], model.evaluate(valid)["logloss"], rtol=1e-4)
     assert min(history["regularization_loss"]) > 0
     np.testing.assert_allclose(history["total_loss"],
                                np.add(history["loss"], history["regularization_loss"]), rtol=1e-5)
+    shown = re.findall(r"- \d+s \d+\w*/step - .*?\bloss: ([0-9.]+)", capsys.readouterr().out)
+    np.testing.assert_allclose([float(x) for x in shown], history["loss"], atol=1e-4)  # the epoch's last line
 
 
 def test_fit_accepts_parquet_paths(spec, splits, tmp_path):

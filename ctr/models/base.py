@@ -69,6 +69,8 @@ class ReplicaModel(tfrs.Model):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.loss_means = LossMeans()
+        self.loss_figures = [LossMean(name, self.loss_means, mix) for name, mix in (
+            ("loss", (1.0, 0.0)), ("regularization_loss", (0.0, 1.0)), ("total_loss", (1.0, 1.0)))]
 
     def batch(self, split: str, inputs: Any) -> Any:
         """The step's (features, labels) from what the dataset yields for `split`."""
@@ -84,12 +86,12 @@ class ReplicaModel(tfrs.Model):
 
     def make_train_function(self, force: bool = False) -> Any:
         if self.train_function is None or force:
-            self.train_function = self._several_steps(super().make_train_function)
+            self.train_function = self._several_steps(super().make_train_function, training=True)
         return self.train_function
 
     def make_test_function(self, force: bool = False) -> Any:
         if self.test_function is None or force:
-            self.test_function = self._several_steps(super().make_test_function)
+            self.test_function = self._several_steps(super().make_test_function, training=False)
         return self.test_function
 
     def make_predict_function(self, force: bool = False) -> Any:
@@ -103,7 +105,7 @@ class ReplicaModel(tfrs.Model):
                     tf.autograph.experimental.do_not_convert(keras_predict.python_function), reduce_retracing=True)
         return self.predict_function
 
-    def _several_steps(self, make: Any) -> Any:
+    def _several_steps(self, make: Any, training: bool) -> Any:
         """Keras' function for one step, called `steps_per_execution` times in a graph loop.
 
         Autograph rewrites the source of every function and layer a step calls: about two thirds of
@@ -111,7 +113,7 @@ class ReplicaModel(tfrs.Model):
         flow on tensors trace without it (`autograph = False`). Keras' own loop also leaves its
         outputs undefined before the loop, so autograph traced the whole step a second time (to
         learn the outputs' structure); here the first step runs before the loop, and the loop calls
-        the same traced step.
+        the same traced step. The metrics are read once, after the loop, not in every step.
         """
         steps = self._steps_per_execution
         if self._cluster_coordinator is not None or self.run_eagerly:
@@ -130,11 +132,11 @@ class ReplicaModel(tfrs.Model):
             return one_step
 
         def several_steps(iterator: Any) -> Any:
-            outputs = one_step(iterator)
-            _, outputs = tf.while_loop(  # `steps` is read at run time: an epoch's last call may run fewer
-                lambda done, _: done < steps, lambda done, _: (done + 1, one_step(iterator)),
-                (tf.constant(1, steps.dtype), outputs))
-            return outputs
+            one_step(iterator)
+            tf.while_loop(  # `steps` is read at run time: an epoch's last call may run fewer
+                lambda done: done < steps, lambda done: (one_step(iterator), done + 1)[1],
+                [tf.constant(1, steps.dtype)])
+            return self.logs(training)
 
         return own_function(several_steps, autograph=False)
 
@@ -157,36 +159,56 @@ class ReplicaModel(tfrs.Model):
             self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # noqa: B905 (autograph)
         # Each replica's losses are its share of the batch's (above); the means count them back whole.
         rows = tf.shape(tf.nest.flatten(inputs)[0])[0]  # every input's leading dimension is the batch's
-        self.loss_means.update_state(tf.stack([loss, regularization_loss, total_loss]) / share, rows)
+        self.loss_means.update_state(loss / share, regularization_loss / share, rows)
+        return self.logs(training)
+
+    def logs(self, training: bool) -> dict[str, tf.Tensor]:
+        """What a training or evaluation step reports: its metrics' results."""
         skipped = (*self.skipped_in_training, self.loss_means.name) if training else (self.loss_means.name,)
-        metrics = {metric.name: metric.result() for metric in self.metrics if metric.name not in skipped}
-        return {**metrics, **self.loss_means.result()}
+        return {metric.name: metric.result() for metric in self.metrics if metric.name not in skipped}
 
 
 class LossMeans(keras.metrics.Metric):
-    """The epoch means of the steps' loss, regularisation loss and their total, weighted by the
-    batches' rows, as Keras reports `loss` (TFRS reports the last batch's): so that
-    `EarlyStopping(monitor="val_loss")` and the History see the epoch's loss, not one batch's. One
-    variable, one update a step."""
-
-    names = ("loss", "regularization_loss", "total_loss")
+    """The epoch means of the steps' loss and regularisation loss, over the rows, as Keras reports
+    `loss` (TFRS reports the last batch's), so that `EarlyStopping(monitor="val_loss")` and the
+    History see the whole epoch. One small variable and one update a step, not one per loss: a
+    MovieLens FM step takes a few hundred microseconds, so a handful of ops is a percent or two.
+    Its figures are reported by `LossMean`s, one per name."""
 
     def __init__(self, name: str = "loss_means"):
         super().__init__(name=name)
-        self.sums = self.add_weight(name="sums", shape=(len(self.names) + 1,), initializer="zeros")
+        self.sums = self.add_weight(name="sums", shape=(3,), initializer="zeros")  # loss, regularisation, rows
 
-    def update_state(self, losses: tf.Tensor, rows: tf.Tensor) -> None:
+    def update_state(self, loss: tf.Tensor, regularization_loss: tf.Tensor, rows: tf.Tensor) -> None:
         rows = tf.cast(rows, tf.float32)
-        self.sums.assign_add(tf.concat([tf.cast(losses, tf.float32) * rows, rows[None]], axis=0))
+        self.sums.assign_add(tf.stack([loss, regularization_loss, 1.0]) * rows)
 
     def reset_state(self) -> None:
         self.sums.assign(tf.zeros_like(self.sums))
 
-    def result(self) -> dict[str, tf.Tensor]:
-        # A dict, so that Keras makes the names' values in its cross-replica merge: a value made
-        # from the result inside a replica would be per replica, and Keras would add them up.
-        means = tf.unstack(self.sums[:-1] / tf.maximum(self.sums[-1], 1.0))
-        return dict(zip(self.names, means, strict=True))
+    def result(self) -> tf.Tensor:
+        return self.sums[:2] / tf.maximum(self.sums[2], 1.0)
+
+
+class LossMean(keras.metrics.Metric):
+    """One of `LossMeans`' figures under its own name: Keras' progress bar averages any figure that
+    is not named as a metric, and would show means of the running means."""
+
+    def __init__(self, name: str, means: LossMeans, mix: tuple[float, float]):
+        super().__init__(name=name)
+        # Not an attribute Keras tracks: the means are the model's metric (reset and saved there).
+        object.__setattr__(self, "_means", means)
+        self._mix = mix  # of the mean loss and the mean regularisation loss
+
+    def update_state(self, *args: Any) -> None:
+        pass  # `LossMeans` is updated once for all its figures
+
+    def reset_state(self) -> None:
+        pass
+
+    def result(self) -> tf.Tensor:
+        means = self._means.result()
+        return self._mix[0] * means[0] + self._mix[1] * means[1]
 
 
 _ROWS_PER_CALL = 32_768  # rows of training steps run per call into TensorFlow
@@ -259,8 +281,8 @@ class _RankingNetwork(ReplicaModel):
         total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=not training)
         return row_mean(total, labels)
 
-    def _step(self, inputs: Any, training: bool) -> dict[str, tf.Tensor]:
-        logs = super()._step(inputs, training)
+    def logs(self, training: bool) -> dict[str, tf.Tensor]:
+        logs = super().logs(training)
         return {"logloss": logs["loss"], **logs} if training else logs
 
 
