@@ -132,10 +132,13 @@ class ReplicaModel(tfrs.Model):
             return one_step
 
         def several_steps(iterator: Any) -> Any:
+            def another_step(done: tf.Tensor) -> tf.Tensor:
+                one_step(iterator)
+                return done + 1
+
             one_step(iterator)
-            tf.while_loop(  # `steps` is read at run time: an epoch's last call may run fewer
-                lambda done: done < steps, lambda done: (one_step(iterator), done + 1)[1],
-                [tf.constant(1, steps.dtype)])
+            # `steps` is read at run time: an epoch's last call may run fewer.
+            tf.while_loop(lambda done: done < steps, another_step, [tf.constant(1, steps.dtype)])
             return self.logs(training)
 
         return own_function(several_steps, autograph=False)
