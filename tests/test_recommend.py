@@ -208,3 +208,22 @@ def test_a_recommender_fit_traces_its_training_step_once(spec, loo, make, monkey
     assert traced == [True]
     model.fit(loo[0].head(2000), epochs=1, verbose=0)  # a later fit traces afresh (its data are new), once
     assert traced == [True, True]
+
+
+def test_validation_rows_with_items_outside_the_catalogue_are_left_out_with_a_message(spec, loo, capsys):
+    """A random split leaves a few rare items in validation only: those rows cannot be ranked among the
+    catalogue, so they are left out and the fit says so (numpy's bincount error came out before)."""
+    train, test = loo
+    valid = test.head(200).copy()
+    valid.loc[valid.index[:3], "item_id"] = [90001, 90002, 90003]
+    histories = {}
+    for model in (ctr.MatrixFactorization(spec, embedding_dim=8),
+                  ctr.TwoTower(spec, embedding_dim=8, output_dim=8, batch_size=256)):
+        histories[type(model).__name__] = model.fit(train, validation_data=valid, epochs=1).history
+        assert "validation: 3 of 200 rows are left out" in capsys.readouterr().err
+    assert "val_auc" in histories["MatrixFactorization"]
+    # The retriever's top-K over the catalogue is an evaluation metric: training does not report zeros.
+    tower = sorted(k for k in histories["TwoTower"] if "top_k" in k)
+    assert tower and all(k.startswith("val_") for k in tower), tower
+    with pytest.raises(ctr.DataError, match=r"'item_id'.*fit\(items=\.\.\.\)"):
+        model.fit(train, validation_data=valid.head(3), epochs=1, verbose=0)

@@ -64,7 +64,8 @@ class ReplicaModel(tfrs.Model):
     # Whether steps and predictions are traced through autograph; of our networks only the retrieval
     # one needs it, for TFRS's task (see `_several_steps`).
     autograph = True
-    skipped_in_training: tuple[str, ...] = ()  # metrics the training steps neither update nor report
+    # Metrics the training steps neither update nor report (by name, or by the name's part before a "/").
+    skipped_in_training: tuple[str, ...] = ()
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -168,7 +169,8 @@ class ReplicaModel(tfrs.Model):
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         """What a training or evaluation step reports: its metrics' results."""
         skipped = (*self.skipped_in_training, self.loss_means.name) if training else (self.loss_means.name,)
-        return {metric.name: metric.result() for metric in self.metrics if metric.name not in skipped}
+        return {metric.name: metric.result() for metric in self.metrics
+                if metric.name not in skipped and metric.name.split("/")[0] not in skipped}
 
 
 class LossMeans(keras.metrics.Metric):

@@ -170,7 +170,7 @@ class Recommender(abc.ABC):
         train = self._dataset(frame, interactions, shuffle=True, errors=errors)
         valid = None
         if validation_data is not None:
-            valid_frame = ctr_data.read(validation_data)
+            valid_frame = self._in_catalogue(ctr_data.read(validation_data), verbose)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
             valid = self._dataset(valid_frame, valid_interactions, shuffle=False, errors=errors)
         user_callbacks = list(callbacks)
@@ -192,6 +192,23 @@ class Recommender(abc.ABC):
         network = _PairwiseNetwork(scorer) if self.objective == "bpr" else _PointwiseNetwork(scorer)
         network.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         return network
+
+    def _in_catalogue(self, frame: pd.DataFrame, verbose: str | int) -> pd.DataFrame:
+        """The validation rows whose item is in the catalogue. The others cannot be ranked among the
+        candidates, nor negatives be drawn against them; a random split leaves a few rare items in
+        validation only."""
+        item_col = self.spec[self.item_key].source
+        if item_col not in frame.columns:
+            return frame  # reading the interactions says what is missing
+        known = frame[item_col].isin(self.catalogue_[item_col]).to_numpy()
+        if not known.any():
+            raise DataError(f"validation data: none of its items (column {item_col!r}) is in the catalogue the "
+                            "model trains on; pass the full catalogue as fit(items=...)")
+        if not known.all():
+            _resume.progress(verbose, f"validation: {int((~known).sum())} of {len(frame)} rows are left out, their "
+                                      f"item ({item_col!r}) is not in the catalogue; fit(items=...) adds items")
+            frame = frame[known].reset_index(drop=True)
+        return frame
 
     def _check_same_catalogue(self, interactions: Interactions) -> None:
         item_col = self.spec[self.item_key].source

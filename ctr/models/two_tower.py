@@ -60,6 +60,9 @@ def _tower(hidden_units: Sequence[int], output_dim: int, seed: int, name: str) -
 
 class _RetrievalNetwork(ReplicaModel):
     summed_loss = True  # the retrieval task sums over the batch's rows: replicas add up as one device would
+    # Top-K over the whole catalogue is computed only in evaluation (`compute_loss`); in training it
+    # would report zeros.
+    skipped_in_training = ("factorized_top_k",)
 
     def __init__(self, scorer: TowerScorer, candidates: tf.data.Dataset, ks: Sequence[int]):
         super().__init__()
