@@ -27,14 +27,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    "'synthetic' for the embedded data")
     fit.add_argument("--format", choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"],
                      default="auto", help="how to read --data (default: guess from its contents)")
-    fit.add_argument("--model", choices=["lr", "fm", "deepfm"], default="deepfm")
+    fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
+                     help="a click model (lr, fm, deepfm: random split, AUC) or a recommender (mf, bpr, neumf, "
+                          "two_tower: each user's latest interaction held out for test and the one before for "
+                          "validation, ranked against the whole catalogue)")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
     fit.add_argument("--epochs", type=int, default=5)
-    fit.add_argument("--batch-size", type=int, default=512)
-    fit.add_argument("--embedding-dim", type=int, default=16)
-    fit.add_argument("--hidden-units", default="256,128", help="DeepFM MLP widths, comma-separated")
-    fit.add_argument("--learning-rate", type=float, default=1e-3)
-    fit.add_argument("--split", default="0.8,0.1,0.1", help="random train,valid,test fractions")
+    fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
+    fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
+    fit.add_argument("--hidden-units", help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own)")
+    fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
+                                                          "Adagrad 0.1)")
+    fit.add_argument("--split", default="0.8,0.1,0.1", help="random train,valid,test fractions (click models)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--logdir", help="TensorBoard log folder")
 
@@ -102,29 +106,59 @@ def _fit(args: argparse.Namespace) -> int:
 
     spec = FeatureSpec.from_yaml(args.spec)
     frame = load_table(args.data, args.format, seed=args.seed)
-    fractions = tuple(float(x) for x in args.split.split(","))
-    train, valid, test = data.random_split(frame, fractions, seed=args.seed)
-    kwargs = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate,
-              "batch_size": args.batch_size, "seed": args.seed}
-    if args.model == "deepfm":
-        kwargs["hidden_units"] = tuple(int(x) for x in args.hidden_units.split(",") if x)
-    model = models.MODELS[args.model](spec, **kwargs)
-    print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
-    model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir)
-    if len(test):
-        print(json.dumps({"test": model.evaluate(test)}, indent=1))
+    given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size}
+    kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
+    hidden = args.hidden_units or ("256,128" if args.model == "deepfm" else None)
+    if hidden is not None and args.model in ("deepfm", "neumf"):
+        kwargs["hidden_units"] = tuple(int(x) for x in hidden.split(",") if x)
+    if args.model in _RECOMMENDERS:
+        model, history = _fit_recommender(args, spec, frame, kwargs)
+    else:
+        train, valid, test = data.random_split(frame, tuple(float(x) for x in args.split.split(",")), seed=args.seed)
+        model = models.MODELS[args.model](spec, **kwargs)
+        print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
+        model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir)
+        history = model.history_
+        if len(test):
+            print(json.dumps({"test": model.evaluate(test)}, indent=1))
     if args.export:
         path = model.export(args.export)
         print(f"ctr fit: exported to {path}")
         try:
             from .inspect import plot_history
 
-            curves = plot_history(model.history_, path.parent / f"{path.name}_training.png",
+            curves = plot_history(history, path.parent / f"{path.name}_training.png",
                                   title=f"{type(model).__name__} on {Path(args.data).name}")
             print(f"ctr fit: training curves in {curves}")
         except CtrError as err:  # matplotlib is optional
             print(f"ctr fit: no training-curve plot ({err})")
     return 0
+
+
+def _fit_recommender(args: argparse.Namespace, spec, frame, kwargs: dict) -> tuple:
+    """A recommender trained on all but each user's two latest interactions (the latest is the test,
+    the one before it validation), over the data's whole catalogue; prints its full-ranking metrics."""
+    import pandas as pd
+
+    from . import models
+    from .errors import DataError
+    from .evaluation import evaluate_ranking
+    from .implicit import keys, leave_one_out
+
+    time = next((f.source for f in spec.features if f.kind == "timestamp"), None)
+    if time is None:
+        raise DataError(f"spec {spec.name!r}: a recommender is tested on each user's latest interaction, which needs "
+                        "a timestamp feature, and the spec has none")
+    user_col = spec[keys(spec)[0]].source
+    train, valid, test = leave_one_out(frame, user=user_col, time=time, validation=True)
+    cls, extra = _RECOMMENDERS[args.model]
+    model = getattr(models, cls)(spec, **extra, **kwargs)
+    print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
+          "each user's latest two)")
+    history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir).history
+    seen = pd.concat([train, valid], ignore_index=True)
+    print(json.dumps({"test": evaluate_ranking(model, test, seen, protocol="full")}, indent=1, default=float))
+    return model, history
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -280,6 +314,11 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
         return datasets.movielens_1m(path)
     return data.read(path)
 
+
+_CLICK_MODELS = ("lr", "fm", "deepfm")
+# name: (class in ctr.models, its arguments)
+_RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
+                 "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {})}
 
 _COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "describe": _describe}

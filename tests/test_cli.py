@@ -55,6 +55,28 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_path, frame, capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.to_parquet(data)
+    spec = ROOT / "feature_specs" / "synthetic.yaml"
+    export = tmp_path / "tower"
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "two_tower", "--epochs", "1",
+                 "--batch-size", "512", "--embedding-dim", "4", "--export", str(export)]) == 0
+    out = capsys.readouterr().out
+    users = frame["user_id"].nunique()
+    assert f"TwoTower on {len(frame) - 2 * users} interactions ({users} valid, {users} test" in out
+    test = json.loads(out[out.index("{"):out.index("ctr fit: exported")])["test"]
+    assert test["protocol"].startswith("full") and 0 <= test["NDCG@10"] <= 1 and test["queries"] > 0
+    user = str(frame["user_id"].iloc[0])
+    assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
+    assert f"top 3 for user {user} (TwoTower)" in capsys.readouterr().out
+    # Leave-one-out needs each interaction's time.
+    no_time = tmp_path / "no-time.yaml"
+    no_time.write_text("\n".join(line for line in spec.read_text().splitlines() if "timestamp" not in line))
+    assert main(["fit", "--spec", str(no_time), "--data", str(data), "--model", "mf"]) == 2
+    assert "needs a timestamp feature" in capsys.readouterr().err
+
+
 @needs(ML100K)
 def test_fit_reads_a_movielens_folder(tmp_path, capsys):
     assert main(["fit", "--spec", str(ROOT / "feature_specs" / "movielens-100k.yaml"), "--data", str(ML100K),
