@@ -156,21 +156,32 @@ def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path)
     return save_figure(plt, fig, path)
 
 
+def history_panels(history: dict[str, list[float]]) -> list[tuple[str, list[str]]]:
+    """The panels of `plot_history` that the history has figures for: (title, its keys)."""
+    # A click model's "logloss" is its loss without the regularisation; other models plot their "loss"
+    # (a retriever's is summed over each batch's rows). A retriever's quality is its top-K accuracy.
+    loss = ("log loss", ["logloss", "val_logloss"]) if "logloss" in history else ("loss", ["loss", "val_loss"])
+    top_k = ("top-K accuracy (validation)", sorted((k for k in history if k.startswith("val_") and "/top_" in k),
+                                                   key=lambda k: int(k.rsplit("top_", 1)[1].split("_")[0])))
+    panels = [loss, ("AUC", ["auc", "val_auc"]), top_k]
+    panels = [(name, [k for k in keys if k in history]) for name, keys in panels]
+    return [(name, keys) for name, keys in panels if keys]
+
+
 def plot_history(history: dict[str, list[float]], path: str | Path, title: str = "training") -> Path:
     """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds)."""
-    plt = _pyplot()
-    # A click model's "logloss" is its loss without the regularisation; other models plot their "loss".
-    loss_keys = ["logloss", "val_logloss"] if "logloss" in history else ["loss", "val_loss"]
-    panels = [("log loss", loss_keys), ("AUC", ["auc", "val_auc"])]
-    panels = [(name, [k for k in keys if k in history]) for name, keys in panels]
-    panels = [(name, keys) for name, keys in panels if keys]
+    panels = history_panels(history)
     if not panels:
-        raise CtrError(f"no loss or AUC in the history to plot (it has {sorted(history)})")
+        raise CtrError(f"no loss, AUC or top-K accuracy in the history to plot (it has {sorted(history)})")
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (name, keys) in zip(axes[0], panels, strict=True):
         for key in keys:
             epochs = np.arange(1, len(history[key]) + 1)
-            ax.plot(epochs, history[key], marker="o", label="validation" if key.startswith("val_") else "training")
+            label = "validation" if key.startswith("val_") else "training"
+            if "/" in key:  # a retriever's top-K accuracies, one line per K
+                label = key.rsplit("/", 1)[1].removesuffix("_categorical_accuracy").replace("_", " ")
+            ax.plot(epochs, history[key], marker="o", label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -11,7 +11,7 @@ import pytest
 import ctr
 from ctr.cli import main
 from ctr.datasets.synthetic import GENRES
-from ctr.inspect import inspect_data, plot_history
+from ctr.inspect import history_panels, inspect_data, plot_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -54,8 +54,19 @@ def test_cli_inspect_data_on_the_embedded_default(tmp_path, capsys):
 def test_training_curves_png(trained, tmp_path):
     path = plot_history(trained["deepfm"].history_, tmp_path / "curves.png")
     assert _valid_png(path)
-    with pytest.raises(ctr.CtrError, match="no loss or AUC"):
+    with pytest.raises(ctr.CtrError, match="no loss, AUC or top-K accuracy"):
         plot_history({"lr": [0.1]}, tmp_path / "x.png")
+
+
+def test_a_retrievers_curves_show_its_loss_and_top_k_accuracies(tmp_path):
+    history = {"loss": [9.0, 8.0], "regularization_loss": [0.0, 0.0], "val_loss": [7.0, 6.5],
+               "val_factorized_top_k/top_100_categorical_accuracy": [0.2, 0.3],
+               "val_factorized_top_k/top_10_categorical_accuracy": [0.05, 0.1]}
+    assert history_panels(history) == [
+        ("loss", ["loss", "val_loss"]),
+        ("top-K accuracy (validation)", ["val_factorized_top_k/top_10_categorical_accuracy",
+                                         "val_factorized_top_k/top_100_categorical_accuracy"])]
+    assert _valid_png(plot_history(history, tmp_path / "tower.png"))
 
 
 def test_cli_fit_writes_curves_beside_the_export(tmp_path, frame, capsys):
