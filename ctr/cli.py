@@ -1,4 +1,5 @@
-"""The `ctr` command: demo, fit, evaluate, predict and describe, over the same Python API."""
+"""The `ctr` command: demo, fit (click models and recommenders), evaluate, predict, recommend, describe and the
+plots, over the same Python API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import CtrError
 
@@ -35,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--epochs", type=int, default=5)
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
-    fit.add_argument("--hidden-units", help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own)")
+    fit.add_argument("--hidden-units", help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own; "
+                                            "the two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
     fit.add_argument("--split", default="0.8,0.1,0.1", help="random train,valid,test fractions (click models)")
@@ -109,7 +112,7 @@ def _fit(args: argparse.Namespace) -> int:
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
     hidden = args.hidden_units or ("256,128" if args.model == "deepfm" else None)
-    if hidden is not None and args.model in ("deepfm", "neumf"):
+    if hidden is not None and args.model in ("deepfm", "neumf", "two_tower"):
         kwargs["hidden_units"] = tuple(int(x) for x in hidden.split(",") if x)
     if args.model in _RECOMMENDERS:
         model, history = _fit_recommender(args, spec, frame, kwargs)
@@ -135,7 +138,7 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_recommender(args: argparse.Namespace, spec, frame, kwargs: dict) -> tuple:
+def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict]:
     """A recommender trained on all but each user's two latest interactions (the latest is the test,
     the one before it validation), over the data's whole catalogue; prints its full-ranking metrics."""
     import pandas as pd

@@ -169,7 +169,8 @@ def history_panels(history: dict[str, list[float]]) -> list[tuple[str, list[str]
 
 
 def plot_history(history: dict[str, list[float]], path: str | Path, title: str = "training") -> Path:
-    """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds)."""
+    """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds), and a
+    retriever's validation top-K accuracies."""
     panels = history_panels(history)
     if not panels:
         raise CtrError(f"no loss, AUC or top-K accuracy in the history to plot (it has {sorted(history)})")
