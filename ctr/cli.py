@@ -111,9 +111,8 @@ def _fit(args: argparse.Namespace) -> int:
     frame = load_table(args.data, args.format, seed=args.seed)
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
-    hidden = args.hidden_units or ("256,128" if args.model == "deepfm" else None)
-    if hidden is not None and args.model in ("deepfm", "neumf", "two_tower"):
-        kwargs["hidden_units"] = tuple(int(x) for x in hidden.split(",") if x)
+    if args.hidden_units is not None and args.model in ("deepfm", "neumf", "two_tower"):
+        kwargs["hidden_units"] = tuple(int(x) for x in args.hidden_units.split(",") if x)
     if args.model in _RECOMMENDERS:
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:

@@ -64,7 +64,7 @@ class ReplicaModel(tfrs.Model):
     # Whether steps and predictions are traced through autograph; of our networks only the retrieval
     # one needs it, for TFRS's task (see `_several_steps`).
     autograph = True
-    # Metrics the training steps neither update nor report (by name, or by the name's part before a "/").
+    # Metrics the training steps neither update nor report, by name (the part before any "/").
     skipped_in_training: tuple[str, ...] = ()
 
     def __init__(self, **kwargs: Any):
@@ -113,8 +113,8 @@ class ReplicaModel(tfrs.Model):
         a step's trace (MovieLens 100K DeepFM, ~1.3 s). Networks whose steps have no Python control
         flow on tensors trace without it (`autograph = False`). Keras' own loop also leaves its
         outputs undefined before the loop, so autograph traced the whole step a second time (to
-        learn the outputs' structure); here the first step runs before the loop, and the loop calls
-        the same traced step. The metrics are read once, after the loop, not in every step.
+        learn the outputs' structure); here the loop carries only its count, and the metrics are
+        read once, after it, not in every step.
         """
         steps = self._steps_per_execution
         if self._cluster_coordinator is not None or self.run_eagerly:
@@ -137,9 +137,8 @@ class ReplicaModel(tfrs.Model):
                 one_step(iterator)
                 return done + 1
 
-            one_step(iterator)
             # `steps` is read at run time: an epoch's last call may run fewer.
-            tf.while_loop(lambda done: done < steps, another_step, [tf.constant(1, steps.dtype)])
+            tf.while_loop(lambda done: done < steps, another_step, [tf.constant(0, steps.dtype)])
             return self.logs(training)
 
         return own_function(several_steps, autograph=False)
@@ -168,9 +167,8 @@ class ReplicaModel(tfrs.Model):
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         """What a training or evaluation step reports: its metrics' results."""
-        skipped = (*self.skipped_in_training, self.loss_means.name) if training else (self.loss_means.name,)
-        return {metric.name: metric.result() for metric in self.metrics
-                if metric.name not in skipped and metric.name.split("/")[0] not in skipped}
+        skipped = (*(self.skipped_in_training if training else ()), self.loss_means.name)
+        return {metric.name: metric.result() for metric in self.metrics if metric.name.split("/")[0] not in skipped}
 
 
 class LossMeans(keras.metrics.Metric):
