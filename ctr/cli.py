@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             "the two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
-    fit.add_argument("--split", default="0.8,0.1,0.1", help="random train,valid,test fractions (click models)")
+    fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
+                     help="random train,valid,test fractions (click models)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--logdir", help="TensorBoard log folder")
 
@@ -116,7 +117,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.model in _RECOMMENDERS:
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
-        train, valid, test = data.random_split(frame, tuple(float(x) for x in args.split.split(",")), seed=args.seed)
+        train, valid, test = data.random_split(frame, args.split, seed=args.seed)
         model = models.MODELS[args.model](spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir)
@@ -135,6 +136,15 @@ def _fit(args: argparse.Namespace) -> int:
         except CtrError as err:  # matplotlib is optional
             print(f"ctr fit: no training-curve plot ({err})")
     return 0
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    """--split: comma-separated fractions."""
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated fractions such as 0.8,0.1,0.1, got {text!r}") from None
 
 
 def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict]:

@@ -53,6 +53,10 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     good = str(ROOT / "feature_specs" / "synthetic.yaml")
     assert main(["fit", "--spec", good, "--data", str(tmp_path / "absent.parquet")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
+        main(["fit", "--spec", good, "--data", "synthetic", "--split", "0.8,abc"])
+    assert exit_.value.code == 2
+    assert "--split: expected comma-separated fractions such as 0.8,0.1,0.1, got '0.8,abc'" in capsys.readouterr().err
 
 
 def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_path, frame, capsys):
