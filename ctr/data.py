@@ -1,15 +1,16 @@
 """Reading data and turning its columns into the raw feature arrays a spec expects.
 
-Sources: a pandas DataFrame, a pyarrow Table, a Parquet file or directory (streamed in record
-batches with `pyarrow.dataset`), or a CSV file. Every column is checked against its feature's kind
-on the way in, so a wrong dtype is reported with the column's name rather than deep inside
-TensorFlow. Also here: random and per-user temporal splits.
+Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values (a request), a
+Parquet file or directory (streamed in record batches with `pyarrow.dataset`), or a CSV file. Every
+column is checked against its feature's kind on the way in, so a wrong dtype is reported with the
+column's name rather than deep inside TensorFlow. Also here: random and per-user temporal splits.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,16 @@ from .errors import DataError
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp
 
-Source = pd.DataFrame | pa.Table | str | Path
+Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
 
-__all__ = ["Source", "add_history", "cold_user_split", "count_rows", "iter_chunks", "labels", "random_split",
-           "raw_features", "read", "require_columns", "temporal_split"]
+__all__ = ["Source", "add_history", "cold_user_split", "columns_frame", "count_rows", "iter_chunks", "labels",
+           "random_split", "raw_features", "read", "require_columns", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
 def read(source: Source, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given)."""
+    source = _checked(source)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
             require_columns(source.columns, columns)
@@ -43,6 +45,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 chunk_rows: int = 262_144) -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows; Parquet and CSV are never read whole."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
+    source = _checked(source)
     if isinstance(source, pd.DataFrame):
         frame = read(source, cols)
         if len(frame) == 0:
@@ -87,6 +90,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
 
 def count_rows(source: Source) -> int:
     """Rows in a source without holding it: Parquet from its metadata, CSV in one streamed pass."""
+    source = _checked(source)
     if isinstance(source, pd.DataFrame):
         return len(source)
     if isinstance(source, pa.Table):
@@ -101,6 +105,39 @@ def count_rows(source: Source) -> int:
         return pads.dataset(path, format="parquet").count_rows()
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
+
+
+def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """A request given as column name → values, checked to be one value per row and of one length."""
+    arrays = {}
+    for name, values in columns.items():
+        try:
+            array = np.asarray(values)
+        except ValueError:  # ragged nesting
+            raise DataError(f"column {name!r}: expected one value per row, got nested sequences") from None
+        if array.dtype.kind == "U":
+            array = array.astype(object)
+        if array.ndim != 1:
+            raise DataError(f"column {name!r}: expected one value per row (a 1-D array or list), "
+                            f"got an array of shape {array.shape}")
+        arrays[name] = array
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"the columns have different lengths: {lengths}")
+    return pd.DataFrame(arrays)
+
+
+def _checked(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
+    """The source in a form the readers take, or a DataError saying what data can be."""
+    if isinstance(source, pd.DataFrame | pa.Table | str | os.PathLike):
+        return source
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source])
+    if isinstance(source, Mapping):
+        return columns_frame(source)
+    hint = " (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else ""
+    raise DataError("data must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, "
+                    f"or the path of a Parquet file or folder or a CSV file; got {type(source).__name__}{hint}")
 
 
 def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,10 +183,10 @@ class ServedModel:
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["serving_default"]
 
-    def predict(self, data: ctr_data.Source | Mapping[str, Any]) -> np.ndarray:
+    def predict(self, data: ctr_data.Source) -> np.ndarray:
         """Click probabilities for raw rows (a DataFrame, any data source, or a dict of 1-D columns);
         missing, mistyped and misshapen features are named before TensorFlow sees them."""
-        frame = _columns_frame(data) if isinstance(data, Mapping) else ctr_data.read(data)
+        frame = ctr_data.read(data)
         missing = [f.source for f in self.spec.features if f.source not in frame.columns]
         if missing:
             raise DataError(f"the request is missing feature column {', '.join(map(repr, missing))}; "
@@ -198,26 +198,6 @@ class ServedModel:
 
     def __repr__(self) -> str:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"
-
-
-def _columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
-    """A request given as name → values, checked to be one value per row and of one length."""
-    arrays = {}
-    for name, values in columns.items():
-        try:
-            array = np.asarray(values)
-        except ValueError:  # ragged nesting
-            raise DataError(f"feature {name!r}: expected one value per row, got nested sequences") from None
-        if array.dtype.kind == "U":
-            array = array.astype(object)
-        if array.ndim != 1:
-            raise DataError(f"feature {name!r}: expected one value per row (a 1-D array or list), "
-                            f"got an array of shape {array.shape}")
-        arrays[name] = array
-    lengths = {name: len(a) for name, a in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        raise DataError(f"the request's features have different lengths: {lengths}")
-    return pd.DataFrame(arrays)
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:

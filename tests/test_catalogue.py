@@ -143,6 +143,20 @@ def _extra_columns_ignored(env: dict) -> None:
     ctr.LogisticRegression(env["spec"]).fit(frame, verbose=0)
 
 
+def _not_a_table(env: dict) -> None:
+    frame = env["frame"]
+    calls = [lambda: ctr.LogisticRegression(env["spec"]).fit(frame.iloc[0], verbose=0),
+             lambda: env["served"].predict(frame.head(3).to_numpy().tolist()),
+             lambda: ctr.data.random_split(frame["item_id"].to_numpy())]
+    for call, got in zip(calls, ["Series", "list", "ndarray"], strict=True):
+        with pytest.raises(DataError) as err:
+            call()
+        assert "a pandas DataFrame, a pyarrow Table, a mapping of column name" in str(err.value)
+        assert f"got {got}" in str(err.value), str(err.value)
+    with pytest.raises(DataError, match=r"frame\.iloc\[\[i\]\]"):
+        ctr.data.read(frame.iloc[0])
+
+
 def _empty_batch(env: dict) -> None:
     p = env["served"].predict(env["frame"].head(0))
     assert p.shape == (0,)
@@ -200,6 +214,8 @@ CATALOGUE: list[Case] = [
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),
+    Case("data", "a Series, list or array instead of a table", "DataError listing the forms data can take",
+         _not_a_table),
     Case("data", "text in a numeric column", "DataError naming the feature, its column and an offending value",
          _fit_error(_with("price", "cheap"), DataError, "feature 'price'", "expected numbers", "'cheap'")),
     Case("data", "strings in an integer-id column", "DataError suggesting `dtype: string`",
@@ -232,9 +248,9 @@ CATALOGUE: list[Case] = [
          _serving_error(lambda f: f.drop(columns=["title"]), "'title'", "the model needs")),
     Case("serving", "request with a mistyped feature", "DataError naming the feature",
          _serving_error(_with("age", "old"), "feature 'age'")),
-    Case("serving", "request with a 2-D value for a feature", "DataError naming the feature and the shape",
+    Case("serving", "request with a 2-D value for a feature", "DataError naming the column and the shape",
          _serving_error(lambda f: {**{c: f[c].to_numpy() for c in f.columns}, "age": np.ones((4, 2))},
-                        "feature 'age'", "(4, 2)")),
+                        "column 'age'", "(4, 2)")),
     Case("serving", "empty batch", "an empty array of probabilities", _empty_batch),
     Case("serving", "raw SavedModel signature called without an input", "TensorFlow's TypeError naming the input",
          _raw_signature_names_input),

@@ -239,6 +239,17 @@ def test_fit_accepts_parquet_paths(spec, splits, tmp_path):
     assert model.predict(splits[2].head(10)).shape == (10,)
 
 
+def test_a_model_takes_a_request_as_columns_as_its_export_does(trained, splits):
+    import pyarrow as pa
+
+    rows = splits[2].head(7)
+    expected = trained["fm"].predict(rows)
+    request = {c: rows[c].tolist() for c in rows.columns}
+    np.testing.assert_array_equal(trained["fm"].predict(request), expected)
+    np.testing.assert_array_equal(trained["fm"].predict(pa.RecordBatch.from_pandas(rows)), expected)
+    assert trained["fm"].evaluate(request)["rows"] == 7
+
+
 def test_clear_errors_before_training(spec, frame):
     with pytest.raises(ctr.NotFittedError, match="not trained yet"):
         ctr.FM(spec).predict(frame.head(3))
