@@ -12,7 +12,7 @@ from . import (
     datasets,
     metrics,
 )
-from .errors import CtrError, DataError, NotFittedError, SpecError
+from .errors import ArgumentError, CtrError, DataError, NotFittedError, SpecError
 from .evaluation import evaluate_ranking
 from .export import ExportError, ServedModel, load
 from .export_recommend import RecommenderExport
@@ -36,6 +36,7 @@ from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Nu
 __all__ = [
     "FM",
     "MISSING_INT",
+    "ArgumentError",
     "Categorical",
     "CtrError",
     "DataError",

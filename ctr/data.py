@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from .errors import DataError
+from .errors import ArgumentError, DataError
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp
 
@@ -145,8 +145,9 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> 
     missing = [c for c in need if c not in set(have)]
     if missing:
         listed = ", ".join(repr(str(c)) for c in list(have)[:30])
-        raise DataError(f"column {', '.join(repr(c) for c in missing)} is missing from {where}; "
-                        f"it has: {listed}")
+        names = ", ".join(repr(c) for c in missing)
+        raise DataError(f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
+                        f"columns {names} are missing from {where}; it has: {listed}")
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
@@ -324,7 +325,7 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     require_columns(frame.columns, [user, item, time])
     if profiles is not None:
         if first:
-            raise ValueError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
+            raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
                              "each user's history is their profile rows, so pass one or the other")
         require_columns(profiles.columns, [user, item, time])
         ordered = profiles.sort_values([user, time], kind="stable", ascending=[True, False])
@@ -352,7 +353,7 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, time])
     if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+        raise ArgumentError(f"cold_user_split: fraction must be between 0 and 1, got {fraction}")
     ids = frame[user].drop_duplicates().to_numpy()
     rng = np.random.default_rng(seed)
     cold = set(rng.choice(ids, size=max(1, round(fraction * len(ids))), replace=False).tolist())
@@ -365,7 +366,7 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
 
 def _cuts(n: int, fractions: Sequence[float]) -> list[int]:
     if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be non-negative and sum to 1, got {tuple(fractions)}")
+        raise ArgumentError(f"fractions must be non-negative and sum to 1, got {tuple(fractions)}")
     edges = np.round(np.cumsum([0.0, *fractions]) * n).astype(int)
     edges[-1] = n
     return edges.tolist()

@@ -21,5 +21,9 @@ class DataError(CtrError):
     """Data does not fit the spec: a missing column, a wrong dtype, a bad label, no rows."""
 
 
+class ArgumentError(CtrError):
+    """An argument of a model or function has the wrong type or value (`embedding_dim=0`)."""
+
+
 class NotFittedError(CtrError):
     """A model or preprocessor was used before `fit`."""

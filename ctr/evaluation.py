@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
+from ._args import check_arguments, check_choice
 from .implicit import NegativeSampler, keys
 from .metrics import ranking_metrics, ranks_with_random_ties
 from .spec import FeatureSpec
@@ -39,8 +40,8 @@ class Ranker(Protocol):
 def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Source, *, protocol: str = "sampled",
                      k: int = 10, n_negatives: int = 99, seed: int = 0, chunk: int = 256) -> dict[str, Any]:
     """Top-K metrics of `model` on the held-out interactions `test`, given the `train` interactions."""
-    if protocol not in ("sampled", "full"):
-        raise ValueError(f"protocol must be 'sampled' or 'full', got {protocol!r}")
+    check_choice("evaluate_ranking", "protocol", protocol, ("sampled", "full"))
+    check_arguments("evaluate_ranking", k=k, n_negatives=n_negatives, seed=seed)
     spec = model.spec
     user_key, item_key = keys(spec)
     user_col, item_col = spec[user_key].source, spec[item_key].source

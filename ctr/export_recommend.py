@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import __version__
 from . import data as ctr_data
+from ._args import check_arguments, check_exclude
 from ._keras import tf
 from .errors import CtrError, DataError
 from .export import ExportError, atomic_export
@@ -300,6 +301,9 @@ class RecommenderExport:
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: list[list[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores for each query row (columns: the query features)."""
+        check_arguments("RecommenderExport.recommend", k=k)
+        queries = ctr_data.read(queries)
+        check_exclude(exclude, len(queries))
         raw = ctr_data.raw_features(queries, self.spec, self.query_features)
         signature = raw_signature(self.spec, self.query_features)
         inputs = {n: tf.constant(raw[n], signature[n].dtype) for n in self.query_features}

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
+from ._args import check_choice
 from .errors import DataError
 from .spec import Categorical, FeatureSpec
 
@@ -77,8 +78,7 @@ class NegativeSampler:
 
     def __init__(self, user_index: np.ndarray, item_index: np.ndarray, n_items: int,
                  distribution: str = "uniform", item_counts: np.ndarray | None = None, seed: int = 0):
-        if distribution not in ("uniform", "popularity"):
-            raise ValueError(f"negative sampling distribution must be 'uniform' or 'popularity', got {distribution!r}")
+        check_choice("NegativeSampler", "distribution", distribution, ("uniform", "popularity"))
         self.n_items, self.seed = n_items, seed
         self.known = np.unique(user_index.astype(np.int64) * n_items + item_index)  # sorted (user, item) keys
         self.cumulative = None

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import data as ctr_data
+from ._args import check_arguments
 from .errors import DataError
 from .models.base import RankingModel
 from .models.recommender import Recommender
@@ -24,6 +26,7 @@ class RecommendationPipeline:
     """A retriever and a ranker over one catalogue; `recommend` returns the ranker's top k."""
 
     def __init__(self, retriever: Recommender, ranker: RankingModel | Recommender, n_candidates: int = 100):
+        check_arguments("RecommendationPipeline", n_candidates=n_candidates)
         if not getattr(retriever, "factorized", False):
             raise DataError(f"the retriever must be a factorised model (TwoTower or MatrixFactorization), "
                             f"got {type(retriever).__name__}")
@@ -59,6 +62,8 @@ class RecommendationPipeline:
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and ranker scores [Q, k]; excluded items are dropped before ranking."""
+        check_arguments("RecommendationPipeline.recommend", k=k)
+        queries = ctr_data.read(queries)
         candidates, retrieval_scores = self.retriever.recommend(queries, self.n_candidates, exclude)
         catalogue = self.retriever.catalogue_.set_index(self.retriever.spec[self.item_key].source, drop=False)
         n = candidates.shape[1]

@@ -1,7 +1,8 @@
 """Run in a fresh interpreter: call exported models with TensorFlow alone, never importing ctr.
 
 Usage: python serve_fresh.py REQUEST.json OUT.json. Each job has a path and raw inputs; a job with
-`k` calls `recommend` (with `k` and `exclude`), any other calls `serving_default` for probabilities.
+`k` calls `recommend` (with `k` and `exclude`), any other calls `serving_default` for its `output`
+(default: probabilities).
 """
 
 import json
@@ -27,7 +28,7 @@ for name, job in request.items():
         result = signature(**inputs, k=tf.constant(job["k"], tf.int32), exclude=exclude)
         out[name] = {"item_ids": result["item_ids"].numpy().tolist(), "scores": result["scores"].numpy().tolist()}
     else:
-        out[name] = signature(**inputs)["probability"].numpy().tolist()
+        out[name] = signature(**inputs)[job.get("output", "probability")].numpy().tolist()
 assert "ctr" not in sys.modules, "the serving process must not import ctr"
 with open(sys.argv[2], "w") as handle:
     json.dump(out, handle)

@@ -143,6 +143,27 @@ def _extra_columns_ignored(env: dict) -> None:
     ctr.LogisticRegression(env["spec"]).fit(frame, verbose=0)
 
 
+def _bad_arguments(env: dict) -> None:
+    cases = [(lambda: ctr.FM(env["spec"], embedding_dim=0, learning_rate="0.1"),
+              ["FM: embedding_dim must be an integer of at least 1, got 0",
+               "learning_rate must be a number above 0, got '0.1' (str)"]),
+             (lambda: ctr.DeepFM(env["spec"], hidden_units=256, dropout=1.0),
+              ["hidden_units must be a sequence of layer widths",
+               "dropout must be a number of at least 0 and below 1"]),
+             (lambda: ctr.TwoTower(env["spec"], output_dim=2.5, top_k_metrics=(10, 0)),
+              ["TwoTower: output_dim must be an integer, got 2.5", "top_k_metrics must be"]),
+             (lambda: ctr.NeuMF(env["spec"], n_negatives=0), ["NeuMF: n_negatives must be an integer of at least 1"]),
+             (lambda: ctr.LogisticRegression(env["spec"]).fit(env["frame"], epochs=0, batch_size=-8, verbose=0),
+              ["LogisticRegression.fit: epochs must be", "batch_size must be an integer of at least 1, got -8"]),
+             (lambda: ctr.evaluate_ranking(ctr.Popularity(env["spec"]), env["frame"], env["frame"], protocol="ful"),
+              ["evaluate_ranking: protocol must be one of 'sampled', 'full'; got 'ful'"])]
+    for call, fragments in cases:
+        with pytest.raises(ctr.ArgumentError) as err:
+            call()
+        for fragment in fragments:
+            assert fragment in str(err.value), (fragment, str(err.value))
+
+
 def _not_a_table(env: dict) -> None:
     frame = env["frame"]
     calls = [lambda: ctr.LogisticRegression(env["spec"]).fit(frame.iloc[0], verbose=0),
@@ -211,6 +232,8 @@ CATALOGUE: list[Case] = [
          _yaml_error("name: [unclosed\n", "bad.yaml", "line 1")),
     Case("spec", "YAML asking to run code (`!!python/object`)", "SpecError; safe loading never constructs it",
          _yaml_error("!!python/object/apply:os.system ['echo owned']\n", "could not determine a constructor")),
+    Case("arguments", "a model or fit argument of the wrong type or range (`embedding_dim=0`, `learning_rate='0.1'`)",
+         "ArgumentError naming the model, the bad arguments, what each must be and what was given", _bad_arguments),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),

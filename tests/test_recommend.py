@@ -56,6 +56,12 @@ def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     assert ids.shape == (4, 5) and (np.diff(scores, axis=1) <= 0).all()
     excluded, _ = model.recommend(queries, k=5, exclude=[ids[0][:3].tolist()] * 4)
     assert not set(excluded[0]) & set(ids[0][:3])
+    as_columns, _ = model.recommend({c: queries[c].tolist() for c in queries.columns}, k=5)
+    np.testing.assert_array_equal(as_columns, ids)
+    with pytest.raises(ctr.DataError, match="exclude has 1 lists for 4 query rows"):
+        model.recommend(queries, k=5, exclude=[[1]])
+    with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.recommend: k must be an integer of at least 1"):
+        model.recommend(queries, k=0)
 
 
 def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, exports, loo, tmp_path,
@@ -79,6 +85,24 @@ def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders,
         np.testing.assert_allclose(got_scores, scores, atol=1e-4, rtol=1e-4, err_msg=key)
         for row, banned in zip(got_ids, exclude, strict=True):
             assert not set(row.tolist()) & set(banned), key
+
+
+def test_pair_scores_in_process_equal_the_exports_serving_default_in_a_fresh_process(recommenders, exports, loo,
+                                                                                     tmp_path, serve_fresh):
+    rows = loo[1].head(9).copy()
+    rows.loc[0, "gender"] = "unseen"
+    request, expected = {}, {}
+    for name, model in recommenders.items():
+        names = [*model.query_features, *model.item_features]
+        raw = raw_features(rows, ctr.FeatureSpec(tuple(model.spec[n] for n in names)))
+        request[name] = {"path": str(exports[name]), "inputs": {n: v.tolist() for n, v in raw.items()},
+                         "output": "score"}
+        expected[name] = model.predict(rows)
+        assert expected[name].shape == (9,) and np.isfinite(expected[name]).all()
+        np.testing.assert_allclose(model.predict(rows, batch_size=4), expected[name], rtol=1e-6, atol=1e-6)
+    served = serve_fresh(request, tmp_path)
+    for name, scores in expected.items():
+        np.testing.assert_allclose(np.array(served[name]), scores, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_factorised_exports_have_embedding_signatures(exports):

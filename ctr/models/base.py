@@ -21,6 +21,7 @@ import pyarrow as pa
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
+from .._args import check_arguments, check_choice
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
@@ -342,14 +343,12 @@ class RankingModel(abc.ABC):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995, seed: int = 0):
+        check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
+                        batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
-        if weight_averaging is not None and not 0.0 < weight_averaging < 1.0:
-            raise ValueError(f"weight_averaging must be a momentum between 0 and 1 (or None), got {weight_averaging}")
         self.weight_averaging = weight_averaging
         if self.spec.label is None:
             raise DataError(f"spec {self.spec.name!r} has no label section; a ranking model needs one")
-        if embedding_dim < 1:
-            raise ValueError(f"embedding_dim must be at least 1, got {embedding_dim}")
         self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
         self.batch_size, self.seed = batch_size, seed
         self.preprocessor_ = Preprocessor(self.spec)
@@ -383,9 +382,8 @@ class RankingModel(abc.ABC):
         every epoch instead of caching it encoded in memory; by default only sources whose encoded
         form would exceed 1 GB are streamed.
         """
+        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every)
         batch_size = batch_size or self.batch_size
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
         backup = Path(backup_dir) if backup_dir is not None else None
         self._fit_preprocessing(data, verbose, backup)
         streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory
@@ -530,8 +528,7 @@ class RankingModel(abc.ABC):
             from ..onnx_export import export_onnx
 
             return export_onnx(self, Path(path), verify=verify)
-        if format != "saved_model":
-            raise ValueError(f"format must be 'saved_model' or 'onnx', got {format!r}")
+        check_choice(f"{type(self).__name__}.export", "format", format, ("saved_model", "onnx"))
         from ..export import export_ranking_model
 
         return export_ranking_model(self, Path(path), verify=verify)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._args import check_arguments
 from .._keras import tf
 from ..features import Field
 from ..spec import FeatureSpec
@@ -39,6 +40,7 @@ class DeepFM(RankingModel):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (256, 128),
                  dropout: float = 0.0, **kwargs: Any):
+        check_arguments("DeepFM", hidden_units=hidden_units, dropout=dropout)
         super().__init__(spec, **kwargs)
         self.hidden_units, self.dropout = tuple(hidden_units), dropout
 

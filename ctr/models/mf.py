@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._args import check_choice
 from .._keras import tf
 from ..features import Field
 from ..spec import FeatureSpec
@@ -44,8 +45,7 @@ class MatrixFactorization(Recommender):
     factorized = True
 
     def __init__(self, spec: FeatureSpec | str | Path, *, loss: str = "logloss", **kwargs: Any):
-        if loss not in ("logloss", "bpr"):
-            raise ValueError(f"loss must be 'logloss' or 'bpr', got {loss!r}")
+        check_choice("MatrixFactorization", "loss", loss, ("logloss", "bpr"))
         super().__init__(spec, **kwargs)
         self.loss = loss
         self.objective = "bpr" if loss == "bpr" else "pointwise"

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._args import check_arguments
 from .._keras import keras, tf
 from ..features import Field
 from ..spec import FeatureSpec
@@ -47,6 +48,7 @@ class NeuMF(Recommender):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (64, 32, 16), **kwargs: Any):
         kwargs.setdefault("embedding_dim", 16)
+        check_arguments("NeuMF", hidden_units=hidden_units)
         super().__init__(spec, **kwargs)
         self.hidden_units = tuple(hidden_units)
 

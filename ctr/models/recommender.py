@@ -21,6 +21,7 @@ import pandas as pd
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
+from .._args import check_arguments, check_choice, check_exclude
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature, traced_encoder
@@ -92,10 +93,11 @@ class Recommender(abc.ABC):
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
                  l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
                  seed: int = 0):
+        check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
+                        batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
         self.user_key, self.item_key = keys(self.spec)
-        if negatives not in ("uniform", "popularity"):
-            raise ValueError(f"negatives must be 'uniform' or 'popularity', got {negatives!r}")
+        check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
         self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
         self.batch_size, self.n_negatives, self.negatives, self.seed = batch_size, n_negatives, negatives, seed
         self.preprocessor_ = Preprocessor(self.spec)
@@ -140,8 +142,7 @@ class Recommender(abc.ABC):
         `strategy` (or an enclosing `strategy.scope()`) distributes training; each replica takes its
         share of every batch (for the two-tower, its in-batch negatives are its own share's items).
         """
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, backup_every=backup_every)
         backup = Path(backup_dir) if backup_dir is not None else None
         frame = ctr_data.read(data)
         interactions = Interactions.from_frame(frame, self.spec, items)
@@ -272,7 +273,7 @@ class Recommender(abc.ABC):
     def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Logits [Q, C] of catalogue rows `rows` [Q, C] for query rows (user and context columns)."""
         network = self._require()
-        encoded = self._encode_table(queries, self.query_features)
+        encoded = self._encode_table(ctr_data.read(queries), self.query_features)
         rows = np.asarray(rows)
         if self.factorized:
             q = network.scorer.query_vectors({k: tf.constant(v) for k, v in encoded.items()}).numpy()
@@ -287,6 +288,17 @@ class Recommender(abc.ABC):
             out[start:start + step] = network.scorer(feats).numpy().reshape(part.shape)
         return out
 
+    def predict(self, data: ctr_data.Source, batch_size: int = 8192) -> np.ndarray:
+        """Scores (logits) of (query, item) rows from their own user, context and item features: what
+        the export's `serving_default` returns for the same raw rows."""
+        check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size)
+        network = self._require()
+        frame = ctr_data.read(data)
+        encoded = self._encode_table(frame, [*self.query_features, *self.item_features])
+        scores = [network.scorer({k: v[i:i + batch_size] for k, v in encoded.items()}).numpy()
+                  for i in range(0, len(frame), batch_size)]
+        return np.concatenate(scores).reshape(-1) if scores else np.zeros(0, np.float32)
+
     def catalogue_vectors(self) -> np.ndarray:
         """Item vectors [N, d] of the catalogue (factorised models), computed once per weights/catalogue."""
         network = self._require()
@@ -298,6 +310,9 @@ class Recommender(abc.ABC):
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`."""
+        check_arguments(f"{type(self).__name__}.recommend", k=k)
+        queries = ctr_data.read(queries)
+        check_exclude(exclude, len(queries))
         ids = self.catalog_ids()
         scores = self.score_candidates(queries, np.broadcast_to(np.arange(len(ids)), (len(queries), len(ids))))
         scores = scores.astype(np.float64)

@@ -15,6 +15,7 @@ from typing import Any
 
 import tensorflow_recommenders as tfrs
 
+from .._args import check_arguments
 from .._keras import keras, tf
 from ..features import Field
 from ..spec import FeatureSpec
@@ -89,6 +90,7 @@ class TwoTower(Recommender):
                  top_k_metrics: Sequence[int] = (10, 100), item_bias: bool = True, **kwargs: Any):
         kwargs.setdefault("learning_rate", 0.1)  # Adagrad, as in the TFRS retrieval tutorial
         kwargs.setdefault("batch_size", 4096)
+        check_arguments("TwoTower", hidden_units=hidden_units, output_dim=output_dim, top_k_metrics=top_k_metrics)
         super().__init__(spec, **kwargs)
         self.hidden_units, self.output_dim, self.top_k_metrics = tuple(hidden_units), output_dim, tuple(top_k_metrics)
         self.item_bias = item_bias

@@ -1,0 +1,74 @@
+"""Checks of the arguments users pass to models and functions, one rule per argument name, so that a
+wrong value is named with what was expected before TensorFlow meets it."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import ArgumentError, DataError
+
+
+def _integer(low: int) -> Callable[[Any], str | None]:
+    def rule(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return f"an integer, got {value!r} ({type(value).__name__})"
+        return None if value >= low else f"an integer of at least {low}, got {value}"
+    return rule
+
+
+def _number(low: float, *, above: bool, high: float | None = None) -> Callable[[Any], str | None]:
+    wanted = f"a number {'above' if above else 'of at least'} {low:g}"
+    wanted += f" and below {high:g}" if high is not None else ""
+
+    def rule(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return f"{wanted}, got {value!r} ({type(value).__name__})"
+        ok = (value > low if above else value >= low) and (high is None or value < high)
+        return None if ok else f"{wanted}, got {value}"
+    return rule
+
+
+def _widths(value: Any) -> str | None:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        return f"a sequence of layer widths such as (256, 128), got {value!r}"
+    bad = [w for w in value if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1]
+    return f"layer widths that are integers of at least 1, got {tuple(value)!r}" if bad else None
+
+
+def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    return lambda value: None if value is None else rule(value)
+
+
+_RULES: dict[str, Callable[[Any], str | None]] = {
+    "embedding_dim": _integer(1), "output_dim": _integer(1), "batch_size": _optional(_integer(1)),
+    "epochs": _integer(1), "n_negatives": _integer(1), "k": _integer(1), "n_candidates": _integer(1),
+    "backup_every": _optional(_integer(1)), "seed": _integer(0),
+    "learning_rate": _number(0.0, above=True), "l2": _number(0.0, above=False),
+    "dropout": _number(0.0, above=False, high=1.0),
+    "weight_averaging": _optional(_number(0.0, above=True, high=1.0)),
+    "hidden_units": _widths, "top_k_metrics": _widths,
+}
+
+
+def check_arguments(owner: str, **values: Any) -> None:
+    """Raise one ArgumentError listing every argument of `owner` (a class or function name) that breaks
+    its rule."""
+    problems = [f"{name} must be {problem}" for name, value in values.items()
+                if (problem := _RULES[name](value)) is not None]
+    if problems:
+        raise ArgumentError(f"{owner}: " + "; ".join(problems))
+
+
+def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:
+    """Raise an ArgumentError unless `value` is one of `allowed`."""
+    if value not in allowed:
+        raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def check_exclude(exclude: Sequence[Sequence[Any]] | None, n_queries: int) -> None:
+    """Raise a DataError unless `exclude` (when given) holds one list of items per query row."""
+    if exclude is not None and len(exclude) != n_queries:
+        raise DataError(f"exclude has {len(exclude)} lists for {n_queries} query rows; "
+                        "give one list (possibly empty) per row")
