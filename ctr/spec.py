@@ -109,6 +109,9 @@ class Numeric(Feature):
         problems = _positive(self, path, "buckets")
         if self.transform == "quantile" and self.buckets < 2:
             problems.append(f"{path}.buckets: quantile needs at least 2 buckets, got {self.buckets}")
+        if self.shared_embedding is not None:
+            problems.append(f"{path}.shared_embedding: a number has no vocabulary to share; only categorical, "
+                            "multi_categorical and text features can share an embedding table")
         return problems
 
 
@@ -247,9 +250,13 @@ class FeatureSpec:
         where = "<text>"
         if "\n" not in text:
             path = Path(text)
-            if not path.exists():
-                raise SpecError(f"<file>: no spec file at {path}")
-            text, where = path.read_text(encoding="utf-8"), str(path)
+            if not path.is_file():
+                raise SpecError(f"<file>: {path} is a folder, not a spec file" if path.is_dir() else
+                                f"<file>: no spec file at {path}")
+            try:
+                text, where = path.read_text(encoding="utf-8"), str(path)
+            except (OSError, UnicodeDecodeError) as err:
+                raise SpecError(f"<file>: cannot read {path} as UTF-8 text: {err}") from None
         try:
             raw = yaml.safe_load(text)  # safe: a spec never runs code
         except yaml.YAMLError as err:

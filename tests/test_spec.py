@@ -65,6 +65,7 @@ def _with_feature(line: str) -> str:
     ("{name: x, dtype: float}", "features[3].dtype: 'float' is not one of 'string', 'int'"),
     ("{name: x, hash_buckets: 10, max_tokens: 5}", "set either hash_buckets or max_tokens"),
     ("{name: clicked}", "features[3]: reads the label column 'clicked'"),
+    ("{name: x, kind: numeric, shared_embedding: item_id}", "features[3].shared_embedding: a number has no vocabulary"),
     ("just-a-string", "features[3]: expected a mapping with name and kind, got str"),
 ])
 def test_spec_errors_name_the_path_and_the_rule(feature, expected):
@@ -81,6 +82,8 @@ def test_spec_level_errors():
     assert "features: the spec needs at least one feature" in _error("features: []\n")
     with pytest.raises(ctr.SpecError, match="no spec file"):
         FeatureSpec.from_yaml("does/not/exist.yaml")
+    with pytest.raises(ctr.SpecError, match="is a folder, not a spec file"):
+        FeatureSpec.from_yaml(ROOT / "feature_specs")
 
 
 def test_all_problems_are_reported_at_once():
