@@ -8,6 +8,7 @@ column's name rather than deep inside TensorFlow. Also here: random and per-user
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -108,7 +109,10 @@ def count_rows(source: Source) -> int:
 
 
 def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
-    """A request given as column name → values, checked to be one value per row and of one length."""
+    """A request given as column name → values, checked to be one value per row and of one length; a
+    mapping of single values (`{"user_id": 196, ...}`) is one row."""
+    if columns and all(np.ndim(v) == 0 for v in columns.values()):
+        columns = {name: [value] for name, value in columns.items()}
     arrays = {}
     for name, values in columns.items():
         try:
@@ -270,8 +274,11 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
 
 
 def _seconds(column: pd.Series, where: str) -> np.ndarray:
+    if not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_datetime64_any_dtype(column.dtype):
+        column = _parsed_datetimes(column)
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        stamps = column.dt.tz_convert("UTC") if getattr(column.dt, "tz", None) is not None else column
+        # Aware times count from the epoch in UTC; naive ones are read as UTC.
+        stamps = column.dt.tz_convert("UTC").dt.tz_localize(None) if column.dt.tz is not None else column
         seconds = stamps.astype("datetime64[s]").astype("int64").to_numpy()
         return np.where(column.isna().to_numpy(), MISSING_INT, seconds).astype(np.int64)
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
@@ -282,8 +289,21 @@ def _seconds(column: pd.Series, where: str) -> np.ndarray:
         return out
     sample = column.dropna()
     example = sample.iloc[0] if len(sample) else None
-    raise DataError(f"{where}: expected seconds since the epoch or datetimes, but the column holds "
+    raise DataError(f"{where}: expected seconds since the epoch, datetimes or ISO 8601 text, but the column holds "
                     f"{column.dtype} values such as {example!r}")
+
+
+def _parsed_datetimes(column: pd.Series) -> pd.Series:
+    """Text or objects as epoch seconds or datetimes (ISO 8601 text, e.g. '2021-03-31 22:01:26' or with
+    an offset); the column unchanged when any value is neither."""
+    if pd.api.types.is_bool_dtype(column.dtype) or column.dropna().empty:
+        return column
+    with contextlib.suppress(ValueError, TypeError):
+        return pd.to_numeric(column)
+    try:
+        return pd.to_datetime(column, utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return column
 
 
 # -- splits ---------------------------------------------------------------------------------------

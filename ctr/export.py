@@ -99,6 +99,8 @@ def atomic_export(path: Path, write: Callable[[Path], None], check: Callable[[Pa
     """Write into a temporary sibling folder, check it, then swap it in; on failure the old one stays."""
     path = Path(path).absolute()
     recover_interrupted_export(path)
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"{path} is a file; an export is a folder, so choose another path")
     if path.exists() and not (path / "saved_model.pb").exists() and any(path.iterdir()):
         raise ExportError(f"{path} exists and is not a SavedModel; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)

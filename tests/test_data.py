@@ -57,7 +57,7 @@ def test_extra_columns_are_ignored(spec, frame):
     ("price", ["cheap"] * 3, r"feature 'price' \(numeric, column 'price'\): expected numbers, found 'cheap'"),
     ("user_id", ["u1", "u2", "u3"], r"feature 'user_id' .*dtype 'int' expects integer ids"),
     ("user_id", [1.5, 2.0, 3.0], r"dtype 'int' expects whole numbers, found 1.5"),
-    ("timestamp", ["monday"] * 3, r"feature 'timestamp' .*expected seconds since the epoch or datetimes"),
+    ("timestamp", ["monday"] * 3, r"feature 'timestamp' .*expected seconds since the epoch, datetimes or ISO 8601"),
     ("genres", [{"a": 1}] * 3, r"feature 'genres' .*expected one string per row"),
 ])
 def test_wrong_dtypes_are_named(spec, frame, column, values, message):
@@ -78,6 +78,38 @@ def test_missing_values_get_canonical_markers(spec, frame):
     assert raw["user_id"].tolist() == [1, ctr.MISSING_INT, 3]
     assert raw["timestamp"].tolist() == [0, ctr.MISSING_INT, 86400 * 365]
     assert raw["genres"].tolist() == ["Action|Drama", "", ""]
+
+
+def test_timestamps_in_every_common_form_give_the_same_seconds(spec, frame):
+    seconds = [0, 881250949, 1617228086]
+    naive = pd.to_datetime(pd.Series(seconds), unit="s")
+    forms = {
+        "int": pd.Series(seconds),
+        "float": pd.Series(seconds, dtype=float),
+        "text seconds": pd.Series([str(s) for s in seconds], dtype=object),
+        "naive datetimes (read as UTC)": naive,
+        "aware datetimes": naive.dt.tz_localize("UTC").dt.tz_convert("America/New_York"),
+        "ISO text": naive.astype(str).astype(object),
+        "ISO text with offsets": naive.dt.tz_localize("UTC").dt.tz_convert("Asia/Kolkata").map(
+            lambda t: t.isoformat()).astype(object),
+        "datetime objects": pd.Series(list(naive.dt.to_pydatetime()), dtype=object),
+    }
+    for form, column in forms.items():
+        rows = frame.iloc[:3].copy()
+        rows["timestamp"] = column.to_numpy()
+        assert raw_features(rows, spec)["timestamp"].tolist() == seconds, form
+
+
+def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
+    from ctr.data import read
+
+    row = frame.iloc[0]
+    one = read({c: row[c] for c in ("user_id", "gender", "price")})
+    assert one.shape == (1, 3) and one["gender"].iloc[0] == row["gender"]
+    with pytest.raises(ctr.DataError, match="the columns have different lengths"):
+        read({"user_id": [1, 2], "gender": ["F"]})
+    with pytest.raises(ctr.DataError, match=r"column 'price': expected one value per row .* shape \(2, 2\)"):
+        read({"user_id": [1, 2], "price": [[1.0, 2.0], [3.0, 4.0]]})
 
 
 def test_labels_binary_and_threshold(spec):

@@ -95,5 +95,9 @@ def test_export_refuses_to_overwrite_something_that_is_not_a_saved_model(trained
     with pytest.raises(ctr.ExportError, match="is not a SavedModel"):
         trained["lr"].export(tmp_path / "notes")
     assert (tmp_path / "notes" / "important.txt").read_text() == "keep me"
+    (tmp_path / "model.txt").write_text("a file")
+    with pytest.raises(ctr.ExportError, match="is a file; an export is a folder"):
+        trained["lr"].export(tmp_path / "model.txt")
+    assert (tmp_path / "model.txt").read_text() == "a file"
     with pytest.raises(ctr.NotFittedError):
         ctr.FM(trained["lr"].spec).export(tmp_path / "x")
