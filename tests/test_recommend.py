@@ -42,7 +42,12 @@ def exports(recommenders, tmp_path_factory):
 
 def test_personalised_models_beat_popularity(spec, loo, recommenders):
     train, test = loo
-    popular = ctr.evaluate_ranking(ctr.Popularity(spec).fit(train), test, train)["HR@10"]
+    popularity = ctr.Popularity(spec).fit(train)
+    popular = ctr.evaluate_ranking(popularity, test, train)["HR@10"]
+    by_count = popularity.catalog_ids()[np.argsort(-popularity.counts_, kind="stable")]
+    ids, counts = popularity.recommend(test.head(2), k=3, exclude=[[], [by_count[0]]])
+    assert ids[0].tolist() == by_count[:3].tolist() and (np.diff(counts[0]) <= 0).all()
+    assert ids[1].tolist() == by_count[1:4].tolist()
     for name, model in recommenders.items():
         hr = ctr.evaluate_ranking(model, test, train)["HR@10"]
         # ~130 held-out positives: MF-style models clear popularity by ~0.09, the two-tower by less.

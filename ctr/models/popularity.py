@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ from .. import data as ctr_data
 from ..errors import NotFittedError
 from ..implicit import Interactions, keys
 from ..spec import FeatureSpec
+from .recommender import top_k
 
 
 class Popularity:
@@ -34,5 +37,12 @@ class Popularity:
         return self.ids_
 
     def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Interaction counts [Q, C] of catalogue rows `rows` (the queries do not change them)."""
         self.catalog_ids()
         return self.counts_[np.asarray(rows)].astype(np.float32)
+
+    def recommend(self, queries: ctr_data.Source, k: int = 10,
+                  exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k most popular items [Q, k] for each query row, with their counts, never one of its
+        `exclude` (e.g. what the user has seen): the fallback for a user nothing is known about."""
+        return top_k(self, queries, k, exclude)

@@ -310,20 +310,7 @@ class Recommender(abc.ABC):
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`."""
-        check_arguments(f"{type(self).__name__}.recommend", k=k)
-        queries = ctr_data.read(queries)
-        check_exclude(exclude, len(queries))
-        ids = self.catalog_ids()
-        scores = self.score_candidates(queries, np.broadcast_to(np.arange(len(ids)), (len(queries), len(ids))))
-        scores = scores.astype(np.float64)
-        if exclude is not None:
-            position = pd.Index(ids)
-            for i, items in enumerate(exclude):
-                rows = position.get_indexer(list(items))
-                scores[i, rows[rows >= 0]] = -np.inf
-        k = min(k, len(ids))
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return ids[top], np.take_along_axis(scores, top, axis=1)
+        return top_k(self, queries, k, exclude)
 
     def index(self, items: pd.DataFrame) -> None:
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
@@ -371,6 +358,26 @@ class Recommender(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
+
+
+def top_k(model: Any, queries: ctr_data.Source, k: int,
+          exclude: Sequence[Sequence[Any]] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best catalogue items and their scores for each query row of any model with
+    `catalog_ids` and `score_candidates`, leaving out each row's `exclude` items."""
+    check_arguments(f"{type(model).__name__}.recommend", k=k)
+    queries = ctr_data.read(queries)
+    check_exclude(exclude, len(queries))
+    ids = model.catalog_ids()
+    scores = model.score_candidates(queries, np.broadcast_to(np.arange(len(ids)), (len(queries), len(ids))))
+    scores = scores.astype(np.float64)
+    if exclude is not None:
+        position = pd.Index(ids)
+        for i, items in enumerate(exclude):
+            rows = position.get_indexer(list(items))
+            scores[i, rows[rows >= 0]] = -np.inf
+    k = min(k, len(ids))
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return ids[top], np.take_along_axis(scores, top, axis=1)
 
 
 class _IndexBatches:
