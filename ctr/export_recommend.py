@@ -278,7 +278,8 @@ def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
 
 
 class RecommenderExport:
-    """An exported recommender loaded with TensorFlow: `recommend` for query rows (a DataFrame)."""
+    """An exported recommender loaded with TensorFlow: `recommend` for query rows (a DataFrame); it can
+    be tested with `ctr.evaluate_ranking` like the model it came from."""
 
     def __init__(self, path: str | Path):
         from .export import _read_metadata
@@ -293,10 +294,39 @@ class RecommenderExport:
         self.users = pd.read_parquet(self.path / USERS) if (self.path / USERS).exists() else pd.DataFrame()
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["recommend"]
+        self._catalogue_raw: dict[str, np.ndarray] | None = None
 
     @property
     def query_features(self) -> list[str]:
         return list(self.metadata["inputs"])
+
+    def catalog_ids(self) -> np.ndarray:
+        """Item ids of the exported catalogue, one per catalogue row."""
+        return self.catalogue[self.spec[self.metadata["item_key"]].source].to_numpy()
+
+    def score_candidates(self, queries: ctr_data.Source, rows: np.ndarray) -> np.ndarray:
+        """Scores [Q, C] of catalogue rows `rows` for each query row, from the export's own pair scores
+        (`serving_default`), so that `ctr.evaluate_ranking` tests the export itself."""
+        if "serving_default" not in self._loaded.signatures:
+            raise CtrError(f"{self.path} has no serving_default (pair scores) signature to score candidates with")
+        pairs = self._loaded.signatures["serving_default"]
+        names = list(pairs.structured_input_signature[1])
+        item_names = [n for n in names if n not in self.query_features]
+        queries = complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        query_raw = ctr_data.raw_features(queries, self.spec, self.query_features)
+        if self._catalogue_raw is None:
+            self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
+        dtypes = {n: s.dtype for n, s in raw_signature(self.spec, names).items()}
+        rows = np.asarray(rows)
+        out = np.empty(rows.shape, np.float32)
+        step = max(1, 65_536 // max(rows.shape[1], 1))  # about 65k pairs a call
+        for start in range(0, len(rows), step):
+            part = rows[start:start + step]
+            inputs = {n: np.repeat(v[start:start + step], part.shape[1]) for n, v in query_raw.items()}
+            inputs.update({n: v[part.reshape(-1)] for n, v in self._catalogue_raw.items()})
+            scores = pairs(**{n: tf.constant(v, dtypes[n]) for n, v in inputs.items()})["score"]
+            out[start:start + step] = scores.numpy().reshape(part.shape)
+        return out
 
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: list[list[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -110,6 +110,16 @@ def test_pair_scores_in_process_equal_the_exports_serving_default_in_a_fresh_pro
         np.testing.assert_allclose(np.array(served[name]), scores, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo):
+    train, test = loo
+    for name in ("mf", "neumf"):
+        served = ctr.RecommenderExport(exports[name])
+        for protocol in ("sampled", "full"):
+            got = ctr.evaluate_ranking(served, test, train, protocol=protocol)
+            want = ctr.evaluate_ranking(recommenders[name], test, train, protocol=protocol)
+            assert got == pytest.approx(want, abs=1e-9), (name, protocol)
+
+
 def test_factorised_exports_have_embedding_signatures(exports):
     import tensorflow as tf
 
