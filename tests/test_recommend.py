@@ -69,6 +69,25 @@ def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
         model.recommend(queries, k=0)
 
 
+def test_recommend_scores_a_few_queries_at_a_time_with_the_same_result(recommenders, loo, monkeypatch):
+    from ctr.models import recommender
+
+    queries = loo[1].head(7)
+    model = recommenders["two_tower"]
+    exclude = [loo[0][loo[0].user_id == u].item_id.tolist() for u in queries.user_id]
+    whole = model.recommend(queries, k=12, exclude=exclude)
+    rows = np.broadcast_to(np.arange(len(model.catalog_ids())), (7, len(model.catalog_ids())))
+    scores = model.score_candidates(queries, rows)
+    monkeypatch.setattr(recommender, "_SCORES_A_STEP", len(model.catalog_ids()) * 2)  # two queries a step
+    monkeypatch.setattr(recommender, "_GATHERED_A_STEP", 1)  # one query a step
+    parts = model.recommend(queries, k=12, exclude=exclude)
+    np.testing.assert_array_equal(parts[0], whole[0])
+    np.testing.assert_allclose(parts[1], whole[1], rtol=1e-6)
+    shuffled = np.random.default_rng(0).permuted(rows, axis=1)  # a list of its own per query
+    np.testing.assert_allclose(model.score_candidates(queries, shuffled), np.take_along_axis(scores, shuffled, 1),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, exports, loo, tmp_path,
                                                                    serve_fresh):
     queries = loo[1].head(6)

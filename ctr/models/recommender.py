@@ -277,7 +277,12 @@ class Recommender(abc.ABC):
         rows = np.asarray(rows)
         if self.factorized:
             q = network.scorer.query_vectors({k: tf.constant(v) for k, v in encoded.items()}).numpy()
-            return np.einsum("qd,qcd->qc", q, self.catalogue_vectors()[rows])
+            vectors = self.catalogue_vectors()
+            if len(rows) and (rows.strides[0] == 0 or (rows == rows[0]).all()):
+                return q @ vectors[rows[0]].T  # one candidate list for all: no [Q, C, d] copy of the vectors
+            step = max(1, _GATHERED_A_STEP // max(rows.shape[1] * vectors.shape[1], 1))
+            return np.concatenate([np.einsum("qd,qcd->qc", q[i:i + step], vectors[rows[i:i + step]])
+                                   for i in range(0, len(rows), step)]) if len(rows) else np.zeros(rows.shape)
         n, c = rows.shape
         out = np.empty((n, c), np.float32)
         step = max(1, 65_536 // max(c, 1))
@@ -360,24 +365,36 @@ class Recommender(abc.ABC):
         return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
 
 
+# Memory bounds of scoring: at most this many (query, item) scores, or gathered item-vector values, at once.
+_SCORES_A_STEP = 1 << 21
+_GATHERED_A_STEP = 1 << 22
+
+
 def top_k(model: Any, queries: ctr_data.Source, k: int,
           exclude: Sequence[Sequence[Any]] | None) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best catalogue items and their scores for each query row of any model with
     `catalog_ids` and `score_candidates`, leaving out each row's `exclude` items."""
     check_arguments(f"{type(model).__name__}.recommend", k=k)
-    queries = ctr_data.read(queries)
+    queries = ctr_data.read(queries).reset_index(drop=True)
     check_exclude(exclude, len(queries))
     ids = model.catalog_ids()
-    scores = model.score_candidates(queries, np.broadcast_to(np.arange(len(ids)), (len(queries), len(ids))))
-    scores = scores.astype(np.float64)
-    if exclude is not None:
-        position = pd.Index(ids)
-        for i, items in enumerate(exclude):
+    k = min(k, len(ids))
+    position = pd.Index(ids)
+    step = max(1, _SCORES_A_STEP // max(len(ids), 1))
+    top_ids, top_scores = [], []
+    for start in range(0, len(queries), step):
+        part = queries.iloc[start:start + step].reset_index(drop=True)
+        scores = model.score_candidates(part, np.broadcast_to(np.arange(len(ids)), (len(part), len(ids))))
+        scores = scores.astype(np.float64)
+        for i, items in enumerate(exclude[start:start + step] if exclude is not None else []):
             rows = position.get_indexer(list(items))
             scores[i, rows[rows >= 0]] = -np.inf
-    k = min(k, len(ids))
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return ids[top], np.take_along_axis(scores, top, axis=1)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: the earlier catalogue row, as top_k
+        top_ids.append(ids[top])
+        top_scores.append(np.take_along_axis(scores, top, axis=1))
+    if not top_ids:
+        return ids[:0].reshape(0, k), np.zeros((0, k))
+    return np.concatenate(top_ids), np.concatenate(top_scores)
 
 
 class _IndexBatches:
