@@ -184,6 +184,8 @@ def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recomme
                            "exclude": exclude}}, tmp_path)["p"]
     np.testing.assert_array_equal(np.array(served["item_ids"]), ids)
     np.testing.assert_allclose(np.array(served["scores"]), scores, atol=1e-5)
+    repeated_index = queries.set_index(np.zeros(len(queries), int))  # e.g. rows gathered by pd.concat
+    np.testing.assert_array_equal(pipeline.recommend(repeated_index, k=4, exclude=exclude)[0], ids)
 
 
 def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
