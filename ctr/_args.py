@@ -37,6 +37,13 @@ def _widths(value: Any) -> str | None:
     return f"layer widths that are integers of at least 1, got {tuple(value)!r}" if bad else None
 
 
+def _rate(value: Any) -> str | None:
+    problem = _number(0.0, above=True)(value)
+    if problem and callable(value):  # a Keras learning-rate schedule: its state could not be exported as JSON
+        problem += "; schedules are not taken, but a callback such as keras.callbacks.ReduceLROnPlateau can lower it"
+    return problem
+
+
 def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return lambda value: None if value is None else rule(value)
 
@@ -45,7 +52,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "embedding_dim": _integer(1), "output_dim": _integer(1), "batch_size": _optional(_integer(1)),
     "epochs": _integer(1), "n_negatives": _integer(1), "k": _integer(1), "n_candidates": _integer(1),
     "backup_every": _optional(_integer(1)), "seed": _integer(0),
-    "learning_rate": _number(0.0, above=True), "l2": _number(0.0, above=False),
+    "learning_rate": _rate, "l2": _number(0.0, above=False),
     "dropout": _number(0.0, above=False, high=1.0),
     "weight_averaging": _optional(_number(0.0, above=True, high=1.0)),
     "hidden_units": _widths, "top_k_metrics": _widths,
