@@ -74,6 +74,14 @@ def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> N
         raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
+def check_saved_model_only(owner: str, format: str) -> None:
+    """Raise an ArgumentError for an export format other than a SavedModel, which is all a recommender has."""
+    if format == "onnx":
+        raise ArgumentError(f"{owner}.export: ONNX export covers the click models (LogisticRegression, FM, DeepFM); "
+                            "a recommender's catalogue search is exported as a SavedModel only (format='saved_model')")
+    check_choice(f"{owner}.export", "format", format, ("saved_model",))
+
+
 def check_exclude(exclude: Sequence[Sequence[Any]] | None, n_queries: int) -> None:
     """Raise a DataError unless `exclude` (when given) holds one list of items per query row."""
     if exclude is not None and len(exclude) != n_queries:

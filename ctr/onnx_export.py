@@ -105,6 +105,8 @@ def onnx_session(path: str | Path) -> Any:
     import onnxruntime as ort
     from onnxruntime_extensions import get_library_path
 
+    if not Path(path).is_file():
+        raise CtrError(f"{path}: no ONNX file here")
     options = ort.SessionOptions()
     options.register_custom_ops_library(get_library_path())
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
-from ._args import check_arguments
+from ._args import check_arguments, check_saved_model_only
 from .errors import DataError
 from .models.base import RankingModel
 from .models.recommender import Recommender
@@ -82,7 +82,9 @@ class RecommendationPipeline:
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(candidates, top, axis=1), np.take_along_axis(scores, top, axis=1)
 
-    def export(self, path: str | Path, *, verify: bool = True) -> Path:
+    def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
+        """A SavedModel whose `recommend` retrieves, re-ranks and filters in one graph."""
         from .export_recommend import export_pipeline
 
+        check_saved_model_only("RecommendationPipeline", format)
         return export_pipeline(self, Path(path), verify=verify)

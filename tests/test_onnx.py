@@ -43,5 +43,9 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     with pytest.raises(ctr.ExportError, match="feature 'zip_prefix' is hashed"):
         model.export(tmp_path / "m.onnx", format="onnx")
     assert not (tmp_path / "m.onnx").exists()
-    with pytest.raises(ValueError, match="format must be"):
+    with pytest.raises(ctr.ArgumentError, match="format must be one of 'saved_model', 'onnx'; got 'pmml'"):
         model.export(tmp_path / "m", format="pmml")
+    with pytest.raises(ctr.ArgumentError, match="ONNX export covers the click models"):
+        ctr.TwoTower(spec).export(tmp_path / "t.onnx", format="onnx")
+    with pytest.raises(ctr.CtrError, match="no ONNX file here"):
+        ctr.onnx_session(tmp_path / "m.onnx")

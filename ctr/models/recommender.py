@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
-from .._args import check_arguments, check_choice, check_exclude
+from .._args import check_arguments, check_choice, check_exclude, check_saved_model_only
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature, traced_encoder
@@ -327,11 +327,12 @@ class Recommender(abc.ABC):
         self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
         self._catalogue_vectors = None
 
-    def export(self, path: str | Path, *, verify: bool = True) -> Path:
+    def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """A SavedModel with `recommend`, `serving_default` (pair scores) and, for factorised models,
         `user_embedding` and `item_embedding`; it carries the catalogue."""
         from ..export_recommend import export_recommender
 
+        check_saved_model_only(type(self).__name__, format)
         return export_recommender(self, Path(path), verify=verify)
 
     # -- plumbing -------------------------------------------------------------------------------
