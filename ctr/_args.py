@@ -4,7 +4,9 @@ wrong value is named with what was expected before TensorFlow meets it."""
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .errors import ArgumentError, DataError
@@ -44,6 +46,12 @@ def _rate(value: Any) -> str | None:
     return problem
 
 
+def _folder(value: Any) -> str | None:
+    if not isinstance(value, str | os.PathLike):
+        return f"a folder path, got {value!r} ({type(value).__name__})"
+    return f"a folder, but {value} is a file" if Path(value).exists() and not Path(value).is_dir() else None
+
+
 def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return lambda value: None if value is None else rule(value)
 
@@ -56,6 +64,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "dropout": _number(0.0, above=False, high=1.0),
     "weight_averaging": _optional(_number(0.0, above=True, high=1.0)),
     "hidden_units": _widths, "top_k_metrics": _widths,
+    "backup_dir": _optional(_folder), "logdir": _optional(_folder),
 }
 
 

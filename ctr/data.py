@@ -69,10 +69,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         require_columns(header, cols or [], where=str(path))
         yield from pd.read_csv(path, sep=sep, usecols=cols, chunksize=chunk_rows)
         return
-    try:
-        dataset = pads.dataset(path, format="parquet")
-    except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
+    dataset = _parquet(path)
     require_columns(dataset.schema.names, cols or [], where=str(path))
     empty = True
     try:
@@ -102,10 +99,18 @@ def count_rows(source: Source) -> int:
     if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.is_file():
         sep = "\t" if path.suffix.lower() == ".tsv" else ","
         return sum(len(chunk) for chunk in pd.read_csv(path, sep=sep, usecols=[0], chunksize=1 << 20))
+    return _parquet(path).count_rows()
+
+
+def _parquet(path: Path) -> pads.Dataset:
+    """The Parquet file or folder at `path`, or a DataError saying why it cannot be read."""
     try:
-        return pads.dataset(path, format="parquet").count_rows()
+        dataset = pads.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
+    if not dataset.files:
+        raise DataError(f"{path}: a folder with no Parquet files in it")
+    return dataset
 
 
 def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:

@@ -158,6 +158,9 @@ def _bad_arguments(env: dict) -> None:
               ["learning_rate must be a number above 0", "ReduceLROnPlateau"]),
              (lambda: ctr.LogisticRegression(env["spec"]).fit(env["frame"], epochs=0, batch_size=-8, verbose=0),
               ["LogisticRegression.fit: epochs must be", "batch_size must be an integer of at least 1, got -8"]),
+             (lambda: ctr.LogisticRegression(env["spec"]).fit(env["frame"],
+                                                              backup_dir=env["export"] / "saved_model.pb"),
+              ["LogisticRegression.fit: backup_dir must be a folder, but", "saved_model.pb is a file"]),
              (lambda: ctr.evaluate_ranking(ctr.Popularity(env["spec"]), env["frame"], env["frame"], protocol="ful"),
               ["evaluate_ranking: protocol must be one of 'sampled', 'full'; got 'ful'"])]
     for call, fragments in cases:

@@ -41,6 +41,18 @@ def test_parquet_files_with_different_schemas_are_reported(tmp_path):
         list(iter_chunks(folder, ["a"]))
 
 
+def test_unreadable_and_empty_parquet_sources_are_named(tmp_path):
+    from ctr.data import count_rows
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    for source, message in [(tmp_path / "empty", "a folder with no Parquet files in it"),
+                            (tmp_path / "broken.parquet", "not a readable Parquet file")]:
+        for reader in (read, count_rows):
+            with pytest.raises(ctr.DataError, match=message):
+                reader(source)
+
+
 def test_missing_column_is_named(spec, frame):
     with pytest.raises(ctr.DataError, match=r"column 'price' is missing from the data; it has: 'user_id'"):
         raw_features(frame.drop(columns=["price"]), spec)

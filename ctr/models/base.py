@@ -382,7 +382,8 @@ class RankingModel(abc.ABC):
         every epoch instead of caching it encoded in memory; by default only sources whose encoded
         form would exceed 1 GB are streamed.
         """
-        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every)
+        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
+                        backup_dir=backup_dir, logdir=logdir)
         batch_size = batch_size or self.batch_size
         backup = Path(backup_dir) if backup_dir is not None else None
         self._fit_preprocessing(data, verbose, backup)

@@ -142,7 +142,8 @@ class Recommender(abc.ABC):
         `strategy` (or an enclosing `strategy.scope()`) distributes training; each replica takes its
         share of every batch (for the two-tower, its in-batch negatives are its own share's items).
         """
-        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, backup_every=backup_every)
+        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, backup_every=backup_every, backup_dir=backup_dir,
+                        logdir=logdir)
         backup = Path(backup_dir) if backup_dir is not None else None
         frame = ctr_data.read(data)
         interactions = Interactions.from_frame(frame, self.spec, items)
