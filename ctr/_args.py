@@ -52,6 +52,15 @@ def _folder(value: Any) -> str | None:
     return f"a folder, but {value} is a file" if Path(value).exists() and not Path(value).is_dir() else None
 
 
+def _fractions(value: Any) -> str | None:
+    wanted = "non-negative numbers that sum to 1, such as (0.8, 0.1, 0.1)"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or not value:
+        return f"{wanted}, got {value!r}"
+    if any(isinstance(f, bool) or not isinstance(f, numbers.Real) or f < 0 for f in value):
+        return f"{wanted}, got {tuple(value)!r}"
+    return None if abs(sum(value) - 1.0) <= 1e-6 else f"{wanted}, got {tuple(value)!r} (sum {sum(value):g})"
+
+
 def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return lambda value: None if value is None else rule(value)
 
@@ -65,6 +74,8 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "weight_averaging": _optional(_number(0.0, above=True, high=1.0)),
     "hidden_units": _widths, "top_k_metrics": _widths,
     "backup_dir": _optional(_folder), "logdir": _optional(_folder),
+    "fractions": _fractions, "fraction": _number(0.0, above=True, high=1.0), "max_length": _integer(1),
+    "profile_size": _integer(1),
 }
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from ._args import check_arguments
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp
@@ -315,6 +316,7 @@ def _parsed_datetimes(column: pd.Series) -> pd.Series:
 def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
                  seed: int = 0) -> tuple[pd.DataFrame, ...]:
     """Shuffle rows with `seed` and cut them into parts of the given fractions (summing to 1)."""
+    check_arguments("random_split", fractions=fractions, seed=seed)
     frame = read(data)
     cuts = _cuts(len(frame), fractions)
     order = np.random.default_rng(seed).permutation(len(frame))
@@ -325,9 +327,9 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
                    time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
     """Per user, the earliest interactions train and the latest test: each part takes its fraction
     of every user's history, in time order (ties broken by row order)."""
+    check_arguments("temporal_split", fractions=fractions)
     frame = read(data)
     require_columns(frame.columns, [user, time])
-    _cuts(len(frame), fractions)  # validates the fractions
     ordered = frame.reset_index(drop=True)
     rank = ordered.sort_values([user, time], kind="stable").groupby(user, sort=False).cumcount()
     size = ordered.groupby(user)[user].transform("size")
@@ -346,6 +348,7 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     first, so training on first items teaches the model what it will be served. With `profiles` (rows
     of other interactions), each user's history is those rows instead, the same for all their rows:
     the profile a cold user brings at serving time."""
+    check_arguments("add_history", max_length=max_length)
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, item, time])
     if profiles is not None:
@@ -377,8 +380,7 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
     Held-out users with no rows beyond the profile are dropped."""
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, time])
-    if not 0 < fraction < 1:
-        raise ArgumentError(f"cold_user_split: fraction must be between 0 and 1, got {fraction}")
+    check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
     ids = frame[user].drop_duplicates().to_numpy()
     rng = np.random.default_rng(seed)
     cold = set(rng.choice(ids, size=max(1, round(fraction * len(ids))), replace=False).tolist())
@@ -390,8 +392,6 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
 
 
 def _cuts(n: int, fractions: Sequence[float]) -> list[int]:
-    if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ArgumentError(f"fractions must be non-negative and sum to 1, got {tuple(fractions)}")
     edges = np.round(np.cumsum([0.0, *fractions]) * n).astype(int)
     edges[-1] = n
     return edges.tolist()

@@ -144,8 +144,14 @@ def test_random_split_is_a_seeded_partition(frame):
     assert all(x.equals(y) for x, y in zip(a, b, strict=True))
     keys = pd.concat(a)[["user_id", "item_id", "timestamp"]]
     assert len(keys.drop_duplicates()) == len(frame[["user_id", "item_id", "timestamp"]].drop_duplicates())
-    with pytest.raises(ValueError, match="sum to 1"):
+    with pytest.raises(ctr.ArgumentError, match=r"random_split: fractions must be .* sum to 1.*\(sum 0\.7\)"):
         random_split(frame, (0.5, 0.2))
+    with pytest.raises(ctr.ArgumentError, match=r"got '0\.8,0\.2'"):
+        random_split(frame, "0.8,0.2")
+    with pytest.raises(ctr.ArgumentError, match="cold_user_split: profile_size must be an integer of at least 1"):
+        ctr.data.cold_user_split(frame, 0.2, 0)
+    with pytest.raises(ctr.ArgumentError, match="add_history: max_length must be an integer of at least 1"):
+        ctr.data.add_history(frame, max_length=0)
 
 
 def test_temporal_split_keeps_each_users_latest_rows_for_test(frame):
