@@ -44,15 +44,19 @@ def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], n
 
 
 def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
-    """2-D coordinates (UMAP if available, else PCA) and the method's name."""
-    try:
-        import umap  # optional extra
+    """2-D coordinates (UMAP if available and there are enough rows for its 15 neighbours, else PCA)
+    and the method's name."""
+    if len(vectors) > 15:
+        try:
+            import umap  # optional extra
 
-        return umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors), "UMAP"
-    except ImportError:
-        centred = vectors - vectors.mean(axis=0)
-        _, _, components = np.linalg.svd(centred, full_matrices=False)
-        return centred @ components[:2].T, "PCA"
+            return umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors), "UMAP"
+        except ImportError:
+            pass
+    centred = vectors - vectors.mean(axis=0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    coords = centred @ components[:2].T
+    return np.pad(coords, ((0, 0), (0, 2 - coords.shape[1]))), "PCA"  # a second axis of zeros for one row
 
 
 def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd.DataFrame | None = None,

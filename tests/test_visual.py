@@ -97,3 +97,11 @@ def test_embedding_map_and_projector_files(trained, frame, tmp_path, capsys):
     lr = trained["lr"].export(tmp_path / "lr")
     assert main(["embeddings", "--model", str(lr), "--feature", "item_id"]) == 2
     assert "no embedding table" in capsys.readouterr().err
+
+
+def test_a_map_of_one_or_two_vectors_is_drawn_too():
+    from ctr.embedding_map import project
+
+    for rows in (1, 2, 3):
+        coords, method = project(np.random.default_rng(rows).normal(size=(rows, 8)))
+        assert coords.shape == (rows, 2) and np.isfinite(coords).all() and method == "PCA"
