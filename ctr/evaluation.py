@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_arguments, check_choice
+from .errors import DataError
 from .implicit import NegativeSampler, keys
 from .metrics import ranking_metrics, ranks_with_random_ties
 from .spec import FeatureSpec
@@ -53,6 +54,8 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     unknown = int((test_rows < 0).sum())
     test = test[test_rows >= 0].reset_index(drop=True)
     test_rows = test_rows[test_rows >= 0]
+    if len(test) == 0:
+        raise _nothing_to_rank(spec, unknown)
     users = pd.Index(pd.concat([train[user_col], test[user_col]]).unique())
     train_rows = catalogue.get_indexer(train[item_col])
     known_train = train_rows >= 0
@@ -70,6 +73,9 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
             keep = ~np.isin(users.get_indexer(test[user_col]), list(too_busy))
             skipped_users = len(too_busy)
             test, test_rows = test[keep].reset_index(drop=True), test_rows[keep]
+            if len(test) == 0:
+                raise _nothing_to_rank(spec, unknown, f" from a user who left {n_negatives} items untouched "
+                                                      f"({skipped_users} users did not)")
         everything = NegativeSampler(all_users, all_rows, len(catalogue), seed=seed)
         negatives = everything.sample(users.get_indexer(test[user_col]), n_negatives)
         candidates = np.concatenate([test_rows[:, None], negatives], axis=1)
@@ -107,3 +113,9 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
         result = {key: result[key] for key in (f"HR@{k}", f"NDCG@{k}", "MRR", "queries")}
     return {"protocol": description, "k": k, **result, "skipped_unknown_items": unknown,
             "skipped_users": skipped_users}
+
+
+def _nothing_to_rank(spec: FeatureSpec, unknown: int, more: str = "") -> DataError:
+    return DataError("no held-out interaction to rank: the test data has none"
+                     + (" with label 1" if spec.label is not None else "")
+                     + (f" whose item is in the catalogue ({unknown} are not)" if unknown else "") + more)

@@ -80,3 +80,13 @@ def test_full_protocol_excludes_training_items():
 
     result = ctr.evaluate_ranking(TrainLover(spec, test, items), test, train, protocol="full")
     assert result["MRR"] == 1.0  # the training items were not competing
+
+
+@pytest.mark.parametrize("protocol", ["sampled", "full"])
+def test_nothing_to_rank_is_a_data_error_that_says_why(protocol):
+    spec, train, test, items = _toy()
+    oracle = _Oracle(spec, test, items)
+    with pytest.raises(ctr.DataError, match=r"no held-out interaction to rank: the test data has none$"):
+        ctr.evaluate_ranking(oracle, test.head(0), train, protocol=protocol)
+    with pytest.raises(ctr.DataError, match=r"whose item is in the catalogue \(20 are not\)"):
+        ctr.evaluate_ranking(oracle, test.assign(item_id=10_000), train, protocol=protocol)
