@@ -53,6 +53,8 @@ def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
     _require_packages()
     import onnx
 
+    if Path(path).is_dir():
+        raise ExportError(f"{path} is a folder; an ONNX export is one file, so choose a file name such as model.onnx")
     hashed = [f.name for f in model.spec.features if isinstance(f, Categorical) and f.hash_buckets]
     if hashed:
         raise ExportError(f"feature {', '.join(map(repr, hashed))} is hashed (hash_buckets); ONNX runtimes hash "

@@ -47,5 +47,8 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
         model.export(tmp_path / "m", format="pmml")
     with pytest.raises(ctr.ArgumentError, match="ONNX export covers the click models"):
         ctr.TwoTower(spec).export(tmp_path / "t.onnx", format="onnx")
+    (tmp_path / "saved").mkdir()
+    with pytest.raises(ctr.ExportError, match="is a folder; an ONNX export is one file"):
+        model.export(tmp_path / "saved", format="onnx")
     with pytest.raises(ctr.CtrError, match="no ONNX file here"):
         ctr.onnx_session(tmp_path / "m.onnx")
