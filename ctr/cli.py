@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--epochs", type=int, default=5)
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
-    fit.add_argument("--hidden-units", help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own; "
-                                            "the two-tower's towers: none)")
+    fit.add_argument("--hidden-units", type=_widths,
+                     help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own; the two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
     fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
     predict.add_argument("--data", required=True, help="Parquet or CSV of raw feature columns")
-    predict.add_argument("--out", help="write the rows with a 'probability' column here (.csv or .parquet)")
+    predict.add_argument("--out", help="write the rows with a 'probability' column here "
+                                               "(.csv, .tsv, .parquet or .json lines)")
 
     recommend = commands.add_parser("recommend", help="top-k items for one user from an exported recommender")
     recommend.add_argument("--model", required=True, help="export folder with a recommend signature")
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except CtrError as err:
+    except (CtrError, OSError) as err:  # OSError: a file that cannot be read or written, with its path
         print(f"ctr {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -113,7 +114,7 @@ def _fit(args: argparse.Namespace) -> int:
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
     if args.hidden_units is not None and args.model in ("deepfm", "neumf", "two_tower"):
-        kwargs["hidden_units"] = tuple(int(x) for x in args.hidden_units.split(",") if x)
+        kwargs["hidden_units"] = args.hidden_units
     if args.model in _RECOMMENDERS:
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
@@ -145,6 +146,15 @@ def _fractions(text: str) -> tuple[float, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated fractions such as 0.8,0.1,0.1, got {text!r}") from None
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """--hidden-units: comma-separated layer widths."""
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 256,128, got {text!r}") from None
 
 
 def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict]:
@@ -190,16 +200,28 @@ def _predict(args: argparse.Namespace) -> int:
     from . import data
     from .export import ServedModel
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in _WRITERS:
+        raise CtrError(f"--out {out}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
+                       "line), which says how to write it")
     served = ServedModel(args.model)
     frame = data.read(args.data)
     frame = frame.assign(probability=served.predict(frame))
-    if args.out:
-        out = Path(args.out)
-        frame.to_parquet(out) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
-        print(f"ctr predict: {len(frame)} rows written to {out}")
-    else:
+    if out is None:
         print(frame.to_string(max_rows=50))
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _WRITERS[out.suffix.lower()](frame, out)
+    print(f"ctr predict: {len(frame)} rows written to {out}")
     return 0
+
+
+_WRITERS: dict[str, Callable[[Any, Path], None]] = {
+    ".csv": lambda frame, out: frame.to_csv(out, index=False),
+    ".tsv": lambda frame, out: frame.to_csv(out, sep="\t", index=False),
+    ".parquet": lambda frame, out: frame.to_parquet(out, index=False),
+    ".json": lambda frame, out: frame.to_json(out, orient="records", lines=True),
+}
 
 
 def _recommend(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,6 +35,17 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.csv")]) == 0
     scored = pd.read_csv(tmp_path / "p.csv")
     assert len(scored) == 20 and scored.probability.between(0, 1).all()
+    lines = tmp_path / "new" / "folder" / "p.json"  # folders made as needed; one JSON object a line
+    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(lines)]) == 0
+    np.testing.assert_allclose(pd.read_json(lines, lines=True).probability, scored.probability, rtol=1e-6)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.xlsx")]) == 2
+    assert "must end in .csv, .tsv, .parquet or .json" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")  # a file where a folder should be: the OS's error, on one line
+    blocked = tmp_path / "a_file" / "p.csv"
+    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(blocked)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ctr predict: error: ") and "a_file" in err and "Traceback" not in err
 
     capsys.readouterr()
     assert main(["evaluate", "--model", str(export), "--data", str(data)]) == 0
@@ -57,6 +69,11 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
         main(["fit", "--spec", good, "--data", "synthetic", "--split", "0.8,abc"])
     assert exit_.value.code == 2
     assert "--split: expected comma-separated fractions such as 0.8,0.1,0.1, got '0.8,abc'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["fit", "--spec", good, "--data", "synthetic", "--hidden-units", "64,abc"])
+    assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
+    assert main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"]) == 2
+    assert "ctr fit: error: DeepFM: embedding_dim must be an integer of at least 1, got 0" in capsys.readouterr().err
 
 
 def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_path, frame, capsys):
