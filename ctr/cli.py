@@ -235,7 +235,7 @@ def _recommend(args: argparse.Namespace) -> int:
     user_feature = spec[meta["user_key"]]
     row: dict[str, object] = {}
     if args.user is not None:
-        user_id = int(args.user) if user_feature.kind == "categorical" and user_feature.dtype == "int" else args.user
+        user_id = _parse_value(user_feature, args.user)
         known = served.users[served.users[user_feature.source] == user_id] if len(served.users) else []
         if len(known):
             row.update(known.iloc[-1].to_dict())
