@@ -304,12 +304,25 @@ class RecommenderExport:
         """Item ids of the exported catalogue, one per catalogue row."""
         return self.catalogue[self.spec[self.metadata["item_key"]].source].to_numpy()
 
+    def predict(self, data: ctr_data.Source) -> np.ndarray:
+        """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
+        what the model's `predict` gives."""
+        pairs = self._pair_signature()
+        names = list(pairs.structured_input_signature[1])
+        frame = ctr_data.read(data)
+        raw = ctr_data.raw_features(complete_queries(self.spec, self.query_features, frame), self.spec, names)
+        dtypes = {n: s.dtype for n, s in raw_signature(self.spec, names).items()}
+        return pairs(**{n: tf.constant(v, dtypes[n]) for n, v in raw.items()})["score"].numpy()
+
+    def _pair_signature(self) -> Any:
+        if "serving_default" not in self._loaded.signatures:
+            raise CtrError(f"{self.path} has no serving_default (pair scores) signature")
+        return self._loaded.signatures["serving_default"]
+
     def score_candidates(self, queries: ctr_data.Source, rows: np.ndarray) -> np.ndarray:
         """Scores [Q, C] of catalogue rows `rows` for each query row, from the export's own pair scores
         (`serving_default`), so that `ctr.evaluate_ranking` tests the export itself."""
-        if "serving_default" not in self._loaded.signatures:
-            raise CtrError(f"{self.path} has no serving_default (pair scores) signature to score candidates with")
-        pairs = self._loaded.signatures["serving_default"]
+        pairs = self._pair_signature()
         names = list(pairs.structured_input_signature[1])
         item_names = [n for n in names if n not in self.query_features]
         queries = complete_queries(self.spec, self.query_features, ctr_data.read(queries))

@@ -124,6 +124,8 @@ def test_pair_scores_in_process_equal_the_exports_serving_default_in_a_fresh_pro
         expected[name] = model.predict(rows)
         assert expected[name].shape == (9,) and np.isfinite(expected[name]).all()
         np.testing.assert_allclose(model.predict(rows, batch_size=4), expected[name], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(ctr.RecommenderExport(exports[name]).predict(rows), expected[name], rtol=1e-5,
+                                   atol=1e-5)
     served = serve_fresh(request, tmp_path)
     for name, scores in expected.items():
         np.testing.assert_allclose(np.array(served[name]), scores, rtol=1e-5, atol=1e-5, err_msg=name)
