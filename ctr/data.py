@@ -203,7 +203,8 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
 def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
     where = f"feature {f.name!r} ({f.kind}, column {f.source!r})"
     if isinstance(f, Numeric):
-        return _numbers(column, where).astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, which the encoder serves as missing
+            return _numbers(column, where).astype(np.float32)
     if isinstance(f, Timestamp):
         return _seconds(column, where)
     if isinstance(f, Categorical) and f.dtype == "int":

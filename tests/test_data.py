@@ -92,6 +92,17 @@ def test_missing_values_get_canonical_markers(spec, frame):
     assert raw["genres"].tolist() == ["Action|Drama", "", ""]
 
 
+def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):
+    import warnings
+
+    rows = frame.iloc[:3].copy()
+    rows["price"] = [1e300, -1e300, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's "overflow encountered in cast"
+        price = raw_features(rows, spec)["price"]
+    assert price.tolist() == [np.inf, -np.inf, 2.0]  # served as missing, as infinities are
+
+
 def test_timestamps_in_every_common_form_give_the_same_seconds(spec, frame):
     seconds = [0, 881250949, 1617228086]
     naive = pd.to_datetime(pd.Series(seconds), unit="s")
