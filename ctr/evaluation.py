@@ -79,7 +79,7 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
         everything = NegativeSampler(all_users, all_rows, len(catalogue), seed=seed)
         negatives = everything.sample(users.get_indexer(test[user_col]), n_negatives)
         candidates = np.concatenate([test_rows[:, None], negatives], axis=1)
-        queries, targets, valid = test, np.zeros((len(test), 1), np.int64), None
+        queries, targets = test, np.zeros((len(test), 1), np.int64)
         description = (f"sampled: each held-out interaction ranked against {n_negatives} uniformly sampled items "
                        "the user never interacted with")
     else:
@@ -93,21 +93,26 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
         targets = np.full((len(order), width), -1, np.int64)
         for i, u in enumerate(order):
             targets[i, :len(per_user[u])] = per_user[u]
-        seen = pd.DataFrame({"user": train_users, "row": train_rows})
         candidates = np.broadcast_to(np.arange(len(catalogue)), (len(order), len(catalogue)))
-        valid_pairs = seen[seen.user.isin(order)]
-        position = pd.Index(order).get_indexer(valid_pairs.user)
-        valid = np.ones((len(order), len(catalogue)), dtype=bool)
-        valid[position, valid_pairs.row.to_numpy()] = False
-        valid[np.arange(len(order))[:, None], np.maximum(targets, 0)] |= targets >= 0  # held-out items compete
+        # Each query's training items, as (query position, catalogue row) sorted by position, so that
+        # a chunk's mask is built for that chunk alone: [chunk, catalogue], never [users, catalogue].
+        position = pd.Index(order).get_indexer(train_users)
+        by_query = np.argsort(position[position >= 0], kind="stable")
+        seen_query, seen_row = position[position >= 0][by_query], train_rows[position >= 0][by_query]
         description = "full: each user's held-out items ranked against every catalogue item, training items excluded"
 
     ranks = []
     for start in range(0, len(queries), chunk):
         part = slice(start, start + chunk)
         scores = model.score_candidates(queries.iloc[part].reset_index(drop=True), np.asarray(candidates[part]))
-        ranks.append(ranks_with_random_ties(scores, targets[part], None if valid is None else valid[part],
-                                            seed=seed + start))
+        valid = None
+        if protocol == "full":  # training items do not compete; held-out items do, even if also trained on
+            valid = np.ones(scores.shape, dtype=bool)
+            lo, hi = np.searchsorted(seen_query, [start, start + len(scores)])
+            valid[seen_query[lo:hi] - start, seen_row[lo:hi]] = False
+            held = targets[part]
+            valid[np.arange(len(held))[:, None], np.maximum(held, 0)] |= held >= 0
+        ranks.append(ranks_with_random_ties(scores, targets[part], valid, seed=seed + start))
     result = ranking_metrics(np.concatenate(ranks), k)
     if protocol == "sampled":
         result = {key: result[key] for key in (f"HR@{k}", f"NDCG@{k}", "MRR", "queries")}

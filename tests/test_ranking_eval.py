@@ -90,3 +90,26 @@ def test_nothing_to_rank_is_a_data_error_that_says_why(protocol):
         ctr.evaluate_ranking(oracle, test.head(0), train, protocol=protocol)
     with pytest.raises(ctr.DataError, match=r"whose item is in the catalogue \(20 are not\)"):
         ctr.evaluate_ranking(oracle, test.assign(item_id=10_000), train, protocol=protocol)
+
+
+def _ranks_by_comparing_everything(scores, targets, valid, seed):
+    """The reference: every target compared with every candidate ([Q, R, C] at once)."""
+    rng = np.random.default_rng(seed)
+    scores = np.where(valid, scores, -np.inf) if valid is not None else np.asarray(scores, float)
+    target_scores = scores[np.arange(len(scores))[:, None], np.maximum(targets, 0)]
+    greater = (scores[:, None, :] > target_scores[:, :, None]).sum(axis=2)
+    ties = (scores[:, None, :] == target_scores[:, :, None]).sum(axis=2) - 1
+    return np.where(targets >= 0, greater + np.floor(rng.random(ties.shape) * (ties + 1)).astype(np.int64), -1)
+
+
+def test_ranks_from_sorted_scores_equal_comparing_every_pair():
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        q, c, r = rng.integers(1, 20), rng.integers(1, 50), rng.integers(1, 6)
+        scores = rng.integers(0, 5, (q, c)).astype(float) if trial % 2 else rng.normal(size=(q, c))  # ties, or none
+        targets = rng.integers(-1, c, (q, r))
+        valid = rng.random((q, c)) > 0.3
+        valid[np.arange(q)[:, None], np.maximum(targets, 0)] |= targets >= 0
+        for v in (None, valid):
+            np.testing.assert_array_equal(ranks_with_random_ties(scores, targets, v, seed=trial),
+                                          _ranks_by_comparing_everything(scores, targets, v, trial))
