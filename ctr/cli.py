@@ -48,14 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
     evaluate.add_argument("--model", required=True, help="export folder")
-    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--data", required=True, help="labelled rows (click model) or held-out interactions "
+                                                        "(recommender)")
     evaluate.add_argument("--format", default="auto",
                           choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+    evaluate.add_argument("--train", help="recommender exports: the interactions it was trained on (Parquet or "
+                                          "CSV), left out of each user's ranking")
+    evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
+                          help="recommender exports: rank against the whole catalogue, or 99 sampled items")
+    evaluate.add_argument("--k", type=int, default=10, help="recommender exports: the cut-off of HR, NDCG, Recall")
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
     predict.add_argument("--data", required=True, help="Parquet or CSV of raw feature columns")
-    predict.add_argument("--out", help="write the rows with a 'probability' column here "
+    predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet or .json lines)")
 
     recommend = commands.add_parser("recommend", help="top-k items for one user from an exported recommender")
@@ -185,11 +191,23 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
 
 def _evaluate(args: argparse.Namespace) -> int:
     from . import data
-    from .export import ServedModel
+    from .evaluation import evaluate_ranking
+    from .export import load
+    from .export_recommend import RecommenderExport
     from .metrics import auc, logloss
 
-    served = ServedModel(args.model)
+    served = load(args.model)
     frame = load_table(args.data, args.format)
+    if isinstance(served, RecommenderExport):
+        if args.train is None:
+            raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
+                           "pass --train with the interactions it was trained on (they are left out of the ranking)")
+        result = evaluate_ranking(served, frame, data.read(args.train), protocol=args.protocol, k=args.k)
+        print(json.dumps(result, indent=1))
+        return 0
+    if args.train is not None:
+        raise CtrError(f"{args.model} is a click model export, tested by AUC on labelled rows: --train is for "
+                       "recommender exports")
     p = served.predict(frame)
     y = data.labels(frame, served.spec)
     print(json.dumps({"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y)}, indent=1))
@@ -198,15 +216,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from . import data
-    from .export import ServedModel
+    from .export import load
+    from .export_recommend import RecommenderExport
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in _WRITERS:
         raise CtrError(f"--out {out}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
                        "line), which says how to write it")
-    served = ServedModel(args.model)
+    served = load(args.model)
     frame = data.read(args.data)
-    frame = frame.assign(probability=served.predict(frame))
+    # A recommender's pair scores are logits or dot products, not probabilities: named for what they are.
+    frame = frame.assign(**{"score" if isinstance(served, RecommenderExport) else "probability": served.predict(frame)})
     if out is None:
         print(frame.to_string(max_rows=50))
         return 0

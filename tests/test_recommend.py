@@ -3,7 +3,10 @@ are chosen per request, the catalogue can be re-indexed, and retrieval → ranki
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import ctr
@@ -131,7 +134,7 @@ def test_pair_scores_in_process_equal_the_exports_serving_default_in_a_fresh_pro
         np.testing.assert_allclose(np.array(served[name]), scores, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo):
+def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo, tmp_path, capsys):
     train, test = loo
     for name in ("mf", "neumf"):
         served = ctr.RecommenderExport(exports[name])
@@ -139,6 +142,20 @@ def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo):
             got = ctr.evaluate_ranking(served, test, train, protocol=protocol)
             want = ctr.evaluate_ranking(recommenders[name], test, train, protocol=protocol)
             assert got == pytest.approx(want, abs=1e-9), (name, protocol)
+    # The shell: `ctr evaluate --train` ranks; `ctr predict` writes the pair scores.
+    train.to_parquet(tmp_path / "train.parquet")
+    test.to_parquet(tmp_path / "test.parquet")
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(exports["mf"]), "--data", str(tmp_path / "test.parquet")]) == 2
+    assert "pass --train with the interactions it was trained on" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(exports["mf"]), "--data", str(tmp_path / "test.parquet"),
+                 "--train", str(tmp_path / "train.parquet")]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == pytest.approx(ctr.evaluate_ranking(recommenders["mf"], test, train, protocol="full"), abs=1e-9)
+    assert main(["predict", "--model", str(exports["mf"]), "--data", str(tmp_path / "test.parquet"),
+                 "--out", str(tmp_path / "scored.parquet")]) == 0
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    np.testing.assert_allclose(scored["score"], recommenders["mf"].predict(test), rtol=1e-5, atol=1e-5)
 
 
 def test_factorised_exports_have_embedding_signatures(exports):
@@ -210,9 +227,6 @@ def test_exported_recommender_loader_fills_missing_query_features(exports, train
     assert isinstance(served, ctr.RecommenderExport)
     with pytest.raises(ctr.CtrError, match="is a recommender export"):
         ctr.ServedModel(exports["mf"])
-    assert main(["predict", "--model", str(exports["mf"]), "--data",
-                 str(exports["mf"] / "assets.extra" / "catalogue.parquet")]) == 2
-    assert "use ctr.RecommenderExport or `ctr recommend`" in capsys.readouterr().err
     with pytest.raises(ctr.CtrError, match="is a ranking export"):
         ctr.RecommenderExport(trained["lr"].export(tmp_path / "lr"))
     rows = complete_queries(served.spec, served.query_features, served.users.head(2)[["user_id"]])
