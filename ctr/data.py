@@ -27,14 +27,14 @@ from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, 
 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
 
-__all__ = ["Source", "add_history", "cold_user_split", "columns_frame", "count_rows", "iter_chunks", "labels",
-           "random_split", "raw_features", "read", "require_columns", "temporal_split"]
+__all__ = ["Source", "add_history", "as_source", "cold_user_split", "columns_frame", "count_rows", "iter_chunks",
+           "labels", "random_split", "raw_features", "read", "require_columns", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
 def read(source: Source, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given)."""
-    source = _checked(source)
+    source = as_source(source)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
             require_columns(source.columns, columns)
@@ -47,7 +47,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 chunk_rows: int = 262_144) -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows; Parquet and CSV are never read whole."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
-    source = _checked(source)
+    source = as_source(source)
     if isinstance(source, pd.DataFrame):
         frame = read(source, cols)
         if len(frame) == 0:
@@ -89,7 +89,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
 
 def count_rows(source: Source) -> int:
     """Rows in a source without holding it: Parquet from its metadata, CSV in one streamed pass."""
-    source = _checked(source)
+    source = as_source(source)
     if isinstance(source, pd.DataFrame):
         return len(source)
     if isinstance(source, pa.Table):
@@ -137,8 +137,9 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(arrays)
 
 
-def _checked(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
-    """The source in a form the readers take, or a DataError saying what data can be."""
+def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
+    """The source in a form the readers take (a request or record batch becomes a table, once), or a
+    DataError saying what data can be."""
     if isinstance(source, pd.DataFrame | pa.Table | str | os.PathLike):
         return source
     if isinstance(source, pa.RecordBatch):

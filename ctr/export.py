@@ -26,7 +26,7 @@ from . import __version__
 from . import data as ctr_data
 from ._keras import tf
 from .errors import CtrError, DataError
-from .features import FeatureEncoder, raw_dtype, raw_signature
+from .features import FeatureEncoder, raw_dtype, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .spec import FeatureSpec
 
@@ -193,10 +193,7 @@ class ServedModel:
         if missing:
             raise DataError(f"the request is missing feature column {', '.join(map(repr, missing))}; "
                             f"the model needs {', '.join(repr(f.source) for f in self.spec.features)}")
-        raw = ctr_data.raw_features(frame, self.spec)
-        inputs = {name: tf.constant(values, dtype=sig.dtype)
-                  for (name, values), sig in zip(raw.items(), raw_signature(self.spec).values(), strict=True)}
-        return self.signature(**inputs)["probability"].numpy()
+        return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()
 
     def __repr__(self) -> str:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"

@@ -29,7 +29,7 @@ from ._args import check_arguments, check_exclude
 from ._keras import tf
 from .errors import CtrError, DataError
 from .export import ExportError, atomic_export
-from .features import MISSING_INT, raw_dtype, raw_signature
+from .features import MISSING_INT, raw_dtype, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .spec import FeatureSpec
 
@@ -307,29 +307,26 @@ class RecommenderExport:
     def predict(self, data: ctr_data.Source) -> np.ndarray:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
         what the model's `predict` gives."""
-        pairs = self._pair_signature()
-        names = list(pairs.structured_input_signature[1])
-        frame = ctr_data.read(data)
-        raw = ctr_data.raw_features(complete_queries(self.spec, self.query_features, frame), self.spec, names)
-        dtypes = {n: s.dtype for n, s in raw_signature(self.spec, names).items()}
-        return pairs(**{n: tf.constant(v, dtypes[n]) for n, v in raw.items()})["score"].numpy()
+        pairs, names = self._pair_signature()
+        frame = complete_queries(self.spec, self.query_features, ctr_data.read(data))
+        return pairs(**raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec))["score"].numpy()
 
-    def _pair_signature(self) -> Any:
+    def _pair_signature(self) -> tuple[Any, list[str]]:
+        """The pair-score signature and its input names (query and item features)."""
         if "serving_default" not in self._loaded.signatures:
             raise CtrError(f"{self.path} has no serving_default (pair scores) signature")
-        return self._loaded.signatures["serving_default"]
+        pairs = self._loaded.signatures["serving_default"]
+        return pairs, list(pairs.structured_input_signature[1])
 
     def score_candidates(self, queries: ctr_data.Source, rows: np.ndarray) -> np.ndarray:
         """Scores [Q, C] of catalogue rows `rows` for each query row, from the export's own pair scores
         (`serving_default`), so that `ctr.evaluate_ranking` tests the export itself."""
-        pairs = self._pair_signature()
-        names = list(pairs.structured_input_signature[1])
+        pairs, names = self._pair_signature()
         item_names = [n for n in names if n not in self.query_features]
         queries = complete_queries(self.spec, self.query_features, ctr_data.read(queries))
         query_raw = ctr_data.raw_features(queries, self.spec, self.query_features)
         if self._catalogue_raw is None:
             self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
-        dtypes = {n: s.dtype for n, s in raw_signature(self.spec, names).items()}
         rows = np.asarray(rows)
         out = np.empty(rows.shape, np.float32)
         step = max(1, 65_536 // max(rows.shape[1], 1))  # about 65k pairs a call
@@ -337,7 +334,7 @@ class RecommenderExport:
             part = rows[start:start + step]
             inputs = {n: np.repeat(v[start:start + step], part.shape[1]) for n, v in query_raw.items()}
             inputs.update({n: v[part.reshape(-1)] for n, v in self._catalogue_raw.items()})
-            scores = pairs(**{n: tf.constant(v, dtypes[n]) for n, v in inputs.items()})["score"]
+            scores = pairs(**raw_tensors(inputs, self.spec))["score"]
             out[start:start + step] = scores.numpy().reshape(part.shape)
         return out
 
@@ -347,9 +344,7 @@ class RecommenderExport:
         check_arguments("RecommenderExport.recommend", k=k)
         queries = ctr_data.read(queries)
         check_exclude(exclude, len(queries))
-        raw = ctr_data.raw_features(queries, self.spec, self.query_features)
-        signature = raw_signature(self.spec, self.query_features)
-        inputs = {n: tf.constant(raw[n], signature[n].dtype) for n in self.query_features}
+        inputs = raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)
         id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"
         width = max((len(e) for e in exclude), default=0) if exclude else 0
         pad = "" if id_is_text else -1

@@ -68,6 +68,12 @@ def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict
             for f in spec.features if wanted is None or f.name in wanted}
 
 
+def raw_tensors(raw: Mapping[str, np.ndarray], spec: FeatureSpec) -> dict[str, tf.Tensor]:
+    """Raw feature arrays (`data.raw_features`) as tensors of their serving dtypes, ready for a signature."""
+    signature = raw_signature(spec, raw)
+    return {name: tf.constant(values, signature[name].dtype) for name, values in raw.items()}
+
+
 # -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
 def split_multi(values: tf.Tensor, feature: MultiCategorical | History) -> tf.RaggedTensor:
     # A regex rather than tf.strings.strip: ONNX (through onnxruntime-extensions) has the former.

@@ -109,9 +109,6 @@ class Numeric(Feature):
         problems = _positive(self, path, "buckets")
         if self.transform == "quantile" and self.buckets < 2:
             problems.append(f"{path}.buckets: quantile needs at least 2 buckets, got {self.buckets}")
-        if self.shared_embedding is not None:
-            problems.append(f"{path}.shared_embedding: a number has no vocabulary to share; only categorical, "
-                            "multi_categorical and text features can share an embedding table")
         return problems
 
 
@@ -150,8 +147,6 @@ class Timestamp(Feature):
                                 + _did_you_mean(part, TIMESTAMP_PARTS))
         if len(set(self.parts)) != len(self.parts):
             problems.append(f"{path}.parts: a part is listed twice")
-        if self.shared_embedding is not None:
-            problems.append(f"{path}.shared_embedding: timestamp parts cannot share an embedding")
         return problems
 
 
@@ -173,8 +168,6 @@ class History(Feature):
         problems = _positive(self, path, "max_length")
         if self.separator == "":
             problems.append(f"{path}.separator: must be a non-empty string")
-        if self.shared_embedding is not None:
-            problems.append(f"{path}.shared_embedding: a history uses the item tables; it has none of its own")
         return problems
 
 
@@ -326,6 +319,10 @@ class FeatureSpec:
             seen.setdefault(f.name, i)
             if self.label is not None and f.source == self.label.column:
                 problems.append(f"{path}: reads the label column {f.source!r}; a feature cannot be the label")
+            if f.shared_embedding is not None and f.kind not in _TOKEN_KINDS:  # what `embedding_groups` holds
+                noun = {"numeric": "number", "history": "history (it reads the item tables)"}.get(f.kind, f.kind)
+                problems.append(f"{path}.shared_embedding: a {noun} has no vocabulary to share; only "
+                                f"{', '.join(_TOKEN_KINDS)} features share an embedding table")
             problems += f._check(path)
         for i, f in enumerate(self.features):
             if isinstance(f, History):

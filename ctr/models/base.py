@@ -385,6 +385,9 @@ class RankingModel(abc.ABC):
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
         batch_size = batch_size or self.batch_size
+        # Read several times below (preprocessing, row count, encoding): a request is made a table once.
+        data = ctr_data.as_source(data)
+        validation_data = ctr_data.as_source(validation_data) if validation_data is not None else None
         backup = Path(backup_dir) if backup_dir is not None else None
         self._fit_preprocessing(data, verbose, backup)
         streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory

@@ -24,7 +24,7 @@ from .. import data as ctr_data
 from .._args import check_arguments, check_choice, check_exclude, check_saved_model_only
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
-from ..features import Field, Preprocessor, raw_signature, traced_encoder
+from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
@@ -357,9 +357,7 @@ class Recommender(abc.ABC):
         return {k: tf.constant(v) for k, v in {**queries, **items}.items()}
 
     def _encode_table(self, frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
-        raw = ctr_data.raw_features(frame, self.spec, names)
-        sig = raw_signature(self.spec, names)
-        encoded = self.encoder(list(names))({k: tf.constant(raw[k], sig[k].dtype) for k in sig})
+        encoded = self.encoder(list(names))(raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec))
         return {k: v.numpy() for k, v in encoded.items()}
 
     def __repr__(self) -> str:
