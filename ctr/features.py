@@ -2,10 +2,11 @@
 
 `Preprocessor.fit` makes one streaming pass over the training data and keeps only plain,
 JSON-able state (vocabularies, means and variances, quantile boundaries). `FeatureEncoder` turns
-that state into Keras preprocessing layers (`StringLookup`, `Hashing`, `Normalization`, and
-`Buckets`, a comparison-based `Discretization`) and maps raw feature values to integer ids and
-scaled numbers. The same encoder runs once over the training data (its output cached) and again
-inside the exported SavedModel, so the served graph needs nothing but TensorFlow.
+that state into Keras preprocessing layers (`Lookup`, a leaner `StringLookup`; `Hashing`;
+`Standardize`, a fixed `Normalization`; and `Buckets`, a comparison-based `Discretization`) and maps
+raw feature values to integer ids and scaled numbers. The same encoder runs once over the training
+data (its output cached) and again inside the exported SavedModel, so the served graph needs
+nothing but TensorFlow.
 
 Encoded layout, per feature kind (index 0 always means "missing" or "padding"):
   categorical        int64 [B]      0 missing, 1..oov unseen values, then the vocabulary
@@ -75,19 +76,23 @@ def raw_tensors(raw: Mapping[str, np.ndarray], spec: FeatureSpec) -> dict[str, t
 
 
 # -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
-def split_multi(values: tf.Tensor, feature: MultiCategorical | History) -> tf.RaggedTensor:
+def split_multi(values: tf.Tensor, feature: MultiCategorical | History, truncate: bool = True) -> tf.RaggedTensor:
+    """Each row's tokens (the first `max_length`; all of them without `truncate`, for a caller that pads
+    to `max_length` anyway: slicing a ragged tensor is eight ops of a served call's hundred or so)."""
     # A regex rather than tf.strings.strip: ONNX (through onnxruntime-extensions) has the former.
     tokens = tf.strings.regex_replace(tf.strings.split(values, feature.separator), r"^\s+|\s+$", "")
-    return tokens[:, : feature.max_length]
+    return tokens[:, : feature.max_length] if truncate else tokens
 
 
-def split_text(values: tf.Tensor, feature: Text) -> tf.RaggedTensor:
+def split_text(values: tf.Tensor, feature: Text, truncate: bool = True) -> tf.RaggedTensor:
+    """Each row's words, lower-cased, without punctuation (the first `max_length`, as `split_multi`)."""
     lowered = tf.strings.lower(values, encoding="utf-8")
     # Punctuation and runs of white space become one space, trimmed, then split on " ": the same
     # words as a white-space split, in ops that ONNX runtimes implement the same way.
     spaced = tf.strings.regex_replace(lowered, r"[[:punct:][:space:]]+", " ")
     trimmed = tf.strings.regex_replace(spaced, r"^ | $", "")
-    return tf.strings.split(trimmed, " ")[:, : feature.max_length]
+    words = tf.strings.split(trimmed, " ")
+    return words[:, : feature.max_length] if truncate else words
 
 
 def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
@@ -98,9 +103,11 @@ def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
 
 
 def _id_strings(values: tf.Tensor, feature: Categorical) -> tf.Tensor:
-    if feature.dtype == "int":
+    if feature.dtype != "int":
+        return values
+    if feature.hash_buckets:  # the hash's mask is ""; a vocabulary `Lookup` knows MISSING_INT's text
         return tf.where(values == MISSING_INT, "", tf.strings.as_string(values))
-    return values
+    return tf.strings.as_string(values)
 
 
 # -- fitting ------------------------------------------------------------------------------------
@@ -354,12 +361,13 @@ class FeatureEncoder(keras.layers.Layer):
         self.spec = FeatureSpec.from_dict(spec)
         self.encoded = [f for f in self.spec.features if only is None or f.name in only]
         self.lookups = {}
+        integer_ids = {f.shared_embedding or f.name for f in self.spec.features
+                       if isinstance(f, Categorical) and f.dtype == "int"}
         for group, table in state["tables"].items():
             if "hash_buckets" in table:
                 self.lookups[group] = keras.layers.Hashing(table["hash_buckets"] + 1, mask_value="")
             else:
-                self.lookups[group] = keras.layers.StringLookup(
-                    vocabulary=table["vocabulary"], mask_token="", num_oov_indices=table["oov_buckets"])
+                self.lookups[group] = Lookup(table["vocabulary"], table["oov_buckets"], group in integer_ids)
         self.scalers = {}
         for f in self.spec.features:
             if isinstance(f, Numeric):
@@ -367,8 +375,7 @@ class FeatureEncoder(keras.layers.Layer):
                 if f.transform == "quantile":
                     self.scalers[f.name] = Buckets(s["boundaries"])
                 else:
-                    self.scalers[f.name] = keras.layers.Normalization(
-                        axis=None, mean=s["mean"], variance=s["variance"])
+                    self.scalers[f.name] = Standardize(s["mean"], s["variance"])
 
     def call(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = {}
@@ -381,11 +388,12 @@ class FeatureEncoder(keras.layers.Layer):
                 out[f.name] = ids
             elif isinstance(f, History):
                 items = self.spec[f.items]
-                ids = self.lookups[items.shared_embedding or items.name](split_multi(x, f))
+                ids = self.lookups[items.shared_embedding or items.name](split_multi(x, f, truncate=False))
+                # Padded to, and cut at, max_length: to_tensor with a shape keeps each row's first ids.
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
             elif isinstance(f, MultiCategorical | Text):
-                tokens = split_multi(x, f) if isinstance(f, MultiCategorical) else split_text(x, f)
-                ids = self.lookups[f.shared_embedding or f.name](tokens)
+                split = split_multi if isinstance(f, MultiCategorical) else split_text
+                ids = self.lookups[f.shared_embedding or f.name](split(x, f, truncate=False))
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
             elif isinstance(f, Numeric):
                 out[f.name] = self._numeric(x, f)
@@ -432,6 +440,55 @@ def own_function(python_function: Callable[..., Any], **options: Any) -> Any:
     return tf.function(functools.partial(python_function), **options)
 
 
+class Lookup(keras.layers.Layer):
+    """Token → index as Keras' `StringLookup(vocabulary, mask_token="", num_oov_indices=oov)`: 0 for ""
+    (missing), 1..oov for unseen tokens (hashed among them when oov > 1), then the vocabulary. With
+    one OOV index this is one table lookup, where StringLookup adds a mask test, a select and an
+    identity: at batch 1 every op of the served graph costs about as much as its work. With
+    `integer_ids`, MISSING_INT's text is missing too, so integer ids need no select of their own."""
+
+    def __init__(self, vocabulary: list[str], oov: int, integer_ids: bool = False, **kwargs: Any):
+        super().__init__(trainable=False, **kwargs)
+        self.vocabulary, self.oov, self.integer_ids = list(vocabulary), oov, integer_ids
+        missing = ["", str(MISSING_INT)] if integer_ids else [""]
+        keys = tf.constant(missing + self.vocabulary, tf.string)
+        values = tf.constant([0] * len(missing) + list(range(oov + 1, oov + 1 + len(self.vocabulary))), tf.int64)
+        with tf.init_scope():
+            initializer = tf.lookup.KeyValueTensorInitializer(keys, values)
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=1 if oov == 1 else -1)
+
+    def call(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        if isinstance(tokens, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self._ids, tokens)
+        return self._ids(tokens)
+
+    def _ids(self, tokens: tf.Tensor) -> tf.Tensor:
+        ids = self.table.lookup(tokens)
+        if self.oov == 1:
+            return ids
+        return tf.where(ids < 0, tf.strings.to_hash_bucket_fast(tokens, self.oov) + 1, ids)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocabulary": self.vocabulary, "oov": self.oov, "integer_ids": self.integer_ids}
+
+
+class Standardize(keras.layers.Layer):
+    """(x - mean) / std with both fixed: Keras' `Normalization(axis=None, mean, variance)` to the last
+    bit, with the standard deviation worked out once here rather than by two ops in every call."""
+
+    def __init__(self, mean: float, variance: float, **kwargs: Any):
+        super().__init__(trainable=False, **kwargs)
+        self.mean, self.variance = mean, variance
+        self._mean = np.float32(mean)
+        self._std = np.maximum(np.sqrt(np.float32(variance)), np.float32(keras.backend.epsilon()))
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return (x - self._mean) / self._std
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mean": self.mean, "variance": self.variance}
+
+
 class Buckets(keras.layers.Layer):
     """Quantile bucket of each value: how many boundaries it reaches (Keras' `Discretization`,
     written with comparisons so that it also converts to ONNX, which has no `Bucketize`)."""
@@ -451,9 +508,11 @@ class Buckets(keras.layers.Layer):
 def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:
     """Calendar parts (UTC plus the spec's offset) of int64 epoch seconds; 0 marks missing."""
     missing = tf.equal(seconds, MISSING_INT)
-    t = tf.where(missing, tf.zeros_like(seconds), seconds) + int(f.utc_offset_hours * 3600)
+    t = tf.where(missing, tf.zeros_like(seconds), seconds)
+    if f.utc_offset_hours:
+        t += int(f.utc_offset_hours * 3600)
     days = tf.math.floordiv(t, 86400)
-    hour = tf.math.floordiv(t - days * 86400, 3600)
+    hour = tf.math.floormod(tf.math.floordiv(t, 3600), 24)
     day_of_week = tf.math.floormod(days + 3, 7)  # 1970-01-01 was a Thursday; Monday is 0
     # Civil date from a day count (H. Hinnant's algorithm), in integer ops that any TF runtime has.
     z = days + 719468
@@ -467,8 +526,8 @@ def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:
     month = tf.where(mp < 10, mp + 2, mp - 10)  # 0-based
     values = {"hour": hour, "day_of_week": day_of_week, "day_of_month": day_of_month, "month": month,
               "hour_of_week": day_of_week * 24 + hour}
-    parts = [tf.where(missing, tf.zeros_like(t), values[p] + 1) for p in f.parts]
-    return tf.stack(parts, axis=-1)
+    parts = tf.stack([values[p] for p in f.parts], axis=-1) + 1
+    return tf.where(missing[:, None], tf.zeros_like(parts), parts)
 
 
 def describe_spec(spec: FeatureSpec, preprocessor: Preprocessor | None = None) -> str:

@@ -143,3 +143,32 @@ def test_the_traced_encoder_encodes_as_the_layer_does_eagerly(spec, frame):
         np.testing.assert_allclose(value.numpy(), eager[name].numpy(), rtol=1e-6, atol=1e-6, err_msg=name)
         if value.dtype.is_integer:
             np.testing.assert_array_equal(value.numpy(), eager[name].numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("oov", [1, 3])
+def test_lookup_gives_keras_string_lookup_indices(oov):
+    # The encoder's one-op table stands in for Keras' StringLookup(mask_token=""): every index the
+    # same, on plain and ragged tokens, seen, unseen (hashed among the OOV indices) and empty.
+    from ctr._keras import keras
+    from ctr.features import MISSING_INT, Lookup
+
+    vocabulary = ["a", "b", "7", "naïve", " spaced "]
+    tokens = ["a", "b", "", "7", "naïve", " spaced ", "spaced", "A", "zz", "never", "-1", "x" * 300]
+    ours, keras_lookup = Lookup(vocabulary, oov), keras.layers.StringLookup(
+        vocabulary=vocabulary, mask_token="", num_oov_indices=oov)
+    assert ours(tf.constant(tokens)).numpy().tolist() == keras_lookup(tf.constant(tokens)).numpy().tolist()
+    ragged = tf.ragged.constant([tokens[:4], [], tokens[4:]])
+    assert ours(ragged).to_list() == keras_lookup(ragged).to_list()
+    # An integer id's missing value (MISSING_INT, as text) is missing only in an integer-id table.
+    assert Lookup(vocabulary, oov, integer_ids=True)(tf.constant([str(MISSING_INT)])).numpy().tolist() == [0]
+    assert ours(tf.constant([str(MISSING_INT)])).numpy()[0] >= 1
+
+
+def test_standardize_is_keras_normalization_to_the_last_bit():
+    from ctr._keras import keras
+    from ctr.features import Standardize
+
+    x = tf.constant(np.random.default_rng(0).normal(50, 30, 10_000).astype(np.float32))
+    for mean, variance in [(49.7, 901.3), (0.0, 1.0), (1e6, 1e-20), (-3.25, 1e12)]:
+        expected = keras.layers.Normalization(axis=None, mean=mean, variance=variance)(x).numpy()
+        assert np.array_equal(Standardize(mean, variance)(x).numpy(), expected)

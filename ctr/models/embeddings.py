@@ -94,7 +94,7 @@ class FieldEmbeddings(keras.layers.Layer):
             vectors, weights_1d = tf.split(stacked, [self.dim, 1], axis=2)  # split's gradient is one concat
         else:
             vectors, weights_1d = (stacked, None) if self.dim else (None, stacked)
-        first_order = tf.reduce_sum(weights_1d[:, :, 0], axis=1) if self.linear else None
+        first_order = tf.reduce_sum(weights_1d, axis=[1, 2]) if self.linear else None
         if not self.dim:
             return None, first_order
         if self.l2:
@@ -123,10 +123,9 @@ class FieldEmbeddings(keras.layers.Layer):
             return self._stack_sparse(ids_f, dense, bags_f, encoded), ids_f + dense + bags_f
         parts = []
         if ids_f:
-            columns = []
-            for f in ids_f:
-                columns.append(_column(encoded, f) + self.offsets[f.table])
-            parts.append(tf.gather(self.table, tf.stack(columns, axis=1)))
+            columns = tf.stack([_column(encoded, f) for f in ids_f], axis=1)
+            offsets = tf.constant([self.offsets[f.table] for f in ids_f], columns.dtype)  # one add, not one per field
+            parts.append(tf.gather(self.table, columns + offsets))
         if dense:
             values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]: value, missing flag
             starts = [self.offsets[f.table] for f in dense]
