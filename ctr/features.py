@@ -46,7 +46,6 @@ from .spec import (
 
 # int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
 MISSING_INT = np.iinfo(np.int64).min
-_FLOAT_MAX = float(np.finfo(np.float32).max)
 _SCALED_MAX = 100.0  # standardised numbers are clipped to ±100 standard deviations
 _QUANTILE_SAMPLE = 200_000  # values kept (reservoir) to place quantile boundaries, whatever the data size
 
@@ -403,13 +402,13 @@ class FeatureEncoder(keras.layers.Layer):
 
     def _numeric(self, x: tf.Tensor, f: Numeric) -> tf.Tensor:
         # NaN and infinities are missing: filled (0 after scaling, bucket 0) and flagged.
-        # Written for converters too: tf2onnx keeps a real select only for a literal `x != x` test and
-        # otherwise lowers tf.where to multiplications, through which NaN (and 0 * inf) would leak.
+        # Written for converters too: tf2onnx keeps a real select only when its test is a literal
+        # `x != x` or an IsInf and otherwise lowers tf.where to multiplications, through which NaN
+        # (and 0 * inf) would leak.
         is_nan = tf.not_equal(x, x)
         no_nan = tf.where(is_nan, tf.constant(0.0, x.dtype), x)
-        is_inf = tf.abs(no_nan) > _FLOAT_MAX
-        bounded = tf.clip_by_value(no_nan, -_FLOAT_MAX, _FLOAT_MAX)
-        clean = tf.where(is_inf, tf.constant(0.0, x.dtype), bounded)
+        is_inf = tf.math.is_inf(no_nan)
+        clean = tf.where(is_inf, tf.constant(0.0, x.dtype), no_nan)
         missing = tf.logical_or(is_nan, is_inf)
         if f.transform == "quantile":
             return tf.where(missing, tf.constant(0, tf.int64), self.scalers[f.name](clean) + 1)
