@@ -472,17 +472,19 @@ class Lookup(keras.layers.Layer):
 
 
 class Standardize(keras.layers.Layer):
-    """(x - mean) / std with both fixed: Keras' `Normalization(axis=None, mean, variance)` to the last
-    bit, with the standard deviation worked out once here rather than by two ops in every call."""
+    """(x - mean) / std with both fixed, as Keras' `Normalization(axis=None, mean, variance)` (to within
+    a float32 rounding), in two ops where it takes four. Written as a product with 1 / std: TensorFlow's
+    graph optimiser turns a division by a constant into that product, so a division would encode
+    differently eagerly and traced, and the cached training data would differ from what is served."""
 
     def __init__(self, mean: float, variance: float, **kwargs: Any):
         super().__init__(trainable=False, **kwargs)
         self.mean, self.variance = mean, variance
         self._mean = np.float32(mean)
-        self._std = np.maximum(np.sqrt(np.float32(variance)), np.float32(keras.backend.epsilon()))
+        self._inverse = np.float32(1.0) / np.maximum(np.sqrt(np.float32(variance)), np.float32(keras.backend.epsilon()))
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return (x - self._mean) / self._std
+        return (x - self._mean) * self._inverse
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "variance": self.variance}

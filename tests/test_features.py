@@ -139,9 +139,11 @@ def test_the_traced_encoder_encodes_as_the_layer_does_eagerly(spec, frame):
     eager = pre.encoder()(inputs)
     traced = traced_encoder(pre.encoder(), sig)(inputs)
     assert set(traced) == set(eager)
-    for name, value in traced.items():  # ids exactly; numbers to round-off (the graph fuses arithmetic)
-        np.testing.assert_allclose(value.numpy(), eager[name].numpy(), rtol=1e-6, atol=1e-6, err_msg=name)
-        if value.dtype.is_integer:
+    logged = {f.name for f in spec.features if getattr(f, "transform", None) == "log"}
+    for name, value in traced.items():
+        if name in logged:  # the graph optimiser makes log(1 + |x|) a log1p (ONNX has no Log1p op)
+            np.testing.assert_allclose(value.numpy(), eager[name].numpy(), rtol=1e-6, atol=1e-6, err_msg=name)
+        else:  # bit for bit
             np.testing.assert_array_equal(value.numpy(), eager[name].numpy(), err_msg=name)
 
 
@@ -164,11 +166,15 @@ def test_lookup_gives_keras_string_lookup_indices(oov):
     assert ours(tf.constant([str(MISSING_INT)])).numpy()[0] >= 1
 
 
-def test_standardize_is_keras_normalization_to_the_last_bit():
+def test_standardize_is_keras_normalization_and_the_same_traced():
+    # Within a float32 rounding of Keras' layer, and bit for bit the same eagerly and traced: the
+    # training cache is encoded one way, the served graph the other.
     from ctr._keras import keras
     from ctr.features import Standardize
 
     x = tf.constant(np.random.default_rng(0).normal(50, 30, 10_000).astype(np.float32))
     for mean, variance in [(49.7, 901.3), (0.0, 1.0), (1e6, 1e-20), (-3.25, 1e12)]:
+        layer = Standardize(mean, variance)
         expected = keras.layers.Normalization(axis=None, mean=mean, variance=variance)(x).numpy()
-        assert np.array_equal(Standardize(mean, variance)(x).numpy(), expected)
+        np.testing.assert_allclose(layer(x).numpy(), expected, rtol=2e-7, atol=0)
+        assert np.array_equal(tf.function(layer)(x).numpy(), layer(x).numpy())
