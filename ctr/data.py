@@ -153,7 +153,8 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
 
 def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:
     """Raise a DataError naming every column of `need` missing from `have`, and listing what is there."""
-    missing = [c for c in need if c not in set(have)]
+    present = set(have)
+    missing = [c for c in need if c not in present]
     if missing:
         listed = ", ".join(repr(str(c)) for c in list(have)[:30])
         names = ", ".join(repr(c) for c in missing)
@@ -218,6 +219,8 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
 
 
 def _numbers(column: pd.Series, where: str) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":  # NumPy numbers: nothing to check
+        return column.to_numpy(dtype=np.float64)
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(column.dtype):
@@ -231,6 +234,8 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
 
 
 def _integers(column: pd.Series, where: str) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":  # NumPy integers cannot be missing
+        return column.to_numpy(dtype=np.int64)
     if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
         return column.to_numpy(dtype=np.int64)
     if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
@@ -282,6 +287,8 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
 
 
 def _seconds(column: pd.Series, where: str) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":  # whole seconds, none missing
+        return column.to_numpy(dtype=np.int64)
     if not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_datetime64_any_dtype(column.dtype):
         column = _parsed_datetimes(column)
     if pd.api.types.is_datetime64_any_dtype(column.dtype):

@@ -70,8 +70,7 @@ def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict
 
 def raw_tensors(raw: Mapping[str, np.ndarray], spec: FeatureSpec) -> dict[str, tf.Tensor]:
     """Raw feature arrays (`data.raw_features`) as tensors of their serving dtypes, ready for a signature."""
-    signature = raw_signature(spec, raw)
-    return {name: tf.constant(values, signature[name].dtype) for name, values in raw.items()}
+    return {name: tf.constant(values, SERVING_DTYPES[raw_dtype(spec[name])]) for name, values in raw.items()}
 
 
 # -- tokenisers: the same TensorFlow ops fit the vocabulary and serve, so the two always agree ----
