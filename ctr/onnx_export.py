@@ -7,8 +7,9 @@ then moved into place. Serve it with `ctr.onnx_session(path)` or, without ctr, a
 session that registers `onnxruntime_extensions.get_library_path()`; feed each feature's raw values
 (strings, int64, float32) under its name and read `probability`.
 
-Hashed categorical features cannot be exported: onnxruntime-extensions hashes strings with another
-function than TensorFlow, so the served buckets would not be the trained ones.
+Hashed categorical features, and features that spread unseen values over several OOV buckets
+(`oov_buckets` > 1, by a hash), cannot be exported: onnxruntime-extensions hashes strings with
+another function than TensorFlow, so the served buckets would not be the trained ones.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 from . import data as ctr_data
 from .errors import CtrError
 from .export import ExportError, _probe_rows, load
-from .spec import Categorical
+from .spec import Categorical, MultiCategorical, Text
 
 if TYPE_CHECKING:
     from .models.base import RankingModel
@@ -60,6 +61,14 @@ def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
         raise ExportError(f"feature {', '.join(map(repr, hashed))} is hashed (hash_buckets); ONNX runtimes hash "
                           "strings differently from TensorFlow, so it cannot be exported to ONNX faithfully. "
                           "Use a vocabulary (min_count / max_tokens) for ONNX, or serve the SavedModel")
+    tables = model.preprocessor_.state["tables"]
+    spread = [f.name for f in model.spec.features if isinstance(f, Categorical | MultiCategorical | Text)
+              and tables.get(f.shared_embedding or f.name, {}).get("oov_buckets", 1) > 1]
+    if spread:
+        raise ExportError(f"feature {', '.join(map(repr, spread))} spreads unseen values over several OOV buckets "
+                          "(oov_buckets > 1) by a string hash; ONNX runtimes hash strings differently from "
+                          "TensorFlow, so unseen values would be served from other buckets than in TensorFlow. "
+                          "Set oov_buckets: 1 for ONNX, or serve the SavedModel")
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))

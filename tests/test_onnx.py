@@ -43,6 +43,13 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     with pytest.raises(ctr.ExportError, match="feature 'zip_prefix' is hashed"):
         model.export(tmp_path / "m.onnx", format="onnx")
     assert not (tmp_path / "m.onnx").exists()
+    # Unseen values spread over OOV buckets by TensorFlow's string hash, which ONNX runtimes do not have.
+    spread = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                              ctr.MultiCategorical("genres", separator="|", oov_buckets=3)], label=spec.label)
+    model_spread = ctr.LogisticRegression(spread)
+    model_spread.fit(splits[0].head(500), epochs=1, verbose=0)
+    with pytest.raises(ctr.ExportError, match=r"feature 'genres' spreads unseen values .*oov_buckets > 1"):
+        model_spread.export(tmp_path / "m.onnx", format="onnx")
     with pytest.raises(ctr.ArgumentError, match="format must be one of 'saved_model', 'onnx'; got 'pmml'"):
         model.export(tmp_path / "m", format="pmml")
     with pytest.raises(ctr.ArgumentError, match="ONNX export covers the click models"):
