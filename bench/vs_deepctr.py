@@ -267,7 +267,7 @@ class _OursRunner(_Runner):
         import pandas as pd
         import tensorflow as tf
 
-        folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-")) / "model"
+        folder = _scratch_folder() / "model"
         self.model.export(folder)
         signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
         missing_int = np.iinfo(np.int64).min
@@ -313,7 +313,7 @@ class _DeepCTRRunner(_Runner):
         its fastest call path)."""
         import tensorflow as tf
 
-        folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-")) / "model"
+        folder = _scratch_folder() / "model"
         tf.saved_model.save(self.model, str(folder))
         signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
         (output,) = signature.structured_outputs
@@ -322,6 +322,16 @@ class _DeepCTRRunner(_Runner):
             return {k: tf.constant(v) for k, v in self.encoder.transform(frame).items()}
 
         return to_tensors, lambda inputs: signature(**inputs)[output].numpy()
+
+
+def _scratch_folder() -> Path:
+    """A temporary folder for a run's export, removed when the run's process ends."""
+    import atexit
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
@@ -554,7 +564,7 @@ def _do_nothing_signature(inputs: dict):
             return {"n": tf.add_n([tf.size(v) for v in x.values()])}
 
     module = Empty()
-    folder = Path(tempfile.mkdtemp(prefix="vs-deepctr-floor-")) / "model"
+    folder = _scratch_folder() / "model"
     tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
     return tf.saved_model.load(str(folder)).signatures["serving_default"]
 
