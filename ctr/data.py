@@ -218,8 +218,14 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
     raise AssertionError(f"unhandled feature kind {f.kind}")  # pragma: no cover
 
 
+def _numpy_kind(column: pd.Series, kinds: str) -> bool:
+    """Whether the column is a plain NumPy array of one of these kinds ('i', 'u', 'f'): its values need
+    no check, and the checks pandas' own dtypes need cost more than the conversion on a one-row request."""
+    return isinstance(column.dtype, np.dtype) and column.dtype.kind in kinds
+
+
 def _numbers(column: pd.Series, where: str) -> np.ndarray:
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":  # NumPy numbers: nothing to check
+    if _numpy_kind(column, "iuf"):
         return column.to_numpy(dtype=np.float64)
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.to_numpy(dtype=np.float64)
@@ -234,10 +240,8 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
 
 
 def _integers(column: pd.Series, where: str) -> np.ndarray:
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":  # NumPy integers cannot be missing
-        return column.to_numpy(dtype=np.int64)
-    if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
-        return column.to_numpy(dtype=np.int64)
+    if _numpy_kind(column, "iu") or (pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans):
+        return column.to_numpy(dtype=np.int64)  # NumPy integers cannot be missing; pandas' nullable ones can
     if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
         numbers = pd.to_numeric(column, errors="coerce") if not pd.api.types.is_bool_dtype(column.dtype) else None
         bad = column.notna() if numbers is None else numbers.isna() & column.notna()
@@ -287,7 +291,7 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
 
 
 def _seconds(column: pd.Series, where: str) -> np.ndarray:
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":  # whole seconds, none missing
+    if _numpy_kind(column, "iu"):  # whole seconds, none missing
         return column.to_numpy(dtype=np.int64)
     if not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_datetime64_any_dtype(column.dtype):
         column = _parsed_datetimes(column)

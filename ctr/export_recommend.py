@@ -31,6 +31,7 @@ from .errors import CtrError, DataError
 from .export import ExportError, atomic_export
 from .features import MISSING_INT, raw_dtype, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
+from .models.recommender import PAIRS_A_CALL
 from .spec import FeatureSpec
 
 if TYPE_CHECKING:
@@ -329,7 +330,7 @@ class RecommenderExport:
             self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
         rows = np.asarray(rows)
         out = np.empty(rows.shape, np.float32)
-        step = max(1, 65_536 // max(rows.shape[1], 1))  # about 65k pairs a call
+        step = max(1, PAIRS_A_CALL // max(rows.shape[1], 1))
         for start in range(0, len(rows), step):
             part = rows[start:start + step]
             inputs = {n: np.repeat(v[start:start + step], part.shape[1]) for n, v in query_raw.items()}

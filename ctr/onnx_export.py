@@ -28,7 +28,6 @@ import numpy as np
 from . import data as ctr_data
 from .errors import CtrError
 from .export import ExportError, _probe_rows, load
-from .spec import Categorical, MultiCategorical, Text
 
 if TYPE_CHECKING:
     from .models.base import RankingModel
@@ -56,19 +55,7 @@ def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
 
     if Path(path).is_dir():
         raise ExportError(f"{path} is a folder; an ONNX export is one file, so choose a file name such as model.onnx")
-    hashed = [f.name for f in model.spec.features if isinstance(f, Categorical) and f.hash_buckets]
-    if hashed:
-        raise ExportError(f"feature {', '.join(map(repr, hashed))} is hashed (hash_buckets); ONNX runtimes hash "
-                          "strings differently from TensorFlow, so it cannot be exported to ONNX faithfully. "
-                          "Use a vocabulary (min_count / max_tokens) for ONNX, or serve the SavedModel")
-    tables = model.preprocessor_.state["tables"]
-    spread = [f.name for f in model.spec.features if isinstance(f, Categorical | MultiCategorical | Text)
-              and tables.get(f.shared_embedding or f.name, {}).get("oov_buckets", 1) > 1]
-    if spread:
-        raise ExportError(f"feature {', '.join(map(repr, spread))} spreads unseen values over several OOV buckets "
-                          "(oov_buckets > 1) by a string hash; ONNX runtimes hash strings differently from "
-                          "TensorFlow, so unseen values would be served from other buckets than in TensorFlow. "
-                          "Set oov_buckets: 1 for ONNX, or serve the SavedModel")
+    _refuse_string_hashes(model)
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
@@ -93,6 +80,24 @@ def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return path
+
+
+def _refuse_string_hashes(model: RankingModel) -> None:
+    """Raise an ExportError naming each feature whose ids TensorFlow's string hash picks: a hashed
+    feature, or unseen values spread over several OOV buckets. ONNX runtimes hash strings otherwise."""
+    tables = model.preprocessor_.state["tables"]
+    reasons = []
+    for f in model.spec.features:
+        table = tables.get(f.shared_embedding or f.name, {})  # only vocabulary kinds have tables
+        if "hash_buckets" in table:
+            reasons.append(f"feature {f.name!r} is hashed (hash_buckets)")
+        elif table.get("oov_buckets", 1) > 1:
+            reasons.append(f"feature {f.name!r} spreads unseen values over several OOV buckets (oov_buckets > 1)")
+    if reasons:
+        raise ExportError("; ".join(reasons) + ". TensorFlow picks those ids with a string hash and ONNX runtimes "
+                          "hash strings differently, so the ONNX file would serve other ids than the SavedModel. "
+                          "Use a vocabulary (min_count / max_tokens) with oov_buckets: 1 for ONNX, or serve the "
+                          "SavedModel")
 
 
 def _set_locale(graph: Any, onnx: Any) -> None:

@@ -286,7 +286,7 @@ class Recommender(abc.ABC):
                                    for i in range(0, len(rows), step)]) if len(rows) else np.zeros(rows.shape)
         n, c = rows.shape
         out = np.empty((n, c), np.float32)
-        step = max(1, 65_536 // max(c, 1))
+        step = max(1, PAIRS_A_CALL // max(c, 1))
         for start in range(0, n, step):
             part = rows[start:start + step]
             feats = {k: np.repeat(v[start:start + step], c, axis=0) for k, v in encoded.items()}
@@ -365,9 +365,11 @@ class Recommender(abc.ABC):
         return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
 
 
-# Memory bounds of scoring: at most this many (query, item) scores, or gathered item-vector values, at once.
+# Memory bounds of scoring: at most this many (query, item) scores, or gathered item-vector values, at once;
+# and about this many (query, item) pairs in one call of a pair scorer.
 _SCORES_A_STEP = 1 << 21
 _GATHERED_A_STEP = 1 << 22
+PAIRS_A_CALL = 1 << 16
 
 
 def top_k(model: Any, queries: ctr_data.Source, k: int,
