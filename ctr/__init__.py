@@ -6,32 +6,66 @@ Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`) with Ke
 
 __version__ = "0.1.0"
 
-from . import (
-    _keras,  # noqa: F401  (selects Keras 2 before anything touches tf.keras)
-    data,
-    datasets,
-    metrics,
-)
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from . import _keras  # noqa: F401  (selects Keras 2 before anything touches tf.keras)
 from .errors import ArgumentError, CtrError, DataError, NotFittedError, SpecError
-from .evaluation import evaluate_ranking
-from .export import ExportError, ServedModel, load
-from .export_recommend import RecommenderExport
-from .features import MISSING_INT, Preprocessor
-from .implicit import NegativeSampler, leave_one_out
-from .models import (
-    FM,
-    DeepFM,
-    LogisticRegression,
-    MatrixFactorization,
-    NeuMF,
-    Popularity,
-    RankingModel,
-    Recommender,
-    TwoTower,
-)
-from .onnx_export import onnx_session
-from .pipeline import RecommendationPipeline
 from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Numeric, Text, Timestamp
+
+# What needs TensorFlow is imported when first used (PEP 562), so that `import ctr`, writing and
+# checking a spec, and `ctr --help` take a fraction of a second, not TensorFlow's several.
+_LAZY = {
+    "data": None, "datasets": None, "metrics": None,
+    "evaluate_ranking": "evaluation",
+    "ExportError": "export", "ServedModel": "export", "load": "export",
+    "RecommenderExport": "export_recommend",
+    "MISSING_INT": "features", "Preprocessor": "features",
+    "NegativeSampler": "implicit", "leave_one_out": "implicit",
+    **dict.fromkeys(("FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF", "Popularity",
+                     "RankingModel", "Recommender", "TwoTower"), "models"),
+    "onnx_session": "onnx_export",
+    "RecommendationPipeline": "pipeline",
+}
+
+if TYPE_CHECKING:
+    from . import data, datasets, metrics
+    from .evaluation import evaluate_ranking
+    from .export import ExportError, ServedModel, load
+    from .export_recommend import RecommenderExport
+    from .features import MISSING_INT, Preprocessor
+    from .implicit import NegativeSampler, leave_one_out
+    from .models import (
+        FM,
+        DeepFM,
+        LogisticRegression,
+        MatrixFactorization,
+        NeuMF,
+        Popularity,
+        RankingModel,
+        Recommender,
+        TwoTower,
+    )
+    from .onnx_export import onnx_session
+    from .pipeline import RecommendationPipeline
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        # A submodule not imported yet (`ctr.features`), as the eager package offered before.
+        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f".{name}", __name__)
+        raise AttributeError(f"module 'ctr' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "FM",

@@ -291,7 +291,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _parse_value(feature, text: str):
-    from .features import raw_dtype
+    from .spec import raw_dtype
 
     dtype = raw_dtype(feature)
     try:
@@ -328,12 +328,13 @@ def _embeddings(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from .export import METADATA
-    from .features import Preprocessor, describe_spec
-    from .spec import FeatureSpec
+    from .spec import FeatureSpec, describe_spec
 
     target = Path(args.spec)
     if target.is_dir():
+        from .export import METADATA
+        from .features import Preprocessor
+
         metadata = json.loads((target / METADATA).read_text())
         spec = FeatureSpec.from_yaml(target / "assets" / "spec.yaml")
         print(f"{metadata['model']} {metadata['config']}")

@@ -26,9 +26,9 @@ from . import __version__
 from . import data as ctr_data
 from ._keras import tf
 from .errors import CtrError, DataError
-from .features import FeatureEncoder, raw_dtype, raw_signature, raw_tensors
+from .features import FeatureEncoder, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
-from .spec import FeatureSpec
+from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
     from .models.base import RankingModel

@@ -29,10 +29,10 @@ from ._args import check_arguments, check_exclude
 from ._keras import tf
 from .errors import CtrError, DataError
 from .export import ExportError, atomic_export
-from .features import MISSING_INT, raw_dtype, raw_signature, raw_tensors
+from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .models.recommender import PAIRS_A_CALL
-from .spec import FeatureSpec
+from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
     from .models.recommender import Recommender

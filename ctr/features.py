@@ -42,6 +42,7 @@ from .spec import (
     Numeric,
     Text,
     Timestamp,
+    raw_dtype,
 )
 
 # int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
@@ -50,15 +51,6 @@ _SCALED_MAX = 100.0  # standardised numbers are clipped to ±100 standard deviat
 _QUANTILE_SAMPLE = 200_000  # values kept (reservoir) to place quantile boundaries, whatever the data size
 
 SERVING_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
-
-
-def raw_dtype(feature: Feature) -> str:
-    """The dtype of a feature's raw serving input: 'string', 'int64' or 'float32'."""
-    if isinstance(feature, Numeric):
-        return "float32"
-    if isinstance(feature, Timestamp) or (isinstance(feature, Categorical) and feature.dtype == "int"):
-        return "int64"
-    return "string"
 
 
 def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict[str, tf.TensorSpec]:
@@ -528,47 +520,6 @@ def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:
               "hour_of_week": day_of_week * 24 + hour}
     parts = tf.stack([values[p] for p in f.parts], axis=-1) + 1
     return tf.where(missing[:, None], tf.zeros_like(parts), parts)
-
-
-def describe_spec(spec: FeatureSpec, preprocessor: Preprocessor | None = None) -> str:
-    """A table of the spec's features: role, kind, raw input, encoding and (when fitted) sizes."""
-    sizes = preprocessor.table_sizes() if preprocessor is not None and preprocessor.fitted else {}
-    rows = [("feature", "role", "kind", "column", "serving input", "encoding", "rows")]
-    for f in spec.features:
-        size = str(sizes[f.shared_embedding or f.name]) if sizes.get(f.shared_embedding or f.name) else "(fit)"
-        if isinstance(f, Categorical):
-            enc = f"hash into {f.hash_buckets} buckets" if f.hash_buckets else (
-                f"vocabulary (min_count {f.min_count}, {f.oov_buckets} OOV)")
-            size = str(f.hash_buckets + 1) if f.hash_buckets else size
-            if f.id_dropout:
-                enc += f"; dropped in training with p={f.id_dropout:g}, unseen → missing"
-        elif isinstance(f, History):
-            enc = (f"≤{f.max_length} ids of {f.items!r} split on {f.separator!r}; their item features "
-                   f"embedded and pooled ({f.pooling})")
-            size = "(item tables)"
-        elif isinstance(f, MultiCategorical):
-            enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
-        elif isinstance(f, Text):
-            enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of embeddings"
-        elif isinstance(f, Numeric):
-            enc = (f"{f.buckets} quantile buckets" if f.transform == "quantile"
-                   else f"{'log, then ' if f.transform == 'log' else ''}standardise; NaN → 0 + flag")
-            if f.transform != "quantile":
-                size = "2"  # the value's vector and the missing flag's
-        else:
-            enc = "calendar parts: " + ", ".join(f.parts)
-            size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
-        if f.shared_embedding:
-            enc += f"; shares table {f.shared_embedding!r}"
-        rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}[batch]", enc, size))
-    if spec.label is not None:
-        rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
-                else "binary 0/1")
-        rows.append(("(label)", "", "label", spec.label.column, "", rule, ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return f"spec {spec.name!r}: {len(spec.features)} features\n" + "\n".join(lines)
 
 
 def _hashed(feature: Feature) -> bool:

@@ -345,9 +345,58 @@ class FeatureSpec:
 
     def describe(self) -> str:
         """A table of the features: role, kind, serving input and encoding (fitted sizes not known yet)."""
-        from .features import describe_spec  # the encoder knows the inputs and encodings
-
         return describe_spec(self)
+
+
+def raw_dtype(feature: Feature) -> str:
+    """The dtype of a feature's raw serving input: 'string', 'int64' or 'float32'."""
+    if isinstance(feature, Numeric):
+        return "float32"
+    if isinstance(feature, Timestamp) or (isinstance(feature, Categorical) and feature.dtype == "int"):
+        return "int64"
+    return "string"
+
+
+def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
+    """A table of the spec's features: role, kind, raw input, encoding and, given a fitted `Preprocessor`,
+    the sizes of their tables."""
+    sizes = preprocessor.table_sizes() if preprocessor is not None and preprocessor.fitted else {}
+    rows = [("feature", "role", "kind", "column", "serving input", "encoding", "rows")]
+    for f in spec.features:
+        size = str(sizes[f.shared_embedding or f.name]) if sizes.get(f.shared_embedding or f.name) else "(fit)"
+        if isinstance(f, Categorical):
+            enc = f"hash into {f.hash_buckets} buckets" if f.hash_buckets else (
+                f"vocabulary (min_count {f.min_count}, {f.oov_buckets} OOV)")
+            size = str(f.hash_buckets + 1) if f.hash_buckets else size
+            if f.id_dropout:
+                enc += f"; dropped in training with p={f.id_dropout:g}, unseen → missing"
+        elif isinstance(f, History):
+            enc = (f"≤{f.max_length} ids of {f.items!r} split on {f.separator!r}; their item features "
+                   f"embedded and pooled ({f.pooling})")
+            size = "(item tables)"
+        elif isinstance(f, MultiCategorical):
+            enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
+        elif isinstance(f, Text):
+            enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of embeddings"
+        elif isinstance(f, Numeric):
+            enc = (f"{f.buckets} quantile buckets" if f.transform == "quantile"
+                   else f"{'log, then ' if f.transform == 'log' else ''}standardise; NaN → 0 + flag")
+            if f.transform != "quantile":
+                size = "2"  # the value's vector and the missing flag's
+        else:
+            enc = "calendar parts: " + ", ".join(f.parts)
+            size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
+        if f.shared_embedding:
+            enc += f"; shares table {f.shared_embedding!r}"
+        rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}[batch]", enc, size))
+    if spec.label is not None:
+        rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
+                else "binary 0/1")
+        rows.append(("(label)", "", "label", spec.label.column, "", rule, ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return f"spec {spec.name!r}: {len(spec.features)} features\n" + "\n".join(lines)
 
 
 def _feature_from_dict(raw: Any, path: str) -> tuple[Feature | None, list[str]]:

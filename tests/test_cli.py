@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,37 @@ def test_describe_prints_features_inputs_and_encoders(capsys):
     out = capsys.readouterr().out
     assert "spec 'movielens-100k': 10 features" in out
     assert "genres" in out and "split on '|'" in out and "int64[batch]" in out
+
+
+def test_import_help_and_specs_do_not_start_tensorflow():
+    """`import ctr`, `ctr --help`, a usage error and a spec check are instant: TensorFlow is imported
+    when a model, the data layer or an export is first used; every public name still resolves."""
+    code = """
+import contextlib, io, sys
+import ctr
+from ctr.cli import main
+for argv in (["--help"], ["fit", "--spec"]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(argv)
+        except SystemExit as done:
+            assert done.code == (0 if argv == ["--help"] else 2), done.code
+ctr.FeatureSpec([ctr.Categorical("user_id")])
+assert "tensorflow" not in sys.modules, "TensorFlow was imported"
+assert set(ctr.__all__) <= set(dir(ctr))
+for name in ctr.__all__:
+    getattr(ctr, name)
+assert ctr.features.raw_dtype is ctr.spec.raw_dtype  # submodules too, as before
+assert sys.modules["tensorflow"].keras.__name__.startswith("tf_keras")
+try:
+    ctr.no_such_name
+except AttributeError as err:
+    assert "no_such_name" in str(err)
+else:
+    raise AssertionError("an unknown name resolved")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys):
