@@ -247,8 +247,9 @@ _WRITERS: dict[str, Callable[[Any, Path], None]] = {
 def _recommend(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from . import data
     from .errors import DataError
-    from .export_recommend import RecommenderExport, complete_queries
+    from .export_recommend import RecommenderExport
 
     served = RecommenderExport(args.model)
     spec, meta = served.spec, served.metadata
@@ -273,7 +274,7 @@ def _recommend(args: argparse.Namespace) -> int:
             raise DataError(f"--history: the model's spec {spec.name!r} has no history feature, so a user's "
                             "items cannot describe them; use --feature with their own features instead")
         row[histories[0].source] = histories[0].separator.join(touched)
-    query = complete_queries(spec, served.query_features, pd.DataFrame([row]) if row else pd.DataFrame(index=[0]))
+    query = data.complete_queries(spec, served.query_features, pd.DataFrame([row]) if row else pd.DataFrame(index=[0]))
     item_feature = spec[meta["item_key"]]
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
     exclude += [_parse_value(item_feature, x) for x in touched]

@@ -23,7 +23,7 @@ import pyarrow.dataset as pads
 from ._args import check_arguments
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT
-from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp
+from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
 
@@ -163,6 +163,20 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> 
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
+def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with a column for every query feature in `names`: absent ones are filled as missing
+    values (empty string, NaN, or MISSING_INT for integer ids and timestamps), which is how a user
+    the model has never seen is described by the few features they bring."""
+    rows = rows.reset_index(drop=True).copy()
+    for name in names:
+        feature = spec[name]
+        if feature.source not in rows.columns:
+            dtype = raw_dtype(feature)
+            fill: Any = "" if dtype == "string" else (np.nan if dtype == "float32" else MISSING_INT)
+            rows[feature.source] = pd.Series([fill] * len(rows), dtype=object if dtype == "string" else None)
+    return rows
+
+
 def raw_features(frame: pd.DataFrame, spec: FeatureSpec,
                  names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Each feature's column (or only those of the features in `names`) as the array its serving

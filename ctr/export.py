@@ -191,7 +191,8 @@ class ServedModel:
         frame = ctr_data.read(data)
         missing = [f.source for f in self.spec.features if f.source not in frame.columns]
         if missing:
-            raise DataError(f"the request is missing feature column {', '.join(map(repr, missing))}; "
+            raise DataError(f"the request is missing feature column{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(map(repr, missing))}; "
                             f"the model needs {', '.join(repr(f.source) for f in self.spec.features)}")
         return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()
 

@@ -233,19 +233,6 @@ def _users_table(model: Recommender) -> pd.DataFrame:
     return model.users_ if model.users_ is not None else pd.DataFrame()
 
 
-def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame) -> pd.DataFrame:
-    """`rows` with every query feature column present: absent ones are filled as missing values
-    (empty string, NaN, or MISSING_INT for integer ids and timestamps)."""
-    rows = rows.reset_index(drop=True).copy()
-    for name in names:
-        feature = spec[name]
-        if feature.source not in rows.columns:
-            dtype = raw_dtype(feature)
-            fill: Any = "" if dtype == "string" else (np.nan if dtype == "float32" else MISSING_INT)
-            rows[feature.source] = pd.Series([fill] * len(rows), dtype=object if dtype == "string" else None)
-    return rows
-
-
 def _save(server: tf.Module, tmp: Path, signatures: dict[str, Any], spec: FeatureSpec, metadata: dict[str, Any],
           catalogue: pd.DataFrame, users: pd.DataFrame) -> None:
     staging = Path(tempfile.mkdtemp(prefix="ctr-spec-"))
@@ -267,7 +254,7 @@ def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
     served = RecommenderExport(tmp)
     if not len(served.users):
         return
-    queries = complete_queries(served.spec, served.query_features, served.users.head(8))
+    queries = ctr_data.complete_queries(served.spec, served.query_features, served.users.head(8))
     exclude = [[ids[0]]] * len(queries)
     got_ids, got_scores = served.recommend(queries, k=5, exclude=exclude)
     _, want_scores = model.recommend(queries, k=5, exclude=exclude)
@@ -309,7 +296,7 @@ class RecommenderExport:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
         what the model's `predict` gives."""
         pairs, names = self._pair_signature()
-        frame = complete_queries(self.spec, self.query_features, ctr_data.read(data))
+        frame = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(data))
         return pairs(**raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec))["score"].numpy()
 
     def _pair_signature(self) -> tuple[Any, list[str]]:
@@ -324,7 +311,7 @@ class RecommenderExport:
         (`serving_default`), so that `ctr.evaluate_ranking` tests the export itself."""
         pairs, names = self._pair_signature()
         item_names = [n for n in names if n not in self.query_features]
-        queries = complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
         query_raw = ctr_data.raw_features(queries, self.spec, self.query_features)
         if self._catalogue_raw is None:
             self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
@@ -341,9 +328,10 @@ class RecommenderExport:
 
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: list[list[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k item ids and scores for each query row (columns: the query features)."""
+        """Top-k item ids and scores for each query row (columns: the query features; absent ones are
+        served as missing, as for a user never seen)."""
         check_arguments("RecommenderExport.recommend", k=k)
-        queries = ctr_data.read(queries)
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
         check_exclude(exclude, len(queries))
         inputs = raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)
         id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"

@@ -63,7 +63,8 @@ class RecommendationPipeline:
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and ranker scores [Q, k]; excluded items are dropped before ranking."""
         check_arguments("RecommendationPipeline.recommend", k=k)
-        queries = ctr_data.read(queries).reset_index(drop=True)  # rows are repeated by position below
+        # Rows are repeated by position below; absent query features are missing, as in the export.
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
         candidates, retrieval_scores = self.retriever.recommend(queries, self.n_candidates, exclude)
         catalogue = self.retriever.catalogue_.set_index(self.retriever.spec[self.item_key].source, drop=False)
         n = candidates.shape[1]

@@ -13,7 +13,6 @@ import ctr
 from ctr._keras import keras
 from ctr.cli import main
 from ctr.data import raw_features
-from ctr.export_recommend import complete_queries
 
 
 @pytest.fixture(scope="session")
@@ -205,6 +204,11 @@ def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recomme
     np.testing.assert_allclose(np.array(served["scores"]), scores, atol=1e-5)
     repeated_index = queries.set_index(np.zeros(len(queries), int))  # e.g. rows gathered by pd.concat
     np.testing.assert_array_equal(pipeline.recommend(repeated_index, k=4, exclude=exclude)[0], ids)
+    new = pd.DataFrame({"age": [23.0], "gender": ["F"]})  # a user never seen: the rest is missing
+    new_ids, new_scores = pipeline.recommend(new, k=4)
+    served_ids, served_scores = ctr.RecommenderExport(path).recommend(new, k=4)
+    np.testing.assert_array_equal(served_ids, new_ids)
+    np.testing.assert_allclose(served_scores, new_scores, atol=1e-5)
 
 
 def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
@@ -229,9 +233,28 @@ def test_exported_recommender_loader_fills_missing_query_features(exports, train
         ctr.ServedModel(exports["mf"])
     with pytest.raises(ctr.CtrError, match="is a ranking export"):
         ctr.RecommenderExport(trained["lr"].export(tmp_path / "lr"))
-    rows = complete_queries(served.spec, served.query_features, served.users.head(2)[["user_id"]])
+    known = served.users.head(2)[["user_id"]]
+    rows = ctr.data.complete_queries(served.spec, served.query_features, known)
     ids, scores = served.recommend(rows, k=2)
     assert ids.shape == (2, 2) and np.isfinite(scores).all()
+    np.testing.assert_array_equal(served.recommend(known, k=2)[0], ids)  # the same, filled by recommend
+
+
+@pytest.mark.parametrize("name", ["mf", "two_tower"])
+def test_a_new_user_described_by_a_few_features_is_served_in_process_and_exported_alike(
+        recommenders, exports, name):
+    """A query that leaves features out (no id, no timestamp) reads them as missing, as `ctr recommend
+    --feature` does: the model, its export and their explicitly completed queries agree."""
+    model, served = recommenders[name], ctr.RecommenderExport(exports[name])
+    new = pd.DataFrame({"age": [23.0, 61.0], "gender": ["F", "M"], "occupation": ["student", "retired"]})
+    ids, scores = model.recommend(new, k=5)
+    assert not (ids[0] == ids[1]).all(), "the two users' own features should change their lists"
+    explicit = ctr.data.complete_queries(model.spec, model.query_features, new)
+    assert (explicit.user_id == ctr.MISSING_INT).all() and explicit.zip_prefix.eq("").all()
+    np.testing.assert_array_equal(model.recommend(explicit, k=5)[0], ids)
+    served_ids, served_scores = served.recommend(new, k=5)
+    np.testing.assert_array_equal(served_ids, ids)
+    np.testing.assert_allclose(served_scores, scores, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["mf", "two_tower"])

@@ -274,7 +274,8 @@ class Recommender(abc.ABC):
     def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Logits [Q, C] of catalogue rows `rows` [Q, C] for query rows (user and context columns)."""
         network = self._require()
-        encoded = self._encode_table(ctr_data.read(queries), self.query_features)
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        encoded = self._encode_table(queries, self.query_features)
         rows = np.asarray(rows)
         if self.factorized:
             q = network.scorer.query_vectors({k: tf.constant(v) for k, v in encoded.items()}).numpy()
@@ -315,7 +316,8 @@ class Recommender(abc.ABC):
 
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`."""
+        """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`.
+        Query features absent from `queries` are served as missing, as for a user never seen."""
         return top_k(self, queries, k, exclude)
 
     def index(self, items: pd.DataFrame) -> None:
