@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -220,28 +220,75 @@ def _predict(args: argparse.Namespace) -> int:
     from .export_recommend import RecommenderExport
 
     out = Path(args.out) if args.out else None
-    if out is not None and out.suffix.lower() not in _WRITERS:
+    if out is not None and out.suffix.lower() not in _OUTPUTS:
         raise CtrError(f"--out {out}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
                        "line), which says how to write it")
     served = load(args.model)
-    frame = data.read(args.data)
     # A recommender's pair scores are logits or dot products, not probabilities: named for what they are.
-    frame = frame.assign(**{"score" if isinstance(served, RecommenderExport) else "probability": served.predict(frame)})
+    column = "score" if isinstance(served, RecommenderExport) else "probability"
     if out is None:
-        print(frame.to_string(max_rows=50))
+        frame = data.read(args.data)
+        print(frame.assign(**{column: served.predict(frame)}).to_string(max_rows=50))
         return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _WRITERS[out.suffix.lower()](frame, out)
-    print(f"ctr predict: {len(frame)} rows written to {out}")
+    # Chunk by chunk, so that memory follows the chunk and not the file.
+    from ._keras import keras
+
+    progress = keras.utils.Progbar(data.count_rows(args.data), unit_name="row")
+    scored = 0
+
+    def chunks() -> Any:
+        nonlocal scored
+        for chunk in data.iter_chunks(args.data, chunk_rows=SCORED_A_FILE):
+            yield chunk.assign(**{column: served.predict(chunk)})
+            scored += len(chunk)
+            progress.update(scored)
+
+    write_atomically(chunks(), out)
+    print(f"ctr predict: {scored} rows written to {out}")
     return 0
 
 
-_WRITERS: dict[str, Callable[[Any, Path], None]] = {
-    ".csv": lambda frame, out: frame.to_csv(out, index=False),
-    ".tsv": lambda frame, out: frame.to_csv(out, sep="\t", index=False),
-    ".parquet": lambda frame, out: frame.to_parquet(out, index=False),
-    ".json": lambda frame, out: frame.to_json(out, orient="records", lines=True),
-}
+SCORED_A_FILE = 262_144  # rows `ctr predict` reads, scores and writes at a time
+
+
+def write_atomically(frames: Any, out: Path) -> None:
+    """Write DataFrames one after another to `out` as its suffix says (.csv, .tsv, .parquet, .json
+    lines), into a temporary file beside it that replaces `out` only once all are written: a failure
+    leaves whatever was at `out` before."""
+    import os
+    import uuid
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    suffix = out.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            try:
+                for frame in frames:
+                    # Every part takes the first's schema: a CSV's chunks may each guess their own types.
+                    table = pa.Table.from_pandas(frame, schema=writer.schema if writer else None, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+            finally:
+                if writer is not None:
+                    writer.close()
+        else:
+            with open(tmp, "w", newline="", encoding="utf-8") as file:
+                for i, frame in enumerate(frames):
+                    if suffix == ".json":
+                        frame.to_json(file, orient="records", lines=True)
+                    else:
+                        frame.to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False, header=i == 0)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+_OUTPUTS = (".csv", ".tsv", ".parquet", ".json")
 
 
 def _recommend(args: argparse.Namespace) -> int:

@@ -32,31 +32,33 @@ __all__ = ["Source", "add_history", "as_source", "cold_user_split", "columns_fra
 
 
 # -- reading ------------------------------------------------------------------------------------
-def read(source: Source, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The whole source as one DataFrame (only `columns`, when given)."""
+def read(source: Source, columns: Sequence[str] | None = None, hint: str = "") -> pd.DataFrame:
+    """The whole source as one DataFrame (only `columns`, when given; `hint` ends a missing-column
+    error, e.g. with what needs them)."""
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
-            require_columns(source.columns, columns)
+            require_columns(source.columns, columns, hint=hint)
             return source[list(dict.fromkeys(columns))]
         return source
-    return pd.concat(list(iter_chunks(source, columns)), ignore_index=True)
+    return pd.concat(list(iter_chunks(source, columns, hint=hint)), ignore_index=True)
 
 
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
-                chunk_rows: int = 262_144) -> Iterator[pd.DataFrame]:
-    """The source as DataFrames of at most `chunk_rows` rows; Parquet and CSV are never read whole."""
+                chunk_rows: int = 262_144, hint: str = "") -> Iterator[pd.DataFrame]:
+    """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame);
+    Parquet and CSV are never read whole."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
-        frame = read(source, cols)
+        frame = read(source, cols, hint=hint)
         if len(frame) == 0:
             yield frame
         for start in range(0, len(frame), chunk_rows):
             yield frame.iloc[start:start + chunk_rows]
         return
     if isinstance(source, pa.Table):
-        require_columns(source.column_names, cols or [])
+        require_columns(source.column_names, cols or [], hint=hint)
         table = source.select(cols) if cols else source
         for batch in table.to_batches(max_chunksize=chunk_rows):
             yield batch.to_pandas()
@@ -67,11 +69,11 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
         sep = "\t" if path.suffix.lower() == ".tsv" else ","
         header = pd.read_csv(path, sep=sep, nrows=0).columns
-        require_columns(header, cols or [], where=str(path))
+        require_columns(header, cols or [], where=str(path), hint=hint)
         yield from pd.read_csv(path, sep=sep, usecols=cols, chunksize=chunk_rows)
         return
     dataset = _parquet(path)
-    require_columns(dataset.schema.names, cols or [], where=str(path))
+    require_columns(dataset.schema.names, cols or [], where=str(path), hint=hint)
     empty = True
     try:
         # Read ahead one batch of one file at a time: pyarrow's defaults (16 batches of 4 files) would
@@ -151,15 +153,16 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
                     f"or the path of a Parquet file or folder or a CSV file; got {type(source).__name__}{hint}")
 
 
-def require_columns(have: Any, need: Sequence[str], where: str = "the data") -> None:
-    """Raise a DataError naming every column of `need` missing from `have`, and listing what is there."""
+def require_columns(have: Any, need: Sequence[str], where: str = "the data", hint: str = "") -> None:
+    """Raise a DataError naming every column of `need` missing from `have`, and listing what is there
+    (then `hint`)."""
     present = set(have)
     missing = [c for c in need if c not in present]
     if missing:
         listed = ", ".join(repr(str(c)) for c in list(have)[:30])
         names = ", ".join(repr(c) for c in missing)
-        raise DataError(f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
-                        f"columns {names} are missing from {where}; it has: {listed}")
+        raise DataError((f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
+                         f"columns {names} are missing from {where}; it has: {listed}") + hint)
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------

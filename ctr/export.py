@@ -24,8 +24,9 @@ import pandas as pd
 
 from . import __version__
 from . import data as ctr_data
+from ._args import check_arguments
 from ._keras import tf
-from .errors import CtrError, DataError
+from .errors import CtrError
 from .features import FeatureEncoder, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .spec import FeatureSpec, raw_dtype
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from .models.base import RankingModel
 
 METADATA = "assets.extra/ctr.json"
+# Rows a loaded export scores in one call. Two million synthetic rows from Parquet, scored by DeepFM
+# in one call, peaked at 7 GB; in calls of this size at 1.5 GB, and rows/s are the same from 8k to 500k.
+SCORED_A_CALL = 65_536
 
 
 class ExportError(CtrError):
@@ -185,15 +189,20 @@ class ServedModel:
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["serving_default"]
 
-    def predict(self, data: ctr_data.Source) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL) -> np.ndarray:
         """Click probabilities for raw rows (a DataFrame, any data source, or a dict of 1-D columns);
-        missing, mistyped and misshapen features are named before TensorFlow sees them."""
-        frame = ctr_data.read(data)
-        missing = [f.source for f in self.spec.features if f.source not in frame.columns]
-        if missing:
-            raise DataError(f"the request is missing feature column{'s' if len(missing) > 1 else ''} "
-                            f"{', '.join(map(repr, missing))}; "
-                            f"the model needs {', '.join(repr(f.source) for f in self.spec.features)}")
+        missing, mistyped and misshapen features are named before TensorFlow sees them. Rows are
+        scored `batch_size` at a time and files are streamed, so memory follows the batch, not the data."""
+        check_arguments("ServedModel.predict", batch_size=batch_size)
+        columns = [f.source for f in self.spec.features]
+        hint = "; the model needs " + ", ".join(map(repr, dict.fromkeys(columns)))
+        if isinstance(data, pd.DataFrame) and len(data) <= batch_size:  # a request: no copy, no slicing
+            ctr_data.require_columns(data.columns, columns, hint=hint)
+            return self._probabilities(data)
+        scores = [self._probabilities(chunk) for chunk in ctr_data.iter_chunks(data, columns, batch_size, hint=hint)]
+        return np.concatenate(scores)
+
+    def _probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()
 
     def __repr__(self) -> str:

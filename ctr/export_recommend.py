@@ -28,7 +28,7 @@ from . import data as ctr_data
 from ._args import check_arguments, check_exclude
 from ._keras import tf
 from .errors import CtrError, DataError
-from .export import ExportError, atomic_export
+from .export import SCORED_A_CALL, ExportError, atomic_export
 from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .models.recommender import PAIRS_A_CALL
@@ -292,12 +292,17 @@ class RecommenderExport:
         """Item ids of the exported catalogue, one per catalogue row."""
         return self.catalogue[self.spec[self.metadata["item_key"]].source].to_numpy()
 
-    def predict(self, data: ctr_data.Source) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL) -> np.ndarray:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
-        what the model's `predict` gives."""
+        what the model's `predict` gives. Rows are scored `batch_size` at a time; files are streamed."""
+        check_arguments("RecommenderExport.predict", batch_size=batch_size)
         pairs, names = self._pair_signature()
-        frame = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(data))
-        return pairs(**raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec))["score"].numpy()
+        scores = []
+        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
+            frame = ctr_data.complete_queries(self.spec, self.query_features, chunk)
+            inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
+            scores.append(pairs(**inputs)["score"].numpy())
+        return np.concatenate(scores)
 
     def _pair_signature(self) -> tuple[Any, list[str]]:
         """The pair-score signature and its input names (query and item features)."""

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import ctr
+from ctr import cli
 from ctr.cli import main
 
 from .conftest import ML100K, ROOT, needs
@@ -28,6 +30,8 @@ def test_import_help_and_specs_do_not_start_tensorflow():
     code = """
 import contextlib, io, sys
 import ctr
+import ctr
+from ctr import cli
 from ctr.cli import main
 for argv in (["--help"], ["fit", "--spec"]):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -53,7 +57,7 @@ else:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys):
+def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys, monkeypatch):
     data = tmp_path / "ratings.parquet"
     frame.to_parquet(data)
     spec = str(ROOT / "feature_specs" / "synthetic.yaml")
@@ -79,6 +83,27 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(blocked)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ctr predict: error: ") and "a_file" in err and "Traceback" not in err
+
+    # Files are scored chunk by chunk and written atomically; a bad value in a later chunk leaves the
+    # earlier output whole and no temporary file behind.
+    monkeypatch.setattr(cli, "SCORED_A_FILE", 7)
+    whole = ctr.load(export).predict(rows, batch_size=3)
+    np.testing.assert_allclose(whole, scored.probability, rtol=1e-6)
+    for name in ("p.parquet", "p.tsv"):
+        assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / name)]) == 0
+        read = pd.read_parquet if name.endswith("parquet") else lambda path: pd.read_csv(path, sep="\t")
+        streamed = read(tmp_path / name)
+        assert list(streamed.columns) == [*frame.columns.drop("rating"), "probability"] and len(streamed) == 20
+        np.testing.assert_allclose(streamed.probability, whole, rtol=1e-6)
+    before = (tmp_path / "p.parquet").read_bytes()
+    broken = frame.head(20).drop(columns="rating").astype({"age": object})
+    broken.loc[15, "age"] = "old"
+    broken.to_csv(rows, index=False)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.parquet")]) == 2
+    assert "feature 'age'" in capsys.readouterr().err
+    assert (tmp_path / "p.parquet").read_bytes() == before
+    assert not list(tmp_path.glob(".p.parquet.*"))
 
     capsys.readouterr()
     assert main(["evaluate", "--model", str(export), "--data", str(data)]) == 0

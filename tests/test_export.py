@@ -65,9 +65,11 @@ def test_export_layout_signature_and_spec_asset(trained, tmp_path):
 
 def test_loaded_model_names_a_missing_feature_and_serves_empty_batches(trained, splits, tmp_path):
     served = ctr.load(trained["lr"].export(tmp_path / "lr"))
-    with pytest.raises(ctr.DataError, match="missing feature column 'price'"):
+    with pytest.raises(ctr.DataError, match=r"column 'price' is missing from the data; .*; the model needs 'user_id'"):
         served.predict(splits[2].head(3).drop(columns="price"))
     assert served.predict(splits[2].head(0)).shape == (0,)
+    np.testing.assert_allclose(served.predict(splits[2].head(10), batch_size=3), served.predict(splits[2].head(10)),
+                               rtol=1e-6)  # batches of other sizes round differently in the last bit
     np.testing.assert_allclose(served.predict(splits[2].head(5)), trained["lr"].predict(splits[2].head(5)),
                                atol=1e-6)
 
