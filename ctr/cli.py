@@ -208,9 +208,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.train is not None:
         raise CtrError(f"{args.model} is a click model export, tested by AUC on labelled rows: --train is for "
                        "recommender exports")
-    p = served.predict(frame)
+    if len(frame) == 0:
+        raise CtrError(f"{args.data}: the evaluation data has no rows")
     y = data.labels(frame, served.spec)
-    print(json.dumps({"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y)}, indent=1))
+    p = served.predict(frame)
+    print(json.dumps({"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y), "positive_rate": float(y.mean())},
+                     indent=1))
     return 0
 
 

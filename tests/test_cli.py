@@ -109,6 +109,10 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["evaluate", "--model", str(export), "--data", str(data)]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["rows"] == len(frame) and 0.5 < metrics["auc"] < 1
+    assert metrics["positive_rate"] == pytest.approx((frame.rating >= 4).mean())
+    frame.head(0).to_parquet(tmp_path / "empty.parquet")
+    assert main(["evaluate", "--model", str(export), "--data", str(tmp_path / "empty.parquet")]) == 2
+    assert "the evaluation data has no rows" in capsys.readouterr().err
 
     assert main(["describe", str(export)]) == 0
     out = capsys.readouterr().out
