@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -26,6 +29,11 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     rows.loc[1, ["price", "release_year", "title"]] = [np.nan, np.inf, "Entirely, Unknown words!"]
     rows.loc[2, ["gender", "genres", "title", "history"]] = ["", "", "", ""]
     rows.loc[3, "history"] = "999999|" + rows.loc[3, "history"]  # an unknown item in the profile is skipped
+    # Known words joined by punctuation, and bag values padded with spaces: the regular expressions
+    # that clean them must run in onnxruntime as in TensorFlow (they did nothing when onnxruntime-
+    # extensions was loaded after TensorFlow, and these rows were scored as unseen words).
+    words = [w for w in model.preprocessor_.state["tables"]["title"]["vocabulary"][:6] if w.isalpha()]
+    rows.loc[4, ["title", "genres"]] = ["-".join(words[:3]) + "!", " | ".join(data.genres.iloc[0].split("|"))]
     session = ctr.onnx_session(path)
     assert sorted(i.name for i in session.get_inputs()) == sorted(model.spec.names)
     raw = raw_features(rows, model.spec)
@@ -59,3 +67,34 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
         model.export(tmp_path / "saved", format="onnx")
     with pytest.raises(ctr.CtrError, match="no ONNX file here"):
         ctr.onnx_session(tmp_path / "m.onnx")
+
+
+def test_onnx_sessions_refuse_a_process_where_onnxruntime_extensions_regexes_are_broken(tmp_path):
+    """Loaded after TensorFlow, onnxruntime-extensions' regular expressions return their input; ctr
+    loads its library first at import, and a session made where that came too late is refused."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("StringRegexReplace", ["x", "pattern", "rewrite"], ["y"], domain="ai.onnx.contrib")
+    graph = helper.make_graph([node], "clean", [helper.make_tensor_value_info("x", TensorProto.STRING, [None])],
+                              [helper.make_tensor_value_info("y", TensorProto.STRING, [None])],
+                              [helper.make_tensor("pattern", TensorProto.STRING, [1], [b"[[:punct:]]+"]),
+                               helper.make_tensor("rewrite", TensorProto.STRING, [1], [b" "])])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.contrib", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    path = tmp_path / "clean.onnx"
+    path.write_bytes(model.SerializeToString())
+    script = """
+{first}
+import numpy as np
+try:
+    session = ctr.onnx_session({path!r})
+    print(session.run(None, {{"x": np.array(["star-wars"], dtype=object)}})[0][0])
+except ctr.CtrError as err:
+    assert "loaded after TensorFlow" in str(err), err
+    print("refused")
+"""
+    for first, expected in (("import ctr, tensorflow", "star wars"), ("import tensorflow, ctr", "refused")):
+        code = script.format(first=first, path=str(path))
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == expected, (first, done.stdout)
