@@ -25,9 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
     fit.add_argument("--spec", required=True, help="feature spec YAML")
-    fit.add_argument("--data", required=True, help="MovieLens folder, Parquet file/folder or CSV; "
+    fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder or CSV; "
                                                    "'synthetic' for the embedded data")
-    fit.add_argument("--format", choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"],
+    fit.add_argument("--format", choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"],
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
                      help="a click model (lr, fm, deepfm: random split, AUC) or a recommender (mf, bpr, neumf, "
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--data", required=True, help="labelled rows (click model) or held-out interactions "
                                                         "(recommender)")
     evaluate.add_argument("--format", default="auto",
-                          choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+                          choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"])
     evaluate.add_argument("--train", help="recommender exports: the interactions it was trained on (Parquet or "
                                           "CSV), left out of each user's ranking")
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect.add_argument("--spec", required=True)
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
     inspect.add_argument("--format", default="auto",
-                         choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+                         choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"])
     inspect.add_argument("--out", default="data_report.png", help="PNG to write")
     inspect.add_argument("--json", help="also write the report as JSON here")
 
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     embeddings.add_argument("--out", default="embeddings.png")
     embeddings.add_argument("--data", help="table holding the --color-by column (as for fit)")
     embeddings.add_argument("--format", default="auto",
-                            choices=["auto", "movielens-100k", "movielens-1m", "table", "synthetic"])
+                            choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"])
     embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
 
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
@@ -396,7 +396,7 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def load_table(source: str, fmt: str = "auto", seed: int = 0):
-    """Read --data: a MovieLens folder, a Parquet file/folder, a CSV, or 'synthetic'."""
+    """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV, or 'synthetic'."""
     from . import data, datasets
     from .errors import DataError
 
@@ -408,6 +408,8 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
             fmt = "movielens-100k"
         elif (path / "movies.dat").exists():
             fmt = "movielens-1m"
+        elif path.suffix == ".libfm" or (path.is_dir() and any(path.glob("frappe.*.libfm"))):
+            fmt = "frappe"
         elif path.exists():
             fmt = "table"
         else:
@@ -418,6 +420,8 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
         return datasets.movielens_100k(path)
     if fmt == "movielens-1m":
         return datasets.movielens_1m(path)
+    if fmt == "frappe":
+        return datasets.frappe(path)
     return data.read(path)
 
 

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ML100K = SHARED_DATA / "ml-100k"
 ML1M = SHARED_DATA / "ml-1m"
+FRAPPE = SHARED_DATA / "frappe"
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ import pytest
 
 import ctr
 from ctr.data import iter_chunks, labels, random_split, raw_features, read, temporal_split
+from ctr.datasets.frappe import FRAPPE_FIELDS
 
-from .conftest import ML1M, ML100K, needs
+from .conftest import FRAPPE, ML1M, ML100K, needs
 
 
 def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
@@ -217,3 +218,45 @@ def test_movielens_1m_real_folder_uses_the_sample_when_ratings_dat_is_absent():
         table = ctr.datasets.movielens_1m(ML1M)
     assert len(table) == 100_000 and table.occupation.notna().all() and table.title.notna().all()
     assert set(table.columns) >= {"user_id", "item_id", "rating", "timestamp", "age", "gender", "genres"}
+
+
+def _libfm_line(label: int, ids: list[int]) -> str:
+    offsets = np.cumsum([0, *FRAPPE_FIELDS.values()])[:-1]
+    return f"{label} " + " ".join(f"{o + i}:1" for o, i in zip(offsets, ids, strict=True))
+
+
+def test_frappe_loader_on_tiny_files(tmp_path):
+    folder = tmp_path / "frappe"
+    folder.mkdir()
+    first, second = [5, 10, 0, 6, 1, 2, 1, 8, 79, 232], [0, 4081, 6, 0, 0, 0, 0, 0, 0, 0]
+    (folder / "frappe.test.libfm").write_bytes(  # CRLF, as published
+        (_libfm_line(1, first) + "\r\n" + _libfm_line(-1, second) + "\r\n").encode())
+    (folder / "frappe.validation.libfm").write_text(_libfm_line(-1, second) + "\n")
+    table = ctr.datasets.frappe(folder)
+    assert list(table.columns) == ["click", *ctr.datasets.frappe_spec().names, "split"]
+    assert table.click.tolist() == [0, 1, 0] and table.split.tolist() == ["validation", "test", "test"]
+    assert table.iloc[1, 1:11].tolist() == first and table.iloc[2, 1:11].tolist() == second
+    assert len(ctr.datasets.frappe(folder / "frappe.test.libfm")) == 2
+    from ctr.cli import load_table
+
+    assert load_table(str(folder)).equals(table)  # `ctr fit --data FOLDER` recognises it
+    raw = raw_features(table, ctr.datasets.frappe_spec())
+    assert raw["city"].tolist() == [0, 232, 0] and labels(table, ctr.datasets.frappe_spec()).tolist() == [0, 1, 0]
+
+    (folder / "frappe.test.libfm").write_text(_libfm_line(1, first) + "\n1 5:1 960:1\n")
+    with pytest.raises(ctr.DataError, match=r"frappe.test.libfm, line 2: expected a label .* and 10 index:1 pairs"):
+        ctr.datasets.frappe(folder)
+    (folder / "frappe.test.libfm").write_text(_libfm_line(1, [957, *first[1:]]) + "\n")  # an item's index
+    with pytest.raises(ctr.DataError, match=r"line 1: index 957 is not a 'user' value .*0\.\.956"):
+        ctr.datasets.frappe(folder)
+    with pytest.raises(ctr.DataError, match="no Frappe files here"):
+        ctr.datasets.frappe(tmp_path)
+
+
+@needs(FRAPPE)
+def test_frappe_real_folder_has_the_published_splits():
+    table = ctr.datasets.frappe(FRAPPE)
+    counts = table.groupby("split").click.agg(["size", "sum"])
+    # SOURCE.md: 57,722 validation rows (19,063 positive) and 28,860 test rows (9,536 positive).
+    assert counts.loc["validation"].tolist() == [57_722, 19_063] and counts.loc["test"].tolist() == [28_860, 9_536]
+    assert table.item.nunique() == 4082 and table.daytime.nunique() == 7

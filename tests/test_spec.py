@@ -27,6 +27,7 @@ def test_every_bundled_spec_loads_and_round_trips_through_yaml():
 
 def test_bundled_synthetic_yaml_is_the_embedded_spec():
     assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "synthetic.yaml") == ctr.datasets.synthetic_spec()
+    assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "frappe.yaml") == ctr.datasets.frappe_spec()
 
 
 def test_python_and_yaml_build_the_same_spec():
