@@ -5,11 +5,14 @@ so its FM is the DeepFM function without the DNN: DeepCTR's own linear logit + i
 its `PredictionLayer` (see `_deepctr_model`).
 
 Datasets: MovieLens 100K as CTR (rating >= 4, random 80/10/10, seed 0; user and item ids, age,
-gender, occupation, zip prefix, genres, release year, hour and day of week) and the embedded
-synthetic data at 1 M rows (every feature of `feature_specs/synthetic.yaml`, random 80/10/10).
+gender, occupation, zip prefix, genres, release year, hour and day of week), Frappe (the NFM
+paper's validation and test files, the training file being absent here: 86,582 rows, random
+80/10/10, seed 0; its ten categorical fields, `feature_specs/frappe.yaml`; skipped when the folder
+is absent) and the embedded synthetic data at 1 M rows (every feature of
+`feature_specs/synthetic.yaml`, random 80/10/10).
 
 Shared settings: embedding size 16, MLP 256-128 (ReLU), Adam at 1e-3, the same batch size and the
-same epoch budget. On MovieLens both libraries stop early on validation AUC (patience 2, best
+same epoch budget. On MovieLens and Frappe both libraries stop early on validation AUC (patience 2, best
 weights restored); the synthetic runs train a fixed number of epochs. Each library keeps its own
 regularisation defaults (ours: l2 on the embedding rows used; DeepCTR's: l2 1e-5 on its tables).
 DeepCTR gets its inputs encoded outside the model, its documented way (label encoding, padded
@@ -21,7 +24,8 @@ that run's alone; the runs go seed by seed, each library and model in turn, so t
 the machine falls on both libraries. Figures are medians over `--runs` seeds. Prints a table, writes
 bench/results/vs_deepctr.json and updates the README's block.
 
-    python bench/vs_deepctr.py [--data ../shared/data/ml-100k] [--runs 3] [--rows 1000000]
+    python bench/vs_deepctr.py [--data ../shared/data/ml-100k] [--frappe ../shared/data/frappe] [--runs 3]
+                               [--rows 1000000] [--datasets movielens,frappe,synthetic]
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
     "movielens": {"batch_size": 256, "max_epochs": 20, "early_stopping": True},
+    "frappe": {"batch_size": 256, "max_epochs": 20, "early_stopping": True},
     "synthetic": {"batch_size": 2048, "max_epochs": 3, "early_stopping": False},
 }
 RUNNERS = [("ctr", "DeepFM"), ("deepctr", "DeepFM"), ("ctr", "FM"), ("deepctr", "FM")]
@@ -78,7 +83,9 @@ def main() -> None:
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
-    parser.add_argument("--datasets", default="movielens,synthetic")
+    parser.add_argument("--frappe", default=str(ROOT.parent / "shared" / "data" / "frappe"),
+                        help="Frappe folder (libFM files); its rows are skipped when it is absent")
+    parser.add_argument("--datasets", default="movielens,frappe,synthetic")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -87,6 +94,9 @@ def main() -> None:
     datasets = args.datasets.split(",")
     if report_only_or_check_data(args, publish, "bench/vs_deepctr.py"):
         return
+    if "frappe" in datasets and not Path(args.frappe).exists():
+        print(f"Frappe not found at {args.frappe}: its rows are skipped (pass --frappe)", flush=True)
+        datasets.remove("frappe")
 
     started = time.time()
     results: dict[str, dict] = {}
@@ -97,7 +107,8 @@ def main() -> None:
         for seed in range(args.runs):
             for library, model in RUNNERS:
                 job = {"dataset": dataset, "library": library, "model": model, "seed": seed,
-                       "data": args.data, "rows": args.rows, **SETTINGS[dataset]}
+                       "data": args.frappe if dataset == "frappe" else args.data, "rows": args.rows,
+                       **SETTINGS[dataset]}
                 r = run_child(__file__, job)
                 runs[f"{dataset}/{library}/{model}"].append(r)
                 print(f"  {dataset:<10}{library:<8}{model:<7} seed {seed}: AUC {r['auc']:.4f}  "
@@ -139,7 +150,7 @@ def publish(report: dict, update: bool) -> None:
 
     def dataset_label(dataset: str) -> str:
         rows_ = report["protocol"]["synthetic_rows"]
-        return "MovieLens 100K" if dataset == "movielens" else f"synthetic {rows_:,}"
+        return {"movielens": "MovieLens 100K", "frappe": "Frappe (86,582)"}.get(dataset, f"synthetic {rows_:,}")
 
     columns = [("test AUC", "auc", "{:.4f}", "diff"), ("logloss", "logloss", "{:.4f}", "diff"),
                ("train ex/s", "train_examples_per_s", "{:,.0f}", "ratio"),
@@ -170,10 +181,12 @@ def publish(report: dict, update: bool) -> None:
         f"its own process, the libraries in turn seed by seed; measured {report['measured_at'][:10]} on "
         f"{info['cpu']} ({info['cores']} cores), "
         f"TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `bench/vs_deepctr.py` "
-        f"({report['wall_minutes']} min); raw figures in `bench/results/vs_deepctr.json`. Batch size "
-        f"{settings['movielens']['batch_size']} on MovieLens (early stopping on validation AUC, at most "
-        f"{settings['movielens']['max_epochs']} epochs), {settings['synthetic']['batch_size']} on synthetic "
-        f"({settings['synthetic']['max_epochs']} epochs). Ratios are ctr / DeepCTR (AUC and logloss: differences).")
+        f"({report['wall_minutes']} min); raw figures in `bench/results/vs_deepctr.json`. "
+        + "; ".join(f"{dataset_label(d)}: batch {s['batch_size']}, "
+                    + (f"early stopping on validation AUC (at most {s['max_epochs']} epochs)" if s["early_stopping"]
+                       else f"{s['max_epochs']} epochs")
+                    for d, s in settings.items() if any(k.startswith(d + "/") for k in res))
+        + ". Ratios are ctr / DeepCTR (AUC and logloss: differences).")
     rows += ["", "Where batch-1 time goes (p50, ms): end to end from raw rows; the model's call on tensors "
              "already made; a do-nothing SavedModel signature with the same inputs, which is TensorFlow's "
              "cost of any call.", "",
@@ -206,10 +219,12 @@ def child(job: dict) -> dict:
     import ctr
     from ctr.metrics import auc, logloss
 
-    spec = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC) if job["dataset"] == "movielens" else ctr.datasets.synthetic_spec()
     if job["dataset"] == "movielens":
-        table = ctr.datasets.movielens_100k(job["data"])
+        spec, table = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC), ctr.datasets.movielens_100k(job["data"])
+    elif job["dataset"] == "frappe":
+        spec, table = ctr.datasets.frappe_spec(), ctr.datasets.frappe(job["data"]).drop(columns="split")
     else:
+        spec = ctr.datasets.synthetic_spec()
         table = ctr.datasets.synthetic(n_rows=job["rows"], seed=0)
     train, valid, test = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
     del table
