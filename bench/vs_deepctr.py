@@ -12,8 +12,8 @@ is absent) and the embedded synthetic data at 1 M rows (every feature of
 `feature_specs/synthetic.yaml`, random 80/10/10).
 
 Shared settings: embedding size 16, MLP 256-128 (ReLU), Adam at 1e-3, the same batch size and the
-same epoch budget. On MovieLens and Frappe both libraries stop early on validation AUC (patience 2, best
-weights restored); the synthetic runs train a fixed number of epochs. Each library keeps its own
+same epoch budget. On MovieLens and Frappe both libraries stop early on validation AUC (patience 2 and 5,
+best weights restored); the synthetic runs train a fixed number of epochs. Each library keeps its own
 regularisation defaults (ours: l2 on the embedding rows used; DeepCTR's: l2 1e-5 on its tables).
 DeepCTR gets its inputs encoded outside the model, its documented way (label encoding, padded
 sequences, standardised numbers), by `ExternalEncoder` below; that encoding is timed wherever the
@@ -52,8 +52,10 @@ HIDDEN = (256, 128)
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
-    "movielens": {"batch_size": 256, "max_epochs": 20, "early_stopping": True},
-    "frappe": {"batch_size": 256, "max_epochs": 20, "early_stopping": True},
+    "movielens": {"batch_size": 256, "max_epochs": 20, "early_stopping": True, "patience": 2},
+    # Frappe's validation AUC stalls for two or three epochs around the fourth and then climbs again
+    # (a first run with patience 2 stopped there in 3 of 6 runs, both libraries, 0.935 against 0.956).
+    "frappe": {"batch_size": 256, "max_epochs": 20, "early_stopping": True, "patience": 5},
     "synthetic": {"batch_size": 2048, "max_epochs": 3, "early_stopping": False},
 }
 RUNNERS = [("ctr", "DeepFM"), ("deepctr", "DeepFM"), ("ctr", "FM"), ("deepctr", "FM")]
@@ -183,7 +185,8 @@ def publish(report: dict, update: bool) -> None:
         f"TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `bench/vs_deepctr.py` "
         f"({report['wall_minutes']} min); raw figures in `bench/results/vs_deepctr.json`. "
         + "; ".join(f"{dataset_label(d)}: batch {s['batch_size']}, "
-                    + (f"early stopping on validation AUC (at most {s['max_epochs']} epochs)" if s["early_stopping"]
+                    + (f"early stopping on validation AUC (patience {s.get('patience', 2)}, at most "
+                       f"{s['max_epochs']} epochs)" if s["early_stopping"]
                        else f"{s['max_epochs']} epochs")
                     for d, s in settings.items() if any(k.startswith(d + "/") for k in res))
         + ". Ratios are ctr / DeepCTR (AUC and logloss: differences).")
@@ -250,7 +253,7 @@ class _Runner:
         clock = _clock_callback(time.perf_counter())
         callbacks = [clock]
         if self.job["early_stopping"]:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=2,
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=self.job["patience"],
                                                            restore_best_weights=True))
         self.train(train, valid, callbacks)
         steady = clock.epoch_seconds[1:] or clock.epoch_seconds
