@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--spec", required=True, help="feature spec YAML")
     fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder or CSV; "
                                                    "'synthetic' for the embedded data")
-    fit.add_argument("--format", choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"],
+    fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
                      help="a click model (lr, fm, deepfm: random split, AUC) or a recommender (mf, bpr, neumf, "
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--data", required=True, help="labelled rows (click model) or held-out interactions "
                                                         "(recommender)")
     evaluate.add_argument("--format", default="auto",
-                          choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"])
+                          choices=_FORMATS)
     evaluate.add_argument("--train", help="recommender exports: the interactions it was trained on (Parquet or "
                                           "CSV), left out of each user's ranking")
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect.add_argument("--spec", required=True)
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
     inspect.add_argument("--format", default="auto",
-                         choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"])
+                         choices=_FORMATS)
     inspect.add_argument("--out", default="data_report.png", help="PNG to write")
     inspect.add_argument("--json", help="also write the report as JSON here")
 
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     embeddings.add_argument("--out", default="embeddings.png")
     embeddings.add_argument("--data", help="table holding the --color-by column (as for fit)")
     embeddings.add_argument("--format", default="auto",
-                            choices=["auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic"])
+                            choices=_FORMATS)
     embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
 
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
@@ -426,6 +426,7 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
 
 
 _CLICK_MODELS = ("lr", "fm", "deepfm")
+_FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic")  # how to read --data
 # name: (class in ctr.models, its arguments)
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {})}

@@ -194,6 +194,7 @@ class ServedModel:
         missing, mistyped and misshapen features are named before TensorFlow sees them. Rows are
         scored `batch_size` at a time and files are streamed, so memory follows the batch, not the data."""
         check_arguments("ServedModel.predict", batch_size=batch_size)
+        batch_size = batch_size or SCORED_A_CALL  # None: the default
         columns = [f.source for f in self.spec.features]
         hint = "; the model needs " + ", ".join(map(repr, dict.fromkeys(columns)))
         if isinstance(data, pd.DataFrame) and len(data) <= batch_size:  # a request: no copy, no slicing

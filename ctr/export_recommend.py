@@ -296,6 +296,7 @@ class RecommenderExport:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
         what the model's `predict` gives. Rows are scored `batch_size` at a time; files are streamed."""
         check_arguments("RecommenderExport.predict", batch_size=batch_size)
+        batch_size = batch_size or SCORED_A_CALL  # None: the default
         pairs, names = self._pair_signature()
         scores = []
         for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
