@@ -54,7 +54,7 @@ LEARNING_RATE = 1e-3
 SETTINGS = {
     "movielens": {"batch_size": 256, "max_epochs": 20, "early_stopping": True, "patience": 2},
     # Frappe's validation AUC stalls for two or three epochs around the fourth and then climbs again
-    # (a first run with patience 2 stopped there in 3 of 6 runs, both libraries, 0.935 against 0.956).
+    # (a first run with patience 2 stopped there in some runs of both libraries, well below the others).
     "frappe": {"batch_size": 256, "max_epochs": 20, "early_stopping": True, "patience": 5},
     "synthetic": {"batch_size": 2048, "max_epochs": 3, "early_stopping": False},
 }

@@ -16,8 +16,8 @@ from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Nu
 
 # What needs TensorFlow is imported when first used (PEP 562), so that `import ctr`, writing and
 # checking a spec, and `ctr --help` take a fraction of a second, not TensorFlow's several.
+# Submodules (`ctr.data`, `ctr.features`, ...) are imported on first use too.
 _LAZY = {
-    "data": None, "datasets": None, "metrics": None,
     "evaluate_ranking": "evaluation",
     "ExportError": "export", "ServedModel": "export", "load": "export",
     "RecommenderExport": "export_recommend",
@@ -53,18 +53,17 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
-        # A submodule not imported yet (`ctr.features`), as the eager package offered before.
+        # A submodule not imported yet (`ctr.data`, `ctr.features`), as the eager package offered.
         if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
             return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'ctr' has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
-    value = module if _LAZY[name] is None else getattr(module, name)
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *__all__})
 
 
 __all__ = [

@@ -170,14 +170,11 @@ def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame) ->
     """`rows` with a column for every query feature in `names`: absent ones are filled as missing
     values (empty string, NaN, or MISSING_INT for integer ids and timestamps), which is how a user
     the model has never seen is described by the few features they bring."""
-    rows = rows.reset_index(drop=True).copy()
-    for name in names:
-        feature = spec[name]
-        if feature.source not in rows.columns:
-            dtype = raw_dtype(feature)
-            fill: Any = "" if dtype == "string" else (np.nan if dtype == "float32" else MISSING_INT)
-            rows[feature.source] = pd.Series([fill] * len(rows), dtype=object if dtype == "string" else None)
-    return rows
+    absent = [spec[name] for name in names if spec[name].source not in rows.columns]
+    if not absent:  # a complete request (every serving call of a known user) is passed on as it is
+        return rows
+    fills = {"string": ("", object), "float32": (np.nan, np.float64), "int64": (MISSING_INT, np.int64)}
+    return rows.assign(**{f.source: np.full(len(rows), *fills[raw_dtype(f)]) for f in absent})
 
 
 def raw_features(frame: pd.DataFrame, spec: FeatureSpec,

@@ -14,6 +14,7 @@ another function than TensorFlow, so the served buckets would not be the trained
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -119,39 +120,46 @@ def onnx_session(path: str | Path) -> Any:
     """An onnxruntime session for an exported ONNX file, with the string ops it needs registered."""
     _require_packages()
     import onnxruntime as ort
-    from onnxruntime_extensions import get_library_path
 
     if not Path(path).is_file():
         raise CtrError(f"{path}: no ONNX file here")
+    _require_working_regex()
+    return ort.InferenceSession(str(path), _session_options(), providers=["CPUExecutionProvider"])
+
+
+def _session_options() -> Any:
+    """onnxruntime session options with onnxruntime-extensions' string ops registered."""
+    import onnxruntime as ort
+    from onnxruntime_extensions import get_library_path
+
     options = ort.SessionOptions()
     options.register_custom_ops_library(get_library_path())
-    _require_working_regex(options)
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return options
 
 
-_REGEX_WORKS: list[bool] = []  # the check's answer, once a process
+@functools.cache
+def _regex_works() -> bool:
+    """Whether onnxruntime-extensions' regular expressions work in this process (answered once): they
+    return their input when its library was loaded after TensorFlow's (ctr loads it first; see
+    `ctr._keras`), and the exports' text and bag tokens would not be the trained ones."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("StringRegexReplace", ["x", "pattern", "rewrite"], ["y"], domain="ai.onnx.contrib")
+    graph = helper.make_graph(
+        [node], "regex_check", [helper.make_tensor_value_info("x", TensorProto.STRING, [None])],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, [None])],
+        [helper.make_tensor("pattern", TensorProto.STRING, [1], [b"-"]),
+         helper.make_tensor("rewrite", TensorProto.STRING, [1], [b" "])])
+    check = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                    helper.make_opsetid("ai.onnx.contrib", 1)])
+    session = ort.InferenceSession(check.SerializeToString(), _session_options(), providers=["CPUExecutionProvider"])
+    return str(session.run(None, {"x": np.array(["a-b"], dtype=object)})[0][0]) == "a b"
 
 
-def _require_working_regex(options: Any) -> None:
-    """Refuse to serve where onnxruntime-extensions' regular expressions do nothing: when its library
-    was loaded after TensorFlow's (ctr loads it first; see `ctr._keras`), they return their input, and
-    the exports' text and bag tokens would not be the trained ones."""
-    if not _REGEX_WORKS:
-        import onnxruntime as ort
-        from onnx import TensorProto, helper
-
-        node = helper.make_node("StringRegexReplace", ["x", "pattern", "rewrite"], ["y"], domain="ai.onnx.contrib")
-        graph = helper.make_graph(
-            [node], "regex_check", [helper.make_tensor_value_info("x", TensorProto.STRING, [None])],
-            [helper.make_tensor_value_info("y", TensorProto.STRING, [None])],
-            [helper.make_tensor("pattern", TensorProto.STRING, [1], [b"-"]),
-             helper.make_tensor("rewrite", TensorProto.STRING, [1], [b" "])])
-        check = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
-                                                        helper.make_opsetid("ai.onnx.contrib", 1)])
-        session = ort.InferenceSession(check.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        got = session.run(None, {"x": np.array(["a-b"], dtype=object)})[0]
-        _REGEX_WORKS.append(str(got[0]) == "a b")
-    if not _REGEX_WORKS[0]:
+def _require_working_regex() -> None:
+    """Refuse to serve where onnxruntime-extensions' regular expressions do nothing (`_regex_works`)."""
+    if not _regex_works():
         raise CtrError("onnxruntime-extensions' regular expressions do nothing in this process (they returned "
                        "their input): its library was loaded after TensorFlow's, which breaks them, so text and "
                        "bag features would be served as other tokens. Import ctr (or onnxruntime_extensions) "

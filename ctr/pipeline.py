@@ -65,6 +65,7 @@ class RecommendationPipeline:
         check_arguments("RecommendationPipeline.recommend", k=k)
         # Rows are repeated by position below; absent query features are missing, as in the export.
         queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        queries = queries.reset_index(drop=True)
         candidates, retrieval_scores = self.retriever.recommend(queries, self.n_candidates, exclude)
         catalogue = self.retriever.catalogue_.set_index(self.retriever.spec[self.item_key].source, drop=False)
         n = candidates.shape[1]
