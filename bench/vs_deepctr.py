@@ -214,13 +214,9 @@ def _version(package: str) -> str:
 
 
 # -- a child: one library, one model, one seed ----------------------------------------------------
-def child(job: dict) -> dict:
-    import resource
-
-    import numpy as np
-
+def dataset(job: dict) -> tuple:
+    """(spec, (train, valid, test)) of the job's dataset: random 80/10/10, seed 0."""
     import ctr
-    from ctr.metrics import auc, logloss
 
     if job["dataset"] == "movielens":
         spec, table = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC), ctr.datasets.movielens_100k(job["data"])
@@ -229,8 +225,18 @@ def child(job: dict) -> dict:
     else:
         spec = ctr.datasets.synthetic_spec()
         table = ctr.datasets.synthetic(n_rows=job["rows"], seed=0)
-    train, valid, test = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
-    del table
+    return spec, ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
+
+
+def child(job: dict) -> dict:
+    import resource
+
+    import numpy as np
+
+    import ctr
+    from ctr.metrics import auc, logloss
+
+    spec, (train, valid, test) = dataset(job)
     y_test = ctr.data.labels(test, spec)
     runner = _OursRunner if job["library"] == "ctr" else _DeepCTRRunner
     result = runner(spec, job).run(train, valid, test)

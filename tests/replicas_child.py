@@ -1,6 +1,6 @@
-"""Trains a click model (row-wise Adam, weight average), a pointwise and a retrieval recommender on one device and
-on two replicas, in one process whose CPU is split into two logical devices (which must happen before any other
-TensorFlow work).
+"""Trains a click model (row-wise Adam, lazy and catching up; weight average), a pointwise and a retrieval
+recommender on one device and on two replicas, in one process whose CPU is split into two logical devices
+(which must happen before any other TensorFlow work).
 
     python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations or predictions
 """
@@ -24,6 +24,7 @@ SPEC = ctr.FeatureSpec.from_dict({"name": "replicas", "features": [
     {"name": "genres", "kind": "multi_categorical", "separator": "|", "role": "item"}]})
 CLICKS = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4), name="replicas-clicks")
 MODELS = {"fm": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0),
+          "fm_momentum": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0, embedding_updates="momentum"),
           "mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
           "two_tower": lambda: ctr.TwoTower(SPEC, l2=1e-4, batch_size=256, seed=0)}
 
@@ -42,7 +43,7 @@ def main() -> None:
             # training step is what differs.
             history = model.fit(train, validation_data=valid if name != "two_tower" else None, epochs=2, verbose=0,
                                 strategy=strategy)
-            if name == "fm":
+            if name.startswith("fm"):
                 ids, scores = np.zeros(0), model.predict(frame.iloc[:50])
             else:
                 ids, scores = model.recommend(frame.iloc[:5], k=10)

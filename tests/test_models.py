@@ -296,6 +296,37 @@ def test_adam_moves_only_the_rows_a_batch_used_and_dense_weights_as_keras_adam()
     np.testing.assert_allclose(dense.numpy(), reference_dense.numpy(), rtol=1e-5)  # a fused kernel: float order
 
 
+def test_adam_catching_up_on_skipped_rows_matches_keras_adam_when_a_row_returns():
+    """With `catch_up`, a row's skipped steps are applied when it is next used: the row then holds
+    what Keras' Adam, which moves every row at every step, gives it; until then it waits."""
+    from ctr.models._adam import LazyAdam
+
+    start = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
+    table, reference = tf.Variable(start), tf.Variable(start)
+    ours, keras_adam = LazyAdam(0.01, catch_up=True), keras.optimizers.Adam(0.01)
+    rng = np.random.default_rng(0)
+    for optimizer, variable in ((ours, table), (keras_adam, reference)):
+        optimizer.build([variable])
+        optimizer.iterations.assign(10_000)  # bias corrections settled, as in a trained model
+
+    def step(indices):
+        values = tf.constant(rng.normal(size=(len(indices), 3)), tf.float32)
+        for optimizer, variable in ((ours, table), (keras_adam, reference)):
+            optimizer.apply_gradients([(tf.IndexedSlices(values, tf.constant(indices)), variable)])
+
+    step([0, 1, 2])
+    for _ in range(6):
+        step([0])  # rows 1 and 2 skipped
+        assert not np.allclose(reference.numpy()[1], table.numpy()[1])  # Keras' Adam moves them meanwhile
+    step([0, 1])
+    np.testing.assert_allclose(table.numpy()[[0, 1]], reference.numpy()[[0, 1]], rtol=1e-4, atol=1e-6)
+    assert np.abs(table.numpy()[2] - reference.numpy()[2]).max() > 1e-3  # row 2 still waits
+    step([2, 3])  # row 3 never had moments: nothing to catch up on
+    np.testing.assert_allclose(table.numpy()[[2, 3]], reference.numpy()[[2, 3]], rtol=1e-4, atol=1e-6)
+    for mine, theirs in ((ours._momentums, keras_adam._momentums), (ours._velocities, keras_adam._velocities)):
+        np.testing.assert_allclose(mine[0].numpy()[[2, 3]], theirs[0].numpy()[[2, 3]], rtol=1e-5, atol=1e-8)
+
+
 def test_weight_average_sampled_every_few_steps_counts_each_sample_for_its_steps():
     from ctr.models._adam import LazyAdam
 

@@ -6,6 +6,10 @@ about ten small ops on each dense variable. Here:
 - an embedding gradient (`tf.IndexedSlices`) updates only the rows the batch used, with their
   moments ("lazy" Adam, as `tf.contrib.opt.LazyAdamOptimizer`): a row the batch did not use keeps
   its weights and moments, so a step costs the batch's rows, not the vocabulary's;
+- or, with `catch_up`, Keras' Adam on those rows at the same cost: a row the batch did not use would
+  keep moving on its decaying momentum there, and here those skipped steps are applied in closed form
+  (a geometric sum, each step's bias correction and epsilon taken as the current step's) when the
+  row is next used, from a per-row count of the step it was last updated at;
 - a dense variable is updated by TensorFlow's fused Adam kernel, one op instead of about ten;
 - the weight average (`average`) is taken every `average_every` steps, each sample weighted as the
   steps it stands for: reading a whole table at every step cost more than the step's own update.
@@ -23,6 +27,8 @@ from .embeddings import DistinctRows, sum_rows
 class LazyAdam(keras.optimizers.Adam):
     """Adam with row-wise (lazy) embedding updates, fused dense updates and a sampled weight average.
 
+    `catch_up`: apply the steps Keras' Adam would have taken on a row while the batches skipped it,
+    when the row is next used (see the module docstring).
     `average`: momentum of the exponential moving average of the weights (None: no average). The
     momentum warms up, min(average, (1 + t) / (10 + t)) at step t, as in
     `tf.train.ExponentialMovingAverage(num_updates=)`, so early averages are not pulled towards the
@@ -30,8 +36,9 @@ class LazyAdam(keras.optimizers.Adam):
     """
 
     def __init__(self, learning_rate: float = 1e-3, average: float | None = None, average_every: int = 10,
-                 **kwargs: Any):
+                 catch_up: bool = False, **kwargs: Any):
         super().__init__(learning_rate, use_ema=average is not None, ema_momentum=average or 0.99, **kwargs)
+        self.catch_up = catch_up
         if average_every < 1:
             raise ValueError(f"average_every must be at least 1, got {average_every}")
         self.average_every = average_every
@@ -40,6 +47,15 @@ class LazyAdam(keras.optimizers.Adam):
             with tf.init_scope():
                 self._averaged_at = tf.Variable(0, dtype=tf.int64, trainable=False, name="averaged_at")
             self._variables.append(self._averaged_at)
+
+    def build(self, var_list: Sequence[tf.Variable]) -> None:
+        first = not getattr(self, "_built", False)
+        super().build(var_list)
+        if first and self.catch_up:
+            # Per row of each table, the step of its last update (tables are the rank-2 variables;
+            # a dense kernel's vector is never read).
+            self._last_steps = [self.add_variable_from_reference(var, "last_step", shape=var.shape[:1])
+                                if var.shape.rank == 2 else None for var in var_list]
 
     def _deduplicate_sparse_grad(self, grads: Sequence[Any]) -> list[Any]:
         # Keras sums an embedding gradient's duplicate rows (one per lookup, when a table is read by
@@ -65,12 +81,25 @@ class LazyAdam(keras.optimizers.Adam):
             # Keras has already summed duplicate rows (`_deduplicate_sparse_grad`), so each row is
             # written once.
             rows, values = gradient.indices, gradient.values
-            m_rows = beta_1 * tf.gather(m, rows) + (1.0 - beta_1) * values
-            v_rows = beta_2 * tf.gather(v, rows) + (1.0 - beta_2) * tf.square(values)
+            alpha = lr * tf.sqrt(1.0 - beta_2_power) / (1.0 - beta_1_power)
+            m_old, v_old = tf.gather(m, rows), tf.gather(v, rows)
+            if self.catch_up:
+                last = self._last_steps[self._index_dict[key]]
+                gap = (step - tf.gather(last, rows))[:, None]  # >= 1: this step and any skipped ones
+                r = beta_1 / tf.sqrt(beta_2)
+                skipped = r * (1.0 - tf.pow(r, gap - 1.0)) / (1.0 - r)
+                pending = skipped * m_old / (tf.sqrt(v_old) + self.epsilon)
+                m_rows = tf.pow(beta_1, gap) * m_old + (1.0 - beta_1) * values
+                v_rows = tf.pow(beta_2, gap) * v_old + (1.0 - beta_2) * tf.square(values)
+                last.scatter_update(tf.IndexedSlices(tf.fill(tf.shape(rows), step), rows))
+                delta = alpha * (pending + m_rows / (tf.sqrt(v_rows) + self.epsilon))
+            else:
+                m_rows = beta_1 * m_old + (1.0 - beta_1) * values
+                v_rows = beta_2 * v_old + (1.0 - beta_2) * tf.square(values)
+                delta = alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon)
             m.scatter_update(tf.IndexedSlices(m_rows, rows))
             v.scatter_update(tf.IndexedSlices(v_rows, rows))
-            alpha = lr * tf.sqrt(1.0 - beta_2_power) / (1.0 - beta_1_power)
-            variable.scatter_sub(tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
+            variable.scatter_sub(tf.IndexedSlices(delta, rows))
         else:
             # The same arithmetic as Keras' dense path (epsilon outside the bias-corrected root).
             tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
@@ -110,7 +139,8 @@ class LazyAdam(keras.optimizers.Adam):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(average=self.ema_momentum if self.use_ema else None, average_every=self.average_every)
+        config.update(average=self.ema_momentum if self.use_ema else None, average_every=self.average_every,
+                      catch_up=self.catch_up)
         for key in ("use_ema", "ema_momentum"):
             config.pop(key, None)
         return config

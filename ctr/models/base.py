@@ -332,6 +332,7 @@ class _Arrays:
 
 
 _LABELS = "\0labels"  # a key no feature can have
+EMBEDDING_UPDATES = ("lazy", "momentum")
 
 
 class RankingModel(abc.ABC):
@@ -339,14 +340,20 @@ class RankingModel(abc.ABC):
 
     Preprocessing is fitted on the first `fit` data; training runs on features encoded once and
     cached; `export` writes a SavedModel that takes raw column values.
+
+    `embedding_updates`: "lazy" moves only the embedding rows a batch used; "momentum" also applies,
+    when a row is next used, the steps that Keras' Adam would have taken while batches skipped it.
+    Both cost what a batch touches (see `_adam.LazyAdam`).
     """
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
-                 l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995, seed: int = 0):
+                 l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
+                 embedding_updates: str = "lazy", seed: int = 0):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
+        check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
-        self.weight_averaging = weight_averaging
+        self.weight_averaging, self.embedding_updates = weight_averaging, embedding_updates
         if self.spec.label is None:
             raise DataError(f"spec {self.spec.name!r} has no label section; a ranking model needs one")
         self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
@@ -365,7 +372,8 @@ class RankingModel(abc.ABC):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (without the spec), as stored in the export."""
         return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
-                "batch_size": self.batch_size, "weight_averaging": self.weight_averaging, "seed": self.seed}
+                "batch_size": self.batch_size, "weight_averaging": self.weight_averaging,
+                "embedding_updates": self.embedding_updates, "seed": self.seed}
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *, epochs: int = 1,
@@ -446,7 +454,8 @@ class RankingModel(abc.ABC):
         """Adam with row-wise embedding updates; by default it also keeps a moving average of the
         weights, which `_WeightAveraging` swaps in for validation, early stopping and the export
         (MovieLens 100K DeepFM test AUC 0.7855 → 0.7881, median of 3 seeds, in bench/vs_deepctr.py)."""
-        return LazyAdam(self.learning_rate, average=self.weight_averaging)
+        return LazyAdam(self.learning_rate, average=self.weight_averaging,
+                        catch_up=self.embedding_updates == "momentum")
 
     def _fit_preprocessing(self, data: ctr_data.Source, verbose: str | int, backup: Path | None) -> None:
         if not self.preprocessor_.fitted:
