@@ -126,7 +126,8 @@ def main() -> None:
                      "embedding_dim": EMBEDDING_DIM, "hidden_units": list(HIDDEN), "optimizer": "Adam",
                      "learning_rate": LEARNING_RATE, "split": "random 80/10/10, seed 0",
                      "deepctr_fm": "DeepCTR linear logit + deepctr.layers.FM + PredictionLayer (no FM model in 0.9.4)",
-                     "serving": f"batch 1: {SERVE_CALLS_1} calls, p50/p99; batch 1024: {SERVE_CALLS_1024} calls"},
+                     "serving": f"batch 1: {SERVE_CALLS_1} calls, p50/p99; batch 1024: {SERVE_CALLS_1024} calls; "
+                                "after gc.collect() and gc.freeze()"},
         "machine": {**machine(), "deepctr": _version("deepctr")},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_minutes": round((time.time() - started) / 60, 1),

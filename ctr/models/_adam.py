@@ -52,10 +52,10 @@ class LazyAdam(keras.optimizers.Adam):
         first = not getattr(self, "_built", False)
         super().build(var_list)
         if first and self.catch_up:
-            # Per row of each table, the step of its last update (tables are the rank-2 variables;
-            # a dense kernel's vector is never read).
+            # Per row of each variable, the step of its last row-wise update: read for the tables,
+            # which the batches read by rows; a dense variable's few rows are never read.
             self._last_steps = [self.add_variable_from_reference(var, "last_step", shape=var.shape[:1])
-                                if var.shape.rank == 2 else None for var in var_list]
+                                if var.shape.rank else None for var in var_list]
 
     def _deduplicate_sparse_grad(self, grads: Sequence[Any]) -> list[Any]:
         # Keras sums an embedding gradient's duplicate rows (one per lookup, when a table is read by
@@ -85,7 +85,8 @@ class LazyAdam(keras.optimizers.Adam):
             m_old, v_old = tf.gather(m, rows), tf.gather(v, rows)
             if self.catch_up:
                 last = self._last_steps[self._index_dict[key]]
-                gap = (step - tf.gather(last, rows))[:, None]  # >= 1: this step and any skipped ones
+                # >= 1: this step and any skipped ones, shaped to scale each row's values
+                gap = tf.reshape(step - tf.gather(last, rows), [-1] + [1] * (variable.shape.rank - 1))
                 r = beta_1 / tf.sqrt(beta_2)
                 skipped = r * (1.0 - tf.pow(r, gap - 1.0)) / (1.0 - r)
                 pending = skipped * m_old / (tf.sqrt(v_old) + self.epsilon)
