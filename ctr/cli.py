@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CtrError
+from .errors import ArgumentError, CtrError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own; the two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
+    fit.add_argument("--embedding-updates", choices=["lazy", "momentum"],
+                     help="click models: Adam on the embedding rows a batch used only (lazy, the default), or "
+                          "also the steps Keras' Adam takes on the others meanwhile, applied when a row is next "
+                          "used (momentum)")
     fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
                      help="random train,valid,test fractions (click models)")
     fit.add_argument("--seed", type=int, default=0)
@@ -115,9 +119,13 @@ def _fit(args: argparse.Namespace) -> int:
     from . import data, models
     from .spec import FeatureSpec
 
+    if args.embedding_updates is not None and args.model in _RECOMMENDERS:
+        raise ArgumentError(f"--embedding-updates applies to the click models ({', '.join(_CLICK_MODELS)}); "
+                            f"{args.model} trains with its own optimizer")
     spec = FeatureSpec.from_yaml(args.spec)
     frame = load_table(args.data, args.format, seed=args.seed)
-    given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size}
+    given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
+             "embedding_updates": args.embedding_updates}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
     if args.hidden_units is not None and args.model in ("deepfm", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units

@@ -63,9 +63,10 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     spec = str(ROOT / "feature_specs" / "synthetic.yaml")
     export = tmp_path / "model"
     assert main(["fit", "--spec", spec, "--data", str(data), "--model", "fm", "--epochs", "1",
-                 "--embedding-dim", "4", "--export", str(export)]) == 0
+                 "--embedding-dim", "4", "--embedding-updates", "momentum", "--export", str(export)]) == 0
     out = capsys.readouterr().out
     assert '"auc"' in out and "exported to" in out
+    assert ctr.load(export).metadata["config"]["embedding_updates"] == "momentum"
 
     rows = tmp_path / "rows.csv"
     frame.head(20).drop(columns="rating").to_csv(rows, index=False)
@@ -134,6 +135,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--spec", good, "--data", "synthetic", "--hidden-units", "64,abc"])
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
+    assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "mf", "--embedding-updates", "lazy"]) == 2
+    assert "--embedding-updates applies to the click models (lr, fm, deepfm); mf trains" in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"]) == 2
     assert "ctr fit: error: DeepFM: embedding_dim must be an integer of at least 1, got 0" in capsys.readouterr().err
 
