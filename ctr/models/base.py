@@ -361,6 +361,7 @@ class RankingModel(abc.ABC):
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: _RankingNetwork | None = None
         self._encode: Any = None  # the fitted encoder as a tf.function, made on first use
+        self._score: tuple[_RankingNetwork, Any] | None = None  # (network, its traced call), made on first use
         self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.history_: dict[str, list[float]] = {}
 
@@ -519,8 +520,8 @@ class RankingModel(abc.ABC):
         network = self._require_network()
         encoded = self._encode_features(data, with_labels=False)[0]
         n = len(next(iter(encoded.values())))
-        logits = [network.predict_on_batch({k: v[i:i + batch_size] for k, v in encoded.items()})
-                  for i in range(0, n, batch_size)]
+        score = self._score_fn(network)
+        logits = [score({k: v[i:i + batch_size] for k, v in encoded.items()}) for i in range(0, n, batch_size)]
         out = np.concatenate([np.asarray(x).reshape(-1) for x in logits]) if logits else np.zeros(0)
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
@@ -585,6 +586,14 @@ class RankingModel(abc.ABC):
                    for k, v in parts.items()}
         labels = np.concatenate(label_parts) if label_parts else np.zeros(0, np.float32)
         return encoded, labels
+
+    def _score_fn(self, network: _RankingNetwork) -> Any:
+        """The network's logits for encoded arrays, as one traced call. Keras' `predict_on_batch` makes
+        a tf.data iterator at every call, which was most of the time of a one-row `predict`."""
+        if self._score is None or self._score[0] is not network:
+            self._score = (network, own_function(lambda encoded: network(encoded, training=False),
+                                                 reduce_retracing=True, autograph=False))
+        return self._score[1]
 
     def _encode_fn(self) -> Any:
         if self._encode is None:  # the preprocessing never changes once fitted, so neither does this
