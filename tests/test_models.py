@@ -28,10 +28,21 @@ def test_fm_terms_from_the_moments_equal_the_terms_from_split_rows():
     np.testing.assert_allclose(pairwise, pairwise_interactions(tf.constant(vectors)).numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_predict_reads_raw_values_as_training_encodes_them_and_streams_files(trained, splits, tmp_path):
+    model, frame = trained["deepfm"], splits[2].head(50)
+    whole = model.predict(frame)
+    encoded, _ = model._encode_features(frame)  # the training cache's encoding, int32 ids
+    logits = model.network_({k: tf.constant(v) for k, v in encoded.items()}).numpy().reshape(-1)
+    np.testing.assert_allclose(whole, 1 / (1 + np.exp(-logits)), rtol=1e-5)
+    frame.drop(columns="rating").to_parquet(tmp_path / "rows.parquet")
+    np.testing.assert_allclose(model.predict(tmp_path / "rows.parquet", batch_size=7), whole, rtol=1e-6)
+    assert model.predict(frame.head(0)).shape == (0,)
+
+
 def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trained, splits):
     # Training sums FM's fields straight from the distinct table rows; serving sums the gathered rows.
     embeddings = trained["fm"].network_.scorer.embeddings
-    encoded, _ = trained["fm"]._encode_features(splits[2].head(300), with_labels=True)
+    encoded, _ = trained["fm"]._encode_features(splits[2].head(300))
     encoded = {k: tf.constant(v) for k, v in encoded.items()}
     assert {f.mode for f in embeddings.fields} >= {"id", "dense", "bag"}
     assert (encoded["price"].numpy()[:, 1] > 0).any()  # some missing numbers, read by their own vector
@@ -52,7 +63,7 @@ def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trai
 def test_cached_training_entries_give_the_rows_moments_and_gradients_of_the_features(trained, splits):
     # fit caches what a step reads of each row (table rows and weights) in place of its features.
     embeddings = trained["deepfm"].network_.scorer.embeddings
-    encoded, _ = trained["deepfm"]._encode_features(splits[2].head(300), with_labels=True)
+    encoded, _ = trained["deepfm"]._encode_features(splits[2].head(300))
     cached = embeddings.training_cache(encoded)
     assert cached is not None and set(cached).isdisjoint(encoded)
     features = {k: tf.constant(v) for k, v in encoded.items()}
@@ -82,11 +93,11 @@ def test_training_caches_table_entries_only_where_the_features_are_not_needed(sp
         model = ctr.FM(ctr.FeatureSpec.from_dict(spec_dict), embedding_dim=4, batch_size=512)
         frame = ctr.data.add_history(train) if "history" in str(spec_dict) else train
         model.fit(frame, epochs=1, verbose=0)
-        encoded, _ = model._encode_features(frame.head(50), with_labels=True)
+        encoded, _ = model._encode_features(frame.head(50))
         assert (model.network_.scorer.training_cache(encoded) is not None) == cached, spec_dict["features"][-1]
     deepfm = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), batch_size=512)
     deepfm.fit(train, epochs=1, verbose=0)
-    assert deepfm.network_.scorer.training_cache(deepfm._encode_features(train.head(50), with_labels=True)[0]) is None
+    assert deepfm.network_.scorer.training_cache(deepfm._encode_features(train.head(50))[0]) is None
 
 
 def test_training_from_the_cache_learns_the_same_weights_as_from_the_features(spec, splits, monkeypatch):
@@ -114,7 +125,7 @@ def test_the_optimizer_sums_duplicate_rows_only_where_a_table_was_read_twice(tra
     from ctr.models.embeddings import DistinctRows
 
     embeddings = trained["fm"].network_.scorer.embeddings
-    encoded, _ = trained["fm"]._encode_features(splits[2].head(200), with_labels=True)
+    encoded, _ = trained["fm"]._encode_features(splits[2].head(200))
     encoded = {k: tf.constant(v) for k, v in encoded.items()}
     gradients = []
     for reads in (1, 2):
@@ -134,7 +145,7 @@ def test_training_reads_the_same_rows_and_gradient_as_serving(trained, splits):
     # Training builds the rows as a sparse product of the distinct table rows; serving gathers them.
     model = trained["fm"]
     embeddings = model.network_.scorer.embeddings
-    encoded, _ = model._encode_features(splits[2].head(300), with_labels=True)
+    encoded, _ = model._encode_features(splits[2].head(300))
     encoded = {k: tf.constant(v) for k, v in encoded.items()}
     shape = (300, len(embeddings.fields), embeddings.table.shape[1])
     weights = tf.constant(np.random.default_rng(2).normal(size=shape), tf.float32)

@@ -404,7 +404,7 @@ class RankingModel(abc.ABC):
         if streamed:
             train = self._stream(data, batch_size, shuffle=True, errors=errors)
         else:
-            encoded, labels = self._encode_features(data, with_labels=True)
+            encoded, labels = self._encode_features(data)
             if len(labels) == 0:
                 raise DataError("the training data has no rows")
             train = _row_batches(len(labels), batch_size, shuffle=True, seed=self.seed)
@@ -420,7 +420,7 @@ class RankingModel(abc.ABC):
             if streamed:
                 valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False, errors=errors)
             else:
-                valid_encoded, valid_labels = self._encode_features(validation_data, with_labels=True)
+                valid_encoded, valid_labels = self._encode_features(validation_data)
                 if len(valid_labels):
                     valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
                     self.network_.data.set("valid", valid_encoded, valid_labels)
@@ -516,13 +516,15 @@ class RankingModel(abc.ABC):
         return ds.with_options(_by_batch()).prefetch(2)
 
     def predict(self, data: ctr_data.Source, batch_size: int = 8192) -> np.ndarray:
-        """Click probabilities for the rows of `data` (label column not needed)."""
-        network = self._require_network()
-        encoded = self._encode_features(data, with_labels=False)[0]
-        n = len(next(iter(encoded.values())))
-        score = self._score_fn(network)
-        logits = [score({k: v[i:i + batch_size] for k, v in encoded.items()}) for i in range(0, n, batch_size)]
-        out = np.concatenate([np.asarray(x).reshape(-1) for x in logits]) if logits else np.zeros(0)
+        """Click probabilities for the rows of `data` (label column not needed), scored `batch_size`
+        rows a call, raw values to logits in one graph as the export does; files are streamed."""
+        score = self._score_fn(self._require_network())
+        logits = []
+        for chunk in ctr_data.iter_chunks(data, list(dict.fromkeys(f.source for f in self.spec.features))):
+            raw = ctr_data.raw_features(chunk, self.spec)
+            for start in range(0, len(chunk), batch_size):
+                logits.append(score({k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}).numpy())
+        out = np.concatenate([x.reshape(-1) for x in logits]) if logits else np.zeros(0)
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
     def evaluate(self, data: ctr_data.Source, batch_size: int = 8192) -> dict[str, float]:
@@ -561,17 +563,14 @@ class RankingModel(abc.ABC):
         for chunk in ctr_data.iter_chunks(data, columns):
             yield ctr_data.raw_features(chunk, self.spec)
 
-    def _encode_features(self, data: ctr_data.Source,
-                         with_labels: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Encode raw data once (in graph, chunk by chunk) into arrays the training loop reuses."""
+    def _encode_features(self, data: ctr_data.Source) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Encode labelled raw data once (in graph, chunk by chunk) into arrays the training loop reuses."""
         encode = self._encode_fn()
-        columns = self.spec.columns if with_labels else [f.source for f in self.spec.features]
         parts: dict[str, list[np.ndarray]] = {}
         label_parts = []
-        for chunk in ctr_data.iter_chunks(data, list(dict.fromkeys(columns))):
+        for chunk in ctr_data.iter_chunks(data, list(dict.fromkeys(self.spec.columns))):
             raw = ctr_data.raw_features(chunk, self.spec)
-            if with_labels:
-                label_parts.append(ctr_data.labels(chunk, self.spec))
+            label_parts.append(ctr_data.labels(chunk, self.spec))
             n = len(chunk)
             for start in range(0, n, _ENCODE_CHUNK):
                 tensors = {k: tf.constant(v[start:start + _ENCODE_CHUNK]) for k, v in raw.items()}
@@ -588,11 +587,13 @@ class RankingModel(abc.ABC):
         return encoded, labels
 
     def _score_fn(self, network: _RankingNetwork) -> Any:
-        """The network's logits for encoded arrays, as one traced call. Keras' `predict_on_batch` makes
-        a tf.data iterator at every call, which was most of the time of a one-row `predict`."""
+        """Raw feature tensors → the network's logits, as one traced call (encoder and network, as in
+        the export). Keras' `predict_on_batch` on encoded arrays made a tf.data iterator at every
+        call, which was most of the time of a one-row `predict`."""
         if self._score is None or self._score[0] is not network:
-            self._score = (network, own_function(lambda encoded: network(encoded, training=False),
-                                                 reduce_retracing=True, autograph=False))
+            encoder = self.preprocessor_.encoder()
+            self._score = (network, own_function(lambda raw: network(encoder(raw), training=False),
+                                                 input_signature=[raw_signature(self.spec)], autograph=False))
         return self._score[1]
 
     def _encode_fn(self) -> Any:
