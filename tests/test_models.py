@@ -338,6 +338,21 @@ def test_adam_catching_up_on_skipped_rows_matches_keras_adam_when_a_row_returns(
         np.testing.assert_allclose(mine[0].numpy()[[2, 3]], theirs[0].numpy()[[2, 3]], rtol=1e-5, atol=1e-8)
 
 
+def test_adam_catching_up_past_2_to_the_24_steps_never_goes_back():
+    """A float32 step count reads two consecutive steps as one past 2^24: a row used in both is then
+    updated as the lazy form does, not with a negative catch-up."""
+    from ctr.models._adam import LazyAdam
+
+    tables = [tf.Variable(np.ones((3, 2), np.float32)) for _ in range(2)]
+    optimizers = [LazyAdam(0.01, catch_up=True), LazyAdam(0.01)]
+    for optimizer, table in zip(optimizers, tables, strict=True):
+        optimizer.build([table])
+        optimizer.iterations.assign(2**24 + 2)  # steps 2^24 + 3 and 2^24 + 4 both read as 2^24 + 4
+        for value in (1.0, -0.5):
+            optimizer.apply_gradients([(tf.IndexedSlices(tf.constant([[value, 2 * value]]), tf.constant([0])), table)])
+    np.testing.assert_allclose(tables[0].numpy(), tables[1].numpy(), rtol=1e-6)
+
+
 def test_weight_average_sampled_every_few_steps_counts_each_sample_for_its_steps():
     from ctr.models._adam import LazyAdam
 

@@ -85,8 +85,9 @@ class LazyAdam(keras.optimizers.Adam):
             m_old, v_old = tf.gather(m, rows), tf.gather(v, rows)
             if self.catch_up:
                 last = self._last_steps[self._index_dict[key]]
-                # >= 1: this step and any skipped ones, shaped to scale each row's values
-                gap = tf.reshape(step - tf.gather(last, rows), [-1] + [1] * (variable.shape.rank - 1))
+                # This step and any skipped ones, shaped to scale each row's values; at least 1, as the
+                # float32 step count stops telling consecutive steps apart after 2^24 of them.
+                gap = tf.reshape(tf.maximum(step - tf.gather(last, rows), 1.0), [-1] + [1] * (variable.shape.rank - 1))
                 r = beta_1 / tf.sqrt(beta_2)
                 skipped = r * (1.0 - tf.pow(r, gap - 1.0)) / (1.0 - r)
                 pending = skipped * m_old / (tf.sqrt(v_old) + self.epsilon)
