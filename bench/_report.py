@@ -42,6 +42,23 @@ def arguments(doc: str, default_out: str) -> argparse.ArgumentParser:
     return parser
 
 
+def frappe_option(parser: argparse.ArgumentParser) -> None:
+    """--frappe: the Frappe folder, whose rows a benchmark skips when it is absent."""
+    parser.add_argument("--frappe", default=str(ROOT.parent / "shared" / "data" / "frappe"),
+                        help="Frappe folder (libFM files); its rows are skipped when it is absent")
+
+
+def parse_or_run_child(parser: argparse.ArgumentParser, child: Callable[[dict], dict]) -> argparse.Namespace | None:
+    """The parsed options; or, in a process `run_child` started (`--child JOB`), run `child(JOB)`, print
+    its `RESULT ` line and return None."""
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+        return None
+    return args
+
+
 def report_only_or_check_data(args: argparse.Namespace, publish: Callable[[dict, bool], None],
                               script: str) -> bool:
     """Handle --report (re-publish saved results; True means done) or stop if the data is missing."""

@@ -18,8 +18,6 @@ bench/results/embedding_updates.json and the README's block.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -38,16 +36,21 @@ MODELS = ("DeepFM", "FM")
 
 
 def main() -> None:
-    from bench._report import arguments, machine, report_only_or_check_data, run_child, save
+    from bench._report import (
+        arguments,
+        frappe_option,
+        machine,
+        parse_or_run_child,
+        report_only_or_check_data,
+        run_child,
+        save,
+    )
     from bench.vs_deepctr import SETTINGS
 
     parser = arguments(__doc__, DEFAULT_OUT)
-    parser.add_argument("--frappe", default=str(ROOT.parent / "shared" / "data" / "frappe"),
-                        help="Frappe folder (libFM files); its rows are skipped when it is absent")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+    frappe_option(parser)
+    args = parse_or_run_child(parser, child)
+    if args is None:
         return
     if report_only_or_check_data(args, publish, "bench/embedding_updates.py"):
         return

@@ -32,8 +32,6 @@ tables, writes bench/results/training_speed.json and the README's block.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -61,14 +59,12 @@ EPOCHS = {"movielens": 4, "synthetic": 3}
 
 
 def main() -> None:
-    from bench._report import arguments, machine, report_only_or_check_data, run_child, save
+    from bench._report import arguments, machine, parse_or_run_child, report_only_or_check_data, run_child, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+    args = parse_or_run_child(parser, child)
+    if args is None:
         return
     if report_only_or_check_data(args, publish, "bench/training_speed.py"):
         return

@@ -30,8 +30,6 @@ bench/results/vs_deepctr.json and updates the README's block.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import statistics
@@ -81,17 +79,14 @@ MOVIELENS_SPEC = {
 
 # -- the parent: run every child, aggregate, report ------------------------------------------------
 def main() -> None:
-    from bench._report import arguments, report_only_or_check_data, run_child, save
+    from bench._report import arguments, frappe_option, parse_or_run_child, report_only_or_check_data, run_child, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
-    parser.add_argument("--frappe", default=str(ROOT.parent / "shared" / "data" / "frappe"),
-                        help="Frappe folder (libFM files); its rows are skipped when it is absent")
+    frappe_option(parser)
     parser.add_argument("--datasets", default="movielens,frappe,synthetic")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+    args = parse_or_run_child(parser, child)
+    if args is None:
         return
     datasets = args.datasets.split(",")
     if report_only_or_check_data(args, publish, "bench/vs_deepctr.py"):
