@@ -11,6 +11,8 @@ from typing import Any
 
 from .errors import ArgumentError, DataError
 
+EMBEDDING_UPDATES = ("lazy", "momentum")  # the click models' `embedding_updates`
+
 
 def _integer(low: int) -> Callable[[Any], str | None]:
     def rule(value: Any) -> str | None:

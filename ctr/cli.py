@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._args import EMBEDDING_UPDATES
 from .errors import ArgumentError, CtrError
 
 
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own; the two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
-    fit.add_argument("--embedding-updates", choices=["lazy", "momentum"],
+    fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
                      help="click models: Adam on the embedding rows a batch used only (lazy, the default), or "
                           "also the steps Keras' Adam takes on the others meanwhile, applied when a row is next "
                           "used (momentum)")

@@ -21,7 +21,7 @@ import pyarrow as pa
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
-from .._args import check_arguments, check_choice
+from .._args import EMBEDDING_UPDATES, check_arguments, check_choice
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
@@ -332,7 +332,6 @@ class _Arrays:
 
 
 _LABELS = "\0labels"  # a key no feature can have
-EMBEDDING_UPDATES = ("lazy", "momentum")
 
 
 class RankingModel(abc.ABC):
@@ -360,7 +359,8 @@ class RankingModel(abc.ABC):
         self.batch_size, self.seed = batch_size, seed
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: _RankingNetwork | None = None
-        self._encode: Any = None  # the fitted encoder as a tf.function, made on first use
+        self._encoder: Any = None  # the fitted encoder layer, made on first use; one set of lookup tables
+        self._encode: Any = None  # that layer as a tf.function for the training cache, made on first use
         self._score: tuple[_RankingNetwork, Any] | None = None  # (network, its traced call), made on first use
         self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.history_: dict[str, list[float]] = {}
@@ -520,7 +520,7 @@ class RankingModel(abc.ABC):
         rows a call, raw values to logits in one graph as the export does; files are streamed."""
         score = self._score_fn(self._require_network())
         logits = []
-        for chunk in ctr_data.iter_chunks(data, list(dict.fromkeys(f.source for f in self.spec.features))):
+        for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features]):
             raw = ctr_data.raw_features(chunk, self.spec)
             for start in range(0, len(chunk), batch_size):
                 logits.append(score({k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}).numpy())
@@ -568,7 +568,7 @@ class RankingModel(abc.ABC):
         encode = self._encode_fn()
         parts: dict[str, list[np.ndarray]] = {}
         label_parts = []
-        for chunk in ctr_data.iter_chunks(data, list(dict.fromkeys(self.spec.columns))):
+        for chunk in ctr_data.iter_chunks(data, self.spec.columns):
             raw = ctr_data.raw_features(chunk, self.spec)
             label_parts.append(ctr_data.labels(chunk, self.spec))
             n = len(chunk)
@@ -591,15 +591,20 @@ class RankingModel(abc.ABC):
         the export). Keras' `predict_on_batch` on encoded arrays made a tf.data iterator at every
         call, which was most of the time of a one-row `predict`."""
         if self._score is None or self._score[0] is not network:
-            encoder = self.preprocessor_.encoder()
+            encoder = self._encoder_layer()
             self._score = (network, own_function(lambda raw: network(encoder(raw), training=False),
                                                  input_signature=[raw_signature(self.spec)], autograph=False))
         return self._score[1]
 
     def _encode_fn(self) -> Any:
-        if self._encode is None:  # the preprocessing never changes once fitted, so neither does this
-            self._encode = traced_encoder(self.preprocessor_.encoder(), raw_signature(self.spec))
+        if self._encode is None:
+            self._encode = traced_encoder(self._encoder_layer(), raw_signature(self.spec))
         return self._encode
+
+    def _encoder_layer(self) -> Any:
+        if self._encoder is None:  # the preprocessing never changes once fitted, so neither does this
+            self._encoder = self.preprocessor_.encoder()
+        return self._encoder
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
