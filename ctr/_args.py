@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import ArgumentError, DataError
 
-EMBEDDING_UPDATES = ("lazy", "momentum")  # the click models' `embedding_updates`
+EMBEDDING_UPDATES = ("lazy", "momentum")  # the Adam-trained models' `embedding_updates`
 
 
 def _integer(low: int) -> Callable[[Any], str | None]:

@@ -43,9 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
-                     help="click models: Adam on the embedding rows a batch used only (lazy, the default), or "
+                     help="Adam on the embedding rows a batch used only (lazy; the click models' default), or "
                           "also the steps Keras' Adam takes on the others meanwhile, applied when a row is next "
-                          "used (momentum)")
+                          "used (momentum; the default of mf, bpr and neumf)")
     fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
                      help="random train,valid,test fractions (click models)")
     fit.add_argument("--seed", type=int, default=0)
@@ -120,9 +120,10 @@ def _fit(args: argparse.Namespace) -> int:
     from . import data, models
     from .spec import FeatureSpec
 
-    if args.embedding_updates is not None and args.model in _RECOMMENDERS:
-        raise ArgumentError(f"--embedding-updates applies to the click models ({', '.join(_CLICK_MODELS)}); "
-                            f"{args.model} trains with its own optimizer")
+    if args.embedding_updates is not None and args.model == "two_tower":
+        raise ArgumentError("--embedding-updates applies to the Adam-trained models "
+                            f"({', '.join(m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m != 'two_tower')}); "
+                            "two_tower trains with Adagrad")
     spec = FeatureSpec.from_yaml(args.spec)
     frame = load_table(args.data, args.format, seed=args.seed)
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,

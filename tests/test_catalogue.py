@@ -156,6 +156,11 @@ def _bad_arguments(env: dict) -> None:
              (lambda: ctr.NeuMF(env["spec"], n_negatives=0), ["NeuMF: n_negatives must be an integer of at least 1"]),
              (lambda: ctr.FM(env["spec"], embedding_updates="dense"),
               ["FM: embedding_updates must be one of 'lazy', 'momentum'; got 'dense'"]),
+             (lambda: ctr.NeuMF(env["spec"], embedding_updates="dense"),
+              ["NeuMF: embedding_updates must be one of 'lazy', 'momentum'; got 'dense'"]),
+             (lambda: ctr.TwoTower(env["spec"], embedding_updates="lazy"),
+              ["TwoTower: embedding_updates applies to the Adam-trained models (MF, NeuMF); the two-tower trains "
+               "with Adagrad"]),
              (lambda: ctr.FM(env["spec"], learning_rate=keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.9)),
               ["learning_rate must be a number above 0", "ReduceLROnPlateau"]),
              (lambda: ctr.LogisticRegression(env["spec"]).fit(env["frame"], epochs=0, batch_size=-8, verbose=0),

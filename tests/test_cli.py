@@ -135,8 +135,10 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--spec", good, "--data", "synthetic", "--hidden-units", "64,abc"])
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
-    assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "mf", "--embedding-updates", "lazy"]) == 2
-    assert "--embedding-updates applies to the click models (lr, fm, deepfm); mf trains" in capsys.readouterr().err
+    assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
+                 "lazy"]) == 2
+    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, mf, bpr, neumf); two_tower "
+            "trains with Adagrad") in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"]) == 2
     assert "ctr fit: error: DeepFM: embedding_dim must be an integer of at least 1, got 0" in capsys.readouterr().err
 

@@ -330,3 +330,22 @@ def test_validation_rows_with_items_outside_the_catalogue_are_left_out_with_a_me
     assert tower and all(k.startswith("val_") for k in tower), tower
     with pytest.raises(ctr.DataError, match=r"'item_id'.*fit\(items=\.\.\.\)"):
         model.fit(train, validation_data=valid.head(3), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("updates", ["momentum", "lazy"])
+def test_a_recommender_step_moves_only_the_embedding_rows_its_batch_used(spec, loo, updates):
+    """Keras' Adam rewrote every row of every table at each step (bench/embedding_updates.py times
+    it on large catalogues); a step now moves only the rows its batch used ("momentum" applies the
+    skipped steps when a row is next used)."""
+    train = loo[0]
+    model = ctr.MatrixFactorization(spec, embedding_dim=4, learning_rate=0.01, embedding_updates=updates)
+    model.fit(train, epochs=1, verbose=0)  # every row now has moments, which Keras' Adam would keep applying
+    assert model.network_.optimizer.catch_up == (updates == "momentum")
+    tables = [v for v in model.network_.trainable_variables if v.shape.rank == 2]
+    before = [v.numpy() for v in tables]
+    two_users = train[train["user_id"].isin(train["user_id"].unique()[:2])]
+    model.fit(two_users, items=train, epochs=1, verbose=0)  # a few batches: two users and their negatives
+    moved = sum(int((v.numpy() != old).any(axis=1).sum()) for v, old in zip(tables, before, strict=True))
+    rows = sum(v.shape[0] for v in tables)
+    assert 0 < moved < 0.4 * rows, (moved, rows)
+    assert model.get_config()["embedding_updates"] == updates

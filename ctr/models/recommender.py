@@ -21,13 +21,14 @@ import pandas as pd
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
-from .._args import check_arguments, check_choice, check_exclude, check_saved_model_only
+from .._args import EMBEDDING_UPDATES, check_arguments, check_choice, check_exclude, check_saved_model_only
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
+from ._adam import LazyAdam
 from .base import GeneratorErrors, ReplicaModel, row_mean, several_steps_per_call
 
 
@@ -85,19 +86,26 @@ class _PairwiseNetwork(ReplicaModel):
 
 
 class Recommender(abc.ABC):
-    """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue."""
+    """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue.
+
+    `embedding_updates` (the Adam-trained models): "momentum", the default, gives Keras' Adam's
+    results; "lazy" moves only the rows a batch used, as the click models do by default. Both cost
+    what a batch touches, not the size of the tables (see `_adam.LazyAdam`).
+    """
 
     objective = "pointwise"  # or "bpr"; the two-tower model trains with "retrieval"
     factorized = False
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
                  l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
-                 seed: int = 0):
+                 embedding_updates: str = "momentum", seed: int = 0):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
+        check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
+        self.embedding_updates = embedding_updates
         self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
         self.batch_size, self.n_negatives, self.negatives, self.seed = batch_size, n_negatives, negatives, seed
         self.preprocessor_ = Preprocessor(self.spec)
@@ -117,7 +125,7 @@ class Recommender(abc.ABC):
     def get_config(self) -> dict[str, Any]:
         return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
                 "batch_size": self.batch_size, "n_negatives": self.n_negatives, "negatives": self.negatives,
-                "seed": self.seed}
+                "embedding_updates": self.embedding_updates, "seed": self.seed}
 
     # -- the feature sides ----------------------------------------------------------------------
     @property
@@ -192,8 +200,13 @@ class Recommender(abc.ABC):
     def build_network(self, scorer: PairScorer) -> tfrs.Model:
         """The compiled training graph around the scorer."""
         network = _PairwiseNetwork(scorer) if self.objective == "bpr" else _PointwiseNetwork(scorer)
-        network.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        network.compile(optimizer=self._optimizer())
         return network
+
+    def _optimizer(self) -> keras.optimizers.Optimizer:
+        """Adam on the rows a batch used: Keras' Adam decays every row's moments and rewrites every
+        weight at each step, which on a large catalogue costs far more than the batch's own work."""
+        return LazyAdam(self.learning_rate, catch_up=self.embedding_updates == "momentum")
 
     def _in_catalogue(self, frame: pd.DataFrame, verbose: str | int) -> pd.DataFrame:
         """The validation rows whose item is in the catalogue. The others cannot be ranked among the

@@ -17,6 +17,7 @@ import tensorflow_recommenders as tfrs
 
 from .._args import check_arguments
 from .._keras import keras, tf
+from ..errors import ArgumentError
 from ..features import Field
 from ..spec import FeatureSpec
 from .base import ReplicaModel
@@ -88,6 +89,10 @@ class TwoTower(Recommender):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (), output_dim: int = 32,
                  top_k_metrics: Sequence[int] = (10, 100), item_bias: bool = True, **kwargs: Any):
+        if "embedding_updates" in kwargs:
+            raise ArgumentError("TwoTower: embedding_updates applies to the Adam-trained models (MF, NeuMF); the "
+                                "two-tower trains with Adagrad, which moves only the rows a batch used and has no "
+                                "momentum to catch up")
         kwargs.setdefault("learning_rate", 0.1)  # Adagrad, as in the TFRS retrieval tutorial
         kwargs.setdefault("batch_size", 4096)
         check_arguments("TwoTower", hidden_units=hidden_units, output_dim=output_dim, top_k_metrics=top_k_metrics)
@@ -96,7 +101,8 @@ class TwoTower(Recommender):
         self.item_bias = item_bias
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "hidden_units": list(self.hidden_units), "output_dim": self.output_dim,
+        config = {k: v for k, v in super().get_config().items() if k != "embedding_updates"}
+        return {**config, "hidden_units": list(self.hidden_units), "output_dim": self.output_dim,
                 "item_bias": self.item_bias}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> TowerScorer:
@@ -109,5 +115,8 @@ class TwoTower(Recommender):
         candidates = tf.data.Dataset.from_tensor_slices((rows, encoded)).batch(1024).map(
             lambda r, f: (r, scorer.item_vectors(f)))
         network = _RetrievalNetwork(scorer, candidates, self.top_k_metrics)
-        network.compile(optimizer=keras.optimizers.Adagrad(self.learning_rate))
+        network.compile(optimizer=self._optimizer())
         return network
+
+    def _optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.Adagrad(self.learning_rate)
