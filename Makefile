@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/vs_deepctr.py
 	$(BIN)/python bench/mlp_floor.py
 	$(BIN)/python bench/embedding_updates.py
+	$(BIN)/python bench/recommender_updates.py
 	$(BIN)/python bench/training_speed.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/scale.py

@@ -4,7 +4,7 @@
 `embedding_updates="momentum"` also applies, when a row is next used, the steps Keras' Adam would have
 taken on it meanwhile. Keras' Adam itself (every row's moments decayed and every weight rewritten at
 every step) is the reference that "momentum" should match in accuracy, at the lazy form's cost. It is
-our model with the optimizer's update swapped for Keras' (`_keras_adam`); everything else, the weight
+our model with the optimizer's update swapped for Keras' (`keras_update`); everything else, the weight
 average included, is the same.
 
 Datasets, models and settings are bench/vs_deepctr.py's (MovieLens 100K as CTR and Frappe, random
@@ -94,7 +94,8 @@ def child(job: dict) -> dict:
     model = cls(spec, embedding_dim=EMBEDDING_DIM, learning_rate=LEARNING_RATE, batch_size=job["batch_size"],
                 seed=job["seed"], embedding_updates=updates, **extra)
     if job["update"] == "keras":
-        _keras_adam(model)
+        optimizer = keras_update()
+        model._optimizer = lambda: optimizer(model.learning_rate, average=model.weight_averaging)
     clock = _clock_callback(time.perf_counter())
     stop = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=job["patience"],
                                          restore_best_weights=True)
@@ -104,9 +105,9 @@ def child(job: dict) -> dict:
             "train_examples_per_s": len(train) / statistics.median(steady)}
 
 
-def _keras_adam(model) -> None:
-    """Train `model` with Keras' Adam update (its own optimizer otherwise: fused dense kernel aside,
-    the same weight average and row sums), through the model's private optimizer factory."""
+def keras_update() -> type:
+    """The models' own optimizer with Keras' Adam update (fused dense kernel aside, the same weight
+    average and row sums), for a model's private optimizer factory (`model._optimizer`)."""
     from ctr._keras import keras
     from ctr.models._adam import LazyAdam
 
@@ -114,7 +115,7 @@ def _keras_adam(model) -> None:
         def update_step(self, gradient, variable):
             return keras.optimizers.Adam.update_step(self, gradient, variable)
 
-    model._optimizer = lambda: KerasUpdate(model.learning_rate, average=model.weight_averaging)
+    return KerasUpdate
 
 
 def publish(report: dict, update: bool) -> None:

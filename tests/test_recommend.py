@@ -165,6 +165,9 @@ def test_factorised_exports_have_embedding_signatures(exports):
         assert {"recommend", "serving_default", "user_embedding", "item_embedding"} <= set(loaded.signatures)
     loaded = tf.saved_model.load(str(exports["neumf"]))
     assert "recommend" in loaded.signatures and "user_embedding" not in loaded.signatures
+    configs = {name: ctr.RecommenderExport(path).metadata["config"] for name, path in exports.items()}
+    assert {configs[name]["embedding_updates"] for name in ("mf", "bpr", "neumf")} == {"momentum"}
+    assert "embedding_updates" not in configs["two_tower"]  # Adagrad: nothing to choose
 
 
 def test_catalogue_can_be_reindexed_with_new_items_without_retraining(spec, loo, tmp_path):
