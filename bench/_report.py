@@ -48,15 +48,17 @@ def frappe_option(parser: argparse.ArgumentParser) -> None:
                         help="Frappe folder (libFM files); its rows are skipped when it is absent")
 
 
-def parse_or_run_child(parser: argparse.ArgumentParser, child: Callable[[dict], dict]) -> argparse.Namespace | None:
-    """The parsed options; or, in a process `run_child` started (`--child JOB`), run `child(JOB)`, print
-    its `RESULT ` line and return None."""
+def run_options(parser: argparse.ArgumentParser, child: Callable[[dict], dict],
+                publish: Callable[[dict, bool], None], script: str) -> argparse.Namespace | None:
+    """The parsed options of a benchmark run; or None when this process had only to run one child job
+    (`--child JOB`, started by `run_child`: runs `child(JOB)` and prints its `RESULT ` line) or to
+    re-publish the saved results (`--report`). Stops if the data is missing."""
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
         return None
-    return args
+    return None if report_only_or_check_data(args, publish, script) else args
 
 
 def report_only_or_check_data(args: argparse.Namespace, publish: Callable[[dict, bool], None],

@@ -40,19 +40,16 @@ def main() -> None:
         arguments,
         frappe_option,
         machine,
-        parse_or_run_child,
-        report_only_or_check_data,
         run_child,
+        run_options,
         save,
     )
     from bench.vs_deepctr import SETTINGS
 
     parser = arguments(__doc__, DEFAULT_OUT)
     frappe_option(parser)
-    args = parse_or_run_child(parser, child)
+    args = run_options(parser, child, publish, "bench/embedding_updates.py")
     if args is None:
-        return
-    if report_only_or_check_data(args, publish, "bench/embedding_updates.py"):
         return
     datasets = ["movielens", "frappe"]
     if not Path(args.frappe).exists():

@@ -41,15 +41,13 @@ QUALITY_MODELS = ("MF (log loss)", "MF (BPR)", "NeuMF")  # bench/ranking.py's na
 
 
 def main() -> None:
-    from bench._report import arguments, machine, parse_or_run_child, report_only_or_check_data, run_child, save
+    from bench._report import arguments, machine, run_child, run_options, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--catalogues", default="10000,100000,500000",
                         help="comma-separated catalogue sizes (users = items) for the cost part")
-    args = parse_or_run_child(parser, child)
+    args = run_options(parser, child, publish, "bench/recommender_updates.py")
     if args is None:
-        return
-    if report_only_or_check_data(args, publish, "bench/recommender_updates.py"):
         return
     started = time.time()
     jobs = [{"part": "cost", "name": f"{int(n)}", "catalogue": int(n)} for n in args.catalogues.split(",")]

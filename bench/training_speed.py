@@ -59,14 +59,12 @@ EPOCHS = {"movielens": 4, "synthetic": 3}
 
 
 def main() -> None:
-    from bench._report import arguments, machine, parse_or_run_child, report_only_or_check_data, run_child, save
+    from bench._report import arguments, machine, run_child, run_options, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
-    args = parse_or_run_child(parser, child)
+    args = run_options(parser, child, publish, "bench/training_speed.py")
     if args is None:
-        return
-    if report_only_or_check_data(args, publish, "bench/training_speed.py"):
         return
     started = time.time()
     runs: dict[str, list[dict]] = {}

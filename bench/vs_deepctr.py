@@ -79,18 +79,16 @@ MOVIELENS_SPEC = {
 
 # -- the parent: run every child, aggregate, report ------------------------------------------------
 def main() -> None:
-    from bench._report import arguments, frappe_option, parse_or_run_child, report_only_or_check_data, run_child, save
+    from bench._report import arguments, frappe_option, run_child, run_options, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
     frappe_option(parser)
     parser.add_argument("--datasets", default="movielens,frappe,synthetic")
-    args = parse_or_run_child(parser, child)
+    args = run_options(parser, child, publish, "bench/vs_deepctr.py")
     if args is None:
         return
     datasets = args.datasets.split(",")
-    if report_only_or_check_data(args, publish, "bench/vs_deepctr.py"):
-        return
     if "frappe" in datasets and not Path(args.frappe).exists():
         print(f"Frappe not found at {args.frappe}: its rows are skipped (pass --frappe)", flush=True)
         datasets.remove("frappe")

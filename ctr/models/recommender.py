@@ -105,7 +105,7 @@ class Recommender(abc.ABC):
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
-        self.embedding_updates = embedding_updates
+        self.embedding_updates: str | None = embedding_updates
         self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
         self.batch_size, self.n_negatives, self.negatives, self.seed = batch_size, n_negatives, negatives, seed
         self.preprocessor_ = Preprocessor(self.spec)
@@ -123,9 +123,10 @@ class Recommender(abc.ABC):
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> PairScorer: ...
 
     def get_config(self) -> dict[str, Any]:
-        return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
-                "batch_size": self.batch_size, "n_negatives": self.n_negatives, "negatives": self.negatives,
-                "embedding_updates": self.embedding_updates, "seed": self.seed}
+        config = {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
+                  "batch_size": self.batch_size, "n_negatives": self.n_negatives, "negatives": self.negatives,
+                  "embedding_updates": self.embedding_updates, "seed": self.seed}
+        return {k: v for k, v in config.items() if v is not None}  # None: the option does not apply
 
     # -- the feature sides ----------------------------------------------------------------------
     @property

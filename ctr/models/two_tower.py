@@ -97,12 +97,12 @@ class TwoTower(Recommender):
         kwargs.setdefault("batch_size", 4096)
         check_arguments("TwoTower", hidden_units=hidden_units, output_dim=output_dim, top_k_metrics=top_k_metrics)
         super().__init__(spec, **kwargs)
+        self.embedding_updates = None  # Adagrad: nothing to choose, and nothing in the config
         self.hidden_units, self.output_dim, self.top_k_metrics = tuple(hidden_units), output_dim, tuple(top_k_metrics)
         self.item_bias = item_bias
 
     def get_config(self) -> dict[str, Any]:
-        config = {k: v for k, v in super().get_config().items() if k != "embedding_updates"}
-        return {**config, "hidden_units": list(self.hidden_units), "output_dim": self.output_dim,
+        return {**super().get_config(), "hidden_units": list(self.hidden_units), "output_dim": self.output_dim,
                 "item_bias": self.item_bias}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> TowerScorer:
