@@ -97,18 +97,21 @@ class NegativeSampler:
         rng = np.random.default_rng([self.seed, epoch])
         users = np.repeat(users.astype(np.int64), n)
         items = self._draw(rng, len(users))
-        for _ in range(20):  # rejection sampling: cheap while users have touched few of the items
-            clash = self.is_known(users, items)
-            if not clash.any():
+        # Rejection sampling, cheap while users have touched few of the items. Each round re-draws and
+        # re-checks only the clashes (checking every draw again was most of an epoch's sampling).
+        clash = np.flatnonzero(self.is_known(users, items))
+        for _ in range(20):
+            if clash.size == 0:
                 return items.reshape(-1, n)
-            items[clash] = self._draw(rng, int(clash.sum()))
+            items[clash] = self._draw(rng, clash.size)
+            clash = clash[self.is_known(users[clash], items[clash])]
         # Heavy users: draw exactly from the items they have not touched.
-        for user in np.unique(users[self.is_known(users, items)]):
+        for user in np.unique(users[clash]):
             free = np.setdiff1d(np.arange(self.n_items), self._positives(user), assume_unique=True)
             if free.size == 0:
                 raise DataError(f"the user at row {user} has interacted with every item, so no negative item can "
                                 "be sampled for them")
-            slots = np.flatnonzero((users == user) & self.is_known(users, items))
+            slots = clash[users[clash] == user]
             weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
             items[slots] = rng.choice(free, size=slots.size, p=None if weights is None else weights / weights.sum())
         return items.reshape(-1, n)
