@@ -413,6 +413,27 @@ def test_a_fit_traces_its_training_and_validation_steps_once(spec, splits, monke
     assert counts == [(1, 1), (1, 1)], counts  # several steps a call, then one step a call
 
 
+def test_every_training_and_validation_pipeline_runs_without_tf_data_autotuning(spec, splits, tmp_path,
+                                                                                monkeypatch):
+    """A fit makes a new iterator each epoch, and deleting one that autotuning watched waits out the
+    autotuning thread's sleep (seconds, idle, at every epoch's end), so no pipeline may ask for it."""
+    seen: list = []
+    fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, x, validation_data=None, **kwargs: (
+        seen.append(x), seen.append(validation_data), fit(self, x, validation_data=validation_data, **kwargs))[2])
+    train, valid = splits[0].head(1000), splits[1].head(500)
+    train.to_parquet(tmp_path / "train.parquet")
+    valid.to_parquet(tmp_path / "valid.parquet")
+    ctr.FM(spec, embedding_dim=4, batch_size=100).fit(train, validation_data=valid, verbose=0)
+    ctr.FM(spec, embedding_dim=4, batch_size=100).fit(tmp_path / "train.parquet",
+                                                      validation_data=tmp_path / "valid.parquet", in_memory=False,
+                                                      verbose=0)
+    for recommender in (ctr.MatrixFactorization(spec, embedding_dim=4), ctr.TwoTower(spec, embedding_dim=4)):
+        recommender.fit(train, validation_data=valid, verbose=0)
+    assert len(seen) == 8 and all(isinstance(ds, tf.data.Dataset) for ds in seen), seen
+    assert [ds.options().autotune.enabled for ds in seen] == [False] * 8
+
+
 def test_several_models_in_one_session_raise_no_retracing_warning(spec, splits):
     """A sweep trains model after model. Each traces its own steps once or twice, which TensorFlow
     must not count together as "excessive retracing" of one function (tensorflow#42441)."""
