@@ -316,6 +316,33 @@ def test_a_recommender_fit_traces_its_training_step_once(spec, loo, make, monkey
     assert traced == [True, True]
 
 
+def test_the_two_tower_training_loss_and_its_gradient_are_the_tfrs_retrieval_tasks():
+    """Training computes the retrieval task's loss itself, with a hand-written gradient: both must be
+    the task's, accidental hits (an item repeated in the batch) and sampling correction included."""
+    import tensorflow_recommenders as tfrs
+
+    from ctr._keras import tf
+    from ctr.models.two_tower import in_batch_softmax_loss
+
+    rng = np.random.default_rng(0)
+    queries = tf.constant(rng.normal(size=(64, 9)), tf.float32)
+    items = tf.constant(rng.normal(size=(64, 9)), tf.float32)
+    rows = tf.constant(rng.integers(0, 20, 64), tf.int64)  # about three repeats of each item
+    probability = tf.constant(rng.uniform(1e-7, 0.2, 64), tf.float32)  # some below the task's 1e-6 clip
+    task = tfrs.tasks.Retrieval(remove_accidental_hits=True)
+    results = []
+    for loss in (lambda q, c: task(q, c, candidate_sampling_probability=probability, candidate_ids=rows,
+                                   compute_metrics=False),
+                 lambda q, c: in_batch_softmax_loss(q, c, probability, rows)):
+        with tf.GradientTape() as tape:
+            tape.watch([queries, items])
+            value = 3.0 * loss(queries, items)  # a scaled loss checks that the gradient takes the scale
+        results.append([value.numpy(), *(g.numpy() for g in tape.gradient(value, [queries, items]))])
+    assert np.unique(rows.numpy()).size < 30
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
 def test_validation_rows_with_items_outside_the_catalogue_are_left_out_with_a_message(spec, loo, capsys):
     """A random split leaves a few rare items in validation only: those rows cannot be ranked among the
     catalogue, so they are left out and the fit says so (numpy's bincount error came out before)."""

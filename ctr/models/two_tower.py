@@ -1,10 +1,11 @@
 """The TFRS two-tower retriever: a query tower (user and context features) and a candidate tower
-(item features) meet in a dot product, trained with `tfrs.tasks.Retrieval`: in-batch softmax, with
-each in-batch negative's logit corrected by its sampling probability (popular items appear in more
-batches and would otherwise be over-penalised), and accidental hits (the positive item appearing as
-another row's negative) removed. An item bias (the item fields' first-order weights) rides along as
-the vectors' last component, so retrieval stays a single dot product (and a maximum-inner-product
-search) with a bias.
+(item features) meet in a dot product, trained with the loss of `tfrs.tasks.Retrieval`: in-batch
+softmax, with each in-batch negative's logit corrected by its sampling probability (popular items
+appear in more batches and would otherwise be over-penalised), and accidental hits (the positive item
+appearing as another row's negative) removed. Training computes that loss itself, with a faster
+gradient; evaluation runs the task, for its top-K metrics over the catalogue. An item bias (the
+item fields' first-order weights) rides along as the vectors' last component, so retrieval stays a
+single dot product (and a maximum-inner-product search) with a bias.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow_recommenders as tfrs
 
 from .._args import check_arguments
@@ -76,9 +78,42 @@ class _RetrievalNetwork(ReplicaModel):
         features, item_rows, probability = inputs[0]
         queries = self.scorer.query_vectors(features, training=training)
         items = self.scorer.item_vectors(features, training=training)
-        # Top-K over the whole catalogue is slow, so it is computed only when evaluating.
+        if training:
+            return in_batch_softmax_loss(queries, items, probability, item_rows)
+        # Evaluation reports the task's top-K over the whole catalogue (too slow for training).
         return self.task(queries, items, candidate_sampling_probability=probability,
-                         candidate_ids=item_rows, compute_metrics=not training)
+                         candidate_ids=item_rows, compute_metrics=True)
+
+
+def in_batch_softmax_loss(queries: tf.Tensor, items: tf.Tensor, probability: tf.Tensor,
+                          item_rows: tf.Tensor) -> tf.Tensor:
+    """The loss of `tfrs.tasks.Retrieval` as used here (in-batch softmax, logits corrected by the
+    items' sampling probabilities, accidental hits removed, summed over the rows), with its gradient
+    written out: in the task's, the items' gradient is a transposed product of the [B, B] scores,
+    which TensorFlow's CPU kernels take four times as long over as the untransposed one, and the
+    scores' gradient passes over the [B, B] matrix several times more (MovieLens two-tower, batch
+    4096: 190 ms of a 230 ms step)."""
+    n = tf.shape(queries)[0]
+    log_p = tf.math.log(tf.clip_by_value(probability, 1e-6, 1.0))  # as tfrs.layers.loss' correction
+    others = tf.logical_and(tf.equal(item_rows[:, None], item_rows[None, :]), tf.logical_not(tf.eye(n, dtype=tf.bool)))
+
+    @tf.custom_gradient
+    def loss(q: tf.Tensor, c: tf.Tensor) -> Any:
+        scores = tf.matmul(q, tf.transpose(c)) - log_p[None, :]
+        masked = tf.where(others, _MIN_FLOAT, scores)
+        log_sums = tf.reduce_logsumexp(masked, axis=1)
+
+        def gradient(g: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            softmax = tf.exp(masked - log_sums[:, None])
+            d_scores = tf.linalg.set_diag(softmax, tf.linalg.diag_part(softmax) - 1.0)
+            return g * tf.matmul(d_scores, c), g * tf.transpose(tf.matmul(q, d_scores, transpose_a=True))
+
+        return tf.reduce_sum(log_sums - tf.linalg.diag_part(scores)), gradient
+
+    return loss(queries, items)
+
+
+_MIN_FLOAT = float(np.finfo(np.float32).min)  # the logit of a removed accidental hit, as in TFRS
 
 
 class TwoTower(Recommender):
