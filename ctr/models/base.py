@@ -675,13 +675,7 @@ def _row_batches(n: int, batch_size: int, shuffle: bool, seed: int = 0) -> tf.da
     """Batches of row numbers, in a fresh order every epoch (seeded by `seed` and the epoch, so the
     same seed repeats the same orders): the steps gather the rows. The whole epoch's order is one
     in-graph permutation cut into batches (no per-row shuffle buffer)."""
-    full, rest = divmod(n, batch_size)
     epochs = itertools.count()
-
-    def cut(order: tf.Tensor) -> tf.data.Dataset:
-        ds = tf.data.Dataset.from_tensor_slices(tf.reshape(order[: full * batch_size], [full, batch_size]))
-        return ds.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:])) if rest else ds
-
     if shuffle:
         epoch = tf.data.Dataset.from_generator(lambda: iter([next(epochs)]),
                                                output_signature=tf.TensorSpec([], tf.int64))
@@ -689,8 +683,21 @@ def _row_batches(n: int, batch_size: int, shuffle: bool, seed: int = 0) -> tf.da
             tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e])))
     else:
         orders = tf.data.Dataset.from_tensors(tf.range(n, dtype=tf.int64))
-    ds = orders.flat_map(cut).apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+    ds = orders.flat_map(lambda order: cut_into_batches(order, n, batch_size))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
     return ds.with_options(_by_batch()).prefetch(2)
+
+
+def cut_into_batches(tensors: Any, n: int, batch_size: int) -> tf.data.Dataset:
+    """A structure of [n] tensors (an epoch's order or index arrays) as batches of `batch_size`
+    rows, the last one shorter: two reshapes and slices, not a batching op over every element."""
+    full, rest = divmod(n, batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(
+        lambda t: tf.reshape(t[: full * batch_size], [full, batch_size]), tensors))
+    if not rest:
+        return ds
+    return ds.concatenate(tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[full * batch_size:],
+                                                                             tensors)))
 
 
 def pipeline_options() -> tf.data.Options:

@@ -29,7 +29,7 @@ from ..implicit import Interactions, NegativeSampler, keys
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
-from .base import GeneratorErrors, ReplicaModel, pipeline_options, row_mean, several_steps_per_call
+from .base import GeneratorErrors, ReplicaModel, cut_into_batches, pipeline_options, row_mean, several_steps_per_call
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -265,7 +265,8 @@ class Recommender(abc.ABC):
         # A known length: the progress bar has a total from the first epoch, and a resumed fit runs
         # only the rest of the interrupted epoch.
         ds = tf.data.Dataset.from_generator(errors.wrap(batches), output_signature=signature).flat_map(
-            batches.cut).apply(tf.data.experimental.assert_cardinality(len(batches)))
+            lambda *epoch: cut_into_batches(epoch, batches.rows(), self.batch_size)).apply(
+            tf.data.experimental.assert_cardinality(len(batches)))
         if self.objective == "bpr":
             ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg)))
         elif self.objective == "retrieval":
@@ -456,11 +457,3 @@ class _IndexBatches:
     def rows(self) -> int:
         """Rows of an epoch: positives, with their negatives for pointwise and pairwise training."""
         return self.n * {"retrieval": 1, "bpr": self.n_negatives}.get(self.objective, 1 + self.n_negatives)
-
-    def cut(self, *epoch: tf.Tensor) -> tf.data.Dataset:
-        """An epoch's arrays as batches of `batch_size` rows, the last one shorter."""
-        full, rest = divmod(self.rows(), self.batch_size)
-        batches = tf.data.Dataset.from_tensor_slices(
-            tuple(tf.reshape(a[: full * self.batch_size], [full, self.batch_size]) for a in epoch))
-        return batches.concatenate(tf.data.Dataset.from_tensors(
-            tuple(a[full * self.batch_size:] for a in epoch))) if rest else batches
