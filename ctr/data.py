@@ -216,6 +216,21 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def require_both_classes(clicks: float, rows: int, spec: FeatureSpec, what: str) -> None:
+    """DataError unless the `what` data's `rows` labels, `clicks` of them 1, hold both classes: a
+    click model learns nothing from one class, and AUC on one class is undefined (Keras reports 0)."""
+    if rows == 0 or 0 < clicks < rows:
+        return
+    label = spec.label
+    if label.threshold is not None:
+        found = f"{label.column} >= {label.threshold:g} on {'every one' if clicks else 'none'} of"
+    else:
+        found = f"the label is {int(bool(clicks))} on every one of"
+    raise DataError(f"label column {label.column!r}: {found} the {rows} {what} rows, so there is only one class; "
+                    "a click model needs clicks and non-clicks to learn from and to be scored on (check the "
+                    "data, or the spec's label.threshold)")
+
+
 def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
     where = f"feature {f.name!r} ({f.kind}, column {f.source!r})"
     if isinstance(f, Numeric):

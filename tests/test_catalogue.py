@@ -132,6 +132,21 @@ def _bad_streamed_validation(env: dict) -> None:
                                                validation_data=env["tmp"] / "valid.parquet")
 
 
+def _one_class(env: dict) -> None:
+    # A threshold that no rating reaches, in memory; every row a click, in validation; a 0/1 label of
+    # all 1s, streamed, where the labels are all read only by the end of the first pass.
+    frame = env["frame"]
+    with pytest.raises(DataError, match=r"label column 'rating': rating >= 6 on none of the \d+ training rows"):
+        ctr.LogisticRegression(ctr.FeatureSpec.from_dict({**env["spec"].to_dict(), "label": {
+            "column": "rating", "threshold": 6}})).fit(frame, verbose=0)
+    with pytest.raises(DataError, match=r"rating >= 4 on every one of the 200 validation rows, so there is only one"):
+        ctr.LogisticRegression(env["spec"]).fit(frame, validation_data=frame.head(200).assign(rating=5), verbose=0)
+    frame.head(1500).assign(clicked=1).to_parquet(env["tmp"] / "all_clicks.parquet")
+    binary = ctr.FeatureSpec.from_dict({**env["spec"].to_dict(), "label": {"column": "clicked"}})
+    with pytest.raises(DataError, match=r"label column 'clicked': the label is 1 on every one of the 1500 training"):
+        ctr.LogisticRegression(binary).fit(env["tmp"] / "all_clicks.parquet", in_memory=False, verbose=0)
+
+
 def _user_with_every_item(env: dict) -> None:
     frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
     every = frame.drop_duplicates("item_id").assign(user_id=99_999, rating=5)
@@ -273,6 +288,8 @@ CATALOGUE: list[Case] = [
          _fit_error(lambda f: f.assign(clicked=2), DataError, "must be 0 or 1", "threshold",
                     spec=ctr.FeatureSpec.from_dict({"name": "b", "label": {"column": "clicked"},
                                                     "features": [{"name": "gender", "kind": "categorical"}]}))),
+    Case("data", "labels of one class (every row a click, or none)",
+         "DataError naming the label column, its rule and the data (training or validation)", _one_class),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
          _mixed_schema_folder),
     Case("data", "bad values only in streamed validation files (read during training)",

@@ -402,11 +402,12 @@ class RankingModel(abc.ABC):
         streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory
         errors = GeneratorErrors()
         if streamed:
-            train = self._stream(data, batch_size, shuffle=True, errors=errors)
+            train = self._stream(data, batch_size, shuffle=True, errors=errors, what="training")
         else:
             encoded, labels = self._encode_features(data)
             if len(labels) == 0:
                 raise DataError("the training data has no rows")
+            ctr_data.require_both_classes(float(labels.sum()), len(labels), self.spec, "training")
             train = _row_batches(len(labels), batch_size, shuffle=True, seed=self.seed)
         if self.network_ is None:
             self.content_ = self.preprocessor_.item_content(self._raw_chunks(data, self.spec.columns))
@@ -418,9 +419,11 @@ class RankingModel(abc.ABC):
         valid = None
         if validation_data is not None:
             if streamed:
-                valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False, errors=errors)
+                valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False, errors=errors,
+                                     what="validation")
             else:
                 valid_encoded, valid_labels = self._encode_features(validation_data)
+                ctr_data.require_both_classes(float(valid_labels.sum()), len(valid_labels), self.spec, "validation")
                 if len(valid_labels):
                     valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
                     self.network_.data.set("valid", valid_encoded, valid_labels)
@@ -477,9 +480,10 @@ class RankingModel(abc.ABC):
                    for f in self.spec.features) + 1
 
     def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
-                errors: GeneratorErrors) -> tf.data.Dataset:
+                errors: GeneratorErrors, what: str) -> tf.data.Dataset:
         """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
-        data. Rows are shuffled within each chunk (a fresh order every epoch)."""
+        data. Rows are shuffled within each chunk (a fresh order every epoch). Labels of one class
+        are a DataError at the end of the first pass, the first point where all of them were read."""
         encode = self._encode_fn()
         columns = list(dict.fromkeys(self.spec.columns))
         epochs = itertools.count()
@@ -490,10 +494,15 @@ class RankingModel(abc.ABC):
         def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
             rng = np.random.default_rng([self.seed, next(epochs)])
             carry: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+            # The last batch is held back until the labels are all read and checked: Keras stops
+            # asking after the epoch's last batch, so nothing after it would run.
+            held: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+            clicks, seen = 0.0, 0
             for chunk in ctr_data.iter_chunks(data, columns):
                 raw = ctr_data.raw_features(chunk, self.spec)
                 encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
                 labels = ctr_data.labels(chunk, self.spec)
+                clicks, seen = clicks + float(labels.sum()), seen + len(labels)
                 if carry is not None:
                     encoded = {k: np.concatenate([carry[0][k], v]) for k, v in encoded.items()}
                     labels = np.concatenate([carry[1], labels])
@@ -501,11 +510,15 @@ class RankingModel(abc.ABC):
                 whole = len(labels) // batch_size * batch_size
                 for start in range(0, whole, batch_size):
                     take = order[start:start + batch_size]
-                    yield {k: v[take] for k, v in encoded.items()}, labels[take]
+                    if held is not None:
+                        yield held
+                    held = {k: v[take] for k, v in encoded.items()}, labels[take]
                 rest = order[whole:]
                 carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
-            if carry is not None:
-                yield carry
+            ctr_data.require_both_classes(clicks, seen, self.spec, what)
+            for batch in (held, carry):
+                if batch is not None:
+                    yield batch
 
         empty = {f.name: tf.zeros([0], spec.dtype) for f, spec in
                  zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
