@@ -59,8 +59,9 @@ class Interactions:
             raise DataError("no positive interactions to learn from (the data is empty, or no label is 1)")
         user_col, item_col = source[user_key], source[item_key]
         users = frame[user_cols].drop_duplicates(user_col, keep="last").reset_index(drop=True)
+        hint = ". That table is fit's `items`, the catalogue, which needs every item feature"
         catalogue = frame[item_cols] if items is None else pd.concat(
-            [ctr_data.read(items, item_cols), frame[item_cols]], ignore_index=True)
+            [ctr_data.read(items, item_cols, hint=hint), frame[item_cols]], ignore_index=True)
         item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
         user_index = _positions(users[user_col], frame[user_col])
         item_index = _positions(item_table[item_col], frame[item_col])

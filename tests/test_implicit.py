@@ -72,3 +72,10 @@ def test_interactions_keep_positive_rows_and_build_user_and_item_tables(spec, fr
     assert set(interactions.items.columns) == {"item_id", "genres", "title", "release_year", "price"}
     row = interactions.item_index[0]
     assert interactions.items.item_id.iloc[row] == frame[frame.rating >= 4].item_id.iloc[0]
+
+
+def test_a_catalogue_without_the_item_features_is_an_error_that_says_it_is_the_catalogue():
+    spec = ctr.datasets.synthetic_spec()
+    frame = ctr.datasets.synthetic(300, seed=0)
+    with pytest.raises(ctr.DataError, match=r"columns 'item_id', 'genres'.*it has: 'x'\. That table is fit's `items`"):
+        Interactions.from_frame(frame, spec, items=pd.DataFrame({"x": [1]}))
