@@ -541,7 +541,8 @@ class RankingModel(abc.ABC):
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
     def evaluate(self, data: ctr_data.Source, batch_size: int = 8192) -> dict[str, float]:
-        """Exact AUC and logloss on `data`, with the row count and positive rate, as a plain dict."""
+        """Exact AUC and logloss on `data`, with the row count and positive rate, as a plain dict
+        (AUC is NaN when the rows hold one class only: it compares clicks with non-clicks)."""
         frame = ctr_data.read(data, self.spec.columns)
         if len(frame) == 0:
             raise DataError("the evaluation data has no rows")
