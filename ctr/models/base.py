@@ -404,10 +404,9 @@ class RankingModel(abc.ABC):
         if streamed:
             train = self._stream(data, batch_size, shuffle=True, errors=errors, what="training")
         else:
-            encoded, labels = self._encode_features(data)
+            encoded, labels = self._encode_features(data, what="training")
             if len(labels) == 0:
                 raise DataError("the training data has no rows")
-            ctr_data.require_both_classes(float(labels.sum()), len(labels), self.spec, "training")
             train = _row_batches(len(labels), batch_size, shuffle=True, seed=self.seed)
         if self.network_ is None:
             self.content_ = self.preprocessor_.item_content(self._raw_chunks(data, self.spec.columns))
@@ -422,8 +421,7 @@ class RankingModel(abc.ABC):
                 valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False, errors=errors,
                                      what="validation")
             else:
-                valid_encoded, valid_labels = self._encode_features(validation_data)
-                ctr_data.require_both_classes(float(valid_labels.sum()), len(valid_labels), self.spec, "validation")
+                valid_encoded, valid_labels = self._encode_features(validation_data, what="validation")
                 if len(valid_labels):
                     valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
                     self.network_.data.set("valid", valid_encoded, valid_labels)
@@ -577,8 +575,11 @@ class RankingModel(abc.ABC):
         for chunk in ctr_data.iter_chunks(data, columns):
             yield ctr_data.raw_features(chunk, self.spec)
 
-    def _encode_features(self, data: ctr_data.Source) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Encode labelled raw data once (in graph, chunk by chunk) into arrays the training loop reuses."""
+    def _encode_features(self, data: ctr_data.Source,
+                         what: str | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Encode labelled raw data once (in graph, chunk by chunk) into arrays the training loop reuses.
+        `what` ("training", "validation"): the data a fit learns or stops on, whose labels must hold
+        both classes, as `_stream` checks them."""
         encode = self._encode_fn()
         parts: dict[str, list[np.ndarray]] = {}
         label_parts = []
@@ -598,6 +599,8 @@ class RankingModel(abc.ABC):
         encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in "iu" else v[0].dtype, casting="same_kind")
                    for k, v in parts.items()}
         labels = np.concatenate(label_parts) if label_parts else np.zeros(0, np.float32)
+        if what is not None:
+            ctr_data.require_both_classes(float(labels.sum()), len(labels), self.spec, what)
         return encoded, labels
 
     def _score_fn(self, network: _RankingNetwork) -> Any:
