@@ -204,7 +204,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_ranking
     from .export import load
     from .export_recommend import RecommenderExport
-    from .metrics import auc, logloss
+    from .metrics import click_metrics
 
     served = load(args.model)
     frame = load_table(args.data, args.format)
@@ -220,10 +220,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
-    y = data.labels(frame, served.spec)
-    p = served.predict(frame)
-    print(json.dumps({"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y), "positive_rate": float(y.mean())},
-                     indent=1))
+    metrics = click_metrics(data.labels(frame, served.spec), served.predict(frame),
+                            data.sample_weights(frame, served.spec))
+    print(json.dumps(metrics, indent=1))
     return 0
 
 

@@ -26,13 +26,14 @@ from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
+Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
 
 __all__ = ["Source", "add_history", "as_source", "cold_user_split", "columns_frame", "count_rows", "iter_chunks",
            "labels", "random_split", "raw_features", "read", "require_columns", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
-def read(source: Source, columns: Sequence[str] | None = None, hint: str = "") -> pd.DataFrame:
+def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "") -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given; `hint` ends a missing-column
     error, e.g. with what needs them)."""
     source = as_source(source)
@@ -45,7 +46,7 @@ def read(source: Source, columns: Sequence[str] | None = None, hint: str = "") -
 
 
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
-                chunk_rows: int = 262_144, hint: str = "") -> Iterator[pd.DataFrame]:
+                chunk_rows: int = 262_144, hint: Hint = "") -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame);
     Parquet and CSV are never read whole."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
@@ -153,12 +154,14 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
                     f"or the path of a Parquet file or folder or a CSV file; got {type(source).__name__}{hint}")
 
 
-def require_columns(have: Any, need: Sequence[str], where: str = "the data", hint: str = "") -> None:
+def require_columns(have: Any, need: Sequence[str], where: str = "the data", hint: Hint = "") -> None:
     """Raise a DataError naming every column of `need` missing from `have`, and listing what is there
-    (then `hint`)."""
+    (then `hint`, or the hints of a mapping column → hint for the missing columns it names)."""
     present = set(have)
     missing = [c for c in need if c not in present]
     if missing:
+        if not isinstance(hint, str):
+            hint = "".join(hint[c] for c in missing if c in hint)
         listed = ", ".join(repr(str(c)) for c in list(have)[:30])
         names = ", ".join(repr(c) for c in missing)
         raise DataError((f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
@@ -216,19 +219,74 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def require_both_classes(clicks: float, rows: int, spec: FeatureSpec, what: str) -> None:
-    """DataError unless the `what` data's `rows` labels, `clicks` of them 1, hold both classes: a
-    click model learns nothing from one class, and AUC on one class is undefined (Keras reports 0)."""
+def column_hints(spec: FeatureSpec) -> dict[str, str]:
+    """What to add to a missing-column error when the column is one a user may not think of giving."""
+    if spec.label is None or spec.label.weight is None:
+        return {}
+    name = spec.label.weight
+    return {name: f" (the spec's label.weight names {name!r} as the rows' weights; give every row one, "
+                  "1 for an unweighted row)"}
+
+
+def sample_weights(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | None:
+    """The label's row weights (`label.weight`) as float32, checked finite and ≥ 0; None without them."""
+    if spec.label is None or spec.label.weight is None:
+        return None
+    name = spec.label.weight
+    require_columns(frame.columns, [name], hint=column_hints(spec))
+    column = frame[name]
+    where = f"weight column {name!r} (label.weight)"
+    if column.dtype == bool:
+        raise DataError(f"{where}: expected numbers ≥ 0, found booleans")
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna()
+    if bad.any():
+        raise DataError(f"{where}: expected numbers ≥ 0, found {column[bad].iloc[0]!r}")
+    x = values.to_numpy(dtype=np.float64)
+    wrong = ~np.isfinite(x) | (x < 0)
+    if wrong.any():
+        first = x[wrong][0]
+        what = "no weight (NaN)" if np.isnan(first) else f"weight {first:g}"
+        raise DataError(f"{where}: every row needs a finite weight ≥ 0; {int(wrong.sum())} rows do not "
+                        f"(the first has {what})")
+    return x.astype(np.float32)
+
+
+def targets(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """What a click model learns from: the labels [N], or with `label.weight` the labels beside
+    their row weights [N, 2], as float32."""
+    y, w = labels(frame, spec), sample_weights(frame, spec)
+    return y if w is None else np.stack([y, w], axis=1)
+
+
+def class_counts(targets: np.ndarray) -> tuple[float, int, int]:
+    """(clicks, rows) of `targets` among the rows that weigh more than 0, and the rows of weight 0:
+    what `require_both_classes` takes."""
+    if targets.ndim == 1:
+        return float(targets.sum()), len(targets), 0
+    counted = targets[:, 1] > 0
+    return float(targets[counted, 0].sum()), int(counted.sum()), int(len(targets) - counted.sum())
+
+
+def require_both_classes(counts: tuple[float, int, int], spec: FeatureSpec, what: str) -> None:
+    """DataError unless the `what` data's labels hold both classes, from their `class_counts`: a
+    click model learns nothing from one class, and AUC on one class is undefined (Keras reports 0).
+    Rows of weight 0 count for neither class."""
+    clicks, rows, weightless = counts
+    label = spec.label
+    if rows == 0 and weightless:
+        raise DataError(f"weight column {label.weight!r} (label.weight): all {weightless} {what} rows weigh 0, "
+                        "so there is nothing to learn from or score")
     if rows == 0 or 0 < clicks < rows:
         return
-    label = spec.label
     if label.threshold is not None:
         found = f"{label.column} >= {label.threshold:g} on {'every one' if clicks else 'none'} of"
     else:
         found = f"the label is {int(bool(clicks))} on every one of"
-    raise DataError(f"label column {label.column!r}: {found} the {rows} {what} rows, so there is only one class; "
-                    "a click model needs clicks and non-clicks to learn from and to be scored on (check the "
-                    "data, or the spec's label.threshold)")
+    weighing = " that weigh more than 0" if weightless else ""
+    raise DataError(f"label column {label.column!r}: {found} the {rows} {what} rows{weighing}, so there is only "
+                    "one class; a click model needs clicks and non-clicks to learn from and to be scored on "
+                    "(check the data, or the spec's label.threshold)")
 
 
 def _canonical(column: pd.Series, f: Feature) -> np.ndarray:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_choice
-from .errors import DataError
+from .errors import DataError, SpecError
 from .spec import Categorical, FeatureSpec
 
 __all__ = ["Interactions", "NegativeSampler", "keys", "leave_one_out"]
@@ -30,6 +30,15 @@ def keys(spec: FeatureSpec) -> tuple[str, str]:
                             "(its id), and there is none")
         found.append(ids[0].name)
     return found[0], found[1]
+
+
+def refuse_weights(spec: FeatureSpec, who: str) -> None:
+    """SpecError for a recommender given row weights: it learns from each positive interaction once,
+    so `label.weight` (the click models' row weights) would be silently ignored."""
+    if spec.label is not None and spec.label.weight is not None:
+        raise SpecError(f"label.weight: {who} learns from each positive interaction once and takes no row weights "
+                        f"({spec.label.weight!r}); they are for the click models (FM, DeepFM, LogisticRegression). "
+                        "Drop label.weight from this spec")
 
 
 @dataclass

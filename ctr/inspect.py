@@ -79,6 +79,10 @@ def inspect_data(data: ctr_data.Source, spec: FeatureSpec) -> DataReport:
             label["rule"] = f">= {spec.label.threshold:g}"
             counts = frame[spec.label.column].value_counts().sort_index()
             label["distribution"] = {str(k): int(v) for k, v in counts.items()}
+        w = ctr_data.sample_weights(frame, spec)
+        if w is not None:  # what the model is fitted and scored to: each row counted by its weight
+            label["weight"] = spec.label.weight
+            label["weighted_positive_rate"] = float(np.average(y, weights=w)) if w.sum() > 0 else float("nan")
     summaries = [FeatureSummary(f.name, f.kind, f.role, *_missing_and_distinct(raw[f.name], f))
                  for f in spec.features]
     return DataReport(len(frame), users, items, sparsity, label, summaries)

@@ -5,33 +5,49 @@ from __future__ import annotations
 import numpy as np
 
 
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+def auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Area under the ROC curve: the probability that a random positive outranks a random negative
-    (ties count one half). NaN when only one class is present."""
+    (ties count one half), each row drawn in proportion to its weight when `weights` are given. NaN
+    when only one class is present (or weighs anything)."""
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    positives = float(y.sum())
-    negatives = float(len(y) - positives)
-    if positives == 0 or negatives == 0:
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    positives, negatives = float((w * y).sum()), float((w * (1 - y)).sum())
+    if positives <= 0 or negatives <= 0:
         return float("nan")
     order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=np.float64)
     sorted_scores = s[order]
-    # Average ranks over ties: start and end of each run of equal scores.
+    # Runs of equal scores: each run's positives beat the negatives of every lower run, and tie
+    # with half of its own.
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
-    ends = np.r_[starts[1:], len(s)]
-    average = (starts + ends + 1) / 2.0  # 1-based mean rank of each run
-    ranks[order] = np.repeat(average, ends - starts)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+    run_positives = np.add.reduceat((w * y)[order], starts)
+    run_negatives = np.add.reduceat((w * (1 - y))[order], starts)
+    below = np.cumsum(run_negatives) - run_negatives
+    return float((run_positives * (below + 0.5 * run_negatives)).sum() / (positives * negatives))
 
 
-def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7) -> float:
-    """Mean binary cross-entropy of probabilities against 0/1 labels (probabilities clipped to eps)."""
+def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7,
+            weights: np.ndarray | None = None) -> float:
+    """Mean binary cross-entropy of probabilities against 0/1 labels (probabilities clipped to eps),
+    weighted by `weights` when given."""
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     p = np.clip(np.asarray(probabilities, dtype=np.float64).reshape(-1), eps, 1 - eps)
     if len(y) == 0:
         return float("nan")
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    if weights is None:
+        return float(losses.mean())
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    return float((w * losses).sum() / w.sum()) if w.sum() > 0 else float("nan")
+
+
+def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+    """What evaluating a click model reports: AUC, logloss, the row count and the positive rate, the
+    rows counted by `weights` (the spec's `label.weight`) when given, in all but the row count."""
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    weighs = weights is None or float(np.sum(weights)) > 0
+    return {"auc": auc(y, probabilities, weights), "logloss": logloss(y, probabilities, weights=weights),
+            "rows": len(y), "positive_rate": float(np.average(y, weights=weights)) if weighs else float("nan")}
 
 
 def ranks_with_random_ties(scores: np.ndarray, targets: np.ndarray, valid: np.ndarray | None = None,

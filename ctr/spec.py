@@ -184,8 +184,13 @@ class Label:
 
     column: str
     threshold: float | None = None  # set for ratings: value >= threshold is a positive
+    # A column of row weights (≥ 0) for click models' loss and metrics: importance weights, or
+    # 1/rate on negatives kept at that rate, so that predictions stay calibrated to the full data.
+    weight: str | None = None
 
     def _check(self, path: str) -> list[str]:
+        if self.weight is not None and self.weight == self.column:
+            return [f"{path}.weight: {self.weight!r} is the label column; the weights need a column of their own"]
         return []
 
 
@@ -286,10 +291,10 @@ class FeatureSpec:
 
     @property
     def columns(self) -> list[str]:
-        """Every data column the spec reads, label included, in spec order without repeats."""
+        """Every data column the spec reads, label (and its weights) included, in spec order without repeats."""
         cols = [f.source for f in self.features]
         if self.label is not None:
-            cols.append(self.label.column)
+            cols += [self.label.column] + ([self.label.weight] if self.label.weight is not None else [])
         return list(dict.fromkeys(cols))
 
     def by_role(self, role: str) -> list[Feature]:
@@ -308,6 +313,8 @@ class FeatureSpec:
         problems: list[str] = []
         if not self.features:
             problems.append("features: the spec needs at least one feature")
+        if self.label is not None:
+            problems += self.label._check("label")
         seen: dict[str, int] = {}
         for i, f in enumerate(self.features):
             path = f"features[{i}]"
@@ -319,6 +326,9 @@ class FeatureSpec:
             seen.setdefault(f.name, i)
             if self.label is not None and f.source == self.label.column:
                 problems.append(f"{path}: reads the label column {f.source!r}; a feature cannot be the label")
+            if self.label is not None and f.source == self.label.weight:
+                problems.append(f"{path}: reads the weight column {f.source!r} (label.weight); a feature "
+                                "cannot be the row weights")
             if f.shared_embedding is not None and f.kind not in _TOKEN_KINDS:  # what `embedding_groups` holds
                 noun = {"numeric": "number", "history": "history (it reads the item tables)"}.get(f.kind, f.kind)
                 problems.append(f"{path}.shared_embedding: a {noun} has no vocabulary to share; only "
@@ -393,6 +403,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
         rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
                 else "binary 0/1")
         rows.append(("(label)", "", "label", spec.label.column, "", rule, ""))
+        if spec.label.weight is not None:
+            rows.append(("(weight)", "", "weight", spec.label.weight, "", "row weight ≥ 0 in loss and metrics", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -147,6 +147,18 @@ def _one_class(env: dict) -> None:
         ctr.LogisticRegression(binary).fit(env["tmp"] / "all_clicks.parquet", in_memory=False, verbose=0)
 
 
+def _bad_weights(env: dict) -> None:
+    raw = env["spec"].to_dict()
+    model = ctr.LogisticRegression(ctr.FeatureSpec.from_dict({**raw, "label": {**raw["label"], "weight": "w"}}))
+    frame = env["frame"].head(1000)
+    for weights, fragment in ((None, "column 'w' is missing from the data"), ("heavy", "found 'heavy'"),
+                              (-1.0, "the first has weight -1"), (np.nan, "no weight (NaN)"),
+                              (0.0, "all 1000 training rows weigh 0")):
+        with pytest.raises(DataError) as err:
+            model.fit(frame if weights is None else frame.assign(w=weights), verbose=0)
+        assert fragment in str(err.value) and "label.weight" in str(err.value), str(err.value)
+
+
 def _user_with_every_item(env: dict) -> None:
     frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
     every = frame.drop_duplicates("item_id").assign(user_id=99_999, rating=5)
@@ -290,6 +302,8 @@ CATALOGUE: list[Case] = [
                                                     "features": [{"name": "gender", "kind": "categorical"}]}))),
     Case("data", "labels of one class (every row a click, or none)",
          "DataError naming the label column, its rule and the data (training or validation)", _one_class),
+    Case("data", "row weights (`label.weight`) missing, not numbers, NaN, negative, or all 0",
+         "DataError naming the weight column and what a weight must be", _bad_weights),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
          _mixed_schema_folder),
     Case("data", "bad values only in streamed validation files (read during training)",

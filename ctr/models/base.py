@@ -25,7 +25,7 @@ from .._args import EMBEDDING_UPDATES, check_arguments, check_choice
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
-from ..metrics import auc, logloss
+from ..metrics import click_metrics
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
@@ -162,9 +162,12 @@ class ReplicaModel(tfrs.Model):
             gradients = tape.gradient(total_loss, self.trainable_variables)
             self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # noqa: B905 (autograph)
         # Each replica's losses are its share of the batch's (above); the means count them back whole.
-        rows = tf.shape(tf.nest.flatten(inputs)[0])[0]  # every input's leading dimension is the batch's
-        self.loss_means.update_state(loss / share, regularization_loss / share, rows)
+        self.loss_means.update_state(loss / share, regularization_loss / share, self.rows(inputs))
         return self.logs(training)
+
+    def rows(self, inputs: Any) -> tf.Tensor:
+        """What the batch's loss is a mean over, for the epoch's means: its rows."""
+        return tf.shape(tf.nest.flatten(inputs)[0])[0]  # every input's leading dimension is the batch's
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         """What a training or evaluation step reports: its metrics' results."""
@@ -282,8 +285,18 @@ class _RankingNetwork(ReplicaModel):
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
         encoded, labels = inputs
         logits = self.scorer(encoded, training=training)
-        total = self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=not training)
-        return row_mean(total, labels)
+        if labels.shape.rank == 1:
+            return row_mean(self.task(labels=labels[:, None], predictions=logits[:, None],
+                                      compute_metrics=not training), labels)
+        # The labels beside their row weights (`label.weight`): the loss is the rows' weighted mean
+        # logloss, as the metrics weigh it, so that the l2 means the same with weights as without.
+        total = self.task(labels=labels[:, :1], predictions=logits[:, None], sample_weight=labels[:, 1:],
+                          compute_metrics=not training)
+        return tf.math.divide_no_nan(total, tf.reduce_sum(labels[:, 1]))
+
+    def rows(self, inputs: Any) -> tf.Tensor:
+        labels = inputs[1]
+        return super().rows(inputs) if labels.shape.rank == 1 else tf.reduce_sum(labels[:, 1])
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         logs = super().logs(training)
@@ -303,13 +316,15 @@ class _Arrays:
         self.splits: dict[str, tuple[dict[str, tf.Tensor], dict[str, tuple[str, int, int | None]]]] = {}
 
     def set(self, split: str, encoded: dict[str, np.ndarray], labels: np.ndarray) -> None:
-        """Hold `split` as tensors. `encoded` is emptied: each array is let go once it is copied."""
+        """Hold `split` as tensors. `encoded` is emptied: each array is let go once it is copied.
+        `labels`: [N], or [N, 2] with the row weights beside them (`ctr.data.targets`)."""
         arrays = dict(encoded)
         encoded.clear()
-        layout = {_LABELS: ("labels", 0, None)}
+        labels = np.asarray(labels, np.float32)
+        layout = {_LABELS: ("labels", 0, labels.shape[1] if labels.ndim > 1 else None)}
         # The labels apart: a kind that is one array already (a training cache's rows, or its
         # weights) is then not copied once more to be packed.
-        matrices = {"labels": tf.constant(np.asarray(labels, np.float32)[:, None])}
+        matrices = {"labels": tf.constant(labels.reshape(len(labels), -1))}
         for kind in ("int32", "float32"):  # one kind at a time: one packed host copy beside the tensors
             blocks = []
             for key in [k for k, a in arrays.items() if (a.dtype.kind in "iu") == (kind == "int32")]:
@@ -495,12 +510,12 @@ class RankingModel(abc.ABC):
             # The last batch is held back until the labels are all read and checked: Keras stops
             # asking after the epoch's last batch, so nothing after it would run.
             held: tuple[dict[str, np.ndarray], np.ndarray] | None = None
-            clicks, seen = 0.0, 0
-            for chunk in ctr_data.iter_chunks(data, columns):
+            counts = [0.0, 0, 0]  # clicks, rows, rows of weight 0 (`ctr_data.class_counts`)
+            for chunk in ctr_data.iter_chunks(data, columns, hint=ctr_data.column_hints(self.spec)):
                 raw = ctr_data.raw_features(chunk, self.spec)
                 encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
-                labels = ctr_data.labels(chunk, self.spec)
-                clicks, seen = clicks + float(labels.sum()), seen + len(labels)
+                labels = ctr_data.targets(chunk, self.spec)
+                counts = [a + b for a, b in zip(counts, ctr_data.class_counts(labels), strict=True)]
                 if carry is not None:
                     encoded = {k: np.concatenate([carry[0][k], v]) for k, v in encoded.items()}
                     labels = np.concatenate([carry[1], labels])
@@ -513,7 +528,7 @@ class RankingModel(abc.ABC):
                     held = {k: v[take] for k, v in encoded.items()}, labels[take]
                 rest = order[whole:]
                 carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
-            ctr_data.require_both_classes(clicks, seen, self.spec, what)
+            ctr_data.require_both_classes(tuple(counts), self.spec, what)
             for batch in (held, carry):
                 if batch is not None:
                     yield batch
@@ -522,7 +537,8 @@ class RankingModel(abc.ABC):
                  zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
         signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in encode(empty).items()}
         ds = tf.data.Dataset.from_generator(
-            errors.wrap(batches), output_signature=(signature, tf.TensorSpec([None], tf.float32)))
+            errors.wrap(batches), output_signature=(signature, tf.TensorSpec(
+                [None] if self.spec.label.weight is None else [None, 2], tf.float32)))
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
         return ds.with_options(_by_batch()).prefetch(2)
 
@@ -540,14 +556,13 @@ class RankingModel(abc.ABC):
 
     def evaluate(self, data: ctr_data.Source, batch_size: int = 8192) -> dict[str, float]:
         """Exact AUC and logloss on `data`, with the row count and positive rate, as a plain dict
-        (AUC is NaN when the rows hold one class only: it compares clicks with non-clicks)."""
-        frame = ctr_data.read(data, self.spec.columns)
+        (AUC is NaN when the rows hold one class only: it compares clicks with non-clicks). With
+        `label.weight` in the spec, each row counts by its weight in all but the row count."""
+        frame = ctr_data.read(data, self.spec.columns, hint=ctr_data.column_hints(self.spec))
         if len(frame) == 0:
             raise DataError("the evaluation data has no rows")
-        y = ctr_data.labels(frame, self.spec)
-        p = self.predict(frame, batch_size=batch_size)
-        return {"auc": auc(y, p), "logloss": logloss(y, p), "rows": len(y),
-                "positive_rate": float(y.mean())}
+        y, w = ctr_data.labels(frame, self.spec), ctr_data.sample_weights(frame, self.spec)
+        return click_metrics(y, self.predict(frame, batch_size=batch_size), w)
 
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """Write a SavedModel (or, with format="onnx", one ONNX file) that serves raw feature values;
@@ -572,20 +587,21 @@ class RankingModel(abc.ABC):
         return self.network_
 
     def _raw_chunks(self, data: ctr_data.Source, columns: list[str]) -> Iterator[dict[str, np.ndarray]]:
-        for chunk in ctr_data.iter_chunks(data, columns):
+        for chunk in ctr_data.iter_chunks(data, columns, hint=ctr_data.column_hints(self.spec)):
             yield ctr_data.raw_features(chunk, self.spec)
 
     def _encode_features(self, data: ctr_data.Source,
                          what: str | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Encode labelled raw data once (in graph, chunk by chunk) into arrays the training loop reuses.
+        The labels come as `ctr.data.targets` gives them (beside their weights with `label.weight`).
         `what` ("training", "validation"): the data a fit learns or stops on, whose labels must hold
         both classes, as `_stream` checks them."""
         encode = self._encode_fn()
         parts: dict[str, list[np.ndarray]] = {}
         label_parts = []
-        for chunk in ctr_data.iter_chunks(data, self.spec.columns):
+        for chunk in ctr_data.iter_chunks(data, self.spec.columns, hint=ctr_data.column_hints(self.spec)):
             raw = ctr_data.raw_features(chunk, self.spec)
-            label_parts.append(ctr_data.labels(chunk, self.spec))
+            label_parts.append(ctr_data.targets(chunk, self.spec))
             n = len(chunk)
             for start in range(0, n, _ENCODE_CHUNK):
                 tensors = {k: tf.constant(v[start:start + _ENCODE_CHUNK]) for k, v in raw.items()}
@@ -598,9 +614,10 @@ class RankingModel(abc.ABC):
         # Ids as int32 (tables never reach 2^31 rows): half the memory of the encoder's int64.
         encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in "iu" else v[0].dtype, casting="same_kind")
                    for k, v in parts.items()}
-        labels = np.concatenate(label_parts) if label_parts else np.zeros(0, np.float32)
+        labels = (np.concatenate(label_parts) if label_parts else
+                  np.zeros((0, 2) if self.spec.label.weight else 0, np.float32))
         if what is not None:
-            ctr_data.require_both_classes(float(labels.sum()), len(labels), self.spec, what)
+            ctr_data.require_both_classes(ctr_data.class_counts(labels), self.spec, what)
         return encoded, labels
 
     def _score_fn(self, network: _RankingNetwork) -> Any:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import data as ctr_data
 from ..errors import NotFittedError
-from ..implicit import Interactions, keys
+from ..implicit import Interactions, keys, refuse_weights
 from ..spec import FeatureSpec
 from .recommender import top_k
 
@@ -21,6 +21,7 @@ class Popularity:
 
     def __init__(self, spec: FeatureSpec | str | Path):
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        refuse_weights(self.spec, "Popularity")
         self.user_key, self.item_key = keys(self.spec)
         self.counts_: np.ndarray | None = None
         self.ids_: np.ndarray | None = None

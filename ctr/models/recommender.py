@@ -25,7 +25,7 @@ from .._args import EMBEDDING_UPDATES, check_arguments, check_choice, check_excl
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
-from ..implicit import Interactions, NegativeSampler, keys
+from ..implicit import Interactions, NegativeSampler, keys, refuse_weights
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
@@ -102,6 +102,7 @@ class Recommender(abc.ABC):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        refuse_weights(self.spec, type(self).__name__)
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)

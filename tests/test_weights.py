@@ -1,0 +1,157 @@
+"""Row weights (`label.weight`): what click models learn and are scored by, and the errors around them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr import data as ctr_data
+from ctr.cli import main
+from ctr.inspect import inspect_data
+from ctr.metrics import auc, click_metrics, logloss
+from ctr.spec import describe_spec
+
+
+def _weighted(spec: ctr.FeatureSpec, column: str = "w") -> ctr.FeatureSpec:
+    raw = spec.to_dict()
+    raw["label"]["weight"] = column
+    return ctr.FeatureSpec.from_dict(raw)
+
+
+def test_the_spec_reads_writes_and_checks_the_weight_column(spec):
+    weighted = _weighted(spec)
+    assert weighted.label.weight == "w" and weighted.columns[-1] == "w"
+    assert ctr.FeatureSpec.from_dict(weighted.to_dict()) == weighted
+    assert "(weight)" in describe_spec(weighted) and "w" in describe_spec(weighted)
+    frame = pd.DataFrame({"user_id": [1, 2], "rating": [5, 1], "w": [1.0, 3.0]})
+    report = inspect_data(frame, ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")],
+                                                 label=ctr.Label("rating", threshold=4, weight="w")))
+    assert report.label["positive_rate"] == 0.5 and report.label["weighted_positive_rate"] == 0.25
+    assert report.label["distribution"] == {"1": 1, "5": 1} and "weight w" in report.to_text()
+    with pytest.raises(ctr.SpecError, match=r"label\.weight: 'rating' is the label column"):
+        _weighted(spec, "rating")
+    with pytest.raises(ctr.SpecError, match=r"features\[0\]: reads the weight column 'user_id' \(label\.weight\)"):
+        _weighted(spec, "user_id")
+    with pytest.raises(ctr.SpecError, match=r"label\.weight: expected a string, got int"):
+        ctr.FeatureSpec.from_dict({**spec.to_dict(), "label": {"column": "rating", "weight": 3}})
+
+
+def test_weighted_auc_and_logloss_equal_those_of_rows_repeated_by_weight():
+    rng = np.random.default_rng(0)
+    y, scores, weights = rng.integers(0, 2, 400), rng.integers(0, 9, 400) / 8, rng.integers(0, 4, 400)
+    repeated = np.repeat(np.arange(400), weights)
+    assert auc(y, scores, weights) == pytest.approx(auc(y[repeated], scores[repeated]), abs=1e-12)
+    assert logloss(y, scores, weights=weights) == pytest.approx(logloss(y[repeated], scores[repeated]), abs=1e-12)
+    assert auc(y, scores, np.ones(400)) == pytest.approx(auc(y, scores), abs=1e-12)
+    assert np.isnan(auc(y, scores, weights * (y == 1)))  # the negatives weigh nothing: one class
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["1", "heavy"], r"weight column 'w' \(label\.weight\): expected numbers ≥ 0, found 'heavy'"),
+    ([1.0, np.nan], r"weight column 'w' \(label\.weight\): every row needs a finite weight ≥ 0; 1 rows do not "
+                    r"\(the first has no weight \(NaN\)\)"),
+    ([1.0, -2.0], r"the first has weight -2"),
+    ([1.0, np.inf], r"the first has weight inf"),
+    ([True, False], r"expected numbers ≥ 0, found booleans"),
+])
+def test_bad_weights_are_named(spec, values, message):
+    with pytest.raises(ctr.DataError, match=message):
+        ctr_data.sample_weights(pd.DataFrame({"w": values}), _weighted(spec))
+
+
+def test_unit_weights_train_exactly_as_no_weights(spec, splits):
+    train, valid, test = splits
+    plain = ctr.FM(spec, embedding_dim=8, batch_size=256, seed=3)
+    weighted = ctr.FM(_weighted(spec), embedding_dim=8, batch_size=256, seed=3)
+    plain.fit(train, validation_data=valid, epochs=2, verbose=0)
+    weighted.fit(train.assign(w=1.0), validation_data=valid.assign(w=1), epochs=2, verbose=0)
+    np.testing.assert_allclose(weighted.predict(test), plain.predict(test), rtol=1e-5, atol=1e-6)
+    for key in ("loss", "val_auc", "val_logloss"):
+        np.testing.assert_allclose(weighted.history_[key], plain.history_[key], rtol=1e-5)
+    assert weighted.evaluate(test.assign(w=1.0)) == pytest.approx(plain.evaluate(test))
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_weighting_kept_negatives_by_their_sampling_rate_calibrates_predictions(spec, frame, tmp_path, in_memory):
+    """Negatives kept at a rate of 1 in 4 and weighted 4: the predicted click rate on the full data
+    comes back near the true one, which the unweighted model overshoots."""
+    clicks = (frame["rating"] >= 4).to_numpy()
+    keep = clicks | (np.random.default_rng(0).random(len(frame)) < 0.25)
+    sampled = frame[keep].assign(w=np.where(clicks[keep], 1.0, 4.0))
+    source = sampled
+    if not in_memory:
+        sampled.to_parquet(tmp_path / "sampled.parquet")
+        source = tmp_path / "sampled.parquet"
+    rates = {}
+    for name, model_spec in (("plain", spec), ("weighted", _weighted(spec))):
+        model = ctr.LogisticRegression(model_spec, learning_rate=0.02, batch_size=256, seed=0)
+        model.fit(source, epochs=4, verbose=0, in_memory=in_memory)
+        rates[name] = float(model.predict(frame).mean())
+    truth = clicks.mean()
+    assert abs(rates["weighted"] - truth) < 0.05 < abs(rates["plain"] - truth), (rates, truth)
+    scored = model.evaluate(frame.assign(w=1.0))
+    assert scored["positive_rate"] == pytest.approx(truth)
+    half = model.evaluate(frame.assign(w=np.where(clicks, 0.5, 1.0)))
+    assert half["positive_rate"] == pytest.approx(truth / 2 / (truth / 2 + 1 - truth))
+    assert half["logloss"] != pytest.approx(scored["logloss"])
+
+
+def test_weight_errors_name_the_column_in_training_validation_and_evaluation(spec, splits, tmp_path):
+    train, valid, _ = splits
+    model = ctr.FM(_weighted(spec), embedding_dim=4, batch_size=256)
+    with pytest.raises(ctr.DataError, match=r"column 'w' is missing from the data.*label\.weight names 'w'"):
+        model.fit(train, epochs=1, verbose=0)
+    with pytest.raises(ctr.DataError, match=r"all \d+ training rows weigh 0"):
+        model.fit(train.assign(w=0.0), epochs=1, verbose=0)
+    clicks = train["rating"] >= 4
+    with pytest.raises(ctr.DataError, match=r"none of the \d+ validation rows that weigh more than 0"):
+        model.fit(train.assign(w=1.0), validation_data=valid.assign(w=np.where(valid["rating"] >= 4, 0.0, 1.0)),
+                  epochs=1, verbose=0)
+    train.assign(w=np.where(clicks, 1.0, 0.0)).to_parquet(tmp_path / "clicks_only.parquet")
+    with pytest.raises(ctr.DataError, match=r"on every one of the \d+ training rows that weigh more than 0"):
+        model.fit(tmp_path / "clicks_only.parquet", epochs=1, verbose=0, in_memory=False)
+    model.fit(train.assign(w=1.0), epochs=1, verbose=0)
+    with pytest.raises(ctr.DataError, match=r"weight column 'w' \(label\.weight\): .*found 'x'"):
+        model.evaluate(valid.assign(w="x"))
+    assert model.predict(valid).shape == (len(valid),)  # serving needs no weights
+
+
+def test_recommenders_refuse_row_weights(spec):
+    for make in (lambda s: ctr.NeuMF(s), lambda s: ctr.TwoTower(s), lambda s: ctr.Popularity(s)):
+        with pytest.raises(ctr.SpecError, match=r"label\.weight: \w+ learns from each positive interaction once"):
+            make(_weighted(spec))
+
+
+def test_a_weighted_model_serves_in_a_fresh_process_like_any_other(spec, splits, tmp_path, serve_fresh):
+    train, _, test = splits
+    model = ctr.FM(_weighted(spec), embedding_dim=4, batch_size=256)
+    model.fit(train.assign(w=np.linspace(0.5, 2.0, len(train))), epochs=1, verbose=0)
+    path = model.export(tmp_path / "weighted")
+    rows = test.head(8)
+    raw = ctr_data.raw_features(rows, spec)
+    served = serve_fresh({"fm": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}}}, tmp_path)
+    np.testing.assert_allclose(np.ravel(served["fm"]), model.predict(rows), atol=1e-5)
+    assert ctr.load(path).spec.label.weight == "w"
+
+
+def test_the_shell_trains_and_evaluates_with_weights(spec, splits, tmp_path, capsys):
+    train, _, test = splits
+    (tmp_path / "spec.yaml").write_text(_weighted(spec).to_yaml())
+    train.assign(w=2.0).to_parquet(tmp_path / "train.parquet")
+    assert main(["fit", "--spec", str(tmp_path / "spec.yaml"), "--data", str(tmp_path / "train.parquet"),
+                 "--model", "lr", "--epochs", "1", "--export", str(tmp_path / "model")]) == 0
+    weights = np.where(test["rating"] >= 4, 3.0, 1.0)
+    test.assign(w=weights).to_parquet(tmp_path / "test.parquet")
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "test.parquet")]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    served = ctr.load(tmp_path / "model")
+    expected = click_metrics((test["rating"] >= 4).to_numpy(), served.predict(test), weights)
+    assert shown == pytest.approx(expected) and shown["positive_rate"] > (test["rating"] >= 4).mean()
+    test.to_parquet(tmp_path / "unweighted.parquet")
+    assert main(["evaluate", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "unweighted.parquet")]) == 2
+    assert "column 'w' is missing" in capsys.readouterr().err
