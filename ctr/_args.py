@@ -63,6 +63,13 @@ def _fractions(value: Any) -> str | None:
     return None if abs(sum(value) - 1.0) <= 1e-6 else f"{wanted}, got {tuple(value)!r} (sum {sum(value):g})"
 
 
+def _share(value: Any) -> str | None:
+    wanted = "a number above 0 and at most 1"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return f"{wanted}, got {value!r} ({type(value).__name__})"
+    return None if 0 < value <= 1 else f"{wanted}, got {value}"
+
+
 def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return lambda value: None if value is None else rule(value)
 
@@ -77,7 +84,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "hidden_units": _widths, "top_k_metrics": _widths,
     "backup_dir": _optional(_folder), "logdir": _optional(_folder),
     "fractions": _fractions, "fraction": _number(0.0, above=True, high=1.0), "max_length": _integer(1),
-    "profile_size": _integer(1),
+    "profile_size": _integer(1), "keep": _share,
 }
 
 

@@ -21,15 +21,16 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from ._args import check_arguments
-from .errors import ArgumentError, DataError
+from .errors import ArgumentError, DataError, SpecError
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
 Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
 
-__all__ = ["Source", "add_history", "as_source", "cold_user_split", "columns_frame", "count_rows", "iter_chunks",
-           "labels", "random_split", "raw_features", "read", "require_columns", "temporal_split"]
+__all__ = ["Source", "add_history", "as_source", "cold_user_split", "columns_frame", "count_rows",
+           "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read", "require_columns",
+           "sample_weights", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -421,6 +422,24 @@ def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     cuts = _cuts(len(frame), fractions)
     order = np.random.default_rng(seed).permutation(len(frame))
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
+
+
+def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int = 0) -> pd.DataFrame:
+    """Every click and a `keep` share of the non-clicks, drawn with `seed`, each kept non-click weighing
+    1/keep (times any weight it had) in the spec's `label.weight` column: a smaller table whose
+    weighted clicks and non-clicks stand for the whole one, so that predictions stay calibrated."""
+    check_arguments("downsample_negatives", keep=keep, seed=seed)
+    if spec.label is None or spec.label.weight is None:
+        raise SpecError("label.weight: downsample_negatives writes the kept rows' weights into the column the "
+                        "spec's label.weight names, and this spec has none; add one, e.g. "
+                        "label: {column: clicked, weight: weight}")
+    frame = read(data)
+    clicks = labels(frame, spec) == 1
+    kept = clicks | (np.random.default_rng(seed).random(len(frame)) < keep)
+    name = spec.label.weight
+    before = sample_weights(frame, spec) if name in frame.columns else np.ones(len(frame), np.float32)
+    weights = np.where(clicks, 1.0, 1.0 / keep) * before
+    return frame.assign(**{name: weights}).loc[kept].reset_index(drop=True)
 
 
 def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str = "user_id",

@@ -80,8 +80,7 @@ def test_weighting_kept_negatives_by_their_sampling_rate_calibrates_predictions(
     """Negatives kept at a rate of 1 in 4 and weighted 4: the predicted click rate on the full data
     comes back near the true one, which the unweighted model overshoots."""
     clicks = (frame["rating"] >= 4).to_numpy()
-    keep = clicks | (np.random.default_rng(0).random(len(frame)) < 0.25)
-    sampled = frame[keep].assign(w=np.where(clicks[keep], 1.0, 4.0))
+    sampled = ctr.data.downsample_negatives(frame, _weighted(spec), keep=0.25, seed=0)
     source = sampled
     if not in_memory:
         sampled.to_parquet(tmp_path / "sampled.parquet")
@@ -98,6 +97,25 @@ def test_weighting_kept_negatives_by_their_sampling_rate_calibrates_predictions(
     half = model.evaluate(frame.assign(w=np.where(clicks, 0.5, 1.0)))
     assert half["positive_rate"] == pytest.approx(truth / 2 / (truth / 2 + 1 - truth))
     assert half["logloss"] != pytest.approx(scored["logloss"])
+
+
+def test_downsampling_keeps_every_click_and_a_share_of_the_rest_weighted_back(spec, frame):
+    weighted = _weighted(spec)
+    sampled = ctr.data.downsample_negatives(frame, weighted, keep=0.25, seed=4)
+    clicks = frame["rating"] >= 4
+    assert (sampled["rating"] >= 4).sum() == clicks.sum()
+    assert (sampled["rating"] < 4).sum() == pytest.approx(0.25 * (~clicks).sum(), rel=0.1)
+    kept_clicks = sampled["rating"] >= 4
+    assert set(sampled.loc[kept_clicks, "w"]) == {1.0} and set(sampled.loc[~kept_clicks, "w"]) == {4.0}
+    assert sampled["w"].sum() == pytest.approx(len(frame), rel=0.05)
+    pd.testing.assert_frame_equal(ctr.data.downsample_negatives(frame, weighted, keep=0.25, seed=4), sampled)
+    again = ctr.data.downsample_negatives(sampled, weighted, keep=0.5, seed=1)  # weights multiply
+    assert set(again.loc[again["rating"] < 4, "w"]) == {8.0}
+    assert len(ctr.data.downsample_negatives(frame, weighted, keep=1)) == len(frame)
+    with pytest.raises(ctr.ArgumentError, match=r"downsample_negatives: keep must be a number above 0 and at most 1"):
+        ctr.data.downsample_negatives(frame, weighted, keep=0)
+    with pytest.raises(ctr.SpecError, match=r"label\.weight: downsample_negatives writes .* this spec has none"):
+        ctr.data.downsample_negatives(frame, spec, keep=0.5)
 
 
 def test_weight_errors_name_the_column_in_training_validation_and_evaluation(spec, splits, tmp_path):
