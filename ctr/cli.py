@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
                           help="recommender exports: rank against the whole catalogue, or 99 sampled items")
     evaluate.add_argument("--k", type=int, default=10, help="recommender exports: the cut-off of HR, NDCG, Recall")
+    evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
+                                         "predicted probability) to this PNG")
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
@@ -204,11 +206,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_ranking
     from .export import load
     from .export_recommend import RecommenderExport
-    from .metrics import click_metrics
+    from .metrics import click_metrics, reliability
 
     served = load(args.model)
     frame = load_table(args.data, args.format)
     if isinstance(served, RecommenderExport):
+        if args.plot:
+            raise CtrError(f"{args.model} is a recommender export: --plot draws a click model's reliability curve")
         if args.train is None:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
@@ -220,9 +224,13 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
-    metrics = click_metrics(data.labels(frame, served.spec), served.predict(frame),
-                            data.sample_weights(frame, served.spec))
-    print(json.dumps(metrics, indent=1))
+    y, p, w = data.labels(frame, served.spec), served.predict(frame), data.sample_weights(frame, served.spec)
+    print(json.dumps(click_metrics(y, p, w), indent=1))
+    if args.plot:
+        from .inspect import plot_reliability
+
+        curve = plot_reliability(reliability(y, p, w), args.plot, title=Path(args.model).name)
+        print(f"reliability curve: {curve}", file=sys.stderr)  # stdout stays one JSON document
     return 0
 
 

@@ -193,3 +193,24 @@ def plot_history(history: dict[str, list[float]], path: str | Path, title: str =
         ax.legend()
     fig.suptitle(title)
     return save_figure(plt, fig, path)
+
+
+def plot_reliability(curve: dict[str, np.ndarray], path: str | Path, title: str = "reliability") -> Path:
+    """A PNG of `ctr.metrics.reliability`'s curve: each group's observed click rate against its mean
+    prediction, beside the diagonal a calibrated model follows."""
+    if not len(curve["mean_prediction"]):
+        raise CtrError("no rows (or none that weigh anything) to draw a reliability curve from")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    top = float(max(curve["mean_prediction"].max(), curve["click_rate"].max(), 1e-3)) * 1.05
+    ax.plot([0, top], [0, top], color="#999999", linestyle="--", label="calibrated")
+    ax.plot(curve["mean_prediction"], curve["click_rate"], marker="o", color="#4c72b0",
+            label=f"model ({len(curve['weight'])} groups of equal weight)")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("mean predicted click probability")
+    ax.set_ylabel("observed click rate")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    return save_figure(plt, fig, path)
+

@@ -42,12 +42,43 @@ def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7,
 
 
 def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
-    """What evaluating a click model reports: AUC, logloss, the row count and the positive rate, the
-    rows counted by `weights` (the spec's `label.weight`) when given, in all but the row count."""
+    """What evaluating a click model reports, the rows counted by `weights` (the spec's
+    `label.weight`) when given, in all but the row count: AUC; logloss; normalized entropy, the
+    logloss over that of always predicting the positive rate (below 1 is better than that); the mean
+    prediction, and calibration, its ratio to the positive rate (1 when clicks are predicted as
+    often as they happen); the row count and the positive rate."""
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
-    weighs = weights is None or float(np.sum(weights)) > 0
-    return {"auc": auc(y, probabilities, weights), "logloss": logloss(y, probabilities, weights=weights),
-            "rows": len(y), "positive_rate": float(np.average(y, weights=weights)) if weighs else float("nan")}
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    total = float(w.sum())
+    rate = float((w * y).sum() / total) if total > 0 else float("nan")
+    mean = float((w * p).sum() / total) if total > 0 else float("nan")
+    loss = logloss(y, p, weights=weights)
+    base = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate)) if 0 < rate < 1 else float("nan")
+    return {"auc": auc(y, p, weights), "logloss": loss, "normalized_entropy": float(loss / base),
+            "calibration": mean / rate if rate > 0 else float("nan"), "mean_prediction": mean, "rows": len(y),
+            "positive_rate": rate}
+
+
+def reliability(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None,
+                bins: int = 10) -> dict[str, np.ndarray]:
+    """The reliability curve: the rows cut into `bins` groups of equal weight by predicted
+    probability, and each group's mean prediction, observed click rate and weight. A calibrated
+    model's groups lie on the diagonal."""
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    order = np.argsort(p, kind="mergesort")
+    y, p, w = y[order], p[order], w[order]
+    mass = np.cumsum(w)
+    if len(y) == 0 or mass[-1] <= 0:
+        return {"mean_prediction": np.zeros(0), "click_rate": np.zeros(0), "weight": np.zeros(0)}
+    group = np.minimum((mass - w / 2) / mass[-1] * bins, bins - 1).astype(np.int64)  # by each row's midpoint
+    weight = np.bincount(group, w, bins)
+    used = weight > 0
+    return {"mean_prediction": (np.bincount(group, w * p, bins) / np.where(used, weight, 1))[used],
+            "click_rate": (np.bincount(group, w * y, bins) / np.where(used, weight, 1))[used],
+            "weight": weight[used]}
 
 
 def ranks_with_random_ties(scores: np.ndarray, targets: np.ndarray, valid: np.ndarray | None = None,

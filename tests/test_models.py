@@ -168,8 +168,9 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     test = splits[2]
     scores = {name: model.evaluate(test) for name, model in trained.items()}
     for s in scores.values():
-        assert set(s) == {"auc", "logloss", "rows", "positive_rate"} and s["rows"] == len(test)
-        assert 0 < s["logloss"] < 1
+        assert set(s) == {"auc", "logloss", "normalized_entropy", "calibration", "mean_prediction", "rows",
+                          "positive_rate"} and s["rows"] == len(test)
+        assert 0 < s["logloss"] < 1 and s["normalized_entropy"] < 1 and 0.9 < s["calibration"] < 1.1, s
     assert scores["lr"]["auc"] > 0.65
     # The generator's signal is mostly pairwise (taste × genre, hour × genre); LR cannot express it.
     assert scores["fm"]["auc"] > scores["lr"]["auc"] + 0.03, scores

@@ -12,7 +12,7 @@ import ctr
 from ctr import data as ctr_data
 from ctr.cli import main
 from ctr.inspect import inspect_data
-from ctr.metrics import auc, click_metrics, logloss
+from ctr.metrics import auc, click_metrics, logloss, reliability
 from ctr.spec import describe_spec
 
 
@@ -48,6 +48,30 @@ def test_weighted_auc_and_logloss_equal_those_of_rows_repeated_by_weight():
     assert logloss(y, scores, weights=weights) == pytest.approx(logloss(y[repeated], scores[repeated]), abs=1e-12)
     assert auc(y, scores, np.ones(400)) == pytest.approx(auc(y, scores), abs=1e-12)
     assert np.isnan(auc(y, scores, weights * (y == 1)))  # the negatives weigh nothing: one class
+
+
+def test_normalized_entropy_calibration_and_the_reliability_curve():
+    rng = np.random.default_rng(2)
+    p = rng.random(20_000)
+    y = (rng.random(20_000) < p).astype(float)
+    rate = y.mean()
+    entropy = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))
+    shown = click_metrics(y, p)
+    assert shown["normalized_entropy"] == pytest.approx(logloss(y, p) / entropy)
+    assert shown["calibration"] == pytest.approx(p.mean() / rate)
+    assert shown["mean_prediction"] == pytest.approx(p.mean())
+    assert click_metrics(y, np.full_like(p, rate))["normalized_entropy"] == pytest.approx(1.0)
+    assert click_metrics(y, p / 2)["calibration"] == pytest.approx(0.5 * p.mean() / rate)
+    curve = reliability(y, p, bins=10)
+    assert len(curve["weight"]) == 10 and set(curve["weight"]) == {2000.0}
+    np.testing.assert_allclose(curve["click_rate"], curve["mean_prediction"], atol=0.04)  # calibrated by design
+    assert np.all(np.diff(curve["mean_prediction"]) > 0)
+    weights = rng.integers(0, 3, 20_000)
+    repeated = np.repeat(np.arange(20_000), weights)
+    assert click_metrics(y, p, weights) == pytest.approx({**click_metrics(y[repeated], p[repeated]), "rows": 20_000})
+    heavy, whole = reliability(y, p, weights, bins=5), reliability(y[repeated], p[repeated], bins=5)
+    for key in heavy:
+        np.testing.assert_allclose(heavy[key], whole[key], rtol=0.02)
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -170,6 +194,11 @@ def test_the_shell_trains_and_evaluates_with_weights(spec, splits, tmp_path, cap
     served = ctr.load(tmp_path / "model")
     expected = click_metrics((test["rating"] >= 4).to_numpy(), served.predict(test), weights)
     assert shown == pytest.approx(expected) and shown["positive_rate"] > (test["rating"] >= 4).mean()
+    assert main(["evaluate", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "test.parquet"),
+                 "--plot", str(tmp_path / "plots" / "reliability.png")]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(shown)  # stdout stays JSON; the path goes to stderr
+    picture = (tmp_path / "plots" / "reliability.png").read_bytes()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 5_000
     test.to_parquet(tmp_path / "unweighted.parquet")
     assert main(["evaluate", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "unweighted.parquet")]) == 2
     assert "column 'w' is missing" in capsys.readouterr().err
