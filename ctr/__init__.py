@@ -19,6 +19,7 @@ from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Nu
 # Submodules (`ctr.data`, `ctr.features`, ...) are imported on first use too.
 _LAZY = {
     "evaluate_ranking": "evaluation",
+    "feature_importance": "importance",
     "ExportError": "export", "ServedModel": "export", "load": "export",
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .export_recommend import RecommenderExport
     from .features import MISSING_INT, Preprocessor
     from .implicit import NegativeSampler, leave_one_out
+    from .importance import feature_importance
     from .models import (
         FM,
         DeepFM,
@@ -100,6 +102,7 @@ __all__ = [
     "data",
     "datasets",
     "evaluate_ranking",
+    "feature_importance",
     "leave_one_out",
     "load",
     "metrics",

@@ -100,6 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                             choices=_FORMATS)
     embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
 
+    importance = commands.add_parser("importance", help="permutation importance of a click model's input columns "
+                                                        "on labelled data")
+    importance.add_argument("--model", required=True, help="export folder of a click model")
+    importance.add_argument("--data", required=True, help="labelled rows, e.g. the test split")
+    importance.add_argument("--format", default="auto", choices=_FORMATS)
+    importance.add_argument("--repeats", type=int, default=3, help="shuffles per column (their mean is reported)")
+    importance.add_argument("--seed", type=int, default=0)
+    importance.add_argument("--plot", default="importance.png", help="PNG to write")
+    importance.add_argument("--json", help="also write the table here as JSON")
+
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
     describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
 
@@ -370,6 +380,26 @@ def _parse_value(feature, text: str):
         raise DataError(f"feature {feature.name!r} expects {dtype} values, got {text!r}") from None
 
 
+def _importance(args: argparse.Namespace) -> int:
+    from .export import load
+    from .export_recommend import RecommenderExport
+    from .importance import feature_importance
+    from .inspect import plot_importance
+
+    served = load(args.model)
+    if isinstance(served, RecommenderExport):
+        raise CtrError(f"{args.model} is a recommender export; importance is measured on a click model's AUC")
+    frame = load_table(args.data, args.format)
+    table = feature_importance(served, frame, repeats=args.repeats, seed=args.seed, verbose=True)
+    print(f"AUC {table.attrs['auc']:.4f} on {table.attrs['rows']:,} rows; each column shuffled {args.repeats} times")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"\nplot: {plot_importance(table, args.plot, title=Path(args.model).name)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**table.attrs, "columns": table.to_dict(orient="records")}, indent=1))
+        print(f"table: {args.json}")
+    return 0
+
+
 def _inspect_data(args: argparse.Namespace) -> int:
     from .inspect import inspect_data, plot_data_report
     from .spec import FeatureSpec
@@ -449,6 +479,7 @@ _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {})}
 
 _COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
+             "importance": _importance,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "describe": _describe}
 
 if __name__ == "__main__":

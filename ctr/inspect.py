@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from . import data as ctr_data
 from .errors import CtrError
@@ -212,5 +213,21 @@ def plot_reliability(curve: dict[str, np.ndarray], path: str | Path, title: str 
     ax.set_ylabel("observed click rate")
     ax.set_title(title)
     ax.legend(loc="upper left")
+    return save_figure(plt, fig, path)
+
+
+def plot_importance(table: pd.DataFrame, path: str | Path, title: str = "permutation importance") -> Path:
+    """A PNG of `ctr.feature_importance`'s table: each column's AUC drop when shuffled, with its spread
+    over the shuffles, most important on top."""
+    if table.empty:
+        raise CtrError("no features in the importance table to plot")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(table)))
+    order = table.iloc[::-1]
+    ax.barh(order["feature"], order["auc_drop"], xerr=order["auc_drop_std"], color="#4c72b0", ecolor="#333333")
+    ax.axvline(0, color="#999999", linewidth=1)
+    ax.set_xlabel("AUC drop when the column is shuffled")
+    repeats = table.attrs.get("repeats")
+    ax.set_title(title + (f" (mean of {repeats} shuffles; AUC {table.attrs['auc']:.4f})" if repeats else ""))
     return save_figure(plt, fig, path)
 
