@@ -19,7 +19,7 @@ from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Nu
 # Submodules (`ctr.data`, `ctr.features`, ...) are imported on first use too.
 _LAZY = {
     "evaluate_ranking": "evaluation",
-    "feature_importance": "importance",
+    "evaluate_by": "diagnostics", "feature_importance": "diagnostics",
     "ExportError": "export", "ServedModel": "export", "load": "export",
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
@@ -32,12 +32,12 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from . import data, datasets, metrics
+    from .diagnostics import evaluate_by, feature_importance
     from .evaluation import evaluate_ranking
     from .export import ExportError, ServedModel, load
     from .export_recommend import RecommenderExport
     from .features import MISSING_INT, Preprocessor
     from .implicit import NegativeSampler, leave_one_out
-    from .importance import feature_importance
     from .models import (
         FM,
         DeepFM,
@@ -101,6 +101,7 @@ __all__ = [
     "__version__",
     "data",
     "datasets",
+    "evaluate_by",
     "evaluate_ranking",
     "feature_importance",
     "leave_one_out",

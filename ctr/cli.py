@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
                           help="recommender exports: rank against the whole catalogue, or 99 sampled items")
     evaluate.add_argument("--k", type=int, default=10, help="recommender exports: the cut-off of HR, NDCG, Recall")
+    evaluate.add_argument("--by", action="append", help="click models: also the figures for each value of this "
+                                                        "column (repeat for combinations; numbers with many values "
+                                                        "are cut into --bins quantile ranges)")
+    evaluate.add_argument("--bins", type=int, default=5, help="ranges a numeric --by column is cut into")
     evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
                                          "predicted probability) to this PNG")
 
@@ -213,6 +217,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
 
 def _evaluate(args: argparse.Namespace) -> int:
     from . import data
+    from .diagnostics import evaluate_by
     from .evaluation import evaluate_ranking
     from .export import load
     from .export_recommend import RecommenderExport
@@ -221,8 +226,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     served = load(args.model)
     frame = load_table(args.data, args.format)
     if isinstance(served, RecommenderExport):
-        if args.plot:
-            raise CtrError(f"{args.model} is a recommender export: --plot draws a click model's reliability curve")
+        if args.plot or args.by:
+            raise CtrError(f"{args.model} is a recommender export: --plot and --by are for a click model's rows")
         if args.train is None:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
@@ -235,7 +240,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
     y, p, w = data.labels(frame, served.spec), served.predict(frame), data.sample_weights(frame, served.spec)
-    print(json.dumps(click_metrics(y, p, w), indent=1))
+    result: dict = click_metrics(y, p, w)
+    if args.by:
+        slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p)
+        result["by"] = json.loads(slices.iloc[1:].to_json(orient="records"))  # numpy values as JSON's
+    print(json.dumps(result, indent=1))
     if args.plot:
         from .inspect import plot_reliability
 
@@ -381,9 +390,9 @@ def _parse_value(feature, text: str):
 
 
 def _importance(args: argparse.Namespace) -> int:
+    from .diagnostics import feature_importance
     from .export import load
     from .export_recommend import RecommenderExport
-    from .importance import feature_importance
     from .inspect import plot_importance
 
     served = load(args.model)

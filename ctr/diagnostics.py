@@ -1,0 +1,130 @@
+"""What a click model does well and what it leans on: metrics by slice, and permutation importance.
+
+`evaluate_by` scores the rows once and reports `evaluate`'s figures for each group of rows sharing a
+column's value (numbers with many values are cut into quantile ranges). A feature's importance is how
+much the model's AUC falls (and its logloss rises) when that feature's column is shuffled across the
+rows, which keeps its values but cuts their tie to each row. Both take raw rows through `predict`, so
+they are the same for a model in memory and for its export; features read from one column are
+shuffled, and reported, together.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from . import data as ctr_data
+from ._args import check_arguments
+from .errors import ArgumentError, DataError
+from .metrics import click_metrics
+from .spec import FeatureSpec
+
+
+class Scorer(Protocol):
+    spec: FeatureSpec
+
+    def predict(self, data: Any, batch_size: int = ...) -> np.ndarray: ...
+
+
+_MANY_VALUES = 20  # a number column with more distinct values than this is cut into ranges
+
+
+def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *, bins: int = 5,
+                batch_size: int = 8192, scores: np.ndarray | None = None) -> pd.DataFrame:
+    """`evaluate`'s figures for each group of rows sharing the values of the `by` column(s) (any
+    column of the data, a feature's or not), the whole data first as "(all)", then the groups by
+    size. A numeric column with more than 20 distinct values is cut into `bins` quantile ranges.
+    Rows count by the spec's `label.weight` when it has one; AUC is NaN in a group of one class.
+    `scores`: the model's probabilities for these rows when already at hand (they are not recomputed)."""
+    check_arguments("evaluate_by", bins=bins, batch_size=batch_size)
+    spec = _click_spec(model, "evaluate_by")
+    by = [by] if isinstance(by, str) else list(by)
+    if not by or not all(isinstance(column, str) for column in by):
+        raise ArgumentError(f"evaluate_by: by must be a column name or a list of them, got {by!r}")
+    frame = ctr_data.read(data, [*spec.columns, *by], hint=ctr_data.column_hints(spec))
+    if len(frame) == 0:
+        raise DataError("the evaluation data has no rows")
+    y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
+    p = model.predict(frame, batch_size=batch_size) if scores is None else np.asarray(scores).reshape(-1)
+    if len(p) != len(frame):
+        raise DataError(f"evaluate_by: {len(p)} scores for {len(frame)} rows")
+    keys = pd.DataFrame({column: _grouping(frame[column], bins, spec) for column in by}).reset_index(drop=True)
+    for column in by:  # a multi-valued column: each row counts in the group of each of its values
+        if keys[column].map(lambda v: isinstance(v, list)).any():
+            keys = keys.explode(column)
+    rows = [{**dict.fromkeys(by, "(all)"), **click_metrics(y, p, w)}]
+    groups = keys.groupby(by, dropna=False, sort=False, observed=True).indices
+    for values, positions in sorted(groups.items(), key=lambda item: -len(item[1])):
+        index = keys.index.to_numpy()[positions]  # the rows of the data
+        values = values if isinstance(values, tuple) else (values,)
+        named = {column: "(missing)" if pd.isna(v) else v for column, v in zip(by, values, strict=True)}
+        rows.append({**named, **click_metrics(y[index], p[index], None if w is None else w[index])})
+    table = pd.DataFrame(rows)
+    return table[[*by, "rows", "positive_rate", *(c for c in table.columns if c not in {*by, "rows", "positive_rate"})]]
+
+
+def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> pd.Series:
+    """The column's values as groups: as they are; quantile ranges for a number with many values; the
+    list of its values for the column of a multi-valued feature (split on its separator)."""
+    multi = next((f for f in spec.features if f.kind == "multi_categorical" and f.source == column.name), None)
+    if multi is not None:
+        return column.map(lambda v: [str(t).strip() for t in (v if isinstance(v, list | tuple | np.ndarray) else
+                                                             ("" if pd.isna(v) else str(v)).split(multi.separator))
+                                     if str(t).strip()] or [np.nan]).reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
+            and column.nunique() > _MANY_VALUES:
+        return pd.qcut(column, bins, duplicates="drop").astype(str).where(column.notna()).reset_index(drop=True)
+    return column.reset_index(drop=True)
+
+
+def _click_spec(model: Any, owner: str) -> FeatureSpec:
+    """The spec of a click model (fitted or exported) that can be scored against labels."""
+    spec = getattr(model, "spec", None)
+    if not isinstance(spec, FeatureSpec) or not callable(getattr(model, "predict", None)) or spec.label is None:
+        raise ArgumentError(f"{owner}: model must be a click model (LogisticRegression, FM, DeepFM, or one loaded "
+                            f"with ctr.load) whose spec has a label; got {type(model).__name__}")
+    return spec
+
+
+def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3, seed: int = 0,
+                       batch_size: int = 8192, verbose: bool = False) -> pd.DataFrame:
+    """Permutation importance of each input column of a click model (fitted, or loaded with
+    `ctr.load`) on labelled `data`: one row per column, most important first, with the mean AUC drop
+    over `repeats` shuffles (seeded by `seed`), its standard deviation and the mean logloss rise.
+    Rows count by the spec's `label.weight` when it has one. `verbose` prints a line per column."""
+    check_arguments("feature_importance", repeats=repeats, seed=seed, batch_size=batch_size)
+    spec = _click_spec(model, "feature_importance")
+    frame = ctr_data.read(data, spec.columns, hint=ctr_data.column_hints(spec))
+    targets = ctr_data.targets(frame, spec)
+    ctr_data.require_both_classes(ctr_data.class_counts(targets), spec, "importance")
+    if len(frame) < 2:
+        raise DataError(f"feature_importance: {len(frame)} row(s); shuffling a column needs at least 2")
+    y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
+    base = click_metrics(y, model.predict(frame, batch_size=batch_size), w)
+    columns: dict[str, list[str]] = {}
+    for f in spec.features:
+        columns.setdefault(f.source, []).append(f.name)
+    rng = np.random.default_rng(seed)
+    rows = []
+    started = time.time()
+    for i, (column, names) in enumerate(columns.items(), 1):
+        values = frame[column].to_numpy()
+        drops, rises = [], []
+        for _ in range(repeats):
+            shuffled = click_metrics(y, model.predict(frame.assign(**{column: values[rng.permutation(len(values))]}),
+                                                      batch_size=batch_size), w)
+            drops.append(base["auc"] - shuffled["auc"])
+            rises.append(shuffled["logloss"] - base["logloss"])
+        rows.append({"feature": ", ".join(names), "column": column, "auc_drop": float(np.mean(drops)),
+                     "auc_drop_std": float(np.std(drops)), "logloss_rise": float(np.mean(rises))})
+        if verbose:
+            print(f"  [{i}/{len(columns)}] {column}: AUC drop {rows[-1]['auc_drop']:+.4f} "
+                  f"({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows).sort_values("auc_drop", ascending=False, kind="stable").reset_index(drop=True)
+    table.attrs.update(auc=base["auc"], logloss=base["logloss"], rows=len(frame), repeats=repeats, seed=seed)
+    return table

@@ -1,0 +1,123 @@
+"""Diagnostics: metrics by slice match the slices scored alone; permutation importance ranks planted
+signal high and a noise column near zero; the export agrees with the model in memory."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.cli import main
+from ctr.metrics import click_metrics
+
+
+@pytest.fixture(scope="module")
+def noisy(spec, splits):
+    """An FM on the tiny split with one extra categorical column of pure noise."""
+    raw = spec.to_dict()
+    raw["features"].append({"name": "noise", "kind": "categorical"})
+    rng = np.random.default_rng(0)
+    train, _, test = (part.assign(noise=rng.integers(0, 50, len(part)).astype(str)) for part in splits)
+    model = ctr.FM(ctr.FeatureSpec.from_dict(raw), embedding_dim=8, learning_rate=0.01, batch_size=256)
+    model.fit(train, epochs=3, verbose=0)
+    return model, test
+
+
+def test_planted_signal_ranks_high_and_noise_near_zero(noisy):
+    model, test = noisy
+    table = ctr.feature_importance(model, test, repeats=3, seed=0)
+    assert list(table.columns) == ["feature", "column", "auc_drop", "auc_drop_std", "logloss_rise"]
+    assert len(table) == len(model.spec.features) and table["auc_drop"].is_monotonic_decreasing
+    # The generator plants user taste x genre: genres is among the top three; noise moves AUC by < 0.005.
+    assert "genres" in table["feature"].head(3).tolist(), table
+    noise = table.set_index("feature").loc["noise"]
+    assert abs(noise["auc_drop"]) < 0.005 and table["auc_drop"].max() > 0.02, table
+    assert table.attrs["auc"] == pytest.approx(model.evaluate(test)["auc"])
+    pd.testing.assert_frame_equal(ctr.feature_importance(model, test, repeats=3, seed=0), table)
+    assert not ctr.feature_importance(model, test, repeats=3, seed=1).equals(table)
+
+
+def test_the_export_gives_the_same_importance_and_the_shell_draws_it(noisy, tmp_path, capsys):
+    model, test = noisy
+    path = model.export(tmp_path / "fm")
+    here = ctr.feature_importance(model, test, repeats=2, seed=5)
+    served = ctr.feature_importance(ctr.load(path), test, repeats=2, seed=5)
+    pd.testing.assert_frame_equal(served, here, atol=1e-4, check_exact=False)
+    test.to_parquet(tmp_path / "test.parquet")
+    assert main(["importance", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--repeats", "2",
+                 "--seed", "5", "--plot", str(tmp_path / "importance.png"), "--json", str(tmp_path / "imp.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "genres" in out and f"[1/{len(served)}]" in err  # a progress line per column
+    written = json.loads((tmp_path / "imp.json").read_text())
+    assert [c["feature"] for c in written["columns"]] == served["feature"].tolist() and written["repeats"] == 2
+    picture = (tmp_path / "importance.png").read_bytes()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 5_000
+
+
+def test_importance_names_what_is_wrong(noisy, spec, splits):
+    model, test = noisy
+    with pytest.raises(ctr.DataError, match=r"column 'rating' is missing"):
+        ctr.feature_importance(model, test.drop(columns="rating"))
+    with pytest.raises(ctr.DataError, match=r"rating >= 4 on every one of the \d+ importance rows"):
+        ctr.feature_importance(model, test[test["rating"] >= 4])
+    with pytest.raises(ctr.ArgumentError, match=r"feature_importance: repeats must be an integer of at least 1"):
+        ctr.feature_importance(model, test, repeats=0)
+    with pytest.raises(ctr.ArgumentError, match=r"model must be a click model .* got Popularity"):
+        ctr.feature_importance(ctr.Popularity(spec).fit(splits[0]), test)
+
+
+def test_each_slice_is_scored_as_its_rows_alone(noisy, tmp_path):
+    model, test = noisy
+    table = ctr.evaluate_by(model, test, "gender")
+    assert table.columns[:3].tolist() == ["gender", "rows", "positive_rate"]
+    assert table.iloc[0]["gender"] == "(all)"
+    assert table.iloc[0].drop("gender").to_dict() == pytest.approx(model.evaluate(test))
+    for _, row in table.iloc[1:].iterrows():
+        alone = model.evaluate(test[test["gender"] == row["gender"]])
+        assert row.drop("gender").to_dict() == pytest.approx(alone), row["gender"]
+    assert table["rows"].iloc[1:].sum() == len(test) and table["rows"].iloc[1:].is_monotonic_decreasing
+
+    ages = ctr.evaluate_by(model, test, "age", bins=4)  # many distinct ages: cut into quantile ranges
+    assert 2 <= len(ages) - 1 <= 4 and ages["rows"].iloc[1:].sum() == len(test)
+    genres = ctr.evaluate_by(model, test, "genres").set_index("genres")  # a row counts in each of its genres
+    for genre in ("Family", "Thriller"):
+        assert genres.loc[genre, "rows"] == sum(genre in g.split("|") for g in test["genres"])
+    pairs = ctr.evaluate_by(model, test, ["gender", "occupation"])
+    assert pairs["rows"].iloc[1:].sum() == len(test) and set(pairs.columns[:2]) == {"gender", "occupation"}
+
+    heavy = np.where(test["rating"] >= 4, 2.0, 1.0)
+    weighted = ctr.FeatureSpec.from_dict({**model.spec.to_dict(), "label": {"column": "rating", "threshold": 4,
+                                                                            "weight": "w"}})
+    served = ctr.load(model.export(tmp_path / "fm"))
+    shown = ctr.evaluate_by(served, test.assign(w=heavy), "gender")
+    here = ctr.evaluate_by(model, test, "gender")
+    np.testing.assert_allclose(shown["auc"], here["auc"], atol=1e-5)  # the export agrees (its spec is unweighted)
+    # Any object with a spec and `predict` will do: here the model's scores under a spec with weights.
+    by_weight = ctr.evaluate_by(SimpleNamespace(spec=weighted, predict=model.predict), test.assign(w=heavy), "gender")
+    females = test["gender"] == "F"
+    expected = click_metrics((test["rating"] >= 4)[females], model.predict(test[females]), heavy[females])
+    assert by_weight.set_index("gender").loc["F"].to_dict() == pytest.approx(expected)
+
+
+def test_slices_name_what_is_wrong_and_the_shell_reports_them(noisy, spec, splits, tmp_path, capsys):
+    model, test = noisy
+    with pytest.raises(ctr.DataError, match=r"column 'region' is missing from the data"):
+        ctr.evaluate_by(model, test, "region")
+    with pytest.raises(ctr.ArgumentError, match=r"evaluate_by: by must be a column name or a list of them"):
+        ctr.evaluate_by(model, test, [])
+    with pytest.raises(ctr.ArgumentError, match=r"evaluate_by: model must be a click model"):
+        ctr.evaluate_by(ctr.Popularity(spec).fit(splits[0]), test, "gender")
+    with pytest.raises(ctr.DataError, match=r"the evaluation data has no rows"):
+        ctr.evaluate_by(model, test.head(0), "gender")
+    path = model.export(tmp_path / "fm")
+    test.to_parquet(tmp_path / "test.parquet")
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--by", "gender"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {s["gender"] for s in shown["by"]} == {"F", "M"} and sum(s["rows"] for s in shown["by"]) == len(test)
+    assert shown["auc"] == pytest.approx(ctr.evaluate_by(model, test, "gender")["auc"][0], abs=1e-5)
+
