@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/training_speed.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/downsampling.py
 	$(BIN)/python bench/pictures.py
 
 clean:
