@@ -114,6 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     importance.add_argument("--plot", default="importance.png", help="PNG to write")
     importance.add_argument("--json", help="also write the table here as JSON")
 
+    downsample = commands.add_parser("downsample", help="keep every click and a share of the non-clicks, weighted "
+                                                        "back in the spec's label.weight column")
+    downsample.add_argument("--spec", required=True, help="feature spec YAML with label.weight")
+    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, or CSV")
+    downsample.add_argument("--keep", type=float, required=True, help="share of the non-clicks kept, e.g. 0.1")
+    downsample.add_argument("--seed", type=int, default=0)
+    downsample.add_argument("--out", required=True, help="file to write (.parquet, .csv, .tsv or .json)")
+
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
     describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
 
@@ -282,49 +290,12 @@ def _predict(args: argparse.Namespace) -> int:
             scored += len(chunk)
             progress.update(scored)
 
-    write_atomically(chunks(), out)
+    data.write_frames(chunks(), out)
     print(f"ctr predict: {scored} rows written to {out}")
     return 0
 
 
 SCORED_A_FILE = 262_144  # rows `ctr predict` reads, scores and writes at a time
-
-
-def write_atomically(frames: Any, out: Path) -> None:
-    """Write DataFrames one after another to `out` as its suffix says (.csv, .tsv, .parquet, .json
-    lines), into a temporary file beside it that replaces `out` only once all are written: a failure
-    leaves whatever was at `out` before."""
-    import os
-    import uuid
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    suffix = out.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            writer = None
-            try:
-                for frame in frames:
-                    # Every part takes the first's schema: a CSV's chunks may each guess their own types.
-                    table = pa.Table.from_pandas(frame, schema=writer.schema if writer else None, preserve_index=False)
-                    writer = writer or pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table)
-            finally:
-                if writer is not None:
-                    writer.close()
-        else:
-            with open(tmp, "w", newline="", encoding="utf-8") as file:
-                for i, frame in enumerate(frames):
-                    if suffix == ".json":
-                        frame.to_json(file, orient="records", lines=True)
-                    else:
-                        frame.to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False, header=i == 0)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 _OUTPUTS = (".csv", ".tsv", ".parquet", ".json")
@@ -387,6 +358,16 @@ def _parse_value(feature, text: str):
         from .errors import DataError
 
         raise DataError(f"feature {feature.name!r} expects {dtype} values, got {text!r}") from None
+
+
+def _downsample(args: argparse.Namespace) -> int:
+    from . import data
+    from .spec import FeatureSpec
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    out = data.downsample_negatives(args.data, spec, keep=args.keep, seed=args.seed, out=args.out)
+    print(f"ctr downsample: {data.count_rows(out):,} of {data.count_rows(args.data):,} rows written to {out}")
+    return 0
 
 
 def _importance(args: argparse.Namespace) -> int:
@@ -488,7 +469,7 @@ _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {})}
 
 _COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
-             "importance": _importance,
+             "importance": _importance, "downsample": _downsample,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "describe": _describe}
 
 if __name__ == "__main__":

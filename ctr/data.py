@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -424,22 +425,69 @@ def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
 
 
-def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int = 0) -> pd.DataFrame:
+def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int = 0,
+                         out: str | Path | None = None) -> pd.DataFrame | Path:
     """Every click and a `keep` share of the non-clicks, drawn with `seed`, each kept non-click weighing
     1/keep (times any weight it had) in the spec's `label.weight` column: a smaller table whose
-    weighted clicks and non-clicks stand for the whole one, so that predictions stay calibrated."""
+    weighted clicks and non-clicks stand for the whole one, so that predictions stay calibrated.
+    Returned as a DataFrame; with `out` (.parquet, .csv, .tsv or .json), the source is read chunk by
+    chunk and written there atomically instead, and the path returned (for logs larger than memory)."""
     check_arguments("downsample_negatives", keep=keep, seed=seed)
     if spec.label is None or spec.label.weight is None:
         raise SpecError("label.weight: downsample_negatives writes the kept rows' weights into the column the "
                         "spec's label.weight names, and this spec has none; add one, e.g. "
                         "label: {column: clicked, weight: weight}")
-    frame = read(data)
-    clicks = labels(frame, spec) == 1
-    kept = clicks | (np.random.default_rng(seed).random(len(frame)) < keep)
-    name = spec.label.weight
-    before = sample_weights(frame, spec) if name in frame.columns else np.ones(len(frame), np.float32)
-    weights = np.where(clicks, 1.0, 1.0 / keep) * before
-    return frame.assign(**{name: weights}).loc[kept].reset_index(drop=True)
+    rng = np.random.default_rng(seed)  # one stream over the chunks in order: the same rows either way
+
+    def sampled(frame: pd.DataFrame) -> pd.DataFrame:
+        clicks = labels(frame, spec) == 1
+        kept = clicks | (rng.random(len(frame)) < keep)
+        name = spec.label.weight
+        before = sample_weights(frame, spec) if name in frame.columns else np.ones(len(frame), np.float32)
+        weights = np.where(clicks, 1.0, 1.0 / keep) * before
+        return frame.assign(**{name: weights}).loc[kept].reset_index(drop=True)
+
+    if out is None:
+        return sampled(read(data))
+    out = Path(out)
+    if out.suffix.lower() not in (".parquet", ".csv", ".tsv", ".json"):
+        raise ArgumentError(f"downsample_negatives: out {out} must end in .parquet, .csv, .tsv or .json, which "
+                            "says how to write it")
+    write_frames((sampled(chunk) for chunk in iter_chunks(data)), out)
+    return out
+
+
+def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
+    """Write DataFrames one after another to `out` as its suffix says (.csv, .tsv, .parquet, .json
+    lines), into a temporary file beside it that replaces `out` only once all are written: a failure
+    leaves whatever was at `out` before."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    suffix = out.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            writer = None
+            try:
+                for frame in frames:
+                    # Every part takes the first's schema: a CSV's chunks may each guess their own types.
+                    table = pa.Table.from_pandas(frame, schema=writer.schema if writer else None, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+            finally:
+                if writer is not None:
+                    writer.close()
+        else:
+            with open(tmp, "w", newline="", encoding="utf-8") as file:
+                for i, frame in enumerate(frames):
+                    if suffix == ".json":
+                        frame.to_json(file, orient="records", lines=True)
+                    else:
+                        frame.to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False, header=i == 0)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str = "user_id",

@@ -142,6 +142,29 @@ def test_downsampling_keeps_every_click_and_a_share_of_the_rest_weighted_back(sp
         ctr.data.downsample_negatives(frame, spec, keep=0.5)
 
 
+def test_downsampling_a_file_streams_it_into_the_same_rows_and_the_shell_does_it_too(spec, frame, tmp_path, capsys):
+    weighted = _weighted(spec)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):  # a Parquet folder of three files
+        frame.iloc[part].to_parquet(folder / f"part-{i}.parquet")
+    in_memory = ctr.data.downsample_negatives(frame, weighted, keep=0.3, seed=2)
+    written = ctr.data.downsample_negatives(folder, weighted, keep=0.3, seed=2, out=tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(written), in_memory, check_dtype=False)
+    (tmp_path / "spec.yaml").write_text(weighted.to_yaml())
+    capsys.readouterr()
+    assert main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", str(folder), "--keep", "0.3",
+                 "--seed", "2", "--out", str(tmp_path / "s.csv")]) == 0
+    assert f"{len(in_memory):,} of {len(frame):,} rows written" in capsys.readouterr().out
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "s.csv")["w"], in_memory["w"])
+    with pytest.raises(ctr.ArgumentError, match=r"out .*s\.xlsx must end in \.parquet"):
+        ctr.data.downsample_negatives(frame, weighted, keep=0.3, out=tmp_path / "s.xlsx")
+    assert main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", str(folder), "--keep", "2",
+                 "--out", str(tmp_path / "t.csv")]) == 2
+    assert "keep must be a number above 0 and at most 1, got 2" in capsys.readouterr().err
+    assert not (tmp_path / "t.csv").exists()
+
+
 def test_weight_errors_name_the_column_in_training_validation_and_evaluation(spec, splits, tmp_path):
     train, valid, _ = splits
     model = ctr.FM(_weighted(spec), embedding_dim=4, batch_size=256)
