@@ -100,11 +100,11 @@ def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3
     check_arguments("feature_importance", repeats=repeats, seed=seed, batch_size=batch_size)
     spec = _click_spec(model, "feature_importance")
     frame = ctr_data.read(data, spec.columns, hint=ctr_data.column_hints(spec))
+    if len(frame) == 0:
+        raise DataError("the importance data has no rows")
     targets = ctr_data.targets(frame, spec)
-    ctr_data.require_both_classes(ctr_data.class_counts(targets), spec, "importance")
-    if len(frame) < 2:
-        raise DataError(f"feature_importance: {len(frame)} row(s); shuffling a column needs at least 2")
-    y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
+    ctr_data.require_both_classes(ctr_data.class_counts(targets), spec, "importance")  # so 2 rows at least
+    y, w = (targets, None) if targets.ndim == 1 else (targets[:, 0], targets[:, 1])
     base = click_metrics(y, model.predict(frame, batch_size=batch_size), w)
     columns: dict[str, list[str]] = {}
     for f in spec.features:

@@ -64,6 +64,8 @@ def test_importance_names_what_is_wrong(noisy, spec, splits):
         ctr.feature_importance(model, test.drop(columns="rating"))
     with pytest.raises(ctr.DataError, match=r"rating >= 4 on every one of the \d+ importance rows"):
         ctr.feature_importance(model, test[test["rating"] >= 4])
+    with pytest.raises(ctr.DataError, match=r"the importance data has no rows"):
+        ctr.feature_importance(model, test.head(0))
     with pytest.raises(ctr.ArgumentError, match=r"feature_importance: repeats must be an integer of at least 1"):
         ctr.feature_importance(model, test, repeats=0)
     with pytest.raises(ctr.ArgumentError, match=r"model must be a click model .* got Popularity"):
