@@ -1,4 +1,4 @@
-"""Trains a click model (row-wise Adam, lazy and catching up; weight average), a pointwise and a retrieval
+"""Trains a click model (row-wise Adam, lazy and catching up; weight average; row weights), a pointwise and a retrieval
 recommender on one device and on two replicas, in one process whose CPU is split into two logical devices
 (which must happen before any other TensorFlow work).
 
@@ -23,14 +23,18 @@ SPEC = ctr.FeatureSpec.from_dict({"name": "replicas", "features": [
     {"name": "item_id", "kind": "categorical", "dtype": "int", "role": "item"},
     {"name": "genres", "kind": "multi_categorical", "separator": "|", "role": "item"}]})
 CLICKS = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4), name="replicas-clicks")
+WEIGHTED = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4, weight="w"), name="replicas-weighted")
 MODELS = {"fm": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0),
           "fm_momentum": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0, embedding_updates="momentum"),
+          "fm_weighted": lambda: ctr.FM(WEIGHTED, l2=1e-4, batch_size=256, seed=0),
           "mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
           "two_tower": lambda: ctr.TwoTower(SPEC, l2=1e-4, batch_size=256, seed=0)}
 
 
 def main() -> None:
     frame = ctr.datasets.synthetic(2000, n_users=80, n_items=50, seed=1)
+    # Row weights that fall unevenly on the replicas' halves of each batch.
+    frame = frame.assign(w=np.random.default_rng(0).choice([0.0, 0.5, 1.0, 4.0], len(frame)))
     train, valid = frame.iloc[:1600], frame.iloc[1600:]
     # One strategy for all the models: a second one in the same process clashes with the first's
     # collective ops (tensorflow/tensorflow#62790).

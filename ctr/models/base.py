@@ -292,11 +292,22 @@ class _RankingNetwork(ReplicaModel):
         # logloss, as the metrics weigh it, so that the l2 means the same with weights as without.
         total = self.task(labels=labels[:, :1], predictions=logits[:, None], sample_weight=labels[:, 1:],
                           compute_metrics=not training)
-        return tf.math.divide_no_nan(total, tf.reduce_sum(labels[:, 1]))
+        return tf.math.divide_no_nan(total, _replica_weight(labels))
 
     def rows(self, inputs: Any) -> tf.Tensor:
         labels = inputs[1]
-        return super().rows(inputs) if labels.shape.rank == 1 else tf.reduce_sum(labels[:, 1])
+        return super().rows(inputs) if labels.shape.rank == 1 else _replica_weight(labels)
+
+
+def _replica_weight(labels: tf.Tensor) -> tf.Tensor:
+    """The batch's weight (labels [B, 2], weights last) as one replica's share of it: the whole
+    batch's weight over the replicas, so that each replica's loss over it (taken as its share in
+    `_step`) sums to the whole batch's weighted mean, as on one device, however the weight falls."""
+    weight = tf.reduce_sum(labels[:, 1])
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas == 1:
+        return weight
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, weight) / replicas
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         logs = super().logs(training)
