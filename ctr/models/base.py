@@ -298,6 +298,10 @@ class _RankingNetwork(ReplicaModel):
         labels = inputs[1]
         return super().rows(inputs) if labels.shape.rank == 1 else _replica_weight(labels)
 
+    def logs(self, training: bool) -> dict[str, tf.Tensor]:
+        logs = super().logs(training)
+        return {"logloss": logs["loss"], **logs} if training else logs
+
 
 def _replica_weight(labels: tf.Tensor) -> tf.Tensor:
     """The batch's weight (labels [B, 2], weights last) as one replica's share of it: the whole
@@ -308,10 +312,6 @@ def _replica_weight(labels: tf.Tensor) -> tf.Tensor:
     if replicas == 1:
         return weight
     return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, weight) / replicas
-
-    def logs(self, training: bool) -> dict[str, tf.Tensor]:
-        logs = super().logs(training)
-        return {"logloss": logs["loss"], **logs} if training else logs
 
 
 class _Arrays:
