@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "validation, ranked against the whole catalogue)")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
     fit.add_argument("--epochs", type=int, default=5)
+    fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
+                                                  "accuracy) has not improved for this many epochs, and keep the "
+                                                  "best epoch's weights; --epochs is then the most it trains")
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
@@ -161,7 +164,12 @@ def _fit(args: argparse.Namespace) -> int:
         train, valid, test = data.random_split(frame, args.split, seed=args.seed)
         model = models.MODELS[args.model](spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
-        model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir)
+        if args.patience is not None and not len(valid):
+            raise ArgumentError("--patience stops on the validation AUC, and --split leaves no validation rows")
+        stopping = _early_stopping(args, "val_auc")
+        model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
+                  callbacks=stopping)
+        _report_stopping(stopping)
         history = model.history_
         if len(test):
             print(json.dumps({"test": model.evaluate(test)}, indent=1))
@@ -177,6 +185,25 @@ def _fit(args: argparse.Namespace) -> int:
         except CtrError as err:  # matplotlib is optional
             print(f"ctr fit: no training-curve plot ({err})")
     return 0
+
+
+def _early_stopping(args: argparse.Namespace, monitor: str) -> list:
+    """--patience as Keras' EarlyStopping on `monitor` (higher is better), the best epoch's weights kept."""
+    if args.patience is None:
+        return []
+    from ._args import check_arguments
+    from ._keras import keras
+
+    check_arguments("ctr fit --patience", patience=args.patience)
+    return [keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=args.patience,
+                                          restore_best_weights=True)]
+
+
+def _report_stopping(stopping: list) -> None:
+    if stopping and stopping[0].stopped_epoch:
+        callback = stopping[0]
+        print(f"ctr fit: stopped after epoch {callback.stopped_epoch + 1}: {callback.monitor} last improved at "
+              f"epoch {callback.best_epoch + 1} ({callback.best:.4f}), whose weights are kept")
 
 
 def _fractions(text: str) -> tuple[float, ...]:
@@ -217,7 +244,11 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     model = getattr(models, cls)(spec, **extra, **kwargs)
     print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
           "each user's latest two)")
-    history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir).history
+    stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy" if args.model == "two_tower"
+                               else "val_auc")
+    history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,
+                        callbacks=stopping).history
+    _report_stopping(stopping)
     seen = pd.concat([train, valid], ignore_index=True)
     print(json.dumps({"test": evaluate_ranking(model, test, seen, protocol="full")}, indent=1, default=float))
     return model, history

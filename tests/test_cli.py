@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -178,3 +179,23 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "DeepFM" in out and "Served from the reloaded SavedModel" in out
     assert (tmp_path / "demo" / "saved_model.pb").exists()
+
+
+def test_fit_stops_early_on_the_validation_auc_and_keeps_the_best_epoch(tmp_path, frame, capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.to_parquet(data)
+    spec = str(ROOT / "feature_specs" / "synthetic.yaml")
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "fm", "--epochs", "40", "--patience", "1",
+                 "--learning-rate", "0.05", "--embedding-dim", "4", "--export", str(tmp_path / "fm")]) == 0
+    out = capsys.readouterr().out
+    stopped = re.search(r"stopped after epoch (\d+): val_auc last improved at epoch (\d+) \((0\.\d+)\)", out)
+    assert stopped, out
+    last, best, auc = int(stopped[1]), int(stopped[2]), float(stopped[3])
+    assert best == last - 1 < 39
+    test_auc = json.loads(out[out.index("{"):out.rindex("}") + 1])["test"]["auc"]
+    assert abs(test_auc - auc) < 0.05  # the kept weights are the best epoch's, not the last one's
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--patience", "2",
+                 "--split", "0.9,0,0.1"]) == 2
+    assert "--patience stops on the validation AUC, and --split leaves no validation rows" in capsys.readouterr().err
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--patience", "0"]) == 2
+    assert "patience must be an integer of at least 1, got 0" in capsys.readouterr().err
