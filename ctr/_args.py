@@ -84,7 +84,8 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "hidden_units": _widths, "top_k_metrics": _widths,
     "backup_dir": _optional(_folder), "logdir": _optional(_folder),
     "fractions": _fractions, "fraction": _number(0.0, above=True, high=1.0), "max_length": _integer(1),
-    "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1), "patience": _integer(1),
+    "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1),
+    "patience": _integer(1), "max_rows": _optional(_integer(2)),
 }
 
 

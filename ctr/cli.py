@@ -114,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     importance.add_argument("--format", default="auto", choices=_FORMATS)
     importance.add_argument("--repeats", type=int, default=3, help="shuffles per column (their mean is reported)")
     importance.add_argument("--seed", type=int, default=0)
+    importance.add_argument("--max-rows", type=int, default=200_000,
+                            help="measure on this many rows, drawn with --seed, when the data has more")
     importance.add_argument("--plot", default="importance.png", help="PNG to write")
     importance.add_argument("--json", help="also write the table here as JSON")
 
@@ -411,7 +413,8 @@ def _importance(args: argparse.Namespace) -> int:
     if isinstance(served, RecommenderExport):
         raise CtrError(f"{args.model} is a recommender export; importance is measured on a click model's AUC")
     frame = load_table(args.data, args.format)
-    table = feature_importance(served, frame, repeats=args.repeats, seed=args.seed, verbose=True)
+    table = feature_importance(served, frame, repeats=args.repeats, seed=args.seed, max_rows=args.max_rows,
+                               verbose=True)
     print(f"AUC {table.attrs['auc']:.4f} on {table.attrs['rows']:,} rows; each column shuffled {args.repeats} times")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\nplot: {plot_importance(table, args.plot, title=Path(args.model).name)}")

@@ -92,16 +92,21 @@ def _click_spec(model: Any, owner: str) -> FeatureSpec:
 
 
 def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3, seed: int = 0,
-                       batch_size: int = 8192, verbose: bool = False) -> pd.DataFrame:
+                       max_rows: int | None = None, batch_size: int = 8192, verbose: bool = False) -> pd.DataFrame:
     """Permutation importance of each input column of a click model (fitted, or loaded with
     `ctr.load`) on labelled `data`: one row per column, most important first, with the mean AUC drop
     over `repeats` shuffles (seeded by `seed`), its standard deviation and the mean logloss rise.
-    Rows count by the spec's `label.weight` when it has one. `verbose` prints a line per column."""
-    check_arguments("feature_importance", repeats=repeats, seed=seed, batch_size=batch_size)
+    Rows count by the spec's `label.weight` when it has one. With `max_rows`, larger data is
+    measured on that many of its rows, drawn with `seed` (each column costs `repeats` predictions of
+    every row measured). `verbose` prints a line per column."""
+    check_arguments("feature_importance", repeats=repeats, seed=seed, batch_size=batch_size, max_rows=max_rows)
     spec = _click_spec(model, "feature_importance")
     frame = ctr_data.read(data, spec.columns, hint=ctr_data.column_hints(spec))
     if len(frame) == 0:
         raise DataError("the importance data has no rows")
+    rng = np.random.default_rng(seed)
+    if max_rows is not None and len(frame) > max_rows:
+        frame = frame.iloc[np.sort(rng.choice(len(frame), max_rows, replace=False))].reset_index(drop=True)
     targets = ctr_data.targets(frame, spec)
     ctr_data.require_both_classes(ctr_data.class_counts(targets), spec, "importance")  # so 2 rows at least
     y, w = (targets, None) if targets.ndim == 1 else (targets[:, 0], targets[:, 1])
@@ -109,7 +114,6 @@ def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3
     columns: dict[str, list[str]] = {}
     for f in spec.features:
         columns.setdefault(f.source, []).append(f.name)
-    rng = np.random.default_rng(seed)
     rows = []
     started = time.time()
     for i, (column, names) in enumerate(columns.items(), 1):

@@ -39,6 +39,9 @@ def test_planted_signal_ranks_high_and_noise_near_zero(noisy):
     assert table.attrs["auc"] == pytest.approx(model.evaluate(test)["auc"])
     pd.testing.assert_frame_equal(ctr.feature_importance(model, test, repeats=3, seed=0), table)
     assert not ctr.feature_importance(model, test, repeats=3, seed=1).equals(table)
+    sampled = ctr.feature_importance(model, test, repeats=1, seed=0, max_rows=500)
+    assert sampled.attrs["rows"] == 500 and len(sampled) == len(table)
+    assert ctr.feature_importance(model, test, repeats=1, seed=0, max_rows=len(test)).attrs["rows"] == len(test)
 
 
 def test_the_export_gives_the_same_importance_and_the_shell_draws_it(noisy, tmp_path, capsys):
@@ -66,8 +69,9 @@ def test_importance_names_what_is_wrong(noisy, spec, splits):
         ctr.feature_importance(model, test[test["rating"] >= 4])
     with pytest.raises(ctr.DataError, match=r"the importance data has no rows"):
         ctr.feature_importance(model, test.head(0))
-    with pytest.raises(ctr.ArgumentError, match=r"feature_importance: repeats must be an integer of at least 1"):
-        ctr.feature_importance(model, test, repeats=0)
+    with pytest.raises(ctr.ArgumentError, match=r"feature_importance: repeats must be an integer of at least 1, got 0; "
+                                                r"max_rows must be an integer of at least 2, got 1"):
+        ctr.feature_importance(model, test, repeats=0, max_rows=1)
     with pytest.raises(ctr.ArgumentError, match=r"model must be a click model .* got Popularity"):
         ctr.feature_importance(ctr.Popularity(spec).fit(splits[0]), test)
 
