@@ -31,11 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.vs_deepctr import (  # noqa: E402  (the peer's runner and encoding, as that benchmark has them)
-    LEARNING_RATE,
     SETTINGS,
-    ExternalEncoder,
     _clock_callback,
-    _deepctr_model,
     _DeepCTRRunner,
     _OursRunner,
     _version,
@@ -134,19 +131,8 @@ class _WeightedDeepCTR(_DeepCTRRunner):
     """bench/vs_deepctr.py's DeepCTR DeepFM, fitted with the sampled rows' weights as Keras'
     `sample_weight` (its documented way to weigh rows)."""
 
-    def train(self, train, valid, callbacks) -> None:
-        import tensorflow as tf
-
-        tf.keras.utils.set_random_seed(self.job["seed"])
-        self.encoder = ExternalEncoder(self.spec).fit(train)
-        x, y = self.encoder.transform(train), self.encoder.labels(train)
-        xv, yv = self.encoder.transform(valid), self.encoder.labels(valid)
-        self.model = _deepctr_model("DeepFM", self.encoder.feature_columns(), self.job["seed"])
-        self.model.compile(tf.keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy",
-                           metrics=[tf.keras.metrics.AUC(name="auc", num_thresholds=1000)])
-        self.model.fit(x, y, sample_weight=train["weight"].to_numpy(), batch_size=self.job["batch_size"],
-                       epochs=self.job["max_epochs"], validation_data=(xv, yv), callbacks=callbacks, verbose=0,
-                       shuffle=True)
+    def sample_weight(self, train):
+        return train["weight"].to_numpy()
 
 
 def publish(report: dict, update: bool) -> None:

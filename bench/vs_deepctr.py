@@ -323,8 +323,13 @@ class _DeepCTRRunner(_Runner):
         self.model = _deepctr_model(self.job["model"], self.encoder.feature_columns(), self.job["seed"])
         self.model.compile(tf.keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy",
                            metrics=[tf.keras.metrics.AUC(name="auc", num_thresholds=1000)])
-        self.model.fit(x, y, batch_size=self.job["batch_size"], epochs=self.job["max_epochs"],
-                       validation_data=(xv, yv), callbacks=callbacks, verbose=0, shuffle=True)
+        self.model.fit(x, y, sample_weight=self.sample_weight(train), batch_size=self.job["batch_size"],
+                       epochs=self.job["max_epochs"], validation_data=(xv, yv), callbacks=callbacks, verbose=0,
+                       shuffle=True)
+
+    def sample_weight(self, train):
+        """Keras' per-row weights for the training rows; none here (bench/downsampling.py gives some)."""
+        return None
 
     def predict(self, test):
         return self.model.predict(self.encoder.transform(test), batch_size=8192, verbose=0).reshape(-1)
