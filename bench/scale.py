@@ -107,7 +107,7 @@ def train_one_epoch(folder: Path) -> dict:
     spec = ctr.datasets.synthetic_spec()
     model = ctr.DeepFM(spec, embedding_dim=16, hidden_units=(256, 128), batch_size=BATCH_SIZE, seed=0)
     started = time.perf_counter()
-    model.preprocessor_.fit(model._raw_chunks(folder, spec.columns), seed=0)
+    model.preprocessor_.fit(model._raw_chunks(folder), seed=0)
     preprocessing = time.perf_counter() - started
     clock = Clock()
     model.fit(folder, epochs=1, in_memory=False, callbacks=[clock], verbose=0)

@@ -435,7 +435,7 @@ class RankingModel(abc.ABC):
                 raise DataError("the training data has no rows")
             train = _row_batches(len(labels), batch_size, shuffle=True, seed=self.seed)
         if self.network_ is None:
-            self.content_ = self.preprocessor_.item_content(self._raw_chunks(data, self.spec.columns))
+            self.content_ = self.preprocessor_.item_content(self._raw_chunks(data))
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 keras.utils.set_random_seed(self.seed)
                 self.network_ = _RankingNetwork(self.build_scorer(self.preprocessor_.fields(),
@@ -488,7 +488,7 @@ class RankingModel(abc.ABC):
     def _fit_preprocessing(self, data: ctr_data.Source, verbose: str | int, backup: Path | None) -> None:
         if not self.preprocessor_.fitted:
             self.preprocessor_ = _resume.fit_preprocessing(
-                self.preprocessor_, lambda: self._raw_chunks(data, self.spec.columns), self.seed, verbose, backup)
+                self.preprocessor_, lambda: self._raw_chunks(data), self.seed, verbose, backup)
 
     def _fits_in_memory(self, data: ctr_data.Source) -> bool:
         if isinstance(data, pd.DataFrame | pa.Table):
@@ -509,7 +509,6 @@ class RankingModel(abc.ABC):
         data. Rows are shuffled within each chunk (a fresh order every epoch). Labels of one class
         are a DataError at the end of the first pass, the first point where all of them were read."""
         encode = self._encode_fn()
-        columns = list(dict.fromkeys(self.spec.columns))
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
         if rows == 0:
@@ -522,7 +521,7 @@ class RankingModel(abc.ABC):
             # asking after the epoch's last batch, so nothing after it would run.
             held: tuple[dict[str, np.ndarray], np.ndarray] | None = None
             counts = [0.0, 0, 0]  # clicks, rows, rows of weight 0 (`ctr_data.class_counts`)
-            for chunk in ctr_data.iter_chunks(data, columns, hint=ctr_data.column_hints(self.spec)):
+            for chunk in self._chunks(data):
                 raw = ctr_data.raw_features(chunk, self.spec)
                 encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
                 labels = ctr_data.targets(chunk, self.spec)
@@ -597,8 +596,12 @@ class RankingModel(abc.ABC):
             raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
         return self.network_
 
-    def _raw_chunks(self, data: ctr_data.Source, columns: list[str]) -> Iterator[dict[str, np.ndarray]]:
-        for chunk in ctr_data.iter_chunks(data, columns, hint=ctr_data.column_hints(self.spec)):
+    def _chunks(self, data: ctr_data.Source) -> Iterator[pd.DataFrame]:
+        """The spec's columns of `data` (label and weights included), chunk by chunk."""
+        return ctr_data.iter_chunks(data, self.spec.columns, hint=ctr_data.column_hints(self.spec))
+
+    def _raw_chunks(self, data: ctr_data.Source) -> Iterator[dict[str, np.ndarray]]:
+        for chunk in self._chunks(data):
             yield ctr_data.raw_features(chunk, self.spec)
 
     def _encode_features(self, data: ctr_data.Source,
@@ -610,7 +613,7 @@ class RankingModel(abc.ABC):
         encode = self._encode_fn()
         parts: dict[str, list[np.ndarray]] = {}
         label_parts = []
-        for chunk in ctr_data.iter_chunks(data, self.spec.columns, hint=ctr_data.column_hints(self.spec)):
+        for chunk in self._chunks(data):
             raw = ctr_data.raw_features(chunk, self.spec)
             label_parts.append(ctr_data.targets(chunk, self.spec))
             n = len(chunk)
