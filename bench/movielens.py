@@ -1,4 +1,4 @@
-"""Test AUC and logloss of LR, FM and DeepFM on MovieLens 100K as click-through prediction.
+"""Test AUC and logloss of LR, FM, DeepFM and DCN on MovieLens 100K as click-through prediction.
 
 Protocol: rating >= 4 is a click; a random 80/10/10 split of the ratings with seed 0; every feature of
 `feature_specs/movielens-100k.yaml`; at most `--epochs` epochs with early stopping on validation
@@ -29,6 +29,8 @@ MODELS = {
     "FM": lambda spec, seed: ctr.FM(spec, embedding_dim=16, learning_rate=1e-3, l2=1e-5, batch_size=256, seed=seed),
     "DeepFM": lambda spec, seed: ctr.DeepFM(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3,
                                             learning_rate=1e-3, l2=1e-5, batch_size=256, seed=seed),
+    "DCN": lambda spec, seed: ctr.DCN(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3,
+                                      learning_rate=1e-3, l2=1e-5, batch_size=256, seed=seed),
 }
 
 

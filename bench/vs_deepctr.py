@@ -47,6 +47,10 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "vs_deepctr.json")
 EMBEDDING_DIM = 16
 HIDDEN = (256, 128)
+CROSS_LAYERS = 2  # DCN (bench/dcn.py): DeepCTR's default and ours
+# Each model's arguments beyond the shared ones, the same in both libraries.
+OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {},
+              "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS}}
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
@@ -79,7 +83,7 @@ MOVIELENS_SPEC = {
 
 # -- the parent: run every child, aggregate, report ------------------------------------------------
 def main() -> None:
-    from bench._report import arguments, frappe_option, run_child, run_options, save
+    from bench._report import arguments, frappe_option, run_options, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
@@ -97,23 +101,7 @@ def main() -> None:
         datasets.remove("frappe")
 
     started = time.time()
-    results: dict[str, dict] = {}
-    for dataset in datasets:
-        runs: dict[str, list[dict]] = {f"{dataset}/{library}/{model}": [] for library, model in RUNNERS}
-        # Seed by seed, every library and model in turn: a slow spell of the machine falls on both
-        # libraries, not on one library's runs.
-        for seed in range(args.runs):
-            for library, model in RUNNERS:
-                job = {"dataset": dataset, "library": library, "model": model, "seed": seed,
-                       "data": args.frappe if dataset == "frappe" else args.data, "rows": args.rows,
-                       **SETTINGS[dataset]}
-                r = run_child(__file__, job)
-                runs[f"{dataset}/{library}/{model}"].append(r)
-                print(f"  {dataset:<10}{library:<8}{model:<7} seed {seed}: AUC {r['auc']:.4f}  "
-                      f"{r['train_examples_per_s']:>9.0f} ex/s  first epoch {r['first_epoch_s']:.1f} s  "
-                      f"RSS {r['peak_rss_mb']:.0f} MB  serve b1 p50 {r['serve_b1_p50_ms']:.2f} ms  "
-                      f"b1024 {r['serve_b1024_rows_per_s']:.0f} rows/s", flush=True)
-        results.update({key: {"runs": value, **medians(value)} for key, value in runs.items()})
+    results = measure(__file__, args, datasets, RUNNERS)
     from bench._report import machine
 
     report = {
@@ -132,6 +120,31 @@ def main() -> None:
     save(report, args.out, DEFAULT_OUT, publish)
 
 
+def measure(script: str, args, datasets: list[str], runners: list[tuple[str, str]]) -> dict[str, dict]:
+    """Every (dataset, library, model) of `runners` for `args.runs` seeds, each run a child process of
+    `script`; the runs and their medians by "dataset/library/model"."""
+    from bench._report import run_child
+
+    results: dict[str, dict] = {}
+    for dataset in datasets:
+        runs: dict[str, list[dict]] = {f"{dataset}/{library}/{model}": [] for library, model in runners}
+        # Seed by seed, every library and model in turn: a slow spell of the machine falls on both
+        # libraries, not on one library's runs.
+        for seed in range(args.runs):
+            for library, model in runners:
+                job = {"dataset": dataset, "library": library, "model": model, "seed": seed,
+                       "data": args.frappe if dataset == "frappe" else args.data,
+                       "rows": getattr(args, "rows", None), **SETTINGS[dataset]}
+                r = run_child(script, job)
+                runs[f"{dataset}/{library}/{model}"].append(r)
+                print(f"  {dataset:<10}{library:<8}{model:<7} seed {seed}: AUC {r['auc']:.4f}  "
+                      f"{r['train_examples_per_s']:>9.0f} ex/s  first epoch {r['first_epoch_s']:.1f} s  "
+                      f"RSS {r['peak_rss_mb']:.0f} MB  serve b1 p50 {r['serve_b1_p50_ms']:.2f} ms  "
+                      f"b1024 {r['serve_b1024_rows_per_s']:.0f} rows/s", flush=True)
+        results.update({key: {"runs": value, **medians(value)} for key, value in runs.items()})
+    return results
+
+
 FIGURES = ["auc", "logloss", "epochs", "train_examples_per_s", "first_epoch_s", "peak_rss_mb",
            "serve_b1_p50_ms", "serve_b1_p99_ms", "serve_b1024_rows_per_s", "serve_b1_model_p50_ms",
            "serve_b1_floor_p50_ms"]
@@ -142,13 +155,15 @@ def medians(runs: list[dict]) -> dict:
 
 
 def publish(report: dict, update: bool) -> None:
-    """Print the table (ours beside DeepCTR's, with ratios) and write it into the README's block."""
+    """Print the table (ours beside DeepCTR's, with ratios) and write it into the README's block (the
+    report's "block", written by its "script": bench/vs_deepctr.py's unless another benchmark says)."""
     from bench._report import show_table
 
     res, info = report["results"], report["machine"]
+    script, block = report.get("script", "bench/vs_deepctr.py"), report.get("block", "vs_deepctr")
 
     def dataset_label(dataset: str) -> str:
-        rows_ = report["protocol"]["synthetic_rows"]
+        rows_ = report["protocol"].get("synthetic_rows") or 0
         return {"movielens": "MovieLens 100K", "frappe": "Frappe (86,582)"}.get(dataset, f"synthetic {rows_:,}")
 
     columns = [("test AUC", "auc", "{:.4f}", "diff"), ("logloss", "logloss", "{:.4f}", "diff"),
@@ -160,15 +175,17 @@ def publish(report: dict, update: bool) -> None:
     head = "| dataset | model | library | " + " | ".join(c[0] for c in columns) + " |"
     rows = [head, "|---|---|---|" + "---:|" * len(columns)]
     datasets = list(dict.fromkeys(key.split("/")[0] for key in res))
+    models = list(dict.fromkeys(key.split("/")[2] for key in res))
     for dataset in datasets:
-        for model in ("DeepFM", "FM"):
+        for model in models:
             ours, peer = res.get(f"{dataset}/ctr/{model}"), res.get(f"{dataset}/deepctr/{model}")
-            if ours is None or peer is None:
-                continue
             label = dataset_label(dataset)
             for lib, r in (("ctr", ours), ("DeepCTR", peer)):
-                cells = [fmt.format(r[f"{key}_median"]) for _, key, fmt, _ in columns]
-                rows.append(f"| {label} | {model} | {lib} | " + " | ".join(cells) + " |")
+                if r is not None:
+                    cells = [fmt.format(r[f"{key}_median"]) for _, key, fmt, _ in columns]
+                    rows.append(f"| {label} | {model} | {lib} | " + " | ".join(cells) + " |")
+            if ours is None or peer is None:  # a model of one library only: no ratio
+                continue
             ratio_cells = []
             for _, key, _, kind in columns:
                 a, b = ours[f"{key}_median"], peer[f"{key}_median"]
@@ -179,8 +196,8 @@ def publish(report: dict, update: bool) -> None:
         f"\nMedian of {report['protocol']['runs']} runs per cell (seeds 0–{report['protocol']['runs'] - 1}), each in "
         f"its own process, the libraries in turn seed by seed; measured {report['measured_at'][:10]} on "
         f"{info['cpu']} ({info['cores']} cores), "
-        f"TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `bench/vs_deepctr.py` "
-        f"({report['wall_minutes']} min); raw figures in `bench/results/vs_deepctr.json`. "
+        f"TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `{script}` "
+        f"({report['wall_minutes']} min); raw figures in `bench/results/{block}.json`. "
         + "; ".join(f"{dataset_label(d)}: batch {s['batch_size']}, "
                     + (f"early stopping on validation AUC (patience {s.get('patience', 2)}, at most "
                        f"{s['max_epochs']} epochs)" if s["early_stopping"]
@@ -198,7 +215,7 @@ def publish(report: dict, update: bool) -> None:
             rows.append(f"| {dataset_label(dataset)} | {model} | {'ctr' if lib == 'ctr' else 'DeepCTR'} | "
                         f"{r['serve_b1_p50_ms_median']:.2f} | {r['serve_b1_model_p50_ms_median']:.2f} | "
                         f"{r['serve_b1_floor_p50_ms_median']:.2f} |")
-    show_table("vs_deepctr", rows, update)
+    show_table(block, rows, update)
 
 
 def _version(package: str) -> str:
@@ -272,8 +289,7 @@ class _OursRunner(_Runner):
     def train(self, train, valid, callbacks) -> None:
         import ctr
 
-        cls = ctr.DeepFM if self.job["model"] == "DeepFM" else ctr.FM
-        extra = {"hidden_units": HIDDEN} if self.job["model"] == "DeepFM" else {}
+        cls, extra = getattr(ctr, self.job["model"]), OUR_MODELS[self.job["model"]]
         self.model = cls(self.spec, embedding_dim=EMBEDDING_DIM, learning_rate=LEARNING_RATE,
                          batch_size=self.job["batch_size"], seed=self.job["seed"], **extra)
         self.model.fit(train, validation_data=valid, epochs=self.job["max_epochs"], callbacks=callbacks, verbose=0)
@@ -361,10 +377,13 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DeepFM
+    from deepctr.models import DCN, DeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
+    if name == "DCN":  # DCN-M, DeepCTR's name for DCN-V2's full-rank cross layers
+        return DCN(columns, columns, cross_num=CROSS_LAYERS, cross_parameterization="matrix", dnn_hidden_units=HIDDEN,
+                   seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
     from deepctr.feature_column import (

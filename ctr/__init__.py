@@ -1,6 +1,6 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
-Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`) with Keras verbs, and
+Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`) with Keras verbs, and
 `export` a SavedModel whose graph holds all preprocessing.
 """
 
@@ -24,7 +24,7 @@ _LAZY = {
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
     "NegativeSampler": "implicit", "leave_one_out": "implicit",
-    **dict.fromkeys(("FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF", "Popularity",
+    **dict.fromkeys(("DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF", "Popularity",
                      "RankingModel", "Recommender", "TwoTower"), "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .features import MISSING_INT, Preprocessor
     from .implicit import NegativeSampler, leave_one_out
     from .models import (
+        DCN,
         FM,
         DeepFM,
         LogisticRegression,
@@ -69,6 +70,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DCN",
     "FM",
     "MISSING_INT",
     "ArgumentError",

@@ -86,6 +86,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "fractions": _fractions, "fraction": _number(0.0, above=True, high=1.0), "max_length": _integer(1),
     "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1),
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
+    "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
 }
 
 
@@ -107,8 +108,9 @@ def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> N
 def check_saved_model_only(owner: str, format: str) -> None:
     """Raise an ArgumentError for an export format other than a SavedModel, which is all a recommender has."""
     if format == "onnx":
-        raise ArgumentError(f"{owner}.export: ONNX export covers the click models (LogisticRegression, FM, DeepFM); "
-                            "a recommender's catalogue search is exported as a SavedModel only (format='saved_model')")
+        raise ArgumentError(f"{owner}.export: ONNX export covers the click models (LogisticRegression, FM, DeepFM, "
+                            "DCN); a recommender's catalogue search is exported as a SavedModel only "
+                            "(format='saved_model')")
     check_choice(f"{owner}.export", "format", format, ("saved_model",))
 
 

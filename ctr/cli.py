@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
-                     help="a click model (lr, fm, deepfm: random split, AUC) or a recommender (mf, bpr, neumf, "
+                     help="a click model (lr, fm, deepfm, dcn: random split, AUC) or a recommender (mf, bpr, neumf, "
                           "two_tower: each user's latest interaction held out for test and the one before for "
                           "validation, ranked against the whole catalogue)")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
-                     help="MLP widths, comma-separated (DeepFM: 256,128; NeuMF: its own; the two-tower's towers: none)")
+                     help="MLP widths, comma-separated (DeepFM and DCN: 256,128; NeuMF: its own; the two-tower's "
+                          "towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
@@ -158,7 +159,7 @@ def _fit(args: argparse.Namespace) -> int:
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
-    if args.hidden_units is not None and args.model in ("deepfm", "neumf", "two_tower"):
+    if args.hidden_units is not None and args.model in ("deepfm", "dcn", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units
     if args.model in _RECOMMENDERS:
         model, history = _fit_recommender(args, spec, frame, kwargs)
@@ -496,7 +497,7 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
     return data.read(path)
 
 
-_CLICK_MODELS = ("lr", "fm", "deepfm")
+_CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")
 _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic")  # how to read --data
 # name: (class in ctr.models, its arguments)
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),

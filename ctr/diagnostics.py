@@ -86,7 +86,7 @@ def _click_spec(model: Any, owner: str) -> FeatureSpec:
     """The spec of a click model (fitted or exported) that can be scored against labels."""
     spec = getattr(model, "spec", None)
     if not isinstance(spec, FeatureSpec) or not callable(getattr(model, "predict", None)) or spec.label is None:
-        raise ArgumentError(f"{owner}: model must be a click model (LogisticRegression, FM, DeepFM, or one loaded "
+        raise ArgumentError(f"{owner}: model must be a click model (LogisticRegression, FM, DeepFM, DCN, or one loaded "
                             f"with ctr.load) whose spec has a label; got {type(model).__name__}")
     return spec
 

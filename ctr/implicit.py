@@ -37,8 +37,8 @@ def refuse_weights(spec: FeatureSpec, who: str) -> None:
     so `label.weight` (the click models' row weights) would be silently ignored."""
     if spec.label is not None and spec.label.weight is not None:
         raise SpecError(f"label.weight: {who} learns from each positive interaction once and takes no row weights "
-                        f"({spec.label.weight!r}); they are for the click models (FM, DeepFM, LogisticRegression). "
-                        "Drop label.weight from this spec")
+                        f"({spec.label.weight!r}); they are for the click models (FM, DeepFM, DCN, "
+                        "LogisticRegression). Drop label.weight from this spec")
 
 
 @dataclass

@@ -38,12 +38,14 @@ def splits(frame):
 
 @pytest.fixture(scope="session")
 def trained(spec, splits):
-    """LR, FM and DeepFM, each fitted for three epochs on the tiny split (shared by many tests)."""
+    """LR, FM, DeepFM and DCN, each fitted for three epochs on the tiny split (shared by many tests)."""
     train, valid, _ = splits
     models = {
         "lr": ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
         "fm": ctr.FM(spec, embedding_dim=8, learning_rate=0.01, batch_size=256),
         "deepfm": ctr.DeepFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003, batch_size=256),
+        "dcn": ctr.DCN(spec, embedding_dim=8, cross_layers=2, hidden_units=(32, 16), learning_rate=0.003,
+                       batch_size=256),
     }
     for model in models.values():
         model.fit(train, validation_data=valid, epochs=3, verbose=0)

@@ -138,7 +138,7 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
                  "lazy"]) == 2
-    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, mf, bpr, neumf); two_tower "
+    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, mf, bpr, neumf); two_tower "
             "trains with Adagrad") in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"]) == 2
     assert "ctr fit: error: DeepFM: embedding_dim must be an integer of at least 1, got 0" in capsys.readouterr().err
@@ -164,6 +164,17 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     no_time.write_text("\n".join(line for line in spec.read_text().splitlines() if "timestamp" not in line))
     assert main(["fit", "--spec", str(no_time), "--data", str(data), "--model", "mf"]) == 2
     assert "needs a timestamp feature" in capsys.readouterr().err
+
+
+def test_fit_dcn_from_the_shell(tmp_path, frame, capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.head(3000).to_parquet(data)
+    assert main(["fit", "--spec", str(ROOT / "feature_specs" / "synthetic.yaml"), "--data", str(data), "--model",
+                 "dcn", "--epochs", "1", "--embedding-dim", "4", "--hidden-units", "8", "--export",
+                 str(tmp_path / "dcn")]) == 0
+    assert "ctr fit: DCN on 2400 rows" in capsys.readouterr().out
+    metadata = ctr.load(tmp_path / "dcn").metadata
+    assert metadata["model"] == "DCN" and metadata["config"]["hidden_units"] == [8]
 
 
 @needs(ML100K)

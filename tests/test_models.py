@@ -175,6 +175,7 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     # The generator's signal is mostly pairwise (taste × genre, hour × genre); LR cannot express it.
     assert scores["fm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["deepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["dcn"]["auc"] > scores["lr"]["auc"] + 0.03, scores
 
 
 def test_every_field_of_the_spec_takes_part(trained, splits):
@@ -193,6 +194,25 @@ def test_predictions_are_probabilities_and_match_keras_predict(trained, splits):
     p = trained["fm"].predict(splits[2])
     assert p.shape == (len(splits[2]),) and p.dtype == np.float32
     assert ((p > 0) & (p < 1)).all()
+
+
+def test_dcn_cross_layers_learn_the_crosses_on_their_own_and_in_each_shape(trained, spec, splits):
+    train, valid, test = splits
+    lr_auc = trained["lr"].evaluate(test)["auc"]
+    shapes = {"cross only": dict(cross_layers=2, hidden_units=()),
+              "stacked, low-rank": dict(cross_layers=2, projection_dim=4, hidden_units=(16,), structure="stacked")}
+    predictions = {}
+    for name, shape in shapes.items():
+        model = ctr.DCN(spec, embedding_dim=8, learning_rate=0.003, batch_size=256, **shape)
+        model.fit(train, validation_data=valid, epochs=3, verbose=0)
+        # The generator's signal is pairwise; with no MLP, only the cross layers can carry it.
+        assert model.evaluate(test)["auc"] > lr_auc + 0.03, name
+        kernels = sorted(tuple(v.shape) for v in model.network_.scorer.trainable_variables
+                         if "cross" in v.name and "kernel" in v.name)
+        rank, width = shape.get("projection_dim"), len(model.network_.scorer.embeddings.fields) * 8
+        assert kernels == sorted([(width, width)] * 2 if rank is None else [(width, rank), (rank, width)] * 2), name
+        predictions[name] = model.predict(test.head(100))
+    assert np.abs(predictions["cross only"] - predictions["stacked, low-rank"]).max() > 1e-3
 
 
 def test_same_seed_same_model(spec, splits):

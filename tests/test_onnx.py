@@ -43,6 +43,16 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 
+def test_onnx_export_of_dcn_matches_the_saved_model(spec, frame, tmp_path):
+    model = ctr.DCN(spec, embedding_dim=4, cross_layers=2, projection_dim=3, hidden_units=(8,), batch_size=256)
+    model.fit(frame.head(2000), epochs=1, verbose=0)
+    rows = frame.tail(40).reset_index(drop=True)
+    session = ctr.onnx_session(model.export(tmp_path / "dcn.onnx", format="onnx"))
+    raw = raw_features(rows, model.spec)
+    got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
+    np.testing.assert_allclose(got, model.predict(rows), atol=1e-4)
+
+
 def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     hashed = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
                               ctr.Categorical("zip_prefix", hash_buckets=100)], label=spec.label)

@@ -1,6 +1,7 @@
 """Ranking models: each is an interaction head over the same per-field embeddings."""
 
 from .base import RankingModel
+from .dcn import DCN
 from .deepfm import DeepFM
 from .fm import FM
 from .lr import LogisticRegression
@@ -10,9 +11,10 @@ from .popularity import Popularity
 from .recommender import Recommender
 from .two_tower import TwoTower
 
-MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM}
+MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN}
 
 __all__ = [
+    "DCN",
     "FM",
     "MODELS",
     "DeepFM",

@@ -393,16 +393,25 @@ def _bag_norm(field: Field, count: tf.Tensor) -> tf.Tensor:
     return tf.maximum(count, 1.0)
 
 
-def mlp(hidden_units: Sequence[int], dropout: float, seed: int, name: str) -> keras.Sequential:
-    """A ReLU tower ending in one logit."""
+def relu_layers(hidden_units: Sequence[int], dropout: float, seed: int) -> list[keras.layers.Layer]:
+    """The hidden layers of a ReLU tower (each followed by its dropout, when there is one)."""
     layers: list[keras.layers.Layer] = []
     for i, units in enumerate(hidden_units):
         layers.append(keras.layers.Dense(units, activation="relu",
                                          kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i)))
         if dropout:
             layers.append(keras.layers.Dropout(dropout, seed=seed + i))
-    layers.append(keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99)))
-    return keras.Sequential(layers, name=name)
+    return layers
+
+
+def logit_layer(seed: int) -> keras.layers.Dense:
+    """The linear unit that ends a tower in one logit."""
+    return keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99))
+
+
+def mlp(hidden_units: Sequence[int], dropout: float, seed: int, name: str) -> keras.Sequential:
+    """A ReLU tower ending in one logit."""
+    return keras.Sequential([*relu_layers(hidden_units, dropout, seed), logit_layer(seed)], name=name)
 
 
 def embedding_tables(scorer: keras.layers.Layer) -> dict[str, tf.Variable]:
