@@ -4,6 +4,7 @@ plots, over the same Python API."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -52,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "used (momentum; the default of mf, bpr and neumf)")
     fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
                      help="random train,valid,test fractions (click models)")
+    fit.add_argument("--split-by-time", metavar="COLUMN",
+                     help="click models: cut --split's fractions in the order of this time column (the past "
+                          "trains, the future tests) instead of at random")
+    fit.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE", default=[],
+                     help="any other argument of the model (repeat for several), e.g. dropout=0.3, l2=1e-5, "
+                          "cross_layers=3 or structure=stacked (dcn), n_negatives=8 (mf, neumf); the value is "
+                          "read as YAML")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--logdir", help="TensorBoard log folder")
 
@@ -161,11 +169,23 @@ def _fit(args: argparse.Namespace) -> int:
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
     if args.hidden_units is not None and args.model in ("deepfm", "dcn", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units
+    cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
+    flags = {"seed", *(k for k, v in given.items() if v is not None)} | (
+        {"hidden_units"} if args.hidden_units is not None else set())
+    kwargs.update(_model_params(cls, args.param, given=flags))
     if args.model in _RECOMMENDERS:
+        if args.split_by_time:
+            raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
+                                "user's latest interaction, and validated on the one before")
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
-        train, valid, test = data.random_split(frame, args.split, seed=args.seed)
-        model = models.MODELS[args.model](spec, **kwargs)
+        if args.split_by_time:
+            train, valid, test = data.time_split(frame, args.split, time=args.split_by_time)
+            for name, part in (("train", train), ("valid", valid), ("test", test)):
+                print(f"ctr fit: {name} {len(part)} rows, {data.time_range(part, args.split_by_time)}")
+        else:
+            train, valid, test = data.random_split(frame, args.split, seed=args.seed)
+        model = cls(spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         if args.patience is not None and not len(valid):
             raise ArgumentError("--patience stops on the validation AUC, and --split leaves no validation rows")
@@ -209,6 +229,48 @@ def _report_stopping(stopping: list) -> None:
               f"epoch {callback.best_epoch + 1} ({callback.best:.4f}), whose weights are kept")
 
 
+def _param(text: str) -> tuple[str, Any]:
+    """--param NAME=VALUE: the name and the value read as YAML (numbers such as 1e-5 as numbers)."""
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE such as dropout=0.3, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{name.strip()}: {value!r} is not a YAML value") from None
+    if isinstance(parsed, str):  # YAML reads 1e-5 as text
+        with contextlib.suppress(ValueError):
+            parsed = float(parsed)
+    return name.strip(), parsed
+
+
+def _model_params(cls: type, params: list[tuple[str, Any]], given: set[str]) -> dict[str, Any]:
+    """--param's arguments for `cls`, each checked to be one of its arguments and not given twice."""
+    import inspect
+
+    accepted: set[str] = set()
+    for klass in cls.__mro__:  # down the constructors that pass their **kwargs on
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        accepted |= {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    out: dict[str, Any] = {}
+    for name, value in params:
+        if name not in accepted:
+            raise ArgumentError(f"--param {name}: {cls.__name__} has no argument {name!r}; it takes "
+                                + ", ".join(sorted(accepted)))
+        if name in given or name in out:
+            flag = f"--{name.replace('_', '-')} and " if name in given else ""
+            raise ArgumentError(f"--param {name}: given twice ({flag}--param)")
+        out[name] = value
+    return out
+
+
 def _fractions(text: str) -> tuple[float, ...]:
     """--split: comma-separated fractions."""
     try:
@@ -244,7 +306,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     user_col = spec[keys(spec)[0]].source
     train, valid, test = leave_one_out(frame, user=user_col, time=time, validation=True)
     cls, extra = _RECOMMENDERS[args.model]
-    model = getattr(models, cls)(spec, **extra, **kwargs)
+    model = getattr(models, cls)(spec, **{**extra, **kwargs})
     print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
           "each user's latest two)")
     stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy" if args.model == "two_tower"

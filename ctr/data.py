@@ -425,6 +425,40 @@ def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
 
 
+def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
+               time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
+    """Cut the rows in time order into parts of the given fractions: the past trains, the future tests,
+    as a model is used. Rows with the same time stay in one part (the earlier), so no part holds a
+    moment that an earlier part also holds; each part keeps the data's row order."""
+    check_arguments("time_split", fractions=fractions)
+    frame = read(data)
+    require_columns(frame.columns, [time], where="the data of time_split",
+                    hint=" (time_split orders the rows by it; name the column with time=...)")
+    seconds = _seconds(frame[time], f"time_split: column {time!r}")
+    missing = np.flatnonzero(seconds == MISSING_INT)
+    if len(missing):
+        raise DataError(f"time_split: column {time!r} has no time in {len(missing)} rows (the first is row "
+                        f"{missing[0]}); drop them or give them a time, since a split in time places every row")
+    order = np.argsort(seconds, kind="stable")
+    ordered = seconds[order]
+    cuts = _cuts(len(frame), fractions)
+    # A cut inside a run of equal times moves to the run's end (the run stays in the earlier part).
+    inner = [int(np.searchsorted(ordered, ordered[c - 1], side="right")) if 0 < c < len(frame) else c
+             for c in cuts[1:-1]]
+    cuts = [0, *np.maximum.accumulate(inner).tolist(), len(frame)] if inner else cuts
+    return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
+
+
+def time_range(part: pd.DataFrame, time: str) -> str:
+    """'first … last' times of a part's `time` column, in UTC, for a line about a split."""
+    if not len(part):
+        return "no rows"
+    seconds = _seconds(part[time], f"column {time!r}")
+    first, last = (pd.Timestamp(int(s), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for s in
+                   (seconds.min(), seconds.max()))
+    return f"{first} … {last} UTC"
+
+
 def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int = 0,
                          out: str | Path | None = None) -> pd.DataFrame | Path:
     """Every click and a `keep` share of the non-clicks, drawn with `seed`, each kept non-click weighing

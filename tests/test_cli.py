@@ -166,15 +166,35 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert "needs a timestamp feature" in capsys.readouterr().err
 
 
-def test_fit_dcn_from_the_shell(tmp_path, frame, capsys):
+def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):
     data = tmp_path / "ratings.parquet"
     frame.head(3000).to_parquet(data)
-    assert main(["fit", "--spec", str(ROOT / "feature_specs" / "synthetic.yaml"), "--data", str(data), "--model",
-                 "dcn", "--epochs", "1", "--embedding-dim", "4", "--hidden-units", "8", "--export",
-                 str(tmp_path / "dcn")]) == 0
-    assert "ctr fit: DCN on 2400 rows" in capsys.readouterr().out
-    metadata = ctr.load(tmp_path / "dcn").metadata
-    assert metadata["model"] == "DCN" and metadata["config"]["hidden_units"] == [8]
+    spec = str(ROOT / "feature_specs" / "synthetic.yaml")
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", "--epochs", "1", "--embedding-dim",
+                 "4", "--hidden-units", "8", "--split-by-time", "timestamp", "--param", "structure=stacked",
+                 "--param", "l2=1e-5", "--param", "projection_dim=2", "--export", str(tmp_path / "dcn")]) == 0
+    out = capsys.readouterr().out
+    assert "ctr fit: DCN on 2400 rows" in out
+    # The three parts' time ranges, in order, none overlapping.
+    ranges = re.findall(r"ctr fit: (train|valid|test) (\d+) rows, (\S+ \S+) … (\S+ \S+) UTC", out)
+    assert [(r[0], int(r[1])) for r in ranges] == [("train", 2400), ("valid", 300), ("test", 300)]
+    assert ranges[0][3] < ranges[1][2] and ranges[1][3] < ranges[2][2]
+    config = ctr.load(tmp_path / "dcn").metadata["config"]
+    assert ctr.load(tmp_path / "dcn").metadata["model"] == "DCN"
+    assert (config["hidden_units"], config["structure"], config["l2"], config["projection_dim"]) == (
+        [8], "stacked", 1e-5, 2)
+    for extra, message in [(["--param", "depth=3"], "--param depth: DCN has no argument 'depth'; it takes "
+                                                     "batch_size, cross_layers, dropout,"),
+                           (["--param", "seed=3"], "--param seed: given twice (--seed and --param)"),
+                           (["--param", "cross_layers=-1"], "DCN: cross_layers must be an integer of at least 0"),
+                           (["--split-by-time", "when"], "column 'when' is missing from the data of time_split"),
+                           (["--model", "mf", "--split-by-time", "timestamp"],
+                            "--split-by-time applies to the click models")]:
+        assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    with pytest.raises(SystemExit):
+        main(["fit", "--spec", spec, "--data", str(data), "--param", "dropout"])
+    assert "--param: expected NAME=VALUE such as dropout=0.3, got 'dropout'" in capsys.readouterr().err
 
 
 @needs(ML100K)

@@ -176,6 +176,40 @@ def test_temporal_split_keeps_each_users_latest_rows_for_test(frame):
     assert (latest_train[common] <= earliest_test[common]).all()
 
 
+def test_time_split_trains_on_the_past_and_tests_on_the_future(frame):
+    parts = ctr.data.time_split(frame, (0.8, 0.1, 0.1))
+    assert [len(p) for p in parts] == [9600, 1200, 1200]
+    assert parts[0].timestamp.max() < parts[1].timestamp.min() and parts[1].timestamp.max() < parts[2].timestamp.min()
+    # Each part keeps the data's row order, and together they are the data.
+    assert all(p.index.equals(pd.RangeIndex(len(p))) for p in parts)
+    joined = pd.concat(parts).sort_values("timestamp", kind="stable")
+    assert joined.reset_index(drop=True).equals(frame.sort_values("timestamp", kind="stable").reset_index(drop=True))
+    in_order = frame.reset_index().merge(parts[2], on=list(frame.columns))["index"]
+    assert in_order.is_monotonic_increasing
+    # Coarse times (days): a day is never cut in two; the cut moves to the day's end.
+    days = frame.assign(timestamp=frame.timestamp // 86400 * 86400)
+    train, valid, test = ctr.data.time_split(days, (0.8, 0.1, 0.1))
+    assert train.timestamp.max() < valid.timestamp.min() and valid.timestamp.max() < test.timestamp.min()
+    assert len(train) >= 9600 and len(train) + len(valid) + len(test) == len(frame)
+    # Datetimes and ISO text give the same parts as epoch seconds.
+    as_text = frame.assign(timestamp=pd.to_datetime(frame.timestamp, unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert [len(p) for p in ctr.data.time_split(as_text, (0.5, 0.5))] == [6000, 6000]
+    assert ctr.data.time_split(as_text, (0.5, 0.5))[1].user_id.equals(ctr.data.time_split(frame, (0.5, 0.5))[1].user_id)
+
+
+def test_time_split_names_what_it_cannot_order(frame):
+    with pytest.raises(ctr.DataError, match=r"column 'ts' is missing from the data of time_split.*time=\.\.\."):
+        ctr.data.time_split(frame, time="ts")
+    gaps = frame.assign(timestamp=frame.timestamp.astype(float))
+    gaps.loc[[7, 9], "timestamp"] = np.nan
+    with pytest.raises(ctr.DataError, match=r"time_split: column 'timestamp' has no time in 2 rows \(the first is row 7\)"):
+        ctr.data.time_split(gaps)
+    with pytest.raises(ctr.DataError, match=r"time_split: column 'genres': expected seconds since the epoch"):
+        ctr.data.time_split(frame, time="genres")
+    with pytest.raises(ctr.ArgumentError, match="time_split: fractions must be"):
+        ctr.data.time_split(frame, (0.9, 0.2))
+
+
 def _write_ml100k(folder):
     folder.mkdir()
     (folder / "u.data").write_text("1\t1\t5\t881250949\n2\t2\t3\t891717742\n1\t2\t4\t878887116\n")
