@@ -202,7 +202,8 @@ def test_time_split_names_what_it_cannot_order(frame):
         ctr.data.time_split(frame, time="ts")
     gaps = frame.assign(timestamp=frame.timestamp.astype(float))
     gaps.loc[[7, 9], "timestamp"] = np.nan
-    with pytest.raises(ctr.DataError, match=r"time_split: column 'timestamp' has no time in 2 rows \(the first is row 7\)"):
+    with pytest.raises(ctr.DataError,
+                       match=r"time_split: column 'timestamp' has no time in 2 rows \(the first is row 7\)"):
         ctr.data.time_split(gaps)
     with pytest.raises(ctr.DataError, match=r"time_split: column 'genres': expected seconds since the epoch"):
         ctr.data.time_split(frame, time="genres")
