@@ -27,16 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.vs_deepctr import (  # noqa: E402  (the same runners, encoding, figures and table)
     CROSS_LAYERS,
-    EMBEDDING_DIM,
-    HIDDEN,
-    LEARNING_RATE,
-    SERVE_CALLS_1,
-    SERVE_CALLS_1024,
     SETTINGS,
-    _version,
+    available_datasets,
     child,
     measure,
     publish,
+    report,
 )
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "dcn.json")
@@ -44,7 +40,7 @@ RUNNERS = [("ctr", "DCN"), ("deepctr", "DCN"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    from bench._report import arguments, frappe_option, machine, run_options, save
+    from bench._report import arguments, frappe_option, run_options, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
     frappe_option(parser)
@@ -53,27 +49,14 @@ def main() -> None:
     args = run_options(parser, child, publish, "bench/dcn.py")
     if args is None:
         return
-    datasets = args.datasets.split(",")
-    if "frappe" in datasets and not Path(args.frappe).exists():
-        print(f"Frappe not found at {args.frappe}: its rows are skipped (pass --frappe)", flush=True)
-        datasets.remove("frappe")
+    datasets = available_datasets(args)
     started = time.time()
     results = measure(__file__, args, datasets, RUNNERS)
-    report = {
-        "benchmark": "ctr_dcn_vs_deepctr", "script": "bench/dcn.py", "block": "dcn",
-        "protocol": {"runs": args.runs, "settings": {d: SETTINGS[d] for d in datasets},
-                     "embedding_dim": EMBEDDING_DIM, "hidden_units": list(HIDDEN), "cross_layers": CROSS_LAYERS,
-                     "structure": "parallel (cross layers beside the MLP), full-rank",
-                     "deepctr_dcn": "deepctr.models.DCN(cross_parameterization='matrix')",
-                     "optimizer": "Adam", "learning_rate": LEARNING_RATE, "split": "random 80/10/10, seed 0",
-                     "serving": f"batch 1: {SERVE_CALLS_1} calls, p50/p99; batch 1024: {SERVE_CALLS_1024} calls; "
-                                "after gc.collect() and gc.freeze()"},
-        "machine": {**machine(), "deepctr": _version("deepctr")},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "wall_minutes": round((time.time() - started) / 60, 1),
-        "results": results,
-    }
-    save(report, args.out, DEFAULT_OUT, publish)
+    protocol = {"settings": {d: SETTINGS[d] for d in datasets}, "cross_layers": CROSS_LAYERS,
+                "structure": "parallel (cross layers beside the MLP), full-rank",
+                "deepctr_dcn": "deepctr.models.DCN(cross_parameterization='matrix')"}
+    save(report("ctr_dcn_vs_deepctr", args, protocol, started, results, script="bench/dcn.py", block="dcn"),
+         args.out, DEFAULT_OUT, publish)
 
 
 if __name__ == "__main__":

@@ -95,29 +95,37 @@ def main() -> None:
     args = run_options(parser, child, publish, "bench/vs_deepctr.py")
     if args is None:
         return
+    datasets = available_datasets(args)
+
+    started = time.time()
+    results = measure(__file__, args, datasets, RUNNERS)
+    protocol = {"synthetic_rows": args.rows, "settings": SETTINGS,
+                "deepctr_fm": "DeepCTR linear logit + deepctr.layers.FM + PredictionLayer (no FM model in 0.9.4)"}
+    save(report("ctr_vs_deepctr", args, protocol, started, results), args.out, DEFAULT_OUT, publish)
+
+
+def report(benchmark: str, args, protocol: dict, started: float, results: dict, **extra) -> dict:
+    """A comparison's JSON: its protocol (the settings shared by every comparison added), the machine
+    and versions, when and how long, and the results."""
+    from bench._report import machine
+
+    shared = {"runs": args.runs, "embedding_dim": EMBEDDING_DIM, "hidden_units": list(HIDDEN), "optimizer": "Adam",
+              "learning_rate": LEARNING_RATE, "split": "random 80/10/10, seed 0",
+              "serving": f"batch 1: {SERVE_CALLS_1} calls, p50/p99; batch 1024: {SERVE_CALLS_1024} calls; "
+                         "after gc.collect() and gc.freeze()"}
+    return {"benchmark": benchmark, **extra, "protocol": {**shared, **protocol},
+            "machine": {**machine(), "deepctr": _version("deepctr")},
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_minutes": round((time.time() - started) / 60, 1), "results": results}
+
+
+def available_datasets(args) -> list[str]:
+    """--datasets, less Frappe (with a line saying so) when its folder is absent."""
     datasets = args.datasets.split(",")
     if "frappe" in datasets and not Path(args.frappe).exists():
         print(f"Frappe not found at {args.frappe}: its rows are skipped (pass --frappe)", flush=True)
         datasets.remove("frappe")
-
-    started = time.time()
-    results = measure(__file__, args, datasets, RUNNERS)
-    from bench._report import machine
-
-    report = {
-        "benchmark": "ctr_vs_deepctr",
-        "protocol": {"runs": args.runs, "synthetic_rows": args.rows, "settings": SETTINGS,
-                     "embedding_dim": EMBEDDING_DIM, "hidden_units": list(HIDDEN), "optimizer": "Adam",
-                     "learning_rate": LEARNING_RATE, "split": "random 80/10/10, seed 0",
-                     "deepctr_fm": "DeepCTR linear logit + deepctr.layers.FM + PredictionLayer (no FM model in 0.9.4)",
-                     "serving": f"batch 1: {SERVE_CALLS_1} calls, p50/p99; batch 1024: {SERVE_CALLS_1024} calls; "
-                                "after gc.collect() and gc.freeze()"},
-        "machine": {**machine(), "deepctr": _version("deepctr")},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "wall_minutes": round((time.time() - started) / 60, 1),
-        "results": results,
-    }
-    save(report, args.out, DEFAULT_OUT, publish)
+    return datasets
 
 
 def measure(script: str, args, datasets: list[str], runners: list[tuple[str, str]]) -> dict[str, dict]:
