@@ -170,9 +170,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.hidden_units is not None and args.model in ("deepfm", "dcn", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
-    flags = {"seed", *(k for k, v in given.items() if v is not None)} | (
-        {"hidden_units"} if args.hidden_units is not None else set())
-    kwargs.update(_model_params(cls, args.param, given=flags))
+    kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
     if args.model in _RECOMMENDERS:
         if args.split_by_time:
             raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "

@@ -55,10 +55,12 @@ class DCNScorer(Scorer):
         deep = crossed if self.structure == "stacked" else x0
         for layer in self.deep:
             deep = layer(deep, training=training)
-        if self.structure == "stacked" or not self.deep:  # stacked; or parallel with no MLP: the crosses
-            top = deep if self.deep else crossed
-        else:  # parallel: the crosses beside the MLP's output
+        if self.structure == "stacked":  # the MLP over the crosses (with no MLP, the crosses)
+            top = deep
+        elif self.deep:  # parallel: the crosses beside the MLP's output
             top = tf.concat([crossed, deep], axis=1)
+        else:  # parallel with no MLP: the crosses alone
+            top = crossed
         return self.bias + first_order + self.logit(top)[:, 0]
 
 
