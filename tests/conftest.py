@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,20 +37,38 @@ def splits(frame):
     return ctr.data.random_split(frame, (0.8, 0.1, 0.1), seed=0)
 
 
+class _TrainedOnFirstUse(Mapping):
+    """Models by name, each fitted when a test first asks for it: a test process whose files want
+    only LR does not train the rest."""
+
+    def __init__(self, makers: dict[str, Callable[[], Any]], fit: Callable[[Any], Any]) -> None:
+        self._makers, self._fit, self._models = makers, fit, {}
+
+    def __getitem__(self, name: str):
+        if name not in self._models:
+            self._models[name] = self._makers[name]()
+            self._fit(self._models[name])
+        return self._models[name]
+
+    def __iter__(self):
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+
 @pytest.fixture(scope="session")
-def trained(spec, splits):
+def trained(spec, splits) -> Mapping:
     """LR, FM, DeepFM and DCN, each fitted for three epochs on the tiny split (shared by many tests)."""
     train, valid, _ = splits
-    models = {
-        "lr": ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
-        "fm": ctr.FM(spec, embedding_dim=8, learning_rate=0.01, batch_size=256),
-        "deepfm": ctr.DeepFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003, batch_size=256),
-        "dcn": ctr.DCN(spec, embedding_dim=8, cross_layers=2, hidden_units=(32, 16), learning_rate=0.003,
-                       batch_size=256),
-    }
-    for model in models.values():
-        model.fit(train, validation_data=valid, epochs=3, verbose=0)
-    return models
+    return _TrainedOnFirstUse({
+        "lr": lambda: ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
+        "fm": lambda: ctr.FM(spec, embedding_dim=8, learning_rate=0.01, batch_size=256),
+        "deepfm": lambda: ctr.DeepFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
+                                     batch_size=256),
+        "dcn": lambda: ctr.DCN(spec, embedding_dim=8, cross_layers=2, hidden_units=(32, 16), learning_rate=0.003,
+                               batch_size=256),
+    }, lambda model: model.fit(train, validation_data=valid, epochs=3, verbose=0))
 
 
 def needs(path: Path) -> pytest.MarkDecorator:

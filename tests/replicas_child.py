@@ -1,6 +1,6 @@
-"""Trains a click model (row-wise Adam, lazy and catching up; weight average; row weights), a pointwise and a retrieval
-recommender on one device and on two replicas, in one process whose CPU is split into two logical devices
-(which must happen before any other TensorFlow work).
+"""Trains click models (row-wise Adam, lazy and catching up; weight average; row weights with momentum
+updates), a pointwise and a retrieval recommender on one device and on two replicas, in one process whose
+CPU is split into two logical devices (which must happen before any other TensorFlow work).
 
     python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations or predictions
 """
@@ -25,8 +25,9 @@ SPEC = ctr.FeatureSpec.from_dict({"name": "replicas", "features": [
 CLICKS = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4), name="replicas-clicks")
 WEIGHTED = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4, weight="w"), name="replicas-weighted")
 MODELS = {"fm": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0),
-          "fm_momentum": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0, embedding_updates="momentum"),
-          "fm_weighted": lambda: ctr.FM(WEIGHTED, l2=1e-4, batch_size=256, seed=0),
+          # Row weights and the momentum embedding updates, in one model: each fit here is ~10 s of tracing.
+          "fm_weighted_momentum": lambda: ctr.FM(WEIGHTED, l2=1e-4, batch_size=256, seed=0,
+                                                 embedding_updates="momentum"),
           "mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
           "two_tower": lambda: ctr.TwoTower(SPEC, l2=1e-4, batch_size=256, seed=0)}
 

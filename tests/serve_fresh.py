@@ -18,9 +18,11 @@ def tensor(values, dtype):
 
 with open(sys.argv[1]) as handle:
     request = json.load(handle)
-out = {}
+out, loaded = {}, {}
 for name, job in request.items():
-    signature = tf.saved_model.load(job["path"]).signatures["recommend" if "k" in job else "serving_default"]
+    if job["path"] not in loaded:  # each export is loaded once, however many jobs call it
+        loaded[job["path"]] = tf.saved_model.load(job["path"])
+    signature = loaded[job["path"]].signatures["recommend" if "k" in job else "serving_default"]
     dtypes = {k: v.dtype for k, v in signature.structured_input_signature[1].items()}
     inputs = {k: tensor(v, dtypes[k]) for k, v in job["inputs"].items()}
     if "k" in job:

@@ -109,18 +109,6 @@ def test_unknown_user_score_depends_on_history(deepfm, with_history):
     np.testing.assert_allclose(deepfm.predict(unknown_items), deepfm.predict(none), atol=1e-6)
 
 
-def test_profile_scores_serve_in_a_fresh_process_without_ctr(deepfm, with_history, tmp_path, serve_fresh):
-    rows = with_history.head(30).copy().reset_index(drop=True)
-    rows.loc[:14, "user_id"] = 99_999_999  # cold users with their histories
-    rows.loc[5, "history"] = ""
-    rows.loc[6, "history"] = "12345678|3"
-    path = deepfm.export(tmp_path / "deepfm")
-    raw = raw_features(rows, deepfm.spec)
-    request = {"deepfm": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}}}
-    served = serve_fresh(request, tmp_path)
-    np.testing.assert_allclose(served["deepfm"], deepfm.predict(rows), atol=1e-5, rtol=0)
-
-
 def _two_taste_world(seed: int = 0) -> pd.DataFrame:
     """Items of two genres, equally popular; each user touches only items of one genre. The only
     thing that tells a cold user's taste is what they touched."""
@@ -168,7 +156,15 @@ def test_two_unknown_users_with_different_histories_get_different_recommendation
     assert (genre.reindex(ids[1]) == "Romance").sum() >= 8, ids
 
 
-def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path, serve_fresh):
+def test_cold_users_are_served_in_a_fresh_process_without_ctr(deepfm, with_history, tower, tmp_path, serve_fresh):
+    # Profile scores from a click model, and recommendations from a two-tower, in one fresh process.
+    rows = with_history.head(30).copy().reset_index(drop=True)
+    rows.loc[:14, "user_id"] = 99_999_999  # cold users with their histories
+    rows.loc[5, "history"] = ""
+    rows.loc[6, "history"] = "12345678|3"
+    scores_path = deepfm.export(tmp_path / "deepfm")
+    raw = raw_features(rows, deepfm.spec)
+    request = {"deepfm": {"path": str(scores_path), "inputs": {k: v.tolist() for k, v in raw.items()}}}
     model, world = tower
     queries = _taste_queries(world)
     path = model.export(tmp_path / "tower")
@@ -177,9 +173,11 @@ def test_cold_user_recommendations_serve_in_a_fresh_process(tower, tmp_path, ser
     in_process, _ = model.recommend(queries, k=5)
     np.testing.assert_array_equal(expected_ids, in_process)
     raw = raw_features(queries, model.spec, served.query_features)
-    request = {"tower": {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}, "k": 5,
-                         "exclude": [[-1], [-1]]}}
-    np.testing.assert_array_equal(np.array(serve_fresh(request, tmp_path)["tower"]["item_ids"]), expected_ids)
+    request["tower"] = {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}, "k": 5,
+                        "exclude": [[-1], [-1]]}
+    fresh = serve_fresh(request, tmp_path)
+    np.testing.assert_allclose(fresh["deepfm"], deepfm.predict(rows), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(np.array(fresh["tower"]["item_ids"]), expected_ids)
 
 
 def test_two_tower_learns_the_missing_user_vector_from_dropped_ids(tower):

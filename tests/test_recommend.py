@@ -4,6 +4,7 @@ are chosen per request, the catalogue can be re-indexed, and retrieval → ranki
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,13 @@ def exports(recommenders, tmp_path_factory):
     """Each recommender exported once (exports are read-only to the tests that share them)."""
     folder = tmp_path_factory.mktemp("recommender-exports")
     return {name: model.export(folder / name) for name, model in recommenders.items()}
+
+
+@pytest.fixture(scope="module")
+def pipeline(recommenders, trained, exports):
+    """Two-tower retrieval, then DeepFM ranking; and its export."""
+    made = ctr.RecommendationPipeline(recommenders["two_tower"], trained["deepfm"], n_candidates=30)
+    return made, made.export(Path(exports["mf"]).parent / "pipeline")
 
 
 def test_personalised_models_beat_popularity(spec, loo, recommenders):
@@ -90,10 +98,15 @@ def test_recommend_scores_a_few_queries_at_a_time_with_the_same_result(recommend
                                rtol=1e-5, atol=1e-6)
 
 
-def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders, exports, loo, tmp_path,
-                                                                   serve_fresh):
+def test_exports_recommend_and_score_pairs_in_a_fresh_process_without_ctr_as_in_process(spec, recommenders, exports,
+                                                                                        pipeline, loo, tmp_path,
+                                                                                        serve_fresh):
+    # One fresh process serves both signatures of every export, `recommend` (k and exclusions chosen
+    # per request) and `serving_default` (pair scores), and the retrieval → ranking pipeline's.
     queries = loo[1].head(6)
-    request, expected = {}, {}
+    rows = loo[1].head(9).copy()
+    rows.loc[0, "gender"] = "unseen"
+    request, expected, scores = {}, {}, {}
     for name, model in recommenders.items():
         path = exports[name]
         raw = raw_features(queries, ctr.FeatureSpec(tuple(model.spec[n] for n in model.query_features)))
@@ -103,34 +116,30 @@ def test_exports_recommend_the_same_in_a_fresh_process_without_ctr(recommenders,
             request[f"{name}-{k}"] = {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()},
                                       "k": k, "exclude": exclude}
             expected[f"{name}-{k}"] = (model.recommend(queries, k=k, exclude=exclude), exclude)
+        names = [*model.query_features, *model.item_features]
+        raw = raw_features(rows, ctr.FeatureSpec(tuple(model.spec[n] for n in names)))
+        request[f"{name}-pairs"] = {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()},
+                                    "output": "score"}
+        scores[name] = model.predict(rows)
+        assert scores[name].shape == (9,) and np.isfinite(scores[name]).all()
+        np.testing.assert_allclose(model.predict(rows, batch_size=4), scores[name], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(ctr.RecommenderExport(path).predict(rows), scores[name], rtol=1e-5, atol=1e-5)
+    ranked, ranked_path = pipeline
+    raw = raw_features(queries, ctr.FeatureSpec(tuple(spec[n] for n in ranked.query_features)))
+    exclude = [[int(i)] for i in ranked.recommend(queries, k=1)[0][:, 0]]  # each user's top item, excluded
+    request["pipeline-4"] = {"path": str(ranked_path), "inputs": {n: v.tolist() for n, v in raw.items()}, "k": 4,
+                             "exclude": exclude}
+    expected["pipeline-4"] = (ranked.recommend(queries, k=4, exclude=exclude), exclude)
     served = serve_fresh(request, tmp_path)
-    for key, ((ids, scores), exclude) in expected.items():
+    for key, ((ids, top_scores), exclude) in expected.items():
         got_ids, got_scores = np.array(served[key]["item_ids"]), np.array(served[key]["scores"])
         assert got_ids.shape == ids.shape, key  # k chosen at serving time
         np.testing.assert_array_equal(got_ids, ids, err_msg=key)
-        np.testing.assert_allclose(got_scores, scores, atol=1e-4, rtol=1e-4, err_msg=key)
+        np.testing.assert_allclose(got_scores, top_scores, atol=1e-5, rtol=1e-5, err_msg=key)
         for row, banned in zip(got_ids, exclude, strict=True):
             assert not set(row.tolist()) & set(banned), key
-
-
-def test_pair_scores_in_process_equal_the_exports_serving_default_in_a_fresh_process(recommenders, exports, loo,
-                                                                                     tmp_path, serve_fresh):
-    rows = loo[1].head(9).copy()
-    rows.loc[0, "gender"] = "unseen"
-    request, expected = {}, {}
-    for name, model in recommenders.items():
-        names = [*model.query_features, *model.item_features]
-        raw = raw_features(rows, ctr.FeatureSpec(tuple(model.spec[n] for n in names)))
-        request[name] = {"path": str(exports[name]), "inputs": {n: v.tolist() for n, v in raw.items()},
-                         "output": "score"}
-        expected[name] = model.predict(rows)
-        assert expected[name].shape == (9,) and np.isfinite(expected[name]).all()
-        np.testing.assert_allclose(model.predict(rows, batch_size=4), expected[name], rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(ctr.RecommenderExport(exports[name]).predict(rows), expected[name], rtol=1e-5,
-                                   atol=1e-5)
-    served = serve_fresh(request, tmp_path)
-    for name, scores in expected.items():
-        np.testing.assert_allclose(np.array(served[name]), scores, rtol=1e-5, atol=1e-5, err_msg=name)
+    for name, want in scores.items():
+        np.testing.assert_allclose(np.array(served[f"{name}-pairs"]), want, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo, tmp_path, capsys):
@@ -191,24 +200,21 @@ def pd_concat(a, b):
     return pd.concat([a, b], ignore_index=True)
 
 
-def test_retrieval_then_ranking_pipeline_serves_in_a_fresh_process(spec, recommenders, trained, loo, tmp_path,
-                                                                   serve_fresh):
-    pipeline = ctr.RecommendationPipeline(recommenders["two_tower"], trained["deepfm"], n_candidates=30)
+def test_retrieval_then_ranking_pipeline_recommends_as_its_export(pipeline, loo):
+    # Its export in a fresh process: test_exports_recommend_and_score_pairs_in_a_fresh_process_...
+    ranked, path = pipeline
     queries = loo[1].head(5)
-    exclude = [[int(i)] for i in pipeline.recommend(queries, k=1)[0][:, 0]]  # each user's top item, excluded
-    ids, scores = pipeline.recommend(queries, k=4, exclude=exclude)
+    exclude = [[int(i)] for i in ranked.recommend(queries, k=1)[0][:, 0]]  # each user's top item, excluded
+    ids, scores = ranked.recommend(queries, k=4, exclude=exclude)
     assert ids.shape == (5, 4)
     assert all(e[0] not in row for e, row in zip(exclude, ids.tolist(), strict=True))
-    path = pipeline.export(tmp_path / "pipeline")
-    raw = raw_features(queries, ctr.FeatureSpec(tuple(spec[n] for n in pipeline.query_features)))
-    served = serve_fresh({"p": {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()}, "k": 4,
-                           "exclude": exclude}}, tmp_path)["p"]
-    np.testing.assert_array_equal(np.array(served["item_ids"]), ids)
-    np.testing.assert_allclose(np.array(served["scores"]), scores, atol=1e-5)
+    served_ids, served_scores = ctr.RecommenderExport(path).recommend(queries, k=4, exclude=exclude)
+    np.testing.assert_array_equal(served_ids, ids)
+    np.testing.assert_allclose(served_scores, scores, atol=1e-5)
     repeated_index = queries.set_index(np.zeros(len(queries), int))  # e.g. rows gathered by pd.concat
-    np.testing.assert_array_equal(pipeline.recommend(repeated_index, k=4, exclude=exclude)[0], ids)
+    np.testing.assert_array_equal(ranked.recommend(repeated_index, k=4, exclude=exclude)[0], ids)
     new = pd.DataFrame({"age": [23.0], "gender": ["F"]})  # a user never seen: the rest is missing
-    new_ids, new_scores = pipeline.recommend(new, k=4)
+    new_ids, new_scores = ranked.recommend(new, k=4)
     served_ids, served_scores = ctr.RecommenderExport(path).recommend(new, k=4)
     np.testing.assert_array_equal(served_ids, new_ids)
     np.testing.assert_allclose(served_scores, new_scores, atol=1e-5)
