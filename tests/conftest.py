@@ -71,6 +71,17 @@ def trained(spec, splits) -> Mapping:
     }, lambda model: model.fit(train, validation_data=valid, epochs=3, verbose=0))
 
 
+# xdist hands test files to its two processes in collection order, one file at a time: the longest
+# (by their fresh processes and fits) go first, so that neither process is left with one at the end.
+LONGEST_FIRST = ("test_recommend.py", "test_resilience.py", "test_cli.py", "test_models.py", "test_replicas.py",
+                 "test_onnx.py", "test_export.py", "test_weights.py", "test_cold_start.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
+
+
 def needs(path: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(not path.exists(), reason=f"real data not present at {path} (../shared/data)")
 

@@ -118,32 +118,6 @@ def test_two_workers_train_to_single_worker_quality(workdir, straight, tmp_path)
     assert abs(two["auc"] - one["auc"]) < 0.03, (one, two)
 
 
-def test_models_on_two_replicas_train_as_on_one_device():
-    proc = subprocess.run([sys.executable, str(CHILD.with_name("replicas_child.py"))], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = json.loads(proc.stdout.strip().splitlines()[-1])
-    for name, run in runs.items():
-        assert (run["one"]["replicas"], run["two"]["replicas"]) == (1, 2), name
-    # Click model and pointwise recommender: each replica takes half of every batch, so the summed
-    # gradients, losses and regularisation are one device's (without the scaling, the steps and logged
-    # losses double); the click model's row-wise Adam and weight average step as on one device.
-    for name in ("fm", "fm_weighted_momentum", "mf"):
-        one, two = runs[name]["one"], runs[name]["two"]
-        assert one["history"].keys() == two["history"].keys()
-        for key, values in one["history"].items():
-            np.testing.assert_allclose(two["history"][key], values, rtol=1e-4, err_msg=f"{name} {key}")
-        assert two["ids"] == one["ids"]
-        np.testing.assert_allclose(two["scores"], one["scores"], rtol=1e-4, atol=1e-5, err_msg=name)
-    # Retrieval: each replica's in-batch negatives are its own half's items, so the model differs a
-    # little; the regularisation is still one device's, and the recommendations mostly agree.
-    one, two = runs["two_tower"]["one"], runs["two_tower"]["two"]
-    np.testing.assert_allclose(two["history"]["regularization_loss"], one["history"]["regularization_loss"],
-                               rtol=0.1)
-    overlap = [len(set(a) & set(b)) for a, b in zip(one["ids"], two["ids"], strict=True)]
-    assert min(overlap) >= 7, overlap
-
-
 def test_streamed_training_from_a_parquet_folder_matches_in_memory(spec, splits, tmp_path):
     train, valid, test = splits
     folder = tmp_path / "parts"
