@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--split-by-time", metavar="COLUMN",
                      help="click models: cut --split's fractions in the order of this time column (the past "
                           "trains, the future tests) instead of at random")
+    fit.add_argument("--group-by", metavar="COLUMN",
+                     help="click models: also report the test rows' group AUC over this column's values (gAUC, "
+                          "e.g. user_id: how well each user's rows are ordered)")
     fit.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE", default=[],
                      help="any other argument of the model (repeat for several), e.g. dropout=0.3, l2=1e-5, "
                           "cross_layers=3 or structure=stacked (dcn), n_negatives=8 (mf, neumf); the value is "
@@ -78,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                         "column (repeat for combinations; numbers with many values "
                                                         "are cut into --bins quantile ranges)")
     evaluate.add_argument("--bins", type=int, default=5, help="ranges a numeric --by column is cut into")
+    evaluate.add_argument("--group-by", metavar="COLUMN",
+                          help="click models: also the group AUC over this column's values (gAUC, e.g. user_id)")
     evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
                                          "predicted probability) to this PNG")
 
@@ -175,8 +180,14 @@ def _fit(args: argparse.Namespace) -> int:
         if args.split_by_time:
             raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
                                 "user's latest interaction, and validated on the one before")
+        if args.group_by:
+            raise ArgumentError("--group-by applies to the click models; a recommender is tested by ranking each "
+                                "user's held-out items, which is per user already")
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
+        if args.group_by:  # before the training, not after it
+            data.require_columns(frame.columns, [args.group_by], where=args.data,
+                                 hint=" (--group-by names it: the group AUC is over its values)")
         if args.split_by_time:
             train, valid, test = data.time_split(frame, args.split, time=args.split_by_time)
             for name, part in (("train", train), ("valid", valid), ("test", test)):
@@ -193,7 +204,7 @@ def _fit(args: argparse.Namespace) -> int:
         _report_stopping(stopping)
         history = model.history_
         if len(test):
-            print(json.dumps({"test": model.evaluate(test)}, indent=1))
+            print(json.dumps({"test": model.evaluate(test, group_by=args.group_by)}, indent=1))
     if args.export:
         path = model.export(args.export)
         print(f"ctr fit: exported to {path}")
@@ -323,13 +334,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_ranking
     from .export import load
     from .export_recommend import RecommenderExport
-    from .metrics import click_metrics, reliability
+    from .metrics import click_metrics, group_auc, reliability
 
     served = load(args.model)
     frame = load_table(args.data, args.format)
     if isinstance(served, RecommenderExport):
-        if args.plot or args.by:
-            raise CtrError(f"{args.model} is a recommender export: --plot and --by are for a click model's rows")
+        if args.plot or args.by or args.group_by:
+            raise CtrError(f"{args.model} is a recommender export: --plot, --by and --group-by are for a click "
+                           "model's rows")
         if args.train is None:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
@@ -343,6 +355,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
     y, p, w = data.labels(frame, served.spec), served.predict(frame), data.sample_weights(frame, served.spec)
     result: dict = click_metrics(y, p, w)
+    if args.group_by:
+        data.require_columns(frame.columns, [args.group_by], where=args.data,
+                             hint=" (--group-by names it: the group AUC is over its values)")
+        result.update(group_auc(y, p, frame[args.group_by], w))
     if args.by:
         slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p)
         result["by"] = json.loads(slices.iloc[1:].to_json(orient="records"))  # numpy values as JSON's

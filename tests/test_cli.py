@@ -172,9 +172,12 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
     spec = str(ROOT / "feature_specs" / "synthetic.yaml")
     assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", "--epochs", "1", "--embedding-dim",
                  "4", "--hidden-units", "8", "--split-by-time", "timestamp", "--param", "structure=stacked",
-                 "--param", "l2=1e-5", "--param", "projection_dim=2", "--export", str(tmp_path / "dcn")]) == 0
+                 "--param", "l2=1e-5", "--param", "projection_dim=2", "--group-by", "user_id", "--export",
+                 str(tmp_path / "dcn")]) == 0
     out = capsys.readouterr().out
     assert "ctr fit: DCN on 2400 rows" in out
+    tested = json.loads(out[out.index("{"):out.rindex("}") + 1])["test"]
+    assert 0 <= tested["gauc"] <= 1 and 0 < tested["gauc_rows"] <= 300, tested
     # The three parts' time ranges, in order, none overlapping.
     ranges = re.findall(r"ctr fit: (train|valid|test) (\d+) rows, (\S+ \S+) … (\S+ \S+) UTC", out)
     assert [(r[0], int(r[1])) for r in ranges] == [("train", 2400), ("valid", 300), ("test", 300)]
@@ -189,7 +192,9 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
                            (["--param", "cross_layers=-1"], "DCN: cross_layers must be an integer of at least 0"),
                            (["--split-by-time", "when"], "column 'when' is missing from the data of time_split"),
                            (["--model", "mf", "--split-by-time", "timestamp"],
-                            "--split-by-time applies to the click models")]:
+                            "--split-by-time applies to the click models"),
+                           (["--group-by", "account"], "column 'account' is missing from " + str(data)),
+                           (["--model", "mf", "--group-by", "user_id"], "--group-by applies to the click models")]:
         assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
     with pytest.raises(SystemExit):

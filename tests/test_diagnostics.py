@@ -12,7 +12,7 @@ import pytest
 
 import ctr
 from ctr.cli import main
-from ctr.metrics import click_metrics
+from ctr.metrics import auc, click_metrics, group_auc
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +127,55 @@ def test_slices_name_what_is_wrong_and_the_shell_reports_them(noisy, spec, split
     assert {s["gender"] for s in shown["by"]} == {"F", "M"} and sum(s["rows"] for s in shown["by"]) == len(test)
     assert shown["auc"] == pytest.approx(ctr.evaluate_by(model, test, "gender")["auc"][0], abs=1e-5)
 
+
+
+def test_group_auc_is_each_groups_auc_weighted_by_its_rows():
+    # By hand: a orders its pair (1.0), b one of its two pairs (0.5); c has clicks only, and the last
+    # row no group: neither counts.
+    shown = group_auc([1, 0, 1, 0, 0, 1, 1, 0], [0.9, 0.1, 0.2, 0.5, 0.1, 0.3, 0.4, 0.6],
+                      ["a", "a", "b", "b", "b", "c", "c", None])
+    assert shown == {"gauc": pytest.approx((2 * 1.0 + 3 * 0.5) / 5), "gauc_groups": 2, "gauc_rows": 5}
+    # A model that knows which users click more, and nothing about each user's rows: a fine global
+    # AUC, and a group AUC of one half.
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(200), 20)
+    rate = rng.uniform(0.05, 0.95, 200)
+    labels = rng.random(len(users)) < rate[users]
+    assert auc(labels, rate[users]) > 0.7 and group_auc(labels, rate[users], users)["gauc"] == pytest.approx(0.5)
+    # Against each group's own AUC, with ties, weights (zero too), one-class groups and missing groups.
+    for trial in range(200):
+        n = int(rng.integers(0, 40))
+        y, s = rng.integers(0, 2, n), rng.integers(0, 4, n) / 3
+        g = rng.choice(np.array(["a", "b", "c", None, 7], dtype=object), n)
+        w = rng.choice([0.0, 0.5, 1.0, 3.0], n) if trial % 2 else None
+        each = [(mask.sum() if w is None else w[mask].sum(), auc(y[mask], s[mask], None if w is None else w[mask]),
+                 mask.sum()) for mask in (g == k for k in ("a", "b", "c", 7))]
+        scored = [(size, a, rows) for size, a, rows in each if not np.isnan(a)]
+        got = group_auc(y, s, g, w)
+        assert (got["gauc_groups"], got["gauc_rows"]) == (len(scored), sum(r for _, _, r in scored)), trial
+        if scored:
+            want = sum(size * a for size, a, _ in scored) / sum(size for size, _, _ in scored)
+            assert got["gauc"] == pytest.approx(want, abs=1e-12), trial
+        else:
+            assert np.isnan(got["gauc"]), trial
+
+
+def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path, capsys):
+    model, test = noisy
+    shown = model.evaluate(test, group_by="user_id")
+    assert shown == pytest.approx({**model.evaluate(test), **group_auc((test["rating"] >= 4).to_numpy(),
+                                                                        model.predict(test), test["user_id"])})
+    assert 0.5 < shown["gauc"] < shown["auc"] and shown["gauc_groups"] > 10
+    with pytest.raises(ctr.DataError, match=r"column 'account' is missing from the data.*\(group_by names it"):
+        model.evaluate(test, group_by="account")
+    with pytest.raises(ctr.ArgumentError, match=r"FM.evaluate: group_by must be a column name"):
+        model.evaluate(test, group_by=["user_id"])
+    path = model.export(tmp_path / "fm")
+    test.to_parquet(tmp_path / "test.parquet")
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
+                 "user_id"]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(shown, abs=1e-5)
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
+                 "account"]) == 2
+    assert "(--group-by names it" in capsys.readouterr().err
