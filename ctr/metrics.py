@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .errors import DataError
+
 
 def auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Area under the ROC curve: the probability that a random positive outranks a random negative
@@ -36,7 +38,13 @@ def group_auc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    codes = pd.factorize(pd.Series(np.asarray(groups, dtype=object).reshape(-1)))[0]  # a missing group: -1
+    values = pd.Series(np.asarray(groups, dtype=object).reshape(-1))
+    several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray))
+    if several.any():
+        where = f"column {groups.name!r}" if isinstance(groups, pd.Series) and groups.name is not None else "groups"
+        raise DataError(f"group_auc: {where} must hold one group per row (a user id, say), but row "
+                        f"{int(np.flatnonzero(several)[0])} holds {values[several].iloc[0]!r}")
+    codes = pd.factorize(values)[0]  # a missing group: -1
     if not len(y) == len(s) == len(w) == len(codes):
         raise ValueError(f"group_auc: {len(y)} labels, {len(s)} scores, {len(w)} weights, {len(codes)} groups")
     keep = codes >= 0

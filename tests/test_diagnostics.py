@@ -168,6 +168,9 @@ def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path,
     assert 0.5 < shown["gauc"] < shown["auc"] and shown["gauc_groups"] > 10
     with pytest.raises(ctr.DataError, match=r"column 'account' is missing from the data.*\(group_by names it"):
         model.evaluate(test, group_by="account")
+    listed = test.assign(genres=test["genres"].str.split("|"))
+    with pytest.raises(ctr.DataError, match=r"column 'genres' must hold one group per row .* row 0 holds \["):
+        model.evaluate(listed, group_by="genres")
     with pytest.raises(ctr.ArgumentError, match=r"FM.evaluate: group_by must be a column name"):
         model.evaluate(test, group_by=["user_id"])
     path = model.export(tmp_path / "fm")
