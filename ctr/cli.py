@@ -331,10 +331,10 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
 def _evaluate(args: argparse.Namespace) -> int:
     from . import data
     from .diagnostics import evaluate_by
-    from .evaluation import evaluate_ranking
+    from .evaluation import evaluate_clicks, evaluate_ranking
     from .export import load
     from .export_recommend import RecommenderExport
-    from .metrics import click_metrics, group_auc, reliability
+    from .metrics import reliability
 
     served = load(args.model)
     frame = load_table(args.data, args.format)
@@ -353,12 +353,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
-    y, p, w = data.labels(frame, served.spec), served.predict(frame), data.sample_weights(frame, served.spec)
-    result: dict = click_metrics(y, p, w)
-    if args.group_by:
-        data.require_columns(frame.columns, [args.group_by], where=args.data,
-                             hint=" (--group-by names it: the group AUC is over its values)")
-        result.update(group_auc(y, p, frame[args.group_by], w))
+    scored = evaluate_clicks("ctr evaluate", served.spec, served.predict, frame, args.group_by)
+    y, p, w, result = scored.labels, scored.probabilities, scored.weights, scored.figures
     if args.by:
         slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p)
         result["by"] = json.loads(slices.iloc[1:].to_json(orient="records"))  # numpy values as JSON's

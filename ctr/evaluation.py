@@ -17,6 +17,8 @@ and context columns) and catalogue row numbers [Q, C].
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,10 +26,41 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_arguments, check_choice
-from .errors import DataError
+from .errors import ArgumentError, DataError
 from .implicit import NegativeSampler, keys
-from .metrics import ranking_metrics, ranks_with_random_ties
+from .metrics import click_metrics, group_auc, ranking_metrics, ranks_with_random_ties
 from .spec import FeatureSpec
+
+
+@dataclass(frozen=True)
+class ClickEvaluation:
+    """A click model's scores on labelled rows, and the figures `evaluate` reports for them."""
+
+    frame: pd.DataFrame
+    labels: np.ndarray
+    probabilities: np.ndarray
+    weights: np.ndarray | None
+    figures: dict[str, float]
+
+
+def evaluate_clicks(owner: str, spec: FeatureSpec, predict: Callable[[pd.DataFrame], np.ndarray],
+                    data: ctr_data.Source, group_by: str | None = None) -> ClickEvaluation:
+    """Score labelled rows with `predict` and compute `click_metrics` (with `group_by`, the group AUC over
+    that column's values too): the one evaluation of a click model, in memory or exported."""
+    hints = ctr_data.column_hints(spec)
+    if group_by is not None:
+        if not isinstance(group_by, str) or not group_by:
+            raise ArgumentError(f"{owner}: group_by must be a column name (e.g. 'user_id'), got {group_by!r}")
+        hints[group_by] = " (group_by names it: the group AUC is over its values)"
+    frame = ctr_data.read(data, [*spec.columns, *([group_by] if group_by else [])], hint=hints)
+    if len(frame) == 0:
+        raise DataError("the evaluation data has no rows")
+    y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
+    p = predict(frame)
+    figures = click_metrics(y, p, w)
+    if group_by is not None:
+        figures.update(group_auc(y, p, frame[group_by], w))
+    return ClickEvaluation(frame, y, p, w, figures)
 
 
 class Ranker(Protocol):

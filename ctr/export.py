@@ -203,6 +203,15 @@ class ServedModel:
         scores = [self._probabilities(chunk) for chunk in ctr_data.iter_chunks(data, columns, batch_size, hint=hint)]
         return np.concatenate(scores)
 
+    def evaluate(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, *,
+                 group_by: str | None = None) -> dict[str, float]:
+        """The figures the model's own `evaluate` gives, from the export: AUC, logloss, calibration, ...,
+        and with `group_by` (a column, e.g. "user_id") the group AUC over its values."""
+        from .evaluation import evaluate_clicks
+
+        return evaluate_clicks("ServedModel.evaluate", self.spec, lambda frame: self.predict(frame, batch_size),
+                               data, group_by).figures
+
     def _probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()
 

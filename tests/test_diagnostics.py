@@ -179,6 +179,7 @@ def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path,
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
                  "user_id"]) == 0
     assert json.loads(capsys.readouterr().out) == pytest.approx(shown, abs=1e-5)
+    assert ctr.load(path).evaluate(tmp_path / "test.parquet", group_by="user_id") == pytest.approx(shown, abs=1e-5)
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
                  "account"]) == 2
-    assert "(--group-by names it" in capsys.readouterr().err
+    assert "column 'account' is missing from the data" in capsys.readouterr().err

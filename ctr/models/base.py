@@ -23,9 +23,8 @@ import tensorflow_recommenders as tfrs
 from .. import data as ctr_data
 from .._args import EMBEDDING_UPDATES, check_arguments, check_choice
 from .._keras import keras, tf
-from ..errors import ArgumentError, DataError, NotFittedError
+from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
-from ..metrics import click_metrics, group_auc
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
@@ -570,18 +569,10 @@ class RankingModel(abc.ABC):
         (AUC is NaN when the rows hold one class only: it compares clicks with non-clicks). With
         `label.weight` in the spec, each row counts by its weight in all but the row count. With
         `group_by` (a column, e.g. "user_id"), also the group AUC over its values (`gauc`)."""
-        hints = ctr_data.column_hints(self.spec)
-        if group_by is not None:
-            if not isinstance(group_by, str) or not group_by:
-                raise ArgumentError(f"{type(self).__name__}.evaluate: group_by must be a column name (e.g. "
-                                    f"'user_id'), got {group_by!r}")
-            hints[group_by] = " (group_by names it: the group AUC is over its values)"
-        frame = ctr_data.read(data, [*self.spec.columns, *([group_by] if group_by else [])], hint=hints)
-        if len(frame) == 0:
-            raise DataError("the evaluation data has no rows")
-        y, w = ctr_data.labels(frame, self.spec), ctr_data.sample_weights(frame, self.spec)
-        p = self.predict(frame, batch_size=batch_size)
-        return {**click_metrics(y, p, w), **({} if group_by is None else group_auc(y, p, frame[group_by], w))}
+        from ..evaluation import evaluate_clicks
+
+        return evaluate_clicks(f"{type(self).__name__}.evaluate", self.spec,
+                               lambda frame: self.predict(frame, batch_size=batch_size), data, group_by).figures
 
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """Write a SavedModel (or, with format="onnx", one ONNX file) that serves raw feature values;
