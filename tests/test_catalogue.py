@@ -225,6 +225,16 @@ def _not_a_table(env: dict) -> None:
         ctr.data.read(frame.iloc[0])
 
 
+def _bad_group_by(env: dict) -> None:
+    served, frame = env["served"], env["frame"].head(200)
+    with pytest.raises(DataError, match=r"column 'account' is missing from the data; .*\(group_by names it"):
+        served.evaluate(frame, group_by="account")
+    with pytest.raises(DataError, match=r"column 'genres' must hold one group per row .*row 0 holds \["):
+        served.evaluate(frame.assign(genres=frame["genres"].str.split("|")), group_by="genres")
+    with pytest.raises(ctr.ArgumentError, match=r"ServedModel.evaluate: group_by must be a column name"):
+        served.evaluate(frame, group_by=3)
+
+
 def _empty_batch(env: dict) -> None:
     p = env["served"].predict(env["frame"].head(0))
     assert p.shape == (0,)
@@ -318,6 +328,8 @@ CATALOGUE: list[Case] = [
          _bad_streamed_validation),
     Case("data", "a user who interacted with every item (no negative to sample)",
          "DataError naming the user, before training starts", _user_with_every_item),
+    Case("data", "`evaluate(group_by=...)` naming a missing column, or one holding lists",
+         "DataError naming the column (and the row of the first list)", _bad_group_by),
     Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",
          _serving_error(lambda f: f.drop(columns=["title"]), "'title'", "the model needs")),
     Case("serving", "request with a mistyped feature", "DataError naming the feature",
