@@ -356,7 +356,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     scored = evaluate_clicks("ctr evaluate", served.spec, served.predict, frame, args.group_by)
     y, p, w, result = scored.labels, scored.probabilities, scored.weights, scored.figures
     if args.by:
-        slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p)
+        slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p, group_by=args.group_by)
         result["by"] = json.loads(slices.iloc[1:].to_json(orient="records"))  # numpy values as JSON's
     print(json.dumps(result, indent=1))
     if args.plot:

@@ -21,7 +21,8 @@ import pandas as pd
 from . import data as ctr_data
 from ._args import check_arguments
 from .errors import ArgumentError, DataError
-from .metrics import click_metrics
+from .evaluation import group_column
+from .metrics import click_metrics, group_auc
 from .spec import FeatureSpec
 
 
@@ -35,18 +36,20 @@ _MANY_VALUES = 20  # a number column with more distinct values than this is cut 
 
 
 def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *, bins: int = 5,
-                batch_size: int = 8192, scores: np.ndarray | None = None) -> pd.DataFrame:
+                batch_size: int = 8192, scores: np.ndarray | None = None, group_by: str | None = None) -> pd.DataFrame:
     """`evaluate`'s figures for each group of rows sharing the values of the `by` column(s) (any
     column of the data, a feature's or not), the whole data first as "(all)", then the groups by
     size. A numeric column with more than 20 distinct values is cut into `bins` quantile ranges.
     Rows count by the spec's `label.weight` when it has one; AUC is NaN in a group of one class.
-    `scores`: the model's probabilities for these rows when already at hand (they are not recomputed)."""
+    `scores`: the model's probabilities for these rows when already at hand (they are not recomputed).
+    `group_by` (a column, e.g. "user_id"): each slice's group AUC over its values too, as `evaluate`'s."""
     check_arguments("evaluate_by", bins=bins, batch_size=batch_size)
     spec = _click_spec(model, "evaluate_by")
     by = [by] if isinstance(by, str) else list(by)
     if not by or not all(isinstance(column, str) for column in by):
         raise ArgumentError(f"evaluate_by: by must be a column name or a list of them, got {by!r}")
-    frame = ctr_data.read(data, [*spec.columns, *by], hint=ctr_data.column_hints(spec))
+    hints = ctr_data.column_hints(spec)
+    frame = ctr_data.read(data, [*spec.columns, *by, *group_column("evaluate_by", group_by, hints)], hint=hints)
     if len(frame) == 0:
         raise DataError("the evaluation data has no rows")
     y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
@@ -57,13 +60,21 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
     for column in by:  # a multi-valued column: each row counts in the group of each of its values
         if keys[column].map(lambda v: isinstance(v, list)).any():
             keys = keys.explode(column)
-    rows = [{**dict.fromkeys(by, "(all)"), **click_metrics(y, p, w)}]
-    groups = keys.groupby(by, dropna=False, sort=False, observed=True).indices
-    for values, positions in sorted(groups.items(), key=lambda item: -len(item[1])):
+    groups = None if group_by is None else frame[group_by].reset_index(drop=True)
+
+    def figures(index: np.ndarray | None) -> dict[str, float]:
+        at = slice(None) if index is None else index
+        weights = None if w is None else w[at]
+        return {**click_metrics(y[at], p[at], weights),
+                **({} if groups is None else group_auc(y[at], p[at], groups.iloc[at], weights))}
+
+    rows = [{**dict.fromkeys(by, "(all)"), **figures(None)}]
+    slices = keys.groupby(by, dropna=False, sort=False, observed=True).indices
+    for values, positions in sorted(slices.items(), key=lambda item: -len(item[1])):
         index = keys.index.to_numpy()[positions]  # the rows of the data
         values = values if isinstance(values, tuple) else (values,)
         named = {column: "(missing)" if pd.isna(v) else v for column, v in zip(by, values, strict=True)}
-        rows.append({**named, **click_metrics(y[index], p[index], None if w is None else w[index])})
+        rows.append({**named, **figures(index)})
     table = pd.DataFrame(rows)
     return table[[*by, "rows", "positive_rate", *(c for c in table.columns if c not in {*by, "rows", "positive_rate"})]]
 

@@ -43,16 +43,23 @@ class ClickEvaluation:
     figures: dict[str, float]
 
 
+def group_column(owner: str, group_by: str | None, hints: dict[str, str]) -> list[str]:
+    """The column `group_by` adds to what an evaluation reads ([] without one), checked a name; `hints`
+    learns what to say if the data lacks it."""
+    if group_by is None:
+        return []
+    if not isinstance(group_by, str) or not group_by:
+        raise ArgumentError(f"{owner}: group_by must be a column name (e.g. 'user_id'), got {group_by!r}")
+    hints[group_by] = " (group_by names it: the group AUC is over its values)"
+    return [group_by]
+
+
 def evaluate_clicks(owner: str, spec: FeatureSpec, predict: Callable[[pd.DataFrame], np.ndarray],
                     data: ctr_data.Source, group_by: str | None = None) -> ClickEvaluation:
     """Score labelled rows with `predict` and compute `click_metrics` (with `group_by`, the group AUC over
     that column's values too): the one evaluation of a click model, in memory or exported."""
     hints = ctr_data.column_hints(spec)
-    if group_by is not None:
-        if not isinstance(group_by, str) or not group_by:
-            raise ArgumentError(f"{owner}: group_by must be a column name (e.g. 'user_id'), got {group_by!r}")
-        hints[group_by] = " (group_by names it: the group AUC is over its values)"
-    frame = ctr_data.read(data, [*spec.columns, *([group_by] if group_by else [])], hint=hints)
+    frame = ctr_data.read(data, [*spec.columns, *group_column(owner, group_by, hints)], hint=hints)
     if len(frame) == 0:
         raise DataError("the evaluation data has no rows")
     y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)

@@ -166,6 +166,11 @@ def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path,
     assert shown == pytest.approx({**model.evaluate(test), **group_auc((test["rating"] >= 4).to_numpy(),
                                                                         model.predict(test), test["user_id"])})
     assert 0.5 < shown["gauc"] < shown["auc"] and shown["gauc_groups"] > 10
+    sliced = ctr.evaluate_by(model, test, "gender", group_by="user_id").set_index("gender")
+    assert sliced.loc["(all)"].to_dict() == pytest.approx(shown)
+    for gender in ("F", "M"):
+        alone = model.evaluate(test[test["gender"] == gender], group_by="user_id")
+        assert sliced.loc[gender].to_dict() == pytest.approx(alone), gender
     with pytest.raises(ctr.DataError, match=r"column 'account' is missing from the data.*\(group_by names it"):
         model.evaluate(test, group_by="account")
     listed = test.assign(genres=test["genres"].str.split("|"))
@@ -177,8 +182,11 @@ def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path,
     test.to_parquet(tmp_path / "test.parquet")
     capsys.readouterr()
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
-                 "user_id"]) == 0
-    assert json.loads(capsys.readouterr().out) == pytest.approx(shown, abs=1e-5)
+                 "user_id", "--by", "gender"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {k: v for k, v in printed.items() if k != "by"} == pytest.approx(shown, abs=1e-5)
+    assert {s["gender"]: s["gauc"] for s in printed["by"]} == pytest.approx(sliced["gauc"].drop("(all)").to_dict(),
+                                                                            abs=1e-5)
     assert ctr.load(path).evaluate(tmp_path / "test.parquet", group_by="user_id") == pytest.approx(shown, abs=1e-5)
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
                  "account"]) == 2
