@@ -46,7 +46,7 @@ def group_auc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
                         f"{int(np.flatnonzero(several)[0])} holds {values[several].iloc[0]!r}")
     codes = pd.factorize(values)[0]  # a missing group: -1
     if not len(y) == len(s) == len(w) == len(codes):
-        raise ValueError(f"group_auc: {len(y)} labels, {len(s)} scores, {len(w)} weights, {len(codes)} groups")
+        raise DataError(f"group_auc: {len(y)} labels, {len(s)} scores, {len(w)} weights, {len(codes)} groups")
     keep = codes >= 0
     y, s, w, codes = y[keep], s[keep], w[keep], codes[keep]
     if len(y) == 0:
