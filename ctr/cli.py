@@ -57,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="click models: cut --split's fractions in the order of this time column (the past "
                           "trains, the future tests) instead of at random")
     fit.add_argument("--group-by", metavar="COLUMN",
-                     help="click models: also report the test rows' group AUC over this column's values (gAUC, "
-                          "e.g. user_id: how well each user's rows are ordered)")
+                     help="click models: also report the group AUC over this column's values (gAUC, e.g. "
+                          "user_id: how well each user's rows are ordered), each epoch's on the validation rows "
+                          "and the test rows'")
     fit.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE", default=[],
                      help="any other argument of the model (repeat for several), e.g. dropout=0.3, l2=1e-5, "
                           "cross_layers=3 or structure=stacked (dcn), n_negatives=8 (mf, neumf); the value is "
@@ -200,7 +201,7 @@ def _fit(args: argparse.Namespace) -> int:
             raise ArgumentError("--patience stops on the validation AUC, and --split leaves no validation rows")
         stopping = _early_stopping(args, "val_auc")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
-                  callbacks=stopping)
+                  callbacks=stopping, group_by=args.group_by if len(valid) else None)
         _report_stopping(stopping)
         history = model.history_
         if len(test):

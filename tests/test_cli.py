@@ -176,6 +176,7 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
                  str(tmp_path / "dcn")]) == 0
     out = capsys.readouterr().out
     assert "ctr fit: DCN on 2400 rows" in out
+    assert "val_gauc: 0." in out  # each epoch's, on the validation rows
     tested = json.loads(out[out.index("{"):out.rindex("}") + 1])["test"]
     assert 0 <= tested["gauc"] <= 1 and 0 < tested["gauc_rows"] <= 300, tested
     # The three parts' time ranges, in order, none overlapping.

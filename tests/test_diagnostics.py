@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import ctr
+from ctr._keras import keras
 from ctr.cli import main
 from ctr.metrics import auc, click_metrics, group_auc
 
@@ -191,3 +192,22 @@ def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path,
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--group-by",
                  "account"]) == 2
     assert "column 'account' is missing from the data" in capsys.readouterr().err
+
+
+def test_fit_logs_the_validation_group_auc_for_early_stopping(spec, splits):
+    train, valid, _ = splits
+    model = ctr.FM(spec, embedding_dim=4, learning_rate=0.01, batch_size=256)
+    stop = keras.callbacks.EarlyStopping(monitor="val_gauc", mode="max", patience=1)
+    history = model.fit(train, validation_data=valid, epochs=3, callbacks=[stop], group_by="user_id", verbose=0)
+    assert len(history.history["val_gauc"]) == len(history.history["val_auc"]) == 3
+    assert 0.5 < history.history["val_gauc"][-1] < 1
+    assert stop.best == max(history.history["val_gauc"])  # the callbacks after it see val_gauc
+    # Scored with the weights validation scored (the average), which the model holds at the end.
+    assert history.history["val_gauc"][-1] == pytest.approx(model.evaluate(valid, group_by="user_id")["gauc"],
+                                                            abs=1e-6)
+    with pytest.raises(ctr.ArgumentError, match=r"FM.fit: group_by reports the validation rows' group AUC"):
+        ctr.FM(spec).fit(train, group_by="user_id")
+    untrained = ctr.FM(spec)
+    with pytest.raises(ctr.DataError, match=r"column 'account' is missing from the data.*\(group_by names it"):
+        untrained.fit(train, validation_data=valid, group_by="account")
+    assert not untrained.preprocessor_.fitted  # refused before any work

@@ -23,8 +23,9 @@ import tensorflow_recommenders as tfrs
 from .. import data as ctr_data
 from .._args import EMBEDDING_UPDATES, check_arguments, check_choice
 from .._keras import keras, tf
-from ..errors import DataError, NotFittedError
+from ..errors import ArgumentError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
+from ..metrics import group_auc
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
@@ -406,7 +407,7 @@ class RankingModel(abc.ABC):
             batch_size: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
-            in_memory: bool | None = None) -> keras.callbacks.History:
+            in_memory: bool | None = None, group_by: str | None = None) -> keras.callbacks.History:
         """Train on `data` (fitting the preprocessing first if needed); returns the Keras History.
 
         `backup_dir` makes training resumable: checkpoints are written there every `backup_every`
@@ -414,7 +415,9 @@ class RankingModel(abc.ABC):
         from the last one; the folder is removed when training completes. `strategy` (or an enclosing
         `strategy.scope()`) distributes training. `in_memory=False` streams the data from its source
         every epoch instead of caching it encoded in memory; by default only sources whose encoded
-        form would exceed 1 GB are streamed.
+        form would exceed 1 GB are streamed. `group_by` (a column of the validation data, e.g.
+        "user_id") adds each epoch's validation group AUC over its values to the logs as `val_gauc`,
+        which `keras.callbacks.EarlyStopping(monitor="val_gauc", mode="max")` can watch.
         """
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
@@ -423,6 +426,8 @@ class RankingModel(abc.ABC):
         data = ctr_data.as_source(data)
         validation_data = ctr_data.as_source(validation_data) if validation_data is not None else None
         backup = Path(backup_dir) if backup_dir is not None else None
+        # Before the training: a missing group column is found now, not after the first epoch.
+        grouped = None if group_by is None else self._group_auc_callback(validation_data, group_by)
         self._fit_preprocessing(data, verbose, backup)
         streamed = not self._fits_in_memory(data) if in_memory is None else not in_memory
         errors = GeneratorErrors()
@@ -461,6 +466,8 @@ class RankingModel(abc.ABC):
         # sees the averaged weights at an epoch's end.
         user_callbacks = list(callbacks)
         callbacks = ([_WeightAveraging()] if self.network_.optimizer.use_ema else []) + user_callbacks
+        if grouped is not None:  # after the swap, before the callbacks that read `val_gauc`
+            callbacks.insert(len(callbacks) - len(user_callbacks), grouped)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
@@ -476,6 +483,20 @@ class RankingModel(abc.ABC):
         for key, values in history.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         return history
+
+    def _group_auc_callback(self, validation_data: ctr_data.Source | None, group_by: str) -> _GroupAUC:
+        """The callback that logs `val_gauc`: the validation rows, their labels and groups read once."""
+        from ..evaluation import group_column
+
+        owner = f"{type(self).__name__}.fit"
+        if validation_data is None:
+            raise ArgumentError(f"{owner}: group_by reports the validation rows' group AUC each epoch; pass "
+                                "validation_data")
+        hints = ctr_data.column_hints(self.spec)
+        frame = ctr_data.read(validation_data, [*self.spec.columns, *group_column(owner, group_by, hints)],
+                              hint=hints)
+        return _GroupAUC(lambda: self.predict(frame), ctr_data.labels(frame, self.spec), frame[group_by],
+                         ctr_data.sample_weights(frame, self.spec))
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
         """Adam with row-wise embedding updates; by default it also keeps a moving average of the
@@ -690,6 +711,20 @@ class _WeightAveraging(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.raw = None
+
+
+class _GroupAUC(keras.callbacks.Callback):
+    """Adds the validation rows' group AUC (`val_gauc`) to each epoch's logs, scored with the weights
+    validation scored (the average, when the model keeps one), for the History and for the callbacks
+    after it."""
+
+    def __init__(self, score: Any, labels: np.ndarray, groups: pd.Series, weights: np.ndarray | None) -> None:
+        super().__init__()
+        self.score, self.labels, self.groups, self.weights = score, labels, groups, weights
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["val_gauc"] = group_auc(self.labels, self.score(), self.groups, self.weights)["gauc"]
 
 
 class GeneratorErrors:
