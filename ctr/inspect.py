@@ -168,14 +168,14 @@ def history_panels(history: dict[str, list[float]]) -> list[tuple[str, list[str]
     loss = ("log loss", ["logloss", "val_logloss"]) if "logloss" in history else ("loss", ["loss", "val_loss"])
     top_k = ("top-K accuracy (validation)", sorted((k for k in history if k.startswith("val_") and "/top_" in k),
                                                    key=lambda k: int(k.rsplit("top_", 1)[1].split("_")[0])))
-    panels = [loss, ("AUC", ["auc", "val_auc"]), top_k]
+    panels = [loss, ("AUC", ["auc", "val_auc", "val_gauc"]), top_k]
     panels = [(name, [k for k in keys if k in history]) for name, keys in panels]
     return [(name, keys) for name, keys in panels if keys]
 
 
 def plot_history(history: dict[str, list[float]], path: str | Path, title: str = "training") -> Path:
-    """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds), and a
-    retriever's validation top-K accuracies."""
+    """A PNG of loss and AUC per epoch, training and validation (the keys Keras' History holds; the
+    validation group AUC too, when fit had a `group_by`), and a retriever's validation top-K accuracies."""
     panels = history_panels(history)
     if not panels:
         raise CtrError(f"no loss, AUC or top-K accuracy in the history to plot (it has {sorted(history)})")
@@ -185,6 +185,8 @@ def plot_history(history: dict[str, list[float]], path: str | Path, title: str =
         for key in keys:
             epochs = np.arange(1, len(history[key]) + 1)
             label = "validation" if key.startswith("val_") else "training"
+            if key == "val_gauc":  # fit(group_by=...)
+                label = "validation, group AUC"
             if "/" in key:  # a retriever's top-K accuracies, one line per K
                 label = key.rsplit("/", 1)[1].removesuffix("_categorical_accuracy").replace("_", " ")
             ax.plot(epochs, history[key], marker="o", label=label)

@@ -56,6 +56,9 @@ def test_training_curves_png(trained, tmp_path):
     assert _valid_png(path)
     with pytest.raises(ctr.CtrError, match="no loss, AUC or top-K accuracy"):
         plot_history({"lr": [0.1]}, tmp_path / "x.png")
+    grouped = {**trained["deepfm"].history_, "val_gauc": [0.6, 0.7, 0.72]}  # fit(group_by="user_id")
+    assert history_panels(grouped)[1] == ("AUC", ["val_auc", "val_gauc"])  # AUC is validation-only
+    assert _valid_png(plot_history(grouped, tmp_path / "grouped.png"))
 
 
 def test_a_retrievers_curves_show_its_loss_and_top_k_accuracies(tmp_path):
