@@ -142,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample.add_argument("--seed", type=int, default=0)
     downsample.add_argument("--out", required=True, help="file to write (.parquet, .csv, .tsv or .json)")
 
+    export = commands.add_parser("export", help="convert a click model's SavedModel export to one ONNX file")
+    export.add_argument("--model", required=True, help="export folder (ctr fit --export)")
+    export.add_argument("--out", required=True, help="the ONNX file to write, e.g. runs/deepfm.onnx")
+
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
     describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
 
@@ -523,6 +527,19 @@ def _embeddings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import ServedModel, load
+
+    served = load(args.model)
+    if not isinstance(served, ServedModel):
+        raise CtrError(f"{args.model} is a recommender export ({served.metadata['model']}): ONNX export covers the "
+                       "click models (lr, fm, deepfm, dcn); serve the recommender's SavedModel")
+    print(f"ctr export: converting {args.model} to ONNX (tf2onnx), then checking it against the SavedModel",
+          file=sys.stderr)
+    print(f"ctr export: wrote {served.to_onnx(args.out)}")
+    return 0
+
+
 def _describe(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec, describe_spec
 
@@ -578,7 +595,7 @@ _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization
 
 _COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "importance": _importance, "downsample": _downsample,
-             "inspect-data": _inspect_data, "embeddings": _embeddings, "describe": _describe}
+             "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe}
 
 if __name__ == "__main__":
     sys.exit(main())

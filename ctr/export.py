@@ -212,6 +212,13 @@ class ServedModel:
         return evaluate_clicks("ServedModel.evaluate", self.spec, lambda frame: self.predict(frame, batch_size),
                                data, group_by).figures
 
+    def to_onnx(self, path: str | Path, *, verify: bool = True) -> Path:
+        """Write this export as one ONNX file that takes raw features, as the model's
+        `export(path, format="onnx")` would have (`pip install 'ctr[onnx]'`); checked and atomic."""
+        from .onnx_export import export_served
+
+        return export_served(self, path, verify=verify)
+
     def _probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()
 

@@ -29,8 +29,10 @@ import numpy as np
 from . import data as ctr_data
 from .errors import CtrError
 from .export import ExportError, _probe_rows, load
+from .spec import FeatureSpec
 
 if TYPE_CHECKING:
+    from .export import ServedModel
     from .models.base import RankingModel
 
 OPSET = 17
@@ -51,17 +53,29 @@ def _require_packages() -> None:
 
 def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
     """Write `model` as one ONNX file at `path` that takes raw features (see the module docstring)."""
+    state = model.preprocessor_.state
+    return _write(path, model.spec, state, lambda work: model.export(work / "saved_model", verify=verify), verify)
+
+
+def export_served(served: ServedModel, path: str | Path, verify: bool = True) -> Path:
+    """Write a click model's SavedModel export, loaded (`ctr.load`), as one ONNX file at `path`, as
+    `model.export(path, format="onnx")` would have: its spec and fitted vocabularies travel in the export."""
+    return _write(path, served.spec, served.metadata["preprocessing"], lambda work: served.path, verify)
+
+
+def _write(path: str | Path, spec: FeatureSpec, state: dict[str, Any], saved_model: Any, verify: bool) -> Path:
+    """Convert the SavedModel `saved_model(work folder)` gives, check it, and move it to `path` (atomic)."""
     _require_packages()
     import onnx
 
     if Path(path).is_dir():
         raise ExportError(f"{path} is a folder; an ONNX export is one file, so choose a file name such as model.onnx")
-    _refuse_string_hashes(model)
+    _refuse_string_hashes(spec, state)
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
-        saved = model.export(work / "saved_model", verify=verify)
+        saved = saved_model(work)
         converted = work / "model.onnx"
         result = subprocess.run(
             [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved), "--output", str(converted),
@@ -76,19 +90,19 @@ def export_onnx(model: RankingModel, path: Path, verify: bool = True) -> Path:
         _set_locale(graph, onnx)
         onnx.save(graph, str(converted))
         if verify:
-            _verify(converted, saved, model)
+            _verify(converted, saved, spec, state)
         os.replace(converted, path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return path
 
 
-def _refuse_string_hashes(model: RankingModel) -> None:
+def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
     """Raise an ExportError naming each feature whose ids TensorFlow's string hash picks: a hashed
     feature, or unseen values spread over several OOV buckets. ONNX runtimes hash strings otherwise."""
-    tables = model.preprocessor_.state["tables"]
+    tables = state["tables"]
     reasons = []
-    for f in model.spec.features:
+    for f in spec.features:
         table = tables.get(f.shared_embedding or f.name, {})  # only vocabulary kinds have tables
         if "hash_buckets" in table:
             reasons.append(f"feature {f.name!r} is hashed (hash_buckets)")
@@ -166,10 +180,10 @@ def _require_working_regex() -> None:
                        "before tensorflow, or serve the ONNX file from a process that does not load TensorFlow")
 
 
-def _verify(converted: Path, saved: Path, model: RankingModel) -> None:
+def _verify(converted: Path, saved: Path, spec: FeatureSpec, state: dict[str, Any]) -> None:
     session = onnx_session(converted)
-    rows = _probe_rows(model.spec, model.preprocessor_.state, n=64)
-    raw = ctr_data.raw_features(rows, model.spec)
+    rows = _probe_rows(spec, state, n=64)
+    raw = ctr_data.raw_features(rows, spec)
     got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
     expected = load(saved).predict(rows)
     worst = float(np.max(np.abs(got - expected)))

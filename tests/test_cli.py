@@ -159,6 +159,8 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     user = str(frame["user_id"].iloc[0])
     assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
     assert f"top 3 for user {user} (TwoTower)" in capsys.readouterr().out
+    assert main(["export", "--model", str(export), "--out", str(tmp_path / "tower.onnx")]) == 2
+    assert "is a recommender export (TwoTower): ONNX export covers the click models" in capsys.readouterr().err
     # Leave-one-out needs each interaction's time.
     no_time = tmp_path / "no-time.yaml"
     no_time.write_text("\n".join(line for line in spec.read_text().splitlines() if "timestamp" not in line))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ctr
+from ctr.cli import main
 from ctr.data import raw_features
 
 pytest.importorskip("tf2onnx")
@@ -43,18 +44,24 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 
-def test_onnx_export_of_dcn_matches_the_saved_model(spec, frame, tmp_path):
+def test_a_dcn_saved_model_export_converts_to_onnx_from_the_shell(spec, frame, tmp_path, capsys):
     # The cross layers are what is new here; every kind of feature's encoding is the test above's.
+    # The conversion starts from the SavedModel export (`ctr fit --export`), as a shell user has it.
     small = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
                              ctr.Categorical("item_id", dtype="int", role="item"), ctr.Numeric("price")],
                             label=spec.label)
     model = ctr.DCN(small, embedding_dim=4, cross_layers=2, projection_dim=3, hidden_units=(8,), batch_size=256)
     model.fit(frame.head(2000), epochs=1, verbose=0)
+    saved = model.export(tmp_path / "dcn")
+    assert main(["export", "--model", str(saved), "--out", str(tmp_path / "dcn.onnx")]) == 0
+    assert f"wrote {tmp_path / 'dcn.onnx'}" in capsys.readouterr().out
     rows = frame.tail(40).reset_index(drop=True)
-    session = ctr.onnx_session(model.export(tmp_path / "dcn.onnx", format="onnx"))
+    session = ctr.onnx_session(tmp_path / "dcn.onnx")
     raw = raw_features(rows, model.spec)
     got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
     np.testing.assert_allclose(got, model.predict(rows), atol=1e-4)
+    assert main(["export", "--model", str(tmp_path), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "no SavedModel here" in capsys.readouterr().err
 
 
 def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
@@ -64,6 +71,8 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     model.fit(splits[0].head(500), epochs=1, verbose=0)
     with pytest.raises(ctr.ExportError, match="feature 'zip_prefix' is hashed"):
         model.export(tmp_path / "m.onnx", format="onnx")
+    with pytest.raises(ctr.ExportError, match="feature 'zip_prefix' is hashed"):  # from its SavedModel too
+        ctr.load(model.export(tmp_path / "hashed")).to_onnx(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
     # Unseen values spread over OOV buckets by TensorFlow's string hash, which ONNX runtimes do not have.
     spread = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
