@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,8 @@ def export_served(served: ServedModel, path: str | Path, verify: bool = True) ->
     return _write(path, served.spec, served.metadata["preprocessing"], lambda work: served.path, verify)
 
 
-def _write(path: str | Path, spec: FeatureSpec, state: dict[str, Any], saved_model: Any, verify: bool) -> Path:
+def _write(path: str | Path, spec: FeatureSpec, state: dict[str, Any], saved_model: Callable[[Path], Path],
+           verify: bool) -> Path:
     """Convert the SavedModel `saved_model(work folder)` gives, check it, and move it to `path` (atomic)."""
     _require_packages()
     import onnx

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -718,7 +718,8 @@ class _GroupAUC(keras.callbacks.Callback):
     validation scored (the average, when the model keeps one), for the History and for the callbacks
     after it."""
 
-    def __init__(self, score: Any, labels: np.ndarray, groups: pd.Series, weights: np.ndarray | None) -> None:
+    def __init__(self, score: Callable[[], np.ndarray], labels: np.ndarray, groups: pd.Series,
+                 weights: np.ndarray | None) -> None:
         super().__init__()
         self.score, self.labels, self.groups, self.weights = score, labels, groups, weights
 
