@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
                                                   "accuracy) has not improved for this many epochs, and keep the "
                                                   "best epoch's weights; --epochs is then the most it trains")
+    fit.add_argument("--stop-on", choices=["auc", "gauc"], default="auc",
+                     help="click models: the validation figure --patience watches, the AUC or (with --group-by) "
+                          "the group AUC")
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
@@ -185,11 +188,14 @@ def _fit(args: argparse.Namespace) -> int:
         if args.split_by_time:
             raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
                                 "user's latest interaction, and validated on the one before")
-        if args.group_by:
-            raise ArgumentError("--group-by applies to the click models; a recommender is tested by ranking each "
-                                "user's held-out items, which is per user already")
+        if args.group_by or args.stop_on == "gauc":
+            raise ArgumentError("--group-by and --stop-on gauc apply to the click models; a recommender is tested "
+                                "by ranking each user's held-out items, which is per user already")
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
+        if args.stop_on == "gauc" and not args.group_by:
+            raise ArgumentError("--stop-on gauc watches the validation group AUC: give --group-by COLUMN (e.g. "
+                                "user_id)")
         if args.group_by:  # before the training, not after it
             data.require_columns(frame.columns, [args.group_by], where=args.data,
                                  hint=" (--group-by names it: the group AUC is over its values)")
@@ -203,7 +209,7 @@ def _fit(args: argparse.Namespace) -> int:
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         if args.patience is not None and not len(valid):
             raise ArgumentError("--patience stops on the validation AUC, and --split leaves no validation rows")
-        stopping = _early_stopping(args, "val_auc")
+        stopping = _early_stopping(args, "val_gauc" if args.stop_on == "gauc" else "val_auc")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
                   callbacks=stopping, group_by=args.group_by if len(valid) else None)
         _report_stopping(stopping)
@@ -237,10 +243,15 @@ def _early_stopping(args: argparse.Namespace, monitor: str) -> list:
 
 
 def _report_stopping(stopping: list) -> None:
-    if stopping and stopping[0].stopped_epoch:
-        callback = stopping[0]
+    if not stopping:
+        return
+    callback = stopping[0]
+    if callback.stopped_epoch:
         print(f"ctr fit: stopped after epoch {callback.stopped_epoch + 1}: {callback.monitor} last improved at "
               f"epoch {callback.best_epoch + 1} ({callback.best:.4f}), whose weights are kept")
+    else:
+        print(f"ctr fit: {callback.monitor} was best at epoch {callback.best_epoch + 1} ({callback.best:.4f}), "
+              "whose weights are kept")
 
 
 def _param(text: str) -> tuple[str, Any]:

@@ -174,11 +174,13 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
     spec = str(ROOT / "feature_specs" / "synthetic.yaml")
     assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", "--epochs", "1", "--embedding-dim",
                  "4", "--hidden-units", "8", "--split-by-time", "timestamp", "--param", "structure=stacked",
-                 "--param", "l2=1e-5", "--param", "projection_dim=2", "--group-by", "user_id", "--export",
+                 "--param", "l2=1e-5", "--param", "projection_dim=2", "--group-by", "user_id", "--patience", "1",
+                 "--stop-on", "gauc", "--export",
                  str(tmp_path / "dcn")]) == 0
     out = capsys.readouterr().out
     assert "ctr fit: DCN on 2400 rows" in out
     assert "val_gauc: 0." in out  # each epoch's, on the validation rows
+    assert re.search(r"ctr fit: val_gauc was best at epoch 1 \(0\.\d+\), whose weights are kept", out), out
     tested = json.loads(out[out.index("{"):out.rindex("}") + 1])["test"]
     assert 0 <= tested["gauc"] <= 1 and 0 < tested["gauc_rows"] <= 300, tested
     # The three parts' time ranges, in order, none overlapping.
@@ -197,7 +199,10 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
                            (["--model", "mf", "--split-by-time", "timestamp"],
                             "--split-by-time applies to the click models"),
                            (["--group-by", "account"], "column 'account' is missing from " + str(data)),
-                           (["--model", "mf", "--group-by", "user_id"], "--group-by applies to the click models")]:
+                           (["--stop-on", "gauc", "--patience", "1"], "--stop-on gauc watches the validation "
+                                                                      "group AUC: give --group-by COLUMN"),
+                           (["--model", "mf", "--group-by", "user_id"],
+                            "--group-by and --stop-on gauc apply to the click models")]:
         assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
     with pytest.raises(SystemExit):
