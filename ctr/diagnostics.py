@@ -21,8 +21,8 @@ import pandas as pd
 from . import data as ctr_data
 from ._args import check_arguments
 from .errors import ArgumentError, DataError
-from .evaluation import group_column
-from .metrics import click_metrics, group_auc
+from .evaluation import read_labelled
+from .metrics import click_metrics
 from .spec import FeatureSpec
 
 
@@ -48,8 +48,7 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
     by = [by] if isinstance(by, str) else list(by)
     if not by or not all(isinstance(column, str) for column in by):
         raise ArgumentError(f"evaluate_by: by must be a column name or a list of them, got {by!r}")
-    hints = ctr_data.column_hints(spec)
-    frame = ctr_data.read(data, [*spec.columns, *by, *group_column("evaluate_by", group_by, hints)], hint=hints)
+    frame = read_labelled("evaluate_by", spec, data, group_by, extra=by)
     if len(frame) == 0:
         raise DataError("the evaluation data has no rows")
     y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
@@ -61,20 +60,14 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
         if keys[column].map(lambda v: isinstance(v, list)).any():
             keys = keys.explode(column)
     groups = None if group_by is None else frame[group_by].reset_index(drop=True)
-
-    def figures(index: np.ndarray | None) -> dict[str, float]:
-        at = slice(None) if index is None else index
-        weights = None if w is None else w[at]
-        return {**click_metrics(y[at], p[at], weights),
-                **({} if groups is None else group_auc(y[at], p[at], groups.iloc[at], weights))}
-
-    rows = [{**dict.fromkeys(by, "(all)"), **figures(None)}]
+    rows = [{**dict.fromkeys(by, "(all)"), **click_metrics(y, p, w, groups)}]
     slices = keys.groupby(by, dropna=False, sort=False, observed=True).indices
     for values, positions in sorted(slices.items(), key=lambda item: -len(item[1])):
         index = keys.index.to_numpy()[positions]  # the rows of the data
         values = values if isinstance(values, tuple) else (values,)
         named = {column: "(missing)" if pd.isna(v) else v for column, v in zip(by, values, strict=True)}
-        rows.append({**named, **figures(index)})
+        rows.append({**named, **click_metrics(y[index], p[index], None if w is None else w[index],
+                                              None if groups is None else groups.iloc[index])})
     table = pd.DataFrame(rows)
     return table[[*by, "rows", "positive_rate", *(c for c in table.columns if c not in {*by, "rows", "positive_rate"})]]
 

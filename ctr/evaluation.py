@@ -17,7 +17,7 @@ and context columns) and catalogue row numbers [Q, C].
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ from . import data as ctr_data
 from ._args import check_arguments, check_choice
 from .errors import ArgumentError, DataError
 from .implicit import NegativeSampler, keys
-from .metrics import click_metrics, group_auc, ranking_metrics, ranks_with_random_ties
+from .metrics import click_metrics, ranking_metrics, ranks_with_random_ties
 from .spec import FeatureSpec
 
 
@@ -36,38 +36,36 @@ from .spec import FeatureSpec
 class ClickEvaluation:
     """A click model's scores on labelled rows, and the figures `evaluate` reports for them."""
 
-    frame: pd.DataFrame
     labels: np.ndarray
     probabilities: np.ndarray
     weights: np.ndarray | None
     figures: dict[str, float]
 
 
-def group_column(owner: str, group_by: str | None, hints: dict[str, str]) -> list[str]:
-    """The column `group_by` adds to what an evaluation reads ([] without one), checked a name; `hints`
-    learns what to say if the data lacks it."""
-    if group_by is None:
-        return []
-    if not isinstance(group_by, str) or not group_by:
-        raise ArgumentError(f"{owner}: group_by must be a column name (e.g. 'user_id'), got {group_by!r}")
-    hints[group_by] = " (group_by names it: the group AUC is over its values)"
-    return [group_by]
+def read_labelled(owner: str, spec: FeatureSpec, data: ctr_data.Source, group_by: str | None = None,
+                  extra: Sequence[str] = ()) -> pd.DataFrame:
+    """The columns of `data` an evaluation reads: the spec's, the `extra` ones and the `group_by` column
+    (checked a column name); one error names any that is missing."""
+    hints = ctr_data.column_hints(spec)
+    columns = [*spec.columns, *extra]
+    if group_by is not None:
+        if not isinstance(group_by, str) or not group_by:
+            raise ArgumentError(f"{owner}: group_by must be a column name (e.g. 'user_id'), got {group_by!r}")
+        hints[group_by] = " (group_by names it: the group AUC is over its values)"
+        columns.append(group_by)
+    return ctr_data.read(data, columns, hint=hints)
 
 
 def evaluate_clicks(owner: str, spec: FeatureSpec, predict: Callable[[pd.DataFrame], np.ndarray],
                     data: ctr_data.Source, group_by: str | None = None) -> ClickEvaluation:
     """Score labelled rows with `predict` and compute `click_metrics` (with `group_by`, the group AUC over
     that column's values too): the one evaluation of a click model, in memory or exported."""
-    hints = ctr_data.column_hints(spec)
-    frame = ctr_data.read(data, [*spec.columns, *group_column(owner, group_by, hints)], hint=hints)
+    frame = read_labelled(owner, spec, data, group_by)
     if len(frame) == 0:
         raise DataError("the evaluation data has no rows")
     y, w = ctr_data.labels(frame, spec), ctr_data.sample_weights(frame, spec)
     p = predict(frame)
-    figures = click_metrics(y, p, w)
-    if group_by is not None:
-        figures.update(group_auc(y, p, frame[group_by], w))
-    return ClickEvaluation(frame, y, p, w, figures)
+    return ClickEvaluation(y, p, w, click_metrics(y, p, w, None if group_by is None else frame[group_by]))
 
 
 class Ranker(Protocol):

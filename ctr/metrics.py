@@ -39,7 +39,9 @@ def group_auc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     values = pd.Series(np.asarray(groups, dtype=object).reshape(-1))
-    several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray))
+    # Only a column of Python objects can hold lists; ids of numbers or text are checked for nothing.
+    several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray)) \
+        if np.asarray(groups).dtype == object else pd.Series(False, index=values.index)
     if several.any():
         where = f"column {groups.name!r}" if isinstance(groups, pd.Series) and groups.name is not None else "groups"
         raise DataError(f"group_auc: {where} must hold one group per row (a user id, say), but row "
@@ -86,12 +88,14 @@ def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7,
     return float((w * losses).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
 
-def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None,
+                  groups: np.ndarray | pd.Series | None = None) -> dict[str, float]:
     """What evaluating a click model reports, the rows counted by `weights` (the spec's
     `label.weight`) when given, in all but the row count: AUC; logloss; normalized entropy, the
     logloss over that of always predicting the positive rate (below 1 is better than that); the mean
     prediction, and calibration, its ratio to the positive rate (1 when clicks are predicted as
-    often as they happen); the row count and the positive rate."""
+    often as they happen); the row count and the positive rate. With `groups` (a user id per row, say),
+    the group AUC too (`group_auc`)."""
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
@@ -102,7 +106,7 @@ def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.nda
     base = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate)) if 0 < rate < 1 else float("nan")
     return {"auc": auc(y, p, weights), "logloss": loss, "normalized_entropy": float(loss / base),
             "calibration": mean / rate if rate > 0 else float("nan"), "mean_prediction": mean, "rows": len(y),
-            "positive_rate": rate}
+            "positive_rate": rate, **({} if groups is None else group_auc(labels, probabilities, groups, weights))}
 
 
 def reliability(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None,

@@ -486,15 +486,13 @@ class RankingModel(abc.ABC):
 
     def _group_auc_callback(self, validation_data: ctr_data.Source | None, group_by: str) -> _GroupAUC:
         """The callback that logs `val_gauc`: the validation rows, their labels and groups read once."""
-        from ..evaluation import group_column
+        from ..evaluation import read_labelled
 
         owner = f"{type(self).__name__}.fit"
         if validation_data is None:
             raise ArgumentError(f"{owner}: group_by reports the validation rows' group AUC each epoch; pass "
                                 "validation_data")
-        hints = ctr_data.column_hints(self.spec)
-        frame = ctr_data.read(validation_data, [*self.spec.columns, *group_column(owner, group_by, hints)],
-                              hint=hints)
+        frame = read_labelled(owner, self.spec, validation_data, group_by)
         return _GroupAUC(lambda: self.predict(frame), ctr_data.labels(frame, self.spec), frame[group_by],
                          ctr_data.sample_weights(frame, self.spec))
 
