@@ -41,8 +41,8 @@ class Scorer(keras.layers.Layer, abc.ABC):
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
 
     # Whether training caches each row's table entries in place of its features (`training_cache`).
-    # It pays where the step is small beside working them out (FM); a DeepFM step is mostly its
-    # MLP, and there it was no faster and took more memory (bench/training_speed.py).
+    # It pays where the step is small beside working them out (FM); about two fifths of a DeepFM step is
+    # its MLP (bench/mlp_floor.py), and there it was no faster and took more memory (bench/training_speed.py).
     caches_entries = False
 
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
