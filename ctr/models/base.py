@@ -227,7 +227,7 @@ def several_steps_per_call(network: keras.Model, batch_size: int, callbacks: Seq
                            backup_every: int | None) -> Iterator[None]:
     """Run a fit's steps several to a call into TensorFlow (Keras' `steps_per_execution`): about 32k
     rows' worth, so that Keras' Python loop and the call itself, which cost about half as much again
-    as a 256-row step, are paid once per call (bench/training_speed.py: 1.8× the examples/s for
+    as a 256-row step, are paid once per call (bench/training_speed.py: 1.5–1.6× the examples/s for
     MovieLens 100K DeepFM at batch 256).
 
     One step a call when one of `callbacks` (the user's) acts on every batch, so that it still sees
