@@ -9,10 +9,12 @@ call into TensorFlow as fit puts in one call at that batch size, each pass waiti
 before), which is the floor; and one pass a call, as DeepCTR's fit runs its steps, which adds the
 cost of the call. Beside it, from the latest bench/results/vs_deepctr.json (named with its date),
 the step times implied by its training throughputs: DeepCTR's DeepFM step, the step twice as fast,
-what is left of that after the MLP, and our DeepFM and FM steps. Writes bench/results/mlp_floor.json
-and the README's block.
+what is left of that after the MLP, our DeepFM and FM steps, and the MLP and our FM step one after
+the other. Datasets: MovieLens 100K, Frappe (skipped when absent) and the synthetic data. Writes
+bench/results/mlp_floor.json and the README's block.
 
-    python bench/mlp_floor.py [--data ../shared/data/ml-100k] [--runs 5] [--calls 300]
+    python bench/mlp_floor.py [--data ../shared/data/ml-100k] [--frappe ../shared/data/frappe] [--runs 5]
+                              [--calls 300]
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ VS_DEEPCTR = ROOT / "bench" / "results" / "vs_deepctr.json"
 
 
 def main() -> None:
-    from bench._report import arguments, machine, report_only_or_check_data, save
+    from bench._report import arguments, frappe_option, machine, report_only_or_check_data, save
 
     parser = arguments(__doc__, DEFAULT_OUT)
+    frappe_option(parser)
     parser.set_defaults(runs=5)
     parser.add_argument("--calls", type=int, default=300, help="calls per timing")
     args = parser.parse_args()
@@ -45,8 +48,12 @@ def main() -> None:
         return
     started = time.time()
     results = {}
-    for dataset in ("movielens", "synthetic"):
-        batch, width = _shape(dataset, args.data)
+    datasets = ["movielens", "frappe", "synthetic"]
+    if not Path(args.frappe).exists():
+        print(f"Frappe not found at {args.frappe}: its row is skipped (pass --frappe)", flush=True)
+        datasets.remove("frappe")
+    for dataset in datasets:
+        batch, width = _shape(dataset, args.frappe if dataset == "frappe" else args.data)
         timings = _mlp_timings(batch, width, args.runs, args.calls)
         results[dataset] = {"batch_size": batch, "mlp_inputs": width, "passes_per_call": timings["passes_per_call"],
                             "mlp_in_fit_ms_median": statistics.median(timings["in_fit"]),
@@ -71,6 +78,8 @@ def _shape(dataset: str, data: str) -> tuple[int, int]:
 
     if dataset == "movielens":
         spec, table = ctr.FeatureSpec.from_dict(MOVIELENS_SPEC), ctr.datasets.movielens_100k(data).head(2000)
+    elif dataset == "frappe":
+        spec, table = ctr.datasets.frappe_spec(), ctr.datasets.frappe(data).drop(columns="split").head(2000)
     else:
         spec, table = ctr.datasets.synthetic_spec(), ctr.datasets.synthetic(n_rows=2000, seed=0)
     model = ctr.DeepFM(spec, embedding_dim=EMBEDDING_DIM, hidden_units=HIDDEN, seed=0)
@@ -133,14 +142,18 @@ def _steps_from_vs_deepctr(results: dict) -> dict:
     vs = json.loads(VS_DEEPCTR.read_text())
     steps = {"measured_at": vs["measured_at"]}
     for dataset, r in results.items():
+        if f"{dataset}/deepctr/DeepFM" not in vs["results"]:
+            continue  # that run skipped the dataset (Frappe absent)
+
         def step_ms(key: str, batch: int = r["batch_size"]) -> float:
             return batch / vs["results"][key]["train_examples_per_s_median"] * 1e3
 
         deepctr = step_ms(f"{dataset}/deepctr/DeepFM")
         floor = r.get("mlp_in_fit_ms_median", r["mlp_ms_median"])
+        fm = step_ms(f"{dataset}/ctr/FM")
         steps[dataset] = {"deepctr_deepfm_ms": deepctr, "twice_as_fast_ms": deepctr / 2,
-                          "left_after_mlp_ms": deepctr / 2 - floor,
-                          "ctr_deepfm_ms": step_ms(f"{dataset}/ctr/DeepFM"), "ctr_fm_ms": step_ms(f"{dataset}/ctr/FM")}
+                          "left_after_mlp_ms": deepctr / 2 - floor, "ctr_deepfm_ms": step_ms(f"{dataset}/ctr/DeepFM"),
+                          "ctr_fm_ms": fm, "mlp_plus_ctr_fm_ms": floor + fm}
     return steps
 
 
@@ -150,15 +163,17 @@ def publish(report: dict, update: bool) -> None:
     res, vs, info = report["results"], report["vs_deepctr"], report["machine"]
     rows = ["| dataset | batch | MLP inputs | MLP forward + backward ms, as fit runs it | one pass a call ms | "
             "DeepCTR DeepFM step ms | 2× its speed: step ms | left after the MLP ms | ctr DeepFM step ms | "
-            "ctr FM step ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for dataset, label in (("movielens", "MovieLens 100K"), ("synthetic", "synthetic 1,000,000")):
-        r, s = res[dataset], vs.get(dataset)
+            "ctr FM step ms | MLP + ctr FM step ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    labels = {"movielens": "MovieLens 100K", "frappe": "Frappe (86,582)", "synthetic": "synthetic 1,000,000"}
+    for dataset, r in res.items():
+        label, s = labels[dataset], vs.get(dataset)
         in_fit = (f"{r['mlp_in_fit_ms_median']:.2f} ({r['passes_per_call']} a call)"
                   if "mlp_in_fit_ms_median" in r else "–")  # not measured before 2026-12-02's second run
         cells = [label, str(r["batch_size"]), str(r["mlp_inputs"]), in_fit, f"{r['mlp_ms_median']:.2f}"]
-        cells += ([f"{s[k]:.2f}" for k in ("deepctr_deepfm_ms", "twice_as_fast_ms", "left_after_mlp_ms",
-                                          "ctr_deepfm_ms", "ctr_fm_ms")] if s else ["–"] * 5)
+        cells += [f"{s[k]:.2f}" if s and k in s else "–" for k in (
+            "deepctr_deepfm_ms", "twice_as_fast_ms", "left_after_mlp_ms", "ctr_deepfm_ms", "ctr_fm_ms",
+            "mlp_plus_ctr_fm_ms")]
         rows.append("| " + " | ".join(cells) + " |")
     rows += ["", f"MLP: median of {report['runs']} timings of at least {report['calls']} passes each way, measured "
              f"{report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), TensorFlow "
