@@ -82,7 +82,7 @@ def test_cached_training_entries_give_the_rows_moments_and_gradients_of_the_feat
 
 
 def test_training_caches_table_entries_only_where_the_features_are_not_needed(spec, splits):
-    # FM only (about two fifths of a DeepFM step is its MLP, and the cache did not speed it up), and not
+    # FM only (a third to two fifths of a DeepFM step is its MLP, and the cache did not speed it up), and not
     # where training must see the features.
     train = splits[0].head(3000)
     base = spec.to_dict()

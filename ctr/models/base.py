@@ -41,7 +41,7 @@ class Scorer(keras.layers.Layer, abc.ABC):
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
 
     # Whether training caches each row's table entries in place of its features (`training_cache`).
-    # It pays where the step is small beside working them out (FM); about two fifths of a DeepFM step is
+    # It pays where the step is small beside working them out (FM); a third to two fifths of a DeepFM step is
     # its MLP (bench/mlp_floor.py), and there it was no faster and took more memory (bench/training_speed.py).
     caches_entries = False
 
