@@ -38,14 +38,20 @@ def group_auc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    values = pd.Series(np.asarray(groups, dtype=object).reshape(-1))
-    # Only a column of Python objects can hold lists; ids of numbers or text are checked for nothing.
-    several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray)) \
-        if np.asarray(groups).dtype == object else pd.Series(False, index=values.index)
-    if several.any():
-        where = f"column {groups.name!r}" if isinstance(groups, pd.Series) and groups.name is not None else "groups"
-        raise DataError(f"group_auc: {where} must hold one group per row (a user id, say), but row "
-                        f"{int(np.flatnonzero(several)[0])} holds {values[several].iloc[0]!r}")
+    if isinstance(groups, pd.Series):
+        values = groups.reset_index(drop=True)
+    elif isinstance(groups, np.ndarray):
+        values = pd.Series(groups.reshape(-1))
+    else:  # a list or another sequence: pandas infers its dtype
+        values = pd.Series(list(groups))
+    # The ids are factorized in their own dtype, not boxed into Python objects one by one (fit's
+    # `val_gauc` does this every epoch); only a column of Python objects can hold lists.
+    if values.dtype == object:
+        several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray))
+        if several.any():
+            where = f"column {groups.name!r}" if isinstance(groups, pd.Series) and groups.name is not None else "groups"
+            raise DataError(f"group_auc: {where} must hold one group per row (a user id, say), but row "
+                            f"{int(np.flatnonzero(several)[0])} holds {values[several].iloc[0]!r}")
     codes = pd.factorize(values)[0]  # a missing group: -1
     if not len(y) == len(s) == len(w) == len(codes):
         raise DataError(f"group_auc: {len(y)} labels, {len(s)} scores, {len(w)} weights, {len(codes)} groups")

@@ -485,7 +485,7 @@ class RankingModel(abc.ABC):
         return history
 
     def _group_auc_callback(self, validation_data: ctr_data.Source | None, group_by: str) -> _GroupAUC:
-        """The callback that logs `val_gauc`: the validation rows, their labels and groups read once."""
+        """The callback that logs `val_gauc`: the validation rows' raw features, labels and groups read once."""
         from ..evaluation import read_labelled
 
         owner = f"{type(self).__name__}.fit"
@@ -493,8 +493,9 @@ class RankingModel(abc.ABC):
             raise ArgumentError(f"{owner}: group_by reports the validation rows' group AUC each epoch; pass "
                                 "validation_data")
         frame = read_labelled(owner, self.spec, validation_data, group_by)
-        return _GroupAUC(lambda: self.predict(frame), ctr_data.labels(frame, self.spec), frame[group_by],
-                         ctr_data.sample_weights(frame, self.spec))
+        raw = ctr_data.raw_features(frame, self.spec)  # once, not at every epoch's end
+        return _GroupAUC(lambda: self._predict_raw(raw, len(frame)), ctr_data.labels(frame, self.spec),
+                         frame[group_by], ctr_data.sample_weights(frame, self.spec))
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
         """Adam with row-wise embedding updates; by default it also keeps a moving average of the
@@ -573,13 +574,16 @@ class RankingModel(abc.ABC):
     def predict(self, data: ctr_data.Source, batch_size: int = 8192) -> np.ndarray:
         """Click probabilities for the rows of `data` (label column not needed), scored `batch_size`
         rows a call, raw values to logits in one graph as the export does; files are streamed."""
+        parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk), batch_size)
+                 for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features])]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = 8192) -> np.ndarray:
+        """`predict` on rows already turned into raw feature arrays (`ctr.data.raw_features`)."""
         score = self._score_fn(self._require_network())
-        logits = []
-        for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features]):
-            raw = ctr_data.raw_features(chunk, self.spec)
-            for start in range(0, len(chunk), batch_size):
-                logits.append(score({k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}).numpy())
-        out = np.concatenate([x.reshape(-1) for x in logits]) if logits else np.zeros(0)
+        logits = [score({k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}).numpy().reshape(-1)
+                  for start in range(0, rows, batch_size)]
+        out = np.concatenate(logits) if logits else np.zeros(0)
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
     def evaluate(self, data: ctr_data.Source, batch_size: int = 8192, *,
