@@ -10,7 +10,9 @@ before), which is the floor; and one pass a call, as DeepCTR's fit runs its step
 cost of the call. Beside it, from the latest bench/results/vs_deepctr.json (named with its date),
 the step times implied by its training throughputs: DeepCTR's DeepFM step, the step twice as fast,
 what is left of that after the MLP, our DeepFM and FM steps, and the MLP and our FM step one after
-the other. Datasets: MovieLens 100K, Frappe (skipped when absent) and the synthetic data. Writes
+the other. Then, trained in this process on the same data and settings, the steps of our FM, our
+DeepFM without hidden layers and our DeepFM, which show what DeepFM adds to an FM step.
+Datasets: MovieLens 100K, Frappe (skipped when absent) and the synthetic data. Writes
 bench/results/mlp_floor.json and the README's block.
 
     python bench/mlp_floor.py [--data ../shared/data/ml-100k] [--frappe ../shared/data/frappe] [--runs 5]
@@ -63,6 +65,9 @@ def main() -> None:
         print(f"  {dataset:<10} batch {batch:>5}  {width} inputs: MLP forward and backward "
               f"{results[dataset]['mlp_in_fit_ms_median']:.2f} ms as fit runs it, "
               f"{results[dataset]['mlp_ms_median']:.2f} ms one pass a call (medians of {args.runs})", flush=True)
+        results[dataset]["steps_ms"] = _steps(dataset, args.frappe if dataset == "frappe" else args.data)
+        steps = results[dataset]["steps_ms"]
+        print(f"  {dataset:<10} steps: " + ", ".join(f"{k} {v:.2f} ms" for k, v in steps.items()), flush=True)
     report = {"benchmark": "mlp_floor", "runs": args.runs, "calls": args.calls, "machine": machine(),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "wall_minutes": round((time.time() - started) / 60, 1), "results": results,
@@ -135,6 +140,32 @@ def _mlp_timings(batch: int, width: int, runs: int, calls: int) -> dict[str, lis
     return timings
 
 
+# What DeepFM adds to an FM step, in one process: each model trained on bench/vs_deepctr.py's data
+# and settings, its step timed over the steady epochs (all but the first).
+STEP_MODELS = {"FM": ("FM", {}), "DeepFM, no hidden layers": ("DeepFM", {"hidden_units": ()}),
+               "DeepFM": ("DeepFM", {})}
+
+
+def _steps(dataset: str, data: str) -> dict[str, float]:
+    """Milliseconds per training step (median of the steady epochs' steps) of each of `STEP_MODELS`."""
+    import ctr
+    from bench.vs_deepctr import EMBEDDING_DIM, LEARNING_RATE, OUR_MODELS, SETTINGS, _clock_callback
+    from bench.vs_deepctr import dataset as split
+
+    settings = SETTINGS[dataset]
+    epochs = 3 if dataset == "synthetic" else 5
+    spec, (train, _, _) = split({"dataset": dataset, "data": data, "rows": 1_000_000})
+    steps = {}
+    for name, (cls, extra) in STEP_MODELS.items():
+        clock = _clock_callback(time.perf_counter())
+        model = getattr(ctr, cls)(spec, embedding_dim=EMBEDDING_DIM, learning_rate=LEARNING_RATE,
+                                  batch_size=settings["batch_size"], seed=0, **{**OUR_MODELS[cls], **extra})
+        model.fit(train, epochs=epochs, callbacks=[clock], verbose=0)
+        steps_per_epoch = -(-len(train) // settings["batch_size"])
+        steps[name] = statistics.median(clock.epoch_seconds[1:]) / steps_per_epoch * 1e3
+    return steps
+
+
 def _steps_from_vs_deepctr(results: dict) -> dict:
     """Step times (ms) implied by the latest vs_deepctr run's steady-state throughputs."""
     if not VS_DEEPCTR.exists():
@@ -175,6 +206,15 @@ def publish(report: dict, update: bool) -> None:
             "deepctr_deepfm_ms", "twice_as_fast_ms", "left_after_mlp_ms", "ctr_deepfm_ms", "ctr_fm_ms",
             "mlp_plus_ctr_fm_ms")]
         rows.append("| " + " | ".join(cells) + " |")
+    stepped = {d: r["steps_ms"] for d, r in res.items() if "steps_ms" in r}
+    if stepped:  # not measured before 2026-12-02's third run
+        rows += ["", "What DeepFM adds to an FM step (ms a training step, each model trained in this run on "
+                 "bench/vs_deepctr.py's data and settings; median of the steady epochs):", "",
+                 "| dataset | " + " | ".join(STEP_MODELS) + " | DeepFM's MLP and its updates |",
+                 "|---|" + "---:|" * (len(STEP_MODELS) + 1)]
+        for dataset, t in stepped.items():
+            rows.append(f"| {labels[dataset]} | " + " | ".join(f"{t[k]:.2f}" for k in STEP_MODELS)
+                        + f" | {t['DeepFM'] - t['DeepFM, no hidden layers']:.2f} |")
     rows += ["", f"MLP: median of {report['runs']} timings of at least {report['calls']} passes each way, measured "
              f"{report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), TensorFlow "
              f"{info['tensorflow']}, by `bench/mlp_floor.py`; raw figures in `bench/results/mlp_floor.json`. "
