@@ -47,6 +47,19 @@ def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "") 
     return pd.concat(list(iter_chunks(source, columns, hint=hint)), ignore_index=True)
 
 
+def score_chunks(source: Source, columns: Sequence[str] | None = None, chunk_rows: int = 262_144,
+                 hint: Hint = "") -> Iterator[pd.DataFrame]:
+    """The rows to score, as `iter_chunks` reads them, except that a request (a DataFrame or mapping of
+    at most `chunk_rows` rows) is one chunk, checked for `columns` but neither copied nor sliced: on a
+    one-row request, selecting and slicing took half as long as the model's call."""
+    source = as_source(source)
+    if isinstance(source, pd.DataFrame) and len(source) <= chunk_rows:
+        require_columns(source.columns, columns or [], hint=hint)
+        yield source
+        return
+    yield from iter_chunks(source, columns, chunk_rows, hint)
+
+
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 chunk_rows: int = 262_144, hint: Hint = "") -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame);

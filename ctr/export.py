@@ -197,10 +197,7 @@ class ServedModel:
         batch_size = batch_size or SCORED_A_CALL  # None: the default
         columns = [f.source for f in self.spec.features]
         hint = "; the model needs " + ", ".join(map(repr, dict.fromkeys(columns)))
-        if isinstance(data, pd.DataFrame) and len(data) <= batch_size:  # a request: no copy, no slicing
-            ctr_data.require_columns(data.columns, columns, hint=hint)
-            return self._probabilities(data)
-        scores = [self._probabilities(chunk) for chunk in ctr_data.iter_chunks(data, columns, batch_size, hint=hint)]
+        scores = [self._probabilities(chunk) for chunk in ctr_data.score_chunks(data, columns, batch_size, hint)]
         return np.concatenate(scores)
 
     def evaluate(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, *,

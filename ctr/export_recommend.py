@@ -299,7 +299,7 @@ class RecommenderExport:
         batch_size = batch_size or SCORED_A_CALL  # None: the default
         pairs, names = self._pair_signature()
         scores = []
-        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
+        for chunk in ctr_data.score_chunks(data, chunk_rows=batch_size):
             frame = ctr_data.complete_queries(self.spec, self.query_features, chunk)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
             scores.append(pairs(**inputs)["score"].numpy())

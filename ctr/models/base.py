@@ -575,7 +575,7 @@ class RankingModel(abc.ABC):
         """Click probabilities for the rows of `data` (label column not needed), scored `batch_size`
         rows a call, raw values to logits in one graph as the export does; files are streamed."""
         parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk), batch_size)
-                 for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features])]
+                 for chunk in ctr_data.score_chunks(data, [f.source for f in self.spec.features])]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
     def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = 8192) -> np.ndarray:
