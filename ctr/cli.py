@@ -320,6 +320,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     import pandas as pd
 
     from . import models
+    from .data import labels
     from .errors import DataError
     from .evaluation import evaluate_ranking
     from .implicit import keys, leave_one_out
@@ -332,8 +333,12 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     train, valid, test = leave_one_out(frame, user=user_col, time=time, validation=True)
     cls, extra = _RECOMMENDERS[args.model]
     model = getattr(models, cls)(spec, **{**extra, **kwargs})
+    ranked = ""
+    if spec.label is not None:  # only held-out positives are ranked (evaluate_ranking)
+        rule = f" >= {spec.label.threshold:g}" if spec.label.threshold is not None else " = 1"
+        ranked = f"; the {int(labels(test, spec).sum())} test rows with {spec.label.column}{rule} are ranked"
     print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
-          "each user's latest two)")
+          f"each user's latest two){ranked}")
     stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy" if args.model == "two_tower"
                                else "val_auc")
     history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,

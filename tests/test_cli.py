@@ -156,6 +156,7 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert f"TwoTower on {len(frame) - 2 * users} interactions ({users} valid, {users} test" in out
     test = json.loads(out[out.index("{"):out.index("ctr fit: exported")])["test"]
     assert test["protocol"].startswith("full") and 0 <= test["NDCG@10"] <= 1 and test["queries"] > 0
+    assert f"the {test['queries']} test rows with rating >= 4 are ranked" in out  # held-out positives only
     user = str(frame["user_id"].iloc[0])
     assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
     assert f"top 3 for user {user} (TwoTower)" in capsys.readouterr().out
