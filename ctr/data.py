@@ -134,9 +134,10 @@ def _parquet(path: Path) -> pads.Dataset:
 
 def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     """A request given as column name → values, checked to be one value per row and of one length; a
-    mapping of single values (`{"user_id": 196, ...}`) is one row."""
-    if columns and all(np.ndim(v) == 0 for v in columns.values()):
-        columns = {name: [value] for name, value in columns.items()}
+    mapping with single values (`{"user_id": 196, ...}`) is one row, whose list values (`"genres":
+    ["Action", "Comedy"]`) are that row's lists."""
+    if any(np.ndim(v) == 0 for v in columns.values()):  # one row: each value is the row's, a list included
+        return pd.DataFrame({name: [value] if np.ndim(value) == 0 else _cell(value) for name, value in columns.items()})
     arrays = {}
     for name, values in columns.items():
         try:
@@ -153,6 +154,13 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     if len(set(lengths.values())) > 1:
         raise DataError(f"the columns have different lengths: {lengths}")
     return pd.DataFrame(arrays)
+
+
+def _cell(value: Any) -> np.ndarray:
+    """A one-row column holding `value` (a list) whole: `np.asarray([value])` would spread it over columns."""
+    column = np.empty(1, dtype=object)
+    column[0] = value
+    return column
 
 
 def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
@@ -177,10 +185,16 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
     if missing:
         if not isinstance(hint, str):
             hint = "".join(hint[c] for c in missing if c in hint)
-        listed = ", ".join(repr(str(c)) for c in list(have)[:30])
+        listed = ", ".join(repr(str(c)) for c in list(have)[:30]) or "no columns at all"
         names = ", ".join(repr(c) for c in missing)
         raise DataError((f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
                          f"columns {names} are missing from {where}; it has: {listed}") + hint)
+    if len(present) < len(have):  # `have` names a column twice: reading it would give a table, not a column
+        counts = pd.Series(list(have)).value_counts()
+        twice = [c for c in dict.fromkeys(need) if counts.get(c, 0) > 1]
+        if twice:
+            raise DataError(f"column {twice[0]!r} appears {counts[twice[0]]} times in {where}; give each column once"
+                            + (f" (so do {', '.join(map(repr, twice[1:]))})" if twice[1:] else ""))
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
@@ -348,8 +362,10 @@ def _integers(column: pd.Series, where: str) -> np.ndarray:
         numbers = pd.to_numeric(column, errors="coerce") if not pd.api.types.is_bool_dtype(column.dtype) else None
         bad = column.notna() if numbers is None else numbers.isna() & column.notna()
         if bad.any():
+            example = column[bad].iloc[0]
             raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values "
-                            f"such as {column[bad].iloc[0]!r}; declare dtype: string for text ids")
+                            f"such as {example!r}" + ("; declare dtype: string for text ids" if isinstance(example, str)
+                                                      else ""))
         column = numbers
     x = column.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(x)

@@ -130,6 +130,10 @@ def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
     row = frame.iloc[0]
     one = read({c: row[c] for c in ("user_id", "gender", "price")})
     assert one.shape == (1, 3) and one["gender"].iloc[0] == row["gender"]
+    listed = read({"user_id": 1, "genres": ["Action", "Comedy"]})  # one row's list stays that row's
+    assert listed.shape == (1, 2) and listed["genres"].iloc[0] == ["Action", "Comedy"]
+    with pytest.raises(ctr.DataError, match="it has: no columns at all"):
+        read({}, ["user_id"])
     with pytest.raises(ctr.DataError, match="the columns have different lengths"):
         read({"user_id": [1, 2], "gender": ["F"]})
     with pytest.raises(ctr.DataError, match=r"column 'price': expected one value per row .* shape \(2, 2\)"):
