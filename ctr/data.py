@@ -51,7 +51,7 @@ def score_chunks(source: Source, columns: Sequence[str] | None = None, chunk_row
                  hint: Hint = "") -> Iterator[pd.DataFrame]:
     """The rows to score, as `iter_chunks` reads them, except that a request (a DataFrame or mapping of
     at most `chunk_rows` rows) is one chunk, checked for `columns` but neither copied nor sliced: on a
-    one-row request, selecting and slicing took half as long as the model's call."""
+    one-row request, selecting and slicing took about as long as the model's own call."""
     source = as_source(source)
     if isinstance(source, pd.DataFrame) and len(source) <= chunk_rows:
         require_columns(source.columns, columns or [], hint=hint)
