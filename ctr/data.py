@@ -137,7 +137,7 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     mapping with single values (`{"user_id": 196, ...}`) is one row, whose list values (`"genres":
     ["Action", "Comedy"]`) are that row's lists."""
     if any(np.ndim(v) == 0 for v in columns.values()):  # one row: each value is the row's, a list included
-        return pd.DataFrame({name: [value] if np.ndim(value) == 0 else _cell(value) for name, value in columns.items()})
+        return pd.DataFrame({name: _one_row(value) for name, value in columns.items()})
     arrays = {}
     for name, values in columns.items():
         try:
@@ -156,8 +156,12 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(arrays)
 
 
-def _cell(value: Any) -> np.ndarray:
-    """A one-row column holding `value` (a list) whole: `np.asarray([value])` would spread it over columns."""
+def _one_row(value: Any) -> np.ndarray:
+    """`value` as a one-row column: a single value as itself, a list (a multi-valued feature's) whole,
+    where `np.asarray([value])` would spread it over columns."""
+    if np.ndim(value) == 0:
+        column = np.asarray(value).reshape(1)
+        return column.astype(object) if column.dtype.kind in "US" else column
     column = np.empty(1, dtype=object)
     column[0] = value
     return column

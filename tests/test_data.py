@@ -132,6 +132,8 @@ def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
     assert one.shape == (1, 3) and one["gender"].iloc[0] == row["gender"]
     listed = read({"user_id": 1, "genres": ["Action", "Comedy"]})  # one row's list stays that row's
     assert listed.shape == (1, 2) and listed["genres"].iloc[0] == ["Action", "Comedy"]
+    zero_d = read({"user_id": np.array(7), "gender": np.array("F")})  # NumPy's 0-d arrays are single values too
+    assert zero_d["user_id"].tolist() == [7] and zero_d["gender"].tolist() == ["F"]
     with pytest.raises(ctr.DataError, match="it has: no columns at all"):
         read({}, ["user_id"])
     with pytest.raises(ctr.DataError, match="the columns have different lengths"):
