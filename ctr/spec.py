@@ -147,6 +147,9 @@ class Timestamp(Feature):
                                 + _did_you_mean(part, TIMESTAMP_PARTS))
         if len(set(self.parts)) != len(self.parts):
             problems.append(f"{path}.parts: a part is listed twice")
+        if isinstance(self.utc_offset_hours, int | float) and not -12 <= self.utc_offset_hours <= 14:
+            problems.append(f"{path}.utc_offset_hours: local time is between 12 hours behind UTC and 14 ahead; "
+                            f"got {self.utc_offset_hours:g}")
         return problems
 
 
@@ -168,6 +171,9 @@ class History(Feature):
         problems = _positive(self, path, "max_length")
         if self.separator == "":
             problems.append(f"{path}.separator: must be a non-empty string")
+        if self.role != "user":
+            problems.append(f"{path}.role: a history describes the user who touched the items, so its role is "
+                            f"'user'; got {self.role!r}")
         return problems
 
 
@@ -338,9 +344,14 @@ class FeatureSpec:
             if isinstance(f, History):
                 target = next((g for g in self.features if g.name == f.items), None)
                 if not isinstance(target, Categorical) or target.role != "item" or target.hash_buckets:
+                    fits = [g.name for g in self.features
+                            if isinstance(g, Categorical) and g.role == "item" and not g.hash_buckets]
+                    hashed = " with hash buckets" if getattr(target, "hash_buckets", None) else ""
+                    what = ("" if target is None else
+                            f"; {target.name!r} is a {target.kind} feature of role {target.role!r}{hashed}")
                     problems.append(f"features[{i}].items: {f.items!r} must name a categorical item feature "
-                                    "with a vocabulary (the ids the history lists)"
-                                    + _did_you_mean(f.items, [g.name for g in self.features]))
+                                    f"with a vocabulary (the ids the history lists){what}"
+                                    + _did_you_mean(f.items, fits))
         for group, members in self.embedding_groups().items():
             if group in seen and group not in {m.name for m in members}:
                 problems.append(f"shared_embedding {group!r}: names a feature that is not in the group")

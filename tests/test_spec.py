@@ -68,6 +68,11 @@ def _with_feature(line: str) -> str:
     ("{name: clicked}", "features[3]: reads the label column 'clicked'"),
     ("{name: x, kind: numeric, shared_embedding: item_id}", "features[3].shared_embedding: a number has no vocabulary"),
     ("just-a-string", "features[3]: expected a mapping with name and kind, got str"),
+    ("{name: t, kind: timestamp, utc_offset_hours: 30}", "features[3].utc_offset_hours: local time is between"),
+    ("{name: h, kind: history, items: item_id, role: item}", "features[3].role: a history describes the user"),
+    ("{name: h, kind: history, items: user_id}",
+     "features[3].items: 'user_id' must name a categorical item feature with a vocabulary (the ids the history "
+     "lists); 'user_id' is a categorical feature of role 'user'"),
 ])
 def test_spec_errors_name_the_path_and_the_rule(feature, expected):
     assert expected in _error(_with_feature(feature))
