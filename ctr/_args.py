@@ -87,6 +87,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1),
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
+    "validation_split": _optional(_number(0.0, above=True, high=1.0)),
 }
 
 

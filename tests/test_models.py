@@ -245,6 +245,33 @@ def test_keras_callbacks_history_and_tensorboard_logs(spec, splits, tmp_path):
     assert len(model.history_["loss"]) == 3
 
 
+def test_fit_takes_keras_validation_split_and_one_callback_and_names_a_keras_style_y(spec, splits, tmp_path):
+    rows = splits[0].head(1000)
+
+    def fit(**kwargs):
+        model = ctr.LogisticRegression(spec, seed=3)
+        return model.fit(epochs=1, verbose=0, **kwargs).history
+
+    # The last fifth of the rows validates, as in Keras: the same figures as passing them.
+    split = fit(data=rows, validation_split=0.2, callbacks=keras.callbacks.TerminateOnNaN())
+    assert split["val_auc"] == fit(data=rows.iloc[:800], validation_data=rows.iloc[800:])["val_auc"]
+    model = ctr.LogisticRegression(spec)
+    for kwargs, message in [
+        ({"validation_data": rows["rating"]}, "second argument is validation_data, .* got a Series. The labels are "
+                                              "the data's 'rating' column"),
+        ({"validation_data": rows, "validation_split": 0.2}, "validation_data or validation_split, not both"),
+        ({"validation_split": 1.5}, "validation_split must be a number above 0 and below 1"),
+        ({"validation_split": 0.0001}, "leaves 0 for validation"),
+        ({"callbacks": [keras.callbacks.History(), "stop early"]},
+         "callbacks must be tf.keras callbacks .* 'stop early'"),
+    ]:
+        with pytest.raises(ctr.ArgumentError, match=message):
+            model.fit(rows, epochs=1, verbose=0, **kwargs)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    with pytest.raises(ctr.ArgumentError, match="for files, pass validation_data"):
+        model.fit(tmp_path / "rows.parquet", validation_split=0.2, epochs=1, verbose=0)
+
+
 def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits, capsys):
     """`loss` and `val_loss` are what Keras callbacks watch by default (EarlyStopping,
     ReduceLROnPlateau): the epoch's mean over its rows, not the last batch's, and the progress bar

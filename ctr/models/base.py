@@ -360,6 +360,46 @@ class _Arrays:
 _LABELS = "\0labels"  # a key no feature can have
 
 
+def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_data: Any,
+               validation_split: float | None,
+               callbacks: Any) -> tuple[ctr_data.Source, ctr_data.Source | None, list[keras.callbacks.Callback]]:
+    """fit's data, validation data and callbacks as Keras users give them: `validation_split` takes the
+    last share of the rows (before any shuffling, as Keras does), and one callback is a list of one.
+    A label vector passed where the validation data goes, as in Keras' fit(x, y), is named as such."""
+    check_arguments(owner, validation_split=validation_split)
+    if isinstance(validation_data, pd.Series | np.ndarray | list | tuple):
+        labels = (f"the data's {spec.label.column!r} column (the spec's label)" if spec.label is not None
+                  else "the data's rows themselves (every row is an interaction)")
+        raise ArgumentError(f"{owner}: the second argument is validation_data, a table of rows with their labels; "
+                            f"got a {type(validation_data).__name__}. The labels are {labels}, not a separate y")
+    if validation_split is not None:
+        if validation_data is not None:
+            raise ArgumentError(f"{owner}: pass validation_data or validation_split, not both")
+        data = ctr_data.as_source(data)
+        if not isinstance(data, pd.DataFrame | pa.Table):
+            raise ArgumentError(f"{owner}: validation_split splits a table in memory; for files, pass "
+                                "validation_data (ctr.data.random_split or time_split make one)")
+        cut = len(data) - round(validation_split * len(data))
+        if not 0 < cut < len(data):
+            raise ArgumentError(f"{owner}: validation_split {validation_split:g} of {len(data)} rows leaves "
+                                f"{len(data) - cut} for validation and {cut} for training")
+        data, validation_data = ((data.iloc[:cut], data.iloc[cut:]) if isinstance(data, pd.DataFrame)
+                                 else (data.slice(0, cut), data.slice(cut)))
+    if callbacks is None:
+        callbacks = []
+    elif isinstance(callbacks, keras.callbacks.Callback):
+        callbacks = [callbacks]
+    elif isinstance(callbacks, str | bytes | Mapping) or not isinstance(callbacks, Sequence | Iterator):
+        raise ArgumentError(f"{owner}: callbacks must be a Keras callback or a list of them, got "
+                            f"{type(callbacks).__name__}")
+    callbacks = list(callbacks)
+    stranger = next((c for c in callbacks if not isinstance(c, keras.callbacks.Callback)), None)
+    if stranger is not None:
+        raise ArgumentError(f"{owner}: callbacks must be tf.keras callbacks (Keras 2, which ctr trains with, "
+                            f"e.g. tf.keras.callbacks.EarlyStopping); got {stranger!r} ({type(stranger).__module__})")
+    return data, validation_data, callbacks
+
+
 class RankingModel(abc.ABC):
     """A click-through-rate model over a feature spec, with Keras verbs: fit, evaluate, predict.
 
@@ -407,7 +447,8 @@ class RankingModel(abc.ABC):
             batch_size: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
-            in_memory: bool | None = None, group_by: str | None = None) -> keras.callbacks.History:
+            in_memory: bool | None = None, group_by: str | None = None,
+            validation_split: float | None = None) -> keras.callbacks.History:
         """Train on `data` (fitting the preprocessing first if needed); returns the Keras History.
 
         `backup_dir` makes training resumable: checkpoints are written there every `backup_every`
@@ -418,9 +459,12 @@ class RankingModel(abc.ABC):
         form would exceed 1 GB are streamed. `group_by` (a column of the validation data, e.g.
         "user_id") adds each epoch's validation group AUC over its values to the logs as `val_gauc`,
         which `keras.callbacks.EarlyStopping(monitor="val_gauc", mode="max")` can watch.
+        `validation_split` validates on the last share of the rows, as Keras does.
         """
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
+        data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
+                                                      validation_data, validation_split, callbacks)
         batch_size = batch_size or self.batch_size
         # Read several times below (preprocessing, row count, encoding): a request is made a table once.
         data = ctr_data.as_source(data)

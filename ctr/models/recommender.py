@@ -29,7 +29,15 @@ from ..implicit import Interactions, NegativeSampler, keys, refuse_weights
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
-from .base import GeneratorErrors, ReplicaModel, cut_into_batches, pipeline_options, row_mean, several_steps_per_call
+from .base import (
+    GeneratorErrors,
+    ReplicaModel,
+    cut_into_batches,
+    fit_inputs,
+    pipeline_options,
+    row_mean,
+    several_steps_per_call,
+)
 
 
 class PairScorer(keras.layers.Layer, abc.ABC):
@@ -143,7 +151,8 @@ class Recommender(abc.ABC):
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
-            backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None) -> keras.callbacks.History:
+            backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
+            validation_split: float | None = None) -> keras.callbacks.History:
         """Train on interactions; `items` may list catalogue items nobody interacted with yet.
 
         `backup_dir` makes training resumable, as for the click models: checkpoints every
@@ -154,6 +163,8 @@ class Recommender(abc.ABC):
         """
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, backup_every=backup_every, backup_dir=backup_dir,
                         logdir=logdir)
+        data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
+                                                      validation_data, validation_split, callbacks)
         backup = Path(backup_dir) if backup_dir is not None else None
         frame = ctr_data.read(data)
         interactions = Interactions.from_frame(frame, self.spec, items)
