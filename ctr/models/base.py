@@ -444,7 +444,8 @@ class RankingModel(abc.ABC):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *, epochs: int = 1,
-            batch_size: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
+            batch_size: int | None = None,
+            callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
             in_memory: bool | None = None, group_by: str | None = None,

@@ -149,7 +149,8 @@ class Recommender(abc.ABC):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
-            items: pd.DataFrame | None = None, epochs: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (),
+            items: pd.DataFrame | None = None, epochs: int = 1,
+            callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
             validation_split: float | None = None) -> keras.callbacks.History:
