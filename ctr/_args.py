@@ -70,6 +70,10 @@ def _share(value: Any) -> str | None:
     return None if 0 < value <= 1 else f"{wanted}, got {value}"
 
 
+def _verbosity(value: Any) -> str | None:
+    return None if value in ("auto", 0, 1, 2) and not isinstance(value, bool) else f"0, 1, 2 or 'auto', got {value!r}"
+
+
 def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return lambda value: None if value is None else rule(value)
 
@@ -87,7 +91,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1),
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
-    "validation_split": _optional(_number(0.0, above=True, high=1.0)),
+    "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
 }
 
 

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,23 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         raise DataError(f"{path}: the Parquet files do not share one schema: {err}") from None
     if empty:
         yield dataset.schema.empty_table().select(cols or dataset.schema.names).to_pandas()
+
+
+def progress(source: Source, verbose: str | int) -> Callable[[int], None]:
+    """What to call with each scored chunk's row count: a Keras progress bar over the source's rows
+    when `verbose` asks for one (1, 2 or "auto", as Keras' predict reads it), else nothing."""
+    if not verbose:
+        return lambda rows: None
+    from ._keras import keras
+
+    bar = keras.utils.Progbar(count_rows(source), verbose=2 if verbose == 2 else 1, unit_name="row")
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        bar.update(done)
+    return advance
 
 
 def count_rows(source: Source) -> int:

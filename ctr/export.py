@@ -189,25 +189,31 @@ class ServedModel:
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["serving_default"]
 
-    def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Click probabilities for raw rows (a DataFrame, any data source, or a dict of 1-D columns);
         missing, mistyped and misshapen features are named before TensorFlow sees them. Rows are
-        scored `batch_size` at a time and files are streamed, so memory follows the batch, not the data."""
-        check_arguments("ServedModel.predict", batch_size=batch_size)
+        scored `batch_size` at a time and files are streamed, so memory follows the batch, not the data.
+        `verbose` 1 or "auto" shows a progress bar, as Keras' predict does."""
+        check_arguments("ServedModel.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or SCORED_A_CALL  # None: the default
         columns = [f.source for f in self.spec.features]
         hint = "; the model needs " + ", ".join(map(repr, dict.fromkeys(columns)))
-        scores = [self._probabilities(chunk) for chunk in ctr_data.score_chunks(data, columns, batch_size, hint)]
+        data = ctr_data.as_source(data)
+        advance = ctr_data.progress(data, verbose)
+        scores = []
+        for chunk in ctr_data.score_chunks(data, columns, batch_size, hint):
+            scores.append(self._probabilities(chunk))
+            advance(len(chunk))
         return np.concatenate(scores)
 
-    def evaluate(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, *,
-                 group_by: str | None = None) -> dict[str, float]:
+    def evaluate(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, *, group_by: str | None = None,
+                 verbose: str | int = 0) -> dict[str, float]:
         """The figures the model's own `evaluate` gives, from the export: AUC, logloss, calibration, ...,
         and with `group_by` (a column, e.g. "user_id") the group AUC over its values."""
         from .evaluation import evaluate_clicks
 
-        return evaluate_clicks("ServedModel.evaluate", self.spec, lambda frame: self.predict(frame, batch_size),
-                               data, group_by).figures
+        return evaluate_clicks("ServedModel.evaluate", self.spec,
+                               lambda frame: self.predict(frame, batch_size, verbose), data, group_by).figures
 
     def to_onnx(self, path: str | Path, *, verify: bool = True) -> Path:
         """Write this export as one ONNX file that takes raw features, as the model's

@@ -292,17 +292,21 @@ class RecommenderExport:
         """Item ids of the exported catalogue, one per catalogue row."""
         return self.catalogue[self.spec[self.metadata["item_key"]].source].to_numpy()
 
-    def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
-        what the model's `predict` gives. Rows are scored `batch_size` at a time; files are streamed."""
-        check_arguments("RecommenderExport.predict", batch_size=batch_size)
+        what the model's `predict` gives. Rows are scored `batch_size` at a time; files are streamed
+        (`verbose`: a progress bar, as in Keras)."""
+        check_arguments("RecommenderExport.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or SCORED_A_CALL  # None: the default
         pairs, names = self._pair_signature()
+        data = ctr_data.as_source(data)
+        advance = ctr_data.progress(data, verbose)
         scores = []
         for chunk in ctr_data.score_chunks(data, chunk_rows=batch_size):
             frame = ctr_data.complete_queries(self.spec, self.query_features, chunk)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
             scores.append(pairs(**inputs)["score"].numpy())
+            advance(len(chunk))
         return np.concatenate(scores)
 
     def _pair_signature(self) -> tuple[Any, list[str]]:

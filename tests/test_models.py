@@ -39,6 +39,22 @@ def test_predict_reads_raw_values_as_training_encodes_them_and_streams_files(tra
     assert model.predict(frame.head(0)).shape == (0,)
 
 
+def test_predict_and_evaluate_take_keras_verbose(trained, splits, tmp_path, capsys):
+    model, rows = trained["fm"], splits[2].head(30)
+    expected = model.predict(rows)
+    assert capsys.readouterr().out == ""  # silent by default: a serving call prints nothing
+    np.testing.assert_allclose(model.predict(rows, batch_size=7, verbose=1), expected, atol=1e-6)
+    assert "30/30" in capsys.readouterr().out  # a Keras progress bar over the rows
+    model.export(tmp_path / "fm")
+    served = ctr.load(tmp_path / "fm")
+    np.testing.assert_allclose(served.predict(rows, verbose=1), expected, atol=1e-6)
+    assert "30/30" in capsys.readouterr().out
+    assert served.evaluate(rows, verbose=1)["rows"] == 30 and "30/30" in capsys.readouterr().out
+    for bad in ({"verbose": "loud"}, {"batch_size": 0}):
+        with pytest.raises(ctr.ArgumentError, match=r"verbose must be 0, 1, 2 or 'auto'|batch_size must be"):
+            model.predict(rows, **bad)
+
+
 def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trained, splits):
     # Training sums FM's fields straight from the distinct table rows; serving sums the gathered rows.
     embeddings = trained["fm"].network_.scorer.embeddings

@@ -616,23 +616,32 @@ class RankingModel(abc.ABC):
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
         return ds.with_options(_by_batch()).prefetch(2)
 
-    def predict(self, data: ctr_data.Source, batch_size: int = 8192) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = 8192, verbose: str | int = 0) -> np.ndarray:
         """Click probabilities for the rows of `data` (label column not needed), scored `batch_size`
-        rows a call, raw values to logits in one graph as the export does; files are streamed."""
-        parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk), batch_size)
+        rows a call, raw values to logits in one graph as the export does; files are streamed.
+        `verbose` 1 or "auto" shows a progress bar, as Keras' predict does (0, the default, does not)."""
+        check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
+        data = ctr_data.as_source(data)
+        advance = ctr_data.progress(data, verbose)
+        parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk), batch_size or 8192, advance)
                  for chunk in ctr_data.score_chunks(data, [f.source for f in self.spec.features])]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
-    def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = 8192) -> np.ndarray:
+    def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = 8192,
+                     advance: Callable[[int], None] | None = None) -> np.ndarray:
         """`predict` on rows already turned into raw feature arrays (`ctr.data.raw_features`)."""
         score = self._score_fn(self._require_network())
-        logits = [score({k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}).numpy().reshape(-1)
-                  for start in range(0, rows, batch_size)]
+        logits = []
+        for start in range(0, rows, batch_size):
+            batch = {k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}
+            logits.append(score(batch).numpy().reshape(-1))
+            if advance is not None:
+                advance(len(logits[-1]))
         out = np.concatenate(logits) if logits else np.zeros(0)
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
-    def evaluate(self, data: ctr_data.Source, batch_size: int = 8192, *,
-                 group_by: str | None = None) -> dict[str, float]:
+    def evaluate(self, data: ctr_data.Source, batch_size: int = 8192, *, group_by: str | None = None,
+                 verbose: str | int = 0) -> dict[str, float]:
         """Exact AUC and logloss on `data`, with the row count and positive rate, as a plain dict
         (AUC is NaN when the rows hold one class only: it compares clicks with non-clicks). With
         `label.weight` in the spec, each row counts by its weight in all but the row count. With
@@ -640,7 +649,8 @@ class RankingModel(abc.ABC):
         from ..evaluation import evaluate_clicks
 
         return evaluate_clicks(f"{type(self).__name__}.evaluate", self.spec,
-                               lambda frame: self.predict(frame, batch_size=batch_size), data, group_by).figures
+                               lambda frame: self.predict(frame, batch_size=batch_size, verbose=verbose), data,
+                               group_by).figures
 
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """Write a SavedModel (or, with format="onnx", one ONNX file) that serves raw feature values;

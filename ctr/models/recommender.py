@@ -323,15 +323,19 @@ class Recommender(abc.ABC):
             out[start:start + step] = network.scorer(feats).numpy().reshape(part.shape)
         return out
 
-    def predict(self, data: ctr_data.Source, batch_size: int = 8192) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = 8192, verbose: str | int = 0) -> np.ndarray:
         """Scores (logits) of (query, item) rows from their own user, context and item features: what
-        the export's `serving_default` returns for the same raw rows."""
-        check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size)
+        the export's `serving_default` returns for the same raw rows (`verbose`: a progress bar, as in Keras)."""
+        check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
+        batch_size = batch_size or 8192  # None: the default
         network = self._require()
         frame = ctr_data.read(data)
+        advance = ctr_data.progress(frame, verbose)
         encoded = self._encode_table(frame, [*self.query_features, *self.item_features])
-        scores = [network.scorer({k: v[i:i + batch_size] for k, v in encoded.items()}).numpy()
-                  for i in range(0, len(frame), batch_size)]
+        scores = []
+        for i in range(0, len(frame), batch_size):
+            scores.append(network.scorer({k: v[i:i + batch_size] for k, v in encoded.items()}).numpy())
+            advance(len(scores[-1]))
         return np.concatenate(scores).reshape(-1) if scores else np.zeros(0, np.float32)
 
     def catalogue_vectors(self) -> np.ndarray:
