@@ -55,6 +55,20 @@ def test_predict_and_evaluate_take_keras_verbose(trained, splits, tmp_path, caps
             model.predict(rows, **bad)
 
 
+def test_summary_shows_settings_features_and_every_trainable_weight(spec, trained):
+    lines: list[str] = []
+    ctr.FM(spec, embedding_dim=3).summary(print_fn=lines.append)
+    assert lines[0].startswith("FM {'embedding_dim': 3") and "(fit)" in lines[0]
+    assert lines[0].endswith("(not trained yet: fit makes the weights)")
+    lines.clear()
+    model = trained["deepfm"]
+    model.summary(print_fn=lines.append)
+    text = lines[0]
+    total = sum(int(np.prod(v.shape)) for v in model.network_.trainable_variables)
+    assert text.endswith(f"trainable parameters: {total:,}") and "user_id" in text and "(fit)" not in text
+    assert all(v.name in text for v in model.network_.trainable_variables)
+
+
 def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trained, splits):
     # Training sums FM's fields straight from the distinct table rows; serving sums the gathered rows.
     embeddings = trained["fm"].network_.scorer.embeddings

@@ -26,7 +26,7 @@ from .._keras import keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
-from ..spec import FeatureSpec
+from ..spec import FeatureSpec, describe_spec
 from . import _resume
 from ._adam import LazyAdam
 
@@ -400,6 +400,23 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
     return data, validation_data, callbacks
 
 
+def summary_text(model: Any) -> str:
+    """What Keras' `summary()` shows, for one of our models: its class and settings, its features with
+    their fitted table sizes, and each trainable weight with its shape and parameter count."""
+    lines = [f"{type(model).__name__} {model.get_config()}", describe_spec(model.spec, model.preprocessor_)]
+    if model.network_ is None:
+        return "\n".join([*lines, "(not trained yet: fit makes the weights)"])
+    rows = [("weight", "shape", "parameters")]
+    total = 0
+    for variable in model.network_.trainable_variables:
+        count = int(np.prod(variable.shape))
+        total += count
+        rows.append((variable.name, str(variable.shape.as_list()), f"{count:,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines += ["  ".join((row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]))) for row in rows]
+    return "\n".join([*lines, f"trainable parameters: {total:,}"])
+
+
 class RankingModel(abc.ABC):
     """A click-through-rate model over a feature spec, with Keras verbs: fit, evaluate, predict.
 
@@ -441,6 +458,11 @@ class RankingModel(abc.ABC):
         return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
                 "batch_size": self.batch_size, "weight_averaging": self.weight_averaging,
                 "embedding_updates": self.embedding_updates, "seed": self.seed}
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print what Keras' `summary()` shows: the settings, the features with their fitted sizes and
+        each trainable weight with its parameter count (`print_fn` takes the text instead)."""
+        print_fn(summary_text(self))
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *, epochs: int = 1,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .base import (
     pipeline_options,
     row_mean,
     several_steps_per_call,
+    summary_text,
 )
 
 
@@ -136,6 +137,11 @@ class Recommender(abc.ABC):
                   "batch_size": self.batch_size, "n_negatives": self.n_negatives, "negatives": self.negatives,
                   "embedding_updates": self.embedding_updates, "seed": self.seed}
         return {k: v for k, v in config.items() if v is not None}  # None: the option does not apply
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print what Keras' `summary()` shows: the settings, the features with their fitted sizes and
+        each trainable weight with its parameter count (`print_fn` takes the text instead)."""
+        print_fn(summary_text(self))
 
     # -- the feature sides ----------------------------------------------------------------------
     @property
