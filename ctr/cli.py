@@ -557,17 +557,14 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from .spec import FeatureSpec, describe_spec
+    from .spec import FeatureSpec
 
     target = Path(args.spec)
     if target.is_dir():
-        from .export import METADATA
-        from .features import Preprocessor
+        from .export import METADATA, describe_export
 
         metadata = json.loads((target / METADATA).read_text())
-        spec = FeatureSpec.from_yaml(target / "assets" / "spec.yaml")
-        print(f"{metadata['model']} {metadata['config']}")
-        print(describe_spec(spec, Preprocessor(spec, metadata["preprocessing"])))
+        print(describe_export(metadata, FeatureSpec.from_yaml(target / "assets" / "spec.yaml")))
     else:
         print(FeatureSpec.from_yaml(target).describe())
     return 0

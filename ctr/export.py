@@ -27,9 +27,9 @@ from . import data as ctr_data
 from ._args import check_arguments
 from ._keras import tf
 from .errors import CtrError
-from .features import FeatureEncoder, raw_signature, raw_tensors
+from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
-from .spec import FeatureSpec, raw_dtype
+from .spec import FeatureSpec, describe_spec, raw_dtype
 
 if TYPE_CHECKING:
     from .models.base import RankingModel
@@ -176,6 +176,12 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
+    """An export's model and settings, then its features with their fitted table sizes (`ctr describe`)."""
+    fitted = Preprocessor(spec, metadata["preprocessing"])
+    return f"{metadata['model']} {metadata['config']}\n" + describe_spec(spec, fitted)
+
+
 class ServedModel:
     """An exported ranking model loaded back with plain TensorFlow; `predict` takes a DataFrame."""
 
@@ -221,6 +227,10 @@ class ServedModel:
         from .onnx_export import export_served
 
         return export_served(self, path, verify=verify)
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print the exported model, its settings and its features with their fitted sizes."""
+        print_fn(describe_export(self.metadata, self.spec))
 
     def _probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()

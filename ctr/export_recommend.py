@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,6 +284,12 @@ class RecommenderExport:
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["recommend"]
         self._catalogue_raw: dict[str, np.ndarray] | None = None
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print the exported model, its settings, its features with their fitted sizes and its catalogue's size."""
+        from .export import describe_export
+
+        print_fn(describe_export(self.metadata, self.spec) + f"\ncatalogue: {len(self.catalogue):,} items")
 
     @property
     def query_features(self) -> list[str]:

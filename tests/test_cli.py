@@ -119,6 +119,9 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["describe", str(export)]) == 0
     out = capsys.readouterr().out
     assert "FM" in out and "(fit)" not in out
+    shown: list[str] = []
+    ctr.load(export).summary(print_fn=shown.append)  # the same text in Python
+    assert shown == [out.rstrip("\n")]
 
 
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
@@ -160,6 +163,9 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     user = str(frame["user_id"].iloc[0])
     assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
     assert f"top 3 for user {user} (TwoTower)" in capsys.readouterr().out
+    shown: list[str] = []
+    ctr.load(export).summary(print_fn=shown.append)
+    assert shown[0].startswith("TwoTower {") and f"catalogue: {frame['item_id'].nunique():,} items" in shown[0]
     assert main(["export", "--model", str(export), "--out", str(tmp_path / "tower.onnx")]) == 2
     assert "is a recommender export (TwoTower): ONNX export covers the click models" in capsys.readouterr().err
     # Leave-one-out needs each interaction's time.
