@@ -58,6 +58,9 @@ def test_personalised_models_beat_popularity(spec, loo, recommenders):
     ids, counts = popularity.recommend(test.head(2), k=3, exclude=[[], [by_count[0]]])
     assert ids[0].tolist() == by_count[:3].tolist() and (np.diff(counts[0]) <= 0).all()
     assert ids[1].tolist() == by_count[1:4].tolist()
+    shown: list[str] = []
+    popularity.summary(print_fn=shown.append)
+    assert shown[0].startswith(f"Popularity over {len(by_count):,} items; the most popular: {by_count[0]} (")
     for name, model in recommenders.items():
         hr = ctr.evaluate_ranking(model, test, train)["HR@10"]
         # ~130 held-out positives: MF-style models clear popularity by ~0.09, the two-tower by less.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,16 @@ class Popularity:
         self.ids_ = interactions.items[self.spec[self.item_key].source].to_numpy()
         self.counts_ = interactions.item_counts()
         return self
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print what the baseline holds, as the trained models' `summary()` does: its catalogue size and
+        its most popular items with their counts (it has no weights)."""
+        if self.ids_ is None:
+            print_fn("Popularity (not fitted yet: fit counts each item's positive interactions)")
+            return
+        top = np.argsort(-self.counts_, kind="stable")[:5]
+        print_fn(f"Popularity over {len(self.ids_):,} items; the most popular: "
+                 + ", ".join(f"{self.ids_[i]} ({int(self.counts_[i]):,})" for i in top))
 
     def catalog_ids(self) -> np.ndarray:
         if self.ids_ is None:
