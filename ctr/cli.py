@@ -405,9 +405,7 @@ def _predict(args: argparse.Namespace) -> int:
         print(frame.assign(**{column: served.predict(frame)}).to_string(max_rows=50))
         return 0
     # Chunk by chunk, so that memory follows the chunk and not the file.
-    from ._keras import keras
-
-    progress = keras.utils.Progbar(data.count_rows(args.data), unit_name="row")
+    advance = data.progress(args.data, 1)
     scored = 0
 
     def chunks() -> Any:
@@ -415,7 +413,7 @@ def _predict(args: argparse.Namespace) -> int:
         for chunk in data.iter_chunks(args.data, chunk_rows=SCORED_A_FILE):
             yield chunk.assign(**{column: served.predict(chunk)})
             scored += len(chunk)
-            progress.update(scored)
+            advance(len(chunk))
 
     data.write_frames(chunks(), out)
     print(f"ctr predict: {scored} rows written to {out}")

@@ -47,31 +47,21 @@ def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "") 
     return pd.concat(list(iter_chunks(source, columns, hint=hint)), ignore_index=True)
 
 
-def score_chunks(source: Source, columns: Sequence[str] | None = None, chunk_rows: int = 262_144,
-                 hint: Hint = "") -> Iterator[pd.DataFrame]:
-    """The rows to score, as `iter_chunks` reads them, except that a request (a DataFrame or mapping of
-    at most `chunk_rows` rows) is one chunk, checked for `columns` but neither copied nor sliced: on a
-    one-row request, selecting and slicing took about as long as the model's own call."""
-    source = as_source(source)
-    if isinstance(source, pd.DataFrame) and len(source) <= chunk_rows:
-        require_columns(source.columns, columns or [], hint=hint)
-        yield source
-        return
-    yield from iter_chunks(source, columns, chunk_rows, hint)
-
-
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 chunk_rows: int = 262_144, hint: Hint = "") -> Iterator[pd.DataFrame]:
-    """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame);
-    Parquet and CSV are never read whole."""
+    """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame), each
+    holding at least `columns`; Parquet and CSV are never read whole. A DataFrame is checked for
+    `columns` and cut, not copied: one that fits in a chunk (a request) is passed on as it is, since
+    selecting and slicing a one-row request took about as long as the model's own call."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
-        frame = read(source, cols, hint=hint)
-        if len(frame) == 0:
-            yield frame
-        for start in range(0, len(frame), chunk_rows):
-            yield frame.iloc[start:start + chunk_rows]
+        require_columns(source.columns, cols or [], hint=hint)
+        if len(source) <= chunk_rows:
+            yield source
+            return
+        for start in range(0, len(source), chunk_rows):
+            yield source.iloc[start:start + chunk_rows]
         return
     if isinstance(source, pa.Table):
         require_columns(source.column_names, cols or [], hint=hint)

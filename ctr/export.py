@@ -194,6 +194,8 @@ class ServedModel:
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
         self._loaded = tf.saved_model.load(str(self.path))
         self.signature = self._loaded.signatures["serving_default"]
+        self._columns = list(dict.fromkeys(f.source for f in self.spec.features))
+        self._hint = "; the model needs " + ", ".join(map(repr, self._columns))
 
     def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Click probabilities for raw rows (a DataFrame, any data source, or a dict of 1-D columns);
@@ -202,12 +204,10 @@ class ServedModel:
         `verbose` 1 or "auto" shows a progress bar, as Keras' predict does."""
         check_arguments("ServedModel.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or SCORED_A_CALL  # None: the default
-        columns = [f.source for f in self.spec.features]
-        hint = "; the model needs " + ", ".join(map(repr, dict.fromkeys(columns)))
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         scores = []
-        for chunk in ctr_data.score_chunks(data, columns, batch_size, hint):
+        for chunk in ctr_data.iter_chunks(data, self._columns, batch_size, self._hint):
             scores.append(self._probabilities(chunk))
             advance(len(chunk))
         return np.concatenate(scores)

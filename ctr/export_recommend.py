@@ -309,7 +309,7 @@ class RecommenderExport:
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         scores = []
-        for chunk in ctr_data.score_chunks(data, chunk_rows=batch_size):
+        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
             frame = ctr_data.complete_queries(self.spec, self.query_features, chunk)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
             scores.append(pairs(**inputs)["score"].numpy())

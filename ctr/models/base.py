@@ -646,7 +646,7 @@ class RankingModel(abc.ABC):
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk), batch_size or 8192, advance)
-                 for chunk in ctr_data.score_chunks(data, [f.source for f in self.spec.features])]
+                 for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features])]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
     def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = 8192,
