@@ -10,6 +10,7 @@ import pytest
 
 import ctr
 from ctr._keras import keras, tf
+from ctr.models.embeddings import relu_layers
 from ctr.models.fm import fm_terms, pairwise_interactions
 
 
@@ -67,6 +68,22 @@ def test_summary_shows_settings_features_and_every_trainable_weight(spec, traine
     total = sum(int(np.prod(v.shape)) for v in model.network_.trainable_variables)
     assert text.endswith(f"trainable parameters: {total:,}") and "user_id" in text and "(fit)" not in text
     assert all(v.name in text for v in model.network_.trainable_variables)
+
+
+def test_relu_layers_start_at_he_scale_and_repeat_with_the_seed():
+    # He et al. (2015): a ReLU layer's weights start with variance 2 / fan_in (Glorot's is 2 / (in + out)).
+    def kernels(seed):
+        layers = [layer for layer in relu_layers((256, 128), 0.0, seed) if isinstance(layer, keras.layers.Dense)]
+        x = tf.zeros((1, 640))
+        for layer in layers:
+            x = layer(x)
+        return [layer.kernel.numpy() for layer in layers]
+
+    first, again, other = kernels(3), kernels(3), kernels(4)
+    for kernel, fan_in in zip(first, (640, 256), strict=True):
+        assert abs(kernel.std() / np.sqrt(2 / fan_in) - 1) < 0.05
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], other[0])
 
 
 def test_training_moments_and_their_gradient_equal_those_of_the_served_rows(trained, splits):
