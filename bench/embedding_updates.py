@@ -67,10 +67,11 @@ def main() -> None:
                     r = run_child(__file__, job)
                     runs[update].append(r)
                     print(f"  {dataset:<10}{model:<7}{update:<9} seed {seed}: AUC {r['auc']:.4f}  "
+                          f"logloss {r['logloss']:.4f}  "
                           f"{r['epochs']:>2} epochs  {r['train_examples_per_s']:>8.0f} ex/s", flush=True)
             results[f"{dataset}/{model}"] = {
                 update: {"runs": r, **{f"{k}_median": statistics.median(x[k] for x in r)
-                                       for k in ("auc", "epochs", "train_examples_per_s")}}
+                                       for k in ("auc", "logloss", "epochs", "train_examples_per_s")}}
                 for update, r in runs.items()}
     report = {"benchmark": "embedding_updates", "runs": args.runs, "settings": {d: SETTINGS[d] for d in datasets},
               "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -82,7 +83,7 @@ def child(job: dict) -> dict:
     import ctr
     from bench.vs_deepctr import EMBEDDING_DIM, HIDDEN, LEARNING_RATE, _clock_callback, dataset
     from ctr._keras import keras
-    from ctr.metrics import auc
+    from ctr.metrics import auc, logloss
 
     spec, (train, valid, test) = dataset(job)
     cls = ctr.DeepFM if job["model"] == "DeepFM" else ctr.FM
@@ -98,7 +99,8 @@ def child(job: dict) -> dict:
                                          restore_best_weights=True)
     model.fit(train, validation_data=valid, epochs=job["max_epochs"], callbacks=[clock, stop], verbose=0)
     steady = clock.epoch_seconds[1:] or clock.epoch_seconds
-    return {"auc": auc(ctr.data.labels(test, spec), model.predict(test)), "epochs": len(clock.epoch_seconds),
+    labels, p = ctr.data.labels(test, spec), model.predict(test)
+    return {"auc": auc(labels, p), "logloss": logloss(labels, p), "epochs": len(clock.epoch_seconds),
             "train_examples_per_s": len(train) / statistics.median(steady)}
 
 
@@ -119,12 +121,13 @@ def publish(report: dict, update: bool) -> None:
     from bench._report import show_table
 
     labels = {"movielens": "MovieLens 100K", "frappe": "Frappe"}
-    rows = ["| dataset | model | AUC lazy | AUC momentum | AUC Keras' Adam | epochs (l / m / K) | "
-            "train ex/s lazy | momentum | Keras' Adam |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| dataset | model | AUC lazy | AUC momentum | AUC Keras' Adam | logloss lazy | momentum | "
+            "Keras' Adam | epochs (l / m / K) | train ex/s lazy | momentum | Keras' Adam |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, r in report["results"].items():
         dataset, model = key.split("/")
         cells = [labels[dataset], model, *(f"{r[u]['auc_median']:.4f}" for u in UPDATES),
+                 *(f"{r[u]['logloss_median']:.4f}" for u in UPDATES),
                  " / ".join(f"{r[u]['epochs_median']:g}" for u in UPDATES),
                  *(f"{r[u]['train_examples_per_s_median']:,.0f}" for u in UPDATES)]
         rows.append("| " + " | ".join(cells) + " |")
