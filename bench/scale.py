@@ -16,6 +16,7 @@ catalogue of users and items; this measures the pipeline, not the model's qualit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -69,6 +70,9 @@ def main() -> None:
               f"{result['rows_per_s']:,.0f} rows/s, peak RSS {result['peak_rss_mb']:,.0f} MB", flush=True)
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+    if not args.keep:
+        with contextlib.suppress(OSError):  # the --dir it made, when nothing else is in it
+            Path(args.dir).rmdir()
     report = {"benchmark": "scale", "model": "DeepFM (embedding 16, MLP 256-128)", "batch_size": BATCH_SIZE,
               "file_rows": FILE_ROWS, "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "results": results}
