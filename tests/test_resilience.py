@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -204,6 +205,8 @@ def test_an_export_killed_mid_swap_leaves_a_loadable_model(trained, splits, tmp_
 
     monkeypatch.setattr(os, "rename", dying_rename)
     monkeypatch.setattr("shutil.rmtree", lambda *a, **k: None)  # a killed process cleans nothing up
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # so what it leaves is left in tmp_path
     with pytest.raises(_Killed):
         trained["fm"].export(target)
     monkeypatch.undo()
