@@ -358,6 +358,7 @@ class _Arrays:
 
 
 _LABELS = "\0labels"  # a key no feature can have
+PREDICTED_A_CALL = 8192  # rows a call of the in-process predict and evaluate score, unless told
 
 
 def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_data: Any,
@@ -638,31 +639,31 @@ class RankingModel(abc.ABC):
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
         return ds.with_options(_by_batch()).prefetch(2)
 
-    def predict(self, data: ctr_data.Source, batch_size: int = 8192, verbose: str | int = 0) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Click probabilities for the rows of `data` (label column not needed), scored `batch_size`
         rows a call, raw values to logits in one graph as the export does; files are streamed.
         `verbose` 1 or "auto" shows a progress bar, as Keras' predict does (0, the default, does not)."""
         check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
-        parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk), batch_size or 8192, advance)
+        parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk),
+                                   batch_size or PREDICTED_A_CALL, advance)
                  for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features])]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
-    def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = 8192,
-                     advance: Callable[[int], None] | None = None) -> np.ndarray:
+    def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = PREDICTED_A_CALL,
+                     advance: Callable[[int], None] = lambda rows: None) -> np.ndarray:
         """`predict` on rows already turned into raw feature arrays (`ctr.data.raw_features`)."""
         score = self._score_fn(self._require_network())
         logits = []
         for start in range(0, rows, batch_size):
             batch = {k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}
             logits.append(score(batch).numpy().reshape(-1))
-            if advance is not None:
-                advance(len(logits[-1]))
+            advance(len(logits[-1]))
         out = np.concatenate(logits) if logits else np.zeros(0)
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
-    def evaluate(self, data: ctr_data.Source, batch_size: int = 8192, *, group_by: str | None = None,
+    def evaluate(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, *, group_by: str | None = None,
                  verbose: str | int = 0) -> dict[str, float]:
         """Exact AUC and logloss on `data`, with the row count and positive rate, as a plain dict
         (AUC is NaN when the rows hold one class only: it compares clicks with non-clicks). With

@@ -30,6 +30,7 @@ from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
 from .base import (
+    PREDICTED_A_CALL,
     GeneratorErrors,
     ReplicaModel,
     cut_into_batches,
@@ -329,11 +330,11 @@ class Recommender(abc.ABC):
             out[start:start + step] = network.scorer(feats).numpy().reshape(part.shape)
         return out
 
-    def predict(self, data: ctr_data.Source, batch_size: int = 8192, verbose: str | int = 0) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores (logits) of (query, item) rows from their own user, context and item features: what
         the export's `serving_default` returns for the same raw rows (`verbose`: a progress bar, as in Keras)."""
         check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
-        batch_size = batch_size or 8192  # None: the default
+        batch_size = batch_size or PREDICTED_A_CALL  # None: the default
         network = self._require()
         frame = ctr_data.read(data)
         advance = ctr_data.progress(frame, verbose)
