@@ -1,8 +1,8 @@
 """Embedding updates: lazy Adam, catching-up ("momentum") Adam and Keras' own Adam, side by side.
 
-`embedding_updates="lazy"` (the default) moves only the embedding rows a batch used;
-`embedding_updates="momentum"` also applies, when a row is next used, the steps Keras' Adam would have
-taken on it meanwhile. Keras' Adam itself (every row's moments decayed and every weight rewritten at
+`embedding_updates="lazy"` moves only the embedding rows a batch used; `embedding_updates="momentum"`
+(the default) also applies, when a row is next used, the steps Keras' Adam would have taken on it
+meanwhile. Keras' Adam itself (every row's moments decayed and every weight rewritten at
 every step) is the reference that "momentum" should match in accuracy, at the lazy form's cost. It is
 our model with the optimizer's update swapped for Keras' (`keras_update`); everything else, the weight
 average included, is the same.

@@ -51,9 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
-                     help="Adam on the embedding rows a batch used only (lazy; the click models' default), or "
-                          "also the steps Keras' Adam takes on the others meanwhile, applied when a row is next "
-                          "used (momentum; the default of mf, bpr and neumf)")
+                     help="Adam on the embedding rows a batch used, plus the steps Keras' Adam takes on the "
+                          "others meanwhile, applied when a row is next used (momentum; the default), or on the "
+                          "rows a batch used only (lazy)")
     fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
                      help="random train,valid,test fractions (click models)")
     fit.add_argument("--split-by-time", metavar="COLUMN",

@@ -424,14 +424,14 @@ class RankingModel(abc.ABC):
     Preprocessing is fitted on the first `fit` data; training runs on features encoded once and
     cached; `export` writes a SavedModel that takes raw column values.
 
-    `embedding_updates`: "lazy" moves only the embedding rows a batch used; "momentum" also applies,
-    when a row is next used, the steps that Keras' Adam would have taken while batches skipped it.
-    Both cost what a batch touches (see `_adam.LazyAdam`).
+    `embedding_updates`: "momentum" (the default) moves the embedding rows a batch used and applies,
+    when a row is next used, the steps that Keras' Adam would have taken while batches skipped it;
+    "lazy" moves only the rows a batch used. Both cost what a batch touches (see `_adam.LazyAdam`).
     """
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
-                 embedding_updates: str = "lazy", seed: int = 0):
+                 embedding_updates: str = "momentum", seed: int = 0):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)

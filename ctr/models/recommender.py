@@ -98,8 +98,8 @@ class _PairwiseNetwork(ReplicaModel):
 class Recommender(abc.ABC):
     """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue.
 
-    `embedding_updates` (the Adam-trained models): "momentum", the default, gives Keras' Adam's
-    results; "lazy" moves only the rows a batch used, as the click models do by default. Both cost
+    `embedding_updates` (the Adam-trained models): "momentum", the default here as in the click
+    models, gives Keras' Adam's results; "lazy" moves only the rows a batch used. Both cost
     what a batch touches, not the size of the tables (see `_adam.LazyAdam`).
     """
 
