@@ -121,7 +121,7 @@ def publish(report: dict, update: bool) -> None:
     from bench._report import show_table
 
     labels = {"movielens": "MovieLens 100K", "frappe": "Frappe"}
-    rows = ["| dataset | model | AUC lazy | AUC momentum | AUC Keras' Adam | logloss lazy | momentum | "
+    rows = ["| dataset | model | AUC lazy | AUC momentum (default) | AUC Keras' Adam | logloss lazy | momentum | "
             "Keras' Adam | epochs (l / m / K) | train ex/s lazy | momentum | Keras' Adam |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, r in report["results"].items():
