@@ -434,6 +434,18 @@ def test_adam_catching_up_on_skipped_rows_matches_keras_adam_when_a_row_returns(
         np.testing.assert_allclose(mine[0].numpy()[[2, 3]], theirs[0].numpy()[[2, 3]], rtol=1e-5, atol=1e-8)
 
 
+def test_click_models_catch_up_on_skipped_rows_by_default_as_the_recommenders_do(trained, spec, splits):
+    """"momentum" is every Adam-trained model's default (on Frappe the lazy form let DeepFM's
+    probabilities grow overconfident); "lazy" still turns the catch-up off, and the config says which."""
+    for name, model in trained.items():
+        assert model.network_.optimizer.catch_up, name
+        assert model.get_config()["embedding_updates"] == "momentum", name
+    lazy = ctr.FM(spec, embedding_dim=4, batch_size=256, embedding_updates="lazy")
+    lazy.fit(splits[0].head(512), epochs=1, verbose=0)
+    assert not lazy.network_.optimizer.catch_up
+    assert lazy.get_config()["embedding_updates"] == "lazy"
+
+
 def test_adam_catching_up_past_2_to_the_24_steps_never_goes_back():
     """A float32 step count reads two consecutive steps as one past 2^24: a row used in both is then
     updated as the lazy form does, not with a negative catch-up."""
