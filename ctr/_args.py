@@ -12,6 +12,7 @@ from typing import Any
 from .errors import ArgumentError, DataError
 
 EMBEDDING_UPDATES = ("lazy", "momentum")  # the Adam-trained models' `embedding_updates`
+DEFAULT_EMBEDDING_UPDATES = "momentum"  # one default for the click models and the recommenders alike
 
 
 def _integer(low: int) -> Callable[[Any], str | None]:

@@ -21,7 +21,14 @@ import pandas as pd
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
-from .._args import EMBEDDING_UPDATES, check_arguments, check_choice, check_exclude, check_saved_model_only
+from .._args import (
+    DEFAULT_EMBEDDING_UPDATES,
+    EMBEDDING_UPDATES,
+    check_arguments,
+    check_choice,
+    check_exclude,
+    check_saved_model_only,
+)
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
@@ -108,7 +115,7 @@ class Recommender(abc.ABC):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
                  l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
-                 embedding_updates: str = "momentum", seed: int = 0):
+                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
