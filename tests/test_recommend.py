@@ -223,6 +223,23 @@ def test_retrieval_then_ranking_pipeline_recommends_as_its_export(pipeline, loo)
     np.testing.assert_allclose(served_scores, new_scores, atol=1e-5)
 
 
+def test_a_recommender_can_rank_another_recommenders_candidates_as_its_export_does(recommenders, exports, loo):
+    # MF retrieves 20, NeuMF re-ranks them by its own pair scores.
+    ranked = ctr.RecommendationPipeline(recommenders["mf"], recommenders["neumf"], n_candidates=20)
+    queries = loo[1].head(4)
+    ids, scores = ranked.recommend(queries, k=5)
+    candidates, _ = recommenders["mf"].recommend(queries, k=20)
+    rows = pd.Index(recommenders["neumf"].catalog_ids()).get_indexer(candidates.reshape(-1)).reshape(4, 20)
+    neumf = np.concatenate([recommenders["neumf"].score_candidates(queries.iloc[[i]], rows[i:i + 1])
+                            for i in range(4)])
+    best = np.take_along_axis(candidates, np.argsort(-neumf, axis=1, kind="stable")[:, :5], axis=1)
+    np.testing.assert_array_equal(ids, best)
+    path = ranked.export(Path(exports["mf"]).parent / "mf-then-neumf")
+    served_ids, served_scores = ctr.RecommenderExport(path).recommend(queries, k=5)
+    np.testing.assert_array_equal(served_ids, ids)
+    np.testing.assert_allclose(served_scores, scores, atol=1e-5)
+
+
 def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
     path = exports["neumf"]
     assert main(["recommend", "--model", str(path), "--user", "5", "--k", "3", "--exclude", "1,2"]) == 0
