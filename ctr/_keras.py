@@ -10,7 +10,9 @@ import ctypes
 import glob
 import importlib.util
 import os
+import re
 import sys
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 # Must be set before tensorflow first resolves `tf.keras`; TFRS only works on Keras 2.
@@ -28,8 +30,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import tensorflow as tf
-
+    tf = _import_tensorflow()
     keras = tf.keras
     if not keras.__name__.startswith("tf_keras"):  # pragma: no cover - guards a broken environment
         raise ImportError("ctr needs tf.keras to be Keras 2 (the tf-keras package); found " + keras.__name__
@@ -58,3 +59,68 @@ def _load_before_tensorflow() -> None:
 
 
 _load_before_tensorflow()
+
+# A C++ log line: absl's (`I0000 00:00:1796264726.372665    8062 port.cc:153] ...`) or TensorFlow's
+# own (`2025-09-17 14:44:05.157831: I external/...cc:32] ...`); the group is its severity.
+_LOG_LINE = re.compile(r"^(?:([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: ([IWEF]) )")
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def _import_tensorflow() -> Any:
+    """Import TensorFlow (and find its devices) with its start-up log held to `TF_CPP_MIN_LOG_LEVEL`.
+
+    TensorFlow 2.21 writes its start-up lines through absl before absl is initialised, which ignores
+    that setting (tensorflow/tensorflow#100442): every `ctr` command began with seven lines of
+    oneDNN and CUDA notices, one an "E" line on any machine without a GPU, above what it had to say.
+    The process's stderr is held in a file while TensorFlow loads, then written back without the
+    lines below the level. Nothing else is dropped; a user who imported TensorFlow first sees its log.
+    """
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return tf
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (e.g. a windowed process): nothing to hold
+        import tensorflow as tf
+
+        return tf
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe logs on first use: here, not mid-fit
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = _startup_log_kept(held.read().decode("utf-8", "replace"))
+            if kept:
+                os.write(2, kept.encode())
+    return tf
+
+
+def _startup_log_kept(text: str) -> str:
+    """`text` without the C++ log lines below `TF_CPP_MIN_LOG_LEVEL` and absl's preamble; when the
+    log said there is no CUDA driver, the failed CUDA initialisation that follows says it again."""
+    try:
+        level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        level = 0
+    if level <= 0:
+        return text
+    no_driver = "Could not find cuda drivers" in text
+    kept, keep = [], True
+    for line in text.splitlines(keepends=True):
+        found = _LOG_LINE.match(line)
+        if found:
+            severity = "IWEF".index(found.group(1) or found.group(2))
+            keep = severity >= level and not (no_driver and "failed call to cuInit" in line)
+        elif line.rstrip("\n") == _ABSL_PREAMBLE:
+            continue
+        if keep:
+            kept.append(line)
+    return "".join(kept)

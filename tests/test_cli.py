@@ -56,6 +56,36 @@ else:
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    # TensorFlow's start-up notices (oneDNN, no CUDA driver) are below ctr's default log level.
+    assert "absl::InitializeLog" not in done.stderr and not re.search(r"(?m)^I\d{4} ", done.stderr), done.stderr
+
+
+STARTUP_LOG = """\
+WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796264726.372665    8062 port.cc:153] oneDNN custom operations are on. You may see slightly different
+numerical results due to floating-point round-off errors from different computation orders.
+I0000 00:00:1796264726.373496    8062 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will
+2025-09-17 14:44:05.176998: W external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] Unable to register cuFFT
+E0000 00:00:1796264728.272649    8062 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call
+E0000 00:00:1796264728.272650    8062 op_kernel.cc:1] a real error
+/site-packages/tensorflow/__init__.py:1: UserWarning: a Python warning
+"""
+
+
+@pytest.mark.parametrize("level, kept", [
+    ("0", STARTUP_LOG.splitlines()),
+    ("1", ["2025-09-17 14:44:05.176998: W external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] Unable to "
+           "register cuFFT", "E0000 00:00:1796264728.272650    8062 op_kernel.cc:1] a real error",
+           "/site-packages/tensorflow/__init__.py:1: UserWarning: a Python warning"]),
+    ("2", ["E0000 00:00:1796264728.272650    8062 op_kernel.cc:1] a real error",
+           "/site-packages/tensorflow/__init__.py:1: UserWarning: a Python warning"]),
+])
+def test_tensorflow_startup_log_is_held_to_the_log_level(monkeypatch, level, kept):
+    # A line's continuation goes with it; the failed cuInit repeats "no CUDA driver"; other text stays.
+    from ctr._keras import _startup_log_kept
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+    assert _startup_log_kept(STARTUP_LOG).splitlines() == kept
 
 
 def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys, monkeypatch):

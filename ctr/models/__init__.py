@@ -1,5 +1,6 @@
 """Ranking models: each is an interaction head over the same per-field embeddings."""
 
+from .._keras import tf as _tf  # noqa: F401  (TensorFlow loads through ctr._keras, before TFRS imports it)
 from .base import RankingModel
 from .dcn import DCN
 from .deepfm import DeepFM
