@@ -143,10 +143,17 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     """A request given as column name → values, checked to be one value per row and of one length; a
     mapping with single values (`{"user_id": 196, ...}`) is one row, whose list values (`"genres":
     ["Action", "Comedy"]`) are that row's lists."""
-    if any(np.ndim(v) == 0 for v in columns.values()):  # one row: each value is the row's, a list included
+    if any(_is_scalar(v) for v in columns.values()):  # one row: each value is the row's, a list included
         return pd.DataFrame({name: _one_row(value) for name, value in columns.items()})
     arrays = {}
     for name, values in columns.items():
+        if isinstance(values, list | tuple) and any(isinstance(v, list | tuple | np.ndarray) for v in values):
+            # A list per row (a multi-valued feature's), of any lengths: one object each, never a 2-D array.
+            array = np.empty(len(values), dtype=object)
+            for i, value in enumerate(values):
+                array[i] = value
+            arrays[name] = array
+            continue
         try:
             array = np.asarray(values)
         except ValueError:  # ragged nesting
@@ -161,6 +168,13 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     if len(set(lengths.values())) > 1:
         raise DataError(f"the columns have different lengths: {lengths}")
     return pd.DataFrame(arrays)
+
+
+def _is_scalar(value: Any) -> bool:
+    try:
+        return np.ndim(value) == 0
+    except ValueError:  # ragged nesting: a sequence of sequences
+        return False
 
 
 def _one_row(value: Any) -> np.ndarray:

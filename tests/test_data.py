@@ -139,7 +139,16 @@ def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
     with pytest.raises(ctr.DataError, match="the columns have different lengths"):
         read({"user_id": [1, 2], "gender": ["F"]})
     with pytest.raises(ctr.DataError, match=r"column 'price': expected one value per row .* shape \(2, 2\)"):
-        read({"user_id": [1, 2], "price": [[1.0, 2.0], [3.0, 4.0]]})
+        read({"user_id": [1, 2], "price": np.array([[1.0, 2.0], [3.0, 4.0]])})
+    # A list per row (a multi-valued feature's), of any lengths or of one, as a DataFrame's list column.
+    genres = ctr.FeatureSpec([ctr.MultiCategorical("genres")])
+    for rows, joined in (([["Action", "Comedy"], ["Drama"], "Drama|War"], ["Action|Comedy", "Drama", "Drama|War"]),
+                         ([["Action", "Comedy"], ["Drama", "War"]], ["Action|Comedy", "Drama|War"])):
+        lists = read({"user_id": list(range(len(rows))), "genres": rows})
+        assert lists["genres"].tolist() == rows
+        assert raw_features(lists, genres)["genres"].tolist() == joined
+    with pytest.raises(ctr.DataError, match=r"feature 'price' \(numeric, column 'price'\): expected numbers, found \["):
+        raw_features(read({"price": [[1.0, 2.0], [3.0, 4.0]]}), ctr.FeatureSpec([ctr.Numeric("price")]))
 
 
 def test_labels_binary_and_threshold(spec):
