@@ -67,7 +67,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         require_columns(source.column_names, cols or [], hint=hint)
         table = source.select(cols) if cols else source
         for batch in table.to_batches(max_chunksize=chunk_rows):
-            yield batch.to_pandas()
+            yield _frame(batch)
         return
     path = Path(source)
     if not path.exists():
@@ -88,7 +88,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                                         fragment_readahead=1):
             if batch.num_rows:
                 empty = False
-                yield batch.to_pandas()
+                yield _frame(batch)
     except pa.ArrowInvalid as err:
         raise DataError(f"{path}: the Parquet files do not share one schema: {err}") from None
     if empty:
@@ -137,6 +137,15 @@ def _parquet(path: Path) -> pads.Dataset:
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
     return dataset
+
+
+def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
+    """An Arrow batch as a DataFrame. Pandas metadata that no longer fits a column (one replaced, say
+    by lists, in a table made from a DataFrame) is set aside rather than failing the read."""
+    try:
+        return batch.to_pandas()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return batch.to_pandas(ignore_metadata=True)
 
 
 def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:

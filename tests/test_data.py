@@ -27,10 +27,18 @@ def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
 
 def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     frame.iloc[:100].to_csv(tmp_path / "rows.csv", index=False)
     assert read(tmp_path / "rows.csv", ["item_id", "rating"]).shape == (100, 2)
     assert read(pa.Table.from_pandas(frame.iloc[:50]), ["price"]).shape == (50, 1)
+    # Genres replaced by Arrow lists in a table made from pandas, whose metadata still says text.
+    table = pa.Table.from_pandas(frame.iloc[:50], preserve_index=False)
+    lists = [g.split("|") if g else [] for g in frame["genres"].iloc[:50]]
+    table = table.set_column(table.schema.get_field_index("genres"), "genres", pa.array(lists, pa.list_(pa.string())))
+    pq.write_table(table, tmp_path / "lists.parquet")
+    for source in (table, tmp_path / "lists.parquet"):
+        assert [list(g) for g in read(source, ["genres"])["genres"]] == lists
 
 
 def test_parquet_files_with_different_schemas_are_reported(tmp_path):
