@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,12 @@ def check_saved_model_only(owner: str, format: str) -> None:
 
 def check_exclude(exclude: Sequence[Sequence[Any]] | None, n_queries: int) -> None:
     """Raise a DataError unless `exclude` (when given) holds one list of items per query row."""
-    if exclude is not None and len(exclude) != n_queries:
+    if exclude is None:
+        return
+    for i, items in enumerate(exclude):
+        if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+            raise DataError(f"exclude[{i}] is {items!r} ({type(items).__name__}); exclude holds one list of item "
+                            "ids per query row, e.g. [[1, 2]] for one row")
+    if len(exclude) != n_queries:
         raise DataError(f"exclude has {len(exclude)} lists for {n_queries} query rows; "
                         "give one list (possibly empty) per row")

@@ -78,6 +78,8 @@ def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     np.testing.assert_array_equal(as_columns, ids)
     with pytest.raises(ctr.DataError, match="exclude has 1 lists for 4 query rows"):
         model.recommend(queries, k=5, exclude=[[1]])
+    with pytest.raises(ctr.DataError, match=r"exclude\[0\] is 1 \(int\); exclude holds one list of item ids per query"):
+        model.recommend(queries, k=5, exclude=[1, 2, 3, 4])
     with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.recommend: k must be an integer of at least 1"):
         model.recommend(queries, k=0)
 
@@ -340,6 +342,22 @@ def test_a_recommender_fit_traces_its_training_step_once(spec, loo, make, monkey
     assert traced == [True]
     model.fit(loo[0].head(2000), epochs=1, verbose=0)  # a later fit traces afresh (its data are new), once
     assert traced == [True, True]
+
+
+def test_fit_takes_a_batch_size_for_the_call_as_the_click_models_do(spec, loo):
+    class Steps(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.params["steps"])
+
+    seen: list[int] = []
+    data = loo[0].head(2000)
+    model = ctr.MatrixFactorization(spec, embedding_dim=4)
+    model.fit(data, epochs=1, batch_size=100, callbacks=Steps(), verbose=0)
+    ctr.MatrixFactorization(spec, embedding_dim=4, batch_size=100).fit(data, epochs=1, callbacks=Steps(), verbose=0)
+    model.fit(data, epochs=1, callbacks=Steps(), verbose=0)  # the model's own batch size again
+    assert seen[0] == seen[1] > seen[2] and model.get_config()["batch_size"] == 1024, seen
+    with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.fit: batch_size must be an integer of at"):
+        model.fit(data, batch_size=0)
 
 
 def test_the_two_tower_training_loss_and_its_gradient_are_the_tfrs_retrieval_tasks():

@@ -163,7 +163,7 @@ class Recommender(abc.ABC):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
-            items: pd.DataFrame | None = None, epochs: int = 1,
+            items: pd.DataFrame | None = None, epochs: int = 1, batch_size: int | None = None,
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
@@ -175,9 +175,11 @@ class Recommender(abc.ABC):
         from the last one (with freshly drawn negatives); the folder is removed when training completes.
         `strategy` (or an enclosing `strategy.scope()`) distributes training; each replica takes its
         share of every batch (for the two-tower, its in-batch negatives are its own share's items).
+        `batch_size` overrides the model's for this call, as in the click models' fit.
         """
-        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, backup_every=backup_every, backup_dir=backup_dir,
-                        logdir=logdir)
+        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
+                        backup_dir=backup_dir, logdir=logdir)
+        batch_size = batch_size or self.batch_size
         data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
                                                       validation_data, validation_split, callbacks)
         backup = Path(backup_dir) if backup_dir is not None else None
@@ -205,19 +207,19 @@ class Recommender(abc.ABC):
                                                                      self.preprocessor_.table_sizes()))
         self.network_.build_weights(self._sample_features(frame))
         errors = GeneratorErrors()
-        train = self._dataset(frame, interactions, shuffle=True, errors=errors)
+        train = self._dataset(frame, interactions, batch_size, shuffle=True, errors=errors)
         valid = None
         if validation_data is not None:
             valid_frame = self._in_catalogue(ctr_data.read(validation_data), verbose)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
-            valid = self._dataset(valid_frame, valid_interactions, shuffle=False, errors=errors)
+            valid = self._dataset(valid_frame, valid_interactions, batch_size, shuffle=False, errors=errors)
         user_callbacks = list(callbacks)
         callbacks = list(user_callbacks)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
-        with errors.surfacing(), several_steps_per_call(self.network_, self.batch_size, user_callbacks, backup_every):
+        with errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every):
             history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                                         verbose=verbose)
         self._catalogue_vectors = None
@@ -261,7 +263,7 @@ class Recommender(abc.ABC):
                 interactions.items[item_col].isin(new)]], ignore_index=True)
             self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(new))])
 
-    def _dataset(self, frame: pd.DataFrame, interactions: Interactions, shuffle: bool,
+    def _dataset(self, frame: pd.DataFrame, interactions: Interactions, batch_size: int, shuffle: bool,
                  errors: GeneratorErrors) -> tf.data.Dataset:
         """Batches of (query features, item features[, labels]) with fresh negatives each epoch."""
         positives = self._positive_rows(frame)
@@ -279,7 +281,7 @@ class Recommender(abc.ABC):
                             f"every one of the {len(self.catalogue_)} catalogue items, so no negative item can be "
                             "sampled for them; pass the full catalogue as fit(items=...) or drop those users")
         batches = _IndexBatches(len(positives), user_codes, catalogue_rows, sampler, self.objective,
-                                self.n_negatives, self.batch_size, shuffle, self.seed)
+                                self.n_negatives, batch_size, shuffle, self.seed)
         q_tensors = {k: tf.constant(v) for k, v in queries.items()}
         i_tensors = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}
         probability = tf.constant(self.item_counts_ / max(self.item_counts_.sum(), 1.0), tf.float32)
@@ -292,7 +294,7 @@ class Recommender(abc.ABC):
         # A known length: the progress bar has a total from the first epoch, and a resumed fit runs
         # only the rest of the interrupted epoch.
         ds = tf.data.Dataset.from_generator(errors.wrap(batches), output_signature=signature).flat_map(
-            lambda *epoch: cut_into_batches(epoch, batches.rows(), self.batch_size)).apply(
+            lambda *epoch: cut_into_batches(epoch, batches.rows(), batch_size)).apply(
             tf.data.experimental.assert_cardinality(len(batches)))
         if self.objective == "bpr":
             ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg)))
