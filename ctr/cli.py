@@ -40,9 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
                                                   "accuracy) has not improved for this many epochs, and keep the "
                                                   "best epoch's weights; --epochs is then the most it trains")
-    fit.add_argument("--stop-on", choices=["auc", "gauc"], default="auc",
-                     help="click models: the validation figure --patience watches, the AUC or (with --group-by) "
-                          "the group AUC")
+    fit.add_argument("--stop-on", choices=["auc", "gauc", "logloss"], default="auc",
+                     help="click models: the validation figure --patience watches, the AUC, (with --group-by) "
+                          "the group AUC, or the logloss (when the probabilities themselves matter)")
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
@@ -188,9 +188,9 @@ def _fit(args: argparse.Namespace) -> int:
         if args.split_by_time:
             raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
                                 "user's latest interaction, and validated on the one before")
-        if args.group_by or args.stop_on == "gauc":
-            raise ArgumentError("--group-by and --stop-on gauc apply to the click models; a recommender is tested "
-                                "by ranking each user's held-out items, which is per user already")
+        if args.group_by or args.stop_on != "auc":
+            raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "
+                                "ranking each user's held-out items, which is per user already")
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
         if args.stop_on == "gauc" and not args.group_by:
@@ -208,8 +208,9 @@ def _fit(args: argparse.Namespace) -> int:
         model = cls(spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         if args.patience is not None and not len(valid):
-            raise ArgumentError("--patience stops on the validation AUC, and --split leaves no validation rows")
-        stopping = _early_stopping(args, "val_gauc" if args.stop_on == "gauc" else "val_auc")
+            raise ArgumentError(f"--patience stops on the validation {args.stop_on}, and --split leaves no validation "
+                                "rows")
+        stopping = _early_stopping(args, f"val_{args.stop_on}")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
                   callbacks=stopping, group_by=args.group_by if len(valid) else None)
         _report_stopping(stopping)
@@ -231,14 +232,16 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _early_stopping(args: argparse.Namespace, monitor: str) -> list:
-    """--patience as Keras' EarlyStopping on `monitor` (higher is better), the best epoch's weights kept."""
+    """--patience as Keras' EarlyStopping on `monitor` (lower is better for a loss, else higher), the best
+    epoch's weights kept."""
     if args.patience is None:
         return []
     from ._args import check_arguments
     from ._keras import keras
 
     check_arguments("ctr fit --patience", patience=args.patience)
-    return [keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=args.patience,
+    return [keras.callbacks.EarlyStopping(monitor=monitor, mode="min" if "loss" in monitor else "max",
+                                          patience=args.patience,
                                           restore_best_weights=True)]
 
 

@@ -239,12 +239,28 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
                            (["--stop-on", "gauc", "--patience", "1"], "--stop-on gauc watches the validation "
                                                                       "group AUC: give --group-by COLUMN"),
                            (["--model", "mf", "--group-by", "user_id"],
-                            "--group-by and --stop-on gauc apply to the click models")]:
+                            "--group-by and --stop-on apply to the click models"),
+                           (["--model", "bpr", "--stop-on", "logloss"],
+                            "--group-by and --stop-on apply to the click models")]:
         assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
     with pytest.raises(SystemExit):
         main(["fit", "--spec", spec, "--data", str(data), "--param", "dropout"])
     assert "--param: expected NAME=VALUE such as dropout=0.3, got 'dropout'" in capsys.readouterr().err
+
+
+def test_fit_can_stop_on_the_validation_logloss(tmp_path, frame, capsys):
+    # The logloss is a loss: its best epoch is its lowest (AUC's is its highest).
+    data = tmp_path / "ratings.parquet"
+    frame.head(3000).to_parquet(data)
+    spec = str(ROOT / "feature_specs" / "synthetic.yaml")
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--epochs", "3", "--patience", "3",
+                 "--stop-on", "logloss"]) == 0
+    out = capsys.readouterr().out
+    losses = [float(v) for v in re.findall(r"val_logloss: (\d\.\d+)", out)]
+    best = re.search(r"ctr fit: val_logloss was best at epoch (\d) \((\d\.\d+)\)", out)
+    assert len(losses) == 3 and best, out
+    assert int(best[1]) == 1 + losses.index(min(losses)) and abs(float(best[2]) - min(losses)) < 1e-4, (losses, best[0])
 
 
 @needs(ML100K)
