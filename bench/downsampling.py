@@ -9,8 +9,9 @@ gets them as Keras' `sample_weight`. Validation and test rows are the full, unsa
 patience and the epoch cap are scaled by (all training rows / sampled rows), so that every run may
 train and wait for the same number of steps. Beside
 them, ctr trained on the same sampled rows without weights, whose predictions overshoot the click
-rate. Calibration is the mean prediction over the test click rate (1 is calibrated). Every run is its
-own process; figures are medians over `--runs` seeds.
+rate; and ctr weighted as before but stopped on the validation logloss instead of the AUC (the
+README's advice when the probabilities matter). Calibration is the mean prediction over the test
+click rate (1 is calibrated). Every run is its own process; figures are medians over `--runs` seeds.
 
     python bench/downsampling.py [--frappe ../shared/data/frappe] [--runs 3] [--keep 1,0.5,0.25,0.1]
 """
@@ -40,7 +41,7 @@ from bench.vs_deepctr import (  # noqa: E402  (the peer's runner and encoding, a
 )
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "downsampling.json")
-RUNNERS = ("ctr", "deepctr", "ctr-unweighted")
+RUNNERS = ("ctr", "deepctr", "ctr-unweighted", "ctr-logloss")
 FIGURES = ("auc", "logloss", "calibration", "normalized_entropy", "train_rows", "epochs", "train_s",
            "train_examples_per_s")
 
@@ -70,7 +71,7 @@ def main() -> None:
     started = time.time()
     keeps = [float(k) for k in args.keep.split(",")]
     runs: dict[str, list[dict]] = {f"{keep:g}/{runner}": [] for keep in keeps for runner in RUNNERS
-                                   if keep < 1 or runner != "ctr-unweighted"}
+                                   if keep < 1 or runner not in ("ctr-unweighted", "ctr-logloss")}
     for seed in range(args.runs):
         for key in runs:
             keep, runner = key.split("/")
@@ -107,9 +108,11 @@ def child(job: dict) -> dict:
     run = {**job, "model": "DeepFM", "patience": math.ceil(job["patience"] * scale),
            "max_epochs": math.ceil(job["max_epochs"] * scale)}
     clock = _clock_callback(time.perf_counter())
-    callbacks = [clock, keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=run["patience"],
+    on_logloss = job["runner"] == "ctr-logloss"
+    callbacks = [clock, keras.callbacks.EarlyStopping(monitor="val_logloss" if on_logloss else "val_auc",
+                                                      mode="min" if on_logloss else "max", patience=run["patience"],
                                                       restore_best_weights=True)]
-    if job["runner"] == "ctr":
+    if job["runner"] in ("ctr", "ctr-logloss"):
         runner = _OursRunner(weighted, run)
         runner.train(sampled, valid.assign(weight=1.0), callbacks)
     elif job["runner"] == "ctr-unweighted":
@@ -142,10 +145,11 @@ def publish(report: dict, update: bool) -> None:
     full = {runner: res.get(f"1/{runner}") for runner in ("ctr", "deepctr")}
     rows = ["| non-clicks kept | library | training rows | AUC | logloss | calibration | epochs | training s | "
             "training s vs all rows |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    names = {"ctr": "ctr, weighted", "deepctr": "DeepCTR, weighted", "ctr-unweighted": "ctr, no weights"}
+    names = {"ctr": "ctr, weighted", "deepctr": "DeepCTR, weighted", "ctr-unweighted": "ctr, no weights",
+             "ctr-logloss": "ctr, weighted, stopped on logloss"}
     for key, r in res.items():
         keep, runner = key.split("/")
-        base = full.get("ctr" if runner == "ctr-unweighted" else runner)
+        base = full.get("ctr" if runner.startswith("ctr") else runner)
         ratio = f"{r['train_s_median'] / base['train_s_median']:.2f}×" if base else "–"
         rows.append(f"| {float(keep):g} | {names[runner]} | {r['train_rows_median']:,.0f} | {r['auc_median']:.4f} | "
                     f"{r['logloss_median']:.4f} | {r['calibration_median']:.3f} | {r['epochs_median']:.0f} | "
@@ -155,7 +159,8 @@ def publish(report: dict, update: bool) -> None:
              f"{info['cpu']} ({info['cores']} cores), TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, "
              f"by `bench/downsampling.py` ({report['wall_minutes']} min); raw figures in "
              "`bench/results/downsampling.json`. Training seconds: every epoch's training part, to early stopping; "
-             "the patience (5) and the epoch cap (20) are scaled by all training rows / sampled rows."]
+             "the patience (5) and the epoch cap (20) are scaled by all training rows / sampled rows. Early "
+             "stopping watches the validation AUC, except in the rows stopped on logloss."]
     show_table("downsampling", rows, update)
 
 
