@@ -74,8 +74,10 @@ def _import_tensorflow() -> Any:
     oneDNN and CUDA notices, one an "E" line on any machine without a GPU, above what it had to say.
     The process's stderr is held in a file while TensorFlow loads, then written back without the
     lines below the level. Nothing else is dropped; a user who imported TensorFlow first sees its log.
+    At level 0 nothing is held, so that a crash inside TensorFlow's start-up (an abort, which no
+    Python code outlives) still shows its last words.
     """
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules or _log_level() <= 0:
         import tensorflow as tf
 
         return tf
@@ -106,10 +108,7 @@ def _import_tensorflow() -> Any:
 def _startup_log_kept(text: str) -> str:
     """`text` without the C++ log lines below `TF_CPP_MIN_LOG_LEVEL` and absl's preamble; when the
     log said there is no CUDA driver, the failed CUDA initialisation that follows says it again."""
-    try:
-        level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
-    except ValueError:
-        level = 0
+    level = _log_level()
     if level <= 0:
         return text
     no_driver = "Could not find cuda drivers" in text
@@ -124,3 +123,11 @@ def _startup_log_kept(text: str) -> str:
         if keep:
             kept.append(line)
     return "".join(kept)
+
+
+def _log_level() -> int:
+    """TensorFlow's `TF_CPP_MIN_LOG_LEVEL` (0 shows everything; unreadable counts as 0, as in TensorFlow)."""
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
