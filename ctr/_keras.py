@@ -99,9 +99,9 @@ def _import_tensorflow() -> Any:
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            kept = _startup_log_kept(held.read().decode("utf-8", "replace"))
-            if kept:
-                os.write(2, kept.encode())
+            kept = memoryview(_startup_log_kept(held.read().decode("utf-8", "replace")).encode())
+            while kept:  # a pipe may take part of it at a time
+                kept = kept[os.write(2, kept):]
     return tf
 
 
