@@ -208,8 +208,8 @@ def _fit(args: argparse.Namespace) -> int:
         model = cls(spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         if args.patience is not None and not len(valid):
-            raise ArgumentError(f"--patience stops on the validation {args.stop_on}, and --split leaves no validation "
-                                "rows")
+            watched = {"auc": "AUC", "gauc": "group AUC", "logloss": "logloss"}[args.stop_on]
+            raise ArgumentError(f"--patience stops on the validation {watched}, and --split leaves no validation rows")
         stopping = _early_stopping(args, f"val_{args.stop_on}")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
                   callbacks=stopping, group_by=args.group_by if len(valid) else None)
