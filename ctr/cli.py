@@ -451,6 +451,8 @@ def _recommend(args: argparse.Namespace) -> int:
         if not sep or name not in served.query_features:
             raise DataError(f"--feature {item!r}: expected NAME=VALUE with NAME one of "
                             f"{', '.join(served.query_features)}")
+        if name == user_feature.name:  # --user also looks up the known user's features
+            raise DataError(f"--feature {item!r}: give the user's id as --user {value}")
         row[spec[name].source] = _parse_value(spec[name], value)
     touched = [x.strip() for x in args.history.split(",") if x.strip()]
     if touched:
