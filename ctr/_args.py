@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,35 @@ def check_arguments(owner: str, **values: Any) -> None:
                 if (problem := _RULES[name](value)) is not None]
     if problems:
         raise ArgumentError(f"{owner}: " + "; ".join(problems))
+
+
+def keyword_arguments(cls: type) -> list[str]:
+    """The keyword arguments `cls(...)` takes: its constructor's, and those of the constructors up its
+    classes that its `**kwargs` are passed on to."""
+    import inspect
+
+    accepted: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        accepted |= {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return sorted(accepted)
+
+
+def check_no_other_arguments(cls: type, others: Mapping[str, Any]) -> None:
+    """Raise an ArgumentError naming the first of `others` (keywords `cls` does not take), with the
+    nearest one it does take, and listing them all: Python's own TypeError named the base class."""
+    if others:
+        import difflib
+
+        name, accepted = next(iter(others)), keyword_arguments(cls)
+        near = difflib.get_close_matches(name, accepted, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ArgumentError(f"{cls.__name__} has no argument {name!r}{hint}; it takes {', '.join(accepted)}")
 
 
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:

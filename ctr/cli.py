@@ -276,22 +276,14 @@ def _param(text: str) -> tuple[str, Any]:
 
 def _model_params(cls: type, params: list[tuple[str, Any]], given: set[str]) -> dict[str, Any]:
     """--param's arguments for `cls`, each checked to be one of its arguments and not given twice."""
-    import inspect
+    from ._args import keyword_arguments
 
-    accepted: set[str] = set()
-    for klass in cls.__mro__:  # down the constructors that pass their **kwargs on
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        parameters = inspect.signature(init).parameters.values()
-        accepted |= {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
+    accepted = keyword_arguments(cls)
     out: dict[str, Any] = {}
     for name, value in params:
         if name not in accepted:
             raise ArgumentError(f"--param {name}: {cls.__name__} has no argument {name!r}; it takes "
-                                + ", ".join(sorted(accepted)))
+                                + ", ".join(accepted))
         if name in given or name in out:
             flag = f"--{name.replace('_', '-')} and " if name in given else ""
             raise ArgumentError(f"--param {name}: given twice ({flag}--param)")

@@ -211,6 +211,18 @@ def _bad_arguments(env: dict) -> None:
             assert fragment in str(err.value), (fragment, str(err.value))
 
 
+def _unknown_argument(env: dict) -> None:
+    for make, message in [(lambda: ctr.DeepFM(env["spec"], hidden=(64,)),
+                           "DeepFM has no argument 'hidden' (did you mean 'hidden_units'?); it takes batch_size, "
+                           "dropout, embedding_dim, embedding_updates, hidden_units, l2,"),
+                          (lambda: ctr.TwoTower(env["spec"], batchsize=64),
+                           "TwoTower has no argument 'batchsize' (did you mean 'batch_size'?); it takes batch_size,"),
+                          (lambda: ctr.FM(env["spec"], colour="red"), "FM has no argument 'colour'; it takes")]:
+        with pytest.raises(ctr.ArgumentError) as err:
+            make()
+        assert message in str(err.value), str(err.value)
+
+
 def _not_a_table(env: dict) -> None:
     frame = env["frame"]
     calls = [lambda: ctr.LogisticRegression(env["spec"]).fit(frame.iloc[0], verbose=0),
@@ -291,6 +303,9 @@ CATALOGUE: list[Case] = [
          _yaml_error("!!python/object/apply:os.system ['echo owned']\n", "could not determine a constructor")),
     Case("arguments", "a model or fit argument of the wrong type or range (`embedding_dim=0`, `learning_rate='0.1'`)",
          "ArgumentError naming the model, the bad arguments, what each must be and what was given", _bad_arguments),
+    Case("arguments", "an argument the model does not take (`hidden=` for `hidden_units=`)",
+         "ArgumentError naming the model and the argument, the nearest one it takes, and all it takes",
+         _unknown_argument),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),

@@ -21,7 +21,13 @@ import pyarrow as pa
 import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
-from .._args import DEFAULT_EMBEDDING_UPDATES, EMBEDDING_UPDATES, check_arguments, check_choice
+from .._args import (
+    DEFAULT_EMBEDDING_UPDATES,
+    EMBEDDING_UPDATES,
+    check_arguments,
+    check_choice,
+    check_no_other_arguments,
+)
 from .._keras import keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
@@ -431,7 +437,8 @@ class RankingModel(abc.ABC):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
-                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0):
+                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0, **others: Any):
+        check_no_other_arguments(type(self), others)
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)

@@ -27,6 +27,7 @@ from .._args import (
     check_arguments,
     check_choice,
     check_exclude,
+    check_no_other_arguments,
     check_saved_model_only,
 )
 from .._keras import keras, tf
@@ -115,7 +116,8 @@ class Recommender(abc.ABC):
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
                  l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
-                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0):
+                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0, **others: Any):
+        check_no_other_arguments(type(self), others)
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
