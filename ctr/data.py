@@ -641,7 +641,8 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
                     time: str = "timestamp", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Hold `fraction` of the users out entirely: returns (rows of the other users, the held-out users'
     earliest `profile_size` rows each (their profile at serving time), the rest of their rows (test)).
-    Held-out users with no rows beyond the profile are dropped."""
+    A held-out user with no rows beyond the profile has no test rows; a split with no training or no
+    test rows at all is refused."""
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, time])
     check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
@@ -652,6 +653,12 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
     held = frame[is_cold].sort_values([user, time], kind="stable")
     rank = held.groupby(user, sort=False).cumcount().to_numpy()
     profile, rest = held[rank < profile_size], held[rank >= profile_size]
+    if is_cold.all():
+        raise DataError(f"cold_user_split: holding out {len(cold)} of the {len(ids)} users ({user!r}) leaves no "
+                        "training rows; hold out a smaller fraction")
+    if not len(rest):
+        raise DataError(f"cold_user_split: none of the {len(cold)} held-out users has more than {profile_size} rows "
+                        f"(the profile), so nothing is left to test on; use a smaller profile_size")
     return (frame[~is_cold].reset_index(drop=True), profile.reset_index(drop=True), rest.reset_index(drop=True))
 
 

@@ -185,6 +185,11 @@ def test_random_split_is_a_seeded_partition(frame):
         random_split(frame, "0.8,0.2")
     with pytest.raises(ctr.ArgumentError, match="cold_user_split: profile_size must be an integer of at least 1"):
         ctr.data.cold_user_split(frame, 0.2, 0)
+    few = frame[frame["user_id"].isin(frame["user_id"].unique()[:3])]
+    with pytest.raises(ctr.DataError, match=r"cold_user_split: holding out 3 of the 3 users \('user_id'\) leaves no"):
+        ctr.data.cold_user_split(few, 0.9, 5)
+    with pytest.raises(ctr.DataError, match="none of the 60 held-out users has more than 1000 rows"):
+        ctr.data.cold_user_split(frame, 0.2, 1000)
     with pytest.raises(ctr.ArgumentError, match="add_history: max_length must be an integer of at least 1"):
         ctr.data.add_history(frame, max_length=0)
 
