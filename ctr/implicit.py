@@ -154,6 +154,9 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
     size = frame.groupby(user)[user].transform("size").to_numpy()
     held = 2 if validation else 1
     test = (from_end == 0) & (size > held)
+    if len(frame) and not test.any():
+        raise DataError(f"leave_one_out: no user ({user!r}) has more than {held} interaction(s), so none can be "
+                        "held out" + (" for validation and test" if validation else " for the test"))
     parts = [frame[~test & ~((from_end == 1) & (size > held))] if validation else frame[~test]]
     if validation:
         parts.append(frame[(from_end == 1) & (size > held)])

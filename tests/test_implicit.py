@@ -62,6 +62,8 @@ def test_leave_one_out_holds_out_each_users_latest_interaction():
     assert len(train) == 4 and 14 in set(train.item_id)
     train, valid, test = leave_one_out(frame, validation=True)
     assert list(zip(valid.user_id, valid.item_id, strict=True)) == [(1, 12)] and list(test.item_id) == [11]
+    with pytest.raises(ctr.DataError, match=r"leave_one_out: no user \('user_id'\) has more than 2 interaction"):
+        leave_one_out(frame[frame.user_id != 1], validation=True)
 
 
 def test_interactions_keep_positive_rows_and_build_user_and_item_tables(spec, frame):
