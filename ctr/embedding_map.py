@@ -7,16 +7,14 @@ by another column of the data (for example an item's first genre).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._keras import tf
 from .errors import CtrError
-from .export import METADATA
+from .export import _read_metadata, load_graph
 from .inspect import _pyplot, save_figure
 from .spec import FeatureSpec
 
@@ -24,7 +22,7 @@ from .spec import FeatureSpec
 def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], np.ndarray]:
     """The vocabulary of `feature` and its rows of the exported embedding table."""
     path = Path(model_dir)
-    metadata = json.loads((path / METADATA).read_text())
+    metadata = _read_metadata(path)
     spec = FeatureSpec.from_yaml(path / "assets" / "spec.yaml")
     if feature not in spec.names:
         raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}")
@@ -33,7 +31,7 @@ def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], n
     if state is None or "vocabulary" not in state:
         raise CtrError(f"feature {feature!r} has no learned vocabulary (it is {spec[feature].kind}"
                        f"{', hashed' if state else ''}), so its embedding rows have no names to map")
-    loaded = tf.saved_model.load(str(path))
+    loaded = load_graph(path)
     tables = getattr(loaded, "embedding_tables", {})
     if table_name not in tables:
         raise CtrError(f"the {metadata['model']} export has no embedding table for {feature!r} "

@@ -192,7 +192,7 @@ class ServedModel:
             raise CtrError(f"{self.path} is a recommender export ({self.metadata['model']}); it recommends items "
                            "rather than scoring rows: use ctr.RecommenderExport or `ctr recommend`")
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
-        self._loaded = tf.saved_model.load(str(self.path))
+        self._loaded = load_graph(self.path)
         self.signature = self._loaded.signatures["serving_default"]
         self._columns = list(dict.fromkeys(f.source for f in self.spec.features))
         self._hint = "; the model needs " + ", ".join(map(repr, self._columns))
@@ -245,7 +245,23 @@ def _read_metadata(path: Path) -> dict[str, Any]:
         raise CtrError(f"{path}: no SavedModel here (saved_model.pb is missing)")
     if not (path / METADATA).exists():
         raise CtrError(f"{path}: a SavedModel, but not one written by ctr ({METADATA} is missing)")
-    return json.loads((path / METADATA).read_text())
+    try:
+        return json.loads((path / METADATA).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise CtrError(f"{path}: {METADATA} cannot be read ({err}); {_DAMAGED}") from err
+
+
+_DAMAGED = "the export is damaged or incomplete: export the model again"
+
+
+def load_graph(path: Path) -> Any:
+    """The SavedModel at `path` loaded with TensorFlow, or a CtrError saying the export is damaged:
+    a truncated or missing file fails inside TensorFlow with OSError, IndexError and the like."""
+    try:
+        return tf.saved_model.load(str(path))
+    except Exception as err:  # whatever TensorFlow raised, the files are the problem (chained)
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CtrError(f"{path}: the SavedModel cannot be loaded ({detail}); {_DAMAGED}") from err
 
 
 def load(path: str | Path) -> Any:

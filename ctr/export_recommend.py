@@ -271,7 +271,7 @@ class RecommenderExport:
     be tested with `ctr.evaluate_ranking` like the model it came from."""
 
     def __init__(self, path: str | Path):
-        from .export import _read_metadata
+        from .export import _DAMAGED, _read_metadata, load_graph
 
         self.path = Path(path)
         self.metadata = _read_metadata(self.path)
@@ -279,9 +279,11 @@ class RecommenderExport:
             raise CtrError(f"{self.path} is a ranking export ({self.metadata['model']}) with no recommend "
                            "signature: use ctr.load(path).predict(rows) or `ctr predict`")
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
+        if not (self.path / CATALOGUE).exists():
+            raise CtrError(f"{self.path}: {CATALOGUE}, the catalogue, is missing; {_DAMAGED}")
         self.catalogue = pd.read_parquet(self.path / CATALOGUE)
         self.users = pd.read_parquet(self.path / USERS) if (self.path / USERS).exists() else pd.DataFrame()
-        self._loaded = tf.saved_model.load(str(self.path))
+        self._loaded = load_graph(self.path)
         self.signature = self._loaded.signatures["recommend"]
         self._catalogue_raw: dict[str, np.ndarray] | None = None
 

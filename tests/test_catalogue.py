@@ -259,6 +259,20 @@ def _not_an_export(env: dict) -> None:
         ctr.load(folder)
 
 
+def _damaged_export(env: dict) -> None:
+    import shutil
+
+    for part, damage, message in [("assets.extra/ctr.json", b"{not json", "ctr.json cannot be read"),
+                                  ("saved_model.pb", None, "the SavedModel cannot be loaded (Cannot parse"),
+                                  ("variables/variables.data-00000-of-00001", None, "the SavedModel cannot be loaded")]:
+        copy = shutil.copytree(env["export"], env["tmp"] / part.replace("/", "-"))
+        whole = (copy / part).read_bytes()
+        (copy / part).write_bytes(damage if damage is not None else whole[: len(whole) // 3])  # cut short
+        with pytest.raises(CtrError, match="the export is damaged or incomplete: export the model again") as err:
+            ctr.load(copy)
+        assert str(err.value).startswith(f"{copy}: ") and message in str(err.value), str(err.value)
+
+
 def _raw_signature_names_input(env: dict) -> None:
     import tensorflow as tf
 
@@ -359,6 +373,8 @@ CATALOGUE: list[Case] = [
     Case("serving", "raw SavedModel signature called without an input", "TensorFlow's TypeError naming the input",
          _raw_signature_names_input),
     Case("artefacts", "loading a folder that is not a ctr export", "CtrError saying what is missing", _not_an_export),
+    Case("artefacts", "loading a damaged export (a file cut short or garbled)",
+         "CtrError naming the folder and the part that cannot be read, and saying to export again", _damaged_export),
     Case("artefacts", "pickle in a saved model", "none: SavedModel, JSON and YAML only", _no_pickle),
 ]
 
