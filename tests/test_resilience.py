@@ -135,7 +135,7 @@ def test_streamed_training_from_a_parquet_folder_matches_in_memory(spec, splits,
 
 
 def test_backups_come_at_most_every_n_steps_when_a_call_runs_several_and_a_crash_resumes(spec, splits, tmp_path,
-                                                                                         monkeypatch):
+                                                                                         monkeypatch, caplog):
     """With no callback of the user's watching every batch, fit runs several steps a call; backups
     still come at most `backup_every` steps apart (an epoch's last call runs fewer steps), and a fit
     that died after one resumes to the uninterrupted run's step count."""
@@ -162,11 +162,40 @@ def test_backups_come_at_most_every_n_steps_when_a_call_runs_several_and_a_crash
         backups.append(epoch * 10 + batch + 1), keras_backup(self, epoch=epoch, batch=batch)))
     resumed = ctr.FM(spec, embedding_dim=4, batch_size=100)
     resumed.fit(train, epochs=3, backup_dir=tmp_path / "b", backup_every=4, verbose=0)
+    unbuilt = [r.getMessage() for r in caplog.records if "must be built" in r.getMessage()]
+    assert not unbuilt, unbuilt  # Keras' "unbuilt model" warning: ours is built, its backup restored
     # Steps 9–10 end epoch 0 (a short call: backed up, since a 4-step call would pass 4 steps); then
     # every epoch's 4, 8 and 10.
     assert backups == [4, 8, 10, 14, 18, 20, 24, 28, 30]
     assert int(resumed.network_.optimizer.iterations.numpy()) == 30
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("damage", ["weights", "preprocessing"])
+def test_a_damaged_backup_is_named_and_not_a_tensorflow_error(spec, splits, tmp_path, monkeypatch, damage):
+    from ctr.models._resume import _StepBackup
+
+    keras_backup = _StepBackup._backup
+
+    def backup_then_die(self, epoch, batch=0):
+        keras_backup(self, epoch=epoch, batch=batch)
+        raise _Killed
+
+    monkeypatch.setattr(_StepBackup, "_backup", backup_then_die)
+    train = splits[0].head(1000)
+    with pytest.raises(_Killed):
+        ctr.FM(spec, embedding_dim=4, batch_size=100).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
+    monkeypatch.undo()
+    if damage == "weights":
+        (data,) = (tmp_path / "b").rglob("*.data-*")
+        data.write_bytes(data.read_bytes()[:50])
+        message = "the backup of the interrupted fit cannot be read"
+    else:
+        (tmp_path / "b" / "preprocessing.json").write_text("{cut sh", encoding="utf-8")
+        message = "the interrupted fit's preprocessing.json cannot be read"
+    with pytest.raises(ctr.CtrError, match=f"{message} .*; delete the folder to start over") as err:
+        ctr.FM(spec, embedding_dim=4, batch_size=100).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
+    assert str(err.value).startswith(str(tmp_path / "b")), str(err.value)
 
 
 def test_backup_dir_of_another_spec_is_refused(spec, splits, tmp_path):

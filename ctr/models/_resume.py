@@ -4,6 +4,7 @@ meet the same vocabularies."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._keras import keras
-from ..errors import DataError
+from .._keras import keras, tf
+from ..errors import CtrError, DataError
 from ..features import Preprocessor
 
 _STATE = "preprocessing.json"
@@ -25,7 +26,11 @@ def fit_preprocessing(preprocessor: Preprocessor, chunks: Callable[[], Iterable[
     else `preprocessor` fitted on `chunks()` (and saved there, when there is a backup folder)."""
     saved = backup / _STATE if backup is not None else None
     if saved is not None and saved.exists():
-        restored = Preprocessor.from_json(saved.read_text(encoding="utf-8"))
+        try:
+            restored = Preprocessor.from_json(saved.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError, OSError) as err:
+            raise CtrError(f"{backup}: the interrupted fit's {_STATE} cannot be read ({err}); delete the folder "
+                            "to start over") from err
         if restored.spec.to_dict() != preprocessor.spec.to_dict():
             raise DataError(f"{backup} holds a training run of a different spec ({restored.spec.name!r}); "
                             "use another backup_dir or delete it")
@@ -57,7 +62,22 @@ class _StepBackup(keras.callbacks.BackupAndRestore):
     pinned."""
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
+        # Keras warns that the model is "unbuilt" when Keras' build() did not make its weights; ours
+        # made them before fit, and the checkpoint restores into them and into the optimizer's (a
+        # resumed fit's first step has the saved step count and moments), so the warning only alarms.
+        unbuilt = _Hide("you model must be built") if self.model.weights else None
+        logger = tf.get_logger()
+        if unbuilt is not None:
+            logger.addFilter(unbuilt)
+        try:
+            super().on_train_begin(logs)
+        except (ValueError, IndexError, OSError, tf.errors.OpError) as err:
+            raise CtrError(f"{Path(self.backup_dir).parent}: the backup of the interrupted fit cannot be read "
+                            f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
+                            "delete the folder to start over") from err
+        finally:
+            if unbuilt is not None:
+                logger.removeFilter(unbuilt)
         self._per_call = int(self.model.steps_per_execution.numpy())
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
@@ -75,6 +95,16 @@ class _StepBackup(keras.callbacks.BackupAndRestore):
             # Keras records the step a call began with; a resumed fit must start after its last.
             self._training_state._ckpt_saved_batch.assign(batch)
             self._backup(epoch=self._current_epoch, batch=batch)
+
+
+class _Hide:
+    """A logging filter that drops the records whose message holds `text`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def finished(backup: Path) -> None:
