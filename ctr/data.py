@@ -73,10 +73,12 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     if not path.exists():
         raise DataError(f"no data at {path}")
     if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
-        header = pd.read_csv(path, sep=sep, nrows=0).columns
+        header = list(_read_csv(path, nrows=0).columns)
+        if cols and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
+            hint = (" (its header is one column: is the file separated by something other than "
+                    f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
         require_columns(header, cols or [], where=str(path), hint=hint)
-        yield from pd.read_csv(path, sep=sep, usecols=cols, chunksize=chunk_rows)
+        yield from _read_csv(path, usecols=cols, chunksize=chunk_rows)
         return
     dataset = _parquet(path)
     require_columns(dataset.schema.names, cols or [], where=str(path), hint=hint)
@@ -123,9 +125,39 @@ def count_rows(source: Source) -> int:
     if not path.exists():
         raise DataError(f"no data at {path}")
     if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.is_file():
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
-        return sum(len(chunk) for chunk in pd.read_csv(path, sep=sep, usecols=[0], chunksize=1 << 20))
+        return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
     return _parquet(path).count_rows()
+
+
+_CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
+
+
+def _separator(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
+    """`pd.read_csv` of `path` (chunk by chunk with `chunksize`), with what makes the text unreadable
+    (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
+    def unreadable(err: Exception) -> DataError:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]} "
+                         f"({detail})")
+
+    errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
+    try:
+        read = pd.read_csv(path, sep=_separator(path), chunksize=chunksize, **options)
+    except errors as err:
+        raise unreadable(err) from None
+    if chunksize is None:
+        return read
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        try:
+            yield from read
+        except errors as err:
+            raise unreadable(err) from None
+    return chunks()
 
 
 def _parquet(path: Path) -> pads.Dataset:

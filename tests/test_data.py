@@ -62,6 +62,26 @@ def test_unreadable_and_empty_parquet_sources_are_named(tmp_path):
                 reader(source)
 
 
+def test_unreadable_csv_files_are_named(tmp_path):
+    from ctr.data import count_rows
+
+    for name, content, message in [("empty.csv", b"", "No columns to parse"),
+                                   ("latin.csv", "user_id,city\n1,M\xfcnchen\n".encode("latin-1"), "can't decode"),
+                                   ("ragged.tsv", b"a\tb\n1\t2\n3\t4\t5\n", "Expected 2 fields in line 3")]:
+        (tmp_path / name).write_bytes(content)
+        separator = "a tab" if name.endswith(".tsv") else "a comma"
+        # Counting reads the first column only: a later column's fault is found by the read itself.
+        for reader in (read, count_rows) if name == "empty.csv" else (read,):
+            with pytest.raises(ctr.DataError, match=f"{name}: not readable as UTF-8 text separated by {separator}"
+                                                    f" \\(.*{message}") as err:
+                reader(tmp_path / name)
+            assert str(err.value).startswith(str(tmp_path)), str(err.value)
+    (tmp_path / "semicolons.csv").write_text("user_id;item_id\n1;2\n", encoding="utf-8")
+    with pytest.raises(ctr.DataError, match=r"its header is one column: is the file separated by something other "
+                                            r"than a comma\?"):
+        read(tmp_path / "semicolons.csv", ["user_id"])
+
+
 def test_missing_column_is_named(spec, frame):
     with pytest.raises(ctr.DataError, match=r"column 'price' is missing from the data; it has: 'user_id'"):
         raw_features(frame.drop(columns=["price"]), spec)
