@@ -91,8 +91,8 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             if batch.num_rows:
                 empty = False
                 yield _frame(batch)
-    except pa.ArrowInvalid as err:
-        raise DataError(f"{path}: the Parquet files do not share one schema: {err}") from None
+    except (pa.ArrowInvalid, OSError) as err:  # found when a file's turn comes
+        raise _parquet_error(path, err) from None
     if empty:
         yield dataset.schema.empty_table().select(cols or dataset.schema.names).to_pandas()
 
@@ -126,7 +126,10 @@ def count_rows(source: Source) -> int:
         raise DataError(f"no data at {path}")
     if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.is_file():
         return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
-    return _parquet(path).count_rows()
+    try:
+        return _parquet(path).count_rows()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise _parquet_error(path, err) from None
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
@@ -158,6 +161,15 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
         except errors as err:
             raise unreadable(err) from None
     return chunks()
+
+
+def _parquet_error(path: Path, err: Exception) -> DataError:
+    """What went wrong reading the Parquet at `path`: a file that cannot be opened (cut short, garbled,
+    not Parquet), or files whose columns disagree."""
+    text = str(err).strip()
+    if isinstance(err, pa.ArrowInvalid) and "Could not open Parquet input source" not in text:
+        return DataError(f"{path}: the Parquet files do not share one schema: {text}")
+    return DataError(f"{path}: a Parquet file cannot be read ({text})")
 
 
 def _parquet(path: Path) -> pads.Dataset:

@@ -62,6 +62,21 @@ def test_unreadable_and_empty_parquet_sources_are_named(tmp_path):
                 reader(source)
 
 
+def test_a_damaged_parquet_file_in_a_folder_is_named_when_its_turn_comes(tmp_path, frame):
+    from ctr.data import count_rows
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame.iloc[:500].to_parquet(folder / "a.parquet")
+    frame.iloc[500:1000].to_parquet(folder / "b.parquet")
+    whole = (folder / "b.parquet").read_bytes()
+    for damaged in (whole[: len(whole) // 2] + whole[-8:], b"not parquet at all"):  # its metadata cut; garbage
+        (folder / "b.parquet").write_bytes(damaged)
+        for reader in (count_rows, lambda source: list(iter_chunks(source, ["user_id"]))):
+            with pytest.raises(ctr.DataError, match=r"parts: a Parquet file cannot be read \(.*b\.parquet"):
+                reader(folder)
+
+
 def test_unreadable_csv_files_are_named(tmp_path):
     from ctr.data import count_rows
 
