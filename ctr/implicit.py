@@ -72,6 +72,7 @@ class Interactions:
         catalogue = frame[item_cols] if items is None else pd.concat(
             [ctr_data.read(items, item_cols, hint=hint), frame[item_cols]], ignore_index=True)
         item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
+        require_item_ids(item_table, item_col, "fit" if items is None else "fit (the interactions or `items`)")
         user_index = _positions(users[user_col], frame[user_col])
         item_index = _positions(item_table[item_col], frame[item_col])
         return cls(users, item_table, frame[context_cols].reset_index(drop=True), user_index, item_index)
@@ -162,6 +163,21 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
         parts.append(frame[(from_end == 1) & (size > held)])
     parts.append(frame[test])
     return tuple(p.reset_index(drop=True) for p in parts)
+
+
+def require_item_ids(table: pd.DataFrame, item_col: str, where: str) -> None:
+    """Raise a DataError if any row of `table` (a catalogue: one row an item, so the check costs what
+    the items do, not the interactions) has no item id: NaN, None, empty text or the integer missing
+    value. Such an item could be neither learned nor recommended."""
+    ids = table[item_col]
+    missing = ids.isna().to_numpy()
+    if ids.dtype.kind in "iu":
+        missing = missing | (ids.to_numpy() == np.iinfo(np.int64).min)
+    elif not pd.api.types.is_numeric_dtype(ids.dtype):
+        missing = missing | ids.astype(str).str.strip().eq("").to_numpy()
+    if missing.any():
+        raise DataError(f"{where}: some rows have no item id (column {item_col!r}: NaN, None or empty); an item "
+                        "without an id can be neither learned nor recommended, so drop or fill those rows")
 
 
 def _positions(table_keys: pd.Series, values: pd.Series) -> np.ndarray:

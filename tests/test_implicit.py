@@ -76,6 +76,16 @@ def test_interactions_keep_positive_rows_and_build_user_and_item_tables(spec, fr
     assert interactions.items.item_id.iloc[row] == frame[frame.rating >= 4].item_id.iloc[0]
 
 
+@pytest.mark.parametrize("where", ["interactions", "items"])
+def test_an_item_without_an_id_is_refused(spec, frame, where):
+    # NaN in a float column, None or "" in a text one: the catalogue would get an item named by nothing.
+    blank = frame.head(200).astype({"item_id": object})
+    blank.loc[blank.index[[0, 1]], ["item_id", "rating"]] = [[None, 5], [" ", 5]]  # positives, so they count
+    data, items = (blank, None) if where == "interactions" else (frame.head(200), blank)
+    with pytest.raises(ctr.DataError, match=r"some rows have no item id \(column 'item_id': NaN, None or empty\)"):
+        Interactions.from_frame(data, spec, items)
+
+
 def test_a_catalogue_without_the_item_features_is_an_error_that_says_it_is_the_catalogue():
     spec = ctr.datasets.synthetic_spec()
     frame = ctr.datasets.synthetic(300, seed=0)

@@ -197,6 +197,11 @@ def test_catalogue_can_be_reindexed_with_new_items_without_retraining(spec, loo,
     assert not np.allclose(vectors[-1], vectors[-2])  # new items differ by their content
     ids, _ = model.recommend(loo[1].head(50), k=len(model.catalog_ids()))
     assert 9001 in ids[0]
+    with pytest.raises(ctr.DataError, match="index: the new catalogue has no items"):
+        model.index(catalogue.head(0))
+    with pytest.raises(ctr.DataError, match=r"index: some rows have no item id \(column 'item_id'"):
+        model.index(pd_concat(catalogue.astype({"item_id": float}), new.assign(item_id=[9001, np.nan])))
+    assert 9002 in set(model.catalog_ids())  # a refused catalogue leaves the last one in place
 
 
 def pd_concat(a, b):

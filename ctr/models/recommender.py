@@ -33,7 +33,7 @@ from .._args import (
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
-from ..implicit import Interactions, NegativeSampler, keys, refuse_weights
+from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_item_ids
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
@@ -374,7 +374,11 @@ class Recommender(abc.ABC):
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
         self._require()
         item_cols = [self.spec[n].source for n in self.item_features]
-        table = ctr_data.read(items, item_cols).drop_duplicates(self.spec[self.item_key].source)
+        table = ctr_data.read(items, item_cols)
+        if not len(table):
+            raise DataError("index: the new catalogue has no items")
+        table = table.drop_duplicates(self.spec[self.item_key].source)
+        require_item_ids(table, self.spec[self.item_key].source, "index")
         self.catalogue_ = table.reset_index(drop=True)
         self.item_counts_ = np.zeros(len(self.catalogue_))
         self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
