@@ -8,13 +8,29 @@ import pandas as pd
 from .errors import DataError
 
 
+def _columns(owner: str, labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None,
+             probabilities: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, scores and weights as float64 rows, checked to be as many and the scores to be numbers
+    (probabilities: in [0, 1]), so that a mismatch is named rather than scored."""
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    what = "probabilities" if probabilities else "scores"
+    if not len(y) == len(s) == len(w):
+        counted = f"{len(y)} labels, {len(s)} {what}" + ("" if weights is None else f", {len(w)} weights")
+        raise DataError(f"{owner}: {counted}; give one of each per row")
+    bad = np.isnan(s) if not probabilities else ~((s >= 0) & (s <= 1))
+    if bad.any():
+        raise DataError(f"{owner}: {int(bad.sum())} of the {len(s)} {what} are "
+                        + ("NaN" if not probabilities else f"not in [0, 1] (the first: {float(s[bad][0])})"))
+    return y, s, w
+
+
 def auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Area under the ROC curve: the probability that a random positive outranks a random negative
     (ties count one half), each row drawn in proportion to its weight when `weights` are given. NaN
     when only one class is present (or weighs anything)."""
-    y = np.asarray(labels, dtype=np.float64).reshape(-1)
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    y, s, w = _columns("auc", labels, scores, weights)
     positives, negatives = float((w * y).sum()), float((w * (1 - y)).sum())
     if positives <= 0 or negatives <= 0:
         return float("nan")
@@ -83,14 +99,13 @@ def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7,
             weights: np.ndarray | None = None) -> float:
     """Mean binary cross-entropy of probabilities against 0/1 labels (probabilities clipped to eps),
     weighted by `weights` when given."""
-    y = np.asarray(labels, dtype=np.float64).reshape(-1)
-    p = np.clip(np.asarray(probabilities, dtype=np.float64).reshape(-1), eps, 1 - eps)
+    y, p, w = _columns("logloss", labels, probabilities, weights, probabilities=True)
+    p = np.clip(p, eps, 1 - eps)
     if len(y) == 0:
         return float("nan")
     losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     if weights is None:
         return float(losses.mean())
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
     return float((w * losses).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
 
@@ -102,9 +117,7 @@ def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.nda
     prediction, and calibration, its ratio to the positive rate (1 when clicks are predicted as
     often as they happen); the row count and the positive rate. With `groups` (a user id per row, say),
     the group AUC too (`group_auc`)."""
-    y = np.asarray(labels, dtype=np.float64).reshape(-1)
-    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    y, p, w = _columns("click_metrics", labels, probabilities, weights, probabilities=True)
     total = float(w.sum())
     rate = float((w * y).sum() / total) if total > 0 else float("nan")
     mean = float((w * p).sum() / total) if total > 0 else float("nan")
@@ -120,9 +133,7 @@ def reliability(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarr
     """The reliability curve: the rows cut into `bins` groups of equal weight by predicted
     probability, and each group's mean prediction, observed click rate and weight. A calibrated
     model's groups lie on the diagonal."""
-    y = np.asarray(labels, dtype=np.float64).reshape(-1)
-    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    y, p, w = _columns("reliability", labels, probabilities, weights, probabilities=True)
     order = np.argsort(p, kind="mergesort")
     y, p, w = y[order], p[order], w[order]
     mass = np.cumsum(w)

@@ -161,6 +161,24 @@ def test_group_auc_is_each_groups_auc_weighted_by_its_rows():
             assert np.isnan(got["gauc"]), trial
 
 
+def test_metrics_name_rows_that_do_not_pair_up_or_are_not_probabilities():
+    from ctr.metrics import logloss, reliability
+
+    y, p = np.array([1.0, 0.0, 1.0]), np.array([0.9, 0.2, 0.4])
+    with pytest.raises(ctr.DataError, match=r"auc: 3 labels, 2 scores; give one of each per row"):
+        auc(y, p[:2])  # it scored 0.5 on the rows that paired up
+    with pytest.raises(ctr.DataError, match=r"click_metrics: 3 labels, 3 probabilities, 2 weights"):
+        click_metrics(y, p, weights=np.ones(2))
+    with pytest.raises(ctr.DataError, match=r"auc: 1 of the 3 scores are NaN"):
+        auc(y, np.array([0.9, np.nan, 0.4]))
+    for bad, shown in ((1.5, "1.5"), (np.nan, "nan"), (-0.1, "-0.1")):
+        for metric in (logloss, reliability, click_metrics):
+            expected = rf"1 of the 3 probabilities are not in \[0, 1\] \(the first: {shown}\)"
+            with pytest.raises(ctr.DataError, match=expected):
+                metric(y, np.array([0.9, bad, 0.4]))
+    assert auc(y, np.array([5.0, -3.0, 0.0])) == 1.0  # scores (logits, say) need not be probabilities
+
+
 def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path, capsys):
     model, test = noisy
     shown = model.evaluate(test, group_by="user_id")
