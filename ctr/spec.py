@@ -13,6 +13,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union
@@ -210,6 +211,9 @@ class FeatureSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.features, Feature | str | Mapping) or not isinstance(self.features, Iterable):
+            raise SpecError(f"features: expected a list of features such as [ctr.Categorical(...)], got "
+                            f"{_typename(self.features)}")
         object.__setattr__(self, "features", tuple(self.features))
         problems = _check_types(self, "")
         if not problems:

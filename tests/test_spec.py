@@ -102,6 +102,10 @@ def test_python_construction_is_validated_too():
         ctr.FeatureSpec([ctr.Categorical("a", min_count="2")])
     with pytest.raises(ctr.SpecError, match=r"features\[1\]: expected a feature such as ctr.Categorical"):
         ctr.FeatureSpec([ctr.Categorical("a"), {"name": "b"}])
+    for single, got in ((ctr.Categorical("a"), "Categorical"), ("a", "str")):  # one feature, not a list of one
+        with pytest.raises(ctr.SpecError, match=rf"features: expected a list of features such as .*got {got}$"):
+            ctr.FeatureSpec(single)
+    assert ctr.FeatureSpec(f for f in [ctr.Categorical("a")]).names == ["a"]
     with pytest.raises(ctr.SpecError, match="mix int and string ids"):
         ctr.FeatureSpec([ctr.Categorical("a", dtype="int", shared_embedding="ids"),
                          ctr.Categorical("b", shared_embedding="ids")])
