@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from ._args import check_arguments
-from .errors import ArgumentError, DataError, SpecError
+from .errors import ArgumentError, DataError, SpecError, first_line
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
 
@@ -74,9 +74,9 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         raise DataError(f"no data at {path}")
     if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
         header = list(_read_csv(path, nrows=0).columns)
-        if cols and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
-            hint = (" (its header is one column: is the file separated by something other than "
-                    f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
+        if isinstance(hint, str) and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
+            hint += (" (its header is one column: is the file separated by something other than "
+                     f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
         require_columns(header, cols or [], where=str(path), hint=hint)
         yield from _read_csv(path, usecols=cols, chunksize=chunk_rows)
         return
@@ -143,9 +143,8 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
     """`pd.read_csv` of `path` (chunk by chunk with `chunksize`), with what makes the text unreadable
     (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
     def unreadable(err: Exception) -> DataError:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]} "
-                         f"({detail})")
+                         f"({first_line(err)})")
 
     errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
     try:

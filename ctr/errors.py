@@ -27,3 +27,9 @@ class ArgumentError(CtrError):
 
 class NotFittedError(CtrError):
     """A model or preprocessor was used before `fit`."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of a foreign error's message (its type's name when it has none), to quote in ours."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -26,7 +26,7 @@ from . import __version__
 from . import data as ctr_data
 from ._args import check_arguments
 from ._keras import tf
-from .errors import CtrError
+from .errors import CtrError, first_line
 from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .spec import FeatureSpec, describe_spec, raw_dtype
@@ -260,8 +260,7 @@ def load_graph(path: Path) -> Any:
     try:
         return tf.saved_model.load(str(path))
     except Exception as err:  # whatever TensorFlow raised, the files are the problem (chained)
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CtrError(f"{path}: the SavedModel cannot be loaded ({detail}); {_DAMAGED}") from err
+        raise CtrError(f"{path}: the SavedModel cannot be loaded ({first_line(err)}); {_DAMAGED}") from err
 
 
 def load(path: str | Path) -> Any:

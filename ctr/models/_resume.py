@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._keras import keras, tf
-from ..errors import CtrError, DataError
+from ..errors import CtrError, DataError, first_line
 from ..features import Preprocessor
 
 _STATE = "preprocessing.json"
@@ -73,8 +73,7 @@ class _StepBackup(keras.callbacks.BackupAndRestore):
             super().on_train_begin(logs)
         except (ValueError, IndexError, OSError, tf.errors.OpError) as err:
             raise CtrError(f"{Path(self.backup_dir).parent}: the backup of the interrupted fit cannot be read "
-                            f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
-                            "delete the folder to start over") from err
+                           f"({first_line(err)}); delete the folder to start over") from err
         finally:
             if unbuilt is not None:
                 logger.removeFilter(unbuilt)
