@@ -92,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
-    predict.add_argument("--data", required=True, help="Parquet or CSV of raw feature columns")
+    predict.add_argument("--data", required=True, help="raw feature columns: Parquet or CSV (streamed), a MovieLens "
+                                                       "or Frappe folder, or 'synthetic'")
+    predict.add_argument("--format", default="auto", choices=_FORMATS)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet or .json lines)")
 
@@ -140,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample = commands.add_parser("downsample", help="keep every click and a share of the non-clicks, weighted "
                                                         "back in the spec's label.weight column")
     downsample.add_argument("--spec", required=True, help="feature spec YAML with label.weight")
-    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, or CSV")
+    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, or CSV (streamed), "
+                                                          "a MovieLens or Frappe folder, or 'synthetic'")
+    downsample.add_argument("--format", default="auto", choices=_FORMATS)
     downsample.add_argument("--keep", type=float, required=True, help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=int, default=0)
     downsample.add_argument("--out", required=True, help="file to write (.parquet, .csv, .tsv or .json)")
@@ -393,19 +397,20 @@ def _predict(args: argparse.Namespace) -> int:
         raise CtrError(f"--out {out}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
                        "line), which says how to write it")
     served = load(args.model)
+    source = _streamed_source(args.data, args.format)
     # A recommender's pair scores are logits or dot products, not probabilities: named for what they are.
     column = "score" if isinstance(served, RecommenderExport) else "probability"
     if out is None:
-        frame = data.read(args.data)
+        frame = data.read(source)
         print(frame.assign(**{column: served.predict(frame)}).to_string(max_rows=50))
         return 0
     # Chunk by chunk, so that memory follows the chunk and not the file.
-    advance = data.progress(args.data, 1)
+    advance = data.progress(source, 1)
     scored = 0
 
     def chunks() -> Any:
         nonlocal scored
-        for chunk in data.iter_chunks(args.data, chunk_rows=SCORED_A_FILE):
+        for chunk in data.iter_chunks(source, chunk_rows=SCORED_A_FILE):
             yield chunk.assign(**{column: served.predict(chunk)})
             scored += len(chunk)
             advance(len(chunk))
@@ -487,8 +492,9 @@ def _downsample(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec
 
     spec = FeatureSpec.from_yaml(args.spec)
-    out = data.downsample_negatives(args.data, spec, keep=args.keep, seed=args.seed, out=args.out)
-    print(f"ctr downsample: {data.count_rows(out):,} of {data.count_rows(args.data):,} rows written to {out}")
+    source = _streamed_source(args.data, args.format)
+    out = data.downsample_negatives(source, spec, keep=args.keep, seed=args.seed, out=args.out)
+    print(f"ctr downsample: {data.count_rows(out):,} of {data.count_rows(source):,} rows written to {out}")
     return 0
 
 
@@ -565,25 +571,38 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_format(source: str, fmt: str = "auto") -> str:
+    """What --data is: one of _FORMATS, recognised by its files unless --format says."""
+    from .errors import DataError
+
+    if fmt != "auto":
+        return fmt
+    path = Path(source)
+    if source == "synthetic":
+        return "synthetic"
+    if (path / "u.data").exists():
+        return "movielens-100k"
+    if (path / "movies.dat").exists():
+        return "movielens-1m"
+    if path.suffix == ".libfm" or (path.is_dir() and any(path.glob("frappe.*.libfm"))):
+        return "frappe"
+    if path.exists():
+        return "table"
+    raise DataError(f"--data {source!r}: no such file or folder")
+
+
+def _streamed_source(source: str, fmt: str = "auto") -> Any:
+    """--data for the commands that stream it: a table's path as it is (read chunk by chunk), or a
+    dataset folder or the synthetic data loaded whole."""
+    return source if _data_format(source, fmt) == "table" else load_table(source, fmt)
+
+
 def load_table(source: str, fmt: str = "auto", seed: int = 0):
     """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV, or 'synthetic'."""
     from . import data, datasets
-    from .errors import DataError
 
     path = Path(source)
-    if fmt == "auto":
-        if source == "synthetic":
-            fmt = "synthetic"
-        elif (path / "u.data").exists():
-            fmt = "movielens-100k"
-        elif (path / "movies.dat").exists():
-            fmt = "movielens-1m"
-        elif path.suffix == ".libfm" or (path.is_dir() and any(path.glob("frappe.*.libfm"))):
-            fmt = "frappe"
-        elif path.exists():
-            fmt = "table"
-        else:
-            raise DataError(f"--data {source!r}: no such file or folder")
+    fmt = _data_format(source, fmt)
     if fmt == "synthetic":
         return datasets.synthetic(seed=seed)
     if fmt == "movielens-100k":

@@ -115,6 +115,10 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(blocked)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ctr predict: error: ") and "a_file" in err and "Traceback" not in err
+    # The generated data by name, as `ctr fit --data synthetic` reads it (a dataset folder alike).
+    assert main(["predict", "--model", str(export), "--data", "synthetic", "--out", str(tmp_path / "g.parquet")]) == 0
+    generated = pd.read_parquet(tmp_path / "g.parquet")
+    assert len(generated) == len(ctr.datasets.synthetic(seed=0)) and generated.probability.between(0, 1).all()
 
     # Files are scored chunk by chunk and written atomically; a bad value in a later chunk leaves the
     # earlier output whole and no temporary file behind.

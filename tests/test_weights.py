@@ -157,6 +157,12 @@ def test_downsampling_a_file_streams_it_into_the_same_rows_and_the_shell_does_it
                  "--seed", "2", "--out", str(tmp_path / "s.csv")]) == 0
     assert f"{len(in_memory):,} of {len(frame):,} rows written" in capsys.readouterr().out
     np.testing.assert_allclose(pd.read_csv(tmp_path / "s.csv")["w"], in_memory["w"])
+    # The generated data by name, as `ctr fit --data synthetic` reads it.
+    generated = ctr.datasets.synthetic(seed=0)
+    assert main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", "synthetic", "--keep", "0.3",
+                 "--out", str(tmp_path / "g.parquet")]) == 0
+    kept = ctr.data.downsample_negatives(generated, weighted, keep=0.3, seed=0)
+    assert f"{len(kept):,} of {len(generated):,} rows written" in capsys.readouterr().out
     with pytest.raises(ctr.ArgumentError, match=r"out .*s\.xlsx must end in \.parquet"):
         ctr.data.downsample_negatives(frame, weighted, keep=0.3, out=tmp_path / "s.xlsx")
     assert main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", str(folder), "--keep", "2",
