@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 # Must be set before tensorflow first resolves `tf.keras`; TFRS only works on Keras 2.
@@ -72,28 +73,32 @@ def _import_tensorflow() -> Any:
     TensorFlow 2.21 writes its start-up lines through absl before absl is initialised, which ignores
     that setting (tensorflow/tensorflow#100442): every `ctr` command began with seven lines of
     oneDNN and CUDA notices, one an "E" line on any machine without a GPU, above what it had to say.
-    The process's stderr is held in a file while TensorFlow loads, then written back without the
-    lines below the level. Nothing else is dropped; a user who imported TensorFlow first sees its log.
-    At level 0 nothing is held, so that a crash inside TensorFlow's start-up (an abort, which no
-    Python code outlives) still shows its last words.
     """
-    if "tensorflow" in sys.modules or _log_level() <= 0:
+    with _startup_log_held():
         import tensorflow as tf
 
-        return tf
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable fd 2 (e.g. a windowed process): nothing to hold
-        import tensorflow as tf
+        tf.config.list_physical_devices()  # the CUDA probe logs on first use: here, not mid-fit
+    return tf
 
-        return tf
+
+@contextlib.contextmanager
+def _startup_log_held() -> Iterator[None]:
+    """The process's stderr held in a file, then written back without the lines below the level.
+    Nothing else is dropped. Nothing is held when TensorFlow is loaded already (a user who imported
+    it first sees its log), at level 0 (so that a crash inside TensorFlow's start-up, an abort which
+    no Python code outlives, still shows its last words), or without a usable fd 2."""
+    saved = None
+    if "tensorflow" not in sys.modules and _log_level() > 0:
+        with contextlib.suppress(OSError, ValueError):  # ValueError: a closed sys.stderr (a windowed process)
+            sys.stderr.flush()
+            saved = os.dup(2)
+    if saved is None:
+        yield
+        return
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # the CUDA probe logs on first use: here, not mid-fit
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
@@ -102,7 +107,6 @@ def _import_tensorflow() -> Any:
             kept = memoryview(_startup_log_kept(held.read().decode("utf-8", "replace")).encode())
             while kept:  # a pipe may take part of it at a time
                 kept = kept[os.write(2, kept):]
-    return tf
 
 
 def _startup_log_kept(text: str) -> str:

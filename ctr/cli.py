@@ -214,7 +214,7 @@ def _fit(args: argparse.Namespace) -> int:
         if args.patience is not None and not len(valid):
             watched = {"auc": "AUC", "gauc": "group AUC", "logloss": "logloss"}[args.stop_on]
             raise ArgumentError(f"--patience stops on the validation {watched}, and --split leaves no validation rows")
-        stopping = _early_stopping(args, f"val_{args.stop_on}")
+        stopping = _early_stopping(args, f"val_{args.stop_on}", mode="min" if args.stop_on == "logloss" else "max")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
                   callbacks=stopping, group_by=args.group_by if len(valid) else None)
         _report_stopping(stopping)
@@ -235,17 +235,16 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _early_stopping(args: argparse.Namespace, monitor: str) -> list:
-    """--patience as Keras' EarlyStopping on `monitor` (lower is better for a loss, else higher), the best
-    epoch's weights kept."""
+def _early_stopping(args: argparse.Namespace, monitor: str, mode: str = "max") -> list:
+    """--patience as Keras' EarlyStopping on `monitor` (higher is better, or with mode "min" lower), the
+    best epoch's weights kept."""
     if args.patience is None:
         return []
     from ._args import check_arguments
     from ._keras import keras
 
     check_arguments("ctr fit --patience", patience=args.patience)
-    return [keras.callbacks.EarlyStopping(monitor=monitor, mode="min" if "loss" in monitor else "max",
-                                          patience=args.patience,
+    return [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=args.patience,
                                           restore_best_weights=True)]
 
 
@@ -594,7 +593,8 @@ def _data_format(source: str, fmt: str = "auto") -> str:
 def _streamed_source(source: str, fmt: str = "auto") -> Any:
     """--data for the commands that stream it: a table's path as it is (read chunk by chunk), or a
     dataset folder or the synthetic data loaded whole."""
-    return source if _data_format(source, fmt) == "table" else load_table(source, fmt)
+    fmt = _data_format(source, fmt)
+    return source if fmt == "table" else load_table(source, fmt)
 
 
 def load_table(source: str, fmt: str = "auto", seed: int = 0):

@@ -65,18 +65,17 @@ class _StepBackup(keras.callbacks.BackupAndRestore):
         # Keras warns that the model is "unbuilt" when Keras' build() did not make its weights; ours
         # made them before fit, and the checkpoint restores into them and into the optimizer's (a
         # resumed fit's first step has the saved step count and moments), so the warning only alarms.
-        unbuilt = _Hide("you model must be built") if self.model.weights else None
-        logger = tf.get_logger()
-        if unbuilt is not None:
-            logger.addFilter(unbuilt)
+        def built(record: logging.LogRecord) -> bool:
+            return not (self.model.weights and "you model must be built" in record.getMessage())
+
+        tf.get_logger().addFilter(built)
         try:
             super().on_train_begin(logs)
         except (ValueError, IndexError, OSError, tf.errors.OpError) as err:
             raise CtrError(f"{Path(self.backup_dir).parent}: the backup of the interrupted fit cannot be read "
                            f"({first_line(err)}); delete the folder to start over") from err
         finally:
-            if unbuilt is not None:
-                logger.removeFilter(unbuilt)
+            tf.get_logger().removeFilter(built)
         self._per_call = int(self.model.steps_per_execution.numpy())
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
@@ -94,16 +93,6 @@ class _StepBackup(keras.callbacks.BackupAndRestore):
             # Keras records the step a call began with; a resumed fit must start after its last.
             self._training_state._ckpt_saved_batch.assign(batch)
             self._backup(epoch=self._current_epoch, batch=batch)
-
-
-class _Hide:
-    """A logging filter that drops the records whose message holds `text`."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
 
 
 def finished(backup: Path) -> None:
