@@ -78,11 +78,17 @@ class _RetrievalNetwork(ReplicaModel):
         features, item_rows, probability = inputs[0]
         queries = self.scorer.query_vectors(features, training=training)
         items = self.scorer.item_vectors(features, training=training)
+        loss = in_batch_softmax_loss(queries, items, probability, item_rows)
         if training:
-            return in_batch_softmax_loss(queries, items, probability, item_rows)
-        # Evaluation reports the task's top-K over the whole catalogue (too slow for training).
-        return self.task(queries, items, candidate_sampling_probability=probability,
-                         candidate_ids=item_rows, compute_metrics=True)
+            return loss
+        # Evaluation also reports the task's top-K over the whole catalogue (too slow for training).
+        # The task's own loss is not called: its accidental-hit mask transposes the ids, and
+        # TensorFlow 2.21 logs an error line ("oneDNN supports DT_INT64 only on platforms with
+        # AVX-512") in the middle of the user's progress bar the first time it transposes integers.
+        updates = [metric.update_state(queries, items, true_candidate_ids=item_rows)
+                   for metric in self.task.factorized_metrics]
+        with tf.control_dependencies(updates):
+            return tf.identity(loss)
 
 
 def in_batch_softmax_loss(queries: tf.Tensor, items: tf.Tensor, probability: tf.Tensor,
