@@ -115,7 +115,7 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
                 raise _nothing_to_rank(spec, unknown, f" from a user who left {n_negatives} items untouched "
                                                       f"({skipped_users} users did not)")
         everything = NegativeSampler(all_users, all_rows, len(catalogue), seed=seed)
-        negatives = everything.sample(users.get_indexer(test[user_col]), n_negatives)
+        negatives = everything.sample(users.get_indexer(test[user_col]), n_negatives, distinct=True)
         candidates = np.concatenate([test_rows[:, None], negatives], axis=1)
         queries, targets = test, np.zeros((len(test), 1), np.int64)
         description = (f"sampled: each held-out interaction ranked against {n_negatives} uniformly sampled items "

@@ -103,10 +103,15 @@ class NegativeSampler:
         per_user = np.bincount(self.known // self.n_items)
         return np.flatnonzero(per_user >= self.n_items)
 
-    def sample(self, users: np.ndarray, n: int, epoch: int = 0) -> np.ndarray:
-        """[len(users), n] item rows, none a known positive of its user; new draws for each epoch."""
+    def sample(self, users: np.ndarray, n: int, epoch: int = 0, distinct: bool = False) -> np.ndarray:
+        """[len(users), n] item rows, none a known positive of its user; new draws for each epoch. With
+        `distinct`, each row holds n different items (as the sampled protocol's "n items" means)."""
         rng = np.random.default_rng([self.seed, epoch])
-        users = np.repeat(users.astype(np.int64), n)
+        items = self._sample(rng, users.astype(np.int64), n)
+        return self._distinct(rng, users.astype(np.int64), items) if distinct else items
+
+    def _sample(self, rng: np.random.Generator, users: np.ndarray, n: int) -> np.ndarray:
+        users = np.repeat(users, n)
         items = self._draw(rng, len(users))
         # Rejection sampling, cheap while users have touched few of the items. Each round re-draws and
         # re-checks only the clashes (checking every draw again was most of an epoch's sampling).
@@ -118,7 +123,7 @@ class NegativeSampler:
             clash = clash[self.is_known(users[clash], items[clash])]
         # Heavy users: draw exactly from the items they have not touched.
         for user in np.unique(users[clash]):
-            free = np.setdiff1d(np.arange(self.n_items), self._positives(user), assume_unique=True)
+            free = self._free(user)
             if free.size == 0:
                 raise DataError(f"the user at row {user} has interacted with every item, so no negative item can "
                                 "be sampled for them")
@@ -126,6 +131,28 @@ class NegativeSampler:
             weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
             items[slots] = rng.choice(free, size=slots.size, p=None if weights is None else weights / weights.sum())
         return items.reshape(-1, n)
+
+    def _distinct(self, rng: np.random.Generator, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """`items` [Q, n] with each row's repeats drawn again until the row's n items differ."""
+        for _ in range(20):
+            rows, columns = np.nonzero(_repeats(items))
+            if rows.size == 0:
+                return items
+            fresh = self._draw(rng, rows.size)
+            new = ~self.is_known(users[rows], fresh)
+            items[rows[new], columns[new]] = fresh[new]
+        for row in np.flatnonzero(_repeats(items).any(axis=1)):  # few items left to the user: draw exactly
+            free = self._free(users[row])
+            if free.size < items.shape[1]:
+                raise DataError(f"the user at row {users[row]} has {free.size} items they never interacted with, "
+                                f"fewer than the {items.shape[1]} different negatives asked for")
+            weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
+            items[row] = rng.choice(free, size=items.shape[1], replace=False,
+                                    p=None if weights is None else weights / weights.sum())
+        return items
+
+    def _free(self, user: int) -> np.ndarray:
+        return np.setdiff1d(np.arange(self.n_items), self._positives(user), assume_unique=True)
 
     def _positives(self, user: int) -> np.ndarray:
         lo, hi = np.searchsorted(self.known, [user * self.n_items, (user + 1) * self.n_items])
@@ -141,6 +168,17 @@ class NegativeSampler:
         if self.cumulative is None:
             return rng.integers(0, self.n_items, size)
         return np.minimum(np.searchsorted(self.cumulative, rng.random(size)), self.n_items - 1)
+
+
+def _repeats(items: np.ndarray) -> np.ndarray:
+    """[Q, n] marks of the entries that repeat an item earlier in the same row's sorted order."""
+    order = np.argsort(items, axis=1, kind="stable")
+    ordered = np.take_along_axis(items, order, axis=1)
+    repeated = np.zeros(items.shape, bool)
+    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    marks = np.zeros(items.shape, bool)
+    np.put_along_axis(marks, order, repeated, axis=1)
+    return marks
 
 
 def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "timestamp",

@@ -113,3 +113,29 @@ def test_ranks_from_sorted_scores_equal_comparing_every_pair():
         for v in (None, valid):
             np.testing.assert_array_equal(ranks_with_random_ties(scores, targets, v, seed=trial),
                                           _ranks_by_comparing_everything(scores, targets, v, trial))
+
+
+def test_sampled_protocol_ranks_against_different_items():
+    """'99 sampled items' are 99 items: drawn with replacement, almost every query of a 1,682-item
+    catalogue (MovieLens 100K) held some negative twice, which counted twice against the held-out item.
+    A small catalogue makes repeats certain, and users who touched most of it take the exact draw."""
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                            ctr.Categorical("item_id", dtype="int", role="item")])
+    items = np.arange(60)
+    train = pd.DataFrame({"user_id": np.repeat([0, 1, 2], [3, 3, 45]),
+                          "item_id": np.r_[0:3, 3:6, 6:51]})
+    test = pd.DataFrame({"user_id": [0, 1, 2], "item_id": [55, 56, 57]})
+    seen = []
+
+    class Recorder(_Oracle):
+        def score_candidates(self, queries, rows):
+            seen.append(np.asarray(rows).copy())
+            return super().score_candidates(queries, rows)
+
+    ctr.evaluate_ranking(Recorder(spec, test, items), test, train, protocol="sampled", n_negatives=12)
+    rows = np.concatenate(seen)
+    assert rows.shape == (3, 13)
+    touched = train.groupby("user_id").item_id.apply(set)
+    for user, row in zip(test.user_id, rows, strict=True):
+        assert len(set(row.tolist())) == 13, row  # the held-out item and 12 different negatives
+        assert not set(items[row[1:]]) & (touched[user] | {test.item_id[user]})
