@@ -12,11 +12,14 @@ left out and counted in the result.
 With a labelled spec only held-out positives (label 1) are ranked; every training interaction,
 positive or not, counts as seen. A model takes part by offering `spec`, `catalog_ids()` (item ids,
 one per catalogue row) and `score_candidates(queries, rows)`: scores [Q, C] for query rows (user
-and context columns) and catalogue row numbers [Q, C].
+and context columns) and catalogue row numbers [Q, C]. A model that returns only some candidates (a
+retrieve → re-rank pipeline) also takes `allowed` [Q, C], the candidates that compete, since what it
+keeps depends on them; it scores the others -inf.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -140,16 +143,22 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
         description = "full: each user's held-out items ranked against every catalogue item, training items excluded"
 
     ranks = []
+    cuts = "allowed" in inspect.signature(model.score_candidates).parameters
     for start in range(0, len(queries), chunk):
         part = slice(start, start + chunk)
-        scores = model.score_candidates(queries.iloc[part].reset_index(drop=True), np.asarray(candidates[part]))
+        rows = np.asarray(candidates[part])
         valid = None
         if protocol == "full":  # training items do not compete; held-out items do, even if also trained on
-            valid = np.ones(scores.shape, dtype=bool)
-            lo, hi = np.searchsorted(seen_query, [start, start + len(scores)])
+            valid = np.ones(rows.shape, dtype=bool)
+            lo, hi = np.searchsorted(seen_query, [start, start + len(rows)])
             valid[seen_query[lo:hi] - start, seen_row[lo:hi]] = False
             held = targets[part]
             valid[np.arange(len(held))[:, None], np.maximum(held, 0)] |= held >= 0
+        part_queries = queries.iloc[part].reset_index(drop=True)
+        if cuts:  # a model that keeps some candidates only (a pipeline) chooses among those that compete
+            scores = model.score_candidates(part_queries, rows, allowed=valid)
+        else:
+            scores = model.score_candidates(part_queries, rows)
         ranks.append(ranks_with_random_ties(scores, targets[part], valid, seed=seed + start))
     result = ranking_metrics(np.concatenate(ranks), k)
     if protocol == "sampled":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +188,9 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     def write(tmp: Path) -> None:
         catalogue = _Catalogue(ids, id_dtype, raw=raw_items, vectors=retriever.catalogue_vectors())
         server = _RecommenderServer(retriever, catalogue)
+        # The retriever's items are its catalogue's vectors and the ranker encodes its own, so the
+        # retriever's item encoder is never called; saved unbuilt, it made Keras warn once per layer.
+        del server.item_encoder
         server.ranker_encoder = ranker.preprocessor_.encoder()
         server.ranker_scorer = ranker.network_.scorer
         probability = not hasattr(ranker, "catalogue_")  # a CTR ranker scores probabilities
@@ -325,9 +328,14 @@ class RecommenderExport:
         pairs = self._loaded.signatures["serving_default"]
         return pairs, list(pairs.structured_input_signature[1])
 
-    def score_candidates(self, queries: ctr_data.Source, rows: np.ndarray) -> np.ndarray:
+    def score_candidates(self, queries: ctr_data.Source, rows: np.ndarray,
+                         allowed: np.ndarray | None = None) -> np.ndarray:
         """Scores [Q, C] of catalogue rows `rows` for each query row, from the export's own pair scores
-        (`serving_default`), so that `ctr.evaluate_ranking` tests the export itself."""
+        (`serving_default`), so that `ctr.evaluate_ranking` tests the export itself. A pipeline's export
+        scores through its `recommend`, as `RecommendationPipeline.score_candidates` does in process:
+        the ranker's scores of the candidates it keeps among the `allowed` ones, -inf for the others."""
+        if self.metadata["model"] == "RecommendationPipeline":
+            return self._pipeline_scores(queries, np.asarray(rows), allowed)
         pairs, names = self._pair_signature()
         item_names = [n for n in names if n not in self.query_features]
         queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
@@ -345,8 +353,24 @@ class RecommenderExport:
             out[start:start + step] = scores.numpy().reshape(part.shape)
         return out
 
+    def _pipeline_scores(self, queries: ctr_data.Source, rows: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        ids = self.catalog_ids()
+        competing = np.zeros((len(rows), len(ids)), bool)
+        query_rows = np.repeat(np.arange(len(rows)), rows.shape[1])
+        competing[query_rows, rows.reshape(-1)] = True if allowed is None else np.asarray(allowed).reshape(-1)
+        # Every catalogue item that does not compete is excluded, so that the export retrieves from the rest.
+        excluded = [ids[~row] for row in competing]
+        got, scores = self.recommend(queries, k=int(self.metadata["n_candidates"]), exclude=excluded)
+        got_rows = pd.Index(ids).get_indexer(got.reshape(-1)).reshape(got.shape)
+        column = np.full(competing.shape, -1)
+        column[query_rows, rows.reshape(-1)] = np.tile(np.arange(rows.shape[1]), len(rows))
+        out = np.full(rows.shape, -np.inf)
+        kept = got_rows >= 0
+        out[np.nonzero(kept)[0], column[np.nonzero(kept)[0], got_rows[kept]]] = scores[kept]
+        return out
+
     def recommend(self, queries: pd.DataFrame, k: int = 10,
-                  exclude: list[list[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores for each query row (columns: the query features; absent ones are
         served as missing, as for a user never seen)."""
         check_arguments("RecommenderExport.recommend", k=k)

@@ -19,7 +19,7 @@ from . import data as ctr_data
 from ._args import check_arguments, check_saved_model_only
 from .errors import DataError
 from .models.base import RankingModel
-from .models.recommender import Recommender
+from .models.recommender import Recommender, pad_id
 
 
 class RecommendationPipeline:
@@ -61,28 +61,57 @@ class RecommendationPipeline:
 
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k item ids and ranker scores [Q, k]; excluded items are dropped before ranking."""
+        """Top-k item ids and ranker scores [Q, k]; excluded items are dropped before ranking, and a
+        row with fewer than k items left is padded with -1 (or "" for text ids), as the export pads it."""
         check_arguments("RecommendationPipeline.recommend", k=k)
-        # Rows are repeated by position below; absent query features are missing, as in the export.
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
-        queries = queries.reset_index(drop=True)
+        queries = self._queries(queries)
         candidates, retrieval_scores = self.retriever.recommend(queries, self.n_candidates, exclude)
+        scores = self._rerank(queries, candidates, retrieval_scores > -np.inf)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :min(k, candidates.shape[1])]
+        chosen = np.take_along_axis(scores, top, axis=1)
+        return np.where(chosen > -np.inf, np.take_along_axis(candidates, top, axis=1), pad_id(candidates)), chosen
+
+    def catalog_ids(self) -> np.ndarray:
+        """Item ids of the catalogue the pipeline retrieves from (the retriever's), one per row."""
+        return self.retriever.catalog_ids()
+
+    def score_candidates(self, queries: ctr_data.Source, rows: np.ndarray,
+                         allowed: np.ndarray | None = None) -> np.ndarray:
+        """Scores [Q, C] of catalogue rows `rows` [Q, C] as the pipeline orders them, for
+        `ctr.evaluate_ranking`: the ranker's scores of the `n_candidates` rows that the retriever puts
+        first among the `allowed` ones ([Q, C], all when None), and -inf for the others, which the
+        pipeline never returns."""
+        queries = self._queries(queries)
+        rows = np.asarray(rows)
+        retrieval = self.retriever.score_candidates(queries, rows).astype(np.float64)
+        if allowed is not None:
+            retrieval = np.where(allowed, retrieval, -np.inf)
+        first = np.argsort(-retrieval, axis=1, kind="stable")[:, :self.n_candidates]
+        retrieved = np.take_along_axis(retrieval, first, axis=1) > -np.inf
+        scores = np.full(rows.shape, -np.inf)
+        ids = self.catalog_ids()[np.take_along_axis(rows, first, axis=1)]
+        np.put_along_axis(scores, first, self._rerank(queries, ids, retrieved), axis=1)
+        return scores
+
+    def _queries(self, queries: ctr_data.Source) -> pd.DataFrame:
+        # Absent query features are missing, as in the export; rows are repeated by position below.
+        return ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries)).reset_index(drop=True)
+
+    def _rerank(self, queries: pd.DataFrame, candidates: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
+        """The ranker's scores [Q, n] of item ids `candidates` [Q, n] for each query row, from the pairs'
+        raw features (the items' from the retriever's catalogue), as the export scores them; -inf
+        where not `retrieved`."""
+        query_rows, columns = np.nonzero(retrieved)
+        scores = np.full(candidates.shape, -np.inf)
+        if len(query_rows) == 0:
+            return scores
         catalogue = self.retriever.catalogue_.set_index(self.retriever.spec[self.item_key].source, drop=False)
-        n = candidates.shape[1]
-        pairs = queries.loc[queries.index.repeat(n)].reset_index(drop=True)
-        items = catalogue.loc[candidates.reshape(-1)].reset_index(drop=True)
+        pairs = queries.iloc[query_rows].reset_index(drop=True)
+        items = catalogue.loc[candidates[query_rows, columns]].reset_index(drop=True)
         for column in items.columns:
             pairs[column] = items[column].to_numpy()
-        if isinstance(self.ranker, RankingModel):
-            scores = self.ranker.predict(pairs).reshape(-1, n).astype(np.float64)
-        else:
-            rows = pd.Index(self.ranker.catalog_ids()).get_indexer(candidates.reshape(-1)).reshape(-1, n)
-            scores = np.stack([self.ranker.score_candidates(queries.iloc[[i]], rows[i:i + 1])[0]
-                               for i in range(len(queries))]).astype(np.float64)
-        scores = np.where(np.isfinite(retrieval_scores), scores, -np.inf)
-        k = min(k, n)
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(candidates, top, axis=1), np.take_along_axis(scores, top, axis=1)
+        scores[query_rows, columns] = self.ranker.predict(pairs)
+        return scores
 
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """A SavedModel whose `recommend` retrieves, re-ranks and filters in one graph."""

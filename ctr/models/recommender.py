@@ -428,6 +428,11 @@ _GATHERED_A_STEP = 1 << 22
 PAIRS_A_CALL = 1 << 16
 
 
+def pad_id(ids: np.ndarray) -> Any:
+    """What fills a recommendation list that is shorter than k: -1, or "" for text ids (as exports do)."""
+    return "" if ids.dtype == object or ids.dtype.kind in "US" else -1
+
+
 def top_k(model: Any, queries: ctr_data.Source, k: int,
           exclude: Sequence[Sequence[Any]] | None) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best catalogue items and their scores for each query row of any model with
@@ -448,8 +453,10 @@ def top_k(model: Any, queries: ctr_data.Source, k: int,
             rows = position.get_indexer(list(items))
             scores[i, rows[rows >= 0]] = -np.inf
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: the earlier catalogue row, as top_k
-        top_ids.append(ids[top])
-        top_scores.append(np.take_along_axis(scores, top, axis=1))
+        chosen = np.take_along_axis(scores, top, axis=1)
+        # A row with fewer than k items left is padded, as the export pads it: excluded items never come back.
+        top_ids.append(np.where(chosen > -np.inf, ids[top], pad_id(ids)))
+        top_scores.append(chosen)
     if not top_ids:
         return ids[:0].reshape(0, k), np.zeros((0, k))
     return np.concatenate(top_ids), np.concatenate(top_scores)
