@@ -29,7 +29,7 @@ from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
 Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
 
-__all__ = ["Source", "add_history", "as_source", "cold_user_split", "columns_frame", "count_rows",
+__all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_split", "columns_frame", "count_rows",
            "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read", "require_columns",
            "sample_weights", "temporal_split"]
 
@@ -595,6 +595,59 @@ def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int
                             "says how to write it")
     write_frames((sampled(chunk) for chunk in iter_chunks(data)), out)
     return out
+
+
+def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, label: str = "clicked",
+                  items: pd.DataFrame | None = None, distribution: str = "uniform", seed: int = 0) -> pd.DataFrame:
+    """Training rows for a click model that ranks recommendations: each interaction, with `label` 1
+    (the spec's label, when it has one), followed by `n_negatives` items its user never touched, with
+    `label` 0. A click model trained on interactions alone learns what is liked among what was
+    touched, not what goes untouched, and ranks a catalogue poorly. A sampled row copies its
+    interaction's user and context columns, takes the item's columns from the catalogue (the data's
+    items and `items`), and leaves the other columns empty; items are drawn `uniform`ly or by
+    `popularity`, with `seed`."""
+    from ._args import check_choice
+    from .implicit import NegativeSampler, keys, require_item_ids
+
+    check_arguments("add_negatives", n_negatives=n_negatives, seed=seed)
+    check_choice("add_negatives", "distribution", distribution, ("uniform", "popularity"))
+    frame = read(data).reset_index(drop=True)
+    if len(frame) == 0:
+        raise DataError("add_negatives: the data has no rows")
+    if label in frame.columns:
+        raise DataError(f"add_negatives: the data already has a column {label!r}; pass label= another name for the "
+                        "column to write")
+    user_key, item_key = keys(spec)
+    user_col, item_col = spec[user_key].source, spec[item_key].source
+    item_cols = list(dict.fromkeys(f.source for f in spec.by_role("item")))
+    require_columns(frame.columns, [user_col, *item_cols] + ([spec.label.column] if spec.label is not None else []))
+    hint = ". That table is the catalogue, which needs every item feature"
+    catalogue = pd.concat(([] if items is None else [read(items, item_cols, hint=hint)]) + [frame[item_cols]],
+                          ignore_index=True).drop_duplicates(item_col, keep="first").reset_index(drop=True)
+    require_item_ids(catalogue, item_col, "add_negatives")
+    users = pd.Index(frame[user_col].unique()).get_indexer(frame[user_col])
+    rows = pd.Index(catalogue[item_col]).get_indexer(frame[item_col])
+    sampler = NegativeSampler(users, rows, len(catalogue), distribution,
+                              item_counts=np.bincount(rows, minlength=len(catalogue)), seed=seed)
+    saturated = sampler.saturated_users()
+    if len(saturated):
+        who = frame[user_col][users == saturated[0]].tolist()[0]
+        raise DataError(f"add_negatives: user {who!r} touched every item of the catalogue, so no item they did not "
+                        "touch can be drawn; pass more items as items=")
+    drawn = sampler.sample(users, n_negatives)  # [interactions, n_negatives] catalogue rows
+    sampled = frame.loc[np.repeat(np.arange(len(frame)), n_negatives)].reset_index(drop=True)
+    kept = {*item_cols, *(f.source for f in spec.features if f.role in ("user", "context"))}
+    sampled = sampled.drop(columns=[c for c in frame.columns if c not in kept])  # left empty by the concat below
+    chosen = catalogue.loc[drawn.reshape(-1)].reset_index(drop=True)
+    for column in item_cols:
+        sampled[column] = chosen[column].to_numpy()
+    clicks = labels(frame, spec).astype(np.int64) if spec.label is not None else np.ones(len(frame), np.int64)
+    both = pd.concat([frame.assign(**{label: clicks}), sampled.assign(**{label: 0})], ignore_index=True)
+    # Each interaction followed by its own negatives, as an impression log would hold them.
+    order = np.concatenate([np.arange(len(frame)) * (n_negatives + 1),
+                            np.repeat(np.arange(len(frame)) * (n_negatives + 1), n_negatives)
+                            + np.tile(np.arange(1, n_negatives + 1), len(frame))])
+    return both.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
 def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:

@@ -284,6 +284,60 @@ def _write_ml100k(folder):
         "1|Café Society (1995)|01-Jan-1995||http://x|0|1|1\n2|Mystery (1996)|||http://y|1|0|0\n".encode("latin-1"))
 
 
+def test_add_negatives_follows_each_interaction_with_items_its_user_never_touched(spec, frame):
+    rows = frame.head(3000)
+    out = ctr.data.add_negatives(rows, spec, 3, seed=4)
+    assert len(out) == 4 * len(rows) and list(out.columns) == [*rows.columns, "clicked"]
+    first = out.iloc[::4].reset_index(drop=True)  # each interaction, then its 3 negatives
+    pd.testing.assert_frame_equal(first.drop(columns="clicked"), rows.reset_index(drop=True),
+                                  check_dtype=False)  # rating: float, to be empty (NaN) in the negatives
+    assert (first.clicked.to_numpy() == labels(rows, spec)).all() and out.clicked.dtype == np.int64
+    negative = out.drop(index=out.index[::4]).reset_index(drop=True)
+    interaction = rows.loc[rows.index.repeat(3)].reset_index(drop=True)
+    assert (negative.clicked == 0).all() and negative.rating.isna().all()  # not a feature: left empty
+    touched = rows.groupby("user_id").item_id.agg(set)
+    assert not any(i in touched[u] for u, i in zip(negative.user_id, negative.item_id, strict=True))
+    for column in ("user_id", "age", "gender", "timestamp"):  # the interaction's user and context
+        assert (negative[column].to_numpy() == interaction[column].to_numpy()).all(), column
+    items = rows.drop_duplicates("item_id").set_index("item_id")
+    for column in ("genres", "price", "title"):  # the drawn item's own content (some prices are NaN)
+        pd.testing.assert_series_equal(negative[column], items.loc[negative.item_id, column].reset_index(drop=True))
+    pd.testing.assert_frame_equal(out, ctr.data.add_negatives(rows, spec, 3, seed=4))  # seeded
+    assert not out.equals(ctr.data.add_negatives(rows, spec, 3, seed=5))
+    catalogue = pd.DataFrame({"item_id": [900_001], "genres": ["Noir"], "release_year": [1950.0],
+                              "title": ["New"], "price": [1.0]})
+    wider = ctr.data.add_negatives(rows, spec, 10, items=catalogue, seed=0)
+    assert 900_001 in set(wider.item_id)  # items nobody touched are drawn from the catalogue too
+    counts = rows.item_id.value_counts()
+
+    def follows_popularity(distribution):
+        out = ctr.data.add_negatives(rows, spec, 10, distribution=distribution, seed=0)
+        drawn = out.drop(index=out.index[::11]).item_id.value_counts()
+        return np.corrcoef(drawn, counts.reindex(drawn.index))[0, 1]
+
+    assert follows_popularity("popularity") > follows_popularity("uniform") + 0.4  # users' own items left out
+    # A click model trains on it with a spec whose label is the new column.
+    clicks = ctr.FeatureSpec(spec.features, label=ctr.Label("clicked"))
+    ctr.LogisticRegression(clicks).fit(out, epochs=1, verbose=0)
+
+
+def test_add_negatives_says_what_it_cannot_do(spec, frame):
+    rows = frame.head(200)
+    with pytest.raises(ctr.DataError, match="the data has no rows"):
+        ctr.data.add_negatives(rows.head(0), spec)
+    with pytest.raises(ctr.DataError, match="already has a column 'rating'; pass label= another name"):
+        ctr.data.add_negatives(rows, spec, label="rating")
+    with pytest.raises(ctr.DataError, match="'genres'"):
+        ctr.data.add_negatives(rows.drop(columns="genres"), spec)
+    every = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 11, 10]})
+    ids = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                           ctr.Categorical("item_id", dtype="int", role="item")])
+    with pytest.raises(ctr.DataError, match="user 1 touched every item of the catalogue"):
+        ctr.data.add_negatives(every, ids)
+    with pytest.raises(ctr.ArgumentError, match="n_negatives must be an integer of at least 1"):
+        ctr.data.add_negatives(rows, spec, 0)
+
+
 def test_movielens_100k_loader_on_a_tiny_copy(tmp_path):
     folder = tmp_path / "ml"
     _write_ml100k(folder)
