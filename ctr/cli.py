@@ -7,7 +7,8 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(args.command)
+            return _COMMANDS[args.command](args)
     except (CtrError, OSError) as err:  # OSError: a file that cannot be read or written, with its path
         print(f"ctr {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def _warning_line(command: str) -> Callable[..., None]:
+    """Python's warning display for the shell: one line after the command's name, as errors are,
+    not the file and line of the code that warned followed by that line of code."""
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        kind = "" if category is UserWarning else f"{category.__name__}: "
+        print(f"ctr {command}: warning: {kind}{message}", file=sys.stderr)
+
+    return show
 
 
 def _demo(args: argparse.Namespace) -> int:

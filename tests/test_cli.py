@@ -15,7 +15,7 @@ import ctr
 from ctr import cli
 from ctr.cli import main
 
-from .conftest import ML100K, ROOT, needs
+from .conftest import ML1M, ML100K, ROOT, needs
 
 
 def test_describe_prints_features_inputs_and_encoders(capsys):
@@ -272,6 +272,16 @@ def test_fit_reads_a_movielens_folder(tmp_path, capsys):
     assert main(["fit", "--spec", str(ROOT / "feature_specs" / "movielens-100k.yaml"), "--data", str(ML100K),
                  "--model", "lr", "--epochs", "1", "--batch-size", "4096"]) == 0
     assert "LogisticRegression on 80000 rows" in capsys.readouterr().out
+
+
+@needs(ML1M)
+def test_warnings_are_one_line_after_the_command_name(tmp_path, capsys):
+    """It printed `.../ctr/cli.py:611: UserWarning: ...` and then that line of ctr's code."""
+    assert main(["inspect-data", "--spec", str(ROOT / "feature_specs" / "movielens-100k.yaml"), "--data", str(ML1M),
+                 "--out", str(tmp_path / "report.png")]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"ctr inspect-data: warning: {ML1M}: ratings.dat is absent; using the 100k-row "
+                   "ratings.sample100k.dat\n"), err
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
