@@ -167,6 +167,16 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
             "skipped_users": skipped_users}
 
 
+class RankingEvaluation:
+    """Keras' `evaluate` for the models `evaluate_ranking` takes: a recommender's test is a ranking."""
+
+    def evaluate(self, test: ctr_data.Source, train: ctr_data.Source, *, protocol: str = "sampled", k: int = 10,
+                 n_negatives: int = 99, seed: int = 0) -> dict[str, Any]:
+        """Top-K metrics on the held-out interactions `test`, given the `train` interactions (whose items
+        are not ranked again): `ctr.evaluate_ranking(self, test, train, ...)`."""
+        return evaluate_ranking(self, test, train, protocol=protocol, k=k, n_negatives=n_negatives, seed=seed)
+
+
 def _nothing_to_rank(spec: FeatureSpec, unknown: int, more: str = "") -> DataError:
     return DataError("no held-out interaction to rank: the test data has none"
                      + (" with label 1" if spec.label is not None else "")

@@ -29,6 +29,7 @@ from . import data as ctr_data
 from ._args import check_arguments, check_exclude
 from ._keras import tf
 from .errors import CtrError, DataError
+from .evaluation import RankingEvaluation
 from .export import SCORED_A_CALL, ExportError, atomic_export
 from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
@@ -269,7 +270,7 @@ def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
                           f"(max difference {np.max(np.abs(got_scores - want_scores)):.3g})")
 
 
-class RecommenderExport:
+class RecommenderExport(RankingEvaluation):
     """An exported recommender loaded with TensorFlow: `recommend` for query rows (a DataFrame); it can
     be tested with `ctr.evaluate_ranking` like the model it came from."""
 

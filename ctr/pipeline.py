@@ -18,11 +18,12 @@ import pandas as pd
 from . import data as ctr_data
 from ._args import check_arguments, check_saved_model_only
 from .errors import DataError
+from .evaluation import RankingEvaluation
 from .models.base import RankingModel
 from .models.recommender import Recommender, pad_id
 
 
-class RecommendationPipeline:
+class RecommendationPipeline(RankingEvaluation):
     """A retriever and a ranker over one catalogue; `recommend` returns the ranker's top k."""
 
     def __init__(self, retriever: Recommender, ranker: RankingModel | Recommender, n_candidates: int = 100):

@@ -254,6 +254,17 @@ def test_a_pipeline_is_evaluated_on_what_it_recommends_in_process_and_exported_a
         assert got["HR@10"] == pytest.approx(np.mean(hits)) and got["queries"] == len(test)
 
 
+def test_recommenders_have_keras_evaluate_which_is_their_ranking_evaluation(spec, recommenders, exports, pipeline,
+                                                                             loo):
+    train, test = loo
+    test = test.head(30)
+    popularity = ctr.Popularity(spec).fit(train)
+    for model in (recommenders["mf"], popularity, pipeline[0], ctr.RecommenderExport(exports["two_tower"])):
+        for options in ({}, {"protocol": "full", "k": 5}):
+            assert model.evaluate(test, train, **options) == ctr.evaluate_ranking(model, test, train, **options)
+    assert recommenders["mf"].evaluate(test, train, k=5)["protocol"].startswith("sampled")  # as evaluate_ranking
+
+
 def test_a_list_with_fewer_items_left_than_k_is_padded_never_filled_with_excluded_items(
         recommenders, exports, pipeline, loo):
     """In process, the recommenders and the pipeline returned excluded items (scored -inf) to make up k,

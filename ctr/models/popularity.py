@@ -11,12 +11,13 @@ import pandas as pd
 
 from .. import data as ctr_data
 from ..errors import NotFittedError
+from ..evaluation import RankingEvaluation
 from ..implicit import Interactions, keys, refuse_weights
 from ..spec import FeatureSpec
 from .recommender import top_k
 
 
-class Popularity:
+class Popularity(RankingEvaluation):
     """Scores an item by its number of positive training interactions, the same for every query."""
 
     def __init__(self, spec: FeatureSpec | str | Path):

@@ -32,6 +32,7 @@ from .._args import (
 )
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
+from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_item_ids
 from ..spec import FeatureSpec
@@ -103,7 +104,7 @@ class _PairwiseNetwork(ReplicaModel):
         return -tf.reduce_mean(tf.math.log_sigmoid(margin))
 
 
-class Recommender(abc.ABC):
+class Recommender(RankingEvaluation, abc.ABC):
     """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue.
 
     `embedding_updates` (the Adam-trained models): "momentum", the default here as in the click
