@@ -11,7 +11,9 @@ items before it (`latest_history`), the usual construction, to show what the dif
 Models: (a) on user and item ids only (the two-tower also with the user id's id_dropout at 0.1, so
 that an unseen user's query is trained), (b) with the content profile: user id with id_dropout 0.5,
 age, gender, occupation, the history (pooled item content), item id, genres, release year; each as a
-DeepFM click model (trained on rating >= 4 over rated items) and as a two-tower retriever (trained
+DeepFM click model (trained on rating >= 4 over rated items; one content-profile row also on 4 films
+never rated per training rating, as non-clicks, from `ctr.data.add_negatives`, with its validation
+rows made the same way) and as a two-tower retriever (trained
 on every warm training rating as an interaction, the whole catalogue as candidates; one id-only row
 on the positive ratings only); (c) popularity (positive ratings in training). References, not ctr
 models: item-kNN, EASE and demographic popularity, each blended with popularity. Metrics on warm
@@ -54,7 +56,11 @@ PROFILE = [
     {"name": "genres", "kind": "multi_categorical", "separator": "|", "max_length": 6, "role": "item"},
     {"name": "release_year", "kind": "numeric", "role": "item"},
 ]
-SPECS = {"id-only DeepFM": USER_ITEM, "content-profile DeepFM": PROFILE}
+# DeepFM rows: name → (features, sampled non-clicks per training rating). With them
+# (`ctr.data.add_negatives`), each rating is followed by films its user never rated, as non-clicks,
+# so that the model learns what goes unrated as well as what is liked among what was rated.
+SPECS = {"id-only DeepFM": (USER_ITEM, 0), "content-profile DeepFM": (PROFILE, 0),
+         "content-profile DeepFM (+ 4 unrated films per rating)": (PROFILE, 4)}
 # The id-only retriever is run twice: as is, and dropping 10 % of user ids in training, so that the
 # "missing id" query an unseen user gets is trained (the average user's answer) rather than wherever
 # an untouched vector lands.
@@ -116,22 +122,27 @@ def main() -> None:
     results["reference: rating biases"] = evaluate(bias_scores(ratings), tests, items, seen, ranked_warm)
     for name in [n for n in results if n.startswith("reference")]:
         print(f"  {name}: {results[name]}", flush=True)
-    for name, features in SPECS.items():
-        spec = ctr.FeatureSpec.from_dict({"name": name, "label": LABEL, "features": features})
+    catalogue = items[["item_id", "title", "genres", "release_year"]].reset_index(drop=True)
+    for name, (features, negatives) in SPECS.items():
+        rated = ctr.FeatureSpec.from_dict({"name": name, "label": LABEL, "features": features})
+        spec = ctr.FeatureSpec(rated.features, label=ctr.Label("clicked"), name=name) if negatives else rated
         runs = []
         for seed in range(args.runs):
+            fit_rows, valid_rows = train, valid
+            if negatives:  # the rating's label (>= 4) on rated films, 0 on the unrated ones drawn
+                fit_rows, valid_rows = (ctr.data.add_negatives(rows, rated, negatives, items=catalogue, seed=seed + at)
+                                        for at, rows in ((0, train), (1000, valid)))
             model = ctr.DeepFM(spec, embedding_dim=16, hidden_units=(64, 32), dropout=0.2, learning_rate=1e-3,
                                l2=1e-5, batch_size=256, seed=seed)
             stop = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=2,
                                                  restore_best_weights=True)
             started = time.perf_counter()
-            model.fit(train, validation_data=valid, epochs=args.epochs, callbacks=[stop], verbose=0)
+            model.fit(fit_rows, validation_data=valid_rows, epochs=args.epochs, callbacks=[stop], verbose=0)
             scores = evaluate(model.predict, tests, items, seen, ranked_warm)
             runs.append({"seed": seed, "train_seconds": time.perf_counter() - started, **scores})
             print(f"  {name} seed {seed}: {scores}", flush=True)
         results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "seed"}
         results[name]["runs"] = runs
-    catalogue = items[["item_id", "title", "genres", "release_year"]].reset_index(drop=True)
     for name, (features, label) in RETRIEVERS.items():
         spec = ctr.FeatureSpec.from_dict({"name": name, "features": features, **({"label": label} if label else {})})
         runs = []
