@@ -179,7 +179,12 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
 def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
     """An export's model and settings, then its features with their fitted table sizes (`ctr describe`)."""
     fitted = Preprocessor(spec, metadata["preprocessing"])
-    return f"{metadata['model']} {metadata['config']}\n" + describe_spec(spec, fitted)
+    head = f"{metadata['model']} {metadata['config']}\n"
+    if metadata["model"] == "RecommendationPipeline":
+        head = (f"{metadata['model']}: {metadata['retriever']} retrieves {metadata['n_candidates']} candidates, "
+                f"{metadata['ranker']} re-ranks them {metadata['config']}\n"
+                "the retriever's features (the request's schema):\n")
+    return head + describe_spec(spec, fitted)
 
 
 class ServedModel:

@@ -183,7 +183,8 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     query_names = pipeline.query_features
     metadata = _metadata(retriever, spec, query_names)
     metadata.update({"model": "RecommendationPipeline", "n_candidates": pipeline.n_candidates,
-                     "retriever": type(retriever).__name__, "ranker": type(ranker).__name__})
+                     "retriever": type(retriever).__name__, "ranker": type(ranker).__name__,
+                     "config": pipeline.get_config()})
     n_candidates = pipeline.n_candidates
 
     def write(tmp: Path) -> None:
@@ -324,6 +325,10 @@ class RecommenderExport(RankingEvaluation):
 
     def _pair_signature(self) -> tuple[Any, list[str]]:
         """The pair-score signature and its input names (query and item features)."""
+        if self.metadata["model"] == "RecommendationPipeline":
+            raise CtrError(f"{self.path} is a retrieve → re-rank pipeline ({self.metadata['retriever']} → "
+                           f"{self.metadata['ranker']}): it serves recommendations (`ctr recommend`, "
+                           "RecommenderExport.recommend), not pair scores; score pairs with the ranker's own export")
         if "serving_default" not in self._loaded.signatures:
             raise CtrError(f"{self.path} has no serving_default (pair scores) signature")
         pairs = self._loaded.signatures["serving_default"]

@@ -226,6 +226,13 @@ def test_retrieval_then_ranking_pipeline_recommends_as_its_export(pipeline, loo)
     np.testing.assert_allclose(served_scores, scores, atol=1e-5)
     repeated_index = queries.set_index(np.zeros(len(queries), int))  # e.g. rows gathered by pd.concat
     np.testing.assert_array_equal(ranked.recommend(repeated_index, k=4, exclude=exclude)[0], ids)
+    shown: list[str] = []
+    ctr.RecommenderExport(path).summary(print_fn=shown.append)  # it showed the retriever's settings as its own
+    assert shown[0].startswith("RecommendationPipeline: TwoTower retrieves 30 candidates, DeepFM re-ranks them "
+                               "{'n_candidates': 30, 'retriever': {"), shown[0]
+    with pytest.raises(ctr.CtrError, match=r"is a retrieve → re-rank pipeline \(TwoTower → DeepFM\): it serves "
+                                           r"recommendations"):
+        ctr.RecommenderExport(path).predict(queries)
     new = pd.DataFrame({"age": [23.0], "gender": ["F"]})  # a user never seen: the rest is missing
     new_ids, new_scores = ranked.recommend(new, k=4)
     served_ids, served_scores = ctr.RecommenderExport(path).recommend(new, k=4)
