@@ -364,7 +364,8 @@ class RecommenderExport(RankingEvaluation):
         competing = np.zeros((len(rows), len(ids)), bool)
         query_rows = np.repeat(np.arange(len(rows)), rows.shape[1])
         competing[query_rows, rows.reshape(-1)] = True if allowed is None else np.asarray(allowed).reshape(-1)
-        # Every catalogue item that does not compete is excluded, so that the export retrieves from the rest.
+        # Every catalogue item that does not compete is excluded, so that the export retrieves from the rest
+        # (on the sampled protocol, all but 100 items a query: fine for thousands of items, slow for millions).
         excluded = [ids[~row] for row in competing]
         got, scores = self.recommend(queries, k=int(self.metadata["n_candidates"]), exclude=excluded)
         got_rows = pd.Index(ids).get_indexer(got.reshape(-1)).reshape(got.shape)
