@@ -621,7 +621,7 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
     user_col, item_col = spec[user_key].source, spec[item_key].source
     item_cols = list(dict.fromkeys(f.source for f in spec.by_role("item")))
     require_columns(frame.columns, [user_col, *item_cols] + ([spec.label.column] if spec.label is not None else []))
-    hint = ". That table is the catalogue, which needs every item feature"
+    hint = ". That table is add_negatives' `items`, the catalogue, which needs every item feature"
     catalogue = pd.concat(([] if items is None else [read(items, item_cols, hint=hint)]) + [frame[item_cols]],
                           ignore_index=True).drop_duplicates(item_col, keep="first").reset_index(drop=True)
     require_item_ids(catalogue, item_col, "add_negatives")
