@@ -445,7 +445,10 @@ class RankingModel(abc.ABC):
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
         self.weight_averaging, self.embedding_updates = weight_averaging, embedding_updates
         if self.spec.label is None:
-            raise DataError(f"spec {self.spec.name!r} has no label section; a ranking model needs one")
+            raise DataError(f"spec {self.spec.name!r} has no label section; a click model learns what gets clicked, "
+                            "so it needs one, e.g. label: {column: rating, threshold: 4}. For interactions without "
+                            "a label, train a recommender (MatrixFactorization, NeuMF, TwoTower), or give the click "
+                            "model non-clicks with ctr.data.add_negatives(data, spec) and label: {column: clicked}")
         self.embedding_dim, self.learning_rate, self.l2 = embedding_dim, learning_rate, l2
         self.batch_size, self.seed = batch_size, seed
         self.preprocessor_ = Preprocessor(self.spec)
