@@ -164,6 +164,14 @@ def _user_with_every_item(env: dict) -> None:
     every = frame.drop_duplicates("item_id").assign(user_id=99_999, rating=5)
     with pytest.raises(DataError, match=r"user_id: 1 user\(s\) \(99999\) interacted with every one of the 8"):
         ctr.MatrixFactorization(env["spec"], embedding_dim=4).fit(pd.concat([frame, every]), verbose=0)
+    with pytest.raises(DataError, match=r"add_negatives: user 99999 touched every item"):
+        ctr.data.add_negatives(pd.concat([frame, every]), env["spec"])
+
+
+def _click_model_without_label(env: dict) -> None:
+    with pytest.raises(DataError, match=r"no label section; .*label: \{column: rating, threshold: 4\}.* train a "
+                                        r"recommender .* ctr\.data\.add_negatives"):
+        ctr.DeepFM(ctr.FeatureSpec(env["spec"].features))
 
 
 def _extra_columns_ignored(env: dict) -> None:
@@ -359,7 +367,11 @@ CATALOGUE: list[Case] = [
          "the same DataError, from `fit` (not a TensorFlow error from inside the input pipeline)",
          _bad_streamed_validation),
     Case("data", "a user who interacted with every item (no negative to sample)",
-         "DataError naming the user, before training starts", _user_with_every_item),
+         "DataError naming the user, before training starts (and from `ctr.data.add_negatives`)",
+         _user_with_every_item),
+    Case("data", "a click model on a spec without a label (interactions only)",
+         "DataError: add a label, train a recommender, or make non-clicks with `ctr.data.add_negatives`",
+         _click_model_without_label),
     Case("data", "`evaluate(group_by=...)` naming a missing column, or one holding lists",
          "DataError naming the column (and the row of the first list)", _bad_group_by),
     Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",
