@@ -64,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="click models: also report the group AUC over this column's values (gAUC, e.g. "
                           "user_id: how well each user's rows are ordered), each epoch's on the validation rows "
                           "and the test rows'")
+    fit.add_argument("--negatives", type=int, metavar="N",
+                     help="click models, for data of interactions only: follow each interaction (a click) with N "
+                          "items its user never touched, as non-clicks, in every part of the split "
+                          "(ctr.data.add_negatives; the label is then the 'clicked' column it writes)")
     fit.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE", default=[],
                      help="any other argument of the model (repeat for several), e.g. dropout=0.3, l2=1e-5, "
                           "cross_layers=3 or structure=stacked (dcn), n_negatives=8 (mf, neumf); the value is "
@@ -186,7 +190,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _fit(args: argparse.Namespace) -> int:
     from . import data, models
-    from .spec import FeatureSpec
+    from .spec import FeatureSpec, Label
 
     if args.embedding_updates is not None and args.model == "two_tower":
         raise ArgumentError("--embedding-updates applies to the Adam-trained models "
@@ -208,6 +212,9 @@ def _fit(args: argparse.Namespace) -> int:
         if args.group_by or args.stop_on != "auc":
             raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "
                                 "ranking each user's held-out items, which is per user already")
+        if args.negatives is not None:
+            raise ArgumentError(f"--negatives applies to the click models; {args.model} draws its own negatives "
+                                "(--param n_negatives=N), fresh every epoch")
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
         if args.stop_on == "gauc" and not args.group_by:
@@ -222,6 +229,17 @@ def _fit(args: argparse.Namespace) -> int:
                 print(f"ctr fit: {name} {len(part)} rows, {data.time_range(part, args.split_by_time)}")
         else:
             train, valid, test = data.random_split(frame, args.split, seed=args.seed)
+        if args.negatives is not None:
+            # Each part's non-clicks are drawn from every item of the data, so that validation and test
+            # rank items their users never touched too.
+            train, valid, test = (data.add_negatives(part, spec, args.negatives, items=frame, seed=args.seed + i)
+                                  if len(part) else part for i, part in enumerate((train, valid, test)))
+            spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name)
+        elif spec.label is None:
+            raise ArgumentError(f"spec {spec.name!r} has no label, and a click model learns what gets clicked: give "
+                                "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
+                                "each interaction with N items its user never touched as non-clicks, or train a "
+                                "recommender (--model mf, bpr, neumf or two_tower)")
         model = cls(spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         if args.patience is not None and not len(valid):

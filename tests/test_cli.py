@@ -267,6 +267,26 @@ def test_fit_can_stop_on_the_validation_logloss(tmp_path, frame, capsys):
     assert int(best[1]) == 1 + losses.index(min(losses)) and abs(float(best[2]) - min(losses)) < 1e-4, (losses, best[0])
 
 
+def test_fit_a_click_model_on_interactions_only_with_sampled_non_clicks(tmp_path, frame, capsys):
+    spec = tmp_path / "interactions.yaml"
+    spec.write_text("features:\n  - {name: user_id, kind: categorical, dtype: int, role: user}\n"
+                    "  - {name: item_id, kind: categorical, dtype: int, role: item}\n"
+                    "  - {name: genres, kind: multi_categorical, role: item}\n")
+    data = tmp_path / "touched.parquet"
+    frame.head(3000).drop(columns="rating").to_parquet(data)
+    fit = ["fit", "--spec", str(spec), "--data", str(data), "--epochs", "1", "--embedding-dim", "4"]
+    assert main(fit) == 2  # no label: say how to get one, in the shell's words
+    assert "has no label" in capsys.readouterr().err
+    assert main([*fit, "--model", "fm", "--negatives", "2", "--export", str(tmp_path / "fm")]) == 0
+    out = capsys.readouterr().out
+    assert "FM on 7200 rows (900 valid, 900 test)" in out  # 2,400 / 300 / 300 interactions, each with 2 non-clicks
+    test = json.loads(out[out.index("{"):out.index("ctr fit: exported")])["test"]
+    assert test["positive_rate"] == pytest.approx(1 / 3) and test["auc"] > 0.6
+    assert ctr.load(tmp_path / "fm").predict(frame.head(5)).shape == (5,)
+    assert main([*fit, "--model", "mf", "--negatives", "2"]) == 2
+    assert "--negatives applies to the click models; mf draws its own negatives" in capsys.readouterr().err
+
+
 @needs(ML100K)
 def test_fit_reads_a_movielens_folder(tmp_path, capsys):
     assert main(["fit", "--spec", str(ROOT / "feature_specs" / "movielens-100k.yaml"), "--data", str(ML100K),
