@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from ._args import check_arguments
+from ._args import check_arguments, check_choice
 from .errors import ArgumentError, DataError, SpecError, first_line
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
@@ -606,8 +606,7 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
     interaction's user and context columns, takes the item's columns from the catalogue (the data's
     items and `items`), and leaves the other columns empty; items are drawn `uniform`ly or by
     `popularity`, with `seed`."""
-    from ._args import check_choice
-    from .implicit import NegativeSampler, keys, require_item_ids
+    from .implicit import Interactions, NegativeSampler, keys
 
     check_arguments("add_negatives", n_negatives=n_negatives, seed=seed)
     check_choice("add_negatives", "distribution", distribution, ("uniform", "popularity"))
@@ -617,25 +616,21 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
     if label in frame.columns:
         raise DataError(f"add_negatives: the data already has a column {label!r}; pass label= another name for the "
                         "column to write")
-    user_key, item_key = keys(spec)
-    user_col, item_col = spec[user_key].source, spec[item_key].source
-    item_cols = list(dict.fromkeys(f.source for f in spec.by_role("item")))
-    require_columns(frame.columns, [user_col, *item_cols] + ([spec.label.column] if spec.label is not None else []))
-    hint = ". That table is add_negatives' `items`, the catalogue, which needs every item feature"
-    catalogue = pd.concat(([] if items is None else [read(items, item_cols, hint=hint)]) + [frame[item_cols]],
-                          ignore_index=True).drop_duplicates(item_col, keep="first").reset_index(drop=True)
-    require_item_ids(catalogue, item_col, "add_negatives")
-    users = pd.Index(frame[user_col].unique()).get_indexer(frame[user_col])
-    rows = pd.Index(catalogue[item_col]).get_indexer(frame[item_col])
-    sampler = NegativeSampler(users, rows, len(catalogue), distribution,
-                              item_counts=np.bincount(rows, minlength=len(catalogue)), seed=seed)
+    if spec.label is not None:
+        require_columns(frame.columns, [spec.label.column])
+    # Every row is an interaction (the spec's label only says which are clicks): known, never drawn.
+    touched = Interactions.from_frame(frame, FeatureSpec(spec.features, name=spec.name), items, owner="add_negatives")
+    catalogue, users = touched.items, touched.user_index
+    sampler = NegativeSampler(users, touched.item_index, len(catalogue), distribution,
+                              item_counts=touched.item_counts(), seed=seed)
     saturated = sampler.saturated_users()
     if len(saturated):
-        who = frame[user_col][users == saturated[0]].tolist()[0]
+        who = touched.users[spec[keys(spec)[0]].source].tolist()[saturated[0]]
         raise DataError(f"add_negatives: user {who!r} touched every item of the catalogue, so no item they did not "
                         "touch can be drawn; pass more items as items=")
     drawn = sampler.sample(users, n_negatives)  # [interactions, n_negatives] catalogue rows
     sampled = frame.loc[np.repeat(np.arange(len(frame)), n_negatives)].reset_index(drop=True)
+    item_cols = list(catalogue.columns)
     kept = {*item_cols, *(f.source for f in spec.features if f.role in ("user", "context"))}
     sampled = sampled.drop(columns=[c for c in frame.columns if c not in kept])  # left empty by the concat below
     chosen = catalogue.loc[drawn.reshape(-1)].reset_index(drop=True)

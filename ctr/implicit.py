@@ -52,9 +52,11 @@ class Interactions:
     item_index: np.ndarray  # int64 row of `items` for each interaction
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, spec: FeatureSpec, items: pd.DataFrame | None = None) -> Interactions:
+    def from_frame(cls, frame: pd.DataFrame, spec: FeatureSpec, items: pd.DataFrame | None = None,
+                   owner: str = "fit") -> Interactions:
         """Positives from an interaction table: rows whose label is 1, or every row when the spec has
-        no label. `items` (a catalogue with the item columns) may add items nobody interacted with."""
+        no label. `items` (a catalogue with the item columns) may add items nobody interacted with;
+        `owner` is the function whose `items` errors name."""
         user_key, item_key = keys(spec)
         source = {f.name: f.source for f in spec.features}
         user_cols = [source[f.name] for f in spec.by_role("user")]
@@ -68,11 +70,11 @@ class Interactions:
             raise DataError("no positive interactions to learn from (the data is empty, or no label is 1)")
         user_col, item_col = source[user_key], source[item_key]
         users = frame[user_cols].drop_duplicates(user_col, keep="last").reset_index(drop=True)
-        hint = ". That table is fit's `items`, the catalogue, which needs every item feature"
+        hint = f". That table is {owner}'s `items`, the catalogue, which needs every item feature"
         catalogue = frame[item_cols] if items is None else pd.concat(
             [ctr_data.read(items, item_cols, hint=hint), frame[item_cols]], ignore_index=True)
         item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
-        require_item_ids(item_table, item_col, "fit" if items is None else "fit (the interactions or `items`)")
+        require_item_ids(item_table, item_col, owner if items is None else f"{owner} (the interactions or `items`)")
         user_index = _positions(users[user_col], frame[user_col])
         item_index = _positions(item_table[item_col], frame[item_col])
         return cls(users, item_table, frame[context_cols].reset_index(drop=True), user_index, item_index)
@@ -107,8 +109,9 @@ class NegativeSampler:
         """[len(users), n] item rows, none a known positive of its user; new draws for each epoch. With
         `distinct`, each row holds n different items (as the sampled protocol's "n items" means)."""
         rng = np.random.default_rng([self.seed, epoch])
-        items = self._sample(rng, users.astype(np.int64), n)
-        return self._distinct(rng, users.astype(np.int64), items) if distinct else items
+        users = users.astype(np.int64)
+        items = self._sample(rng, users, n)
+        return self._distinct(rng, users, items) if distinct else items
 
     def _sample(self, rng: np.random.Generator, users: np.ndarray, n: int) -> np.ndarray:
         users = np.repeat(users, n)
