@@ -70,7 +70,8 @@ class Interactions:
             raise DataError("no positive interactions to learn from (the data is empty, or no label is 1)")
         user_col, item_col = source[user_key], source[item_key]
         users = frame[user_cols].drop_duplicates(user_col, keep="last").reset_index(drop=True)
-        hint = f". That table is {owner}'s `items`, the catalogue, which needs every item feature"
+        possessive = f"{owner}'" if owner.endswith("s") else f"{owner}'s"
+        hint = f". That table is {possessive} `items`, the catalogue, which needs every item feature"
         catalogue = frame[item_cols] if items is None else pd.concat(
             [ctr_data.read(items, item_cols, hint=hint), frame[item_cols]], ignore_index=True)
         item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
