@@ -58,8 +58,10 @@ class _RankingServer(tf.Module):
         return {"probability": tf.sigmoid(logits), "logit": logits}
 
 
-def export_ranking_model(model: RankingModel, path: Path, verify: bool = True) -> Path:
-    """Write `model` as a raw-feature SavedModel at `path` (see the module docstring)."""
+def export_ranking_model(model: RankingModel, path: Path, verify: bool = True,
+                         history: dict[str, list[float]] | None = None) -> Path:
+    """Write `model` as a raw-feature SavedModel at `path` (see the module docstring); `history`, the
+    training history to record, is the model's own unless given (a checkpoint's, mid-fit)."""
     network = model._require_network()
     spec = model.spec
     metadata = {
@@ -70,7 +72,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True) -
         "outputs": {"probability": "float32", "logit": "float32"},
         "missing_int": int(np.iinfo(np.int64).min),
         "preprocessing": model.preprocessor_.state,
-        "history": model.history_,
+        "history": model.history_ if history is None else history,
     }
 
     def write(tmp: Path) -> None:

@@ -133,7 +133,7 @@ def _signatures(spec: FeatureSpec, query_names: list[str], id_dtype: tf.DType, r
 
 def export_recommender(model: Recommender, path: Path, verify: bool = True) -> Path:
     """Write a recommender (MF, NeuMF, two-tower) as a SavedModel carrying its catalogue."""
-    model._require()
+    model._require_network()
     spec = model.spec
     id_feature = spec[model.item_key]
     id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64

@@ -31,11 +31,8 @@ class RecommendationPipeline(RankingEvaluation):
         if not getattr(retriever, "factorized", False):
             raise DataError(f"the retriever must be a factorised model (TwoTower or MatrixFactorization), "
                             f"got {type(retriever).__name__}")
-        retriever._require()
-        if isinstance(ranker, RankingModel):
-            ranker._require_network()
-        else:
-            ranker._require()
+        retriever._require_network()
+        ranker._require_network()
         self.retriever, self.ranker, self.n_candidates = retriever, ranker, n_candidates
         self.user_key, self.item_key = retriever.user_key, retriever.item_key
 

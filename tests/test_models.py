@@ -319,6 +319,43 @@ def test_fit_takes_keras_validation_split_and_one_callback_and_names_a_keras_sty
         model.fit(tmp_path / "rows.parquet", validation_split=0.2, epochs=1, verbose=0)
 
 
+def test_keras_model_checkpoint_writes_exports_and_weights_that_load_weights_restores(spec, splits, tmp_path):
+    """Keras' ModelCheckpoint on a ctr model writes its export (a SavedModel over raw features, with
+    the epochs so far in its history), or with save_weights_only the weights that load_weights restores."""
+    train, valid, test = splits[0].head(3000), splits[1], splits[2].head(200)
+    model = ctr.FM(spec, embedding_dim=4, learning_rate=0.01)
+    best = keras.callbacks.ModelCheckpoint(str(tmp_path / "best"), monitor="val_auc", mode="max", save_best_only=True)
+    every = keras.callbacks.ModelCheckpoint(str(tmp_path / "epoch{epoch}"))
+    weights = keras.callbacks.ModelCheckpoint(str(tmp_path / "weights{epoch}"), save_weights_only=True)
+    history = model.fit(train, validation_data=valid, epochs=3, callbacks=[best, every, weights], verbose=0)
+    final = model.predict(test)
+    np.testing.assert_allclose(ctr.load(tmp_path / "epoch3").predict(test), final, atol=1e-5)
+    first = ctr.load(tmp_path / "epoch1")
+    assert first.metadata["history"]["val_auc"] == history.history["val_auc"][:1]
+    assert len(ctr.load(tmp_path / "epoch2").metadata["history"]["loss"]) == 2
+    chosen = int(np.argmax(history.history["val_auc"])) + 1
+    np.testing.assert_allclose(ctr.load(tmp_path / "best").predict(test),
+                               ctr.load(tmp_path / f"epoch{chosen}").predict(test), atol=1e-6)
+    assert np.abs(first.predict(test) - final).max() > 1e-3
+    model.load_weights(tmp_path / "weights1")
+    np.testing.assert_allclose(model.predict(test), first.predict(test), atol=1e-5)
+    model.save_weights(tmp_path / "again.weights.h5")
+    model.load_weights(tmp_path / "again.weights.h5")
+
+    with pytest.raises(ctr.ArgumentError, match=r"FM\.fit: ModelCheckpoint saves a ctr model as its export, .*"
+                                                r"'best\.keras' names a Keras file; give it a folder"):
+        model.fit(train, callbacks=[keras.callbacks.ModelCheckpoint("best.keras")], verbose=0)
+    with pytest.raises(ctr.NotFittedError, match=r"FM\.load_weights: weights go back into a fitted model"):
+        ctr.FM(spec).load_weights(tmp_path / "weights1")
+    with pytest.raises(ctr.DataError, match=r"FM\.load_weights: no weights at .*nowhere"):
+        model.load_weights(tmp_path / "nowhere")
+    wider = ctr.FM(spec, embedding_dim=8)
+    wider.fit(train, epochs=1, verbose=0)
+    with pytest.raises(ctr.DataError, match=r"cannot restore .*weights1.* into this FM; weights load only into the "
+                                            r"model .* that saved them: .*shape"):
+        wider.load_weights(tmp_path / "weights1")
+
+
 def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits, capsys):
     """`loss` and `val_loss` are what Keras callbacks watch by default (EarlyStopping,
     ReduceLROnPlateau): the epoch's mean over its rows, not the last batch's, and the progress bar

@@ -430,6 +430,19 @@ def test_fit_takes_a_batch_size_for_the_call_as_the_click_models_do(spec, loo):
         model.fit(data, batch_size=0)
 
 
+def test_a_checkpoint_during_a_recommenders_fit_is_its_export_as_it_stands_then(spec, loo, tmp_path):
+    """Keras' ModelCheckpoint writes the recommender's export; in a second fit, with the catalogue's
+    item vectors of the first one cached by `recommend`, the export ranks with the new weights."""
+    train, test = loo[0].head(8000), loo[1].head(20)
+    model = ctr.TwoTower(spec, embedding_dim=4, output_dim=4, batch_size=256)
+    model.fit(train, epochs=1, verbose=0)
+    model.recommend(test, k=5)
+    model.fit(train, epochs=1, verbose=0, callbacks=keras.callbacks.ModelCheckpoint(str(tmp_path / "tower")))
+    served, expected = ctr.load(tmp_path / "tower").recommend(test, k=5), model.recommend(test, k=5)
+    np.testing.assert_array_equal(served[0], expected[0])
+    np.testing.assert_allclose(served[1], expected[1], rtol=1e-5, atol=1e-5)
+
+
 def test_the_two_tower_training_loss_and_its_gradient_are_the_tfrs_retrieval_tasks():
     """Training computes the retrieval task's loss itself, with a hand-written gradient: both must be
     the task's, accidental hits (an item repeated in the batch) and sampling correction included."""

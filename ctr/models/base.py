@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import itertools
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,9 +81,25 @@ class ReplicaModel(tfrs.Model):
         self.loss_figures = [LossMean(name, self.loss_means, mix) for name, mix in (
             ("loss", (1.0, 0.0)), ("regularization_loss", (0.0, 1.0)), ("total_loss", (1.0, 1.0)))]
 
+    # Where `save` writes its ctr model's export; set for the length of that model's fit (`saving_as_export`).
+    export_to: Callable[[Path], Any] | None = None
+
     def batch(self, split: str, inputs: Any) -> Any:
         """The step's (features, labels) from what the dataset yields for `split`."""
         return inputs
+
+    def save(self, filepath: Any, overwrite: bool = True, save_format: Any = None, **kwargs: Any) -> None:
+        """What Keras' ModelCheckpoint (or any callback that saves the model it watches) writes during
+        fit: the ctr model's export, a SavedModel over raw features that `ctr.load` and TensorFlow
+        Serving read. Keras' own save would hold this network alone, which takes encoded ids."""
+        from ..export import ExportError
+
+        if self.export_to is None:
+            raise ExportError("this is the network inside a ctr model; save the model with its export(path)")
+        path = Path(os.fspath(filepath))
+        if not overwrite and path.exists():
+            raise ExportError(f"{path} exists, and the save was asked not to overwrite it")
+        self.export_to(path)
 
     def build_weights(self, features: Mapping[str, tf.Tensor]) -> None:
         """Make the scorer's and the optimizer's variables now, from a few encoded rows. A
@@ -257,6 +274,48 @@ def several_steps_per_call(network: keras.Model, batch_size: int, callbacks: Seq
         network.train_function = network.test_function = network.predict_function = None
 
 
+@contextlib.contextmanager
+def saving_as_export(network: ReplicaModel, export: Callable[[Path], Any]) -> Iterator[None]:
+    """For the length of a fit: a callback that saves the network (Keras' ModelCheckpoint) writes `export`."""
+    network.export_to = export
+    try:
+        yield
+    finally:
+        network.export_to = None
+
+
+class NetworkWeights:
+    """Keras' `save_weights` and `load_weights` on a fitted ctr model: its network's weights, as
+    `keras.callbacks.ModelCheckpoint(save_weights_only=True)` writes them during fit (TensorFlow's
+    checkpoint format, or HDF5 for a name ending in .h5). They go back into the same fitted model,
+    since its vocabularies and table sizes come from fit; to keep a model, export it."""
+
+    def save_weights(self, path: str | Path, overwrite: bool = True) -> None:
+        """Write the network's weights (and its optimizer's state) at `path`."""
+        self._require_network().save_weights(os.fspath(path), overwrite=overwrite)
+
+    def load_weights(self, path: str | Path) -> None:
+        """Restore weights that this model's `save_weights` (or a ModelCheckpoint on its fit) wrote."""
+        owner = f"{type(self).__name__}.load_weights"
+        if getattr(self, "network_", None) is None:
+            raise NotFittedError(f"{owner}: weights go back into a fitted model (its vocabularies and table "
+                                 "sizes come from fit); fit this model first, or to keep a model between "
+                                 "processes, export it and ctr.load the export")
+        path = os.fspath(path)
+        if not (os.path.exists(path) or os.path.exists(f"{path}.index")):
+            raise DataError(f"{owner}: no weights at {path!r} (TensorFlow's format is the files {path}.index "
+                            f"and {path}.data-*, as save_weights and ModelCheckpoint(save_weights_only=True) "
+                            "write them)")
+        try:
+            status = self.network_.load_weights(path)
+            if status is not None:  # TensorFlow's format: every weight of this network must be in the file
+                status.assert_existing_objects_matched()
+        except (ValueError, AssertionError, ImportError, OSError, tf.errors.OpError) as error:
+            raise DataError(f"{owner}: cannot restore {path!r} into this {type(self).__name__}; "
+                            f"weights load only into the model (same spec, settings and data) that saved "
+                            f"them: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+
+
 def row_mean(total: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """A loss summed over the batch's rows, as their mean. The losses are summed because strategies
     refuse Keras' automatic reduction in a custom step."""
@@ -404,6 +463,13 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
     if stranger is not None:
         raise ArgumentError(f"{owner}: callbacks must be tf.keras callbacks (Keras 2, which ctr trains with, "
                             f"e.g. tf.keras.callbacks.EarlyStopping); got {stranger!r} ({type(stranger).__module__})")
+    for c in callbacks:
+        if (isinstance(c, keras.callbacks.ModelCheckpoint) and not c.save_weights_only
+                and str(c.filepath).endswith((".keras", ".h5"))):
+            raise ArgumentError(f"{owner}: ModelCheckpoint saves a ctr model as its export, a SavedModel folder "
+                                f"over raw features (what ctr.load reads), and {str(c.filepath)!r} names a Keras "
+                                "file; give it a folder (e.g. 'runs/best' or 'runs/epoch{epoch:02d}'), or "
+                                "save_weights_only=True for the weights that model.load_weights restores")
     return data, validation_data, callbacks
 
 
@@ -424,7 +490,7 @@ def summary_text(model: Any) -> str:
     return "\n".join([*lines, f"trainable parameters: {total:,}"])
 
 
-class RankingModel(abc.ABC):
+class RankingModel(NetworkWeights, abc.ABC):
     """A click-through-rate model over a feature spec, with Keras verbs: fit, evaluate, predict.
 
     Preprocessing is fitted on the first `fit` data; training runs on features encoded once and
@@ -546,12 +612,16 @@ class RankingModel(abc.ABC):
         callbacks = ([_WeightAveraging()] if self.network_.optimizer.use_ema else []) + user_callbacks
         if grouped is not None:  # after the swap, before the callbacks that read `val_gauc`
             callbacks.insert(len(callbacks) - len(user_callbacks), grouped)
+        # So that an export a checkpoint writes mid-fit holds this fit's epochs so far, the current one too.
+        epochs_so_far = _EpochLogs()
+        callbacks.insert(len(callbacks) - len(user_callbacks), epochs_so_far)
         if logdir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
         try:
-            with errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every):
+            with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
+                  saving_as_export(self.network_, lambda path: self._checkpoint(path, epochs_so_far.history))):
                 history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                                             verbose=verbose)
         finally:
@@ -697,6 +767,13 @@ class RankingModel(abc.ABC):
 
         return export_ranking_model(self, Path(path), verify=verify)
 
+    def _checkpoint(self, path: Path, epochs: dict[str, list[float]]) -> None:
+        """A checkpoint's save during fit: the export, whose history has this fit's `epochs` so far."""
+        from ..export import export_ranking_model
+
+        history = {key: [*self.history_.get(key, []), *values] for key, values in epochs.items()}
+        export_ranking_model(self, path, history={**self.history_, **history})
+
     # -- plumbing -------------------------------------------------------------------------------
     @property
     def fitted(self) -> bool:
@@ -801,6 +878,19 @@ class _WeightAveraging(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.raw = None
+
+
+class _EpochLogs(keras.callbacks.Callback):
+    """The epochs' logs as the callbacks after this one see them (Keras' own History records an
+    epoch only after every callback has run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
 
 
 class _GroupAUC(keras.callbacks.Callback):

@@ -41,11 +41,13 @@ from ._adam import LazyAdam
 from .base import (
     PREDICTED_A_CALL,
     GeneratorErrors,
+    NetworkWeights,
     ReplicaModel,
     cut_into_batches,
     fit_inputs,
     pipeline_options,
     row_mean,
+    saving_as_export,
     several_steps_per_call,
     summary_text,
 )
@@ -104,7 +106,7 @@ class _PairwiseNetwork(ReplicaModel):
         return -tf.reduce_mean(tf.math.log_sigmoid(margin))
 
 
-class Recommender(RankingEvaluation, abc.ABC):
+class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue.
 
     `embedding_updates` (the Adam-trained models): "momentum", the default here as in the click
@@ -222,7 +224,8 @@ class Recommender(RankingEvaluation, abc.ABC):
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
-        with errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every):
+        with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
+              saving_as_export(self.network_, self._checkpoint)):
             history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                                         verbose=verbose)
         self._catalogue_vectors = None
@@ -315,12 +318,12 @@ class Recommender(RankingEvaluation, abc.ABC):
     # -- scoring --------------------------------------------------------------------------------
     def catalog_ids(self) -> np.ndarray:
         """Item ids of the catalogue, one per catalogue row."""
-        self._require()
+        self._require_network()
         return self.catalogue_[self.spec[self.item_key].source].to_numpy()
 
     def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Logits [Q, C] of catalogue rows `rows` [Q, C] for query rows (user and context columns)."""
-        network = self._require()
+        network = self._require_network()
         queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
         encoded = self._encode_table(queries, self.query_features)
         rows = np.asarray(rows)
@@ -347,7 +350,7 @@ class Recommender(RankingEvaluation, abc.ABC):
         the export's `serving_default` returns for the same raw rows (`verbose`: a progress bar, as in Keras)."""
         check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or PREDICTED_A_CALL  # None: the default
-        network = self._require()
+        network = self._require_network()
         frame = ctr_data.read(data)
         advance = ctr_data.progress(frame, verbose)
         encoded = self._encode_table(frame, [*self.query_features, *self.item_features])
@@ -359,7 +362,7 @@ class Recommender(RankingEvaluation, abc.ABC):
 
     def catalogue_vectors(self) -> np.ndarray:
         """Item vectors [N, d] of the catalogue (factorised models), computed once per weights/catalogue."""
-        network = self._require()
+        network = self._require_network()
         if self._catalogue_vectors is None:
             tensors = {k: tf.constant(v) for k, v in self._catalogue_encoded.items()}
             self._catalogue_vectors = network.scorer.item_vectors(tensors).numpy()
@@ -373,7 +376,7 @@ class Recommender(RankingEvaluation, abc.ABC):
 
     def index(self, items: pd.DataFrame) -> None:
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
-        self._require()
+        self._require_network()
         item_cols = [self.spec[n].source for n in self.item_features]
         table = ctr_data.read(items, item_cols)
         if not len(table):
@@ -393,8 +396,14 @@ class Recommender(RankingEvaluation, abc.ABC):
         check_saved_model_only(type(self).__name__, format)
         return export_recommender(self, Path(path), verify=verify)
 
+    def _checkpoint(self, path: Path) -> None:
+        """A checkpoint's save during fit: the export, with the catalogue's vectors as they are now."""
+        self._catalogue_vectors = None
+        self.export(path)
+        self._catalogue_vectors = None
+
     # -- plumbing -------------------------------------------------------------------------------
-    def _require(self) -> tfrs.Model:
+    def _require_network(self) -> tfrs.Model:
         if self.network_ is None:
             raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
         return self.network_
