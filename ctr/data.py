@@ -1,7 +1,7 @@
 """Reading data and turning its columns into the raw feature arrays a spec expects.
 
-Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values (a request), a
-Parquet file or directory (streamed in record batches with `pyarrow.dataset`), or a CSV file. Every
+Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values or a list of rows
+(a request), a Parquet file or directory (streamed in record batches with `pyarrow.dataset`), or a CSV file. Every
 column is checked against its feature's kind on the way in, so a wrong dtype is reported with the
 column's name rather than deep inside TensorFlow. Also here: random and per-user temporal splits.
 """
@@ -26,12 +26,12 @@ from .errors import ArgumentError, DataError, SpecError, first_line
 from .features import MISSING_INT
 from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
 
-Source = pd.DataFrame | pa.Table | Mapping[str, Any] | str | Path
+Source = pd.DataFrame | pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path
 Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
 
 __all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_split", "columns_frame", "count_rows",
-           "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read", "require_columns",
-           "sample_weights", "temporal_split"]
+           "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read", "records_frame",
+           "require_columns", "sample_weights", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -249,9 +249,26 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
         return pa.Table.from_batches([source])
     if isinstance(source, Mapping):
         return columns_frame(source)
-    hint = " (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else ""
-    raise DataError("data must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, "
-                    f"or the path of a Parquet file or folder or a CSV file; got {type(source).__name__}{hint}")
+    if isinstance(source, list | tuple) and any(isinstance(row, Mapping) for row in source):
+        return records_frame(source)
+    if isinstance(source, list | tuple) and not source:
+        raise DataError("the data is an empty list: no rows, and no columns to check")
+    hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
+            " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else "")
+    raise DataError("data must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, a list "
+                    "of rows (each a mapping of column name → value), or the path of a Parquet file or folder or "
+                    f"a CSV file; got {type(source).__name__}{hint}")
+
+
+def records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A request given as a list of rows, each a mapping of column name → value (a JSON array of
+    objects); a column a row leaves out is a missing value in that row."""
+    stranger = next((i for i, row in enumerate(rows) if not isinstance(row, Mapping)), None)
+    if stranger is not None:
+        raise DataError(f"row {stranger} of the data is a {type(rows[stranger]).__name__}; in a list of rows, "
+                        "each is a mapping of column name → value")
+    names = dict.fromkeys(name for row in rows for name in row)
+    return columns_frame({name: [row.get(name) for row in rows] for name in names})
 
 
 def require_columns(have: Any, need: Sequence[str], where: str = "the data", hint: Hint = "") -> None:

@@ -194,6 +194,31 @@ def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
         raw_features(read({"price": [[1.0, 2.0], [3.0, 4.0]]}), ctr.FeatureSpec([ctr.Numeric("price")]))
 
 
+def test_a_request_may_be_a_list_of_rows_each_leaving_out_what_it_lacks(spec, frame, trained):
+    """A JSON array of objects: each row a mapping of column → value; a column a row leaves out is a
+    missing value in that row, scored as a DataFrame with that value missing is."""
+    from ctr.data import read
+
+    rows = frame.head(3).drop(columns="rating")
+    records = rows.to_dict("records")
+    del records[1]["genres"], records[2]["age"]
+    records[0]["genres"] = ["Drama", "War"]  # a multi-valued feature's list, as in a DataFrame's list column
+    table = read(records)
+    assert list(table.columns) == list(rows.columns) and table["genres"].iloc[0] == ["Drama", "War"]
+    expected = rows.astype({"genres": object, "age": float})
+    expected.loc[expected.index[1], "genres"], expected.loc[expected.index[2], "age"] = None, np.nan
+    expected.at[expected.index[0], "genres"] = "Drama|War"
+    model = trained["lr"]
+    np.testing.assert_allclose(model.predict(records), model.predict(expected), rtol=1e-6)
+    assert model.predict(records[0]).shape == (1,)  # one row alone is a mapping, as before
+    with pytest.raises(ctr.DataError, match=r"row 1 of the data is a str; in a list of rows, each is a mapping"):
+        read([records[0], "F"])
+    with pytest.raises(ctr.DataError, match="the data is an empty list: no rows"):
+        read([])
+    with pytest.raises(ctr.DataError, match=r"got ndarray \(name its columns: pd\.DataFrame\(array, columns="):
+        read(np.zeros((2, 3)))
+
+
 def test_labels_binary_and_threshold(spec):
     threshold = ctr.FeatureSpec([ctr.Categorical("a")], label=ctr.Label("rating", threshold=4))
     assert labels(pd.DataFrame({"rating": [1, 4, 5, 3]}), threshold).tolist() == [0, 1, 1, 0]
