@@ -28,8 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
     fit.add_argument("--spec", required=True, help="feature spec YAML")
-    fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder or CSV; "
-                                                   "'synthetic' for the embedded data")
+    fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, CSV or JSON "
+                                                   "lines; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
@@ -97,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
-    predict.add_argument("--data", required=True, help="raw feature columns: Parquet or CSV (streamed), a MovieLens "
-                                                       "or Frappe folder, or 'synthetic'")
+    predict.add_argument("--data", required=True, help="raw feature columns: Parquet, CSV or JSON lines (streamed), "
+                                                       "a MovieLens or Frappe folder, or 'synthetic'")
     predict.add_argument("--format", default="auto", choices=_FORMATS)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet or .json lines)")
@@ -147,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample = commands.add_parser("downsample", help="keep every click and a share of the non-clicks, weighted "
                                                         "back in the spec's label.weight column")
     downsample.add_argument("--spec", required=True, help="feature spec YAML with label.weight")
-    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, or CSV (streamed), "
-                                                          "a MovieLens or Frappe folder, or 'synthetic'")
+    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, CSV or JSON "
+                                                          "lines (streamed), a MovieLens or Frappe folder, or "
+                                                          "'synthetic'")
     downsample.add_argument("--format", default="auto", choices=_FORMATS)
     downsample.add_argument("--keep", type=float, required=True, help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=int, default=0)
@@ -629,7 +630,8 @@ def _streamed_source(source: str, fmt: str = "auto") -> Any:
 
 
 def load_table(source: str, fmt: str = "auto", seed: int = 0):
-    """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV, or 'synthetic'."""
+    """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV or JSON-lines file, or
+    'synthetic'."""
     from . import data, datasets
 
     path = Path(source)

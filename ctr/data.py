@@ -1,9 +1,10 @@
 """Reading data and turning its columns into the raw feature arrays a spec expects.
 
 Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values or a list of rows
-(a request), a Parquet file or directory (streamed in record batches with `pyarrow.dataset`), or a CSV file. Every
-column is checked against its feature's kind on the way in, so a wrong dtype is reported with the
-column's name rather than deep inside TensorFlow. Also here: random and per-user temporal splits.
+(a request), a Parquet file or directory (streamed in record batches with `pyarrow.dataset`), a CSV
+file, or a JSON-lines file. Every column is checked against its feature's kind on the way in, so a
+wrong dtype is reported with the column's name rather than deep inside TensorFlow. Also here: random
+and per-user temporal splits.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     path = Path(source)
     if not path.exists():
         raise DataError(f"no data at {path}")
+    if path.suffix.lower() in _JSON and path.is_file():
+        for chunk in _read_json(path, chunk_rows):
+            require_columns(chunk.columns, cols or [], where=str(path), hint=hint)
+            yield chunk[cols] if cols else chunk
+        return
     if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
         header = list(_read_csv(path, nrows=0).columns)
         if isinstance(hint, str) and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
@@ -126,6 +132,8 @@ def count_rows(source: Source) -> int:
         raise DataError(f"no data at {path}")
     if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.is_file():
         return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
+    if path.suffix.lower() in _JSON and path.is_file():
+        return sum(len(chunk) for chunk in _read_json(path, 1 << 20))
     try:
         return _parquet(path).count_rows()
     except (pa.ArrowInvalid, OSError) as err:
@@ -133,6 +141,30 @@ def count_rows(source: Source) -> int:
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
+_JSON = (".json", ".jsonl", ".ndjson")
+
+
+def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """JSON lines (one object a row, as `ctr predict --out rows.json` writes them) chunk by chunk, or a
+    JSON array of objects read whole; values keep JSON's types (no guessing of dates from column
+    names); text that is not JSON is a DataError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            array = file.read(1024).lstrip()[:1] == "["
+        if array:
+            whole = pd.read_json(path, orient="records", dtype=False)
+            chunks = iter([whole.iloc[start:start + chunk_rows] for start in range(0, len(whole), chunk_rows)])
+        else:
+            chunks = pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows)
+        empty = True
+        for chunk in chunks:
+            empty = False
+            yield chunk
+        if empty:
+            yield pd.DataFrame()
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects "
+                        f"({first_line(err)})") from None
 
 
 def _separator(path: Path) -> str:
@@ -176,7 +208,8 @@ def _parquet(path: Path) -> pads.Dataset:
     try:
         dataset = pads.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv file ({err})") from None
+        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv, .tsv or .json file ({err})"
+                        ) from None
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
     return dataset
@@ -256,8 +289,8 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
     hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
             " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else "")
     raise DataError("data must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, a list "
-                    "of rows (each a mapping of column name → value), or the path of a Parquet file or folder or "
-                    f"a CSV file; got {type(source).__name__}{hint}")
+                    "of rows (each a mapping of column name → value), or the path of a Parquet file or folder, a "
+                    f"CSV file or a JSON-lines file; got {type(source).__name__}{hint}")
 
 
 def records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -687,7 +720,9 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as file:
                 for i, frame in enumerate(frames):
                     if suffix == ".json":
-                        frame.to_json(file, orient="records", lines=True)
+                        # ISO 8601 times, which reading takes back as they were (epoch milliseconds would be
+                        # read as seconds).
+                        frame.to_json(file, orient="records", lines=True, date_format="iso")
                     else:
                         frame.to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False, header=i == 0)
         os.replace(tmp, out)

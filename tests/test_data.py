@@ -41,6 +41,31 @@ def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
         assert [list(g) for g in read(source, ["genres"])["genres"]] == lists
 
 
+def test_json_lines_and_arrays_read_as_the_frames_written_to_them(tmp_path, spec, frame):
+    """JSON lines (what `ctr predict --out rows.json` writes) read back as the rows written, datetimes
+    included; a JSON array of objects too; text that is not JSON is named."""
+    from ctr.data import count_rows, write_frames
+
+    rows = frame.head(300).copy()
+    rows["timestamp"] = pd.to_datetime(rows["timestamp"], unit="s")  # written as ISO 8601 text, read back as such
+    write_frames([rows.iloc[:200], rows.iloc[200:]], tmp_path / "rows.json")
+    chunks = list(iter_chunks(tmp_path / "rows.json", ["user_id", "timestamp", "genres"], chunk_rows=128))
+    assert [len(c) for c in chunks] == [128, 128, 44] and list(chunks[0].columns) == ["user_id", "timestamp", "genres"]
+    expected = raw_features(frame.head(300), spec)
+    for name, values in raw_features(read(tmp_path / "rows.json"), spec).items():
+        np.testing.assert_array_equal(values, expected[name], err_msg=name)
+    (tmp_path / "array.jsonl").write_text(frame.head(30).to_json(orient="records"))
+    pd.testing.assert_frame_equal(read(tmp_path / "array.jsonl"), frame.head(30), check_dtype=False)
+    assert count_rows(tmp_path / "rows.json") == 300 and count_rows(tmp_path / "array.jsonl") == 30
+    (tmp_path / "cut.json").write_text('{"user_id": 1}\n{"user_id": ')
+    with pytest.raises(ctr.DataError, match=r"cut\.json: not readable as JSON lines \(one object a row\) or a JSON "
+                                            r"array of objects"):
+        read(tmp_path / "cut.json")
+    (tmp_path / "empty.json").write_text("")
+    with pytest.raises(ctr.DataError, match=r"column 'user_id' is missing from .*empty\.json; it has: no columns"):
+        read(tmp_path / "empty.json", ["user_id"])
+
+
 def test_parquet_files_with_different_schemas_are_reported(tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
