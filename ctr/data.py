@@ -1,10 +1,10 @@
 """Reading data and turning its columns into the raw feature arrays a spec expects.
 
 Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values or a list of rows
-(a request), a Parquet file or directory (streamed in record batches with `pyarrow.dataset`), a CSV
-file, or a JSON-lines file. Every column is checked against its feature's kind on the way in, so a
-wrong dtype is reported with the column's name rather than deep inside TensorFlow. Also here: random
-and per-user temporal splits.
+(a request), a tf.data.Dataset of such mappings, a Parquet file or directory (streamed in record
+batches with `pyarrow.dataset`), a CSV file, or a JSON-lines file. Every column is checked against
+its feature's kind on the way in, so a wrong dtype is reported with the column's name rather than
+deep inside TensorFlow. Also here: random and per-user temporal splits.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ Source = pd.DataFrame | pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any
 Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
 
 __all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_split", "columns_frame", "count_rows",
-           "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read", "records_frame",
-           "require_columns", "sample_weights", "temporal_split"]
+           "dataset_frame", "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read",
+           "records_frame", "require_columns", "sample_weights", "temporal_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -284,13 +284,61 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
         return columns_frame(source)
     if isinstance(source, list | tuple) and any(isinstance(row, Mapping) for row in source):
         return records_frame(source)
+    if type(source).__module__.startswith("tensorflow") and hasattr(source, "element_spec"):
+        return dataset_frame(source)
     if isinstance(source, list | tuple) and not source:
         raise DataError("the data is an empty list: no rows, and no columns to check")
     hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
             " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else "")
     raise DataError("data must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, a list "
-                    "of rows (each a mapping of column name → value), or the path of a Parquet file or folder, a "
-                    f"CSV file or a JSON-lines file; got {type(source).__name__}{hint}")
+                    "of rows (each a mapping of column name → value), a tf.data.Dataset of such mappings, or the "
+                    f"path of a Parquet file or folder, a CSV file or a JSON-lines file; got {type(source).__name__}"
+                    f"{hint}")
+
+
+def dataset_frame(dataset: Any) -> pd.DataFrame:
+    """A `tf.data.Dataset` of column name → tensor (batched or not, as TensorFlow Datasets and
+    `tf.io.parse_example` make them) as one DataFrame, read whole: text as str, and a ragged,
+    sparse or 2-D value as each row's list. For data beyond memory, write Parquet and pass its path."""
+    import tensorflow as tf
+
+    spec = dataset.element_spec
+    if isinstance(spec, tuple) and len(spec) in (2, 3) and isinstance(spec[0], Mapping):
+        raise DataError("the tf.data.Dataset yields (features, label) pairs, as Keras' fit takes them; ctr reads "
+                        "the label from a column of the data, as the spec's label names it: pass "
+                        "dataset.map(lambda x, y: {**x, 'clicked': y}) with your label column's name")
+    if not isinstance(spec, Mapping) or not spec:
+        raise DataError(f"a tf.data.Dataset must yield a mapping of column name → tensor; its elements are {spec}")
+    if any(getattr(s, "shape", None) is not None and s.shape.rank == 0 for s in spec.values()):
+        # One row an element: batched, a list of varying length as a ragged row (ragged_batch, which
+        # takes 6× as long as batch, only where a dense list has no fixed length).
+        varying = any(isinstance(s, tf.TensorSpec) and not s.shape.is_fully_defined() for s in spec.values())
+        dataset = dataset.ragged_batch(65_536) if varying else dataset.batch(65_536)
+    frames = [columns_frame({name: _dataset_column(name, value, tf) for name, value in batch.items()})
+              for batch in dataset]
+    if not frames:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in spec})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _dataset_column(name: str, value: Any, tf: Any) -> Any:
+    """One batch's column of a tf.data.Dataset: a 1-D array, or a list per row for a ragged, sparse
+    or 2-D tensor; text decoded as UTF-8."""
+    if isinstance(value, tf.SparseTensor):
+        value = tf.RaggedTensor.from_sparse(value)
+    if isinstance(value, tf.RaggedTensor) or (hasattr(value, "shape") and value.shape.rank == 2):
+        if value.shape.rank != 2:
+            raise DataError(f"column {name!r} of the tf.data.Dataset: expected one value or one list per row, "
+                            f"got a tensor of shape {value.shape}")
+        rows = value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy().tolist()
+        if value.dtype == tf.string:
+            rows = [[item.decode("utf-8") for item in row] for row in rows]
+        return rows
+    array = value.numpy()
+    if array.ndim != 1:
+        raise DataError(f"column {name!r} of the tf.data.Dataset: expected one value or one list per row, got a "
+                        f"tensor of shape {value.shape}")
+    return pd.Series(array).str.decode("utf-8").to_numpy(dtype=object) if value.dtype == tf.string else array
 
 
 def records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

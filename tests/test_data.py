@@ -66,6 +66,45 @@ def test_json_lines_and_arrays_read_as_the_frames_written_to_them(tmp_path, spec
         read(tmp_path / "empty.json", ["user_id"])
 
 
+def test_a_tf_data_dataset_of_feature_mappings_reads_as_its_frame(spec, frame, trained):
+    """What TensorFlow users hold (TensorFlow Datasets, tf.io.parse_example): a tf.data.Dataset of
+    column → tensor, one row an element or batched, a list as a ragged, sparse or varying-length
+    tensor, reads as the DataFrame it came from; (features, label) pairs are told how to become one."""
+    from ctr._keras import tf
+
+    rows = frame.head(100).reset_index(drop=True)
+    genres = [g.split("|") if g else [] for g in rows["genres"]]
+    columns = {c: rows[c].to_numpy() for c in rows.columns if c != "genres"}
+    ragged = tf.data.Dataset.from_tensor_slices({**columns, "genres": tf.ragged.constant(genres)})
+
+    def varying():  # as TensorFlow Datasets yields a list feature: a dense tensor of its own length
+        for i in range(len(rows)):
+            yield {"user_id": rows["user_id"][i], "genres": np.array(genres[i], dtype=object)}
+
+    generated = tf.data.Dataset.from_generator(varying, output_signature={
+        "user_id": tf.TensorSpec([], tf.int64), "genres": tf.TensorSpec([None], tf.string)})
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "user_id": tf.train.Feature(int64_list=tf.train.Int64List(value=[user])),
+        "genres": tf.train.Feature(bytes_list=tf.train.BytesList(value=[g.encode() for g in listed]))}))
+        .SerializeToString() for user, listed in zip(rows["user_id"], genres, strict=True)]
+    parsed = tf.data.Dataset.from_tensor_slices(examples).batch(16).map(lambda s: tf.io.parse_example(
+        s, {"user_id": tf.io.FixedLenFeature([], tf.int64), "genres": tf.io.VarLenFeature(tf.string)}))
+    for name, dataset in {"ragged rows": ragged, "batched": ragged.batch(7), "varying rows": generated,
+                          "parsed examples": parsed}.items():
+        table = read(dataset)
+        assert table["user_id"].tolist() == rows["user_id"].tolist(), name
+        assert [list(g) for g in table["genres"]] == genres, name
+    model = trained["lr"]
+    np.testing.assert_allclose(model.predict(ragged.batch(7)), model.predict(rows), rtol=1e-6)
+    with pytest.raises(ctr.DataError, match=r"yields \(features, label\) pairs, .* dataset\.map\(lambda x, y: "):
+        read(ragged.map(lambda x: (x, x["rating"])))
+    with pytest.raises(ctr.DataError, match="must yield a mapping of column name → tensor; its elements are Tensor"):
+        read(tf.data.Dataset.range(3))
+    with pytest.raises(ctr.DataError, match=r"column 'box' of the tf.data.Dataset: expected one value or one list "
+                                            r"per row, got a tensor of shape \(2, 2, 2\)"):
+        read(tf.data.Dataset.from_tensors({"box": tf.zeros([2, 2, 2])}))
+
+
 def test_parquet_files_with_different_schemas_are_reported(tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()

@@ -96,8 +96,8 @@ def test_timestamp_parts_match_pandas_calendar():
     _, encode = _fit(spec, pd.DataFrame({"ts": seconds}))
     got = encode(pd.DataFrame({"ts": seconds}))["ts"]
     when = pd.to_datetime(seconds, unit="s")
-    expected = np.stack([when.hour, when.dayofweek, when.day - 1, when.month - 1,
-                         when.dayofweek * 24 + when.hour], axis=1) + 1
+    expected = np.stack([when.hour, when.day_of_week, when.day - 1, when.month - 1,
+                         when.day_of_week * 24 + when.hour], axis=1) + 1
     np.testing.assert_array_equal(got, expected)
     missing = encode(pd.DataFrame({"ts": pd.Series([None], dtype="Int64")}))["ts"]
     assert missing.tolist() == [[0, 0, 0, 0, 0]]
