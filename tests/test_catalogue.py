@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import ctr
-from ctr._keras import keras
-from ctr.errors import CtrError, DataError, SpecError
+from ctr._keras import keras, tf
+from ctr.errors import ArgumentError, CtrError, DataError, NotFittedError, SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_FEATURE = {"name": "a", "kind": "categorical"}
@@ -245,6 +245,40 @@ def _not_a_table(env: dict) -> None:
         ctr.data.read(frame.iloc[0])
 
 
+def _cut_json(env: dict) -> None:
+    (env["tmp"] / "rows.json").write_text('{"user_id": 1}\n{"user_id": ')
+    with pytest.raises(DataError, match=r"rows\.json: not readable as JSON lines"):
+        env["served"].predict(env["tmp"] / "rows.json")
+
+
+def _dataset_pairs(env: dict) -> None:
+    rows = env["frame"].head(10).drop(columns=["genres"])
+    pairs = tf.data.Dataset.from_tensor_slices((dict(rows), rows["rating"].to_numpy()))
+    with pytest.raises(DataError, match=r"\(features, label\) pairs.*dataset\.map\(lambda x, y: \{\*\*x, "):
+        ctr.LogisticRegression(env["spec"]).fit(pairs, verbose=0)
+
+
+def _keras_file_checkpoint(env: dict) -> None:
+    for name in ("best.keras", "best.h5"):
+        with pytest.raises(ArgumentError, match=f"'{name}' names a Keras file; give it a folder"):
+            ctr.LogisticRegression(env["spec"]).fit(env["frame"], callbacks=keras.callbacks.ModelCheckpoint(name),
+                                                    verbose=0)
+
+
+def _foreign_weights(env: dict) -> None:
+    small = ctr.FM(env["spec"], embedding_dim=2)
+    small.fit(env["frame"].head(500), verbose=0)
+    small.save_weights(env["tmp"] / "small")
+    other = ctr.FM(env["spec"], embedding_dim=3)
+    other.fit(env["frame"].head(500), verbose=0)
+    with pytest.raises(DataError, match=r"cannot restore .*small.* into this FM; weights load only into the model"):
+        other.load_weights(env["tmp"] / "small")
+    with pytest.raises(DataError, match="no weights at"):
+        other.load_weights(env["tmp"] / "absent")
+    with pytest.raises(NotFittedError, match="weights go back into a fitted model"):
+        ctr.FM(env["spec"]).load_weights(env["tmp"] / "small")
+
+
 def _bad_group_by(env: dict) -> None:
     served, frame = env["served"], env["frame"].head(200)
     with pytest.raises(DataError, match=r"column 'account' is missing from the data; .*\(group_by names it"):
@@ -334,8 +368,12 @@ CATALOGUE: list[Case] = [
     Case("data", "a column given twice (two `price` columns in one DataFrame)",
          "DataError naming the column and how many times it appears",
          _fit_error(lambda f: pd.concat([f, f[["price"]]], axis=1), DataError, "column 'price' appears 2 times")),
-    Case("data", "a Series, list or array instead of a table", "DataError listing the forms data can take",
-         _not_a_table),
+    Case("data", "a Series, a list of values or an array instead of a table (a list of rows, each a mapping, is one)",
+         "DataError listing the forms data can take", _not_a_table),
+    Case("data", "a JSON file that is not JSON (a line cut short)", "DataError naming the file",
+         _cut_json),
+    Case("data", "a `tf.data.Dataset` of (features, label) pairs, as Keras' fit takes them",
+         "DataError: the label is a column of the data, with the `dataset.map` that makes it one", _dataset_pairs),
     Case("data", "text in a numeric column", "DataError naming the feature, its column and an offending value",
          _fit_error(_with("price", "cheap"), DataError, "feature 'price'", "expected numbers", "'cheap'")),
     Case("data", "strings in an integer-id column", "DataError suggesting `dtype: string`",
@@ -387,6 +425,10 @@ CATALOGUE: list[Case] = [
     Case("artefacts", "loading a folder that is not a ctr export", "CtrError saying what is missing", _not_an_export),
     Case("artefacts", "loading a damaged export (a file cut short or garbled)",
          "CtrError naming the folder and the part that cannot be read, and saying to export again", _damaged_export),
+    Case("artefacts", "`keras.callbacks.ModelCheckpoint` given a `.keras` or `.h5` file (not weights only)",
+         "ArgumentError before training: a checkpoint is the model's export, a folder", _keras_file_checkpoint),
+    Case("artefacts", "`load_weights` of weights another model saved, of a missing file, or into an unfitted model",
+         "DataError naming the file and the mismatch, or the missing file; NotFittedError", _foreign_weights),
     Case("artefacts", "pickle in a saved model", "none: SavedModel, JSON and YAML only", _no_pickle),
 ]
 
