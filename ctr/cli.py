@@ -375,7 +375,9 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
                         callbacks=stopping).history
     _report_stopping(stopping)
     seen = pd.concat([train, valid], ignore_index=True)
-    print(json.dumps({"test": evaluate_ranking(model, test, seen, protocol="full")}, indent=1, default=float))
+    with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the figures alone
+        result = evaluate_ranking(model, test, seen, protocol="full", verbose=1)
+    print(json.dumps({"test": result}, indent=1, default=float))
     return model, history
 
 
@@ -396,7 +398,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         if args.train is None:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
-        result = evaluate_ranking(served, frame, data.read(args.train), protocol=args.protocol, k=args.k)
+        with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
+            result = evaluate_ranking(served, frame, data.read(args.train), protocol=args.protocol, k=args.k,
+                                      verbose=1)
         print(json.dumps(result, indent=1))
         return 0
     if args.train is not None:

@@ -106,11 +106,17 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
 def progress(source: Source, verbose: str | int) -> Callable[[int], None]:
     """What to call with each scored chunk's row count: a Keras progress bar over the source's rows
     when `verbose` asks for one (1, 2 or "auto", as Keras' predict reads it), else nothing."""
+    return progress_bar(lambda: count_rows(source), verbose)
+
+
+def progress_bar(total: Callable[[], int], verbose: str | int, unit: str = "row") -> Callable[[int], None]:
+    """What to call with each finished part's count of `unit`s: a Keras progress bar up to `total()`
+    (counted only when the bar is shown) when `verbose` asks for one, else nothing."""
     if not verbose:
         return lambda rows: None
     from ._keras import keras
 
-    bar = keras.utils.Progbar(count_rows(source), verbose=2 if verbose == 2 else 1, unit_name="row")
+    bar = keras.utils.Progbar(total(), verbose=2 if verbose == 2 else 1, unit_name=unit)
     done = 0
 
     def advance(rows: int) -> None:

@@ -80,10 +80,12 @@ class Ranker(Protocol):
 
 
 def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Source, *, protocol: str = "sampled",
-                     k: int = 10, n_negatives: int = 99, seed: int = 0, chunk: int = 256) -> dict[str, Any]:
-    """Top-K metrics of `model` on the held-out interactions `test`, given the `train` interactions."""
+                     k: int = 10, n_negatives: int = 99, seed: int = 0, chunk: int = 256,
+                     verbose: str | int = 0) -> dict[str, Any]:
+    """Top-K metrics of `model` on the held-out interactions `test`, given the `train` interactions;
+    `verbose=1` shows a progress bar over the queries, as Keras' evaluate does over batches."""
     check_choice("evaluate_ranking", "protocol", protocol, ("sampled", "full"))
-    check_arguments("evaluate_ranking", k=k, n_negatives=n_negatives, seed=seed)
+    check_arguments("evaluate_ranking", k=k, n_negatives=n_negatives, seed=seed, verbose=verbose)
     spec = model.spec
     user_key, item_key = keys(spec)
     user_col, item_col = spec[user_key].source, spec[item_key].source
@@ -144,6 +146,7 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
 
     ranks = []
     cuts = "allowed" in inspect.signature(model.score_candidates).parameters
+    advance = ctr_data.progress_bar(lambda: len(queries), verbose, unit="query")
     for start in range(0, len(queries), chunk):
         part = slice(start, start + chunk)
         rows = np.asarray(candidates[part])
@@ -160,6 +163,7 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
         else:
             scores = model.score_candidates(part_queries, rows)
         ranks.append(ranks_with_random_ties(scores, targets[part], valid, seed=seed + start))
+        advance(len(rows))
     result = ranking_metrics(np.concatenate(ranks), k)
     if protocol == "sampled":
         result = {key: result[key] for key in (f"HR@{k}", f"NDCG@{k}", "MRR", "queries")}
@@ -171,10 +175,11 @@ class RankingEvaluation:
     """Keras' `evaluate` for the models `evaluate_ranking` takes: a recommender's test is a ranking."""
 
     def evaluate(self, test: ctr_data.Source, train: ctr_data.Source, *, protocol: str = "sampled", k: int = 10,
-                 n_negatives: int = 99, seed: int = 0) -> dict[str, Any]:
+                 n_negatives: int = 99, seed: int = 0, verbose: str | int = 0) -> dict[str, Any]:
         """Top-K metrics on the held-out interactions `test`, given the `train` interactions (whose items
         are not ranked again): `ctr.evaluate_ranking(self, test, train, ...)`."""
-        return evaluate_ranking(self, test, train, protocol=protocol, k=k, n_negatives=n_negatives, seed=seed)
+        return evaluate_ranking(self, test, train, protocol=protocol, k=k, n_negatives=n_negatives, seed=seed,
+                                verbose=verbose)
 
 
 def _nothing_to_rank(spec: FeatureSpec, unknown: int, more: str = "") -> DataError:

@@ -67,6 +67,16 @@ def test_protocols_on_an_oracle_and_an_anti_oracle(protocol):
         assert best["Recall@10"] == 1.0 and best["MRR"] == 1.0
 
 
+def test_a_ranking_evaluation_shows_its_progress_over_the_queries_when_asked(capsys):
+    spec, train, test, items = _toy()
+    quiet = ctr.evaluate_ranking(_Oracle(spec, test, items), test, train, protocol="full", chunk=8)
+    assert capsys.readouterr().out == ""
+    shown = ctr.evaluate_ranking(_Oracle(spec, test, items), test, train, protocol="full", chunk=8, verbose=1)
+    assert shown == quiet and "20/20 [" in capsys.readouterr().out
+    with pytest.raises(ctr.ArgumentError, match="evaluate_ranking: verbose"):
+        ctr.evaluate_ranking(_Oracle(spec, test, items), test, train, verbose="loud")
+
+
 def test_full_protocol_excludes_training_items():
     spec, train, test, items = _toy()
 

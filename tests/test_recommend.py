@@ -166,8 +166,10 @@ def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo, tmp_pat
     assert "pass --train with the interactions it was trained on" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(exports["mf"]), "--data", str(tmp_path / "test.parquet"),
                  "--train", str(tmp_path / "train.parquet")]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()  # the figures alone on stdout (JSON for a pipe), the progress bar on stderr
+    shown = json.loads(printed.out)
     assert shown == pytest.approx(ctr.evaluate_ranking(recommenders["mf"], test, train, protocol="full"), abs=1e-9)
+    assert f"{shown['queries']}/{shown['queries']} [" in printed.err
     assert main(["predict", "--model", str(exports["mf"]), "--data", str(tmp_path / "test.parquet"),
                  "--out", str(tmp_path / "scored.parquet")]) == 0
     scored = pd.read_parquet(tmp_path / "scored.parquet")
