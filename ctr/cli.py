@@ -408,7 +408,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
-    scored = evaluate_clicks("ctr evaluate", served.spec, served.predict, frame, args.group_by)
+    with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
+        scored = evaluate_clicks("ctr evaluate", served.spec, lambda rows: served.predict(rows, verbose=1), frame,
+                                 args.group_by)
     y, p, w, result = scored.labels, scored.probabilities, scored.weights, scored.figures
     if args.by:
         slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p, group_by=args.group_by)

@@ -143,8 +143,9 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
 
     capsys.readouterr()
     assert main(["evaluate", "--model", str(export), "--data", str(data)]) == 0
-    metrics = json.loads(capsys.readouterr().out)
-    assert metrics["rows"] == len(frame) and 0.5 < metrics["auc"] < 1
+    printed = capsys.readouterr()  # the figures alone on stdout (JSON for a pipe), the progress bar on stderr
+    metrics = json.loads(printed.out)
+    assert metrics["rows"] == len(frame) and 0.5 < metrics["auc"] < 1 and f"{len(frame)}/{len(frame)} [" in printed.err
     assert metrics["positive_rate"] == pytest.approx((frame.rating >= 4).mean())
     frame.head(0).to_parquet(tmp_path / "empty.parquet")
     assert main(["evaluate", "--model", str(export), "--data", str(tmp_path / "empty.parquet")]) == 2
