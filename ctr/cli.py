@@ -74,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "read as YAML")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--logdir", help="TensorBoard log folder")
+    fit.add_argument("--backup-dir", metavar="DIR",
+                     help="make the training resumable: checkpoints go here (each epoch, or every --backup-every "
+                          "steps), and the same command run again after a crash or kill carries on from the last "
+                          "one (--patience then watches the epochs from there); removed when training completes")
+    fit.add_argument("--backup-every", type=int, metavar="STEPS",
+                     help="with --backup-dir: a checkpoint every STEPS training steps instead of every epoch")
 
     evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
     evaluate.add_argument("--model", required=True, help="export folder")
@@ -248,7 +254,7 @@ def _fit(args: argparse.Namespace) -> int:
             raise ArgumentError(f"--patience stops on the validation {watched}, and --split leaves no validation rows")
         stopping = _early_stopping(args, f"val_{args.stop_on}", mode="min" if args.stop_on == "logloss" else "max")
         model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
-                  callbacks=stopping, group_by=args.group_by if len(valid) else None)
+                  callbacks=stopping, group_by=args.group_by if len(valid) else None, **_backup(args))
         _report_stopping(stopping)
         history = model.history_
         if len(test):
@@ -278,6 +284,13 @@ def _early_stopping(args: argparse.Namespace, monitor: str, mode: str = "max") -
     check_arguments("ctr fit --patience", patience=args.patience)
     return [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=args.patience,
                                           restore_best_weights=True)]
+
+
+def _backup(args: argparse.Namespace) -> dict[str, Any]:
+    """--backup-dir and --backup-every as fit's arguments."""
+    if args.backup_every is not None and args.backup_dir is None:
+        raise ArgumentError("ctr fit: --backup-every is how often --backup-dir is written; pass --backup-dir too")
+    return {"backup_dir": args.backup_dir, "backup_every": args.backup_every}
 
 
 def _report_stopping(stopping: list) -> None:
@@ -372,7 +385,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy" if args.model == "two_tower"
                                else "val_auc")
     history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,
-                        callbacks=stopping).history
+                        callbacks=stopping, **_backup(args)).history
     _report_stopping(stopping)
     seen = pd.concat([train, valid], ignore_index=True)
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the figures alone

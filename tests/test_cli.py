@@ -268,6 +268,43 @@ def test_fit_can_stop_on_the_validation_logloss(tmp_path, frame, capsys):
     assert int(best[1]) == 1 + losses.index(min(losses)) and abs(float(best[2]) - min(losses)) < 1e-4, (losses, best[0])
 
 
+class _Killed(BaseException):
+    """Stands for the process dying mid-training (kill -9): nothing after it runs, no cleanup either."""
+
+
+@pytest.mark.parametrize("model", ["fm", "mf"])
+def test_fit_with_a_backup_dir_resumes_where_a_killed_run_stopped(tmp_path, frame, capsys, monkeypatch, model):
+    """The same command run again after a kill carries on from the last checkpoint, to the same steps."""
+    from ctr.models._resume import _StepBackup
+
+    data = tmp_path / "ratings.parquet"
+    frame.head(3000).to_parquet(data)
+    backup, steps = tmp_path / "backup", []
+    keras_backup = _StepBackup._backup
+
+    def backup_then_die(self, epoch, batch=0):
+        keras_backup(self, epoch=epoch, batch=batch)
+        steps.append(int(self.model.optimizer.iterations.numpy()))
+        if len(steps) == 2:
+            raise _Killed
+
+    fit = ["fit", "--spec", str(ROOT / "feature_specs" / "synthetic.yaml"), "--data", str(data), "--model", model,
+           "--epochs", "2", "--embedding-dim", "4", "--batch-size", "256", "--backup-dir", str(backup),
+           "--backup-every", "3", "--export", str(tmp_path / "model")]
+    monkeypatch.setattr(_StepBackup, "_backup", backup_then_die)
+    with pytest.raises(_Killed):
+        main(fit)
+    assert steps == [3, 6] and (backup / "preprocessing.json").exists()
+    monkeypatch.setattr(_StepBackup, "_backup", lambda self, epoch, batch=0: (
+        keras_backup(self, epoch=epoch, batch=batch), steps.append(int(self.model.optimizer.iterations.numpy()))))
+    capsys.readouterr()
+    assert main(fit) == 0
+    assert f"ctr: resuming from {backup}" in capsys.readouterr().err
+    assert steps[2] == 9 and not backup.exists() and (tmp_path / "model" / "saved_model.pb").exists()
+    assert main([*fit[:-6], "--backup-every", "3"]) == 2  # without --backup-dir
+    assert "--backup-every is how often --backup-dir is written" in capsys.readouterr().err
+
+
 def test_fit_a_click_model_on_interactions_only_with_sampled_non_clicks(tmp_path, frame, capsys):
     spec = tmp_path / "interactions.yaml"
     spec.write_text("features:\n  - {name: user_id, kind: categorical, dtype: int, role: user}\n"
