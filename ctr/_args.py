@@ -126,12 +126,27 @@ def check_no_other_arguments(cls: type, others: Mapping[str, Any]) -> None:
     """Raise an ArgumentError naming the first of `others` (keywords `cls` does not take), with the
     nearest one it does take, and listing them all: Python's own TypeError named the base class."""
     if others:
-        import difflib
+        _refuse(cls.__name__, next(iter(others)), keyword_arguments(cls))
 
-        name, accepted = next(iter(others)), keyword_arguments(cls)
-        near = difflib.get_close_matches(name, accepted, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ArgumentError(f"{cls.__name__} has no argument {name!r}{hint}; it takes {', '.join(accepted)}")
+
+def check_no_other_fit_arguments(owner: str, fit: Callable[..., Any], others: Mapping[str, Any],
+                                 hints: Mapping[str, str]) -> None:
+    """As `check_no_other_arguments` for `fit`'s keywords; `hints` says how ctr does what a Keras fit
+    argument it does not take would do (sample weights, labels apart from the data, ...)."""
+    if others:
+        import inspect
+
+        parameters = list(inspect.signature(fit).parameters.values())[2:]  # after self and the data
+        name = next(iter(others))
+        _refuse(owner, name, [p.name for p in parameters if p.kind is not p.VAR_KEYWORD], hints.get(name))
+
+
+def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = None) -> None:
+    import difflib
+
+    near = difflib.get_close_matches(name, accepted, n=1)
+    hint = f" ({why})" if why else f" (did you mean {near[0]!r}?)" if near else ""
+    raise ArgumentError(f"{owner} has no argument {name!r}{hint}; it takes {', '.join(accepted)}")
 
 
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:

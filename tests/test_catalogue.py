@@ -245,6 +245,16 @@ def _not_a_table(env: dict) -> None:
         ctr.data.read(frame.iloc[0])
 
 
+def _keras_fit_argument(env: dict) -> None:
+    model, rows = ctr.LogisticRegression(env["spec"]), env["frame"]
+    for name, value, how in [("sample_weight", np.ones(len(rows)), "the spec's label.weight names"),
+                             ("class_weight", {0: 1.0, 1: 4.0}, "ctr.data.downsample_negatives writes one"),
+                             ("y", rows["rating"], "the labels are a column of the data")]:
+        with pytest.raises(ArgumentError, match=f"LogisticRegression.fit has no argument '{name}' .*{how}.*; it "
+                                                "takes validation_data, epochs, batch_size"):
+            model.fit(rows, verbose=0, **{name: value})
+
+
 def _cut_json(env: dict) -> None:
     (env["tmp"] / "rows.json").write_text('{"user_id": 1}\n{"user_id": ')
     with pytest.raises(DataError, match=r"rows\.json: not readable as JSON lines"):
@@ -362,6 +372,9 @@ CATALOGUE: list[Case] = [
     Case("arguments", "an argument the model does not take (`hidden=` for `hidden_units=`)",
          "ArgumentError naming the model and the argument, the nearest one it takes, and all it takes",
          _unknown_argument),
+    Case("arguments", "a Keras fit argument that ctr takes otherwise (`sample_weight=`, `class_weight=`, `y=`)",
+         "ArgumentError saying how ctr does it (a column of the data: the label, or `label.weight`) and listing what "
+         "fit takes", _keras_fit_argument),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),

@@ -311,6 +311,12 @@ def test_fit_takes_keras_validation_split_and_one_callback_and_names_a_keras_sty
         ({"validation_split": 0.0001}, "leaves 0 for validation"),
         ({"callbacks": [keras.callbacks.History(), "stop early"]},
          "callbacks must be tf.keras callbacks .* 'stop early'"),
+        # Keras' fit arguments that ctr expresses otherwise say how; a misspelt one, what it may be.
+        ({"sample_weight": np.ones(len(rows))}, r"LogisticRegression\.fit has no argument 'sample_weight' \(row "
+                                                r"weights are a column of the data, the one the spec's label\.weight "
+                                                r"names\); it takes validation_data, epochs, "),
+        ({"class_weight": {0: 1.0, 1: 5.0}}, r"'class_weight' \(weigh the rows .*ctr\.data\.downsample_negatives"),
+        ({"epoch": 2}, r"no argument 'epoch' \(did you mean 'epochs'\?\)"),
     ]:
         with pytest.raises(ctr.ArgumentError, match=message):
             model.fit(rows, epochs=1, verbose=0, **kwargs)

@@ -430,6 +430,10 @@ def test_fit_takes_a_batch_size_for_the_call_as_the_click_models_do(spec, loo):
     assert seen[0] == seen[1] > seen[2] and model.get_config()["batch_size"] == 1024, seen
     with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.fit: batch_size must be an integer of at"):
         model.fit(data, batch_size=0)
+    with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.fit has no argument 'sample_weight' \(a "
+                                                r"recommender learns from each interaction once, without weights\); "
+                                                r"it takes validation_data, items, epochs"):
+        model.fit(data, sample_weight=np.ones(len(data)))
 
 
 def test_a_checkpoint_during_a_recommenders_fit_is_its_export_as_it_stands_then(spec, loo, tmp_path):

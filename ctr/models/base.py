@@ -28,6 +28,7 @@ from .._args import (
     check_arguments,
     check_choice,
     check_no_other_arguments,
+    check_no_other_fit_arguments,
 )
 from .._keras import keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
@@ -490,6 +491,18 @@ def summary_text(model: Any) -> str:
     return "\n".join([*lines, f"trainable parameters: {total:,}"])
 
 
+# Keras' fit arguments that a click model's fit expresses otherwise, and how.
+_KERAS_FIT_ONLY = {
+    "x": "the data is the first argument: a table of the features and the label",
+    "y": "the labels are a column of the data, the one the spec's label names",
+    "sample_weight": "row weights are a column of the data, the one the spec's label.weight names",
+    "class_weight": "weigh the rows with a column that the spec's label.weight names; "
+                    "ctr.data.downsample_negatives writes one for the non-clicks it keeps",
+    "shuffle": "the training rows are shuffled every epoch, in an order the model's seed fixes",
+    "initial_epoch": "a second fit carries on from the first, and backup_dir resumes an interrupted one",
+}
+
+
 class RankingModel(NetworkWeights, abc.ABC):
     """A click-through-rate model over a feature spec, with Keras verbs: fit, evaluate, predict.
 
@@ -548,7 +561,7 @@ class RankingModel(NetworkWeights, abc.ABC):
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
             in_memory: bool | None = None, group_by: str | None = None,
-            validation_split: float | None = None) -> keras.callbacks.History:
+            validation_split: float | None = None, **others: Any) -> keras.callbacks.History:
         """Train on `data` (fitting the preprocessing first if needed); returns the Keras History.
 
         `backup_dir` makes training resumable: checkpoints are written there every `backup_every`
@@ -561,6 +574,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         which `keras.callbacks.EarlyStopping(monitor="val_gauc", mode="max")` can watch.
         `validation_split` validates on the last share of the rows, as Keras does.
         """
+        check_no_other_fit_arguments(f"{type(self).__name__}.fit", RankingModel.fit, others, _KERAS_FIT_ONLY)
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
         data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,

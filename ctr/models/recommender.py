@@ -28,6 +28,7 @@ from .._args import (
     check_choice,
     check_exclude,
     check_no_other_arguments,
+    check_no_other_fit_arguments,
     check_saved_model_only,
 )
 from .._keras import keras, tf
@@ -106,6 +107,19 @@ class _PairwiseNetwork(ReplicaModel):
         return -tf.reduce_mean(tf.math.log_sigmoid(margin))
 
 
+# Keras' fit arguments that a recommender's fit expresses otherwise, and how.
+_KERAS_FIT_ONLY = {
+    "x": "the data is the first argument: a table of interactions",
+    "y": "every row of the data is an interaction, or with a label in the spec every row whose label is 1; "
+         "the negatives are drawn",
+    "sample_weight": "a recommender learns from each interaction once, without weights",
+    "class_weight": "a recommender learns from each interaction once, without weights; n_negatives sets how many "
+                    "negatives each one draws",
+    "shuffle": "the interactions are shuffled every epoch, in an order the model's seed fixes",
+    "initial_epoch": "a second fit carries on from the first, and backup_dir resumes an interrupted one",
+}
+
+
 class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue.
 
@@ -172,7 +186,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
-            validation_split: float | None = None) -> keras.callbacks.History:
+            validation_split: float | None = None, **others: Any) -> keras.callbacks.History:
         """Train on interactions; `items` may list catalogue items nobody interacted with yet.
 
         `backup_dir` makes training resumable, as for the click models: checkpoints every
@@ -182,6 +196,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         share of every batch (for the two-tower, its in-batch negatives are its own share's items).
         `batch_size` overrides the model's for this call, as in the click models' fit.
         """
+        check_no_other_fit_arguments(f"{type(self).__name__}.fit", Recommender.fit, others, _KERAS_FIT_ONLY)
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
         batch_size = batch_size or self.batch_size
