@@ -6,6 +6,7 @@ import itertools
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import ctr
@@ -360,6 +361,26 @@ def test_keras_model_checkpoint_writes_exports_and_weights_that_load_weights_res
     with pytest.raises(ctr.DataError, match=r"cannot restore .*weights1.* into this FM; weights load only into the "
                                             r"model .* that saved them: .*shape"):
         wider.load_weights(tmp_path / "weights1")
+
+
+def test_keras_learning_rate_callbacks_and_csv_logger_act_on_a_ctr_model(spec, splits, tmp_path):
+    """Keras' LearningRateScheduler and ReduceLROnPlateau set the rate the steps use (every
+    embedding update included: at rate 0 nothing moves), and CSVLogger writes each epoch's figures."""
+    train, valid, test = splits[0].head(2000), splits[1], splits[2].head(100)
+    model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), weight_averaging=None)
+    model.fit(train, epochs=1, verbose=0)
+    before = model.predict(test)
+    frozen = keras.callbacks.LearningRateScheduler(lambda epoch, rate: 0.0)
+    log = keras.callbacks.CSVLogger(str(tmp_path / "epochs.csv"))
+    history = model.fit(train, validation_data=valid, epochs=2, callbacks=[frozen, log], verbose=0).history
+    np.testing.assert_array_equal(model.predict(test), before)
+    assert history["lr"] == [0.0, 0.0]
+    logged = pd.read_csv(tmp_path / "epochs.csv")
+    assert logged["epoch"].tolist() == [0, 1] and np.allclose(logged["val_auc"], history["val_auc"])
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", patience=0, factor=0.5, min_delta=1.0)
+    model.network_.optimizer.learning_rate = 0.01
+    model.fit(train, validation_data=valid, epochs=2, callbacks=plateau, verbose=0)
+    assert float(model.network_.optimizer.learning_rate.numpy()) == pytest.approx(0.005)  # halved once, after epoch 2
 
 
 def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits, capsys):
