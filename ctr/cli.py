@@ -119,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "fills the spec's history feature, and these items are not recommended again")
     recommend.add_argument("--k", type=int, default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
+    recommend.add_argument("--data", help="instead of one user: a file of queries (user ids, and any other query "
+                                          "features; a known user's stored features fill the columns it lacks), "
+                                          "each distinct one recommended for; needs --out")
+    recommend.add_argument("--seen", help="with --data: interactions (user and item columns) whose items are not "
+                                          "recommended again to their user")
+    recommend.add_argument("--out", help="with --data: write one row per recommendation (the user, rank, item and "
+                                         "score) here (.csv, .tsv, .parquet or .json lines)")
 
     inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
                                                        "rates and cardinalities, and a PNG of the distributions")
@@ -484,6 +491,10 @@ def _recommend(args: argparse.Namespace) -> int:
     from .export_recommend import RecommenderExport
 
     served = RecommenderExport(args.model)
+    if args.data is not None:
+        return _recommend_file(args, served)
+    if args.seen is not None or args.out is not None:
+        raise ArgumentError("ctr recommend: --seen and --out are for a file of queries (--data)")
     spec, meta = served.spec, served.metadata
     user_feature = spec[meta["user_key"]]
     row: dict[str, object] = {}
@@ -523,6 +534,70 @@ def _recommend(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))
     return 0
+
+
+def _recommend_file(args: argparse.Namespace, served: Any) -> int:
+    """`ctr recommend --data QUERIES --out FILE`: the top k for each distinct query, as rows of (user,
+    rank, item, score), written a few thousand queries at a time."""
+    import numpy as np
+    import pandas as pd
+
+    from . import data
+    from ._args import check_arguments
+    from .errors import DataError
+
+    if args.user is not None or args.feature or args.history or args.exclude:
+        raise ArgumentError("ctr recommend: one user (--user, --feature, --history, --exclude) or a file of "
+                            "queries (--data), not both")
+    out = Path(args.out) if args.out else None
+    if out is None or out.suffix.lower() not in _OUTPUTS:
+        raise ArgumentError("ctr recommend --data: --out names the file to write, ending in .csv, .tsv, .parquet "
+                            "or .json (one JSON object a line)")
+    check_arguments("ctr recommend", k=args.k)
+    spec, meta = served.spec, served.metadata
+    user_col, item_col = spec[meta["user_key"]].source, spec[meta["item_key"]].source
+    columns = [spec[name].source for name in served.query_features]
+    queries = data.read(args.data)
+    present = [c for c in columns if c in queries.columns]
+    if not present:
+        raise DataError(f"--data {args.data}: no query column; the model's are {', '.join(columns)}")
+    queries = queries[present].drop_duplicates(ignore_index=True)
+    if not len(queries):
+        raise DataError(f"--data {args.data}: no rows, so no query to recommend for")
+    stored = [c for c in columns if c not in present and c in served.users.columns]
+    if user_col in present and stored:  # a known user's stored features fill the columns the file lacks
+        known = served.users.drop_duplicates(user_col, keep="last")[[user_col, *stored]]
+        queries = queries.merge(known, on=user_col, how="left")
+    seen: dict[Any, list] = {}
+    if args.seen is not None:
+        if user_col not in present:
+            raise DataError(f"--seen: the queries in {args.data} have no {user_col!r} column to match its users by")
+        pairs = data.read(args.seen, [user_col, item_col])
+        seen = pairs.groupby(user_col, sort=False)[item_col].agg(list).to_dict()
+    advance, written = data.progress_bar(lambda: len(queries), 1, unit="query"), 0
+
+    def chunks() -> Any:
+        nonlocal written
+        for start in range(0, len(queries), RECOMMENDED_A_CALL):
+            part = queries.iloc[start:start + RECOMMENDED_A_CALL].reset_index(drop=True)
+            exclude = [seen.get(u, []) for u in part[user_col]] if seen else None
+            ids, scores = served.recommend(part, k=args.k, exclude=exclude)
+            rank = np.broadcast_to(np.arange(1, ids.shape[1] + 1), ids.shape)
+            kept = np.isfinite(scores)  # a list shorter than k (everything else excluded) is padded
+            who = (part[user_col].to_numpy() if user_col in part.columns
+                   else np.arange(start, start + len(part)))
+            rows = pd.DataFrame({user_col if user_col in part.columns else "query": np.repeat(who, ids.shape[1]),
+                                 "rank": rank.reshape(-1), item_col: ids.reshape(-1), "score": scores.reshape(-1)})
+            written += int(kept.sum())
+            advance(len(part))
+            yield rows[kept.reshape(-1)]
+
+    data.write_frames(chunks(), out)
+    print(f"ctr recommend: {written} recommendations for {len(queries)} queries written to {out}")
+    return 0
+
+
+RECOMMENDED_A_CALL = 4096  # queries `ctr recommend --data` recommends for at a time
 
 
 def _parse_value(feature, text: str):

@@ -329,6 +329,35 @@ def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
     assert "k must be an integer of at least 1, got 0" in capsys.readouterr().err
 
 
+def test_cli_recommends_for_a_file_of_users_leaving_out_what_each_has_seen(exports, loo, tmp_path, capsys):
+    """`ctr recommend --data users --seen interactions --out recs`: each distinct user's top k as rows of
+    (user, rank, item, score), a known user described by their stored features, as `recommend` does."""
+    served, (train, _) = ctr.RecommenderExport(exports["neumf"]), loo
+    users = [*train["user_id"].drop_duplicates().head(12), 10**9]  # the last one never seen
+    pd.DataFrame({"user_id": [*users, users[0]]}).to_csv(tmp_path / "users.csv", index=False)  # one row twice
+    train.to_parquet(tmp_path / "seen.parquet")
+    capsys.readouterr()
+    assert main(["recommend", "--model", str(exports["neumf"]), "--data", str(tmp_path / "users.csv"),
+                 "--seen", str(tmp_path / "seen.parquet"), "--k", "4", "--out", str(tmp_path / "recs.csv")]) == 0
+    assert f"{4 * len(users)} recommendations for {len(users)} queries written to" in capsys.readouterr().out
+    written = pd.read_csv(tmp_path / "recs.csv")
+    assert list(written.columns) == ["user_id", "rank", "item_id", "score"]
+    stored = served.users.drop_duplicates("user_id", keep="last").set_index("user_id")
+    seen = train.groupby("user_id")["item_id"].agg(set)
+    for user in users:
+        query = stored.loc[[user]].reset_index() if user in stored.index else pd.DataFrame({"user_id": [user]})
+        ids, scores = served.recommend(query, k=4, exclude=[list(seen.get(user, set()))])
+        mine = written[written["user_id"] == user]
+        assert mine["rank"].tolist() == [1, 2, 3, 4] and mine["item_id"].tolist() == ids[0].tolist(), user
+        np.testing.assert_allclose(mine["score"], scores[0], rtol=1e-5)
+        assert not set(mine["item_id"]) & seen.get(user, set())
+    for extra, message in [(["--user", "5"], "one user .* or a file of queries .*, not both"),
+                           ([], "--out names the file to write")]:
+        argv = ["recommend", "--model", str(exports["neumf"]), "--data", str(tmp_path / "users.csv"), *extra]
+        assert main(argv + (["--out", str(tmp_path / "r.csv")] if extra else [])) == 2
+        assert re.search(message, capsys.readouterr().err)
+
+
 def test_exported_recommender_loader_fills_missing_query_features(exports, trained, tmp_path, capsys):
     served = ctr.load(exports["mf"])
     assert isinstance(served, ctr.RecommenderExport)
