@@ -296,7 +296,7 @@ def _early_stopping(args: argparse.Namespace, monitor: str, mode: str = "max") -
 def _backup(args: argparse.Namespace) -> dict[str, Any]:
     """--backup-dir and --backup-every as fit's arguments."""
     if args.backup_every is not None and args.backup_dir is None:
-        raise ArgumentError("ctr fit: --backup-every is how often --backup-dir is written; pass --backup-dir too")
+        raise ArgumentError("--backup-every is how often --backup-dir is written; pass --backup-dir too")
     return {"backup_dir": args.backup_dir, "backup_every": args.backup_every}
 
 
@@ -494,7 +494,7 @@ def _recommend(args: argparse.Namespace) -> int:
     if args.data is not None:
         return _recommend_file(args, served)
     if args.seen is not None or args.out is not None:
-        raise ArgumentError("ctr recommend: --seen and --out are for a file of queries (--data)")
+        raise ArgumentError("--seen and --out are for a file of queries (--data)")
     spec, meta = served.spec, served.metadata
     user_feature = spec[meta["user_key"]]
     row: dict[str, object] = {}
@@ -547,13 +547,13 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     from .errors import DataError
 
     if args.user is not None or args.feature or args.history or args.exclude:
-        raise ArgumentError("ctr recommend: one user (--user, --feature, --history, --exclude) or a file of "
-                            "queries (--data), not both")
+        raise ArgumentError("one user (--user, --feature, --history, --exclude) or a file of queries (--data), "
+                            "not both")
     out = Path(args.out) if args.out else None
     if out is None or out.suffix.lower() not in _OUTPUTS:
-        raise ArgumentError("ctr recommend --data: --out names the file to write, ending in .csv, .tsv, .parquet "
-                            "or .json (one JSON object a line)")
-    check_arguments("ctr recommend", k=args.k)
+        raise ArgumentError("--data needs --out, the file to write, ending in .csv, .tsv, .parquet or .json (one "
+                            "JSON object a line)")
+    check_arguments("--k", k=args.k)
     spec, meta = served.spec, served.metadata
     user_col, item_col = spec[meta["user_key"]].source, spec[meta["item_key"]].source
     columns = [spec[name].source for name in served.query_features]

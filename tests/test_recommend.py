@@ -352,7 +352,7 @@ def test_cli_recommends_for_a_file_of_users_leaving_out_what_each_has_seen(expor
         np.testing.assert_allclose(mine["score"], scores[0], rtol=1e-5)
         assert not set(mine["item_id"]) & seen.get(user, set())
     for extra, message in [(["--user", "5"], "one user .* or a file of queries .*, not both"),
-                           ([], "--out names the file to write")]:
+                           ([], "--data needs --out, the file to write")]:
         argv = ["recommend", "--model", str(exports["neumf"]), "--data", str(tmp_path / "users.csv"), *extra]
         assert main(argv + (["--out", str(tmp_path / "r.csv")] if extra else [])) == 2
         assert re.search(message, capsys.readouterr().err)
