@@ -120,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--k", type=int, default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
     recommend.add_argument("--data", help="instead of one user: a file of queries (user ids, and any other query "
-                                          "features; a known user's stored features fill the columns it lacks), "
-                                          "each distinct one recommended for; needs --out")
+                                          "features, such as a history; a known user's stored features fill the "
+                                          "columns it lacks), each distinct one recommended for; needs --out")
     recommend.add_argument("--seen", help="with --data: interactions (user and item columns) whose items are not "
                                           "recommended again to their user")
     recommend.add_argument("--out", help="with --data: write one row per recommendation (the user, rank, item and "
@@ -574,13 +574,25 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
             raise DataError(f"--seen: the queries in {args.data} have no {user_col!r} column to match its users by")
         pairs = data.read(args.seen, [user_col, item_col])
         seen = pairs.groupby(user_col, sort=False)[item_col].agg(list).to_dict()
+    # A history column's items are the query's own, not recommended again (as --history's are).
+    item_feature = spec[meta["item_key"]]
+    histories = [spec[n] for n in served.query_features if spec[n].kind == "history" and spec[n].source in present]
+
+    def excluded(part: pd.DataFrame) -> list[list] | None:
+        lists = [list(seen.get(u, ())) for u in part[user_col]] if seen else [[] for _ in range(len(part))]
+        for history in histories:
+            for items, listed in zip(lists, part[history.source], strict=True):
+                tokens = listed.split(history.separator) if isinstance(listed, str) else []
+                items += [_parse_value(item_feature, t.strip()) for t in tokens if t.strip()]
+        return lists if any(lists) else None
+
     advance, written = data.progress_bar(lambda: len(queries), 1, unit="query"), 0
 
     def chunks() -> Any:
         nonlocal written
         for start in range(0, len(queries), RECOMMENDED_A_CALL):
             part = queries.iloc[start:start + RECOMMENDED_A_CALL].reset_index(drop=True)
-            exclude = [seen.get(u, []) for u in part[user_col]] if seen else None
+            exclude = excluded(part)
             ids, scores = served.recommend(part, k=args.k, exclude=exclude)
             rank = np.broadcast_to(np.arange(1, ids.shape[1] + 1), ids.shape)
             kept = np.isfinite(scores)  # a list shorter than k (everything else excluded) is padded

@@ -252,3 +252,14 @@ def test_cli_recommends_for_a_new_user_from_a_history(tower, tmp_path, capsys):
     assert "a new user who touched 3 items" in out
     shown = [int(line.split()[1]) for line in out.splitlines()[2:] if line.strip()]
     assert len(shown) == 5 and not set(shown) & set(touched)
+    # A file of new users, each with a history: theirs are left out too, as --history's are.
+    queries = _taste_queries(world)
+    queries.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["recommend", "--model", str(path), "--data", str(tmp_path / "new.csv"), "--k", "5",
+                 "--out", str(tmp_path / "recs.csv")]) == 0
+    recs = pd.read_csv(tmp_path / "recs.csv")
+    for user, history in zip(queries["user_id"], queries["history"], strict=True):
+        mine = recs.loc[recs["user_id"] == user, "item_id"].tolist()
+        listed = [int(x) for x in history.split("|")]
+        assert len(mine) == 5 and not set(mine) & set(listed)
+        assert mine == model.recommend(queries[queries["user_id"] == user], k=5, exclude=[listed])[0][0].tolist()
