@@ -320,16 +320,18 @@ def dataset_frame(dataset: Any) -> pd.DataFrame:
         # takes 6× as long as batch, only where a dense list has no fixed length).
         varying = any(isinstance(s, tf.TensorSpec) and not s.shape.is_fully_defined() for s in spec.values())
         dataset = dataset.ragged_batch(65_536) if varying else dataset.batch(65_536)
-    frames = [columns_frame({name: _dataset_column(name, value, tf) for name, value in batch.items()})
+    frames = [columns_frame({name: _dataset_column(name, value) for name, value in batch.items()})
               for batch in dataset]
     if not frames:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in spec})
     return pd.concat(frames, ignore_index=True)
 
 
-def _dataset_column(name: str, value: Any, tf: Any) -> Any:
+def _dataset_column(name: str, value: Any) -> Any:
     """One batch's column of a tf.data.Dataset: a 1-D array, or a list per row for a ragged, sparse
     or 2-D tensor; text decoded as UTF-8."""
+    import tensorflow as tf
+
     if isinstance(value, tf.SparseTensor):
         value = tf.RaggedTensor.from_sparse(value)
     if isinstance(value, tf.RaggedTensor) or (hasattr(value, "shape") and value.shape.rank == 2):
