@@ -478,6 +478,22 @@ def test_a_checkpoint_during_a_recommenders_fit_is_its_export_as_it_stands_then(
     np.testing.assert_allclose(served[1], expected[1], rtol=1e-5, atol=1e-5)
 
 
+def test_load_weights_takes_a_recommender_back_to_the_recommendations_it_made_then(spec, loo, tmp_path):
+    """Weights restored with load_weights are what `recommend` ranks with, not the catalogue vectors
+    it computed from the weights in place before."""
+    train, test = loo[0].head(8000), loo[1].head(20)
+    model = ctr.TwoTower(spec, embedding_dim=4, output_dim=4, batch_size=256)
+    model.fit(train, epochs=1, verbose=0)
+    model.save_weights(tmp_path / "first")
+    then = model.recommend(test, k=5)
+    model.fit(train, epochs=1, verbose=0)
+    model.recommend(test, k=5)  # the new weights' vectors, cached
+    model.load_weights(tmp_path / "first")
+    again = model.recommend(test, k=5)
+    np.testing.assert_array_equal(again[0], then[0])
+    np.testing.assert_allclose(again[1], then[1], rtol=1e-5, atol=1e-6)
+
+
 def test_the_two_tower_training_loss_and_its_gradient_are_the_tfrs_retrieval_tasks():
     """Training computes the retrieval task's loss itself, with a hand-written gradient: both must be
     the task's, accidental hits (an item repeated in the batch) and sampling correction included."""

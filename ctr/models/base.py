@@ -315,6 +315,10 @@ class NetworkWeights:
             raise DataError(f"{owner}: cannot restore {path!r} into this {type(self).__name__}; "
                             f"weights load only into the model (same spec, settings and data) that saved "
                             f"them: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        self._weights_changed()
+
+    def _weights_changed(self) -> None:
+        """Drop what was worked out from the weights before they changed (nothing, unless a model caches)."""
 
 
 def row_mean(total: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:

@@ -243,7 +243,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
               saving_as_export(self.network_, self._checkpoint)):
             history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                                         verbose=verbose)
-        self._catalogue_vectors = None
+        self._weights_changed()
         if backup is not None:
             _resume.finished(backup)
         return history
@@ -413,9 +413,12 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
 
     def _checkpoint(self, path: Path) -> None:
         """A checkpoint's save during fit: the export, with the catalogue's vectors as they are now."""
-        self._catalogue_vectors = None
+        self._weights_changed()
         self.export(path)
-        self._catalogue_vectors = None
+        self._weights_changed()  # training goes on
+
+    def _weights_changed(self) -> None:
+        self._catalogue_vectors = None  # computed again from the weights now in place when next asked for
 
     # -- plumbing -------------------------------------------------------------------------------
     def _require_network(self) -> tfrs.Model:
