@@ -449,10 +449,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .export import load
     from .export_recommend import RecommenderExport
 
-    out = Path(args.out) if args.out else None
-    if out is not None and out.suffix.lower() not in _OUTPUTS:
-        raise CtrError(f"--out {out}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
-                       "line), which says how to write it")
+    out = _output_file(args.out) if args.out else None
     served = load(args.model)
     source = _streamed_source(args.data, args.format)
     # A recommender's pair scores are logits or dot products, not probabilities: named for what they are.
@@ -478,6 +475,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 SCORED_A_FILE = 262_144  # rows `ctr predict` reads, scores and writes at a time
+
+
+def _output_file(out: str) -> Path:
+    """--out as a path whose suffix says how to write it (`data.write_frames`)."""
+    path = Path(out)
+    if path.suffix.lower() not in _OUTPUTS:
+        raise CtrError(f"--out {path}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
+                       "line), which says how to write it")
+    return path
 
 
 _OUTPUTS = (".csv", ".tsv", ".parquet", ".json")
@@ -549,10 +555,10 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     if args.user is not None or args.feature or args.history or args.exclude:
         raise ArgumentError("one user (--user, --feature, --history, --exclude) or a file of queries (--data), "
                             "not both")
-    out = Path(args.out) if args.out else None
-    if out is None or out.suffix.lower() not in _OUTPUTS:
+    if args.out is None:
         raise ArgumentError("--data needs --out, the file to write, ending in .csv, .tsv, .parquet or .json (one "
                             "JSON object a line)")
+    out = _output_file(args.out)
     check_arguments("--k", k=args.k)
     spec, meta = served.spec, served.metadata
     user_col, item_col = spec[meta["user_key"]].source, spec[meta["item_key"]].source

@@ -132,8 +132,7 @@ class NegativeSampler:
                 raise DataError(f"the user at row {user} has interacted with every item, so no negative item can "
                                 "be sampled for them")
             slots = clash[users[clash] == user]
-            weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
-            items[slots] = rng.choice(free, size=slots.size, p=None if weights is None else weights / weights.sum())
+            items[slots] = self._draw_from(rng, free, slots.size)
         return items.reshape(-1, n)
 
     def _distinct(self, rng: np.random.Generator, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -150,13 +149,16 @@ class NegativeSampler:
             if free.size < items.shape[1]:
                 raise DataError(f"the user at row {users[row]} has {free.size} items they never interacted with, "
                                 f"fewer than the {items.shape[1]} different negatives asked for")
-            weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
-            items[row] = rng.choice(free, size=items.shape[1], replace=False,
-                                    p=None if weights is None else weights / weights.sum())
+            items[row] = self._draw_from(rng, free, items.shape[1], replace=False)
         return items
 
     def _free(self, user: int) -> np.ndarray:
         return np.setdiff1d(np.arange(self.n_items), self._positives(user), assume_unique=True)
+
+    def _draw_from(self, rng: np.random.Generator, free: np.ndarray, size: int, replace: bool = True) -> np.ndarray:
+        """`size` of the item rows `free`, drawn as `_draw` draws from all of them (uniformly or by popularity)."""
+        weights = None if self.cumulative is None else np.diff(self.cumulative, prepend=0.0)[free]
+        return rng.choice(free, size=size, replace=replace, p=None if weights is None else weights / weights.sum())
 
     def _positives(self, user: int) -> np.ndarray:
         lo, hi = np.searchsorted(self.known, [user * self.n_items, (user + 1) * self.n_items])
