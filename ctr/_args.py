@@ -7,12 +7,14 @@ import numbers
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ArgumentError, DataError
 
 EMBEDDING_UPDATES = ("lazy", "momentum")  # the Adam-trained models' `embedding_updates`
 DEFAULT_EMBEDDING_UPDATES = "momentum"  # one default for the click models and the recommenders alike
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _integer(low: int) -> Callable[[Any], str | None]:
@@ -129,16 +131,51 @@ def check_no_other_arguments(cls: type, others: Mapping[str, Any]) -> None:
         _refuse(cls.__name__, next(iter(others)), keyword_arguments(cls))
 
 
-def check_no_other_fit_arguments(owner: str, fit: Callable[..., Any], others: Mapping[str, Any],
-                                 hints: Mapping[str, str]) -> None:
-    """As `check_no_other_arguments` for `fit`'s keywords; `hints` says how ctr does what a Keras fit
-    argument it does not take would do (sample weights, labels apart from the data, ...)."""
-    if others:
+# Keras' arguments of predict and evaluate that ctr's do otherwise, and how.
+KERAS_SCORING_ONLY = {
+    "x": "the data is the first argument",
+    "steps": "every row of the data is scored; pass the rows to score",
+    "callbacks": "scoring runs no callbacks; verbose=1 shows its progress",
+    "max_queue_size": "the data is read chunk by chunk in this process, and TensorFlow scores each chunk on "
+                      "every core",
+    "workers": "the data is read chunk by chunk in this process, and TensorFlow scores each chunk on every core",
+    "use_multiprocessing": "the data is read chunk by chunk in this process, and TensorFlow scores each chunk on "
+                           "every core",
+    "return_dict": "evaluate returns a dict of its figures already",
+}
+
+CLICK_EVALUATE_ONLY = {
+    **KERAS_SCORING_ONLY,
+    "y": "the labels are a column of the data, the one the spec's label names",
+    "sample_weight": "row weights are a column of the data, the one the spec's label.weight names",
+}
+RANKING_EVALUATE_ONLY = {
+    **KERAS_SCORING_ONLY,
+    "y": "the held-out interactions are the first argument, and the training interactions, which are not ranked "
+         "again, the second",
+    "sample_weight": "each held-out interaction counts once",
+}
+
+def named_keywords(hints: Mapping[str, str] = KERAS_SCORING_ONLY) -> Callable[[F], F]:
+    """Make a public method refuse a keyword it does not take with an ArgumentError that names the
+    object's own class, the nearest keyword it does take, and from `hints` how ctr does what a Keras-only
+    argument would (sample weights, labels apart from the data): Python's TypeError named the base class."""
+    def decorate(method: F) -> F:
+        import functools
         import inspect
 
-        parameters = list(inspect.signature(fit).parameters.values())[2:]  # after self and the data
-        name = next(iter(others))
-        _refuse(owner, name, [p.name for p in parameters if p.kind is not p.VAR_KEYWORD], hints.get(name))
+        parameters = list(inspect.signature(method).parameters.values())[1:]  # after self
+        keywords = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        known = frozenset(keywords)
+
+        @functools.wraps(method)
+        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not known.issuperset(kwargs):
+                name = next(k for k in kwargs if k not in known)
+                _refuse(f"{type(self).__name__}.{method.__name__}", name, keywords[1:], hints.get(name))
+            return method(self, *args, **kwargs)
+        return checked  # type: ignore[return-value]
+    return decorate
 
 
 def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = None) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
-from ._args import check_arguments, check_choice
+from ._args import RANKING_EVALUATE_ONLY, check_arguments, check_choice, named_keywords
 from .errors import ArgumentError, DataError
 from .implicit import NegativeSampler, keys
 from .metrics import click_metrics, ranking_metrics, ranks_with_random_ties
@@ -174,6 +174,7 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
 class RankingEvaluation:
     """Keras' `evaluate` for the models `evaluate_ranking` takes: a recommender's test is a ranking."""
 
+    @named_keywords(RANKING_EVALUATE_ONLY)
     def evaluate(self, test: ctr_data.Source, train: ctr_data.Source, *, protocol: str = "sampled", k: int = 10,
                  n_negatives: int = 99, seed: int = 0, verbose: str | int = 0) -> dict[str, Any]:
         """Top-K metrics on the held-out interactions `test`, given the `train` interactions (whose items

@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import __version__
 from . import data as ctr_data
-from ._args import check_arguments
+from ._args import CLICK_EVALUATE_ONLY, check_arguments, named_keywords
 from ._keras import tf
 from .errors import CtrError, first_line
 from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
@@ -204,6 +204,7 @@ class ServedModel:
         self._columns = list(dict.fromkeys(f.source for f in self.spec.features))
         self._hint = "; the model needs " + ", ".join(map(repr, self._columns))
 
+    @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Click probabilities for raw rows (a DataFrame, any data source, or a dict of 1-D columns);
         missing, mistyped and misshapen features are named before TensorFlow sees them. Rows are
@@ -219,15 +220,18 @@ class ServedModel:
             advance(len(chunk))
         return np.concatenate(scores)
 
+    @named_keywords(CLICK_EVALUATE_ONLY)
     def evaluate(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, *, group_by: str | None = None,
                  verbose: str | int = 0) -> dict[str, float]:
         """The figures the model's own `evaluate` gives, from the export: AUC, logloss, calibration, ...,
         and with `group_by` (a column, e.g. "user_id") the group AUC over its values."""
         from .evaluation import evaluate_clicks
 
+        check_arguments("ServedModel.evaluate", batch_size=batch_size, verbose=verbose)
         return evaluate_clicks("ServedModel.evaluate", self.spec,
                                lambda frame: self.predict(frame, batch_size, verbose), data, group_by).figures
 
+    @named_keywords()
     def to_onnx(self, path: str | Path, *, verify: bool = True) -> Path:
         """Write this export as one ONNX file that takes raw features, as the model's
         `export(path, format="onnx")` would have (`pip install 'ctr[onnx]'`); checked and atomic."""

@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import __version__
 from . import data as ctr_data
-from ._args import check_arguments, check_exclude
+from ._args import check_arguments, check_exclude, named_keywords
 from ._keras import tf
 from .errors import CtrError, DataError
 from .evaluation import RankingEvaluation
@@ -306,6 +306,7 @@ class RecommenderExport(RankingEvaluation):
         """Item ids of the exported catalogue, one per catalogue row."""
         return self.catalogue[self.spec[self.metadata["item_key"]].source].to_numpy()
 
+    @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
         what the model's `predict` gives. Rows are scored `batch_size` at a time; files are streamed
@@ -376,6 +377,7 @@ class RecommenderExport(RankingEvaluation):
         out[np.nonzero(kept)[0], column[np.nonzero(kept)[0], got_rows[kept]]] = scores[kept]
         return out
 
+    @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores for each query row (columns: the query features; absent ones are

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
-from ._args import check_arguments, check_saved_model_only
+from ._args import check_arguments, check_saved_model_only, named_keywords
 from .errors import DataError
 from .evaluation import RankingEvaluation
 from .models.base import RankingModel
@@ -57,6 +57,7 @@ class RecommendationPipeline(RankingEvaluation):
         return {"n_candidates": self.n_candidates, "retriever": self.retriever.get_config(),
                 "ranker": self.ranker.get_config()}
 
+    @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and ranker scores [Q, k]; excluded items are dropped before ranking, and a
@@ -111,6 +112,7 @@ class RecommendationPipeline(RankingEvaluation):
         scores[query_rows, columns] = self.ranker.predict(pairs)
         return scores
 
+    @named_keywords()
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """A SavedModel whose `recommend` retrieves, re-ranks and filters in one graph."""
         from .export_recommend import export_pipeline

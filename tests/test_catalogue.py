@@ -245,7 +245,7 @@ def _not_a_table(env: dict) -> None:
         ctr.data.read(frame.iloc[0])
 
 
-def _keras_fit_argument(env: dict) -> None:
+def _keras_only_argument(env: dict) -> None:
     model, rows = ctr.LogisticRegression(env["spec"]), env["frame"]
     for name, value, how in [("sample_weight", np.ones(len(rows)), "the spec's label.weight names"),
                              ("class_weight", {0: 1.0, 1: 4.0}, "ctr.data.downsample_negatives writes one"),
@@ -253,6 +253,16 @@ def _keras_fit_argument(env: dict) -> None:
         with pytest.raises(ArgumentError, match=f"LogisticRegression.fit has no argument '{name}' .*{how}.*; it "
                                                 "takes validation_data, epochs, batch_size"):
             model.fit(rows, verbose=0, **{name: value})
+    # predict and evaluate, in process and from the export, name their own class, as Keras' would not.
+    model.fit(rows.head(500), verbose=0)
+    for scorer in (model, env["served"]):
+        owner = type(scorer).__name__
+        with pytest.raises(ArgumentError, match=rf"{owner}\.predict has no argument 'steps' \(every row of the data "
+                                                r"is scored; pass the rows to score\); it takes batch_size, verbose"):
+            scorer.predict(rows.head(10), steps=1)
+        with pytest.raises(ArgumentError, match=rf"{owner}\.evaluate has no argument 'sample_weight' \(row weights "
+                                                r"are a column .*label\.weight names\); it takes batch_size, group_by"):
+            scorer.evaluate(rows.head(10), sample_weight=np.ones(10))
 
 
 def _cut_json(env: dict) -> None:
@@ -372,9 +382,10 @@ CATALOGUE: list[Case] = [
     Case("arguments", "an argument the model does not take (`hidden=` for `hidden_units=`)",
          "ArgumentError naming the model and the argument, the nearest one it takes, and all it takes",
          _unknown_argument),
-    Case("arguments", "a Keras fit argument that ctr takes otherwise (`sample_weight=`, `class_weight=`, `y=`)",
-         "ArgumentError saying how ctr does it (a column of the data: the label, or `label.weight`) and listing what "
-         "fit takes", _keras_fit_argument),
+    Case("arguments", "a Keras argument of fit, predict or evaluate that ctr takes otherwise (`sample_weight=`, "
+         "`class_weight=`, `y=`, `steps=`)",
+         "ArgumentError naming the model's own class, saying how ctr does it (a column of the data: the label, or "
+         "`label.weight`) and listing what the method takes", _keras_only_argument),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),

@@ -463,6 +463,16 @@ def test_fit_takes_a_batch_size_for_the_call_as_the_click_models_do(spec, loo):
                                                 r"recommender learns from each interaction once, without weights\); "
                                                 r"it takes validation_data, items, epochs"):
         model.fit(data, sample_weight=np.ones(len(data)))
+    # The other verbs name the model's own class too, where Python's TypeError named the base class.
+    for call, message in [(lambda: model.recommend(loo[1].head(2), top_k=5),
+                           r"MatrixFactorization\.recommend has no argument 'top_k'; it takes k, exclude"),
+                          (lambda: model.evaluate(loo[1], data, return_dict=True),
+                           r"MatrixFactorization\.evaluate has no argument 'return_dict' \(evaluate returns a dict "
+                           r"of its figures already\); it takes train, protocol, k"),
+                          (lambda: model.predict(loo[1], step=1),
+                           r"MatrixFactorization\.predict has no argument 'step'; it takes batch_size, verbose")]:
+        with pytest.raises(ctr.ArgumentError, match=message):
+            call()
 
 
 def test_a_checkpoint_during_a_recommenders_fit_is_its_export_as_it_stands_then(spec, loo, tmp_path):

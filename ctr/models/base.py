@@ -23,12 +23,13 @@ import tensorflow_recommenders as tfrs
 
 from .. import data as ctr_data
 from .._args import (
+    CLICK_EVALUATE_ONLY,
     DEFAULT_EMBEDDING_UPDATES,
     EMBEDDING_UPDATES,
     check_arguments,
     check_choice,
     check_no_other_arguments,
-    check_no_other_fit_arguments,
+    named_keywords,
 )
 from .._keras import keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
@@ -559,13 +560,14 @@ class RankingModel(NetworkWeights, abc.ABC):
         print_fn(summary_text(self))
 
     # -- training -------------------------------------------------------------------------------
+    @named_keywords(_KERAS_FIT_ONLY)
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *, epochs: int = 1,
             batch_size: int | None = None,
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
             in_memory: bool | None = None, group_by: str | None = None,
-            validation_split: float | None = None, **others: Any) -> keras.callbacks.History:
+            validation_split: float | None = None) -> keras.callbacks.History:
         """Train on `data` (fitting the preprocessing first if needed); returns the Keras History.
 
         `backup_dir` makes training resumable: checkpoints are written there every `backup_every`
@@ -578,7 +580,6 @@ class RankingModel(NetworkWeights, abc.ABC):
         which `keras.callbacks.EarlyStopping(monitor="val_gauc", mode="max")` can watch.
         `validation_split` validates on the last share of the rows, as Keras does.
         """
-        check_no_other_fit_arguments(f"{type(self).__name__}.fit", RankingModel.fit, others, _KERAS_FIT_ONLY)
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
         data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
@@ -737,6 +738,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
         return ds.with_options(_by_batch()).prefetch(2)
 
+    @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Click probabilities for the rows of `data` (label column not needed), scored `batch_size`
         rows a call, raw values to logits in one graph as the export does; files are streamed.
@@ -761,6 +763,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         out = np.concatenate(logits) if logits else np.zeros(0)
         return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
 
+    @named_keywords(CLICK_EVALUATE_ONLY)
     def evaluate(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, *, group_by: str | None = None,
                  verbose: str | int = 0) -> dict[str, float]:
         """Exact AUC and logloss on `data`, with the row count and positive rate, as a plain dict
@@ -769,10 +772,12 @@ class RankingModel(NetworkWeights, abc.ABC):
         `group_by` (a column, e.g. "user_id"), also the group AUC over its values (`gauc`)."""
         from ..evaluation import evaluate_clicks
 
+        check_arguments(f"{type(self).__name__}.evaluate", batch_size=batch_size, verbose=verbose)
         return evaluate_clicks(f"{type(self).__name__}.evaluate", self.spec,
                                lambda frame: self.predict(frame, batch_size=batch_size, verbose=verbose), data,
                                group_by).figures
 
+    @named_keywords()
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """Write a SavedModel (or, with format="onnx", one ONNX file) that serves raw feature values;
         atomic, and checked against this model before it lands."""

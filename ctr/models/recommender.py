@@ -28,8 +28,8 @@ from .._args import (
     check_choice,
     check_exclude,
     check_no_other_arguments,
-    check_no_other_fit_arguments,
     check_saved_model_only,
+    named_keywords,
 )
 from .._keras import keras, tf
 from ..errors import DataError, NotFittedError
@@ -181,12 +181,13 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         return [f.name for f in self.spec.features if f.role == "item"]
 
     # -- training -------------------------------------------------------------------------------
+    @named_keywords(_KERAS_FIT_ONLY)
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, batch_size: int | None = None,
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
-            validation_split: float | None = None, **others: Any) -> keras.callbacks.History:
+            validation_split: float | None = None) -> keras.callbacks.History:
         """Train on interactions; `items` may list catalogue items nobody interacted with yet.
 
         `backup_dir` makes training resumable, as for the click models: checkpoints every
@@ -196,7 +197,6 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         share of every batch (for the two-tower, its in-batch negatives are its own share's items).
         `batch_size` overrides the model's for this call, as in the click models' fit.
         """
-        check_no_other_fit_arguments(f"{type(self).__name__}.fit", Recommender.fit, others, _KERAS_FIT_ONLY)
         check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
         batch_size = batch_size or self.batch_size
@@ -360,6 +360,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             out[start:start + step] = network.scorer(feats).numpy().reshape(part.shape)
         return out
 
+    @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores (logits) of (query, item) rows from their own user, context and item features: what
         the export's `serving_default` returns for the same raw rows (`verbose`: a progress bar, as in Keras)."""
@@ -383,12 +384,14 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             self._catalogue_vectors = network.scorer.item_vectors(tensors).numpy()
         return self._catalogue_vectors
 
+    @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`.
         Query features absent from `queries` are served as missing, as for a user never seen."""
         return top_k(self, queries, k, exclude)
 
+    @named_keywords()
     def index(self, items: pd.DataFrame) -> None:
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
         self._require_network()
@@ -403,6 +406,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
         self._catalogue_vectors = None
 
+    @named_keywords()
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """A SavedModel with `recommend`, `serving_default` (pair scores) and, for factorised models,
         `user_embedding` and `item_embedding`; it carries the catalogue."""
