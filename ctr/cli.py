@@ -34,8 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
                      help="a click model (lr, fm, deepfm, dcn: random split, AUC) or a recommender (mf, bpr, neumf, "
-                          "two_tower: each user's latest interaction held out for test and the one before for "
-                          "validation, ranked against the whole catalogue)")
+                          "two_tower, or the popularity baseline: each user's latest interaction held out for test "
+                          "and the one before for validation, ranked against the whole catalogue)")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
     fit.add_argument("--epochs", type=int, default=5)
     fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
@@ -207,8 +207,8 @@ def _fit(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec, Label
 
     if args.embedding_updates is not None and args.model == "two_tower":
-        raise ArgumentError("--embedding-updates applies to the Adam-trained models "
-                            f"({', '.join(m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m != 'two_tower')}); "
+        adam = [m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m not in ("two_tower", "popularity")]
+        raise ArgumentError(f"--embedding-updates applies to the Adam-trained models ({', '.join(adam)}); "
                             "two_tower trains with Adagrad")
     spec = FeatureSpec.from_yaml(args.spec)
     frame = load_table(args.data, args.format, seed=args.seed)
@@ -218,6 +218,9 @@ def _fit(args: argparse.Namespace) -> int:
     if args.hidden_units is not None and args.model in ("deepfm", "dcn", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
+    if args.model == "popularity":
+        _refuse_training_flags(args)
+        kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
     if args.model in _RECOMMENDERS:
         if args.split_by_time:
@@ -269,6 +272,8 @@ def _fit(args: argparse.Namespace) -> int:
     if args.export:
         path = model.export(args.export)
         print(f"ctr fit: exported to {path}")
+        if not history:  # popularity: no epochs to draw
+            return 0
         try:
             from .inspect import plot_history
 
@@ -278,6 +283,18 @@ def _fit(args: argparse.Namespace) -> int:
         except CtrError as err:  # matplotlib is optional
             print(f"ctr fit: no training-curve plot ({err})")
     return 0
+
+
+def _refuse_training_flags(args: argparse.Namespace) -> None:
+    """The popularity baseline counts interactions: a flag that sets how a model trains has nothing to set."""
+    given = [flag for flag, value in (("--embedding-dim", args.embedding_dim), ("--learning-rate", args.learning_rate),
+                                      ("--batch-size", args.batch_size), ("--hidden-units", args.hidden_units),
+                                      ("--embedding-updates", args.embedding_updates), ("--param", args.param),
+                                      ("--patience", args.patience), ("--logdir", args.logdir),
+                                      ("--backup-dir", args.backup_dir)) if value]
+    if given:
+        raise ArgumentError(f"{', '.join(given)}: popularity counts each item's interactions in one pass, so it has "
+                            "no settings, training loop or checkpoints")
 
 
 def _early_stopping(args: argparse.Namespace, monitor: str, mode: str = "max") -> list:
@@ -389,11 +406,15 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
         ranked = f"; the {int(labels(test, spec).sum())} test rows with {spec.label.column}{rule} are ranked"
     print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
           f"each user's latest two){ranked}")
-    stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy" if args.model == "two_tower"
-                               else "val_auc")
-    history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,
-                        callbacks=stopping, **_backup(args)).history
-    _report_stopping(stopping)
+    if args.model == "popularity":
+        model.fit(train, items=frame)
+        history: dict = {}
+    else:
+        stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy"
+                                   if args.model == "two_tower" else "val_auc")
+        history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,
+                            callbacks=stopping, **_backup(args)).history
+        _report_stopping(stopping)
     seen = pd.concat([train, valid], ignore_index=True)
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the figures alone
         result = evaluate_ranking(model, test, seen, protocol="full", verbose=1)
@@ -763,7 +784,7 @@ _CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")
 _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic")  # how to read --data
 # name: (class in ctr.models, its arguments)
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
-                 "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {})}
+                 "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
 
 _COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "importance": _importance, "downsample": _downsample,

@@ -180,6 +180,11 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
 
 def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
     """An export's model and settings, then its features with their fitted table sizes (`ctr describe`)."""
+    if metadata["model"] == "Popularity":  # no feature is encoded: the spec's table would describe nothing it does
+        return (f"Popularity: every request gets the catalogue's items by their count of positive training "
+                f"interactions; pair scores read the item id {metadata['item_key']!r} alone\n"
+                f"request features (the spec's user and context features, not read): "
+                + ", ".join(f"{name} ({dtype})" for name, dtype in metadata["inputs"].items()))
     fitted = Preprocessor(spec, metadata["preprocessing"])
     head = f"{metadata['model']} {metadata['config']}\n"
     if metadata["model"] == "RecommendationPipeline":

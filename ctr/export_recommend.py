@@ -37,6 +37,7 @@ from .models.recommender import PAIRS_A_CALL
 from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
+    from .models.popularity import Popularity
     from .models.recommender import Recommender
     from .pipeline import RecommendationPipeline
 
@@ -224,6 +225,48 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     return atomic_export(path, write, check)
 
 
+class _PopularityServer(tf.Module):
+    """A popularity baseline's catalogue and counts: every query gets the same scores."""
+
+    def __init__(self, catalogue: _Catalogue, counts: np.ndarray, item_name: str):
+        super().__init__()
+        self.catalogue, self.item_name = catalogue, item_name
+        self.counts = tf.Variable(counts.astype(np.float32), trainable=False, name="item_counts")
+
+    def recommend(self, query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
+        batch = tf.shape(next(iter(query.values())))[0]
+        scores = tf.tile(self.counts[None, :], tf.stack([batch, 1]))
+        return self.catalogue.top_k(self.catalogue.mask_excluded(scores, exclude), k)
+
+    def pair_scores(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        rows = self.catalogue.rows.lookup(features[self.item_name])
+        return {"score": tf.where(rows >= 0, tf.gather(self.counts, tf.maximum(rows, 0)), 0.0)}
+
+
+def export_popularity(model: Popularity, path: Path, verify: bool = True) -> Path:
+    """Write the popularity baseline as a SavedModel with the recommenders' `recommend` and
+    `serving_default`, over the same request (whose features it does not read)."""
+    spec = model.spec
+    id_feature = spec[model.item_key]
+    id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64
+    ids = ctr_data.raw_features(model.catalogue_, FeatureSpec(features=(id_feature,)))[id_feature.name]
+    metadata = _metadata(model, spec, model.query_features)
+
+    def write(tmp: Path) -> None:
+        server = _PopularityServer(_Catalogue(ids, id_dtype), model.counts_, id_feature.name)
+        signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
+        signatures["serving_default"] = tf.function(
+            server.pair_scores, input_signature=[raw_signature(spec, [*model.query_features, id_feature.name])],
+            autograph=False).get_concrete_function()
+        _save(server, tmp, signatures, spec, metadata, model.catalogue_, model.users_)
+
+    def check(tmp: Path) -> None:
+        if verify:
+            _verify(tmp, model, ids)
+
+    return atomic_export(path, write, check)
+
+
 def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str, Any]:
     return {
         "ctr_version": __version__, "model": type(model).__name__, "config": model.get_config(),
@@ -231,7 +274,9 @@ def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str
         "inputs": {n: raw_dtype(spec[n]) for n in query_names},
         "signatures": ["recommend", "serving_default"] + (["user_embedding", "item_embedding"]
                                                           if getattr(model, "factorized", False) else []),
-        "missing_int": int(MISSING_INT), "preprocessing": model.preprocessor_.state,
+        "missing_int": int(MISSING_INT),
+        # None for Popularity, which reads its request's features through no preprocessing
+        "preprocessing": model.preprocessor_.state if hasattr(model, "preprocessor_") else None,
     }
 
 

@@ -210,6 +210,28 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert "needs a timestamp feature" in capsys.readouterr().err
 
 
+def test_fit_the_popularity_baseline_from_the_shell_and_serve_its_export(tmp_path, frame, capsys):
+    """`--model popularity` is tested as the recommenders are, on the same held-out interactions, and
+    exports; a flag that sets how a model trains is refused."""
+    data = tmp_path / "ratings.parquet"
+    frame.to_parquet(data)
+    fit = ["fit", "--spec", str(ROOT / "feature_specs" / "synthetic.yaml"), "--data", str(data), "--model",
+           "popularity"]
+    assert main([*fit, "--export", str(tmp_path / "popular")]) == 0
+    out = capsys.readouterr().out
+    test = json.loads(out[out.index("{"):out.index("ctr fit: exported")])["test"]
+    assert test["protocol"].startswith("full") and 0 < test["HR@10"] < 1, test
+    assert "training curves" not in out  # no epochs to draw
+    assert main(["recommend", "--model", str(tmp_path / "popular"), "--user", "3", "--k", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert "top 2 for user 3 (Popularity)" in shown
+    most = frame["item_id"].value_counts().index[0]  # training holds all but each user's latest two
+    assert re.search(rf"\n +1 +{most} ", shown), shown
+    assert main([*fit, "--embedding-dim", "8", "--param", "l2=0.1", "--patience", "2"]) == 2
+    assert ("--embedding-dim, --param, --patience: popularity counts each item's interactions in one pass, so it "
+            "has no settings, training loop or checkpoints") in capsys.readouterr().err
+
+
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):
     data = tmp_path / "ratings.parquet"
     frame.head(3000).to_parquet(data)

@@ -70,6 +70,41 @@ def test_personalised_models_beat_popularity(spec, loo, recommenders):
         assert hr > popular + (0.01 if name == "two_tower" else 0.04), (name, hr, popular)
 
 
+def test_popularity_fits_in_the_recommenders_loop_and_its_export_serves_in_a_fresh_process(spec, loo, tmp_path,
+                                                                                             serve_fresh):
+    """The baseline takes the recommenders' fit arguments, and exports as they do: `recommend` and pair
+    scores over the same request, served without ctr as in process; ctr.RecommenderExport ranks like it."""
+    train, test = loo
+    catalogue = pd.concat([train, pd.DataFrame({"item_id": [99_999], "genres": ["Drama"]})], ignore_index=True)
+    model = ctr.Popularity(spec)
+    model.fit(train, test, items=catalogue, epochs=3, batch_size=256, verbose=0)
+    assert 99_999 in model.catalog_ids()  # a catalogue item nobody touched, at count 0
+    with pytest.raises(ctr.ArgumentError, match=r"Popularity\.fit has no argument 'callbacks' \(Popularity counts "
+                                                r"each item's interactions in one pass"):
+        model.fit(train, callbacks=[keras.callbacks.EarlyStopping()])
+    path = model.export(tmp_path / "popularity")
+    queries, pairs = test.head(5), test.head(6).assign(item_id=[*test["item_id"].head(5), 123_456])
+    top, _ = model.recommend(queries, k=4)
+    exclude = [top[i][:1].tolist() for i in range(len(queries))]
+    query_raw = raw_features(queries, ctr.FeatureSpec(tuple(spec[n] for n in model.query_features)))
+    pair_raw = raw_features(pairs, ctr.FeatureSpec(tuple(spec[n] for n in [*model.query_features, "item_id"])))
+    served = serve_fresh({"top": {"path": str(path), "inputs": {n: v.tolist() for n, v in query_raw.items()},
+                                  "k": 4, "exclude": exclude},
+                          "pairs": {"path": str(path), "inputs": {n: v.tolist() for n, v in pair_raw.items()},
+                                    "output": "score"}}, tmp_path)
+    ids, scores = model.recommend(queries, k=4, exclude=exclude)
+    np.testing.assert_array_equal(np.array(served["top"]["item_ids"]), ids)
+    np.testing.assert_allclose(np.array(served["top"]["scores"]), scores, rtol=1e-5, atol=1e-5)
+    want = model.predict(pairs)
+    assert want[-1] == 0 and (want[:-1] > 0).all()  # an item not in the catalogue scores 0
+    np.testing.assert_allclose(np.array(served["pairs"]), want, rtol=1e-5, atol=1e-5)
+    exported = ctr.RecommenderExport(path)
+    assert exported.evaluate(test, train, protocol="full") == model.evaluate(test, train, protocol="full")
+    shown: list[str] = []
+    exported.summary(print_fn=shown.append)
+    assert shown[0].startswith("Popularity: every request gets the catalogue's items by their count"), shown
+
+
 def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     queries = loo[1].head(4)
     model = recommenders["mf"]
