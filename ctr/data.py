@@ -594,6 +594,8 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
 def _seconds(column: pd.Series, where: str) -> np.ndarray:
     if _numpy_kind(column, "iu"):  # whole seconds, none missing
         return column.to_numpy(dtype=np.int64)
+    if column.isna().all():  # e.g. a request's null: object values, none to tell the column's type by
+        return np.full(len(column), MISSING_INT, dtype=np.int64)
     if not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_datetime64_any_dtype(column.dtype):
         column = _parsed_datetimes(column)
     if pd.api.types.is_datetime64_any_dtype(column.dtype):

@@ -198,6 +198,10 @@ def test_missing_values_get_canonical_markers(spec, frame):
     assert raw["user_id"].tolist() == [1, ctr.MISSING_INT, 3]
     assert raw["timestamp"].tolist() == [0, ctr.MISSING_INT, 86400 * 365]
     assert raw["genres"].tolist() == ["Action|Drama", "", ""]
+    # A request whose every value is null (JSON's null: objects, with no type to read) is missing throughout.
+    nulls = raw_features(pd.DataFrame({f.source: [None] for f in spec.features}), spec)
+    assert nulls["timestamp"].tolist() == nulls["user_id"].tolist() == [ctr.MISSING_INT]
+    assert nulls["gender"].tolist() == nulls["genres"].tolist() == [""] and np.isnan(nulls["price"]).all()
 
 
 def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):
