@@ -726,9 +726,9 @@ def _describe(args: argparse.Namespace) -> int:
 
     target = Path(args.spec)
     if target.is_dir():
-        from .export import METADATA, describe_export
+        from .export import _read_metadata, describe_export
 
-        metadata = json.loads((target / METADATA).read_text())
+        metadata = _read_metadata(target)  # names what is missing when the folder is not an export
         print(describe_export(metadata, FeatureSpec.from_yaml(target / "assets" / "spec.yaml")))
     else:
         print(FeatureSpec.from_yaml(target).describe())

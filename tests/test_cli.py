@@ -18,11 +18,13 @@ from ctr.cli import main
 from .conftest import ML1M, ML100K, ROOT, needs
 
 
-def test_describe_prints_features_inputs_and_encoders(capsys):
+def test_describe_prints_features_inputs_and_encoders(capsys, tmp_path):
     assert main(["describe", str(ROOT / "feature_specs" / "movielens-100k.yaml")]) == 0
     out = capsys.readouterr().out
     assert "spec 'movielens-100k': 10 features" in out
     assert "genres" in out and "split on '|'" in out and "int64[batch]" in out
+    assert main(["describe", str(tmp_path)]) == 2  # a folder that is not an export: said, not an OSError
+    assert f"ctr describe: error: {tmp_path}: no SavedModel here (saved_model.pb is missing)" in capsys.readouterr().err
 
 
 def test_import_help_and_specs_do_not_start_tensorflow():
