@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--history", default="",
                            help="comma-separated ids of items the user touched (a user never seen: cold start); "
                                 "fills the spec's history feature, and these items are not recommended again")
+    recommend.add_argument("--similar-to", metavar="ITEM",
+                           help="instead of a user: the items nearest to this catalogue item (MF and two-tower "
+                                "exports: the cosine of their item vectors)")
     recommend.add_argument("--k", type=int, default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
     recommend.add_argument("--data", help="instead of one user: a file of queries (user ids, and any other query "
@@ -518,6 +521,8 @@ def _recommend(args: argparse.Namespace) -> int:
     from .export_recommend import RecommenderExport
 
     served = RecommenderExport(args.model)
+    if args.similar_to is not None:
+        return _similar_items(args, served)
     if args.data is not None:
         return _recommend_file(args, served)
     if args.seen is not None or args.out is not None:
@@ -558,6 +563,31 @@ def _recommend(args: argparse.Namespace) -> int:
     if touched and args.user is None:
         who += f" who touched {len(touched)} item{'s' if len(touched) > 1 else ''}"
     print(f"top {len(table)} for {who} ({meta['model']}):")
+    with pd.option_context("display.width", 160, "display.max_colwidth", 40):
+        print(table.to_string(index=False))
+    return 0
+
+
+def _similar_items(args: argparse.Namespace, served: Any) -> int:
+    """`ctr recommend --similar-to ITEM`: the k catalogue items nearest to one, with their features."""
+    import pandas as pd
+
+    if args.user is not None or args.feature or args.history or args.exclude or args.data is not None:
+        raise ArgumentError("--similar-to lists the items nearest to one item; it takes no user, query or exclusions "
+                            "(--user, --feature, --history, --exclude, --data)")
+    from ._args import check_arguments
+
+    check_arguments("--k", k=args.k)
+    item_feature = served.spec[served.metadata["item_key"]]
+    item = _parse_value(item_feature, args.similar_to)
+    if item not in set(served.catalog_ids().tolist()):
+        raise ArgumentError(f"--similar-to {args.similar_to}: not an item of the model's catalogue "
+                            f"({len(served.catalogue):,} items)")
+    ids, scores = served.similar_items([item], k=args.k)
+    shown = served.catalogue.set_index(item_feature.source, drop=False)
+    table = shown.reindex(ids[0]).assign(cosine=scores[0]).reset_index(drop=True)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    print(f"the {len(table)} items nearest to {item_feature.source} {args.similar_to} ({served.metadata['model']}):")
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))
     return 0

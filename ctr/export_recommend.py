@@ -6,6 +6,9 @@ Signatures (all inputs raw and batched, as in the ranking export):
   `scores` [batch, k]. An excluded item is never returned; if fewer than k items remain, the tail is
   padded with -1 (integer ids) or "" (string ids) and score -inf.
 - `user_embedding` / `item_embedding` (factorised models): query or item features → `embedding`.
+- `similar_items` (factorised models): catalogue item ids [batch] and `k` → the `item_ids` [batch, k]
+  nearest to each by the cosine of their item vectors (itself left out) and those `scores`; an id
+  not in the catalogue gets a padded row.
 - `serving_default`: query and item features → `score` of each (query, item) pair.
 
 Only standard TensorFlow ops are used (matrix product, `top_k`, a static hash table), so the export
@@ -33,7 +36,7 @@ from .evaluation import RankingEvaluation
 from .export import SCORED_A_CALL, ExportError, atomic_export
 from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
-from .models.recommender import PAIRS_A_CALL
+from .models.recommender import PAIRS_A_CALL, catalogue_rows, similarity
 from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
@@ -157,6 +160,11 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
             signatures["item_embedding"] = tf.function(
                 lambda i: {"embedding": server.scorer.item_vectors(server.item_encoder(i))},
                 input_signature=[raw_signature(spec, model.item_features)], autograph=False).get_concrete_function()
+            signatures["similar_items"] = tf.function(
+                lambda ids, k: catalogue.top_k(similarity(
+                    catalogue.vectors, catalogue.rows.lookup(ids), server.scorer.taste_width), k),
+                input_signature=[tf.TensorSpec([None], id_dtype, name=id_feature.name),
+                                 tf.TensorSpec([], tf.int32, name="k")], autograph=False).get_concrete_function()
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(model))
 
     def check(tmp: Path) -> None:
@@ -272,7 +280,7 @@ def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str
         "ctr_version": __version__, "model": type(model).__name__, "config": model.get_config(),
         "user_key": model.user_key, "item_key": model.item_key,
         "inputs": {n: raw_dtype(spec[n]) for n in query_names},
-        "signatures": ["recommend", "serving_default"] + (["user_embedding", "item_embedding"]
+        "signatures": ["recommend", "serving_default"] + (["user_embedding", "item_embedding", "similar_items"]
                                                           if getattr(model, "factorized", False) else []),
         "missing_int": int(MISSING_INT),
         # None for Popularity, which reads its request's features through no preprocessing
@@ -421,6 +429,22 @@ class RecommenderExport(RankingEvaluation):
         kept = got_rows >= 0
         out[np.nonzero(kept)[0], column[np.nonzero(kept)[0], got_rows[kept]]] = scores[kept]
         return out
+
+    @named_keywords()
+    def similar_items(self, items: Sequence[Any], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The k catalogue items nearest to each of `items` by the export's `similar_items`, as the
+        model's `similar_items` gives them (an id not in the catalogue: a padded row)."""
+        if "similar_items" not in self._loaded.signatures:
+            raise CtrError(f"{self.path} ({self.metadata['model']}) has no similar_items signature: only the "
+                           "factorised models (MatrixFactorization, TwoTower) place items in one vector space, and "
+                           "exports written before ctr had it lack it")
+        check_arguments("RecommenderExport.similar_items", k=k)
+        key = self.metadata["item_key"]
+        catalogue_rows("RecommenderExport.similar_items", self.spec, key, self.catalog_ids(), items)  # checks them
+        ids = ctr_data.raw_features(pd.DataFrame({self.spec[key].source: list(items)}), self.spec, [key])
+        out = self._loaded.signatures["similar_items"](**raw_tensors(ids, self.spec), k=tf.constant(k, tf.int32))
+        found = out["item_ids"].numpy()
+        return (found.astype(str) if found.dtype == object else found), out["scores"].numpy()
 
     @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,

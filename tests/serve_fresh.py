@@ -1,8 +1,8 @@
 """Run in a fresh interpreter: call exported models with TensorFlow alone, never importing ctr.
 
 Usage: python serve_fresh.py REQUEST.json OUT.json. Each job has a path and raw inputs; a job with
-`k` calls `recommend` (with `k` and `exclude`), any other calls `serving_default` for its `output`
-(default: probabilities).
+`k` calls `recommend` (with `k` and `exclude`) or the `signature` it names (with `k`: similar_items),
+any other calls `serving_default` for its `output` (default: probabilities).
 """
 
 import json
@@ -22,12 +22,13 @@ out, loaded = {}, {}
 for name, job in request.items():
     if job["path"] not in loaded:  # each export is loaded once, however many jobs call it
         loaded[job["path"]] = tf.saved_model.load(job["path"])
-    signature = loaded[job["path"]].signatures["recommend" if "k" in job else "serving_default"]
+    signature = loaded[job["path"]].signatures[job.get("signature", "recommend" if "k" in job else "serving_default")]
     dtypes = {k: v.dtype for k, v in signature.structured_input_signature[1].items()}
     inputs = {k: tensor(v, dtypes[k]) for k, v in job["inputs"].items()}
     if "k" in job:
-        exclude = tensor(job["exclude"], dtypes["exclude"])
-        result = signature(**inputs, k=tf.constant(job["k"], tf.int32), exclude=exclude)
+        if "exclude" in job:
+            inputs["exclude"] = tensor(job["exclude"], dtypes["exclude"])
+        result = signature(**inputs, k=tf.constant(job["k"], tf.int32))
         out[name] = {"item_ids": result["item_ids"].numpy().tolist(), "scores": result["scores"].numpy().tolist()}
     else:
         out[name] = signature(**inputs)[job.get("output", "probability")].numpy().tolist()

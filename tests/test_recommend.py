@@ -105,6 +105,44 @@ def test_popularity_fits_in_the_recommenders_loop_and_its_export_serves_in_a_fre
     assert shown[0].startswith("Popularity: every request gets the catalogue's items by their count"), shown
 
 
+def test_similar_items_are_the_nearest_item_vectors_in_process_and_in_a_fresh_process(recommenders, exports,
+                                                                                      tmp_path, serve_fresh, capsys):
+    """"More like this": the k items whose item vectors (bias terms left out) have the highest cosine
+    with an item's, never itself; the export's similar_items gives the same without ctr."""
+    request, expected = {}, {}
+    for name in ("mf", "two_tower"):
+        model = recommenders[name]
+        ids = model.catalog_ids()
+        asked = [ids[3], ids[40], 777_777]  # the last is not in the catalogue
+        got, cosines = model.similar_items(asked, k=5)
+        vectors = model.catalogue_vectors()[:, :model.network_.scorer.taste_width].astype(np.float64)
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        for row, item in enumerate(asked[:2]):
+            brute = unit @ unit[list(ids).index(item)]
+            brute[list(ids).index(item)] = -np.inf
+            np.testing.assert_allclose(cosines[row], np.sort(brute)[::-1][:5], atol=1e-5)
+            assert item not in got[row] and set(got[row]) <= set(ids)
+        assert got[2].tolist() == [-1] * 5 and np.isneginf(cosines[2]).all()
+        exported = ctr.RecommenderExport(exports[name])
+        np.testing.assert_array_equal(exported.similar_items(asked, k=5)[0], got)
+        request[name] = {"path": str(exports[name]), "inputs": {"item_id": [int(i) for i in asked]}, "k": 5,
+                         "signature": "similar_items"}
+        expected[name] = (got, cosines)
+    served = serve_fresh(request, tmp_path)
+    for name, (got, cosines) in expected.items():
+        np.testing.assert_array_equal(np.array(served[name]["item_ids"]), got, err_msg=name)
+        np.testing.assert_allclose(np.array(served[name]["scores"]), cosines, atol=1e-5, rtol=1e-5, err_msg=name)
+    with pytest.raises(ctr.ArgumentError, match=r"NeuMF\.similar_items: only the factorised models"):
+        recommenders["neumf"].similar_items([1])
+    nearest = expected["two_tower"][0][0]
+    assert main(["recommend", "--model", str(exports["two_tower"]), "--similar-to",
+                 str(recommenders["two_tower"].catalog_ids()[3]), "--k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"\n +1 +{nearest[0]} .*\n +2 +{nearest[1]} .*\n +3 +{nearest[2]} ", out), out
+    assert main(["recommend", "--model", str(exports["neumf"]), "--similar-to", "1"]) == 2
+    assert "(NeuMF) has no similar_items signature" in capsys.readouterr().err
+
+
 def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     queries = loo[1].head(4)
     model = recommenders["mf"]

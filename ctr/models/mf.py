@@ -27,6 +27,7 @@ class MFScorer(FactorizedScorer):
         super().__init__(**kwargs)
         self.embeddings = FieldEmbeddings(fields, table_sizes, dim=dim, l2=l2, seed=seed, content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
+        self.taste_width = dim
 
     def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         vectors, first_order = self.embeddings(encoded, roles=("user", "context"), training=training)

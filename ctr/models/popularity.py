@@ -15,7 +15,7 @@ from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
 from ..implicit import Interactions, keys, refuse_weights
 from ..spec import FeatureSpec
-from .recommender import _KERAS_FIT_ONLY, top_k
+from .recommender import _KERAS_FIT_ONLY, catalogue_rows, top_k
 
 _NO_TRAINING = "Popularity counts each item's interactions in one pass; it has no training loop for this"
 # The recommenders' fit arguments that a count has no use for, and Keras' that ctr takes otherwise.
@@ -82,11 +82,8 @@ class Popularity(RankingEvaluation):
         """Scores of (query, item) rows, as the export's `serving_default` gives them: each row's item's
         count, 0 for an item not in the catalogue (only the item id column is read)."""
         check_arguments("Popularity.predict", batch_size=batch_size, verbose=verbose)
-        id_spec = FeatureSpec(features=(self.spec[self.item_key],))
-        catalogue = ctr_data.raw_features(pd.DataFrame({self.spec[self.item_key].source: self.catalog_ids()}),
-                                          id_spec)[self.item_key]
-        asked = ctr_data.raw_features(ctr_data.read(data, [self.spec[self.item_key].source]), id_spec)[self.item_key]
-        rows = pd.Index(catalogue).get_indexer(asked)
+        asked = ctr_data.read(data, [self.spec[self.item_key].source])[self.spec[self.item_key].source]
+        rows = catalogue_rows("Popularity.predict", self.spec, self.item_key, self.catalog_ids(), asked)
         return np.where(rows >= 0, self.counts_[rows], 0.0).astype(np.float32)
 
     @named_keywords()

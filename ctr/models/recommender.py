@@ -32,7 +32,7 @@ from .._args import (
     named_keywords,
 )
 from .._keras import keras, tf
-from ..errors import DataError, NotFittedError
+from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_item_ids
@@ -63,7 +63,10 @@ class PairScorer(keras.layers.Layer, abc.ABC):
 
 class FactorizedScorer(PairScorer):
     """A scorer whose logit is a dot product of a query vector and an item vector, so a catalogue
-    can be embedded once and ranked with one matrix product."""
+    can be embedded once and ranked with one matrix product. An item vector's first `taste_width`
+    components place the item among the others; any after them are bias terms."""
+
+    taste_width: int
 
     @abc.abstractmethod
     def query_vectors(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor: ...
@@ -392,6 +395,24 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         return top_k(self, queries, k, exclude)
 
     @named_keywords()
+    def similar_items(self, items: Sequence[Any], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The k catalogue items [N, k] nearest to each of `items` (catalogue item ids) by the cosine of
+        their item vectors, the item itself left out ("more like this"), with those cosines. An id not
+        in the catalogue gets a row padded with -1 (or "") and -inf, as the export serves it."""
+        owner = f"{type(self).__name__}.similar_items"
+        if not self.factorized:
+            raise ArgumentError(f"{owner}: only the factorised models (MatrixFactorization, TwoTower) place items in "
+                                f"one vector space; {type(self).__name__} scores pairs")
+        check_arguments(owner, k=k)
+        ids = self.catalog_ids()
+        rows = catalogue_rows(owner, self.spec, self.item_key, ids, items)
+        scores = similarity(tf.constant(self.catalogue_vectors()), tf.constant(rows), self.network_.scorer.taste_width)
+        scores = scores.numpy().astype(np.float64)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :min(k, len(ids))]  # ties: the earlier row, as top_k
+        chosen = np.take_along_axis(scores, top, axis=1)
+        return np.where(chosen > -np.inf, ids[top], pad_id(ids)), chosen
+
+    @named_keywords()
     def index(self, items: pd.DataFrame) -> None:
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
         self._require_network()
@@ -463,6 +484,28 @@ PAIRS_A_CALL = 1 << 16
 def pad_id(ids: np.ndarray) -> Any:
     """What fills a recommendation list that is shorter than k: -1, or "" for text ids (as exports do)."""
     return "" if ids.dtype == object or ids.dtype.kind in "US" else -1
+
+
+def catalogue_rows(owner: str, spec: FeatureSpec, item_key: str, catalogue_ids: np.ndarray, asked: Any) -> np.ndarray:
+    """The catalogue row of each id in `asked` (a column or a list of item ids), -1 for one not in the
+    catalogue; both sides read as the item feature's serving input reads them."""
+    feature = spec[item_key]
+    if isinstance(asked, str | bytes) or np.ndim(asked) != 1:
+        raise ArgumentError(f"{owner}: expected a list of {item_key!r} values, got {asked!r}")
+    id_spec = FeatureSpec(features=(feature,))
+    known = ctr_data.raw_features(pd.DataFrame({feature.source: catalogue_ids}), id_spec)[item_key]
+    wanted = ctr_data.raw_features(pd.DataFrame({feature.source: list(asked)}), id_spec)[item_key]
+    return pd.Index(known).get_indexer(wanted)
+
+
+def similarity(vectors: tf.Tensor, rows: tf.Tensor, width: int) -> tf.Tensor:
+    """Cosines [B, N] between catalogue rows `rows` [B] and every catalogue item, from the first `width`
+    components of the item vectors; -inf for the item itself and throughout for a row of -1."""
+    unit = tf.math.l2_normalize(vectors[:, :width], axis=1)
+    found = rows >= 0
+    scores = tf.matmul(tf.gather(unit, tf.maximum(rows, 0)), unit, transpose_b=True)
+    itself = tf.one_hot(rows, tf.shape(unit)[0], on_value=True, off_value=False)  # a row of -1: all off
+    return tf.where(found[:, None] & ~itself, scores, tf.constant(-np.inf, scores.dtype))
 
 
 def top_k(model: Any, queries: ctr_data.Source, k: int,

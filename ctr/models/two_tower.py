@@ -41,6 +41,7 @@ class TowerScorer(FactorizedScorer):
                                           content=content)
         self.query_width = dim * sum(f.role in ("user", "context") for f in fields)
         self.item_width = dim * sum(f.role == "item" for f in fields)
+        self.taste_width = output_dim
         self.query_tower = _tower(hidden_units, output_dim, seed, "query_tower")
         self.candidate_tower = _tower(hidden_units, output_dim, seed + 50, "candidate_tower")
 
