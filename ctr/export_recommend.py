@@ -160,11 +160,7 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
             signatures["item_embedding"] = tf.function(
                 lambda i: {"embedding": server.scorer.item_vectors(server.item_encoder(i))},
                 input_signature=[raw_signature(spec, model.item_features)], autograph=False).get_concrete_function()
-            signatures["similar_items"] = tf.function(
-                lambda ids, k: catalogue.top_k(similarity(
-                    catalogue.vectors, catalogue.rows.lookup(ids), server.scorer.taste_width), k),
-                input_signature=[tf.TensorSpec([None], id_dtype, name=id_feature.name),
-                                 tf.TensorSpec([], tf.int32, name="k")], autograph=False).get_concrete_function()
+            signatures["similar_items"] = _similar_items_signature(server, id_feature.name, id_dtype)
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(model))
 
     def check(tmp: Path) -> None:
@@ -172,6 +168,16 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
             _verify(tmp, model, ids)
 
     return atomic_export(path, write, check)
+
+
+def _similar_items_signature(server: _RecommenderServer, id_name: str, id_dtype: tf.DType) -> Any:
+    """`similar_items`: catalogue item ids and k → the items nearest to each by their item vectors' cosine."""
+    catalogue = server.catalogue
+    return tf.function(
+        lambda ids, k: catalogue.top_k(similarity(catalogue.vectors, catalogue.rows.lookup(ids),
+                                                  server.scorer.taste_width), k),
+        input_signature=[tf.TensorSpec([None], id_dtype, name=id_name), tf.TensorSpec([], tf.int32, name="k")],
+        autograph=False).get_concrete_function()
 
 
 def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool = True) -> Path:
@@ -192,6 +198,7 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     query_names = pipeline.query_features
     metadata = _metadata(retriever, spec, query_names)
     metadata.update({"model": "RecommendationPipeline", "n_candidates": pipeline.n_candidates,
+                     "signatures": ["recommend", "similar_items"],
                      "retriever": type(retriever).__name__, "ranker": type(ranker).__name__,
                      "config": pipeline.get_config()})
     n_candidates = pipeline.n_candidates
@@ -224,6 +231,7 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
             return {"item_ids": tf.where(values > -np.inf, tf.gather(catalogue.ids, chosen), pad), "scores": values}
 
         signatures = _signatures(spec, query_names, id_dtype, recommend)
+        signatures["similar_items"] = _similar_items_signature(server, id_feature.name, id_dtype)  # the retriever's
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(retriever))
 
     def check(tmp: Path) -> None:

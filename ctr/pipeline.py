@@ -70,6 +70,11 @@ class RecommendationPipeline(RankingEvaluation):
         chosen = np.take_along_axis(scores, top, axis=1)
         return np.where(chosen > -np.inf, np.take_along_axis(candidates, top, axis=1), pad_id(candidates)), chosen
 
+    @named_keywords()
+    def similar_items(self, items: Sequence[Any], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The retriever's `similar_items`: the k catalogue items nearest to each of `items` by their item vectors."""
+        return self.retriever.similar_items(items, k)
+
     def catalog_ids(self) -> np.ndarray:
         """Item ids of the catalogue the pipeline retrieves from (the retriever's), one per row."""
         return self.retriever.catalog_ids()

@@ -105,7 +105,7 @@ def test_popularity_fits_in_the_recommenders_loop_and_its_export_serves_in_a_fre
     assert shown[0].startswith("Popularity: every request gets the catalogue's items by their count"), shown
 
 
-def test_similar_items_are_the_nearest_item_vectors_in_process_and_in_a_fresh_process(recommenders, exports,
+def test_similar_items_are_the_nearest_item_vectors_in_process_and_in_a_fresh_process(recommenders, exports, pipeline,
                                                                                       tmp_path, serve_fresh, capsys):
     """"More like this": the k items whose item vectors (bias terms left out) have the highest cosine
     with an item's, never itself; the export's similar_items gives the same without ctr."""
@@ -128,6 +128,11 @@ def test_similar_items_are_the_nearest_item_vectors_in_process_and_in_a_fresh_pr
         request[name] = {"path": str(exports[name]), "inputs": {"item_id": [int(i) for i in asked]}, "k": 5,
                          "signature": "similar_items"}
         expected[name] = (got, cosines)
+    # A retrieve → re-rank pipeline, in process and exported, finds them with its retriever's item vectors.
+    made, made_path = pipeline
+    expected["pipeline"] = made.similar_items(asked, k=5)
+    np.testing.assert_array_equal(expected["pipeline"][0], expected["two_tower"][0])
+    request["pipeline"] = {**request["two_tower"], "path": str(made_path)}
     served = serve_fresh(request, tmp_path)
     for name, (got, cosines) in expected.items():
         np.testing.assert_array_equal(np.array(served[name]["item_ids"]), got, err_msg=name)
