@@ -86,6 +86,10 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     `verbose=1` shows a progress bar over the queries, as Keras' evaluate does over batches."""
     check_choice("evaluate_ranking", "protocol", protocol, ("sampled", "full"))
     check_arguments("evaluate_ranking", k=k, n_negatives=n_negatives, seed=seed, verbose=verbose)
+    if not (hasattr(model, "catalog_ids") and hasattr(model, "score_candidates")):
+        raise ArgumentError(f"evaluate_ranking: model must rank a catalogue (Popularity, MatrixFactorization, NeuMF, "
+                            f"TwoTower, a RecommendationPipeline or a RecommenderExport); got {type(model).__name__}. "
+                            "A click model is tested with its evaluate(data), or ranks as a pipeline's ranker")
     spec = model.spec
     user_key, item_key = keys(spec)
     user_col, item_col = spec[user_key].source, spec[item_key].source

@@ -64,6 +64,9 @@ def test_leave_one_out_holds_out_each_users_latest_interaction():
     assert list(zip(valid.user_id, valid.item_id, strict=True)) == [(1, 12)] and list(test.item_id) == [11]
     with pytest.raises(ctr.DataError, match=r"leave_one_out: no user \('user_id'\) has more than 2 interaction"):
         leave_one_out(frame[frame.user_id != 1], validation=True)
+    with pytest.raises(ctr.DataError, match=r"'timestamp' is missing from the data of leave_one_out; .* name the "
+                                            r"columns with user=\.\.\. and time=\.\.\."):
+        leave_one_out(frame.rename(columns={"timestamp": "when"}))
 
 
 def test_interactions_keep_positive_rows_and_build_user_and_item_tables(spec, frame):

@@ -100,6 +100,10 @@ def test_nothing_to_rank_is_a_data_error_that_says_why(protocol):
         ctr.evaluate_ranking(oracle, test.head(0), train, protocol=protocol)
     with pytest.raises(ctr.DataError, match=r"whose item is in the catalogue \(20 are not\)"):
         ctr.evaluate_ranking(oracle, test.assign(item_id=10_000), train, protocol=protocol)
+    with pytest.raises(ctr.ArgumentError, match=r"evaluate_ranking: model must rank a catalogue .*; got FM\. A click "
+                                                r"model is tested with its evaluate\(data\)"):
+        ctr.evaluate_ranking(ctr.FM(ctr.FeatureSpec(spec.features, label=ctr.Label("clicked"))), test, train,
+                             protocol=protocol)
 
 
 def _ranks_by_comparing_everything(scores, targets, valid, seed):
