@@ -79,6 +79,7 @@ def test_popularity_fits_in_the_recommenders_loop_and_its_export_serves_in_a_fre
     model = ctr.Popularity(spec)
     model.fit(train, test, items=catalogue, epochs=3, batch_size=256, verbose=0)
     assert 99_999 in model.catalog_ids()  # a catalogue item nobody touched, at count 0
+    assert repr(model) == f"Popularity(spec={spec.name!r})"  # as the other models show themselves
     with pytest.raises(ctr.ArgumentError, match=r"Popularity\.fit has no argument 'callbacks' \(Popularity counts "
                                                 r"each item's interactions in one pass"):
         model.fit(train, callbacks=[keras.callbacks.EarlyStopping()])

@@ -866,8 +866,13 @@ class RankingModel(NetworkWeights, abc.ABC):
         return self._encoder
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
+        return config_repr(self)
+
+
+def config_repr(model: Any) -> str:
+    """A model as the call that makes it: its class, its spec's name and its settings."""
+    args = "".join(f", {k}={v!r}" for k, v in model.get_config().items())
+    return f"{type(model).__name__}(spec={model.spec.name!r}{args})"
 
 
 class _WeightAveraging(keras.callbacks.Callback):

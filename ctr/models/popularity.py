@@ -15,6 +15,7 @@ from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
 from ..implicit import Interactions, keys, refuse_weights
 from ..spec import FeatureSpec
+from .base import config_repr
 from .recommender import _KERAS_FIT_ONLY, catalogue_rows, top_k
 
 _NO_TRAINING = "Popularity counts each item's interactions in one pass; it has no training loop for this"
@@ -51,6 +52,9 @@ class Popularity(RankingEvaluation):
 
     def get_config(self) -> dict[str, Any]:
         return {}  # nothing to set: the counts are the model
+
+    def __repr__(self) -> str:
+        return config_repr(self)
 
     @property
     def query_features(self) -> list[str]:

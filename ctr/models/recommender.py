@@ -44,6 +44,7 @@ from .base import (
     GeneratorErrors,
     NetworkWeights,
     ReplicaModel,
+    config_repr,
     cut_into_batches,
     fit_inputs,
     pipeline_options,
@@ -470,8 +471,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         return {k: v.numpy() for k, v in encoded.items()}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}(spec={self.spec.name!r}, {args})"
+        return config_repr(self)
 
 
 # Memory bounds of scoring: at most this many (query, item) scores, or gathered item-vector values, at once;
