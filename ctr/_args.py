@@ -156,6 +156,7 @@ RANKING_EVALUATE_ONLY = {
     "sample_weight": "each held-out interaction counts once",
 }
 
+
 def named_keywords(hints: Mapping[str, str] = KERAS_SCORING_ONLY) -> Callable[[F], F]:
     """Make a public method refuse a keyword it does not take with an ArgumentError that names the
     object's own class, the nearest keyword it does take, and from `hints` how ctr does what a Keras-only

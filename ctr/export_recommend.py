@@ -36,7 +36,7 @@ from .evaluation import RankingEvaluation
 from .export import SCORED_A_CALL, ExportError, atomic_export
 from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
-from .models.recommender import PAIRS_A_CALL, catalogue_rows, similarity
+from .models.recommender import PAIRS_A_CALL, item_ids, similarity
 from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
@@ -140,9 +140,8 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
     model._require_network()
     spec = model.spec
     id_feature = spec[model.item_key]
-    id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64
     catalogue_frame = model.catalogue_
-    ids = ctr_data.raw_features(catalogue_frame, FeatureSpec(features=(id_feature,)))[id_feature.name]
+    ids, id_dtype = _catalogue_ids(spec, model.item_key, catalogue_frame)
     vectors = model.catalogue_vectors() if model.factorized else None
     metadata = _metadata(model, spec, model.query_features)
 
@@ -170,6 +169,12 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
     return atomic_export(path, write, check)
 
 
+def _catalogue_ids(spec: FeatureSpec, item_key: str, catalogue: pd.DataFrame) -> tuple[np.ndarray, tf.DType]:
+    """A catalogue's item ids as the item feature's serving input reads them, and their TensorFlow type."""
+    ids = item_ids("export", spec, item_key, catalogue[spec[item_key].source])
+    return ids, tf.string if raw_dtype(spec[item_key]) == "string" else tf.int64
+
+
 def _similar_items_signature(server: _RecommenderServer, id_name: str, id_dtype: tf.DType) -> Any:
     """`similar_items`: catalogue item ids and k → the items nearest to each by their item vectors' cosine."""
     catalogue = server.catalogue
@@ -185,8 +190,8 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     retriever, ranker = pipeline.retriever, pipeline.ranker
     spec = retriever.spec
     id_feature = spec[retriever.item_key]
-    id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64
     catalogue_frame = retriever.catalogue_
+    ids, id_dtype = _catalogue_ids(spec, retriever.item_key, catalogue_frame)
     ranker_spec = ranker.spec
     ranker_items = [f for f in ranker_spec.features if f.role == "item"]
     missing = [f.source for f in ranker_items if f.source not in catalogue_frame.columns]
@@ -194,7 +199,6 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
         raise DataError(f"the ranker reads item column(s) {', '.join(map(repr, missing))}, which the retriever's "
                         "catalogue does not hold; give the retriever a spec with these item features")
     raw_items = ctr_data.raw_features(catalogue_frame, FeatureSpec(features=tuple(ranker_items)))
-    ids = ctr_data.raw_features(catalogue_frame, FeatureSpec(features=(id_feature,)))[id_feature.name]
     query_names = pipeline.query_features
     metadata = _metadata(retriever, spec, query_names)
     metadata.update({"model": "RecommendationPipeline", "n_candidates": pipeline.n_candidates,
@@ -264,8 +268,7 @@ def export_popularity(model: Popularity, path: Path, verify: bool = True) -> Pat
     `serving_default`, over the same request (whose features it does not read)."""
     spec = model.spec
     id_feature = spec[model.item_key]
-    id_dtype = tf.string if raw_dtype(id_feature) == "string" else tf.int64
-    ids = ctr_data.raw_features(model.catalogue_, FeatureSpec(features=(id_feature,)))[id_feature.name]
+    ids, id_dtype = _catalogue_ids(spec, model.item_key, model.catalogue_)
     metadata = _metadata(model, spec, model.query_features)
 
     def write(tmp: Path) -> None:
@@ -317,7 +320,7 @@ def _save(server: tf.Module, tmp: Path, signatures: dict[str, Any], spec: Featur
 
 
 def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
-    """The reloaded export must recommend what the model recommends in process."""
+    """The reloaded export must recommend, and find similar items, as the model does in process."""
     served = RecommenderExport(tmp)
     if not len(served.users):
         return
@@ -330,6 +333,10 @@ def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
     if not np.allclose(got_scores, want_scores, atol=1e-4, rtol=1e-4):
         raise ExportError("the exported recommend signature does not reproduce the model's scores "
                           f"(max difference {np.max(np.abs(got_scores - want_scores)):.3g})")
+    if "similar_items" in served.metadata["signatures"]:
+        got_cosines, want_cosines = served.similar_items(ids[:4], k=5)[1], model.similar_items(ids[:4], k=5)[1]
+        if not np.allclose(got_cosines, want_cosines, atol=1e-4, rtol=1e-4):
+            raise ExportError("the exported similar_items signature does not reproduce the model's cosines")
 
 
 class RecommenderExport(RankingEvaluation):
@@ -448,8 +455,7 @@ class RecommenderExport(RankingEvaluation):
                            "exports written before ctr had it lack it")
         check_arguments("RecommenderExport.similar_items", k=k)
         key = self.metadata["item_key"]
-        catalogue_rows("RecommenderExport.similar_items", self.spec, key, self.catalog_ids(), items)  # checks them
-        ids = ctr_data.raw_features(pd.DataFrame({self.spec[key].source: list(items)}), self.spec, [key])
+        ids = {key: item_ids("RecommenderExport.similar_items", self.spec, key, items)}
         out = self._loaded.signatures["similar_items"](**raw_tensors(ids, self.spec), k=tf.constant(k, tf.int32))
         found = out["item_ids"].numpy()
         return (found.astype(str) if found.dtype == object else found), out["scores"].numpy()

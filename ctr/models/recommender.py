@@ -486,16 +486,18 @@ def pad_id(ids: np.ndarray) -> Any:
     return "" if ids.dtype == object or ids.dtype.kind in "US" else -1
 
 
-def catalogue_rows(owner: str, spec: FeatureSpec, item_key: str, catalogue_ids: np.ndarray, asked: Any) -> np.ndarray:
-    """The catalogue row of each id in `asked` (a column or a list of item ids), -1 for one not in the
-    catalogue; both sides read as the item feature's serving input reads them."""
-    feature = spec[item_key]
+def item_ids(owner: str, spec: FeatureSpec, item_key: str, asked: Any) -> np.ndarray:
+    """`asked` (a column or a list of item ids) as the item feature's serving input reads them."""
     if isinstance(asked, str | bytes) or np.ndim(asked) != 1:
         raise ArgumentError(f"{owner}: expected a list of {item_key!r} values, got {asked!r}")
-    id_spec = FeatureSpec(features=(feature,))
-    known = ctr_data.raw_features(pd.DataFrame({feature.source: catalogue_ids}), id_spec)[item_key]
-    wanted = ctr_data.raw_features(pd.DataFrame({feature.source: list(asked)}), id_spec)[item_key]
-    return pd.Index(known).get_indexer(wanted)
+    feature = spec[item_key]
+    column = asked if isinstance(asked, np.ndarray | pd.Series) else list(asked)
+    return ctr_data.raw_features(pd.DataFrame({feature.source: column}), FeatureSpec(features=(feature,)))[item_key]
+
+
+def catalogue_rows(owner: str, spec: FeatureSpec, item_key: str, catalogue_ids: np.ndarray, asked: Any) -> np.ndarray:
+    """The catalogue row of each item id in `asked`, -1 for one not in the catalogue."""
+    return pd.Index(item_ids(owner, spec, item_key, catalogue_ids)).get_indexer(item_ids(owner, spec, item_key, asked))
 
 
 def similarity(vectors: tf.Tensor, rows: tf.Tensor, width: int) -> tf.Tensor:
