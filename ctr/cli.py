@@ -516,7 +516,6 @@ _OUTPUTS = (".csv", ".tsv", ".parquet", ".json")
 def _recommend(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import data
     from .errors import DataError
     from .export_recommend import RecommenderExport
 
@@ -530,12 +529,8 @@ def _recommend(args: argparse.Namespace) -> int:
     spec, meta = served.spec, served.metadata
     user_feature = spec[meta["user_key"]]
     row: dict[str, object] = {}
-    if args.user is not None:
-        user_id = _parse_value(user_feature, args.user)
-        known = served.users[served.users[user_feature.source] == user_id] if len(served.users) else []
-        if len(known):
-            row.update(known.iloc[-1].to_dict())
-        row[user_feature.source] = user_id
+    if args.user is not None:  # a known user's stored features fill what --feature leaves out (recommend does)
+        row[user_feature.source] = _parse_value(user_feature, args.user)
     for item in args.feature:
         name, sep, value = item.partition("=")
         if not sep or name not in served.query_features:
@@ -551,7 +546,7 @@ def _recommend(args: argparse.Namespace) -> int:
             raise DataError(f"--history: the model's spec {spec.name!r} has no history feature, so a user's "
                             "items cannot describe them; use --feature with their own features instead")
         row[histories[0].source] = histories[0].separator.join(touched)
-    query = data.complete_queries(spec, served.query_features, pd.DataFrame([row]) if row else pd.DataFrame(index=[0]))
+    query = pd.DataFrame([row]) if row else pd.DataFrame(index=[0])
     item_feature = spec[meta["item_key"]]
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
     exclude += [_parse_value(item_feature, x) for x in touched]
@@ -621,10 +616,6 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     queries = queries[present].drop_duplicates(ignore_index=True)
     if not len(queries):
         raise DataError(f"--data {args.data}: no rows, so no query to recommend for")
-    stored = [c for c in columns if c not in present and c in served.users.columns]
-    if user_col in present and stored:  # a known user's stored features fill the columns the file lacks
-        known = served.users.drop_duplicates(user_col, keep="last")[[user_col, *stored]]
-        queries = queries.merge(known, on=user_col, how="left")
     seen: dict[Any, list] = {}
     if args.seen is not None:
         if user_col not in present:

@@ -381,15 +381,38 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
-def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame) -> pd.DataFrame:
-    """`rows` with a column for every query feature in `names`: absent ones are filled as missing
-    values (empty string, NaN, or MISSING_INT for integer ids and timestamps), which is how a user
-    the model has never seen is described by the few features they bring."""
+def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
+                     users: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`rows` with a column for every query feature in `names`. With `users` (the known users' latest
+    features, as a recommender stores them), a known user's own values fill the user columns `rows`
+    lacks, as `ctr recommend --user` does; what is left is filled as missing values (empty string, NaN,
+    or MISSING_INT for integer ids and timestamps), which is how a user the model has never seen is
+    described by the few features they bring."""
     absent = [spec[name] for name in names if spec[name].source not in rows.columns]
     if not absent:  # a complete request (every serving call of a known user) is passed on as it is
         return rows
+    if users is not None and len(users):
+        rows = _known_users(spec, rows, users, [f.source for f in absent if f.role == "user"])
+        absent = [f for f in absent if f.source not in rows.columns]
     fills = {"string": ("", object), "float32": (np.nan, np.float64), "int64": (MISSING_INT, np.int64)}
     return rows.assign(**{f.source: np.full(len(rows), *fills[raw_dtype(f)]) for f in absent})
+
+
+def _known_users(spec: FeatureSpec, rows: pd.DataFrame, users: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`rows` with `columns` (user features it lacks) taken from `users` by user id; NaN for an unknown user."""
+    key = next((f for f in spec.features if f.role == "user" and isinstance(f, Categorical)), None)
+    columns = [c for c in columns if c in users.columns]
+    if key is None or key.source not in rows.columns or key.source not in users.columns or not columns:
+        return rows
+    id_spec = FeatureSpec(features=(key,))
+    stored = users.drop_duplicates(key.source, keep="last")
+    position = pd.Index(raw_features(stored, id_spec)[key.name]).get_indexer(raw_features(rows, id_spec)[key.name])
+    known = position >= 0
+    filled = {}
+    for column in columns:
+        values = stored[column].to_numpy()[np.maximum(position, 0)]
+        filled[column] = pd.Series(values, index=rows.index).where(known)  # an unknown user's stay missing
+    return rows.assign(**filled)
 
 
 def raw_features(frame: pd.DataFrame, spec: FeatureSpec,

@@ -413,7 +413,7 @@ class RecommenderExport(RankingEvaluation):
             return self._pipeline_scores(queries, np.asarray(rows), allowed)
         pairs, names = self._pair_signature()
         item_names = [n for n in names if n not in self.query_features]
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users)
         query_raw = ctr_data.raw_features(queries, self.spec, self.query_features)
         if self._catalogue_raw is None:
             self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
@@ -466,7 +466,7 @@ class RecommenderExport(RankingEvaluation):
         """Top-k item ids and scores for each query row (columns: the query features; absent ones are
         served as missing, as for a user never seen)."""
         check_arguments("RecommenderExport.recommend", k=k)
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users)
         check_exclude(exclude, len(queries))
         inputs = raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)
         id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"

@@ -99,7 +99,8 @@ class RecommendationPipeline(RankingEvaluation):
 
     def _queries(self, queries: ctr_data.Source) -> pd.DataFrame:
         # Absent query features are missing, as in the export; rows are repeated by position below.
-        return ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries)).reset_index(drop=True)
+        return ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries),
+                                         self.retriever.users_).reset_index(drop=True)
 
     def _rerank(self, queries: pd.DataFrame, candidates: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
         """The ranker's scores [Q, n] of item ids `candidates` [Q, n] for each query row, from the pairs'

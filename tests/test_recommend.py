@@ -149,6 +149,27 @@ def test_similar_items_are_the_nearest_item_vectors_in_process_and_in_a_fresh_pr
     assert "(NeuMF) has no similar_items signature" in capsys.readouterr().err
 
 
+def test_a_known_users_stored_features_fill_a_query_of_their_id_alone(recommenders, exports, pipeline, loo):
+    """`recommend({"user_id": [...]})` ranks as the row with the user's features does, in process, from
+    the export and in the pipeline; context is the request's, and an unknown id's features stay missing."""
+    full = loo[1].head(5).drop(columns=["timestamp"])  # the user's features, no context
+    ids_only = full[["user_id"]]
+    made, made_path = pipeline
+    for name, model, exported in [("mf", recommenders["mf"], ctr.RecommenderExport(exports["mf"])),
+                                  ("two_tower", recommenders["two_tower"], ctr.RecommenderExport(exports["two_tower"])),
+                                  ("pipeline", made, ctr.RecommenderExport(made_path))]:
+        want_ids, want_scores = model.recommend(full, k=6)
+        for ranker in (model, exported):
+            got_ids, got_scores = ranker.recommend(ids_only, k=6)
+            np.testing.assert_array_equal(got_ids, want_ids, err_msg=name)
+            np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5, atol=1e-5, err_msg=name)
+    tower = recommenders["two_tower"]
+    stranger = pd.DataFrame({"user_id": [987_654]})
+    missing = ctr.data.complete_queries(tower.spec, tower.query_features, stranger)  # every other feature missing
+    assert missing["gender"].tolist() == [""]
+    np.testing.assert_allclose(tower.recommend(stranger, k=6)[1], tower.recommend(missing, k=6)[1], rtol=1e-6)
+
+
 def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     queries = loo[1].head(4)
     model = recommenders["mf"]
@@ -445,7 +466,8 @@ def test_exported_recommender_loader_fills_missing_query_features(exports, train
     with pytest.raises(ctr.CtrError, match="is a ranking export"):
         ctr.RecommenderExport(trained["lr"].export(tmp_path / "lr"))
     known = served.users.head(2)[["user_id"]]
-    rows = ctr.data.complete_queries(served.spec, served.query_features, known)
+    rows = ctr.data.complete_queries(served.spec, served.query_features, known, served.users)
+    assert rows["gender"].tolist() == served.users.head(2)["gender"].tolist()  # the users' own, as stored
     ids, scores = served.recommend(rows, k=2)
     assert ids.shape == (2, 2) and np.isfinite(scores).all()
     np.testing.assert_array_equal(served.recommend(known, k=2)[0], ids)  # the same, filled by recommend

@@ -343,7 +343,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Logits [Q, C] of catalogue rows `rows` [Q, C] for query rows (user and context columns)."""
         network = self._require_network()
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries))
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users_)
         encoded = self._encode_table(queries, self.query_features)
         rows = np.asarray(rows)
         if self.factorized:
