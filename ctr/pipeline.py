@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_arguments, check_saved_model_only, named_keywords
-from .errors import DataError
+from .errors import ArgumentError, DataError
 from .evaluation import RankingEvaluation
 from .models.base import RankingModel
 from .models.recommender import Recommender, pad_id
@@ -31,6 +31,10 @@ class RecommendationPipeline(RankingEvaluation):
         if not getattr(retriever, "factorized", False):
             raise DataError(f"the retriever must be a factorised model (TwoTower or MatrixFactorization), "
                             f"got {type(retriever).__name__}")
+        if not isinstance(ranker, RankingModel | Recommender):
+            raise ArgumentError("the ranker scores each (query, candidate) pair with its features: a click model "
+                                "(LogisticRegression, FM, DeepFM, DCN) or a trained recommender (NeuMF, "
+                                f"MatrixFactorization, TwoTower); got {type(ranker).__name__}")
         retriever._require_network()
         ranker._require_network()
         self.retriever, self.ranker, self.n_candidates = retriever, ranker, n_candidates

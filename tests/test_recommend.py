@@ -395,6 +395,8 @@ def test_a_recommender_can_rank_another_recommenders_candidates_as_its_export_do
                                                                                    caplog):
     # MF retrieves 20, NeuMF re-ranks them by its own pair scores.
     ranked = ctr.RecommendationPipeline(recommenders["mf"], recommenders["neumf"], n_candidates=20)
+    with pytest.raises(ctr.ArgumentError, match=r"the ranker scores each \(query, candidate\) pair .*; got Popularity"):
+        ctr.RecommendationPipeline(recommenders["mf"], ctr.Popularity(recommenders["mf"].spec).fit(loo[0]))
     queries = loo[1].head(4)
     ids, scores = ranked.recommend(queries, k=5)
     candidates, _ = recommenders["mf"].recommend(queries, k=20)
