@@ -302,6 +302,8 @@ def test_catalogue_can_be_reindexed_with_new_items_without_retraining(spec, loo,
     assert not np.allclose(vectors[-1], vectors[-2])  # new items differ by their content
     ids, _ = model.recommend(loo[1].head(50), k=len(model.catalog_ids()))
     assert 9001 in ids[0]
+    neighbours, cosines = model.similar_items([9001, 9002], k=3)  # placed by their features: neighbours too
+    assert np.isfinite(cosines).all() and 9001 not in neighbours[0] and 9002 not in neighbours[1]
     with pytest.raises(ctr.DataError, match="index: the new catalogue has no items"):
         model.index(catalogue.head(0))
     with pytest.raises(ctr.DataError, match=r"index: some rows have no item id \(column 'item_id'"):
