@@ -463,8 +463,8 @@ class RecommenderExport(RankingEvaluation):
     @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k item ids and scores for each query row (columns: the query features; absent ones are
-        served as missing, as for a user never seen)."""
+        """Top-k item ids and scores for each query row (columns: the query features; a known user's
+        stored features fill the user columns it lacks, and other absent ones are served as missing)."""
         check_arguments("RecommenderExport.recommend", k=k)
         queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users)
         check_exclude(exclude, len(queries))

@@ -102,7 +102,8 @@ class RecommendationPipeline(RankingEvaluation):
         return scores
 
     def _queries(self, queries: ctr_data.Source) -> pd.DataFrame:
-        # Absent query features are missing, as in the export; rows are repeated by position below.
+        # As in the export: a known user's stored features fill, other absent features are missing; rows
+        # are repeated by position below.
         return ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries),
                                          self.retriever.users_).reset_index(drop=True)
 

@@ -392,7 +392,8 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores [Q, k] for each query row, never an item listed in its `exclude`.
-        Query features absent from `queries` are served as missing, as for a user never seen."""
+        A known user's stored features fill the user columns `queries` lacks; other absent query
+        features are served as missing, as for a user never seen."""
         return top_k(self, queries, k, exclude)
 
     @named_keywords()
