@@ -26,6 +26,9 @@ def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], n
     spec = FeatureSpec.from_yaml(path / "assets" / "spec.yaml")
     if feature not in spec.names:
         raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}")
+    if metadata["preprocessing"] is None:  # Popularity: counts, no encoded feature
+        raise CtrError(f"the {metadata['model']} export learns no embeddings: it ranks items by their count of "
+                       "interactions")
     table_name = spec[feature].shared_embedding or feature
     state = metadata["preprocessing"]["tables"].get(table_name)
     if state is None or "vocabulary" not in state:

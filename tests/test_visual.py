@@ -100,6 +100,9 @@ def test_embedding_map_and_projector_files(trained, frame, tmp_path, capsys):
     lr = trained["lr"].export(tmp_path / "lr")
     assert main(["embeddings", "--model", str(lr), "--feature", "item_id"]) == 2
     assert "no embedding table" in capsys.readouterr().err
+    popular = ctr.Popularity(ctr.FeatureSpec(trained["lr"].spec.features)).fit(frame).export(tmp_path / "popular")
+    assert main(["embeddings", "--model", str(popular), "--feature", "item_id"]) == 2  # said, not a TypeError
+    assert "the Popularity export learns no embeddings" in capsys.readouterr().err
 
 
 def test_a_map_of_one_or_two_vectors_is_drawn_too():
