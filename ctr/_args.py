@@ -131,7 +131,31 @@ def check_no_other_arguments(cls: type, others: Mapping[str, Any]) -> None:
         _refuse(cls.__name__, next(iter(others)), keyword_arguments(cls))
 
 
-# Keras' arguments of predict and evaluate that ctr's do otherwise, and how.
+# Keras' arguments of fit, predict and evaluate that ctr's do otherwise, and how: the hints of
+# `named_keywords`.
+_CLICK_LABELS = {
+    "y": "the labels are a column of the data, the one the spec's label names",
+    "sample_weight": "row weights are a column of the data, the one the spec's label.weight names",
+}
+_RESUMED = "a second fit carries on from the first, and backup_dir resumes an interrupted one"
+CLICK_FIT_ONLY = {
+    "x": "the data is the first argument: a table of the features and the label",
+    **_CLICK_LABELS,
+    "class_weight": "weigh the rows with a column that the spec's label.weight names; "
+                    "ctr.data.downsample_negatives writes one for the non-clicks it keeps",
+    "shuffle": "the training rows are shuffled every epoch, in an order the model's seed fixes",
+    "initial_epoch": _RESUMED,
+}
+RECOMMENDER_FIT_ONLY = {
+    "x": "the data is the first argument: a table of interactions",
+    "y": "every row of the data is an interaction, or with a label in the spec every row whose label is 1; "
+         "the negatives are drawn",
+    "sample_weight": "a recommender learns from each interaction once, without weights",
+    "class_weight": "a recommender learns from each interaction once, without weights; n_negatives sets how many "
+                    "negatives each one draws",
+    "shuffle": "the interactions are shuffled every epoch, in an order the model's seed fixes",
+    "initial_epoch": _RESUMED,
+}
 KERAS_SCORING_ONLY = {
     "x": "the data is the first argument",
     "steps": "every row of the data is scored; pass the rows to score",
@@ -144,11 +168,7 @@ KERAS_SCORING_ONLY = {
     "return_dict": "evaluate returns a dict of its figures already",
 }
 
-CLICK_EVALUATE_ONLY = {
-    **KERAS_SCORING_ONLY,
-    "y": "the labels are a column of the data, the one the spec's label names",
-    "sample_weight": "row weights are a column of the data, the one the spec's label.weight names",
-}
+CLICK_EVALUATE_ONLY = {**KERAS_SCORING_ONLY, **_CLICK_LABELS}
 RANKING_EVALUATE_ONLY = {
     **KERAS_SCORING_ONLY,
     "y": "the held-out interactions are the first argument, and the training interactions, which are not ranked "

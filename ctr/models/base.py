@@ -24,6 +24,7 @@ import tensorflow_recommenders as tfrs
 from .. import data as ctr_data
 from .._args import (
     CLICK_EVALUATE_ONLY,
+    CLICK_FIT_ONLY,
     DEFAULT_EMBEDDING_UPDATES,
     EMBEDDING_UPDATES,
     check_arguments,
@@ -496,18 +497,6 @@ def summary_text(model: Any) -> str:
     return "\n".join([*lines, f"trainable parameters: {total:,}"])
 
 
-# Keras' fit arguments that a click model's fit expresses otherwise, and how.
-_KERAS_FIT_ONLY = {
-    "x": "the data is the first argument: a table of the features and the label",
-    "y": "the labels are a column of the data, the one the spec's label names",
-    "sample_weight": "row weights are a column of the data, the one the spec's label.weight names",
-    "class_weight": "weigh the rows with a column that the spec's label.weight names; "
-                    "ctr.data.downsample_negatives writes one for the non-clicks it keeps",
-    "shuffle": "the training rows are shuffled every epoch, in an order the model's seed fixes",
-    "initial_epoch": "a second fit carries on from the first, and backup_dir resumes an interrupted one",
-}
-
-
 class RankingModel(NetworkWeights, abc.ABC):
     """A click-through-rate model over a feature spec, with Keras verbs: fit, evaluate, predict.
 
@@ -560,7 +549,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         print_fn(summary_text(self))
 
     # -- training -------------------------------------------------------------------------------
-    @named_keywords(_KERAS_FIT_ONLY)
+    @named_keywords(CLICK_FIT_ONLY)
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *, epochs: int = 1,
             batch_size: int | None = None,
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),

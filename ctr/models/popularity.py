@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 
 from .. import data as ctr_data
-from .._args import check_arguments, check_saved_model_only, named_keywords
+from .._args import RECOMMENDER_FIT_ONLY, check_arguments, check_saved_model_only, named_keywords
 from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
 from ..implicit import Interactions, keys, refuse_weights
 from ..spec import FeatureSpec
 from .base import config_repr
-from .recommender import _KERAS_FIT_ONLY, catalogue_rows, top_k
+from .recommender import catalogue_rows, top_k
 
 _NO_TRAINING = "Popularity counts each item's interactions in one pass; it has no training loop for this"
 # The recommenders' fit arguments that a count has no use for, and Keras' that ctr takes otherwise.
-_FIT_ONLY = {**_KERAS_FIT_ONLY, **dict.fromkeys(
+_FIT_ONLY = {**RECOMMENDER_FIT_ONLY, **dict.fromkeys(
     ("callbacks", "logdir", "backup_dir", "backup_every", "strategy", "validation_split"), _NO_TRAINING)}
 
 

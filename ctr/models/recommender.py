@@ -24,6 +24,7 @@ from .. import data as ctr_data
 from .._args import (
     DEFAULT_EMBEDDING_UPDATES,
     EMBEDDING_UPDATES,
+    RECOMMENDER_FIT_ONLY,
     check_arguments,
     check_choice,
     check_exclude,
@@ -111,19 +112,6 @@ class _PairwiseNetwork(ReplicaModel):
         return -tf.reduce_mean(tf.math.log_sigmoid(margin))
 
 
-# Keras' fit arguments that a recommender's fit expresses otherwise, and how.
-_KERAS_FIT_ONLY = {
-    "x": "the data is the first argument: a table of interactions",
-    "y": "every row of the data is an interaction, or with a label in the spec every row whose label is 1; "
-         "the negatives are drawn",
-    "sample_weight": "a recommender learns from each interaction once, without weights",
-    "class_weight": "a recommender learns from each interaction once, without weights; n_negatives sets how many "
-                    "negatives each one draws",
-    "shuffle": "the interactions are shuffled every epoch, in an order the model's seed fixes",
-    "initial_epoch": "a second fit carries on from the first, and backup_dir resumes an interrupted one",
-}
-
-
 class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     """An implicit-feedback recommender over a feature spec: fit on interactions, rank a catalogue.
 
@@ -185,7 +173,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         return [f.name for f in self.spec.features if f.role == "item"]
 
     # -- training -------------------------------------------------------------------------------
-    @named_keywords(_KERAS_FIT_ONLY)
+    @named_keywords(RECOMMENDER_FIT_ONLY)
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, batch_size: int | None = None,
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
