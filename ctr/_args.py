@@ -177,6 +177,58 @@ RANKING_EVALUATE_ONLY = {
 }
 
 
+# Keras Model attributes that ctr's models do not have, and what they offer instead: `KerasNames`.
+_EXPORT = "export(path) writes a SavedModel that serves raw features, and ctr.load(path) reads it back"
+_NETWORK = "after fit, the Keras network is model.network_; summary() lists its weights"
+_ROWS = "fit, evaluate and predict take any number of rows"
+CLICK_MODEL_NAMES = {
+    "save": f"{_EXPORT}; save_weights(path) keeps the weights, for this same fitted model",
+    "compile": "the loss is the model's own and the optimiser Adam: set learning_rate, l2 and the other settings "
+               "in the constructor, then call fit",
+    **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "non_trainable_weights",
+                     "variables", "trainable_variables", "layers", "count_params", "optimizer"), _NETWORK),
+    "predict_proba": "predict returns the click probabilities",
+    **dict.fromkeys(("train_on_batch", "test_on_batch", "predict_on_batch"), _ROWS),
+    "history": "fit returns the Keras History of its epochs; model.history_ holds the epochs of every fit",
+    "to_json": "get_config() gives the constructor's arguments, and export(path) writes them beside the model",
+}
+RECOMMENDER_NAMES = {
+    **CLICK_MODEL_NAMES,
+    "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
+    "history": "fit returns the Keras History of its epochs",
+}
+_COUNTS = "Popularity learns no weights: it counts each item's interactions, which predict gives"
+POPULARITY_NAMES = {
+    "save": _EXPORT,
+    "compile": "Popularity counts interactions: it has no loss and no optimiser",
+    **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
+                     "load_weights", "count_params", "network_"), _COUNTS),
+    "predict_proba": "predict returns each item's interaction count",
+    "history": "fit counts the interactions in one pass and returns the model",
+}
+PIPELINE_NAMES = {
+    "save": _EXPORT,
+    "fit": "fit the retriever and the ranker first, each on its own, then join them in "
+           "RecommendationPipeline(retriever, ranker)",
+    "predict": "the ranker scores pairs: pipeline.ranker.predict(rows)",
+    "summary": "pipeline.retriever.summary() and pipeline.ranker.summary()",
+}
+
+
+class KerasNames:
+    """Answers a Keras Model attribute that a ctr model lacks (`model.save`, `compile`) with what ctr
+    offers instead, from the class's `_KERAS_NAMES`, where Python said only that it does not exist."""
+
+    _KERAS_NAMES: Mapping[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        answer = type(self)._KERAS_NAMES.get(name)
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        if answer is None:  # Python's own error, which suggests a near name when it is shown
+            raise AttributeError(message, name=name, obj=self)
+        raise AttributeError(f"{message} ({answer})")
+
+
 def named_keywords(hints: Mapping[str, str] = KERAS_SCORING_ONLY) -> Callable[[F], F]:
     """Make a public method refuse a keyword it does not take with an ArgumentError that names the
     object's own class, the nearest keyword it does take, and from `hints` how ctr does what a Keras-only
@@ -189,14 +241,38 @@ def named_keywords(hints: Mapping[str, str] = KERAS_SCORING_ONLY) -> Callable[[F
         keywords = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         known = frozenset(keywords)
 
+        # Keras' evaluate(x, y) and predict(x, y) put labels where ctr's second argument is batch_size.
+        labels_second = keywords[1:2] == ["batch_size"]
+
         @functools.wraps(method)
         def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
             if not known.issuperset(kwargs):
                 name = next(k for k in kwargs if k not in known)
                 _refuse(f"{type(self).__name__}.{method.__name__}", name, keywords[1:], hints.get(name))
+            if labels_second and len(args) > 1 and labels_apart(args[1]):
+                raise ArgumentError(f"{type(self).__name__}.{method.__name__}: the second argument is batch_size, "
+                                    f"got a {type(args[1]).__name__}; labels are not passed apart from the data: "
+                                    f"they are {label_source(getattr(self, 'spec', None))}")
             return method(self, *args, **kwargs)
         return checked  # type: ignore[return-value]
     return decorate
+
+
+def labels_apart(value: Any) -> bool:
+    """Whether `value` is a column of values (a Series, a 1-D array, a list) or Keras' (x, y) pair, as
+    Keras takes labels, rather than a setting or a table (a list of rows, each a mapping, is a table)."""
+    if isinstance(value, str | bytes):
+        return False
+    if isinstance(value, Sequence):
+        return not any(isinstance(row, Mapping) for row in value)
+    return len(getattr(value, "shape", ())) == 1
+
+
+def label_source(spec: Any) -> str:
+    """Where a model's labels come from, for a message about labels given apart from the data."""
+    label = getattr(spec, "label", None)
+    return (f"the data's {label.column!r} column (the spec's label)" if label is not None
+            else "the data's rows themselves (every row is an interaction)")
 
 
 def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = None) -> None:

@@ -16,15 +16,17 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
-from ._args import check_arguments, check_saved_model_only, named_keywords
+from ._args import PIPELINE_NAMES, KerasNames, check_arguments, check_saved_model_only, named_keywords
 from .errors import ArgumentError, DataError
 from .evaluation import RankingEvaluation
 from .models.base import RankingModel
 from .models.recommender import Recommender, pad_id
 
 
-class RecommendationPipeline(RankingEvaluation):
+class RecommendationPipeline(RankingEvaluation, KerasNames):
     """A retriever and a ranker over one catalogue; `recommend` returns the ranker's top k."""
+
+    _KERAS_NAMES = PIPELINE_NAMES
 
     def __init__(self, retriever: Recommender, ranker: RankingModel | Recommender, n_candidates: int = 100):
         check_arguments("RecommendationPipeline", n_candidates=n_candidates)

@@ -265,6 +265,52 @@ def _keras_only_argument(env: dict) -> None:
             scorer.evaluate(rows.head(10), sample_weight=np.ones(10))
 
 
+def _keras_model_methods(env: dict) -> None:
+    model = ctr.LogisticRegression(env["spec"])
+    model.fit(env["frame"].head(500), verbose=0)
+    for name, answer in [("save", r"export\(path\) writes a SavedModel that serves raw features, and "
+                                  r"ctr\.load\(path\) reads it back; save_weights\(path\) keeps the weights"),
+                         ("compile", "the loss is the model's own and the optimiser Adam: set learning_rate, l2"),
+                         ("get_weights", r"the Keras network is model\.network_"),
+                         ("predict_proba", "predict returns the click probabilities")]:
+        with pytest.raises(AttributeError, match=rf"'LogisticRegression' object has no attribute '{name}' "
+                                                 rf"\(.*{answer}"):
+            getattr(model, name)
+        assert not hasattr(model, name)
+    with pytest.raises(AttributeError) as err:  # Python's own error, which suggests a near name when shown
+        getattr(model, "summry")  # noqa: B009 (the misspelt name is the point)
+    assert err.value.name == "summry" and err.value.obj is model
+
+
+def _keras_y(env: dict) -> None:
+    model, rows = ctr.LogisticRegression(env["spec"]), env["frame"].head(500)
+    model.fit(rows, verbose=0)
+    for scorer in (model, env["served"]):
+        for method in ("evaluate", "predict"):
+            with pytest.raises(ArgumentError, match=rf"{type(scorer).__name__}\.{method}: the second argument is "
+                                                    r"batch_size, got a ndarray; labels are not passed apart from "
+                                                    r"the data: they are the data's 'rating' column"):
+                getattr(scorer, method)(rows, rows["rating"].to_numpy())
+    with pytest.raises(ArgumentError, match=r"second argument is validation_data, .* got a tuple\. The labels"):
+        model.fit(rows, (rows, rows["rating"]), verbose=0)  # Keras' validation_data=(x, y)
+    assert model.fit(rows, rows.head(100).to_dict("records"), verbose=0)  # a list of rows is data
+
+
+def _pickled_trained_model(env: dict) -> None:
+    import copy
+    import pickle
+
+    model = ctr.LogisticRegression(env["spec"], learning_rate=0.05)
+    assert copy.deepcopy(model).get_config() == model.get_config()  # untrained: settings only, copied
+    model.fit(env["frame"].head(500), verbose=0)
+    for keep in (copy.deepcopy, pickle.dumps):
+        with pytest.raises(CtrError, match=r"a trained LogisticRegression is neither pickled nor deep-copied .*: "
+                                           r"export\(path\) keeps the model, .* save_weights\(path\) then "
+                                           r"load_weights\(path\)"):
+            keep(model)
+    assert copy.copy(model).network_ is model.network_  # a shallow copy shares the network
+
+
 def _cut_json(env: dict) -> None:
     (env["tmp"] / "rows.json").write_text('{"user_id": 1}\n{"user_id": ')
     with pytest.raises(DataError, match=r"rows\.json: not readable as JSON lines"):
@@ -386,6 +432,13 @@ CATALOGUE: list[Case] = [
          "`class_weight=`, `y=`, `steps=`)",
          "ArgumentError naming the model's own class, saying how ctr does it (a column of the data: the label, or "
          "`label.weight`) and listing what the method takes", _keras_only_argument),
+    Case("arguments", "a Keras Model attribute that ctr's models do not have (`model.save(path)`, `compile`, "
+         "`get_weights`, `predict_proba`)",
+         "AttributeError saying what ctr offers instead (`export`, the constructor's settings, `model.network_`, "
+         "`predict`)", _keras_model_methods),
+    Case("arguments", "labels given apart from the data, as Keras takes them (`evaluate(rows, labels)`, "
+         "`fit(rows, (rows, labels))`)",
+         "ArgumentError: the labels are the data's label column", _keras_y),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),
@@ -453,6 +506,9 @@ CATALOGUE: list[Case] = [
          "ArgumentError before training: a checkpoint is the model's export, a folder", _keras_file_checkpoint),
     Case("artefacts", "`load_weights` of weights another model saved, of a missing file, or into an unfitted model",
          "DataError naming the file and the mismatch, or the missing file; NotFittedError", _foreign_weights),
+    Case("artefacts", "`pickle` or `copy.deepcopy` of a trained model",
+         "CtrError: `export` keeps the model, `save_weights` and `load_weights` its weights (an untrained one copies)",
+         _pickled_trained_model),
     Case("artefacts", "pickle in a saved model", "none: SavedModel, JSON and YAML only", _no_pickle),
 ]
 

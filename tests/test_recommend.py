@@ -376,6 +376,35 @@ def test_recommenders_have_keras_evaluate_which_is_their_ranking_evaluation(spec
     assert recommenders["mf"].evaluate(test, train, k=5)["protocol"].startswith("sampled")  # as evaluate_ranking
 
 
+def test_keras_names_a_recommender_lacks_say_what_ctr_does_and_a_trained_one_is_not_deep_copied(
+        spec, recommenders, pipeline, loo):
+    """As for the click models (tests/test_catalogue.py): Keras' attributes a recommender, Popularity or
+    a pipeline lacks say what to use instead, and a trained one is refused by pickle and deepcopy."""
+    import copy
+    import pickle
+
+    train, test = loo
+    recommender, popularity = recommenders["mf"], ctr.Popularity(spec).fit(train)
+    for model, name, answer in [
+        (recommender, "predict_proba", r"each \(user, item\) pair's score; recommend\(queries, k\)"),
+        (popularity, "save", r"export\(path\) writes a SavedModel"),
+        (popularity, "get_weights", "Popularity learns no weights: it counts"),
+        (pipeline[0], "fit", r"fit the retriever and the ranker first, .* RecommendationPipeline\(retriever, ranker\)"),
+    ]:
+        with pytest.raises(AttributeError, match=rf"'{type(model).__name__}' object has no attribute '{name}' "
+                                                 rf"\(.*{answer}"):
+            getattr(model, name)
+    rows = test.head(20)
+    with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.predict: the second argument is batch_size, "
+                                                r"got a Series; labels are not passed apart from the data"):
+        recommender.predict(rows, rows["rating"])
+    for model in (recommender, pipeline[0]):  # the pipeline, for the trained models it holds
+        for keep in (copy.deepcopy, pickle.dumps):
+            with pytest.raises(ctr.CtrError, match=r"a trained \w+ is neither pickled nor deep-copied"):
+                keep(model)
+    assert pickle.loads(pickle.dumps(popularity)).predict(rows).tolist() == popularity.predict(rows).tolist()
+
+
 def test_a_list_with_fewer_items_left_than_k_is_padded_never_filled_with_excluded_items(
         recommenders, exports, pipeline, loo):
     """In process, the recommenders and the pipeline returned excluded items (scored -inf) to make up k,

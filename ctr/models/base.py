@@ -25,15 +25,19 @@ from .. import data as ctr_data
 from .._args import (
     CLICK_EVALUATE_ONLY,
     CLICK_FIT_ONLY,
+    CLICK_MODEL_NAMES,
     DEFAULT_EMBEDDING_UPDATES,
     EMBEDDING_UPDATES,
+    KerasNames,
     check_arguments,
     check_choice,
     check_no_other_arguments,
+    label_source,
+    labels_apart,
     named_keywords,
 )
 from .._keras import keras, tf
-from ..errors import ArgumentError, DataError, NotFittedError
+from ..errors import ArgumentError, CtrError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
 from ..spec import FeatureSpec, describe_spec
@@ -287,7 +291,7 @@ def saving_as_export(network: ReplicaModel, export: Callable[[Path], Any]) -> It
         network.export_to = None
 
 
-class NetworkWeights:
+class NetworkWeights(KerasNames):
     """Keras' `save_weights` and `load_weights` on a fitted ctr model: its network's weights, as
     `keras.callbacks.ModelCheckpoint(save_weights_only=True)` writes them during fit (TensorFlow's
     checkpoint format, or HDF5 for a name ending in .h5). They go back into the same fitted model,
@@ -321,6 +325,21 @@ class NetworkWeights:
 
     def _weights_changed(self) -> None:
         """Drop what was worked out from the weights before they changed (nothing, unless a model caches)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle and copy.deepcopy met TensorFlow's resource handles and failed with an error about
+        # tensors or Keras configs; an untrained model (settings only) still copies.
+        if getattr(self, "network_", None) is not None:
+            raise CtrError(f"a trained {type(self).__name__} is neither pickled nor deep-copied (its network is "
+                           "TensorFlow state): export(path) keeps the model, which ctr.load(path) serves, and "
+                           "save_weights(path) then load_weights(path) put this model's weights back")
+        return dict(self.__dict__)
+
+    def __copy__(self) -> Any:
+        """A shallow copy, sharing this model's network; only deep copies and pickles are refused."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
 
 
 def row_mean(total: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -440,11 +459,10 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
     last share of the rows (before any shuffling, as Keras does), and one callback is a list of one.
     A label vector passed where the validation data goes, as in Keras' fit(x, y), is named as such."""
     check_arguments(owner, validation_split=validation_split)
-    if isinstance(validation_data, pd.Series | np.ndarray | list | tuple):
-        labels = (f"the data's {spec.label.column!r} column (the spec's label)" if spec.label is not None
-                  else "the data's rows themselves (every row is an interaction)")
+    if labels_apart(validation_data):
         raise ArgumentError(f"{owner}: the second argument is validation_data, a table of rows with their labels; "
-                            f"got a {type(validation_data).__name__}. The labels are {labels}, not a separate y")
+                            f"got a {type(validation_data).__name__}. The labels are {label_source(spec)}, "
+                            "not a separate y")
     if validation_split is not None:
         if validation_data is not None:
             raise ArgumentError(f"{owner}: pass validation_data or validation_split, not both")
@@ -507,6 +525,8 @@ class RankingModel(NetworkWeights, abc.ABC):
     when a row is next used, the steps that Keras' Adam would have taken while batches skipped it;
     "lazy" moves only the rows a batch used. Both cost what a batch touches (see `_adam.LazyAdam`).
     """
+
+    _KERAS_NAMES = CLICK_MODEL_NAMES
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from .. import data as ctr_data
-from .._args import RECOMMENDER_FIT_ONLY, check_arguments, check_saved_model_only, named_keywords
+from .._args import (
+    POPULARITY_NAMES,
+    RECOMMENDER_FIT_ONLY,
+    KerasNames,
+    check_arguments,
+    check_saved_model_only,
+    named_keywords,
+)
 from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
 from ..implicit import Interactions, keys, refuse_weights
@@ -24,8 +31,10 @@ _FIT_ONLY = {**RECOMMENDER_FIT_ONLY, **dict.fromkeys(
     ("callbacks", "logdir", "backup_dir", "backup_every", "strategy", "validation_split"), _NO_TRAINING)}
 
 
-class Popularity(RankingEvaluation):
+class Popularity(RankingEvaluation, KerasNames):
     """Scores an item by its number of positive training interactions, the same for every query."""
+
+    _KERAS_NAMES = POPULARITY_NAMES
 
     def __init__(self, spec: FeatureSpec | str | Path):
         self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)

@@ -25,6 +25,7 @@ from .._args import (
     DEFAULT_EMBEDDING_UPDATES,
     EMBEDDING_UPDATES,
     RECOMMENDER_FIT_ONLY,
+    RECOMMENDER_NAMES,
     check_arguments,
     check_choice,
     check_exclude,
@@ -122,6 +123,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
 
     objective = "pointwise"  # or "bpr"; the two-tower model trains with "retrieval"
     factorized = False
+    _KERAS_NAMES = RECOMMENDER_NAMES
 
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
                  l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
