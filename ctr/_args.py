@@ -17,10 +17,19 @@ DEFAULT_EMBEDDING_UPDATES = "momentum"  # one default for the click models and t
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _shown(value: Any, typed: bool = False) -> str:
+    """A given value for a message, on one short line: a Series or an array passed by mistake is named
+    by its type and length, not printed whole."""
+    text = repr(value)
+    if "\n" in text or len(text) > 80:
+        return f"a {type(value).__name__}" + (f" of {len(value)} values" if hasattr(value, "__len__") else "")
+    return f"{text} ({type(value).__name__})" if typed else text
+
+
 def _integer(low: int) -> Callable[[Any], str | None]:
     def rule(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            return f"an integer, got {value!r} ({type(value).__name__})"
+            return f"an integer, got {_shown(value, typed=True)}"
         return None if value >= low else f"an integer of at least {low}, got {value}"
     return rule
 
@@ -31,7 +40,7 @@ def _number(low: float, *, above: bool, high: float | None = None) -> Callable[[
 
     def rule(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            return f"{wanted}, got {value!r} ({type(value).__name__})"
+            return f"{wanted}, got {_shown(value, typed=True)}"
         ok = (value > low if above else value >= low) and (high is None or value < high)
         return None if ok else f"{wanted}, got {value}"
     return rule
@@ -39,7 +48,7 @@ def _number(low: float, *, above: bool, high: float | None = None) -> Callable[[
 
 def _widths(value: Any) -> str | None:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        return f"a sequence of layer widths such as (256, 128), got {value!r}"
+        return f"a sequence of layer widths such as (256, 128), got {_shown(value)}"
     bad = [w for w in value if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1]
     return f"layer widths that are integers of at least 1, got {tuple(value)!r}" if bad else None
 
@@ -53,14 +62,14 @@ def _rate(value: Any) -> str | None:
 
 def _folder(value: Any) -> str | None:
     if not isinstance(value, str | os.PathLike):
-        return f"a folder path, got {value!r} ({type(value).__name__})"
+        return f"a folder path, got {_shown(value, typed=True)}"
     return f"a folder, but {value} is a file" if Path(value).exists() and not Path(value).is_dir() else None
 
 
 def _fractions(value: Any) -> str | None:
     wanted = "non-negative numbers that sum to 1, such as (0.8, 0.1, 0.1)"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence) or not value:
-        return f"{wanted}, got {value!r}"
+        return f"{wanted}, got {_shown(value)}"
     if any(isinstance(f, bool) or not isinstance(f, numbers.Real) or f < 0 for f in value):
         return f"{wanted}, got {tuple(value)!r}"
     return None if abs(sum(value) - 1.0) <= 1e-6 else f"{wanted}, got {tuple(value)!r} (sum {sum(value):g})"
@@ -69,12 +78,13 @@ def _fractions(value: Any) -> str | None:
 def _share(value: Any) -> str | None:
     wanted = "a number above 0 and at most 1"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return f"{wanted}, got {value!r} ({type(value).__name__})"
+        return f"{wanted}, got {_shown(value, typed=True)}"
     return None if 0 < value <= 1 else f"{wanted}, got {value}"
 
 
 def _verbosity(value: Any) -> str | None:
-    return None if value in ("auto", 0, 1, 2) and not isinstance(value, bool) else f"0, 1, 2 or 'auto', got {value!r}"
+    ok = isinstance(value, str | numbers.Integral) and not isinstance(value, bool) and value in ("auto", 0, 1, 2)
+    return None if ok else f"0, 1, 2 or 'auto', got {_shown(value)}"
 
 
 def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
@@ -286,7 +296,7 @@ def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = No
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:
     """Raise an ArgumentError unless `value` is one of `allowed`."""
     if value not in allowed:
-        raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {_shown(value)}")
 
 
 def check_saved_model_only(owner: str, format: str) -> None:

@@ -55,6 +55,10 @@ def test_predict_and_evaluate_take_keras_verbose(trained, splits, tmp_path, caps
     for bad in ({"verbose": "loud"}, {"batch_size": 0}):
         with pytest.raises(ctr.ArgumentError, match=r"verbose must be 0, 1, 2 or 'auto'|batch_size must be"):
             model.predict(rows, **bad)
+    # A column given by mistake is named by its type and length, not printed whole (nor a pandas error).
+    for name, wanted in [("batch_size", "an integer"), ("verbose", "0, 1, 2 or 'auto'")]:
+        with pytest.raises(ctr.ArgumentError, match=rf"{name} must be {wanted}, got a Series of 30 values$"):
+            model.predict(rows, **{name: rows["rating"]})
 
 
 def test_summary_shows_settings_features_and_every_trainable_weight(spec, trained):
