@@ -391,27 +391,45 @@ def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
     absent = [spec[name] for name in names if spec[name].source not in rows.columns]
     if not absent:  # a complete request (every serving call of a known user) is passed on as it is
         return rows
+    if len(absent) == len(names) and len(rows.columns):
+        # Columns, but none the model reads (a misnamed id): every query would be ranked as one
+        # featureless user, and the list would look plausible.
+        raise DataError(f"the queries hold none of the model's query columns "
+                        f"({', '.join(repr(f.source) for f in absent)}); their columns are "
+                        f"{', '.join(map(repr, rows.columns))}. Send each user's id (a user the model has never "
+                        "seen, with whatever of those columns they have)")
     if users is not None and len(users):
-        rows = _known_users(spec, rows, users, [f.source for f in absent if f.role == "user"])
+        key = next((f for f in spec.features if f.role == "user" and isinstance(f, Categorical)), None)
+        rows = _stored_values(key, rows, users, [f.source for f in absent if f.role == "user"])
         absent = [f for f in absent if f.source not in rows.columns]
     fills = {"string": ("", object), "float32": (np.nan, np.float64), "int64": (MISSING_INT, np.int64)}
     return rows.assign(**{f.source: np.full(len(rows), *fills[raw_dtype(f)]) for f in absent})
 
 
-def _known_users(spec: FeatureSpec, rows: pd.DataFrame, users: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """`rows` with `columns` (user features it lacks) taken from `users` by user id; NaN for an unknown user."""
-    key = next((f for f in spec.features if f.role == "user" and isinstance(f, Categorical)), None)
-    columns = [c for c in columns if c in users.columns]
-    if key is None or key.source not in rows.columns or key.source not in users.columns or not columns:
+def complete_pairs(spec: FeatureSpec, query_names: list[str], item_names: list[str], item_key: str,
+                   rows: pd.DataFrame, users: pd.DataFrame | None, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """(query, item) rows with the features a pair score reads: the query's as `complete_queries` fills
+    them, and the item columns `rows` lacks from the `catalogue` by item id (missing for an item not in
+    it), so that a user id and an item id are a whole pair, as they are a whole query in `recommend`."""
+    rows = complete_queries(spec, query_names, rows, users)
+    absent = [spec[name].source for name in item_names if spec[name].source not in rows.columns]
+    return _stored_values(spec[item_key], rows, catalogue, absent) if absent else rows
+
+
+def _stored_values(key: Feature | None, rows: pd.DataFrame, stored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`rows` with `columns` (features it lacks) taken from `stored` by the id feature `key` (a user's
+    latest row, or a catalogue item's); NaN for an id not stored."""
+    columns = [c for c in columns if c in stored.columns]
+    if key is None or key.source not in rows.columns or key.source not in stored.columns or not columns:
         return rows
     id_spec = FeatureSpec(features=(key,))
-    stored = users.drop_duplicates(key.source, keep="last")
+    stored = stored.drop_duplicates(key.source, keep="last")
     position = pd.Index(raw_features(stored, id_spec)[key.name]).get_indexer(raw_features(rows, id_spec)[key.name])
     known = position >= 0
     filled = {}
     for column in columns:
         values = stored[column].to_numpy()[np.maximum(position, 0)]
-        filled[column] = pd.Series(values, index=rows.index).where(known)  # an unknown user's stay missing
+        filled[column] = pd.Series(values, index=rows.index).where(known)  # an unknown id's stay missing
     return rows.assign(**filled)
 
 

@@ -377,16 +377,19 @@ class RecommenderExport(RankingEvaluation):
     @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores of (query, item) rows from their own raw features, by the export's `serving_default`:
-        what the model's `predict` gives. Rows are scored `batch_size` at a time; files are streamed
-        (`verbose`: a progress bar, as in Keras)."""
+        what the model's `predict` gives, with the columns a row lacks filled as it fills them (a known
+        user's and a catalogue item's stored features). Rows are scored `batch_size` at a time; files
+        are streamed (`verbose`: a progress bar, as in Keras)."""
         check_arguments("RecommenderExport.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or SCORED_A_CALL  # None: the default
         pairs, names = self._pair_signature()
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         scores = []
+        item_names = [n for n in names if n not in self.query_features]
         for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
-            frame = ctr_data.complete_queries(self.spec, self.query_features, chunk)
+            frame = ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"],
+                                            chunk, self.users, self.catalogue)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
             scores.append(pairs(**inputs)["score"].numpy())
             advance(len(chunk))

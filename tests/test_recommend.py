@@ -170,6 +170,39 @@ def test_a_known_users_stored_features_fill_a_query_of_their_id_alone(recommende
     np.testing.assert_allclose(tower.recommend(stranger, k=6)[1], tower.recommend(missing, k=6)[1], rtol=1e-6)
 
 
+def test_a_pair_of_ids_is_scored_with_the_stored_user_and_item_features(recommenders, exports, loo):
+    """`predict` of (user id, item id) rows reads the user's stored features and the catalogue item's,
+    in process and from the export alike: the model refused such rows (columns missing), and the
+    export read every absent feature as missing."""
+    ids = loo[1].head(6)[["user_id", "item_id"]]
+    ids = pd.concat([ids, pd.DataFrame({"user_id": [987_654], "item_id": [ids["item_id"].iloc[0]]})],
+                    ignore_index=True)  # an unknown user: their features stay missing
+    for name in ("two_tower", "neumf"):
+        model = recommenders[name]
+        whole = ids.merge(model.users_, on="user_id", how="left").merge(model.catalogue_, on="item_id", how="left")
+        want = model.predict(whole)
+        np.testing.assert_allclose(model.predict(ids), want, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(ctr.RecommenderExport(exports[name]).predict(ids), want, rtol=1e-5, atol=1e-5,
+                                   err_msg=name)
+    with pytest.raises(ctr.DataError, match=r"'genres'.* missing"):  # no item id: nothing to fill from
+        recommenders["two_tower"].predict(ids[["user_id"]])
+
+
+def test_queries_holding_none_of_the_query_columns_are_refused_not_ranked_as_nobody(recommenders, exports, pipeline,
+                                                                                      loo):
+    """A misnamed id column (`uid` for `user_id`) was read as a query with every feature missing, and
+    every user got the same plausible list; in process, from the export and in the pipeline alike."""
+    misnamed = loo[1].head(3)[["user_id", "item_id"]].rename(columns={"user_id": "uid"})
+    for model in (recommenders["mf"], ctr.RecommenderExport(exports["mf"]), pipeline[0],
+                  ctr.RecommenderExport(pipeline[1])):
+        with pytest.raises(ctr.DataError, match=r"the queries hold none of the model's query columns \('user_id'"
+                                                r".*their columns are 'uid', 'item_id'\. Send each user's id"):
+            model.recommend(misnamed, k=3)
+    with pytest.raises(ctr.DataError, match="none of the model's query columns"):
+        ctr.RecommenderExport(exports["mf"]).predict(misnamed)  # pairs without their user
+    assert len(recommenders["mf"].recommend(pd.DataFrame({"user_id": [None]}), k=3)[0]) == 1  # an explicit nobody
+
+
 def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     queries = loo[1].head(4)
     model = recommenders["mf"]

@@ -357,11 +357,14 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores (logits) of (query, item) rows from their own user, context and item features: what
-        the export's `serving_default` returns for the same raw rows (`verbose`: a progress bar, as in Keras)."""
+        the export's `serving_default` returns for the same raw rows (`verbose`: a progress bar, as in Keras).
+        Columns a row lacks are filled as `recommend` fills them: a known user's and a catalogue item's
+        stored features by their ids, the rest as missing."""
         check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or PREDICTED_A_CALL  # None: the default
         network = self._require_network()
-        frame = ctr_data.read(data)
+        frame = ctr_data.complete_pairs(self.spec, self.query_features, self.item_features, self.item_key,
+                                        ctr_data.read(data), self.users_, self.catalogue_)
         advance = ctr_data.progress(frame, verbose)
         encoded = self._encode_table(frame, [*self.query_features, *self.item_features])
         scores = []
