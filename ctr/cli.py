@@ -206,15 +206,18 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from . import data, models
     from .spec import FeatureSpec, Label
 
-    if args.embedding_updates is not None and args.model == "two_tower":
-        adam = [m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m not in ("two_tower", "popularity")]
-        raise ArgumentError(f"--embedding-updates applies to the Adam-trained models ({', '.join(adam)}); "
-                            "two_tower trains with Adagrad")
+    # Mistakes in the flags and the spec are named before TensorFlow starts and the data loads.
+    _check_fit_flags(args)
     spec = FeatureSpec.from_yaml(args.spec)
-    frame = load_table(args.data, args.format, seed=args.seed)
+    if args.model not in _RECOMMENDERS and args.negatives is None and spec.label is None:
+        raise ArgumentError(f"spec {spec.name!r} has no label, and a click model learns what gets clicked: give "
+                            "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
+                            "each interaction with N items its user never touched as non-clicks, or train a "
+                            "recommender (--model mf, bpr, neumf or two_tower)")
+    from . import data, models
+
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
@@ -222,24 +225,12 @@ def _fit(args: argparse.Namespace) -> int:
         kwargs["hidden_units"] = args.hidden_units
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
     if args.model == "popularity":
-        _refuse_training_flags(args)
         kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
+    frame = load_table(args.data, args.format, seed=args.seed)
     if args.model in _RECOMMENDERS:
-        if args.split_by_time:
-            raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
-                                "user's latest interaction, and validated on the one before")
-        if args.group_by or args.stop_on != "auc":
-            raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "
-                                "ranking each user's held-out items, which is per user already")
-        if args.negatives is not None:
-            raise ArgumentError(f"--negatives applies to the click models; {args.model} draws its own negatives "
-                                "(--param n_negatives=N), fresh every epoch")
         model, history = _fit_recommender(args, spec, frame, kwargs)
     else:
-        if args.stop_on == "gauc" and not args.group_by:
-            raise ArgumentError("--stop-on gauc watches the validation group AUC: give --group-by COLUMN (e.g. "
-                                "user_id)")
         if args.group_by:  # before the training, not after it
             data.require_columns(frame.columns, [args.group_by], where=args.data,
                                  hint=" (--group-by names it: the group AUC is over its values)")
@@ -255,11 +246,6 @@ def _fit(args: argparse.Namespace) -> int:
             train, valid, test = (data.add_negatives(part, spec, args.negatives, items=frame, seed=args.seed + i)
                                   if len(part) else part for i, part in enumerate((train, valid, test)))
             spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name)
-        elif spec.label is None:
-            raise ArgumentError(f"spec {spec.name!r} has no label, and a click model learns what gets clicked: give "
-                                "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
-                                "each interaction with N items its user never touched as non-clicks, or train a "
-                                "recommender (--model mf, bpr, neumf or two_tower)")
         model = cls(spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
         if args.patience is not None and not len(valid):
@@ -286,6 +272,28 @@ def _fit(args: argparse.Namespace) -> int:
         except CtrError as err:  # matplotlib is optional
             print(f"ctr fit: no training-curve plot ({err})")
     return 0
+
+
+def _check_fit_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that do not go together or do not apply to the model, from the flags alone."""
+    if args.embedding_updates is not None and args.model == "two_tower":
+        adam = [m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m not in ("two_tower", "popularity")]
+        raise ArgumentError(f"--embedding-updates applies to the Adam-trained models ({', '.join(adam)}); "
+                            "two_tower trains with Adagrad")
+    if args.model == "popularity":
+        _refuse_training_flags(args)
+    if args.model in _RECOMMENDERS:
+        if args.split_by_time:
+            raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
+                                "user's latest interaction, and validated on the one before")
+        if args.group_by or args.stop_on != "auc":
+            raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "
+                                "ranking each user's held-out items, which is per user already")
+        if args.negatives is not None:
+            raise ArgumentError(f"--negatives applies to the click models; {args.model} draws its own negatives "
+                                "(--param n_negatives=N), fresh every epoch")
+    elif args.stop_on == "gauc" and not args.group_by:
+        raise ArgumentError("--stop-on gauc watches the validation group AUC: give --group-by COLUMN (e.g. user_id)")
 
 
 def _refuse_training_flags(args: argparse.Namespace) -> None:

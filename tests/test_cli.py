@@ -28,8 +28,9 @@ def test_describe_prints_features_inputs_and_encoders(capsys, tmp_path):
 
 
 def test_import_help_and_specs_do_not_start_tensorflow():
-    """`import ctr`, `ctr --help`, a usage error and a spec check are instant: TensorFlow is imported
-    when a model, the data layer or an export is first used; every public name still resolves."""
+    """`import ctr`, `ctr --help`, usage errors (a fit's flags and spec too) and a spec check are instant:
+    TensorFlow is imported when a model, the data layer or an export is first used; every public name
+    still resolves."""
     code = """
 import contextlib, io, sys
 import ctr
@@ -42,6 +43,14 @@ for argv in (["--help"], ["fit", "--spec"]):
             main(argv)
         except SystemExit as done:
             assert done.code == (0 if argv == ["--help"] else 2), done.code
+# A fit whose flags or spec are wrong says so before TensorFlow starts (and before the data loads).
+for argv in (["fit", "--spec", "no-such-spec.yaml", "--data", "synthetic"],
+             ["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "mf", "--split-by-time", "timestamp"],
+             ["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "popularity", "--logdir", "tb"],
+             ["fit", "--spec", "SPEC", "--data", "synthetic", "--stop-on", "gauc"]):
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main([a.replace("SPEC", sys.argv[1]) for a in argv]) == 2
+    assert "ctr fit: error: " in err.getvalue(), err.getvalue()
 ctr.FeatureSpec([ctr.Categorical("user_id")])
 assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 assert set(ctr.__all__) <= set(dir(ctr))
@@ -56,7 +65,8 @@ except AttributeError as err:
 else:
     raise AssertionError("an unknown name resolved")
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "feature_specs" / "synthetic.yaml")],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     # TensorFlow's start-up notices (oneDNN, no CUDA driver) are below ctr's default log level.
     assert "absl::InitializeLog" not in done.stderr and not re.search(r"(?m)^I\d{4} ", done.stderr), done.stderr
