@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._args import EMBEDDING_UPDATES
-from .errors import ArgumentError, CtrError
+from .errors import ArgumentError, CtrError, DataError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,10 +182,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line(args.command)
+            _check_paths(args)
             return _COMMANDS[args.command](args)
     except (CtrError, OSError) as err:  # OSError: a file that cannot be read or written, with its path
         print(f"ctr {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Name a --model folder that is not an export, a --spec that is not a spec and --data that is not
+    there before TensorFlow starts, which took 3 to 4 s before a typo was reported."""
+    from .export_files import read_metadata
+    from .spec import FeatureSpec
+
+    if args.command != "fit" and getattr(args, "model", None):  # fit's --model names a model to train
+        read_metadata(Path(args.model))
+    if args.command != "describe" and getattr(args, "spec", None):  # describe's is a spec or an export
+        FeatureSpec.from_yaml(args.spec)
+    if getattr(args, "data", None):
+        _data_format(args.data, getattr(args, "format", "auto"))
+    for flag in ("train", "seen"):  # tables of interactions
+        if getattr(args, flag, None) and not Path(getattr(args, flag)).exists():
+            raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder")
 
 
 def _warning_line(command: str) -> Callable[..., None]:
@@ -208,8 +226,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec, Label
 
-    # Mistakes in the flags and the spec are named before TensorFlow starts and the data loads.
-    _check_fit_flags(args)
+    _check_fit_flags(args)  # before TensorFlow starts and the data loads, as main checks the paths
     spec = FeatureSpec.from_yaml(args.spec)
     if args.model not in _RECOMMENDERS and args.negatives is None and spec.label is None:
         raise ArgumentError(f"spec {spec.name!r} has no label, and a click model learns what gets clicked: give "
@@ -399,7 +416,6 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
 
     from . import models
     from .data import labels
-    from .errors import DataError
     from .evaluation import evaluate_ranking
     from .implicit import keys, leave_one_out
 
@@ -524,7 +540,6 @@ _OUTPUTS = (".csv", ".tsv", ".parquet", ".json")
 def _recommend(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .errors import DataError
     from .export_recommend import RecommenderExport
 
     served = RecommenderExport(args.model)
@@ -604,7 +619,6 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
 
     from . import data
     from ._args import check_arguments
-    from .errors import DataError
 
     if args.user is not None or args.feature or args.history or args.exclude:
         raise ArgumentError("one user (--user, --feature, --history, --exclude) or a file of queries (--data), "
@@ -675,8 +689,6 @@ def _parse_value(feature, text: str):
     try:
         return float(text) if dtype == "float32" else int(text) if dtype == "int64" else text
     except ValueError:
-        from .errors import DataError
-
         raise DataError(f"feature {feature.name!r} expects {dtype} values, got {text!r}") from None
 
 
@@ -755,9 +767,10 @@ def _describe(args: argparse.Namespace) -> int:
 
     target = Path(args.spec)
     if target.is_dir():
-        from .export import _read_metadata, describe_export
+        from .export import describe_export
+        from .export_files import read_metadata
 
-        metadata = _read_metadata(target)  # names what is missing when the folder is not an export
+        metadata = read_metadata(target)  # names what is missing when the folder is not an export
         print(describe_export(metadata, FeatureSpec.from_yaml(target / "assets" / "spec.yaml")))
     else:
         print(FeatureSpec.from_yaml(target).describe())
@@ -766,8 +779,6 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _data_format(source: str, fmt: str = "auto") -> str:
     """What --data is: one of _FORMATS, recognised by its files unless --format says."""
-    from .errors import DataError
-
     if fmt != "auto":
         return fmt
     path = Path(source)

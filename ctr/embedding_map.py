@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import CtrError
-from .export import _read_metadata, load_graph
+from .export import load_graph
+from .export_files import read_metadata
 from .inspect import _pyplot, save_figure
 from .spec import FeatureSpec
 
@@ -22,7 +23,7 @@ from .spec import FeatureSpec
 def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], np.ndarray]:
     """The vocabulary of `feature` and its rows of the exported embedding table."""
     path = Path(model_dir)
-    metadata = _read_metadata(path)
+    metadata = read_metadata(path)
     spec = FeatureSpec.from_yaml(path / "assets" / "spec.yaml")
     if feature not in spec.names:
         raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}")

@@ -27,6 +27,7 @@ from . import data as ctr_data
 from ._args import CLICK_EVALUATE_ONLY, check_arguments, named_keywords
 from ._keras import tf
 from .errors import CtrError, first_line
+from .export_files import DAMAGED, METADATA, read_metadata, recover_interrupted_export
 from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .spec import FeatureSpec, describe_spec, raw_dtype
@@ -34,7 +35,6 @@ from .spec import FeatureSpec, describe_spec, raw_dtype
 if TYPE_CHECKING:
     from .models.base import RankingModel
 
-METADATA = "assets.extra/ctr.json"
 # Rows a loaded export scores in one call. Two million synthetic rows from Parquet, scored by DeepFM
 # in one call, peaked at 7 GB; in calls of this size at 1.5 GB, and rows/s are the same from 8k to 500k.
 SCORED_A_CALL = 65_536
@@ -128,17 +128,6 @@ def atomic_export(path: Path, write: Callable[[Path], None], check: Callable[[Pa
     return path
 
 
-def recover_interrupted_export(path: Path) -> None:
-    """Undo a swap that a kill cut between its two renames: put the previous export back in place."""
-    path = Path(path).absolute()
-    if path.exists() or not path.parent.exists():
-        return
-    aside = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    aside = [p for p in aside if (p / "saved_model.pb").exists()]
-    if aside:
-        os.rename(aside[-1], path)
-
-
 def _fsync_tree(root: Path) -> None:
     for folder, _, files in os.walk(root):
         for name in files:
@@ -199,7 +188,7 @@ class ServedModel:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.metadata = _read_metadata(self.path)
+        self.metadata = read_metadata(self.path)
         if "recommend" in self.metadata.get("signatures", []):
             raise CtrError(f"{self.path} is a recommender export ({self.metadata['model']}); it recommends items "
                            "rather than scoring rows: use ctr.RecommenderExport or `ctr recommend`")
@@ -255,34 +244,19 @@ class ServedModel:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"
 
 
-def _read_metadata(path: Path) -> dict[str, Any]:
-    recover_interrupted_export(path)
-    if not (path / "saved_model.pb").exists():
-        raise CtrError(f"{path}: no SavedModel here (saved_model.pb is missing)")
-    if not (path / METADATA).exists():
-        raise CtrError(f"{path}: a SavedModel, but not one written by ctr ({METADATA} is missing)")
-    try:
-        return json.loads((path / METADATA).read_text(encoding="utf-8"))
-    except (ValueError, OSError) as err:
-        raise CtrError(f"{path}: {METADATA} cannot be read ({err}); {_DAMAGED}") from err
-
-
-_DAMAGED = "the export is damaged or incomplete: export the model again"
-
-
 def load_graph(path: Path) -> Any:
     """The SavedModel at `path` loaded with TensorFlow, or a CtrError saying the export is damaged:
     a truncated or missing file fails inside TensorFlow with OSError, IndexError and the like."""
     try:
         return tf.saved_model.load(str(path))
     except Exception as err:  # whatever TensorFlow raised, the files are the problem (chained)
-        raise CtrError(f"{path}: the SavedModel cannot be loaded ({first_line(err)}); {_DAMAGED}") from err
+        raise CtrError(f"{path}: the SavedModel cannot be loaded ({first_line(err)}); {DAMAGED}") from err
 
 
 def load(path: str | Path) -> Any:
     """Load an export written by `export`: a `ServedModel` for ranking models (predict on raw rows),
     a `RecommenderExport` for recommenders and pipelines (recommend for query rows)."""
-    if "recommend" in _read_metadata(Path(path)).get("signatures", []):
+    if "recommend" in read_metadata(Path(path)).get("signatures", []):
         from .export_recommend import RecommenderExport
 
         return RecommenderExport(path)

@@ -34,6 +34,7 @@ from ._keras import tf
 from .errors import CtrError, DataError
 from .evaluation import RankingEvaluation
 from .export import SCORED_A_CALL, ExportError, atomic_export
+from .export_files import DAMAGED, METADATA, read_metadata
 from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .models.recommender import PAIRS_A_CALL, item_ids, similarity
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 CATALOGUE = "assets.extra/catalogue.parquet"
 USERS = "assets.extra/users.parquet"
-METADATA = "assets.extra/ctr.json"
 
 
 class _Catalogue(tf.Module):
@@ -344,16 +344,16 @@ class RecommenderExport(RankingEvaluation):
     be tested with `ctr.evaluate_ranking` like the model it came from."""
 
     def __init__(self, path: str | Path):
-        from .export import _DAMAGED, _read_metadata, load_graph
+        from .export import load_graph
 
         self.path = Path(path)
-        self.metadata = _read_metadata(self.path)
+        self.metadata = read_metadata(self.path)
         if "recommend" not in self.metadata.get("signatures", []):
             raise CtrError(f"{self.path} is a ranking export ({self.metadata['model']}) with no recommend "
                            "signature: use ctr.load(path).predict(rows) or `ctr predict`")
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
         if not (self.path / CATALOGUE).exists():
-            raise CtrError(f"{self.path}: {CATALOGUE}, the catalogue, is missing; {_DAMAGED}")
+            raise CtrError(f"{self.path}: {CATALOGUE}, the catalogue, is missing; {DAMAGED}")
         self.catalogue = pd.read_parquet(self.path / CATALOGUE)
         self.users = pd.read_parquet(self.path / USERS) if (self.path / USERS).exists() else pd.DataFrame()
         self._loaded = load_graph(self.path)

@@ -27,7 +27,7 @@ def test_describe_prints_features_inputs_and_encoders(capsys, tmp_path):
     assert f"ctr describe: error: {tmp_path}: no SavedModel here (saved_model.pb is missing)" in capsys.readouterr().err
 
 
-def test_import_help_and_specs_do_not_start_tensorflow():
+def test_import_help_and_specs_do_not_start_tensorflow(tmp_path):
     """`import ctr`, `ctr --help`, usage errors (a fit's flags and spec too) and a spec check are instant:
     TensorFlow is imported when a model, the data layer or an export is first used; every public name
     still resolves."""
@@ -43,14 +43,24 @@ for argv in (["--help"], ["fit", "--spec"]):
             main(argv)
         except SystemExit as done:
             assert done.code == (0 if argv == ["--help"] else 2), done.code
-# A fit whose flags or spec are wrong says so before TensorFlow starts (and before the data loads).
-for argv in (["fit", "--spec", "no-such-spec.yaml", "--data", "synthetic"],
-             ["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "mf", "--split-by-time", "timestamp"],
-             ["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "popularity", "--logdir", "tb"],
-             ["fit", "--spec", "SPEC", "--data", "synthetic", "--stop-on", "gauc"]):
+# A wrong path, or a fit's clashing flags, is named before TensorFlow starts (and the data loads).
+for argv, said in [
+        (["fit", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file at no-such-spec.yaml"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "mf", "--split-by-time", "timestamp"],
+         "--split-by-time applies to the click models"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "popularity", "--logdir", "tb"],
+         "--logdir: popularity counts"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--stop-on", "gauc"], "give --group-by COLUMN"),
+        (["fit", "--spec", "SPEC", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file"),
+        (["evaluate", "--model", "no-such-export", "--data", "synthetic"], "no-such-export: no SavedModel here"),
+        (["recommend", "--model", "no-such-export", "--user", "1"], "no-such-export: no SavedModel here"),
+        (["inspect-data", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file"),
+        (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--train", "no-such.parquet"],
+         "--train 'no-such.parquet': no such file or folder"),
+        (["predict", "--model", "EXPORT", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file")]:
     with contextlib.redirect_stderr(io.StringIO()) as err:
-        assert main([a.replace("SPEC", sys.argv[1]) for a in argv]) == 2
-    assert "ctr fit: error: " in err.getvalue(), err.getvalue()
+        assert main([a.replace("SPEC", sys.argv[1]).replace("EXPORT", sys.argv[2]) for a in argv]) == 2
+    assert f"ctr {argv[0]}: error: " in err.getvalue() and said in err.getvalue(), err.getvalue()
 ctr.FeatureSpec([ctr.Categorical("user_id")])
 assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 assert set(ctr.__all__) <= set(dir(ctr))
@@ -65,7 +75,11 @@ except AttributeError as err:
 else:
     raise AssertionError("an unknown name resolved")
 """
-    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "feature_specs" / "synthetic.yaml")],
+    export = tmp_path / "export"  # what the shell checks of an export, without TensorFlow: its files
+    (export / "assets.extra").mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    (export / "assets.extra" / "ctr.json").write_text("{}")
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "feature_specs" / "synthetic.yaml"), str(export)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     # TensorFlow's start-up notices (oneDNN, no CUDA driver) are below ctr's default log level.

@@ -1,0 +1,38 @@
+"""An export folder on disk, read without TensorFlow: its ctr metadata, and the swap a kill cut short,
+undone. The shell checks a --model folder with these before TensorFlow starts."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import CtrError
+
+METADATA = "assets.extra/ctr.json"
+DAMAGED = "the export is damaged or incomplete: export the model again"
+
+
+def recover_interrupted_export(path: Path) -> None:
+    """Undo a swap that a kill cut between its two renames: put the previous export back in place."""
+    path = Path(path).absolute()
+    if path.exists() or not path.parent.exists():
+        return
+    aside = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    aside = [p for p in aside if (p / "saved_model.pb").exists()]
+    if aside:
+        os.rename(aside[-1], path)
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The metadata ctr wrote beside an export, or a CtrError saying why `path` is not a ctr export."""
+    recover_interrupted_export(path)
+    if not (path / "saved_model.pb").exists():
+        raise CtrError(f"{path}: no SavedModel here (saved_model.pb is missing)")
+    if not (path / METADATA).exists():
+        raise CtrError(f"{path}: a SavedModel, but not one written by ctr ({METADATA} is missing)")
+    try:
+        return json.loads((path / METADATA).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise CtrError(f"{path}: {METADATA} cannot be read ({err}); {DAMAGED}") from err
