@@ -299,6 +299,23 @@ def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> N
         raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {_shown(value)}")
 
 
+def figure_path(path: str | os.PathLike) -> Path:
+    """Where a figure goes: `path`, whose ending names an image format matplotlib writes (".png" added
+    when it has none, as matplotlib adds it), or an ArgumentError naming the formats it writes."""
+    path = Path(path)
+    if not path.suffix:
+        return path.with_suffix(".png")
+    try:  # matplotlib is optional: without it, drawing says how to install it
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return path
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise ArgumentError(f"{path}: a figure is written as {', '.join('.' + f for f in formats)}; the file "
+                            f"name's ending says which, and {path.suffix} is none of them")
+    return path
+
+
 def check_saved_model_only(owner: str, format: str) -> None:
     """Raise an ArgumentError for an export format other than a SavedModel, which is all a recommender has."""
     if format == "onnx":

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._args import EMBEDDING_UPDATES
+from ._args import EMBEDDING_UPDATES, figure_path
 from .errors import ArgumentError, CtrError, DataError
 
 
@@ -190,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_paths(args: argparse.Namespace) -> None:
-    """Name a --model folder that is not an export, a --spec that is not a spec and --data that is not
-    there before TensorFlow starts, which took 3 to 4 s before a typo was reported."""
+    """Name a --model folder that is not an export, a --spec that is not a spec, --data that is not there
+    and an --out or --plot whose ending names no format before TensorFlow starts, which took 3 to 4 s
+    before a typo was reported (and, for a figure, came after the work, as a matplotlib traceback)."""
     from .export_files import read_metadata
     from .spec import FeatureSpec
 
@@ -204,6 +205,11 @@ def _check_paths(args: argparse.Namespace) -> None:
     for flag in ("train", "seen"):  # tables of interactions
         if getattr(args, flag, None) and not Path(getattr(args, flag)).exists():
             raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder")
+    if args.command in ("predict", "recommend", "downsample") and args.out:
+        _output_file(args.out)
+    figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
+    if figure and getattr(args, figure):
+        figure_path(getattr(args, figure))
 
 
 def _warning_line(command: str) -> Callable[..., None]:
@@ -745,7 +751,7 @@ def _embeddings(args: argparse.Namespace) -> int:
     frame = load_table(args.data, args.format) if args.data else None
     written = embedding_map(args.model, args.feature, args.out, data=frame, color_by=args.color_by)
     print(f"ctr embeddings: {written['rows']} {args.feature} vectors mapped with {written['method']} → "
-          f"{written['png']}; projector files {written['vectors']} and {written['metadata']}")
+          f"{written['figure']}; projector files {written['vectors']} and {written['metadata']}")
     return 0
 
 

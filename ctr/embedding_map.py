@@ -63,7 +63,8 @@ def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
 
 def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd.DataFrame | None = None,
                   color_by: str | None = None, top: int = 10) -> dict[str, Any]:
-    """Write `out` (PNG), `<out>.vectors.tsv` and `<out>.metadata.tsv`; returns what was written."""
+    """Write `out` (a figure, PNG unless its ending says otherwise), `<out>.vectors.tsv` and
+    `<out>.metadata.tsv`; returns what was written."""
     plt = _pyplot()
     names, vectors = embedding_vectors(model_dir, feature)
     coords, method = project(vectors)
@@ -92,7 +93,7 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
             ax.scatter(coords[rest, 0], coords[rest, 1], s=5, alpha=0.4, color="lightgrey", label="other")
         ax.legend(markerscale=2, fontsize=8, title=color_by, loc="best")
     ax.set_title(f"{feature} embeddings ({len(names):,} values, {method})")
-    save_figure(plt, fig, out)
+    figure = save_figure(plt, fig, out)
     vectors_tsv, metadata_tsv = out.with_suffix(".vectors.tsv"), out.with_suffix(".metadata.tsv")
     np.savetxt(vectors_tsv, vectors, delimiter="\t", fmt="%.6g")
     meta = pd.DataFrame({feature: names})
@@ -100,4 +101,4 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
         meta[color_by] = labels
     # The projector wants a header only when there are several columns.
     meta.to_csv(metadata_tsv, sep="\t", index=False, header=labels is not None)
-    return {"png": out, "vectors": vectors_tsv, "metadata": metadata_tsv, "method": method, "rows": len(names)}
+    return {"figure": figure, "vectors": vectors_tsv, "metadata": metadata_tsv, "method": method, "rows": len(names)}

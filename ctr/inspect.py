@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from . import data as ctr_data
-from .errors import CtrError
+from ._args import figure_path
+from .errors import ArgumentError, CtrError
 from .features import MISSING_INT
 from .spec import Categorical, FeatureSpec, MultiCategorical, Text
 
@@ -119,9 +120,14 @@ def _pyplot() -> Any:
 
 
 def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
-    """Lay out, write as PNG (creating the folder) and release a figure."""
+    """Lay out, write (creating the folder; the file name's ending says the format, PNG when it has
+    none) and release a figure."""
+    try:
+        path = figure_path(path)
+    except ArgumentError:
+        plt.close(fig)
+        raise
     fig.tight_layout()
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

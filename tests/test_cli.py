@@ -57,7 +57,11 @@ for argv, said in [
         (["inspect-data", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file"),
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--train", "no-such.parquet"],
          "--train 'no-such.parquet': no such file or folder"),
-        (["predict", "--model", "EXPORT", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file")]:
+        (["predict", "--model", "EXPORT", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file"),
+        (["predict", "--model", "EXPORT", "--data", "synthetic", "--out", "rows.xlsx"],
+         "--out rows.xlsx: the file name must end in .csv"),
+        (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--plot", "curve.txt"],
+         "curve.txt: a figure is written as")]:
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert main([a.replace("SPEC", sys.argv[1]).replace("EXPORT", sys.argv[2]) for a in argv]) == 2
     assert f"ctr {argv[0]}: error: " in err.getvalue() and said in err.getvalue(), err.getvalue()

@@ -61,6 +61,24 @@ def test_training_curves_png(trained, tmp_path):
     assert _valid_png(plot_history(grouped, tmp_path / "grouped.png"))
 
 
+def test_a_figure_is_written_in_the_format_its_name_ends_with_and_another_ending_is_named(trained, tmp_path,
+                                                                                           capsys):
+    """`--plot x.txt` was a matplotlib traceback after the work; a name with no ending was written with
+    ".png" added while ctr printed the name without it."""
+    history = trained["deepfm"].history_
+    assert plot_history(history, tmp_path / "curves.svg").read_text().lstrip().startswith("<?xml")
+    assert plot_history(history, tmp_path / "curves") == tmp_path / "curves.png"
+    assert _valid_png(tmp_path / "curves.png")
+    with pytest.raises(ctr.ArgumentError, match=r"curves\.txt: a figure is written as .*\.pdf.*\.png.*\.svg.*; the "
+                                                r"file name's ending says which, and \.txt is none of them"):
+        plot_history(history, tmp_path / "curves.txt")
+    assert not (tmp_path / "curves.txt").exists()
+    # The shell names it before TensorFlow starts (its other paths: tests/test_cli.py).
+    assert main(["inspect-data", "--spec", "feature_specs/synthetic.yaml", "--data", "synthetic", "--out",
+                 str(tmp_path / "report.txt")]) == 2
+    assert "report.txt: a figure is written as" in capsys.readouterr().err
+
+
 def test_a_retrievers_curves_show_its_loss_and_top_k_accuracies(tmp_path):
     history = {"loss": [9.0, 8.0], "regularization_loss": [0.0, 0.0], "val_loss": [7.0, 6.5],
                "val_factorized_top_k/top_100_categorical_accuracy": [0.2, 0.3],
