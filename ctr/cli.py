@@ -193,11 +193,14 @@ def _check_paths(args: argparse.Namespace) -> None:
     """Name a --model folder that is not an export, a --spec that is not a spec, --data that is not there
     and an --out or --plot whose ending names no format before TensorFlow starts, which took 3 to 4 s
     before a typo was reported (and, for a figure, came after the work, as a matplotlib traceback)."""
-    from .export_files import read_metadata
+    from .export_files import check_export_target, read_metadata
     from .spec import FeatureSpec
 
     if args.command != "fit" and getattr(args, "model", None):  # fit's --model names a model to train
         read_metadata(Path(args.model))
+    export = {"fit": "export", "demo": "out"}.get(args.command)
+    if export and getattr(args, export):  # not after the training
+        check_export_target(getattr(args, export))
     if args.command != "describe" and getattr(args, "spec", None):  # describe's is a spec or an export
         FeatureSpec.from_yaml(args.spec)
     if getattr(args, "data", None):
@@ -398,12 +401,15 @@ def _model_params(cls: type, params: list[tuple[str, Any]], given: set[str]) -> 
 
 
 def _fractions(text: str) -> tuple[float, ...]:
-    """--split: comma-separated fractions."""
+    """--split: the train, validation and test fractions."""
+    wanted = f"expected three comma-separated fractions, train,valid,test, such as 0.8,0.1,0.1, got {text!r}"
     try:
-        return tuple(float(x) for x in text.split(","))
+        fractions = tuple(float(x) for x in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated fractions such as 0.8,0.1,0.1, got {text!r}") from None
+        raise argparse.ArgumentTypeError(wanted) from None
+    if len(fractions) != 3:
+        raise argparse.ArgumentTypeError(wanted + " (0.9,0,0.1 validates on nothing)")
+    return fractions
 
 
 def _widths(text: str) -> tuple[int, ...]:

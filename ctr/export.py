@@ -27,7 +27,7 @@ from . import data as ctr_data
 from ._args import CLICK_EVALUATE_ONLY, check_arguments, named_keywords
 from ._keras import tf
 from .errors import CtrError, first_line
-from .export_files import DAMAGED, METADATA, read_metadata, recover_interrupted_export
+from .export_files import DAMAGED, METADATA, ExportError, check_export_target, read_metadata
 from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
 from .spec import FeatureSpec, describe_spec, raw_dtype
@@ -38,10 +38,6 @@ if TYPE_CHECKING:
 # Rows a loaded export scores in one call. Two million synthetic rows from Parquet, scored by DeepFM
 # in one call, peaked at 7 GB; in calls of this size at 1.5 GB, and rows/s are the same from 8k to 500k.
 SCORED_A_CALL = 65_536
-
-
-class ExportError(CtrError):
-    """The export could not be written or did not reproduce the model; nothing was replaced."""
 
 
 class _RankingServer(tf.Module):
@@ -103,12 +99,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True,
 
 def atomic_export(path: Path, write: Callable[[Path], None], check: Callable[[Path], None]) -> Path:
     """Write into a temporary sibling folder, check it, then swap it in; on failure the old one stays."""
-    path = Path(path).absolute()
-    recover_interrupted_export(path)
-    if path.exists() and not path.is_dir():
-        raise ExportError(f"{path} is a file; an export is a folder, so choose another path")
-    if path.exists() and not (path / "saved_model.pb").exists() and any(path.iterdir()):
-        raise ExportError(f"{path} exists and is not a SavedModel; refusing to replace it")
+    path = check_export_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:

@@ -1,5 +1,5 @@
-"""An export folder on disk, read without TensorFlow: its ctr metadata, and the swap a kill cut short,
-undone. The shell checks a --model folder with these before TensorFlow starts."""
+"""An export folder on disk, without TensorFlow: its ctr metadata, where an export may be written, and
+the swap a kill cut short, undone. The shell checks its folders with these before TensorFlow starts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,22 @@ from .errors import CtrError
 
 METADATA = "assets.extra/ctr.json"
 DAMAGED = "the export is damaged or incomplete: export the model again"
+
+
+class ExportError(CtrError):
+    """The export could not be written or did not reproduce the model; nothing was replaced."""
+
+
+def check_export_target(path: str | Path) -> Path:
+    """`path` as an absolute path that an export may be written to: a new folder, an empty one or an
+    export to replace, never a file or another folder's contents (checked again when the export lands)."""
+    path = Path(path).absolute()
+    recover_interrupted_export(path)
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"{path} is a file; an export is a folder, so choose another path")
+    if path.exists() and not (path / "saved_model.pb").exists() and any(path.iterdir()):
+        raise ExportError(f"{path} exists and is not a SavedModel; refusing to replace it")
+    return path
 
 
 def recover_interrupted_export(path: Path) -> None:

@@ -37,12 +37,15 @@ import ctr
 import ctr
 from ctr import cli
 from ctr.cli import main
-for argv in (["--help"], ["fit", "--spec"]):
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"),
+                   (["fit", "--spec", "s.yaml", "--data", "synthetic", "--split", "0.8,0.2"],
+                    "--split: expected three comma-separated fractions, train,valid,test")]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         try:
             main(argv)
         except SystemExit as done:
             assert done.code == (0 if argv == ["--help"] else 2), done.code
+    assert said in err.getvalue(), err.getvalue()
 # A wrong path, or a fit's clashing flags, is named before TensorFlow starts (and the data loads).
 for argv, said in [
         (["fit", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file at no-such-spec.yaml"),
@@ -61,7 +64,9 @@ for argv, said in [
         (["predict", "--model", "EXPORT", "--data", "synthetic", "--out", "rows.xlsx"],
          "--out rows.xlsx: the file name must end in .csv"),
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--plot", "curve.txt"],
-         "curve.txt: a figure is written as")]:
+         "curve.txt: a figure is written as"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
+        (["demo", "--out", "SPEC"], "is a file; an export is a folder")]:
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert main([a.replace("SPEC", sys.argv[1]).replace("EXPORT", sys.argv[2]) for a in argv]) == 2
     assert f"ctr {argv[0]}: error: " in err.getvalue() and said in err.getvalue(), err.getvalue()
@@ -200,7 +205,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
         main(["fit", "--spec", good, "--data", "synthetic", "--split", "0.8,abc"])
     assert exit_.value.code == 2
-    assert "--split: expected comma-separated fractions such as 0.8,0.1,0.1, got '0.8,abc'" in capsys.readouterr().err
+    assert ("--split: expected three comma-separated fractions, train,valid,test, such as 0.8,0.1,0.1, got "
+            "'0.8,abc'") in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["fit", "--spec", good, "--data", "synthetic", "--hidden-units", "64,abc"])
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
