@@ -589,10 +589,13 @@ def _recommend(args: argparse.Namespace) -> int:
     shown = served.catalogue.set_index(item_feature.source, drop=False)
     table = shown.reindex(ids[0]).assign(score=scores[0]).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
-    who = f"user {args.user}" if args.user is not None else "a new user"
+    who, note = f"user {args.user}" if args.user is not None else "a new user", ""
+    known = served.users.get(user_feature.source)
+    if args.user is not None and known is not None and row[user_feature.source] not in set(known):
+        note = "; not seen in training, so ranked as a new user, from the features given"
     if touched and args.user is None:
         who += f" who touched {len(touched)} item{'s' if len(touched) > 1 else ''}"
-    print(f"top {len(table)} for {who} ({meta['model']}):")
+    print(f"top {len(table)} for {who} ({meta['model']}){note}:")
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))
     return 0

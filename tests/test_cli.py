@@ -233,7 +233,10 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert f"the {test['queries']} test rows with rating >= 4 are ranked" in out  # held-out positives only
     user = str(frame["user_id"].iloc[0])
     assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
-    assert f"top 3 for user {user} (TwoTower)" in capsys.readouterr().out
+    assert f"top 3 for user {user} (TwoTower):" in capsys.readouterr().out
+    assert main(["recommend", "--model", str(export), "--user", "987654", "--k", "3"]) == 0  # said, not silent
+    assert ("top 3 for user 987654 (TwoTower); not seen in training, so ranked as a new user, from the features "
+            "given:") in capsys.readouterr().out
     shown: list[str] = []
     ctr.load(export).summary(print_fn=shown.append)
     assert shown[0].startswith("TwoTower {") and f"catalogue: {frame['item_id'].nunique():,} items" in shown[0]
