@@ -21,6 +21,8 @@ def _shown(value: Any, typed: bool = False) -> str:
     """A given value for a message, on one short line: a Series or an array passed by mistake is named
     by its type and length, not printed whole."""
     text = repr(value)
+    if isinstance(value, str) and len(text) > 80:
+        return repr(value[:60]) + "..."
     if "\n" in text or len(text) > 80:
         return f"a {type(value).__name__}" + (f" of {len(value)} values" if hasattr(value, "__len__") else "")
     return f"{text} ({type(value).__name__})" if typed else text
@@ -294,8 +296,8 @@ def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = No
 
 
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:
-    """Raise an ArgumentError unless `value` is one of `allowed`."""
-    if value not in allowed:
+    """Raise an ArgumentError unless `value` is one of `allowed` (names, so a column given is refused too)."""
+    if not isinstance(value, str) or value not in allowed:
         raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {_shown(value)}")
 
 

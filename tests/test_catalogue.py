@@ -191,6 +191,11 @@ def _bad_arguments(env: dict) -> None:
                "projection_dim must be an integer of at least 1, got 0"]),
              (lambda: ctr.DCN(env["spec"], structure="diagonal"),
               ["DCN: structure must be one of 'parallel', 'stacked'; got 'diagonal'"]),
+             # A column given by mistake is named, not printed whole (nor pandas' ambiguous-truth error).
+             (lambda: ctr.DCN(env["spec"], structure=env["frame"]["genres"]),
+              ["DCN: structure must be one of 'parallel', 'stacked'; got a Series of 3000 values"]),
+             (lambda: ctr.DCN(env["spec"], cross_layers=env["frame"]["age"]),
+              ["DCN: cross_layers must be an integer, got a Series of 3000 values"]),
              (lambda: ctr.DCN(env["spec"], cross_layers=0, hidden_units=()),
               ["DCN: cross_layers is 0 and hidden_units is empty", "ctr.LogisticRegression"]),
              (lambda: ctr.TwoTower(env["spec"], output_dim=2.5, top_k_metrics=(10, 0)),
