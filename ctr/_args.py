@@ -226,6 +226,20 @@ PIPELINE_NAMES = {
     "summary": "pipeline.retriever.summary() and pipeline.ranker.summary()",
 }
 
+_SERVES = "an export serves what was trained; fit the model itself again, then export it anew"
+SERVED_NAMES = {
+    "fit": _SERVES,
+    "save": "an export is saved already: its folder is the whole model (copy it; ctr.load(path) reads it)",
+    "recommend": "a click model's export scores rows (predict); a recommender's or a pipeline's export "
+                 "recommends (ctr.load gives a RecommenderExport for those)",
+    "predict_proba": "predict returns the click probabilities",
+}
+RECOMMENDER_EXPORT_NAMES = {
+    "fit": _SERVES,
+    "save": SERVED_NAMES["save"],
+    "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
+}
+
 
 class KerasNames:
     """Answers a Keras Model attribute that a ctr model lacks (`model.save`, `compile`) with what ctr

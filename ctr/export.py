@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import __version__
 from . import data as ctr_data
-from ._args import CLICK_EVALUATE_ONLY, check_arguments, named_keywords
+from ._args import CLICK_EVALUATE_ONLY, SERVED_NAMES, KerasNames, check_arguments, named_keywords
 from ._keras import tf
 from .errors import CtrError, first_line
 from .export_files import DAMAGED, METADATA, ExportError, check_export_target, read_metadata
@@ -174,8 +174,10 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
     return head + describe_spec(spec, fitted)
 
 
-class ServedModel:
+class ServedModel(KerasNames):
     """An exported ranking model loaded back with plain TensorFlow; `predict` takes a DataFrame."""
+
+    _KERAS_NAMES = SERVED_NAMES
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import __version__
 from . import data as ctr_data
-from ._args import check_arguments, check_exclude, named_keywords
+from ._args import RECOMMENDER_EXPORT_NAMES, KerasNames, check_arguments, check_exclude, named_keywords
 from ._keras import tf
 from .errors import CtrError, DataError
 from .evaluation import RankingEvaluation
@@ -339,9 +339,11 @@ def _verify(tmp: Path, model: Any, ids: np.ndarray) -> None:
             raise ExportError("the exported similar_items signature does not reproduce the model's cosines")
 
 
-class RecommenderExport(RankingEvaluation):
+class RecommenderExport(RankingEvaluation, KerasNames):
     """An exported recommender loaded with TensorFlow: `recommend` for query rows (a DataFrame); it can
     be tested with `ctr.evaluate_ranking` like the model it came from."""
+
+    _KERAS_NAMES = RECOMMENDER_EXPORT_NAMES
 
     def __init__(self, path: str | Path):
         from .export import load_graph

@@ -285,6 +285,10 @@ def _keras_model_methods(env: dict) -> None:
     with pytest.raises(AttributeError) as err:  # Python's own error, which suggests a near name when shown
         getattr(model, "summry")  # noqa: B009 (the misspelt name is the point)
     assert err.value.name == "summry" and err.value.obj is model
+    for name, answer in [("fit", "an export serves what was trained; fit the model itself again"),
+                         ("recommend", r"a click model's export scores rows \(predict\)")]:  # its export
+        with pytest.raises(AttributeError, match=rf"'ServedModel' object has no attribute '{name}' \({answer}"):
+            getattr(env["served"], name)
 
 
 def _keras_y(env: dict) -> None:
@@ -438,7 +442,7 @@ CATALOGUE: list[Case] = [
          "ArgumentError naming the model's own class, saying how ctr does it (a column of the data: the label, or "
          "`label.weight`) and listing what the method takes", _keras_only_argument),
     Case("arguments", "a Keras Model attribute that ctr's models do not have (`model.save(path)`, `compile`, "
-         "`get_weights`, `predict_proba`)",
+         "`get_weights`, `predict_proba`; an export's `fit`)",
          "AttributeError saying what ctr offers instead (`export`, the constructor's settings, `model.network_`, "
          "`predict`)", _keras_model_methods),
     Case("arguments", "labels given apart from the data, as Keras takes them (`evaluate(rows, labels)`, "

@@ -423,6 +423,7 @@ def test_keras_names_a_recommender_lacks_say_what_ctr_does_and_a_trained_one_is_
         (popularity, "save", r"export\(path\) writes a SavedModel"),
         (popularity, "get_weights", "Popularity learns no weights: it counts"),
         (pipeline[0], "fit", r"fit the retriever and the ranker first, .* RecommendationPipeline\(retriever, ranker\)"),
+        (ctr.RecommenderExport(pipeline[1]), "fit", "an export serves what was trained; fit the model itself"),
     ]:
         with pytest.raises(AttributeError, match=rf"'{type(model).__name__}' object has no attribute '{name}' "
                                                  rf"\(.*{answer}"):
