@@ -193,19 +193,26 @@ RANKING_EVALUATE_ONLY = {
 _EXPORT = "export(path) writes a SavedModel that serves raw features, and ctr.load(path) reads it back"
 _NETWORK = "after fit, the Keras network is model.network_; summary() lists its weights"
 _ROWS = "fit, evaluate and predict take any number of rows"
-CLICK_MODEL_NAMES = {
+_MODEL_NAMES = {  # the click models' and the recommenders'
     "save": f"{_EXPORT}; save_weights(path) keeps the weights, for this same fitted model",
-    "compile": "the loss is the model's own and the optimiser Adam: set learning_rate, l2 and the other settings "
-               "in the constructor, then call fit",
+    "compile": "the loss and the optimiser are the model's own: set learning_rate, l2 and the other settings in "
+               "the constructor, then call fit",
     **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "non_trainable_weights",
                      "variables", "trainable_variables", "layers", "count_params", "optimizer"), _NETWORK),
-    "predict_proba": "predict returns the click probabilities",
     **dict.fromkeys(("train_on_batch", "test_on_batch", "predict_on_batch"), _ROWS),
-    "history": "fit returns the Keras History of its epochs; model.history_ holds the epochs of every fit",
     "to_json": "get_config() gives the constructor's arguments, and export(path) writes them beside the model",
 }
+CLICK_MODEL_NAMES = {
+    **_MODEL_NAMES,
+    "predict_proba": "predict returns the click probabilities",
+    "history": "fit returns the Keras History of its epochs; model.history_ holds the epochs of every fit",
+    "recommend": "a click model scores the rows it is given (predict); to rank a catalogue with it, make it the "
+                 "ranker of RecommendationPipeline(retriever, model)",
+    "similar_items": "a click model has no item vectors to compare; MatrixFactorization and TwoTower have "
+                     "similar_items",
+}
 RECOMMENDER_NAMES = {
-    **CLICK_MODEL_NAMES,
+    **_MODEL_NAMES,
     "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
     "history": "fit returns the Keras History of its epochs",
 }

@@ -275,7 +275,9 @@ def _keras_model_methods(env: dict) -> None:
     model.fit(env["frame"].head(500), verbose=0)
     for name, answer in [("save", r"export\(path\) writes a SavedModel that serves raw features, and "
                                   r"ctr\.load\(path\) reads it back; save_weights\(path\) keeps the weights"),
-                         ("compile", "the loss is the model's own and the optimiser Adam: set learning_rate, l2"),
+                         ("compile", "the loss and the optimiser are the model's own: set learning_rate, l2"),
+                         ("recommend", r"a click model scores the rows it is given \(predict\); to rank a "
+                                       r"catalogue with it, make it the ranker of RecommendationPipeline"),
                          ("get_weights", r"the Keras network is model\.network_"),
                          ("predict_proba", "predict returns the click probabilities")]:
         with pytest.raises(AttributeError, match=rf"'LogisticRegression' object has no attribute '{name}' "
