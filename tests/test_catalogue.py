@@ -366,6 +366,14 @@ def _bad_group_by(env: dict) -> None:
         served.evaluate(frame, group_by=3)
 
 
+def _misnamed_query_id(env: dict) -> None:
+    model = ctr.MatrixFactorization(env["spec"], embedding_dim=4)
+    model.fit(env["frame"].head(1000), verbose=0)
+    with pytest.raises(DataError, match=r"the queries hold none of the model's query columns \('user_id', .*\); their "
+                                        r"columns are 'uid'\. Send each user's id"):
+        model.recommend(pd.DataFrame({"uid": [1, 2]}), k=3)
+
+
 def _empty_batch(env: dict) -> None:
     p = env["served"].predict(env["frame"].head(0))
     assert p.shape == (0,)
@@ -508,6 +516,8 @@ CATALOGUE: list[Case] = [
          _serving_error(lambda f: {**{c: f[c].to_numpy() for c in f.columns}, "age": np.ones((4, 2))},
                         "column 'age'", "(4, 2)")),
     Case("serving", "empty batch", "an empty array of probabilities", _empty_batch),
+    Case("serving", "recommendation queries holding none of the model's query columns (`uid` for `user_id`)",
+         "DataError naming the columns it reads and those given (not one list for every query)", _misnamed_query_id),
     Case("serving", "raw SavedModel signature called without an input", "TensorFlow's TypeError naming the input",
          _raw_signature_names_input),
     Case("artefacts", "loading a folder that is not a ctr export", "CtrError saying what is missing", _not_an_export),
