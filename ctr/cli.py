@@ -125,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--data", help="instead of one user: a file of queries (user ids, and any other query "
                                           "features, such as a history; a known user's stored features fill the "
                                           "columns it lacks), each distinct one recommended for; needs --out")
-    recommend.add_argument("--seen", help="with --data: interactions (user and item columns) whose items are not "
-                                          "recommended again to their user")
+    recommend.add_argument("--seen", help="with --data or --user: interactions (user and item columns) whose "
+                                          "items are not recommended again to their user")
     recommend.add_argument("--out", help="with --data: write one row per recommendation (the user, rank, item and "
                                          "score) here (.csv, .tsv, .parquet or .json lines)")
 
@@ -559,11 +559,15 @@ def _recommend(args: argparse.Namespace) -> int:
         return _similar_items(args, served)
     if args.data is not None:
         return _recommend_file(args, served)
-    if args.seen is not None or args.out is not None:
-        raise ArgumentError("--seen and --out are for a file of queries (--data)")
+    if args.out is not None:
+        raise ArgumentError("--out is for a file of queries (--data); one user's list is printed")
+    if args.seen is not None and args.user is None:
+        raise ArgumentError("--seen leaves out the items a user touched, matched by user id: give --user (or a "
+                            "file of queries, --data); a new user's items go in --exclude or --history")
     spec, meta = served.spec, served.metadata
     user_feature = spec[meta["user_key"]]
     row: dict[str, object] = {}
+    note = ""  # what the heading adds about the list
     if args.user is not None:  # a known user's stored features fill what --feature leaves out (recommend does)
         row[user_feature.source] = _parse_value(user_feature, args.user)
     for item in args.feature:
@@ -585,14 +589,22 @@ def _recommend(args: argparse.Namespace) -> int:
     item_feature = spec[meta["item_key"]]
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
     exclude += [_parse_value(item_feature, x) for x in touched]
+    if args.seen is not None:  # the items this user touched, as --data's queries leave theirs out
+        from . import data
+
+        pairs = data.read(args.seen, [user_feature.source, item_feature.source])
+        mine = pairs.loc[pairs[user_feature.source] == row[user_feature.source], item_feature.source]
+        exclude += mine.drop_duplicates().tolist()
+        note += (f"; the {mine.nunique()} items they touched in {args.seen} left out" if len(mine)
+                 else f"; {args.seen} lists no item of theirs")
     ids, scores = served.recommend(query, k=args.k, exclude=[exclude])
     shown = served.catalogue.set_index(item_feature.source, drop=False)
     table = shown.reindex(ids[0]).assign(score=scores[0]).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
-    who, note = f"user {args.user}" if args.user is not None else "a new user", ""
+    who = f"user {args.user}" if args.user is not None else "a new user"
     known = served.users.get(user_feature.source)
     if args.user is not None and known is not None and row[user_feature.source] not in set(known):
-        note = "; not seen in training, so ranked as a new user, from the features given"
+        note = "; not seen in training, so ranked as a new user, from the features given" + note
     if touched and args.user is None:
         who += f" who touched {len(touched)} item{'s' if len(touched) > 1 else ''}"
     print(f"top {len(table)} for {who} ({meta['model']}){note}:")

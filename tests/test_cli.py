@@ -237,6 +237,17 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert main(["recommend", "--model", str(export), "--user", "987654", "--k", "3"]) == 0  # said, not silent
     assert ("top 3 for user 987654 (TwoTower); not seen in training, so ranked as a new user, from the features "
             "given:") in capsys.readouterr().out
+    # --seen leaves out what the user touched, as it does for a file of queries.
+    assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
+    top = [int(line.split()[1]) for line in capsys.readouterr().out.splitlines()[2:5]]
+    pd.DataFrame({"user_id": [int(user), int(user), int(user) + 1], "item_id": top}).to_parquet(
+        tmp_path / "seen.parquet")  # their first two, and another user's third
+    assert main(["recommend", "--model", str(export), "--user", user, "--k", "3", "--seen",
+                 str(tmp_path / "seen.parquet")]) == 0
+    out = capsys.readouterr().out
+    assert f"(TwoTower); the 2 items they touched in {tmp_path / 'seen.parquet'} left out:" in out
+    again = [int(line.split()[1]) for line in out.splitlines()[2:5]]
+    assert not set(again) & set(top[:2]) and again[0] == top[2]  # another user's item stays
     shown: list[str] = []
     ctr.load(export).summary(print_fn=shown.append)
     assert shown[0].startswith("TwoTower {") and f"catalogue: {frame['item_id'].nunique():,} items" in shown[0]
