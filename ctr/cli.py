@@ -590,12 +590,10 @@ def _recommend(args: argparse.Namespace) -> int:
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
     exclude += [_parse_value(item_feature, x) for x in touched]
     if args.seen is not None:  # the items this user touched, as --data's queries leave theirs out
-        from . import data
-
-        pairs = data.read(args.seen, [user_feature.source, item_feature.source])
-        mine = pairs.loc[pairs[user_feature.source] == row[user_feature.source], item_feature.source]
-        exclude += mine.drop_duplicates().tolist()
-        note += (f"; the {mine.nunique()} items they touched in {args.seen} left out" if len(mine)
+        mine = list(dict.fromkeys(_seen_items(args.seen, user_feature.source, item_feature.source)
+                                  .get(row[user_feature.source], ())))
+        exclude += mine
+        note += (f"; the {len(mine)} items they touched in {args.seen} left out" if mine
                  else f"; {args.seen} lists no item of theirs")
     ids, scores = served.recommend(query, k=args.k, exclude=[exclude])
     shown = served.catalogue.set_index(item_feature.source, drop=False)
@@ -669,8 +667,7 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     if args.seen is not None:
         if user_col not in present:
             raise DataError(f"--seen: the queries in {args.data} have no {user_col!r} column to match its users by")
-        pairs = data.read(args.seen, [user_col, item_col])
-        seen = pairs.groupby(user_col, sort=False)[item_col].agg(list).to_dict()
+        seen = _seen_items(args.seen, user_col, item_col)
     # A history column's items are the query's own, not recommended again (as --history's are).
     item_feature = spec[meta["item_key"]]
     histories = [spec[n] for n in served.query_features if spec[n].kind == "history" and spec[n].source in present]
@@ -704,6 +701,14 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     data.write_frames(chunks(), out)
     print(f"ctr recommend: {written} recommendations for {len(queries)} queries written to {out}")
     return 0
+
+
+def _seen_items(path: str, user_col: str, item_col: str) -> dict[Any, list]:
+    """--seen: the items each user touched, by user id."""
+    from . import data
+
+    pairs = data.read(path, [user_col, item_col])
+    return pairs.groupby(user_col, sort=False)[item_col].agg(list).to_dict()
 
 
 RECOMMENDED_A_CALL = 4096  # queries `ctr recommend --data` recommends for at a time
