@@ -16,12 +16,37 @@ import time
 from pathlib import Path
 
 
+def _patient_heartbeat() -> None:
+    """Gives the cluster's workers two minutes, not TensorFlow's ten seconds, to miss a heartbeat.
+
+    On two shared cores (this test's two workers beside the other test process) a starved worker can
+    miss the default and the whole run fails; the strategy keeps a coordination service configured
+    before it, with the jobs it would have named itself. The knob is TensorFlow's private one, so
+    without it the workers run on the default.
+    """
+    try:
+        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+        from tensorflow.python.distribute import multi_worker_util
+        from tensorflow.python.eager import context
+    except ImportError:
+        return
+    import tensorflow as tf
+
+    cluster = tf.train.ClusterSpec(json.loads(os.environ["TF_CONFIG"])["cluster"])
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=cluster.num_tasks(job))
+            for job in ("chief", "worker") if job in cluster.jobs]
+    context.context().configure_coordination_service(
+        service_type="standalone", service_leader=multi_worker_util.coordination_leader(cluster),
+        heartbeat_timeout_in_ms=120_000, coordinated_jobs=jobs)
+
+
 def main() -> None:
     mode, workdir = sys.argv[1], Path(sys.argv[2])
     strategy = None
     if mode == "worker":
         import tensorflow as tf  # the strategy must exist before any other TensorFlow work
 
+        _patient_heartbeat()
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     import ctr
     from ctr._keras import keras
