@@ -233,7 +233,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .spec import FeatureSpec, Label
+    from .spec import FeatureSpec, Label, Timestamp
 
     _check_fit_flags(args)  # before TensorFlow starts and the data loads, as main checks the paths
     spec = FeatureSpec.from_yaml(args.spec)
@@ -262,8 +262,11 @@ def _fit(args: argparse.Namespace) -> int:
                                  hint=" (--group-by names it: the group AUC is over its values)")
         if args.split_by_time:
             train, valid, test = data.time_split(frame, args.split, time=args.split_by_time)
+            # The spec's unit for its timestamp read from this column; seconds for any other column.
+            unit = next((f.unit for f in spec.features if isinstance(f, Timestamp) and f.source == args.split_by_time),
+                        "s")
             for name, part in (("train", train), ("valid", valid), ("test", test)):
-                print(f"ctr fit: {name} {len(part)} rows, {data.time_range(part, args.split_by_time)}")
+                print(f"ctr fit: {name} {len(part)} rows, {data.time_range(part, args.split_by_time, unit)}")
         else:
             train, valid, test = data.random_split(frame, args.split, seed=args.seed)
         if args.negatives is not None:

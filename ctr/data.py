@@ -25,7 +25,18 @@ import pyarrow.dataset as pads
 from ._args import check_arguments, check_choice
 from .errors import ArgumentError, DataError, SpecError, first_line
 from .features import MISSING_INT
-from .spec import Categorical, Feature, FeatureSpec, History, MultiCategorical, Numeric, Text, Timestamp, raw_dtype
+from .spec import (
+    EPOCH_UNIT_NAMES,
+    Categorical,
+    Feature,
+    FeatureSpec,
+    History,
+    MultiCategorical,
+    Numeric,
+    Text,
+    Timestamp,
+    raw_dtype,
+)
 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path
 Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
@@ -548,7 +559,7 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, which the encoder serves as missing
             return _numbers(column, where).astype(np.float32)
     if isinstance(f, Timestamp):
-        return _seconds(column, where)
+        return _seconds(column, where, f.unit)
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
     if isinstance(f, MultiCategorical | History):
@@ -632,8 +643,10 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
     return out
 
 
-def _seconds(column: pd.Series, where: str) -> np.ndarray:
-    if _numpy_kind(column, "iu"):  # whole seconds, none missing
+def _seconds(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
+    """The column as int64 counts of `unit` since the epoch (numbers are taken as such counts already;
+    datetimes and ISO text are converted), MISSING_INT where there is no time."""
+    if _numpy_kind(column, "iu"):  # whole counts, none missing
         return column.to_numpy(dtype=np.int64)
     if column.isna().all():  # e.g. a request's null: object values, none to tell the column's type by
         return np.full(len(column), MISSING_INT, dtype=np.int64)
@@ -642,8 +655,8 @@ def _seconds(column: pd.Series, where: str) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         # Aware times count from the epoch in UTC; naive ones are read as UTC.
         stamps = column.dt.tz_convert("UTC").dt.tz_localize(None) if column.dt.tz is not None else column
-        seconds = stamps.astype("datetime64[s]").astype("int64").to_numpy()
-        return np.where(column.isna().to_numpy(), MISSING_INT, seconds).astype(np.int64)
+        counts = stamps.astype(f"datetime64[{unit}]").astype("int64").to_numpy()
+        return np.where(column.isna().to_numpy(), MISSING_INT, counts).astype(np.int64)
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         x = column.to_numpy(dtype=np.float64, na_value=np.nan)
         out = np.full(x.shape, MISSING_INT, dtype=np.int64)
@@ -652,8 +665,8 @@ def _seconds(column: pd.Series, where: str) -> np.ndarray:
         return out
     sample = column.dropna()
     example = sample.iloc[0] if len(sample) else None
-    raise DataError(f"{where}: expected seconds since the epoch, datetimes or ISO 8601 text, but the column holds "
-                    f"{column.dtype} values such as {example!r}")
+    raise DataError(f"{where}: expected {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text, "
+                    f"but the column holds {column.dtype} values such as {example!r}")
 
 
 def _parsed_datetimes(column: pd.Series) -> pd.Series:
@@ -704,13 +717,17 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
 
 
-def time_range(part: pd.DataFrame, time: str) -> str:
-    """'first … last' times of a part's `time` column, in UTC, for a line about a split."""
+def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
+    """'first … last' times of a part's `time` column (epoch numbers counting `unit`), in UTC, for a
+    line about a split; the numbers themselves when they are no dates pandas can write."""
     if not len(part):
         return "no rows"
-    seconds = _seconds(part[time], f"column {time!r}")
-    first, last = (pd.Timestamp(int(s), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for s in
-                   (seconds.min(), seconds.max()))
+    counts = _seconds(part[time], f"column {time!r}", unit)
+    try:
+        first, last = (pd.Timestamp(int(c), unit=unit, tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for c in
+                       (counts.min(), counts.max()))
+    except (OverflowError, ValueError, NotImplementedError):  # out of pandas' or strftime's range
+        return f"{counts.min()} … {counts.max()} ({EPOCH_UNIT_NAMES[unit]} since the epoch)"
     return f"{first} … {last} UTC"
 
 

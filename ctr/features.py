@@ -33,6 +33,8 @@ import pandas as pd
 from ._keras import keras, tf
 from .errors import DataError, NotFittedError
 from .spec import (
+    EPOCH_UNIT_NAMES,
+    EPOCH_UNITS,
     TIMESTAMP_PARTS,
     Categorical,
     Feature,
@@ -184,6 +186,7 @@ class Preprocessor:
         groups = self.spec.embedding_groups()
         counts = {g: _Counts() for g, members in groups.items() if not _hashed(members[0])}
         moments = {f.name: _Moments(f.transform, seed) for f in self.spec.features if isinstance(f, Numeric)}
+        stamps = [f for f in self.spec.features if isinstance(f, Timestamp)]
         rows = 0
         for chunk in chunks:
             rows += len(next(iter(chunk.values()))) if chunk else 0
@@ -196,6 +199,8 @@ class Preprocessor:
                         counter.add(values[values != MISSING_INT] if f.dtype == "int" else values)
             for name, moment in moments.items():
                 moment.add(chunk[name])
+            for f in stamps:
+                _check_epoch_unit(chunk[f.name], f)
         if rows == 0:
             raise DataError("the training data has no rows; preprocessing cannot be fitted on nothing")
         tables: dict[str, Any] = {}
@@ -497,10 +502,35 @@ class Buckets(keras.layers.Layer):
         return {**super().get_config(), "boundaries": self.boundaries}
 
 
-def _calendar_parts(seconds: tf.Tensor, f: Timestamp) -> tf.Tensor:
-    """Calendar parts (UTC plus the spec's offset) of int64 epoch seconds; 0 marks missing."""
-    missing = tf.equal(seconds, MISSING_INT)
-    t = tf.where(missing, tf.zeros_like(seconds), seconds)
+_PLAUSIBLE_SECONDS = (1e8, 1e11)  # 1973 to 5138: epoch times of logs, read in the right unit
+
+
+def _check_epoch_unit(stamps: np.ndarray, f: Timestamp) -> None:
+    """DataError when a timestamp's training values, read in the spec's unit, are no plausible dates
+    (milliseconds read as seconds fall tens of thousands of years ahead), naming the unit they fit."""
+    known = stamps[stamps != MISSING_INT]
+    if not len(known):
+        return
+    typical = float(np.median(np.abs(known)))
+    seconds = typical / EPOCH_UNITS[f.unit]
+    low, high = _PLAUSIBLE_SECONDS
+    fits = [u for u, per in EPOCH_UNITS.items() if low <= typical / per < high]
+    if seconds < high and (f.unit == "s" or seconds >= low or not fits):
+        return  # small seconds are fine (relative times); small milliseconds only when no unit fits better
+    when = f"year {1970 + seconds / 31_556_952:,.0f}" if seconds >= high else "the first months of 1970"
+    advice = (f"they look like {EPOCH_UNIT_NAMES[fits[0]]}: set unit: {fits[0]} in the spec, or give the column "
+              "as datetimes" if fits else "give the column as datetimes")
+    raise DataError(f"feature {f.name!r} (timestamp, column {f.source!r}): the values (typically {typical:.0f}) "
+                    f"read as {EPOCH_UNIT_NAMES[f.unit]} since the epoch fall in {when}; {advice}")
+
+
+def _calendar_parts(stamps: tf.Tensor, f: Timestamp) -> tf.Tensor:
+    """Calendar parts (UTC plus the spec's offset) of int64 epoch times in the feature's unit; 0 marks
+    missing."""
+    missing = tf.equal(stamps, MISSING_INT)
+    t = tf.where(missing, tf.zeros_like(stamps), stamps)
+    if f.unit != "s":
+        t = tf.math.floordiv(t, EPOCH_UNITS[f.unit])
     if f.utc_offset_hours:
         t += int(f.utc_offset_hours * 3600)
     days = tf.math.floordiv(t, 86400)

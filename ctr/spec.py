@@ -28,6 +28,8 @@ ROLES = ("user", "item", "context")
 # Serving signatures use feature names as input keys, so they must be identifiers.
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
+EPOCH_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # a timestamp unit's count per second
+EPOCH_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 TIMESTAMP_PARTS = {"hour": 24, "day_of_week": 7, "day_of_month": 31, "month": 12, "hour_of_week": 168}
 
 
@@ -131,12 +133,18 @@ class Text(Feature):
 
 @dataclass(frozen=True)
 class Timestamp(Feature):
-    """Seconds since the epoch (or a datetime column) turned into calendar parts, each a field."""
+    """Time since the epoch (or a datetime column) turned into calendar parts, each a field. `unit` is
+    what the epoch numbers count (and what serving sends): seconds, or milli-, micro- or nanoseconds."""
 
     parts: tuple[str, ...] = ("hour", "day_of_week")
     utc_offset_hours: float = 0.0
+    unit: Literal["s", "ms", "us", "ns"] = "s"
 
     kind: ClassVar[str] = "timestamp"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.parts, list):  # as YAML gives them: a spec built either way compares equal
+            object.__setattr__(self, "parts", tuple(self.parts))
 
     def _check(self, path: str) -> list[str]:
         problems = []
@@ -409,7 +417,9 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             if f.transform != "quantile":
                 size = "2"  # the value's vector and the missing flag's
         else:
-            enc = "calendar parts: " + ", ".join(f.parts)
+            enc = f"epoch {EPOCH_UNIT_NAMES[f.unit]} → calendar parts: " + ", ".join(f.parts)
+            if f.utc_offset_hours:
+                enc += f" at UTC{f.utc_offset_hours:+g}h"
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
         if f.shared_embedding:
             enc += f"; shares table {f.shared_embedding!r}"

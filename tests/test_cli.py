@@ -282,6 +282,26 @@ def test_fit_the_popularity_baseline_from_the_shell_and_serve_its_export(tmp_pat
             "has no settings, training loop or checkpoints") in capsys.readouterr().err
 
 
+def test_a_split_in_time_reads_the_specs_unit_and_a_wrong_unit_is_named_not_a_traceback(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    ms = rng.integers(1_600_000_000_000, 1_700_000_000_000, 600)
+    pd.DataFrame({"user": rng.integers(0, 20, 600), "ts": ms,
+                  "clicked": rng.integers(0, 2, 600)}).to_parquet(tmp_path / "logs.parquet")
+    for unit in ("ms", "s"):
+        (tmp_path / f"{unit}.yaml").write_text(
+            f"name: logs\nlabel: {{column: clicked}}\nfeatures:\n  - {{name: user, kind: categorical, dtype: int}}\n"
+            f"  - {{name: ts, kind: timestamp, unit: {unit}}}\n")
+    fit = ["fit", "--data", str(tmp_path / "logs.parquet"), "--model", "lr", "--epochs", "1", "--split-by-time", "ts"]
+    assert main([*fit, "--spec", str(tmp_path / "ms.yaml")]) == 0
+    assert re.search(r"ctr fit: train 480 rows, 2020-09-\d\d \S+ … 2023-\d\d-\d\d \S+ UTC", capsys.readouterr().out)
+    # Milliseconds under a spec that counts seconds: the parts' ranges as numbers, then the unit they fit.
+    assert main([*fit, "--spec", str(tmp_path / "s.yaml")]) == 2
+    out, err = capsys.readouterr()
+    assert re.search(r"ctr fit: train 480 rows, 16\d{11} … 16\d{11} \(seconds since the epoch\)", out), out
+    assert "feature 'ts' (timestamp, column 'ts'): the values (typically " in err
+    assert "they look like milliseconds: set unit: ms in the spec" in err and "Traceback" not in err
+
+
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):
     data = tmp_path / "ratings.parquet"
     frame.head(3000).to_parquet(data)

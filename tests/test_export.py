@@ -103,3 +103,24 @@ def test_export_refuses_to_overwrite_something_that_is_not_a_saved_model(trained
     assert (tmp_path / "model.txt").read_text() == "a file"
     with pytest.raises(ctr.NotFittedError):
         ctr.FM(trained["lr"].spec).export(tmp_path / "x")
+
+
+def test_a_timestamp_counted_in_milliseconds_is_served_so_in_a_fresh_process(tmp_path, serve_fresh):
+    """A log's epoch milliseconds go in as they are: the graph counts them by the spec's unit."""
+    spec = ctr.FeatureSpec([ctr.Categorical("user", dtype="int"), ctr.Timestamp("ts", parts=["hour", "day_of_week"],
+                                                                                   unit="ms")],
+                           label=ctr.Label("clicked"))
+    rng = np.random.default_rng(0)
+    ms = rng.integers(1_600_000_000_000, 1_700_000_000_000, 2000)
+    hour = (ms // 3_600_000) % 24
+    rows = pd.DataFrame({"user": rng.integers(0, 10, 2000), "ts": ms,
+                         "clicked": ((hour >= 12) ^ (rng.random(2000) < 0.1)).astype(int)})
+    model = ctr.FM(spec, embedding_dim=4, learning_rate=0.05, seed=0)
+    model.fit(rows, epochs=5, verbose=0)
+    assert model.evaluate(rows)["auc"] > 0.8  # the hour is read from milliseconds, not from year 52,000's seconds
+    path = model.export(tmp_path / "ms")
+    test = rows.head(8)
+    served = serve_fresh({"fm": {"path": str(path), "inputs": {"user": test["user"].tolist(),
+                                                                "ts": test["ts"].tolist()}}}, tmp_path)
+    expected = model.predict(test.assign(ts=pd.to_datetime(test["ts"], unit="ms")))
+    np.testing.assert_allclose(np.ravel(served["fm"]), expected, atol=1e-5)

@@ -103,6 +103,38 @@ def test_timestamp_parts_match_pandas_calendar():
     assert missing.tolist() == [[0, 0, 0, 0, 0]]
 
 
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_epoch_times_in_a_finer_unit_give_the_calendar_parts_of_their_seconds(unit):
+    per = {"ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    parts = ("hour", "day_of_week", "month")
+    rng = np.random.default_rng(1)
+    seconds = rng.integers(-1_000_000_000, 4_000_000_000, 300)
+    _, by_seconds = _fit(ctr.FeatureSpec([ctr.Timestamp("ts", parts=parts)]), pd.DataFrame({"ts": seconds}))
+    counts = seconds * per + rng.integers(0, per, 300)  # within the second: floored, also before 1970
+    spec = ctr.FeatureSpec([ctr.Timestamp("ts", parts=parts, unit=unit)])
+    _, by_unit = _fit(spec, pd.DataFrame({"ts": counts}))
+    expected = by_seconds(pd.DataFrame({"ts": seconds}))["ts"]
+    np.testing.assert_array_equal(by_unit(pd.DataFrame({"ts": counts}))["ts"], expected)
+    # Datetimes (and ISO text) are counted in the spec's unit on the way in.
+    when = pd.Series(pd.to_datetime(seconds, unit="s"))
+    np.testing.assert_array_equal(by_unit(pd.DataFrame({"ts": when}))["ts"], expected)
+    assert raw_features(pd.DataFrame({"ts": when.head(2)}), spec)["ts"].tolist() == (seconds[:2] * per).tolist()
+
+
+def test_epoch_numbers_in_another_unit_than_the_specs_are_refused_naming_the_unit_they_fit():
+    seconds = np.arange(1_600_000_000, 1_600_000_000 + 100 * 3600, 3600)
+    for unit, given, found, fits in (("s", seconds * 1000, r"year 52,6\d\d", "milliseconds: set unit: ms"),
+                                     ("s", seconds * 10**9, r"year [\d,]+", "nanoseconds: set unit: ns"),
+                                     ("ms", seconds, "the first months of 1970", "seconds: set unit: s")):
+        spec = ctr.FeatureSpec([ctr.Timestamp("ts", column="when", unit=unit)])
+        with pytest.raises(ctr.DataError, match=rf"feature 'ts' \(timestamp, column 'when'\): the values \(typically "
+                                                rf"\d+\) read as \w+ since the epoch fall in {found}; they look like "
+                                                rf"{fits} in the spec, or give the column as datetimes"):
+            _fit(spec, pd.DataFrame({"when": given}))
+    # Small seconds are relative times (a week of hours), which the calendar parts read as 1970's.
+    _fit(ctr.FeatureSpec([ctr.Timestamp("ts")]), pd.DataFrame({"ts": np.arange(0, 7 * 86400, 3600)}))
+
+
 def test_shared_embedding_fits_one_vocabulary_over_all_members():
     spec = ctr.FeatureSpec([ctr.Categorical("item"), ctr.MultiCategorical("history", shared_embedding="item")])
     pre, encode = _fit(spec, pd.DataFrame({"item": ["a", "b"], "history": ["c|a", "a"]}))
