@@ -47,10 +47,10 @@ __all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_spl
 
 
 # -- reading ------------------------------------------------------------------------------------
-def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "") -> pd.DataFrame:
+def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", what: str = "data") -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given; `hint` ends a missing-column
-    error, e.g. with what needs them)."""
-    source = as_source(source)
+    error, e.g. with what needs them; `what` names the source in errors)."""
+    source = as_source(source, what)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
             require_columns(source.columns, columns, hint=hint)
@@ -290,9 +290,9 @@ def _one_row(value: Any) -> np.ndarray:
     return column
 
 
-def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
+def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str | os.PathLike:
     """The source in a form the readers take (a request or record batch becomes a table, once), or a
-    DataError saying what data can be."""
+    DataError saying what data can be (`what` names the source: an argument's name)."""
     if isinstance(source, pd.DataFrame | pa.Table | str | os.PathLike):
         return source
     if isinstance(source, pa.RecordBatch):
@@ -304,10 +304,10 @@ def as_source(source: Any) -> pd.DataFrame | pa.Table | str | os.PathLike:
     if type(source).__module__.startswith("tensorflow") and hasattr(source, "element_spec"):
         return dataset_frame(source)
     if isinstance(source, list | tuple) and not source:
-        raise DataError("the data is an empty list: no rows, and no columns to check")
+        raise DataError(f"{'the data' if what == 'data' else what} is an empty list: no rows, and no columns to check")
     hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
             " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else "")
-    raise DataError("data must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, a list "
+    raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, a list "
                     "of rows (each a mapping of column name → value), a tf.data.Dataset of such mappings, or the "
                     f"path of a Parquet file or folder, a CSV file or a JSON-lines file; got {type(source).__name__}"
                     f"{hint}")

@@ -93,7 +93,16 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     spec = model.spec
     user_key, item_key = keys(spec)
     user_col, item_col = spec[user_key].source, spec[item_key].source
-    test, train = ctr_data.read(test), ctr_data.read(train)
+    if train is None:
+        raise ArgumentError("evaluate_ranking: train is None; pass the training interactions: the full protocol "
+                            "leaves each user's training items out of the ranking, and the sampled one never draws "
+                            "them as negatives (an empty table, e.g. test.head(0), when there are none)")
+    test, train = (ctr_data.read(given, what=f"evaluate_ranking's {name}") for name, given in
+                   (("test", test), ("train", train)))
+    for name, given in (("test", test), ("train", train)):
+        ctr_data.require_columns(given.columns, [user_col, item_col], where=f"evaluate_ranking's {name} interactions",
+                                 hint=f" (each row is one interaction: a user, in column {user_col!r}, and an item, "
+                                      f"in column {item_col!r})")
     if spec.label is not None:  # only held-out positives are relevant; every training row counts as seen
         test = test[ctr_data.labels(test, spec) == 1].reset_index(drop=True)
     catalogue = pd.Index(model.catalog_ids())

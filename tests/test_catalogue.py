@@ -374,6 +374,22 @@ def _misnamed_query_id(env: dict) -> None:
         model.recommend(pd.DataFrame({"uid": [1, 2]}), k=3)
 
 
+def _ranking_interactions(env: dict) -> None:
+    popular = ctr.Popularity(env["spec"]).fit(env["frame"])
+    test, train = env["frame"].tail(50), env["frame"].head(500)
+    interaction = "(each row is one interaction: a user, in column 'user_id', and an item, in column 'item_id')"
+    cases = [((test.drop(columns="item_id"), train), "'item_id' is missing from evaluate_ranking's test"),
+             ((test, train.drop(columns="user_id")), "'user_id' is missing from evaluate_ranking's train")]
+    for given, missing in cases:
+        with pytest.raises(DataError) as err:
+            ctr.evaluate_ranking(popular, *given, protocol="full")
+        assert missing in str(err.value) and interaction in str(err.value), str(err.value)
+    with pytest.raises(ctr.ArgumentError, match=r"evaluate_ranking: train is None; pass the training interactions"):
+        popular.evaluate(test, None)
+    with pytest.raises(DataError, match=r"^evaluate_ranking's test must be a pandas DataFrame.*got Series"):
+        ctr.evaluate_ranking(popular, test["item_id"], train)
+
+
 def _empty_batch(env: dict) -> None:
     p = env["served"].predict(env["frame"].head(0))
     assert p.shape == (0,)
@@ -522,6 +538,9 @@ CATALOGUE: list[Case] = [
     Case("serving", "empty batch", "an empty array of probabilities", _empty_batch),
     Case("serving", "recommendation queries holding none of the model's query columns (`uid` for `user_id`)",
          "DataError naming the columns it reads and those given (not one list for every query)", _misnamed_query_id),
+    Case("serving", "`evaluate_ranking`'s test or train interactions without the user or item column, or train "
+         "left out (`None`)", "DataError naming the argument and the column; ArgumentError saying what train is for",
+         _ranking_interactions),
     Case("serving", "raw SavedModel signature called without an input", "TensorFlow's TypeError naming the input",
          _raw_signature_names_input),
     Case("artefacts", "loading a folder that is not a ctr export", "CtrError saying what is missing", _not_an_export),
