@@ -846,13 +846,20 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def column_arguments_hint(does: str, *arguments: str) -> str:
+    """The end of a missing-column error of a function that takes column names as arguments."""
+    named = [f"{a}=..." for a in arguments]
+    return f" ({does}: name the columns with {', '.join(named[:-1])} and {named[-1]})"
+
+
 def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str = "user_id",
                    time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
     """Per user, the earliest interactions train and the latest test: each part takes its fraction
     of every user's history, in time order (ties broken by row order)."""
     check_arguments("temporal_split", fractions=fractions)
     frame = read(data)
-    require_columns(frame.columns, [user, time])
+    require_columns(frame.columns, [user, time], where="the data of temporal_split",
+                    hint=column_arguments_hint("it cuts each user's rows in time order", "user", "time"))
     ordered = frame.reset_index(drop=True)
     rank = ordered.sort_values([user, time], kind="stable").groupby(user, sort=False).cumcount()
     size = ordered.groupby(user)[user].transform("size")
@@ -873,12 +880,14 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     the profile a cold user brings at serving time."""
     check_arguments("add_history", max_length=max_length)
     frame = read(data).reset_index(drop=True)
-    require_columns(frame.columns, [user, item, time])
+    require_columns(frame.columns, [user, item, time], where="the data of add_history",
+                    hint=column_arguments_hint("it lists each user's earlier items", "user", "item", "time"))
     if profiles is not None:
         if first:
             raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
                              "each user's history is their profile rows, so pass one or the other")
-        require_columns(profiles.columns, [user, item, time])
+        require_columns(profiles.columns, [user, item, time], where="add_history's profiles",
+                        hint=column_arguments_hint("it lists each user's items", "user", "item", "time"))
         ordered = profiles.sort_values([user, time], kind="stable", ascending=[True, False])
         joined = ordered.groupby(user, sort=False)[item].agg(
             lambda ids: separator.join(str(i) for i in list(ids)[:max_length]))
@@ -903,7 +912,9 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
     A held-out user with no rows beyond the profile has no test rows; a split with no training or no
     test rows at all is refused."""
     frame = read(data).reset_index(drop=True)
-    require_columns(frame.columns, [user, time])
+    require_columns(frame.columns, [user, time], where="the data of cold_user_split",
+                    hint=column_arguments_hint("it holds users out, their earliest rows the profile",
+                                               "user", "time"))
     check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
     ids = frame[user].drop_duplicates().to_numpy()
     rng = np.random.default_rng(seed)

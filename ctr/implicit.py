@@ -193,7 +193,7 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
     one before it is the validation item. Users with too few interactions stay whole in train."""
     frame = ctr_data.read(data).reset_index(drop=True)
     ctr_data.require_columns(frame.columns, [user, time], where="the data of leave_one_out",
-                             hint=" (it holds out each user's latest row: name the columns with user=... and time=...)")
+                             hint=ctr_data.column_arguments_hint("it holds out each user's latest row", "user", "time"))
     order = frame.sort_values([user, time], kind="stable").index
     ranked = frame.loc[order]
     from_end = ranked.groupby(user, sort=False).cumcount(ascending=False).reindex(frame.index).to_numpy()

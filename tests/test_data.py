@@ -505,3 +505,17 @@ def test_frappe_real_folder_has_the_published_splits():
     # SOURCE.md: 57,722 validation rows (19,063 positive) and 28,860 test rows (9,536 positive).
     assert counts.loc["validation"].tolist() == [57_722, 19_063] and counts.loc["test"].tolist() == [28_860, 9_536]
     assert table.item.nunique() == 4082 and table.daytime.nunique() == 7
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda f: ctr.data.temporal_split(f, (0.5, 0.5)), "the data of temporal_split"),
+    (lambda f: ctr.leave_one_out(f), "the data of leave_one_out"),
+    (lambda f: ctr.data.add_history(f), "the data of add_history"),
+    (lambda f: ctr.data.cold_user_split(f), "the data of cold_user_split"),
+])
+def test_functions_taking_column_names_say_how_to_name_them_when_the_defaults_are_missing(call, named):
+    logs = pd.DataFrame({"customer": [1, 1], "sku": [2, 3], "ts": [3, 4]})
+    with pytest.raises(ctr.DataError, match=rf"'timestamp' (is|are) missing from {named}; it has: 'customer', 'sku', "
+                                            r"'ts' \(.+: name the columns with user=\.\.\.(, item=\.\.\.)? and "
+                                            r"time=\.\.\.\)$"):
+        call(logs)
