@@ -393,16 +393,17 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
 def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
-                     users: pd.DataFrame | None = None) -> pd.DataFrame:
+                     users: pd.DataFrame | None = None, reads_them: bool = True) -> pd.DataFrame:
     """`rows` with a column for every query feature in `names`. With `users` (the known users' latest
     features, as a recommender stores them), a known user's own values fill the user columns `rows`
     lacks, as `ctr recommend --user` does; what is left is filled as missing values (empty string, NaN,
     or MISSING_INT for integer ids and timestamps), which is how a user the model has never seen is
-    described by the few features they bring."""
+    described by the few features they bring. Rows holding none of those columns are refused, unless
+    the model does not read them (`reads_them=False`: popularity's export takes them and ignores them)."""
     absent = [spec[name] for name in names if spec[name].source not in rows.columns]
     if not absent:  # a complete request (every serving call of a known user) is passed on as it is
         return rows
-    if len(absent) == len(names) and len(rows.columns):
+    if len(absent) == len(names) and len(rows.columns) and reads_them:
         # Columns, but none the model reads (a misnamed id): every query would be ranked as one
         # featureless user, and the list would look plausible.
         raise DataError(f"the queries hold none of the model's query columns "
@@ -418,11 +419,12 @@ def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
 
 
 def complete_pairs(spec: FeatureSpec, query_names: list[str], item_names: list[str], item_key: str,
-                   rows: pd.DataFrame, users: pd.DataFrame | None, catalogue: pd.DataFrame) -> pd.DataFrame:
+                   rows: pd.DataFrame, users: pd.DataFrame | None, catalogue: pd.DataFrame,
+                   reads_queries: bool = True) -> pd.DataFrame:
     """(query, item) rows with the features a pair score reads: the query's as `complete_queries` fills
     them, and the item columns `rows` lacks from the `catalogue` by item id (missing for an item not in
     it), so that a user id and an item id are a whole pair, as they are a whole query in `recommend`."""
-    rows = complete_queries(spec, query_names, rows, users)
+    rows = complete_queries(spec, query_names, rows, users, reads_queries)
     absent = [spec[name].source for name in item_names if spec[name].source not in rows.columns]
     return _stored_values(spec[item_key], rows, catalogue, absent) if absent else rows
 

@@ -391,11 +391,16 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         item_names = [n for n in names if n not in self.query_features]
         for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
             frame = ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"],
-                                            chunk, self.users, self.catalogue)
+                                            chunk, self.users, self.catalogue, self._reads_queries)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
             scores.append(pairs(**inputs)["score"].numpy())
             advance(len(chunk))
         return np.concatenate(scores)
+
+    @property
+    def _reads_queries(self) -> bool:
+        """Whether the model reads the query features its signatures take (popularity's ignores them)."""
+        return self.metadata["model"] != "Popularity"
 
     def _pair_signature(self) -> tuple[Any, list[str]]:
         """The pair-score signature and its input names (query and item features)."""
@@ -418,7 +423,8 @@ class RecommenderExport(RankingEvaluation, KerasNames):
             return self._pipeline_scores(queries, np.asarray(rows), allowed)
         pairs, names = self._pair_signature()
         item_names = [n for n in names if n not in self.query_features]
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users)
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users,
+                                            self._reads_queries)
         query_raw = ctr_data.raw_features(queries, self.spec, self.query_features)
         if self._catalogue_raw is None:
             self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
@@ -471,7 +477,8 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         """Top-k item ids and scores for each query row (columns: the query features; a known user's
         stored features fill the user columns it lacks, and other absent ones are served as missing)."""
         check_arguments("RecommenderExport.recommend", k=k)
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users)
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users,
+                                            self._reads_queries)
         check_exclude(exclude, len(queries))
         inputs = raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)
         id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"

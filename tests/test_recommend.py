@@ -101,6 +101,11 @@ def test_popularity_fits_in_the_recommenders_loop_and_its_export_serves_in_a_fre
     np.testing.assert_allclose(np.array(served["pairs"]), want, rtol=1e-5, atol=1e-5)
     exported = ctr.RecommenderExport(path)
     assert exported.evaluate(test, train, protocol="full") == model.evaluate(test, train, protocol="full")
+    # It reads no query feature, so its export, as the model, takes rows holding none of them.
+    items = pairs[["item_id"]]
+    np.testing.assert_allclose(exported.predict(items), model.predict(items), rtol=1e-6)
+    anyone = pd.DataFrame({"session": ["a"]})
+    np.testing.assert_array_equal(exported.recommend(anyone, k=3)[0], model.recommend(anyone, k=3)[0])
     shown: list[str] = []
     exported.summary(print_fn=shown.append)
     assert shown[0].startswith("Popularity: every request gets the catalogue's items by their count"), shown
