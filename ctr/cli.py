@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="random train,valid,test fractions (click models)")
     fit.add_argument("--split-by-time", metavar="COLUMN",
                      help="click models: cut --split's fractions in the order of this time column (the past "
-                          "trains, the future tests) instead of at random")
+                          "trains, the future tests) instead of at random; recommenders: the column whose latest "
+                          "interaction per user is the test (default: the spec's timestamp feature)")
     fit.add_argument("--group-by", metavar="COLUMN",
                      help="click models: also report the group AUC over this column's values (gAUC, e.g. "
                           "user_id: how well each user's rows are ordered), each epoch's on the validation rows "
@@ -242,6 +243,11 @@ def _fit(args: argparse.Namespace) -> int:
                             "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
                             "each interaction with N items its user never touched as non-clicks, or train a "
                             "recommender (--model mf, bpr, neumf or two_tower)")
+    if args.model in _RECOMMENDERS and not args.split_by_time and not any(isinstance(f, Timestamp)
+                                                                           for f in spec.features):
+        raise ArgumentError(f"spec {spec.name!r} has no timestamp feature, and a recommender is tested on each "
+                            "user's latest interaction: name the data's time column with --split-by-time COLUMN "
+                            "(or declare it in the spec, kind: timestamp, if the model should read it)")
     from . import data, models
 
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
@@ -312,9 +318,6 @@ def _check_fit_flags(args: argparse.Namespace) -> None:
     if args.model == "popularity":
         _refuse_training_flags(args)
     if args.model in _RECOMMENDERS:
-        if args.split_by_time:
-            raise ArgumentError("--split-by-time applies to the click models; a recommender is tested on each "
-                                "user's latest interaction, and validated on the one before")
         if args.group_by or args.stop_on != "auc":
             raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "
                                 "ranking each user's held-out items, which is per user already")
@@ -429,15 +432,15 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     the one before it validation), over the data's whole catalogue; prints its full-ranking metrics."""
     import pandas as pd
 
-    from . import models
+    from . import data, models
     from .data import labels
     from .evaluation import evaluate_ranking
     from .implicit import keys, leave_one_out
 
-    time = next((f.source for f in spec.features if f.kind == "timestamp"), None)
-    if time is None:
-        raise DataError(f"spec {spec.name!r}: a recommender is tested on each user's latest interaction, which needs "
-                        "a timestamp feature, and the spec has none")
+    time = args.split_by_time or next(f.source for f in spec.features if f.kind == "timestamp")  # _fit checked
+    data.require_columns(frame.columns, [time], where=args.data,
+                         hint=" (each user's latest interaction by it is the test: --split-by-time names it)"
+                         if args.split_by_time else " (the spec's timestamp feature reads it)")
     user_col = spec[keys(spec)[0]].source
     train, valid, test = leave_one_out(frame, user=user_col, time=time, validation=True)
     cls, extra = _RECOMMENDERS[args.model]

@@ -49,8 +49,9 @@ for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"
 # A wrong path, or a fit's clashing flags, is named before TensorFlow starts (and the data loads).
 for argv, said in [
         (["fit", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file at no-such-spec.yaml"),
-        (["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "mf", "--split-by-time", "timestamp"],
-         "--split-by-time applies to the click models"),
+        (["fit", "--spec", "FRAPPE", "--data", "synthetic", "--model", "mf"],
+         "spec 'frappe' has no timestamp feature, and a recommender is tested on each user's latest interaction: "
+         "name the data's time column with --split-by-time COLUMN"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "popularity", "--logdir", "tb"],
          "--logdir: popularity counts"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--stop-on", "gauc"], "give --group-by COLUMN"),
@@ -68,7 +69,8 @@ for argv, said in [
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
         (["demo", "--out", "SPEC"], "is a file; an export is a folder")]:
     with contextlib.redirect_stderr(io.StringIO()) as err:
-        assert main([a.replace("SPEC", sys.argv[1]).replace("EXPORT", sys.argv[2]) for a in argv]) == 2
+        assert main([a.replace("SPEC", sys.argv[1]).replace("EXPORT", sys.argv[2])
+                     .replace("FRAPPE", sys.argv[1].replace("synthetic", "frappe")) for a in argv]) == 2
     assert f"ctr {argv[0]}: error: " in err.getvalue() and said in err.getvalue(), err.getvalue()
 ctr.FeatureSpec([ctr.Categorical("user_id")])
 assert "tensorflow" not in sys.modules, "TensorFlow was imported"
@@ -253,11 +255,21 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert shown[0].startswith("TwoTower {") and f"catalogue: {frame['item_id'].nunique():,} items" in shown[0]
     assert main(["export", "--model", str(export), "--out", str(tmp_path / "tower.onnx")]) == 2
     assert "is a recommender export (TwoTower): ONNX export covers the click models" in capsys.readouterr().err
-    # Leave-one-out needs each interaction's time.
+    # Leave-one-out needs each interaction's time: the spec's timestamp feature, or a column named.
     no_time = tmp_path / "no-time.yaml"
     no_time.write_text("\n".join(line for line in spec.read_text().splitlines() if "timestamp" not in line))
     assert main(["fit", "--spec", str(no_time), "--data", str(data), "--model", "mf"]) == 2
-    assert "needs a timestamp feature" in capsys.readouterr().err
+    assert "has no timestamp feature, and a recommender is tested on each user's latest" in capsys.readouterr().err
+    assert main(["fit", "--spec", str(no_time), "--data", str(data), "--model", "popularity",
+                 "--split-by-time", "timestamp", "--export", str(tmp_path / "popular")]) == 0
+    assert f"Popularity on {len(frame) - 2 * users} interactions ({users} valid" in capsys.readouterr().out
+    # It counted the positives of what leave-one-out by that column trains on (each user's latest two held out).
+    train = ctr.leave_one_out(frame, time="timestamp", validation=True)[0]
+    train = train[train["rating"] >= 4]["item_id"].value_counts()
+    items = pd.DataFrame({"item_id": train.index})
+    np.testing.assert_array_equal(ctr.load(tmp_path / "popular").predict(items), train.to_numpy())
+    assert main(["fit", "--spec", str(no_time), "--data", str(data), "--model", "mf", "--split-by-time", "when"]) == 2
+    assert "column 'when' is missing from" in capsys.readouterr().err
 
 
 def test_fit_the_popularity_baseline_from_the_shell_and_serve_its_export(tmp_path, frame, capsys):
@@ -330,8 +342,6 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
                            (["--param", "seed=3"], "--param seed: given twice (--seed and --param)"),
                            (["--param", "cross_layers=-1"], "DCN: cross_layers must be an integer of at least 0"),
                            (["--split-by-time", "when"], "column 'when' is missing from the data of time_split"),
-                           (["--model", "mf", "--split-by-time", "timestamp"],
-                            "--split-by-time applies to the click models"),
                            (["--group-by", "account"], "column 'account' is missing from " + str(data)),
                            (["--stop-on", "gauc", "--patience", "1"], "--stop-on gauc watches the validation "
                                                                       "group AUC: give --group-by COLUMN"),
