@@ -666,7 +666,14 @@ def _seconds(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
         out[finite] = np.floor(x[finite]).astype(np.int64)
         return out
     sample = column.dropna()
-    example = sample.iloc[0] if len(sample) else None
+    # The first value that is no time on its own; when each is one, the column mixes kinds.
+    bad = next((v for v in sample if isinstance(v, bool | np.bool_)
+                or _parsed_datetimes(pd.Series([v], dtype=object)).dtype == object), None)
+    kinds = sorted({"text" if isinstance(v, str) else "numbers" for v in sample})
+    if bad is None and len(kinds) > 1:
+        raise DataError(f"{where}: the column mixes numbers and text (e.g. {sample.iloc[0]!r}); give every time "
+                        f"one way: {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text")
+    example = bad if bad is not None else sample.iloc[0] if len(sample) else None
     raise DataError(f"{where}: expected {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text, "
                     f"but the column holds {column.dtype} values such as {example!r}")
 

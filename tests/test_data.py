@@ -178,6 +178,11 @@ def test_extra_columns_are_ignored(spec, frame):
     ("user_id", ["u1", "u2", "u3"], r"feature 'user_id' .*dtype 'int' expects integer ids"),
     ("user_id", [1.5, 2.0, 3.0], r"dtype 'int' expects whole numbers, found 1.5"),
     ("timestamp", ["monday"] * 3, r"feature 'timestamp' .*expected seconds since the epoch, datetimes or ISO 8601"),
+    ("timestamp", ["2024-01-01", "monday", 5], r"feature 'timestamp' .*ISO 8601 text, but the column holds object "
+                                               r"values such as 'monday'$"),
+    ("timestamp", ["2024-01-01T10:00:00Z", 1704103200, None], r"feature 'timestamp' \(timestamp, column 'timestamp'\): "
+                                                              r"the column mixes numbers and text \(e\.g\. '2024-01-01"
+                                                              r"T10:00:00Z'\); give every time one way: seconds since"),
     ("genres", [{"a": 1}] * 3, r"feature 'genres' .*expected one string per row"),
 ])
 def test_wrong_dtypes_are_named(spec, frame, column, values, message):
