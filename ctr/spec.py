@@ -209,6 +209,24 @@ class Label:
         return []
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping, which YAML forbids and PyYAML lets the
+    last one win silently (`{name: a, kind: categorical, kind: numeric}` would be numeric)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one mapping (first on line {first[key] + 1})",
+                    key_node.start_mark)
+            first.setdefault(key, key_node.start_mark.line)
+        return super().construct_mapping(node, deep=deep)
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """The whole declaration: features and label. Build it in Python or load it from YAML."""
@@ -274,9 +292,10 @@ class FeatureSpec:
             except (OSError, UnicodeDecodeError) as err:
                 raise SpecError(f"<file>: cannot read {path} as UTF-8 text: {err}") from None
         try:
-            raw = yaml.safe_load(text)  # safe: a spec never runs code
+            raw = yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a spec never runs code
         except yaml.YAMLError as err:
-            raise SpecError(f"<yaml>: {where} is not valid YAML: {err}") from None
+            # PyYAML calls text it was given "<unicode string>": name the file instead.
+            raise SpecError(f"<yaml>: {where} is not valid YAML: {err}".replace('"<unicode string>"', where)) from None
         return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:

@@ -92,6 +92,19 @@ def test_spec_level_errors():
         FeatureSpec.from_yaml(ROOT / "feature_specs")
 
 
+def test_a_key_given_twice_is_refused_with_its_line_not_silently_the_last(tmp_path):
+    """YAML forbids it, and PyYAML would keep the last: this feature would have been numeric."""
+    path = tmp_path / "twice.yaml"
+    path.write_text(GOOD + "  - {name: x, kind: categorical,\n     kind: numeric}\n")
+    with pytest.raises(ctr.SpecError, match=r"<yaml>: \S+twice\.yaml is not valid YAML: the key 'kind' is given twice "
+                                            r"in one mapping \(first on line \d+\)\n  in \S+twice\.yaml, line \d+"):
+        FeatureSpec.from_yaml(path)
+    # A merge key's values may be overridden, as YAML allows.
+    merged = FeatureSpec.from_yaml("name: m\nfeatures:\n  - &a {name: x, kind: categorical, min_count: 2}\n"
+                                   "  - {<<: *a, name: y, min_count: 3}\n")
+    assert [(f.name, f.min_count) for f in merged.features] == [("x", 2), ("y", 3)]
+
+
 def test_all_problems_are_reported_at_once():
     message = _error(GOOD + "  - {name: a, kind: nope}\n  - {name: b, role: seller}\n")
     assert "features[3].kind" in message and "features[4].role" in message
