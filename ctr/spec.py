@@ -530,7 +530,7 @@ def _type_problem(value: Any, hint: Any) -> str | None:
         allowed = typing.get_args(hint)
         if value in allowed:
             return None
-        return f"{value!r} is not one of {_quoted(allowed)}" + _did_you_mean(value, allowed)
+        return f"{value!r} is not one of {_quoted(allowed)}" + _did_you_mean(value, allowed) + _yaml_bool(value)
     if origin is tuple:
         if not isinstance(value, tuple | list):
             return f"expected a list, got {_typename(value)}"
@@ -546,7 +546,16 @@ def _type_problem(value: Any, hint: Any) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
         ok = isinstance(value, hint)
-    return None if ok else f"expected {_typename_of(hint)}, got {_typename(value)} {value!r}"
+    if ok:
+        return None
+    word = _yaml_bool(value) if hint is str else ""
+    return f"expected {_typename_of(hint)}, got {_typename(value)} {value!r}{word}"
+
+
+def _yaml_bool(value: Any) -> str:
+    """The hint for a word YAML turned into a boolean (`dtype: no` arrives as False)."""
+    return (" (YAML reads an unquoted yes, no, on, off, true or false as a boolean: quote the word, e.g. 'no')"
+            if isinstance(value, bool) else "")
 
 
 def _positive(obj: Any, path: str, *names: str) -> list[str]:

@@ -70,6 +70,9 @@ def _with_feature(line: str) -> str:
     ("just-a-string", "features[3]: expected a mapping with name and kind, got str"),
     ("{name: t, kind: timestamp, utc_offset_hours: 30}", "features[3].utc_offset_hours: local time is between"),
     ("{name: h, kind: history, items: item_id, role: item}", "features[3].role: a history describes the user"),
+    ("{name: x, dtype: no}", "features[3].dtype: False is not one of 'string', 'int' (YAML reads an unquoted yes, no, "
+                             "on, off, true or false as a boolean: quote the word, e.g. 'no')"),
+    ("{name: on}", "features[3].name: expected a string, got bool True (YAML reads an unquoted yes"),
     ("{name: h, kind: history, items: user_id}",
      "features[3].items: 'user_id' must name a categorical item feature with a vocabulary (the ids the history "
      "lists); 'user_id' is a categorical feature of role 'user'"),
