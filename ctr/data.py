@@ -39,7 +39,8 @@ from .spec import (
 )
 
 Source = pd.DataFrame | pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path
-Hint = str | Mapping[str, str]  # what ends a missing-column error: always, or by the column missing
+# What ends a missing-column error: always, by the column missing, or from (columns there, columns missing).
+Hint = str | Mapping[str, str] | Callable[[Sequence[str], Sequence[str]], str]
 
 __all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_split", "columns_frame", "count_rows",
            "dataset_frame", "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read",
@@ -377,7 +378,9 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
     present = set(have)
     missing = [c for c in need if c not in present]
     if missing:
-        if not isinstance(hint, str):
+        if callable(hint):
+            hint = hint(list(have), missing)
+        elif not isinstance(hint, str):
             hint = "".join(hint[c] for c in missing if c in hint)
         listed = ", ".join(repr(str(c)) for c in list(have)[:30]) or "no columns at all"
         names = ", ".join(repr(c) for c in missing)
@@ -455,7 +458,7 @@ def raw_features(frame: pd.DataFrame, spec: FeatureSpec,
     timestamps; the encoder maps each of them to its feature's missing slot.
     """
     features = spec.features if names is None else [spec[n] for n in names]
-    require_columns(frame.columns, [f.source for f in features])
+    require_columns(frame.columns, [f.source for f in features], hint=column_hints(spec))
     return {f.name: _canonical(frame[f.source], f) for f in features}
 
 
@@ -485,13 +488,26 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def column_hints(spec: FeatureSpec) -> dict[str, str]:
-    """What to add to a missing-column error when the column is one a user may not think of giving."""
-    if spec.label is None or spec.label.weight is None:
-        return {}
-    name = spec.label.weight
-    return {name: f" (the spec's label.weight names {name!r} as the rows' weights; give every row one, "
-                  "1 for an unweighted row)"}
+def column_hints(spec: FeatureSpec, then: str = "") -> Callable[[Sequence[str], Sequence[str]], str]:
+    """The end of a missing-column error for data the spec reads, from the columns there and those
+    missing: why a column a user may not think of giving is needed (the row weights), which columns to
+    rename when the rows carry the features' names where the spec reads other columns (the names are
+    the SavedModel signature's inputs, not the data's), then `then`."""
+    def hint(have: Sequence[str], missing: Sequence[str]) -> str:
+        out = ""
+        weight = spec.label.weight if spec.label is not None else None
+        if weight is not None and weight in missing:
+            out += (f" (the spec's label.weight names {weight!r} as the rows' weights; give every row one, "
+                    "1 for an unweighted row)")
+        present = set(have)
+        renamed = {f.name: f.source for f in spec.features if f.source in missing and f.name in present}
+        if renamed:
+            several = len(renamed) > 1
+            out += (f" (the rows hold the feature name{'s' if several else ''} {', '.join(map(repr, renamed))}, but "
+                    f"the spec reads each feature from its column: rename {'them' if several else 'it'}, "
+                    f"frame.rename(columns={renamed!r}))")
+        return out + then
+    return hint
 
 
 def sample_weights(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | None:

@@ -49,14 +49,17 @@ def read_labelled(owner: str, spec: FeatureSpec, data: ctr_data.Source, group_by
                   extra: Sequence[str] = ()) -> pd.DataFrame:
     """The columns of `data` an evaluation reads: the spec's, the `extra` ones and the `group_by` column
     (checked a column name); one error names any that is missing."""
-    hints = ctr_data.column_hints(spec)
+    spec_hint = ctr_data.column_hints(spec)
     columns = [*spec.columns, *extra]
     if group_by is not None:
         if not isinstance(group_by, str) or not group_by:
             raise ArgumentError(f"{owner}: group_by must be a column name (e.g. 'user_id'), got {group_by!r}")
-        hints[group_by] = " (group_by names it: the group AUC is over its values)"
         columns.append(group_by)
-    return ctr_data.read(data, columns, hint=hints)
+
+    def hint(have: Sequence[str], missing: Sequence[str]) -> str:
+        grouping = " (group_by names it: the group AUC is over its values)" if group_by in missing else ""
+        return spec_hint(have, missing) + grouping
+    return ctr_data.read(data, columns, hint=hint)
 
 
 def evaluate_clicks(owner: str, spec: FeatureSpec, predict: Callable[[pd.DataFrame], np.ndarray],

@@ -189,7 +189,7 @@ class ServedModel(KerasNames):
         self._loaded = load_graph(self.path)
         self.signature = self._loaded.signatures["serving_default"]
         self._columns = list(dict.fromkeys(f.source for f in self.spec.features))
-        self._hint = "; the model needs " + ", ".join(map(repr, self._columns))
+        self._hint = ctr_data.column_hints(self.spec, then="; the model needs " + ", ".join(map(repr, self._columns)))
 
     @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:

@@ -524,3 +524,23 @@ def test_functions_taking_column_names_say_how_to_name_them_when_the_defaults_ar
                                             r"'ts' \(.+: name the columns with user=\.\.\.(, item=\.\.\.)? and "
                                             r"time=\.\.\.\)$"):
         call(logs)
+
+
+def test_rows_keyed_by_feature_names_where_the_spec_reads_other_columns_are_told_to_rename(tmp_path):
+    """The feature names are the SavedModel signature's inputs; a DataFrame is read by the spec's columns."""
+    spec = ctr.FeatureSpec([ctr.Categorical("user", column="user_id", dtype="int"),
+                            ctr.Numeric("amount", column="Amount (EUR)")], label=ctr.Label("clicked"))
+    rows = pd.DataFrame({"user_id": [1, 2, 3, 1], "Amount (EUR)": [0.5, 1.0, 2.0, 0.1], "clicked": [0, 1, 1, 0]})
+    model = ctr.LogisticRegression(spec)
+    model.fit(rows, verbose=0)
+    served = ctr.load(model.export(tmp_path / "m"))
+    by_name = rows.rename(columns={"user_id": "user", "Amount (EUR)": "amount"})
+    told = (r"columns 'user_id', 'Amount \(EUR\)' are missing from the data; it has: 'user', 'amount', 'clicked' \(the "
+            r"rows hold the feature names 'user', 'amount', but the spec reads each feature from its column: rename "
+            r"them, frame\.rename\(columns=\{'user': 'user_id', 'amount': 'Amount \(EUR\)'\}\)\)")
+    for call in (model.predict, model.evaluate, served.predict, served.evaluate):
+        with pytest.raises(ctr.DataError, match=told):
+            call(by_name)
+    with pytest.raises(ctr.DataError, match=r"the rows hold the feature name 'user', but .* rename it, "
+                                            r"frame\.rename\(columns=\{'user': 'user_id'\}\)\)$"):
+        ctr.LogisticRegression(spec).fit(rows.rename(columns={"user_id": "user"}), verbose=0)

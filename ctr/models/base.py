@@ -757,7 +757,8 @@ class RankingModel(NetworkWeights, abc.ABC):
         advance = ctr_data.progress(data, verbose)
         parts = [self._predict_raw(ctr_data.raw_features(chunk, self.spec), len(chunk),
                                    batch_size or PREDICTED_A_CALL, advance)
-                 for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features])]
+                 for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features],
+                                                   hint=ctr_data.column_hints(self.spec))]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
     def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = PREDICTED_A_CALL,
