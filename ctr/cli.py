@@ -724,6 +724,8 @@ def _parse_value(feature, text: str):
     from .spec import raw_dtype
 
     dtype = raw_dtype(feature)
+    if feature.kind == "timestamp":
+        return text  # epoch numbers or ISO 8601 text, read as a data column's are
     try:
         return float(text) if dtype == "float32" else int(text) if dtype == "int64" else text
     except ValueError:

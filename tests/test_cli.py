@@ -250,6 +250,13 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert f"(TwoTower); the 2 items they touched in {tmp_path / 'seen.parquet'} left out:" in out
     again = [int(line.split()[1]) for line in out.splitlines()[2:5]]
     assert not set(again) & set(top[:2]) and again[0] == top[2]  # another user's item stays
+    # A context time given as ISO text is the same moment as its epoch seconds.
+    lists = []
+    for when in ("2024-01-01T10:00:00", "1704103200"):
+        assert main(["recommend", "--model", str(export), "--user", user, "--k", "3", "--feature",
+                     f"timestamp={when}"]) == 0
+        lists.append(capsys.readouterr().out)
+    assert lists[0] == lists[1]
     shown: list[str] = []
     ctr.load(export).summary(print_fn=shown.append)
     assert shown[0].startswith("TwoTower {") and f"catalogue: {frame['item_id'].nunique():,} items" in shown[0]
