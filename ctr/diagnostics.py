@@ -39,7 +39,8 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
                 batch_size: int = 8192, scores: np.ndarray | None = None, group_by: str | None = None) -> pd.DataFrame:
     """`evaluate`'s figures for each group of rows sharing the values of the `by` column(s) (any
     column of the data, a feature's or not), the whole data first as "(all)", then the groups by
-    size. A numeric column with more than 20 distinct values is cut into `bins` quantile ranges.
+    size. A numeric column with more than 20 distinct values is cut into `bins` quantile ranges, shown
+    lowest first (when every `by` column is cut so; missing values last).
     Rows count by the spec's `label.weight` when it has one; AUC is NaN in a group of one class.
     `scores`: the model's probabilities for these rows when already at hand (they are not recomputed).
     `group_by` (a column, e.g. "user_id"): each slice's group AUC over its values too, as `evaluate`'s."""
@@ -55,14 +56,23 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
     p = model.predict(frame, batch_size=batch_size) if scores is None else np.asarray(scores).reshape(-1)
     if len(p) != len(frame):
         raise DataError(f"evaluate_by: {len(p)} scores for {len(frame)} rows")
-    keys = pd.DataFrame({column: _grouping(frame[column], bins, spec) for column in by}).reset_index(drop=True)
+    grouped = {column: _grouping(frame[column], bins, spec) for column in by}
+    keys = pd.DataFrame({column: values for column, (values, _) in grouped.items()}).reset_index(drop=True)
+    ranges = {column: order for column, (_, order) in grouped.items() if order is not None}
     for column in by:  # a multi-valued column: each row counts in the group of each of its values
         if keys[column].map(lambda v: isinstance(v, list)).any():
             keys = keys.explode(column)
     groups = None if group_by is None else frame[group_by].reset_index(drop=True)
     rows = [{**dict.fromkeys(by, "(all)"), **click_metrics(y, p, w, groups)}]
     slices = keys.groupby(by, dropna=False, sort=False, observed=True).indices
-    for values, positions in sorted(slices.items(), key=lambda item: -len(item[1])):
+    if len(ranges) == len(by):  # every column cut into ranges: the slices in the ranges' order (missing last)
+        def place(item: tuple) -> Any:
+            values = item[0] if isinstance(item[0], tuple) else (item[0],)
+            return tuple(ranges[c].get(v, len(ranges[c])) for c, v in zip(by, values, strict=True))
+    else:
+        def place(item: tuple) -> Any:
+            return -len(item[1])
+    for values, positions in sorted(slices.items(), key=place):
         index = keys.index.to_numpy()[positions]  # the rows of the data
         values = values if isinstance(values, tuple) else (values,)
         named = {column: "(missing)" if pd.isna(v) else v for column, v in zip(by, values, strict=True)}
@@ -72,18 +82,21 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
     return table[[*by, "rows", "positive_rate", *(c for c in table.columns if c not in {*by, "rows", "positive_rate"})]]
 
 
-def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> pd.Series:
-    """The column's values as groups: as they are; quantile ranges for a number with many values; the
-    list of its values for the column of a multi-valued feature (split on its separator)."""
+def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Series, dict[str, int] | None]:
+    """The column's values as groups: as they are; quantile ranges for a number with many values (with
+    each range's place, lowest first); the list of its values for the column of a multi-valued feature
+    (split on its separator)."""
     multi = next((f for f in spec.features if f.kind == "multi_categorical" and f.source == column.name), None)
     if multi is not None:
         return column.map(lambda v: [str(t).strip() for t in (v if isinstance(v, list | tuple | np.ndarray) else
                                                              ("" if pd.isna(v) else str(v)).split(multi.separator))
-                                     if str(t).strip()] or [np.nan]).reset_index(drop=True)
+                                     if str(t).strip()] or [np.nan]).reset_index(drop=True), None
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
             and column.nunique() > _MANY_VALUES:
-        return pd.qcut(column, bins, duplicates="drop").astype(str).where(column.notna()).reset_index(drop=True)
-    return column.reset_index(drop=True)
+        cut = pd.qcut(column, bins, duplicates="drop")
+        order = {str(interval): i for i, interval in enumerate(cut.cat.categories)}
+        return cut.astype(str).where(column.notna()).reset_index(drop=True), order
+    return column.reset_index(drop=True), None
 
 
 def _click_spec(model: Any, owner: str) -> FeatureSpec:

@@ -90,6 +90,10 @@ def test_each_slice_is_scored_as_its_rows_alone(noisy, tmp_path):
 
     ages = ctr.evaluate_by(model, test, "age", bins=4)  # many distinct ages: cut into quantile ranges
     assert 2 <= len(ages) - 1 <= 4 and ages["rows"].iloc[1:].sum() == len(test)
+    lows = [float(r.split(",")[0].strip("(")) for r in ages["age"].iloc[1:]]
+    assert lows == sorted(lows), ages["age"].tolist()  # ranges in their order, lowest first, not by size
+    prices = ctr.evaluate_by(model, test, "price", bins=3)["price"].tolist()
+    assert prices[0] == "(all)" and prices[-1] == "(missing)" and test["price"].isna().any()
     genres = ctr.evaluate_by(model, test, "genres").set_index("genres")  # a row counts in each of its genres
     for genre in ("Family", "Thriller"):
         assert genres.loc[genre, "rows"] == sum(genre in g.split("|") for g in test["genres"])
