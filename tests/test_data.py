@@ -450,6 +450,51 @@ def test_movielens_100k_loader_on_a_tiny_copy(tmp_path):
         ctr.datasets.movielens_100k(folder)
 
 
+def test_a_damaged_movielens_100k_copy_is_named_by_file_and_line(tmp_path):
+    folder = tmp_path / "ml"
+    _write_ml100k(folder)
+    with open(folder / "u.data", "a") as handle:
+        handle.write("3\t1\n")  # a line cut short
+    with pytest.raises(ctr.DataError, match=r"u\.data: not as GroupLens writes it; line 4 is '3\\t1', where 4 "
+                                            r"fields split on '\\t' are expected$"):
+        ctr.datasets.movielens_100k(folder)
+    _write_ml100k(folder := tmp_path / "twice")
+    with open(folder / "u.user", "a") as handle:
+        handle.write("1|30|F|writer|10001\n")
+    with pytest.raises(ctr.DataError, match=r"the users file lists user_id 1 more than once"):
+        ctr.datasets.movielens_100k(folder)
+
+
+def _write_ml1m(folder):
+    folder.mkdir()
+    (folder / "ratings.dat").write_text("1::10::5::978300760\n2::20::3::978302109\n1::20::4::978301968\n")
+    (folder / "users.dat").write_text("1::F::1::10::48067\n2::M::56::16::70072\n")
+    (folder / "movies.dat").write_bytes("10::Café (1995)::Comedy|Drama\n20::Heat (1995)::Action\n".encode("latin-1"))
+
+
+def test_movielens_1m_loader_on_a_tiny_copy_and_its_damage_named(tmp_path):
+    folder = tmp_path / "ml1m"
+    _write_ml1m(folder)
+    table = ctr.datasets.movielens_1m(folder)
+    first = table.iloc[0]
+    assert len(table) == 3 and (first.title, first.genres, first.release_year, first.occupation, first.age) == (
+        "Café", "Comedy|Drama", 1995.0, "K-12 student", 1)
+    (folder / "users.dat").write_text("1::F::1::25::48067\n2::M::56::16::70072\n")
+    with pytest.raises(ctr.DataError, match=r"users\.dat: occupation code 25 is not one of MovieLens 1M's 0–20 "
+                                            r"\(user 1\)"):
+        ctr.datasets.movielens_1m(folder)
+    _write_ml1m(folder := tmp_path / "movies")
+    (folder / "movies.dat").write_text("10::Café (1995)::Comedy\nHeat (1995)::Action\n")
+    with pytest.raises(ctr.DataError, match=r"movies\.dat: not as GroupLens writes it \(id::title::genres\); the "
+                                            r"first line that is not: 'Heat \(1995\)::Action'"):
+        ctr.datasets.movielens_1m(folder)
+    _write_ml1m(folder := tmp_path / "ratings")
+    (folder / "ratings.dat").write_text("1::10::5::978300760\n2::20::three::978302109\n")
+    with pytest.raises(ctr.DataError, match=r"ratings\.dat: not as GroupLens writes it; line 2 is "
+                                            r"'2::20::three::978302109'"):
+        ctr.datasets.movielens_1m(folder)
+
+
 @needs(ML100K)
 def test_movielens_100k_real_folder():
     table = ctr.datasets.movielens_100k(ML100K)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
@@ -33,15 +34,15 @@ def movielens_100k(path: str | Path) -> pd.DataFrame:
     title, release_year (NaN when unknown), genres (`Action|Comedy`; empty when unknown).
     """
     folder = _folder(path, ["u.data", "u.user", "u.item", "u.genre"], "MovieLens 100K")
-    ratings = pd.read_csv(folder / "u.data", sep="\t", header=None,
-                          names=["user_id", "item_id", "rating", "timestamp"], dtype="int64")
-    users = pd.read_csv(folder / "u.user", sep="|", header=None,
-                        names=["user_id", "age", "gender", "occupation", "zip_code"],
-                        dtype={"user_id": "int64", "age": "int64", "zip_code": str}, encoding="latin-1")
+    ratings = _read(folder / "u.data", "\t", 4, [0, 1, 2, 3], names=["user_id", "item_id", "rating", "timestamp"],
+                    dtype="int64")
+    users = _read(folder / "u.user", "|", 5, [0, 1], names=["user_id", "age", "gender", "occupation", "zip_code"],
+                  dtype={"user_id": "int64", "age": "int64", "zip_code": str}, encoding="latin-1")
     genre_names = [line.split("|")[0] for line in
                    (folder / "u.genre").read_text(encoding="latin-1").splitlines() if line.strip()]
-    items = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1",
-                        names=["item_id", "title", "release_date", "video_release_date", "url", *genre_names])
+    items = _read(folder / "u.item", "|", 5 + len(genre_names), [0, *range(5, 5 + len(genre_names))],
+                  encoding="latin-1", names=["item_id", "title", "release_date", "video_release_date", "url",
+                                             *genre_names])
     flags = items[genre_names].to_numpy(dtype=bool)
     names = np.array(genre_names, dtype=object)
     items["genres"] = ["|".join(names[row & (names != "unknown")]) for row in flags]
@@ -69,15 +70,23 @@ def movielens_1m(path: str | Path, ratings: str | None = None) -> pd.DataFrame:
     if not ratings_file.exists():
         raise DataError(f"{folder}: no ratings file {ratings!r} (MovieLens 1M needs ratings.dat)")
     # '::' separators: reading with ':' and keeping every other field keeps pandas' fast C parser.
-    frame = pd.read_csv(ratings_file, sep=":", header=None, usecols=[0, 2, 4, 6], dtype="int64",
-                        names=["user_id", "_a", "item_id", "_b", "rating", "_c", "timestamp"])
-    users = pd.read_csv(folder / "users.dat", sep=":", header=None, usecols=[0, 2, 4, 6, 8],
-                        names=["user_id", "_a", "gender", "_b", "age", "_c", "occupation", "_d", "zip_code"],
-                        dtype={"user_id": "int64", "age": "int64", "occupation": "int64", "zip_code": str},
-                        encoding="latin-1")
+    frame = _read(ratings_file, ":", 7, [0, 2, 4, 6], usecols=[0, 2, 4, 6], dtype="int64",
+                  names=["user_id", "_a", "item_id", "_b", "rating", "_c", "timestamp"])
+    users = _read(folder / "users.dat", ":", 9, [0, 4, 6], usecols=[0, 2, 4, 6, 8],
+                  names=["user_id", "_a", "gender", "_b", "age", "_c", "occupation", "_d", "zip_code"],
+                  dtype={"user_id": "int64", "age": "int64", "occupation": "int64", "zip_code": str},
+                  encoding="latin-1")
+    unknown = ~users["occupation"].between(0, len(_ML1M_OCCUPATIONS) - 1)
+    if unknown.any():
+        raise DataError(f"{folder / 'users.dat'}: occupation code {users['occupation'][unknown].iloc[0]} is not one "
+                        f"of MovieLens 1M's 0–{len(_ML1M_OCCUPATIONS) - 1} (user {users['user_id'][unknown].iloc[0]})")
     users["occupation"] = users["occupation"].map(lambda code: _ML1M_OCCUPATIONS[code])
     lines = (folder / "movies.dat").read_text(encoding="latin-1").splitlines()
     parts = [line.split("::") for line in lines if line.strip()]
+    bad = next((i for i, p in enumerate(parts) if len(p) != 3 or not p[0].strip().isdigit()), None)
+    if bad is not None:
+        raise DataError(f"{folder / 'movies.dat'}: not as GroupLens writes it (id::title::genres); the first line "
+                        f"that is not: {[line for line in lines if line.strip()][bad]!r}")
     items = pd.DataFrame({"item_id": [int(p[0]) for p in parts], "title": [p[1] for p in parts],
                           "genres": [p[2] for p in parts]})
     items["release_year"] = pd.to_numeric(items["title"].str.extract(_YEAR)[0], errors="coerce")
@@ -95,7 +104,27 @@ def _folder(path: str | Path, required: list[str], what: str) -> Path:
     return folder
 
 
+def _read(file: Path, sep: str, fields: int, integers: list[int], **read_csv: Any) -> pd.DataFrame:
+    """One GroupLens file read with pandas, or a DataError naming the file and its first line that
+    does not hold `fields` fields split on `sep` with integers at the `integers` positions."""
+    try:
+        return pd.read_csv(file, sep=sep, header=None, **read_csv)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        detail = f"pandas: {first_line(err)}"
+        with open(file, encoding="latin-1") as lines:  # Latin-1 reads any bytes
+            for number, line in enumerate(lines, 1):
+                values = line.rstrip("\r\n").split(sep)
+                if len(values) != fields or not all(values[i].strip().lstrip("-").isdigit() for i in integers):
+                    detail = f"line {number} is {line.rstrip()!r}, where {fields} fields split on {sep!r} are expected"
+                    break
+        raise DataError(f"{file}: not as GroupLens writes it; {detail}") from None
+
+
 def _join(ratings: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    for table, key, file in ((users, "user_id", "the users file"), (items, "item_id", "the items file")):
+        twice = table[key][table[key].duplicated()]
+        if len(twice):
+            raise DataError(f"{file} lists {key} {twice.iloc[0]} more than once; each must be listed once")
     users = users.copy()
     users["zip_prefix"] = users["zip_code"].astype(str).str[:3]
     table = ratings.merge(users[["user_id", "age", "gender", "occupation", "zip_code", "zip_prefix"]],
