@@ -356,6 +356,26 @@ def _foreign_weights(env: dict) -> None:
         ctr.FM(env["spec"]).load_weights(env["tmp"] / "small")
 
 
+def _damaged_movielens(env: dict) -> None:
+    folder = env["tmp"] / "ml-100k"
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t1\t5\t881250949\n2\t1\n")
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n")
+    (folder / "u.genre").write_text("unknown|0\nAction|1\n")
+    (folder / "u.item").write_text("1|Heat (1995)|01-Jan-1995||http://x|0|1\n")
+    with pytest.raises(DataError, match=r"u\.data: not as GroupLens writes it; line 2 is '2\\t1', where 4 fields"):
+        ctr.datasets.movielens_100k(folder)
+    (folder / "u.data").write_text("1\t1\t5\t881250949\n")
+    (folder / "u.user").write_text("1|24|M|technician|85711\n1|53|F|other|94043\n")
+    with pytest.raises(DataError, match=r"the users file lists user_id 1 more than once"):
+        ctr.datasets.movielens_100k(folder)
+    frappe = env["tmp"] / "frappe"
+    frappe.mkdir()
+    (frappe / "frappe.test.libfm").write_text("1 junk\n")
+    with pytest.raises(DataError, match=r"frappe\.test\.libfm, line 1: expected a label"):
+        ctr.datasets.frappe(frappe)
+
+
 def _bad_group_by(env: dict) -> None:
     served, frame = env["served"], env["frame"].head(200)
     with pytest.raises(DataError, match=r"column 'account' is missing from the data; .*\(group_by names it"):
@@ -519,6 +539,8 @@ CATALOGUE: list[Case] = [
          "DataError naming the label column, its rule and the data (training or validation)", _one_class),
     Case("data", "row weights (`label.weight`) missing, not numbers, NaN, negative, or all 0",
          "DataError naming the weight column and what a weight must be", _bad_weights),
+    Case("data", "a damaged MovieLens or Frappe copy (a line cut short, an id listed twice)",
+         "DataError naming the file and its first bad line", _damaged_movielens),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
          _mixed_schema_folder),
     Case("data", "bad values only in streamed validation files (read during training)",
