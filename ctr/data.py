@@ -577,7 +577,7 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, which the encoder serves as missing
             return _numbers(column, where).astype(np.float32)
     if isinstance(f, Timestamp):
-        return _seconds(column, where, f.unit)
+        return _epoch_counts(column, where, f.unit)
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
     if isinstance(f, MultiCategorical | History):
@@ -661,7 +661,7 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
     return out
 
 
-def _seconds(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
+def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
     """The column as int64 counts of `unit` since the epoch (numbers are taken as such counts already;
     datetimes and ISO text are converted), MISSING_INT where there is no time."""
     if _numpy_kind(column, "iu"):  # whole counts, none missing
@@ -683,13 +683,18 @@ def _seconds(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
         return out
     sample = column.dropna()
     # The first value that is no time on its own; when each is one, the column mixes kinds.
-    bad = next((v for v in sample if isinstance(v, bool | np.bool_)
-                or _parsed_datetimes(pd.Series([v], dtype=object)).dtype == object), None)
-    kinds = sorted({"text" if isinstance(v, str) else "numbers" for v in sample})
-    if bad is None and len(kinds) > 1:
+    flags = sample.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    number = pd.to_numeric(sample.where(~flags), errors="coerce").notna().to_numpy()
+    text = sample.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    iso = np.zeros(len(sample), dtype=bool)
+    iso[text & ~number] = pd.to_datetime(sample[text & ~number], errors="coerce", utc=True,
+                                         format="ISO8601").notna().to_numpy()
+    wrong = flags | ~(number | iso)
+    if len(sample) and not wrong.any() and iso.any() and number.any():
         raise DataError(f"{where}: the column mixes numbers and text (e.g. {sample.iloc[0]!r}); give every time "
                         f"one way: {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text")
-    example = bad if bad is not None else sample.iloc[0] if len(sample) else None
+    example = sample.iloc[int(np.argmax(wrong))] if wrong.any() else sample.iloc[0] if len(sample) else None
+    example = example.item() if isinstance(example, np.generic) else example
     raise DataError(f"{where}: expected {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text, "
                     f"but the column holds {column.dtype} values such as {example!r}")
 
@@ -727,7 +732,7 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     frame = read(data)
     require_columns(frame.columns, [time], where="the data of time_split",
                     hint=" (time_split orders the rows by it; name the column with time=...)")
-    seconds = _seconds(frame[time], f"time_split: column {time!r}")
+    seconds = _epoch_counts(frame[time], f"time_split: column {time!r}")
     missing = np.flatnonzero(seconds == MISSING_INT)
     if len(missing):
         raise DataError(f"time_split: column {time!r} has no time in {len(missing)} rows (the first is row "
@@ -747,7 +752,7 @@ def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
     line about a split; the numbers themselves when they are no dates pandas can write."""
     if not len(part):
         return "no rows"
-    counts = _seconds(part[time], f"column {time!r}", unit)
+    counts = _epoch_counts(part[time], f"column {time!r}", unit)
     try:
         first, last = (pd.Timestamp(int(c), unit=unit, tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for c in
                        (counts.min(), counts.max()))
