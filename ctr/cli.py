@@ -243,11 +243,7 @@ def _fit(args: argparse.Namespace) -> int:
                             "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
                             "each interaction with N items its user never touched as non-clicks, or train a "
                             "recommender (--model mf, bpr, neumf or two_tower)")
-    if args.model in _RECOMMENDERS and not args.split_by_time and not any(isinstance(f, Timestamp)
-                                                                           for f in spec.features):
-        raise ArgumentError(f"spec {spec.name!r} has no timestamp feature, and a recommender is tested on each "
-                            "user's latest interaction: name the data's time column with --split-by-time COLUMN "
-                            "(or declare it in the spec, kind: timestamp, if the model should read it)")
+    held_out_by = _held_out_by(args, spec) if args.model in _RECOMMENDERS else None  # refused before TensorFlow
     from . import data, models
 
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
@@ -261,7 +257,7 @@ def _fit(args: argparse.Namespace) -> int:
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
     frame = load_table(args.data, args.format, seed=args.seed)
     if args.model in _RECOMMENDERS:
-        model, history = _fit_recommender(args, spec, frame, kwargs)
+        model, history = _fit_recommender(args, spec, frame, kwargs, held_out_by)
     else:
         if args.group_by:  # before the training, not after it
             data.require_columns(frame.columns, [args.group_by], where=args.data,
@@ -427,7 +423,21 @@ def _widths(text: str) -> tuple[int, ...]:
             f"expected comma-separated layer widths such as 256,128, got {text!r}") from None
 
 
-def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict]:
+def _held_out_by(args: argparse.Namespace, spec: Any) -> str:
+    """The time column whose latest interaction per user a recommender's fit holds out: --split-by-time's,
+    else the spec's timestamp feature's; an ArgumentError when there is neither."""
+    from .spec import Timestamp
+
+    time = args.split_by_time or next((f.source for f in spec.features if isinstance(f, Timestamp)), None)
+    if time is None:
+        raise ArgumentError(f"spec {spec.name!r} has no timestamp feature, and a recommender is tested on each "
+                            "user's latest interaction: name the data's time column with --split-by-time COLUMN "
+                            "(or declare it in the spec, kind: timestamp, if the model should read it)")
+    return time
+
+
+def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: dict[str, Any],
+                     time: str) -> tuple[Any, dict]:
     """A recommender trained on all but each user's two latest interactions (the latest is the test,
     the one before it validation), over the data's whole catalogue; prints its full-ranking metrics."""
     import pandas as pd
@@ -437,7 +447,6 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     from .evaluation import evaluate_ranking
     from .implicit import keys, leave_one_out
 
-    time = args.split_by_time or next(f.source for f in spec.features if f.kind == "timestamp")  # _fit checked
     data.require_columns(frame.columns, [time], where=args.data,
                          hint=" (each user's latest interaction by it is the test: --split-by-time names it)"
                          if args.split_by_time else " (the spec's timestamp feature reads it)")
