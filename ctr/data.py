@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -695,8 +696,18 @@ def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
                         f"one way: {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text")
     example = sample.iloc[int(np.argmax(wrong))] if wrong.any() else sample.iloc[0] if len(sample) else None
     example = example.item() if isinstance(example, np.generic) else example
+    # A date in another format (1/2/2024 is January or February by locale) is for the caller to parse.
+    parse = ("; parse dates in other formats first, with pd.to_datetime and their format (e.g. "
+             "format='%m/%d/%Y')" if isinstance(example, str) and _looks_like_a_date(example) else "")
     raise DataError(f"{where}: expected {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text, "
-                    f"but the column holds {column.dtype} values such as {example!r}")
+                    f"but the column holds {column.dtype} values such as {example!r}{parse}")
+
+
+def _looks_like_a_date(text: str) -> bool:
+    with warnings.catch_warnings():  # pandas warns that it guesses the format, which is all we ask of it
+        warnings.simplefilter("ignore")
+        moment = pd.to_datetime(text, errors="coerce")
+    return moment is not pd.NaT and moment.year > 1  # '3pm' is a time of year 1, no date
 
 
 def _parsed_datetimes(column: pd.Series) -> pd.Series:
@@ -710,6 +721,42 @@ def _parsed_datetimes(column: pd.Series) -> pd.Series:
         return pd.to_datetime(column, utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError):
         return column
+
+
+def _time_keys(column: pd.Series, where: str) -> np.ndarray:
+    """Numbers that sort as the column's times do: numbers as they are, datetimes and ISO 8601 text (any
+    offsets) as epoch microseconds; NaN where a row has no time. Raw text would sort as text: wrongly
+    across offsets, and for other formats (12/30/2023 after 1/2/2024) at all."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.int64) if _numpy_kind(column, "iu") else \
+            column.to_numpy(dtype=np.float64, na_value=np.nan)
+    parsed = column if pd.api.types.is_datetime64_any_dtype(column.dtype) else _parsed_datetimes(column)
+    if pd.api.types.is_numeric_dtype(parsed.dtype) and not pd.api.types.is_bool_dtype(parsed.dtype):
+        return _time_keys(parsed, where)  # numbers given as text
+    # Anything else is refused there, in the words the spec's timestamps use.
+    counts = _epoch_counts(parsed, where, "us" if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else "s")
+    return np.where(counts == MISSING_INT, np.nan, counts.astype(np.float64))  # exact: µs stay below 2**53
+
+
+def time_order(frame: pd.DataFrame, user: str, time: str, owner: str, latest_first: bool = False,
+               what: str = "") -> np.ndarray:
+    """Positions of `frame`'s rows grouped by `user` and in time order within each (ties: row order),
+    the latest first with `latest_first`. Refuses rows with no user or no time, which have no place in
+    the order, and time text that is no ISO 8601 (rows are named by `frame`'s index; `what` names the frame)."""
+    where = f"{owner}: column {time!r}" + (f" of {what}" if what else "")
+    keys = _time_keys(frame[time], where)
+    missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
+    if len(missing):
+        first = frame.index[missing[0]]
+        raise DataError(f"{where} has no time in {len(missing)} of its rows (the first is row {first!r}); drop them "
+                        f"or give them a time, since {owner} orders each user's rows by it")
+    userless = np.flatnonzero(frame[user].isna().to_numpy())
+    if len(userless):  # grouped apart, such rows were dropped by one split and tested whole by another
+        raise DataError(f"{owner}: column {user!r}" + (f" of {what}" if what else "") + f" has no user in "
+                        f"{len(userless)} of its rows (the first is row {frame.index[userless[0]]!r}); drop them or "
+                        f"give them a user, since {owner} orders each user's rows")
+    ordered = pd.DataFrame({"user": frame[user].to_numpy(), "time": keys})
+    return ordered.sort_values(["user", "time"], kind="stable", ascending=[True, not latest_first]).index.to_numpy()
 
 
 # -- splits ---------------------------------------------------------------------------------------
@@ -732,10 +779,10 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     frame = read(data)
     require_columns(frame.columns, [time], where="the data of time_split",
                     hint=" (time_split orders the rows by it; name the column with time=...)")
-    seconds = _epoch_counts(frame[time], f"time_split: column {time!r}")
-    missing = np.flatnonzero(seconds == MISSING_INT)
+    seconds = _time_keys(frame[time], f"time_split: column {time!r}")
+    missing = np.flatnonzero(np.isnan(seconds)) if seconds.dtype.kind == "f" else []
     if len(missing):
-        raise DataError(f"time_split: column {time!r} has no time in {len(missing)} rows (the first is row "
+        raise DataError(f"time_split: column {time!r} has no time in {len(missing)} of its rows (the first is row "
                         f"{missing[0]}); drop them or give them a time, since a split in time places every row")
     order = np.argsort(seconds, kind="stable")
     ordered = seconds[order]
@@ -891,7 +938,7 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
     require_columns(frame.columns, [user, time], where="the data of temporal_split",
                     hint=column_arguments_hint("it cuts each user's rows in time order", "user", "time"))
     ordered = frame.reset_index(drop=True)
-    rank = ordered.sort_values([user, time], kind="stable").groupby(user, sort=False).cumcount()
+    rank = ordered.iloc[time_order(ordered, user, time, "temporal_split")].groupby(user, sort=False).cumcount()
     size = ordered.groupby(user)[user].transform("size")
     position = (rank.reindex(ordered.index) / size).to_numpy()
     bounds = np.cumsum(fractions)[:-1]
@@ -918,11 +965,11 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
                              "each user's history is their profile rows, so pass one or the other")
         require_columns(profiles.columns, [user, item, time], where="add_history's profiles",
                         hint=column_arguments_hint("it lists each user's items", "user", "item", "time"))
-        ordered = profiles.sort_values([user, time], kind="stable", ascending=[True, False])
+        ordered = profiles.iloc[time_order(profiles, user, time, "add_history", latest_first=True, what="profiles")]
         joined = ordered.groupby(user, sort=False)[item].agg(
             lambda ids: separator.join(str(i) for i in list(ids)[:max_length]))
         return frame.assign(**{column: frame[user].map(joined).fillna("").to_numpy(object)})
-    order = frame.sort_values([user, time], kind="stable").index.to_numpy()
+    order = time_order(frame, user, time, "add_history")
     users = frame[user].to_numpy()[order]
     items = frame[item].astype(str).to_numpy()[order]
     out = np.empty(len(frame), dtype=object)
@@ -950,7 +997,8 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
     rng = np.random.default_rng(seed)
     cold = set(rng.choice(ids, size=max(1, round(fraction * len(ids))), replace=False).tolist())
     is_cold = frame[user].isin(cold).to_numpy()
-    held = frame[is_cold].sort_values([user, time], kind="stable")
+    held = frame[is_cold]
+    held = held.iloc[time_order(held, user, time, "cold_user_split")]
     rank = held.groupby(user, sort=False).cumcount().to_numpy()
     profile, rest = held[rank < profile_size], held[rank >= profile_size]
     if is_cold.all():

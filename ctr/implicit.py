@@ -194,8 +194,7 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
     frame = ctr_data.read(data).reset_index(drop=True)
     ctr_data.require_columns(frame.columns, [user, time], where="the data of leave_one_out",
                              hint=ctr_data.column_arguments_hint("it holds out each user's latest row", "user", "time"))
-    order = frame.sort_values([user, time], kind="stable").index
-    ranked = frame.loc[order]
+    ranked = frame.iloc[ctr_data.time_order(frame, user, time, "leave_one_out")]
     from_end = ranked.groupby(user, sort=False).cumcount(ascending=False).reindex(frame.index).to_numpy()
     size = frame.groupby(user)[user].transform("size").to_numpy()
     held = 2 if validation else 1

@@ -337,6 +337,48 @@ def test_temporal_split_keeps_each_users_latest_rows_for_test(frame):
     assert (latest_train[common] <= earliest_test[common]).all()
 
 
+PER_USER_ORDERS = {
+    "leave_one_out": lambda d: ctr.leave_one_out(d),
+    "temporal_split": lambda d: temporal_split(d, (0.5, 0.5)),
+    "cold_user_split": lambda d: ctr.data.cold_user_split(d, 0.5, 1),
+    "add_history": lambda d: (ctr.data.add_history(d),),
+    "add_history's profiles": lambda d: (ctr.data.add_history(d.iloc[:1], profiles=d),),
+}
+
+
+@pytest.mark.parametrize("name", PER_USER_ORDERS)
+def test_per_user_orders_read_times_as_times(name):
+    # Item 11 is the latest moment (04:00 UTC) though the earliest as text; text sorts wrongly across offsets.
+    when = ["2024-01-10T00:00:00+05:00", "2024-01-09T23:00:00-05:00", "2024-01-09T22:00:00+00:00"]
+    seconds = [int(pd.Timestamp(t).timestamp()) for t in when]
+    table = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 2], "item_id": [10, 11, 12, 20, 21, 22],
+                          "timestamp": when * 2})
+    split = PER_USER_ORDERS[name]
+    by_numbers = split(table.assign(timestamp=seconds * 2))
+    for given in (table, table.assign(timestamp=pd.to_datetime(table.timestamp, utc=True))):
+        parts = split(given)
+        assert [list(p.item_id) for p in parts] == [list(p.item_id) for p in by_numbers]
+        if name.startswith("add_history"):  # the order in time is 10, 12, 11
+            assert parts[0].history.tolist()[:3] == (["11|12|10"] if "profiles" in name else ["", "12|10", "10"])
+        else:  # the last part ends with a user's latest row
+            assert parts[-1].item_id.iloc[-1] in (11, 21)
+    owner = name.split("'")[0]
+    # Text in another format is refused (1/2/2024 is January or February by locale); so is a row with no time.
+    with pytest.raises(ctr.DataError, match=rf"{owner}: column 'timestamp'.*expected seconds since the epoch, "
+                                            r"datetimes or ISO 8601 text.*'1/2/2024'; parse dates in other "
+                                            r"formats first, with pd.to_datetime and their format"):
+        split(table.assign(timestamp=["1/2/2024", "12/30/2023", "1/10/2024"] * 2))
+    gap = table.assign(timestamp=[3.0, np.nan, 1.0, 4.0, np.nan, 6.0])  # rows 1 and 4: a gap for each user
+    with pytest.raises(ctr.DataError, match=rf"{owner}: column 'timestamp'.* has no time in [12] of its rows \(the "
+                                            rf"first is row [14]\); drop them or give them a time, since {owner} "
+                                            "orders"):
+        split(gap)
+    with pytest.raises(ctr.DataError, match=rf"{owner}: column 'user_id'.* has no user in 1 of its rows \(the first "
+                                            r"is row [14]\); drop them or give them a user"):
+        split(table.assign(user_id=[1, np.nan, 1, 2, 2, 2]) if name != "cold_user_split" else
+              table.assign(user_id=[1, 1, 1, 2, np.nan, 2]))
+
+
 def test_time_split_trains_on_the_past_and_tests_on_the_future(frame):
     parts = ctr.data.time_split(frame, (0.8, 0.1, 0.1))
     assert [len(p) for p in parts] == [9600, 1200, 1200]
@@ -364,7 +406,7 @@ def test_time_split_names_what_it_cannot_order(frame):
     gaps = frame.assign(timestamp=frame.timestamp.astype(float))
     gaps.loc[[7, 9], "timestamp"] = np.nan
     with pytest.raises(ctr.DataError,
-                       match=r"time_split: column 'timestamp' has no time in 2 rows \(the first is row 7\)"):
+                       match=r"time_split: column 'timestamp' has no time in 2 of its rows \(the first is row 7\)"):
         ctr.data.time_split(gaps)
     with pytest.raises(ctr.DataError, match=r"time_split: column 'genres': expected seconds since the epoch"):
         ctr.data.time_split(frame, time="genres")
