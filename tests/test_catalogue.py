@@ -410,6 +410,20 @@ def _ranking_interactions(env: dict) -> None:
         ctr.evaluate_ranking(popular, test["item_id"], train)
 
 
+def _unordered_times(env: dict) -> None:
+    frame = env["frame"].head(200).reset_index(drop=True)
+    us_dates = pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%m/%d/%Y")
+    cases = [(ctr.leave_one_out, frame.assign(timestamp=us_dates), "parse dates in other formats first, with pd.to_"),
+             (ctr.data.temporal_split, frame.assign(timestamp=frame["timestamp"].astype(float).mask(frame.index == 3)),
+              "has no time in 1 of its rows (the first is row 3)"),
+             (ctr.data.add_history, frame.assign(user_id=frame["user_id"].astype(float).mask(frame.index == 5)),
+              "column 'user_id' has no user in 1 of its rows (the first is row 5)")]
+    for split, given, fragment in cases:
+        with pytest.raises(DataError) as err:
+            split(given)
+        assert split.__name__ in str(err.value) and fragment in str(err.value), str(err.value)
+
+
 def _empty_batch(env: dict) -> None:
     p = env["served"].predict(env["frame"].head(0))
     assert p.shape == (0,)
@@ -552,6 +566,10 @@ CATALOGUE: list[Case] = [
     Case("data", "a click model on a spec without a label (interactions only)",
          "DataError: add a label, train a recommender, or make non-clicks with `ctr.data.add_negatives`",
          _click_model_without_label),
+    Case("data", "per-user splits (`leave_one_out`, `temporal_split`, `cold_user_split`, `add_history`) given dates "
+         "as other text than ISO 8601 (`01/02/2024`), or rows with no time or no user",
+         "DataError naming the column and the first such row (a date-like text: parse it with `pd.to_datetime`); "
+         "ISO text with different UTC offsets is ordered as moments", _unordered_times),
     Case("data", "`evaluate(group_by=...)` naming a missing column, or one holding lists",
          "DataError naming the column (and the row of the first list)", _bad_group_by),
     Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",
