@@ -475,9 +475,12 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna()
     if bad.any():
-        raise DataError(f"label column {label.column!r}: expected numbers, found {column[bad].iloc[0]!r}")
+        raise DataError(f"label column {label.column!r}: expected numbers (0 or 1, or ratings with label.threshold), "
+                        f"found {column[bad].iloc[0]!r} ({int(bad.sum())} such rows); map the words to 0 and 1 first")
     if values.isna().any():
-        raise DataError(f"label column {label.column!r}: {int(values.isna().sum())} rows have no label (NaN)")
+        raise DataError(f"label column {label.column!r}: {int(values.isna().sum())} of the rows have no label (NaN); "
+                        "drop them or give them one, since a row without an outcome can be neither learned from nor "
+                        "scored")
     x = values.to_numpy(dtype=np.float64)
     if label.threshold is not None:
         return (x >= label.threshold).astype(np.float32)

@@ -299,9 +299,10 @@ def test_labels_binary_and_threshold(spec):
     assert labels(pd.DataFrame({"click": [True, False]}), binary).tolist() == [1, 0]
     with pytest.raises(ctr.DataError, match=r"binary label must be 0 or 1, found 2, 5; .*threshold"):
         labels(pd.DataFrame({"click": [0, 1, 2, 5]}), binary)
-    with pytest.raises(ctr.DataError, match="label column 'click': 1 rows have no label"):
+    with pytest.raises(ctr.DataError, match="label column 'click': 1 of the rows have no label"):
         labels(pd.DataFrame({"click": [0, None]}), binary)
-    with pytest.raises(ctr.DataError, match="label column 'rating': expected numbers, found 'good'"):
+    with pytest.raises(ctr.DataError, match=r"label column 'rating': expected numbers \(0 or 1, or ratings with "
+                                            r"label\.threshold\), found 'good' \(1 such rows\); map the words"):
         labels(pd.DataFrame({"rating": [4, "good"]}), threshold)
 
 
