@@ -171,7 +171,7 @@ def test_backups_come_at_most_every_n_steps_when_a_call_runs_several_and_a_crash
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("damage", ["weights", "preprocessing"])
+@pytest.mark.parametrize("damage", ["weights", "preprocessing", "model"])
 def test_a_damaged_backup_is_named_and_not_a_tensorflow_error(spec, splits, tmp_path, monkeypatch, damage):
     from ctr.models._resume import _StepBackup
 
@@ -191,8 +191,8 @@ def test_a_damaged_backup_is_named_and_not_a_tensorflow_error(spec, splits, tmp_
         data.write_bytes(data.read_bytes()[:50])
         message = "the backup of the interrupted fit cannot be read"
     else:
-        (tmp_path / "b" / "preprocessing.json").write_text("{cut sh", encoding="utf-8")
-        message = "the interrupted fit's preprocessing.json cannot be read"
+        (tmp_path / "b" / f"{damage}.json").write_text("{cut sh", encoding="utf-8")
+        message = f"the interrupted fit's {damage}.json cannot be read"
     with pytest.raises(ctr.CtrError, match=f"{message} .*; delete the folder to start over") as err:
         ctr.FM(spec, embedding_dim=4, batch_size=100).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
     assert str(err.value).startswith(str(tmp_path / "b")), str(err.value)
@@ -212,6 +212,35 @@ def test_backup_dir_of_another_spec_is_refused(spec, splits, tmp_path):
                                        "features": [{"name": "gender", "kind": "categorical"}]})
     with pytest.raises(ctr.errors.DataError, match="different spec"):
         ctr.LogisticRegression(other).fit(train, backup_dir=tmp_path / "b", verbose=0)
+
+
+@pytest.mark.parametrize("make, then, differs", [
+    (lambda spec: ctr.FM(spec, embedding_dim=4), lambda spec: ctr.DeepFM(spec, embedding_dim=4), "of FM, not DeepFM"),
+    (lambda spec: ctr.FM(spec, embedding_dim=4), lambda spec: ctr.FM(spec, embedding_dim=8),
+     r"of FM with embedding_dim=4 \(8 now\)"),
+    (lambda spec: ctr.MatrixFactorization(spec, embedding_dim=4), lambda spec: ctr.MatrixFactorization(
+        spec, embedding_dim=4, learning_rate=0.5), r"of MatrixFactorization with learning_rate=.* \(0.5 now\)")])
+def test_backup_dir_of_another_model_is_refused(spec, splits, tmp_path, monkeypatch, make, then, differs):
+    # Its weights would not fit (Keras: "incompatible tensor with shape (2280, 17)"), or would train on
+    # with settings other than the ones asked for.
+    from ctr.models._resume import _StepBackup
+
+    keras_backup = _StepBackup._backup
+
+    def backup_then_die(self, epoch, batch=0):
+        keras_backup(self, epoch=epoch, batch=batch)
+        raise _Killed
+
+    monkeypatch.setattr(_StepBackup, "_backup", backup_then_die)
+    train = splits[0].head(1000)
+    with pytest.raises(_Killed):
+        make(spec).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
+    monkeypatch.undo()
+    with pytest.raises(ctr.errors.DataError, match=rf"holds the checkpoint of an interrupted fit {differs}, so it "
+                                                   "cannot resume this fit; resume with that model"):
+        then(spec).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
+    make(spec).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)  # the same model resumes
+    assert not (tmp_path / "b").exists()
 
 
 class _Killed(BaseException):

@@ -4,12 +4,15 @@ meet the same vocabularies."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +21,7 @@ from ..errors import CtrError, DataError, first_line
 from ..features import Preprocessor
 
 _STATE = "preprocessing.json"
+_MODEL = "model.json"  # the class and settings whose weights the checkpoint holds
 
 
 def fit_preprocessing(preprocessor: Preprocessor, chunks: Callable[[], Iterable[dict[str, np.ndarray]]],
@@ -40,10 +44,39 @@ def fit_preprocessing(preprocessor: Preprocessor, chunks: Callable[[], Iterable[
     preprocessor.fit(chunks(), seed=seed)
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
-        tmp = saved.with_suffix(".json.tmp")
-        tmp.write_text(preprocessor.to_json(), encoding="utf-8")
-        os.replace(tmp, saved)  # a kill leaves either no state or a whole one
+        _write_atomically(saved, preprocessor.to_json())
     return preprocessor
+
+
+def check_same_model(backup: Path, model: Any) -> None:
+    """Refuse a backup whose checkpoint an interrupted fit of another model (class or settings) wrote,
+    naming the difference, as its weights would not fit; else record `model` as the folder's."""
+    this = {"class": type(model).__name__, "settings": json.loads(json.dumps(model.get_config()))}
+    record = backup / _MODEL
+    if record.exists() and (backup / "checkpoint").exists():
+        try:
+            before = json.loads(record.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as err:
+            raise CtrError(f"{backup}: the interrupted fit's {_MODEL} cannot be read ({err}); delete the folder to "
+                           "start over") from err
+        if before != this:
+            was, now = before.get("settings", {}), this["settings"]
+            changed = [f"{k}={was.get(k)!r} ({now.get(k)!r} now)" for k in sorted({*was, *now})
+                       if was.get(k) != now.get(k)]
+            differs = (f"{before.get('class')}, not {this['class']}" if before.get("class") != this["class"]
+                       else f"{this['class']} with {', '.join(changed)}")
+            raise DataError(f"{backup} holds the checkpoint of an interrupted fit of {differs}, so it cannot resume "
+                            "this fit; resume with that model, or use another backup_dir, or delete it to start over")
+        return
+    backup.mkdir(parents=True, exist_ok=True)
+    _write_atomically(record, json.dumps(this))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A name of its own: the workers of a multi-worker fit write the same file at once.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)  # a kill leaves either the old file or a whole new one
 
 
 def checkpoints(backup: Path, every: int | None) -> keras.callbacks.Callback:

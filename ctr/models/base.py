@@ -598,6 +598,8 @@ class RankingModel(NetworkWeights, abc.ABC):
         data = ctr_data.as_source(data)
         validation_data = ctr_data.as_source(validation_data) if validation_data is not None else None
         backup = Path(backup_dir) if backup_dir is not None else None
+        if backup is not None:
+            _resume.check_same_model(backup, self)
         # Before the training: a missing group column is found now, not after the first epoch.
         grouped = None if group_by is None else self._group_auc_callback(validation_data, group_by)
         self._fit_preprocessing(data, verbose, backup)

@@ -197,6 +197,8 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
                                                       validation_data, validation_split, callbacks)
         backup = Path(backup_dir) if backup_dir is not None else None
+        if backup is not None:
+            _resume.check_same_model(backup, self)
         frame = ctr_data.read(data)
         interactions = Interactions.from_frame(frame, self.spec, items)
         if not self.preprocessor_.fitted:
