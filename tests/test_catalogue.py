@@ -424,6 +424,26 @@ def _unordered_times(env: dict) -> None:
         assert split.__name__ in str(err.value) and fragment in str(err.value), str(err.value)
 
 
+def _another_models_backup(env: dict) -> None:
+    class Crash(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:  # after the backups of steps 1-3
+                raise KeyboardInterrupt
+
+    backup = env["tmp"] / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        ctr.FM(env["spec"], embedding_dim=4).fit(env["frame"], backup_dir=backup, backup_every=1, callbacks=[Crash()],
+                                                 verbose=0)
+    for other, differs in ((ctr.DeepFM(env["spec"], embedding_dim=4), "of FM, not DeepFM"),
+                           (ctr.FM(env["spec"], embedding_dim=8), "of FM with embedding_dim=4 (8 now)")):
+        with pytest.raises(DataError) as err:
+            other.fit(env["frame"], backup_dir=backup, verbose=0)
+        assert str(err.value).startswith(f"{backup} holds the checkpoint of an interrupted fit {differs}"), err.value
+    other_spec = ctr.FeatureSpec(env["spec"].features[:2], label=env["spec"].label, name="other")
+    with pytest.raises(DataError, match="holds a training run of a different spec"):
+        ctr.FM(other_spec, embedding_dim=4).fit(env["frame"], backup_dir=backup, verbose=0)
+
+
 def _empty_batch(env: dict) -> None:
     p = env["served"].predict(env["frame"].head(0))
     assert p.shape == (0,)
@@ -597,6 +617,9 @@ CATALOGUE: list[Case] = [
     Case("artefacts", "`pickle` or `copy.deepcopy` of a trained model",
          "CtrError: `export` keeps the model, `save_weights` and `load_weights` its weights (an untrained one copies)",
          _pickled_trained_model),
+    Case("artefacts", "`fit(backup_dir=...)` given the backup of an interrupted fit of another spec, model or "
+         "model settings", "DataError before training, naming the folder and the difference (FM, not DeepFM; "
+         "`embedding_dim=4 (8 now)`)", _another_models_backup),
     Case("artefacts", "pickle in a saved model", "none: SavedModel, JSON and YAML only", _no_pickle),
 ]
 
