@@ -700,8 +700,9 @@ def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
     example = sample.iloc[int(np.argmax(wrong))] if wrong.any() else sample.iloc[0] if len(sample) else None
     example = example.item() if isinstance(example, np.generic) else example
     # A date in another format (1/2/2024 is January or February by locale) is for the caller to parse.
-    parse = ("; parse dates in other formats first, with pd.to_datetime and their format (e.g. "
-             "format='%m/%d/%Y')" if isinstance(example, str) and _looks_like_a_date(example) else "")
+    parse = ("; dates in other formats must be parsed first, knowing their format: write them as ISO 8601 "
+             "(2024-01-02T10:30:00) or epoch numbers, or in Python use pd.to_datetime(column, format='%m/%d/%Y')"
+             if isinstance(example, str) and _looks_like_a_date(example) else "")
     raise DataError(f"{where}: expected {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text, "
                     f"but the column holds {column.dtype} values such as {example!r}{parse}")
 

@@ -413,7 +413,7 @@ def _ranking_interactions(env: dict) -> None:
 def _unordered_times(env: dict) -> None:
     frame = env["frame"].head(200).reset_index(drop=True)
     us_dates = pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%m/%d/%Y")
-    cases = [(ctr.leave_one_out, frame.assign(timestamp=us_dates), "parse dates in other formats first, with pd.to_"),
+    cases = [(ctr.leave_one_out, frame.assign(timestamp=us_dates), "dates in other formats must be parsed first"),
              (ctr.data.temporal_split, frame.assign(timestamp=frame["timestamp"].astype(float).mask(frame.index == 3)),
               "has no time in 1 of its rows (the first is row 3)"),
              (ctr.data.add_history, frame.assign(user_id=frame["user_id"].astype(float).mask(frame.index == 5)),
@@ -588,8 +588,8 @@ CATALOGUE: list[Case] = [
          _click_model_without_label),
     Case("data", "per-user splits (`leave_one_out`, `temporal_split`, `cold_user_split`, `add_history`) given dates "
          "as other text than ISO 8601 (`01/02/2024`), or rows with no time or no user",
-         "DataError naming the column and the first such row (a date-like text: parse it with `pd.to_datetime`); "
-         "ISO text with different UTC offsets is ordered as moments", _unordered_times),
+         "DataError naming the column and the first such row (date-like text: write it as ISO 8601, or parse it "
+         "with `pd.to_datetime`); ISO text with different UTC offsets is ordered as moments", _unordered_times),
     Case("data", "`evaluate(group_by=...)` naming a missing column, or one holding lists",
          "DataError naming the column (and the row of the first list)", _bad_group_by),
     Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",

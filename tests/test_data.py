@@ -366,8 +366,10 @@ def test_per_user_orders_read_times_as_times(name):
     owner = name.split("'")[0]
     # Text in another format is refused (1/2/2024 is January or February by locale); so is a row with no time.
     with pytest.raises(ctr.DataError, match=rf"{owner}: column 'timestamp'.*expected seconds since the epoch, "
-                                            r"datetimes or ISO 8601 text.*'1/2/2024'; parse dates in other "
-                                            r"formats first, with pd.to_datetime and their format"):
+                                            r"datetimes or ISO 8601 text.*'1/2/2024'; dates in other formats "
+                                            r"must be parsed first, knowing their format: write them as ISO 8601 "
+                                            r"\(2024-01-02T10:30:00\) or epoch numbers, or in Python use "
+                                            r"pd.to_datetime\(column, format='%m/%d/%Y'\)"):
         split(table.assign(timestamp=["1/2/2024", "12/30/2023", "1/10/2024"] * 2))
     gap = table.assign(timestamp=[3.0, np.nan, 1.0, 4.0, np.nan, 6.0])  # rows 1 and 4: a gap for each user
     with pytest.raises(ctr.DataError, match=rf"{owner}: column 'timestamp'.* has no time in [12] of its rows \(the "
