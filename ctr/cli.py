@@ -109,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict.add_argument("--format", default="auto", choices=_FORMATS)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet or .json lines)")
+    predict.add_argument("--column", metavar="NAME", help="the scores' column (default: probability; a "
+                                                          "recommender's: score), replacing one the data has")
 
     recommend = commands.add_parser("recommend", help="top-k items for one user from an exported recommender")
     recommend.add_argument("--model", required=True, help="export folder with a recommend signature")
@@ -528,10 +530,16 @@ def _predict(args: argparse.Namespace) -> int:
     served = load(args.model)
     source = _streamed_source(args.data, args.format)
     # A recommender's pair scores are logits or dot products, not probabilities: named for what they are.
-    column = "score" if isinstance(served, RecommenderExport) else "probability"
+    column = args.column or ("score" if isinstance(served, RecommenderExport) else "probability")
+
+    def scored_rows(chunk: Any) -> Any:
+        if column in chunk.columns and args.column is None:  # e.g. a file scored before: its scores would vanish
+            raise CtrError(f"the data already has a column {column!r}; name the scores' column with "
+                           f"--column (the same name replaces it)")
+        return chunk.assign(**{column: served.predict(chunk)})
+
     if out is None:
-        frame = data.read(source)
-        print(frame.assign(**{column: served.predict(frame)}).to_string(max_rows=50))
+        print(scored_rows(data.read(source)).to_string(max_rows=50))
         return 0
     # Chunk by chunk, so that memory follows the chunk and not the file.
     advance = data.progress(source, 1)
@@ -540,7 +548,7 @@ def _predict(args: argparse.Namespace) -> int:
     def chunks() -> Any:
         nonlocal scored
         for chunk in data.iter_chunks(source, chunk_rows=SCORED_A_FILE):
-            yield chunk.assign(**{column: served.predict(chunk)})
+            yield scored_rows(chunk)
             scored += len(chunk)
             advance(len(chunk))
 

@@ -144,6 +144,16 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     lines = tmp_path / "new" / "folder" / "p.json"  # folders made as needed; one JSON object a line
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(lines)]) == 0
     np.testing.assert_allclose(pd.read_json(lines, lines=True).probability, scored.probability, rtol=1e-6)
+    # Rows scored before keep their scores unless --column says where the new ones go (the same name replaces).
+    capsys.readouterr()
+    assert main(["predict", "--model", str(export), "--data", str(tmp_path / "p.csv"), "--out", str(lines)]) == 2
+    assert "the data already has a column 'probability'; name the scores' column with --column" in \
+        capsys.readouterr().err
+    assert main(["predict", "--model", str(export), "--data", str(tmp_path / "p.csv"), "--out", str(lines),
+                 "--column", "again"]) == 0
+    again = pd.read_json(lines, lines=True)
+    np.testing.assert_allclose(again.again, again.probability, rtol=1e-6)
+    assert main(["predict", "--model", str(export), "--data", str(tmp_path / "p.csv"), "--column", "probability"]) == 0
     capsys.readouterr()
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.xlsx")]) == 2
     assert "must end in .csv, .tsv, .parquet or .json" in capsys.readouterr().err
