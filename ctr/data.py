@@ -963,6 +963,9 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     frame = read(data).reset_index(drop=True)
     require_columns(frame.columns, [user, item, time], where="the data of add_history",
                     hint=column_arguments_hint("it lists each user's earlier items", "user", "item", "time"))
+    if column in frame.columns:
+        raise DataError(f"add_history: the data already has a column {column!r}; pass column= another name for the "
+                        "column to write, or drop it first")
     if profiles is not None:
         if first:
             raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "

@@ -59,6 +59,9 @@ def test_add_history_lists_earlier_items_most_recent_first():
     cold = ctr.data.add_history(pd.DataFrame({"user_id": [7, 8], "item_id": [5, 5], "timestamp": [9, 9]}),
                                 profiles=profiles, max_length=2)
     assert cold["history"].tolist() == ["2|3", ""]
+    with pytest.raises(ctr.DataError, match="add_history: the data already has a column 'history'; pass column="):
+        ctr.data.add_history(out)  # its histories would be overwritten without a word
+    assert ctr.data.add_history(out, column="again", max_length=2)["again"].equals(out["history"])
 
 
 def test_add_history_first_lists_the_users_first_items_and_never_later_ones():
