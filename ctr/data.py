@@ -1000,6 +1000,8 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
                     hint=column_arguments_hint("it holds users out, their earliest rows the profile",
                                                "user", "time"))
     check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
+    if not len(frame):
+        raise DataError("cold_user_split: the data has no rows, so there are no users to hold out")
     ids = frame[user].drop_duplicates().to_numpy()
     rng = np.random.default_rng(seed)
     cold = set(rng.choice(ids, size=max(1, round(fraction * len(ids))), replace=False).tolist())

@@ -324,6 +324,8 @@ def test_random_split_is_a_seeded_partition(frame):
         ctr.data.cold_user_split(few, 0.9, 5)
     with pytest.raises(ctr.DataError, match="none of the 60 held-out users has more than 1000 rows"):
         ctr.data.cold_user_split(frame, 0.2, 1000)
+    with pytest.raises(ctr.DataError, match="cold_user_split: the data has no rows"):  # was numpy's "a cannot be empty"
+        ctr.data.cold_user_split(frame.head(0))
     with pytest.raises(ctr.ArgumentError, match="add_history: max_length must be an integer of at least 1"):
         ctr.data.add_history(frame, max_length=0)
 

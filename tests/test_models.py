@@ -328,6 +328,17 @@ def test_fit_takes_keras_validation_split_and_one_callback_and_names_a_keras_sty
     rows.to_parquet(tmp_path / "rows.parquet")
     with pytest.raises(ctr.ArgumentError, match="for files, pass validation_data"):
         model.fit(tmp_path / "rows.parquet", validation_split=0.2, epochs=1, verbose=0)
+    # Empty validation data (a filter that matched nothing) is named, not trained past without validating.
+    rows.head(0).to_parquet(tmp_path / "none.parquet")
+    for model, kwargs in [(ctr.LogisticRegression(spec), {"validation_data": rows.head(0)}),
+                          (ctr.LogisticRegression(spec), {"validation_data": tmp_path / "none.parquet"}),
+                          (ctr.LogisticRegression(spec), {"validation_data": tmp_path / "none.parquet",
+                                                          "in_memory": False}),
+                          (ctr.MatrixFactorization(spec), {"validation_data": rows.head(0)}),
+                          (ctr.MatrixFactorization(spec), {"validation_data": tmp_path / "none.parquet"})]:
+        with pytest.raises(ctr.DataError, match=r"validation.data has no rows; pass validation_data=None to train "
+                                                "without validation"):
+            model.fit(tmp_path / "rows.parquet", epochs=1, verbose=0, **kwargs)
 
 
 def test_keras_model_checkpoint_writes_exports_and_weights_that_load_weights_restores(spec, splits, tmp_path):

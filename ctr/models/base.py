@@ -476,6 +476,12 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
                                 f"{len(data) - cut} for validation and {cut} for training")
         data, validation_data = ((data.iloc[:cut], data.iloc[cut:]) if isinstance(data, pd.DataFrame)
                                  else (data.slice(0, cut), data.slice(cut)))
+    if validation_data is not None:
+        validation_data = ctr_data.as_source(validation_data, "validation_data")
+        if isinstance(validation_data, pd.DataFrame | pa.Table) and not len(validation_data):
+            # Most often a filter that matched nothing; training on without a word would hide it.
+            raise DataError(f"{owner}: validation_data has no rows; pass validation_data=None to train without "
+                            "validation")
     if callbacks is None:
         callbacks = []
     elif isinstance(callbacks, keras.callbacks.Callback):
@@ -626,9 +632,11 @@ class RankingModel(NetworkWeights, abc.ABC):
                                      what="validation")
             else:
                 valid_encoded, valid_labels = self._encode_features(validation_data, what="validation")
-                if len(valid_labels):
-                    valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
-                    self.network_.data.set("valid", valid_encoded, valid_labels)
+                if not len(valid_labels):  # a file without rows (an empty table is refused by fit_inputs)
+                    raise DataError("the validation data has no rows; pass validation_data=None to train without "
+                                    "validation")
+                valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
+                self.network_.data.set("valid", valid_encoded, valid_labels)
                 del valid_encoded  # held as tensors now
         if not streamed:
             self.network_.build_weights({key: tf.constant(array[:2]) for key, array in encoded.items()})
@@ -709,7 +717,8 @@ class RankingModel(NetworkWeights, abc.ABC):
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
         if rows == 0:
-            raise DataError("the training data has no rows")
+            raise DataError(f"the {what} data has no rows" + (
+                "; pass validation_data=None to train without validation" if what == "validation" else ""))
 
         def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
             rng = np.random.default_rng([self.seed, next(epochs)])

@@ -259,6 +259,8 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         """The validation rows whose item is in the catalogue. The others cannot be ranked among the
         candidates, nor negatives be drawn against them; a random split leaves a few rare items in
         validation only."""
+        if not len(frame):  # a file without rows (an empty table is refused by fit_inputs)
+            raise DataError("the validation data has no rows; pass validation_data=None to train without validation")
         item_col = self.spec[self.item_key].source
         if item_col not in frame.columns:
             return frame  # reading the interactions says what is missing
