@@ -257,7 +257,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.model == "popularity":
         kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
-    frame = load_table(args.data, args.format, seed=args.seed)
+    frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
     if args.model in _RECOMMENDERS:
         model, history = _fit_recommender(args, spec, frame, kwargs, held_out_by)
     else:
@@ -487,7 +487,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .metrics import reliability
 
     served = load(args.model)
-    frame = load_table(args.data, args.format)
+    frame = load_table(args.data, args.format, spec=served.spec)
     if isinstance(served, RecommenderExport):
         if args.plot or args.by or args.group_by:
             raise CtrError(f"{args.model} is a recommender export: --plot, --by and --group-by are for a click "
@@ -496,7 +496,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
         with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
-            result = evaluate_ranking(served, frame, data.read(args.train), protocol=args.protocol, k=args.k,
+            train = data.read(args.train, text=data.text_columns(served.spec))
+            result = evaluate_ranking(served, frame, train, protocol=args.protocol, k=args.k,
                                       verbose=1)
         print(json.dumps(result, indent=1))
         return 0
@@ -539,7 +540,7 @@ def _predict(args: argparse.Namespace) -> int:
         return chunk.assign(**{column: served.predict(chunk)})
 
     if out is None:
-        print(scored_rows(data.read(source)).to_string(max_rows=50))
+        print(scored_rows(data.read(source, text=data.text_columns(served.spec))).to_string(max_rows=50))
         return 0
     # Chunk by chunk, so that memory follows the chunk and not the file.
     advance = data.progress(source, 1)
@@ -547,7 +548,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     def chunks() -> Any:
         nonlocal scored
-        for chunk in data.iter_chunks(source, chunk_rows=SCORED_A_FILE):
+        for chunk in data.iter_chunks(source, chunk_rows=SCORED_A_FILE, text=data.text_columns(served.spec)):
             yield scored_rows(chunk)
             scored += len(chunk)
             advance(len(chunk))
@@ -562,14 +563,11 @@ SCORED_A_FILE = 262_144  # rows `ctr predict` reads, scores and writes at a time
 
 def _output_file(out: str) -> Path:
     """--out as a path whose suffix says how to write it (`data.write_frames`)."""
+    from ._files import check_output
+
     path = Path(out)
-    if path.suffix.lower() not in _OUTPUTS:
-        raise CtrError(f"--out {path}: the file name must end in .csv, .tsv, .parquet or .json (one JSON object a "
-                       "line), which says how to write it")
+    check_output(path, "--out")
     return path
-
-
-_OUTPUTS = (".csv", ".tsv", ".parquet", ".json")
 
 
 def _recommend(args: argparse.Namespace) -> int:
@@ -613,7 +611,7 @@ def _recommend(args: argparse.Namespace) -> int:
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
     exclude += [_parse_value(item_feature, x) for x in touched]
     if args.seen is not None:  # the items this user touched, as --data's queries leave theirs out
-        mine = list(dict.fromkeys(_seen_items(args.seen, user_feature.source, item_feature.source)
+        mine = list(dict.fromkeys(_seen_items(args.seen, spec, user_feature.source, item_feature.source)
                                   .get(row[user_feature.source], ())))
         exclude += mine
         note += (f"; the {len(mine)} items they touched in {args.seen} left out" if mine
@@ -679,7 +677,7 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     spec, meta = served.spec, served.metadata
     user_col, item_col = spec[meta["user_key"]].source, spec[meta["item_key"]].source
     columns = [spec[name].source for name in served.query_features]
-    queries = data.read(args.data)
+    queries = data.read(args.data, text=data.text_columns(spec))
     present = [c for c in columns if c in queries.columns]
     if not present:
         raise DataError(f"--data {args.data}: no query column; the model's are {', '.join(columns)}")
@@ -690,7 +688,7 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     if args.seen is not None:
         if user_col not in present:
             raise DataError(f"--seen: the queries in {args.data} have no {user_col!r} column to match its users by")
-        seen = _seen_items(args.seen, user_col, item_col)
+        seen = _seen_items(args.seen, spec, user_col, item_col)
     # A history column's items are the query's own, not recommended again (as --history's are).
     item_feature = spec[meta["item_key"]]
     histories = [spec[n] for n in served.query_features if spec[n].kind == "history" and spec[n].source in present]
@@ -726,11 +724,11 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     return 0
 
 
-def _seen_items(path: str, user_col: str, item_col: str) -> dict[Any, list]:
+def _seen_items(path: str, spec: Any, user_col: str, item_col: str) -> dict[Any, list]:
     """--seen: the items each user touched, by user id."""
     from . import data
 
-    pairs = data.read(path, [user_col, item_col])
+    pairs = data.read(path, [user_col, item_col], text=data.text_columns(spec))
     return pairs.groupby(user_col, sort=False)[item_col].agg(list).to_dict()
 
 
@@ -769,7 +767,7 @@ def _importance(args: argparse.Namespace) -> int:
     served = load(args.model)
     if isinstance(served, RecommenderExport):
         raise CtrError(f"{args.model} is a recommender export; importance is measured on a click model's AUC")
-    frame = load_table(args.data, args.format)
+    frame = load_table(args.data, args.format, spec=served.spec)
     table = feature_importance(served, frame, repeats=args.repeats, seed=args.seed, max_rows=args.max_rows,
                                verbose=True)
     print(f"AUC {table.attrs['auc']:.4f} on {table.attrs['rows']:,} rows; each column shuffled {args.repeats} times")
@@ -786,7 +784,7 @@ def _inspect_data(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec
 
     spec = FeatureSpec.from_yaml(args.spec)
-    frame = load_table(args.data, args.format)
+    frame = load_table(args.data, args.format, spec=spec)
     report = inspect_data(frame, spec)
     print(report.to_text())
     print(f"\nplot: {plot_data_report(frame, spec, args.out)}")
@@ -859,9 +857,9 @@ def _streamed_source(source: str, fmt: str = "auto") -> Any:
     return source if fmt == "table" else load_table(source, fmt)
 
 
-def load_table(source: str, fmt: str = "auto", seed: int = 0):
+def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
     """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV or JSON-lines file, or
-    'synthetic'."""
+    'synthetic' (a CSV's columns that `spec` reads as text, as text)."""
     from . import data, datasets
 
     path = Path(source)
@@ -874,7 +872,7 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0):
         return datasets.movielens_1m(path)
     if fmt == "frappe":
         return datasets.frappe(path)
-    return data.read(path)
+    return data.read(path, text=data.text_columns(spec) if spec is not None else ())
 
 
 _CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")

@@ -14,7 +14,7 @@ import itertools
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from ._args import check_arguments, check_choice
+from ._files import COMPRESSED, JSON, UNDECOMPRESSABLE, check_output, format_suffix, opener
 from .errors import ArgumentError, DataError, SpecError, first_line
 from .features import MISSING_INT
 from .spec import (
@@ -45,26 +46,33 @@ Hint = str | Mapping[str, str] | Callable[[Sequence[str], Sequence[str]], str]
 
 __all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_split", "columns_frame", "count_rows",
            "dataset_frame", "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read",
-           "records_frame", "require_columns", "sample_weights", "temporal_split"]
+           "records_frame", "require_columns", "sample_weights", "temporal_split", "text_columns"]
 
 
 # -- reading ------------------------------------------------------------------------------------
-def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", what: str = "data") -> pd.DataFrame:
+def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", what: str = "data",
+         text: Collection[str] = ()) -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given; `hint` ends a missing-column
-    error, e.g. with what needs them; `what` names the source in errors)."""
+    error, e.g. with what needs them; `what` names the source in errors; `text`, as `iter_chunks`)."""
     source = as_source(source, what)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
             require_columns(source.columns, columns, hint=hint)
             return source[list(dict.fromkeys(columns))]
         return source
-    return pd.concat(list(iter_chunks(source, columns, hint=hint)), ignore_index=True)
+    return pd.concat(list(iter_chunks(source, columns, hint=hint, text=text)), ignore_index=True)
+
+
+def text_columns(spec: FeatureSpec) -> list[str]:
+    """The columns a spec reads as text (`read`'s `text`): a CSV's id '007' is not the number 7."""
+    return [f.source for f in spec.features if raw_dtype(f) == "string"]
 
 
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
-                chunk_rows: int = 262_144, hint: Hint = "") -> Iterator[pd.DataFrame]:
+                chunk_rows: int = 262_144, hint: Hint = "", text: Collection[str] = ()) -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame), each
-    holding at least `columns`; Parquet and CSV are never read whole. A DataFrame is checked for
+    holding at least `columns`; Parquet and CSV are never read whole. A CSV's `text` columns are read
+    as text, not guessed (a code such as '007' or '02134' would lose its zeros as a number). A DataFrame is checked for
     `columns` and cut, not copied: one that fits in a chunk (a request) is passed on as it is, since
     selecting and slicing a one-row request took about as long as the model's own call."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
@@ -86,18 +94,19 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     path = Path(source)
     if not path.exists():
         raise DataError(f"no data at {path}")
-    if path.suffix.lower() in _JSON and path.is_file():
+    if format_suffix(path) in JSON and path.is_file():
         for chunk in _read_json(path, chunk_rows):
             require_columns(chunk.columns, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
-    if path.suffix.lower() in (".csv", ".tsv") or (path.is_file() and path.suffix.lower() == ".txt"):
+    if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
         header = list(_read_csv(path, nrows=0).columns)
         if isinstance(hint, str) and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
             hint += (" (its header is one column: is the file separated by something other than "
                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
         require_columns(header, cols or [], where=str(path), hint=hint)
-        yield from _read_csv(path, usecols=cols, chunksize=chunk_rows)
+        as_text = {c: str for c in text if c in header and (cols is None or c in cols)}
+        yield from _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=as_text or None)
         return
     dataset = _parquet(path)
     require_columns(dataset.schema.names, cols or [], where=str(path), hint=hint)
@@ -149,9 +158,9 @@ def count_rows(source: Source) -> int:
     path = Path(source)
     if not path.exists():
         raise DataError(f"no data at {path}")
-    if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.is_file():
+    if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
         return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
-    if path.suffix.lower() in _JSON and path.is_file():
+    if format_suffix(path) in JSON and path.is_file():
         return sum(len(chunk) for chunk in _read_json(path, 1 << 20))
     try:
         return _parquet(path).count_rows()
@@ -160,15 +169,12 @@ def count_rows(source: Source) -> int:
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
-_JSON = (".json", ".jsonl", ".ndjson")
-
-
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """JSON lines (one object a row, as `ctr predict --out rows.json` writes them) chunk by chunk, or a
     JSON array of objects read whole; values keep JSON's types (no guessing of dates from column
     names); text that is not JSON is a DataError naming the file."""
     try:
-        with open(path, encoding="utf-8") as file:
+        with opener(path)(path, "rt", encoding="utf-8") as file:
             array = file.read(1024).lstrip()[:1] == "["
         if array:
             whole = pd.read_json(path, orient="records", dtype=False)
@@ -181,13 +187,13 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             yield chunk
         if empty:
             yield pd.DataFrame()
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
         raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects "
                         f"({first_line(err)})") from None
 
 
 def _separator(path: Path) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" else ","
+    return "\t" if format_suffix(path) == ".tsv" else ","
 
 
 def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
@@ -197,7 +203,7 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
         return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]} "
                          f"({first_line(err)})")
 
-    errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
+    errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, *UNDECOMPRESSABLE)
     try:
         read = pd.read_csv(path, sep=_separator(path), chunksize=chunksize, **options)
     except errors as err:
@@ -227,8 +233,8 @@ def _parquet(path: Path) -> pads.Dataset:
     try:
         dataset = pads.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv, .tsv or .json file ({err})"
-                        ) from None
+        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv, .tsv or .json file (or one "
+                        f"of those ending in {', '.join(COMPRESSED)}) ({err})") from None
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
     return dataset
@@ -835,12 +841,10 @@ def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int
         return frame.assign(**{name: weights}).loc[kept].reset_index(drop=True)
 
     if out is None:
-        return sampled(read(data))
+        return sampled(read(data, text=text_columns(spec)))
     out = Path(out)
-    if out.suffix.lower() not in (".parquet", ".csv", ".tsv", ".json"):
-        raise ArgumentError(f"downsample_negatives: out {out} must end in .parquet, .csv, .tsv or .json, which "
-                            "says how to write it")
-    write_frames((sampled(chunk) for chunk in iter_chunks(data)), out)
+    check_output(out, "downsample_negatives: out")
+    write_frames((sampled(chunk) for chunk in iter_chunks(data, text=text_columns(spec))), out)
     return out
 
 
@@ -857,7 +861,7 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
 
     check_arguments("add_negatives", n_negatives=n_negatives, seed=seed)
     check_choice("add_negatives", "distribution", distribution, ("uniform", "popularity"))
-    frame = read(data).reset_index(drop=True)
+    frame = read(data, text=text_columns(spec)).reset_index(drop=True)
     if len(frame) == 0:
         raise DataError("add_negatives: the data has no rows")
     if label in frame.columns:
@@ -893,12 +897,12 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
 
 
 def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
-    """Write DataFrames one after another to `out` as its suffix says (.csv, .tsv, .parquet, .json
-    lines), into a temporary file beside it that replaces `out` only once all are written: a failure
-    leaves whatever was at `out` before."""
+    """Write DataFrames one after another to `out` as its name says (.csv, .tsv, .parquet, .json
+    lines; the text ones also compressed, as rows.csv.gz), into a temporary file beside it that
+    replaces `out` only once all are written: a failure leaves whatever was at `out` before."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    suffix = out.suffix.lower()
+    suffix = format_suffix(out)
     try:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
@@ -914,9 +918,9 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
                 if writer is not None:
                     writer.close()
         else:
-            with open(tmp, "w", newline="", encoding="utf-8") as file:
+            with opener(out)(tmp, "wt", newline="", encoding="utf-8") as file:
                 for i, frame in enumerate(frames):
-                    if suffix == ".json":
+                    if suffix in JSON:
                         # ISO 8601 times, which reading takes back as they were (epoch milliseconds would be
                         # read as seconds).
                         frame.to_json(file, orient="records", lines=True, date_format="iso")

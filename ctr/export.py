@@ -202,7 +202,8 @@ class ServedModel(KerasNames):
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         scores = []
-        for chunk in ctr_data.iter_chunks(data, self._columns, batch_size, self._hint):
+        for chunk in ctr_data.iter_chunks(data, self._columns, batch_size, self._hint,
+                                          ctr_data.text_columns(self.spec)):
             scores.append(self._probabilities(chunk))
             advance(len(chunk))
         return np.concatenate(scores)

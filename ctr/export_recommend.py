@@ -389,7 +389,7 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         advance = ctr_data.progress(data, verbose)
         scores = []
         item_names = [n for n in names if n not in self.query_features]
-        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size):
+        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size, text=ctr_data.text_columns(self.spec)):
             frame = ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"],
                                             chunk, self.users, self.catalogue, self._reads_queries)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)

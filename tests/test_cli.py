@@ -154,6 +154,8 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     again = pd.read_json(lines, lines=True)
     np.testing.assert_allclose(again.again, again.probability, rtol=1e-6)
     assert main(["predict", "--model", str(export), "--data", str(tmp_path / "p.csv"), "--column", "probability"]) == 0
+    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.csv.gz")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p.csv.gz"), scored)  # compressed as its name says
     capsys.readouterr()
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.xlsx")]) == 2
     assert "must end in .csv, .tsv, .parquet or .json" in capsys.readouterr().err

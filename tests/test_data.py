@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,6 +41,46 @@ def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
     pq.write_table(table, tmp_path / "lists.parquet")
     for source in (table, tmp_path / "lists.parquet"):
         assert [list(g) for g in read(source, ["genres"])["genres"]] == lists
+
+
+@pytest.mark.parametrize("name", ["rows.csv.gz", "rows.tsv.bz2", "rows.json.xz", "rows.jsonl.gz"])
+def test_compressed_text_files_read_and_write_as_plain_ones(tmp_path, spec, frame, name):
+    rows = frame.head(300)
+    plain = tmp_path / Path(name).stem
+    compressed = tmp_path / name
+    for path in (plain, compressed):  # in chunks, as `ctr predict --out` writes them
+        ctr.data.write_frames(iter([rows.iloc[:100], rows.iloc[100:]]), path)
+    assert compressed.stat().st_size < plain.stat().st_size
+    text = ctr.data.text_columns(spec)
+    pd.testing.assert_frame_equal(read(compressed, text=text), read(plain, text=text))
+    assert [len(c) for c in iter_chunks(compressed, ["item_id"], chunk_rows=128)] == [128, 128, 44]
+    assert ctr.data.count_rows(compressed) == 300
+    written = raw_features(read(compressed, text=text), spec)
+    for column, values in raw_features(rows, spec).items():
+        np.testing.assert_array_equal(written[column], values)
+    compressed.write_bytes(b"not compressed at all")
+    with pytest.raises(ctr.DataError, match=rf"(?i){name}: not readable as .*\(.*(gzip|invalid|format)"):
+        read(compressed)
+
+
+def test_codes_in_a_csv_keep_their_leading_zeros_as_the_spec_reads_them_as_text(tmp_path, spec, frame, trained):
+    # pandas guesses '044' to be the number 44: trained from a CSV, the model learned '44', which a
+    # request's '044' never matched; scored from a CSV, the zip prefix counted as unseen.
+    rows = frame.head(2000)
+    zeros = rows.zip_prefix.str.match(r"0\d")
+    assert zeros.sum() > 20
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    assert read(tmp_path / "rows.csv", text=ctr.data.text_columns(spec)).zip_prefix.equals(rows.zip_prefix)
+    model = trained["lr"]
+    np.testing.assert_allclose(model.predict(tmp_path / "rows.csv"), model.predict(rows), rtol=1e-6)
+    assert model.evaluate(tmp_path / "rows.csv") == pytest.approx(model.evaluate(rows))
+    served = ctr.load(model.export(tmp_path / "lr"))
+    np.testing.assert_allclose(served.predict(tmp_path / "rows.csv"), model.predict(rows), rtol=1e-6)
+    retrained = ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256)
+    retrained.fit(tmp_path / "rows.csv", epochs=1, verbose=0)
+    np.testing.assert_allclose(retrained.predict(rows), retrained.predict(tmp_path / "rows.csv"), rtol=1e-6)
+    vocabulary = set(retrained.preprocessor_.state["tables"]["zip_prefix"]["vocabulary"])
+    assert "044" in vocabulary and "44" not in vocabulary
 
 
 def test_json_lines_and_arrays_read_as_the_frames_written_to_them(tmp_path, spec, frame):

@@ -163,7 +163,7 @@ def test_downsampling_a_file_streams_it_into_the_same_rows_and_the_shell_does_it
                  "--out", str(tmp_path / "g.parquet")]) == 0
     kept = ctr.data.downsample_negatives(generated, weighted, keep=0.3, seed=0)
     assert f"{len(kept):,} of {len(generated):,} rows written" in capsys.readouterr().out
-    with pytest.raises(ctr.ArgumentError, match=r"out .*s\.xlsx must end in \.parquet"):
+    with pytest.raises(ctr.ArgumentError, match=r"out .*s\.xlsx: the file name must end in \.csv, \.tsv"):
         ctr.data.downsample_negatives(frame, weighted, keep=0.3, out=tmp_path / "s.xlsx")
     assert main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", str(folder), "--keep", "2",
                  "--out", str(tmp_path / "t.csv")]) == 2

@@ -199,7 +199,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         backup = Path(backup_dir) if backup_dir is not None else None
         if backup is not None:
             _resume.check_same_model(backup, self)
-        frame = ctr_data.read(data)
+        frame = ctr_data.read(data, text=ctr_data.text_columns(self.spec))
         interactions = Interactions.from_frame(frame, self.spec, items)
         if not self.preprocessor_.fitted:
             self.preprocessor_ = _resume.fit_preprocessing(
@@ -226,7 +226,8 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         train = self._dataset(frame, interactions, batch_size, shuffle=True, errors=errors)
         valid = None
         if validation_data is not None:
-            valid_frame = self._in_catalogue(ctr_data.read(validation_data), verbose)
+            valid_frame = self._in_catalogue(ctr_data.read(validation_data, text=ctr_data.text_columns(self.spec)),
+                                             verbose)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
             valid = self._dataset(valid_frame, valid_interactions, batch_size, shuffle=False, errors=errors)
         user_callbacks = list(callbacks)
