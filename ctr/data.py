@@ -72,9 +72,10 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 chunk_rows: int = 262_144, hint: Hint = "", text: Collection[str] = ()) -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame), each
     holding at least `columns`; Parquet and CSV are never read whole. A CSV's `text` columns are read
-    as text, not guessed (a code such as '007' or '02134' would lose its zeros as a number). A DataFrame is checked for
-    `columns` and cut, not copied: one that fits in a chunk (a request) is passed on as it is, since
-    selecting and slicing a one-row request took about as long as the model's own call."""
+    as text, not guessed (a code such as '007' or '02134' would lose its zeros as a number). A
+    DataFrame is checked for `columns` and cut, not copied: one that fits in a chunk (a request) is
+    passed on as it is, since selecting and slicing a one-row request took about as long as the
+    model's own call."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
@@ -169,6 +170,8 @@ def count_rows(source: Source) -> int:
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
+
+
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """JSON lines (one object a row, as `ctr predict --out rows.json` writes them) chunk by chunk, or a
     JSON array of objects read whole; values keep JSON's types (no guessing of dates from column
@@ -752,8 +755,10 @@ def time_order(frame: pd.DataFrame, user: str, time: str, owner: str, latest_fir
                what: str = "") -> np.ndarray:
     """Positions of `frame`'s rows grouped by `user` and in time order within each (ties: row order),
     the latest first with `latest_first`. Refuses rows with no user or no time, which have no place in
-    the order, and time text that is no ISO 8601 (rows are named by `frame`'s index; `what` names the frame)."""
-    where = f"{owner}: column {time!r}" + (f" of {what}" if what else "")
+    the order, and time text that is no ISO 8601 (rows are named by `frame`'s index, and the frame by
+    `what`)."""
+    of = f" of {what}" if what else ""
+    where = f"{owner}: column {time!r}{of}"
     keys = _time_keys(frame[time], where)
     missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
     if len(missing):
@@ -762,9 +767,9 @@ def time_order(frame: pd.DataFrame, user: str, time: str, owner: str, latest_fir
                         f"or give them a time, since {owner} orders each user's rows by it")
     userless = np.flatnonzero(frame[user].isna().to_numpy())
     if len(userless):  # grouped apart, such rows were dropped by one split and tested whole by another
-        raise DataError(f"{owner}: column {user!r}" + (f" of {what}" if what else "") + f" has no user in "
-                        f"{len(userless)} of its rows (the first is row {frame.index[userless[0]]!r}); drop them or "
-                        f"give them a user, since {owner} orders each user's rows")
+        first = frame.index[userless[0]]
+        raise DataError(f"{owner}: column {user!r}{of} has no user in {len(userless)} of its rows (the first is row "
+                        f"{first!r}); drop them or give them a user, since {owner} orders each user's rows")
     ordered = pd.DataFrame({"user": frame[user].to_numpy(), "time": keys})
     return ordered.sort_values(["user", "time"], kind="stable", ascending=[True, not latest_first]).index.to_numpy()
 
@@ -789,13 +794,13 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     frame = read(data)
     require_columns(frame.columns, [time], where="the data of time_split",
                     hint=" (time_split orders the rows by it; name the column with time=...)")
-    seconds = _time_keys(frame[time], f"time_split: column {time!r}")
-    missing = np.flatnonzero(np.isnan(seconds)) if seconds.dtype.kind == "f" else []
+    keys = _time_keys(frame[time], f"time_split: column {time!r}")
+    missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
     if len(missing):
         raise DataError(f"time_split: column {time!r} has no time in {len(missing)} of its rows (the first is row "
                         f"{missing[0]}); drop them or give them a time, since a split in time places every row")
-    order = np.argsort(seconds, kind="stable")
-    ordered = seconds[order]
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
     cuts = _cuts(len(frame), fractions)
     # A cut inside a run of equal times moves to the run's end (the run stays in the earlier part).
     inner = [int(np.searchsorted(ordered, ordered[c - 1], side="right")) if 0 < c < len(frame) else c
