@@ -171,8 +171,8 @@ def test_backups_come_at_most_every_n_steps_when_a_call_runs_several_and_a_crash
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("damage", ["weights", "preprocessing", "model"])
-def test_a_damaged_backup_is_named_and_not_a_tensorflow_error(spec, splits, tmp_path, monkeypatch, damage):
+def _killed_after_its_first_backup(model, train, backup, monkeypatch):
+    """Fit `model` until the process 'dies' just after writing its first backup, leaving it behind."""
     from ctr.models._resume import _StepBackup
 
     keras_backup = _StepBackup._backup
@@ -181,11 +181,15 @@ def test_a_damaged_backup_is_named_and_not_a_tensorflow_error(spec, splits, tmp_
         keras_backup(self, epoch=epoch, batch=batch)
         raise _Killed
 
-    monkeypatch.setattr(_StepBackup, "_backup", backup_then_die)
+    with monkeypatch.context() as patched, pytest.raises(_Killed):
+        patched.setattr(_StepBackup, "_backup", backup_then_die)
+        model.fit(train, epochs=2, backup_dir=backup, verbose=0)
+
+
+@pytest.mark.parametrize("damage", ["weights", "preprocessing", "model"])
+def test_a_damaged_backup_is_named_and_not_a_tensorflow_error(spec, splits, tmp_path, monkeypatch, damage):
     train = splits[0].head(1000)
-    with pytest.raises(_Killed):
-        ctr.FM(spec, embedding_dim=4, batch_size=100).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
-    monkeypatch.undo()
+    _killed_after_its_first_backup(ctr.FM(spec, embedding_dim=4, batch_size=100), train, tmp_path / "b", monkeypatch)
     if damage == "weights":
         (data,) = (tmp_path / "b").rglob("*.data-*")
         data.write_bytes(data.read_bytes()[:50])
@@ -223,19 +227,8 @@ def test_backup_dir_of_another_spec_is_refused(spec, splits, tmp_path):
 def test_backup_dir_of_another_model_is_refused(spec, splits, tmp_path, monkeypatch, make, then, differs):
     # Its weights would not fit (Keras: "incompatible tensor with shape (2280, 17)"), or would train on
     # with settings other than the ones asked for.
-    from ctr.models._resume import _StepBackup
-
-    keras_backup = _StepBackup._backup
-
-    def backup_then_die(self, epoch, batch=0):
-        keras_backup(self, epoch=epoch, batch=batch)
-        raise _Killed
-
-    monkeypatch.setattr(_StepBackup, "_backup", backup_then_die)
     train = splits[0].head(1000)
-    with pytest.raises(_Killed):
-        make(spec).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
-    monkeypatch.undo()
+    _killed_after_its_first_backup(make(spec), train, tmp_path / "b", monkeypatch)
     with pytest.raises(ctr.errors.DataError, match=rf"holds the checkpoint of an interrupted fit {differs}, so it "
                                                    "cannot resume this fit; resume with that model"):
         then(spec).fit(train, epochs=2, backup_dir=tmp_path / "b", verbose=0)
