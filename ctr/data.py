@@ -107,7 +107,12 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
         require_columns(header, cols or [], where=str(path), hint=hint)
         as_text = {c: str for c in text if c in header and (cols is None or c in cols)}
-        yield from _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=as_text or None)
+        for chunk in _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=as_text or None):
+            for c in as_text:
+                # pandas writes whole numbers with gaps as floats (3.0): read as the number 3 was (and
+                # as a frame's 3.0 is), '3', so that such a file still meets the ids it came from.
+                chunk[c] = chunk[c].str.replace(_WHOLE_FLOAT, r"\1", regex=True)
+            yield chunk
         return
     dataset = _parquet(path)
     require_columns(dataset.schema.names, cols or [], where=str(path), hint=hint)
@@ -170,6 +175,7 @@ def count_rows(source: Source) -> int:
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
+_WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -71,6 +71,13 @@ def test_codes_in_a_csv_keep_their_leading_zeros_as_the_spec_reads_them_as_text(
     assert zeros.sum() > 20
     rows.to_csv(tmp_path / "rows.csv", index=False)
     assert read(tmp_path / "rows.csv", text=ctr.data.text_columns(spec)).zip_prefix.equals(rows.zip_prefix)
+    # Ids with gaps, written by pandas as floats (3.0), still read as the ids '3' (as a frame's 3.0 reads).
+    gaps = pd.DataFrame({"occupation": [3, None, 12], "gender": ["M", "F", "M"]}).astype({"occupation": "Int64"})
+    gaps.astype({"occupation": float}).to_csv(tmp_path / "gaps.csv", index=False)
+    assert (tmp_path / "gaps.csv").read_text().splitlines()[1] == "3.0,M"
+    coded = ctr.FeatureSpec([ctr.Categorical("occupation"), ctr.Categorical("gender")])
+    for given in (read(tmp_path / "gaps.csv", text=["occupation"]), gaps.astype({"occupation": float})):
+        np.testing.assert_array_equal(raw_features(given, coded)["occupation"], ["3", "", "12"])
     model = trained["lr"]
     np.testing.assert_allclose(model.predict(tmp_path / "rows.csv"), model.predict(rows), rtol=1e-6)
     assert model.evaluate(tmp_path / "rows.csv") == pytest.approx(model.evaluate(rows))
