@@ -757,3 +757,20 @@ def test_a_recommender_step_moves_only_the_embedding_rows_its_batch_used(spec, l
     rows = sum(v.shape[0] for v in tables)
     assert 0 < moved < 0.4 * rows, (moved, rows)
     assert model.get_config()["embedding_updates"] == updates
+
+
+def test_a_catalogue_read_from_a_csv_keeps_its_ids_leading_zeros(tmp_path):
+    # pandas would read '007' as 7: a catalogue of items 7, 10, 11 and 12 beside the interactions' '007'.
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", role="user"), ctr.Categorical("item_id", role="item"),
+                            ctr.Categorical("genre", role="item")])
+    rows = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"], "item_id": ["007", "010", "007", "011", "010"],
+                         "genre": ["x", "y", "x", "y", "y"]})
+    pd.DataFrame({"item_id": ["007", "010", "011", "012"], "genre": ["x", "y", "y", "x"]}).to_csv(
+        tmp_path / "items.csv", index=False)
+    model = ctr.MatrixFactorization(spec, embedding_dim=4)
+    model.fit(rows, items=tmp_path / "items.csv", epochs=1, verbose=0)
+    assert sorted(model.catalogue_["item_id"]) == ["007", "010", "011", "012"]
+    model.index(tmp_path / "items.csv")
+    assert sorted(model.catalogue_["item_id"]) == ["007", "010", "011", "012"]
+    ids, _ = model.recommend(pd.DataFrame({"user_id": ["a"]}), k=4)
+    assert sorted(ids[0]) == ["007", "010", "011", "012"]

@@ -417,7 +417,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
         self._require_network()
         item_cols = [self.spec[n].source for n in self.item_features]
-        table = ctr_data.read(items, item_cols)
+        table = ctr_data.read(items, item_cols, text=ctr_data.text_columns(self.spec))
         if not len(table):
             raise DataError("index: the new catalogue has no items")
         table = table.drop_duplicates(self.spec[self.item_key].source)
