@@ -13,6 +13,7 @@ import difflib
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -357,7 +358,7 @@ class FeatureSpec:
             path = f"features[{i}]"
             if not _NAME.match(f.name):
                 problems.append(f"{path}.name: {f.name!r} must start with a letter and hold only letters, "
-                                "digits and '_' (it becomes a serving input name)")
+                                f"digits and '_' (it becomes a serving input name){_name_hint(f)}")
             if f.name in seen:
                 problems.append(f"{path}.name: {f.name!r} is already used by features[{seen[f.name]}]")
             seen.setdefault(f.name, i)
@@ -597,3 +598,13 @@ def _typename(value: Any) -> str:
 def _typename_of(hint: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         hint, getattr(hint, "__name__", str(hint)))
+
+
+def _name_hint(f: Feature) -> str:
+    """How to keep a data column whose name is no serving input name: name the feature and read the column."""
+    ascii_name = unicodedata.normalize("NFKD", f.name).encode("ascii", "ignore").decode()
+    name = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_name)).strip("_") or "feature"
+    name = name if name[0].isalpha() else f"f_{name}"
+    if f.column is not None:
+        return f"; name it e.g. {name!r}"
+    return f"; to read the data column {f.name!r}, name the feature e.g. {name!r} and set column: {f.name!r}"

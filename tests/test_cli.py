@@ -95,6 +95,10 @@ else:
     assert done.returncode == 0, done.stderr[-2000:]
     # TensorFlow's start-up notices (oneDNN, no CUDA driver) are below ctr's default log level.
     assert "absl::InitializeLog" not in done.stderr and not re.search(r"(?m)^I\d{4} ", done.stderr), done.stderr
+    # `python -m ctr` is the command too, for environments whose scripts folder is not on the PATH.
+    module = subprocess.run([sys.executable, "-m", "ctr", "fit", "--spec"], capture_output=True, text=True, timeout=300)
+    assert module.returncode == 2 and "ctr fit: error: argument --spec: expected one argument" in module.stderr, \
+        module.stderr
 
 
 STARTUP_LOG = """\

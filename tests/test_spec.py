@@ -61,7 +61,12 @@ def _with_feature(line: str) -> str:
     ("{name: x, min_count: 0}", "features[3].min_count: must be at least 1, got 0"),
     ("{name: x, colour: red}", "features[3].colour: unknown field"),
     ("{name: x, kind: numeric, transform: zscore}", "features[3].transform: 'zscore' is not one of"),
-    ("{name: 'zip code'}", "features[3].name: 'zip code' must start with a letter"),
+    ("{name: 'zip code'}", "features[3].name: 'zip code' must start with a letter and hold only letters, digits "
+                           "and '_' (it becomes a serving input name); to read the data column 'zip code', name the "
+                           "feature e.g. 'zip_code' and set column: 'zip code'"),
+    ("{name: 'âge (ans)'}", "name the feature e.g. 'age_ans' and set column: 'âge (ans)'"),
+    ("{name: 2nd.cat, column: c}", "features[3].name: '2nd.cat' must start with a letter and hold only letters, "
+                                   "digits and '_' (it becomes a serving input name); name it e.g. 'f_2nd_cat'"),
     ("{name: t, kind: timestamp, parts: [hour, weekday]}", "features[3].parts[1]: 'weekday' is not one of"),
     ("{name: x, dtype: float}", "features[3].dtype: 'float' is not one of 'string', 'int'"),
     ("{name: x, hash_buckets: 10, max_tokens: 5}", "set either hash_buckets or max_tokens"),
