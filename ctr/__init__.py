@@ -28,6 +28,7 @@ _LAZY = {
                      "RankingModel", "Recommender", "TwoTower"), "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
+    "draft_spec": "spec_draft",
 }
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     )
     from .onnx_export import onnx_session
     from .pipeline import RecommendationPipeline
+    from .spec_draft import draft_spec
 
 
 def __getattr__(name: str) -> Any:
@@ -103,6 +105,7 @@ __all__ = [
     "__version__",
     "data",
     "datasets",
+    "draft_spec",
     "evaluate_by",
     "evaluate_ranking",
     "feature_importance",

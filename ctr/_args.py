@@ -48,6 +48,11 @@ def _number(low: float, *, above: bool, high: float | None = None) -> Callable[[
     return rule
 
 
+def _real(value: Any) -> str | None:
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and value == value
+    return None if ok else f"a number, got {_shown(value, typed=True)}"
+
+
 def _widths(value: Any) -> str | None:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         return f"a sequence of layer widths such as (256, 128), got {_shown(value)}"
@@ -107,6 +112,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
     "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
+    "sample_rows": _integer(1), "threshold": _optional(_real),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 import warnings
@@ -25,6 +26,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--epochs", type=int, default=3)
     demo.add_argument("--out", default="runs/demo", help="folder for the DeepFM export")
     demo.add_argument("--seed", type=int, default=0)
+
+    draft = commands.add_parser("draft-spec", help="draft a feature spec from data: each column's kind and role "
+                                                   "guessed from its values, the reason written beside it")
+    draft.add_argument("--data", required=True, help="as for fit: a Parquet file or folder, CSV or JSON lines, a "
+                                                     "MovieLens or Frappe folder, or 'synthetic'")
+    draft.add_argument("--format", default="auto", choices=_FORMATS)
+    draft.add_argument("--label", metavar="COLUMN", help="the click column (default: one named like a label: "
+                                                         "click, label, target, rating, ...; none if no column is)")
+    draft.add_argument("--label-threshold", type=float, metavar="VALUE",
+                       help="for a rating label: the value from which a row counts as a click, e.g. 4")
+    draft.add_argument("--user", metavar="COLUMN", help="the user id column (default: one named like it)")
+    draft.add_argument("--item", metavar="COLUMN", help="the item id column (default: one named like it)")
+    draft.add_argument("--name", help="the spec's name (default: the data file's)")
+    draft.add_argument("--rows", type=int, default=200_000, help="guess from the first this many rows")
+    draft.add_argument("--out", help="write the spec to this new .yaml file (default: print it)")
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
     fit.add_argument("--spec", required=True, help="feature spec YAML")
@@ -213,6 +229,8 @@ def _check_paths(args: argparse.Namespace) -> None:
             raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder")
     if args.command in ("predict", "recommend", "downsample") and args.out:
         _output_file(args.out)
+    if args.command == "draft-spec" and args.out:
+        _spec_file(args.out)
     figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))
@@ -779,6 +797,40 @@ def _importance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _draft_spec(args: argparse.Namespace) -> int:
+    from .spec import identifier
+    from .spec_draft import draft_spec
+
+    name = args.name or identifier(Path(args.data).name.split(".")[0])  # a dataset folder's name too
+    draft = draft_spec(_streamed_source(args.data, args.format), args.label, threshold=args.label_threshold,
+                       user=args.user, item=args.item, name=name, sample_rows=args.rows)
+    draft = dataclasses.replace(draft, source=args.data)
+    if not args.out:
+        print(draft.to_yaml(), end="")
+        return 0
+    out = _spec_file(args.out)
+    draft.to_yaml(out)
+    label = draft.spec.label
+    said = "no label" if label is None else f"label {label.column}" + (
+        f" ≥ {label.threshold:g}" if label.threshold is not None else "")
+    print(f"ctr draft-spec: wrote {out} ({len(draft.spec.features)} features, {said}); read its comments, mend "
+          f"what was guessed wrong, then: ctr fit --spec {out} --data {args.data}")
+    return 0
+
+
+def _spec_file(out: str) -> Path:
+    """--out of draft-spec: a new YAML file (a spec written by hand is not overwritten)."""
+    path = Path(out)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ArgumentError(f"--out {out}: a spec is written as YAML; end the file name in .yaml")
+    if path.exists():
+        raise ArgumentError(f"--out {out}: the file exists; a drafted spec does not replace it: remove it or "
+                            "name another file")
+    if not path.parent.is_dir():
+        raise ArgumentError(f"--out {out}: no folder {path.parent}")
+    return path
+
+
 def _inspect_data(args: argparse.Namespace) -> int:
     from .inspect import inspect_data, plot_data_report
     from .spec import FeatureSpec
@@ -881,7 +933,8 @@ _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthe
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
 
-_COMMANDS = {"demo": _demo, "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
+_COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
+             "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "importance": _importance, "downsample": _downsample,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe}
 

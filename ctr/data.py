@@ -101,7 +101,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             yield chunk[cols] if cols else chunk
         return
     if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
-        header = list(_read_csv(path, nrows=0).columns)
+        header = csv_header(path)
         if isinstance(hint, str) and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
             hint += (" (its header is one column: is the file separated by something other than "
                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
@@ -176,6 +176,11 @@ def count_rows(source: Source) -> int:
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
 _WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """The column names of a CSV or TSV file, read from its first line."""
+    return [str(c) for c in _read_csv(Path(path), nrows=0).columns]
 
 
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

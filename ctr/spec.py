@@ -600,11 +600,16 @@ def _typename_of(hint: Any) -> str:
         hint, getattr(hint, "__name__", str(hint)))
 
 
+def identifier(text: str) -> str:
+    """A serving input name made from a column name: 'zip code' → 'zip_code', 'âge' → 'age', '2nd' → 'f_2nd'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_text)).strip("_") or "feature"
+    return name if name[0].isalpha() else f"f_{name}"
+
+
 def _name_hint(f: Feature) -> str:
     """How to keep a data column whose name is no serving input name: name the feature and read the column."""
-    ascii_name = unicodedata.normalize("NFKD", f.name).encode("ascii", "ignore").decode()
-    name = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_name)).strip("_") or "feature"
-    name = name if name[0].isalpha() else f"f_{name}"
+    name = identifier(f.name)
     if f.column is not None:
         return f"; name it e.g. {name!r}"
     return f"; to read the data column {f.name!r}, name the feature e.g. {name!r} and set column: {f.name!r}"

@@ -485,6 +485,13 @@ def _no_pickle(env: dict) -> None:
             assert path.suffix not in (".pkl", ".pickle") and head[:1] != b"\x80", path
 
 
+def _draft_without_threshold(_: dict) -> None:
+    ratings = pd.DataFrame({"user_id": [1, 2, 1], "item_id": [5, 5, 6], "rating": [1, 4, 5]})
+    with pytest.raises(ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
+                                            r"threshold= \(--label-threshold\)"):
+        ctr.draft_spec(ratings)
+
+
 CATALOGUE: list[Case] = [
     Case("spec", "unknown `kind` (typo)", "SpecError naming `features[i].kind`, the allowed kinds and “did you mean”",
          _spec_error(_spec({"name": "a", "kind": "categorcal"}), "features[0].kind", "did you mean 'categorical'")),
@@ -516,6 +523,13 @@ CATALOGUE: list[Case] = [
                      "the key 'kind' is given twice in one mapping (first on line 3)", "bad.yaml, line 4")),
     Case("spec", "YAML asking to run code (`!!python/object`)", "SpecError; safe loading never constructs it",
          _yaml_error("!!python/object/apply:os.system ['echo owned']\n", "could not determine a constructor")),
+    Case("spec", "a feature named after a column that is no serving input name (`zip code`)",
+         "SpecError naming the rule and a name to use, e.g. `zip_code` with `column: zip code`",
+         _spec_error(_spec({"name": "zip code", "kind": "categorical"}),
+                     "name the feature e.g. 'zip_code' and set column: 'zip code'")),
+    Case("spec", "drafting a spec (`draft_spec`, `ctr draft-spec`) with a rating label and no threshold",
+         "ArgumentError naming the label, the values it holds and `threshold=` (`--label-threshold`)",
+         _draft_without_threshold),
     Case("arguments", "a model or fit argument of the wrong type or range (`embedding_dim=0`, `learning_rate='0.1'`)",
          "ArgumentError naming the model, the bad arguments, what each must be and what was given", _bad_arguments),
     Case("arguments", "an argument the model does not take (`hidden=` for `hidden_units=`)",

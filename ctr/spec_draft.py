@@ -1,0 +1,345 @@
+"""A first feature spec drafted from data: each column's kind and role guessed from its values, with the
+reason beside it, so that a new user starts from a spec to check rather than a blank page."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import data as ctr_data
+from ._args import check_arguments
+from ._files import format_suffix
+from .errors import ArgumentError, DataError
+from .spec import (
+    EPOCH_UNIT_NAMES,
+    Categorical,
+    Feature,
+    FeatureSpec,
+    Label,
+    MultiCategorical,
+    Numeric,
+    Text,
+    Timestamp,
+    identifier,
+)
+
+SAMPLE_ROWS = 200_000  # enough to tell a column's kind; a large log is not read whole
+
+_USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ _-]?(id)?$", re.IGNORECASE)
+_ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ _-]?(id)?$",
+                   re.IGNORECASE)
+_LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchased|rating)$", re.IGNORECASE)
+_ID = re.compile(r"(^|[ _-])(id|ids|code|zip|zipcode|postcode|postal_code)$|[a-z]Id$|ID$", re.IGNORECASE)
+_TIME = re.compile(r"(^|[ _-])(time|timestamp|ts|date|datetime|created|updated|at)$|Time$|Date$", re.IGNORECASE)
+_SEPARATORS = ("|", ";", ",")
+# Where an epoch count in each unit falls for dates from 1973 to 2096.
+_EPOCH_RANGES = {"s": (1e8, 4e9), "ms": (1e11, 4e12), "us": (1e14, 4e15), "ns": (1e17, 4e18)}
+
+
+@dataclass(frozen=True)
+class SpecDraft:
+    """A drafted spec, why each feature is what it is, and which columns were left out and why."""
+
+    spec: FeatureSpec
+    reasons: dict[str, str] = field(default_factory=dict)  # feature name (and "label") → why
+    skipped: dict[str, str] = field(default_factory=dict)  # column → why it is no feature
+    rows: int = 0  # how many rows the guesses were made from
+    source: str = ""  # the file or folder read, if any
+    more: bool = False  # whether the source has rows beyond those read
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The spec as YAML with each guess's reason as a comment (what `FeatureSpec.from_yaml` reads
+        back as `spec`); also written to `path` when given."""
+        read = f"its first {self.rows:,} rows" if self.more else f"its {self.rows:,} rows"
+        plain = self.spec.to_dict()
+        lines = [f"# Drafted by ctr from {self.source or 'a table'} ({read}): check each feature's kind and role "
+                 "before training.", f"name: {_flow(plain['name'])}", f"# {self.reasons['label']}"]
+        if "label" in plain:
+            lines.append(f"label: {_flow(plain['label'])}")
+        lines.append("features:")
+        for f, written in zip(self.spec.features, plain["features"], strict=True):
+            written = {"name": written.pop("name"), **written}  # as a spec is read: its name first
+            lines += [f"  # {self.reasons[f.name]}", f"  - {_flow(written)}"]
+        if self.skipped:
+            lines.append("# columns left out:")
+            lines += [f"#   {column}: {why}" for column, why in self.skipped.items()]
+        text = "\n".join(lines) + "\n"
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+
+def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: float | None = None,
+               user: str | None = None, item: str | None = None, name: str | None = None,
+               sample_rows: int = SAMPLE_ROWS) -> SpecDraft:
+    """Draft a spec from `data` (any source `fit` reads; its first `sample_rows` rows): a feature for each
+    column that can be one, its kind from its values, its role from whether it is constant per `user`
+    or per `item` (guessed from the column names when not given). `label` is the click column (guessed
+    from its name when not given; none, for interactions only); a rating needs `threshold`."""
+    check_arguments("draft_spec", threshold=threshold, sample_rows=sample_rows)
+    frame, source, more = _sample(data, sample_rows)
+    if not len(frame):
+        raise DataError(f"draft_spec: {source or 'the data'} has no rows to draft a spec from")
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    for argument, column in (("label", label), ("user", user), ("item", item)):
+        if column is not None and column not in columns:
+            ctr_data.require_columns(columns, [column], where=f"the data of draft_spec ({argument}=)")
+    reasons: dict[str, str] = {}
+    user = user if user is not None else _named(columns, _USER, reasons, "user")
+    item = item if item is not None else _named([c for c in columns if c != user], _ITEM, reasons, "item")
+    if user is not None and user == item:
+        raise ArgumentError(f"draft_spec: user= and item= both name the column {user!r}; they are two columns")
+    spec_label = _label(frame, label, threshold, {user, item}, reasons)
+    skipped: dict[str, str] = {}
+    features: list[Feature] = []
+    names: set[str] = set()
+    for column in columns:
+        if spec_label is not None and column == spec_label.column:
+            continue
+        role = "user" if column == user else "item" if column == item else None
+        feature, why = _feature(frame[column], column, role, names)
+        if feature is None:
+            skipped[column] = why
+            continue
+        if role is None and not isinstance(feature, Timestamp):
+            role, whose = _role(frame, column, user, item)
+            why += whose
+        elif role is not None:
+            why += f"; {reasons.pop(role, f'the {role} column (given)')}"
+        features.append(dataclasses.replace(feature, role=role or "context"))
+        reasons[feature.name] = why
+        names.add(feature.name)
+    if not features:
+        raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
+                        + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
+    spec_name = name or (identifier(Path(source).name.split(".")[0]) if source else "drafted")
+    spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
+    return SpecDraft(spec, reasons, skipped, len(frame), source, more)
+
+
+# -- reading --------------------------------------------------------------------------------------
+def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
+    """The first `rows` rows (a CSV's columns as text, so that '02134' keeps its zero), the source's
+    name, and whether it had more."""
+    source = ctr_data.as_source(data, "data")
+    name = str(source) if isinstance(source, str | Path) else ""
+    text: list[str] = []
+    if name and format_suffix(Path(name)) in (".csv", ".tsv", ".txt") and Path(name).is_file():
+        text = ctr_data.csv_header(name)
+    chunks, held = [], 0
+    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, 262_144), text=text):
+        chunks.append(chunk)
+        held += len(chunk)
+        if held > rows:
+            break
+    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0].reset_index(drop=True)
+    return frame.iloc[:rows].copy(), name, held > rows
+
+
+# -- the label ------------------------------------------------------------------------------------
+def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids: set[str | None],
+           reasons: dict[str, str]) -> Label | None:
+    guessed = label is None
+    if guessed:
+        named = [c for c in frame.columns if _LABEL.match(c) and c not in ids]
+        if not named:
+            if threshold is not None:
+                raise ArgumentError("draft_spec: threshold= is for the label, and no label column was named; "
+                                    "name it with label=")
+            reasons["label"] = ("no label: no column is named like one (click, label, target, rating, ...); a "
+                                "spec without one trains recommenders on interactions; name it with label= "
+                                "(--label)")
+            return None
+        label = named[0]
+    values = frame[label].dropna()
+    if values.empty:
+        raise DataError(f"draft_spec: the label column {label!r} has no values")
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        bad = values[numbers.isna()].iloc[0]
+        raise DataError(f"draft_spec: the label column {label!r} holds {bad!r}, which is no number; a label is 0 or "
+                        "1, or a rating with a threshold")
+    low, high = numbers.min(), numbers.max()
+    binary = set(numbers.unique()) <= {0, 1}
+    how = "named like a label, " if guessed else ""
+    if threshold is None and not binary:
+        raise ArgumentError(f"draft_spec: the label column {label!r} holds {low:g} to {high:g}, not only 0 and 1; "
+                            "pass threshold= (--label-threshold) the value from which a row counts as a click "
+                            f"(e.g. {_a_threshold(numbers):g})" + ("" if not guessed else
+                                                                  ", or name another label column (label=, --label)"))
+    if threshold is not None:
+        positive = float((numbers >= threshold).mean())
+        reasons["label"] = (f"label: {label!r}, {how}values {low:g} to {high:g}; a row counts as a click from "
+                            f"{threshold:g} ({positive:.1%} of the rows read)")
+        return Label(label, threshold=int(threshold) if float(threshold).is_integer() else float(threshold))
+    reasons["label"] = f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
+    return Label(label)
+
+
+def _a_threshold(numbers: pd.Series) -> float:
+    """A threshold to suggest for ratings: the top values (4 of 1 to 5), as MovieLens is read."""
+    return float(np.ceil(numbers.min() + 0.75 * (numbers.max() - numbers.min())))
+
+
+def _named(columns: list[str], pattern: re.Pattern, reasons: dict[str, str], role: str) -> str | None:
+    found = next((c for c in columns if pattern.match(c)), None)
+    if found is not None:
+        reasons[role] = f"named like the {role} id (name another with {role}=, in the shell --{role})"
+    return found
+
+
+# -- one column -----------------------------------------------------------------------------------
+def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) -> tuple[Feature | None, str]:
+    """The feature a column makes and why, or None and why it makes none."""
+    name = identifier(source)
+    while name in names:
+        name += "_"
+    base: dict[str, Any] = {"name": name, "column": None if name == source else source}
+    present = column.dropna()
+    if present.empty:
+        return None, "no values in the rows read"
+    gaps = len(column) - len(present)
+    share = gaps / len(column)
+    missing = f", {gaps:,} missing ({share:.1%})" if share >= 0.001 else f", {gaps:,} missing" if gaps else ""
+    first = present.iloc[0]
+    if isinstance(first, list | tuple | np.ndarray):
+        lengths = present.map(len)
+        distinct = len({v for values in present for v in values})
+        return (MultiCategorical(**base, max_length=_length(lengths, 0)),
+                f"lists of {lengths.min()} to {lengths.max()} values ({distinct:,} distinct){missing}")
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return Categorical(**base), f"true or false{missing}"
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return _timestamp(base, "s", present, "datetimes", missing)
+    distinct = present.nunique()
+    if distinct == 1 and role is None:
+        return None, f"one value only ({first!r}) in the rows read: nothing to learn from"
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return _number(base, source, role, present, distinct, missing)
+    text = present.astype(str)
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().all():
+        zeros = text[text.str.match(r"^-?0\d")]
+        if len(zeros):
+            return (Categorical(**base), f"codes with leading zeros ({zeros.iloc[0]!r}), read as text "
+                                         f"({distinct:,} distinct{missing})")
+        return _number(base, source, role, numbers, distinct, missing)
+    if role is None and text.str.match(r"^\d{4}-\d\d-\d\d").mean() > 0.99:
+        try:
+            moments = pd.to_datetime(text, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            pass
+        else:
+            return _timestamp(base, "s", moments, "ISO 8601 times", missing)
+    if role is not None:
+        return Categorical(**base), f"{distinct:,} distinct ids{missing}"
+    for separator in _SEPARATORS:
+        held = text.str.contains(separator, regex=False)
+        if held.mean() >= 0.05 and not text.str.contains(" ", regex=False).mean() > 0.5:
+            tokens = text.str.split(separator, regex=False)
+            lengths = tokens.map(len)
+            distinct_tokens = len({t.strip() for values in tokens for t in values})
+            # Lists share their values ('Action|Comedy', 'Comedy|Drama'); a text's separators part words.
+            if distinct_tokens < sum(len(v.split(separator)) for v in text.unique()):
+                return (MultiCategorical(**base, separator=separator, max_length=_length(lengths, 0)),
+                        f"{separator!r}-separated lists of {lengths.min()} to {lengths.max()} values "
+                        f"({distinct_tokens:,} distinct){missing}")
+    words = text.str.split().map(len)
+    if words.mean() >= 2.5 and (words > 1).mean() >= 0.5:
+        return (Text(**base, max_length=_length(words, 0.05)),
+                f"text of {words.mean():.1f} words on average ({distinct:,} distinct){missing}")
+    if distinct > 0.9 * len(present) and len(present) >= 1000:
+        return None, (f"a different value on {distinct / len(present):.0%} of the rows read (a row's own id?): "
+                      "nothing a model can learn to reuse")
+    return Categorical(**base), f"{distinct:,} distinct values{missing}"
+
+
+def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Series, distinct: int,
+            missing: str) -> tuple[Feature, str]:
+    whole = bool((numbers == np.floor(numbers)).all())
+    if whole and role is None and _TIME.search(source):
+        unit = _epoch_unit(numbers)
+        if unit is not None:
+            return _timestamp(base, unit, pd.to_datetime(numbers.astype(np.int64), unit=unit, utc=True),
+                              f"epoch {EPOCH_UNIT_NAMES[unit]}", missing)
+    if whole and (role is not None or _ID.search(source)):
+        how = "" if role is not None else ", named like ids or codes"
+        return Categorical(**base, dtype="int"), f"ids, whole numbers{how} ({distinct:,} distinct{missing})"
+    if role is not None:
+        return Categorical(**base), f"ids ({distinct:,} distinct{missing})"
+    low, high = float(numbers.min()), float(numbers.max())
+    if whole and low in (0, 1) and distinct >= 2 and distinct >= 0.9 * (high - low + 1):
+        # Label-encoded fields (Frappe's, a libFM file's) count their values from 0 or 1: codes, not amounts.
+        return (Categorical(**base, dtype="int"),
+                f"codes {low:g} to {high:g}, {'all' if distinct == high - low + 1 else 'nearly all'} used "
+                f"({distinct:,} distinct{missing}): ids of values, not amounts")
+    skew = float(numbers.astype(np.float64).skew())
+    skewed = low >= 0 and skew > 2 and distinct > 10  # a long right tail (prices, counts) that a log evens
+    transform = "log" if skewed else "standardize"
+    why = f"numbers from {low:,.6g} to {high:,.6g}{missing}"
+    if skewed:
+        why += f", a long tail (skewness {skew:.1f}): log, then standardised"
+    return Numeric(**base, transform=transform), why
+
+
+def _timestamp(base: dict[str, Any], unit: str, moments: pd.Series, what: str, missing: str) -> tuple[Feature, str]:
+    span = f"{moments.min():%Y-%m-%d} to {moments.max():%Y-%m-%d}"
+    return Timestamp(**base, unit=unit), f"{what} from {span}{missing}: calendar parts (hour, day of week)"
+
+
+def _epoch_unit(numbers: pd.Series) -> str | None:
+    median = float(numbers.median())
+    return next((unit for unit, (low, high) in _EPOCH_RANGES.items() if low <= median <= high), None)
+
+
+def _length(lengths: pd.Series, cut: float) -> int:
+    """Values kept per row: all but the longest `cut` of the rows read have all theirs (at most 64)."""
+    return int(min(max(math.ceil(float(lengths.quantile(1 - cut))), 1), 64))
+
+
+# -- roles ----------------------------------------------------------------------------------------
+def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) -> tuple[str, str]:
+    """'user' or 'item' when the column holds one value per user (item) in nearly every row, else
+    'context'; and why."""
+    values = frame[column]
+    if values.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
+        values = values.map(lambda v: "|".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else v)
+    best: tuple[float, str] | None = None
+    for role, key in (("item", item), ("user", user)):
+        if key is None:
+            continue
+        share = _constant_share(frame[key], values)
+        if share is not None and share >= 0.99 and (best is None or share > best[0]):
+            best = (share, role)
+    if best is not None:
+        key = item if best[1] == "item" else user
+        return best[1], f"; one value per {key} → role {best[1]}"
+    keys = " and within one ".join(repr(k) for k in (user, item) if k is not None)
+    return "context", f"; varies within one {keys} → role context" if keys else "; no user or item column → context"
+
+
+def _constant_share(key: pd.Series, values: pd.Series) -> float | None:
+    """The share of rows (of keys seen at least twice) whose key has one value of the column; None when
+    too few keys repeat to tell."""
+    both = pd.DataFrame({"key": key.to_numpy(), "value": values.to_numpy()}).dropna(subset=["key"])
+    sizes = both.groupby("key")["key"].transform("size")
+    repeated = both[sizes >= 2]
+    if len(repeated) < max(0.2 * len(both), 10):
+        return None
+    distinct = repeated.groupby("key")["value"].transform(lambda v: v.nunique(dropna=False))
+    return float((distinct == 1).mean())
+
+
+# -- writing --------------------------------------------------------------------------------------
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=math.inf, allow_unicode=True,
+                          sort_keys=False).strip().removesuffix("\n...").strip()

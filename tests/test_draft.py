@@ -1,0 +1,137 @@
+"""`draft_spec` and `ctr draft-spec`: a spec guessed from data, each guess with its reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.cli import main
+
+from .conftest import ML100K, ROOT, needs
+
+
+def _log(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A click log with one column of each kind a spec has, and some that make no feature."""
+    rng = np.random.default_rng(seed)
+    users, items = rng.integers(0, 200, n), rng.integers(0, 100, n)
+    genres = np.array(["Action|Comedy", "Drama", "Comedy|Drama|Family", "Horror"])[items % 4]
+    titles = np.array([f"the {w} of item {i}" for i, w in enumerate(rng.choice(["night", "day", "sea"], 100))])
+    return pd.DataFrame({
+        "user id": users,
+        "sku": np.char.add("sku-", items.astype(str)),
+        "age": (20 + users % 50).astype(np.int64),
+        "zip": np.char.zfill((users * 37 % 1000).astype(str), 5),  # '00037': a code, not the number 37
+        "genres": genres,
+        "title": titles[items],
+        "price": np.round(np.exp(rng.normal(1, 1.5, 100)), 2)[items],  # log-normal: skewed
+        "daytime": rng.integers(0, 7, n),  # label-encoded
+        "is_weekend": rng.integers(0, 2, n).astype(bool),
+        "ts": 1_700_000_000_000 + rng.integers(0, 10**9, n),  # epoch milliseconds
+        "created": pd.to_datetime(1_700_000_000 + rng.integers(0, 10**6, n), unit="s"),
+        "site": "shop",  # one value
+        "request": [f"r{i}" for i in range(n)],  # a row's own id
+        "empty": np.nan,
+        "clicked": rng.integers(0, 2, n),
+    })
+
+
+def test_a_draft_guesses_each_columns_kind_and_role_and_says_why(tmp_path):
+    draft = ctr.draft_spec(_log(), user="user id")
+    spec = draft.spec
+    kinds = {f.source: (f.kind, f.role) for f in spec.features}
+    assert kinds == {
+        "user id": ("categorical", "user"), "sku": ("categorical", "item"), "age": ("numeric", "user"),
+        "zip": ("categorical", "user"), "genres": ("multi_categorical", "item"), "title": ("text", "item"),
+        "price": ("numeric", "item"), "daytime": ("categorical", "context"), "is_weekend": ("categorical", "context"),
+        "ts": ("timestamp", "context"), "created": ("timestamp", "context")}
+    assert spec.label == ctr.Label("clicked")
+    assert spec["user_id"].column == "user id" and spec["user_id"].dtype == "int"  # a serving input's name
+    assert spec["zip"].dtype == "string" and spec["daytime"].dtype == "int"
+    assert spec["ts"].unit == "ms" and spec["created"].unit == "s"
+    assert spec["price"].transform == "log" and spec["age"].transform == "standardize"
+    assert spec["genres"].max_length == 3
+    assert set(draft.skipped) == {"site", "request", "empty"}
+    assert "one value only ('shop')" in draft.skipped["site"] and "a row's own id" in draft.skipped["request"]
+    assert draft.reasons["zip"].startswith("codes with leading zeros ('0")
+    assert draft.reasons["zip"].endswith("; one value per user id → role user")
+    assert "epoch milliseconds from 2023-11-14" in draft.reasons["ts"]
+    assert "codes 0 to 6, all used" in draft.reasons["daytime"]
+    assert "varies within one 'user id' and within one 'sku'" in draft.reasons["daytime"]
+    assert "named like the item id" in draft.reasons["sku"] and "named like a label" in draft.reasons["label"]
+    # The YAML, comments and all, reads back as the same spec; every reason is written beside its feature.
+    text = draft.to_yaml(tmp_path / "drafted.yaml")
+    assert ctr.FeatureSpec.from_yaml(tmp_path / "drafted.yaml") == spec
+    assert all(f"# {why}" in text for why in draft.reasons.values())
+    assert "#   request: a different value on 100% of the rows read" in text
+    # The draft trains as it is.
+    model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,))
+    model.fit(_log(), epochs=1, verbose=0)
+    assert model.predict(_log(5, seed=1)).shape == (5,)
+
+
+def test_a_csv_drafts_the_spec_its_table_does(tmp_path):
+    """A CSV's text keeps its zeros ('00037' stays a code), and its times are read as times."""
+    frame = _log()
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    from_file = ctr.draft_spec(tmp_path / "log.csv", user="user id", sample_rows=1000)
+    assert from_file.spec == ctr.draft_spec(frame[:1000], user="user id", name="log").spec
+    assert from_file.rows == 1000 and from_file.more and "(its first 1,000 rows)" in from_file.to_yaml()
+
+
+def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
+    ratings = _log().rename(columns={"clicked": "rating"}).assign(rating=lambda f: 1 + f["daytime"] % 5)
+    with pytest.raises(ctr.ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
+                                                r"threshold= \(--label-threshold\) .* \(e\.g\. 4\)"):
+        ctr.draft_spec(ratings)
+    label = ctr.draft_spec(ratings, threshold=4).spec.label
+    assert label == ctr.Label("rating", threshold=4.0)
+    with pytest.raises(ctr.DataError, match=r"column 'click' is missing from the data of draft_spec \(label=\)"):
+        ctr.draft_spec(ratings, "click")
+    with pytest.raises(ctr.ArgumentError, match="threshold= is for the label, and no label column was named"):
+        ctr.draft_spec(ratings.drop(columns="rating"), threshold=4)
+    with pytest.raises(ctr.ArgumentError, match="user= and item= both name the column 'sku'"):
+        ctr.draft_spec(ratings, user="sku", item="sku", threshold=4)
+    with pytest.raises(ctr.DataError, match="has no rows to draft a spec from"):
+        ctr.draft_spec(ratings[:0], threshold=4)
+    with pytest.raises(ctr.DataError, match=r"none of the columns .* can be a feature: site: one value only"):
+        ctr.draft_spec(pd.DataFrame({"site": ["a", "a"], "clicked": [0, 1]}))
+    with pytest.raises(ctr.ArgumentError, match="draft_spec: threshold must be a number, got 'high'"):
+        ctr.draft_spec(ratings, threshold="high")
+    # Interactions with no label make a spec without one, as a recommender's.
+    unlabelled = ctr.draft_spec(ratings.drop(columns="rating"))
+    assert unlabelled.spec.label is None and "no label" in unlabelled.to_yaml()
+
+
+def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys):
+    _log().to_parquet(tmp_path / "log.parquet")
+    out = tmp_path / "log.yaml"
+    assert main(["draft-spec", "--data", str(tmp_path / "log.parquet"), "--user", "user id", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"wrote {out} (11 features, label clicked)" in said and f"ctr fit --spec {out}" in said
+    spec = ctr.FeatureSpec.from_yaml(out)
+    assert spec == ctr.draft_spec(tmp_path / "log.parquet", user="user id").spec and spec.name == "log"
+    # A spec on disk is not replaced; an --out that is no YAML file is named before the data is read.
+    for argv, said in [(["--out", str(out)], "the file exists; a drafted spec does not replace it"),
+                       (["--out", str(tmp_path / "log.txt")], "a spec is written as YAML"),
+                       (["--label", "rating"], "column 'rating' is missing")]:
+        assert main(["draft-spec", "--data", str(tmp_path / "log.parquet"), *argv]) == 2
+        assert said in capsys.readouterr().err
+    assert main(["draft-spec", "--data", "synthetic", "--label-threshold", "4", "--rows", "500"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# Drafted by ctr from synthetic (its first 500 rows)")
+    assert ctr.FeatureSpec.from_yaml(printed).name == "synthetic"
+
+
+@needs(ML100K)
+def test_movielens_drafts_the_spec_written_by_hand():
+    """On the real data the draft finds what the hand-written spec says: who each column describes."""
+    frame = ctr.datasets.movielens_100k(ML100K)
+    drafted = ctr.draft_spec(frame, threshold=4).spec
+    written = ctr.FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml")
+    roles = {f.source: f.role for f in drafted.features}
+    assert {f.source: f.role for f in written.features if f.source in roles} == \
+        {c: r for c, r in roles.items() if c in {f.source for f in written.features}}
+    assert drafted.label == ctr.Label("rating", threshold=4.0)
+    assert drafted["genres"].kind == "multi_categorical" and drafted["timestamp"].kind == "timestamp"
