@@ -23,6 +23,7 @@ from .spec import (
     Categorical,
     Feature,
     FeatureSpec,
+    History,
     Label,
     MultiCategorical,
     Numeric,
@@ -101,7 +102,7 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     spec_label = _label(frame, label, threshold, {user, item}, reasons)
     skipped: dict[str, str] = {}
     features: list[Feature] = []
-    names: set[str] = set()
+    names = {c for c in columns if identifier(c) == c}  # a column's own name is its feature's before another's
     for column in columns:
         if spec_label is not None and column == spec_label.column:
             continue
@@ -110,7 +111,11 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         if feature is None:
             skipped[column] = why
             continue
-        if role is None and not isinstance(feature, Timestamp):
+        if isinstance(feature, MultiCategorical) and item is not None and role is None:
+            feature, why = _history(feature, frame[column], frame[item], identifier(item), why)
+        if isinstance(feature, History):
+            role = "user"
+        elif role is None and not isinstance(feature, Timestamp):
             role, whose = _role(frame, column, user, item)
             why += whose
         elif role is not None:
@@ -201,8 +206,10 @@ def _named(columns: list[str], pattern: re.Pattern, reasons: dict[str, str], rol
 def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) -> tuple[Feature | None, str]:
     """The feature a column makes and why, or None and why it makes none."""
     name = identifier(source)
-    while name in names:
-        name += "_"
+    stem, k = name, 1
+    while name != source and name in names:  # 'a b' beside a column 'a_b' is 'a_b_2'
+        k += 1
+        name = f"{stem}_{k}"
     base: dict[str, Any] = {"name": name, "column": None if name == source else source}
     present = column.dropna()
     if present.empty:
@@ -304,6 +311,22 @@ def _epoch_unit(numbers: pd.Series) -> str | None:
 def _length(lengths: pd.Series, cut: float) -> int:
     """Values kept per row: all but the longest `cut` of the rows read have all theirs (at most 64)."""
     return int(min(max(math.ceil(float(lengths.quantile(1 - cut))), 1), 64))
+
+
+def _history(feature: MultiCategorical, lists: pd.Series, items: pd.Series, item_feature: str,
+             why: str) -> tuple[Feature, str]:
+    """A list of item ids is the user's history, whose items' content the model pools (cold start)."""
+    known = set(items.dropna().astype(str))
+    values = lists.dropna()
+    tokens = [str(t).strip() for v in values for t in (v if isinstance(v, list | tuple | np.ndarray)
+                                                        else str(v).split(feature.separator))]
+    tokens = [t for t in tokens if t]
+    if not tokens or sum(t in known for t in tokens) < 0.9 * len(tokens):
+        return feature, why
+    return (History(feature.name, column=feature.column, items=item_feature, separator=feature.separator,
+                    max_length=max(feature.max_length, 1)),
+            f"{why.replace('values', 'item ids', 1)}, nearly all of them ids of {item_feature}: the user's history, "
+            "most recent first (check the order) → role user")
 
 
 # -- roles ----------------------------------------------------------------------------------------

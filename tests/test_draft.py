@@ -33,6 +33,7 @@ def _log(n: int = 3000, seed: int = 0) -> pd.DataFrame:
         "site": "shop",  # one value
         "request": [f"r{i}" for i in range(n)],  # a row's own id
         "empty": np.nan,
+        "recent": ["|".join(f"sku-{i}" for i in rng.integers(0, 100, k)) for k in rng.integers(1, 6, n)],
         "clicked": rng.integers(0, 2, n),
     })
 
@@ -45,13 +46,14 @@ def test_a_draft_guesses_each_columns_kind_and_role_and_says_why(tmp_path):
         "user id": ("categorical", "user"), "sku": ("categorical", "item"), "age": ("numeric", "user"),
         "zip": ("categorical", "user"), "genres": ("multi_categorical", "item"), "title": ("text", "item"),
         "price": ("numeric", "item"), "daytime": ("categorical", "context"), "is_weekend": ("categorical", "context"),
-        "ts": ("timestamp", "context"), "created": ("timestamp", "context")}
+        "ts": ("timestamp", "context"), "created": ("timestamp", "context"), "recent": ("history", "user")}
     assert spec.label == ctr.Label("clicked")
     assert spec["user_id"].column == "user id" and spec["user_id"].dtype == "int"  # a serving input's name
     assert spec["zip"].dtype == "string" and spec["daytime"].dtype == "int"
     assert spec["ts"].unit == "ms" and spec["created"].unit == "s"
     assert spec["price"].transform == "log" and spec["age"].transform == "standardize"
     assert spec["genres"].max_length == 3
+    assert spec["recent"].items == "sku" and spec["recent"].max_length == 5  # a list of item ids: a history
     assert set(draft.skipped) == {"site", "request", "empty"}
     assert "one value only ('shop')" in draft.skipped["site"] and "a row's own id" in draft.skipped["request"]
     assert draft.reasons["zip"].startswith("codes with leading zeros ('0")
@@ -99,6 +101,9 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
         ctr.draft_spec(pd.DataFrame({"site": ["a", "a"], "clicked": [0, 1]}))
     with pytest.raises(ctr.ArgumentError, match="draft_spec: threshold must be a number, got 'high'"):
         ctr.draft_spec(ratings, threshold="high")
+    # A column's own name goes to its feature before a name made for another column.
+    both = pd.DataFrame({"a b": [1.0, 2.0, 3.0], "a_b": [3.0, 1.0, 2.0], "clicked": [0, 1, 0]})
+    assert [(f.name, f.source) for f in ctr.draft_spec(both).spec.features] == [("a_b_2", "a b"), ("a_b", "a_b")]
     # Interactions with no label make a spec without one, as a recommender's.
     unlabelled = ctr.draft_spec(ratings.drop(columns="rating"))
     assert unlabelled.spec.label is None and "no label" in unlabelled.to_yaml()
@@ -109,7 +114,7 @@ def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys)
     out = tmp_path / "log.yaml"
     assert main(["draft-spec", "--data", str(tmp_path / "log.parquet"), "--user", "user id", "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert f"wrote {out} (11 features, label clicked)" in said and f"ctr fit --spec {out}" in said
+    assert f"wrote {out} (12 features, label clicked)" in said and f"ctr fit --spec {out}" in said
     spec = ctr.FeatureSpec.from_yaml(out)
     assert spec == ctr.draft_spec(tmp_path / "log.parquet", user="user id").spec and spec.name == "log"
     # A spec on disk is not replaced; an --out that is no YAML file is named before the data is read.
