@@ -38,8 +38,9 @@ _USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ _-]?(id)?$", r
 _ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ _-]?(id)?$",
                    re.IGNORECASE)
 _LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchased|rating)$", re.IGNORECASE)
-_ID = re.compile(r"(^|[ _-])(id|ids|code|zip|zipcode|postcode|postal_code)$|[a-z]Id$|ID$", re.IGNORECASE)
-_TIME = re.compile(r"(^|[ _-])(time|timestamp|ts|date|datetime|created|updated|at)$|Time$|Date$", re.IGNORECASE)
+# A whole word at the end (`zip_code`, `user id`), or a camel-case one (`userId`, `createdAt`): not 'paid'.
+_ID = re.compile(r"(?i:(^|[ _-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
+_TIME = re.compile(r"(?i:(^|[ _-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
 _SEPARATORS = ("|", ";", ",")
 # Where an epoch count in each unit falls for dates from 1973 to 2096.
 _EPOCH_RANGES = {"s": (1e8, 4e9), "ms": (1e11, 4e12), "us": (1e14, 4e15), "ns": (1e17, 4e18)}
@@ -172,10 +173,12 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     if numbers.isna().any():
         bad = values[numbers.isna()].iloc[0]
         raise DataError(f"draft_spec: the label column {label!r} holds {bad!r}, which is no number; a label is 0 or "
-                        "1, or a rating with a threshold")
+                        "1, or a rating with a threshold: map the words to 0 and 1 first")
     low, high = numbers.min(), numbers.max()
     binary = set(numbers.unique()) <= {0, 1}
     how = "named like a label, " if guessed else ""
+    gaps = len(frame) - len(values)
+    unlabelled = f"; {gaps:,} {'row has' if gaps == 1 else 'rows have'} none: drop them before training" if gaps else ""
     if threshold is None and not binary:
         raise ArgumentError(f"draft_spec: the label column {label!r} holds {low:g} to {high:g}, not only 0 and 1; "
                             "pass threshold= (--label-threshold) the value from which a row counts as a click "
@@ -184,9 +187,10 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     if threshold is not None:
         positive = float((numbers >= threshold).mean())
         reasons["label"] = (f"label: {label!r}, {how}values {low:g} to {high:g}; a row counts as a click from "
-                            f"{threshold:g} ({positive:.1%} of the rows read)")
+                            f"{threshold:g} ({positive:.1%} of the rows read){unlabelled}")
         return Label(label, threshold=int(threshold) if float(threshold).is_integer() else float(threshold))
-    reasons["label"] = f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
+    reasons["label"] = (f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
+                        f"{unlabelled}")
     return Label(label)
 
 
@@ -334,7 +338,7 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
     """'user' or 'item' when the column holds one value per user (item) in nearly every row, else
     'context'; and why."""
     values = frame[column]
-    if values.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
+    if values.dtype == object and values.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
         values = values.map(lambda v: "|".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else v)
     best: tuple[float, str] | None = None
     for role, key in (("item", item), ("user", user)):
@@ -353,13 +357,13 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
 def _constant_share(key: pd.Series, values: pd.Series) -> float | None:
     """The share of rows (of keys seen at least twice) whose key has one value of the column; None when
     too few keys repeat to tell."""
-    both = pd.DataFrame({"key": key.to_numpy(), "value": values.to_numpy()}).dropna(subset=["key"])
-    sizes = both.groupby("key")["key"].transform("size")
-    repeated = both[sizes >= 2]
-    if len(repeated) < max(0.2 * len(both), 10):
+    codes = pd.factorize(values)[0]  # a missing value is a value too (-1)
+    both = pd.DataFrame({"key": key.to_numpy(), "value": codes}).dropna(subset=["key"])
+    grouped = both.groupby("key", sort=False)["value"]
+    repeated = (grouped.transform("size") >= 2).to_numpy()
+    if repeated.sum() < max(0.2 * len(both), 10):
         return None
-    distinct = repeated.groupby("key")["value"].transform(lambda v: v.nunique(dropna=False))
-    return float((distinct == 1).mean())
+    return float((grouped.transform("nunique").to_numpy()[repeated] == 1).mean())
 
 
 # -- writing --------------------------------------------------------------------------------------

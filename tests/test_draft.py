@@ -104,6 +104,13 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     # A column's own name goes to its feature before a name made for another column.
     both = pd.DataFrame({"a b": [1.0, 2.0, 3.0], "a_b": [3.0, 1.0, 2.0], "clicked": [0, 1, 0]})
     assert [(f.name, f.source) for f in ctr.draft_spec(both).spec.features] == [("a_b_2", "a b"), ("a_b", "a_b")]
+    # Ids and times are told by whole words of their names: 'amount_paid' is an amount, 'countryCode' a code.
+    named = pd.DataFrame({"amount_paid": [120, 45, 3000, 87], "countryCode": [33, 44, 33, 49],
+                          "runtime": [90, 120, 95, 100], "createdAt": [1_700_000_000, 1_700_100_000, 1_700_000_500,
+                                                                         1_700_300_000], "clicked": [0, 1, None, 1]})
+    drafted = ctr.draft_spec(named)
+    assert [f.kind for f in drafted.spec.features] == ["numeric", "categorical", "numeric", "timestamp"]
+    assert drafted.reasons["label"].endswith("; 1 row has none: drop them before training")
     # Interactions with no label make a spec without one, as a recommender's.
     unlabelled = ctr.draft_spec(ratings.drop(columns="rating"))
     assert unlabelled.spec.label is None and "no label" in unlabelled.to_yaml()
