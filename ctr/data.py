@@ -998,14 +998,19 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
         return frame.assign(**{column: frame[user].map(joined).fillna("").to_numpy(object)})
     order = time_order(frame, user, time, "add_history")
     users = frame[user].to_numpy()[order]
-    items = frame[item].astype(str).to_numpy()[order]
-    out = np.empty(len(frame), dtype=object)
-    start = 0
-    for i in range(len(order)):  # one pass in (user, time) order; each history is the row's predecessors
-        if i and users[i] != users[i - 1]:
-            start = i
-        window = items[start:min(i, start + max_length)] if first else items[max(start, i - max_length):i]
-        out[order[i]] = separator.join(window[::-1])
+    n = len(order)
+    # In (user, time) order, each history is the row's predecessors (or its user's first items) latest
+    # first: a slice of one string of all the items, latest first, cut where each history starts and ends.
+    latest_first = frame[item].astype(str).to_numpy()[order][::-1].tolist()
+    text = separator.join(latest_first)
+    offsets = np.r_[0, np.cumsum(np.fromiter(map(len, latest_first), np.int64, n) + len(separator))]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if n else np.zeros(0, np.int64)
+    start = np.repeat(starts, np.diff(np.r_[starts, n]))  # where each row's user begins
+    taken = np.minimum(np.arange(n) - start, max_length)
+    head = n - start - taken if first else n - np.arange(n)  # a history's latest item, in `latest_first`
+    begin, end = offsets[head].tolist(), (offsets[head + taken] - len(separator)).tolist()
+    out = np.empty(n, dtype=object)
+    out[order] = [text[b:e] if t else "" for b, e, t in zip(begin, end, taken.tolist(), strict=True)]
     return frame.assign(**{column: out})
 
 
