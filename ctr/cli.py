@@ -264,7 +264,7 @@ def _fit(args: argparse.Namespace) -> int:
                             "each interaction with N items its user never touched as non-clicks, or train a "
                             "recommender (--model mf, bpr, neumf or two_tower)")
     held_out_by = _held_out_by(args, spec) if args.model in _RECOMMENDERS else None  # refused before TensorFlow
-    from . import data, models
+    from . import data, models, splits
 
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
@@ -283,14 +283,14 @@ def _fit(args: argparse.Namespace) -> int:
             data.require_columns(frame.columns, [args.group_by], where=args.data,
                                  hint=" (--group-by names it: the group AUC is over its values)")
         if args.split_by_time:
-            train, valid, test = data.time_split(frame, args.split, time=args.split_by_time)
+            train, valid, test = splits.time_split(frame, args.split, time=args.split_by_time)
             # The spec's unit for its timestamp read from this column; seconds for any other column.
             unit = next((f.unit for f in spec.features if isinstance(f, Timestamp) and f.source == args.split_by_time),
                         "s")
             for name, part in (("train", train), ("valid", valid), ("test", test)):
-                print(f"ctr fit: {name} {len(part)} rows, {data.time_range(part, args.split_by_time, unit)}")
+                print(f"ctr fit: {name} {len(part)} rows, {splits.time_range(part, args.split_by_time, unit)}")
         else:
-            train, valid, test = data.random_split(frame, args.split, seed=args.seed)
+            train, valid, test = splits.random_split(frame, args.split, seed=args.seed)
         if args.negatives is not None:
             # Each part's non-clicks are drawn from every item of the data, so that validation and test
             # rank items their users never touched too.

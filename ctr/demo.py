@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import data, datasets
+from . import datasets, splits
 from .export import load
 from .models import FM, DeepFM, LogisticRegression
 
@@ -18,7 +18,7 @@ def run_demo(rows: int = 100_000, epochs: int = 3, out: Path = Path("runs/demo")
     started = time.perf_counter()
     spec = datasets.synthetic_spec()
     frame = datasets.synthetic(rows, seed=seed)
-    train, valid, test = data.random_split(frame, (0.8, 0.1, 0.1), seed=seed)
+    train, valid, test = splits.random_split(frame, (0.8, 0.1, 0.1), seed=seed)
     print(f"ctr demo: {rows} generated ratings (rating >= 4 is a click), "
           f"{len(train)}/{len(valid)}/{len(test)} train/valid/test\n")
     print(spec.describe(), "\n")

@@ -16,6 +16,7 @@ from . import data as ctr_data
 from ._args import check_choice
 from .errors import DataError, SpecError
 from .spec import Categorical, FeatureSpec
+from .splits import column_arguments_hint, time_order
 
 __all__ = ["Interactions", "NegativeSampler", "keys", "leave_one_out"]
 
@@ -194,8 +195,8 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
     one before it is the validation item. Users with too few interactions stay whole in train."""
     frame = ctr_data.read(data).reset_index(drop=True)
     ctr_data.require_columns(frame.columns, [user, time], where="the data of leave_one_out",
-                             hint=ctr_data.column_arguments_hint("it holds out each user's latest row", "user", "time"))
-    ranked = frame.iloc[ctr_data.time_order(frame, user, time, "leave_one_out")]
+                             hint=column_arguments_hint("it holds out each user's latest row", "user", "time"))
+    ranked = frame.iloc[time_order(frame, user, time, "leave_one_out")]
     from_end = ranked.groupby(user, sort=False).cumcount(ascending=False).reindex(frame.index).to_numpy()
     size = frame.groupby(user)[user].transform("size").to_numpy()
     held = 2 if validation else 1

@@ -78,6 +78,13 @@ assert set(ctr.__all__) <= set(dir(ctr))
 for name in ctr.__all__:
     getattr(ctr, name)
 assert ctr.features.raw_dtype is ctr.spec.raw_dtype  # submodules too, as before
+assert ctr.data.time_split is ctr.splits.time_split and "add_history" in dir(ctr.data)  # the splits moved
+try:
+    ctr.data.no_such_name
+except AttributeError as err:
+    assert "ctr.data" in str(err) and "no_such_name" in str(err)
+else:
+    raise AssertionError("an unknown name of ctr.data resolved")
 assert sys.modules["tensorflow"].keras.__name__.startswith("tf_keras")
 try:
     ctr.no_such_name

@@ -1,0 +1,212 @@
+"""Splits of a table for training and testing: at random, in time, per user in time (each user's
+latest rows test), and holding whole users out (cold start); and the histories of earlier items that
+cold-start models read. Each user's rows are put in time order by the moments their times mean, not by
+their text. `ctr.data` offers every public name here too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._args import check_arguments
+from .data import Source, _epoch_counts, _numpy_kind, _parsed_datetimes, read, require_columns
+from .errors import ArgumentError, DataError
+from .features import MISSING_INT
+from .spec import EPOCH_UNIT_NAMES
+
+__all__ = ["add_history", "cold_user_split", "random_split", "temporal_split", "time_split"]
+
+
+# -- time order -----------------------------------------------------------------------------------
+def _time_keys(column: pd.Series, where: str) -> np.ndarray:
+    """Numbers that sort as the column's times do: numbers as they are, datetimes and ISO 8601 text (any
+    offsets) as epoch microseconds; NaN where a row has no time. Raw text would sort as text: wrongly
+    across offsets, and for other formats (12/30/2023 after 1/2/2024) at all."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.int64) if _numpy_kind(column, "iu") else \
+            column.to_numpy(dtype=np.float64, na_value=np.nan)
+    parsed = column if pd.api.types.is_datetime64_any_dtype(column.dtype) else _parsed_datetimes(column)
+    if pd.api.types.is_numeric_dtype(parsed.dtype) and not pd.api.types.is_bool_dtype(parsed.dtype):
+        return _time_keys(parsed, where)  # numbers given as text
+    # Anything else is refused there, in the words the spec's timestamps use.
+    counts = _epoch_counts(parsed, where, "us" if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else "s")
+    return np.where(counts == MISSING_INT, np.nan, counts.astype(np.float64))  # exact: µs stay below 2**53
+
+
+def time_order(frame: pd.DataFrame, user: str, time: str, owner: str, latest_first: bool = False,
+               what: str = "") -> np.ndarray:
+    """Positions of `frame`'s rows grouped by `user` and in time order within each (ties: row order),
+    the latest first with `latest_first`. Refuses rows with no user or no time, which have no place in
+    the order, and time text that is no ISO 8601 (rows are named by `frame`'s index, and the frame by
+    `what`)."""
+    of = f" of {what}" if what else ""
+    where = f"{owner}: column {time!r}{of}"
+    keys = _time_keys(frame[time], where)
+    missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
+    if len(missing):
+        first = frame.index[missing[0]]
+        raise DataError(f"{where} has no time in {len(missing)} of its rows (the first is row {first!r}); drop them "
+                        f"or give them a time, since {owner} orders each user's rows by it")
+    userless = np.flatnonzero(frame[user].isna().to_numpy())
+    if len(userless):  # grouped apart, such rows were dropped by one split and tested whole by another
+        first = frame.index[userless[0]]
+        raise DataError(f"{owner}: column {user!r}{of} has no user in {len(userless)} of its rows (the first is row "
+                        f"{first!r}); drop them or give them a user, since {owner} orders each user's rows")
+    ordered = pd.DataFrame({"user": frame[user].to_numpy(), "time": keys})
+    return ordered.sort_values(["user", "time"], kind="stable", ascending=[True, not latest_first]).index.to_numpy()
+
+
+# -- splits ---------------------------------------------------------------------------------------
+def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
+                 seed: int = 0) -> tuple[pd.DataFrame, ...]:
+    """Shuffle rows with `seed` and cut them into parts of the given fractions (summing to 1)."""
+    check_arguments("random_split", fractions=fractions, seed=seed)
+    frame = read(data)
+    cuts = _cuts(len(frame), fractions)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
+
+
+def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
+               time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
+    """Cut the rows in time order into parts of the given fractions: the past trains, the future tests,
+    as a model is used. Rows with the same time stay in one part (the earlier), so no part holds a
+    moment that an earlier part also holds; each part keeps the data's row order."""
+    check_arguments("time_split", fractions=fractions)
+    frame = read(data)
+    require_columns(frame.columns, [time], where="the data of time_split",
+                    hint=" (time_split orders the rows by it; name the column with time=...)")
+    keys = _time_keys(frame[time], f"time_split: column {time!r}")
+    missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
+    if len(missing):
+        raise DataError(f"time_split: column {time!r} has no time in {len(missing)} of its rows (the first is row "
+                        f"{missing[0]}); drop them or give them a time, since a split in time places every row")
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    cuts = _cuts(len(frame), fractions)
+    # A cut inside a run of equal times moves to the run's end (the run stays in the earlier part).
+    inner = [int(np.searchsorted(ordered, ordered[c - 1], side="right")) if 0 < c < len(frame) else c
+             for c in cuts[1:-1]]
+    cuts = [0, *np.maximum.accumulate(inner).tolist(), len(frame)] if inner else cuts
+    return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
+
+
+def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
+    """'first … last' times of a part's `time` column (epoch numbers counting `unit`), in UTC, for a
+    line about a split; the numbers themselves when they are no dates pandas can write."""
+    if not len(part):
+        return "no rows"
+    counts = _epoch_counts(part[time], f"column {time!r}", unit)
+    try:
+        first, last = (pd.Timestamp(int(c), unit=unit, tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for c in
+                       (counts.min(), counts.max()))
+    except (OverflowError, ValueError, NotImplementedError):  # out of pandas' or strftime's range
+        return f"{counts.min()} … {counts.max()} ({EPOCH_UNIT_NAMES[unit]} since the epoch)"
+    return f"{first} … {last} UTC"
+
+
+def column_arguments_hint(does: str, *arguments: str) -> str:
+    """The end of a missing-column error of a function that takes column names as arguments."""
+    named = [f"{a}=..." for a in arguments]
+    return f" ({does}: name the columns with {', '.join(named[:-1])} and {named[-1]})"
+
+
+def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str = "user_id",
+                   time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
+    """Per user, the earliest interactions train and the latest test: each part takes its fraction
+    of every user's history, in time order (ties broken by row order)."""
+    check_arguments("temporal_split", fractions=fractions)
+    frame = read(data)
+    require_columns(frame.columns, [user, time], where="the data of temporal_split",
+                    hint=column_arguments_hint("it cuts each user's rows in time order", "user", "time"))
+    ordered = frame.reset_index(drop=True)
+    rank = ordered.iloc[time_order(ordered, user, time, "temporal_split")].groupby(user, sort=False).cumcount()
+    size = ordered.groupby(user)[user].transform("size")
+    position = (rank.reindex(ordered.index) / size).to_numpy()
+    bounds = np.cumsum(fractions)[:-1]
+    part = np.searchsorted(bounds, position, side="right")
+    return tuple(ordered[part == i].reset_index(drop=True) for i in range(len(fractions)))
+
+
+def add_history(data: Source, column: str = "history", user: str = "user_id", item: str = "item_id",
+                time: str = "timestamp", max_length: int = 20, separator: str = "|",
+                profiles: pd.DataFrame | None = None, first: bool = False) -> pd.DataFrame:
+    """The table with `column`: for each row, the ids of the items its user touched before it (most
+    recent first, at most `max_length`), as a `History` feature reads them. With `first`, the user's
+    first `max_length` items instead (those before the row): a new user's profile is what they touched
+    first, so training on first items teaches the model what it will be served. With `profiles` (rows
+    of other interactions), each user's history is those rows instead, the same for all their rows:
+    the profile a cold user brings at serving time."""
+    check_arguments("add_history", max_length=max_length)
+    frame = read(data).reset_index(drop=True)
+    require_columns(frame.columns, [user, item, time], where="the data of add_history",
+                    hint=column_arguments_hint("it lists each user's earlier items", "user", "item", "time"))
+    if column in frame.columns:
+        raise DataError(f"add_history: the data already has a column {column!r}; pass column= another name for the "
+                        "column to write, or drop it first")
+    if profiles is not None:
+        if first:
+            raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
+                             "each user's history is their profile rows, so pass one or the other")
+        require_columns(profiles.columns, [user, item, time], where="add_history's profiles",
+                        hint=column_arguments_hint("it lists each user's items", "user", "item", "time"))
+        ordered = profiles.iloc[time_order(profiles, user, time, "add_history", latest_first=True, what="profiles")]
+        joined = ordered.groupby(user, sort=False)[item].agg(
+            lambda ids: separator.join(str(i) for i in list(ids)[:max_length]))
+        return frame.assign(**{column: frame[user].map(joined).fillna("").to_numpy(object)})
+    order = time_order(frame, user, time, "add_history")
+    users = frame[user].to_numpy()[order]
+    n = len(order)
+    # In (user, time) order, each history is the row's predecessors (or its user's first items) latest
+    # first: a slice of one string of all the items, latest first, cut where each history starts and ends.
+    latest_first = frame[item].astype(str).to_numpy()[order][::-1].tolist()
+    text = separator.join(latest_first)
+    offsets = np.r_[0, np.cumsum(np.fromiter(map(len, latest_first), np.int64, n) + len(separator))]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if n else np.zeros(0, np.int64)
+    start = np.repeat(starts, np.diff(np.r_[starts, n]))  # where each row's user begins
+    taken = np.minimum(np.arange(n) - start, max_length)
+    head = n - start - taken if first else n - np.arange(n)  # a history's latest item, in `latest_first`
+    begin, end = offsets[head].tolist(), (offsets[head + taken] - len(separator)).tolist()
+    out = np.empty(n, dtype=object)
+    out[order] = [text[b:e] if t else "" for b, e, t in zip(begin, end, taken.tolist(), strict=True)]
+    return frame.assign(**{column: out})
+
+
+def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, user: str = "user_id",
+                    time: str = "timestamp", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Hold `fraction` of the users out entirely: returns (rows of the other users, the held-out users'
+    earliest `profile_size` rows each (their profile at serving time), the rest of their rows (test)).
+    A held-out user with no rows beyond the profile has no test rows; a split with no training or no
+    test rows at all is refused."""
+    frame = read(data).reset_index(drop=True)
+    require_columns(frame.columns, [user, time], where="the data of cold_user_split",
+                    hint=column_arguments_hint("it holds users out, their earliest rows the profile",
+                                               "user", "time"))
+    check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
+    if not len(frame):
+        raise DataError("cold_user_split: the data has no rows, so there are no users to hold out")
+    ids = frame[user].drop_duplicates().to_numpy()
+    rng = np.random.default_rng(seed)
+    cold = set(rng.choice(ids, size=max(1, round(fraction * len(ids))), replace=False).tolist())
+    is_cold = frame[user].isin(cold).to_numpy()
+    held = frame[is_cold]
+    held = held.iloc[time_order(held, user, time, "cold_user_split")]
+    rank = held.groupby(user, sort=False).cumcount().to_numpy()
+    profile, rest = held[rank < profile_size], held[rank >= profile_size]
+    if is_cold.all():
+        raise DataError(f"cold_user_split: holding out {len(cold)} of the {len(ids)} users ({user!r}) leaves no "
+                        "training rows; hold out a smaller fraction")
+    if not len(rest):
+        raise DataError(f"cold_user_split: none of the {len(cold)} held-out users has more than {profile_size} rows "
+                        f"(the profile), so nothing is left to test on; use a smaller profile_size")
+    return (frame[~is_cold].reset_index(drop=True), profile.reset_index(drop=True), rest.reset_index(drop=True))
+
+
+def _cuts(n: int, fractions: Sequence[float]) -> list[int]:
+    edges = np.round(np.cumsum([0.0, *fractions]) * n).astype(int)
+    edges[-1] = n
+    return edges.tolist()
