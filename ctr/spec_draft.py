@@ -107,6 +107,10 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     for column in columns:
         if spec_label is not None and column == spec_label.column:
             continue
+        if spec_label is not None and _LABEL.match(column) and column not in (user, item):
+            skipped[column] = (f"named like a label, beside the label {spec_label.column!r}: an outcome, known only "
+                               "after the row is served, so as a feature it would leak the answer")
+            continue
         role = "user" if column == user else "item" if column == item else None
         feature, why = _feature(frame[column], column, role, names)
         if feature is None:
@@ -124,6 +128,9 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         features.append(dataclasses.replace(feature, role=role or "context"))
         reasons[feature.name] = why
         names.add(feature.name)
+    item_name = next((f.name for f in features if f.role == "item" and f.source == item), None)
+    features = [dataclasses.replace(f, items=item_name) if isinstance(f, History) and item_name else f
+                for f in features]  # the item feature's name, which another column may have taken first
     if not features:
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
@@ -157,6 +164,7 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     guessed = label is None
     if guessed:
         named = [c for c in frame.columns if _LABEL.match(c) and c not in ids]
+        named.sort(key=lambda c: not _binary(frame[c]))  # a click column before a rating it may come from
         if not named:
             if threshold is not None:
                 raise ArgumentError("draft_spec: threshold= is for the label, and no label column was named; "
@@ -175,7 +183,7 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
         raise DataError(f"draft_spec: the label column {label!r} holds {bad!r}, which is no number; a label is 0 or "
                         "1, or a rating with a threshold: map the words to 0 and 1 first")
     low, high = numbers.min(), numbers.max()
-    binary = set(numbers.unique()) <= {0, 1}
+    binary = _binary(numbers)
     how = "named like a label, " if guessed else ""
     gaps = len(frame) - len(values)
     unlabelled = f"; {gaps:,} {'row has' if gaps == 1 else 'rows have'} none: drop them before training" if gaps else ""
@@ -192,6 +200,11 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     reasons["label"] = (f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
                         f"{unlabelled}")
     return Label(label)
+
+
+def _binary(column: pd.Series) -> bool:
+    values = pd.to_numeric(column.dropna(), errors="coerce")
+    return bool(len(values)) and set(values.unique()) <= {0, 1}
 
 
 def _a_threshold(numbers: pd.Series) -> float:

@@ -89,6 +89,10 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
         ctr.draft_spec(ratings)
     label = ctr.draft_spec(ratings, threshold=4).spec.label
     assert label == ctr.Label("rating", threshold=4.0)
+    # Beside a click column, the rating it came from is the outcome, not a feature (it would leak it).
+    both = ctr.draft_spec(ratings.assign(clicked=(ratings["rating"] >= 4).astype(int)))
+    assert both.spec.label == ctr.Label("clicked") and "rating" not in both.spec.columns
+    assert both.skipped["rating"].startswith("named like a label, beside the label 'clicked': an outcome")
     with pytest.raises(ctr.DataError, match=r"column 'click' is missing from the data of draft_spec \(label=\)"):
         ctr.draft_spec(ratings, "click")
     with pytest.raises(ctr.ArgumentError, match="threshold= is for the label, and no label column was named"):
@@ -104,6 +108,10 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     # A column's own name goes to its feature before a name made for another column.
     both = pd.DataFrame({"a b": [1.0, 2.0, 3.0], "a_b": [3.0, 1.0, 2.0], "clicked": [0, 1, 0]})
     assert [(f.name, f.source) for f in ctr.draft_spec(both).spec.features] == [("a_b_2", "a b"), ("a_b", "a_b")]
+    # A history names the item feature, whatever name its column was given.
+    lists = pd.DataFrame({"seen": ["1|2", "2", "1|3", "3|2"] * 5, "item_id": [4, 4, 3, 3] * 5,
+                          "item id": [1, 2, 3, 2] * 5, "clicked": [0, 1] * 10})
+    assert ctr.draft_spec(lists, item="item id").spec["seen"].items == "item_id_2"
     # Ids and times are told by whole words of their names: 'amount_paid' is an amount, 'countryCode' a code.
     named = pd.DataFrame({"amount_paid": [120, 45, 3000, 87], "countryCode": [33, 44, 33, 49],
                           "runtime": [90, 120, 95, 100], "createdAt": [1_700_000_000, 1_700_100_000, 1_700_000_500,
