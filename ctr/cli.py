@@ -231,6 +231,8 @@ def _check_paths(args: argparse.Namespace) -> None:
         _output_file(args.out)
     if args.command == "draft-spec" and args.out:
         _spec_file(args.out)
+    if args.command == "draft-spec" and args.rows < 1:
+        raise ArgumentError(f"--rows: the rows to draft from must be at least 1, got {args.rows}")
     figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))
