@@ -41,6 +41,7 @@ _LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchase
 # A whole word at the end (`zip_code`, `user id`), or a camel-case one (`userId`, `createdAt`): not 'paid'.
 _ID = re.compile(r"(?i:(^|[ _-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
 _TIME = re.compile(r"(?i:(^|[ _-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
+_PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
 _SEPARATORS = ("|", ";", ",")
 # Where an epoch count in each unit falls for dates from 1973 to 2096.
 _EPOCH_RANGES = {"s": (1e8, 4e9), "ms": (1e11, 4e12), "us": (1e14, 4e15), "ns": (1e17, 4e18)}
@@ -56,6 +57,9 @@ class SpecDraft:
     rows: int = 0  # how many rows the guesses were made from
     source: str = ""  # the file or folder read, if any
     more: bool = False  # whether the source has rows beyond those read
+
+    def __str__(self) -> str:  # print(draft) shows what `ctr draft-spec` prints
+        return self.to_yaml()
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         """The spec as YAML with each guess's reason as a comment (what `FeatureSpec.from_yaml` reads
@@ -110,6 +114,10 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         if spec_label is not None and _LABEL.match(column) and column not in (user, item):
             skipped[column] = (f"named like a label, beside the label {spec_label.column!r}: an outcome, known only "
                                "after the row is served, so as a feature it would leak the answer")
+            continue
+        if _PART.match(column) and column not in (user, item):
+            skipped[column] = ("named like the part of a split (train, test): where the row was put, not what "
+                               "it is, and unknown when it is served")
             continue
         role = "user" if column == user else "item" if column == item else None
         feature, why = _feature(frame[column], column, role, names)

@@ -33,6 +33,7 @@ def _log(n: int = 3000, seed: int = 0) -> pd.DataFrame:
         "site": "shop",  # one value
         "request": [f"r{i}" for i in range(n)],  # a row's own id
         "empty": np.nan,
+        "fold": rng.integers(0, 5, n),  # where a split put the row
         "recent": ["|".join(f"sku-{i}" for i in rng.integers(0, 100, k)) for k in rng.integers(1, 6, n)],
         "clicked": rng.integers(0, 2, n),
     })
@@ -54,8 +55,9 @@ def test_a_draft_guesses_each_columns_kind_and_role_and_says_why(tmp_path):
     assert spec["price"].transform == "log" and spec["age"].transform == "standardize"
     assert spec["genres"].max_length == 3
     assert spec["recent"].items == "sku" and spec["recent"].max_length == 5  # a list of item ids: a history
-    assert set(draft.skipped) == {"site", "request", "empty"}
+    assert set(draft.skipped) == {"site", "request", "empty", "fold"}
     assert "one value only ('shop')" in draft.skipped["site"] and "a row's own id" in draft.skipped["request"]
+    assert draft.skipped["fold"].startswith("named like the part of a split")
     assert draft.reasons["zip"].startswith("codes with leading zeros ('0")
     assert draft.reasons["zip"].endswith("; one value per user id → role user")
     assert "epoch milliseconds from 2023-11-14" in draft.reasons["ts"]
@@ -65,7 +67,7 @@ def test_a_draft_guesses_each_columns_kind_and_role_and_says_why(tmp_path):
     # The YAML, comments and all, reads back as the same spec; every reason is written beside its feature.
     text = draft.to_yaml(tmp_path / "drafted.yaml")
     assert ctr.FeatureSpec.from_yaml(tmp_path / "drafted.yaml") == spec
-    assert all(f"# {why}" in text for why in draft.reasons.values())
+    assert all(f"# {why}" in text for why in draft.reasons.values()) and str(draft) == text
     assert "#   request: a different value on 100% of the rows read" in text
     # The draft trains as it is.
     model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,))
