@@ -815,8 +815,11 @@ def _draft_spec(args: argparse.Namespace) -> int:
     label = draft.spec.label
     said = "no label" if label is None else f"label {label.column}" + (
         f" ≥ {label.threshold:g}" if label.threshold is not None else "")
+    then = f"ctr fit --spec {out} --data {args.data}" + (" --model two_tower (interactions without a label train a "
+                                                          "recommender, or a click model with --negatives N)"
+                                                          if label is None else "")
     print(f"ctr draft-spec: wrote {out} ({len(draft.spec.features)} features, {said}); read its comments, mend "
-          f"what was guessed wrong, then: ctr fit --spec {out} --data {args.data}")
+          f"what was guessed wrong, then: {then}")
     return 0
 
 

@@ -144,6 +144,9 @@ def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys)
     assert main(["draft-spec", "--data", "synthetic", "--label-threshold", "4", "--rows", "500"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("# Drafted by ctr from synthetic (its first 500 rows)")
+    _log().drop(columns="clicked").to_parquet(tmp_path / "seen.parquet")  # interactions: no label
+    assert main(["draft-spec", "--data", str(tmp_path / "seen.parquet"), "--out", str(tmp_path / "seen.yaml")]) == 0
+    assert "no label); read its comments" in (said := capsys.readouterr().out) and "--model two_tower" in said
     assert ctr.FeatureSpec.from_yaml(printed).name == "synthetic"
 
 
