@@ -121,6 +121,10 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     drafted = ctr.draft_spec(named)
     assert [f.kind for f in drafted.spec.features] == ["numeric", "categorical", "numeric", "timestamp"]
     assert drafted.reasons["label"].endswith("; 1 row has none: drop them before training")
+    (tmp_path / "semicolons.csv").write_text("user_id;item_id;clicked\n1;2;0\n2;3;1\n")
+    with pytest.raises(ctr.DataError, match=r"has one column, 'user_id;item_id;clicked': is the file separated by "
+                                            r"something other than commas\?"):
+        ctr.draft_spec(tmp_path / "semicolons.csv")
     # Interactions with no label make a spec without one, as a recommender's.
     unlabelled = ctr.draft_spec(ratings.drop(columns="rating"))
     assert unlabelled.spec.label is None and "no label" in unlabelled.to_yaml()
