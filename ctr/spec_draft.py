@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,6 +249,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     share = gaps / len(column)
     missing = f", {gaps:,} missing ({share:.1%})" if share >= 0.001 else f", {gaps:,} missing" if gaps else ""
     first = present.iloc[0]
+    if isinstance(first, Mapping):
+        return None, f"objects ({reprlib.repr(first)}): a feature reads one value or a list a row; flatten them first"
     if isinstance(first, list | tuple | np.ndarray):
         lengths = present.map(len)
         distinct = len({v for values in present for v in values})
