@@ -800,10 +800,9 @@ def _importance(args: argparse.Namespace) -> int:
 
 
 def _draft_spec(args: argparse.Namespace) -> int:
-    from .spec import identifier
-    from .spec_draft import draft_spec
+    from .spec_draft import draft_spec, name_of
 
-    name = args.name or identifier(Path(args.data).name.split(".")[0])  # a dataset folder's name too
+    name = args.name or name_of(args.data)  # a dataset folder's too, which is read into a table
     draft = draft_spec(_streamed_source(args.data, args.format), args.label, threshold=args.label_threshold,
                        user=args.user, item=args.item, name=name, sample_rows=args.rows)
     draft = dataclasses.replace(draft, source=args.data)

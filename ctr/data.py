@@ -112,7 +112,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         return
     if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
         header = csv_header(path)
-        if isinstance(hint, str) and len(header) == 1 and any(mark in header[0] for mark in ";|\t"):
+        if isinstance(hint, str) and one_column_of_another_separator(header):
             hint += (" (its header is one column: is the file separated by something other than "
                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
         require_columns(header, cols or [], where=str(path), hint=hint)
@@ -191,6 +191,11 @@ _WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 def csv_header(path: str | Path) -> list[str]:
     """The column names of a CSV or TSV file, read from its first line."""
     return [str(c) for c in _read_csv(Path(path), nrows=0).columns]
+
+
+def one_column_of_another_separator(header: Sequence[str]) -> bool:
+    """Whether a CSV's header reads as one column holding separators ('a;b'): a file separated otherwise."""
+    return len(header) == 1 and any(mark in str(header[0]) for mark in ";|\t")
 
 
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -98,7 +98,7 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         raise DataError(f"draft_spec: {source or 'the data'} has no rows to draft a spec from")
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    if len(columns) == 1 and any(mark in columns[0] for mark in ";|\t") and source:
+    if source and ctr_data.one_column_of_another_separator(columns):
         read_by = "tabs" if format_suffix(Path(source)) == ".tsv" else "commas"
         raise DataError(f"draft_spec: {source} has one column, {columns[0]!r}: is the file separated by something "
                         f"other than {read_by}? .csv files are read comma-separated, .tsv tab-separated")
@@ -148,9 +148,14 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     if not features:
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
-    spec_name = name or (identifier(Path(source).name.split(".")[0]) if source else "drafted")
+    spec_name = name or (name_of(source) if source else "drafted")
     spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
     return SpecDraft(spec, reasons, skipped, len(frame), source, more)
+
+
+def name_of(path: str | Path) -> str:
+    """A drafted spec's name from its data's file or folder: 'clicks.parquet' → 'clicks', 'ml-100k' → 'ml_100k'."""
+    return identifier(Path(path).name.split(".")[0])
 
 
 # -- reading --------------------------------------------------------------------------------------
