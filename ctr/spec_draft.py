@@ -213,6 +213,11 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
                                                                   ", or name another label column (label=, --label)"))
     if threshold is not None:
         positive = float((numbers >= threshold).mean())
+        if positive in (0.0, 1.0):
+            every = "a non-click" if positive == 0 else "a click"
+            advice = "a 0/1 label needs no threshold" if binary else f"choose one above {low:g} and at most {high:g}"
+            raise ArgumentError(f"draft_spec: the label column {label!r} holds {low:g} to {high:g}: with threshold "
+                                f"{threshold:g} every row would be {every}; {advice}")
         reasons["label"] = (f"label: {label!r}, {how}values {low:g} to {high:g}; a row counts as a click from "
                             f"{threshold:g} ({positive:.1%} of the rows read){unlabelled}")
         return Label(label, threshold=int(threshold) if float(threshold).is_integer() else float(threshold))

@@ -92,6 +92,11 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     with pytest.raises(ctr.ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
                                                 r"threshold= \(--label-threshold\) .* \(e\.g\. 4\)"):
         ctr.draft_spec(ratings)
+    with pytest.raises(ctr.ArgumentError, match="the label column 'clicked' holds 0 to 1: with threshold 4 every row "
+                                                "would be a non-click; a 0/1 label needs no threshold"):
+        ctr.draft_spec(_log(), threshold=4)
+    with pytest.raises(ctr.ArgumentError, match="with threshold 1 every row would be a click; choose one above 1"):
+        ctr.draft_spec(ratings, threshold=1)
     label = ctr.draft_spec(ratings, threshold=4).spec.label
     assert label == ctr.Label("rating", threshold=4.0)
     # Beside a click column, the rating it came from is the outcome, not a feature (it would leak it).
