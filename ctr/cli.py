@@ -516,7 +516,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
         with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
-            train = data.read(args.train, text=data.text_columns(served.spec))
+            train = data.read(args.train, dtypes=data.csv_dtypes(served.spec))
             result = evaluate_ranking(served, frame, train, protocol=args.protocol, k=args.k,
                                       verbose=1)
         print(json.dumps(result, indent=1))
@@ -560,7 +560,7 @@ def _predict(args: argparse.Namespace) -> int:
         return chunk.assign(**{column: served.predict(chunk)})
 
     if out is None:
-        print(scored_rows(data.read(source, text=data.text_columns(served.spec))).to_string(max_rows=50))
+        print(scored_rows(data.read(source, dtypes=data.csv_dtypes(served.spec))).to_string(max_rows=50))
         return 0
     # Chunk by chunk, so that memory follows the chunk and not the file.
     advance = data.progress(source, 1)
@@ -568,7 +568,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     def chunks() -> Any:
         nonlocal scored
-        for chunk in data.iter_chunks(source, chunk_rows=SCORED_A_FILE, text=data.text_columns(served.spec)):
+        for chunk in data.iter_chunks(source, chunk_rows=SCORED_A_FILE, dtypes=data.csv_dtypes(served.spec)):
             yield scored_rows(chunk)
             scored += len(chunk)
             advance(len(chunk))
@@ -697,7 +697,7 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     spec, meta = served.spec, served.metadata
     user_col, item_col = spec[meta["user_key"]].source, spec[meta["item_key"]].source
     columns = [spec[name].source for name in served.query_features]
-    queries = data.read(args.data, text=data.text_columns(spec))
+    queries = data.read(args.data, dtypes=data.csv_dtypes(spec))
     present = [c for c in columns if c in queries.columns]
     if not present:
         raise DataError(f"--data {args.data}: no query column; the model's are {', '.join(columns)}")
@@ -748,7 +748,7 @@ def _seen_items(path: str, spec: Any, user_col: str, item_col: str) -> dict[Any,
     """--seen: the items each user touched, by user id."""
     from . import data
 
-    pairs = data.read(path, [user_col, item_col], text=data.text_columns(spec))
+    pairs = data.read(path, [user_col, item_col], dtypes=data.csv_dtypes(spec))
     return pairs.groupby(user_col, sort=False)[item_col].agg(list).to_dict()
 
 
@@ -928,7 +928,7 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
         return datasets.movielens_1m(path)
     if fmt == "frappe":
         return datasets.frappe(path)
-    return data.read(path, text=data.text_columns(spec) if spec is not None else ())
+    return data.read(path, dtypes=data.csv_dtypes(spec) if spec is not None else ())
 
 
 _CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")

@@ -14,7 +14,7 @@ import contextlib
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,35 +54,39 @@ Source = pd.DataFrame | pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any
 Hint = str | Mapping[str, str] | Callable[[Sequence[str], Sequence[str]], str]
 
 __all__ = ["Source", "add_history", "add_negatives", "as_source", "cold_user_split", "columns_frame", "count_rows",
-           "dataset_frame", "downsample_negatives", "iter_chunks", "labels", "random_split", "raw_features", "read",
-           "records_frame", "require_columns", "sample_weights", "temporal_split", "text_columns",
-           "time_split"]
+           "csv_dtypes", "dataset_frame", "downsample_negatives", "iter_chunks", "labels", "random_split",
+           "raw_features", "read", "records_frame", "require_columns", "sample_weights", "temporal_split", "time_split"]
 
 
 # -- reading ------------------------------------------------------------------------------------
 def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", what: str = "data",
-         text: Collection[str] = ()) -> pd.DataFrame:
+         dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The whole source as one DataFrame (only `columns`, when given; `hint` ends a missing-column
-    error, e.g. with what needs them; `what` names the source in errors; `text`, as `iter_chunks`)."""
+    error, e.g. with what needs them; `what` names the source in errors; `dtypes`, as `iter_chunks`)."""
     source = as_source(source, what)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
             require_columns(source.columns, columns, hint=hint)
             return source[list(dict.fromkeys(columns))]
         return source
-    return pd.concat(list(iter_chunks(source, columns, hint=hint, text=text)), ignore_index=True)
+    return pd.concat(list(iter_chunks(source, columns, hint=hint, dtypes=dtypes)), ignore_index=True)
 
 
-def text_columns(spec: FeatureSpec) -> list[str]:
-    """The columns a spec reads as text (`read`'s `text`): a CSV's id '007' is not the number 7."""
-    return [f.source for f in spec.features if raw_dtype(f) == "string"]
+def csv_dtypes(spec: FeatureSpec) -> dict[str, str]:
+    """How a CSV's columns are read for a spec (`read`'s `dtypes`): those it reads as text as text (an id
+    '007' is not the number 7), its integer ids as nullable integers (a 64-bit id in a column with gaps
+    would otherwise pass through float64, whose 53 bits do not hold it, and be served as another id)."""
+    ints = {f.source: "Int64" for f in spec.features if isinstance(f, Categorical) and f.dtype == "int"}
+    return ints | {f.source: "str" for f in spec.features if raw_dtype(f) == "string"}
 
 
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
-                chunk_rows: int = 262_144, hint: Hint = "", text: Collection[str] = ()) -> Iterator[pd.DataFrame]:
+                chunk_rows: int = 262_144, hint: Hint = "", dtypes: Mapping[str, str] | None = None,
+                ) -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame), each
-    holding at least `columns`; Parquet and CSV are never read whole. A CSV's `text` columns are read
-    as text, not guessed (a code such as '007' or '02134' would lose its zeros as a number). A
+    holding at least `columns`; Parquet and CSV are never read whole. A CSV's columns are read as
+    `dtypes` says ('str' or 'Int64', `csv_dtypes`), not guessed (a code such as '007' or '02134' would
+    lose its zeros as a number). A
     DataFrame is checked for `columns` and cut, not copied: one that fits in a chunk (a request) is
     passed on as it is, since selecting and slicing a one-row request took about as long as the
     model's own call."""
@@ -116,13 +120,20 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             hint += (" (its header is one column: is the file separated by something other than "
                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
         require_columns(header, cols or [], where=str(path), hint=hint)
-        as_text = {c: str for c in text if c in header and (cols is None or c in cols)}
-        for chunk in _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=as_text or None):
-            for c in as_text:
-                # pandas writes whole numbers with gaps as floats (3.0): read as the number 3 was (and
-                # as a frame's 3.0 is), '3', so that such a file still meets the ids it came from.
-                chunk[c] = chunk[c].str.replace(_WHOLE_FLOAT, r"\1", regex=True)
-            yield chunk
+        given = {c: t for c, t in (dtypes or {}).items() if c in header and (cols is None or c in cols)}
+        try:
+            for chunk in _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=given or None):
+                for c, t in given.items():
+                    if t == "str":
+                        # pandas writes whole numbers with gaps as floats (3.0): read as the number 3 was
+                        # (and as a frame's 3.0 is), '3', so that such a file still meets the ids it came from.
+                        chunk[c] = chunk[c].str.replace(_WHOLE_FLOAT, r"\1", regex=True)
+                yield chunk
+        except (ValueError, TypeError) as err:
+            if isinstance(err, DataError):
+                raise
+            _name_unparsed_ids(path, [c for c, t in given.items() if t != "str"], chunk_rows)
+            raise
         return
     dataset = _parquet(path)
     require_columns(dataset.schema.names, cols or [], where=str(path), hint=hint)
@@ -225,6 +236,20 @@ def _separator(path: Path) -> str:
     return "\t" if format_suffix(path) == ".tsv" else ","
 
 
+def _name_unparsed_ids(path: Path, columns: Sequence[str], chunk_rows: int) -> None:
+    """Raise a DataError naming the first value of `columns` in the CSV at `path` that is no whole
+    number, which pandas' integer reading only reports as 'Unable to parse string'."""
+    for chunk in _read_csv(path, usecols=list(columns), chunksize=chunk_rows, dtype=str):
+        for c in columns:
+            given = chunk[c].dropna()
+            numbers = pd.to_numeric(given, errors="coerce")
+            bad = (numbers.isna() | (numbers != numbers.round())).to_numpy()
+            if bad.any():
+                example = given.iloc[int(np.argmax(bad))]
+                raise DataError(f"{path}: column {c!r} holds {example!r}, but the spec reads it as integer ids "
+                                "(dtype: int); declare dtype: string for text ids")
+
+
 def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
     """`pd.read_csv` of `path` (chunk by chunk with `chunksize`), with what makes the text unreadable
     (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
@@ -271,11 +296,21 @@ def _parquet(path: Path) -> pads.Dataset:
 
 def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
     """An Arrow batch as a DataFrame. Pandas metadata that no longer fits a column (one replaced, say
-    by lists, in a table made from a DataFrame) is set aside rather than failing the read."""
+    by lists, in a table made from a DataFrame) is set aside rather than failing the read. Integers
+    with nulls become pandas' nullable integers, not float64, which would change a 64-bit id."""
     try:
-        return batch.to_pandas()
+        frame = batch.to_pandas()
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-        return batch.to_pandas(ignore_metadata=True)
+        frame = batch.to_pandas(ignore_metadata=True)
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_integer(column.type) and column.null_count and name in frame.columns:
+            frame[name] = column.to_pandas(types_mapper=_NULLABLE_INTEGERS.get).array
+    return frame
+
+
+_NULLABLE_INTEGERS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                      pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                      pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
 
 
 def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
@@ -648,25 +683,47 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
 
 
 def _integers(column: pd.Series, where: str) -> np.ndarray:
-    if _numpy_kind(column, "iu") or (pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans):
+    if _numpy_kind(column, "i") or (pd.api.types.is_signed_integer_dtype(column.dtype) and not column.hasnans):
         return column.to_numpy(dtype=np.int64)  # NumPy integers cannot be missing; pandas' nullable ones can
-    if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
-        numbers = pd.to_numeric(column, errors="coerce") if not pd.api.types.is_bool_dtype(column.dtype) else None
-        bad = column.notna() if numbers is None else numbers.isna() & column.notna()
+    if pd.api.types.is_bool_dtype(column.dtype):
+        raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values")
+    # Only the present values are converted: a missing one would turn the rest into float64, whose
+    # 53 bits do not hold a 64-bit id (snowflake ids, hashes) and would serve it as another id.
+    present = column.notna().to_numpy()
+    values = column[present]
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna().to_numpy()
         if bad.any():
-            example = column[bad].iloc[0]
+            example = values.iloc[int(np.argmax(bad))]
             raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values "
                             f"such as {example!r}" + ("; declare dtype: string for text ids" if isinstance(example, str)
                                                       else ""))
-        column = numbers
-    x = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = np.isfinite(x)
+        values = numbers
+    out = np.full(len(column), MISSING_INT, dtype=np.int64)
+    if pd.api.types.is_integer_dtype(values.dtype):
+        ints = values.to_numpy()
+        if ints.dtype.kind == "u" and ints.size and ints.max() > _INT64_MAX:
+            raise DataError(f"{where}: ids must fit in a signed 64-bit integer (up to {_INT64_MAX}), "
+                            f"found {int(ints.max())}; declare dtype: string for larger ids")
+        out[present] = ints.astype(np.int64)
+        return out
+    x = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(x)  # ±inf is no id: served as missing, as NaN is
     fractional = x[finite] != np.round(x[finite])
     if fractional.any():
         raise DataError(f"{where}: dtype 'int' expects whole numbers, found {x[finite][fractional][0]:g}")
-    out = np.full(x.shape, MISSING_INT, dtype=np.int64)
-    out[finite] = x[finite].astype(np.int64)
+    beyond = np.abs(x[finite]) >= 2.0 ** 63
+    if beyond.any():
+        raise DataError(f"{where}: ids must fit in a signed 64-bit integer (up to {_INT64_MAX}), "
+                        f"found {x[finite][beyond][0]:g}; declare dtype: string for larger ids")
+    ints = np.full(x.shape, MISSING_INT, dtype=np.int64)
+    ints[finite] = x[finite].astype(np.int64)
+    out[present] = ints
     return out
+
+
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarray:
@@ -785,10 +842,10 @@ def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int
         return frame.assign(**{name: weights}).loc[kept].reset_index(drop=True)
 
     if out is None:
-        return sampled(read(data, text=text_columns(spec)))
+        return sampled(read(data, dtypes=csv_dtypes(spec)))
     out = Path(out)
     check_output(out, "downsample_negatives: out")
-    write_frames((sampled(chunk) for chunk in iter_chunks(data, text=text_columns(spec))), out)
+    write_frames((sampled(chunk) for chunk in iter_chunks(data, dtypes=csv_dtypes(spec))), out)
     return out
 
 
@@ -805,7 +862,7 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
 
     check_arguments("add_negatives", n_negatives=n_negatives, seed=seed)
     check_choice("add_negatives", "distribution", distribution, ("uniform", "popularity"))
-    frame = read(data, text=text_columns(spec)).reset_index(drop=True)
+    frame = read(data, dtypes=csv_dtypes(spec)).reset_index(drop=True)
     if len(frame) == 0:
         raise DataError("add_negatives: the data has no rows")
     if label in frame.columns:

@@ -120,7 +120,7 @@ def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3
     every row measured). `verbose` prints a line per column."""
     check_arguments("feature_importance", repeats=repeats, seed=seed, batch_size=batch_size, max_rows=max_rows)
     spec = _click_spec(model, "feature_importance")
-    frame = ctr_data.read(data, spec.columns, hint=ctr_data.column_hints(spec), text=ctr_data.text_columns(spec))
+    frame = ctr_data.read(data, spec.columns, hint=ctr_data.column_hints(spec), dtypes=ctr_data.csv_dtypes(spec))
     if len(frame) == 0:
         raise DataError("the importance data has no rows")
     rng = np.random.default_rng(seed)

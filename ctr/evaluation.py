@@ -59,7 +59,7 @@ def read_labelled(owner: str, spec: FeatureSpec, data: ctr_data.Source, group_by
     def hint(have: Sequence[str], missing: Sequence[str]) -> str:
         grouping = " (group_by names it: the group AUC is over its values)" if group_by in missing else ""
         return spec_hint(have, missing) + grouping
-    return ctr_data.read(data, columns, hint=hint, text=ctr_data.text_columns(spec))
+    return ctr_data.read(data, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
 
 
 def evaluate_clicks(owner: str, spec: FeatureSpec, predict: Callable[[pd.DataFrame], np.ndarray],

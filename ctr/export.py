@@ -190,7 +190,7 @@ class ServedModel(KerasNames):
         self.signature = self._loaded.signatures["serving_default"]
         self._columns = list(dict.fromkeys(f.source for f in self.spec.features))
         self._hint = ctr_data.column_hints(self.spec, then="; the model needs " + ", ".join(map(repr, self._columns)))
-        self._text = ctr_data.text_columns(self.spec)  # a CSV's columns read as text, known once
+        self._dtypes = ctr_data.csv_dtypes(self.spec)  # how a CSV's columns are read, known once
 
     @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = SCORED_A_CALL, verbose: str | int = 0) -> np.ndarray:
@@ -203,7 +203,7 @@ class ServedModel(KerasNames):
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         scores = []
-        for chunk in ctr_data.iter_chunks(data, self._columns, batch_size, self._hint, self._text):
+        for chunk in ctr_data.iter_chunks(data, self._columns, batch_size, self._hint, self._dtypes):
             scores.append(self._probabilities(chunk))
             advance(len(chunk))
         return np.concatenate(scores)

@@ -354,7 +354,7 @@ class RecommenderExport(RankingEvaluation, KerasNames):
             raise CtrError(f"{self.path} is a ranking export ({self.metadata['model']}) with no recommend "
                            "signature: use ctr.load(path).predict(rows) or `ctr predict`")
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
-        self._text = ctr_data.text_columns(self.spec)  # a CSV's columns read as text, known once
+        self._dtypes = ctr_data.csv_dtypes(self.spec)  # how a CSV's columns are read, known once
         if not (self.path / CATALOGUE).exists():
             raise CtrError(f"{self.path}: {CATALOGUE}, the catalogue, is missing; {DAMAGED}")
         self.catalogue = pd.read_parquet(self.path / CATALOGUE)
@@ -390,7 +390,7 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         advance = ctr_data.progress(data, verbose)
         scores = []
         item_names = [n for n in names if n not in self.query_features]
-        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size, text=self._text):
+        for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size, dtypes=self._dtypes):
             frame = ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"],
                                             chunk, self.users, self.catalogue, self._reads_queries)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)

@@ -64,7 +64,7 @@ class DataReport:
 
 def inspect_data(data: ctr_data.Source, spec: FeatureSpec) -> DataReport:
     """Counts, sparsity, label balance and per-feature missing rates and cardinalities of `data`."""
-    frame = ctr_data.read(data, spec.columns, text=ctr_data.text_columns(spec))
+    frame = ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec))
     raw = ctr_data.raw_features(frame, spec)
     users = items = sparsity = None
     user_ids = [f for f in spec.by_role("user") if isinstance(f, Categorical)]
@@ -137,7 +137,7 @@ def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
 def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path) -> Path:
     """A PNG of the label (or rating) distribution and per-user / per-item interaction counts."""
     plt = _pyplot()
-    frame = ctr_data.read(data, spec.columns, text=ctr_data.text_columns(spec))
+    frame = ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec))
     user_ids = [f for f in spec.by_role("user") if isinstance(f, Categorical)]
     item_ids = [f for f in spec.by_role("item") if isinstance(f, Categorical)]
     panels = 1 + bool(user_ids) + bool(item_ids)

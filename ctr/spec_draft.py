@@ -164,11 +164,11 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
     name, and whether it had more."""
     source = ctr_data.as_source(data, "data")
     name = str(source) if isinstance(source, str | Path) else ""
-    text: list[str] = []
+    text: dict[str, str] = {}
     if name and format_suffix(Path(name)) in (".csv", ".tsv", ".txt") and Path(name).is_file():
-        text = ctr_data.csv_header(name)
+        text = dict.fromkeys(ctr_data.csv_header(name), "str")
     chunks, held = [], 0
-    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, 262_144), text=text):
+    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, 262_144), dtypes=text):
         chunks.append(chunk)
         held += len(chunk)
         if held > rows:

@@ -51,11 +51,11 @@ def test_compressed_text_files_read_and_write_as_plain_ones(tmp_path, spec, fram
     for path in (plain, compressed):  # in chunks, as `ctr predict --out` writes them
         ctr.data.write_frames(iter([rows.iloc[:100], rows.iloc[100:]]), path)
     assert compressed.stat().st_size < plain.stat().st_size
-    text = ctr.data.text_columns(spec)
-    pd.testing.assert_frame_equal(read(compressed, text=text), read(plain, text=text))
+    text = ctr.data.csv_dtypes(spec)
+    pd.testing.assert_frame_equal(read(compressed, dtypes=text), read(plain, dtypes=text))
     assert [len(c) for c in iter_chunks(compressed, ["item_id"], chunk_rows=128)] == [128, 128, 44]
     assert ctr.data.count_rows(compressed) == 300
-    written = raw_features(read(compressed, text=text), spec)
+    written = raw_features(read(compressed, dtypes=text), spec)
     for column, values in raw_features(rows, spec).items():
         np.testing.assert_array_equal(written[column], values)
     compressed.write_bytes(b"not compressed at all")
@@ -70,13 +70,13 @@ def test_codes_in_a_csv_keep_their_leading_zeros_as_the_spec_reads_them_as_text(
     zeros = rows.zip_prefix.str.match(r"0\d")
     assert zeros.sum() > 20
     rows.to_csv(tmp_path / "rows.csv", index=False)
-    assert read(tmp_path / "rows.csv", text=ctr.data.text_columns(spec)).zip_prefix.equals(rows.zip_prefix)
+    assert read(tmp_path / "rows.csv", dtypes=ctr.data.csv_dtypes(spec)).zip_prefix.equals(rows.zip_prefix)
     # Ids with gaps, written by pandas as floats (3.0), still read as the ids '3' (as a frame's 3.0 reads).
     gaps = pd.DataFrame({"occupation": [3, None, 12], "gender": ["M", "F", "M"]}).astype({"occupation": "Int64"})
     gaps.astype({"occupation": float}).to_csv(tmp_path / "gaps.csv", index=False)
     assert (tmp_path / "gaps.csv").read_text().splitlines()[1] == "3.0,M"
     coded = ctr.FeatureSpec([ctr.Categorical("occupation"), ctr.Categorical("gender")])
-    for given in (read(tmp_path / "gaps.csv", text=["occupation"]), gaps.astype({"occupation": float})):
+    for given in (read(tmp_path / "gaps.csv", dtypes={"occupation": "str"}), gaps.astype({"occupation": float})):
         np.testing.assert_array_equal(raw_features(given, coded)["occupation"], ["3", "", "12"])
     model = trained["lr"]
     np.testing.assert_allclose(model.predict(tmp_path / "rows.csv"), model.predict(rows), rtol=1e-6)
@@ -256,6 +256,37 @@ def test_missing_values_get_canonical_markers(spec, frame):
     nulls = raw_features(pd.DataFrame({f.source: [None] for f in spec.features}), spec)
     assert nulls["timestamp"].tolist() == nulls["user_id"].tolist() == [ctr.MISSING_INT]
     assert nulls["gender"].tolist() == nulls["genres"].tolist() == [""] and np.isnan(nulls["price"]).all()
+
+
+def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # Snowflake-style ids beyond 2**53: through float64 (pandas' and Arrow's default for integers with
+    # gaps) 2**60 + 1 would become 2**60, another id.
+    ids = [2**60 + 1, None, 2**62 + 3, -(2**61) - 1]
+    exact = [2**60 + 1, ctr.MISSING_INT, 2**62 + 3, -(2**61) - 1]
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int"), ctr.Categorical("gender")])
+    rows = pd.DataFrame({"user_id": pd.array(ids, dtype="Int64"), "gender": ["M", "F", None, "F"]})
+    # Parquet as Spark or Arrow write it, with no pandas metadata to say the column was Int64.
+    pq.write_table(pa.table({"user_id": pa.array(ids, pa.int64()), "gender": rows.gender}), tmp_path / "rows.parquet")
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    sources = {"Int64": rows, "objects": rows.astype({"user_id": object}),
+               "text": rows.assign(user_id=[None if i is None else str(i) for i in ids]),
+               "Parquet": read(tmp_path / "rows.parquet"), "an Arrow table": pq.read_table(tmp_path / "rows.parquet"),
+               "CSV": read(tmp_path / "rows.csv", dtypes=ctr.data.csv_dtypes(spec)),
+               "a request": {"user_id": ids, "gender": ["M", "F", "", "F"]}}
+    for name, source in sources.items():
+        assert raw_features(read(source), spec)["user_id"].tolist() == exact, name
+    # Beyond int64 is named, not wrapped round to another id.
+    for beyond in (pd.Series([2**64 - 1], dtype="uint64"), pd.Series([2**70], dtype=object), pd.Series([1e19])):
+        with pytest.raises(ctr.DataError, match=r"feature 'user_id' .*ids must fit in a signed 64-bit integer"):
+            raw_features(pd.DataFrame({"user_id": beyond, "gender": "M"}), spec)
+    # A CSV's id column read as integers that holds text says which column and value.
+    (tmp_path / "text.csv").write_text("user_id,gender\n5,M\n,F\nu7,M\n")
+    with pytest.raises(ctr.DataError, match=r"text.csv: column 'user_id' holds 'u7', but the spec reads it as "
+                                             r"integer ids \(dtype: int\); declare dtype: string for text ids"):
+        read(tmp_path / "text.csv", dtypes=ctr.data.csv_dtypes(spec))
 
 
 def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):

@@ -770,7 +770,7 @@ class RankingModel(NetworkWeights, abc.ABC):
                                    batch_size or PREDICTED_A_CALL, advance)
                  for chunk in ctr_data.iter_chunks(data, [f.source for f in self.spec.features],
                                                    hint=ctr_data.column_hints(self.spec),
-                                                   text=ctr_data.text_columns(self.spec))]
+                                                   dtypes=ctr_data.csv_dtypes(self.spec))]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
     def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = PREDICTED_A_CALL,
@@ -832,7 +832,7 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _chunks(self, data: ctr_data.Source) -> Iterator[pd.DataFrame]:
         """The spec's columns of `data` (label and weights included), chunk by chunk."""
         return ctr_data.iter_chunks(data, self.spec.columns, hint=ctr_data.column_hints(self.spec),
-                                    text=ctr_data.text_columns(self.spec))
+                                    dtypes=ctr_data.csv_dtypes(self.spec))
 
     def _raw_chunks(self, data: ctr_data.Source) -> Iterator[dict[str, np.ndarray]]:
         for chunk in self._chunks(data):

@@ -53,7 +53,7 @@ class Popularity(RankingEvaluation, KerasNames):
         touched (count 0). It takes the recommenders' `validation_data`, `epochs`, `batch_size` and
         `verbose` so that it can be fitted in a loop with them; a count needs one pass, so they change nothing."""
         check_arguments("Popularity.fit", epochs=epochs, batch_size=batch_size, verbose=verbose)
-        interactions = Interactions.from_frame(ctr_data.read(data, text=ctr_data.text_columns(self.spec)), self.spec,
+        interactions = Interactions.from_frame(ctr_data.read(data, dtypes=ctr_data.csv_dtypes(self.spec)), self.spec,
                                                items)
         self.catalogue_, self.users_ = interactions.items, interactions.users
         self.ids_ = interactions.items[self.spec[self.item_key].source].to_numpy()

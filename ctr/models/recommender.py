@@ -199,7 +199,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         backup = Path(backup_dir) if backup_dir is not None else None
         if backup is not None:
             _resume.check_same_model(backup, self)
-        frame = ctr_data.read(data, text=ctr_data.text_columns(self.spec))
+        frame = ctr_data.read(data, dtypes=ctr_data.csv_dtypes(self.spec))
         interactions = Interactions.from_frame(frame, self.spec, items)
         if not self.preprocessor_.fitted:
             self.preprocessor_ = _resume.fit_preprocessing(
@@ -226,7 +226,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         train = self._dataset(frame, interactions, batch_size, shuffle=True, errors=errors)
         valid = None
         if validation_data is not None:
-            valid_frame = self._in_catalogue(ctr_data.read(validation_data, text=ctr_data.text_columns(self.spec)),
+            valid_frame = self._in_catalogue(ctr_data.read(validation_data, dtypes=ctr_data.csv_dtypes(self.spec)),
                                              verbose)
             valid_interactions = Interactions.from_frame(valid_frame, self.spec, self.catalogue_)
             valid = self._dataset(valid_frame, valid_interactions, batch_size, shuffle=False, errors=errors)
@@ -417,7 +417,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         """Replace the catalogue (new items are embedded by their features; no retraining)."""
         self._require_network()
         item_cols = [self.spec[n].source for n in self.item_features]
-        table = ctr_data.read(items, item_cols, text=ctr_data.text_columns(self.spec))
+        table = ctr_data.read(items, item_cols, dtypes=ctr_data.csv_dtypes(self.spec))
         if not len(table):
             raise DataError("index: the new catalogue has no items")
         table = table.drop_duplicates(self.spec[self.item_key].source)
