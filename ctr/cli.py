@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import shlex
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     draft.add_argument("--out", help="write the spec to this new .yaml file (default: print it)")
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
-    fit.add_argument("--spec", required=True, help="feature spec YAML")
+    fit.add_argument("--spec", help="feature spec YAML (required; `ctr draft-spec` drafts one from the data)")
     fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, CSV or JSON "
                                                    "lines; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
                                                        "rates and cardinalities, and a PNG of the distributions")
-    inspect.add_argument("--spec", required=True)
+    inspect.add_argument("--spec", help="feature spec YAML (required; `ctr draft-spec` drafts one from the data)")
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
     inspect.add_argument("--format", default="auto",
                          choices=_FORMATS)
@@ -224,6 +225,13 @@ def _check_paths(args: argparse.Namespace) -> None:
         FeatureSpec.from_yaml(args.spec)
     if getattr(args, "data", None):
         _data_format(args.data, getattr(args, "format", "auto"))
+    if args.command in ("fit", "inspect-data") and args.spec is None:
+        # argparse would only say that --spec is required; someone who has data and no spec yet is
+        # told how to get one.
+        given = " ".join(shlex.quote(a) for a in ("--data", args.data) + (
+            ("--format", args.format) if args.format != "auto" else ()))
+        raise ArgumentError(f"the following arguments are required: --spec (a feature spec YAML); draft one from "
+                            f"the data, check it, then pass it: ctr draft-spec {given} --out spec.yaml")
     for flag in ("train", "seen"):  # tables of interactions
         if getattr(args, flag, None) and not Path(getattr(args, flag)).exists():
             raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder")

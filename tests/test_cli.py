@@ -59,6 +59,13 @@ for argv, said in [
         (["evaluate", "--model", "no-such-export", "--data", "synthetic"], "no-such-export: no SavedModel here"),
         (["recommend", "--model", "no-such-export", "--user", "1"], "no-such-export: no SavedModel here"),
         (["inspect-data", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file"),
+        (["fit", "--data", "no such.csv"], "--data 'no such.csv': no such file"),  # before the spec is asked for
+        (["fit", "--data", "synthetic", "--model", "fm"], "the following arguments are required: --spec (a feature "
+         "spec YAML); draft one from the data, check it, then pass it: ctr draft-spec --data synthetic --out "
+         "spec.yaml"),
+        (["inspect-data", "--data", "synthetic", "--format", "synthetic"],
+         "required: --spec (a feature spec YAML); draft one from the data, check it, then pass it: ctr draft-spec "
+         "--data synthetic --format synthetic --out spec.yaml"),
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--train", "no-such.parquet"],
          "--train 'no-such.parquet': no such file or folder"),
         (["predict", "--model", "EXPORT", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file"),
