@@ -153,7 +153,8 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
             width = 1 if f.kind == "categorical" else min(3 if f.kind == "history" else 2, len(vocab))
             separator = getattr(f, "separator", " ")
             values = [separator.join(rng.choice(vocab, size=width).tolist()) for _ in range(n)]
-            values[0], values[1] = "", "never-seen-value"
+            unseen = "-987654321" if f.kind == "history" and raw_dtype(spec[f.items]) == "int64" else "never-seen-value"
+            values[0], values[1] = "", unseen
         rows[f.source] = values
     return pd.DataFrame(rows)
 

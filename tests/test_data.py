@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +288,27 @@ def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
     with pytest.raises(ctr.DataError, match=r"text.csv: column 'user_id' holds 'u7', but the spec reads it as "
                                              r"integer ids \(dtype: int\); declare dtype: string for text ids"):
         read(tmp_path / "text.csv", dtypes=ctr.data.csv_dtypes(spec))
+
+
+def test_a_history_of_integer_ids_is_checked_and_spelled_as_the_item_table_spells_them():
+    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history")])
+    rows = pd.DataFrame({"item_id": [1, 2, 3, 4, 5],
+                         "history": pd.Series([[1.0, 2.0], " 03| 2.0 ||7", "12|85|301", None, ""], dtype=object)})
+    expected = ["1|2", "3|2||7", "12|85|301", "", ""]
+    for n in (1, 100):  # a request, and a table (which Arrow checks)
+        raw = raw_features(pd.concat([rows] * n, ignore_index=True), spec)
+        assert raw["history"].tolist() == expected * n
+        # Another separator, or text where ids belong, would be served as a user who touched nothing.
+        for bad, said in [("12,85,301", "(are its ids separated by ','? join them with '|', or give a list)"),
+                          ("12 85", "separated by ' '?"), ("12|x", "")]:
+            wrong = rows.assign(history=rows.history.where(rows.index != 3, bad))
+            with pytest.raises(ctr.DataError, match=re.escape(
+                    f"feature 'history' (history, column 'history'): lists the integer ids of 'item_id' separated "
+                    f"by '|', but a row holds {bad!r}") + ".*" + re.escape(said)):
+                raw_features(pd.concat([wrong] * n, ignore_index=True), spec)
+    # String item ids are the catalogue's own spelling: not checked.
+    named = ctr.FeatureSpec([ctr.Categorical("item_id", role="item"), ctr.History("history")])
+    assert raw_features(rows.assign(history="a b|c"), named)["history"].tolist() == ["a b|c"] * 5
 
 
 def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):
