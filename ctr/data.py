@@ -792,7 +792,7 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
         elif isinstance(v, list | tuple | np.ndarray | dict):
             raise DataError(f"{where}: expected one string per row, found a {type(v).__name__} ({v!r})")
         else:
-            out[i] = str(v)
+            out[i] = _token(v)
     return out
 
 

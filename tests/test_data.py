@@ -309,6 +309,12 @@ def test_a_history_of_integer_ids_is_checked_and_spelled_as_the_item_table_spell
     # String item ids are the catalogue's own spelling: not checked.
     named = ctr.FeatureSpec([ctr.Categorical("item_id", role="item"), ctr.History("history")])
     assert raw_features(rows.assign(history="a b|c"), named)["history"].tolist() == ["a b|c"] * 5
+    # Whole floats among objects (JSON's mixed columns) read as the integers they were, as a float column's do.
+    codes = ctr.FeatureSpec([ctr.Categorical("code"), ctr.MultiCategorical("codes")])
+    mixed = pd.DataFrame({"code": pd.Series([3.0, "x", 2.5], dtype=object),
+                          "codes": pd.Series([[1.0, "a"], [np.float32(2)], []], dtype=object)})
+    assert {k: v.tolist() for k, v in raw_features(mixed, codes).items()} == {"code": ["3", "x", "2.5"],
+                                                                             "codes": ["1|a", "2", ""]}
 
 
 def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):
