@@ -564,8 +564,11 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     odd = ~np.isin(x, (0.0, 1.0))
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(x[odd])[:5])
+        signs = set(np.unique(x)) <= {-1.0, 0.0, 1.0}
         raise DataError(f"label column {label.column!r}: a binary label must be 0 or 1, found {examples}; "
-                        "for ratings set label.threshold (e.g. threshold: 4)")
+                        + ("for -1/+1 labels (as LIBSVM files give them) set label.threshold: 1, which reads 1 as a "
+                           "click and -1 as none" if signs else
+                           "for ratings set label.threshold (e.g. threshold: 4)"))
     return x.astype(np.float32)
 
 

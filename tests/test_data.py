@@ -407,6 +407,11 @@ def test_labels_binary_and_threshold(spec):
     assert labels(pd.DataFrame({"click": [True, False]}), binary).tolist() == [1, 0]
     with pytest.raises(ctr.DataError, match=r"binary label must be 0 or 1, found 2, 5; .*threshold"):
         labels(pd.DataFrame({"click": [0, 1, 2, 5]}), binary)
+    with pytest.raises(ctr.DataError, match=r"found -1; for -1/\+1 labels \(as LIBSVM files give them\) set "
+                                             r"label.threshold: 1, which reads 1 as a click"):
+        labels(pd.DataFrame({"click": [-1, 1, 1]}), binary)
+    signs = ctr.FeatureSpec([ctr.Categorical("a")], label=ctr.Label("click", threshold=1))
+    assert labels(pd.DataFrame({"click": [-1, 1, 1]}), signs).tolist() == [0, 1, 1]
     with pytest.raises(ctr.DataError, match="label column 'click': 1 of the rows have no label"):
         labels(pd.DataFrame({"click": [0, None]}), binary)
     with pytest.raises(ctr.DataError, match=r"label column 'rating': expected numbers \(0 or 1, or ratings with "
