@@ -898,6 +898,9 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _data_format(source: str, fmt: str = "auto") -> str:
     """What --data is: one of _FORMATS, recognised by its files unless --format says."""
+    from ._files import format_suffix
+    from .datasets.criteo import looks_like_criteo
+
     if fmt != "auto":
         return fmt
     path = Path(source)
@@ -909,6 +912,8 @@ def _data_format(source: str, fmt: str = "auto") -> str:
         return "movielens-1m"
     if path.suffix == ".libfm" or (path.is_dir() and any(path.glob("frappe.*.libfm"))):
         return "frappe"
+    if path.is_file() and format_suffix(path) in (".txt", ".tsv", ".csv", "") and looks_like_criteo(path):
+        return "criteo"
     if path.exists():
         return "table"
     raise DataError(f"--data {source!r}: no such file or folder")
@@ -936,11 +941,19 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
         return datasets.movielens_1m(path)
     if fmt == "frappe":
         return datasets.frappe(path)
-    return data.read(path, dtypes=data.csv_dtypes(spec) if spec is not None else ())
+    if fmt == "criteo":
+        return datasets.criteo(path)
+    frame = data.read(path, dtypes=data.csv_dtypes(spec) if spec is not None else None)
+    if spec is not None and path.is_file() and data.no_header_hint(path, list(frame.columns)):
+        missing = [c for c in spec.columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"--data {source}: {data.no_header_hint(path, list(frame.columns))} (the spec reads "
+                            f"{', '.join(map(repr, missing[:4]))}{', ...' if len(missing) > 4 else ''})")
+    return frame
 
 
 _CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")
-_FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "table", "synthetic")  # how to read --data
+_FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table", "synthetic")  # how to read --data
 # name: (class in ctr.models, its arguments)
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}

@@ -118,10 +118,13 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         return
     if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
         header = csv_header(path)
-        if isinstance(hint, str) and one_column_of_another_separator(header):
-            hint += (" (its header is one column: is the file separated by something other than "
-                     f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
-        require_columns(header, cols or [], where=str(path), hint=hint)
+        where = str(path)
+        if one_column_of_another_separator(header):
+            where += (f" (its header is one column: is the file separated by something other than "
+                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
+        elif no_header_hint(path, header):
+            where += f" ({no_header_hint(path, header)})"
+        require_columns(header, cols or [], where=where, hint=hint)
         given = {c: t for c, t in (dtypes or {}).items() if c in header and (cols is None or c in cols)}
         try:
             for chunk in _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=given or None):
@@ -209,6 +212,28 @@ def csv_header(path: str | Path) -> list[str]:
 def one_column_of_another_separator(header: Sequence[str]) -> bool:
     """Whether a CSV's header reads as one column holding separators ('a;b'): a file separated otherwise."""
     return len(header) == 1 and any(mark in str(header[0]) for mark in ";|\t")
+
+
+def header_of_data(header: Sequence[str]) -> list[str]:
+    """A CSV header's names that look like values, when most of them do (numbers, or what
+    pandas names an empty field, 'Unnamed: 3'): a file with no header line, whose first row was read
+    as its column names. Empty when the header looks like names."""
+    odd = [str(n) for n in header if re.fullmatch(_VALUE_LIKE, str(n))]
+    return odd if len(header) > 1 and 2 * len(odd) > len(header) else []
+
+
+# A number, a hashed value (8 or more hexadecimal digits, some of them digits: Criteo's categories), or
+# pandas' name for an empty header field.
+_VALUE_LIKE = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?=[a-f]*\d)[0-9a-f]{8,}|Unnamed: \d+"
+
+
+def no_header_hint(path: Path, header: Sequence[str]) -> str:
+    """What to say of a CSV whose header looks like a row of data (`header_of_data`), or ''."""
+    odd = header_of_data(header)
+    if not odd:
+        return ""
+    return (f"its first line looks like a row of data, not column names ({', '.join(map(repr, odd[:4]))}...): "
+            f"a CSV's first line is read as its header, so give {path.name} a line naming its columns")
 
 
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

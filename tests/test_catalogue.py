@@ -122,6 +122,21 @@ def _mixed_schema_folder(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(folder, verbose=0)
 
 
+def _history_with_another_separator(env: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history")])
+    rows = pd.DataFrame({"item_id": [1, 2], "history": ["12|85", "12,85,301"]})
+    with pytest.raises(DataError, match=r"feature 'history' .*but a row holds '12,85,301' \(are its ids separated "
+                                        r"by ','\?"):
+        ctr.data.raw_features(rows, spec)
+
+
+def _csv_without_a_header(env: dict) -> None:
+    rows = env["tmp"] / "headless.csv"
+    env["frame"].head(20).to_csv(rows, index=False, header=False)
+    with pytest.raises(DataError, match="its first line looks like a row of data, not column names"):
+        ctr.LogisticRegression(env["spec"]).fit(rows, verbose=0)
+
+
 def _bad_streamed_validation(env: dict) -> None:
     # Only the training data is read before training starts; the validation files are first read
     # inside the input pipeline, from where the error must still come out as it was raised.
@@ -563,6 +578,16 @@ CATALOGUE: list[Case] = [
     Case("data", "strings in an integer-id column", "DataError suggesting `dtype: string`",
          _fit_error(lambda f: f.assign(item_id="x" + f["item_id"].astype(str)), DataError, "feature 'item_id'",
                     "dtype: string")),
+    Case("data", "integer ids beyond int64 (64-bit ids with gaps are read exactly, never through float64)",
+         "DataError naming the feature and suggesting `dtype: string`",
+         _fit_error(lambda f: f.assign(item_id=pd.Series([2**70] * len(f), dtype=object, index=f.index)), DataError,
+                    "feature 'item_id'", "must fit in a signed 64-bit integer", "dtype: string")),
+    Case("data", "a history of integer item ids written with another separator (`12,85,301` where the spec's "
+         "separator is a pipe)",
+         "DataError naming the feature and the separator it seems to use (the graph would serve no history)",
+         _history_with_another_separator),
+    Case("data", "a CSV without a header line", "DataError saying its first line looks like a row of data "
+         "(Criteo's headerless files are recognised and read as such)", _csv_without_a_header),
     Case("data", "unparseable timestamps", "DataError naming the feature and a bad value",
          _fit_error(_with("timestamp", "yesterday"), DataError, "feature 'timestamp'", "'yesterday'")),
     Case("data", "epoch milliseconds (or micro-, nanoseconds) where the spec's timestamp counts seconds",
@@ -581,6 +606,11 @@ CATALOGUE: list[Case] = [
          _fit_error(_with("rating", "abc"), DataError, "label column 'rating'", "'abc'")),
     Case("data", "binary label outside {0, 1}", "DataError suggesting `label.threshold`",
          _fit_error(lambda f: f.assign(clicked=2), DataError, "must be 0 or 1", "threshold",
+                    spec=ctr.FeatureSpec.from_dict({"name": "b", "label": {"column": "clicked"},
+                                                    "features": [{"name": "gender", "kind": "categorical"}]}))),
+    Case("data", "-1/+1 labels (as LIBSVM files give them)", "DataError suggesting `label.threshold: 1`",
+         _fit_error(lambda f: f.assign(clicked=np.where(f.index % 2 == 0, -1, 1)), DataError, "must be 0 or 1",
+                    "set label.threshold: 1",
                     spec=ctr.FeatureSpec.from_dict({"name": "b", "label": {"column": "clicked"},
                                                     "features": [{"name": "gender", "kind": "categorical"}]}))),
     Case("data", "labels of one class (every row a click, or none)",

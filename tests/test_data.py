@@ -13,7 +13,7 @@ import ctr
 from ctr.data import iter_chunks, labels, random_split, raw_features, read, temporal_split
 from ctr.datasets.frappe import FRAPPE_FIELDS
 
-from .conftest import FRAPPE, ML1M, ML100K, needs
+from .conftest import FRAPPE, ML1M, ML100K, ROOT, needs
 
 
 def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
@@ -706,6 +706,78 @@ def test_frappe_loader_on_tiny_files(tmp_path):
         ctr.datasets.frappe(folder)
     with pytest.raises(ctr.DataError, match="no Frappe files here"):
         ctr.datasets.frappe(tmp_path)
+
+
+def _criteo_lines(n: int, seed: int = 0, label: bool = True) -> list[str]:
+    """Lines in the Criteo layout: a label, 13 counts and 26 hashed categories, some of each empty."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        counts = [str(rng.integers(-2, 500)) if rng.random() > 0.2 else "" for _ in range(13)]
+        categories = [f"{int(rng.zipf(1.5)) * 7919 % 2**32:08x}" if rng.random() > 0.1 else "" for _ in range(26)]
+        lines.append("\t".join(([str(rng.integers(0, 2))] if label else []) + counts + categories))
+    return lines
+
+
+def test_criteo_loader_reads_the_headerless_layout_and_names_damage(tmp_path):
+    from ctr.cli import _data_format, load_table
+    from ctr.datasets import criteo, criteo_spec, criteo_to_parquet
+
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join(_criteo_lines(300)) + "\n")
+    table = criteo(path)
+    assert list(table.columns) == ["label", *(f"I{i}" for i in range(1, 14)), *(f"C{i}" for i in range(1, 27))]
+    first = path.read_text().splitlines()[0].split("\t")
+    assert table.label.dtype == np.int64 and table.label.iloc[0] == int(first[0])
+    assert [("" if np.isnan(v) else str(int(v))) for v in table.iloc[0, 1:14]] == first[1:14]
+    assert [("" if pd.isna(v) else v) for v in table.iloc[0, 14:]] == first[14:]  # '0000ab12' keeps its zeros
+    assert len(criteo(path, rows=7)) == 7 and pd.concat(list(ctr.datasets.criteo_chunks(path, 64))).equals(table)
+    # `ctr fit --data train.txt` recognises the layout, and the ready spec reads it.
+    assert _data_format(str(path)) == "criteo" and load_table(str(path)).equals(table)
+    assert ctr.FeatureSpec.from_yaml(ROOT / "feature_specs" / "criteo.yaml") == criteo_spec()
+    model = ctr.LogisticRegression(criteo_spec(min_count=2), batch_size=64)
+    model.fit(table, epochs=1, verbose=0)
+    # Larger than memory: one Parquet file, written chunk by chunk, which fit streams.
+    out = criteo_to_parquet(path, tmp_path / "criteo.parquet", chunk_rows=100, verbose=0)
+    assert read(out).equals(table)
+    np.testing.assert_allclose(model.predict(out), model.predict(table), rtol=1e-6)
+    unlabelled = tmp_path / "test.txt"  # Kaggle's test.txt: no label
+    unlabelled.write_text("\n".join(_criteo_lines(5, label=False)) + "\n")
+    assert list(criteo(unlabelled).columns) == list(table.columns[1:]) and _data_format(str(unlabelled)) == "criteo"
+
+    lines = path.read_text().splitlines()
+    for broken, said in [
+            (["1\t2\t3"], r"train.txt, line 1: expected 40 tab-separated fields \(a 0/1 label, 13 counts I1..I13 and "
+                           r"26 categories C1..C26, any of them empty; 39 without the label, as Kaggle's test.txt\), "
+                           r"got 3"),
+            ([*lines[:200], "7" + lines[200][1:]], r"train.txt, line 201: the label \(the first field\) must be 0 or "
+                                                   r"1, got 7"),
+            ([*lines[:150], lines[150] + "\textra"], r"train.txt: expected 40 tab-separated fields a line .*line 151"),
+            ([*lines[:99], "1\tmany" + lines[99][lines[99].index("\t", 2):]], r"train.txt, line 100: I1 must be a "
+                                                                               r"count \(a whole number\) or empty, "
+                                                                               r"got 'many'")]:
+        path.write_text("\n".join(broken) + "\n")
+        with pytest.raises(ctr.DataError, match=said):
+            criteo(path, rows=None)
+    with pytest.raises(ctr.DataError, match=r"no Criteo file at .*a folder: give one of its files"):
+        criteo(tmp_path)
+
+
+def test_a_csv_without_a_header_line_is_named_as_one(tmp_path):
+    from ctr.data import header_of_data
+
+    assert header_of_data(["0", "12", "Unnamed: 2", "a"]) == ["0", "12", "Unnamed: 2"]
+    assert header_of_data(["0", "c8a3e1f0", "fe21a0b3"]) == ["0", "c8a3e1f0", "fe21a0b3"]  # hashed values
+    assert header_of_data(["user_id", "2020", "2021", "region"]) == []  # names, some of them years
+    assert header_of_data(["feature", "deadbeef"]) == []
+    rows = tmp_path / "rows.csv"
+    rows.write_text("1,31,15,a\n0,2,7,b\n")
+    said = (r"its first line looks like a row of data, not column names \('1', '31', '15'...\): a CSV's first line "
+            r"is read as its header, so give rows.csv a line naming its columns")
+    with pytest.raises(ctr.DataError, match=r"columns 'user', 'item' are missing from .*rows.csv \(" + said):
+        read(rows, ["user", "item"])
+    with pytest.raises(ctr.DataError, match="draft_spec: .*rows.csv: " + said):
+        ctr.draft_spec(rows)
 
 
 @needs(FRAPPE)
