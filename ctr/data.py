@@ -88,10 +88,9 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame), each
     holding at least `columns`; Parquet and CSV are never read whole. A CSV's columns are read as
     `dtypes` says ('str' or 'Int64', `csv_dtypes`), not guessed (a code such as '007' or '02134' would
-    lose its zeros as a number). A
-    DataFrame is checked for `columns` and cut, not copied: one that fits in a chunk (a request) is
-    passed on as it is, since selecting and slicing a one-row request took about as long as the
-    model's own call."""
+    lose its zeros as a number). A DataFrame is checked for `columns` and cut, not copied: one that
+    fits in a chunk (a request) is passed on as it is, since selecting and slicing a one-row request
+    took about as long as the model's own call."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
@@ -135,9 +134,9 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                         chunk[c] = chunk[c].str.replace(_WHOLE_FLOAT, r"\1", regex=True)
                 yield chunk
         except (ValueError, TypeError) as err:
-            if isinstance(err, DataError):
-                raise
-            _name_unparsed_ids(path, [c for c, t in given.items() if t != "str"], chunk_rows)
+            integers = [c for c, t in given.items() if t != "str"]
+            if not isinstance(err, DataError) and integers:
+                _name_unparsed_ids(path, integers, chunk_rows)
             raise
         return
     dataset = _parquet(path)
