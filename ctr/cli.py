@@ -898,8 +898,7 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _data_format(source: str, fmt: str = "auto") -> str:
     """What --data is: one of _FORMATS, recognised by its files unless --format says."""
-    from ._files import format_suffix
-    from .datasets.criteo import looks_like_criteo
+    from .datasets.criteo import is_criteo_file
 
     if fmt != "auto":
         return fmt
@@ -912,7 +911,7 @@ def _data_format(source: str, fmt: str = "auto") -> str:
         return "movielens-1m"
     if path.suffix == ".libfm" or (path.is_dir() and any(path.glob("frappe.*.libfm"))):
         return "frappe"
-    if path.is_file() and format_suffix(path) in (".txt", ".tsv", ".csv", "") and looks_like_criteo(path):
+    if is_criteo_file(path):
         return "criteo"
     if path.exists():
         return "table"
@@ -922,8 +921,10 @@ def _data_format(source: str, fmt: str = "auto") -> str:
 def _streamed_source(source: str, fmt: str = "auto") -> Any:
     """--data for the commands that stream it: a table's path as it is (read chunk by chunk), or a
     dataset folder or the synthetic data loaded whole."""
+    from .datasets.criteo import is_criteo_file
+
     fmt = _data_format(source, fmt)
-    return source if fmt == "table" else load_table(source, fmt)
+    return source if fmt == "table" or (fmt == "criteo" and is_criteo_file(source)) else load_table(source, fmt)
 
 
 def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):

@@ -27,6 +27,7 @@ import pyarrow.dataset as pads
 
 from ._args import check_arguments, check_choice
 from ._files import COMPRESSED, JSON, UNDECOMPRESSABLE, check_output, format_suffix, opener
+from .datasets.criteo import criteo_chunks, is_criteo_file
 from .errors import DataError, SpecError, first_line
 from .features import MISSING_INT
 from .spec import (
@@ -110,6 +111,11 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     path = Path(source)
     if not path.exists():
         raise DataError(f"no data at {path}")
+    if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
+        for chunk in criteo_chunks(path, chunk_rows):
+            require_columns(chunk.columns, cols or [], where=str(path), hint=hint)
+            yield chunk[cols] if cols else chunk
+        return
     if format_suffix(path) in JSON and path.is_file():
         for chunk in _read_json(path, chunk_rows):
             require_columns(chunk.columns, cols or [], where=str(path), hint=hint)
@@ -189,6 +195,9 @@ def count_rows(source: Source) -> int:
     path = Path(source)
     if not path.exists():
         raise DataError(f"no data at {path}")
+    if is_criteo_file(path):
+        return sum(len(chunk) for chunk in pd.read_csv(path, sep="\t", header=None, usecols=[0], chunksize=1 << 20,
+                                                       quoting=3))
     if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
         return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
     if format_suffix(path) in JSON and path.is_file():

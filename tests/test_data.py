@@ -741,6 +741,15 @@ def test_criteo_loader_reads_the_headerless_layout_and_names_damage(tmp_path):
     out = criteo_to_parquet(path, tmp_path / "criteo.parquet", chunk_rows=100, verbose=0)
     assert read(out).equals(table)
     np.testing.assert_allclose(model.predict(out), model.predict(table), rtol=1e-6)
+    # Every reader of a path reads the layout, compressed too (the 1TB logs' day_0.gz), and streams it.
+    import gzip
+
+    day = tmp_path / "day_0.gz"
+    day.write_bytes(gzip.compress(path.read_bytes()))
+    for source in (path, day):
+        assert read(source).equals(table) and ctr.data.count_rows(source) == 300
+        assert pd.concat(list(iter_chunks(source, ["label", "C3"], chunk_rows=128))).equals(table[["label", "C3"]])
+        np.testing.assert_allclose(model.predict(source), model.predict(table), rtol=1e-6)
     unlabelled = tmp_path / "test.txt"  # Kaggle's test.txt: no label
     unlabelled.write_text("\n".join(_criteo_lines(5, label=False)) + "\n")
     assert list(criteo(unlabelled).columns) == list(table.columns[1:]) and _data_format(str(unlabelled)) == "criteo"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._files import format_suffix, opener
+from .._files import COMPRESSED, format_suffix, opener
 from ..errors import ArgumentError, DataError
 from ..spec import Categorical, FeatureSpec, Label, Numeric
 
@@ -87,6 +87,14 @@ def criteo_spec(min_count: int = 10) -> FeatureSpec:
                         *(Categorical(c, min_count=min_count) for c in CRITEO_CATEGORIES)],
                        label=Label("label"), name="criteo",
                        description="Criteo display ads (a click label, 13 counts, 26 hashed categories).")
+
+
+def is_criteo_file(path: str | Path) -> bool:
+    """Whether `path` is a text file (.txt, .tsv, .csv or no ending, maybe compressed: day_0.gz) in
+    Criteo's layout, which every reader of a path then reads as `criteo` does."""
+    path = Path(path)
+    ending = Path(path.stem).suffix if path.suffix.lower() in COMPRESSED else path.suffix
+    return ending.lower() in (".txt", ".tsv", ".csv", "") and path.is_file() and looks_like_criteo(path)
 
 
 def looks_like_criteo(path: Path) -> bool:
