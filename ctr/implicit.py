@@ -54,10 +54,11 @@ class Interactions:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, spec: FeatureSpec, items: pd.DataFrame | None = None,
-                   owner: str = "fit") -> Interactions:
+                   owner: str = "fit", anonymous: bool = False) -> Interactions:
         """Positives from an interaction table: rows whose label is 1, or every row when the spec has
         no label. `items` (a catalogue with the item columns) may add items nobody interacted with;
-        `owner` is the function whose `items` errors name."""
+        `owner` is the function whose `items` errors name. A row without a user id is refused unless
+        `anonymous` (a count of items needs no user)."""
         user_key, item_key = keys(spec)
         source = {f.name: f.source for f in spec.features}
         user_cols = [source[f.name] for f in spec.by_role("user")]
@@ -77,7 +78,9 @@ class Interactions:
         catalogue = frame[item_cols] if items is None else pd.concat(
             [ctr_data.read(items, item_cols, hint=hint, dtypes=text), frame[item_cols]], ignore_index=True)
         item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
-        require_item_ids(item_table, item_col, owner if items is None else f"{owner} (the interactions or `items`)")
+        require_ids(item_table, item_col, owner if items is None else f"{owner} (the interactions or `items`)")
+        if not anonymous:
+            require_ids(users, user_col, owner, "user")
         user_index = _positions(users[user_col], frame[user_col])
         item_index = _positions(item_table[item_col], frame[item_col])
         return cls(users, item_table, frame[context_cols].reset_index(drop=True), user_index, item_index)
@@ -211,19 +214,21 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
     return tuple(p.reset_index(drop=True) for p in parts)
 
 
-def require_item_ids(table: pd.DataFrame, item_col: str, where: str) -> None:
-    """Raise a DataError if any row of `table` (a catalogue: one row an item, so the check costs what
-    the items do, not the interactions) has no item id: NaN, None, empty text or the integer missing
-    value. Such an item could be neither learned nor recommended."""
-    ids = table[item_col]
+def require_ids(table: pd.DataFrame, column: str, where: str, what: str = "item") -> None:
+    """Raise a DataError if any row of `table` (a catalogue: one row an item, or the users' table: the
+    check costs what the items or users do, not the interactions) has no id: NaN, None, empty text or
+    the integer missing value. Such an item (user) could be neither learned nor recommended (to)."""
+    ids = table[column]
     missing = ids.isna().to_numpy()
     if ids.dtype.kind in "iu":
         missing = missing | (ids.to_numpy() == np.iinfo(np.int64).min)
     elif not pd.api.types.is_numeric_dtype(ids.dtype):
         missing = missing | ids.astype(str).str.strip().eq("").to_numpy()
     if missing.any():
-        raise DataError(f"{where}: some rows have no item id (column {item_col!r}: NaN, None or empty); an item "
-                        "without an id can be neither learned nor recommended, so drop or fill those rows")
+        raise DataError(f"{where}: some rows have no {what} id (column {column!r}: NaN, None or empty); "
+                        + ("an item without an id can be neither learned nor recommended" if what == "item" else
+                           "a user without an id has no vector to learn and no items to leave out")
+                        + ", so drop or fill those rows")
 
 
 def _positions(table_keys: pd.Series, values: pd.Series) -> np.ndarray:

@@ -89,6 +89,21 @@ def test_an_item_without_an_id_is_refused(spec, frame, where):
         Interactions.from_frame(data, spec, items)
 
 
+def test_a_user_without_an_id_is_refused_except_by_a_count():
+    # A nullable id column with a gap (Parquet's integers with nulls read so): the row's user would
+    # have been position -1, and bincount's "'list' argument must have no negative elements" the error.
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                            ctr.Categorical("item_id", dtype="int", role="item")])
+    rows = pd.DataFrame({"user_id": pd.array([1, None, 2, 1], dtype="Int64"), "item_id": [5, 6, 5, 7]})
+    for make in (lambda: Interactions.from_frame(rows, spec), lambda: ctr.MatrixFactorization(spec).fit(rows),
+                 lambda: ctr.data.add_negatives(rows, spec, 1)):
+        with pytest.raises(ctr.DataError, match=r"some rows have no user id \(column 'user_id': NaN, None or "
+                                                 r"empty\); a user without an id has no vector to learn"):
+            make()
+    # Popularity counts items: an anonymous view still counts.
+    assert ctr.Popularity(spec).fit(rows, verbose=0).counts_.tolist() == [2, 1, 1]
+
+
 def test_a_catalogue_without_the_item_features_is_an_error_that_says_it_is_the_catalogue():
     spec = ctr.datasets.synthetic_spec()
     frame = ctr.datasets.synthetic(300, seed=0)

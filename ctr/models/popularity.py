@@ -54,7 +54,7 @@ class Popularity(RankingEvaluation, KerasNames):
         `verbose` so that it can be fitted in a loop with them; a count needs one pass, so they change nothing."""
         check_arguments("Popularity.fit", epochs=epochs, batch_size=batch_size, verbose=verbose)
         interactions = Interactions.from_frame(ctr_data.read(data, dtypes=ctr_data.csv_dtypes(self.spec)), self.spec,
-                                               items)
+                                               items, anonymous=True)
         self.catalogue_, self.users_ = interactions.items, interactions.users
         self.ids_ = interactions.items[self.spec[self.item_key].source].to_numpy()
         self.counts_ = interactions.item_counts()

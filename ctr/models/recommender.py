@@ -37,7 +37,7 @@ from .._keras import keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
-from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_item_ids
+from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_ids
 from ..spec import FeatureSpec
 from . import _resume
 from ._adam import LazyAdam
@@ -421,7 +421,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         if not len(table):
             raise DataError("index: the new catalogue has no items")
         table = table.drop_duplicates(self.spec[self.item_key].source)
-        require_item_ids(table, self.spec[self.item_key].source, "index")
+        require_ids(table, self.spec[self.item_key].source, "index")
         self.catalogue_ = table.reset_index(drop=True)
         self.item_counts_ = np.zeros(len(self.catalogue_))
         self._catalogue_encoded = self._encode_table(self.catalogue_, self.item_features)
