@@ -139,7 +139,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                         # (and as a frame's 3.0 is), '3', so that such a file still meets the ids it came from.
                         chunk[c] = chunk[c].str.replace(_WHOLE_FLOAT, r"\1", regex=True)
                 yield chunk
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, OverflowError) as err:
             integers = [c for c, t in given.items() if t != "str"]
             if not isinstance(err, DataError) and integers:
                 _name_unparsed_ids(path, integers, chunk_rows)
@@ -272,17 +272,18 @@ def _separator(path: Path) -> str:
 
 
 def _name_unparsed_ids(path: Path, columns: Sequence[str], chunk_rows: int) -> None:
-    """Raise a DataError naming the first value of `columns` in the CSV at `path` that is no whole
-    number, which pandas' integer reading only reports as 'Unable to parse string'."""
+    """Raise a DataError naming the first value of `columns` in the CSV at `path` that is no id of
+    int64, which pandas' integer reading only reports as 'Unable to parse string' or an overflow."""
     for chunk in _read_csv(path, usecols=list(columns), chunksize=chunk_rows, dtype=str):
         for c in columns:
             given = chunk[c].dropna()
-            numbers = pd.to_numeric(given, errors="coerce")
-            bad = (numbers.isna() | (numbers != numbers.round())).to_numpy()
+            numbers = pd.to_numeric(given, errors="coerce").astype(np.float64)
+            bad = (numbers.isna() | (numbers != numbers.round()) | (numbers.abs() >= 2.0 ** 63)).to_numpy()
             if bad.any():
                 example = given.iloc[int(np.argmax(bad))]
                 raise DataError(f"{path}: column {c!r} holds {example!r}, but the spec reads it as integer ids "
-                                "(dtype: int); declare dtype: string for text ids")
+                                "(dtype: int), which must be whole numbers that fit in a signed 64-bit integer; "
+                                "declare dtype: string for text or larger ids")
 
 
 def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:

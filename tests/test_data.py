@@ -283,11 +283,13 @@ def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
     for beyond in (pd.Series([2**64 - 1], dtype="uint64"), pd.Series([2**70], dtype=object), pd.Series([1e19])):
         with pytest.raises(ctr.DataError, match=r"feature 'user_id' .*ids must fit in a signed 64-bit integer"):
             raw_features(pd.DataFrame({"user_id": beyond, "gender": "M"}), spec)
-    # A CSV's id column read as integers that holds text says which column and value.
-    (tmp_path / "text.csv").write_text("user_id,gender\n5,M\n,F\nu7,M\n")
-    with pytest.raises(ctr.DataError, match=r"text.csv: column 'user_id' holds 'u7', but the spec reads it as "
-                                             r"integer ids \(dtype: int\); declare dtype: string for text ids"):
-        read(tmp_path / "text.csv", dtypes=ctr.data.csv_dtypes(spec))
+    # A CSV's id column read as integers that holds text, or an id beyond int64, says which column and value.
+    for value in ("u7", str(2**70)):
+        (tmp_path / "ids.csv").write_text(f"user_id,gender\n5,M\n,F\n{value},M\n")
+        with pytest.raises(ctr.DataError, match=rf"ids.csv: column 'user_id' holds '{value}', but the spec reads it "
+                                                 r"as integer ids \(dtype: int\), which must be whole numbers that fit "
+                                                 r"in a signed 64-bit integer; declare dtype: string"):
+            read(tmp_path / "ids.csv", dtypes=ctr.data.csv_dtypes(spec))
 
 
 def test_a_history_of_integer_ids_is_checked_and_spelled_as_the_item_table_spells_them():
