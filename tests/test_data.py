@@ -772,6 +772,10 @@ def test_criteo_loader_reads_the_headerless_layout_and_names_damage(tmp_path):
             criteo(path, rows=None)
     with pytest.raises(ctr.DataError, match=r"no Criteo file at .*a folder: give one of its files"):
         criteo(tmp_path)
+    path.write_text("\n".join(lines) + "\n")
+    day.write_bytes(gzip.compress(path.read_bytes())[:2000])  # a download cut short
+    with pytest.raises(ctr.DataError, match=r"day_0.gz: not readable as Criteo's tab-separated text \(Compressed "):
+        criteo(day)
 
 
 def test_a_csv_without_a_header_line_is_named_as_one(tmp_path):

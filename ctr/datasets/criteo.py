@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._files import COMPRESSED, format_suffix, opener
-from ..errors import ArgumentError, DataError
+from .._files import COMPRESSED, UNDECOMPRESSABLE, format_suffix, opener
+from ..errors import ArgumentError, DataError, first_line
 from ..spec import Categorical, FeatureSpec, Label, Numeric
 
 CRITEO_COUNTS = tuple(f"I{i}" for i in range(1, 14))
@@ -51,6 +51,8 @@ def criteo_chunks(path: str | Path, chunk_rows: int = 1_000_000, rows: int | Non
     except pd.errors.ParserError as err:  # a line of more fields than the first
         raise DataError(f"{path}: expected {len(names)} tab-separated fields a line ({_LAYOUT}); "
                         f"{str(err).strip().splitlines()[-1]}") from None
+    except (UnicodeDecodeError, *UNDECOMPRESSABLE) as err:  # garbled, or cut short inside its compression
+        raise DataError(f"{path}: not readable as Criteo's tab-separated text ({first_line(err)})") from None
     except ValueError as err:  # a count that is no number: find it
         if isinstance(err, DataError):
             raise
