@@ -71,13 +71,18 @@ def criteo_to_parquet(path: str | Path, out: str | Path, chunk_rows: int = 1_000
     if format_suffix(out) != ".parquet":
         raise ArgumentError(f"criteo_to_parquet: out must be a .parquet file, got {str(out)!r}")
     advance = progress_bar(lambda: None, verbose)
+    written = 0
 
     def shown(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        nonlocal written
         for chunk in chunks:
             yield chunk
+            written += len(chunk)
             advance(len(chunk))
 
     write_frames(shown(criteo_chunks(path, chunk_rows, rows)), out)
+    if verbose:  # the bar, with no total to reach, may not have drawn its last count
+        print(f"\ncriteo_to_parquet: {written:,} rows written to {out}")
     return out
 
 
