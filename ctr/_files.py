@@ -1,14 +1,18 @@
-"""What a data file's name says: its format (rows.csv, rows.json) and its compression (rows.csv.gz).
-Kept apart from `ctr.data`, which starts TensorFlow, so that the shell checks an --out name at once."""
+"""What a data file's name says: its format (rows.csv, rows.json) and its compression (rows.csv.gz),
+and where in a text file a value is that pandas could not read. Kept apart from `ctr.data`, which
+starts TensorFlow, so that the shell checks an --out name at once."""
 
 from __future__ import annotations
 
 import bz2
 import gzip
 import lzma
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from .errors import ArgumentError
 
@@ -38,3 +42,20 @@ def check_output(out: Path, owner: str) -> None:
         raise ArgumentError(f"{owner} {out}: the file name must end in .csv, .tsv, .parquet or .json (or .jsonl: one "
                             "JSON object a line), which says how to write it; the text formats may also be compressed "
                             f"({', '.join(f'.csv{c}' for c in COMPRESSED)})")
+
+
+def first_unreadable(chunks: Iterable[pd.DataFrame], columns: Sequence[str],
+                     bad: Callable[[pd.Series], np.ndarray]) -> tuple[str, int, str] | None:
+    """(column, row counted from 1, value) of the first value of `columns` in `chunks` (a file read
+    again as text, after pandas failed on it with no row or column named) for which `bad` (given a
+    column's present values as numbers, NaN where they are none) is true; None if there is none."""
+    start = 1
+    for chunk in chunks:
+        for column in columns:
+            given = chunk[column].dropna()
+            wrong = bad(pd.to_numeric(given, errors="coerce").astype(np.float64))
+            if wrong.any():
+                at = int(np.argmax(wrong))
+                return column, start + int(given.index[at]) - int(chunk.index[0]), given.iloc[at]
+        start += len(chunk)
+    return None

@@ -945,11 +945,11 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
     if fmt == "criteo":
         return datasets.criteo(path)
     frame = data.read(path, dtypes=data.csv_dtypes(spec) if spec is not None else None)
-    if spec is not None and path.is_file() and data.no_header_hint(path, list(frame.columns)):
-        missing = [c for c in spec.columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"--data {source}: {data.no_header_hint(path, list(frame.columns))} (the spec reads "
-                            f"{', '.join(map(repr, missing[:4]))}{', ...' if len(missing) > 4 else ''})")
+    no_header = data.no_header_hint(path, list(frame.columns)) if spec is not None and path.is_file() else ""
+    missing = [c for c in spec.columns if c not in frame.columns] if no_header else []
+    if missing:
+        raise DataError(f"--data {source}: {no_header} (the spec reads {', '.join(map(repr, missing[:4]))}"
+                        f"{', ...' if len(missing) > 4 else ''})")
     return frame
 
 

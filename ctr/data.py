@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from ._args import check_arguments, check_choice
-from ._files import COMPRESSED, JSON, UNDECOMPRESSABLE, check_output, format_suffix, opener
-from .datasets.criteo import criteo_chunks, is_criteo_file
+from ._files import COMPRESSED, JSON, UNDECOMPRESSABLE, check_output, first_unreadable, format_suffix, opener
+from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError, first_line
 from .features import MISSING_INT
 from .spec import (
@@ -127,8 +127,8 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         if one_column_of_another_separator(header):
             where += (f" (its header is one column: is the file separated by something other than "
                       f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
-        elif no_header_hint(path, header):
-            where += f" ({no_header_hint(path, header)})"
+        elif no_header := no_header_hint(path, header):
+            where += f" ({no_header})"
         require_columns(header, cols or [], where=where, hint=hint)
         given = {c: t for c, t in (dtypes or {}).items() if c in header and (cols is None or c in cols)}
         try:
@@ -196,8 +196,7 @@ def count_rows(source: Source) -> int:
     if not path.exists():
         raise DataError(f"no data at {path}")
     if is_criteo_file(path):
-        return sum(len(chunk) for chunk in pd.read_csv(path, sep="\t", header=None, usecols=[0], chunksize=1 << 20,
-                                                       quoting=3))
+        return criteo_rows(path)
     if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
         return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
     if format_suffix(path) in JSON and path.is_file():
@@ -274,16 +273,13 @@ def _separator(path: Path) -> str:
 def _name_unparsed_ids(path: Path, columns: Sequence[str], chunk_rows: int) -> None:
     """Raise a DataError naming the first value of `columns` in the CSV at `path` that is no id of
     int64, which pandas' integer reading only reports as 'Unable to parse string' or an overflow."""
-    for chunk in _read_csv(path, usecols=list(columns), chunksize=chunk_rows, dtype=str):
-        for c in columns:
-            given = chunk[c].dropna()
-            numbers = pd.to_numeric(given, errors="coerce").astype(np.float64)
-            bad = (numbers.isna() | (numbers != numbers.round()) | (numbers.abs() >= 2.0 ** 63)).to_numpy()
-            if bad.any():
-                example = given.iloc[int(np.argmax(bad))]
-                raise DataError(f"{path}: column {c!r} holds {example!r}, but the spec reads it as integer ids "
-                                "(dtype: int), which must be whole numbers that fit in a signed 64-bit integer; "
-                                "declare dtype: string for text or larger ids")
+    found = first_unreadable(_read_csv(path, usecols=list(columns), chunksize=chunk_rows, dtype=str), columns,
+                             lambda x: (x.isna() | (x != x.round()) | (x.abs() >= 2.0 ** 63)).to_numpy())
+    if found:
+        column, _, value = found
+        raise DataError(f"{path}: column {column!r} holds {value!r}, but the spec reads it as integer ids "
+                        "(dtype: int), which must be whole numbers that fit in a signed 64-bit integer; "
+                        "declare dtype: string for text or larger ids")
 
 
 def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
@@ -808,9 +804,7 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
         x = column.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(x)
         text = np.full(x.shape, "", dtype=object)
-        whole = finite & (x == np.round(x))
-        text[whole] = [str(int(v)) for v in x[whole]]
-        text[finite & ~whole] = [repr(float(v)) for v in x[finite & ~whole]]
+        text[finite] = [_token(v) for v in x[finite]]
         return text
     if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return column.to_numpy(dtype=object, na_value="")  # pandas' str dtype: strings or NA only

@@ -65,8 +65,8 @@ class Interactions:
         item_cols = [source[f.name] for f in spec.by_role("item")]
         context_cols = [source[f.name] for f in spec.by_role("context")]
         label_cols = [spec.label.column] if spec.label is not None else []
-        text = ctr_data.csv_dtypes(spec)
-        frame = ctr_data.read(frame, user_cols + item_cols + context_cols + label_cols, dtypes=text)
+        dtypes = ctr_data.csv_dtypes(spec)
+        frame = ctr_data.read(frame, user_cols + item_cols + context_cols + label_cols, dtypes=dtypes)
         if spec.label is not None:
             frame = frame[ctr_data.labels(frame, spec) == 1]
         if len(frame) == 0:
@@ -76,7 +76,7 @@ class Interactions:
         possessive = f"{owner}'" if owner.endswith("s") else f"{owner}'s"
         hint = f". That table is {possessive} `items`, the catalogue, which needs every item feature"
         catalogue = frame[item_cols] if items is None else pd.concat(
-            [ctr_data.read(items, item_cols, hint=hint, dtypes=text), frame[item_cols]], ignore_index=True)
+            [ctr_data.read(items, item_cols, hint=hint, dtypes=dtypes), frame[item_cols]], ignore_index=True)
         item_table = catalogue.drop_duplicates(item_col, keep="first").reset_index(drop=True)
         require_ids(item_table, item_col, owner if items is None else f"{owner} (the interactions or `items`)")
         if not anonymous:

@@ -102,8 +102,8 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         read_by = "tabs" if format_suffix(Path(source)) == ".tsv" else "commas"
         raise DataError(f"draft_spec: {source} has one column, {columns[0]!r}: is the file separated by something "
                         f"other than {read_by}? .csv files are read comma-separated, .tsv tab-separated")
-    if source and ctr_data.no_header_hint(Path(source), columns):
-        raise DataError(f"draft_spec: {source}: {ctr_data.no_header_hint(Path(source), columns)}")
+    if source and (no_header := ctr_data.no_header_hint(Path(source), columns)):
+        raise DataError(f"draft_spec: {source}: {no_header}")
     for argument, column in (("label", label), ("user", user), ("item", item)):
         if column is not None and column not in columns:
             ctr_data.require_columns(columns, [column], where=f"the data of draft_spec ({argument}=)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._files import COMPRESSED, UNDECOMPRESSABLE, format_suffix, opener
+from .._files import COMPRESSED, UNDECOMPRESSABLE, first_unreadable, format_suffix, opener
 from ..errors import ArgumentError, DataError, first_line
 from ..spec import Categorical, FeatureSpec, Label, Numeric
 
@@ -96,6 +96,12 @@ def criteo_spec(min_count: int = 10) -> FeatureSpec:
                        description="Criteo display ads (a click label, 13 counts, 26 hashed categories).")
 
 
+def criteo_rows(path: str | Path) -> int:
+    """The lines of a Criteo file, counted without parsing their fields."""
+    return sum(len(chunk) for chunk in pd.read_csv(path, sep="\t", header=None, usecols=[0], chunksize=1 << 20,
+                                                   quoting=3))
+
+
 def is_criteo_file(path: str | Path) -> bool:
     """Whether `path` is a text file (.txt, .tsv, .csv or no ending, maybe compressed: day_0.gz) in
     Criteo's layout, which every reader of a path then reads as `criteo` does."""
@@ -153,13 +159,9 @@ def _checked(chunk: pd.DataFrame, path: Path, start: int) -> pd.DataFrame:
 
 def _name_bad_count(path: Path, names: tuple[str, ...], chunk_rows: int, rows: int | None) -> None:
     """Raise a DataError naming the first count (I1..I13) that is no number, with its line."""
-    start = 1
-    for chunk in pd.read_csv(path, sep="\t", header=None, names=list(names), usecols=list(CRITEO_COUNTS),
-                             dtype=str, chunksize=chunk_rows, nrows=rows, quoting=3):
-        for column in CRITEO_COUNTS:
-            given = chunk[column]
-            bad = (pd.to_numeric(given, errors="coerce").isna() & given.notna()).to_numpy()
-            if bad.any():
-                raise DataError(f"{path}, line {start + int(np.argmax(bad))}: {column} must be a count (a whole "
-                                f"number) or empty, got {given.iloc[int(np.argmax(bad))]!r}")
-        start += len(chunk)
+    found = first_unreadable(pd.read_csv(path, sep="\t", header=None, names=list(names), usecols=list(CRITEO_COUNTS),
+                                         dtype=str, chunksize=chunk_rows, nrows=rows, quoting=3),
+                             CRITEO_COUNTS, lambda x: x.isna().to_numpy())
+    if found:
+        column, line, value = found
+        raise DataError(f"{path}, line {line}: {column} must be a count (a whole number) or empty, got {value!r}")
