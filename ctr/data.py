@@ -353,7 +353,7 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
         return pd.DataFrame({name: _one_row(value) for name, value in columns.items()})
     arrays = {}
     for name, values in columns.items():
-        if isinstance(values, list | tuple) and any(isinstance(v, list | tuple | np.ndarray) for v in values):
+        if isinstance(values, list | tuple) and any(isinstance(v, LIST_TYPES) for v in values):
             # A list per row (a multi-valued feature's), of any lengths: one object each, never a 2-D array.
             array = np.empty(len(values), dtype=object)
             for i, value in enumerate(values):
@@ -695,7 +695,7 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
     if isinstance(f, MultiCategorical | History):
-        return _strings(column, where, join=f.separator)
+        return _strings(column, where, join=f.separator, ordered=isinstance(f, History))
     if isinstance(f, Text | Categorical):
         return _strings(column, where)
     raise AssertionError(f"unhandled feature kind {f.kind}")  # pragma: no cover
@@ -798,7 +798,16 @@ def _integer_history(text: np.ndarray, f: History) -> np.ndarray:
 _ID = r"-?(?:0|[1-9][0-9]*)"  # an integer id as str(int) spells it
 
 
-def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarray:
+LIST_TYPES = (list, tuple, np.ndarray, set, frozenset)  # a multi-valued feature's row, in data
+
+
+def list_items(value: Any) -> Any:
+    """A row's list of values in its order; a set's sorted, as it has none of its own and Python orders
+    strings differently in each process, so `max_length` would keep other values in each."""
+    return sorted(value, key=_token) if isinstance(value, set | frozenset) else value
+
+
+def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bool = False) -> np.ndarray:
     if pd.api.types.is_float_dtype(column.dtype):
         # Integer ids read with NaN become floats (1.0); give them back their integer spelling.
         x = column.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -812,15 +821,16 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
     missing = pd.isna(column).to_numpy()
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values):
-        if missing[i] if not isinstance(v, list | tuple | np.ndarray) else False:
+        if missing[i] if not isinstance(v, LIST_TYPES) else False:
             out[i] = ""
         elif isinstance(v, str):
             out[i] = v
-        elif isinstance(v, bytes):
-            out[i] = v.decode("utf-8", errors="replace")
-        elif join is not None and isinstance(v, list | tuple | np.ndarray):
-            out[i] = join.join(_token(t) for t in v if not pd.isna(t))
-        elif isinstance(v, list | tuple | np.ndarray | dict):
+        elif join is not None and isinstance(v, LIST_TYPES):
+            if ordered and isinstance(v, set | frozenset):
+                raise DataError(f"{where}: lists its items most recent first, but a row holds a {type(v).__name__}, "
+                                f"which has no order ({v!r}); give a list")
+            out[i] = join.join(_token(t) for t in list_items(v) if not pd.isna(t))
+        elif isinstance(v, (*LIST_TYPES, dict)):
             raise DataError(f"{where}: expected one string per row, found a {type(v).__name__} ({v!r})")
         else:
             out[i] = _token(v)
@@ -828,10 +838,13 @@ def _strings(column: pd.Series, where: str, join: str | None = None) -> np.ndarr
 
 
 def _token(value: Any) -> str:
-    """A list element as text; a whole float (ids that passed through float64, as JSON or NumPy give
-    them: 3.0) as its integer, the spelling the vocabulary learned from the integer column."""
+    """A list element as text: bytes decoded as UTF-8; a whole float (ids that passed through float64,
+    as JSON or NumPy give them: 3.0) as its integer, the spelling the vocabulary learned from the
+    integer column."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
     return str(value)
 
 

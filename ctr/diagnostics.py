@@ -88,7 +88,7 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
     (split on its separator)."""
     multi = next((f for f in spec.features if f.kind == "multi_categorical" and f.source == column.name), None)
     if multi is not None:
-        return column.map(lambda v: [str(t).strip() for t in (v if isinstance(v, list | tuple | np.ndarray) else
+        return column.map(lambda v: [str(t).strip() for t in (v if isinstance(v, ctr_data.LIST_TYPES) else
                                                              ("" if pd.isna(v) else str(v)).split(multi.separator))
                                      if str(t).strip()] or [np.nan]).reset_index(drop=True), None
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \

@@ -263,7 +263,11 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     first = present.iloc[0]
     if isinstance(first, Mapping):
         return None, f"objects ({reprlib.repr(first)}): a feature reads one value or a list a row; flatten them first"
-    if isinstance(first, list | tuple | np.ndarray):
+    listed = present.map(lambda v: isinstance(v, ctr_data.LIST_TYPES)) if present.dtype == object else None
+    if listed is not None and listed.any():
+        # Lists, some perhaps written out as text ('Drama|War', as a request may send them): the feature's
+        # default separator reads those.
+        present = present.map(lambda v: list(v) if isinstance(v, ctr_data.LIST_TYPES) else str(v).split("|"))
         lengths = present.map(len)
         distinct = len({v for values in present for v in values})
         return (MultiCategorical(**base, max_length=_length(lengths, 0)),
@@ -363,6 +367,8 @@ def _history(feature: MultiCategorical, lists: pd.Series, items: pd.Series, item
     """A list of item ids is the user's history, whose items' content the model pools (cold start)."""
     known = set(items.dropna().astype(str))
     values = lists.dropna()
+    if values.map(lambda v: isinstance(v, set | frozenset)).any():
+        return feature, why  # a set has no order, and a history lists the latest first
     tokens = [str(t).strip() for v in values for t in (v if isinstance(v, list | tuple | np.ndarray)
                                                         else str(v).split(feature.separator))]
     tokens = [t for t in tokens if t]
@@ -379,8 +385,9 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
     """'user' or 'item' when the column holds one value per user (item) in nearly every row, else
     'context'; and why."""
     values = frame[column]
-    if values.dtype == object and values.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
-        values = values.map(lambda v: "|".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else v)
+    if values.dtype == object and values.map(lambda v: isinstance(v, ctr_data.LIST_TYPES)).any():
+        values = values.map(lambda v: "|".join(map(str, ctr_data.list_items(v))) if isinstance(v, ctr_data.LIST_TYPES)
+                            else v)
     best: tuple[float, str] | None = None
     for role, key in (("item", item), ("user", user)):
         if key is None:

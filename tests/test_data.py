@@ -377,6 +377,27 @@ def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
         raw_features(read({"price": [[1.0, 2.0], [3.0, 4.0]]}), ctr.FeatureSpec([ctr.Numeric("price")]))
 
 
+def test_a_multi_valued_row_may_be_a_set_or_bytes_and_reads_as_its_list():
+    """A set's values in sorted order (its own changes with each process's string hashing, so max_length
+    would keep other values); bytes as their UTF-8 text, in a list as alone. A history needs an order."""
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("genres", max_length=2), ctr.Categorical("gender"),
+                            ctr.Categorical("item_id", role="item"), ctr.History("seen", role="user")])
+    rows = pd.DataFrame({"genres": [{"War", "Action", "Drama"}, frozenset(["Drama"]), [b"Film-Noir", "Drama"]],
+                         "gender": [b"F", "M", None], "item_id": ["1", "2", "3"], "seen": ["1|2", [b"2", "3"], None]})
+    features = raw_features(rows, spec)
+    assert features["genres"].tolist() == ["Action|Drama|War", "Drama", "Film-Noir|Drama"]
+    assert features["gender"].tolist() == ["F", "M", ""] and features["seen"].tolist() == ["1|2", "2|3", ""]
+    assert raw_features(read({"genres": {"War", "Action"}, "gender": "F", "item_id": "1", "seen": "1"}),
+                        spec)["genres"].tolist() == ["Action|War"]  # one row of a request
+    with pytest.raises(ctr.DataError, match=r"feature 'seen' \(history, column 'seen'\): lists its items most "
+                                            r"recent first, but a row holds a set, which has no order .*give a list"):
+        raw_features(rows.assign(seen=[{"1", "2"}, "", ""]), spec)
+    with pytest.raises(ctr.DataError, match=r"feature 'gender' .*expected one string per row, found a set"):
+        raw_features(rows.assign(gender=[{"F"}, "", ""]), spec)
+    drafted = ctr.draft_spec(rows.assign(genres=[{"War", "Action"}, {"Drama"}, {"War"}] * 1, clicked=[0, 1, 0]))
+    assert drafted.spec["genres"].kind == "multi_categorical"  # it read a set column as lists, not unhashable
+
+
 def test_a_request_may_be_a_list_of_rows_each_leaving_out_what_it_lacks(spec, frame, trained):
     """A JSON array of objects: each row a mapping of column → value; a column a row leaves out is a
     missing value in that row, scored as a DataFrame with that value missing is."""
