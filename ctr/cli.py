@@ -290,7 +290,7 @@ def _fit(args: argparse.Namespace) -> int:
         model, history = _fit_recommender(args, spec, frame, kwargs, held_out_by)
     else:
         if args.group_by:  # before the training, not after it
-            data.require_columns(frame.columns, [args.group_by], where=args.data,
+            data.require_columns(frame, [args.group_by], where=args.data,
                                  hint=" (--group-by names it: the group AUC is over its values)")
         if args.split_by_time:
             train, valid, test = splits.time_split(frame, args.split, time=args.split_by_time)
@@ -477,7 +477,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     from .evaluation import evaluate_ranking
     from .implicit import keys, leave_one_out
 
-    data.require_columns(frame.columns, [time], where=args.data,
+    data.require_columns(frame, [time], where=args.data,
                          hint=" (each user's latest interaction by it is the test: --split-by-time names it)"
                          if args.split_by_time else " (the spec's timestamp feature reads it)")
     user_col = spec[keys(spec)[0]].source

@@ -69,7 +69,7 @@ def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", 
     source = as_source(source, what)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
-            require_columns(source.columns, columns, hint=hint)
+            require_columns(source, columns, hint=hint)
             return source[list(dict.fromkeys(columns))]
         return source
     return pd.concat(list(iter_chunks(source, columns, hint=hint, dtypes=dtypes)), ignore_index=True)
@@ -95,7 +95,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
-        require_columns(source.columns, cols or [], hint=hint)
+        require_columns(source, cols or [], hint=hint)
         if len(source) <= chunk_rows:
             yield source
             return
@@ -113,12 +113,12 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         raise DataError(f"no data at {path}")
     if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
         for chunk in criteo_chunks(path, chunk_rows):
-            require_columns(chunk.columns, cols or [], where=str(path), hint=hint)
+            require_columns(chunk, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
     if format_suffix(path) in JSON and path.is_file():
         for chunk in _read_json(path, chunk_rows):
-            require_columns(chunk.columns, cols or [], where=str(path), hint=hint)
+            require_columns(chunk, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
     if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
@@ -476,8 +476,12 @@ def records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def require_columns(have: Any, need: Sequence[str], where: str = "the data", hint: Hint = "") -> None:
-    """Raise a DataError naming every column of `need` missing from `have`, and listing what is there
-    (then `hint`, or the hints of a mapping column → hint for the missing columns it names)."""
+    """Raise a DataError naming every column of `need` missing from `have` (column names, or a DataFrame),
+    and listing what is there (then `hint`, or the hints of a mapping column → hint for the missing
+    columns it names)."""
+    frame = have if isinstance(have, pd.DataFrame) else None
+    if frame is not None:
+        have = frame.columns
     present = set(have)
     missing = [c for c in need if c not in present]
     if missing:
@@ -485,6 +489,12 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
             hint = hint(list(have), missing)
         elif not isinstance(hint, str):
             hint = "".join(hint[c] for c in missing if c in hint)
+        indexed = [c for c in missing if frame is not None and c in frame.index.names]
+        if indexed:  # a groupby's or set_index's result: the column became the index
+            hint = (f" ({' and '.join(map(repr, indexed))} {'is' if len(indexed) == 1 else 'are'} the frame's "
+                    f"index: pass frame.reset_index())") + hint
+        elif isinstance(have, pd.MultiIndex):  # an agg's or pivot's columns
+            hint = " (its column names are tuples, a MultiIndex: give each column a single name)" + hint
         listed = ", ".join(repr(str(c)) for c in list(have)[:30]) or "no columns at all"
         names = ", ".join(repr(c) for c in missing)
         raise DataError((f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
@@ -561,7 +571,7 @@ def raw_features(frame: pd.DataFrame, spec: FeatureSpec,
     timestamps; the encoder maps each of them to its feature's missing slot.
     """
     features = spec.features if names is None else [spec[n] for n in names]
-    require_columns(frame.columns, [f.source for f in features], hint=column_hints(spec))
+    require_columns(frame, [f.source for f in features], hint=column_hints(spec))
     raw = {f.name: _canonical(frame[f.source], f) for f in features}
     for f in features:
         items = spec[f.items] if isinstance(f, History) else None
@@ -575,7 +585,7 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     if spec.label is None:
         raise DataError("the spec has no label section, so there is nothing to train on or evaluate against")
     label = spec.label
-    require_columns(frame.columns, [label.column])
+    require_columns(frame, [label.column])
     column = frame[label.column]
     if column.dtype == bool:
         return column.to_numpy(dtype=np.float32)
@@ -629,7 +639,7 @@ def sample_weights(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | None:
     if spec.label is None or spec.label.weight is None:
         return None
     name = spec.label.weight
-    require_columns(frame.columns, [name], hint=column_hints(spec))
+    require_columns(frame, [name], hint=column_hints(spec))
     column = frame[name]
     where = f"weight column {name!r} (label.weight)"
     if column.dtype == bool:
@@ -960,7 +970,7 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
         raise DataError(f"add_negatives: the data already has a column {label!r}; pass label= another name for the "
                         "column to write")
     if spec.label is not None:
-        require_columns(frame.columns, [spec.label.column])
+        require_columns(frame, [spec.label.column])
     # Every row is an interaction (the spec's label only says which are clicks): known, never drawn.
     touched = Interactions.from_frame(frame, FeatureSpec(spec.features, name=spec.name), items, owner="add_negatives")
     catalogue, users = touched.items, touched.user_index

@@ -103,7 +103,7 @@ def evaluate_ranking(model: Ranker, test: ctr_data.Source, train: ctr_data.Sourc
     test, train = (ctr_data.read(given, what=f"evaluate_ranking's {name}") for name, given in
                    (("test", test), ("train", train)))
     for name, given in (("test", test), ("train", train)):
-        ctr_data.require_columns(given.columns, [user_col, item_col], where=f"evaluate_ranking's {name} interactions",
+        ctr_data.require_columns(given, [user_col, item_col], where=f"evaluate_ranking's {name} interactions",
                                  hint=f" (each row is one interaction: a user, in column {user_col!r}, and an item, "
                                       f"in column {item_col!r})")
     if spec.label is not None:  # only held-out positives are relevant; every training row counts as seen

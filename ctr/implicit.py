@@ -197,7 +197,7 @@ def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "tim
     """Each user's latest interaction (ties: the later row) is the test item; with `validation`, the
     one before it is the validation item. Users with too few interactions stay whole in train."""
     frame = ctr_data.read(data).reset_index(drop=True)
-    ctr_data.require_columns(frame.columns, [user, time], where="the data of leave_one_out",
+    ctr_data.require_columns(frame, [user, time], where="the data of leave_one_out",
                              hint=column_arguments_hint("it holds out each user's latest row", "user", "time"))
     ranked = frame.iloc[time_order(frame, user, time, "leave_one_out")]
     from_end = ranked.groupby(user, sort=False).cumcount(ascending=False).reindex(frame.index).to_numpy()

@@ -78,7 +78,7 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     moment that an earlier part also holds; each part keeps the data's row order."""
     check_arguments("time_split", fractions=fractions)
     frame = read(data)
-    require_columns(frame.columns, [time], where="the data of time_split",
+    require_columns(frame, [time], where="the data of time_split",
                     hint=" (time_split orders the rows by it; name the column with time=...)")
     keys = _time_keys(frame[time], f"time_split: column {time!r}")
     missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
@@ -121,7 +121,7 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
     of every user's history, in time order (ties broken by row order)."""
     check_arguments("temporal_split", fractions=fractions)
     frame = read(data)
-    require_columns(frame.columns, [user, time], where="the data of temporal_split",
+    require_columns(frame, [user, time], where="the data of temporal_split",
                     hint=column_arguments_hint("it cuts each user's rows in time order", "user", "time"))
     ordered = frame.reset_index(drop=True)
     rank = ordered.iloc[time_order(ordered, user, time, "temporal_split")].groupby(user, sort=False).cumcount()
@@ -143,7 +143,7 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     the profile a cold user brings at serving time."""
     check_arguments("add_history", max_length=max_length)
     frame = read(data).reset_index(drop=True)
-    require_columns(frame.columns, [user, item, time], where="the data of add_history",
+    require_columns(frame, [user, item, time], where="the data of add_history",
                     hint=column_arguments_hint("it lists each user's earlier items", "user", "item", "time"))
     if column in frame.columns:
         raise DataError(f"add_history: the data already has a column {column!r}; pass column= another name for the "
@@ -152,7 +152,7 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
         if first:
             raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
                              "each user's history is their profile rows, so pass one or the other")
-        require_columns(profiles.columns, [user, item, time], where="add_history's profiles",
+        require_columns(profiles, [user, item, time], where="add_history's profiles",
                         hint=column_arguments_hint("it lists each user's items", "user", "item", "time"))
         ordered = profiles.iloc[time_order(profiles, user, time, "add_history", latest_first=True, what="profiles")]
         joined = ordered.groupby(user, sort=False)[item].agg(
@@ -183,7 +183,7 @@ def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, 
     A held-out user with no rows beyond the profile has no test rows; a split with no training or no
     test rows at all is refused."""
     frame = read(data).reset_index(drop=True)
-    require_columns(frame.columns, [user, time], where="the data of cold_user_split",
+    require_columns(frame, [user, time], where="the data of cold_user_split",
                     hint=column_arguments_hint("it holds users out, their earliest rows the profile",
                                                "user", "time"))
     check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)

@@ -211,9 +211,18 @@ def test_unreadable_csv_files_are_named(tmp_path):
         read(tmp_path / "semicolons.csv", ["user_id"])
 
 
-def test_missing_column_is_named(spec, frame):
+def test_missing_column_is_named(spec, frame, trained):
     with pytest.raises(ctr.DataError, match=r"column 'price' is missing from the data; it has: 'user_id'"):
         raw_features(frame.drop(columns=["price"]), spec)
+    # A column that set_index or a groupby made the index is named as such.
+    with pytest.raises(ctr.DataError, match=r"'user_id' and 'item_id' are the frame's index: pass frame.reset_index"):
+        trained["lr"].predict(frame.head(3).set_index(["user_id", "item_id"]))
+    with pytest.raises(ctr.DataError, match=r"'user_id' is the frame's index: pass frame.reset_index\(\)\)$"):
+        raw_features(frame.set_index("user_id"), spec)
+    flat = frame.head(3).copy()
+    flat.columns = pd.MultiIndex.from_tuples([(c, "") for c in frame.columns])
+    with pytest.raises(ctr.DataError, match=r"its column names are tuples, a MultiIndex: give each column a single"):
+        raw_features(flat, spec)
     with pytest.raises(ctr.DataError, match="no data at"):
         read("no/such/file.parquet")
 
