@@ -152,7 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
                                                        "rates and cardinalities, and a PNG of the distributions")
-    inspect.add_argument("--spec", help="feature spec YAML (required; `ctr draft-spec` drafts one from the data)")
+    inspect.add_argument("--spec", help="feature spec YAML (required without --model; `ctr draft-spec` drafts one "
+                                        "from the data)")
+    inspect.add_argument("--model", help="an export folder: set the data beside what the model was fitted on (its "
+                                         "missing rates, vocabularies and means) and name the skew; its spec is the "
+                                         "default")
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
     inspect.add_argument("--format", default="auto",
                          choices=_FORMATS)
@@ -225,7 +229,8 @@ def _check_paths(args: argparse.Namespace) -> None:
         FeatureSpec.from_yaml(args.spec)
     if getattr(args, "data", None):
         _data_format(args.data, getattr(args, "format", "auto"))
-    if args.command in ("fit", "inspect-data") and args.spec is None:
+    if args.command in ("fit", "inspect-data") and args.spec is None and not (
+            args.command == "inspect-data" and args.model):
         # argparse would only say that --spec is required; someone who has data and no spec yet is
         # told how to get one.
         given = " ".join(shlex.quote(a) for a in ("--data", args.data) + (
@@ -847,9 +852,9 @@ def _inspect_data(args: argparse.Namespace) -> int:
     from .inspect import inspect_data, plot_data_report
     from .spec import FeatureSpec
 
-    spec = FeatureSpec.from_yaml(args.spec)
+    spec = FeatureSpec.from_yaml(args.spec if args.spec else Path(args.model) / "assets" / "spec.yaml")
     frame = load_table(args.data, args.format, spec=spec)
-    report = inspect_data(frame, spec)
+    report = inspect_data(frame, spec, model=args.model)
     print(report.to_text())
     print(f"\nplot: {plot_data_report(frame, spec, args.out)}")
     if args.json:

@@ -94,6 +94,16 @@ def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
     return ragged.flat_values.numpy()
 
 
+def missing_mask(values: np.ndarray) -> np.ndarray:
+    """Which of a feature's canonical raw values (`data.raw_features`) are missing: '', MISSING_INT, NaN
+    or ±inf, as the encoder reads them."""
+    if values.dtype == object:
+        return values == ""
+    if values.dtype == np.int64:
+        return values == MISSING_INT
+    return ~np.isfinite(values)
+
+
 def _id_strings(values: tf.Tensor, feature: Categorical) -> tf.Tensor:
     if feature.dtype != "int":
         return values
@@ -163,11 +173,12 @@ class _Moments:
         if self.n == 0:
             raise DataError(f"feature {feature.name!r} (column {feature.source!r}): no finite value in the "
                             "training data, so it cannot be scaled; drop it from the spec or fill the column")
-        if feature.transform == "quantile":
-            qs = np.quantile(self.sample, np.linspace(0, 1, feature.buckets + 1)[1:-1])
-            return {"boundaries": sorted({float(q) for q in qs})}
         variance = self.m2 / self.n
-        return {"mean": self.mean, "variance": variance if variance > 0 else 1.0}
+        moments = {"mean": self.mean, "variance": variance if variance > 0 else 1.0}
+        if feature.transform == "quantile":  # its moments only describe the data (inspect_data's skew)
+            qs = np.quantile(self.sample, np.linspace(0, 1, feature.buckets + 1)[1:-1])
+            return {"boundaries": sorted({float(q) for q in qs}), **moments}
+        return moments
 
 
 @dataclass
@@ -187,9 +198,12 @@ class Preprocessor:
         counts = {g: _Counts() for g, members in groups.items() if not _hashed(members[0])}
         moments = {f.name: _Moments(f.transform, seed) for f in self.spec.features if isinstance(f, Numeric)}
         stamps = [f for f in self.spec.features if isinstance(f, Timestamp)]
+        absent = dict.fromkeys((f.name for f in self.spec.features), 0)
         rows = 0
         for chunk in chunks:
             rows += len(next(iter(chunk.values()))) if chunk else 0
+            for name in absent:  # kept so that data met later can be set beside it (inspect_data's skew)
+                absent[name] += int(np.count_nonzero(missing_mask(chunk[name])))
             for group, counter in counts.items():
                 for f in groups[group]:
                     values = chunk[f.name]
@@ -217,7 +231,8 @@ class Preprocessor:
                                 f"{first.min_count} times in the {rows} training rows, so there is no vocabulary")
             tables[group] = {"vocabulary": vocab, "oov_buckets": max(m.oov_buckets for m in members)}
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric)}
-        self.state = {"tables": tables, "numeric": numeric, "rows": rows}
+        self.state = {"tables": tables, "numeric": numeric, "rows": rows,
+                      "missing": {name: count / rows for name, count in absent.items()}}
         return self
 
     def table_sizes(self) -> dict[str, int]:

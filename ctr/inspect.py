@@ -17,9 +17,9 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import figure_path
-from .errors import ArgumentError, CtrError
+from .errors import ArgumentError, CtrError, NotFittedError
 from .features import MISSING_INT
-from .spec import Categorical, FeatureSpec, MultiCategorical, Text
+from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text
 
 
 @dataclass
@@ -29,6 +29,11 @@ class FeatureSummary:
     role: str
     missing_rate: float
     cardinality: int  # distinct values; distinct tokens for multi-valued and text features
+    # Beside a model (inspect_data's `model`): what it was fitted on, and what it never saw.
+    trained_missing_rate: float | None = None
+    unseen_rate: float | None = None  # share of the present values (tokens) outside its vocabulary
+    unseen: list[str] = field(default_factory=list)  # the most frequent of them
+    shift: float | None = None  # a number's mean minus the training mean, in training standard deviations
 
 
 @dataclass
@@ -41,6 +46,7 @@ class DataReport:
     sparsity: float | None  # 1 - interactions / (users × items), distinct (user, item) pairs
     label: dict[str, Any] = field(default_factory=dict)
     features: list[FeatureSummary] = field(default_factory=list)
+    skew: list[str] = field(default_factory=list)  # beside a model: what differs enough from its training
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,14 +62,39 @@ class DataReport:
             if "distribution" in self.label:
                 lines.append("label values: " + ", ".join(f"{k}: {v:,}" for k, v in self.label["distribution"].items()))
         width = max(len(f.name) for f in self.features) if self.features else 7
-        lines.append(f"\n{'feature':<{width}}  {'kind':<17}  {'role':<7}  {'missing':>8}  {'distinct':>9}")
+        compared = any(f.trained_missing_rate is not None for f in self.features)
+        header = f"\n{'feature':<{width}}  {'kind':<17}  {'role':<7}  {'missing':>8}  {'distinct':>9}"
+        lines.append(header + (f"  {'trained':>8}  {'unseen':>7}  {'shift':>6}" if compared else ""))
         for f in self.features:
-            lines.append(f"{f.name:<{width}}  {f.kind:<17}  {f.role:<7}  {f.missing_rate:>8.2%}  {f.cardinality:>9,}")
+            line = f"{f.name:<{width}}  {f.kind:<17}  {f.role:<7}  {f.missing_rate:>8.2%}  {f.cardinality:>9,}"
+            if compared:
+                line += (f"  {_share(f.trained_missing_rate):>8}  {_share(f.unseen_rate):>7}  "
+                         f"{'' if f.shift is None else f'{f.shift:+.2f}':>6}")
+            lines.append(line)
+        if compared:
+            lines.append("\n(trained: the missing rate the model was fitted on; unseen: the share of values, or words, "
+                         "outside its vocabulary; shift: a number's mean minus the training mean, in training "
+                         "standard deviations)")
+            lines += [f"skew: {line}" for line in self.skew] or ["skew: none found"]
         return "\n".join(lines)
 
 
-def inspect_data(data: ctr_data.Source, spec: FeatureSpec) -> DataReport:
-    """Counts, sparsity, label balance and per-feature missing rates and cardinalities of `data`."""
+def _share(rate: float | None) -> str:
+    return "" if rate is None else f"{rate:.2%}"
+
+
+def inspect_data(data: ctr_data.Source, spec: FeatureSpec | None = None, *, model: Any = None) -> DataReport:
+    """Counts, sparsity, label balance and per-feature missing rates and cardinalities of `data`. With
+    `model` (a fitted ctr model, a loaded export, or an export's folder; its spec is the default), each
+    feature is set beside what the model was fitted on: data it would serve that training never showed
+    it (skew: a renamed category, a column gone empty, numbers in other units)."""
+    fitted = None
+    if model is not None:
+        fitted = _fitted_state(model)
+        spec = spec if spec is not None else fitted[0]
+    if not isinstance(spec, FeatureSpec):
+        raise ArgumentError(f"inspect_data: spec must be a FeatureSpec (or give model=, whose spec is used), "
+                            f"got {type(spec).__name__}")
     frame = ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec))
     raw = ctr_data.raw_features(frame, spec)
     users = items = sparsity = None
@@ -87,7 +118,116 @@ def inspect_data(data: ctr_data.Source, spec: FeatureSpec) -> DataReport:
             label["weighted_positive_rate"] = float(np.average(y, weights=w)) if w.sum() > 0 else float("nan")
     summaries = [FeatureSummary(f.name, f.kind, f.role, *_missing_and_distinct(raw[f.name], f))
                  for f in spec.features]
-    return DataReport(len(frame), users, items, sparsity, label, summaries)
+    skew: list[str] = []
+    if fitted is not None:
+        model_spec, state = fitted
+        keys = {ids[0].name for ids in (user_ids, item_ids) if ids}  # the user's and item's ids: new ones are normal
+        for summary, f in zip(summaries, spec.features, strict=True):
+            known = next((m for m in model_spec.features if m.name == f.name), None)
+            if known is not None and known.kind == f.kind:
+                skew += _compare(summary, raw[f.name], known, model_spec, state, keys)
+    return DataReport(len(frame), users, items, sparsity, label, summaries, skew)
+
+
+_SKEW_UNSEEN = 0.5  # a feature whose values are mostly unknown to the model
+_SKEW_JOINED = 0.1  # a list's values of which this many are known values joined by another separator
+_SKEW_MISSING = 0.2  # missing in this many more of the rows than in training
+_SKEW_SHIFT = 1.0  # a mean moved by a training standard deviation
+
+
+def _fitted_state(model: Any) -> tuple[FeatureSpec, dict[str, Any]]:
+    """The spec and fitted preprocessing state of a model, a loaded export or an export's folder."""
+    if isinstance(model, str | Path):
+        from .export_files import read_metadata
+
+        path = Path(model)
+        metadata = read_metadata(path)
+        spec, state = FeatureSpec.from_yaml(path / "assets" / "spec.yaml"), metadata.get("preprocessing")
+    elif hasattr(model, "metadata") and isinstance(getattr(model, "spec", None), FeatureSpec):  # a loaded export
+        spec, state = model.spec, model.metadata.get("preprocessing")
+    elif isinstance(getattr(model, "spec", None), FeatureSpec) and hasattr(model, "preprocessor_"):
+        if model.preprocessor_ is None or model.preprocessor_.state is None:
+            raise NotFittedError(f"inspect_data: {type(model).__name__} is not trained yet; fit it first, or give "
+                                 "no model")
+        spec, state = model.spec, model.preprocessor_.state
+    elif isinstance(getattr(model, "spec", None), FeatureSpec):  # Popularity: counts, no features
+        spec, state = model.spec, None
+    else:
+        raise ArgumentError(f"inspect_data: model must be a fitted ctr model, a loaded export or an export's folder, "
+                            f"got {type(model).__name__}")
+    if not state:
+        what = str(model) if isinstance(model, str | Path) else getattr(model, "path", type(model).__name__)
+        raise ArgumentError(f"inspect_data: {what} holds no fitted features to set the data beside (it counts "
+                            "items by id)")
+    return spec, state
+
+
+def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureSpec, state: dict[str, Any],
+             keys: set[str]) -> list[str]:
+    """Fill the summary's comparison with the model's fitted state; what is far off, as sentences."""
+    found = []
+    trained = state.get("missing", {}).get(f.name)  # exports written before it was kept have none
+    summary.trained_missing_rate = trained
+    if trained is not None and summary.missing_rate - trained >= _SKEW_MISSING:
+        found.append(f"{f.name!r} is missing in {summary.missing_rate:.1%} of the rows, against {trained:.1%} in "
+                     "training: is the column still filled?")
+    tokens = _present_tokens(values, f)
+    items = spec[f.items] if isinstance(f, History) else f
+    table = state["tables"].get(items.shared_embedding or items.name, {}) if tokens is not None else {}
+    if "vocabulary" in table and len(tokens):
+        vocabulary = table["vocabulary"]
+        if isinstance(items, Categorical) and items.dtype == "int" and tokens.dtype == np.int64:
+            vocabulary = [int(v) for v in vocabulary]
+        tokens = pd.Series(tokens)
+        unseen = tokens[~tokens.isin(vocabulary)]
+        summary.unseen_rate = len(unseen) / len(tokens)
+        summary.unseen = [str(v) for v in unseen.value_counts().index[:3]]
+        separator = _other_separator(unseen, vocabulary, f) if len(unseen) >= _SKEW_JOINED * len(tokens) else None
+        if summary.unseen_rate >= _SKEW_UNSEEN or separator:
+            why = (f": are they separated by {separator!r}, where the spec says {f.separator!r}?" if separator else
+                   ": new ones, or ids spelled another way?" if f.name in keys else ": renamed or re-encoded?")
+            found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values were never seen in training (e.g. "
+                         f"{', '.join(map(repr, summary.unseen))}), and are served as unseen{why}")
+    stats = state["numeric"].get(f.name) if isinstance(f, Numeric) else None
+    if stats is not None and "mean" in stats:
+        x = values[np.isfinite(values)].astype(np.float64)
+        if f.transform == "log":
+            x = np.sign(x) * np.log1p(np.abs(x))
+        if len(x):
+            summary.shift = float((x.mean() - stats["mean"]) / np.sqrt(stats["variance"]))
+            if abs(summary.shift) >= _SKEW_SHIFT:
+                found.append(f"{f.name!r}: its mean is {summary.shift:+.2f} training standard deviations from the "
+                             "training mean: other units, or another population?")
+    return found
+
+
+def _other_separator(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | None:
+    """The separator a multi-valued feature's unseen tokens seem to use instead of the spec's: the one
+    that splits them into values the model knows ('Action,Drama' where the spec says '|')."""
+    if not isinstance(f, MultiCategorical | History) or not pd.api.types.is_string_dtype(unseen.dtype):
+        return None
+    known = set(map(str, vocabulary))
+    for separator in ",;| ":
+        joined = unseen[unseen.str.contains(separator, regex=False)] if separator != f.separator else unseen[:0]
+        parts = [p.strip() for value in joined[:1000] for p in value.split(separator) if p.strip()]
+        if len(joined) >= len(unseen) / 2 and parts and sum(p in known for p in parts) >= 0.9 * len(parts):
+            return separator
+    return None
+
+
+def _present_tokens(values: np.ndarray, f: Any) -> np.ndarray | None:
+    """The values (a list's or text's tokens, as the model reads them) a vocabulary would look up, or None
+    for a feature without one."""
+    from ._keras import tf
+    from .features import split_multi, split_text
+
+    if isinstance(f, Categorical):
+        return values[values != MISSING_INT] if f.dtype == "int" else values[values != ""]
+    if isinstance(f, MultiCategorical | Text | History):  # a history's ids are text, as its item table's are
+        split = split_text if isinstance(f, Text) else split_multi
+        flat = split(tf.constant(values[values != ""], tf.string), f).flat_values.numpy()
+        return np.array([t.decode("utf-8", errors="replace") for t in flat if t], dtype=object)
+    return None
 
 
 def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]:

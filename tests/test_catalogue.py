@@ -113,6 +113,19 @@ def _unseen(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _skewed(env: dict) -> None:
+    from ctr.inspect import inspect_data
+
+    rows = env["frame"].head(200).copy()
+    rows["gender"] = rows["gender"] == "F"
+    rows["genres"] = rows["genres"].str.replace("|", ",")
+    p = env["served"].predict(rows)
+    assert np.isfinite(p).all()
+    skew = inspect_data(rows, model=env["export"]).skew
+    assert any(line.startswith("'gender': 100.0% of its values were never seen") for line in skew), skew
+    assert any("are they separated by ',', where the spec says '|'?" in line for line in skew), skew
+
+
 def _mixed_schema_folder(env: dict) -> None:
     folder = env["tmp"] / "mixed"
     folder.mkdir()
@@ -600,6 +613,9 @@ CATALOGUE: list[Case] = [
          _served(_empty_strings)),
     Case("data", "categories never seen in training", "served: out-of-vocabulary buckets, never an error",
          _served(_unseen)),
+    Case("data", "values in another form than in training (True/False for F/M, genres joined by ',')",
+         "served as unseen; `ctr inspect-data --model` (`inspect_data(data, model=)`) names each under skew",
+         _skewed),
     Case("data", "empty dataset", "DataError: the training data has no rows",
          _fit_error(lambda f: f.iloc[:0], DataError, "no rows")),
     Case("data", "label not a number / missing", "DataError naming the label column",

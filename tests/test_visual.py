@@ -41,6 +41,51 @@ def test_data_report_counts_by_hand():
     assert "sparsity: 33.3333%" in report.to_text()
 
 
+def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits, tmp_path, capsys):
+    """Skew: a model, its export or its folder sets the data beside its fitted state; a column gone
+    empty, values renamed or separated otherwise, and numbers in other units are named."""
+    model = trained["lr"]
+    _, _, test = splits
+    same = inspect_data(test, model=model)
+    by_name = {f.name: f for f in same.features}
+    assert same.skew == [] and "skew: none found" in same.to_text()
+    assert by_name["gender"].unseen_rate == 0 and by_name["gender"].trained_missing_rate == 0
+    assert abs(by_name["price"].shift) < 0.2 and abs(by_name["age"].shift) < 0.2  # quantile age has moments too
+    assert 0.005 < by_name["price"].trained_missing_rate < 0.1 and by_name["timestamp"].unseen_rate is None
+    # By hand: 'x' is unseen in two rows of four present ('' is missing, not unseen).
+    spec = ctr.FeatureSpec([ctr.Categorical("c"), ctr.Numeric("n"), ctr.MultiCategorical("m")], label=ctr.Label("y"))
+    small = ctr.LogisticRegression(spec, batch_size=4)
+    small.fit(pd.DataFrame({"c": ["a", "b"] * 4, "n": [1.0, 3.0] * 4, "m": ["p|q", "q"] * 4, "y": [0, 1] * 4}),
+              epochs=1, verbose=0)
+    report = inspect_data(pd.DataFrame({"c": ["a", "x", "", "x", "b"], "n": [5.0] * 5, "m": ["p,q"] * 2 + ["q"] * 3,
+                                        "y": [0] * 5}), model=small)
+    c, n, m = report.features
+    assert (c.unseen_rate, c.unseen, c.missing_rate, c.trained_missing_rate) == (0.5, ["x"], 0.2, 0.0)
+    assert n.shift == pytest.approx(3.0)  # (5 - 2) / 1, the training mean and standard deviation
+    assert m.unseen_rate == pytest.approx(0.4) and m.unseen == ["p,q"]  # below half, but known values joined
+    assert [line.split(":")[0] for line in report.skew] == [
+        "'c' is missing in 20.0% of the rows, against 0.0% in training", "'c'", "'n'", "'m'"]
+    assert "are they separated by ',', where the spec says '|'?" in report.skew[3]
+    # The export, loaded or by folder, and the shell.
+    bad = test.assign(gender=test["gender"] == "F", title="", price=test["price"] * 100)
+    path = model.export(tmp_path / "lr")
+    for given in (path, ctr.load(path)):
+        skew = inspect_data(bad, model=given).skew
+        assert [line.split(":")[0] for line in skew] == ["'gender'", "'title' is missing in 100.0% of the rows, "
+                                                         "against 0.0% in training", "'price'"]
+    bad.to_parquet(tmp_path / "bad.parquet")
+    assert main(["inspect-data", "--model", str(path), "--data", str(tmp_path / "bad.parquet"),
+                 "--out", str(tmp_path / "report.png")]) == 0
+    text = capsys.readouterr().out
+    assert "trained   unseen   shift" in text and "skew: 'gender': 100.0% of its values were never seen" in text
+    with pytest.raises(ctr.NotFittedError, match="LogisticRegression is not trained yet"):
+        inspect_data(test, model=ctr.LogisticRegression(model.spec))
+    with pytest.raises(ctr.ArgumentError, match=r"spec must be a FeatureSpec \(or give model="):
+        inspect_data(test)
+    with pytest.raises(ctr.ArgumentError, match="Popularity holds no fitted features to set the data beside"):
+        inspect_data(test, model=ctr.Popularity(model.spec))
+
+
 def test_cli_inspect_data_on_the_embedded_default(tmp_path, capsys):
     out, report = tmp_path / "report.png", tmp_path / "report.json"
     assert main(["inspect-data", "--spec", "feature_specs/synthetic.yaml", "--data", "synthetic",
