@@ -543,6 +543,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         scored = evaluate_clicks("ctr evaluate", served.spec, lambda rows: served.predict(rows, verbose=1), frame,
                                  args.group_by)
     y, p, w, result = scored.labels, scored.probabilities, scored.weights, scored.figures
+    from .inspect import feature_skew
+
+    for line in feature_skew(frame, served):  # the likely cause of a poor figure, before it is read
+        warnings.warn(f"skew: {line} (ctr inspect-data --model {args.model} --data ... sets every feature beside "
+                      "training)", stacklevel=1)
     if args.by:
         slices = evaluate_by(served, frame, args.by, bins=args.bins, scores=p, group_by=args.group_by)
         result["by"] = json.loads(slices.iloc[1:].to_json(orient="records"))  # numpy values as JSON's

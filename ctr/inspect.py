@@ -18,7 +18,7 @@ import pandas as pd
 from . import data as ctr_data
 from ._args import figure_path
 from .errors import ArgumentError, CtrError, NotFittedError
-from .features import MISSING_INT
+from .features import MISSING_INT, missing_mask
 from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text
 
 
@@ -118,15 +118,31 @@ def inspect_data(data: ctr_data.Source, spec: FeatureSpec | None = None, *, mode
             label["weighted_positive_rate"] = float(np.average(y, weights=w)) if w.sum() > 0 else float("nan")
     summaries = [FeatureSummary(f.name, f.kind, f.role, *_missing_and_distinct(raw[f.name], f))
                  for f in spec.features]
-    skew: list[str] = []
-    if fitted is not None:
-        model_spec, state = fitted
-        keys = {ids[0].name for ids in (user_ids, item_ids) if ids}  # the user's and item's ids: new ones are normal
-        for summary, f in zip(summaries, spec.features, strict=True):
-            known = next((m for m in model_spec.features if m.name == f.name), None)
-            if known is not None and known.kind == f.kind:
-                skew += _compare(summary, raw[f.name], known, model_spec, state, keys)
+    skew = _skew(summaries, raw, spec, *fitted) if fitted is not None else []
     return DataReport(len(frame), users, items, sparsity, label, summaries, skew)
+
+
+def feature_skew(data: ctr_data.Source, model: Any) -> list[str]:
+    """What in `data` is far enough from what `model` was fitted on to name: `inspect_data`'s `skew` alone,
+    without its counts (`ctr evaluate` warns with it)."""
+    spec, state = _fitted_state(model)
+    raw = ctr_data.raw_features(ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec)), spec)
+    summaries = [FeatureSummary(f.name, f.kind, f.role, float(np.mean(missing_mask(raw[f.name])))
+                                if len(raw[f.name]) else 0.0, 0) for f in spec.features]
+    return _skew(summaries, raw, spec, spec, state)
+
+
+def _skew(summaries: list[FeatureSummary], raw: dict[str, np.ndarray], spec: FeatureSpec, model_spec: FeatureSpec,
+          state: dict[str, Any]) -> list[str]:
+    """Fill each summary's comparison with the model's fitted state; what is far off, as sentences."""
+    keys = {ids[0].name for ids in ([f for f in spec.by_role(role) if isinstance(f, Categorical)]
+                                    for role in ("user", "item")) if ids}  # the user's and item's ids
+    found = []
+    for summary, f in zip(summaries, spec.features, strict=True):
+        known = next((m for m in model_spec.features if m.name == f.name), None)
+        if known is not None and known.kind == f.kind:
+            found += _compare(summary, raw[f.name], known, model_spec, state, keys)
+    return found
 
 
 _SKEW_UNSEEN = 0.5  # a feature whose values are mostly unknown to the model
@@ -164,7 +180,7 @@ def _fitted_state(model: Any) -> tuple[FeatureSpec, dict[str, Any]]:
 
 def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureSpec, state: dict[str, Any],
              keys: set[str]) -> list[str]:
-    """Fill the summary's comparison with the model's fitted state; what is far off, as sentences."""
+    """One feature's comparison (`_skew`)."""
     found = []
     trained = state.get("missing", {}).get(f.name)  # exports written before it was kept have none
     summary.trained_missing_rate = trained

@@ -11,7 +11,7 @@ import pytest
 import ctr
 from ctr.cli import main
 from ctr.datasets.synthetic import GENRES
-from ctr.inspect import history_panels, inspect_data, plot_history
+from ctr.inspect import feature_skew, history_panels, inspect_data, plot_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -78,6 +78,11 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
                  "--out", str(tmp_path / "report.png")]) == 0
     text = capsys.readouterr().out
     assert "trained   unseen   shift" in text and "skew: 'gender': 100.0% of its values were never seen" in text
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "bad.parquet")]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert [line.split(":")[:3] for line in warned] == [["ctr evaluate", " warning", " skew"]] * 3
+    assert "'gender': 100.0% of its values were never seen" in warned[0] and "--model " + str(path) in warned[0]
+    assert feature_skew(bad, path) == inspect_data(bad, model=path).skew
     with pytest.raises(ctr.NotFittedError, match="LogisticRegression is not trained yet"):
         inspect_data(test, model=ctr.LogisticRegression(model.spec))
     with pytest.raises(ctr.ArgumentError, match=r"spec must be a FeatureSpec \(or give model="):
