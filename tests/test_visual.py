@@ -41,7 +41,7 @@ def test_data_report_counts_by_hand():
     assert "sparsity: 33.3333%" in report.to_text()
 
 
-def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits, tmp_path, capsys):
+def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits, tmp_path, capsys, monkeypatch):
     """Skew: a model, its export or its folder sets the data beside its fitted state; a column gone
     empty, values renamed or separated otherwise, and numbers in other units are named."""
     model = trained["lr"]
@@ -83,6 +83,10 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
     assert [line.split(":")[:3] for line in warned] == [["ctr evaluate", " warning", " skew"]] * 3
     assert "'gender': 100.0% of its values were never seen" in warned[0] and "--model " + str(path) in warned[0]
     assert feature_skew(bad, path) == inspect_data(bad, model=path).skew
+    monkeypatch.setattr("ctr.inspect._SKEW_ROWS", 300)  # measured on a seeded sample of the rows, beyond it
+    sampled = feature_skew(bad, path)
+    assert [line[:9] for line in sampled] == ["'gender':", "'title' i", "'price': "]
+    assert sampled == feature_skew(bad, path)  # the same sample each time
     with pytest.raises(ctr.NotFittedError, match="LogisticRegression is not trained yet"):
         inspect_data(test, model=ctr.LogisticRegression(model.spec))
     with pytest.raises(ctr.ArgumentError, match=r"spec must be a FeatureSpec \(or give model="):
