@@ -118,6 +118,7 @@ class _Counts:
 
     def __init__(self) -> None:
         self.counts: dict[Any, int] = {}
+        self.unseen = 0.0  # set by vocabulary()
 
     def add(self, values: np.ndarray) -> None:
         # A hash count: np.unique sorts, and sorting Python strings was over half of fitting the
@@ -133,6 +134,10 @@ class _Counts:
             merged[text] = merged.get(text, 0) + count
         kept = [(c, v) for v, c in merged.items() if c >= min_count and v != ""]
         kept.sort(key=lambda cv: (-cv[0], cv[1]))  # most frequent first, ties by value: deterministic
+        present = sum(merged.values()) - merged.get("", 0)
+        # The share of the values the vocabulary leaves out (min_count, max_tokens), which the model
+        # serves as unseen in its own training data: data met later is set beside it (inspect_data).
+        self.unseen = 1.0 - sum(c for c, _ in kept[:max_tokens]) / present if present else 0.0
         return [v for _, v in kept[:max_tokens]]
 
 
@@ -229,7 +234,8 @@ class Preprocessor:
                 names = ", ".join(repr(m.name) for m in members)
                 raise DataError(f"feature {names}: no value occurs at least min_count="
                                 f"{first.min_count} times in the {rows} training rows, so there is no vocabulary")
-            tables[group] = {"vocabulary": vocab, "oov_buckets": max(m.oov_buckets for m in members)}
+            tables[group] = {"vocabulary": vocab, "oov_buckets": max(m.oov_buckets for m in members),
+                             "unseen": counts[group].unseen}
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric)}
         self.state = {"tables": tables, "numeric": numeric, "rows": rows,
                       "missing": {name: count / rows for name, count in absent.items()}}

@@ -32,6 +32,7 @@ class FeatureSummary:
     # Beside a model (inspect_data's `model`): what it was fitted on, and what it never saw.
     trained_missing_rate: float | None = None
     unseen_rate: float | None = None  # share of the present values (tokens) outside its vocabulary
+    trained_unseen_rate: float | None = None  # the same in its training data (min_count, max_tokens cut them)
     unseen: list[str] = field(default_factory=list)  # the most frequent of them
     shift: float | None = None  # a number's mean minus the training mean, in training standard deviations
 
@@ -64,17 +65,18 @@ class DataReport:
         width = max(len(f.name) for f in self.features) if self.features else 7
         compared = any(f.trained_missing_rate is not None for f in self.features)
         header = f"\n{'feature':<{width}}  {'kind':<17}  {'role':<7}  {'missing':>8}  {'distinct':>9}"
-        lines.append(header + (f"  {'trained':>8}  {'unseen':>7}  {'shift':>6}" if compared else ""))
+        lines.append(header + (f"  {'missing@fit':>11}  {'unseen':>7}  {'unseen@fit':>10}  {'shift':>6}" if compared
+                               else ""))
         for f in self.features:
             line = f"{f.name:<{width}}  {f.kind:<17}  {f.role:<7}  {f.missing_rate:>8.2%}  {f.cardinality:>9,}"
             if compared:
-                line += (f"  {_share(f.trained_missing_rate):>8}  {_share(f.unseen_rate):>7}  "
-                         f"{'' if f.shift is None else f'{f.shift:+.2f}':>6}")
+                line += (f"  {_share(f.trained_missing_rate):>11}  {_share(f.unseen_rate):>7}  "
+                         f"{_share(f.trained_unseen_rate):>10}  {'' if f.shift is None else f'{f.shift:+.2f}':>6}")
             lines.append(line)
         if compared:
-            lines.append("\n(trained: the missing rate the model was fitted on; unseen: the share of values, or words, "
-                         "outside its vocabulary; shift: a number's mean minus the training mean, in training "
-                         "standard deviations)")
+            lines.append("\n(@fit: in the data the model was fitted on; unseen: the share of values, or words, outside "
+                         "its vocabulary; shift: a number's mean minus the training mean, in training standard "
+                         "deviations)")
             lines += [f"skew: {line}" for line in self.skew] or ["skew: none found"]
         return "\n".join(lines)
 
@@ -148,7 +150,7 @@ def _skew(summaries: list[FeatureSummary], raw: dict[str, np.ndarray], spec: Fea
     return found
 
 
-_SKEW_UNSEEN = 0.5  # a feature whose values are mostly unknown to the model
+_SKEW_UNSEEN = 0.5  # a feature with half its values more unknown to the model than in training
 _SKEW_ROWS = 100_000  # rows sampled to measure it
 _SKEW_JOINED = 0.1  # a list's values of which this many are known values joined by another separator
 _SKEW_MISSING = 0.2  # missing in this many more of the rows than in training
@@ -211,14 +213,17 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
         tokens = pd.Series(tokens, dtype=tokens.dtype)  # an object dtype stays one: no copy into pandas' str
         unseen = tokens[~tokens.isin(vocabulary)]
         summary.unseen_rate = len(unseen) / len(tokens)
+        summary.trained_unseen_rate = table.get("unseen")  # exports written before it was kept have none
         summary.unseen = [_text(v) for v in unseen.value_counts().index[:3]]
         separator = (_other_separator(unseen[:10_000].map(_text), vocabulary, f)
                      if len(unseen) >= _SKEW_JOINED * len(tokens) else None)
-        if summary.unseen_rate >= _SKEW_UNSEEN or separator:
+        if summary.unseen_rate - (summary.trained_unseen_rate or 0.0) >= _SKEW_UNSEEN or separator:
             why = (f": are they separated by {separator!r}, where the spec says {f.separator!r}?" if separator else
                    ": new ones, or ids spelled another way?" if f.name in keys else ": renamed or re-encoded?")
-            found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values were never seen in training (e.g. "
-                         f"{', '.join(map(repr, summary.unseen))}), and are served as unseen{why}")
+            then = f" (against {summary.trained_unseen_rate:.1%} of the training data's, cut by min_count or " \
+                   "max_tokens)" if summary.trained_unseen_rate else ""
+            found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values are outside the model's vocabulary "
+                         f"(e.g. {', '.join(map(repr, summary.unseen))}), and are served as unseen{then}{why}")
     stats = state["numeric"].get(f.name) if isinstance(f, Numeric) else None
     if stats is not None and "mean" in stats:
         x = values[np.isfinite(values)].astype(np.float64)

@@ -138,7 +138,7 @@ def test_epoch_numbers_in_another_unit_than_the_specs_are_refused_naming_the_uni
 def test_shared_embedding_fits_one_vocabulary_over_all_members():
     spec = ctr.FeatureSpec([ctr.Categorical("item"), ctr.MultiCategorical("history", shared_embedding="item")])
     pre, encode = _fit(spec, pd.DataFrame({"item": ["a", "b"], "history": ["c|a", "a"]}))
-    assert pre.state["tables"] == {"item": {"vocabulary": ["a", "b", "c"], "oov_buckets": 1}}
+    assert pre.state["tables"] == {"item": {"vocabulary": ["a", "b", "c"], "oov_buckets": 1, "unseen": 0.0}}
     out = encode(pd.DataFrame({"item": ["c"], "history": ["c|b"]}))
     assert out["item"][0] == out["history"][0][0]
 

@@ -53,14 +53,17 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
     assert abs(by_name["price"].shift) < 0.2 and abs(by_name["age"].shift) < 0.2  # quantile age has moments too
     assert 0.005 < by_name["price"].trained_missing_rate < 0.1 and by_name["timestamp"].unseen_rate is None
     # By hand: 'x' is unseen in two rows of four present ('' is missing, not unseen).
-    spec = ctr.FeatureSpec([ctr.Categorical("c"), ctr.Numeric("n"), ctr.MultiCategorical("m")], label=ctr.Label("y"))
+    # 'r' keeps values seen twice: half its training values were outside the vocabulary too, so 60% is no skew.
+    spec = ctr.FeatureSpec([ctr.Categorical("c"), ctr.Numeric("n"), ctr.MultiCategorical("m"),
+                            ctr.Categorical("r", min_count=2)], label=ctr.Label("y"))
     small = ctr.LogisticRegression(spec, batch_size=4)
-    small.fit(pd.DataFrame({"c": ["a", "b"] * 4, "n": [1.0, 3.0] * 4, "m": ["p|q", "q"] * 4, "y": [0, 1] * 4}),
-              epochs=1, verbose=0)
+    small.fit(pd.DataFrame({"c": ["a", "b"] * 4, "n": [1.0, 3.0] * 4, "m": ["p|q", "q"] * 4,
+                            "r": ["a", "a", "u1", "u2", "a", "a", "u3", "u4"], "y": [0, 1] * 4}), epochs=1, verbose=0)
     report = inspect_data(pd.DataFrame({"c": ["a", "x", "", "x", "b"], "n": [5.0] * 5, "m": ["p,q"] * 2 + ["q"] * 3,
-                                        "y": [0] * 5}), model=small)
-    c, n, m = report.features
+                                        "r": ["a", "v", "w", "a", "x"], "y": [0] * 5}), model=small)
+    c, n, m, r = report.features
     assert (c.unseen_rate, c.unseen, c.missing_rate, c.trained_missing_rate) == (0.5, ["x"], 0.2, 0.0)
+    assert (r.unseen_rate, r.trained_unseen_rate, c.trained_unseen_rate) == (0.6, 0.5, 0.0)
     assert n.shift == pytest.approx(3.0)  # (5 - 2) / 1, the training mean and standard deviation
     assert m.unseen_rate == pytest.approx(0.4) and m.unseen == ["p,q"]  # below half, but known values joined
     assert [line.split(":")[0] for line in report.skew] == [
@@ -77,11 +80,12 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
     assert main(["inspect-data", "--model", str(path), "--data", str(tmp_path / "bad.parquet"),
                  "--out", str(tmp_path / "report.png")]) == 0
     text = capsys.readouterr().out
-    assert "trained   unseen   shift" in text and "skew: 'gender': 100.0% of its values were never seen" in text
+    assert "missing@fit   unseen  unseen@fit   shift" in text
+    assert "skew: 'gender': 100.0% of its values are outside the model" in text
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "bad.parquet")]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert [line.split(":")[:3] for line in warned] == [["ctr evaluate", " warning", " skew"]] * 3
-    assert "'gender': 100.0% of its values were never seen" in warned[0] and "--model " + str(path) in warned[0]
+    assert "'gender': 100.0% of its values are outside the model" in warned[0] and "--model " + str(path) in warned[0]
     assert feature_skew(bad, path) == inspect_data(bad, model=path).skew
     monkeypatch.setattr("ctr.inspect._SKEW_ROWS", 300)  # measured on a seeded sample of the rows, beyond it
     sampled = feature_skew(bad, path)
