@@ -72,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="Adam on the embedding rows a batch used, plus the steps Keras' Adam takes on the "
                           "others meanwhile, applied when a row is next used (momentum; the default), or on the "
                           "rows a batch used only (lazy)")
-    fit.add_argument("--split", type=_fractions, default="0.8,0.1,0.1",
-                     help="random train,valid,test fractions (click models)")
+    fit.add_argument("--split", type=_fractions,
+                     help="random train,valid,test fractions (click models; default 0.8,0.1,0.1)")
+    fit.add_argument("--valid", metavar="PATH",
+                     help="click models: the validation rows, already apart; --data is then the training rows "
+                          "alone, streamed from a file or folder (not loaded whole to be split)")
+    fit.add_argument("--test", metavar="PATH", help="click models: the test rows, already apart (as --valid)")
     fit.add_argument("--split-by-time", metavar="COLUMN",
                      help="click models: cut --split's fractions in the order of this time column (the past "
                           "trains, the future tests) instead of at random; recommenders: the column whose latest "
@@ -237,7 +241,7 @@ def _check_paths(args: argparse.Namespace) -> None:
             ("--format", args.format) if args.format != "auto" else ()))
         raise ArgumentError(f"the following arguments are required: --spec (a feature spec YAML); draft one from "
                             f"the data, check it, then pass it: ctr draft-spec {given} --out spec.yaml")
-    for flag in ("train", "seen"):  # tables of interactions
+    for flag in ("train", "seen", "valid", "test"):  # tables of interactions, or a click model's other rows
         if getattr(args, flag, None) and not Path(getattr(args, flag)).exists():
             raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder")
     if args.command in ("predict", "recommend", "downsample") and args.out:
@@ -269,7 +273,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .spec import FeatureSpec, Label, Timestamp
+    from .spec import FeatureSpec, Label
 
     _check_fit_flags(args)  # before TensorFlow starts and the data loads, as main checks the paths
     spec = FeatureSpec.from_yaml(args.spec)
@@ -279,7 +283,7 @@ def _fit(args: argparse.Namespace) -> int:
                             "each interaction with N items its user never touched as non-clicks, or train a "
                             "recommender (--model mf, bpr, neumf or two_tower)")
     held_out_by = _held_out_by(args, spec) if args.model in _RECOMMENDERS else None  # refused before TensorFlow
-    from . import data, models, splits
+    from . import data, models
 
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
@@ -290,39 +294,36 @@ def _fit(args: argparse.Namespace) -> int:
     if args.model == "popularity":
         kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
-    frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
     if args.model in _RECOMMENDERS:
+        frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
         model, history = _fit_recommender(args, spec, frame, kwargs, held_out_by)
     else:
-        if args.group_by:  # before the training, not after it
-            data.require_columns(frame, [args.group_by], where=args.data,
-                                 hint=" (--group-by names it: the group AUC is over its values)")
-        if args.split_by_time:
-            train, valid, test = splits.time_split(frame, args.split, time=args.split_by_time)
-            # The spec's unit for its timestamp read from this column; seconds for any other column.
-            unit = next((f.unit for f in spec.features if isinstance(f, Timestamp) and f.source == args.split_by_time),
-                        "s")
-            for name, part in (("train", train), ("valid", valid), ("test", test)):
-                print(f"ctr fit: {name} {len(part)} rows, {splits.time_range(part, args.split_by_time, unit)}")
+        if args.valid or args.test:  # apart already: each part streamed from its path
+            train, valid, test = (_streamed_source(path, args.format if path == args.data else "auto")
+                                  if path else None for path in (args.data, args.valid, args.test))
+            rows = [data.count_rows(part) if part is not None else 0 for part in (train, valid, test)]
         else:
-            train, valid, test = splits.random_split(frame, args.split, seed=args.seed)
-        if args.negatives is not None:
-            # Each part's non-clicks are drawn from every item of the data, so that validation and test
-            # rank items their users never touched too.
-            train, valid, test = (data.add_negatives(part, spec, args.negatives, items=frame, seed=args.seed + i)
-                                  if len(part) else part for i, part in enumerate((train, valid, test)))
-            spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name)
+            frame, (train, valid, test) = _split(args, spec)
+            if args.negatives is not None:
+                # Each part's non-clicks are drawn from every item of the data, so that validation and test
+                # rank items their users never touched too.
+                train, valid, test = (data.add_negatives(part, spec, args.negatives, items=frame, seed=args.seed + i)
+                                      if len(part) else part for i, part in enumerate((train, valid, test)))
+                spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name)
+            rows = [len(train), len(valid), len(test)]
+            valid, test = (part if len(part) else None for part in (valid, test))
         model = cls(spec, **kwargs)
-        print(f"ctr fit: {type(model).__name__} on {len(train)} rows ({len(valid)} valid, {len(test)} test)")
-        if args.patience is not None and not len(valid):
+        print(f"ctr fit: {type(model).__name__} on {rows[0]} rows ({rows[1]} valid, {rows[2]} test)")
+        if args.patience is not None and valid is None:
             watched = {"auc": "AUC", "gauc": "group AUC", "logloss": "logloss"}[args.stop_on]
-            raise ArgumentError(f"--patience stops on the validation {watched}, and --split leaves no validation rows")
+            raise ArgumentError(f"--patience stops on the validation {watched}, and "
+                                + ("no --valid is given" if args.test else "--split leaves no validation rows"))
         stopping = _early_stopping(args, f"val_{args.stop_on}", mode="min" if args.stop_on == "logloss" else "max")
-        model.fit(train, validation_data=valid if len(valid) else None, epochs=args.epochs, logdir=args.logdir,
-                  callbacks=stopping, group_by=args.group_by if len(valid) else None, **_backup(args))
+        model.fit(train, validation_data=valid, epochs=args.epochs, logdir=args.logdir, callbacks=stopping,
+                  group_by=args.group_by if valid is not None else None, **_backup(args))
         _report_stopping(stopping)
         history = model.history_
-        if len(test):
+        if test is not None:
             print(json.dumps({"test": model.evaluate(test, group_by=args.group_by)}, indent=1))
     if args.export:
         path = model.export(args.export)
@@ -340,6 +341,27 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(args: argparse.Namespace, spec: Any) -> tuple[Any, tuple[Any, Any, Any]]:
+    """--data loaded, and its train, valid and test parts: at random, or in time with --split-by-time
+    (each part's times printed)."""
+    from . import data, splits
+    from .spec import Timestamp
+
+    frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
+    if args.group_by:  # before the training, not after it
+        data.require_columns(frame, [args.group_by], where=args.data,
+                             hint=" (--group-by names it: the group AUC is over its values)")
+    fractions = args.split or (0.8, 0.1, 0.1)
+    if not args.split_by_time:
+        return frame, splits.random_split(frame, fractions, seed=args.seed)
+    parts = splits.time_split(frame, fractions, time=args.split_by_time)
+    # The spec's unit for its timestamp read from this column; seconds for any other column.
+    unit = next((f.unit for f in spec.features if isinstance(f, Timestamp) and f.source == args.split_by_time), "s")
+    for name, part in zip(("train", "valid", "test"), parts, strict=True):
+        print(f"ctr fit: {name} {len(part)} rows, {splits.time_range(part, args.split_by_time, unit)}")
+    return frame, parts
+
+
 def _check_fit_flags(args: argparse.Namespace) -> None:
     """Refuse flags that do not go together or do not apply to the model, from the flags alone."""
     if args.embedding_updates is not None and args.model == "two_tower":
@@ -348,6 +370,17 @@ def _check_fit_flags(args: argparse.Namespace) -> None:
                             "two_tower trains with Adagrad")
     if args.model == "popularity":
         _refuse_training_flags(args)
+    apart = [flag for flag, value in (("--valid", args.valid), ("--test", args.test)) if value]
+    if apart and args.model in _RECOMMENDERS:
+        raise ArgumentError(f"{' and '.join(apart)}: a recommender holds out each user's latest interactions from "
+                            "--data itself (by --split-by-time's column or the spec's timestamp)")
+    together = [flag for flag, value in (("--split", args.split), ("--split-by-time", args.split_by_time),
+                                         ("--negatives", args.negatives is not None)) if value]
+    if apart and together:
+        raise ArgumentError(f"{together[0]} splits --data (or adds to it in memory), and with {apart[0]} --data is "
+                            "the training rows alone: give the parts apart, or --data whole with "
+                            + ("--split" if together[0] != "--negatives" else "--negatives") + " and no "
+                            + " or ".join(apart))
     if args.model in _RECOMMENDERS:
         if args.group_by or args.stop_on != "auc":
             raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "

@@ -74,7 +74,13 @@ for argv, said in [
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--plot", "curve.txt"],
          "curve.txt: a figure is written as"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
-        (["demo", "--out", "SPEC"], "is a file; an export is a folder")]:
+        (["demo", "--out", "SPEC"], "is a file; an export is a folder"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--valid", "no-such.parquet"],
+         "--valid 'no-such.parquet': no such file or folder"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--valid", "SPEC", "--split-by-time", "timestamp"],
+         "--split-by-time splits --data (or adds to it in memory), and with --valid --data is the training rows"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--test", "SPEC", "--model", "mf"],
+         "--test: a recommender holds out each user's latest interactions from --data itself")]:
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert main([a.replace("SPEC", sys.argv[1]).replace("EXPORT", sys.argv[2])
                      .replace("FRAPPE", sys.argv[1].replace("synthetic", "frappe")) for a in argv]) == 2
@@ -405,6 +411,37 @@ def test_fit_can_stop_on_the_validation_logloss(tmp_path, frame, capsys):
     best = re.search(r"ctr fit: val_logloss was best at epoch (\d) \((\d\.\d+)\)", out)
     assert len(losses) == 3 and best, out
     assert int(best[1]) == 1 + losses.index(min(losses)) and abs(float(best[2]) - min(losses)) < 1e-4, (losses, best[0])
+
+
+def test_fit_on_parts_given_apart_streams_them_and_tests_on_the_test_rows(tmp_path, frame, capsys, monkeypatch):
+    """--valid and --test: --data is the training rows alone, passed to fit as its path (streamed, not
+    loaded whole to be split); the model is the one Python's fit gives on the same parts."""
+    train, valid, test = ctr.data.random_split(frame.head(3000), (0.8, 0.1, 0.1), seed=0)
+    (tmp_path / "train").mkdir()
+    train.iloc[:1000].to_parquet(tmp_path / "train" / "a.parquet")
+    train.iloc[1000:].to_parquet(tmp_path / "train" / "b.parquet")
+    valid.to_csv(tmp_path / "valid.csv", index=False)
+    test.to_json(tmp_path / "test.jsonl", orient="records", lines=True)
+    seen = []
+    fit = ctr.LogisticRegression.fit
+
+    def recorded(self, data, *args, **kwargs):
+        seen.append((data, kwargs["validation_data"]))
+        return fit(self, data, *args, **kwargs)
+    monkeypatch.setattr(ctr.LogisticRegression, "fit", recorded)
+    spec = str(ROOT / "feature_specs" / "synthetic.yaml")
+    assert main(["fit", "--spec", spec, "--data", str(tmp_path / "train"), "--valid", str(tmp_path / "valid.csv"),
+                 "--test", str(tmp_path / "test.jsonl"), "--model", "lr", "--epochs", "2", "--patience", "2",
+                 "--export", str(tmp_path / "lr")]) == 0
+    out = capsys.readouterr().out
+    assert seen == [(str(tmp_path / "train"), str(tmp_path / "valid.csv"))]  # paths, read chunk by chunk
+    assert f"LogisticRegression on {len(train)} rows ({len(valid)} valid, {len(test)} test)" in out
+    printed = json.loads(out[out.index("{"):out.rindex("}") + 1])["test"]
+    assert printed["rows"] == len(test)
+    assert printed["auc"] == pytest.approx(ctr.load(tmp_path / "lr").evaluate(test)["auc"], abs=1e-6)
+    assert main(["fit", "--spec", spec, "--data", str(tmp_path / "train"), "--test", str(tmp_path / "test.jsonl"),
+                 "--model", "lr", "--epochs", "1", "--patience", "1"]) == 2
+    assert "--patience stops on the validation AUC, and no --valid is given" in capsys.readouterr().err
 
 
 class _Killed(BaseException):
