@@ -29,7 +29,7 @@ from ._args import check_arguments, check_choice
 from ._files import COMPRESSED, JSON, UNDECOMPRESSABLE, check_output, first_unreadable, format_suffix, opener
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError, first_line
-from .features import MISSING_INT
+from .features import MISSING_INT, check_epoch_unit
 from .spec import (
     EPOCH_UNIT_NAMES,
     Categorical,
@@ -701,7 +701,9 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, which the encoder serves as missing
             return _numbers(column, where).astype(np.float32)
     if isinstance(f, Timestamp):
-        return _epoch_counts(column, where, f.unit)
+        stamps = _epoch_counts(column, where, f.unit)
+        check_epoch_unit(stamps, f)
+        return stamps
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
     if isinstance(f, MultiCategorical | History):

@@ -30,7 +30,7 @@ from .errors import CtrError, first_line
 from .export_files import DAMAGED, METADATA, ExportError, check_export_target, read_metadata
 from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
-from .spec import FeatureSpec, describe_spec, raw_dtype
+from .spec import EPOCH_UNITS, FeatureSpec, describe_spec, raw_dtype
 
 if TYPE_CHECKING:
     from .models.base import RankingModel
@@ -144,7 +144,7 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
             values = list(centre + rng.normal(size=n) * 2)
             values[0], values[1] = float("nan"), float("inf")
         elif dtype == "int64" and f.kind == "timestamp":
-            values = list(1_500_000_000 + rng.integers(0, 10**8, n))
+            values = list((1_500_000_000 + rng.integers(0, 10**8, n)) * EPOCH_UNITS[f.unit])  # in its unit
         elif dtype == "int64":
             known = [int(v) for v in vocab[:n] if v.lstrip("-").isdigit()] or [1, 2]
             values = [known[i % len(known)] for i in range(n)]

@@ -129,10 +129,17 @@ def test_epoch_numbers_in_another_unit_than_the_specs_are_refused_naming_the_uni
         spec = ctr.FeatureSpec([ctr.Timestamp("ts", column="when", unit=unit)])
         with pytest.raises(ctr.DataError, match=rf"feature 'ts' \(timestamp, column 'when'\): the values \(typically "
                                                 rf"\d+\) read as \w+ since the epoch fall in {found}; they look like "
-                                                rf"{fits} in the spec, or give the column as datetimes"):
+                                                rf"{fits} in the spec before training, or send \w+ \(or "
+                                                rf"datetimes\) to a model trained on them"):
             _fit(spec, pd.DataFrame({"when": given}))
     # Small seconds are relative times (a week of hours), which the calendar parts read as 1970's.
     _fit(ctr.FeatureSpec([ctr.Timestamp("ts")]), pd.DataFrame({"ts": np.arange(0, 7 * 86400, 3600)}))
+    # A request too: milliseconds sent to a model of seconds were served as times 50,000 years ahead.
+    spec = ctr.FeatureSpec([ctr.Timestamp("ts")])
+    _, encode = _fit(spec, pd.DataFrame({"ts": seconds}))
+    with pytest.raises(ctr.DataError, match=r"fall in year 52,6\d\d; they look like milliseconds: .* or send seconds"):
+        encode(pd.DataFrame({"ts": seconds[:1] * 1000}))
+    assert encode(pd.DataFrame({"ts": [seconds[0], ctr.MISSING_INT]}))["ts"].shape == (2, 2)  # missing is no time
 
 
 def test_shared_embedding_fits_one_vocabulary_over_all_members():
