@@ -66,5 +66,9 @@ def test_random_raw_rows_give_finite_probabilities(served, data) -> None:
         row[f.source] = data.draw(st.lists(strategy, min_size=n, max_size=n))
     frame = pd.DataFrame({k: pd.Series(v, dtype="float32" if isinstance(v[0], float) else
                                        "int64" if isinstance(v[0], int) else object) for k, v in row.items()})
-    p = served.predict(frame)
+    try:
+        p = served.predict(frame)
+    except ctr.DataError as err:  # times that are mostly no plausible date (milliseconds read as seconds)
+        assert "(timestamp, column" in str(err) and "since the epoch fall in" in str(err), err
+        return
     assert p.shape == (n,) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
