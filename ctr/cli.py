@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     draft.add_argument("--out", help="write the spec to this new .yaml file (default: print it)")
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
-    fit.add_argument("--spec", help="feature spec YAML (required; `ctr draft-spec` drafts one from the data)")
+    fit.add_argument("--spec", help="feature spec YAML, or a ready spec's name (synthetic, movielens-100k, "
+                                    "movielens-1m, frappe, criteo); required: `ctr draft-spec` drafts one from data")
     fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, CSV or JSON "
                                                    "lines; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
@@ -156,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
                                                        "rates and cardinalities, and a PNG of the distributions")
-    inspect.add_argument("--spec", help="feature spec YAML (required without --model; `ctr draft-spec` drafts one "
-                                        "from the data)")
+    inspect.add_argument("--spec", help="feature spec YAML or a ready spec's name, as for fit (required without "
+                                        "--model; `ctr draft-spec` drafts one from the data)")
     inspect.add_argument("--model", help="an export folder: set the data beside what the model was fitted on (its "
                                          "missing rates, vocabularies and means) and name the skew; its spec is the "
                                          "default")
@@ -204,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--out", required=True, help="the ONNX file to write, e.g. runs/deepfm.onnx")
 
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
-    describe.add_argument("spec", help="feature spec YAML, or an export folder (shows fitted sizes)")
+    describe.add_argument("spec", help="feature spec YAML, a ready spec's name (movielens-100k, ...), or an export "
+                                       "folder (shows fitted sizes)")
 
     args = parser.parse_args(argv)
     try:
@@ -222,7 +224,6 @@ def _check_paths(args: argparse.Namespace) -> None:
     and an --out or --plot whose ending names no format before TensorFlow starts, which took 3 to 4 s
     before a typo was reported (and, for a figure, came after the work, as a matplotlib traceback)."""
     from .export_files import check_export_target, read_metadata
-    from .spec import FeatureSpec
 
     if args.command != "fit" and getattr(args, "model", None):  # fit's --model names a model to train
         read_metadata(Path(args.model))
@@ -230,7 +231,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     if export and getattr(args, export):  # not after the training
         check_export_target(getattr(args, export))
     if args.command != "describe" and getattr(args, "spec", None):  # describe's is a spec or an export
-        FeatureSpec.from_yaml(args.spec)
+        read_spec(args.spec)
     if getattr(args, "data", None):
         _data_format(args.data, getattr(args, "format", "auto"))
     if args.command in ("fit", "inspect-data") and args.spec is None and not (
@@ -239,6 +240,13 @@ def _check_paths(args: argparse.Namespace) -> None:
         # told how to get one.
         given = " ".join(shlex.quote(a) for a in ("--data", args.data) + (
             ("--format", args.format) if args.format != "auto" else ()))
+        from .datasets import READY_SPECS
+
+        ready = _data_format(args.data, args.format)
+        if ready in READY_SPECS:  # a data set whose spec ctr carries
+            raise ArgumentError(f"the following arguments are required: --spec (a feature spec YAML, or a ready "
+                                f"spec's name); for this data ({ready}), pass --spec {ready}, or draft one: "
+                                f"ctr draft-spec {given} --out spec.yaml")
         raise ArgumentError(f"the following arguments are required: --spec (a feature spec YAML); draft one from "
                             f"the data, check it, then pass it: ctr draft-spec {given} --out spec.yaml")
     for flag in ("train", "seen", "valid", "test"):  # tables of interactions, or a click model's other rows
@@ -276,7 +284,7 @@ def _fit(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec, Label
 
     _check_fit_flags(args)  # before TensorFlow starts and the data loads, as main checks the paths
-    spec = FeatureSpec.from_yaml(args.spec)
+    spec = read_spec(args.spec)
     if args.model not in _RECOMMENDERS and args.negatives is None and spec.label is None:
         raise ArgumentError(f"spec {spec.name!r} has no label, and a click model learns what gets clicked: give "
                             "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
@@ -820,9 +828,7 @@ def _parse_value(feature, text: str):
 
 def _downsample(args: argparse.Namespace) -> int:
     from . import data
-    from .spec import FeatureSpec
-
-    spec = FeatureSpec.from_yaml(args.spec)
+    spec = read_spec(args.spec)
     source = _streamed_source(args.data, args.format)
     out = data.downsample_negatives(source, spec, keep=args.keep, seed=args.seed, out=args.out)
     print(f"ctr downsample: {data.count_rows(out):,} of {data.count_rows(source):,} rows written to {out}")
@@ -890,7 +896,7 @@ def _inspect_data(args: argparse.Namespace) -> int:
     from .inspect import inspect_data, plot_data_report
     from .spec import FeatureSpec
 
-    spec = FeatureSpec.from_yaml(args.spec if args.spec else Path(args.model) / "assets" / "spec.yaml")
+    spec = read_spec(args.spec) if args.spec else FeatureSpec.from_yaml(Path(args.model) / "assets" / "spec.yaml")
     frame = load_table(args.data, args.format, spec=spec)
     report = inspect_data(frame, spec, model=args.model)
     print(report.to_text())
@@ -935,8 +941,25 @@ def _describe(args: argparse.Namespace) -> int:
         metadata = read_metadata(target)  # names what is missing when the folder is not an export
         print(describe_export(metadata, FeatureSpec.from_yaml(target / "assets" / "spec.yaml")))
     else:
-        print(FeatureSpec.from_yaml(target).describe())
+        print(read_spec(args.spec).describe())
     return 0
+
+
+def read_spec(source: str) -> Any:
+    """--spec: a spec YAML file, or the name of a data set's ready spec (`ctr.datasets.READY_SPECS`:
+    `--spec movielens-100k`), which a pip install carries where the repository's feature_specs/ are absent."""
+    from .datasets import READY_SPECS
+    from .errors import SpecError
+    from .spec import FeatureSpec
+
+    if source in READY_SPECS and not Path(source).exists():
+        return READY_SPECS[source]()
+    try:
+        return FeatureSpec.from_yaml(source)
+    except SpecError as err:
+        if "no spec file at" not in str(err):
+            raise
+        raise SpecError(f"{err.problems[0]}; or name a ready spec: {', '.join(READY_SPECS)}") from None
 
 
 def _data_format(source: str, fmt: str = "auto") -> str:

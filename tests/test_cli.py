@@ -60,12 +60,14 @@ for argv, said in [
         (["recommend", "--model", "no-such-export", "--user", "1"], "no-such-export: no SavedModel here"),
         (["inspect-data", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file"),
         (["fit", "--data", "no such.csv"], "--data 'no such.csv': no such file"),  # before the spec is asked for
-        (["fit", "--data", "synthetic", "--model", "fm"], "the following arguments are required: --spec (a feature "
-         "spec YAML); draft one from the data, check it, then pass it: ctr draft-spec --data synthetic --out "
-         "spec.yaml"),
+        (["fit", "--data", "SPEC", "--format", "table", "--model", "fm"], "the following arguments are required: "
+         "--spec (a feature spec YAML); draft one from the data, check it, then pass it: ctr draft-spec --data "),
         (["inspect-data", "--data", "synthetic", "--format", "synthetic"],
-         "required: --spec (a feature spec YAML); draft one from the data, check it, then pass it: ctr draft-spec "
-         "--data synthetic --format synthetic --out spec.yaml"),
+         "required: --spec (a feature spec YAML, or a ready spec's name); for this data (synthetic), pass --spec "
+         "synthetic, or draft one: ctr draft-spec --data synthetic --format synthetic --out spec.yaml"),
+        (["fit", "--data", "synthetic", "--format", "movielens-100k"], "pass --spec movielens-100k, or draft one"),
+        (["fit", "--spec", "no-such-spec", "--data", "synthetic"], "no spec file at no-such-spec; or name a ready "
+         "spec: synthetic, movielens-100k, movielens-1m, frappe, criteo"),
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--train", "no-such.parquet"],
          "--train 'no-such.parquet': no such file or folder"),
         (["predict", "--model", "EXPORT", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file"),

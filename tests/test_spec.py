@@ -28,6 +28,12 @@ def test_every_bundled_spec_loads_and_round_trips_through_yaml():
 def test_bundled_synthetic_yaml_is_the_embedded_spec():
     assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "synthetic.yaml") == ctr.datasets.synthetic_spec()
     assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "frappe.yaml") == ctr.datasets.frappe_spec()
+    assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml") == ctr.datasets.movielens_spec()
+    # The shell's --spec NAME: each data set's ready spec, carried by the package.
+    from ctr.cli import read_spec
+
+    for name, spec in ctr.datasets.READY_SPECS.items():
+        assert read_spec(name) == spec() and spec().name == name.replace("-1m", "-100k")
 
 
 def test_python_and_yaml_build_the_same_spec():
