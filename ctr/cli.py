@@ -946,20 +946,11 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def read_spec(source: str) -> Any:
-    """--spec: a spec YAML file, or the name of a data set's ready spec (`ctr.datasets.READY_SPECS`:
-    `--spec movielens-100k`), which a pip install carries where the repository's feature_specs/ are absent."""
-    from .datasets import READY_SPECS
-    from .errors import SpecError
+    """--spec: a spec YAML file, or the name of a data set's ready spec (`--spec movielens-100k`), which a pip
+    install carries where the repository's feature_specs/ are absent."""
     from .spec import FeatureSpec
 
-    if source in READY_SPECS and not Path(source).exists():
-        return READY_SPECS[source]()
-    try:
-        return FeatureSpec.from_yaml(source)
-    except SpecError as err:
-        if "no spec file at" not in str(err):
-            raise
-        raise SpecError(f"{err.problems[0]}; or name a ready spec: {', '.join(READY_SPECS)}") from None
+    return FeatureSpec.of(source)
 
 
 def _data_format(source: str, fmt: str = "auto") -> str:

@@ -279,6 +279,23 @@ class FeatureSpec:
         return cls(features=tuple(features), label=label, **kwargs)
 
     @classmethod
+    def of(cls, spec: FeatureSpec | str | Path) -> FeatureSpec:
+        """A spec given as itself, as a YAML file's path (or YAML text), or as the name of a data set's
+        ready spec (`ctr.datasets.READY_SPECS`: "movielens-100k"), which the package carries."""
+        if isinstance(spec, FeatureSpec):
+            return spec
+        from .datasets import READY_SPECS  # the data sets' module builds its specs with this one
+
+        if isinstance(spec, str) and spec in READY_SPECS and not Path(spec).exists():
+            return READY_SPECS[spec]()
+        try:
+            return cls.from_yaml(spec)
+        except SpecError as err:
+            if not err.problems[0].startswith("<file>: no spec file at"):
+                raise
+            raise SpecError(f"{err.problems[0]}; or name a ready spec: {', '.join(READY_SPECS)}") from None
+
+    @classmethod
     def from_yaml(cls, source: str | Path) -> FeatureSpec:
         """Load a spec from a YAML file path, or from YAML text when `source` contains a newline."""
         text = str(source)

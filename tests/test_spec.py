@@ -34,6 +34,11 @@ def test_bundled_synthetic_yaml_is_the_embedded_spec():
 
     for name, spec in ctr.datasets.READY_SPECS.items():
         assert read_spec(name) == spec() and spec().name == name.replace("-1m", "-100k")
+    # In Python too, as a model's spec.
+    assert ctr.LogisticRegression("movielens-100k").spec == ctr.datasets.movielens_spec()
+    assert ctr.Popularity("frappe").spec == ctr.FeatureSpec.of(ctr.datasets.frappe_spec()) == ctr.datasets.frappe_spec()
+    with pytest.raises(ctr.SpecError, match=r"no spec file at movielens\.yaml; or name a ready spec: synthetic, "):
+        ctr.DeepFM("movielens.yaml")
 
 
 def test_python_and_yaml_build_the_same_spec():

@@ -541,7 +541,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
-        self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        self.spec = FeatureSpec.of(spec)
         self.weight_averaging, self.embedding_updates = weight_averaging, embedding_updates
         if self.spec.label is None:
             raise DataError(f"spec {self.spec.name!r} has no label section; a click model learns what gets clicked, "

@@ -37,7 +37,7 @@ class Popularity(RankingEvaluation, KerasNames):
     _KERAS_NAMES = POPULARITY_NAMES
 
     def __init__(self, spec: FeatureSpec | str | Path):
-        self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        self.spec = FeatureSpec.of(spec)
         refuse_weights(self.spec, "Popularity")
         self.user_key, self.item_key = keys(self.spec)
         self.counts_: np.ndarray | None = None

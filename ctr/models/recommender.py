@@ -131,7 +131,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         check_no_other_arguments(type(self), others)
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
-        self.spec = spec if isinstance(spec, FeatureSpec) else FeatureSpec.from_yaml(spec)
+        self.spec = FeatureSpec.of(spec)
         refuse_weights(self.spec, type(self).__name__)
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
