@@ -224,6 +224,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     and an --out or --plot whose ending names no format before TensorFlow starts, which took 3 to 4 s
     before a typo was reported (and, for a figure, came after the work, as a matplotlib traceback)."""
     from .export_files import check_export_target, read_metadata
+    from .spec import FeatureSpec
 
     if args.command != "fit" and getattr(args, "model", None):  # fit's --model names a model to train
         read_metadata(Path(args.model))
@@ -231,7 +232,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     if export and getattr(args, export):  # not after the training
         check_export_target(getattr(args, export))
     if args.command != "describe" and getattr(args, "spec", None):  # describe's is a spec or an export
-        read_spec(args.spec)
+        FeatureSpec.of(args.spec)  # a file, or a ready spec's name
     if getattr(args, "data", None):
         _data_format(args.data, getattr(args, "format", "auto"))
     if args.command in ("fit", "inspect-data") and args.spec is None and not (
@@ -284,7 +285,7 @@ def _fit(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec, Label
 
     _check_fit_flags(args)  # before TensorFlow starts and the data loads, as main checks the paths
-    spec = read_spec(args.spec)
+    spec = FeatureSpec.of(args.spec)
     if args.model not in _RECOMMENDERS and args.negatives is None and spec.label is None:
         raise ArgumentError(f"spec {spec.name!r} has no label, and a click model learns what gets clicked: give "
                             "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
@@ -558,6 +559,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_clicks, evaluate_ranking
     from .export import load
     from .export_recommend import RecommenderExport
+    from .inspect import feature_skew
     from .metrics import reliability
 
     served = load(args.model)
@@ -584,8 +586,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         scored = evaluate_clicks("ctr evaluate", served.spec, lambda rows: served.predict(rows, verbose=1), frame,
                                  args.group_by)
     y, p, w, result = scored.labels, scored.probabilities, scored.weights, scored.figures
-    from .inspect import feature_skew
-
     for line in feature_skew(frame, served):  # the likely cause of a poor figure, before it is read
         warnings.warn(f"skew: {line} (ctr inspect-data --model {args.model} --data ... sets every feature beside "
                       "training)", stacklevel=1)
@@ -828,7 +828,9 @@ def _parse_value(feature, text: str):
 
 def _downsample(args: argparse.Namespace) -> int:
     from . import data
-    spec = read_spec(args.spec)
+    from .spec import FeatureSpec
+
+    spec = FeatureSpec.of(args.spec)
     source = _streamed_source(args.data, args.format)
     out = data.downsample_negatives(source, spec, keep=args.keep, seed=args.seed, out=args.out)
     print(f"ctr downsample: {data.count_rows(out):,} of {data.count_rows(source):,} rows written to {out}")
@@ -896,7 +898,7 @@ def _inspect_data(args: argparse.Namespace) -> int:
     from .inspect import inspect_data, plot_data_report
     from .spec import FeatureSpec
 
-    spec = read_spec(args.spec) if args.spec else FeatureSpec.from_yaml(Path(args.model) / "assets" / "spec.yaml")
+    spec = FeatureSpec.of(args.spec) if args.spec else FeatureSpec.from_yaml(Path(args.model) / "assets" / "spec.yaml")
     frame = load_table(args.data, args.format, spec=spec)
     report = inspect_data(frame, spec, model=args.model)
     print(report.to_text())
@@ -941,16 +943,8 @@ def _describe(args: argparse.Namespace) -> int:
         metadata = read_metadata(target)  # names what is missing when the folder is not an export
         print(describe_export(metadata, FeatureSpec.from_yaml(target / "assets" / "spec.yaml")))
     else:
-        print(read_spec(args.spec).describe())
+        print(FeatureSpec.of(args.spec).describe())
     return 0
-
-
-def read_spec(source: str) -> Any:
-    """--spec: a spec YAML file, or the name of a data set's ready spec (`--spec movielens-100k`), which a pip
-    install carries where the repository's feature_specs/ are absent."""
-    from .spec import FeatureSpec
-
-    return FeatureSpec.of(source)
 
 
 def _data_format(source: str, fmt: str = "auto") -> str:

@@ -220,8 +220,8 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
         if summary.unseen_rate - (summary.trained_unseen_rate or 0.0) >= _SKEW_UNSEEN or separator:
             why = (f": are they separated by {separator!r}, where the spec says {f.separator!r}?" if separator else
                    ": new ones, or ids spelled another way?" if f.name in keys else ": renamed or re-encoded?")
-            then = f" (against {summary.trained_unseen_rate:.1%} of the training data's, cut by min_count or " \
-                   "max_tokens)" if summary.trained_unseen_rate else ""
+            then = (f" (against {summary.trained_unseen_rate:.1%} of the training data's, cut by min_count or "
+                    "max_tokens)" if summary.trained_unseen_rate else "")
             found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values are outside the model's vocabulary "
                          f"(e.g. {', '.join(map(repr, summary.unseen))}), and are served as unseen{then}{why}")
     stats = state["numeric"].get(f.name) if isinstance(f, Numeric) else None

@@ -30,10 +30,8 @@ def test_bundled_synthetic_yaml_is_the_embedded_spec():
     assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "frappe.yaml") == ctr.datasets.frappe_spec()
     assert FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml") == ctr.datasets.movielens_spec()
     # The shell's --spec NAME: each data set's ready spec, carried by the package.
-    from ctr.cli import read_spec
-
     for name, spec in ctr.datasets.READY_SPECS.items():
-        assert read_spec(name) == spec() and spec().name == name.replace("-1m", "-100k")
+        assert FeatureSpec.of(name) == spec() and spec().name == name.replace("-1m", "-100k")
     # In Python too, as a model's spec.
     assert ctr.LogisticRegression("movielens-100k").spec == ctr.datasets.movielens_spec()
     assert ctr.Popularity("frappe").spec == ctr.FeatureSpec.of(ctr.datasets.frappe_spec()) == ctr.datasets.frappe_spec()
