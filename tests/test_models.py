@@ -297,6 +297,18 @@ def test_keras_callbacks_history_and_tensorboard_logs(spec, splits, tmp_path):
     assert len(model.history_["loss"]) == 3
 
 
+def test_validation_data_without_a_column_is_named_as_such_before_the_training_pass(spec, splits, tmp_path):
+    """It was found after the preprocessing pass over the training rows, as 'missing from the data'."""
+    train, valid, _ = splits
+    valid.drop(columns="rating").to_csv(tmp_path / "valid.csv", index=False)
+    for given, where in ((valid.drop(columns="rating"), "the validation data"),
+                         (str(tmp_path / "valid.csv"), str(tmp_path / "valid.csv"))):
+        model = ctr.LogisticRegression(spec)
+        with pytest.raises(ctr.DataError, match=rf"column 'rating' is missing from {re.escape(where)}; it has"):
+            model.fit(train, validation_data=given, epochs=1, verbose=0)
+        assert not model.preprocessor_.fitted  # refused before the pass over the training rows
+
+
 def test_fit_takes_keras_validation_split_and_one_callback_and_names_a_keras_style_y(spec, splits, tmp_path):
     rows = splits[0].head(1000)
 

@@ -603,6 +603,12 @@ class RankingModel(NetworkWeights, abc.ABC):
         # Read several times below (preprocessing, row count, encoding): a request is made a table once.
         data = ctr_data.as_source(data)
         validation_data = ctr_data.as_source(validation_data) if validation_data is not None else None
+        if isinstance(validation_data, pd.DataFrame):  # named as the validation data, before the training pass
+            ctr_data.require_columns(validation_data, self.spec.columns, where="the validation data",
+                                     hint=ctr_data.column_hints(self.spec))
+        elif validation_data is not None:  # a path: its columns, from its first rows
+            next(ctr_data.iter_chunks(validation_data, self.spec.columns, chunk_rows=1,
+                                      hint=ctr_data.column_hints(self.spec), dtypes=ctr_data.csv_dtypes(self.spec)))
         backup = Path(backup_dir) if backup_dir is not None else None
         if backup is not None:
             _resume.check_same_model(backup, self)
