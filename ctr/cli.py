@@ -902,7 +902,7 @@ def _inspect_data(args: argparse.Namespace) -> int:
     frame = load_table(args.data, args.format, spec=spec)
     report = inspect_data(frame, spec, model=args.model)
     print(report.to_text())
-    print(f"\nplot: {plot_data_report(frame, spec, args.out)}")
+    print(f"\nplot: {plot_data_report(frame, spec, args.out, report)}")
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
         print(f"report: {args.json}")

@@ -314,15 +314,25 @@ def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
     return path
 
 
-def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path) -> Path:
-    """A PNG of the label (or rating) distribution and per-user / per-item interaction counts."""
+def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path,
+                     report: DataReport | None = None) -> Path:
+    """A PNG of the label (or rating) distribution and per-user / per-item interaction counts; with a
+    report made beside a model (`inspect_data(..., model=)`), each feature's missing and unseen shares
+    here and at fit below them, the features named under skew in red."""
     plt = _pyplot()
     frame = ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec))
     user_ids = [f for f in spec.by_role("user") if isinstance(f, Categorical)]
     item_ids = [f for f in spec.by_role("item") if isinstance(f, Categorical)]
     panels = 1 + bool(user_ids) + bool(item_ids)
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
-    axes = axes[0]
+    compared = [f for f in (report.features if report is not None else []) if f.trained_missing_rate is not None]
+    rows, columns = (2, max(panels, 3)) if compared else (1, panels)
+    fig, grid = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows + (0.2 * len(compared) if compared else 0)),
+                             squeeze=False)
+    axes = grid[0]
+    for ax in grid[0][panels:]:
+        ax.set_axis_off()
+    if compared:
+        _plot_beside_training(grid[1], compared, report.skew)
     if spec.label is not None:
         counts = frame[spec.label.column].value_counts().sort_index()
         axes[0].bar([str(k) for k in counts.index], counts.to_numpy(), color="#4c72b0")
@@ -345,6 +355,37 @@ def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path)
         ax.set_ylabel(f"{who}s")
     fig.suptitle(f"{spec.name}: {len(frame):,} rows")
     return save_figure(plt, fig, path)
+
+
+def _plot_beside_training(axes: Any, features: list[FeatureSummary], skew: list[str]) -> None:
+    """Missing and unseen shares of each feature, here beside at fit; a feature named under skew in red."""
+    named = {f.name for f in features if any(line.startswith(repr(f.name)) for line in skew)}
+    y = np.arange(len(features))
+    for ax, (title, here, then) in zip(axes, (("missing", "missing_rate", "trained_missing_rate"),
+                                              ("outside the vocabulary", "unseen_rate", "trained_unseen_rate")),
+                                       strict=False):
+        ax.barh(y - 0.2, [getattr(f, here) or 0.0 for f in features], height=0.4, color="#c44e52", label="here")
+        ax.barh(y + 0.2, [getattr(f, then) or 0.0 for f in features], height=0.4, color="#8c8c8c", label="at fit")
+        ax.set_yticks(y, [f.name for f in features])
+        for label, f in zip(ax.get_yticklabels(), features, strict=True):
+            label.set_color("#c44e52" if f.name in named else "black")
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of rows" if here == "missing_rate" else "share of present values")
+        ax.set_title(f"{title}: here and at fit")
+        ax.legend(loc="lower right")
+    numbers = [f for f in features if f.shift is not None]
+    axes[2].barh(np.arange(len(numbers)), [f.shift for f in numbers], color="#c44e52")
+    axes[2].set_yticks(np.arange(len(numbers)), [f.name for f in numbers])
+    for label, f in zip(axes[2].get_yticklabels(), numbers, strict=True):
+        label.set_color("#c44e52" if f.name in named else "black")
+    for edge in (-_SKEW_SHIFT, _SKEW_SHIFT):  # beyond these, skew names the feature
+        axes[2].axvline(edge, color="#8c8c8c", linestyle="--", linewidth=1)
+    axes[2].invert_yaxis()
+    axes[2].set_xlabel("training standard deviations")
+    axes[2].set_title("numbers: mean minus the training mean")
+    for ax in axes[3:]:
+        ax.set_axis_off()
 
 
 def history_panels(history: dict[str, list[float]]) -> list[tuple[str, list[str]]]:

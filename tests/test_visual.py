@@ -79,6 +79,10 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
     bad.to_parquet(tmp_path / "bad.parquet")
     assert main(["inspect-data", "--model", str(path), "--data", str(tmp_path / "bad.parquet"),
                  "--out", str(tmp_path / "report.png")]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "report.png") as image:  # a second row: missing and unseen, here and at fit
+        assert _valid_png(tmp_path / "report.png") and image.size[1] > 800
     text = capsys.readouterr().out
     assert "missing@fit   unseen  unseen@fit   shift" in text
     assert "skew: 'gender': 100.0% of its values are outside the model" in text
