@@ -489,7 +489,7 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
             hint = hint(list(have), missing)
         elif not isinstance(hint, str):
             hint = "".join(hint[c] for c in missing if c in hint)
-        indexed = [c for c in missing if frame is not None and c in frame.index.names]
+        indexed = [c for c in missing if c in frame.index.names] if frame is not None else []
         if indexed:  # a groupby's or set_index's result: the column became the index
             hint = (f" ({' and '.join(map(repr, indexed))} {'is' if len(indexed) == 1 else 'are'} the frame's "
                     f"index: pass frame.reset_index())") + hint
@@ -797,7 +797,7 @@ def _integer_history(text: np.ndarray, f: History) -> np.ndarray:
         for token in str(text[i]).split(f.separator):
             match = re.fullmatch(r"\s*([+-]?\d+)(?:\.0*)?\s*", token)
             if match is None and token.strip():
-                others = [c for c in ",;| " if c in token.strip() and c != f.separator]
+                others = [c for c in LIST_SEPARATORS if c in token.strip() and c != f.separator]
                 raise DataError(f"feature {f.name!r} (history, column {f.source!r}): lists the integer ids of "
                                 f"{f.items!r} separated by {f.separator!r}, but a row holds {text[i]!r}"
                                 + (f" (are its ids separated by {others[0]!r}? join them with {f.separator!r}, or "
@@ -811,6 +811,7 @@ _ID = r"-?(?:0|[1-9][0-9]*)"  # an integer id as str(int) spells it
 
 
 LIST_TYPES = (list, tuple, np.ndarray, set, frozenset)  # a multi-valued feature's row, in data
+LIST_SEPARATORS = ",;| "  # what a list's values are joined by, when not by the spec's separator
 
 
 def list_items(value: Any) -> Any:

@@ -198,11 +198,11 @@ class Preprocessor:
         return self.state is not None
 
     def fit(self, chunks: Iterable[Mapping[str, np.ndarray]], seed: int = 0) -> Preprocessor:
-        """One pass over raw feature chunks (name → canonical numpy array); memory stays bounded."""
+        """One pass over raw feature chunks (name → canonical numpy array, as `data.raw_features` gives
+        them, timestamps' units checked); memory stays bounded."""
         groups = self.spec.embedding_groups()
         counts = {g: _Counts() for g, members in groups.items() if not _hashed(members[0])}
         moments = {f.name: _Moments(f.transform, seed) for f in self.spec.features if isinstance(f, Numeric)}
-        stamps = [f for f in self.spec.features if isinstance(f, Timestamp)]
         absent = dict.fromkeys((f.name for f in self.spec.features), 0)
         rows = 0
         for chunk in chunks:
@@ -218,8 +218,6 @@ class Preprocessor:
                         counter.add(values[values != MISSING_INT] if f.dtype == "int" else values)
             for name, moment in moments.items():
                 moment.add(chunk[name])
-            for f in stamps:
-                check_epoch_unit(chunk[f.name], f)
         if rows == 0:
             raise DataError("the training data has no rows; preprocessing cannot be fitted on nothing")
         tables: dict[str, Any] = {}

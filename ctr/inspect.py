@@ -120,7 +120,10 @@ def inspect_data(data: ctr_data.Source, spec: FeatureSpec | None = None, *, mode
             label["weighted_positive_rate"] = float(np.average(y, weights=w)) if w.sum() > 0 else float("nan")
     summaries = [FeatureSummary(f.name, f.kind, f.role, *_missing_and_distinct(raw[f.name], f))
                  for f in spec.features]
-    skew = _skew(summaries, raw, spec, *fitted) if fitted is not None else []
+    skew = []
+    if fitted is not None:
+        sample = _skew_sample(len(frame))
+        skew = _skew(summaries, {name: values[sample] for name, values in raw.items()}, spec, *fitted)
     return DataReport(len(frame), users, items, sparsity, label, summaries, skew)
 
 
@@ -137,11 +140,10 @@ def feature_skew(data: ctr_data.Source, model: Any) -> list[str]:
 
 def _skew(summaries: list[FeatureSummary], raw: dict[str, np.ndarray], spec: FeatureSpec, model_spec: FeatureSpec,
           state: dict[str, Any]) -> list[str]:
-    """Fill each summary's comparison with the model's fitted state; what is far off, as sentences."""
+    """Fill each summary's comparison with the model's fitted state, measured on `raw` (the sampled rows,
+    `_skew_sample`); what is far off, as sentences."""
     keys = {ids[0].name for ids in ([f for f in spec.by_role(role) if isinstance(f, Categorical)]
                                     for role in ("user", "item")) if ids}  # the user's and item's ids
-    rows = _skew_sample(len(next(iter(raw.values()))) if raw else 0)
-    raw = {name: values[rows] for name, values in raw.items()}
     found = []
     for summary, f in zip(summaries, spec.features, strict=True):
         known = next((m for m in model_spec.features if m.name == f.name), None)
@@ -243,7 +245,7 @@ def _other_separator(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | 
     if not isinstance(f, MultiCategorical | History) or not pd.api.types.is_string_dtype(unseen.dtype):
         return None
     known = set(map(_text, vocabulary))
-    for separator in ",;| ":
+    for separator in ctr_data.LIST_SEPARATORS:
         joined = unseen[unseen.str.contains(separator, regex=False)] if separator != f.separator else unseen[:0]
         parts = [p.strip() for value in joined[:1000] for p in value.split(separator) if p.strip()]
         if len(joined) >= len(unseen) / 2 and parts and sum(p in known for p in parts) >= 0.9 * len(parts):
@@ -273,19 +275,13 @@ def _text(token: Any) -> str:
 def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]:
     if len(values) == 0:
         return 0.0, 0
-    if values.dtype == object:
-        missing = float(np.mean(values == ""))
-        if isinstance(feature, MultiCategorical):
-            tokens = {t.strip() for v in values for t in v.split(feature.separator) if t.strip()}
-            return missing, len(tokens)
-        if isinstance(feature, Text):
-            return missing, len({t for v in values for t in v.lower().split()})
-        return missing, len(np.unique(values[values != ""]))
-    if values.dtype == np.int64:
-        present = values[values != MISSING_INT]
-        return 1.0 - len(present) / len(values), len(np.unique(present))
-    present = values[np.isfinite(values)]
-    return 1.0 - len(present) / len(values), len(np.unique(present))
+    missing = missing_mask(values)
+    present = values[~missing]
+    if isinstance(feature, MultiCategorical):
+        return float(missing.mean()), len({t.strip() for v in present for t in v.split(feature.separator) if t.strip()})
+    if isinstance(feature, Text):
+        return float(missing.mean()), len({t for v in present for t in v.lower().split()})
+    return float(missing.mean()), len(np.unique(present))
 
 
 def _pyplot() -> Any:
