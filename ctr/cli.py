@@ -50,10 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    "lines; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
-    fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], default="deepfm",
+    fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS],
                      help="a click model (lr, fm, deepfm, dcn: random split, AUC) or a recommender (mf, bpr, neumf, "
                           "two_tower, or the popularity baseline: each user's latest interaction held out for test "
-                          "and the one before for validation, ranked against the whole catalogue)")
+                          "and the one before for validation, ranked against the whole catalogue); default deepfm, "
+                          "or --warm-start-from's")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
     fit.add_argument("--epochs", type=int, default=5)
     fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
@@ -103,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "one (--patience then watches the epochs from there); removed when training completes")
     fit.add_argument("--backup-every", type=int, metavar="STEPS",
                      help="with --backup-dir: a checkpoint every STEPS training steps instead of every epoch")
+    fit.add_argument("--warm-start-from", metavar="DIR",
+                     help="a click model's export to start from (retraining on newer data): its weights, each "
+                          "embedding row carried over by its value onto the vocabularies fitted on --data; its "
+                          "model, settings and spec unless --model, the flags or --spec say otherwise")
 
     evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
     evaluate.add_argument("--model", required=True, help="export folder")
@@ -228,6 +233,8 @@ def _check_paths(args: argparse.Namespace) -> None:
 
     if args.command != "fit" and getattr(args, "model", None):  # fit's --model names a model to train
         read_metadata(Path(args.model))
+    if args.command == "fit":
+        _warm_start_defaults(args)
     export = {"fit": "export", "demo": "out"}.get(args.command)
     if export and getattr(args, export):  # not after the training
         check_export_target(getattr(args, export))
@@ -262,6 +269,28 @@ def _check_paths(args: argparse.Namespace) -> None:
     figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))
+
+
+def _warm_start_defaults(args: argparse.Namespace) -> None:
+    """fit's --model and --spec: those given, else --warm-start-from's (checked to be a click model's export),
+    else DeepFM and none."""
+    if args.warm_start_from is None:
+        args.model = args.model or "deepfm"
+        return
+    from .export_files import read_metadata
+
+    metadata = read_metadata(Path(args.warm_start_from))
+    names = {"LogisticRegression": "lr", "FM": "fm", "DeepFM": "deepfm", "DCN": "dcn"}
+    if metadata.get("model") not in names:
+        raise ArgumentError(f"--warm-start-from {args.warm_start_from}: a {metadata.get('model')} export; a fit "
+                            f"starts from a click model's ({', '.join(_CLICK_MODELS)})")
+    args.model = args.model or names[metadata["model"]]
+    if args.model in _RECOMMENDERS:
+        raise ArgumentError(f"--warm-start-from starts a click model ({', '.join(_CLICK_MODELS)}) from an earlier "
+                            f"one; {args.model} is a recommender")
+    args.spec = args.spec or str(Path(args.warm_start_from) / "assets" / "spec.yaml")
+    # The settings --warm-start-from's model was trained with: the flags and --param change them (_fit).
+    args.warm_settings = metadata["config"] if args.model == names[metadata["model"]] else {}
 
 
 def _warning_line(command: str) -> Callable[..., None]:
@@ -303,6 +332,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.model == "popularity":
         kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
+    kwargs = {**getattr(args, "warm_settings", {}), **kwargs}
     if args.model in _RECOMMENDERS:
         frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
         model, history = _fit_recommender(args, spec, frame, kwargs, held_out_by)
@@ -329,7 +359,8 @@ def _fit(args: argparse.Namespace) -> int:
                                 + ("no --valid is given" if args.test else "--split leaves no validation rows"))
         stopping = _early_stopping(args, f"val_{args.stop_on}", mode="min" if args.stop_on == "logloss" else "max")
         model.fit(train, validation_data=valid, epochs=args.epochs, logdir=args.logdir, callbacks=stopping,
-                  group_by=args.group_by if valid is not None else None, **_backup(args))
+                  group_by=args.group_by if valid is not None else None, warm_start_from=args.warm_start_from,
+                  **_backup(args))
         _report_stopping(stopping)
         history = model.history_
         if test is not None:

@@ -69,6 +69,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True,
         "missing_int": int(np.iinfo(np.int64).min),
         "preprocessing": model.preprocessor_.state,
         "history": model.history_ if history is None else history,
+        "warm_start": model.warm_start_,
     }
 
     def write(tmp: Path) -> None:
@@ -168,6 +169,10 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
                 + ", ".join(f"{name} ({dtype})" for name, dtype in metadata["inputs"].items()))
     fitted = Preprocessor(spec, metadata["preprocessing"])
     head = f"{metadata['model']} {metadata['config']}\n"
+    if metadata.get("warm_start"):
+        from .models._warm import describe
+
+        head += describe(metadata["warm_start"]) + "\n"
     if metadata["model"] == "RecommendationPipeline":
         head = (f"{metadata['model']}: {metadata['retriever']} retrieves {metadata['n_candidates']} candidates, "
                 f"{metadata['ranker']} re-ranks them {metadata['config']}\n"

@@ -335,6 +335,22 @@ def _keras_y(env: dict) -> None:
     assert model.fit(rows, rows.head(100).to_dict("records"), verbose=0)  # a list of rows is data
 
 
+def _warm_start_mismatch(env: dict) -> None:
+    rows = env["frame"].head(500)
+    with pytest.raises(ArgumentError, match=r"DeepFM\.fit: warm_start_from is a LogisticRegression \(.*lr\) and "
+                                            r"this is a DeepFM"):
+        ctr.DeepFM(env["spec"]).fit(rows, warm_start_from=env["export"], verbose=0)
+    fm = ctr.FM(env["spec"], embedding_dim=4)
+    fm.fit(rows, verbose=0)
+    with pytest.raises(ArgumentError, match=r"has weights of other shapes \(embedding_dim 4 before, 8 now\)"):
+        ctr.FM(env["spec"], embedding_dim=8).fit(rows, warm_start_from=fm, verbose=0)
+    deepfm = ctr.DeepFM(env["spec"], embedding_dim=4, hidden_units=(8,))
+    deepfm.fit(rows, verbose=0)
+    fewer = ctr.FeatureSpec([f for f in env["spec"].features if f.name != "price"], label=env["spec"].label)
+    with pytest.raises(ArgumentError, match=r"features removed: price"):
+        ctr.DeepFM(fewer, embedding_dim=4, hidden_units=(8,)).fit(rows, warm_start_from=deepfm, verbose=0)
+
+
 def _pickled_trained_model(env: dict) -> None:
     import copy
     import pickle
@@ -574,6 +590,10 @@ CATALOGUE: list[Case] = [
     Case("arguments", "labels given apart from the data, as Keras takes them (`evaluate(rows, labels)`, "
          "`fit(rows, (rows, labels))`)",
          "ArgumentError: the labels are the data's label column", _keras_y),
+    Case("arguments", "`warm_start_from` a model whose weights do not fit (another kind, another `embedding_dim`, "
+         "a feature more or fewer for a DeepFM's MLP)",
+         "ArgumentError naming both models and what differs (the settings before and now, the features added or "
+         "removed); settings and kind before the pass over the data", _warm_start_mismatch),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),

@@ -41,7 +41,7 @@ from ..errors import ArgumentError, CtrError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
 from ..spec import FeatureSpec, describe_spec
-from . import _resume
+from . import _resume, _warm
 from ._adam import LazyAdam
 
 _ENCODE_CHUNK = 65_536
@@ -508,6 +508,8 @@ def summary_text(model: Any) -> str:
     """What Keras' `summary()` shows, for one of our models: its class and settings, its features with
     their fitted table sizes, and each trainable weight with its shape and parameter count."""
     lines = [f"{type(model).__name__} {model.get_config()}", describe_spec(model.spec, model.preprocessor_)]
+    if getattr(model, "warm_start_", None):  # the recommenders have none
+        lines.insert(1, _warm.describe(model.warm_start_))
     if model.network_ is None:
         return "\n".join([*lines, "(not trained yet: fit makes the weights)"])
     rows = [("weight", "shape", "parameters")]
@@ -534,6 +536,9 @@ class RankingModel(NetworkWeights, abc.ABC):
 
     _KERAS_NAMES = CLICK_MODEL_NAMES
 
+    # The settings that decide the shapes of the weights: a warm start needs them unchanged.
+    weight_settings: tuple[str, ...] = ("embedding_dim",)
+
     def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
                  embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0, **others: Any):
@@ -557,6 +562,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         self._score: tuple[_RankingNetwork, Any] | None = None  # (network, its traced call), made on first use
         self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.history_: dict[str, list[float]] = {}
+        self.warm_start_: dict[str, Any] | None = None  # what fit(warm_start_from=) carried over, for the export
 
     # -- what each model defines ----------------------------------------------------------------
     @abc.abstractmethod
@@ -582,7 +588,7 @@ class RankingModel(NetworkWeights, abc.ABC):
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
             in_memory: bool | None = None, group_by: str | None = None,
-            validation_split: float | None = None) -> keras.callbacks.History:
+            validation_split: float | None = None, warm_start_from: Any = None) -> keras.callbacks.History:
         """Train on `data` (fitting the preprocessing first if needed); returns the Keras History.
 
         `backup_dir` makes training resumable: checkpoints are written there every `backup_every`
@@ -593,11 +599,22 @@ class RankingModel(NetworkWeights, abc.ABC):
         form would exceed 1 GB are streamed. `group_by` (a column of the validation data, e.g.
         "user_id") adds each epoch's validation group AUC over its values to the logs as `val_gauc`,
         which `keras.callbacks.EarlyStopping(monitor="val_gauc", mode="max")` can watch.
-        `validation_split` validates on the last share of the rows, as Keras does.
+        `validation_split` validates on the last share of the rows, as Keras does. `warm_start_from` (an
+        earlier model of this kind: fitted, loaded or an export's folder) makes an untrained model start
+        from its weights, each embedding row carried over by the value it stands for onto the
+        vocabularies fitted on `data` (new values start afresh); see `ctr.models._warm`.
         """
-        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
+        owner = f"{type(self).__name__}.fit"
+        check_arguments(owner, epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
-        data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
+        previous = None
+        if warm_start_from is not None:
+            if self.network_ is not None:
+                raise ArgumentError(f"{owner}: this model is trained, and fit carries on from its weights; "
+                                    "warm_start_from starts an untrained model from another's")
+            previous = _warm.previous_model(warm_start_from, owner)
+            _warm.check_settings(previous, self, owner)  # before the pass over the data, as far as settings go
+        data, validation_data, callbacks = fit_inputs(owner, self.spec, data,
                                                       validation_data, validation_split, callbacks)
         batch_size = batch_size or self.batch_size
         # Read several times below (preprocessing, row count, encoding): a request is made a table once.
@@ -631,6 +648,14 @@ class RankingModel(NetworkWeights, abc.ABC):
                 self.network_ = _RankingNetwork(self.build_scorer(self.preprocessor_.fields(),
                                                                   self.preprocessor_.table_sizes()))
                 self.network_.compile(optimizer=self._optimizer())
+                if previous is not None:  # before the optimizer is built, so that its average starts from them
+                    self.network_.scorer(self._encoded_empty())
+                    try:
+                        self.warm_start_ = _warm.carry(previous, self, owner)
+                    except CtrError:
+                        self.network_ = None  # untrained still: not a trained model that fit would carry on
+                        raise
+                    _resume.progress(verbose, _warm.describe(self.warm_start_))
         valid = None
         if validation_data is not None:
             if streamed:
@@ -755,9 +780,7 @@ class RankingModel(NetworkWeights, abc.ABC):
                 if batch is not None:
                     yield batch
 
-        empty = {f.name: tf.zeros([0], spec.dtype) for f, spec in
-                 zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
-        signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in encode(empty).items()}
+        signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in self._encoded_empty().items()}
         ds = tf.data.Dataset.from_generator(
             errors.wrap(batches), output_signature=(signature, tf.TensorSpec(
                 [None] if self.spec.label.weight is None else [None, 2], tf.float32)))
@@ -862,9 +885,7 @@ class RankingModel(NetworkWeights, abc.ABC):
                 for key, value in encode(tensors).items():
                     parts.setdefault(key, []).append(value.numpy())
         if not parts:  # no rows: encode an empty batch so callers still get every key
-            empty = {f.name: tf.zeros([0], spec.dtype) for f, spec in
-                     zip(self.spec.features, raw_signature(self.spec).values(), strict=True)}
-            parts = {k: [v.numpy()] for k, v in encode(empty).items()}
+            parts = {k: [v.numpy()] for k, v in self._encoded_empty().items()}
         # Ids as int32 (tables never reach 2^31 rows): half the memory of the encoder's int64.
         encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in "iu" else v[0].dtype, casting="same_kind")
                    for k, v in parts.items()}
@@ -883,6 +904,10 @@ class RankingModel(NetworkWeights, abc.ABC):
             self._score = (network, own_function(lambda raw: network(encoder(raw), training=False),
                                                  input_signature=[raw_signature(self.spec)], autograph=False))
         return self._score[1]
+
+    def _encoded_empty(self) -> dict[str, tf.Tensor]:
+        """Every encoded input, with no rows: what a dataset's signature or the network's variables are made from."""
+        return self._encode_fn()({name: tf.zeros([0], spec.dtype) for name, spec in raw_signature(self.spec).items()})
 
     def _encode_fn(self) -> Any:
         if self._encode is None:

@@ -69,6 +69,8 @@ class DCN(RankingModel):
     embeddings. `projection_dim` makes each cross layer's matrix low-rank (U·V, d×r and r×d), which
     the paper finds as good at d/4 for a fraction of the cost."""
 
+    weight_settings = ("embedding_dim", "hidden_units", "cross_layers", "projection_dim", "structure")
+
     def __init__(self, spec: FeatureSpec | str | Path, *, cross_layers: int = 2, projection_dim: int | None = None,
                  hidden_units: Sequence[int] = (256, 128), dropout: float = 0.0, structure: str = "parallel",
                  **kwargs: Any):

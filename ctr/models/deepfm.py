@@ -38,6 +38,8 @@ class DeepFMScorer(Scorer):
 class DeepFM(RankingModel):
     """DeepFM over every field of the spec: FM and MLP share the field embeddings."""
 
+    weight_settings = ("embedding_dim", "hidden_units")
+
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (256, 128),
                  dropout: float = 0.0, **kwargs: Any):
         check_arguments("DeepFM", hidden_units=hidden_units, dropout=dropout)

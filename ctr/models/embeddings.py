@@ -40,17 +40,10 @@ class FieldEmbeddings(keras.layers.Layer):
                  content: Mapping[str, np.ndarray] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.fields, self.dim, self.l2, self.linear = list(fields), dim, l2, linear
-        self.offsets: dict[str, int] = {}  # table name → its first row in the fused variable
-        self.rows: dict[str, int] = {}
-        total = 0
-        for field in self.fields:
-            if field.table in self.offsets or field.mode == "history":
-                continue  # a shared table is placed once; a history reads the item tables
-            rows = 2 if field.mode == "dense" else table_sizes[field.table]
-            self.offsets[field.table], self.rows[field.table] = total, rows
-            total += rows
+        # table name → its first row in the fused variable, and its rows
+        self.offsets, self.rows = table_layout(self.fields, table_sizes)
         width = dim + int(linear)
-        self.table = self.add_weight(name="embeddings", shape=(total, width),
+        self.table = self.add_weight(name="embeddings", shape=(sum(self.rows.values()), width),
                                      initializer=_FusedInitializer(dim, seed))
         self.item_fields = [f for f in self.fields if f.role == "item" and f.mode != "history"]
         self.content = {}
@@ -309,6 +302,20 @@ class FieldEmbeddings(keras.layers.Layer):
         """Each k-wide table by name, cut out of the fused variable."""
         return {name: self.table[offset:offset + self.rows[name], : self.dim]
                 for name, offset in self.offsets.items()}
+
+
+def table_layout(fields: Sequence[Field], table_sizes: Mapping[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Where each table lies in the fused variable: its first row and its rows, by table name."""
+    offsets: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    total = 0
+    for field in fields:
+        if field.table in offsets or field.mode == "history":
+            continue  # a shared table is placed once; a history reads the item tables
+        rows[field.table] = 2 if field.mode == "dense" else table_sizes[field.table]
+        offsets[field.table] = total
+        total += rows[field.table]
+    return offsets, rows
 
 
 # Keys of a training cache (`FieldEmbeddings.training_cache`), which no feature can have.

@@ -28,5 +28,7 @@ class LinearScorer(Scorer):
 class LogisticRegression(RankingModel):
     """Logistic regression over every field of the spec (ids, bags of ids, numbers, time parts)."""
 
+    weight_settings = ()  # one weight per value, whatever embedding_dim says
+
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
         return LinearScorer(fields, table_sizes, seed=self.seed, content=self.content_)
