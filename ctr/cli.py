@@ -105,9 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--backup-every", type=int, metavar="STEPS",
                      help="with --backup-dir: a checkpoint every STEPS training steps instead of every epoch")
     fit.add_argument("--warm-start-from", metavar="DIR",
-                     help="a click model's export to start from (retraining on newer data): its weights, each "
-                          "embedding row carried over by its value onto the vocabularies fitted on --data; its "
-                          "model, settings and spec unless --model, the flags or --spec say otherwise")
+                     help="an export to start from (retraining on newer data): its weights, each embedding row "
+                          "carried over by its value onto the vocabularies fitted on --data; its model, settings "
+                          "and spec unless --model, the flags or --spec say otherwise")
 
     evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
     evaluate.add_argument("--model", required=True, help="export folder")
@@ -280,17 +280,17 @@ def _warm_start_defaults(args: argparse.Namespace) -> None:
     from .export_files import read_metadata
 
     metadata = read_metadata(Path(args.warm_start_from))
-    names = {"LogisticRegression": "lr", "FM": "fm", "DeepFM": "deepfm", "DCN": "dcn"}
-    if metadata.get("model") not in names:
-        raise ArgumentError(f"--warm-start-from {args.warm_start_from}: a {metadata.get('model')} export; a fit "
-                            f"starts from a click model's ({', '.join(_CLICK_MODELS)})")
-    args.model = args.model or names[metadata["model"]]
-    if args.model in _RECOMMENDERS:
-        raise ArgumentError(f"--warm-start-from starts a click model ({', '.join(_CLICK_MODELS)}) from an earlier "
-                            f"one; {args.model} is a recommender")
+    model = metadata.get("model")
+    names = {"LogisticRegression": "lr", "FM": "fm", "DeepFM": "deepfm", "DCN": "dcn", "NeuMF": "neumf",
+             "TwoTower": "two_tower",
+             "MatrixFactorization": "bpr" if metadata.get("config", {}).get("loss") == "bpr" else "mf"}
+    if model not in names:
+        raise ArgumentError(f"--warm-start-from {args.warm_start_from}: a {model} export, which has no weights of "
+                            f"its own to start from; a trained model's do ({', '.join(sorted(set(names.values())))})")
+    args.model = args.model or names[model]
     args.spec = args.spec or str(Path(args.warm_start_from) / "assets" / "spec.yaml")
     # The settings --warm-start-from's model was trained with: the flags and --param change them (_fit).
-    args.warm_settings = metadata["config"] if args.model == names[metadata["model"]] else {}
+    args.warm_settings = metadata["config"] if args.model == names[model] else {}
 
 
 def _warning_line(command: str) -> Callable[..., None]:
@@ -438,7 +438,8 @@ def _refuse_training_flags(args: argparse.Namespace) -> None:
                                       ("--batch-size", args.batch_size), ("--hidden-units", args.hidden_units),
                                       ("--embedding-updates", args.embedding_updates), ("--param", args.param),
                                       ("--patience", args.patience), ("--logdir", args.logdir),
-                                      ("--backup-dir", args.backup_dir)) if value]
+                                      ("--backup-dir", args.backup_dir),
+                                      ("--warm-start-from", args.warm_start_from)) if value]
     if given:
         raise ArgumentError(f"{', '.join(given)}: popularity counts each item's interactions in one pass, so it has "
                             "no settings, training loop or checkpoints")
@@ -575,7 +576,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
         stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy"
                                    if args.model == "two_tower" else "val_auc")
         history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,
-                            callbacks=stopping, **_backup(args)).history
+                            callbacks=stopping, warm_start_from=args.warm_start_from, **_backup(args)).history
         _report_stopping(stopping)
     seen = pd.concat([train, valid], ignore_index=True)
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the figures alone

@@ -296,6 +296,7 @@ def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str
         "missing_int": int(MISSING_INT),
         # None for Popularity, which reads its request's features through no preprocessing
         "preprocessing": model.preprocessor_.state if hasattr(model, "preprocessor_") else None,
+        "warm_start": getattr(model, "warm_start_", None),
     }
 
 

@@ -94,9 +94,9 @@ def test_the_shell_takes_the_model_settings_and_spec_from_the_export(windows, tm
     assert metadata["config"]["cross_layers"] == 1 and metadata["config"]["hidden_units"] == [8]
     assert metadata["config"]["learning_rate"] == 0.002  # a flag changes a setting
 
-    # Refused before TensorFlow is asked to train: another kind of model, another shape, a recommender.
+    # Refused before the pass over the data: another kind of model, another shape.
     for flags, said in ((["--model", "fm"], "is a DCN"), (["--embedding-dim", "8"], "embedding_dim 4 before, 8 now"),
-                        (["--model", "mf"], "mf is a recommender")):
+                        (["--model", "mf", "--split-by-time", "timestamp"], "and this is a MatrixFactorization")):
         assert main(["fit", "--data", str(tmp_path / "later.parquet"), "--warm-start-from",
                      str(tmp_path / "before"), "--epochs", "1", *flags]) == 2
         err = capsys.readouterr().err
@@ -140,3 +140,34 @@ def test_hash_buckets_and_quantile_buckets_carry_when_their_counts_agree(frame):
     after.fit(frame.iloc[5000:], epochs=1, verbose=0, warm_start_from=before)
     assert after.warm_start_["tables"]["user_id"] == [65, 65]
     assert after.warm_start_["tables"]["age"] == [5, 5]  # 3 bounds: 4 buckets and missing
+
+
+INTERACTIONS = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                                ctr.Categorical("gender", role="user"),
+                                ctr.Categorical("item_id", dtype="int", role="item"),
+                                ctr.MultiCategorical("genres", role="item")])
+
+
+@pytest.mark.parametrize("cls", [ctr.MatrixFactorization, ctr.NeuMF, ctr.TwoTower])
+def test_recommenders_carry_their_rows_by_value_too(cls, windows, tmp_path):
+    earlier, later = windows
+    before = cls(INTERACTIONS, embedding_dim=8, seed=1)
+    before.fit(earlier, epochs=1, verbose=0)
+    after = cls(INTERACTIONS, embedding_dim=8, learning_rate=1e-12, seed=2)  # the warm start alone
+    after.fit(later, epochs=1, verbose=0, warm_start_from=before)
+    users = set(before.preprocessor_.state["tables"]["user_id"]["vocabulary"])
+    items = set(before.preprocessor_.state["tables"]["item_id"]["vocabulary"])
+    known = later[later.user_id.astype(str).isin(users) & later.item_id.astype(str).isin(items)].head(300)
+    assert len(known) == 300 and after.warm_start_["tables"]["user_id"][0] < after.warm_start_["tables"]["user_id"][1]
+    np.testing.assert_allclose(after.predict(known), before.predict(known), atol=1e-4)
+
+    before.export(tmp_path / "before")
+    assert main(["fit", "--data", str(_parquet(later, tmp_path)), "--warm-start-from", str(tmp_path / "before"),
+                 "--split-by-time", "timestamp", "--epochs", "1", "--export", str(tmp_path / "after")]) == 0
+    assert ctr.load(tmp_path / "after").metadata["model"] == cls.__name__
+
+
+def _parquet(frame, folder):
+    path = folder / "rows.parquet"
+    frame.to_parquet(path)
+    return path

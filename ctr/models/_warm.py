@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ArgumentError, CtrError
 from ..features import Preprocessor
+from ._resume import progress
 from .embeddings import FieldEmbeddings, table_layout
 
 
@@ -31,12 +32,16 @@ class Previous:
     weights: list[tuple[str, np.ndarray]]  # the scorer's trainable variables, by name, in the scorer's order
 
 
-def previous_model(source: Any, owner: str) -> Previous:
-    """The earlier model `source` names: a fitted click model, a loaded export (`ctr.load`) or an export's folder."""
-    from ..export import ServedModel, load
-    from .base import RankingModel
+_TRAINED = ("LogisticRegression", "FM", "DeepFM", "DCN", "MatrixFactorization", "NeuMF", "TwoTower")
 
-    if isinstance(source, RankingModel):
+
+def previous_model(source: Any, owner: str) -> Previous:
+    """The earlier model `source` names: a fitted model, a loaded export (`ctr.load`) or an export's folder."""
+    from ..export import load
+    from .base import RankingModel
+    from .recommender import Recommender
+
+    if isinstance(source, RankingModel | Recommender):
         if source.network_ is None:
             raise ArgumentError(f"{owner}: warm_start_from is an untrained {type(source).__name__}; it has no "
                                 "weights to start from")
@@ -45,11 +50,13 @@ def previous_model(source: Any, owner: str) -> Previous:
                         source.preprocessor_, [(v.name, v.numpy()) for v in scorer.trainable_variables])
     if isinstance(source, str | Path):
         source = load(source)
-    if not isinstance(source, ServedModel):
-        kind = (f"a {source.metadata['model']} export, which recommends" if hasattr(source, "recommend")
-                else f"got {type(source).__name__}")
-        raise ArgumentError(f"{owner}: warm_start_from takes a click model (LogisticRegression, FM, DeepFM, DCN): "
-                            f"fitted, loaded with ctr.load, or its export's folder; {kind}")
+    metadata = getattr(source, "metadata", None)
+    if not isinstance(metadata, dict) or not hasattr(source, "_loaded"):
+        raise ArgumentError(f"{owner}: warm_start_from takes a trained model ({', '.join(_TRAINED)}): fitted, loaded "
+                            f"with ctr.load, or its export's folder; got {type(source).__name__}")
+    if metadata.get("model") not in _TRAINED:
+        raise ArgumentError(f"{owner}: warm_start_from is a {metadata.get('model')} export, which has no weights of "
+                            f"its own to start from; a trained model's do ({', '.join(_TRAINED)})")
     try:
         scorer = source._loaded.scorer
     except AttributeError:
@@ -58,6 +65,31 @@ def previous_model(source: Any, owner: str) -> Previous:
     preprocessor = Preprocessor(source.spec, source.metadata["preprocessing"])
     return Previous(str(source.path.resolve()), source.metadata["model"], source.metadata["config"], preprocessor,
                     [(v.name, v.numpy()) for v in scorer.trainable_variables])
+
+
+def begin(model: Any, source: Any, owner: str) -> Previous | None:
+    """What fit(warm_start_from=source) starts `model` from, checked as far as settings go before the pass over
+    the data; None without a source."""
+    if source is None:
+        return None
+    if model.network_ is not None:
+        raise ArgumentError(f"{owner}: this model is trained, and fit carries on from its weights; "
+                            "warm_start_from starts an untrained model from another's")
+    previous = previous_model(source, owner)
+    check_settings(previous, model, owner)
+    return previous
+
+
+def start(model: Any, previous: Previous, features: Any, owner: str, verbose: str | int) -> None:
+    """Make the new network's weights from a few encoded rows and set them from `previous` (before the
+    optimizer is built, so that a weight average starts from them); a model they do not fit is left untrained."""
+    model.network_.scorer(features)
+    try:
+        model.warm_start_ = carry(previous, model, owner)
+    except CtrError:
+        model.network_ = None  # untrained still: not a trained model that fit would carry on
+        raise
+    progress(verbose, describe(model.warm_start_))
 
 
 def check_settings(previous: Previous, model: Any, owner: str) -> None:
@@ -78,7 +110,8 @@ def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
     """Set the built, untrained network of `model` from `previous`; returns what was carried (the
     export records it): per table, its rows and those carried, and the other weights carried."""
     scorer = model.network_.scorer
-    embeddings = next(layer for layer in scorer._flatten_layers() if isinstance(layer, FieldEmbeddings))
+    # The fused table of each embedding layer (NeuMF has two, laid out alike), by the variable's identity.
+    layers = {id(layer.table): layer for layer in scorer._flatten_layers() if isinstance(layer, FieldEmbeddings)}
     variables = scorer.trainable_variables
     if len(variables) != len(previous.weights):
         raise ArgumentError(_mismatch(previous, model, owner, f"{len(previous.weights)} weights before, "
@@ -86,11 +119,11 @@ def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
     tables: dict[str, list[int]] = {}
     others = 0
     for variable, (name, value) in zip(variables, previous.weights, strict=True):
-        if variable is embeddings.table:
+        if id(variable) in layers:
             if value.shape[1] != variable.shape[1]:
                 raise ArgumentError(_mismatch(previous, model, owner,
                                               f"embeddings {value.shape[1]} wide before, {variable.shape[1]} now"))
-            rows, tables = _table_rows(previous.preprocessor, model.preprocessor_, embeddings)
+            rows, tables = _table_rows(previous.preprocessor, model.preprocessor_, layers[id(variable)])
             fresh = variable.numpy()
             fresh[rows[:, 0]] = value[rows[:, 1]]
             variable.assign(fresh)

@@ -607,13 +607,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         owner = f"{type(self).__name__}.fit"
         check_arguments(owner, epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
-        previous = None
-        if warm_start_from is not None:
-            if self.network_ is not None:
-                raise ArgumentError(f"{owner}: this model is trained, and fit carries on from its weights; "
-                                    "warm_start_from starts an untrained model from another's")
-            previous = _warm.previous_model(warm_start_from, owner)
-            _warm.check_settings(previous, self, owner)  # before the pass over the data, as far as settings go
+        previous = _warm.begin(self, warm_start_from, owner)
         data, validation_data, callbacks = fit_inputs(owner, self.spec, data,
                                                       validation_data, validation_split, callbacks)
         batch_size = batch_size or self.batch_size
@@ -648,14 +642,8 @@ class RankingModel(NetworkWeights, abc.ABC):
                 self.network_ = _RankingNetwork(self.build_scorer(self.preprocessor_.fields(),
                                                                   self.preprocessor_.table_sizes()))
                 self.network_.compile(optimizer=self._optimizer())
-                if previous is not None:  # before the optimizer is built, so that its average starts from them
-                    self.network_.scorer(self._encoded_empty())
-                    try:
-                        self.warm_start_ = _warm.carry(previous, self, owner)
-                    except CtrError:
-                        self.network_ = None  # untrained still: not a trained model that fit would carry on
-                        raise
-                    _resume.progress(verbose, _warm.describe(self.warm_start_))
+                if previous is not None:
+                    _warm.start(self, previous, self._encoded_empty(), owner, verbose)
         valid = None
         if validation_data is not None:
             if streamed:

@@ -46,6 +46,8 @@ class NeuMFScorer(PairScorer):
 class NeuMF(Recommender):
     """NeuMF trained pointwise on positives and sampled negatives (the NCF paper's setting)."""
 
+    weight_settings = ("embedding_dim", "hidden_units")
+
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (64, 32, 16), **kwargs: Any):
         kwargs.setdefault("embedding_dim", 16)
         check_arguments("NeuMF", hidden_units=hidden_units)

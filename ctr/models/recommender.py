@@ -39,7 +39,7 @@ from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_ids
 from ..spec import FeatureSpec
-from . import _resume
+from . import _resume, _warm
 from ._adam import LazyAdam
 from .base import (
     PREDICTED_A_CALL,
@@ -122,6 +122,8 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     """
 
     objective = "pointwise"  # or "bpr"; the two-tower model trains with "retrieval"
+    # The settings that decide the shapes of the weights: a warm start needs them unchanged.
+    weight_settings: tuple[str, ...] = ("embedding_dim",)
     factorized = False
     _KERAS_NAMES = RECOMMENDER_NAMES
 
@@ -142,6 +144,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         self.preprocessor_ = Preprocessor(self.spec)
         self.network_: tfrs.Model | None = None
         self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
+        self.warm_start_: dict[str, Any] | None = None  # what fit(warm_start_from=) carried over, for the export
         self.catalogue_: pd.DataFrame | None = None  # raw item features, one row per item
         self.users_: pd.DataFrame | None = None  # raw user features of the users seen (latest values)
         self.item_counts_: np.ndarray | None = None
@@ -181,7 +184,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             callbacks: Sequence[keras.callbacks.Callback] | keras.callbacks.Callback = (),
             verbose: str | int = "auto", logdir: str | Path | None = None, backup_dir: str | Path | None = None,
             backup_every: int | None = None, strategy: tf.distribute.Strategy | None = None,
-            validation_split: float | None = None) -> keras.callbacks.History:
+            validation_split: float | None = None, warm_start_from: Any = None) -> keras.callbacks.History:
         """Train on interactions; `items` may list catalogue items nobody interacted with yet.
 
         `backup_dir` makes training resumable, as for the click models: checkpoints every
@@ -189,13 +192,16 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         from the last one (with freshly drawn negatives); the folder is removed when training completes.
         `strategy` (or an enclosing `strategy.scope()`) distributes training; each replica takes its
         share of every batch (for the two-tower, its in-batch negatives are its own share's items).
-        `batch_size` overrides the model's for this call, as in the click models' fit.
+        `batch_size` overrides the model's for this call, as in the click models' fit. `warm_start_from`
+        starts an untrained model from an earlier one's weights, as in the click models' fit.
         """
-        check_arguments(f"{type(self).__name__}.fit", epochs=epochs, batch_size=batch_size, backup_every=backup_every,
+        owner = f"{type(self).__name__}.fit"
+        check_arguments(owner, epochs=epochs, batch_size=batch_size, backup_every=backup_every,
                         backup_dir=backup_dir, logdir=logdir)
         batch_size = batch_size or self.batch_size
-        data, validation_data, callbacks = fit_inputs(f"{type(self).__name__}.fit", self.spec, data,
-                                                      validation_data, validation_split, callbacks)
+        previous = _warm.begin(self, warm_start_from, owner)
+        data, validation_data, callbacks = fit_inputs(owner, self.spec, data, validation_data, validation_split,
+                                                      callbacks)
         backup = Path(backup_dir) if backup_dir is not None else None
         if backup is not None:
             _resume.check_same_model(backup, self)
@@ -221,6 +227,8 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
                 keras.utils.set_random_seed(self.seed)
                 self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
                                                                      self.preprocessor_.table_sizes()))
+                if previous is not None:
+                    _warm.start(self, previous, self._sample_features(frame), owner, verbose)
         self.network_.build_weights(self._sample_features(frame))
         errors = GeneratorErrors()
         train = self._dataset(frame, interactions, batch_size, shuffle=True, errors=errors)

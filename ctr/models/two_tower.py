@@ -128,6 +128,7 @@ class TwoTower(Recommender):
 
     objective = "retrieval"
     factorized = True
+    weight_settings = ("embedding_dim", "hidden_units", "output_dim", "item_bias")
 
     def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (), output_dim: int = 32,
                  top_k_metrics: Sequence[int] = (10, 100), item_bias: bool = True, **kwargs: Any):
