@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "one (--patience then watches the epochs from there); removed when training completes")
     fit.add_argument("--backup-every", type=int, metavar="STEPS",
                      help="with --backup-dir: a checkpoint every STEPS training steps instead of every epoch")
+    fit.add_argument("--calibrate", action="store_true",
+                     help="click models: after training, fit Platt scaling on the validation rows so that the "
+                          "probabilities match click rates (the export applies it; AUC is unchanged)")
     fit.add_argument("--warm-start-from", metavar="DIR",
                      help="an export to start from (retraining on newer data): its weights, each embedding row "
                           "carried over by its value onto the vocabularies fitted on --data; its model, settings "
@@ -353,15 +356,21 @@ def _fit(args: argparse.Namespace) -> int:
             valid, test = (part if len(part) else None for part in (valid, test))
         model = cls(spec, **kwargs)
         print(f"ctr fit: {type(model).__name__} on {rows[0]} rows ({rows[1]} valid, {rows[2]} test)")
+        none = "no --valid is given" if args.test else "--split leaves no validation rows"
         if args.patience is not None and valid is None:
             watched = {"auc": "AUC", "gauc": "group AUC", "logloss": "logloss"}[args.stop_on]
-            raise ArgumentError(f"--patience stops on the validation {watched}, and "
-                                + ("no --valid is given" if args.test else "--split leaves no validation rows"))
+            raise ArgumentError(f"--patience stops on the validation {watched}, and {none}")
+        if args.calibrate and valid is None:
+            raise ArgumentError(f"--calibrate fits Platt scaling on the validation rows, and {none}")
         stopping = _early_stopping(args, f"val_{args.stop_on}", mode="min" if args.stop_on == "logloss" else "max")
         model.fit(train, validation_data=valid, epochs=args.epochs, logdir=args.logdir, callbacks=stopping,
                   group_by=args.group_by if valid is not None else None, warm_start_from=args.warm_start_from,
                   **_backup(args))
         _report_stopping(stopping)
+        if args.calibrate:
+            from .calibration import describe_calibration
+
+            print(f"ctr fit: {describe_calibration(model.calibrate(valid))} (the validation rows)")
         history = model.history_
         if test is not None:
             print(json.dumps({"test": model.evaluate(test, group_by=args.group_by)}, indent=1))
@@ -422,6 +431,9 @@ def _check_fit_flags(args: argparse.Namespace) -> None:
                             + ("--split" if together[0] != "--negatives" else "--negatives") + " and no "
                             + " or ".join(apart))
     if args.model in _RECOMMENDERS:
+        if args.calibrate:
+            raise ArgumentError("--calibrate maps a click model's scores to click rates; a recommender's scores "
+                                "rank a catalogue")
         if args.group_by or args.stop_on != "auc":
             raise ArgumentError("--group-by and --stop-on apply to the click models; a recommender is tested by "
                                 "ranking each user's held-out items, which is per user already")

@@ -43,14 +43,19 @@ SCORED_A_CALL = 65_536
 class _RankingServer(tf.Module):
     """What the SavedModel holds: encoder + scorer, the spec asset, and the serving function."""
 
-    def __init__(self, encoder: FeatureEncoder, scorer: Any, spec_file: Path):
+    def __init__(self, encoder: FeatureEncoder, scorer: Any, spec_file: Path, calibration: dict | None = None):
         super().__init__(name="ctr_ranking")
         self.encoder, self.scorer = encoder, scorer
+        # Platt scaling's slope and intercept, as constants of the graph; uncalibrated: the logits as they are.
+        self.calibrated = calibration is not None
+        self.slope, self.intercept = (calibration["slope"], calibration["intercept"]) if calibration else (1.0, 0.0)
         self.embedding_tables = embedding_tables(scorer)  # by name, for `ctr embeddings`
         self.spec_asset = tf.saved_model.Asset(str(spec_file))
 
     def serve(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         logits = self.scorer(self.encoder(inputs), training=False)
+        if self.calibrated:
+            logits = logits * self.slope + self.intercept
         return {"probability": tf.sigmoid(logits), "logit": logits}
 
 
@@ -70,6 +75,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True,
         "preprocessing": model.preprocessor_.state,
         "history": model.history_ if history is None else history,
         "warm_start": model.warm_start_,
+        "calibration": model.calibration_,
     }
 
     def write(tmp: Path) -> None:
@@ -77,7 +83,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True,
         try:
             spec_file = staging / "spec.yaml"
             spec.to_yaml(spec_file)
-            server = _RankingServer(model.preprocessor_.encoder(), network.scorer, spec_file)
+            server = _RankingServer(model.preprocessor_.encoder(), network.scorer, spec_file, model.calibration_)
             serve = tf.function(server.serve, input_signature=[raw_signature(spec)], autograph=False)
             tf.saved_model.save(server, str(tmp), signatures={"serving_default": serve.get_concrete_function()})
         finally:
@@ -173,6 +179,10 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
         from .models._warm import describe
 
         head += describe(metadata["warm_start"]) + "\n"
+    if metadata.get("calibration"):
+        from .calibration import describe_calibration
+
+        head += describe_calibration(metadata["calibration"]) + "\n"
     if metadata["model"] == "RecommendationPipeline":
         head = (f"{metadata['model']}: {metadata['retriever']} retrieves {metadata['n_candidates']} candidates, "
                 f"{metadata['ranker']} re-ranks them {metadata['config']}\n"

@@ -216,6 +216,7 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
         server.ranker_encoder = ranker.preprocessor_.encoder()
         server.ranker_scorer = ranker.network_.scorer
         probability = not hasattr(ranker, "catalogue_")  # a CTR ranker scores probabilities
+        calibration = getattr(ranker, "calibration_", None)  # its Platt scaling, as its own export applies it
 
         def recommend(query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
             retrieval = catalogue.mask_excluded(server.all_scores(
@@ -226,6 +227,8 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
             inputs = {f.name: tf.repeat(query[f.name], n, axis=0) for f in ranker_spec.features if f.role != "item"}
             inputs.update({k2: tf.reshape(v, [-1]) for k2, v in catalogue.raw_rows(rows).items()})
             logits = tf.reshape(server.ranker_scorer(server.ranker_encoder(inputs), training=False), [batch, n])
+            if calibration is not None:
+                logits = logits * calibration["slope"] + calibration["intercept"]
             scores = tf.sigmoid(logits) if probability else logits
             scores = tf.where(first > -np.inf, scores, -np.inf)  # excluded items stay out
             k2 = tf.minimum(k, n)

@@ -12,6 +12,7 @@ import abc
 import contextlib
 import itertools
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -508,8 +509,12 @@ def summary_text(model: Any) -> str:
     """What Keras' `summary()` shows, for one of our models: its class and settings, its features with
     their fitted table sizes, and each trainable weight with its shape and parameter count."""
     lines = [f"{type(model).__name__} {model.get_config()}", describe_spec(model.spec, model.preprocessor_)]
-    if getattr(model, "warm_start_", None):  # the recommenders have none
+    if getattr(model, "warm_start_", None):
         lines.insert(1, _warm.describe(model.warm_start_))
+    if getattr(model, "calibration_", None):  # the recommenders have none
+        from ..calibration import describe_calibration
+
+        lines.insert(1, describe_calibration(model.calibration_))
     if model.network_ is None:
         return "\n".join([*lines, "(not trained yet: fit makes the weights)"])
     rows = [("weight", "shape", "parameters")]
@@ -563,6 +568,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         self.content_: dict[str, np.ndarray] | None = None  # item content, for specs with a history
         self.history_: dict[str, list[float]] = {}
         self.warm_start_: dict[str, Any] | None = None  # what fit(warm_start_from=) carried over, for the export
+        self.calibration_: dict[str, Any] | None = None  # Platt scaling of the logits, set by calibrate
 
     # -- what each model defines ----------------------------------------------------------------
     @abc.abstractmethod
@@ -676,6 +682,10 @@ class RankingModel(NetworkWeights, abc.ABC):
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logdir)))
         if backup is not None:
             callbacks.append(_resume.checkpoints(backup, backup_every))
+        if self.calibration_ is not None:
+            warnings.warn(f"{owner}: the calibration fitted before is dropped, since training changes the logits it "
+                          "maps; call calibrate(validation rows) again after this fit", stacklevel=2)
+            self.calibration_ = None
         try:
             with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
                   saving_as_export(self.network_, lambda path: self._checkpoint(path, epochs_so_far.history))):
@@ -793,14 +803,47 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _predict_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = PREDICTED_A_CALL,
                      advance: Callable[[int], None] = lambda rows: None) -> np.ndarray:
         """`predict` on rows already turned into raw feature arrays (`ctr.data.raw_features`)."""
+        out = self._logits_raw(raw, rows, batch_size, advance)
+        if self.calibration_ is not None:  # in float32, as the export's graph computes it
+            out = out * np.float32(self.calibration_["slope"]) + np.float32(self.calibration_["intercept"])
+        return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
+
+    def _logits_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = PREDICTED_A_CALL,
+                    advance: Callable[[int], None] = lambda rows: None) -> np.ndarray:
+        """The network's logits (before any calibration) for raw feature arrays, `batch_size` rows a call."""
         score = self._score_fn(self._require_network())
         logits = []
         for start in range(0, rows, batch_size):
             batch = {k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}
             logits.append(score(batch).numpy().reshape(-1))
             advance(len(logits[-1]))
-        out = np.concatenate(logits) if logits else np.zeros(0)
-        return (1.0 / (1.0 + np.exp(-out.astype(np.float64)))).astype(np.float32)
+        return np.concatenate(logits) if logits else np.zeros(0, np.float32)
+
+    @named_keywords()
+    def calibrate(self, data: ctr_data.Source) -> dict[str, Any]:
+        """Fit Platt scaling on labelled held-out rows (validation rows, not the training ones): `predict`,
+        `evaluate` and the export then give sigmoid(slope × logit + intercept), and the order of rows, so
+        every AUC, stays. Returns what `calibration_` records: slope, intercept, rows, and the logloss and
+        calibration there before and after. A later fit drops it, since the logits it maps change."""
+        from ..calibration import platt_scaling
+        from ..evaluation import read_labelled
+        from ..metrics import click_metrics
+
+        owner = f"{type(self).__name__}.calibrate"
+        self._require_network()
+        frame = read_labelled(owner, self.spec, data)
+        if len(frame) == 0:
+            raise DataError(f"{owner}: the calibration data has no rows")
+        ctr_data.require_both_classes(ctr_data.class_counts(ctr_data.targets(frame, self.spec)), self.spec,
+                                      "calibration")
+        y, w = ctr_data.labels(frame, self.spec), ctr_data.sample_weights(frame, self.spec)
+        logits = self._logits_raw(ctr_data.raw_features(frame, self.spec), len(frame)).astype(np.float64)
+        slope, intercept = platt_scaling(logits, y, w)
+        figures = [click_metrics(y, 1.0 / (1.0 + np.exp(-z)), w) for z in (logits, slope * logits + intercept)]
+        self.calibration_ = {"method": "platt", "slope": slope, "intercept": intercept, "rows": len(frame),
+                             **{when: {k: figures[i][k] for k in ("logloss", "calibration")}
+                                for i, when in enumerate(("before", "after"))}}
+        return dict(self.calibration_)
 
     @named_keywords(CLICK_EVALUATE_ONLY)
     def evaluate(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, *, group_by: str | None = None,
