@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/downsampling.py
 	$(BIN)/python bench/warm_start.py
+	$(BIN)/python bench/calibration.py
 	$(BIN)/python bench/pictures.py
 
 clean:

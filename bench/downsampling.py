@@ -114,7 +114,8 @@ def child(job: dict) -> dict:
                                                       restore_best_weights=True)]
     if job["runner"] in ("ctr", "ctr-logloss"):
         runner = _OursRunner(weighted, run)
-        runner.train(sampled, valid.assign(weight=1.0), callbacks)
+        valid = valid.assign(weight=1.0)
+        runner.train(sampled, valid, callbacks)
     elif job["runner"] == "ctr-unweighted":
         runner = _OursRunner(spec, run)
         runner.train(sampled.drop(columns="weight"), valid, callbacks)
@@ -124,10 +125,18 @@ def child(job: dict) -> dict:
     p = runner.predict(test)
     scored = click_metrics(ctr.data.labels(test, spec), p)
     steady = clock.epoch_seconds[1:] or clock.epoch_seconds
-    return {"auc": scored["auc"], "logloss": scored["logloss"], "calibration": scored["calibration"],
-            "normalized_entropy": scored["normalized_entropy"], "train_rows": len(sampled),
-            "epochs": len(clock.epoch_seconds), "train_s": sum(clock.epoch_seconds),
-            "train_examples_per_s": len(sampled) / statistics.median(steady)}
+    out = {"auc": scored["auc"], "logloss": scored["logloss"], "calibration": scored["calibration"],
+           "normalized_entropy": scored["normalized_entropy"], "train_rows": len(sampled),
+           "epochs": len(clock.epoch_seconds), "train_s": sum(clock.epoch_seconds),
+           "train_examples_per_s": len(sampled) / statistics.median(steady)}
+    if job.get("calibrate") and job["runner"] != "deepctr":  # bench/calibration.py: Platt scaling on the valid rows
+        started = time.perf_counter()
+        runner.model.calibrate(valid)
+        seconds = time.perf_counter() - started
+        calibrated = click_metrics(ctr.data.labels(test, spec), runner.predict(test))
+        out["calibrated"] = {**{k: calibrated[k] for k in ("auc", "logloss", "calibration", "normalized_entropy")},
+                             "calibrate_s": seconds}
+    return out
 
 
 class _WeightedDeepCTR(_DeepCTRRunner):
