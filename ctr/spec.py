@@ -293,7 +293,10 @@ class FeatureSpec:
         except SpecError as err:
             if not err.problems[0].startswith("<file>: no spec file at"):
                 raise
-            raise SpecError(f"{err.problems[0]}; or name a ready spec: {', '.join(READY_SPECS)}") from None
+            # A bare word ("movielens") was meant as a ready spec's name, a path ("specs/clicks.yaml") as a file.
+            named = isinstance(spec, str) and not Path(spec).suffix and len(Path(spec).parts) == 1
+            near = _did_you_mean(spec, READY_SPECS) if named else ""
+            raise SpecError(f"{err.problems[0]}; or name a ready spec: {', '.join(READY_SPECS)}{near}") from None
 
     @classmethod
     def from_yaml(cls, source: str | Path) -> FeatureSpec:

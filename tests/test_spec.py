@@ -35,8 +35,12 @@ def test_bundled_synthetic_yaml_is_the_embedded_spec():
     # In Python too, as a model's spec.
     assert ctr.LogisticRegression("movielens-100k").spec == ctr.datasets.movielens_spec()
     assert ctr.Popularity("frappe").spec == ctr.FeatureSpec.of(ctr.datasets.frappe_spec()) == ctr.datasets.frappe_spec()
-    with pytest.raises(ctr.SpecError, match=r"no spec file at movielens\.yaml; or name a ready spec: synthetic, "):
-        ctr.DeepFM("movielens.yaml")
+    with pytest.raises(ctr.SpecError, match=r"no spec file at movielens\.yaml; or name a ready spec: synthetic, "
+                                             r".*, criteo$"):
+        ctr.DeepFM("movielens.yaml")  # a file's name: no ready name suggested
+    with pytest.raises(ctr.SpecError, match=r"no spec file at movielens-100; .*, criteo \(did you mean "
+                                             r"'movielens-100k'\?\)"):
+        ctr.DeepFM("movielens-100")
 
 
 def test_python_and_yaml_build_the_same_spec():
