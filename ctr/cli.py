@@ -275,7 +275,7 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 
 def _warm_start_defaults(args: argparse.Namespace) -> None:
-    """fit's --model and --spec: those given, else --warm-start-from's (checked to be a click model's export),
+    """fit's --model and --spec: those given, else --warm-start-from's (checked to be a trained model's export),
     else DeepFM and none."""
     if args.warm_start_from is None:
         args.model = args.model or "deepfm"
