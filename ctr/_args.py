@@ -319,7 +319,8 @@ def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = No
 
     near = difflib.get_close_matches(name, accepted, n=1)
     hint = f" ({why})" if why else f" (did you mean {near[0]!r}?)" if near else ""
-    raise ArgumentError(f"{owner} has no argument {name!r}{hint}; it takes {', '.join(accepted)}")
+    takes = f"it takes {', '.join(accepted)}" if accepted else "it takes the data alone"
+    raise ArgumentError(f"{owner} has no argument {name!r}{hint}; {takes}")
 
 
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:

@@ -41,6 +41,8 @@ def test_a_calibrated_model_predicts_click_rates_and_its_export_too(spec, splits
     assert abs(after["calibration"] - 1) < 0.1 and after["logloss"] < before["logloss"] - 0.05
     assert after["auc"] == pytest.approx(before["auc"], abs=1e-6)  # the order of the rows stays
     assert recorded["after"]["calibration"] == pytest.approx(1.0, abs=0.02) and recorded["rows"] == len(valid)
+    with pytest.raises(ctr.ArgumentError, match=r"FM\.calibrate has no argument 'method'; it takes the data alone$"):
+        model.calibrate(valid, method="isotonic")
 
     path = model.export(tmp_path / "calibrated")
     assert ctr.load(path).metadata["calibration"] == recorded
