@@ -351,6 +351,18 @@ def _warm_start_mismatch(env: dict) -> None:
         ctr.DeepFM(fewer, embedding_dim=4, hidden_units=(8,)).fit(rows, warm_start_from=deepfm, verbose=0)
 
 
+def _calibration_rows(env: dict) -> None:
+    model, rows = ctr.LogisticRegression(env["spec"]), env["frame"].head(500)
+    model.fit(rows, verbose=0)
+    with pytest.raises(DataError, match=r"rating >= 4 on every one of the \d+ calibration rows, so there is only "
+                                        r"one class"):
+        model.calibrate(rows[rows["rating"] >= 4])
+    with pytest.raises(DataError, match=r"column 'rating' is missing from the data"):
+        model.calibrate(rows.drop(columns="rating"))
+    with pytest.raises(DataError, match=r"click rate falls as the model's score rises"):
+        model.calibrate(rows.assign(rating=np.where(model.predict(rows) > np.median(model.predict(rows)), 1, 5)))
+
+
 def _pickled_trained_model(env: dict) -> None:
     import copy
     import pickle
@@ -594,6 +606,8 @@ CATALOGUE: list[Case] = [
          "a feature more or fewer for a DeepFM's MLP)",
          "ArgumentError naming both models and what differs (the settings before and now, the features added or "
          "removed); settings and kind before the pass over the data", _warm_start_mismatch),
+    Case("data", "`calibrate` on rows of one class, without the label, or whose clicks fall as the scores rise",
+         "DataError naming the label column and the class, the missing column, or the fitted slope", _calibration_rows),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),
