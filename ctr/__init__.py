@@ -23,7 +23,7 @@ _LAZY = {
     "ExportError": "export", "ServedModel": "export", "load": "export",
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
-    "NegativeSampler": "implicit", "leave_one_out": "implicit",
+    "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
     **dict.fromkeys(("DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF", "Popularity",
                      "RankingModel", "Recommender", "TwoTower"), "models"),
     "onnx_session": "onnx_export",
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         RankingModel,
         Recommender,
         TwoTower,
+        load_model,
     )
     from .onnx_export import onnx_session
     from .pipeline import RecommendationPipeline
@@ -111,6 +112,7 @@ __all__ = [
     "feature_importance",
     "leave_one_out",
     "load",
+    "load_model",
     "metrics",
     "onnx_session",
 ]

@@ -208,6 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample.add_argument("--seed", type=int, default=0)
     downsample.add_argument("--out", required=True, help="file to write (.parquet, .csv, .tsv or .json)")
 
+    calibrate = commands.add_parser("calibrate", help="fit Platt scaling on a click model export's held-out rows and "
+                                                      "write it calibrated (AUC unchanged)")
+    calibrate.add_argument("--model", required=True, help="a click model's export folder")
+    calibrate.add_argument("--data", required=True, help="labelled rows it was not trained on (its validation rows), "
+                                                         "as for fit")
+    calibrate.add_argument("--format", default="auto", choices=_FORMATS)
+    calibrate.add_argument("--out", required=True, help="the export to write (--model itself: replaced atomically)")
+
     export = commands.add_parser("export", help="convert a click model's SavedModel export to one ONNX file")
     export.add_argument("--model", required=True, help="export folder (ctr fit --export)")
     export.add_argument("--out", required=True, help="the ONNX file to write, e.g. runs/deepfm.onnx")
@@ -238,7 +246,7 @@ def _check_paths(args: argparse.Namespace) -> None:
         read_metadata(Path(args.model))
     if args.command == "fit":
         _warm_start_defaults(args)
-    export = {"fit": "export", "demo": "out"}.get(args.command)
+    export = {"fit": "export", "demo": "out", "calibrate": "out"}.get(args.command)
     if export and getattr(args, export):  # not after the training
         check_export_target(getattr(args, export))
     if args.command != "describe" and getattr(args, "spec", None):  # describe's is a spec or an export
@@ -976,6 +984,17 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibration import describe_calibration
+    from .models import load_model
+
+    model = load_model(args.model)
+    frame = load_table(args.data, args.format, spec=model.spec)
+    print(f"ctr calibrate: {describe_calibration(model.calibrate(frame))}")
+    print(f"ctr calibrate: exported to {model.export(args.out)}")
+    return 0
+
+
 def _describe(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec
 
@@ -1057,7 +1076,8 @@ _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization
 _COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
              "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "importance": _importance, "downsample": _downsample,
-             "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe}
+             "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe,
+             "calibrate": _calibrate}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -77,3 +77,35 @@ def test_the_shell_calibrates_on_the_validation_rows(frame, tmp_path, capsys):
     assert main(["fit", "--spec", "synthetic", "--data", str(tmp_path / "rows.parquet"), "--split", "0.9,0,0.1",
                  "--calibrate"]) == 2
     assert "--split leaves no validation rows" in capsys.readouterr().err
+
+
+def test_load_model_rebuilds_an_export_to_train_and_calibrate_again(splits, tmp_path, capsys):
+    from .test_cold_start import _profile_spec
+
+    train, valid, test = (ctr.data.add_history(part, max_length=10) for part in splits)
+    model = ctr.DeepFM(_profile_spec("attention"), embedding_dim=4, hidden_units=(8,), seed=2)
+    model.fit(train, epochs=1, verbose=0)
+    model.calibrate(valid)
+    rebuilt = ctr.load_model(model.export(tmp_path / "deepfm"))
+    assert type(rebuilt) is ctr.DeepFM and rebuilt.get_config() == model.get_config()
+    np.testing.assert_allclose(rebuilt.predict(test), model.predict(test), atol=1e-6)  # history content too
+    assert rebuilt.calibration_ == model.calibration_ and rebuilt.history_ == model.history_
+    with pytest.warns(UserWarning, match="calibration fitted before is dropped"):
+        rebuilt.fit(train, epochs=1, verbose=0)  # carries on, with the export's vocabularies
+    assert len(rebuilt.history_["loss"]) == 2 and rebuilt.evaluate(test)["auc"] > 0.6
+
+    popularity = ctr.Popularity(_profile_spec()).fit(train)
+    with pytest.raises(ctr.CtrError, match="a Popularity export; load_model rebuilds a click model"):
+        ctr.load_model(popularity.export(tmp_path / "popularity"))
+
+    # The shell: an export calibrated on held-out rows, written as another export.
+    plain = ctr.FM("synthetic", embedding_dim=4)
+    plain.fit(splits[0], epochs=1, verbose=0)
+    plain.export(tmp_path / "fm")
+    splits[1].to_parquet(tmp_path / "valid.parquet")
+    assert main(["calibrate", "--model", str(tmp_path / "fm"), "--data", str(tmp_path / "valid.parquet"),
+                 "--out", str(tmp_path / "fm_calibrated")]) == 0
+    assert "ctr calibrate: calibrated (Platt scaling on 1,200 rows)" in capsys.readouterr().out
+    plain.calibrate(splits[1])
+    np.testing.assert_allclose(ctr.load(tmp_path / "fm_calibrated").predict(splits[2]), plain.predict(splits[2]),
+                               atol=1e-5)

@@ -1,6 +1,7 @@
 """Ranking models: each is an interaction head over the same per-field embeddings."""
 
 from .._keras import tf as _tf  # noqa: F401  (TensorFlow loads through ctr._keras, before TFRS imports it)
+from ._reload import load_model
 from .base import RankingModel
 from .dcn import DCN
 from .deepfm import DeepFM
@@ -26,4 +27,5 @@ __all__ = [
     "RankingModel",
     "Recommender",
     "TwoTower",
+    "load_model",
 ]

@@ -644,10 +644,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         if self.network_ is None:
             self.content_ = self.preprocessor_.item_content(self._raw_chunks(data))
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
-                keras.utils.set_random_seed(self.seed)
-                self.network_ = _RankingNetwork(self.build_scorer(self.preprocessor_.fields(),
-                                                                  self.preprocessor_.table_sizes()))
-                self.network_.compile(optimizer=self._optimizer())
+                self._new_network()
                 if previous is not None:
                     _warm.start(self, previous, self._encoded_empty(), owner, verbose)
         valid = None
@@ -684,7 +681,7 @@ class RankingModel(NetworkWeights, abc.ABC):
             callbacks.append(_resume.checkpoints(backup, backup_every))
         if self.calibration_ is not None:
             warnings.warn(f"{owner}: the calibration fitted before is dropped, since training changes the logits it "
-                          "maps; call calibrate(validation rows) again after this fit", stacklevel=2)
+                          "maps; call calibrate(validation rows) again after this fit", stacklevel=3)
             self.calibration_ = None
         try:
             with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
@@ -698,6 +695,13 @@ class RankingModel(NetworkWeights, abc.ABC):
         for key, values in history.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         return history
+
+    def _new_network(self) -> None:
+        """The compiled network for the fitted preprocessing, its weights seeded (made on first call)."""
+        keras.utils.set_random_seed(self.seed)
+        scorer = self.build_scorer(self.preprocessor_.fields(), self.preprocessor_.table_sizes())
+        self.network_ = _RankingNetwork(scorer)
+        self.network_.compile(optimizer=self._optimizer())
 
     def _group_auc_callback(self, validation_data: ctr_data.Source | None, group_by: str) -> _GroupAUC:
         """The callback that logs `val_gauc`: the validation rows' raw features, labels and groups read once."""
