@@ -240,8 +240,10 @@ PIPELINE_NAMES = {
 }
 
 _SERVES = "an export serves what was trained; fit the model itself again, then export it anew"
+_REBUILT = "ctr.load_model(path) rebuilds a click model's export as the model"
 SERVED_NAMES = {
-    "fit": _SERVES,
+    "fit": f"{_SERVES}; or {_REBUILT}, to fit further",
+    "calibrate": f"{_REBUILT}, whose calibrate(rows) then export(path) write it calibrated (ctr calibrate does both)",
     "save": "an export is saved already: its folder is the whole model (copy it; ctr.load(path) reads it)",
     "recommend": "a click model's export scores rows (predict); a recommender's or a pipeline's export "
                  "recommends (ctr.load gives a RecommenderExport for those)",
