@@ -45,13 +45,14 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
 
 
 def test_a_dcn_saved_model_export_converts_to_onnx_from_the_shell(spec, frame, tmp_path, capsys):
-    # The cross layers are what is new here; every kind of feature's encoding is the test above's.
+    # The cross layers and a calibration are what is new here; every kind of feature's encoding is the test above's.
     # The conversion starts from the SavedModel export (`ctr fit --export`), as a shell user has it.
     small = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
                              ctr.Categorical("item_id", dtype="int", role="item"), ctr.Numeric("price")],
                             label=spec.label)
     model = ctr.DCN(small, embedding_dim=4, cross_layers=2, projection_dim=3, hidden_units=(8,), batch_size=256)
     model.fit(frame.head(2000), epochs=1, verbose=0)
+    model.calibrate(frame.iloc[2000:3000])  # two constants in the graph, converted as the rest
     saved = model.export(tmp_path / "dcn")
     assert main(["export", "--model", str(saved), "--out", str(tmp_path / "dcn.onnx")]) == 0
     assert f"wrote {tmp_path / 'dcn.onnx'}" in capsys.readouterr().out
