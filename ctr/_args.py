@@ -240,7 +240,7 @@ PIPELINE_NAMES = {
 }
 
 _SERVES = "an export serves what was trained; fit the model itself again, then export it anew"
-_REBUILT = "ctr.load_model(path) rebuilds a click model's export as the model"
+_REBUILT = "ctr.load_model(path) rebuilds the export as the model"
 SERVED_NAMES = {
     "fit": f"{_SERVES}; or {_REBUILT}, to fit further",
     "calibrate": f"{_REBUILT}, whose calibrate(rows) then export(path) write it calibrated (ctr calibrate does both)",
@@ -250,7 +250,7 @@ SERVED_NAMES = {
     "predict_proba": "predict returns the click probabilities",
 }
 RECOMMENDER_EXPORT_NAMES = {
-    "fit": _SERVES,
+    "fit": f"{_SERVES}; or {_REBUILT}, to fit further",
     "save": SERVED_NAMES["save"],
     "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
 }

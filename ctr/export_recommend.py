@@ -300,6 +300,9 @@ def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str
         # None for Popularity, which reads its request's features through no preprocessing
         "preprocessing": model.preprocessor_.state if hasattr(model, "preprocessor_") else None,
         "warm_start": getattr(model, "warm_start_", None),
+        # Each catalogue item's count of training interactions, in the catalogue's order: what a recommender's
+        # negatives and sampling corrections are drawn by, so that ctr.load_model can train it further.
+        "item_counts": counts.tolist() if (counts := getattr(model, "item_counts_", None)) is not None else None,
     }
 
 

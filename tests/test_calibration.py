@@ -95,7 +95,7 @@ def test_load_model_rebuilds_an_export_to_train_and_calibrate_again(splits, tmp_
     assert len(rebuilt.history_["loss"]) == 2 and rebuilt.evaluate(test)["auc"] > 0.6
 
     popularity = ctr.Popularity(_profile_spec()).fit(train)
-    with pytest.raises(ctr.CtrError, match="a Popularity export; load_model rebuilds a click model"):
+    with pytest.raises(ctr.CtrError, match="a Popularity export, which has no trained weights of its own"):
         ctr.load_model(popularity.export(tmp_path / "popularity"))
 
     # The shell: an export calibrated on held-out rows, written as another export.

@@ -316,8 +316,8 @@ def _keras_model_methods(env: dict) -> None:
         getattr(model, "summry")  # noqa: B009 (the misspelt name is the point)
     assert err.value.name == "summry" and err.value.obj is model
     for name, answer in [("fit", r"an export serves what was trained; fit the model itself again, then export it "
-                                 r"anew; or ctr\.load_model\(path\) rebuilds a click model's export as the model, to "
-                                 r"fit further"),
+                                 r"anew; or ctr\.load_model\(path\) rebuilds the export as the model, to fit "
+                                 r"further"),
                          ("calibrate", r"ctr\.load_model\(path\) rebuilds .*, whose calibrate\(rows\) then "
                                        r"export\(path\) write it calibrated"),
                          ("recommend", r"a click model's export scores rows \(predict\)")]:  # its export

@@ -171,3 +171,19 @@ def _parquet(frame, folder):
     path = folder / "rows.parquet"
     frame.to_parquet(path)
     return path
+
+
+@pytest.mark.parametrize("cls", [ctr.MatrixFactorization, ctr.NeuMF, ctr.TwoTower])
+def test_load_model_rebuilds_a_recommender_to_train_further(cls, windows, tmp_path):
+    earlier, later = windows
+    model = cls(INTERACTIONS, embedding_dim=8, seed=1)
+    model.fit(earlier, epochs=1, verbose=0)
+    rebuilt = ctr.load_model(model.export(tmp_path / "model"))
+    assert type(rebuilt) is cls and rebuilt.get_config() == model.get_config()
+    queries = later.head(20)
+    np.testing.assert_allclose(rebuilt.predict(queries), model.predict(queries), atol=1e-6)
+    ids, scores = model.recommend(queries, k=5)
+    rebuilt_ids, rebuilt_scores = rebuilt.recommend(queries, k=5)
+    assert (rebuilt_ids == ids).all() and np.allclose(rebuilt_scores, scores, atol=1e-5)
+    rebuilt.fit(later, epochs=1, verbose=0)  # its catalogue grows by the later window's new items
+    assert len(rebuilt.catalog_ids()) > len(model.catalog_ids())
