@@ -187,3 +187,10 @@ def test_load_model_rebuilds_a_recommender_to_train_further(cls, windows, tmp_pa
     assert (rebuilt_ids == ids).all() and np.allclose(rebuilt_scores, scores, atol=1e-5)
     rebuilt.fit(later, epochs=1, verbose=0)  # its catalogue grows by the later window's new items
     assert len(rebuilt.catalog_ids()) > len(model.catalog_ids())
+
+    metadata = tmp_path / "model" / "assets.extra" / "ctr.json"
+    older = json.loads(metadata.read_text())
+    del older["item_counts"]  # as exports written before load_model were
+    metadata.write_text(json.dumps(older))
+    with pytest.raises(ctr.CtrError, match=r"lacks its items' interaction counts.*export the model again"):
+        ctr.load_model(tmp_path / "model")
