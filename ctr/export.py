@@ -174,20 +174,21 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
                 f"request features (the spec's user and context features, not read): "
                 + ", ".join(f"{name} ({dtype})" for name, dtype in metadata["inputs"].items()))
     fitted = Preprocessor(spec, metadata["preprocessing"])
-    head = f"{metadata['model']} {metadata['config']}\n"
-    if metadata.get("warm_start"):
-        from .models._warm import describe
-
-        head += describe(metadata["warm_start"]) + "\n"
-    if metadata.get("calibration"):
-        from .calibration import describe_calibration
-
-        head += describe_calibration(metadata["calibration"]) + "\n"
+    head = "".join(line + "\n" for line in [f"{metadata['model']} {metadata['config']}",
+                                             *provenance(metadata.get("warm_start"), metadata.get("calibration"))])
     if metadata["model"] == "RecommendationPipeline":
         head = (f"{metadata['model']}: {metadata['retriever']} retrieves {metadata['n_candidates']} candidates, "
                 f"{metadata['ranker']} re-ranks them {metadata['config']}\n"
                 "the retriever's features (the request's schema):\n")
     return head + describe_spec(spec, fitted)
+
+
+def provenance(warm_start: dict | None, calibration: dict | None) -> list[str]:
+    """What a model's settings do not say of how it was made: the warm start it began from, its calibration."""
+    from .calibration import describe_calibration
+    from .models._warm import describe
+
+    return ([describe(warm_start)] if warm_start else []) + ([describe_calibration(calibration)] if calibration else [])
 
 
 class ServedModel(KerasNames):

@@ -14,6 +14,8 @@ from .recommender import Recommender
 from .two_tower import TwoTower
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN}
+# The models with trained weights, by class name: what a warm start and load_model start from.
+TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 
 __all__ = [
     "DCN",

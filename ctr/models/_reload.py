@@ -19,26 +19,22 @@ def load_model(path: str | Path) -> Any:
     """The model exported at `path` (LogisticRegression, FM, DeepFM, DCN, MatrixFactorization, NeuMF or
     TwoTower), trainable again: `fit` carries on from its weights with its vocabularies (and a
     recommender's catalogue), and `calibrate`, `recommend` and `export` work as before."""
-    from ..export import ServedModel, load  # which imports the models' embeddings: not at this module's import
-    from . import MODELS, MatrixFactorization, NeuMF, TwoTower
+    from ..export import load  # which imports the models' embeddings: not at this module's import
+    from . import TRAINED, RankingModel
 
     served = load(path)
     name = served.metadata.get("model")
-    clicks = {cls.__name__: cls for cls in MODELS.values()}
-    recommenders = {cls.__name__: cls for cls in (MatrixFactorization, NeuMF, TwoTower)}
-    if isinstance(served, ServedModel) and name in clicks:
-        model = clicks[name](served.spec, **served.metadata["config"])
-    elif name in recommenders:
-        model = recommenders[name](served.spec, **served.metadata["config"])
-    else:
+    if name not in TRAINED:
         raise CtrError(f"{path}: a {name} export, which has no trained weights of its own to rebuild; load_model "
-                       f"rebuilds {', '.join([*clicks, *recommenders])}")
+                       f"rebuilds {', '.join(TRAINED)}")
+    model = TRAINED[name](served.spec, **served.metadata["config"])
+    clicks = isinstance(model, RankingModel)
     model.preprocessor_ = Preprocessor(served.spec, served.metadata["preprocessing"])
     saved = served._loaded.scorer.variables
     # A history's item content is a weight of the embeddings (not trained); the network is built with it.
     model.content_ = {v.name.split(":")[0][len("content_"):]: v.numpy() for v in saved
                       if v.name.split(":")[0].startswith("content_")} or None
-    if name in clicks:
+    if clicks:
         model._new_network()
         model.network_.scorer(model._encoded_empty())
         model.history_ = dict(served.metadata.get("history") or {})

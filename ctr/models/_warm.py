@@ -32,12 +32,10 @@ class Previous:
     weights: list[tuple[str, np.ndarray]]  # the scorer's trainable variables, by name, in the scorer's order
 
 
-_TRAINED = ("LogisticRegression", "FM", "DeepFM", "DCN", "MatrixFactorization", "NeuMF", "TwoTower")
-
-
 def previous_model(source: Any, owner: str) -> Previous:
     """The earlier model `source` names: a fitted model, a loaded export (`ctr.load`) or an export's folder."""
     from ..export import load
+    from . import TRAINED
     from .base import RankingModel
     from .recommender import Recommender
 
@@ -52,11 +50,11 @@ def previous_model(source: Any, owner: str) -> Previous:
         source = load(source)
     metadata = getattr(source, "metadata", None)
     if not isinstance(metadata, dict) or not hasattr(source, "_loaded"):
-        raise ArgumentError(f"{owner}: warm_start_from takes a trained model ({', '.join(_TRAINED)}): fitted, loaded "
+        raise ArgumentError(f"{owner}: warm_start_from takes a trained model ({', '.join(TRAINED)}): fitted, loaded "
                             f"with ctr.load, or its export's folder; got {type(source).__name__}")
-    if metadata.get("model") not in _TRAINED:
+    if metadata.get("model") not in TRAINED:
         raise ArgumentError(f"{owner}: warm_start_from is a {metadata.get('model')} export, which has no weights of "
-                            f"its own to start from; a trained model's do ({', '.join(_TRAINED)})")
+                            f"its own to start from; a trained model's do ({', '.join(TRAINED)})")
     try:
         scorer = source._loaded.scorer
     except AttributeError:

@@ -508,13 +508,12 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
 def summary_text(model: Any) -> str:
     """What Keras' `summary()` shows, for one of our models: its class and settings, its features with
     their fitted table sizes, and each trainable weight with its shape and parameter count."""
-    lines = [f"{type(model).__name__} {model.get_config()}", describe_spec(model.spec, model.preprocessor_)]
-    if getattr(model, "warm_start_", None):
-        lines.insert(1, _warm.describe(model.warm_start_))
-    if getattr(model, "calibration_", None):  # the recommenders have none
-        from ..calibration import describe_calibration
+    from ..export import provenance
 
-        lines.insert(1, describe_calibration(model.calibration_))
+    lines = [f"{type(model).__name__} {model.get_config()}",
+             # the recommenders have no calibration
+             *provenance(getattr(model, "warm_start_", None), getattr(model, "calibration_", None)),
+             describe_spec(model.spec, model.preprocessor_)]
     if model.network_ is None:
         return "\n".join([*lines, "(not trained yet: fit makes the weights)"])
     rows = [("weight", "shape", "parameters")]
