@@ -619,6 +619,9 @@ def column_hints(spec: FeatureSpec, then: str = "") -> Callable[[Sequence[str], 
     the SavedModel signature's inputs, not the data's), then `then`."""
     def hint(have: Sequence[str], missing: Sequence[str]) -> str:
         out = ""
+        if spec.label is not None and spec.label.column in missing:
+            out += (f" ({spec.label.column!r} is the spec's label: rows that are learned from, evaluated or "
+                    "calibrated on must say whether each was clicked)")
         weight = spec.label.weight if spec.label is not None else None
         if weight is not None and weight in missing:
             out += (f" (the spec's label.weight names {weight!r} as the rows' weights; give every row one, "

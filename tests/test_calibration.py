@@ -77,6 +77,11 @@ def test_the_shell_calibrates_on_the_validation_rows(frame, tmp_path, capsys):
     assert main(["fit", "--spec", "synthetic", "--data", str(tmp_path / "rows.parquet"), "--split", "0.9,0,0.1",
                  "--calibrate"]) == 2
     assert "--split leaves no validation rows" in capsys.readouterr().err
+    frame.drop(columns="rating").to_parquet(tmp_path / "unlabelled.parquet")
+    assert main(["calibrate", "--model", str(tmp_path / "lr"), "--data", str(tmp_path / "unlabelled.parquet"),
+                 "--out", str(tmp_path / "lr2")]) == 2
+    assert ("('rating' is the spec's label: rows that are learned from, evaluated or calibrated on must say "
+            "whether each was clicked)") in capsys.readouterr().err
 
 
 def test_load_model_rebuilds_an_export_to_train_and_calibrate_again(splits, tmp_path, capsys):
