@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__all__ = ["keras", "tf"]
+__all__ = ["keras", "tf"]  # and float32_layers, imported by name
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -135,3 +136,31 @@ def _log_level() -> int:
         return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
     except ValueError:
         return 0
+
+
+_TOLD: set[tuple[str, str]] = set()  # the (policy, floatx) pairs float32_layers has warned of
+
+
+@contextlib.contextmanager
+def float32_layers() -> Iterator[None]:
+    """Keras layers (and metrics) made inside compute in float32, whatever dtype policy or floatx the
+    process set for its own models (mixed precision, float64): ctr's preprocessing, fused embedding
+    tables and row-wise optimizer updates are float32 throughout, and a layer takes its dtype when it
+    is made. The process's settings are back on leaving; when they are float32 nothing is touched."""
+    keras = __getattr__("keras")
+    policy, floatx = keras.mixed_precision.global_policy(), keras.backend.floatx()
+    if policy.name == "float32" and floatx == "float32":
+        yield
+        return
+    if (policy.name, floatx) not in _TOLD:  # once: every model made and every export would say it again
+        _TOLD.add((policy.name, floatx))
+        warnings.warn(f"ctr's models compute in float32: the process's Keras dtype policy ({policy.name!r}) and floatx "
+                      f"({floatx!r}) apply to other models, not to ctr's", stacklevel=1)
+    keras.backend.set_floatx("float32")
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.backend.set_floatx(floatx)
+        # None is "follow floatx", the state when no policy was set (then its name is floatx's).
+        keras.mixed_precision.set_global_policy(None if policy.name == floatx else policy)

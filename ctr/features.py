@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._keras import keras, tf
+from ._keras import float32_layers, keras, tf
 from .errors import DataError, NotFittedError
 from .spec import (
     EPOCH_UNIT_NAMES,
@@ -282,6 +282,10 @@ class Preprocessor:
         """A fresh Keras layer holding this state, mapping raw feature tensors to encoded ones;
         for only the features in `names` when given (a user tower reads only user features)."""
         state = self._require()
+        with float32_layers():
+            return self._encoder(state, names)
+
+    def _encoder(self, state: dict, names: Iterable[str] | None) -> FeatureEncoder:
         if names is None:
             return FeatureEncoder(self.spec.to_dict(), state)
         wanted = set(names)

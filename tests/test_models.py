@@ -279,6 +279,42 @@ def test_same_seed_same_model(spec, splits):
     np.testing.assert_array_equal(run(), run())
 
 
+@pytest.mark.parametrize("setting", ["mixed_float16", "float64"])
+def test_a_process_wide_keras_dtype_leaves_ctr_models_in_float32(spec, splits, setting, tmp_path):
+    """Mixed precision (or float64) set for the user's own Keras models: ctr's click models and
+    recommenders train, predict, export and load as in float32 (same seed, same predictions), say so
+    once, and leave the setting as it was."""
+    train, test = splits[0].head(2000), splits[2].head(50)
+
+    def run(cls):
+        model = cls(spec, embedding_dim=4, seed=7)
+        model.fit(train, epochs=1, verbose=0)
+        return model
+
+    kinds = (ctr.DeepFM, ctr.MatrixFactorization)
+    expected = {cls: run(cls).predict(test) for cls in kinds}
+    try:
+        if setting.startswith("mixed"):
+            keras.mixed_precision.set_global_policy(setting)
+        else:
+            keras.backend.set_floatx(setting)
+        ctr._keras._TOLD.clear()
+        with pytest.warns(UserWarning, match=rf"ctr's models compute in float32: .*'{setting}'") as told:
+            models = {cls: run(cls) for cls in kinds}
+            for cls, model in models.items():
+                np.testing.assert_array_equal(model.predict(test), expected[cls])
+                model.export(tmp_path / cls.__name__)
+                np.testing.assert_allclose(ctr.load_model(tmp_path / cls.__name__).predict(test), expected[cls],
+                                           rtol=1e-6)
+        assert len([w for w in told if "float32" in str(w.message)]) == 1
+        np.testing.assert_allclose(ctr.load(tmp_path / "DeepFM").predict(test), expected[ctr.DeepFM], rtol=1e-6)
+        assert keras.mixed_precision.global_policy().name == setting
+        assert keras.backend.floatx() == ("float32" if setting.startswith("mixed") else setting)
+    finally:
+        keras.mixed_precision.set_global_policy(None)
+        keras.backend.set_floatx("float32")
+
+
 def test_keras_callbacks_history_and_tensorboard_logs(spec, splits, tmp_path):
     seen = []
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._keras import keras, tf
+from .._keras import tf
 from ..errors import CtrError
 from ..features import Preprocessor, raw_signature
 
@@ -56,9 +56,7 @@ def _recommender_network(model: Any, served: Any, path: str | Path) -> None:
     model.users_ = served.users if len(served.users) else None
     model.item_counts_ = np.asarray(counts, np.float64)
     model._catalogue_encoded = model._encode_table(model.catalogue_, model.item_features)
-    keras.utils.set_random_seed(model.seed)
-    model.network_ = model.build_network(model.build_scorer(model.preprocessor_.fields(),
-                                                            model.preprocessor_.table_sizes()))
+    model._new_network()
     empty = {name: tf.zeros([0], spec.dtype) for name, spec in raw_signature(model.spec, model.query_features).items()}
     queries = model.encoder(model.query_features)(empty)
     model.network_.scorer({**queries, **{k: tf.constant(v[:0]) for k, v in model._catalogue_encoded.items()}})

@@ -37,7 +37,7 @@ from .._args import (
     labels_apart,
     named_keywords,
 )
-from .._keras import keras, tf
+from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, CtrError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
@@ -697,10 +697,11 @@ class RankingModel(NetworkWeights, abc.ABC):
 
     def _new_network(self) -> None:
         """The compiled network for the fitted preprocessing, its weights seeded (made on first call)."""
-        keras.utils.set_random_seed(self.seed)
-        scorer = self.build_scorer(self.preprocessor_.fields(), self.preprocessor_.table_sizes())
-        self.network_ = _RankingNetwork(scorer)
-        self.network_.compile(optimizer=self._optimizer())
+        with float32_layers():
+            keras.utils.set_random_seed(self.seed)
+            scorer = self.build_scorer(self.preprocessor_.fields(), self.preprocessor_.table_sizes())
+            self.network_ = _RankingNetwork(scorer)
+            self.network_.compile(optimizer=self._optimizer())
 
     def _group_auc_callback(self, validation_data: ctr_data.Source | None, group_by: str) -> _GroupAUC:
         """The callback that logs `val_gauc`: the validation rows' raw features, labels and groups read once."""

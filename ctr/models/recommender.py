@@ -33,7 +33,7 @@ from .._args import (
     check_saved_model_only,
     named_keywords,
 )
-from .._keras import keras, tf
+from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
@@ -224,9 +224,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             self.content_ = self.preprocessor_.item_content(
                 [ctr_data.raw_features(self.catalogue_, self.spec, self.item_features)])
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
-                keras.utils.set_random_seed(self.seed)
-                self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
-                                                                     self.preprocessor_.table_sizes()))
+                self._new_network()
                 if previous is not None:
                     _warm.start(self, previous, self._sample_features(frame), owner, verbose)
         self.network_.build_weights(self._sample_features(frame))
@@ -252,6 +250,13 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         if backup is not None:
             _resume.finished(backup)
         return history
+
+    def _new_network(self) -> None:
+        """The compiled network for the fitted preprocessing and catalogue, its weights seeded (made on first call)."""
+        with float32_layers():
+            keras.utils.set_random_seed(self.seed)
+            self.network_ = self.build_network(self.build_scorer(self.preprocessor_.fields(),
+                                                                 self.preprocessor_.table_sizes()))
 
     def build_network(self, scorer: PairScorer) -> tfrs.Model:
         """The compiled training graph around the scorer."""
