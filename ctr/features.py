@@ -454,8 +454,12 @@ def own_function(python_function: Callable[..., Any], **options: Any) -> Any:
     their own. It counts them per code object, so a function made from one `def` for each model (our
     step loop, Keras' predict function, an encoder's `__call__`) shares one count: a few models in a
     session, each tracing once or twice, read as "excessive retracing" (tensorflow/tensorflow#42441).
-    A `functools.partial` has no code object, so TensorFlow keys the count on the partial itself."""
-    return tf.function(functools.partial(python_function), **options)
+    A `functools.partial` has no code object, so TensorFlow keys the count on the partial itself.
+    With an `input_signature` it is traced here: threads that call it first at once would each trace it."""
+    function = tf.function(functools.partial(python_function), **options)
+    if options.get("input_signature") is not None:
+        function.get_concrete_function()
+    return function
 
 
 class Lookup(keras.layers.Layer):

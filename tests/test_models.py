@@ -11,6 +11,7 @@ import pytest
 
 import ctr
 from ctr._keras import keras, tf
+from ctr.features import own_function
 from ctr.models.embeddings import relu_layers
 from ctr.models.fm import fm_terms, pairwise_interactions
 
@@ -266,6 +267,47 @@ def test_dcn_cross_layers_learn_the_crosses_on_their_own_and_in_each_shape(train
         assert kernels == sorted([(width, width)] * 2 if rank is None else [(width, rank), (rank, width)] * 2), name
         predictions[name] = model.predict(test.head(100))
     assert np.abs(predictions["cross only"] - predictions["stacked, low-rank"]).max() > 1e-3
+
+
+def test_threads_asking_a_model_for_its_first_predictions_at_once_share_one_trace(trained, splits, tmp_path,
+                                                                                   monkeypatch):
+    """A server's threads, first requests at once: one traced call made (each thread made its own), no
+    "excessive retracing" warning in the server's log (each thread that found no trace counted as one),
+    and the serial predictions."""
+    import concurrent.futures
+    import logging
+    import threading
+
+    class Warnings(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    told = Warnings()
+    trained["fm"].export(tmp_path / "fm")
+    model, rows = ctr.load_model(tmp_path / "fm"), [splits[2].iloc[i * 20:(i + 1) * 20] for i in range(8)]
+    start, made = threading.Barrier(len(rows)), []
+    monkeypatch.setattr(ctr.models.base, "own_function", lambda *a, **k: made.append(1) or own_function(*a, **k))
+
+    def predict(frame):
+        start.wait()
+        return model.predict(frame)
+
+    tf.get_logger().addHandler(told)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(rows)) as pool:
+            together = list(pool.map(predict, rows))
+    finally:
+        tf.get_logger().removeHandler(told)
+    assert not [m for m in told.messages if "retracing" in m]
+    assert len(made) == 1
+    assert model._score[1].experimental_get_tracing_count() == 1
+    for frame, scores in zip(rows, together, strict=True):
+        np.testing.assert_array_equal(scores, model.predict(frame))
+    assert model._score[1].experimental_get_tracing_count() == 1
 
 
 def test_same_seed_same_model(spec, splits):

@@ -12,6 +12,7 @@ import abc
 import contextlib
 import itertools
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -47,6 +48,12 @@ from ._adam import LazyAdam
 
 _ENCODE_CHUNK = 65_536
 _MEMORY_BUDGET = 1 << 30  # bytes of encoded training data cached in memory; more is streamed
+
+# Held while a model makes a graph it keeps (an encoder, a traced call): a server's threads asking a
+# model for its first predictions at once would each trace one (a second or so, and a copy of the lookup
+# tables each). One lock for all models, not one each: an untrained model deep-copies and pickles, which
+# a lock would not.
+MAKING = threading.RLock()
 
 
 class Scorer(keras.layers.Layer, abc.ABC):
@@ -934,25 +941,28 @@ class RankingModel(NetworkWeights, abc.ABC):
         """Raw feature tensors → the network's logits, as one traced call (encoder and network, as in
         the export). Keras' `predict_on_batch` on encoded arrays made a tf.data iterator at every
         call, which was most of the time of a one-row `predict`."""
-        if self._score is None or self._score[0] is not network:
-            encoder = self._encoder_layer()
-            self._score = (network, own_function(lambda raw: network(encoder(raw), training=False),
-                                                 input_signature=[raw_signature(self.spec)], autograph=False))
-        return self._score[1]
+        with MAKING:
+            if self._score is None or self._score[0] is not network:
+                encoder = self._encoder_layer()
+                self._score = (network, own_function(lambda raw: network(encoder(raw), training=False),
+                                                     input_signature=[raw_signature(self.spec)], autograph=False))
+            return self._score[1]
 
     def _encoded_empty(self) -> dict[str, tf.Tensor]:
         """Every encoded input, with no rows: what a dataset's signature or the network's variables are made from."""
         return self._encode_fn()({name: tf.zeros([0], spec.dtype) for name, spec in raw_signature(self.spec).items()})
 
     def _encode_fn(self) -> Any:
-        if self._encode is None:
-            self._encode = traced_encoder(self._encoder_layer(), raw_signature(self.spec))
-        return self._encode
+        with MAKING:
+            if self._encode is None:
+                self._encode = traced_encoder(self._encoder_layer(), raw_signature(self.spec))
+            return self._encode
 
     def _encoder_layer(self) -> Any:
-        if self._encoder is None:  # the preprocessing never changes once fitted, so neither does this
-            self._encoder = self.preprocessor_.encoder()
-        return self._encoder
+        with MAKING:
+            if self._encoder is None:  # the preprocessing never changes once fitted, so neither does this
+                self._encoder = self.preprocessor_.encoder()
+            return self._encoder
 
     def __repr__(self) -> str:
         return config_repr(self)

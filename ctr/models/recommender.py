@@ -42,6 +42,7 @@ from ..spec import FeatureSpec
 from . import _resume, _warm
 from ._adam import LazyAdam
 from .base import (
+    MAKING,
     PREDICTED_A_CALL,
     GeneratorErrors,
     NetworkWeights,
@@ -467,9 +468,11 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     def encoder(self, names: Sequence[str]) -> Any:
         """The fitted encoder for a subset of features, as a reusable tf.function."""
         key = ",".join(names)
-        if key not in self._encoders:
-            self._encoders[key] = traced_encoder(self.preprocessor_.encoder(names), raw_signature(self.spec, names))
-        return self._encoders[key]
+        with MAKING:
+            if key not in self._encoders:
+                self._encoders[key] = traced_encoder(self.preprocessor_.encoder(names),
+                                                     raw_signature(self.spec, names))
+            return self._encoders[key]
 
     def _sample_features(self, frame: pd.DataFrame) -> dict[str, tf.Tensor]:
         """Query and item features of a couple of real rows, for building the weights before training."""
