@@ -504,7 +504,8 @@ class Standardize(keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.mean, self.variance = mean, variance
         self._mean = np.float32(mean)
-        self._inverse = np.float32(1.0) / np.maximum(np.sqrt(np.float32(variance)), np.float32(keras.backend.epsilon()))
+        # In float64: the variance of values beyond about 1e19 overflows float32 (and the feature read as 0).
+        self._inverse = np.float32(1.0 / max(np.sqrt(variance), keras.backend.epsilon()))
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         return (x - self._mean) * self._inverse

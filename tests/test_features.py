@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -78,6 +80,16 @@ def test_numeric_standardise_log_and_missing_flag():
     np.testing.assert_allclose(out["x"], [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], atol=1e-6)
     assert out["y"][1].tolist() == [0.0, 1.0]
     assert np.isfinite(out["y"]).all()
+
+
+def test_numbers_whose_variance_overflows_float32_are_still_standardised():
+    # Values about 1e25 (bytes, wei): their variance, 1e50, is no float32; the served values stay float32.
+    x = np.random.default_rng(0).normal(0.0, 1e25, 1000)
+    _, encode = _fit(ctr.FeatureSpec([ctr.Numeric("x")]), pd.DataFrame({"x": x}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast", which came with the zeros
+        scaled = encode(pd.DataFrame({"x": x}))["x"][:, 0]
+    np.testing.assert_allclose(scaled, (x - x.mean()) / x.std(), rtol=1e-4, atol=1e-5)
 
 
 def test_numeric_quantile_buckets():
