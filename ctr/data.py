@@ -109,8 +109,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             yield _frame(batch)
         return
     path = Path(source)
-    if not path.exists():
-        raise DataError(f"no data at {path}")
+    _require_data(path)
     if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
         for chunk in criteo_chunks(path, chunk_rows):
             require_columns(chunk, cols or [], where=str(path), hint=hint)
@@ -193,8 +192,7 @@ def count_rows(source: Source) -> int:
     if isinstance(source, pa.Table):
         return source.num_rows
     path = Path(source)
-    if not path.exists():
-        raise DataError(f"no data at {path}")
+    _require_data(path)
     if is_criteo_file(path):
         return criteo_rows(path)
     if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
@@ -243,6 +241,15 @@ def no_header_hint(path: Path, header: Sequence[str]) -> str:
             f"a CSV's first line is read as its header, so give {path.name} a line naming its columns")
 
 
+def _require_data(path: Path) -> None:
+    """A DataError unless `path` is a file or folder with something in it: each format's reader
+    would call an empty file unreadable, or columnless."""
+    if not path.exists():
+        raise DataError(f"no data at {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes): no columns and no rows")
+
+
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """JSON lines (one object a row, as `ctr predict --out rows.json` writes them) chunk by chunk, or a
     JSON array of objects read whole; values keep JSON's types (no guessing of dates from column
@@ -289,9 +296,12 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
         return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]} "
                          f"({first_line(err)})")
 
-    errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, *UNDECOMPRESSABLE)
+    errors = (pd.errors.ParserError, UnicodeDecodeError, *UNDECOMPRESSABLE)
     try:
         read = pd.read_csv(path, sep=_separator(path), chunksize=chunksize, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: holds no text (or only blank lines), so no line naming its columns and no "
+                        "rows") from None
     except errors as err:
         raise unreadable(err) from None
     if chunksize is None:

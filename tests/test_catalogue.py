@@ -150,6 +150,13 @@ def _csv_without_a_header(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(rows, verbose=0)
 
 
+def _empty_files(env: dict) -> None:
+    for name, content in [("empty.parquet", b""), ("empty.json", b""), ("blank.csv", b"\n\n")]:
+        (env["tmp"] / name).write_bytes(content)
+        with pytest.raises(DataError, match=f"{name}: (the file is empty|holds no text)"):
+            ctr.LogisticRegression(env["spec"]).fit(env["tmp"] / name, verbose=0)
+
+
 def _bad_streamed_validation(env: dict) -> None:
     # Only the training data is read before training starts; the validation files are first read
     # inside the input pipeline, from where the error must still come out as it was raised.
@@ -660,6 +667,8 @@ CATALOGUE: list[Case] = [
          _skewed),
     Case("data", "empty dataset", "DataError: the training data has no rows",
          _fit_error(lambda f: f.iloc[:0], DataError, "no rows")),
+    Case("data", "an empty file (0 bytes, any format) or a CSV of blank lines",
+         "DataError naming the file: empty, or no line naming its columns", _empty_files),
     Case("data", "label not a number / missing", "DataError naming the label column",
          _fit_error(_with("rating", "abc"), DataError, "label column 'rating'", "'abc'")),
     Case("data", "binary label outside {0, 1}", "DataError suggesting `label.threshold`",

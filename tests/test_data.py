@@ -112,7 +112,7 @@ def test_json_lines_and_arrays_read_as_the_frames_written_to_them(tmp_path, spec
                                             r"array of objects"):
         read(tmp_path / "cut.json")
     (tmp_path / "empty.json").write_text("")
-    with pytest.raises(ctr.DataError, match=r"column 'user_id' is missing from .*empty\.json; it has: no columns"):
+    with pytest.raises(ctr.DataError, match=r"empty\.json: the file is empty \(0 bytes\)"):
         read(tmp_path / "empty.json", ["user_id"])
 
 
@@ -194,17 +194,23 @@ def test_a_damaged_parquet_file_in_a_folder_is_named_when_its_turn_comes(tmp_pat
 def test_unreadable_csv_files_are_named(tmp_path):
     from ctr.data import count_rows
 
-    for name, content, message in [("empty.csv", b"", "No columns to parse"),
-                                   ("latin.csv", "user_id,city\n1,M\xfcnchen\n".encode("latin-1"), "can't decode"),
+    for name, content, message in [("latin.csv", "user_id,city\n1,M\xfcnchen\n".encode("latin-1"), "can't decode"),
                                    ("ragged.tsv", b"a\tb\n1\t2\n3\t4\t5\n", "Expected 2 fields in line 3")]:
         (tmp_path / name).write_bytes(content)
         separator = "a tab" if name.endswith(".tsv") else "a comma"
-        # Counting reads the first column only: a later column's fault is found by the read itself.
-        for reader in (read, count_rows) if name == "empty.csv" else (read,):
-            with pytest.raises(ctr.DataError, match=f"{name}: not readable as UTF-8 text separated by {separator}"
-                                                    f" \\(.*{message}") as err:
+        with pytest.raises(ctr.DataError, match=f"{name}: not readable as UTF-8 text separated by {separator}"
+                                                f" \\(.*{message}") as err:
+            read(tmp_path / name)
+        assert str(err.value).startswith(str(tmp_path)), str(err.value)
+    # An empty file is said to be empty, whatever its format, where each reader called it unreadable or columnless.
+    for name in ("empty.csv", "empty.json", "empty.parquet"):
+        (tmp_path / name).write_bytes(b"")
+        for reader in (read, count_rows):
+            with pytest.raises(ctr.DataError, match=f"{name}: the file is empty \\(0 bytes\\)"):
                 reader(tmp_path / name)
-            assert str(err.value).startswith(str(tmp_path)), str(err.value)
+    (tmp_path / "blank.csv").write_bytes(b"\n \n")
+    with pytest.raises(ctr.DataError, match=r"blank.csv: holds no text \(or only blank lines\), so no line naming"):
+        read(tmp_path / "blank.csv")
     (tmp_path / "semicolons.csv").write_text("user_id;item_id\n1;2\n", encoding="utf-8")
     with pytest.raises(ctr.DataError, match=r"its header is one column: is the file separated by something other "
                                             r"than a comma\?"):
