@@ -76,6 +76,7 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     """Cut the rows in time order into parts of the given fractions: the past trains, the future tests,
     as a model is used. Rows with the same time stay in one part (the earlier), so no part holds a
     moment that an earlier part also holds; each part keeps the data's row order."""
+    _fractions_not_a_column("time_split", fractions, "time")
     check_arguments("time_split", fractions=fractions)
     frame = read(data)
     require_columns(frame, [time], where="the data of time_split",
@@ -93,6 +94,14 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
              for c in cuts[1:-1]]
     cuts = [0, *np.maximum.accumulate(inner).tolist(), len(frame)] if inner else cuts
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
+
+
+def _fractions_not_a_column(owner: str, fractions: object, *keywords: str) -> None:
+    """An ArgumentError for `time_split(frame, "timestamp")`: a column given where the fractions go."""
+    if isinstance(fractions, str):
+        named = " or ".join(f"{k}={fractions!r}" for k in keywords)
+        raise ArgumentError(f"{owner}: the second argument is the fractions, such as (0.8, 0.1, 0.1); name a column "
+                            f"by its keyword: {named}")
 
 
 def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
@@ -119,6 +128,7 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
                    time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
     """Per user, the earliest interactions train and the latest test: each part takes its fraction
     of every user's history, in time order (ties broken by row order)."""
+    _fractions_not_a_column("temporal_split", fractions, "time", "user")
     check_arguments("temporal_split", fractions=fractions)
     frame = read(data)
     require_columns(frame, [user, time], where="the data of temporal_split",

@@ -568,6 +568,11 @@ def test_time_split_names_what_it_cannot_order(frame):
         ctr.data.time_split(frame, time="genres")
     with pytest.raises(ctr.ArgumentError, match="time_split: fractions must be"):
         ctr.data.time_split(frame, (0.9, 0.2))
+    # The column where the fractions go, as `sort_values("timestamp")` would take it.
+    with pytest.raises(ctr.ArgumentError, match=r"time_split: the second argument is the fractions.* time='ts'$"):
+        ctr.data.time_split(frame, "ts")
+    with pytest.raises(ctr.ArgumentError, match=r"temporal_split: .*: time='user_id' or user='user_id'$"):
+        ctr.data.temporal_split(frame, "user_id")
 
 
 def _write_ml100k(folder):
