@@ -37,7 +37,7 @@ from .export import SCORED_A_CALL, ExportError, atomic_export
 from .export_files import DAMAGED, METADATA, read_metadata
 from .features import MISSING_INT, raw_signature, raw_tensors
 from .models.embeddings import embedding_tables
-from .models.recommender import PAIRS_A_CALL, item_ids, similarity
+from .models.recommender import PAIRS_A_CALL, exclude_ids, item_ids, similarity
 from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
@@ -488,6 +488,7 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users,
                                             self._reads_queries)
         check_exclude(exclude, len(queries))
+        exclude = exclude_ids("RecommenderExport.recommend", self.spec, self.metadata["item_key"], exclude)
         inputs = raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)
         id_is_text = raw_dtype(self.spec[self.metadata["item_key"]]) == "string"
         width = max((len(e) for e in exclude), default=0) if exclude else 0

@@ -225,6 +225,22 @@ def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
         model.recommend(queries, k=0)
 
 
+def test_an_excluded_id_is_left_out_whatever_type_it_is_written_in(recommenders, exports, loo):
+    """'12' for the integer id 12 (as a request reads it): the model ignored it as no catalogue id, and
+    recommended the item, while its export left it out; text that is no id was the export's bare ValueError."""
+    queries = loo[1].head(2)
+    model, served = recommenders["mf"], ctr.RecommenderExport(exports["mf"])
+    top = model.recommend(queries, k=3)[0][:, 0]
+    for exclude in ([[str(top[0])], [float(top[1])]], [[np.int32(top[0])], [str(top[1]), top[1]]]):
+        for recommender in (model, served):
+            got, _ = recommender.recommend(queries, k=3, exclude=exclude)
+            assert got[0, 0] != top[0] and got[1, 0] != top[1] and top[0] not in got[0] and top[1] not in got[1]
+    for recommender, name in ((model, "MatrixFactorization"), (served, "RecommenderExport")):
+        with pytest.raises(ctr.DataError, match=rf"{name}\.recommend: exclude lists an id that is no 'item_id' id .*"
+                                                r"'seven'"):
+            recommender.recommend(queries, k=3, exclude=[["seven"], []])
+
+
 def test_recommend_scores_a_few_queries_at_a_time_with_the_same_result(recommenders, loo, monkeypatch):
     from ctr.models import recommender
 

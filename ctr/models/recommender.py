@@ -510,6 +510,22 @@ def item_ids(owner: str, spec: FeatureSpec, item_key: str, asked: Any) -> np.nda
     return ctr_data.raw_features(pd.DataFrame({feature.source: column}), FeatureSpec(features=(feature,)))[item_key]
 
 
+def exclude_ids(owner: str, spec: FeatureSpec, item_key: str,
+                exclude: Sequence[Sequence[Any]] | None) -> list[np.ndarray] | None:
+    """Each query's `exclude` list as the item feature's serving input reads ids, as `item_ids` reads
+    them ('12' is the id 12 of an integer catalogue, as in a request): an id is left out whatever type
+    it is written in, in process as in the export."""
+    if exclude is None:
+        return None
+    lists = [list(items) for items in exclude]
+    flat = [item for items in lists for item in items]
+    try:
+        ids = item_ids(owner, spec, item_key, flat) if flat else np.zeros(0, np.int64)
+    except DataError as err:
+        raise DataError(f"{owner}: exclude lists an id that is no {item_key!r} id ({err})") from None
+    return np.split(ids, np.cumsum([len(items) for items in lists])[:-1])
+
+
 def catalogue_rows(owner: str, spec: FeatureSpec, item_key: str, catalogue_ids: np.ndarray, asked: Any) -> np.ndarray:
     """The catalogue row of each item id in `asked`, -1 for one not in the catalogue."""
     return pd.Index(item_ids(owner, spec, item_key, catalogue_ids)).get_indexer(item_ids(owner, spec, item_key, asked))
@@ -532,6 +548,7 @@ def top_k(model: Any, queries: ctr_data.Source, k: int,
     check_arguments(f"{type(model).__name__}.recommend", k=k)
     queries = ctr_data.read(queries).reset_index(drop=True)
     check_exclude(exclude, len(queries))
+    exclude = exclude_ids(f"{type(model).__name__}.recommend", model.spec, model.item_key, exclude)
     ids = model.catalog_ids()
     k = min(k, len(ids))
     position = pd.Index(ids)
@@ -542,7 +559,7 @@ def top_k(model: Any, queries: ctr_data.Source, k: int,
         scores = model.score_candidates(part, np.broadcast_to(np.arange(len(ids)), (len(part), len(ids))))
         scores = scores.astype(np.float64)
         for i, items in enumerate(exclude[start:start + step] if exclude is not None else []):
-            rows = position.get_indexer(list(items))
+            rows = position.get_indexer(items)
             scores[i, rows[rows >= 0]] = -np.inf
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: the earlier catalogue row, as top_k
         chosen = np.take_along_axis(scores, top, axis=1)
