@@ -28,6 +28,7 @@ _LAZY = {
                      "RankingModel", "Recommender", "TwoTower"), "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
+    "Server": "serving",
     "draft_spec": "spec_draft",
 }
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     )
     from .onnx_export import onnx_session
     from .pipeline import RecommendationPipeline
+    from .serving import Server
     from .spec_draft import draft_spec
 
 
@@ -99,6 +101,7 @@ __all__ = [
     "Recommender",
     "RecommenderExport",
     "ServedModel",
+    "Server",
     "SpecError",
     "Text",
     "Timestamp",

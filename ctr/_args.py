@@ -98,6 +98,12 @@ def _optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return lambda value: None if value is None else rule(value)
 
 
+def _port(value: Any) -> str | None:
+    if _integer(0)(value) is None and value <= 65535:
+        return None
+    return f"a port number from 0 (any free port) to 65535, got {_shown(value, typed=True)}"
+
+
 _RULES: dict[str, Callable[[Any], str | None]] = {
     "embedding_dim": _integer(1), "output_dim": _integer(1), "batch_size": _optional(_integer(1)),
     "epochs": _integer(1), "n_negatives": _integer(1), "k": _integer(1), "n_candidates": _integer(1),
@@ -113,6 +119,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
     "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
     "sample_rows": _integer(1), "threshold": _optional(_real),
+    "port": _port,
 }
 
 

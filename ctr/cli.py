@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import shlex
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -219,6 +220,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     export = commands.add_parser("export", help="convert a click model's SavedModel export to one ONNX file")
     export.add_argument("--model", required=True, help="export folder (ctr fit --export)")
     export.add_argument("--out", required=True, help="the ONNX file to write, e.g. runs/deepfm.onnx")
+
+    serve = commands.add_parser("serve", help="serve an export over HTTP as TensorFlow Serving's REST API does "
+                                              "(POST /v1/models/NAME:predict), to try a client before deploying")
+    serve.add_argument("--model", required=True, help="export folder (ctr fit --export)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1, this "
+                                                           "machine only; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8501, help="default 8501, TensorFlow Serving's REST port; 0 "
+                                                               "picks a free one")
+    serve.add_argument("--name", help="the model's name in the URL (default: the export folder's name)")
+    serve.add_argument("--quiet", action="store_true", help="no line per request")
 
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
     describe.add_argument("spec", help="feature spec YAML, a ready spec's name (movielens-100k, ...), or an export "
@@ -1067,6 +1078,20 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
     return frame
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from .serving import Server
+
+    server = Server(args.model, host=args.host, port=args.port, name=args.name, log_requests=not args.quiet)
+    print(f"ctr serve: {server.export.metadata.get('model')} at {server.url} (POST {server.url}:predict with "
+          '{"instances": [rows]} or {"inputs": {columns}}); Ctrl-C stops', flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C (or one a wrapper passes on) while stopping
+        print("ctr serve: stopped", flush=True)
+    return 0
+
+
 _CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")
 _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table", "synthetic")  # how to read --data
 # name: (class in ctr.models, its arguments)
@@ -1077,7 +1102,7 @@ _COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
              "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "importance": _importance, "downsample": _downsample,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe,
-             "calibrate": _calibrate}
+             "calibrate": _calibrate, "serve": _serve}
 
 if __name__ == "__main__":
     sys.exit(main())

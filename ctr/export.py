@@ -249,7 +249,12 @@ class ServedModel(KerasNames):
         print_fn(describe_export(self.metadata, self.spec))
 
     def _probabilities(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec), self.spec))["probability"].numpy()
+        return self._outputs(frame)["probability"]
+
+    def _outputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """serving_default's outputs (probability, logit) for rows holding the model's columns."""
+        return {k: v.numpy() for k, v in self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec),
+                                                                      self.spec)).items()}
 
     def __repr__(self) -> str:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"

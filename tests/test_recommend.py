@@ -241,6 +241,40 @@ def test_an_excluded_id_is_left_out_whatever_type_it_is_written_in(recommenders,
             recommender.recommend(queries, k=3, exclude=[["seven"], []])
 
 
+def test_a_recommender_is_served_over_http_as_its_export_recommends(exports, pipeline, loo):
+    """`ctr serve`'s recommend signature (k and each row's exclude in the request) and pair scores, for a
+    recommender and a pipeline, as RecommenderExport gives them; a list padded past the items left
+    has null scores (JSON has no -inf)."""
+    from ctr.serving import Server
+    from tests.test_serving import call, rows_json
+
+    queries = loo[1].head(3).reset_index(drop=True)
+    for path in (exports["mf"], pipeline[1]):
+        served = ctr.RecommenderExport(path)
+        ids = served.catalog_ids()
+        exclude = [ids[2:].tolist(), [int(ids[0])], []]  # the first query has two items left
+        want_ids, want_scores = served.recommend(queries[["user_id"]], k=4, exclude=exclude)
+        with Server(path, port=0, log_requests=False) as server:
+            instances = [{"user_id": int(u), "k": 4, "exclude": e} for u, e in zip(queries.user_id, exclude,
+                                                                                     strict=True)]
+            status, answer = call(server.url + ":predict", {"signature_name": "recommend", "instances": instances})
+            assert status == 200, answer
+            np.testing.assert_array_equal([p["item_ids"] for p in answer["predictions"]], want_ids)
+            got = np.array([p["scores"] for p in answer["predictions"]], dtype=float)  # null → nan
+            np.testing.assert_allclose(np.nan_to_num(got, nan=-np.inf), want_scores, rtol=1e-6)
+            assert np.isnan(got[0, 2:]).all() and answer["predictions"][0]["item_ids"][2:] == [-1, -1]
+            status, answer = call(server.url + ":predict", {"signature_name": "recommend", "inputs": {
+                "user_id": queries.user_id.tolist(), "k": [4], "exclude": exclude}})
+            assert status == 200 and answer["outputs"]["item_ids"] == want_ids.tolist()
+            status, answer = call(server.url + ":predict", {"signature_name": "recommend", "instances": [
+                {"user_id": 1, "k": 4}, {"user_id": 2, "k": 5}]})
+            assert status == 400 and "different k" in answer["error"]
+            pairs = queries[["user_id", "item_id"]]
+            if path == exports["mf"]:
+                status, answer = call(server.url + ":predict", {"instances": rows_json(pairs)})
+                np.testing.assert_allclose(answer["predictions"], served.predict(pairs), rtol=1e-6)
+
+
 def test_recommend_scores_a_few_queries_at_a_time_with_the_same_result(recommenders, loo, monkeypatch):
     from ctr.models import recommender
 

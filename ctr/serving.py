@@ -1,0 +1,241 @@
+"""`ctr serve`: an export behind TensorFlow Serving's REST predict API, on this machine.
+
+For trying a client, a request's JSON or an integration before the export goes to TensorFlow
+Serving: the same URLs (`/v1/models/NAME[/versions/N]:predict`, `GET /v1/models/NAME` for its
+status), the same two request forms (`instances`: a list of rows; `inputs`: columns) and the same
+response forms (`predictions`, `outputs`). A bad request gets ctr's error, naming the feature, as a
+400 with `{"error": ...}`. The standard library's threading HTTP server: one thread a request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data as ctr_data
+from ._args import check_arguments
+from .errors import ArgumentError, CtrError, DataError
+from .export import load
+
+__all__ = ["Server"]
+
+_PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?:predict$")
+_STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?/?$")
+_LARGEST_BODY = 64 << 20  # bytes; a request beyond it is refused before it is read
+
+
+class Server:
+    """An export (`ctr.load`'s kinds: click models, recommenders, pipelines) served over HTTP as
+    TensorFlow Serving's REST API serves it. `start()` serves from a background thread (and returns
+    the server, a context manager that stops it); `serve_forever()` serves from this one."""
+
+    def __init__(self, path: str | Path, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
+                 log_requests: bool = True):
+        check_arguments("Server", port=port)
+        self.export = load(path)
+        self.name = name or Path(path).resolve().name
+        self.log_requests = log_requests
+        try:
+            self._http = ThreadingHTTPServer((host, port), _handler(self))
+        except OSError as err:
+            raise CtrError(f"cannot serve at {host}:{port} ({err.strerror or err}); "
+                           + ("another process holds that port: pass another (0 picks a free one)"
+                              if err.errno == 98 else "check the host name")) from None
+        self._http.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The model's URL: append `:predict` to score, GET it for the status."""
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}/v1/models/{self.name}"
+
+    def start(self) -> Server:
+        """Serve from a background thread until `stop()`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._http.serve_forever, name=f"ctr serve {self.name}",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve from this thread until interrupted (Ctrl-C) or `stop()` from another."""
+        try:
+            self._http.serve_forever()
+        finally:
+            self._http.server_close()
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Server({self.url!r}, model={self.export.metadata.get('model')!r})"
+
+    # -- requests -------------------------------------------------------------------------------
+    def respond(self, method: str, path: str, body: bytes | None) -> tuple[int, dict]:
+        """(HTTP status, JSON body) for a request; a bad request's status is 400 with ctr's message."""
+        found = (_PREDICT if method == "POST" else _STATUS).match(path.split("?")[0])
+        if found is None:
+            return HTTPStatus.NOT_FOUND, {"error": f"no such {method} path: {path}; this server answers "
+                                                   f"GET {self.url} and POST {self.url}:predict"}
+        if found["name"] != self.name:
+            return HTTPStatus.NOT_FOUND, {"error": f"Servable not found for request: no model named "
+                                                   f"{found['name']!r}; this server serves {self.name!r}"}
+        if method == "GET":
+            return HTTPStatus.OK, {"model_version_status": [
+                {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+        try:
+            return HTTPStatus.OK, self.predict(_request(body))
+        except CtrError as err:
+            return HTTPStatus.BAD_REQUEST, {"error": str(err)}
+
+    def predict(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The response to a predict request's JSON (as a dict): TensorFlow Serving's `predictions`
+        for `instances`, `outputs` for `inputs`."""
+        rows = "instances" in request
+        signature = request.get("signature_name", "serving_default")
+        data = request["instances"] if rows else request["inputs"]
+        recommends = "recommend" in self.export.metadata.get("signatures", [])
+        if signature == "recommend" and recommends:
+            outputs = self._recommend(data, rows)
+        elif signature == "serving_default":
+            frame = _frame(data, rows)
+            if recommends:
+                outputs = {"score": self.export.predict(frame)}
+            else:  # the columns checked and named as ServedModel.predict checks them
+                outputs = self.export._outputs(ctr_data.read(frame, self.export._columns, self.export._hint))
+        else:
+            served = ["serving_default", *(["recommend"] if recommends else [])]
+            raise ArgumentError(f"signature_name {signature!r} is not served here; this model's are "
+                                + ", ".join(map(repr, served)))
+        return _response(outputs, rows)
+
+    def _recommend(self, data: Any, rows: bool) -> dict[str, np.ndarray]:
+        """The recommend signature: query rows, `k` (one for the request) and each row's `exclude`."""
+        if rows:
+            if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
+                raise DataError("instances must be a list of rows, each an object of input name → value")
+            ks = {row.get("k", 10) for row in data}
+            if len(ks) > 1:
+                raise DataError(f"the instances ask for different k ({sorted(ks, key=str)}); one request has one k, "
+                                "as the signature's k is a scalar")
+            k = ks.pop() if ks else 10
+            exclude = [row.get("exclude", []) for row in data]
+            queries = [{c: v for c, v in row.items() if c not in ("k", "exclude")} for row in data]
+        else:
+            if not isinstance(data, Mapping):
+                raise DataError("inputs must be an object of input name → list of values (one a query)")
+            k, exclude = data.get("k", 10), data.get("exclude")
+            queries = {c: v for c, v in data.items() if c not in ("k", "exclude")}
+        if isinstance(k, list) and len(k) == 1:  # [10], as a client that sends every input as a list writes it
+            k = k[0]
+        ids, scores = self.export.recommend(_frame(queries, rows), k=k, exclude=exclude)
+        return {"item_ids": ids, "scores": scores}
+
+
+def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: a client's next request reuses the connection
+        server_version = "ctr-serve"
+
+        def do_GET(self) -> None:
+            self._answer("GET", None)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > _LARGEST_BODY:
+                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           {"error": f"the request is {length:,} bytes; this server reads up to {_LARGEST_BODY:,}"})
+                self.close_connection = True
+                return
+            self._answer("POST", self.rfile.read(length))
+
+        def _answer(self, method: str, body: bytes | None) -> None:
+            try:
+                status, answer = server.respond(method, self.path, body)
+            except Exception as err:  # a fault of ours, not of the request: said, and logged in full
+                traceback.print_exc(file=sys.stderr)
+                status, answer = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(err).__name__}: {err}"}
+            self._send(status, answer)
+
+        def _send(self, status: int, answer: dict) -> None:
+            payload = json.dumps(answer, allow_nan=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if server.log_requests:
+                super().log_message(format, *args)
+
+    return Handler
+
+
+def _request(body: bytes | None) -> dict[str, Any]:
+    """The request's JSON object, or a DataError saying what a predict request holds."""
+    try:
+        request = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"the request body is not JSON ({err})") from None
+    if not isinstance(request, dict) or ("instances" in request) == ("inputs" in request):
+        raise DataError('a predict request is a JSON object with either "instances" (a list of rows, each an '
+                        'object of input name → value) or "inputs" (an object of input name → list of values), '
+                        'and optionally "signature_name"')
+    return request
+
+
+def _frame(data: Any, rows: bool) -> Any:
+    """The rows of a request's `instances` or `inputs` as a DataFrame, as ctr reads a request."""
+    if rows and not (isinstance(data, list) and data and all(isinstance(row, Mapping) for row in data)):
+        raise DataError("instances must be a non-empty list of rows, each an object of input name → value")
+    if not rows and not isinstance(data, Mapping):
+        raise DataError("inputs must be an object of input name → list of values")
+    return ctr_data.read(data)
+
+
+def _response(outputs: Mapping[str, np.ndarray], rows: bool) -> dict[str, Any]:
+    """TensorFlow Serving's response: `predictions` (one entry a row; an object of outputs when there
+    are several) or `outputs` (one list an output; the list alone when there is one). A score of -inf
+    (a recommendation list padded past the items left) is null: JSON has no infinity."""
+    columns = {name: _json_values(values) for name, values in outputs.items()}
+    if not rows:
+        return {"outputs": next(iter(columns.values())) if len(columns) == 1 else columns}
+    if len(columns) == 1:
+        return {"predictions": next(iter(columns.values()))}
+    names = list(columns)
+    return {"predictions": [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]}
+
+
+def _json_values(values: np.ndarray) -> list:
+    def plain(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    listed = np.asarray(values).tolist()
+    if np.asarray(values).dtype.kind != "f":
+        return listed
+    return [[plain(x) for x in row] if isinstance(row, list) else plain(row) for row in listed]

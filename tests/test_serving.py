@@ -1,0 +1,110 @@
+"""`ctr serve`: an export behind TensorFlow Serving's REST predict API, answering as the export does."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+import ctr
+from ctr.serving import Server
+
+
+def call(url: str, body: object | None = None, raw: bytes | None = None) -> tuple[int, dict]:
+    """(status, JSON) of a GET (no body) or a POST of `body` as JSON (or of `raw` bytes)."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def rows_json(frame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits, tmp_path):
+    model, test = trained["deepfm"], splits[2].head(6).reset_index(drop=True)
+    model.export(tmp_path / "deepfm")
+    served = ctr.load(tmp_path / "deepfm")
+    rows = rows_json(test.drop(columns="rating"))
+    rows[1]["age"] = None  # missing, as null
+    del rows[2]["genres"]  # a row that leaves a column out: missing in that row
+    expected_frame = test.copy()
+    expected_frame.loc[1, "age"] = np.nan
+    expected_frame.loc[2, "genres"] = None
+    expected = served.predict(expected_frame)
+    with Server(tmp_path / "deepfm", port=0, log_requests=False) as server:
+        assert server.url.endswith("/v1/models/deepfm")
+        status, answer = call(server.url + ":predict", {"instances": rows})
+        assert status == 200
+        np.testing.assert_allclose([p["probability"] for p in answer["predictions"]], expected, rtol=1e-6)
+        np.testing.assert_allclose([p["logit"] for p in answer["predictions"]], np.log(expected / (1 - expected)),
+                                   rtol=1e-4, atol=1e-5)
+        columns = {c: test[c].tolist() for c in test.columns}
+        status, answer = call(server.url + "/versions/1:predict", {"signature_name": "serving_default",
+                                                                   "inputs": columns})
+        assert status == 200
+        np.testing.assert_allclose(answer["outputs"]["probability"], served.predict(test), rtol=1e-6)
+        assert call(server.url) == (200, {"model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
+        # Many clients at once, a row each: each answered as alone.
+        whole = rows_json(test.drop(columns="rating"))
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(lambda i: call(server.url + ":predict", {"instances": whole[i:i + 1]}),
+                                     range(6)))
+        np.testing.assert_allclose([a["predictions"][0]["probability"] for _, a in together], served.predict(test),
+                                   rtol=1e-6)
+        # Bad requests: ctr's error, naming what is wrong, as a 400 (404 for a path or model not served).
+        status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "age": "old"}]})
+        assert status == 400 and "feature 'age'" in answer["error"] and "'old'" in answer["error"]
+        status, answer = call(server.url + ":predict", {"instances": [{"user_id": 1}]})
+        assert status == 400 and "'item_id'" in answer["error"] and "missing" in answer["error"]
+        assert call(server.url + ":predict", raw=b"{not json")[0] == 400
+        status, answer = call(server.url + ":predict", {"rows": rows})
+        assert status == 400 and '"instances"' in answer["error"] and '"inputs"' in answer["error"]
+        status, answer = call(server.url + ":predict", {"signature_name": "recommend", "instances": rows})
+        assert status == 400 and "'serving_default'" in answer["error"]
+        status, answer = call(server.url.replace("/deepfm", "/other") + ":predict", {"instances": rows})
+        assert status == 404 and "'other'" in answer["error"] and "'deepfm'" in answer["error"]
+        assert call(server.url + ":classify", {"instances": rows})[0] == 404
+
+
+def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
+    trained["lr"].export(tmp_path / "lr")
+    with Server(tmp_path / "lr", port=0, log_requests=False) as server:
+        port = int(server.url.split(":")[2].split("/")[0])
+        with pytest.raises(ctr.CtrError, match=rf"cannot serve at 127.0.0.1:{port} .*another process holds that port"):
+            Server(tmp_path / "lr", port=port)
+    with pytest.raises(ctr.ArgumentError, match="port must be a port number from 0"):
+        Server(tmp_path / "lr", port=70000)
+
+
+def test_ctr_serve_from_the_shell_answers_and_stops_on_ctrl_c(trained, splits, tmp_path):
+    trained["fm"].export(tmp_path / "fm")
+    rows = rows_json(splits[2].head(3).drop(columns="rating"))
+    process = subprocess.Popen([sys.executable, "-m", "ctr", "serve", "--model", str(tmp_path / "fm"), "--port", "0",
+                                "--name", "ranker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("ctr serve: FM at http://127.0.0.1:"), first
+        url = first.split(" at ")[1].split(" ")[0]
+        assert url.endswith("/v1/models/ranker")
+        status, answer = call(url + ":predict", {"instances": rows})
+        assert status == 200
+        np.testing.assert_allclose([p["probability"] for p in answer["predictions"]],
+                                   ctr.load(tmp_path / "fm").predict(splits[2].head(3)), rtol=1e-6)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "ctr serve: stopped" in out and '"POST /v1/models/ranker:predict HTTP/1.1" 200' in err
