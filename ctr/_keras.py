@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__all__ = ["keras", "tf"]  # and float32_layers, imported by name
+__all__ = ["keras", "tf"]
 
 if TYPE_CHECKING:
     import tensorflow as tf

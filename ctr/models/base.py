@@ -50,9 +50,8 @@ _ENCODE_CHUNK = 65_536
 _MEMORY_BUDGET = 1 << 30  # bytes of encoded training data cached in memory; more is streamed
 
 # Held while a model makes a graph it keeps (an encoder, a traced call): a server's threads asking a
-# model for its first predictions at once would each trace one (a second or so, and a copy of the lookup
-# tables each). One lock for all models, not one each: an untrained model deep-copies and pickles, which
-# a lock would not.
+# model for its first predictions at once each made and traced their own (8 threads: 8). One lock for
+# all models, not one each: an untrained model deep-copies and pickles, which a lock would not.
 MAKING = threading.RLock()
 
 
