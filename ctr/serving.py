@@ -1,10 +1,11 @@
 """`ctr serve`: an export behind TensorFlow Serving's REST predict API, on this machine.
 
 For trying a client, a request's JSON or an integration before the export goes to TensorFlow
-Serving: the same URLs (`/v1/models/NAME[/versions/N]:predict`, `GET /v1/models/NAME` for its
-status), the same two request forms (`instances`: a list of rows; `inputs`: columns) and the same
-response forms (`predictions`, `outputs`). A bad request gets ctr's error, naming the feature, as a
-400 with `{"error": ...}`. The standard library's threading HTTP server: one thread a request.
+Serving: the same URLs (`/v1/models/NAME[/versions/N]:predict`; `GET /v1/models/NAME` for its
+status and `.../metadata` for its signatures), the same two request forms (`instances`: a list of
+rows; `inputs`: columns) and the same response forms (`predictions`, `outputs`). A bad request gets
+ctr's error, naming the feature, as a 400 with `{"error": ...}`. The standard library's threading
+HTTP server: one thread a request.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ import numpy as np
 from . import data as ctr_data
 from ._args import check_arguments
 from .errors import ArgumentError, CtrError, DataError
-from .export import load
+from .export import ServedModel, load
 
 __all__ = ["Server"]
 
 _PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?:predict$")
-_STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?/?$")
+_STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?(?P<metadata>/metadata)?/?$")
 _LARGEST_BODY = 64 << 20  # bytes; a request beyond it is refused before it is read
 
 
@@ -102,6 +103,8 @@ class Server:
         if found["name"] != self.name:
             return HTTPStatus.NOT_FOUND, {"error": f"Servable not found for request: no model named "
                                                    f"{found['name']!r}; this server serves {self.name!r}"}
+        if method == "GET" and found["metadata"]:
+            return HTTPStatus.OK, self.metadata()
         if method == "GET":
             return HTTPStatus.OK, {"model_version_status": [
                 {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
@@ -110,25 +113,44 @@ class Server:
         except CtrError as err:
             return HTTPStatus.BAD_REQUEST, {"error": str(err)}
 
+    def metadata(self) -> dict[str, Any]:
+        """TensorFlow Serving's model metadata: the signatures served here (`serving_default`, and a
+        recommender's `recommend`), each input's and output's dtype and shape (-1: any size)."""
+        from tensorflow.core.framework import types_pb2
+
+        def tensor(spec: Any) -> dict[str, Any]:
+            dims = [{"size": str(-1 if d is None else d), "name": ""} for d in spec.shape.as_list()]
+            return {"dtype": types_pb2.DataType.Name(spec.dtype.as_datatype_enum),
+                    "tensor_shape": {"dim": dims, "unknown_rank": False}}
+
+        loaded = self.export._loaded.signatures
+        signatures = {name: {"inputs": {k: tensor(v) for k, v in loaded[name].structured_input_signature[1].items()},
+                             "outputs": {k: tensor(v) for k, v in loaded[name].structured_outputs.items()},
+                             "method_name": "tensorflow/serving/predict"}
+                      for name in self._signatures()}
+        return {"model_spec": {"name": self.name, "signature_name": "", "version": "1"},
+                "metadata": {"signature_def": {"signature_def": signatures}}}
+
+    def _signatures(self) -> list[str]:
+        """The signatures this server answers: the export's serving_default and recommend (a pipeline has
+        recommend alone)."""
+        return [name for name in ("serving_default", "recommend") if name in self.export._loaded.signatures]
+
     def predict(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The response to a predict request's JSON (as a dict): TensorFlow Serving's `predictions`
         for `instances`, `outputs` for `inputs`."""
         rows = "instances" in request
         signature = request.get("signature_name", "serving_default")
         data = request["instances"] if rows else request["inputs"]
-        recommends = "recommend" in self.export.metadata.get("signatures", [])
-        if signature == "recommend" and recommends:
-            outputs = self._recommend(data, rows)
-        elif signature == "serving_default":
-            frame = _frame(data, rows)
-            if recommends:
-                outputs = {"score": self.export.predict(frame)}
-            else:  # the columns checked and named as ServedModel.predict checks them
-                outputs = self.export._outputs(ctr_data.read(frame, self.export._columns, self.export._hint))
-        else:
-            served = ["serving_default", *(["recommend"] if recommends else [])]
+        if signature not in self._signatures():
             raise ArgumentError(f"signature_name {signature!r} is not served here; this model's are "
-                                + ", ".join(map(repr, served)))
+                                + ", ".join(map(repr, self._signatures())))
+        if signature == "recommend":
+            outputs = self._recommend(data, rows)
+        elif isinstance(self.export, ServedModel):  # the columns checked and named as its predict checks them
+            outputs = self.export._outputs(ctr_data.read(_frame(data, rows), self.export._columns, self.export._hint))
+        else:  # a recommender's pair scores
+            outputs = {"score": self.export.predict(_frame(data, rows))}
         return _response(outputs, rows)
 
     def _recommend(self, data: Any, rows: bool) -> dict[str, np.ndarray]:

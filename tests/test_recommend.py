@@ -266,11 +266,19 @@ def test_a_recommender_is_served_over_http_as_its_export_recommends(exports, pip
             status, answer = call(server.url + ":predict", {"signature_name": "recommend", "inputs": {
                 "user_id": queries.user_id.tolist(), "k": [4], "exclude": exclude}})
             assert status == 200 and answer["outputs"]["item_ids"] == want_ids.tolist()
+            signatures = call(server.url + "/metadata")[1]["metadata"]["signature_def"]["signature_def"]
+            assert set(signatures) == ({"serving_default", "recommend"} if path == exports["mf"] else {"recommend"})
+            assert signatures["recommend"]["inputs"]["k"] == {"dtype": "DT_INT32", "tensor_shape": {
+                "dim": [], "unknown_rank": False}}
             status, answer = call(server.url + ":predict", {"signature_name": "recommend", "instances": [
                 {"user_id": 1, "k": 4}, {"user_id": 2, "k": 5}]})
             assert status == 400 and "different k" in answer["error"]
             pairs = queries[["user_id", "item_id"]]
-            if path == exports["mf"]:
+            if path != exports["mf"]:  # a pipeline recommends; its ranker's own export scores pairs
+                status, answer = call(server.url + ":predict", {"instances": rows_json(pairs)})
+                assert status == 400 and answer["error"] == ("signature_name 'serving_default' is not served here; "
+                                                             "this model's are 'recommend'")
+            else:
                 status, answer = call(server.url + ":predict", {"instances": rows_json(pairs)})
                 np.testing.assert_allclose(answer["predictions"], served.predict(pairs), rtol=1e-6)
 

@@ -57,6 +57,15 @@ def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits
         np.testing.assert_allclose(answer["outputs"]["probability"], served.predict(test), rtol=1e-6)
         assert call(server.url) == (200, {"model_version_status": [
             {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
+        status, answer = call(server.url + "/versions/1/metadata")
+        signature = answer["metadata"]["signature_def"]["signature_def"]["serving_default"]
+        assert status == 200 and list(answer["metadata"]["signature_def"]["signature_def"]) == ["serving_default"]
+        assert set(signature["inputs"]) == set(served._columns)
+        assert set(signature["outputs"]) == {"probability", "logit"}
+        assert signature["inputs"]["age"] == {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1", "name": ""}],
+                                                                                   "unknown_rank": False}}
+        assert signature["inputs"]["user_id"]["dtype"] == "DT_INT64"
+        assert signature["inputs"]["gender"]["dtype"] == "DT_STRING"
         # Many clients at once, a row each: each answered as alone.
         whole = rows_json(test.drop(columns="rating"))
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
