@@ -10,6 +10,7 @@ HTTP server: one thread a request.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import re
@@ -52,7 +53,7 @@ class Server:
         except OSError as err:
             raise CtrError(f"cannot serve at {host}:{port} ({err.strerror or err}); "
                            + ("another process holds that port: pass another (0 picks a free one)"
-                              if err.errno == 98 else "check the host name")) from None
+                              if err.errno == errno.EADDRINUSE else "check the host name")) from None
         self._http.daemon_threads = True
         self._thread: threading.Thread | None = None
 
