@@ -56,6 +56,7 @@ class Server:
                               if err.errno == errno.EADDRINUSE else "check the host name")) from None
         self._http.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._serving = False  # serve_forever running in some thread
 
     @property
     def url(self) -> str:
@@ -73,17 +74,22 @@ class Server:
 
     def serve_forever(self) -> None:
         """Serve from this thread until interrupted (Ctrl-C) or `stop()` from another."""
+        self._serving = True
         try:
             self._http.serve_forever()
         finally:
+            self._serving = False
             self._http.server_close()
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        """Stop serving and free the port (a server never started is closed: `shutdown` would wait for
+        a loop that never runs)."""
+        if self._thread is not None or self._serving:
+            self._http.shutdown()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._http.server_close()
 
     def __enter__(self) -> Server:
         return self.start()

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -99,6 +100,13 @@ def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
             Server(tmp_path / "lr", port=port)
     with pytest.raises(ctr.ArgumentError, match="port must be a port number from 0"):
         Server(tmp_path / "lr", port=70000)
+    # Stopped without being started (socketserver's shutdown would wait for ever), and from another thread.
+    Server(tmp_path / "lr", port=0, log_requests=False).stop()
+    server = Server(tmp_path / "lr", port=0, log_requests=False)
+    threading.Timer(0.5, server.stop).start()
+    server.serve_forever()
+    with pytest.raises(urllib.error.URLError):  # the port is closed
+        call(server.url)
 
 
 def test_ctr_serve_from_the_shell_answers_and_stops_on_ctrl_c(trained, splits, tmp_path):
