@@ -14,6 +14,7 @@ import errno
 import json
 import math
 import re
+import socket
 import sys
 import threading
 import traceback
@@ -62,6 +63,8 @@ class Server:
     def url(self) -> str:
         """The model's URL: append `:predict` to score, GET it for the status."""
         host, port = self._http.server_address[:2]
+        if host in ("0.0.0.0", "::", ""):  # every interface: no address to send to; this machine's name is one
+            host = socket.gethostname()
         return f"http://{host}:{port}/v1/models/{self.name}"
 
     def start(self) -> Server:

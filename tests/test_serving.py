@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -100,6 +101,10 @@ def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
             Server(tmp_path / "lr", port=port)
     with pytest.raises(ctr.ArgumentError, match="port must be a port number from 0"):
         Server(tmp_path / "lr", port=70000)
+    # Listening on every interface, the URL names this machine (0.0.0.0 is no address to send to).
+    everywhere = Server(tmp_path / "lr", host="0.0.0.0", port=0, log_requests=False)
+    assert everywhere.url.startswith(f"http://{socket.gethostname()}:")
+    everywhere.stop()
     # Stopped without being started (socketserver's shutdown would wait for ever), and from another thread.
     Server(tmp_path / "lr", port=0, log_requests=False).stop()
     server = Server(tmp_path / "lr", port=0, log_requests=False)
