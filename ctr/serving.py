@@ -151,38 +151,34 @@ class Server:
         for `instances`, `outputs` for `inputs`."""
         rows = "instances" in request
         signature = request.get("signature_name", "serving_default")
-        data = request["instances"] if rows else request["inputs"]
+        data = _checked(request["instances"] if rows else request["inputs"], rows)
         if signature not in self._signatures():
             raise ArgumentError(f"signature_name {signature!r} is not served here; this model's are "
                                 + ", ".join(map(repr, self._signatures())))
         if signature == "recommend":
             outputs = self._recommend(data, rows)
         elif isinstance(self.export, ServedModel):  # the columns checked and named as its predict checks them
-            outputs = self.export._outputs(ctr_data.read(_frame(data, rows), self.export._columns, self.export._hint))
+            outputs = self.export._outputs(ctr_data.read(data, self.export._columns, self.export._hint))
         else:  # a recommender's pair scores
-            outputs = {"score": self.export.predict(_frame(data, rows))}
+            outputs = {"score": self.export.predict(data)}
         return _response(outputs, rows)
 
     def _recommend(self, data: Any, rows: bool) -> dict[str, np.ndarray]:
         """The recommend signature: query rows, `k` (one for the request) and each row's `exclude`."""
         if rows:
-            if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
-                raise DataError("instances must be a list of rows, each an object of input name → value")
             ks = {row.get("k", 10) for row in data}
             if len(ks) > 1:
                 raise DataError(f"the instances ask for different k ({sorted(ks, key=str)}); one request has one k, "
                                 "as the signature's k is a scalar")
-            k = ks.pop() if ks else 10
+            k = ks.pop()
             exclude = [row.get("exclude", []) for row in data]
             queries = [{c: v for c, v in row.items() if c not in ("k", "exclude")} for row in data]
         else:
-            if not isinstance(data, Mapping):
-                raise DataError("inputs must be an object of input name → list of values (one a query)")
             k, exclude = data.get("k", 10), data.get("exclude")
             queries = {c: v for c, v in data.items() if c not in ("k", "exclude")}
         if isinstance(k, list) and len(k) == 1:  # [10], as a client that sends every input as a list writes it
             k = k[0]
-        ids, scores = self.export.recommend(_frame(queries, rows), k=k, exclude=exclude)
+        ids, scores = self.export.recommend(ctr_data.read(queries), k=k, exclude=exclude)
         return {"item_ids": ids, "scores": scores}
 
 
@@ -242,13 +238,13 @@ def _request(body: bytes | None) -> dict[str, Any]:
     return request
 
 
-def _frame(data: Any, rows: bool) -> Any:
-    """The rows of a request's `instances` or `inputs` as a DataFrame, as ctr reads a request."""
+def _checked(data: Any, rows: bool) -> Any:
+    """A request's `instances` or `inputs`, or a DataError unless they have TensorFlow Serving's shape."""
     if rows and not (isinstance(data, list) and data and all(isinstance(row, Mapping) for row in data)):
         raise DataError("instances must be a non-empty list of rows, each an object of input name → value")
     if not rows and not isinstance(data, Mapping):
         raise DataError("inputs must be an object of input name → list of values")
-    return ctr_data.read(data)
+    return data
 
 
 def _response(outputs: Mapping[str, np.ndarray], rows: bool) -> dict[str, Any]:
