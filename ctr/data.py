@@ -732,9 +732,32 @@ def _numpy_kind(column: pd.Series, kinds: str) -> bool:
     return isinstance(column.dtype, np.dtype) and column.dtype.kind in kinds
 
 
+def _refuse_times_and_complex(column: pd.Series, where: str, expected: str) -> None:
+    """DataError for datetimes, durations or complex numbers where numbers, ids or times are expected:
+    pandas would turn the first two into nanosecond counts and drop the last's imaginary part, without a
+    word. (A timestamp feature converts its datetimes before asking.)"""
+    dtype = column.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        found, hint = "datetimes", ("; declare the feature kind: timestamp for its calendar parts, or make the "
+                                    "column a number first (e.g. days since a date)")
+    elif pd.api.types.is_timedelta64_dtype(dtype):
+        found, hint = "durations", ("; a duration is no point in time: add it to its start first, e.g. "
+                                    "start + column" if "epoch" in expected else
+                                    "; make them numbers in a unit first, e.g. column.dt.total_seconds()")
+    elif pd.api.types.is_complex_dtype(dtype):
+        found, hint = "complex numbers", ""
+    else:
+        return
+    present = column.dropna()
+    first = present.iloc[0] if len(present) else None
+    example = f" such as {first.item() if isinstance(first, np.generic) else first!r}" if len(present) else ""
+    raise DataError(f"{where}: expected {expected}, but the column holds {found} ({dtype}){example}{hint}")
+
+
 def _numbers(column: pd.Series, where: str) -> np.ndarray:
     if _numpy_kind(column, "iuf"):
         return column.to_numpy(dtype=np.float64)
+    _refuse_times_and_complex(column, where, "real numbers")
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(column.dtype):
@@ -750,6 +773,7 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
 def _integers(column: pd.Series, where: str) -> np.ndarray:
     if _numpy_kind(column, "i") or (pd.api.types.is_signed_integer_dtype(column.dtype) and not column.hasnans):
         return column.to_numpy(dtype=np.int64)  # NumPy integers cannot be missing; pandas' nullable ones can
+    _refuse_times_and_complex(column, where, "integer ids (dtype 'int')")
     if pd.api.types.is_bool_dtype(column.dtype):
         raise DataError(f"{where}: dtype 'int' expects integer ids, but the column holds {column.dtype} values")
     # Only the present values are converted: a missing one would turn the rest into float64, whose
@@ -881,6 +905,11 @@ def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
         return column.to_numpy(dtype=np.int64)
     if column.isna().all():  # e.g. a request's null: object values, none to tell the column's type by
         return np.full(len(column), MISSING_INT, dtype=np.int64)
+    if isinstance(column.dtype, pd.PeriodDtype):  # a month or a day stands for its start
+        column = column.dt.to_timestamp()
+    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
+        _refuse_times_and_complex(column, where,
+                                  f"{EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text")
     if not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_datetime64_any_dtype(column.dtype):
         column = _parsed_datetimes(column)
     if pd.api.types.is_datetime64_any_dtype(column.dtype):

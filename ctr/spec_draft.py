@@ -276,6 +276,12 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return Categorical(**base), f"true or false{missing}"
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return _timestamp(base, "s", present, "datetimes", missing)
+    if isinstance(column.dtype, pd.PeriodDtype):  # read as each period's start, as the data readers do
+        return _timestamp(base, "s", present.dt.to_timestamp(), "periods (each read as its start)", missing)
+    if pd.api.types.is_timedelta64_dtype(column.dtype):
+        return None, "durations: make them numbers in a unit first (e.g. column.dt.total_seconds())"
+    if pd.api.types.is_complex_dtype(column.dtype):
+        return None, "complex numbers: no feature reads them"
     distinct = present.nunique()
     if distinct == 1 and role is None:
         return None, f"one value only ({first!r}) in the rows read: nothing to learn from"

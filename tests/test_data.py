@@ -257,6 +257,37 @@ def test_wrong_dtypes_are_named(spec, frame, column, values, message):
         raw_features(bad, spec)
 
 
+@pytest.mark.parametrize("column, values, message", [
+    ("price", pd.to_datetime(["2024-01-01"] * 3), r"feature 'price' \(numeric, column 'price'\): expected real "
+                                                  r"numbers, but the column holds datetimes \(datetime64\[.*declare "
+                                                  r"the feature kind: timestamp"),
+    ("price", pd.period_range("2024-01", periods=3, freq="M"), r"'price' .*holds datetimes \(period\[M\]\)"),
+    ("price", pd.to_timedelta([1, 2, 3], unit="s"), r"'price' .*holds durations .*such as Timedelta\('0 days "
+                                                    r"00:00:01'\); make them numbers in a unit first"),
+    ("price", np.array([1 + 2j, 1, 2]), r"'price' .*expected real numbers, but the column holds complex numbers "
+                                        r"\(complex128\) such as \(1\+2j\)$"),
+    ("user_id", pd.to_datetime(["2024-01-01"] * 3), r"'user_id' .*expected integer ids \(dtype 'int'\), but the "
+                                                    r"column holds datetimes"),
+    ("user_id", np.array([1 + 0j, 2, 3]), r"'user_id' .*holds complex numbers"),
+    ("timestamp", pd.to_timedelta([1, 2, 3], unit="s"), r"'timestamp' .*ISO 8601 text, but the column holds durations "
+                                                        r".*a duration is no point in time"),
+    ("timestamp", np.array([1.7e9 + 1j] * 3), r"'timestamp' .*holds complex numbers"),
+])
+def test_times_durations_and_complex_numbers_are_not_read_as_numbers(spec, frame, column, values, message):
+    # pandas turns datetimes and durations into nanosecond counts, and drops an imaginary part, silently.
+    bad = frame.iloc[:3].copy()
+    bad[column] = values
+    with pytest.raises(ctr.DataError, match=message):
+        raw_features(bad, spec)
+
+
+def test_a_period_is_read_as_its_start(spec, frame):
+    rows = frame.iloc[:3].copy()
+    rows["timestamp"] = pd.period_range("2024-03", periods=3, freq="D")
+    starts = rows.assign(timestamp=pd.date_range("2024-03-01", periods=3, freq="D"))
+    assert raw_features(rows, spec)["timestamp"].tolist() == raw_features(starts, spec)["timestamp"].tolist()
+
+
 def test_missing_values_get_canonical_markers(spec, frame):
     rows = frame.iloc[:3].copy()
     rows["gender"] = pd.Series([None, "", "F"], dtype=object, index=rows.index)

@@ -78,6 +78,18 @@ def test_a_draft_guesses_each_columns_kind_and_role_and_says_why(tmp_path):
     assert model.predict(_log(5, seed=1)).shape == (5,)
 
 
+def test_durations_and_complex_numbers_are_left_out_and_periods_are_times():
+    log = _log(200).assign(wait=pd.to_timedelta(np.arange(200), unit="s"), z=np.arange(200) + 1j,
+                           day=pd.period_range("2024-01-01", periods=200, freq="D"))
+    draft = ctr.draft_spec(log, user="user id")
+    assert draft.skipped["wait"] == "durations: make them numbers in a unit first (e.g. column.dt.total_seconds())"
+    assert draft.skipped["z"] == "complex numbers: no feature reads them"
+    assert draft.spec["day"].kind == "timestamp"
+    assert draft.reasons["day"].startswith("periods (each read as its start) from 2024-01-01 to 2024-07-18")
+    model = ctr.LogisticRegression(draft.spec)
+    model.fit(log, epochs=1, verbose=0)  # the data readers take a period as its start too
+
+
 def test_a_csv_drafts_the_spec_its_table_does(tmp_path):
     """A CSV's text keeps its zeros ('00037' stays a code), and its times are read as times."""
     frame = _log().drop(columns="meta")  # objects, which a CSV cannot hold
