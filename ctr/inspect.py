@@ -217,10 +217,12 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
         summary.unseen_rate = len(unseen) / len(tokens)
         summary.trained_unseen_rate = table.get("unseen")  # exports written before it was kept have none
         summary.unseen = [_text(v) for v in unseen.value_counts().index[:3]]
-        separator = (_other_separator(unseen[:10_000].map(_text), vocabulary, f)
-                     if len(unseen) >= _SKEW_JOINED * len(tokens) else None)
-        if summary.unseen_rate - (summary.trained_unseen_rate or 0.0) >= _SKEW_UNSEEN or separator:
+        many = len(unseen) >= _SKEW_JOINED * len(tokens)
+        separator = _other_separator(unseen[:10_000].map(_text), vocabulary, f) if many else None
+        respelled = _respelled(unseen[:10_000].map(_text), vocabulary, f) if many and not separator else None
+        if summary.unseen_rate - (summary.trained_unseen_rate or 0.0) >= _SKEW_UNSEEN or separator or respelled:
             why = (f": are they separated by {separator!r}, where the spec says {f.separator!r}?" if separator else
+                   f": {respelled}" if respelled else
                    ": new ones, or ids spelled another way?" if f.name in keys else ": renamed or re-encoded?")
             then = (f" (against {summary.trained_unseen_rate:.1%} of the training data's, cut by min_count or "
                     "max_tokens)" if summary.trained_unseen_rate else "")
@@ -251,6 +253,27 @@ def _other_separator(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | 
         if len(joined) >= len(unseen) / 2 and parts and sum(p in known for p in parts) >= 0.9 * len(parts):
             return separator
     return None
+
+
+def _respelled(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | None:
+    """What sets a string feature's unseen values apart when nearly all are known values but for the white
+    space around them or their letter case (' M' or 'm' where training had 'M'), with an example; else None.
+    (Text is lower-cased and stripped of punctuation by the model, so only its words can be new.)"""
+    if not isinstance(f, Categorical | MultiCategorical) or getattr(f, "dtype", "string") != "string":
+        return None
+    known = {_text(v) for v in vocabulary}
+    folded = {v.strip().casefold(): v for v in known}
+    sample = unseen.drop_duplicates()[:1000]
+    spaced = [(u, u.strip()) for u in sample if u.strip() in known]
+    cased = [(u, folded[u.strip().casefold()]) for u in sample
+             if u.strip() not in known and u.strip().casefold() in folded]
+    if not len(sample) or len(spaced) + len(cased) < 0.9 * len(sample):
+        return None
+    what = " and ".join(w for w, found in (("the white space around them", spaced), ("their letter case", cased))
+                        if found)
+    u, v = (spaced or cased)[0]
+    return (f"they are values the model knows but for {what} ({u!r} where training had {v!r}): tidy them before "
+            "they are sent")
 
 
 def _present_tokens(values: np.ndarray, f: Any) -> np.ndarray | None:

@@ -103,6 +103,27 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
         inspect_data(test, model=ctr.Popularity(model.spec))
 
 
+def test_skew_names_values_spelled_with_other_white_space_or_case():
+    spec = ctr.FeatureSpec([ctr.Categorical("city"), ctr.MultiCategorical("genres"), ctr.Text("title")],
+                           label=ctr.Label("y"))
+    model = ctr.LogisticRegression(spec, batch_size=4)
+    model.fit(pd.DataFrame({"city": ["Paris", "Lyon"] * 4, "genres": ["Drama|War", "Comedy"] * 4,
+                            "title": ["Big Fish", "Up"] * 4, "y": [0, 1] * 4}), epochs=1, verbose=0)
+    sent = pd.DataFrame({"city": [" Paris", "Lyon ", "Paris", "lyon"], "genres": ["drama|war", "Comedy"] * 2,
+                         "title": ["BIG FISH!", "up"] * 2, "y": 0})
+    skew = feature_skew(sent, model)
+    assert skew == [
+        "'city': 75.0% of its values are outside the model's vocabulary (e.g. ' Paris', 'Lyon ', 'lyon'), and are "
+        "served as unseen: they are values the model knows but for the white space around them and their letter "
+        "case (' Paris' where training had 'Paris'): tidy them before they are sent",
+        "'genres': 66.7% of its values are outside the model's vocabulary (e.g. 'drama', 'war'), and are served as "
+        "unseen: they are values the model knows but for their letter case ('drama' where training had 'Drama'): "
+        "tidy them before they are sent"]  # text is lower-cased and stripped by the model: no skew
+    # Values the model has never seen in any spelling are new ones, as before.
+    assert feature_skew(pd.DataFrame({"city": ["Rome", "Nice", "Paris"], "genres": "War", "title": "", "y": 0}),
+                        model)[0].endswith("are served as unseen: renamed or re-encoded?")
+
+
 def test_cli_inspect_data_on_the_embedded_default(tmp_path, capsys):
     out, report = tmp_path / "report.png", tmp_path / "report.json"
     assert main(["inspect-data", "--spec", "feature_specs/synthetic.yaml", "--data", "synthetic",
