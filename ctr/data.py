@@ -411,6 +411,13 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
         return source
     if isinstance(source, pa.RecordBatch):
         return pa.Table.from_batches([source])
+    if hasattr(source, "__arrow_c_stream__") and not isinstance(source, Mapping | pd.Series | pd.Index):
+        # The Arrow PyCapsule stream: a polars DataFrame, a DuckDB relation, a RecordBatchReader, read once.
+        try:
+            return pa.table(source)
+        except (pa.ArrowException, TypeError, ValueError) as err:
+            raise DataError(f"{what} is an Arrow stream ({type(source).__name__}) that is no table of named columns "
+                            f"(a single column? give it as a table): {err}") from None
     if isinstance(source, Mapping):
         return columns_frame(source)
     if isinstance(source, list | tuple) and any(isinstance(row, Mapping) for row in source):
@@ -420,9 +427,11 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
     if isinstance(source, list | tuple) and not source:
         raise DataError(f"{'the data' if what == 'data' else what} is an empty list: no rows, and no columns to check")
     hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
-            " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else "")
-    raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table, a mapping of column name → values, a list "
-                    "of rows (each a mapping of column name → value), a tf.data.Dataset of such mappings, or the "
+            " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else
+            " (pass list(rows): rows are read as a list)" if isinstance(source, Iterator) else "")
+    raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table (or any Arrow stream: a polars DataFrame), "
+                    "a mapping of column name → values, a list of rows (each a mapping of column name → value), a "
+                    "tf.data.Dataset of such mappings, or the "
                     f"path of a Parquet file or folder, a CSV file or a JSON-lines file; got {type(source).__name__}"
                     f"{hint}")
 

@@ -279,7 +279,7 @@ def _not_a_table(env: dict) -> None:
     for call, got in zip(calls, ["Series", "list", "ndarray"], strict=True):
         with pytest.raises(DataError) as err:
             call()
-        assert "a pandas DataFrame, a pyarrow Table, a mapping of column name" in str(err.value)
+        assert "a pandas DataFrame, a pyarrow Table (or any Arrow stream" in str(err.value)
         assert f"got {got}" in str(err.value), str(err.value)
     with pytest.raises(DataError, match=r"frame\.iloc\[\[i\]\]"):
         ctr.data.read(frame.iloc[0])

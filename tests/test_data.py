@@ -44,6 +44,30 @@ def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
         assert [list(g) for g in read(source, ["genres"])["genres"]] == lists
 
 
+class _ArrowStream:
+    """What a polars DataFrame or a DuckDB relation hands over: the Arrow PyCapsule stream, nothing else."""
+
+    def __init__(self, data: object) -> None:
+        self.data = data
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.data.__arrow_c_stream__(requested_schema)
+
+
+def test_any_arrow_stream_reads_as_its_table(trained, frame):
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame.iloc[:50], preserve_index=False)
+    pd.testing.assert_frame_equal(read(_ArrowStream(table)), read(table))
+    model = trained["lr"]
+    np.testing.assert_array_equal(model.predict(_ArrowStream(table)), model.predict(frame.iloc[:50]))
+    with pytest.raises(ctr.DataError, match=r"^data is an Arrow stream \(_ArrowStream\) that is no table of named "
+                                            r"columns \(a single column\? give it as a table\): "):
+        model.predict(_ArrowStream(pa.chunked_array([[1, 2]])))
+    with pytest.raises(ctr.DataError, match=r"got generator \(pass list\(rows\): rows are read as a list\)$"):
+        model.predict(row for row in frame.head(2).to_dict("records"))
+
+
 @pytest.mark.parametrize("name", ["rows.csv.gz", "rows.tsv.bz2", "rows.json.xz", "rows.jsonl.gz"])
 def test_compressed_text_files_read_and_write_as_plain_ones(tmp_path, spec, frame, name):
     rows = frame.head(300)
