@@ -350,6 +350,40 @@ def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
     return frame
 
 
+def _without_views(table: pa.Table) -> pa.Table:
+    """The table with Arrow's view layouts (string_view, list_view, as polars hands over text and lists) cast
+    to the plain ones, which pandas reads: it has no conversion for a list of string views."""
+    plain = pa.schema([field.with_type(_plain_type(field.type)) for field in table.schema],
+                      metadata=table.schema.metadata)
+    if plain.equals(table.schema):
+        return table
+    columns = []
+    for column, field in zip(table.columns, plain, strict=True):
+        if "list_view" in str(column.type):
+            # pyarrow 26 casts a list view to a list of the wrong length (its offsets one short); neither
+            # polars nor DuckDB hands them over, so going through Python's lists costs nothing in practice.
+            column = pa.chunked_array([pa.array(chunk.to_pylist(), field.type) for chunk in column.chunks],
+                                      field.type)
+        columns.append(column.cast(field.type))
+    return pa.Table.from_arrays(columns, schema=plain)
+
+
+def _plain_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_binary_view(kind):
+        return pa.binary()
+    lists = {pa.types.is_list: pa.list_, pa.types.is_list_view: pa.list_, pa.types.is_large_list: pa.large_list,
+             pa.types.is_large_list_view: pa.large_list}
+    make = next((plain for test, plain in lists.items() if test(kind)), None)
+    if make is None:
+        return kind
+    inner = _plain_type(kind.value_type)
+    if inner == kind.value_type and not (pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind)):
+        return kind
+    return make(kind.value_field.with_type(inner))
+
+
 _NULLABLE_INTEGERS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
                       pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
                       pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
@@ -407,14 +441,16 @@ def _one_row(value: Any) -> np.ndarray:
 def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str | os.PathLike:
     """The source in a form the readers take (a request or record batch becomes a table, once), or a
     DataError saying what data can be (`what` names the source: an argument's name)."""
-    if isinstance(source, pd.DataFrame | pa.Table | str | os.PathLike):
+    if isinstance(source, pd.DataFrame | str | os.PathLike):
         return source
+    if isinstance(source, pa.Table):
+        return _without_views(source)
     if isinstance(source, pa.RecordBatch):
-        return pa.Table.from_batches([source])
+        return _without_views(pa.Table.from_batches([source]))
     if hasattr(source, "__arrow_c_stream__") and not isinstance(source, Mapping | pd.Series | pd.Index):
         # The Arrow PyCapsule stream: a polars DataFrame, a DuckDB relation, a RecordBatchReader, read once.
         try:
-            return pa.table(source)
+            return _without_views(pa.table(source))
         except (pa.ArrowException, TypeError, ValueError) as err:
             raise DataError(f"{what} is an Arrow stream ({type(source).__name__}) that is no table of named columns "
                             f"(a single column? give it as a table): {err}") from None
