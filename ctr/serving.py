@@ -10,6 +10,8 @@ HTTP server: one thread a request.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import errno
 import json
 import math
@@ -194,13 +196,21 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self._answer("GET", None)
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > _LARGEST_BODY:
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                           {"error": f"the request is {length:,} bytes; this server reads up to {_LARGEST_BODY:,}"})
+            try:
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    body = _chunked(self.rfile)
+                else:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if length > _LARGEST_BODY:
+                        raise _TooLargeError(f"the request is {length:,} bytes; this server reads up to "
+                                        f"{_LARGEST_BODY:,}")
+                    body = self.rfile.read(length)
+            except (_TooLargeError, ValueError) as err:  # the rest of the body cannot be told from a next request
+                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if isinstance(err, _TooLargeError) else
+                           HTTPStatus.BAD_REQUEST, {"error": str(err)})
                 self.close_connection = True
                 return
-            self._answer("POST", self.rfile.read(length))
+            self._answer("POST", body)
 
         def _answer(self, method: str, body: bytes | None) -> None:
             try:
@@ -225,6 +235,33 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _TooLargeError(Exception):
+    pass
+
+
+def _chunked(stream: Any) -> bytes:
+    """A body sent with `Transfer-Encoding: chunked` (no Content-Length, as clients stream one), or a
+    ValueError saying how it is malformed (`_TooLargeError` beyond `_LARGEST_BODY`)."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1 << 16)
+        try:
+            size = int(line.split(b";")[0].strip(), 16)
+        except ValueError:
+            given = line.strip()[:40].decode(errors="replace")
+            raise ValueError(f"the chunked request body is malformed: {given!r} is no chunk size") from None
+        if size == 0:
+            while stream.readline(1 << 16).strip():  # trailer fields, up to the empty line
+                pass
+            return bytes(body)
+        if len(body) + size > _LARGEST_BODY:
+            raise _TooLargeError(f"the request is over {_LARGEST_BODY:,} bytes, which is as much as this server reads")
+        chunk = stream.read(size)
+        if len(chunk) < size or stream.readline(1 << 16).strip():
+            raise ValueError("the chunked request body is malformed: a chunk is shorter than its size says")
+        body += chunk
+
+
 def _request(body: bytes | None) -> dict[str, Any]:
     """The request's JSON object, or a DataError saying what a predict request holds."""
     try:
@@ -235,7 +272,29 @@ def _request(body: bytes | None) -> dict[str, Any]:
         raise DataError('a predict request is a JSON object with either "instances" (a list of rows, each an '
                         'object of input name → value) or "inputs" (an object of input name → list of values), '
                         'and optionally "signature_name"')
+    if b'"b64"' in body:
+        request = {key: _decoded(value, None) if key in ("instances", "inputs") else value
+                   for key, value in request.items()}
     return request
+
+
+def _decoded(value: Any, name: str | None) -> Any:
+    """The value with TensorFlow Serving's encoding of binary strings, `{"b64": "..."}`, read as the text
+    it encodes (ctr's string inputs are text), in rows, columns and lists alike."""
+    if isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
+        what = f"input {name!r}" if name else "a value"
+        try:
+            return base64.b64decode(value["b64"], validate=True).decode("utf-8")
+        except binascii.Error as err:
+            raise DataError(f'{what}: {{"b64": {value["b64"][:40]!r}}} holds no base64 ({err})') from None
+        except UnicodeDecodeError:
+            raise DataError(f'{what}: {{"b64": ...}} decodes to bytes that are not UTF-8 text, and string inputs '
+                            "are text") from None
+    if isinstance(value, dict):
+        return {key: _decoded(item, key if name is None else name) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decoded(item, name) for item in value]
+    return value
 
 
 def _checked(data: Any, rows: bool) -> Any:

@@ -93,6 +93,47 @@ def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits
         assert server._http.RequestHandlerClass.disable_nagle_algorithm is True
 
 
+def test_binary_strings_and_chunked_bodies_are_read_as_tensorflow_serving_reads_them(trained, splits, tmp_path):
+    import base64
+    import http.client
+
+    trained["deepfm"].export(tmp_path / "deepfm")
+    test = splits[2].head(4).drop(columns="rating").reset_index(drop=True)
+    rows = rows_json(test)
+
+    def b64(text: str) -> dict:
+        return {"b64": base64.b64encode(text.encode()).decode()}
+
+    encoded = [{**row, "gender": b64(row["gender"]), "title": b64(row["title"])} for row in rows]
+    encoded[0]["genres"] = [b64(g) for g in rows[0]["genres"].split("|")]  # a list's values too
+    columns = {c: test[c].tolist() for c in test.columns} | {"occupation": [b64(v) for v in test["occupation"]]}
+    with Server(tmp_path / "deepfm", port=0, log_requests=False) as server:
+        plain = call(server.url + ":predict", {"instances": rows})[1]["predictions"]
+        assert call(server.url + ":predict", {"instances": encoded}) == (200, {"predictions": plain})
+        assert call(server.url + ":predict", {"inputs": columns})[1]["outputs"]["probability"] == [
+            p["probability"] for p in plain]
+        status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "gender": {"b64": "no!"}}]})
+        assert status == 400 and answer["error"].startswith("input 'gender': {\"b64\": 'no!'} holds no base64")
+        status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "gender": {"b64": "/w=="}}]})
+        assert status == 400 and "decodes to bytes that are not UTF-8 text" in answer["error"]
+        # A body streamed in chunks (no Content-Length), then another request on the same connection.
+        host, port = server._http.server_address[:2]
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        body = json.dumps({"instances": rows}).encode()
+        path = "/v1/models/deepfm:predict"
+        connection.request("POST", path, body=iter([body[:50], body[50:]]), encode_chunked=True)
+        answer = connection.getresponse()
+        assert answer.status == 200 and json.loads(answer.read()) == {"predictions": plain}
+        connection.request("POST", path, body=body)
+        assert json.loads(connection.getresponse().read()) == {"predictions": plain}
+        connection.close()
+        with socket.create_connection((host, port), timeout=60) as raw:
+            raw.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".encode())
+            reply = raw.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 400") and json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {
+            "error": "the chunked request body is malformed: 'zz' is no chunk size"}
+
+
 def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
     trained["lr"].export(tmp_path / "lr")
     with Server(tmp_path / "lr", port=0, log_requests=False) as server:
