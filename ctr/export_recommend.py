@@ -476,8 +476,7 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         key = self.metadata["item_key"]
         ids = {key: item_ids("RecommenderExport.similar_items", self.spec, key, items)}
         out = self._loaded.signatures["similar_items"](**raw_tensors(ids, self.spec), k=tf.constant(k, tf.int32))
-        found = out["item_ids"].numpy()
-        return (found.astype(str) if found.dtype == object else found), out["scores"].numpy()
+        return _ids(out["item_ids"]), out["scores"].numpy()
 
     @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
@@ -497,8 +496,14 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         excluded = tf.constant(np.array(table, dtype=object if id_is_text else np.int64).reshape(len(queries), width),
                                tf.string if id_is_text else tf.int64)
         out = self.signature(**inputs, k=tf.constant(k, tf.int32), exclude=excluded)
-        ids = out["item_ids"].numpy()
-        return (ids.astype(str) if id_is_text else ids), out["scores"].numpy()
+        return _ids(out["item_ids"]), out["scores"].numpy()
+
+
+def _ids(tensor: tf.Tensor) -> np.ndarray:
+    """A signature's item ids as numpy: text ids decoded as UTF-8 (numpy's astype(str) decodes bytes as
+    ASCII, and failed on an id such as 'crème'), integer ids as they are."""
+    ids = tensor.numpy()
+    return np.char.decode(ids.astype(np.bytes_), "utf-8") if ids.dtype == object else ids
 
 
 def _tf_dtype(values: np.ndarray) -> tf.DType:

@@ -832,3 +832,28 @@ def test_a_catalogue_read_from_a_csv_keeps_its_ids_leading_zeros(tmp_path):
     assert sorted(model.catalogue_["item_id"]) == ["007", "010", "011", "012"]
     ids, _ = model.recommend(pd.DataFrame({"user_id": ["a"]}), k=4)
     assert sorted(ids[0]) == ["007", "010", "011", "012"]
+
+
+def test_text_item_ids_beyond_ascii_are_recommended_by_the_export_as_in_process(tmp_path):
+    # numpy's astype(str) reads bytes as ASCII: the export's own check failed on an id such as 'crème'.
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", role="user"), ctr.Categorical("item_id", role="item")])
+    rng = np.random.default_rng(0)
+    items = ["crème", "日本", "naïve", "zoë"] + [f"i{k}" for k in range(12)]
+    rows = pd.DataFrame({"user_id": rng.choice([f"u{i}" for i in range(20)], 300), "item_id": rng.choice(items, 300)})
+    model = ctr.MatrixFactorization(spec, embedding_dim=4)
+    model.fit(rows, epochs=1, verbose=0)
+    served = ctr.load(model.export(tmp_path / "mf"))
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(20)]})
+    ids, scores = served.recommend(users, k=len(items), exclude=[["naïve"]] * 20)
+    want_ids, want_scores = model.recommend(users, k=len(items), exclude=[["naïve"]] * 20)
+    assert ids[:, :-1].tolist() == want_ids[:, :-1].tolist() and set(ids[:, -1]) == {""}  # padded past the rest
+    np.testing.assert_allclose(scores[:, :-1], want_scores[:, :-1], rtol=1e-5, atol=1e-6)
+    similar = ["crème", "日本"]
+    assert served.similar_items(similar, k=3)[0].tolist() == model.similar_items(similar, k=3)[0].tolist()
+    from ctr.serving import Server
+    from tests.test_serving import call
+
+    with Server(tmp_path / "mf", port=0, log_requests=False) as server:
+        status, answer = call(server.url + ":predict", {"signature_name": "recommend",
+                                                        "instances": [{"user_id": "u0", "k": 3}]})
+        assert status == 200 and answer["predictions"][0]["item_ids"] == want_ids[0, :3].tolist()
