@@ -1115,7 +1115,7 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
                     if suffix in JSON:
                         # ISO 8601 times, which reading takes back as they were (epoch milliseconds would be
                         # read as seconds).
-                        frame.to_json(file, orient="records", lines=True, date_format="iso")
+                        frame.to_json(file, orient="records", lines=True, date_format="iso", force_ascii=False)
                     else:
                         frame.to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False, header=i == 0)
         os.replace(tmp, out)

@@ -137,6 +137,10 @@ def test_json_lines_and_arrays_read_as_the_frames_written_to_them(tmp_path, spec
     expected = raw_features(frame.head(300), spec)
     for name, values in raw_features(read(tmp_path / "rows.json"), spec).items():
         np.testing.assert_array_equal(values, expected[name], err_msg=name)
+    titles = ["Amélie", "千と千尋"]
+    write_frames([pd.DataFrame({"title": titles})], tmp_path / "text.json")  # text as it is, not \u-escaped
+    assert (tmp_path / "text.json").read_text(encoding="utf-8").split() == [f'{{"title":"{t}"}}' for t in titles]
+    assert read(tmp_path / "text.json")["title"].tolist() == ["Amélie", "千と千尋"]
     (tmp_path / "array.jsonl").write_text(frame.head(30).to_json(orient="records"))
     pd.testing.assert_frame_equal(read(tmp_path / "array.jsonl"), frame.head(30), check_dtype=False)
     assert count_rows(tmp_path / "rows.json") == 300 and count_rows(tmp_path / "array.jsonl") == 30
