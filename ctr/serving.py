@@ -144,9 +144,11 @@ class Server:
                 "metadata": {"signature_def": {"signature_def": signatures}}}
 
     def _signatures(self) -> list[str]:
-        """The signatures this server answers: the export's serving_default and recommend (a pipeline has
-        recommend alone)."""
-        return [name for name in ("serving_default", "recommend") if name in self.export._loaded.signatures]
+        """The signatures this server answers: all the export's, serving_default and recommend first (a
+        pipeline has no serving_default; MF and the two-tower add user_embedding, item_embedding and
+        similar_items)."""
+        loaded = self.export._loaded.signatures
+        return [name for name in _OWN if name in loaded] + [name for name in loaded if name not in _OWN]
 
     def predict(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The response to a predict request's JSON (as a dict): TensorFlow Serving's `predictions`
@@ -159,6 +161,8 @@ class Server:
                                 + ", ".join(map(repr, self._signatures())))
         if signature == "recommend":
             outputs = self._recommend(data, rows)
+        elif signature != "serving_default":
+            outputs = self._other(signature, data, rows)
         elif isinstance(self.export, ServedModel):  # the columns checked and named as its predict checks them
             outputs = self.export._outputs(ctr_data.read(data, self.export._columns, self.export._hint))
         else:  # a recommender's pair scores
@@ -167,21 +171,36 @@ class Server:
 
     def _recommend(self, data: Any, rows: bool) -> dict[str, np.ndarray]:
         """The recommend signature: query rows, `k` (one for the request) and each row's `exclude`."""
+        k = _scalar(data, rows, "k", 10)
         if rows:
-            ks = {row.get("k", 10) for row in data}
-            if len(ks) > 1:
-                raise DataError(f"the instances ask for different k ({sorted(ks, key=str)}); one request has one k, "
-                                "as the signature's k is a scalar")
-            k = ks.pop()
             exclude = [row.get("exclude", []) for row in data]
             queries = [{c: v for c, v in row.items() if c not in ("k", "exclude")} for row in data]
         else:
-            k, exclude = data.get("k", 10), data.get("exclude")
+            exclude = data.get("exclude")
             queries = {c: v for c, v in data.items() if c not in ("k", "exclude")}
-        if isinstance(k, list) and len(k) == 1:  # [10], as a client that sends every input as a list writes it
-            k = k[0]
         ids, scores = self.export.recommend(ctr_data.read(queries), k=k, exclude=exclude)
         return {"item_ids": ids, "scores": scores}
+
+    def _other(self, name: str, data: Any, rows: bool) -> dict[str, np.ndarray]:
+        """Any other signature (the embeddings, similar_items): its feature inputs read from the request by
+        the spec's rules, as the export's own inputs; a scalar input (`k`, 10 unless given) one a request."""
+        import tensorflow as tf
+
+        from .export_recommend import decoded_ids
+        from .features import raw_tensors
+
+        function = self.export._loaded.signatures[name]
+        inputs = function.structured_input_signature[1]
+        scalars = {n: _scalar(data, rows, n, 10 if n == "k" else None) for n, s in inputs.items() if s.shape.rank == 0}
+        names = [n for n in inputs if n not in scalars]
+        frame = ctr_data.read([{c: v for c, v in row.items() if c not in scalars} for row in data] if rows else
+                              {c: v for c, v in data.items() if c not in scalars}, names,
+                              hint=f" (the inputs of the {name} signature)")
+        if len(frame) == 0:
+            raise DataError(f"the request holds no rows for the {name} signature")
+        tensors = raw_tensors(ctr_data.raw_features(frame, self.export.spec, names), self.export.spec)
+        tensors.update({n: tf.constant(v, inputs[n].dtype) for n, v in scalars.items()})
+        return {key: decoded_ids(value) for key, value in function(**tensors).items()}
 
 
 def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
@@ -295,6 +314,27 @@ def _decoded(value: Any, name: str | None) -> Any:
     if isinstance(value, list):
         return [_decoded(item, name) for item in value]
     return value
+
+
+_OWN = ("serving_default", "recommend")  # signatures with their own handling; any other is read generically
+
+
+def _scalar(data: Any, rows: bool, name: str, default: Any) -> Any:
+    """A scalar input (`k`): one value a request, given in each row or in the columns (as `[10]` too, as a
+    client that sends every input as a list writes it); `default` when absent (None: it must be given)."""
+    values = [row[name] for row in data if name in row] if rows else [data[name]] if name in data else []
+    given = set()
+    for value in values:
+        value = value[0] if isinstance(value, list) and len(value) == 1 else value
+        if isinstance(value, list | dict):
+            raise DataError(f"{name} is a single value for the request, got {value!r}")
+        given.add(value)
+    if len(given) > 1:
+        raise DataError(f"the instances ask for different {name} ({sorted(given, key=str)}); one request has one "
+                        f"{name}, as the signature's {name} is a scalar")
+    if not given and default is None:
+        raise DataError(f"the request lacks {name!r}, a single value the signature needs")
+    return given.pop() if given else default
 
 
 def _checked(data: Any, rows: bool) -> Any:

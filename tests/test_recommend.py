@@ -267,7 +267,8 @@ def test_a_recommender_is_served_over_http_as_its_export_recommends(exports, pip
                 "user_id": queries.user_id.tolist(), "k": [4], "exclude": exclude}})
             assert status == 200 and answer["outputs"]["item_ids"] == want_ids.tolist()
             signatures = call(server.url + "/metadata")[1]["metadata"]["signature_def"]["signature_def"]
-            assert set(signatures) == ({"serving_default", "recommend"} if path == exports["mf"] else {"recommend"})
+            assert set(signatures) == ({"serving_default", "recommend", "user_embedding", "item_embedding",
+                                        "similar_items"} if path == exports["mf"] else {"recommend", "similar_items"})
             assert signatures["recommend"]["inputs"]["k"] == {"dtype": "DT_INT32", "tensor_shape": {
                 "dim": [], "unknown_rank": False}}
             status, answer = call(server.url + ":predict", {"signature_name": "recommend", "instances": [
@@ -277,10 +278,46 @@ def test_a_recommender_is_served_over_http_as_its_export_recommends(exports, pip
             if path != exports["mf"]:  # a pipeline recommends; its ranker's own export scores pairs
                 status, answer = call(server.url + ":predict", {"instances": rows_json(pairs)})
                 assert status == 400 and answer["error"] == ("signature_name 'serving_default' is not served here; "
-                                                             "this model's are 'recommend'")
+                                                             "this model's are 'recommend', 'similar_items'")
             else:
                 status, answer = call(server.url + ":predict", {"instances": rows_json(pairs)})
                 np.testing.assert_allclose(answer["predictions"], served.predict(pairs), rtol=1e-6)
+
+
+def test_every_signature_of_an_export_is_served_over_http(exports, loo):
+    """user_embedding, item_embedding and similar_items too: their inputs read by the spec's rules, and a
+    scalar input (similar_items' k) one a request, as recommend's."""
+    from ctr.features import raw_tensors
+    from ctr.serving import Server
+    from tests.test_serving import call, rows_json
+
+    served = ctr.RecommenderExport(exports["mf"])
+    signatures = served._loaded.signatures
+    rows = loo[1].head(3).reset_index(drop=True)
+    ids = served.catalog_ids()[:2]
+    with Server(exports["mf"], port=0, log_requests=False) as server:
+        for name in ("user_embedding", "item_embedding"):
+            names = list(signatures[name].structured_input_signature[1])
+            want = signatures[name](**raw_tensors(raw_features(rows, served.spec, names), served.spec))["embedding"]
+            status, answer = call(server.url + ":predict", {"signature_name": name, "instances": rows_json(rows)})
+            assert status == 200, answer
+            np.testing.assert_allclose(answer["predictions"], want.numpy(), rtol=1e-6)
+            status, answer = call(server.url + ":predict", {"signature_name": name, "instances": [{"k": 1}]})
+            assert status == 400 and all(f"'{n}'" in answer["error"] for n in names), answer
+        want_ids, want_scores = served.similar_items(ids.tolist(), k=3)
+        for request in ({"instances": [{"item_id": int(i), "k": 3} for i in ids]},
+                        {"inputs": {"item_id": ids.tolist(), "k": [3]}}):
+            status, answer = call(server.url + ":predict", {"signature_name": "similar_items", **request})
+            got = answer.get("predictions") or [dict(zip(answer["outputs"], row, strict=True))
+                                                for row in zip(*answer["outputs"].values(), strict=True)]
+            assert status == 200 and [p["item_ids"] for p in got] == want_ids.tolist()
+            np.testing.assert_allclose([p["scores"] for p in got], want_scores, rtol=1e-6)
+        status, answer = call(server.url + ":predict", {"signature_name": "similar_items", "instances": [
+            {"item_id": int(ids[0]), "k": 3}, {"item_id": int(ids[1]), "k": 4}]})
+        assert status == 400 and "different k" in answer["error"]
+        status, answer = call(server.url + ":predict", {"signature_name": "similar_items", "instances": [
+            {"item_id": "x1", "k": 3}]})
+        assert status == 400 and "feature 'item_id'" in answer["error"]
 
 
 def test_recommend_scores_a_few_queries_at_a_time_with_the_same_result(recommenders, loo, monkeypatch):
