@@ -22,6 +22,18 @@ def check_export_target(path: str | Path) -> Path:
     """`path` as an absolute path that an export may be written to: a new folder, an empty one or an
     export to replace, never a file or another folder's contents (checked again when the export lands)."""
     path = Path(path).absolute()
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ExportError(f"{path}: {blocker} is a file, so no folder can be made in it; choose another path")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        raise ExportError(f"{path} names an ONNX file, and this export is a SavedModel folder: pass format='onnx' "
+                          "for one ONNX file (in the shell, ctr export --model DIR --out FILE.onnx), or give a "
+                          "folder name")
+    if suffix in (".keras", ".h5", ".hdf5"):
+        raise ExportError(f"{path} names a Keras file; a ctr export is a SavedModel folder over raw features (what "
+                          "ctr.load, tf.saved_model.load and TensorFlow Serving read): give it a folder name, e.g. "
+                          "runs/deepfm")
     recover_interrupted_export(path)
     if path.exists() and not path.is_dir():
         raise ExportError(f"{path} is a file; an export is a folder, so choose another path")

@@ -402,9 +402,19 @@ def _dataset_pairs(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(pairs, verbose=0)
 
 
+def _export_to_a_file_name(env: dict) -> None:
+    (env["tmp"] / "notes.txt").write_text("mine")
+    for name, said in (("m.keras", "names a Keras file; a ctr export is a SavedModel folder"),
+                       ("m.h5", "names a Keras file"), ("m.onnx", "pass format='onnx' for one ONNX file"),
+                       ("notes.txt/m", "notes.txt is a file, so no folder can be made in it")):
+        with pytest.raises(ctr.ExportError, match=re.escape(said)):
+            env["model"].export(env["tmp"] / name)
+    assert [p.name for p in env["tmp"].iterdir()] == ["notes.txt"]
+
+
 def _keras_file_checkpoint(env: dict) -> None:
-    for name in ("best.keras", "best.h5"):
-        with pytest.raises(ArgumentError, match=f"'{name}' names a Keras file; give it a folder"):
+    for name, kind in (("best.keras", "a Keras"), ("best.h5", "a Keras"), ("best.onnx", "an ONNX")):
+        with pytest.raises(ArgumentError, match=f"'{name}' names {kind} file; give it a folder"):
             ctr.LogisticRegression(env["spec"]).fit(env["frame"], callbacks=keras.callbacks.ModelCheckpoint(name),
                                                     verbose=0)
 
@@ -726,7 +736,10 @@ CATALOGUE: list[Case] = [
     Case("artefacts", "loading a folder that is not a ctr export", "CtrError saying what is missing", _not_an_export),
     Case("artefacts", "loading a damaged export (a file cut short or garbled)",
          "CtrError naming the folder and the part that cannot be read, and saying to export again", _damaged_export),
-    Case("artefacts", "`keras.callbacks.ModelCheckpoint` given a `.keras` or `.h5` file (not weights only)",
+    Case("artefacts", "`export` to a path ending in `.keras`, `.h5` or `.onnx` (without `format=\"onnx\"`), or "
+         "under a file", "ExportError saying an export is a SavedModel folder (for `.onnx`, to pass "
+         "`format=\"onnx\"`), or naming the file; nothing is written", _export_to_a_file_name),
+    Case("artefacts", "`keras.callbacks.ModelCheckpoint` given a `.keras`, `.h5` or `.onnx` file (not weights only)",
          "ArgumentError before training: a checkpoint is the model's export, a folder", _keras_file_checkpoint),
     Case("artefacts", "`load_weights` of weights another model saved, of a missing file, or into an unfitted model",
          "DataError naming the file and the mismatch, or the missing file; NotFittedError", _foreign_weights),
@@ -744,7 +757,8 @@ CATALOGUE: list[Case] = [
 def env(spec, frame, trained, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("catalogue")
     export = trained["lr"].export(folder / "lr")
-    return {"spec": spec, "frame": frame.head(3000), "served": ctr.load(export), "export": export, "tmp": folder}
+    return {"spec": spec, "frame": frame.head(3000), "served": ctr.load(export), "export": export, "tmp": folder,
+            "model": trained["lr"]}
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=[f"{c.area}: {c.bad_input}" for c in CATALOGUE])

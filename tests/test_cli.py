@@ -77,6 +77,7 @@ for argv, said in [
          "curve.txt: a figure is written as"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
         (["demo", "--out", "SPEC"], "is a file; an export is a folder"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "runs/deepfm.keras"], "names a Keras file"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--valid", "no-such.parquet"],
          "--valid 'no-such.parquet': no such file or folder"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--valid", "SPEC", "--split-by-time", "timestamp"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,13 @@ def test_export_refuses_to_overwrite_something_that_is_not_a_saved_model(trained
     with pytest.raises(ctr.ExportError, match="is a file; an export is a folder"):
         trained["lr"].export(tmp_path / "model.txt")
     assert (tmp_path / "model.txt").read_text() == "a file"
+    with pytest.raises(ctr.ExportError, match=r"model\.txt is a file, so no folder can be made in it"):
+        trained["lr"].export(tmp_path / "model.txt" / "deepfm")  # not a bare FileExistsError
+    for name, said in [("m.keras", "names a Keras file; a ctr export is a SavedModel folder"),
+                       ("m.h5", "names a Keras file"), ("m.onnx", "pass format='onnx' for one ONNX file")]:
+        with pytest.raises(ctr.ExportError, match=re.escape(said)):  # not a folder named so
+            trained["lr"].export(tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.txt", "notes"]
     with pytest.raises(ctr.NotFittedError):
         ctr.FM(trained["lr"].spec).export(tmp_path / "x")
 

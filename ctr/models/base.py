@@ -503,9 +503,10 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
                             f"e.g. tf.keras.callbacks.EarlyStopping); got {stranger!r} ({type(stranger).__module__})")
     for c in callbacks:
         if (isinstance(c, keras.callbacks.ModelCheckpoint) and not c.save_weights_only
-                and str(c.filepath).endswith((".keras", ".h5"))):
+                and str(c.filepath).lower().endswith((".keras", ".h5", ".hdf5", ".onnx"))):
+            kind = "an ONNX" if str(c.filepath).lower().endswith(".onnx") else "a Keras"
             raise ArgumentError(f"{owner}: ModelCheckpoint saves a ctr model as its export, a SavedModel folder "
-                                f"over raw features (what ctr.load reads), and {str(c.filepath)!r} names a Keras "
+                                f"over raw features (what ctr.load reads), and {str(c.filepath)!r} names {kind} "
                                 "file; give it a folder (e.g. 'runs/best' or 'runs/epoch{epoch:02d}'), or "
                                 "save_weights_only=True for the weights that model.load_weights restores")
     return data, validation_data, callbacks
