@@ -24,6 +24,28 @@ UNDECOMPRESSABLE = (OSError, EOFError, lzma.LZMAError)  # a file that is not wha
 OUTPUTS = (".csv", ".tsv", ".parquet", *JSON)
 
 
+def file_in_the_way(path: str | Path, name: str | None = None) -> str | None:
+    """Why `path` (called `name` in the message, e.g. '--out x.csv') cannot be written, when a file stands
+    where one of the folders it goes in must be."""
+    blocker = next((p for p in Path(path).absolute().parents if p.exists() and not p.is_dir()), None)
+    return None if blocker is None else (f"{name or path}: {blocker} is a file, so no folder can be made in it; "
+                                         "choose another path")
+
+
+def make_parent(path: str | Path) -> None:
+    """Make the folders `path` goes in, or raise an ArgumentError naming the file that stands in the way
+    (where mkdir would raise a bare FileExistsError)."""
+    check_parent(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def check_parent(path: str | Path, name: str | None = None) -> None:
+    """Raise an ArgumentError when a file stands where one of `path`'s folders must be."""
+    blocked = file_in_the_way(path, name)
+    if blocked:
+        raise ArgumentError(blocked)
+
+
 def format_suffix(path: Path) -> str:
     """The ending that says a file's format: '.csv' for rows.csv and rows.csv.gz alike."""
     suffixes = [s.lower() for s in path.suffixes]

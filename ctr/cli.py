@@ -250,6 +250,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     """Name a --model folder that is not an export, a --spec that is not a spec, --data that is not there
     and an --out or --plot whose ending names no format before TensorFlow starts, which took 3 to 4 s
     before a typo was reported (and, for a figure, came after the work, as a matplotlib traceback)."""
+    from ._files import check_parent
     from .export_files import check_export_target, read_metadata
     from .spec import FeatureSpec
 
@@ -291,6 +292,12 @@ def _check_paths(args: argparse.Namespace) -> None:
     figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))
+    for flag in ("out", "plot", "json", "logdir", "backup_dir"):  # a file where a folder of theirs must be
+        given, option = getattr(args, flag, None), "--" + flag.replace("_", "-")
+        if isinstance(given, str):
+            check_parent(given, f"{option} {given}")
+            if flag in ("logdir", "backup_dir") and Path(given).exists() and not Path(given).is_dir():
+                raise ArgumentError(f"{option} {given}: a file, where a folder is wanted")
 
 
 def _warm_start_defaults(args: argparse.Namespace) -> None:
@@ -916,6 +923,9 @@ def _importance(args: argparse.Namespace) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\nplot: {plot_importance(table, args.plot, title=Path(args.model).name)}")
     if args.json:
+        from ._files import make_parent
+
+        make_parent(args.json)
         Path(args.json).write_text(json.dumps({**table.attrs, "columns": table.to_dict(orient="records")}, indent=1))
         print(f"table: {args.json}")
     return 0
@@ -967,6 +977,9 @@ def _inspect_data(args: argparse.Namespace) -> int:
     print(report.to_text())
     print(f"\nplot: {plot_data_report(frame, spec, args.out, report)}")
     if args.json:
+        from ._files import make_parent
+
+        make_parent(args.json)
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
         print(f"report: {args.json}")
     return 0

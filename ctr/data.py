@@ -26,7 +26,16 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from ._args import check_arguments, check_choice
-from ._files import COMPRESSED, JSON, UNDECOMPRESSABLE, check_output, first_unreadable, format_suffix, opener
+from ._files import (
+    COMPRESSED,
+    JSON,
+    UNDECOMPRESSABLE,
+    check_output,
+    first_unreadable,
+    format_suffix,
+    make_parent,
+    opener,
+)
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError, first_line
 from .features import MISSING_INT, check_epoch_unit
@@ -1092,7 +1101,7 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
     """Write DataFrames one after another to `out` as its name says (.csv, .tsv, .parquet, .json
     lines; the text ones also compressed, as rows.csv.gz), into a temporary file beside it that
     replaces `out` only once all are written: a failure leaves whatever was at `out` before."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     suffix = format_suffix(out)
     try:

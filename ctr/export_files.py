@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._files import file_in_the_way
 from .errors import CtrError
 
 METADATA = "assets.extra/ctr.json"
@@ -22,9 +23,9 @@ def check_export_target(path: str | Path) -> Path:
     """`path` as an absolute path that an export may be written to: a new folder, an empty one or an
     export to replace, never a file or another folder's contents (checked again when the export lands)."""
     path = Path(path).absolute()
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise ExportError(f"{path}: {blocker} is a file, so no folder can be made in it; choose another path")
+    blocked = file_in_the_way(path)
+    if blocked:
+        raise ExportError(blocked)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         raise ExportError(f"{path} names an ONNX file, and this export is a SavedModel folder: pass format='onnx' "

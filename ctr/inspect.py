@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import figure_path
+from ._files import make_parent
 from .errors import ArgumentError, CtrError, NotFittedError
 from .features import MISSING_INT, missing_mask
 from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text
@@ -327,7 +328,11 @@ def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
         plt.close(fig)
         raise
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        make_parent(path)
+    except ArgumentError:
+        plt.close(fig)
+        raise
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import data as ctr_data
+from ._files import file_in_the_way
 from .errors import CtrError
 from .export import ExportError, _probe_rows, load
 from .spec import FeatureSpec
@@ -74,6 +75,9 @@ def _write(path: str | Path, spec: FeatureSpec, state: dict[str, Any], saved_mod
         raise ExportError(f"{path} is a folder; an ONNX export is one file, so choose a file name such as model.onnx")
     _refuse_string_hashes(spec, state)
     path = Path(path).absolute()
+    blocked = file_in_the_way(path)
+    if blocked:
+        raise ExportError(blocked)
     path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:

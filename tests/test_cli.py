@@ -78,6 +78,11 @@ for argv, said in [
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
         (["demo", "--out", "SPEC"], "is a file; an export is a folder"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "runs/deepfm.keras"], "names a Keras file"),
+        (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--plot", "SPEC/curve.png"],
+         "/curve.png: /"),  # --plot PATH: the spec's full path, "is a file, ..."
+        (["predict", "--model", "EXPORT", "--data", "synthetic", "--out", "SPEC/rows.csv"],
+         ".yaml is a file, so no folder can be made in it; choose another path"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--logdir", "SPEC"], ": a file, where a folder is wanted"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--valid", "no-such.parquet"],
          "--valid 'no-such.parquet': no such file or folder"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--valid", "SPEC", "--split-by-time", "timestamp"],
