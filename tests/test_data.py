@@ -947,13 +947,15 @@ def test_rows_keyed_by_feature_names_where_the_spec_reads_other_columns_are_told
         ctr.LogisticRegression(spec).fit(rows.rename(columns={"user_id": "user"}), verbose=0)
 
 
-def test_a_file_where_an_output_folder_must_be_is_named(tmp_path):
+def test_a_file_where_an_output_folder_must_be_is_named(tmp_path, trained):
     (tmp_path / "notes").write_text("mine")
     message = r"notes is a file, so no folder can be made in it; choose another path$"
     with pytest.raises(ctr.ArgumentError, match=message):  # not a bare FileExistsError
         ctr.data.write_frames([pd.DataFrame({"a": [1]})], tmp_path / "notes" / "rows.csv")
+    with pytest.raises(ctr.ArgumentError, match=message):  # not TensorFlow's "is not a directory"
+        trained["lr"].save_weights(tmp_path / "notes" / "weights")
+    assert (tmp_path / "notes").read_text() == "mine"
     pytest.importorskip("matplotlib")
     with pytest.raises(ctr.ArgumentError, match=message):
         ctr.inspect.plot_reliability(ctr.metrics.reliability(np.array([0, 1]), np.array([0.2, 0.7])),
                                      tmp_path / "notes" / "curve.png")
-    assert (tmp_path / "notes").read_text() == "mine"

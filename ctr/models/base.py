@@ -38,6 +38,7 @@ from .._args import (
     labels_apart,
     named_keywords,
 )
+from .._files import make_parent
 from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, CtrError, DataError, NotFittedError
 from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
@@ -306,7 +307,9 @@ class NetworkWeights(KerasNames):
 
     def save_weights(self, path: str | Path, overwrite: bool = True) -> None:
         """Write the network's weights (and its optimizer's state) at `path`."""
-        self._require_network().save_weights(os.fspath(path), overwrite=overwrite)
+        network = self._require_network()
+        make_parent(path)  # a file in the way is named, where TensorFlow said "is not a directory"
+        network.save_weights(os.fspath(path), overwrite=overwrite)
 
     def load_weights(self, path: str | Path) -> None:
         """Restore weights that this model's `save_weights` (or a ModelCheckpoint on its fit) wrote."""
