@@ -788,8 +788,8 @@ def _numpy_kind(column: pd.Series, kinds: str) -> bool:
 
 def _refuse_times_and_complex(column: pd.Series, where: str, expected: str) -> None:
     """DataError for datetimes, durations or complex numbers where numbers, ids or times are expected:
-    pandas would turn the first two into nanosecond counts and drop the last's imaginary part, without a
-    word. (A timestamp feature converts its datetimes before asking.)"""
+    pandas would turn the first two into counts of their unit (ns, µs) and drop the last's imaginary part,
+    without a word. (A timestamp feature converts its datetimes before asking.)"""
     dtype = column.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
         found, hint = "datetimes", ("; declare the feature kind: timestamp for its calendar parts, or make the "

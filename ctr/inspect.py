@@ -324,15 +324,11 @@ def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
     none) and release a figure."""
     try:
         path = figure_path(path)
-    except ArgumentError:
-        plt.close(fig)
-        raise
-    fig.tight_layout()
-    try:
         make_parent(path)
     except ArgumentError:
         plt.close(fig)
         raise
+    fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

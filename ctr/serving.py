@@ -222,7 +222,7 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                     length = int(self.headers.get("Content-Length") or 0)
                     if length > _LARGEST_BODY:
                         raise _TooLargeError(f"the request is {length:,} bytes; this server reads up to "
-                                        f"{_LARGEST_BODY:,}")
+                                             f"{_LARGEST_BODY:,}")
                     body = self.rfile.read(length)
             except (_TooLargeError, ValueError) as err:  # the rest of the body cannot be told from a next request
                 self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if isinstance(err, _TooLargeError) else

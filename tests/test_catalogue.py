@@ -644,8 +644,9 @@ CATALOGUE: list[Case] = [
     Case("data", "text in a numeric column", "DataError naming the feature, its column and an offending value",
          _fit_error(_with("price", "cheap"), DataError, "feature 'price'", "expected numbers", "'cheap'")),
     Case("data", "datetimes, durations or complex numbers in a numeric or integer-id column (pandas would read "
-         "the first two as nanosecond counts)", "DataError naming the feature and what the column holds, with the "
-         "conversion to make (`kind: timestamp`, `column.dt.total_seconds()`)",
+         "the first two as counts of their unit, ns or µs)",
+         "DataError naming the feature and what the column holds, with the conversion to make (`kind: timestamp`, "
+         "`column.dt.total_seconds()`)",
          _fit_error(_with("price", pd.Timestamp("2024-01-01")), DataError, "feature 'price'", "holds datetimes",
                     "kind: timestamp")),
     Case("data", "strings in an integer-id column", "DataError suggesting `dtype: string`",
