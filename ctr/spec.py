@@ -333,6 +333,9 @@ class FeatureSpec:
         """The spec as YAML text; also written to `path` when given."""
         text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
         if path is not None:
+            from ._files import make_parent  # pandas: not for `import ctr.spec` alone
+
+            make_parent(path)
             Path(path).write_text(text, encoding="utf-8")
         return text
 

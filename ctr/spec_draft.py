@@ -18,7 +18,7 @@ import yaml
 
 from . import data as ctr_data
 from ._args import check_arguments
-from ._files import format_suffix
+from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
 from .spec import (
     EPOCH_UNIT_NAMES,
@@ -81,6 +81,7 @@ class SpecDraft:
             lines += [f"#   {column}: {why}" for column, why in self.skipped.items()]
         text = "\n".join(lines) + "\n"
         if path is not None:
+            make_parent(path)
             Path(path).write_text(text, encoding="utf-8")
         return text
 

@@ -954,6 +954,13 @@ def test_a_file_where_an_output_folder_must_be_is_named(tmp_path, trained):
         ctr.data.write_frames([pd.DataFrame({"a": [1]})], tmp_path / "notes" / "rows.csv")
     with pytest.raises(ctr.ArgumentError, match=message):  # not TensorFlow's "is not a directory"
         trained["lr"].save_weights(tmp_path / "notes" / "weights")
+    with pytest.raises(ctr.ArgumentError, match=message):  # not a bare NotADirectoryError
+        trained["lr"].spec.to_yaml(tmp_path / "notes" / "spec.yaml")
+    draft = ctr.draft_spec(pd.DataFrame({"user_id": [1, 2, 3], "item_id": [4, 5, 6], "click": [0, 1, 0]}))
+    with pytest.raises(ctr.ArgumentError, match=message):
+        draft.to_yaml(tmp_path / "notes" / "drafted.yaml")
+    trained["lr"].spec.to_yaml(tmp_path / "specs" / "spec.yaml")  # its folder made, as every output's is
+    assert ctr.FeatureSpec.from_yaml(tmp_path / "specs" / "spec.yaml") == trained["lr"].spec
     assert (tmp_path / "notes").read_text() == "mine"
     pytest.importorskip("matplotlib")
     with pytest.raises(ctr.ArgumentError, match=message):
