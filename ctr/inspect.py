@@ -8,6 +8,7 @@ on log scales; `plot_history` draws loss and AUC per epoch. Plots need matplotli
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,23 +259,44 @@ def _other_separator(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | 
 
 def _respelled(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | None:
     """What sets a string feature's unseen values apart when nearly all are known values but for the white
-    space around them or their letter case (' M' or 'm' where training had 'M'), with an example; else None.
-    (Text is lower-cased and stripped of punctuation by the model, so only its words can be new.)"""
-    if not isinstance(f, Categorical | MultiCategorical) or getattr(f, "dtype", "string") != "string":
+    space around them, their Unicode form (an accent as its own code point, full-width letters) or their
+    letter case (' M' or 'm' where training had 'M'), with an example; else None. (Text is lower-cased and
+    stripped of punctuation by the model, so only its words' Unicode form can differ.)"""
+    if not isinstance(f, Categorical | MultiCategorical | Text) or getattr(f, "dtype", "string") != "string":
         return None
     known = {_text(v) for v in vocabulary}
-    folded = {v.strip().casefold(): v for v in known}
+    formed = {_formed(v.strip()): v for v in known}
+    folded = {k.casefold(): v for k, v in formed.items()}
     sample = unseen.drop_duplicates()[:1000]
-    spaced = [(u, u.strip()) for u in sample if u.strip() in known]
-    cased = [(u, folded[u.strip().casefold()]) for u in sample
-             if u.strip() not in known and u.strip().casefold() in folded]
-    if not len(sample) or len(spaced) + len(cased) < 0.9 * len(sample):
+    ways: dict[str, list[tuple[str, str]]] = {"the white space around them": [], "their Unicode form": [],
+                                               "their letter case": []}
+    matched = 0
+    for u in sample:
+        bare, formed_u = u.strip(), _formed(u.strip())
+        v = bare if bare in known else formed.get(formed_u) or folded.get(formed_u.casefold())
+        if v is None:
+            continue
+        matched += 1
+        for way, differs in zip(ways, (bare != u, formed_u != bare, formed_u != _formed(v.strip())), strict=True):
+            if differs:
+                ways[way].append((u, v))
+    if not len(sample) or matched < 0.9 * len(sample):
         return None
-    what = " and ".join(w for w, found in (("the white space around them", spaced), ("their letter case", cased))
-                        if found)
-    u, v = (spaced or cased)[0]
+    named = [w for w, found in ways.items() if found]
+    what = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+    u, v = next(pair for found in ways.values() for pair in found)
+    if ways["their Unicode form"]:  # the two spellings may print alike: show their code points
+        u, v = ways["their Unicode form"][0]
+        return (f"they are values the model knows but for {what} ({u!a} where training had {v!a}): "
+                "tidy them before they are sent (unicodedata.normalize('NFC', value) for accents)")
     return (f"they are values the model knows but for {what} ({u!r} where training had {v!r}): tidy them before "
             "they are sent")
+
+
+def _formed(value: str) -> str:
+    """A string in Unicode's compatibility composed form (NFKC): 'e' plus a combining accent as 'é', full-width
+    'Ｍ' as 'M'."""
+    return unicodedata.normalize("NFKC", value)
 
 
 def _present_tokens(values: np.ndarray, f: Any) -> np.ndarray | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,28 @@ def test_skew_names_values_spelled_with_other_white_space_or_case():
     # Values the model has never seen in any spelling are new ones, as before.
     assert feature_skew(pd.DataFrame({"city": ["Rome", "Nice", "Paris"], "genres": "War", "title": "", "y": 0}),
                         model)[0].endswith("are served as unseen: renamed or re-encoded?")
+
+
+def test_skew_names_values_in_another_unicode_form():
+    # Text written on macOS (accents as their own code points) beside training data written elsewhere prints
+    # alike and is served as unseen: the skew check says so, with the code points.
+    decomposed = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731
+    spec = ctr.FeatureSpec([ctr.Categorical("city"), ctr.Text("title")], label=ctr.Label("y"))
+    model = ctr.LogisticRegression(spec, batch_size=4)
+    model.fit(pd.DataFrame({"city": ["Paris", "Orléans", "Besançon", "Lyon"] * 2,
+                            "title": ["Big Fish café", "Up née"] * 4, "y": [0, 1] * 4}), epochs=1, verbose=0)
+    sent = pd.DataFrame({"city": [decomposed("Orléans"), decomposed(" besançon"), "Ｐａｒｉｓ", "Lyon"],
+                         "title": [decomposed("Big Fish café"), decomposed("Up née")] * 2, "y": 0})
+    assert feature_skew(sent, model) == [
+        f"'city': 75.0% of its values are outside the model's vocabulary (e.g. {sent.city[0]!r}, {sent.city[1]!r}, "
+        "'Ｐａｒｉｓ'), "
+        "and are served as unseen: they are values the model knows but for the white space around them, their "
+        r"Unicode form and their letter case ('Orle\u0301ans' where training had 'Orl\xe9ans'): tidy them before "
+        "they are sent (unicodedata.normalize('NFC', value) for accents)",
+        f"'title': 40.0% of its values are outside the model's vocabulary (e.g. {decomposed('café')!r}, "
+        f"{decomposed('née')!r}), and are served as "
+        r"unseen: they are values the model knows but for their Unicode form ('cafe\u0301' where training had "
+        r"'caf\xe9'): tidy them before they are sent (unicodedata.normalize('NFC', value) for accents)"]
 
 
 def test_cli_inspect_data_on_the_embedded_default(tmp_path, capsys):
