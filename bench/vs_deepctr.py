@@ -48,9 +48,12 @@ DEFAULT_OUT = str(ROOT / "bench" / "results" / "vs_deepctr.json")
 EMBEDDING_DIM = 16
 HIDDEN = (256, 128)
 CROSS_LAYERS = 2  # DCN (bench/dcn.py): DeepCTR's default and ours
+# AutoInt (bench/autoint.py): DeepCTR's defaults and ours, AutoInt+ (the MLP beside the attention).
+ATTENTION = {"attention_layers": 3, "num_heads": 2, "key_dim": 8}
 # Each model's arguments beyond the shared ones, the same in both libraries.
 OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {},
-              "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS}}
+              "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS},
+              "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}}
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
@@ -395,13 +398,17 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DCN, DeepFM
+    from deepctr.models import DCN, AutoInt, DeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
     if name == "DCN":  # DCN-M, DeepCTR's name for DCN-V2's full-rank cross layers
         return DCN(columns, columns, cross_num=CROSS_LAYERS, cross_parameterization="matrix", dnn_hidden_units=HIDDEN,
                    seed=1024 + seed)
+    if name == "AutoInt":  # its defaults: residual connections, the unscaled attention
+        return AutoInt(columns, columns, att_layer_num=ATTENTION["attention_layers"],
+                       att_head_num=ATTENTION["num_heads"], att_embedding_size=ATTENTION["key_dim"], att_res=True,
+                       dnn_hidden_units=HIDDEN, seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
     from deepctr.feature_column import (

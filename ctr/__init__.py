@@ -1,6 +1,6 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
-Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`) with Keras verbs, and
+Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`, `AutoInt`) with Keras verbs, and
 `export` a SavedModel whose graph holds all preprocessing.
 """
 
@@ -24,8 +24,8 @@ _LAZY = {
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
     "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
-    **dict.fromkeys(("DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF", "Popularity",
-                     "RankingModel", "Recommender", "TwoTower"), "models"),
+    **dict.fromkeys(("AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
+                     "Popularity", "RankingModel", "Recommender", "TwoTower"), "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
     "Server": "serving",
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .models import (
         DCN,
         FM,
+        AutoInt,
         DeepFM,
         LogisticRegression,
         MatrixFactorization,
@@ -79,6 +80,7 @@ __all__ = [
     "FM",
     "MISSING_INT",
     "ArgumentError",
+    "AutoInt",
     "Categorical",
     "CtrError",
     "DataError",

@@ -89,6 +89,10 @@ def _share(value: Any) -> str | None:
     return None if 0 < value <= 1 else f"{wanted}, got {value}"
 
 
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"True or False, got {_shown(value, typed=True)}"
+
+
 def _verbosity(value: Any) -> str | None:
     ok = isinstance(value, str | numbers.Integral) and not isinstance(value, bool) and value in ("auto", 0, 1, 2)
     return None if ok else f"0, 1, 2 or 'auto', got {_shown(value)}"
@@ -117,6 +121,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1),
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
+    "attention_layers": _integer(0), "num_heads": _integer(1), "key_dim": _integer(1), "residual": _flag,
     "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
     "sample_rows": _integer(1), "threshold": _optional(_real),
     "port": _port,
@@ -359,7 +364,7 @@ def check_saved_model_only(owner: str, format: str) -> None:
     """Raise an ArgumentError for an export format other than a SavedModel, which is all a recommender has."""
     if format == "onnx":
         raise ArgumentError(f"{owner}.export: ONNX export covers the click models (LogisticRegression, FM, DeepFM, "
-                            "DCN); a recommender's catalogue search is exported as a SavedModel only "
+                            "DCN, AutoInt); a recommender's catalogue search is exported as a SavedModel only "
                             "(format='saved_model')")
     check_choice(f"{owner}.export", "format", format, ("saved_model",))
 

@@ -52,10 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS],
-                     help="a click model (lr, fm, deepfm, dcn: random split, AUC) or a recommender (mf, bpr, neumf, "
-                          "two_tower, or the popularity baseline: each user's latest interaction held out for test "
-                          "and the one before for validation, ranked against the whole catalogue); default deepfm, "
-                          "or --warm-start-from's")
+                     help="a click model (lr, fm, deepfm, dcn, autoint: random split, AUC) or a recommender (mf, "
+                          "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
+                          "for test and the one before for validation, ranked against the whole catalogue); default "
+                          "deepfm, or --warm-start-from's")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
     fit.add_argument("--epochs", type=int, default=5)
     fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
-                     help="MLP widths, comma-separated (DeepFM and DCN: 256,128; NeuMF: its own; the two-tower's "
-                          "towers: none)")
+                     help="MLP widths, comma-separated (DeepFM, DCN and AutoInt: 256,128; NeuMF: its own; the "
+                          "two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
                                                           "Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
@@ -310,8 +310,7 @@ def _warm_start_defaults(args: argparse.Namespace) -> None:
 
     metadata = read_metadata(Path(args.warm_start_from))
     model = metadata.get("model")
-    names = {"LogisticRegression": "lr", "FM": "fm", "DeepFM": "deepfm", "DCN": "dcn", "NeuMF": "neumf",
-             "TwoTower": "two_tower",
+    names = {**{cls: name for name, cls in _CLICK_MODELS.items()}, "NeuMF": "neumf", "TwoTower": "two_tower",
              "MatrixFactorization": "bpr" if metadata.get("config", {}).get("loss") == "bpr" else "mf"}
     if model not in names:
         raise ArgumentError(f"--warm-start-from {args.warm_start_from}: a {model} export, which has no weights of "
@@ -355,7 +354,7 @@ def _fit(args: argparse.Namespace) -> int:
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
-    if args.hidden_units is not None and args.model in ("deepfm", "dcn", "neumf", "two_tower"):
+    if args.hidden_units is not None and args.model in ("deepfm", "dcn", "autoint", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
     if args.model == "popularity":
@@ -1001,7 +1000,7 @@ def _export(args: argparse.Namespace) -> int:
     served = load(args.model)
     if not isinstance(served, ServedModel):
         raise CtrError(f"{args.model} is a recommender export ({served.metadata['model']}): ONNX export covers the "
-                       "click models (lr, fm, deepfm, dcn); serve the recommender's SavedModel")
+                       "click models (lr, fm, deepfm, dcn, autoint); serve the recommender's SavedModel")
     print(f"ctr export: converting {args.model} to ONNX (tf2onnx), then checking it against the SavedModel",
           file=sys.stderr)
     print(f"ctr export: wrote {served.to_onnx(args.out)}")
@@ -1105,7 +1104,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_CLICK_MODELS = ("lr", "fm", "deepfm", "dcn")
+# name: its class in ctr.models (ctr.models.MODELS, named here so that a usage error needs no TensorFlow)
+_CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn": "DCN", "autoint": "AutoInt"}
 _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table", "synthetic")  # how to read --data
 # name: (class in ctr.models, its arguments)
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),

@@ -105,8 +105,8 @@ def _click_spec(model: Any, owner: str) -> FeatureSpec:
     # A recommender (it has a catalogue) predicts scores, not the probabilities that labels are tested against.
     if not isinstance(spec, FeatureSpec) or not callable(getattr(model, "predict", None)) or spec.label is None \
             or hasattr(model, "catalog_ids"):
-        raise ArgumentError(f"{owner}: model must be a click model (LogisticRegression, FM, DeepFM, DCN, or one loaded "
-                            f"with ctr.load) whose spec has a label; got {type(model).__name__}")
+        raise ArgumentError(f"{owner}: model must be a click model (LogisticRegression, FM, DeepFM, DCN, AutoInt, "
+                            f"or one loaded with ctr.load) whose spec has a label; got {type(model).__name__}")
     return spec
 
 

@@ -39,7 +39,7 @@ def refuse_weights(spec: FeatureSpec, who: str) -> None:
     if spec.label is not None and spec.label.weight is not None:
         raise SpecError(f"label.weight: {who} learns from each positive interaction once and takes no row weights "
                         f"({spec.label.weight!r}); they are for the click models (FM, DeepFM, DCN, "
-                        "LogisticRegression). Drop label.weight from this spec")
+                        "AutoInt, LogisticRegression). Drop label.weight from this spec")
 
 
 @dataclass

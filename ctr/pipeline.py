@@ -35,7 +35,7 @@ class RecommendationPipeline(RankingEvaluation, KerasNames):
                             f"got {type(retriever).__name__}")
         if not isinstance(ranker, RankingModel | Recommender):
             raise ArgumentError("the ranker scores each (query, candidate) pair with its features: a click model "
-                                "(LogisticRegression, FM, DeepFM, DCN) or a trained recommender (NeuMF, "
+                                "(LogisticRegression, FM, DeepFM, DCN, AutoInt) or a trained recommender (NeuMF, "
                                 f"MatrixFactorization, TwoTower); got {type(ranker).__name__}")
         retriever._require_network()
         ranker._require_network()

@@ -59,7 +59,7 @@ class _TrainedOnFirstUse(Mapping):
 
 @pytest.fixture(scope="session")
 def trained(spec, splits) -> Mapping:
-    """LR, FM, DeepFM and DCN, each fitted for three epochs on the tiny split (shared by many tests)."""
+    """LR, FM, DeepFM, DCN and AutoInt, each fitted for three epochs on the tiny split (shared by many tests)."""
     train, valid, _ = splits
     return _TrainedOnFirstUse({
         "lr": lambda: ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
@@ -68,6 +68,8 @@ def trained(spec, splits) -> Mapping:
                                      batch_size=256),
         "dcn": lambda: ctr.DCN(spec, embedding_dim=8, cross_layers=2, hidden_units=(32, 16), learning_rate=0.003,
                                batch_size=256),
+        "autoint": lambda: ctr.AutoInt(spec, embedding_dim=8, attention_layers=2, key_dim=4, hidden_units=(32, 16),
+                                       learning_rate=0.003, batch_size=256),
     }, lambda model: model.fit(train, validation_data=valid, epochs=3, verbose=0))
 
 

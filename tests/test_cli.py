@@ -258,8 +258,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
                  "lazy"]) == 2
-    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, mf, bpr, neumf); two_tower "
-            "trains with Adagrad") in capsys.readouterr().err
+    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, mf, bpr, neumf); "
+            "two_tower trains with Adagrad") in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"]) == 2
     assert "ctr fit: error: DeepFM: embedding_dim must be an integer of at least 1, got 0" in capsys.readouterr().err
 
@@ -363,6 +363,31 @@ def test_a_split_in_time_reads_the_specs_unit_and_a_wrong_unit_is_named_not_a_tr
     assert re.search(r"ctr fit: train 480 rows, 16\d{11} … 16\d{11} \(seconds since the epoch\)", out), out
     assert "feature 'ts' (timestamp, column 'ts'): the values (typically " in err
     assert "they look like milliseconds: set unit: ms in the spec" in err and "Traceback" not in err
+
+
+def test_the_shells_click_models_are_the_packages():
+    from ctr.models import MODELS
+
+    assert {name: cls.__name__ for name, cls in MODELS.items()} == cli._CLICK_MODELS
+
+
+def test_fit_autoint_with_model_params_then_carry_on_from_its_export_in_the_shell(tmp_path, frame, capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.head(3000).to_parquet(data)
+    spec = str(ROOT / "feature_specs" / "synthetic.yaml")
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "autoint", "--epochs", "1",
+                 "--embedding-dim", "4", "--hidden-units", "8", "--param", "num_heads=1", "--param", "key_dim=3",
+                 "--param", "residual=false", "--export", str(tmp_path / "autoint")]) == 0
+    assert "ctr fit: AutoInt on 2400 rows" in capsys.readouterr().out
+    config = ctr.load(tmp_path / "autoint").metadata["config"]
+    assert (config["hidden_units"], config["num_heads"], config["key_dim"], config["residual"],
+            config["attention_layers"]) == ([8], 1, 3, False, 3)
+    assert main(["fit", "--data", str(data), "--warm-start-from", str(tmp_path / "autoint"), "--epochs", "1",
+                 "--export", str(tmp_path / "again")]) == 0
+    assert "ctr fit: AutoInt on 2400 rows" in capsys.readouterr().out
+    assert ctr.load(tmp_path / "again").metadata["config"]["key_dim"] == 3
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "autoint", "--param", "residual=2"]) == 2
+    assert "AutoInt: residual must be True or False, got 2 (int)" in capsys.readouterr().err
 
 
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):

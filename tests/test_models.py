@@ -230,6 +230,7 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     assert scores["fm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["deepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["dcn"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["autoint"]["auc"] > scores["lr"]["auc"] + 0.03, scores
 
 
 def test_every_field_of_the_spec_takes_part(trained, splits):
@@ -267,6 +268,33 @@ def test_dcn_cross_layers_learn_the_crosses_on_their_own_and_in_each_shape(train
         assert kernels == sorted([(width, width)] * 2 if rank is None else [(width, rank), (rank, width)] * 2), name
         predictions[name] = model.predict(test.head(100))
     assert np.abs(predictions["cross only"] - predictions["stacked, low-rank"]).max() > 1e-3
+
+
+def test_autoint_attention_learns_the_crosses_on_its_own_and_each_field_attends_to_the_others(trained, spec, splits):
+    from ctr._keras import tf
+
+    train, valid, test = splits
+    lr_auc = trained["lr"].evaluate(test)["auc"]
+    # The paper's AutoInt (no MLP), without the residual projection: the attention alone carries the pairs.
+    model = ctr.AutoInt(spec, embedding_dim=8, attention_layers=2, num_heads=2, key_dim=4, residual=False,
+                        hidden_units=(), learning_rate=0.003, batch_size=256)
+    model.fit(train, validation_data=valid, epochs=3, verbose=0)
+    assert model.evaluate(test)["auc"] > lr_auc + 0.03
+    scorer = model.network_.scorer
+    fields = len(scorer.embeddings.fields)
+    shapes = sorted((v.name.split("/")[-1], tuple(v.shape)) for v in scorer.trainable_variables
+                    if "interacting" in v.name)
+    assert shapes == sorted([(f"{n}:0", (8, 8)) for n in ("query", "key", "value")] * 2), shapes  # no residual
+    assert scorer.logit.kernel.shape == (fields * 2 * 4, 1)  # the last layer's fields, flattened, alone
+    # One layer's attention, worked out apart: each field's weights over the fields sum to 1 per head, and
+    # the layer's output is the heads' weighted values side by side, through a ReLU.
+    layer = scorer.interacting[0]
+    x = tf.random.stateless_normal((5, fields, 8), seed=(1, 2))
+    q, k, v = (tf.reshape(tf.einsum("bfd,de->bfe", x, w), (5, fields, 2, 4)) for w in layer.projections)
+    weights = tf.nn.softmax(tf.einsum("bfhd,bghd->bhfg", q, k), axis=-1)
+    np.testing.assert_allclose(tf.reduce_sum(weights, axis=-1), np.ones((5, 2, fields)), rtol=1e-6)
+    expected = tf.nn.relu(tf.reshape(tf.einsum("bhfg,bghd->bfhd", weights, v), (5, fields, 8)))
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_threads_asking_a_model_for_its_first_predictions_at_once_share_one_trace(trained, splits, tmp_path,

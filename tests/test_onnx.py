@@ -65,6 +65,21 @@ def test_a_dcn_saved_model_export_converts_to_onnx_from_the_shell(spec, frame, t
     assert "no SavedModel here" in capsys.readouterr().err
 
 
+def test_an_autoint_converts_to_onnx(spec, frame, tmp_path):
+    # The interacting layers' batched products, transposes and softmax, in onnxruntime as in TensorFlow.
+    small = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                             ctr.Categorical("item_id", dtype="int", role="item"), ctr.Numeric("price"),
+                             ctr.MultiCategorical("genres", separator="|", max_length=3)], label=spec.label)
+    model = ctr.AutoInt(small, embedding_dim=4, attention_layers=2, key_dim=3, hidden_units=(8,), batch_size=256)
+    model.fit(frame.head(2000), epochs=1, verbose=0)
+    path = model.export(tmp_path / "autoint.onnx", format="onnx")
+    rows = frame.tail(40).reset_index(drop=True)
+    session = ctr.onnx_session(path)
+    raw = raw_features(rows, model.spec)
+    got = session.run(["probability"], {i.name: raw[i.name] for i in session.get_inputs()})[0]
+    np.testing.assert_allclose(got, model.predict(rows), atol=1e-4)
+
+
 def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     hashed = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
                               ctr.Categorical("zip_prefix", hash_buckets=100)], label=spec.label)

@@ -2,6 +2,7 @@
 
 from .._keras import tf as _tf  # noqa: F401  (TensorFlow loads through ctr._keras, before TFRS imports it)
 from ._reload import load_model
+from .autoint import AutoInt
 from .base import RankingModel
 from .dcn import DCN
 from .deepfm import DeepFM
@@ -13,21 +14,23 @@ from .popularity import Popularity
 from .recommender import Recommender
 from .two_tower import TwoTower
 
-MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN}
+MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN,
+                                         "autoint": AutoInt}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 
 __all__ = [
-    "DCN",
-    "FM",
-    "MODELS",
-    "DeepFM",
-    "LogisticRegression",
-    "MatrixFactorization",
-    "NeuMF",
-    "Popularity",
-    "RankingModel",
-    "Recommender",
-    "TwoTower",
-    "load_model",
+                                         "DCN",
+                                         "FM",
+                                         "MODELS",
+                                         "AutoInt",
+                                         "DeepFM",
+                                         "LogisticRegression",
+                                         "MatrixFactorization",
+                                         "NeuMF",
+                                         "Popularity",
+                                         "RankingModel",
+                                         "Recommender",
+                                         "TwoTower",
+                                         "load_model",
 ]

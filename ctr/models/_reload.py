@@ -16,8 +16,8 @@ from ..features import Preprocessor, raw_signature
 
 
 def load_model(path: str | Path) -> Any:
-    """The model exported at `path` (LogisticRegression, FM, DeepFM, DCN, MatrixFactorization, NeuMF or
-    TwoTower), trainable again: `fit` carries on from its weights with its vocabularies (and a
+    """The model exported at `path` (LogisticRegression, FM, DeepFM, DCN, AutoInt, MatrixFactorization,
+    NeuMF or TwoTower), trainable again: `fit` carries on from its weights with its vocabularies (and a
     recommender's catalogue), and `calibrate`, `recommend` and `export` work as before."""
     from ..export import load  # which imports the models' embeddings: not at this module's import
     from . import TRAINED, RankingModel

@@ -1,0 +1,66 @@
+"""Our AutoInt beside DeepCTR's AutoInt (the same network: AutoInt+, three interacting layers of two
+heads 8 wide with residual connections, and an MLP beside them), and our DeepFM on the same runs for
+reference.
+
+Data, splits, features and settings are bench/vs_deepctr.py's (MovieLens 100K as CTR and Frappe;
+embedding size 16, MLP 256-128, Adam at 1e-3, batch 256, early stopping on validation AUC); the
+attention settings are DeepCTR's defaults in both libraries. One difference of design stays: DeepCTR's
+attention reads the categorical fields and passes numbers to the MLP alone, where ours reads every
+field (a number is a scaled vector, as in our other models). The figures are vs_deepctr's: test AUC
+and logloss, training throughput, time to the first epoch, peak memory, serving from raw rows. Each
+run is its own process; figures are medians over `--runs` seeds.
+
+    python bench/autoint.py [--data ../shared/data/ml-100k] [--frappe ../shared/data/frappe] [--runs 5]
+                            [--datasets movielens,frappe]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.vs_deepctr import (  # noqa: E402  (the same runners, encoding, figures and table)
+    ATTENTION,
+    SETTINGS,
+    available_datasets,
+    child,
+    measure,
+    publish,
+    report,
+)
+
+DEFAULT_OUT = str(ROOT / "bench" / "results" / "autoint.json")
+RUNNERS = [("ctr", "AutoInt"), ("deepctr", "AutoInt"), ("ctr", "DeepFM")]
+
+
+def main() -> None:
+    from bench._report import arguments, frappe_option, run_options, save
+
+    parser = arguments(__doc__, DEFAULT_OUT)
+    frappe_option(parser)
+    parser.add_argument("--datasets", default="movielens,frappe")
+    parser.set_defaults(runs=5)  # as bench/vs_deepctr.py: one run's speed moves by up to half on this machine
+    args = run_options(parser, child, publish, "bench/autoint.py")
+    if args is None:
+        return
+    datasets = available_datasets(args)
+    started = time.time()
+    results = measure(__file__, args, datasets, RUNNERS)
+    protocol = {"settings": {d: SETTINGS[d] for d in datasets}, "attention": ATTENTION,
+                "structure": "AutoInt+: the interacting layers (residual, unscaled attention) beside the MLP",
+                "deepctr_autoint": "deepctr.models.AutoInt(att_layer_num=3, att_head_num=2, att_embedding_size=8, "
+                                   "att_res=True)"}
+    save(report("ctr_autoint_vs_deepctr", args, protocol, started, results, script="bench/autoint.py",
+                block="autoint"), args.out, DEFAULT_OUT, publish)
+
+
+if __name__ == "__main__":
+    main()
