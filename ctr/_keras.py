@@ -62,6 +62,28 @@ def _load_before_tensorflow() -> None:
 
 _load_before_tensorflow()
 
+_M_TOP_PAD = -2  # glibc's malloc.h
+HEAP_PAD = 16 << 20
+
+
+def _keep_heap_pad() -> None:
+    """Have glibc's malloc keep 16 MB free at the top of each of its heaps, where it keeps 128 KB, unless
+    the process sets `MALLOC_TOP_PAD_` itself (`MALLOC_TOP_PAD_=131072` restores glibc's default).
+
+    A training step frees its tensors as it ends; glibc then handed the free top of each thread's heap
+    back to the system, and the next step faulted the same pages in again: some 2,000 page faults a step
+    for AutoInt on MovieLens 100K at batch 256, which trained at 27,000 examples/s, against 39,000 with
+    the pad (scratch runs). What it costs is up to 16 MB kept per heap. Without glibc (macOS, Windows)
+    there is nothing to set.
+    """
+    if "MALLOC_TOP_PAD_" in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).mallopt(_M_TOP_PAD, HEAP_PAD)
+
+
+_keep_heap_pad()
+
 # A C++ log line: absl's (`I0000 00:00:1796264726.372665    8062 port.cc:153] ...`) or TensorFlow's
 # own (`2025-09-17 14:44:05.157831: I external/...cc:32] ...`); the group is its severity.
 _LOG_LINE = re.compile(r"^(?:([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: ([IWEF]) )")
