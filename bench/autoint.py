@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -27,39 +26,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.vs_deepctr import (  # noqa: E402  (the same runners, encoding, figures and table)
-    ATTENTION,
-    SETTINGS,
-    available_datasets,
-    child,
-    measure,
-    publish,
-    report,
-)
+from bench.vs_deepctr import ATTENTION, beside_the_peer  # noqa: E402  (the same runs, figures and table)
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "autoint.json")
 RUNNERS = [("ctr", "AutoInt"), ("deepctr", "AutoInt"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    from bench._report import arguments, frappe_option, run_options, save
-
-    parser = arguments(__doc__, DEFAULT_OUT)
-    frappe_option(parser)
-    parser.add_argument("--datasets", default="movielens,frappe")
-    parser.set_defaults(runs=5)  # as bench/vs_deepctr.py: one run's speed moves by up to half on this machine
-    args = run_options(parser, child, publish, "bench/autoint.py")
-    if args is None:
-        return
-    datasets = available_datasets(args)
-    started = time.time()
-    results = measure(__file__, args, datasets, RUNNERS)
-    protocol = {"settings": {d: SETTINGS[d] for d in datasets}, "attention": ATTENTION,
-                "structure": "AutoInt+: the interacting layers (residual, unscaled attention) beside the MLP",
-                "deepctr_autoint": "deepctr.models.AutoInt(att_layer_num=3, att_head_num=2, att_embedding_size=8, "
-                                   "att_res=True)"}
-    save(report("ctr_autoint_vs_deepctr", args, protocol, started, results, script="bench/autoint.py",
-                block="autoint"), args.out, DEFAULT_OUT, publish)
+    beside_the_peer(__file__, __doc__, DEFAULT_OUT, RUNNERS, "ctr_autoint_vs_deepctr", "autoint", {
+        "attention": ATTENTION,
+        "structure": "AutoInt+: the interacting layers (residual, unscaled attention) beside the MLP",
+        "deepctr_autoint": "deepctr.models.AutoInt(att_layer_num=3, att_head_num=2, att_embedding_size=8, "
+                           "att_res=True)"})
 
 
 if __name__ == "__main__":

@@ -109,6 +109,28 @@ def main() -> None:
     save(report("ctr_vs_deepctr", args, protocol, started, results), args.out, DEFAULT_OUT, publish)
 
 
+def beside_the_peer(script: str, doc: str, default_out: str, runners: list[tuple[str, str]], benchmark: str,
+                    block: str, protocol: dict) -> None:
+    """A benchmark of one model of ours beside DeepCTR's (bench/dcn.py, bench/autoint.py): this one's data,
+    settings, runs, figures and table, on MovieLens 100K and Frappe; `script` is its file."""
+    from bench._report import arguments, frappe_option, run_options, save
+
+    name = str(Path(script).resolve().relative_to(ROOT))
+    parser = arguments(doc, default_out)
+    frappe_option(parser)
+    parser.add_argument("--datasets", default="movielens,frappe")
+    parser.set_defaults(runs=5)  # as this benchmark: one run's speed moves by up to half on this machine
+    args = run_options(parser, child, publish, name)
+    if args is None:
+        return
+    datasets = available_datasets(args)
+    started = time.time()
+    results = measure(script, args, datasets, runners)
+    protocol = {"settings": {d: SETTINGS[d] for d in datasets}, **protocol}
+    save(report(benchmark, args, protocol, started, results, script=name, block=block), args.out, default_out,
+         publish)
+
+
 def report(benchmark: str, args, protocol: dict, started: float, results: dict, **extra) -> dict:
     """A comparison's JSON: its protocol (the settings shared by every comparison added), the machine
     and versions, when and how long, and the results."""
