@@ -21,9 +21,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Two test processes, one per core (much of a test is single-threaded tracing); a file's tests stay
-# in one process, so its module fixtures are built once.
+# in one process, so its module fixtures are built once; the files go out in the order tests/conftest.py
+# gives them, longest first, not xdist's by number of tests.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # The benchmarks need the peer (DeepCTR) too: the `bench` extra, never a runtime dependency.
 bench: $(STAMP)
