@@ -36,6 +36,7 @@ from .spec import (
     EPOCH_UNIT_NAMES,
     EPOCH_UNITS,
     TIMESTAMP_PARTS,
+    UNSPACED_SCRIPTS,
     Categorical,
     Feature,
     FeatureSpec,
@@ -76,12 +77,18 @@ def split_multi(values: tf.Tensor, feature: MultiCategorical | History, truncate
     return tokens[:, : feature.max_length] if truncate else tokens
 
 
+_UNSPACED = "[" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in UNSPACED_SCRIPTS) + "]"  # in RE2's syntax
+
+
 def split_text(values: tf.Tensor, feature: Text, truncate: bool = True) -> tf.RaggedTensor:
-    """Each row's words, lower-cased, without punctuation (the first `max_length`, as `split_multi`)."""
+    """Each row's words, lower-cased, without punctuation, each Chinese or Japanese character a word of its
+    own (`spec.UNSPACED_SCRIPTS`); the first `max_length`, as `split_multi`."""
     lowered = tf.strings.lower(values, encoding="utf-8")
-    # Punctuation and runs of white space become one space, trimmed, then split on " ": the same
-    # words as a white-space split, in ops that ONNX runtimes implement the same way.
-    spaced = tf.strings.regex_replace(lowered, r"[[:punct:][:space:]]+", " ")
+    characters = tf.strings.regex_replace(lowered, f"({_UNSPACED})", r" \1 ")
+    # Punctuation (ASCII's and Unicode's: '«', '—', '。') and runs of white space become one space,
+    # trimmed, then split on " ": the same words as a white-space split, in ops that ONNX runtimes
+    # implement the same way.
+    spaced = tf.strings.regex_replace(characters, r"[[:punct:][:space:]\pP\pZ]+", " ")
     trimmed = tf.strings.regex_replace(spaced, r"^ | $", "")
     words = tf.strings.split(trimmed, " ")
     return words[:, : feature.max_length] if truncate else words

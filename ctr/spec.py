@@ -32,6 +32,12 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 EPOCH_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # a timestamp unit's count per second
 EPOCH_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 TIMESTAMP_PARTS = {"hour": 24, "day_of_week": 7, "day_of_month": 31, "month": 12, "hour_of_week": 168}
+# Code point ranges of the scripts written without spaces between words: CJK ideographs, hiragana and
+# katakana (without the katakana middle dot, a punctuation mark). A text feature reads each of their
+# characters as a word of its own, as BERT's tokeniser does, so that titles in Chinese or Japanese
+# share words rather than each being one.
+UNSPACED_SCRIPTS = ((0x3040, 0x30FA), (0x30FC, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+                    (0xFF66, 0xFF9F), (0x20000, 0x3134F))
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,8 @@ class Numeric(Feature):
 
 @dataclass(frozen=True)
 class Text(Feature):
-    """Free text (titles, descriptions): lower-cased, split into words, pooled word embeddings."""
+    """Free text (titles, descriptions): lower-cased, split into words (each Chinese or Japanese character
+    a word), pooled word embeddings."""
 
     max_tokens: int = 10_000  # vocabulary size
     max_length: int = 16  # words kept per row

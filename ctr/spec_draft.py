@@ -22,6 +22,7 @@ from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
 from .spec import (
     EPOCH_UNIT_NAMES,
+    UNSPACED_SCRIPTS,
     Categorical,
     Feature,
     FeatureSpec,
@@ -35,6 +36,7 @@ from .spec import (
 )
 
 SAMPLE_ROWS = 200_000  # enough to tell a column's kind; a large log is not read whole
+_UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_SCRIPTS) + "]")
 
 _USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ _-]?(id)?$", re.IGNORECASE)
 _ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ _-]?(id)?$",
@@ -316,10 +318,15 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
                 return (MultiCategorical(**base, separator=separator, max_length=_length(lengths, 0)),
                         f"{separator!r}-separated lists of {lengths.min()} to {lengths.max()} values "
                         f"({distinct_tokens:,} distinct){missing}")
-    words = text.str.split().map(len)
+    # The model reads each Chinese or Japanese character as a word (`Text`); two of them count as one
+    # word here, near the length of a word in those scripts, so that names ('王小明') stay categorical.
+    unspaced = text.str.count(_UNSPACED)
+    tokens = text.str.replace(_UNSPACED, " ", regex=True).str.split().map(len) + unspaced
+    words = tokens - unspaced / 2
     if words.mean() >= 2.5 and (words > 1).mean() >= 0.5:
-        return (Text(**base, max_length=_length(words, 0.05)),
-                f"text of {words.mean():.1f} words on average ({distinct:,} distinct){missing}")
+        counted = "; two Chinese or Japanese characters count as a word" if unspaced.any() else ""
+        return (Text(**base, max_length=_length(tokens, 0.05)),
+                f"text of {words.mean():.1f} words on average ({distinct:,} distinct{counted}){missing}")
     if distinct > 0.9 * len(present) and len(present) >= 1000:
         return None, (f"a different value on {distinct / len(present):.0%} of the rows read (a row's own id?): "
                       "nothing a model can learn to reuse")

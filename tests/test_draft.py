@@ -90,6 +90,17 @@ def test_durations_and_complex_numbers_are_left_out_and_periods_are_times():
     model.fit(log, epochs=1, verbose=0)  # the data readers take a period as its start too
 
 
+def test_chinese_and_japanese_titles_are_text_and_names_in_them_stay_categorical():
+    # Without spaces, each title was one word; the model reads each character as a word (`Text`).
+    log = _log(200).assign(jp_title=["千と千尋の神隠し", "東京物語", "七人の侍 完全版", "霸王别姬 电影"] * 50,
+                           author=["王小明", "张伟", "李娜", "陈静"] * 50)
+    draft = ctr.draft_spec(log, user="user id")
+    assert (draft.spec["jp_title"].kind, draft.spec["jp_title"].max_length) == ("text", 8)  # characters kept
+    assert draft.reasons["jp_title"].startswith("text of 3.1 words on average (4 distinct; two Chinese or Japanese "
+                                                "characters count as a word);")
+    assert draft.spec["author"].kind == "categorical"
+
+
 def test_a_csv_drafts_the_spec_its_table_does(tmp_path):
     """A CSV's text keeps its zeros ('00037' stays a code), and its times are read as times."""
     frame = _log().drop(columns="meta")  # objects, which a CSV cannot hold

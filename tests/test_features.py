@@ -72,6 +72,20 @@ def test_text_lowercases_strips_punctuation_and_pools_words():
     assert ids[0].tolist() == [3, 1, 4] and ids[1].tolist() == [0, 0, 0]
 
 
+def test_text_reads_each_chinese_or_japanese_character_as_a_word_and_drops_unicode_punctuation():
+    # Titles in scripts written without spaces share their characters, where each was one unseen word.
+    spec = ctr.FeatureSpec([ctr.Text("t", max_length=8)])
+    titles = ["東京物語。", "千と千尋の神隠し", "Amélie—Poulain «Un»", "기생충 (2019)"]
+    pre, encode = _fit(spec, pd.DataFrame({"t": titles}))
+    vocab = pre.state["tables"]["t"]["vocabulary"]
+    assert {"東", "京", "物", "語", "千", "と", "尋", "amélie", "poulain", "un", "기생충", "2019"} <= set(vocab)
+    assert not {"。", "—", "«", "»", "東京物語。"} & set(vocab)
+    ids = encode(pd.DataFrame({"t": ["東京の物語!", "ภาษาไทย"]}))["t"]
+    word = {w: i + 2 for i, w in enumerate(vocab)}  # after padding (0) and the OOV bucket (1)
+    assert ids[0].tolist() == [word["東"], word["京"], word["の"], word["物"], word["語"], 0, 0, 0]
+    assert ids[1].tolist() == [1, 0, 0, 0, 0, 0, 0, 0]  # Thai, unspaced too, stays whole: its letters are no words
+
+
 def test_numeric_standardise_log_and_missing_flag():
     spec = ctr.FeatureSpec([ctr.Numeric("x"), ctr.Numeric("y", transform="log")])
     pre, encode = _fit(spec, pd.DataFrame({"x": [1.0, 3.0, np.nan], "y": [0.0, np.e - 1, 1.0]}))

@@ -22,6 +22,8 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     raw_spec["features"].append({"name": "history", "kind": "history", "items": "item_id", "max_length": 10,
                                  "pooling": "attention"})
     data = ctr.data.add_history(frame.head(3000), max_length=10)
+    data.loc[data.index[:300:3], "title"] = "千と千尋の神隠し"  # each character a word
+    data.loc[data.index[1:300:3], "title"] = "東京物語、完全版"
     model = ctr.DeepFM(ctr.FeatureSpec.from_dict(raw_spec), embedding_dim=8, hidden_units=(16,), batch_size=256)
     model.fit(data, epochs=1, verbose=0)
     path = model.export(tmp_path / "deepfm.onnx", format="onnx")
@@ -35,6 +37,7 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     # extensions was loaded after TensorFlow, and these rows were scored as unseen words).
     words = [w for w in model.preprocessor_.state["tables"]["title"]["vocabulary"][:6] if w.isalpha()]
     rows.loc[4, ["title", "genres"]] = ["-".join(words[:3]) + "!", " | ".join(data.genres.iloc[0].split("|"))]
+    rows.loc[5, "title"] = "東京の神隠し。" + words[0]  # known characters unspaced, a Unicode full stop
     session = ctr.onnx_session(path)
     assert sorted(i.name for i in session.get_inputs()) == sorted(model.spec.names)
     raw = raw_features(rows, model.spec)
