@@ -955,14 +955,15 @@ def _draft_spec(args: argparse.Namespace) -> int:
 
 def _spec_file(out: str) -> Path:
     """--out of draft-spec: a new YAML file (a spec written by hand is not overwritten)."""
+    from ._files import check_parent
+
     path = Path(out)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise ArgumentError(f"--out {out}: a spec is written as YAML; end the file name in .yaml")
     if path.exists():
         raise ArgumentError(f"--out {out}: the file exists; a drafted spec does not replace it: remove it or "
                             "name another file")
-    if not path.parent.is_dir():
-        raise ArgumentError(f"--out {out}: no folder {path.parent}")
+    check_parent(path, f"--out {out}")  # the folders it goes in are made, as for every other --out
     return path
 
 

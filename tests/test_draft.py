@@ -180,8 +180,12 @@ def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys)
     printed = capsys.readouterr().out
     assert printed.startswith("# Drafted by ctr from synthetic (its first 500 rows)")
     _log().drop(columns="clicked").to_parquet(tmp_path / "seen.parquet")  # interactions: no label
-    assert main(["draft-spec", "--data", str(tmp_path / "seen.parquet"), "--out", str(tmp_path / "seen.yaml")]) == 0
+    seen = tmp_path / "specs" / "new" / "seen.yaml"  # its folders are made, as for any other --out
+    assert main(["draft-spec", "--data", str(tmp_path / "seen.parquet"), "--out", str(seen)]) == 0
     assert "no label); read its comments" in (said := capsys.readouterr().out) and "--model two_tower" in said
+    assert ctr.FeatureSpec.from_yaml(seen).label is None
+    assert main(["draft-spec", "--data", str(tmp_path / "seen.parquet"), "--out", str(out / "x.yaml")]) == 2
+    assert f"--out {out / 'x.yaml'}: {out} is a file, so no folder can be made in it" in capsys.readouterr().err
     assert ctr.FeatureSpec.from_yaml(printed).name == "synthetic"
 
 
