@@ -57,6 +57,30 @@ def opener(path: Path) -> Callable[..., Any]:
     return COMPRESSED.get(path.suffix.lower(), open)
 
 
+def not_utf8(path: Path) -> str:
+    """Where the text file at `path` first stops being UTF-8, and how to read it: the line, shown as
+    Windows-1252 reads it (the superset of Latin-1 that spreadsheet programs write), or UTF-16."""
+    with opener(path)(path, "rb") as handle:
+        head = handle.read(4)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+            return ("it is UTF-16, as a spreadsheet's 'Unicode text' is: save it as UTF-8 or read it with pandas "
+                    "(encoding='utf-16') and pass the table")
+        handle.seek(0)
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                try:
+                    shown = line.decode("cp1252").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    return f"line {number} is not UTF-8 (byte {err.start} of the line, {line[err.start]:#04x})"
+                convert = "" if path.suffix.lower() in COMPRESSED else \
+                    f" (iconv -f cp1252 -t utf-8 {path.name} > utf8-{path.name})"
+                return (f"line {number} reads as Windows-1252 or Latin-1: {shown[:80]!r}; save the file as UTF-8"
+                        f"{convert} or read it with pandas (encoding='cp1252') and pass the table")
+    return "it is not UTF-8"
+
+
 def check_output(out: Path, owner: str) -> None:
     """Raise an ArgumentError unless `out`'s name says how `ctr.data.write_frames` writes it."""
     fmt = format_suffix(out)

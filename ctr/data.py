@@ -34,6 +34,7 @@ from ._files import (
     first_unreadable,
     format_suffix,
     make_parent,
+    not_utf8,
     opener,
 )
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
@@ -278,8 +279,9 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         if empty:
             yield pd.DataFrame()
     except (ValueError, UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
-        raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects "
-                        f"({first_line(err)})") from None
+        why = f": {not_utf8(path)}" if isinstance(err, UnicodeDecodeError) else f" ({first_line(err)})"
+        raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects{why}") \
+            from None
 
 
 def _separator(path: Path) -> str:
@@ -302,8 +304,8 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
     """`pd.read_csv` of `path` (chunk by chunk with `chunksize`), with what makes the text unreadable
     (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
     def unreadable(err: Exception) -> DataError:
-        return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]} "
-                         f"({first_line(err)})")
+        why = f": {not_utf8(path)}" if isinstance(err, UnicodeDecodeError) else f" ({first_line(err)})"
+        return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]}{why}")
 
     errors = (pd.errors.ParserError, UnicodeDecodeError, *UNDECOMPRESSABLE)
     try:

@@ -400,6 +400,18 @@ def _cut_json(env: dict) -> None:
         env["served"].predict(env["tmp"] / "rows.json")
 
 
+def _not_utf8(env: dict) -> None:
+    rows = env["frame"].head(5).assign(title="Amélie")  # as a spreadsheet program saves it
+    rows.to_csv(env["tmp"] / "latin.csv", index=False, encoding="cp1252")
+    rows.to_csv(env["tmp"] / "wide.csv", index=False, encoding="utf-16")
+    for name, said in (("latin.csv", r"line 2 reads as Windows-1252 or Latin-1: '.*Amélie.*'; save the file as UTF-8 "
+                                     r"\(iconv -f cp1252 -t utf-8 latin\.csv > utf8-latin\.csv\) or read it with "
+                                     r"pandas \(encoding='cp1252'\)"),
+                       ("wide.csv", "it is UTF-16")):
+        with pytest.raises(DataError, match=rf"{name}: not readable as UTF-8 text separated by a comma: {said}"):
+            env["served"].predict(env["tmp"] / name)
+
+
 def _dataset_pairs(env: dict) -> None:
     rows = env["frame"].head(10).drop(columns=["genres"])
     pairs = tf.data.Dataset.from_tensor_slices((dict(rows), rows["rating"].to_numpy()))
@@ -644,6 +656,9 @@ CATALOGUE: list[Case] = [
          "DataError listing the forms data can take", _not_a_table),
     Case("data", "a JSON file that is not JSON (a line cut short)", "DataError naming the file",
          _cut_json),
+    Case("data", "a CSV or JSON file in another encoding than UTF-8 (Windows-1252 or Latin-1, UTF-16)",
+         "DataError naming the file, the first line that is not UTF-8 as it reads in that encoding, and how to convert "
+         "it (`iconv`, or pandas' `encoding=`)", _not_utf8),
     Case("data", "a `tf.data.Dataset` of (features, label) pairs, as Keras' fit takes them",
          "DataError: the label is a column of the data, with the `dataset.map` that makes it one", _dataset_pairs),
     Case("data", "text in a numeric column", "DataError naming the feature, its column and an offending value",

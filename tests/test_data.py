@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -231,14 +232,27 @@ def test_a_damaged_parquet_file_in_a_folder_is_named_when_its_turn_comes(tmp_pat
 def test_unreadable_csv_files_are_named(tmp_path):
     from ctr.data import count_rows
 
-    for name, content, message in [("latin.csv", "user_id,city\n1,M\xfcnchen\n".encode("latin-1"), "can't decode"),
-                                   ("ragged.tsv", b"a\tb\n1\t2\n3\t4\t5\n", "Expected 2 fields in line 3")]:
+    latin = "user_id,city\n1,M\xfcnchen\n".encode("latin-1")
+    for name, content, message in [
+            # Another encoding is named, with the line as it reads there and how to convert it.
+            ("latin.csv", latin, ": line 2 reads as Windows-1252 or Latin-1: '1,München'; save the file as UTF-8 "
+                                 "(iconv -f cp1252 -t utf-8 latin.csv > utf8-latin.csv) or read it with pandas "
+                                 "(encoding='cp1252') and pass the table"),
+            ("latin.csv.gz", gzip.compress(latin), ": line 2 reads as Windows-1252 or Latin-1: '1,München'; save the "
+                                                   "file as UTF-8 or read it with pandas"),
+            ("wide.csv", "user_id,city\n1,Köln\n".encode("utf-16"), ": it is UTF-16, as a spreadsheet's 'Unicode "
+                                                                     "text' is: save it as UTF-8"),
+            ("ragged.tsv", b"a\tb\n1\t2\n3\t4\t5\n", r" \(.*Expected 2 fields in line 3")]:
         (tmp_path / name).write_bytes(content)
         separator = "a tab" if name.endswith(".tsv") else "a comma"
         with pytest.raises(ctr.DataError, match=f"{name}: not readable as UTF-8 text separated by {separator}"
-                                                f" \\(.*{message}") as err:
+                                                + (message if name == "ragged.tsv" else re.escape(message))) as err:
             read(tmp_path / name)
         assert str(err.value).startswith(str(tmp_path)), str(err.value)
+    (tmp_path / "latin.json").write_bytes('{"user_id": 1, "city": "Orl\xe9ans"}\n'.encode("latin-1"))
+    json_said = "latin.json: not readable as JSON lines (one object a row) or a JSON array of objects: line 1 reads"
+    with pytest.raises(ctr.DataError, match=re.escape(f"{json_said} as Windows-1252 or Latin-1")):
+        read(tmp_path / "latin.json")
     # An empty file is said to be empty, whatever its format, where each reader called it unreadable or columnless.
     for name in ("empty.csv", "empty.json", "empty.parquet"):
         (tmp_path / name).write_bytes(b"")
