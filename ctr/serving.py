@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import traceback
+import zlib
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,7 +38,8 @@ __all__ = ["Server"]
 
 _PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?:predict$")
 _STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?(?P<metadata>/metadata)?/?$")
-_LARGEST_BODY = 64 << 20  # bytes; a request beyond it is refused before it is read
+_LARGEST_BODY = 64 << 20  # bytes; a request beyond it is refused before it is read (or inflated, if gzipped)
+_SMALLEST_GZIPPED = 1024  # bytes of an answer; below it, compressing costs more than it saves
 
 
 class Server:
@@ -223,6 +225,15 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                            HTTPStatus.BAD_REQUEST, {"error": str(err)})
                 self.close_connection = True
                 return
+            try:
+                body = _inflated(body, self.headers.get("Content-Encoding", ""))
+            except _UnsupportedEncodingError as err:
+                self._send(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": str(err)})
+                return
+            except (_TooLargeError, ValueError) as err:
+                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if isinstance(err, _TooLargeError) else
+                           HTTPStatus.BAD_REQUEST, {"error": str(err)})
+                return
             self._answer("POST", body)
 
         def _answer(self, method: str, body: bytes | None) -> None:
@@ -235,8 +246,14 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, answer: dict) -> None:
             payload = json.dumps(answer, allow_nan=False).encode()
+            gzipped = len(payload) >= _SMALLEST_GZIPPED and _takes_gzip(self.headers.get("Accept-Encoding", ""))
+            if gzipped:
+                payload = _gzip(payload)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            if gzipped:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept-Encoding")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -250,6 +267,52 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
 
 class _TooLargeError(Exception):
     pass
+
+
+class _UnsupportedEncodingError(Exception):
+    pass
+
+
+def _inflated(body: bytes, encoding: str) -> bytes:
+    """The body as its `Content-Encoding` says it was sent: as it is, or gzipped (as TensorFlow Serving
+    takes it), inflated to at most `_LARGEST_BODY` bytes so that a small body cannot fill the memory."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise _UnsupportedEncodingError(f"the request body's Content-Encoding is {encoding!r}; this server reads "
+                                        "a body as it is or gzipped ('gzip')")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the gzip wrapper
+    try:
+        inflated = inflater.decompress(body, _LARGEST_BODY + 1)
+    except zlib.error as err:
+        raise ValueError(f"the request body is not the gzip its Content-Encoding says ({err})") from None
+    if len(inflated) > _LARGEST_BODY:
+        raise _TooLargeError(f"the gzipped request inflates to over {_LARGEST_BODY:,} bytes, which is as much as "
+                             "this server reads")
+    if not inflater.eof:
+        raise ValueError("the gzipped request body is cut short")
+    return inflated
+
+
+def _takes_gzip(accepted: str) -> bool:
+    """Whether an `Accept-Encoding` header takes a gzipped answer (`gzip`, or `*`, without `q=0`)."""
+    for item in accepted.lower().split(","):
+        name, _, params = item.partition(";")
+        if name.strip() in ("gzip", "x-gzip", "*"):
+            quality = re.search(r"q\s*=\s*([0-9.]+)", params)
+            try:
+                return quality is None or float(quality[1]) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _gzip(payload: bytes) -> bytes:
+    """`payload` gzipped at level 1: 1,024 predictions' JSON (73 KB) became 23 KB in 0.45 ms, where level 9
+    made 21 KB in 5.3 ms (a scratch timing on the 2-core machine)."""
+    deflater = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return deflater.compress(payload) + deflater.flush()
 
 
 def _chunked(stream: Any) -> bytes:

@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -132,6 +133,50 @@ def test_binary_strings_and_chunked_bodies_are_read_as_tensorflow_serving_reads_
             reply = raw.makefile("rb").read()
         assert reply.startswith(b"HTTP/1.1 400") and json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {
             "error": "the chunked request body is malformed: 'zz' is no chunk size"}
+
+
+def test_gzipped_requests_are_read_and_answers_gzipped_for_a_client_that_takes_them(trained, splits, tmp_path):
+    import gzip
+    import http.client
+
+    trained["fm"].export(tmp_path / "fm")
+    rows = rows_json(splits[2].head(40).drop(columns="rating"))
+    body = json.dumps({"instances": rows}).encode()
+    path = "/v1/models/fm:predict"
+    with Server(tmp_path / "fm", port=0, log_requests=False) as server:
+        connection = http.client.HTTPConnection(*server._http.server_address[:2], timeout=60)
+
+        def post(payload: bytes, **headers: str) -> tuple[int, dict, dict]:
+            connection.request("POST", path, body=payload, headers=headers)
+            answer = connection.getresponse()
+            raw = answer.read()
+            said = gzip.decompress(raw) if answer.getheader("Content-Encoding") == "gzip" else raw
+            return answer.status, dict(answer.getheaders()), json.loads(said)
+
+        status, headers, plain = post(body)
+        assert status == 200 and "Content-Encoding" not in headers and len(plain["predictions"]) == 40
+        # A gzipped body (as TensorFlow Serving reads one); a gzipped answer to a client that takes one.
+        assert post(gzip.compress(body), **{"Content-Encoding": "gzip"})[2] == plain
+        status, headers, answer = post(body, **{"Accept-Encoding": "br, gzip;q=0.8"})
+        assert headers["Content-Encoding"] == "gzip" and int(headers["Content-Length"]) < len(json.dumps(plain)) / 2
+        assert answer == plain
+        assert "Content-Encoding" not in post(body, **{"Accept-Encoding": "gzip;q=0, br"})[1]
+        small = json.dumps({"instances": rows[:1]}).encode()  # too small an answer to be worth gzipping
+        assert "Content-Encoding" not in post(small, **{"Accept-Encoding": "gzip"})[1]
+        # What cannot be read is said; the connection goes on.
+        assert post(body, **{"Content-Encoding": "br"}) == (415, ANY, {
+            "error": "the request body's Content-Encoding is 'br'; this server reads a body as it is or gzipped "
+                     "('gzip')"})
+        status, _, said = post(body, **{"Content-Encoding": "gzip"})
+        assert status == 400 and said["error"].startswith("the request body is not the gzip its Content-Encoding says")
+        assert post(gzip.compress(body)[:-20], **{"Content-Encoding": "gzip"})[2] == {
+            "error": "the gzipped request body is cut short"}
+        bomb = gzip.compress(b" " * (65 << 20), compresslevel=1)  # 64 MB + 1 MB of spaces, in under 1 MB
+        status, _, said = post(bomb, **{"Content-Encoding": "gzip"})
+        assert status == 413 and said["error"] == ("the gzipped request inflates to over 67,108,864 bytes, which is "
+                                                    "as much as this server reads")
+        assert post(body)[2] == plain
+        connection.close()
 
 
 def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
