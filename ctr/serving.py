@@ -221,20 +221,21 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                                              f"{_LARGEST_BODY:,}")
                     body = self.rfile.read(length)
             except (_TooLargeError, ValueError) as err:  # the rest of the body cannot be told from a next request
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if isinstance(err, _TooLargeError) else
-                           HTTPStatus.BAD_REQUEST, {"error": str(err)})
+                self._refuse(err)
                 self.close_connection = True
                 return
             try:
                 body = _inflated(body, self.headers.get("Content-Encoding", ""))
-            except _UnsupportedEncodingError as err:
-                self._send(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": str(err)})
-                return
-            except (_TooLargeError, ValueError) as err:
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if isinstance(err, _TooLargeError) else
-                           HTTPStatus.BAD_REQUEST, {"error": str(err)})
+            except (_UnsupportedEncodingError, _TooLargeError, ValueError) as err:  # read whole: the connection goes on
+                self._refuse(err)
                 return
             self._answer("POST", body)
+
+        def _refuse(self, err: Exception) -> None:
+            status = {_TooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                      _UnsupportedEncodingError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE}.get(type(err),
+                                                                                        HTTPStatus.BAD_REQUEST)
+            self._send(status, {"error": str(err)})
 
         def _answer(self, method: str, body: bytes | None) -> None:
             try:
