@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ArgumentError
+from .errors import ArgumentError, first_line
 
 JSON = (".json", ".jsonl", ".ndjson")  # JSON lines (or a JSON array of objects, when read)
 # Compressed text files, named by the format then the compression (rows.csv.gz): pandas reads and
@@ -55,6 +55,12 @@ def format_suffix(path: Path) -> str:
 def opener(path: Path) -> Callable[..., Any]:
     """`open`, or the opener of the file's compression."""
     return COMPRESSED.get(path.suffix.lower(), open)
+
+
+def why_unreadable(path: Path, err: Exception) -> str:
+    """The end of a message saying why the text file at `path` could not be read: where it stops being
+    UTF-8 (`not_utf8`), or the error's first line."""
+    return f": {not_utf8(path)}" if isinstance(err, UnicodeDecodeError) else f" ({first_line(err)})"
 
 
 def not_utf8(path: Path) -> str:

@@ -34,11 +34,11 @@ from ._files import (
     first_unreadable,
     format_suffix,
     make_parent,
-    not_utf8,
     opener,
+    why_unreadable,
 )
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
-from .errors import DataError, SpecError, first_line
+from .errors import DataError, SpecError
 from .features import MISSING_INT, check_epoch_unit
 from .spec import (
     EPOCH_UNIT_NAMES,
@@ -279,9 +279,8 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         if empty:
             yield pd.DataFrame()
     except (ValueError, UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
-        why = f": {not_utf8(path)}" if isinstance(err, UnicodeDecodeError) else f" ({first_line(err)})"
-        raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects{why}") \
-            from None
+        raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects"
+                        f"{why_unreadable(path, err)}") from None
 
 
 def _separator(path: Path) -> str:
@@ -304,8 +303,8 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
     """`pd.read_csv` of `path` (chunk by chunk with `chunksize`), with what makes the text unreadable
     (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
     def unreadable(err: Exception) -> DataError:
-        why = f": {not_utf8(path)}" if isinstance(err, UnicodeDecodeError) else f" ({first_line(err)})"
-        return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]}{why}")
+        return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]}"
+                         f"{why_unreadable(path, err)}")
 
     errors = (pd.errors.ParserError, UnicodeDecodeError, *UNDECOMPRESSABLE)
     try:

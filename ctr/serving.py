@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import gzip
 import json
 import math
 import re
@@ -248,8 +249,8 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, answer: dict) -> None:
             payload = json.dumps(answer, allow_nan=False).encode()
             gzipped = len(payload) >= _SMALLEST_GZIPPED and _takes_gzip(self.headers.get("Accept-Encoding", ""))
-            if gzipped:
-                payload = _gzip(payload)
+            if gzipped:  # level 1: 1,024 predictions' 73 KB became 23 KB in 0.45 ms; level 9, 21 KB in 5.3 ms (scratch)
+                payload = gzip.compress(payload, compresslevel=1)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             if gzipped:
@@ -307,13 +308,6 @@ def _takes_gzip(accepted: str) -> bool:
             except ValueError:
                 return False
     return False
-
-
-def _gzip(payload: bytes) -> bytes:
-    """`payload` gzipped at level 1: 1,024 predictions' JSON (73 KB) became 23 KB in 0.45 ms, where level 9
-    made 21 KB in 5.3 ms (a scratch timing on the 2-core machine)."""
-    deflater = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return deflater.compress(payload) + deflater.flush()
 
 
 def _chunked(stream: Any) -> bytes:
