@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -343,7 +344,38 @@ def _parquet(path: Path) -> pads.Dataset:
                         f"of those ending in {', '.join(COMPRESSED)}) ({err})") from None
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
-    return dataset
+    partitioning = _hive_partitioning(path, dataset.files, dataset.schema.names) if path.is_dir() else None
+    if partitioning is None:
+        return dataset
+    try:
+        return pads.dataset(dataset.files, format="parquet", partitioning=partitioning, partition_base_dir=str(path))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise _parquet_error(path, err) from None
+
+
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # Hive's and Spark's folder name for a missing value
+_WHOLE_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,17})")
+
+
+def _hive_partitioning(root: Path, files: list[str], columns: list[str]) -> pads.Partitioning | None:
+    """The `key=value` folders between `root` and its files (as Spark, Hive and pyarrow write a partitioned
+    table) read as columns, or None when there are none. A key is a whole-number column when each of its
+    values is written as one with no leading zero, else text, so that a ZIP code 01234 keeps its zero."""
+    values: dict[str, set[str]] = {}
+    for file in files:
+        for folder in Path(os.path.relpath(file, root)).parts[:-1]:
+            key, equals, value = folder.partition("=")
+            # A column the files hold themselves keeps their values: they are the rows' own.
+            if equals and key and key not in columns:
+                values.setdefault(key, set()).add(urllib.parse.unquote(value))
+    if not values:
+        return None
+    fields = []
+    for key, seen in values.items():
+        known = seen - {_HIVE_NULL}
+        whole = bool(known) and all(_WHOLE_NUMBER.fullmatch(value) for value in known)
+        fields.append(pa.field(key, pa.int64() if whole else pa.string()))
+    return pads.partitioning(pa.schema(fields), flavor="hive")
 
 
 def _frame(batch: pa.RecordBatch) -> pd.DataFrame:

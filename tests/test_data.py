@@ -29,6 +29,30 @@ def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
     assert len(read(folder)) == len(frame)
 
 
+def test_a_hive_partitioned_folder_reads_its_key_value_folders_as_columns(tmp_path):
+    # As Spark and pyarrow write a table partitioned by country and ZIP code: the key=value folders are
+    # columns; a ZIP code keeps its leading zero, an hour stays a number, Hive's null folder is missing.
+    rows = pd.DataFrame({"clicked": [1, 0, 1, 1]})
+    folders = ["country=de/zip=01234/hour=7", "country=fr%20ouest/zip=75001/hour=13",
+               "country=__HIVE_DEFAULT_PARTITION__/zip=10115/hour=0", "country=de/zip=01234/hour=7"]
+    for i, folder in enumerate(folders):
+        (tmp_path / "t" / folder).mkdir(parents=True, exist_ok=True)
+        rows.iloc[[i]].to_parquet(tmp_path / "t" / folder / f"part-{i}.parquet")
+    (tmp_path / "t" / "_SUCCESS").touch()
+    table = read(tmp_path / "t").sort_values("hour", kind="stable").reset_index(drop=True)
+    assert table["zip"].tolist() == ["10115", "01234", "01234", "75001"]
+    assert table["hour"].tolist() == [0, 7, 7, 13] and pd.api.types.is_integer_dtype(table["hour"])
+    assert table["country"].isna().tolist() == [True, False, False, False]
+    assert table["country"].tolist()[1:] == ["de", "de", "fr ouest"]
+    assert ctr.data.count_rows(tmp_path / "t") == 4
+    assert next(iter_chunks(tmp_path / "t", ["zip"])).columns.tolist() == ["zip"]
+    # A column the files hold keeps their values; a file read alone has only its own columns.
+    (tmp_path / "own" / "clicked=5").mkdir(parents=True)
+    rows.to_parquet(tmp_path / "own" / "clicked=5" / "part.parquet")
+    assert read(tmp_path / "own")["clicked"].tolist() == [1, 0, 1, 1]
+    assert read(tmp_path / "t" / folders[0] / "part-0.parquet").columns.tolist() == ["clicked"]
+
+
 def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
     import pyarrow as pa
     import pyarrow.parquet as pq
