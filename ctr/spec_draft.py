@@ -362,8 +362,18 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
 
 
 def _timestamp(base: dict[str, Any], unit: str, moments: pd.Series, what: str, missing: str) -> tuple[Feature, str]:
-    span = f"{moments.min():%Y-%m-%d} to {moments.max():%Y-%m-%d}"
-    return Timestamp(**base, unit=unit), f"{what} from {span}{missing}: calendar parts (hour, day of week)"
+    first, last = moments.min(), moments.max()
+    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if not (moments == moments.dt.normalize()).all():
+        return Timestamp(**base, unit=unit), f"{what} from {span}{missing}: calendar parts (hour, day of week)"
+    # Dates with no time of day, whose hour is always 0. The month only when a year of them shows each
+    # month: a month the training rows lack would be served with an embedding nothing trained.
+    if last - first >= pd.Timedelta(days=365):
+        return (Timestamp(**base, unit=unit, parts=("day_of_week", "month")),
+                f"{what} from {span}{missing}, dates with no time of day: calendar parts (day of week, month)")
+    return (Timestamp(**base, unit=unit, parts=("day_of_week",)),
+            f"{what} from {span}{missing}, dates with no time of day: their day of week (the month when a year "
+            "of them shows every month)")
 
 
 def _epoch_unit(numbers: pd.Series) -> str | None:

@@ -90,6 +90,21 @@ def test_durations_and_complex_numbers_are_left_out_and_periods_are_times():
     model.fit(log, epochs=1, verbose=0)  # the data readers take a period as its start too
 
 
+def test_dates_without_a_time_of_day_are_drafted_without_the_hour():
+    # A date's hour is always 0; its month only once a year of dates shows every month.
+    days = pd.Series(pd.date_range("2024-01-01", periods=200, freq="D"))
+    log = _log(200).assign(short=days.dt.strftime("%Y-%m-%d"), long=pd.date_range("2023-01-01", periods=200,
+                                                                                     freq="2D"),
+                           moment=days + pd.to_timedelta(np.arange(200) * 7, unit="min"))
+    draft = ctr.draft_spec(log, user="user id")
+    assert draft.spec["short"].parts == ("day_of_week",)
+    assert draft.reasons["short"] == ("ISO 8601 times from 2024-01-01 to 2024-07-18, dates with no time of day: their "
+                                      "day of week (the month when a year of them shows every month)")
+    assert draft.spec["long"].parts == ("day_of_week", "month")
+    assert draft.spec["moment"].parts == ("hour", "day_of_week")
+    ctr.LogisticRegression(draft.spec).fit(log, epochs=1, verbose=0)
+
+
 def test_chinese_and_japanese_titles_are_text_and_names_in_them_stay_categorical():
     # Without spaces, each title was one word; the model reads each character as a word (`Text`).
     log = _log(200).assign(jp_title=["千と千尋の神隠し", "東京物語", "七人の侍 完全版", "霸王别姬 电影"] * 50,
