@@ -46,6 +46,7 @@ from .spec import (
     Text,
     Timestamp,
     raw_dtype,
+    zone_offsets,
 )
 
 # int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
@@ -564,14 +565,20 @@ def check_epoch_unit(stamps: np.ndarray, f: Timestamp) -> None:
 
 
 def _calendar_parts(stamps: tf.Tensor, f: Timestamp) -> tf.Tensor:
-    """Calendar parts (UTC plus the spec's offset) of int64 epoch times in the feature's unit; 0 marks
-    missing."""
+    """Calendar parts (UTC plus the spec's offset, or its time zone's local time) of int64 epoch times
+    in the feature's unit; 0 marks missing."""
     missing = tf.equal(stamps, MISSING_INT)
     t = tf.where(missing, tf.zeros_like(stamps), stamps)
     if f.unit != "s":
         t = tf.math.floordiv(t, EPOCH_UNITS[f.unit])
     if f.utc_offset_hours:
         t += int(f.utc_offset_hours * 3600)
+    if f.timezone:
+        instants, offsets = zone_offsets(f.timezone)
+        # The offset in force: the index of the last change at or before t, as a count of comparisons
+        # (which ONNX has; a binary search it has not), over some 260 changes for a zone with summer time.
+        since = tf.reduce_sum(tf.cast(t[:, None] >= tf.constant(instants[1:], tf.int64)[None, :], tf.int32), axis=1)
+        t += tf.gather(tf.constant(offsets, tf.int64), since)
     days = tf.math.floordiv(t, 86400)
     hour = tf.math.floormod(tf.math.floordiv(t, 3600), 24)
     day_of_week = tf.math.floormod(days + 3, 7)  # 1970-01-01 was a Thursday; Monday is 0

@@ -9,11 +9,14 @@ the path of the offending field (`features[2].kind`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
+import functools
 import re
 import types
 import typing
 import unicodedata
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -142,10 +145,13 @@ class Text(Feature):
 @dataclass(frozen=True)
 class Timestamp(Feature):
     """Time since the epoch (or a datetime column) turned into calendar parts, each a field. `unit` is
-    what the epoch numbers count (and what serving sends): seconds, or milli-, micro- or nanoseconds."""
+    what the epoch numbers count (and what serving sends): seconds, or milli-, micro- or nanoseconds.
+    The parts are UTC's, shifted by `utc_offset_hours`, or the local time of an IANA `timezone`
+    (`Europe/Berlin`), daylight saving included."""
 
     parts: tuple[str, ...] = ("hour", "day_of_week")
     utc_offset_hours: float = 0.0
+    timezone: str | None = None
     unit: Literal["s", "ms", "us", "ns"] = "s"
 
     kind: ClassVar[str] = "timestamp"
@@ -167,7 +173,56 @@ class Timestamp(Feature):
         if isinstance(self.utc_offset_hours, int | float) and not -12 <= self.utc_offset_hours <= 14:
             problems.append(f"{path}.utc_offset_hours: local time is between 12 hours behind UTC and 14 ahead; "
                             f"got {self.utc_offset_hours:g}")
+        if isinstance(self.timezone, str):
+            problems += _zone_problems(self.timezone, f"{path}.timezone")
+            if self.utc_offset_hours:
+                problems.append(f"{path}: give utc_offset_hours or timezone, not both (a timezone has its "
+                                "offsets, daylight saving's too)")
         return problems
+
+
+def _zone_problems(name: str, path: str) -> list[str]:
+    """What is wrong with an IANA time zone name: none when the zone database lists it (a file of its
+    folder that is no zone, `zone.tab`, is not one)."""
+    zones = time_zones()
+    if name in zones:
+        return []
+    same = [zone for zone in zones if zone.lower() == name.strip().lower()]
+    hint = f" (did you mean {same[0]!r}?)" if same else _did_you_mean(name, sorted(zones))
+    return [f"{path}: {name!r} is no IANA time zone (such as 'Europe/Berlin', 'America/New_York' or "
+            f"'Asia/Kolkata'){hint}"]
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names the zone database holds."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+_ZONE_YEARS = (1970, 2100)  # offsets beyond are the last one's (no summer time after 2100)
+
+
+@functools.cache
+def zone_offsets(name: str) -> tuple[list[int], list[int]]:
+    """The UTC offsets (seconds) of IANA zone `name` and the epoch seconds from which each is in force,
+    the first from 1970, found from the zone database day by day and then to the second."""
+    zone = zoneinfo.ZoneInfo(name)
+
+    def offset(t: int) -> int:
+        return int(datetime.datetime.fromtimestamp(t, zone).utcoffset().total_seconds())
+
+    end = int(datetime.datetime(_ZONE_YEARS[1], 1, 1, tzinfo=datetime.UTC).timestamp())
+    instants, offsets = [0], [offset(0)]
+    for day in range(86400, end, 86400):
+        now = offset(day)
+        if now != offsets[-1]:
+            before, after = day - 86400, day
+            while after - before > 1:  # the changing second: the last with the old offset is `before`
+                middle = (before + after) // 2
+                before, after = (middle, after) if offset(middle) == offsets[-1] else (before, middle)
+            instants.append(after)
+            offsets.append(now)
+    return instants, offsets
 
 
 @dataclass(frozen=True)
@@ -470,6 +525,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             enc = f"epoch {EPOCH_UNIT_NAMES[f.unit]} → calendar parts: " + ", ".join(f.parts)
             if f.utc_offset_hours:
                 enc += f" at UTC{f.utc_offset_hours:+g}h"
+            if f.timezone:
+                enc += f" in {f.timezone} time"
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
         if f.shared_embedding:
             enc += f"; shares table {f.shared_embedding!r}"

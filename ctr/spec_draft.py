@@ -33,6 +33,8 @@ from .spec import (
     Text,
     Timestamp,
     identifier,
+    time_zones,
+    zone_offsets,
 )
 
 SAMPLE_ROWS = 200_000  # enough to tell a column's kind; a large log is not read whole
@@ -278,7 +280,7 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     if pd.api.types.is_bool_dtype(column.dtype):
         return Categorical(**base), f"true or false{missing}"
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return _timestamp(base, "s", present, "datetimes", missing)
+        return _timestamp(_local_time(base, column.dtype), "s", present, "datetimes", missing)
     if isinstance(column.dtype, pd.PeriodDtype):  # read as each period's start, as the data readers do
         return _timestamp(base, "s", present.dt.to_timestamp(), "periods (each read as its start)", missing)
     if pd.api.types.is_timedelta64_dtype(column.dtype):
@@ -361,9 +363,28 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
     return Numeric(**base, transform=transform), why
 
 
+def _local_time(base: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """The feature's fields, with the time zone of datetimes that carry one (or its fixed offset), so
+    that their calendar parts are their local time's, as the data shows them, not UTC's."""
+    zone = getattr(dtype, "tz", None)
+    if zone is None:
+        return base
+    name = getattr(zone, "key", None) or getattr(zone, "zone", None)  # zoneinfo's, pytz's
+    if name is not None and name in time_zones():
+        offsets = zone_offsets(name)[1]
+        return base if set(offsets) == {0} else {**base, "timezone": name}
+    offset = zone.utcoffset(None)  # a fixed offset, as ISO text's '+02:00' gives
+    hours = offset.total_seconds() / 3600 if offset is not None else 0
+    return {**base, "utc_offset_hours": hours} if hours and -12 <= hours <= 14 else base
+
+
 def _timestamp(base: dict[str, Any], unit: str, moments: pd.Series, what: str, missing: str) -> tuple[Feature, str]:
     first, last = moments.min(), moments.max()
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if base.get("timezone"):
+        what += f" in {base['timezone']} time"
+    elif base.get("utc_offset_hours"):
+        what += f" at UTC{base['utc_offset_hours']:+g}h"
     if not (moments == moments.dt.normalize()).all():
         return Timestamp(**base, unit=unit), f"{what} from {span}{missing}: calendar parts (hour, day of week)"
     # Dates with no time of day, whose hour is always 0. The month only when a year of them shows each

@@ -105,6 +105,20 @@ def test_dates_without_a_time_of_day_are_drafted_without_the_hour():
     ctr.LogisticRegression(draft.spec).fit(log, epochs=1, verbose=0)
 
 
+def test_datetimes_with_a_time_zone_are_drafted_in_their_local_time():
+    import datetime
+
+    moments = pd.Series(pd.date_range("2024-03-20", periods=200, freq="5h", tz="UTC"))
+    log = _log(200).assign(berlin=moments.dt.tz_convert("Europe/Berlin"), utc=moments,
+                           fixed=moments.dt.tz_convert(datetime.timezone(datetime.timedelta(hours=-3))))
+    draft = ctr.draft_spec(log, user="user id")
+    assert (draft.spec["berlin"].timezone, draft.spec["berlin"].utc_offset_hours) == ("Europe/Berlin", 0)
+    assert draft.reasons["berlin"].startswith("datetimes in Europe/Berlin time from 2024-03-20")
+    assert (draft.spec["utc"].timezone, draft.spec["utc"].utc_offset_hours) == (None, 0)
+    assert (draft.spec["fixed"].timezone, draft.spec["fixed"].utc_offset_hours) == (None, -3)
+    ctr.LogisticRegression(draft.spec).fit(log, epochs=1, verbose=0)
+
+
 def test_chinese_and_japanese_titles_are_text_and_names_in_them_stay_categorical():
     # Without spaces, each title was one word; the model reads each character as a word (`Text`).
     log = _log(200).assign(jp_title=["千と千尋の神隠し", "東京物語", "七人の侍 完全版", "霸王别姬 电影"] * 50,

@@ -114,9 +114,10 @@ def test_export_refuses_to_overwrite_something_that_is_not_a_saved_model(trained
 
 
 def test_a_timestamp_counted_in_milliseconds_is_served_so_in_a_fresh_process(tmp_path, serve_fresh):
-    """A log's epoch milliseconds go in as they are: the graph counts them by the spec's unit."""
+    """A log's epoch milliseconds go in as they are: the graph counts them by the spec's unit (and finds
+    their local time in its time zone, summer time's offsets among its constants)."""
     spec = ctr.FeatureSpec([ctr.Categorical("user", dtype="int"), ctr.Timestamp("ts", parts=["hour", "day_of_week"],
-                                                                                   unit="ms")],
+                                                                                   unit="ms", timezone="Europe/Paris")],
                            label=ctr.Label("clicked"))
     rng = np.random.default_rng(0)
     ms = rng.integers(1_600_000_000_000, 1_700_000_000_000, 2000)

@@ -129,6 +129,20 @@ def test_timestamp_parts_match_pandas_calendar():
     assert missing.tolist() == [[0, 0, 0, 0, 0]]
 
 
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"])
+def test_a_time_zones_calendar_parts_are_its_local_times_summer_time_included(zone):
+    # Lord Howe moves by half an hour in summer; Kathmandu is 5:45 ahead and changed once, in 1986.
+    parts = ("hour", "day_of_week", "day_of_month", "month")
+    rng = np.random.default_rng(2)
+    seconds = np.concatenate([rng.integers(0, 4_102_444_800, 2000),  # 1970 to 2100
+                              [1_711_846_799, 1_711_846_800, 1_729_990_799, 1_729_990_800]])  # Berlin's 2024 changes
+    _, encode = _fit(ctr.FeatureSpec([ctr.Timestamp("ts", parts=parts, timezone=zone)]), pd.DataFrame({"ts": seconds}))
+    when = pd.to_datetime(seconds, unit="s", utc=True).tz_convert(zone)
+    expected = np.stack([when.hour, when.day_of_week, when.day - 1, when.month - 1], axis=1) + 1
+    np.testing.assert_array_equal(encode(pd.DataFrame({"ts": seconds}))["ts"], expected)
+    assert encode(pd.DataFrame({"ts": when}))["ts"].tolist() == expected.tolist()  # the datetimes themselves
+
+
 @pytest.mark.parametrize("unit", ["ms", "us", "ns"])
 def test_epoch_times_in_a_finer_unit_give_the_calendar_parts_of_their_seconds(unit):
     per = {"ms": 10**3, "us": 10**6, "ns": 10**9}[unit]

@@ -15,7 +15,7 @@ from ctr.errors import SpecError
 KINDS = ["categorical", "multi_categorical", "numeric", "text", "timestamp", "bogus"]
 KEYS = ["name", "kind", "role", "dtype", "column", "min_count", "max_tokens", "oov_buckets", "hash_buckets",
         "max_length", "separator", "combiner", "transform", "buckets", "parts", "shared_embedding",
-        "utc_offset_hours", "nonsense"]
+        "utc_offset_hours", "timezone", "nonsense"]
 WORDS = [*KINDS, "user", "item", "context", "int", "string", "hour", "log", "quantile", "mean"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=8), st.sampled_from(WORDS))

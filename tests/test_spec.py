@@ -87,6 +87,11 @@ def _with_feature(line: str) -> str:
     ("{name: x, kind: numeric, shared_embedding: item_id}", "features[3].shared_embedding: a number has no vocabulary"),
     ("just-a-string", "features[3]: expected a mapping with name and kind, got str"),
     ("{name: t, kind: timestamp, utc_offset_hours: 30}", "features[3].utc_offset_hours: local time is between"),
+    ("{name: t, kind: timestamp, timezone: Europe/Berln}",
+     "features[3].timezone: 'Europe/Berln' is no IANA time zone (such as 'Europe/Berlin', 'America/New_York' or "
+     "'Asia/Kolkata') (did you mean 'Europe/Berlin'?)"),
+    ("{name: t, kind: timestamp, timezone: Asia/Tokyo, utc_offset_hours: 9}",
+     "features[3]: give utc_offset_hours or timezone, not both"),
     ("{name: h, kind: history, items: item_id, role: item}", "features[3].role: a history describes the user"),
     ("{name: x, dtype: no}", "features[3].dtype: False is not one of 'string', 'int' (YAML reads an unquoted yes, no, "
                              "on, off, true or false as a boolean: quote the word, e.g. 'no')"),
