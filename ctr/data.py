@@ -853,6 +853,15 @@ def _refuse_times_and_complex(column: pd.Series, where: str, expected: str) -> N
 def _numbers(column: pd.Series, where: str) -> np.ndarray:
     if _numpy_kind(column, "iuf"):
         return column.to_numpy(dtype=np.float64)
+    if column.dtype == object:
+        values = column.to_numpy()
+        # A request's JSON numbers and nulls: NumPy reads None as NaN, in 2 µs where pandas' checks below
+        # take 270 (a missing number in a one-row request makes its column one of objects).
+        if all(type(v) in _PLAIN_NUMBERS for v in values):
+            try:
+                return np.array(values, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64 is ±inf, as 1e400 is, and served as missing
+                return np.array([_float_or_inf(v) for v in values], dtype=np.float64)
     _refuse_times_and_complex(column, where, "real numbers")
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.to_numpy(dtype=np.float64)
@@ -864,6 +873,16 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
         raise DataError(f"{where}: expected numbers, found {column[bad].iloc[0]!r} "
                         f"({int(bad.sum())} such rows)")
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+_PLAIN_NUMBERS = (float, int, type(None))  # not bool, which is an int: a bool column is refused by name
+
+
+def _float_or_inf(value: float | int | None) -> float:
+    try:
+        return np.nan if value is None else float(value)
+    except OverflowError:
+        return np.inf if value > 0 else -np.inf
 
 
 def _integers(column: pd.Series, where: str) -> np.ndarray:

@@ -378,6 +378,12 @@ def test_missing_values_get_canonical_markers(spec, frame):
     nulls = raw_features(pd.DataFrame({f.source: [None] for f in spec.features}), spec)
     assert nulls["timestamp"].tolist() == nulls["user_id"].tolist() == [ctr.MISSING_INT]
     assert nulls["gender"].tolist() == nulls["genres"].tolist() == [""] and np.isnan(nulls["price"]).all()
+    # JSON's numbers among nulls, an integer beyond float64 (±inf, as 1e400 is) and a bool column (1.0).
+    numbers = pd.DataFrame({"price": pd.Series([2, None, 0.5, 10**400, -(10**400)], dtype=object),
+                            "release_year": pd.Series([True, None, False, True, True], dtype=object)})
+    raw = raw_features(numbers, ctr.FeatureSpec([spec["price"], spec["release_year"]]))
+    np.testing.assert_array_equal(raw["price"], np.array([2, np.nan, 0.5, np.inf, -np.inf], np.float32))
+    np.testing.assert_array_equal(raw["release_year"], np.array([1, np.nan, 0, 1, 1], np.float32))
 
 
 def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
