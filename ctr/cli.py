@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     draft = commands.add_parser("draft-spec", help="draft a feature spec from data: each column's kind and role "
                                                    "guessed from its values, the reason written beside it")
-    draft.add_argument("--data", required=True, help="as for fit: a Parquet file or folder, CSV or JSON lines, a "
-                                                     "MovieLens or Frappe folder, or 'synthetic'")
+    draft.add_argument("--data", required=True, help="as for fit: a Parquet file or folder, CSV or JSON lines, "
+                                                     "TFRecords, a MovieLens or Frappe folder, or 'synthetic'")
     draft.add_argument("--format", default="auto", choices=_FORMATS)
     draft.add_argument("--label", metavar="COLUMN", help="the click column (default: one named like a label: "
                                                          "click, label, target, rating, ...; none if no column is)")
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--spec", help="feature spec YAML, or a ready spec's name (synthetic, movielens-100k, "
                                     "movielens-1m, frappe, criteo); required: `ctr draft-spec` drafts one from data")
     fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, CSV or JSON "
-                                                   "lines; 'synthetic' for the embedded data")
+                                                   "lines, TFRecords; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS],
@@ -135,8 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
-    predict.add_argument("--data", required=True, help="raw feature columns: Parquet, CSV or JSON lines (streamed), "
-                                                       "a MovieLens or Frappe folder, or 'synthetic'")
+    predict.add_argument("--data", required=True, help="raw feature columns: Parquet, CSV, JSON lines or TFRecords "
+                                                       "(streamed), a MovieLens or Frappe folder, or 'synthetic'")
     predict.add_argument("--format", default="auto", choices=_FORMATS)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet or .json lines)")
@@ -201,9 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample = commands.add_parser("downsample", help="keep every click and a share of the non-clicks, weighted "
                                                         "back in the spec's label.weight column")
     downsample.add_argument("--spec", required=True, help="feature spec YAML with label.weight")
-    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, CSV or JSON "
-                                                          "lines (streamed), a MovieLens or Frappe folder, or "
-                                                          "'synthetic'")
+    downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, CSV, JSON "
+                                                          "lines or TFRecords (streamed), a MovieLens or Frappe "
+                                                          "folder, or 'synthetic'")
     downsample.add_argument("--format", default="auto", choices=_FORMATS)
     downsample.add_argument("--keep", type=float, required=True, help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=int, default=0)
@@ -1066,7 +1066,7 @@ def _streamed_source(source: str, fmt: str = "auto") -> Any:
 
 
 def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
-    """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV or JSON-lines file, or
+    """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV, JSON-lines or TFRecord file, or
     'synthetic' (a CSV's columns that `spec` reads as text, as text)."""
     from . import data, datasets
 

@@ -2,7 +2,8 @@
 
 Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values or a list of rows
 (a request), a tf.data.Dataset of such mappings, a Parquet file or directory (streamed in record
-batches with `pyarrow.dataset`), a CSV file, or a JSON-lines file. Every column is checked against
+batches with `pyarrow.dataset`), a CSV file, a JSON-lines file, or TFRecords of tf.train.Example
+(a file or folder, `ctr._tfrecord`). Every column is checked against
 its feature's kind on the way in, so a wrong dtype is reported with the column's name rather than
 deep inside TensorFlow. The splits (`random_split`, `temporal_split`, ...) live in `ctr.splits` and are
 named here too, as they always were.
@@ -38,6 +39,7 @@ from ._files import (
     opener,
     why_unreadable,
 )
+from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError
 from .features import MISSING_INT, check_epoch_unit
@@ -121,6 +123,12 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         return
     path = Path(source)
     _require_data(path)
+    records = tfrecord_files(path)
+    if records:
+        kinds = tfrecord_schema(records)
+        require_columns(list(kinds), cols or [], where=f"{path} (the keys of its first records)", hint=hint)
+        yield from tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows)
+        return
     if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
         for chunk in criteo_chunks(path, chunk_rows):
             require_columns(chunk, cols or [], where=str(path), hint=hint)
@@ -204,6 +212,8 @@ def count_rows(source: Source) -> int:
         return source.num_rows
     path = Path(source)
     _require_data(path)
+    if tfrecord_files(path):
+        return tfrecord_rows(tfrecord_files(path))
     if is_criteo_file(path):
         return criteo_rows(path)
     if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
@@ -341,7 +351,7 @@ def _parquet(path: Path) -> pads.Dataset:
         dataset = pads.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv, .tsv or .json file (or one "
-                        f"of those ending in {', '.join(COMPRESSED)}) ({err})") from None
+                        f"of those ending in {', '.join(COMPRESSED)}), nor TFRecords (.tfrecord) ({err})") from None
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
     partitioning = _hive_partitioning(path, dataset.files, dataset.schema.names) if path.is_dir() else None
@@ -519,7 +529,8 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
     raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table (or any Arrow stream: a polars DataFrame), "
                     "a mapping of column name → values, a list of rows (each a mapping of column name → value), a "
                     "tf.data.Dataset of such mappings, or the "
-                    f"path of a Parquet file or folder, a CSV file or a JSON-lines file; got {type(source).__name__}"
+                    f"path of a Parquet file or folder, a CSV file, a JSON-lines file or TFRecords; got "
+                    f"{type(source).__name__}"
                     f"{hint}")
 
 

@@ -135,6 +135,18 @@ def _mixed_schema_folder(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(folder, verbose=0)
 
 
+def _mixed_tfrecords(env: dict) -> None:
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(env["tmp"] / "rows.tfrecord")) as writer:
+        for age in (tf.train.Int64List(value=[30]), tf.train.BytesList(value=[b"adult"])):
+            feature = tf.train.Feature(int64_list=age) if isinstance(age, tf.train.Int64List) else \
+                tf.train.Feature(bytes_list=age)
+            writer.write(tf.train.Example(features=tf.train.Features(feature={"age": feature})).SerializeToString())
+    with pytest.raises(DataError, match=r"rows.tfrecord: feature 'age' holds bytes \(text\) in record 1 but integers"):
+        ctr.LogisticRegression(env["spec"]).fit(env["tmp"] / "rows.tfrecord", verbose=0)
+
+
 def _history_with_another_separator(env: dict) -> None:
     spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history")])
     rows = pd.DataFrame({"item_id": [1, 2], "history": ["12|85", "12,85,301"]})
@@ -724,6 +736,8 @@ CATALOGUE: list[Case] = [
          "DataError naming the file and its first bad line", _damaged_movielens),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
          _mixed_schema_folder),
+    Case("data", "TFRecords whose records give a feature different types (integers, then text)",
+         "DataError naming the file, the feature, the record and both types", _mixed_tfrecords),
     Case("data", "bad values only in streamed validation files (read during training)",
          "the same DataError, from `fit` (not a TensorFlow error from inside the input pipeline)",
          _bad_streamed_validation),

@@ -53,6 +53,75 @@ def test_a_hive_partitioned_folder_reads_its_key_value_folders_as_columns(tmp_pa
     assert read(tmp_path / "t" / folders[0] / "part-0.parquet").columns.tolist() == ["clicked"]
 
 
+def _examples(path, rows, options=None):
+    import tensorflow as tf
+
+    def feature(value):
+        values = value if isinstance(value, list) else [value]
+        if isinstance(values[0], str):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in values]))
+        if isinstance(values[0], int):
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+    with tf.io.TFRecordWriter(str(path), options=options) as writer:
+        for row in rows:
+            features = {key: feature(value) for key, value in row.items() if value is not None}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
+
+
+def test_tfrecords_of_examples_are_read_as_tfx_writes_them(tmp_path):
+    # A key's one value a row is that value (a 64-bit id exact), several a list, none missing; files
+    # gzipped (told by their bytes) in a folder, as TFX's ExampleGen writes them, or one plain file.
+    rows = [{"user_id": 2**60 + 1, "genres": ["Drama", "War"], "price": 9.5, "city": "Köln", "clicked": 1},
+            {"user_id": None, "genres": ["Drama"], "price": None, "city": "Bonn", "clicked": 0},
+            {"user_id": 7, "genres": None, "price": 0.25, "city": None, "clicked": 1}]
+    folder = tmp_path / "Split-train"
+    folder.mkdir()
+    _examples(folder / "data_tfrecord-00000-of-00002.gz", rows[:2], options="GZIP")
+    _examples(folder / "data_tfrecord-00001-of-00002.gz", rows[2:], options="GZIP")
+    (folder / "_SUCCESS").touch()
+    _examples(tmp_path / "rows.tfrecord", rows)
+    for source in (folder, tmp_path / "rows.tfrecord"):
+        table = read(source)
+        assert table.columns.tolist() == ["city", "clicked", "genres", "price", "user_id"]
+        assert table["user_id"].tolist()[::2] == [2**60 + 1, 7] and pd.isna(table["user_id"][1])
+        assert table["genres"].tolist()[:2] == [["Drama", "War"], ["Drama"]] and not len(table["genres"][2] or [])
+        assert table["price"].tolist()[::2] == [9.5, 0.25] and np.isnan(table["price"][1])
+        assert table["city"].tolist()[:2] == ["Köln", "Bonn"] and pd.isna(table["city"][2])
+        assert ctr.data.count_rows(source) == 3
+        assert [len(c) for c in iter_chunks(source, ["genres"], chunk_rows=2)] == [2, 1]
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"), ctr.MultiCategorical("genres"),
+                            ctr.Numeric("price"), ctr.Categorical("city")], label=ctr.Label("clicked"))
+    raw = raw_features(read(folder), spec)
+    assert raw["user_id"].tolist() == [2**60 + 1, ctr.MISSING_INT, 7]
+    assert raw["genres"].tolist()[::2] == ["Drama|War", ""]
+    model = ctr.LogisticRegression(spec)
+    model.fit(folder, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(tmp_path / "rows.tfrecord"), model.predict(read(folder)), atol=1e-6)
+
+
+def test_unreadable_tfrecords_are_named_with_what_is_wrong(tmp_path):
+    from ctr.data import count_rows
+
+    _examples(tmp_path / "whole.tfrecord", [{"x": i} for i in range(50)])
+    whole = (tmp_path / "whole.tfrecord").read_bytes()
+    (tmp_path / "cut.tfrecord").write_bytes(whole[: len(whole) // 2 + 15])  # into a record (each is 30 bytes)
+    (tmp_path / "text.tfrecord").write_text("user_id,clicked\n1,0\n")
+    _examples(tmp_path / "mixed.tfrecord", [{"x": 1}, {"x": "one"}])
+    for name, message in [("cut", "cut short or damaged: truncated record at"),
+                          ("text", "cut short or damaged: corrupted record at 0")]:
+        for reader in (read, count_rows):
+            with pytest.raises(ctr.DataError, match=rf"{name}.tfrecord: not readable as TFRecords of tf.train.Example "
+                                                    rf"\({message}"):
+                reader(tmp_path / f"{name}.tfrecord")
+    with pytest.raises(ctr.DataError, match=r"feature 'x' holds bytes \(text\) in record 1 but integers in an "):
+        read(tmp_path / "mixed.tfrecord")
+    with pytest.raises(ctr.DataError, match=r"column 'y' is missing from .*whole.tfrecord \(the keys of its first "
+                                            r"records\); it has: 'x'"):
+        read(tmp_path / "whole.tfrecord", ["x", "y"])
+
+
 def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
     import pyarrow as pa
     import pyarrow.parquet as pq
