@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import COMPRESSED
+from ._files import COMPRESSED, JSON
 from ._keras import tf
 from .errors import DataError, first_line
 
 SCHEMA_RECORDS = 10_000  # records read to learn each key's type: a key first seen later is not a column
+_OTHER_FORMATS = (".parquet", ".csv", ".tsv", ".txt", *JSON)  # tfrecords_sample.csv is a CSV
 _KINDS = {"bytes_list": tf.string, "int64_list": tf.int64, "float_list": tf.float32}
 _KIND_NAMES = {"bytes_list": "bytes (text)", "int64_list": "integers", "float_list": "floats"}
 
@@ -25,7 +26,8 @@ def is_tfrecord_name(path: Path) -> bool:
     """Whether a file's name says it holds TFRecords."""
     name = path.name.lower()
     stem = Path(name).stem if Path(name).suffix in (*COMPRESSED, ".zz") else name
-    return Path(stem).suffix in (".tfrecord", ".tfrecords", ".tfrec") or "tfrecord" in stem
+    ending = Path(stem).suffix
+    return ending in (".tfrecord", ".tfrecords", ".tfrec") or ("tfrecord" in stem and ending not in _OTHER_FORMATS)
 
 
 def tfrecord_files(path: Path) -> list[Path]:

@@ -99,6 +99,9 @@ def test_tfrecords_of_examples_are_read_as_tfx_writes_them(tmp_path):
     model = ctr.LogisticRegression(spec)
     model.fit(folder, epochs=1, verbose=0)
     np.testing.assert_allclose(model.predict(tmp_path / "rows.tfrecord"), model.predict(read(folder)), atol=1e-6)
+    # A name that says another format is that format's.
+    read(folder).to_parquet(tmp_path / "rows_tfrecord.parquet")
+    assert read(tmp_path / "rows_tfrecord.parquet")["user_id"].tolist()[::2] == [2**60 + 1, 7]
 
 
 def test_unreadable_tfrecords_are_named_with_what_is_wrong(tmp_path):
