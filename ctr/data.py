@@ -12,6 +12,7 @@ named here too, as they always were.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import urllib.parse
@@ -164,20 +165,22 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             raise
         return
     dataset = _parquet(path)
-    require_columns(dataset.schema.names, cols or [], where=str(path), hint=hint)
+    fields = _flat_fields(dataset.schema)
+    require_columns(list(fields), cols or [], where=str(path), hint=hint)
+    nested = len(fields) > len(dataset.schema)
     empty = True
     try:
         # Read ahead one batch of one file at a time: pyarrow's defaults (16 batches of 4 files) would
         # hold several million decoded rows and make memory grow with the dataset.
-        for batch in dataset.to_batches(columns=cols, batch_size=chunk_rows, batch_readahead=1,
-                                        fragment_readahead=1):
+        for batch in dataset.to_batches(columns={c: fields[c] for c in cols or fields} if nested else cols,
+                                        batch_size=chunk_rows, batch_readahead=1, fragment_readahead=1):
             if batch.num_rows:
                 empty = False
                 yield _frame(batch)
     except (pa.ArrowInvalid, OSError) as err:  # found when a file's turn comes
         raise _parquet_error(path, err) from None
     if empty:
-        yield dataset.schema.empty_table().select(cols or dataset.schema.names).to_pandas()
+        yield _flat(dataset.schema.empty_table()).select(cols or list(fields)).to_pandas()
 
 
 def progress(source: Source, verbose: str | int) -> Callable[[int], None]:
@@ -273,25 +276,71 @@ def _require_data(path: Path) -> None:
 
 def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """JSON lines (one object a row, as `ctr predict --out rows.json` writes them) chunk by chunk, or a
-    JSON array of objects read whole; values keep JSON's types (no guessing of dates from column
-    names); text that is not JSON is a DataError naming the file."""
+    JSON array of objects read whole, each row read as a request's is: values keep JSON's types (no
+    guessing of dates from column names; a 64-bit id beside a null stays exact, where pandas' reader
+    made the column float64), and an object's fields are columns named by their path ('user.id').
+    Text that is not JSON is a DataError naming the file and the line."""
     try:
         with opener(path)(path, "rt", encoding="utf-8") as file:
             array = file.read(1024).lstrip()[:1] == "["
-        if array:
-            whole = pd.read_json(path, orient="records", dtype=False)
-            chunks = iter([whole.iloc[start:start + chunk_rows] for start in range(0, len(whole), chunk_rows)])
-        else:
-            chunks = pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows)
-        empty = True
-        for chunk in chunks:
-            empty = False
-            yield chunk
+            file.seek(0)
+            if array:
+                rows = json.load(file)
+                batches = ((f"rows {start + 1} to {start + len(rows[start:start + chunk_rows])}",
+                            rows[start:start + chunk_rows]) for start in range(0, len(rows), chunk_rows))
+            else:
+                batches = _json_lines(path, file, chunk_rows)
+            empty = True
+            for where, batch in batches:
+                empty = False
+                try:
+                    frame = records_frame([_flat_row(row) if isinstance(row, dict) else row for row in batch])
+                except DataError as err:  # a row that is no object
+                    raise DataError(f"{path} ({where}): {err}") from None
+                # An object null in every row that has one ({"geo": null}) is no column beside its fields.
+                yield frame.drop(columns=[c for c in frame.columns if frame[c].isna().all()
+                                          and any(other.startswith(f"{c}.") for other in frame.columns)])
         if empty:
             yield pd.DataFrame()
-    except (ValueError, UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not readable as a JSON array of objects (line {err.lineno}, column {err.colno}: "
+                        f"{err.msg})") from None
+    except (UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
         raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects"
                         f"{why_unreadable(path, err)}") from None
+
+
+def _json_lines(path: Path, file: Any, chunk_rows: int) -> Iterator[tuple[str, list[Any]]]:
+    """(which lines, their rows) for `chunk_rows` rows at a time; blank lines are skipped."""
+    rows: list[Any] = []
+    first, number = 1, 0
+    for number, line in enumerate(file, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}: not readable as JSON lines (one object a row): line {number} is no JSON "
+                            f"({err.msg}, at column {err.colno}): {line.strip()[:60]!r}") from None
+        if len(rows) == chunk_rows:
+            yield f"lines {first} to {number}", rows
+            rows, first = [], number + 1
+    if rows:
+        yield f"lines {first} to {number}", rows
+
+
+def _flat_row(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A JSON object with each nested object's fields as keys named by their path ('user.geo.city'), as
+    a Parquet file's structs are read (`_flat`); a null object has no fields, so they are missing."""
+    if not any(isinstance(value, dict) for value in row.values()) and not prefix:
+        return row
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update(_flat_row(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _separator(path: Path) -> str:
@@ -402,6 +451,35 @@ def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
     return frame
 
 
+def _readable(table: pa.Table) -> pa.Table:
+    """An Arrow table in the columns pandas reads: structs spread (`_flat`), views made plain."""
+    return _without_views(_flat(table))
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """The table with each struct's fields as columns of their own, named by their path ('user.id'), as
+    Spark, pandas' json_normalize and `_flat_fields` name them."""
+    while any(pa.types.is_struct(kind) for kind in table.schema.types):
+        table = table.flatten()
+    return table
+
+
+def _flat_fields(schema: pa.Schema) -> dict[str, pc.Expression]:
+    """Each column of a schema (a struct's fields as columns named by their path: 'user.id') → the
+    expression that reads it from a dataset."""
+    fields: dict[str, pc.Expression] = {}
+
+    def add(field: pa.Field, path: tuple[str, ...]) -> None:
+        if pa.types.is_struct(field.type):
+            for child in field.type:
+                add(child, (*path, child.name))
+        else:
+            fields[".".join(path)] = pc.field(*path)
+    for field in schema:
+        add(field, (field.name,))
+    return fields
+
+
 def _without_views(table: pa.Table) -> pa.Table:
     """The table with Arrow's view layouts (string_view, list_view, as polars hands over text and lists) cast
     to the plain ones, which pandas reads: it has no conversion for a list of string views."""
@@ -471,6 +549,8 @@ def columns_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
             raise DataError(f"column {name!r}: expected one value per row, got nested sequences") from None
         if array.dtype.kind == "U":
             array = array.astype(object)
+        elif array.dtype == object and all(type(v) is float or v is None for v in values):
+            array = array.astype(np.float64)  # numbers with gaps (JSON's nulls) are NaN, as pandas reads them
         if array.ndim != 1:
             raise DataError(f"column {name!r}: expected one value per row (a 1-D array or list), "
                             f"got an array of shape {array.shape}")
@@ -505,13 +585,13 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
     if isinstance(source, pd.DataFrame | str | os.PathLike):
         return source
     if isinstance(source, pa.Table):
-        return _without_views(source)
+        return _readable(source)
     if isinstance(source, pa.RecordBatch):
-        return _without_views(pa.Table.from_batches([source]))
+        return _readable(pa.Table.from_batches([source]))
     if hasattr(source, "__arrow_c_stream__") and not isinstance(source, Mapping | pd.Series | pd.Index):
         # The Arrow PyCapsule stream: a polars DataFrame, a DuckDB relation, a RecordBatchReader, read once.
         try:
-            return _without_views(pa.table(source))
+            return _readable(pa.table(source))
         except (pa.ArrowException, TypeError, ValueError) as err:
             raise DataError(f"{what} is an Arrow stream ({type(source).__name__}) that is no table of named columns "
                             f"(a single column? give it as a table): {err}") from None

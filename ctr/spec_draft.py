@@ -40,13 +40,14 @@ from .spec import (
 SAMPLE_ROWS = 200_000  # enough to tell a column's kind; a large log is not read whole
 _UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_SCRIPTS) + "]")
 
-_USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ _-]?(id)?$", re.IGNORECASE)
-_ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ _-]?(id)?$",
+_USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ ._-]?(id)?$", re.IGNORECASE)
+_ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ ._-]?(id)?$",
                    re.IGNORECASE)
 _LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchased|rating)$", re.IGNORECASE)
-# A whole word at the end (`zip_code`, `user id`), or a camel-case one (`userId`, `createdAt`): not 'paid'.
-_ID = re.compile(r"(?i:(^|[ _-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
-_TIME = re.compile(r"(?i:(^|[ _-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
+# A whole word at the end (`zip_code`, `user id`, a struct's `user.id`), or a camel-case one (`userId`,
+# `createdAt`): not 'paid'.
+_ID = re.compile(r"(?i:(^|[ ._-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
+_TIME = re.compile(r"(?i:(^|[ ._-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
 _PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
 _SEPARATORS = ("|", ";", ",")
 # Where an epoch count in each unit falls for dates from 1973 to 2096.

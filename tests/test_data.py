@@ -53,6 +53,34 @@ def test_a_hive_partitioned_folder_reads_its_key_value_folders_as_columns(tmp_pa
     assert read(tmp_path / "t" / folders[0] / "part-0.parquet").columns.tolist() == ["clicked"]
 
 
+def test_nested_records_give_a_column_per_field_named_by_its_path(tmp_path):
+    # Structs (Parquet, Arrow: as Spark and BigQuery export them) and JSON objects alike: 'user.geo.city'.
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"user": {"id": 2**60 + 1, "geo": {"city": "Köln"}}, "item_id": 3, "clicked": 1},
+            {"user": None, "item_id": 4, "clicked": 0},
+            {"user": {"id": 7, "geo": None}, "item_id": 5, "clicked": 1}]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "rows.parquet")
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", column="user.id", dtype="int", role="user"),
+                            ctr.Categorical("city", column="user.geo.city"), ctr.Categorical("item_id", dtype="int")],
+                           label=ctr.Label("clicked"))
+    for source in (tmp_path / "rows.parquet", pa.Table.from_pylist(rows), tmp_path / "rows.jsonl"):
+        assert read(source).columns.tolist() == ["user.id", "user.geo.city", "item_id", "clicked"]
+        raw = raw_features(read(source, spec.columns), spec)
+        assert raw["user_id"].tolist() == [2**60 + 1, ctr.MISSING_INT, 7]
+        assert raw["city"].tolist() == ["Köln", "", ""]
+    assert next(iter_chunks(tmp_path / "rows.parquet", ["user.geo.city"])).columns.tolist() == ["user.geo.city"]
+    assert read(tmp_path / "rows.parquet").dtypes["user.id"] == "Int64"  # exact beside the missing row
+    pq.write_table(pa.Table.from_pylist(rows).slice(0, 0), tmp_path / "none.parquet")
+    assert read(tmp_path / "none.parquet", ["user.id"]).columns.tolist() == ["user.id"]
+    draft = ctr.draft_spec(tmp_path / "rows.parquet")
+    assert (draft.spec["user_id"].source, draft.spec["user_id"].role) == ("user.id", "user")
+
+
 def _examples(path, rows, options=None):
     import tensorflow as tf
 
@@ -242,9 +270,16 @@ def test_json_lines_and_arrays_read_as_the_frames_written_to_them(tmp_path, spec
     pd.testing.assert_frame_equal(read(tmp_path / "array.jsonl"), frame.head(30), check_dtype=False)
     assert count_rows(tmp_path / "rows.json") == 300 and count_rows(tmp_path / "array.jsonl") == 30
     (tmp_path / "cut.json").write_text('{"user_id": 1}\n{"user_id": ')
-    with pytest.raises(ctr.DataError, match=r"cut\.json: not readable as JSON lines \(one object a row\) or a JSON "
-                                            r"array of objects"):
+    with pytest.raises(ctr.DataError, match=r"cut\.json: not readable as JSON lines \(one object a row\): line 2 is "
+                                            r"no JSON \(Expecting value, at column 13\): '\{\"user_id\":'"):
         read(tmp_path / "cut.json")
+    (tmp_path / "cut_array.json").write_text('[{"user_id": 1},\n {"user_id": ')
+    with pytest.raises(ctr.DataError, match=r"cut_array\.json: not readable as a JSON array of objects \(line 2, "
+                                            r"column 14: Expecting value\)"):
+        read(tmp_path / "cut_array.json")
+    (tmp_path / "numbers.json").write_text('{"user_id": 1}\n7\n')
+    with pytest.raises(ctr.DataError, match=r"numbers\.json \(lines 1 to 2\): row 1 of the data is a int"):
+        read(tmp_path / "numbers.json")
     (tmp_path / "empty.json").write_text("")
     with pytest.raises(ctr.DataError, match=r"empty\.json: the file is empty \(0 bytes\)"):
         read(tmp_path / "empty.json", ["user_id"])
@@ -471,7 +506,9 @@ def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
     # Parquet as Spark or Arrow write it, with no pandas metadata to say the column was Int64.
     pq.write_table(pa.table({"user_id": pa.array(ids, pa.int64()), "gender": rows.gender}), tmp_path / "rows.parquet")
     rows.to_csv(tmp_path / "rows.csv", index=False)
-    sources = {"Int64": rows, "objects": rows.astype({"user_id": object}),
+    (tmp_path / "rows.jsonl").write_text("".join(f'{{"user_id": {"null" if i is None else i}, "gender": "M"}}\n'
+                                                 for i in ids))
+    sources = {"JSON lines": tmp_path / "rows.jsonl", "Int64": rows, "objects": rows.astype({"user_id": object}),
                "text": rows.assign(user_id=[None if i is None else str(i) for i in ids]),
                "Parquet": read(tmp_path / "rows.parquet"), "an Arrow table": pq.read_table(tmp_path / "rows.parquet"),
                "CSV": read(tmp_path / "rows.csv", dtypes=ctr.data.csv_dtypes(spec)),
