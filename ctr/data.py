@@ -215,8 +215,9 @@ def count_rows(source: Source) -> int:
         return source.num_rows
     path = Path(source)
     _require_data(path)
-    if tfrecord_files(path):
-        return tfrecord_rows(tfrecord_files(path))
+    records = tfrecord_files(path)
+    if records:
+        return tfrecord_rows(records)
     if is_criteo_file(path):
         return criteo_rows(path)
     if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
@@ -966,7 +967,8 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-_PLAIN_NUMBERS = (float, int, type(None))  # not bool, which is an int: a bool column is refused by name
+# Exact types: a bool (an int) or a NumPy scalar takes `_numbers`' general path.
+_PLAIN_NUMBERS = (float, int, type(None))
 
 
 def _float_or_inf(value: float | int | None) -> float:

@@ -151,8 +151,8 @@ class Timestamp(Feature):
 
     parts: tuple[str, ...] = ("hour", "day_of_week")
     utc_offset_hours: float = 0.0
-    timezone: str | None = None
     unit: Literal["s", "ms", "us", "ns"] = "s"
+    timezone: str | None = None  # after the fields that were there before it, for positional arguments
 
     kind: ClassVar[str] = "timestamp"
 
