@@ -52,6 +52,19 @@ def _records(file: Path) -> tf.data.Dataset:
     return tf.data.TFRecordDataset(str(file), compression_type=_compression(file))
 
 
+def _batches(file: Path, rows: int) -> Iterator[tf.Tensor]:
+    """The file's serialized records, `rows` at a time; a DataError when an uncompressed file ends
+    inside a record's 12-byte header, which TensorFlow's reader takes for the end of the file."""
+    read = 0
+    for batch in _records(file).batch(rows):
+        read += int(tf.reduce_sum(tf.strings.length(batch))) + 16 * int(batch.shape[0])  # framing: 8 + 4 + 4
+        yield batch
+    size = file.stat().st_size
+    if not _compression(file) and read != size:
+        raise DataError(f"{file}: not readable as TFRecords of tf.train.Example (cut short or damaged: "
+                        f"{size - read} bytes after its last whole record, at byte {read})")
+
+
 def _unreadable(file: Path, err: Exception) -> DataError:
     """What TensorFlow found wrong in a file, without the names of its graph's internals."""
     text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*$", "", first_line(err))
@@ -96,7 +109,7 @@ def tfrecord_chunks(files: Sequence[Path], kinds: dict[str, str], columns: Seque
     empty = True
     for file in files:
         try:
-            for batch in _records(file).batch(chunk_rows):
+            for batch in _batches(file, chunk_rows):
                 parsed = tf.io.parse_example(batch, features)
                 rows = int(batch.shape[0])
                 empty = False
@@ -112,7 +125,7 @@ def tfrecord_rows(files: Sequence[Path]) -> int:
     total = 0
     for file in files:
         try:
-            total += sum(len(batch) for batch in _records(file).batch(1 << 16))
+            total += sum(int(batch.shape[0]) for batch in _batches(file, 1 << 16))
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
             raise _unreadable(file, err) from None
     return total

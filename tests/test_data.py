@@ -140,7 +140,9 @@ def test_unreadable_tfrecords_are_named_with_what_is_wrong(tmp_path):
     (tmp_path / "cut.tfrecord").write_bytes(whole[: len(whole) // 2 + 15])  # into a record (each is 30 bytes)
     (tmp_path / "text.tfrecord").write_text("user_id,clicked\n1,0\n")
     _examples(tmp_path / "mixed.tfrecord", [{"x": 1}, {"x": "one"}])
+    (tmp_path / "cut_header.tfrecord").write_bytes(whole[: len(whole) // 2 + 5])  # in a header: TF's reader stops
     for name, message in [("cut", "cut short or damaged: truncated record at"),
+                          ("cut_header", "cut short or damaged: 5 bytes after its last whole record, at byte 750"),
                           ("text", "cut short or damaged: corrupted record at 0")]:
         for reader in (read, count_rows):
             with pytest.raises(ctr.DataError, match=rf"{name}.tfrecord: not readable as TFRecords of tf.train.Example "
