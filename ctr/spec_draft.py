@@ -307,7 +307,16 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         except (ValueError, TypeError, OverflowError):
             pass
         else:
-            return _timestamp(base, "s", moments, "ISO 8601 times", missing)
+            offsets = _written_offsets(text)
+            if len(offsets) == 1 and offsets[0] and -12 <= offsets[0] <= 14:  # one offset: parts at it
+                return _timestamp({**base, "utc_offset_hours": offsets[0]}, "s",
+                                  moments + pd.Timedelta(hours=offsets[0]), "ISO 8601 times", missing)
+            feature, why = _timestamp(base, "s", moments, "ISO 8601 times", missing)
+            if len(offsets) > 1:
+                written = ", ".join(f"{hours:+g}h" for hours in offsets[:4])
+                why += (f"; written at several offsets from UTC ({written}), as a zone's summer and winter "
+                        "times are: set timezone (e.g. Europe/Berlin) for their local calendar parts")
+            return feature, why
     if role is not None:
         return Categorical(**base), f"{distinct:,} distinct ids{missing}"
     for separator in _SEPARATORS:
@@ -377,6 +386,14 @@ def _local_time(base: dict[str, Any], dtype: Any) -> dict[str, Any]:
     offset = zone.utcoffset(None)  # a fixed offset, as ISO text's '+02:00' gives
     hours = offset.total_seconds() / 3600 if offset is not None else 0
     return {**base, "utc_offset_hours": hours} if hours and -12 <= hours <= 14 else base
+
+
+def _written_offsets(text: pd.Series) -> list[float]:
+    """The offsets from UTC (hours) that ISO 8601 times are written with ('T10:00:00+02:00'), in order;
+    0 for 'Z' or none, which read as UTC."""
+    found = text.str.extract(r"([T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(?:([+-])(\d\d):?(\d\d))?")
+    hours = (found[2].astype(float) + found[3].astype(float) / 60).fillna(0) * found[1].map({"-": -1}).fillna(1)
+    return sorted(set(hours[found[0].notna()]))
 
 
 def _timestamp(base: dict[str, Any], unit: str, moments: pd.Series, what: str, missing: str) -> tuple[Feature, str]:

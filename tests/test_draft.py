@@ -110,12 +110,19 @@ def test_datetimes_with_a_time_zone_are_drafted_in_their_local_time():
 
     moments = pd.Series(pd.date_range("2024-03-20", periods=200, freq="5h", tz="UTC"))
     log = _log(200).assign(berlin=moments.dt.tz_convert("Europe/Berlin"), utc=moments,
-                           fixed=moments.dt.tz_convert(datetime.timezone(datetime.timedelta(hours=-3))))
+                           fixed=moments.dt.tz_convert(datetime.timezone(datetime.timedelta(hours=-3))),
+                           # As text: one offset is the feature's; several (summer time) are pointed out.
+                           india=moments.dt.tz_convert("Asia/Kolkata").dt.strftime("%Y-%m-%dT%H:%M:%S+05:30"),
+                           berlin_text=moments.dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m-%d %H:%M:%S%z"))
     draft = ctr.draft_spec(log, user="user id")
     assert (draft.spec["berlin"].timezone, draft.spec["berlin"].utc_offset_hours) == ("Europe/Berlin", 0)
     assert draft.reasons["berlin"].startswith("datetimes in Europe/Berlin time from 2024-03-20")
     assert (draft.spec["utc"].timezone, draft.spec["utc"].utc_offset_hours) == (None, 0)
     assert (draft.spec["fixed"].timezone, draft.spec["fixed"].utc_offset_hours) == (None, -3)
+    assert (draft.spec["india"].utc_offset_hours, draft.spec["berlin_text"].utc_offset_hours) == (5.5, 0)
+    assert draft.reasons["berlin_text"].endswith("written at several offsets from UTC (+1h, +2h), as a zone's summer "
+                                                 "and winter times are: set timezone (e.g. Europe/Berlin) for their "
+                                                 "local calendar parts")
     ctr.LogisticRegression(draft.spec).fit(log, epochs=1, verbose=0)
 
 
