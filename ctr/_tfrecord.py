@@ -1,7 +1,8 @@
 """TFRecord files of `tf.train.Example` records (what TFX's ExampleGen and `tf.io.TFRecordWriter` write),
 read chunk by chunk as DataFrames: each feature key a column, one value a row as that value, several as
 a list, none as missing. A file is one by its name (`*.tfrecord`, `*.tfrecords`, `*.tfrec`, or
-`tfrecord` in it, as TFX's `data_tfrecord-00000-of-00001.gz`), gzipped or not (told by its first bytes)."""
+`tfrecord` in it, as TFX's `data_tfrecord-00000-of-00001.gz`), gzipped (told by its first bytes),
+zlib-compressed (`.zz`, `.zlib`) or not."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .errors import DataError, first_line
 
 SCHEMA_RECORDS = 10_000  # records read to learn each key's type: a key first seen later is not a column
 _OTHER_FORMATS = (".parquet", ".csv", ".tsv", ".txt", *JSON)  # tfrecords_sample.csv is a CSV
+_ZLIB = (".zz", ".zlib")  # endings of zlib-compressed TFRecords (tf.io.TFRecordOptions("ZLIB"))
 _KINDS = {"bytes_list": tf.string, "int64_list": tf.int64, "float_list": tf.float32}
 _KIND_NAMES = {"bytes_list": "bytes (text)", "int64_list": "integers", "float_list": "floats"}
 
@@ -25,7 +27,7 @@ _KIND_NAMES = {"bytes_list": "bytes (text)", "int64_list": "integers", "float_li
 def is_tfrecord_name(path: Path) -> bool:
     """Whether a file's name says it holds TFRecords."""
     name = path.name.lower()
-    stem = Path(name).stem if Path(name).suffix in (*COMPRESSED, ".zz") else name
+    stem = Path(name).stem if Path(name).suffix in (*COMPRESSED, *_ZLIB) else name
     ending = Path(stem).suffix
     return ending in (".tfrecord", ".tfrecords", ".tfrec") or ("tfrecord" in stem and ending not in _OTHER_FORMATS)
 
@@ -44,8 +46,11 @@ def tfrecord_files(path: Path) -> list[Path]:
 
 
 def _compression(file: Path) -> str:
+    """TensorFlow's name for the file's compression: gzip by its first bytes, zlib (which has no mark
+    that an uncompressed record's length could not also start with) by its name's ending."""
     with open(file, "rb") as handle:
-        return "GZIP" if handle.read(2) == b"\x1f\x8b" else ""
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    return "GZIP" if gzipped else "ZLIB" if file.suffix.lower() in _ZLIB else ""
 
 
 def _records(file: Path) -> tf.data.Dataset:

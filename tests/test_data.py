@@ -110,7 +110,8 @@ def test_tfrecords_of_examples_are_read_as_tfx_writes_them(tmp_path):
     _examples(folder / "data_tfrecord-00001-of-00002.gz", rows[2:], options="GZIP")
     (folder / "_SUCCESS").touch()
     _examples(tmp_path / "rows.tfrecord", rows)
-    for source in (folder, tmp_path / "rows.tfrecord"):
+    _examples(tmp_path / "rows.tfrecord.zlib", rows, options="ZLIB")
+    for source in (folder, tmp_path / "rows.tfrecord", tmp_path / "rows.tfrecord.zlib"):
         table = read(source)
         assert table.columns.tolist() == ["city", "clicked", "genres", "price", "user_id"]
         assert table["user_id"].tolist()[::2] == [2**60 + 1, 7] and pd.isna(table["user_id"][1])
