@@ -17,7 +17,7 @@ from ._files import COMPRESSED, JSON
 from ._keras import tf
 from .errors import DataError, first_line
 
-SCHEMA_RECORDS = 10_000  # records read to learn each key's type: a key first seen later is not a column
+SCHEMA_RECORDS = 10_000  # records read to learn the keys' types (all of them, for a key asked for but not seen)
 _OTHER_FORMATS = (".parquet", ".csv", ".tsv", ".txt", *JSON)  # tfrecords_sample.csv is a CSV
 _ZLIB = (".zz", ".zlib")  # endings of zlib-compressed TFRecords (tf.io.TFRecordOptions("ZLIB"))
 _KINDS = {"bytes_list": tf.string, "int64_list": tf.int64, "float_list": tf.float32}
@@ -78,15 +78,18 @@ def _unreadable(file: Path, err: Exception) -> DataError:
     return DataError(f"{file}: not readable as TFRecords of tf.train.Example ({damage}{text.strip()})")
 
 
-def tfrecord_schema(files: Sequence[Path]) -> dict[str, str]:
-    """Each feature key of the first records (SCHEMA_RECORDS of them) → its kind ('bytes_list', ...), or a
-    DataError naming a key whose records disagree on its kind, or a record that is no Example."""
+def tfrecord_schema(files: Sequence[Path], whole: bool = False) -> dict[str, str]:
+    """Each feature key of the first SCHEMA_RECORDS records (of all, when `whole`) → its kind
+    ('bytes_list', ...), or a DataError naming a key whose records disagree on its kind, or a record
+    that is no Example."""
     kinds: dict[str, str] = {}
     seen = 0
+    limit = float("inf") if whole else SCHEMA_RECORDS
     for file in files:
         try:
             # In batches: TensorFlow's iterator takes 100 us a step, one record or a thousand.
-            batches = _records(file).take(SCHEMA_RECORDS - seen).batch(1024).as_numpy_iterator()
+            head = _records(file) if whole else _records(file).take(SCHEMA_RECORDS - seen)
+            batches = head.batch(1024).as_numpy_iterator()
             for i, record in enumerate(record for batch in batches for record in batch):
                 try:
                     example = tf.train.Example.FromString(record)
@@ -102,7 +105,7 @@ def tfrecord_schema(files: Sequence[Path]) -> dict[str, str]:
                 seen += 1
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
             raise _unreadable(file, err) from None
-        if seen >= SCHEMA_RECORDS:
+        if seen >= limit:
             break
     return dict(sorted(kinds.items()))  # in one order: a record's own is its map's, which differs by process
 

@@ -127,7 +127,9 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     records = tfrecord_files(path)
     if records:
         kinds = tfrecord_schema(records)
-        require_columns(list(kinds), cols or [], where=f"{path} (the keys of its first records)", hint=hint)
+        if any(c not in kinds for c in cols or []):  # a key the first records lack: sought in them all
+            kinds = tfrecord_schema(records, whole=True)
+        require_columns(list(kinds), cols or [], where=f"{path} (the keys of its records)", hint=hint)
         yield from tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows)
         return
     if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's

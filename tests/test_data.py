@@ -151,9 +151,17 @@ def test_unreadable_tfrecords_are_named_with_what_is_wrong(tmp_path):
                 reader(tmp_path / f"{name}.tfrecord")
     with pytest.raises(ctr.DataError, match=r"feature 'x' holds bytes \(text\) in record 1 but integers in an "):
         read(tmp_path / "mixed.tfrecord")
-    with pytest.raises(ctr.DataError, match=r"column 'y' is missing from .*whole.tfrecord \(the keys of its first "
+    with pytest.raises(ctr.DataError, match=r"column 'y' is missing from .*whole.tfrecord \(the keys of its "
                                             r"records\); it has: 'x'"):
         read(tmp_path / "whole.tfrecord", ["x", "y"])
+    # A key first given after the records its types are learnt from is still read when asked for.
+    _examples(tmp_path / "late.tfrecord", [{"x": i} for i in range(3)] + [{"x": 3, "late": "yes"}])
+    from ctr import _tfrecord
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_tfrecord, "SCHEMA_RECORDS", 2)
+        assert read(tmp_path / "late.tfrecord").columns.tolist() == ["x"]
+        late = read(tmp_path / "late.tfrecord", ["x", "late"])["late"]
+        assert late.isna().tolist() == [True, True, True, False] and late[3] == "yes"
 
 
 def test_csv_and_arrow_tables_read_like_dataframes(tmp_path, frame):
