@@ -53,19 +53,20 @@ def _compression(file: Path) -> str:
     return "GZIP" if gzipped else "ZLIB" if file.suffix.lower() in _ZLIB else ""
 
 
-def _records(file: Path) -> tf.data.Dataset:
-    return tf.data.TFRecordDataset(str(file), compression_type=_compression(file))
+def _records(file: Path, compression: str | None = None) -> tf.data.Dataset:
+    return tf.data.TFRecordDataset(str(file), compression_type=_compression(file) if compression is None
+                                   else compression)
 
 
 def _batches(file: Path, rows: int) -> Iterator[tf.Tensor]:
     """The file's serialized records, `rows` at a time; a DataError when an uncompressed file ends
     inside a record's 12-byte header, which TensorFlow's reader takes for the end of the file."""
-    read = 0
-    for batch in _records(file).batch(rows):
+    read, compression = 0, _compression(file)
+    for batch in _records(file, compression).batch(rows):
         read += int(tf.reduce_sum(tf.strings.length(batch))) + 16 * int(batch.shape[0])  # framing: 8 + 4 + 4
         yield batch
     size = file.stat().st_size
-    if not _compression(file) and read != size:
+    if not compression and read != size:
         raise DataError(f"{file}: not readable as TFRecords of tf.train.Example (cut short or damaged: "
                         f"{size - read} bytes after its last whole record, at byte {read})")
 

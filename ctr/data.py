@@ -289,8 +289,8 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             file.seek(0)
             if array:
                 rows = json.load(file)
-                batches = ((f"rows {start + 1} to {start + len(rows[start:start + chunk_rows])}",
-                            rows[start:start + chunk_rows]) for start in range(0, len(rows), chunk_rows))
+                batches = ((f"rows {start + 1} to {min(start + chunk_rows, len(rows))}", rows[start:start + chunk_rows])
+                           for start in range(0, len(rows), chunk_rows))
             else:
                 batches = _json_lines(path, file, chunk_rows)
             empty = True
@@ -416,7 +416,6 @@ def _parquet(path: Path) -> pads.Dataset:
 
 
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # Hive's and Spark's folder name for a missing value
-_WHOLE_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,17})")
 
 
 def _hive_partitioning(root: Path, files: list[str], columns: list[str]) -> pads.Partitioning | None:
@@ -435,7 +434,8 @@ def _hive_partitioning(root: Path, files: list[str], columns: list[str]) -> pads
     fields = []
     for key, seen in values.items():
         known = seen - {_HIVE_NULL}
-        whole = bool(known) and all(_WHOLE_NUMBER.fullmatch(value) for value in known)
+        # As str(int) spells a number that int64 holds: a leading zero (a code) or a 19th digit makes text.
+        whole = bool(known) and all(re.fullmatch(_ID, value) and len(value.lstrip("-")) <= 18 for value in known)
         fields.append(pa.field(key, pa.int64() if whole else pa.string()))
     return pads.partitioning(pa.schema(fields), flavor="hive")
 
