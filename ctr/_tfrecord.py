@@ -16,6 +16,7 @@ import pandas as pd
 from ._files import COMPRESSED, JSON
 from ._keras import tf
 from .errors import DataError, first_line
+from .features import raw_text
 
 SCHEMA_RECORDS = 10_000  # records read to learn the keys' types (all of them, for a key asked for but not seen)
 _OTHER_FORMATS = (".parquet", ".csv", ".tsv", ".txt", *JSON)  # tfrecords_sample.csv is a CSV
@@ -145,8 +146,8 @@ def _column(sparse: tf.SparseTensor, rows: int) -> np.ndarray | pd.api.extension
     array when some rows have none), several as a list, none as missing."""
     at = sparse.indices.numpy()[:, 0]
     values = sparse.values.numpy()
-    if values.dtype == object:  # bytes: text as the other readers give it (an id's bytes decoded alike)
-        values = np.array([v.decode("utf-8", errors="replace") for v in values], dtype=object)
+    if values.dtype == object:  # bytes: text as the other readers give it (binary ids kept as bytes)
+        values = np.array([raw_text(v) for v in values], dtype=object)
     counts = np.bincount(at, minlength=rows)
     if counts.max(initial=0) > 1:
         out = np.empty(rows, dtype=object)

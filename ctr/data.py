@@ -43,7 +43,7 @@ from ._files import (
 from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError
-from .features import MISSING_INT, check_epoch_unit
+from .features import MISSING_INT, check_epoch_unit, raw_text
 from .spec import (
     EPOCH_UNIT_NAMES,
     Categorical,
@@ -655,13 +655,13 @@ def _dataset_column(name: str, value: Any) -> Any:
                             f"got a tensor of shape {value.shape}")
         rows = value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy().tolist()
         if value.dtype == tf.string:
-            rows = [[item.decode("utf-8") for item in row] for row in rows]
+            rows = [[raw_text(item) for item in row] for row in rows]
         return rows
     array = value.numpy()
     if array.ndim != 1:
         raise DataError(f"column {name!r} of the tf.data.Dataset: expected one value or one list per row, got a "
                         f"tensor of shape {value.shape}")
-    return pd.Series(array).str.decode("utf-8").to_numpy(dtype=object) if value.dtype == tf.string else array
+    return np.array([raw_text(v) for v in array], dtype=object) if value.dtype == tf.string else array
 
 
 def records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -673,6 +673,18 @@ def records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                         "each is a mapping of column name → value")
     names = dict.fromkeys(name for row in rows for name in row)
     return columns_frame({name: [row.get(name) for row in rows] for name in names})
+
+
+def refuse_binary_ids(column: pd.Series, name: str, where: str, why: str) -> None:
+    """Raise a DataError if the column holds bytes that are no UTF-8 text (binary ids), where `why` says
+    what needs its ids as text. A click model's features read them; ids a catalogue returns or a history
+    joins into one string are text."""
+    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) not in ("bytes", "mixed"):
+        return
+    binary = next((v for v in column if isinstance(v, bytes) and isinstance(raw_text(v), bytes)), None)
+    if binary is not None:
+        raise DataError(f"{where}: column {name!r} holds bytes that are no UTF-8 text ({binary[:16]!r}); {why}, so "
+                        f"write the ids as text first, e.g. frame[{name!r}].map(bytes.hex)")
 
 
 def require_columns(have: Any, need: Sequence[str], where: str = "the data", hint: Hint = "") -> None:
@@ -1089,7 +1101,7 @@ def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bo
             if ordered and isinstance(v, set | frozenset):
                 raise DataError(f"{where}: lists its items most recent first, but a row holds a {type(v).__name__}, "
                                 f"which has no order ({v!r}); give a list")
-            out[i] = join.join(_token(t) for t in list_items(v) if not pd.isna(t))
+            out[i] = _joined(join, [_token(t) for t in list_items(v) if not pd.isna(t)])
         elif isinstance(v, (*LIST_TYPES, dict)):
             raise DataError(f"{where}: expected one string per row, found a {type(v).__name__} ({v!r})")
         else:
@@ -1097,15 +1109,22 @@ def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bo
     return out
 
 
-def _token(value: Any) -> str:
-    """A list element as text: bytes decoded as UTF-8; a whole float (ids that passed through float64,
-    as JSON or NumPy give them: 3.0) as its integer, the spelling the vocabulary learned from the
-    integer column."""
+def _token(value: Any) -> str | bytes:
+    """A value as a string input takes it: bytes decoded as UTF-8 (those that are no UTF-8, binary ids,
+    kept as bytes); a whole float (ids that passed through float64, as JSON or NumPy give them: 3.0)
+    as its integer, the spelling the vocabulary learned from the integer column."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        return raw_text(value)
     return str(value)
+
+
+def _joined(separator: str, tokens: list[str | bytes]) -> str | bytes:
+    """A list's tokens as one string input, in bytes when one of them is binary."""
+    if any(isinstance(t, bytes) for t in tokens):
+        return separator.encode().join(t if isinstance(t, bytes) else t.encode() for t in tokens)
+    return separator.join(tokens)
 
 
 def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:

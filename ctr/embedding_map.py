@@ -16,12 +16,13 @@ import pandas as pd
 from .errors import CtrError
 from .export import load_graph
 from .export_files import read_metadata
+from .features import readable
 from .inspect import _pyplot, save_figure
 from .spec import FeatureSpec
 
 
 def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], np.ndarray]:
-    """The vocabulary of `feature` and its rows of the exported embedding table."""
+    """The vocabulary of `feature` (binary ids as escapes, `\\xff`) and its rows of the exported embedding table."""
     path = Path(model_dir)
     metadata = read_metadata(path)
     spec = FeatureSpec.from_yaml(path / "assets" / "spec.yaml")
@@ -42,7 +43,7 @@ def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], n
                        "(logistic regression learns only one weight per value)")
     matrix = tables[table_name].numpy()
     first = 1 + state["oov_buckets"]  # row 0 is "missing", then the unseen-value buckets
-    return list(state["vocabulary"]), matrix[first:first + len(state["vocabulary"])]
+    return [readable(v) for v in state["vocabulary"]], matrix[first:first + len(state["vocabulary"])]
 
 
 def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -77,7 +78,7 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
             raise CtrError(f"--color-by {color_by!r}: no such column; the data has {', '.join(data.columns)}")
         key = spec[feature].source
         first = data.drop_duplicates(key).set_index(key)[color_by].astype(str).str.split("|").str[0]
-        first.index = first.index.astype(str)
+        first.index = first.index.map(readable)  # spelt as the names are, binary ids too
         labels = pd.Series(names).map(first).fillna("(unknown)").replace("", "(none)").to_numpy()
     out = Path(out)
     fig, ax = plt.subplots(figsize=(8, 7))

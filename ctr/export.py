@@ -28,7 +28,7 @@ from ._args import CLICK_EVALUATE_ONLY, SERVED_NAMES, KerasNames, check_argument
 from ._keras import tf
 from .errors import CtrError, first_line
 from .export_files import DAMAGED, METADATA, ExportError, check_export_target, read_metadata
-from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors
+from .features import FeatureEncoder, Preprocessor, raw_signature, raw_tensors, raw_text, token_bytes
 from .models.embeddings import embedding_tables
 from .spec import EPOCH_UNITS, FeatureSpec, describe_spec, raw_dtype
 
@@ -159,7 +159,7 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
         else:
             width = 1 if f.kind == "categorical" else min(3 if f.kind == "history" else 2, len(vocab))
             separator = getattr(f, "separator", " ")
-            values = [separator.join(rng.choice(vocab, size=width).tolist()) for _ in range(n)]
+            values = [raw_text(token_bytes(separator.join(rng.choice(vocab, size=width).tolist()))) for _ in range(n)]
             unseen = "-987654321" if f.kind == "history" and raw_dtype(spec[f.items]) == "int64" else "never-seen-value"
             values[0], values[1] = "", unseen
         rows[f.source] = values

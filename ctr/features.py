@@ -138,7 +138,7 @@ class _Counts:
     def vocabulary(self, min_count: int, max_tokens: int | None) -> list[str]:
         merged: dict[str, int] = {}
         for value, count in self.counts.items():  # tokens arrive as bytes from TF, ids as str or int
-            text = _as_text(value)
+            text = token_text(value)
             merged[text] = merged.get(text, 0) + count
         kept = [(c, v) for v, c in merged.items() if c >= min_count and v != ""]
         kept.sort(key=lambda cv: (-cv[0], cv[1]))  # most frequent first, ties by value: deterministic
@@ -481,7 +481,7 @@ class Lookup(keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.vocabulary, self.oov, self.integer_ids = list(vocabulary), oov, integer_ids
         missing = ["", str(MISSING_INT)] if integer_ids else [""]
-        keys = tf.constant(missing + self.vocabulary, tf.string)
+        keys = tf.constant(missing + [token_bytes(v) for v in self.vocabulary], tf.string)
         values = tf.constant([0] * len(missing) + list(range(oov + 1, oov + 1 + len(self.vocabulary))), tf.int64)
         with tf.init_scope():
             initializer = tf.lookup.KeyValueTensorInitializer(keys, values)
@@ -607,5 +607,29 @@ def _max_tokens(members: list[Feature]) -> int | None:
     return max(caps) if caps else None
 
 
-def _as_text(value: Any) -> str:
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+def token_text(value: Any) -> str:
+    """A token as a vocabulary spells it: bytes decoded as UTF-8, where each byte that is no UTF-8 (a
+    binary id: a hash digest, packed integers) becomes its own stand-in character (Python's
+    surrogateescape), so that distinct ids stay distinct and `token_bytes` gives back the bytes served."""
+    return value.decode("utf-8", errors="surrogateescape") if isinstance(value, bytes) else str(value)
+
+
+def token_bytes(text: str) -> bytes:
+    """The bytes a `token_text` stands for: what the served graph compares."""
+    return text.encode("utf-8", errors="surrogateescape")
+
+
+def raw_text(value: bytes) -> str | bytes:
+    """A string input's bytes as text when they are UTF-8, else the bytes themselves: TensorFlow takes
+    both, so a binary id is served as it was trained, where decoding it with a stand-in for each bad
+    byte would give distinct ids one spelling."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
+def readable(token: Any) -> str:
+    """A token to show in a message: bytes that are no UTF-8 as escapes (`\\xff`), which any terminal prints."""
+    raw = token if isinstance(token, bytes) else token_bytes(str(token))
+    return raw.decode("utf-8", errors="backslashreplace")

@@ -219,6 +219,7 @@ def require_ids(table: pd.DataFrame, column: str, where: str, what: str = "item"
     check costs what the items or users do, not the interactions) has no id: NaN, None, empty text or
     the integer missing value. Such an item (user) could be neither learned nor recommended (to)."""
     ids = table[column]
+    ctr_data.refuse_binary_ids(ids, column, where, f"a recommender gives {what} ids back as text")
     missing = ids.isna().to_numpy()
     if ids.dtype.kind in "iu":
         missing = missing | (ids.to_numpy() == np.iinfo(np.int64).min)

@@ -20,7 +20,7 @@ from . import data as ctr_data
 from ._args import figure_path
 from ._files import make_parent
 from .errors import ArgumentError, CtrError, NotFittedError
-from .features import MISSING_INT, missing_mask
+from .features import MISSING_INT, missing_mask, raw_text, readable, token_bytes, token_text
 from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text
 
 
@@ -213,15 +213,19 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
         if tokens.dtype == np.int64:
             vocabulary = [int(v) for v in vocabulary]
         elif not isinstance(f, Categorical):
-            vocabulary = [v.encode("utf-8") for v in vocabulary]
+            vocabulary = [token_bytes(v) for v in vocabulary]
+        else:  # an id's raw values are text, or bytes where they are no UTF-8
+            vocabulary = [*vocabulary, *(token_bytes(v) for v in vocabulary if not v.isascii())]
         tokens = pd.Series(tokens, dtype=tokens.dtype)  # an object dtype stays one: no copy into pandas' str
         unseen = tokens[~tokens.isin(vocabulary)]
         summary.unseen_rate = len(unseen) / len(tokens)
         summary.trained_unseen_rate = table.get("unseen")  # exports written before it was kept have none
-        summary.unseen = [_text(v) for v in unseen.value_counts().index[:3]]
+        examples = unseen.value_counts().index[:3]
+        summary.unseen = [readable(v) for v in examples]
         many = len(unseen) >= _SKEW_JOINED * len(tokens)
-        separator = _other_separator(unseen[:10_000].map(_text), vocabulary, f) if many else None
-        respelled = _respelled(unseen[:10_000].map(_text), vocabulary, f) if many and not separator else None
+        spelt = pd.Series([token_text(v) for v in unseen[:10_000]], dtype=object)  # binary ids: no pandas str
+        separator = _other_separator(spelt, vocabulary, f) if many else None
+        respelled = _respelled(spelt, vocabulary, f) if many and not separator else None
         if summary.unseen_rate - (summary.trained_unseen_rate or 0.0) >= _SKEW_UNSEEN or separator or respelled:
             why = (f": are they separated by {separator!r}, where the spec says {f.separator!r}?" if separator else
                    f": {respelled}" if respelled else
@@ -229,7 +233,7 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
             then = (f" (against {summary.trained_unseen_rate:.1%} of the training data's, cut by min_count or "
                     "max_tokens)" if summary.trained_unseen_rate else "")
             found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values are outside the model's vocabulary "
-                         f"(e.g. {', '.join(map(repr, summary.unseen))}), and are served as unseen{then}{why}")
+                         f"(e.g. {', '.join(map(_quoted, examples))}), and are served as unseen{then}{why}")
     stats = state["numeric"].get(f.name) if isinstance(f, Numeric) else None
     if stats is not None and "mean" in stats:
         x = values[np.isfinite(values)].astype(np.float64)
@@ -248,7 +252,7 @@ def _other_separator(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | 
     that splits them into values the model knows ('Action,Drama' where the spec says '|')."""
     if not isinstance(f, MultiCategorical | History) or not pd.api.types.is_string_dtype(unseen.dtype):
         return None
-    known = set(map(_text, vocabulary))
+    known = set(map(token_text, vocabulary))
     for separator in ctr_data.LIST_SEPARATORS:
         joined = unseen[unseen.str.contains(separator, regex=False)] if separator != f.separator else unseen[:0]
         parts = [p.strip() for value in joined[:1000] for p in value.split(separator) if p.strip()]
@@ -264,7 +268,7 @@ def _respelled(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | None:
     stripped of punctuation by the model, so only its words' Unicode form can differ.)"""
     if not isinstance(f, Categorical | MultiCategorical | Text) or getattr(f, "dtype", "string") != "string":
         return None
-    known = {_text(v) for v in vocabulary}
+    known = {token_text(v) for v in vocabulary}
     formed = {_formed(v.strip()): v for v in known}
     folded = {k.casefold(): v for k, v in formed.items()}
     sample = unseen.drop_duplicates()[:1000]
@@ -293,6 +297,11 @@ def _respelled(unseen: pd.Series, vocabulary: list[Any], f: Any) -> str | None:
             "they are sent")
 
 
+def _quoted(token: Any) -> str:
+    """A token as a message quotes it: text as a string literal, a binary id as a bytes literal (b'\\xff')."""
+    return repr(raw_text(token) if isinstance(token, bytes) else str(token))
+
+
 def _formed(value: str) -> str:
     """A string in Unicode's compatibility composed form (NFKC): 'e' plus a combining accent as 'é', full-width
     'Ｍ' as 'M'."""
@@ -314,8 +323,6 @@ def _present_tokens(values: np.ndarray, f: Any) -> np.ndarray | None:
     return None
 
 
-def _text(token: Any) -> str:
-    return token.decode("utf-8", errors="replace") if isinstance(token, bytes) else str(token)
 
 
 def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]:
@@ -324,10 +331,11 @@ def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]
     missing = missing_mask(values)
     present = values[~missing]
     if isinstance(feature, MultiCategorical):
-        return float(missing.mean()), len({t.strip() for v in present for t in v.split(feature.separator) if t.strip()})
+        parts = (t.strip() for v in present for t in token_text(v).split(feature.separator))
+        return float(missing.mean()), len({t for t in parts if t})
     if isinstance(feature, Text):
-        return float(missing.mean()), len({t for v in present for t in v.lower().split()})
-    return float(missing.mean()), len(np.unique(present))
+        return float(missing.mean()), len({t for v in present for t in token_text(v).lower().split()})
+    return float(missing.mean()), int(pd.Series(present, copy=False).nunique())  # hashed: text and bytes mix
 
 
 def _pyplot() -> Any:

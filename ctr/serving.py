@@ -34,6 +34,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from .errors import ArgumentError, CtrError, DataError
 from .export import ServedModel, load
+from .features import raw_text
 
 __all__ = ["Server"]
 
@@ -354,16 +355,13 @@ def _request(body: bytes | None) -> dict[str, Any]:
 
 def _decoded(value: Any, name: str | None) -> Any:
     """The value with TensorFlow Serving's encoding of binary strings, `{"b64": "..."}`, read as the text
-    it encodes (ctr's string inputs are text), in rows, columns and lists alike."""
+    it encodes, or as the bytes when they are no UTF-8 (a binary id), in rows, columns and lists alike."""
     if isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
         what = f"input {name!r}" if name else "a value"
         try:
-            return base64.b64decode(value["b64"], validate=True).decode("utf-8")
+            return raw_text(base64.b64decode(value["b64"], validate=True))
         except binascii.Error as err:
             raise DataError(f'{what}: {{"b64": {value["b64"][:40]!r}}} holds no base64 ({err})') from None
-        except UnicodeDecodeError:
-            raise DataError(f'{what}: {{"b64": ...}} decodes to bytes that are not UTF-8 text, and string inputs '
-                            "are text") from None
     if isinstance(value, dict):
         return {key: _decoded(item, key if name is None else name) for key, item in value.items()}
     if isinstance(value, list):

@@ -20,6 +20,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
+from .features import readable
 from .spec import (
     EPOCH_UNIT_NAMES,
     UNSPACED_SCRIPTS,
@@ -293,7 +294,7 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return None, f"one value only ({first!r}) in the rows read: nothing to learn from"
     if pd.api.types.is_numeric_dtype(column.dtype):
         return _number(base, source, role, present, distinct, missing)
-    text = present.astype(str)
+    text = present.map(readable) if present.dtype == object else present.astype(str)  # bytes that are no UTF-8 too
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
         zeros = text[text.str.match(r"^-?0\d")]

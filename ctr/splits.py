@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import check_arguments
-from .data import Source, _epoch_counts, _numpy_kind, _parsed_datetimes, read, require_columns
+from .data import Source, _epoch_counts, _numpy_kind, _parsed_datetimes, read, refuse_binary_ids, require_columns
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT
 from .spec import EPOCH_UNIT_NAMES
@@ -158,6 +158,8 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     if column in frame.columns:
         raise DataError(f"add_history: the data already has a column {column!r}; pass column= another name for the "
                         "column to write, or drop it first")
+    for rows in (frame, profiles) if profiles is not None else (frame,):
+        refuse_binary_ids(rows[item], item, "add_history", "a history is text: the ids joined by the separator")
     if profiles is not None:
         if first:
             raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "

@@ -5,6 +5,7 @@ Usage: python serve_fresh.py REQUEST.json OUT.json. Each job has a path and raw 
 any other calls `serving_default` for its `output` (default: probabilities).
 """
 
+import base64
 import json
 import sys
 
@@ -13,6 +14,8 @@ import tensorflow as tf
 
 
 def tensor(values, dtype):
+    if dtype == tf.string:  # bytes that are no UTF-8 come as TensorFlow Serving writes them, {"b64": ...}
+        values = [base64.b64decode(v["b64"]) if isinstance(v, dict) else v for v in values]
     return tf.constant(np.array(values, dtype=object if dtype == tf.string else dtype.as_numpy_dtype), dtype=dtype)
 
 

@@ -215,6 +215,17 @@ def _user_with_every_item(env: dict) -> None:
         ctr.data.add_negatives(pd.concat([frame, every]), env["spec"])
 
 
+def _binary_catalogue_ids(env: dict) -> None:
+    frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
+    binary = frame.assign(item_id=[bytes([0xFF, i % 256, i // 256]) for i in frame["item_id"]])
+    said = r"column 'item_id' holds bytes that are no UTF-8 text \(b'\\xff.*; "
+    fix = r", so write the ids as text first, e.g. frame\['item_id'\]\.map\(bytes.hex\)"
+    with pytest.raises(DataError, match=rf"fit: {said}a recommender gives item ids back as text{fix}"):
+        ctr.MatrixFactorization(env["spec"], embedding_dim=4).fit(binary, verbose=0)
+    with pytest.raises(DataError, match=rf"add_history: {said}a history is text: the ids joined by the separator{fix}"):
+        ctr.data.add_history(binary)
+
+
 def _click_model_without_label(env: dict) -> None:
     with pytest.raises(DataError, match=r"no label section; .*label: \{column: rating, threshold: 4\}.* train a "
                                         r"recommender .* ctr\.data\.add_negatives"):
@@ -688,6 +699,10 @@ CATALOGUE: list[Case] = [
          "DataError naming the feature and suggesting `dtype: string`",
          _fit_error(lambda f: f.assign(item_id=pd.Series([2**70] * len(f), dtype=object, index=f.index)), DataError,
                     "feature 'item_id'", "must fit in a signed 64-bit integer", "dtype: string")),
+    Case("data", "binary ids (bytes that are no UTF-8) as a recommender's user or item ids, or as the item column "
+         "`add_history` joins", "DataError naming the column and an id: a catalogue gives ids back as text, and a "
+         "history is text (`frame[col].map(bytes.hex)` writes them so); a click model's features read binary ids as "
+         "they are", _binary_catalogue_ids),
     Case("data", "a history of integer item ids written with another separator (`12,85,301` where the spec's "
          "separator is a pipe)",
          "DataError naming the feature and the separator it seems to use (the graph would serve no history)",

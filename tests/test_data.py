@@ -86,8 +86,9 @@ def _examples(path, rows, options=None):
 
     def feature(value):
         values = value if isinstance(value, list) else [value]
-        if isinstance(values[0], str):
-            return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in values]))
+        if isinstance(values[0], str | bytes):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v if isinstance(v, bytes) else v.encode()
+                                                                         for v in values]))
         if isinstance(values[0], int):
             return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
         return tf.train.Feature(float_list=tf.train.FloatList(value=values))
@@ -643,6 +644,39 @@ def test_a_multi_valued_row_may_be_a_set_or_bytes_and_reads_as_its_list():
         raw_features(rows.assign(gender=[{"F"}, "", ""]), spec)
     drafted = ctr.draft_spec(rows.assign(genres=[{"War", "Action"}, {"Drama"}, {"War"}] * 1, clicked=[0, 1, 0]))
     assert drafted.spec["genres"].kind == "multi_categorical"  # it read a set column as lists, not unhashable
+
+
+def test_binary_ids_are_read_as_their_bytes_from_every_source(tmp_path):
+    """Bytes that are no UTF-8 (binary ids) stay bytes, whatever holds them: a TFRecord's bytes_list, a
+    tf.data string tensor, a request, a list; UTF-8 bytes are text, as before. What shows them to a person
+    (draft-spec, a skew report, an embedding map) escapes them, and what gives ids back as text (a
+    recommender's catalogue, a history) asks for them as text (the catalogue of bad input)."""
+    import tensorflow as tf
+
+    digests = [bytes([0xFF, i, 0x80]) for i in range(4)]
+    rows = [{"user": digests[i % 4], "tags": [digests[(i + 1) % 4], b"ok"], "city": "Köln".encode(),
+             "clicked": i % 2} for i in range(40)]
+    _examples(tmp_path / "rows.tfrecord", rows)
+    spec = ctr.FeatureSpec([ctr.Categorical("user"), ctr.MultiCategorical("tags"), ctr.Categorical("city")],
+                           label=ctr.Label("clicked"))
+    frame = pd.DataFrame(rows)
+    dataset = tf.data.Dataset.from_tensor_slices({"user": frame["user"].to_numpy(object), "city": frame["city"],
+                                                  "tags": tf.ragged.constant(frame["tags"].tolist()),
+                                                  "clicked": frame["clicked"]})
+    for source in (tmp_path / "rows.tfrecord", dataset, frame, frame.to_dict("records")):
+        raw = raw_features(read(source), spec)
+        assert raw["user"].tolist()[:4] == digests and raw["city"][0] == "Köln"
+        assert raw["tags"][0] == digests[1] + b"|ok"
+    model = ctr.LogisticRegression(spec, learning_rate=0.1)
+    model.fit(tmp_path / "rows.tfrecord", epochs=3, verbose=0)
+    assert len(model.preprocessor_.state["tables"]["user"]["vocabulary"]) == 4
+    np.testing.assert_allclose(model.predict(dataset), model.predict(frame), atol=1e-6)
+    drafted = ctr.draft_spec(frame)
+    assert drafted.spec["user"].kind == "categorical" and "4 distinct" in drafted.reasons["user"]
+    unseen = frame.assign(user=[bytes([0xFE, i]) for i in range(40)])
+    skew = ctr.inspect.feature_skew(unseen, model)
+    assert any(line.startswith("'user': 100.0% of its values are outside the model's vocabulary (e.g. b'\\xfe")
+               for line in skew)
 
 
 def test_a_request_may_be_a_list_of_rows_each_leaving_out_what_it_lacks(spec, frame, trained):

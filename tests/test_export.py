@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import pytest
 
 import ctr
 from ctr.data import raw_features
+from ctr.serving import Server
 
 HERE = Path(__file__).parent
 
@@ -111,6 +113,42 @@ def test_export_refuses_to_overwrite_something_that_is_not_a_saved_model(trained
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.txt", "notes"]
     with pytest.raises(ctr.NotFittedError):
         ctr.FM(trained["lr"].spec).export(tmp_path / "x")
+
+
+def test_binary_ids_stay_distinct_and_are_served_as_their_bytes_in_a_fresh_process(tmp_path, serve_fresh):
+    """Ids that are bytes but no UTF-8 (a hash digest, packed integers, as Parquet and TFRecords hold them)
+    are ids: b'\\xff\\x01' and b'\\xfe\\x01' are two, where decoding them with a stand-in character made them
+    one, and the export looks up the bytes it is fed, where it read every such id as unseen."""
+    spec = ctr.FeatureSpec([ctr.Categorical("user"), ctr.MultiCategorical("tags")], label=ctr.Label("clicked"))
+    users = [bytes([0xFF - i, 1]) for i in range(8)]  # all eight are one id once decoded with U+FFFD
+    rng = np.random.default_rng(0)
+    picked = rng.integers(0, 8, 800)
+    rows = pd.DataFrame({"user": [users[i] for i in picked], "clicked": picked % 2,
+                         "tags": [[b"\xc3\x28", b"ok"] if i % 2 else [b"\xa0"] for i in picked]})
+    path = tmp_path / "binary.parquet"
+    rows.to_parquet(path)
+    model = ctr.FM(spec, embedding_dim=4, learning_rate=0.05, seed=0)
+    model.fit(path, epochs=3, verbose=0)
+    tables = model.preprocessor_.state["tables"]
+    assert (len(tables["user"]["vocabulary"]), len(tables["tags"]["vocabulary"])) == (8, 3)
+    assert model.evaluate(rows)["auc"] == 1.0  # the even and odd ids are told apart
+    test = rows.head(6)
+    expected = model.predict(test)
+    exported = model.export(tmp_path / "fm")
+    np.testing.assert_allclose(ctr.load(exported).predict(test), expected, atol=1e-6)
+
+    def b64(value: bytes) -> dict:
+        return {"b64": base64.b64encode(value).decode()}
+
+    served = serve_fresh({"fm": {"path": str(exported), "inputs": {
+        "user": [b64(u) for u in test["user"]], "tags": [b64(b"|".join(t)) for t in test["tags"]]}}}, tmp_path)
+    np.testing.assert_allclose(np.ravel(served["fm"]), expected, atol=1e-5)
+    with Server(exported, port=0, log_requests=False) as server:  # TensorFlow Serving's REST form of bytes
+        instances = [{"user": b64(u), "tags": [b64(t) for t in tags]}
+                     for u, tags in zip(test["user"], test["tags"], strict=True)]
+        status, answer = server.respond("POST", "/v1/models/fm:predict", json.dumps({"instances": instances}).encode())
+    assert status == 200
+    np.testing.assert_allclose([p["probability"] for p in answer["predictions"]], expected, atol=1e-5)
 
 
 def test_a_timestamp_counted_in_milliseconds_is_served_so_in_a_fresh_process(tmp_path, serve_fresh):

@@ -116,7 +116,7 @@ def test_binary_strings_and_chunked_bodies_are_read_as_tensorflow_serving_reads_
         status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "gender": {"b64": "no!"}}]})
         assert status == 400 and answer["error"].startswith("input 'gender': {\"b64\": 'no!'} holds no base64")
         status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "gender": {"b64": "/w=="}}]})
-        assert status == 400 and "decodes to bytes that are not UTF-8 text" in answer["error"]
+        assert status == 200  # bytes that are no UTF-8 are a binary id (here one never seen), as TensorFlow reads them
         # A body streamed in chunks (no Content-Length), then another request on the same connection.
         host, port = server._http.server_address[:2]
         connection = http.client.HTTPConnection(host, port, timeout=60)
