@@ -105,20 +105,36 @@ def _write(path: str | Path, spec: FeatureSpec, state: dict[str, Any], saved_mod
 
 def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
     """Raise an ExportError naming each feature whose ids TensorFlow's string hash picks: a hashed
-    feature, or unseen values spread over several OOV buckets. ONNX runtimes hash strings otherwise."""
+    feature, or unseen values spread over several OOV buckets. ONNX runtimes hash strings otherwise.
+    And each feature with binary ids, which ONNX's string tensors, UTF-8 text, do not hold."""
     tables = state["tables"]
-    reasons = []
+    hashed, binary = [], []
     for f in spec.features:
         table = tables.get(f.shared_embedding or f.name, {})  # only vocabulary kinds have tables
         if "hash_buckets" in table:
-            reasons.append(f"feature {f.name!r} is hashed (hash_buckets)")
+            hashed.append(f"feature {f.name!r} is hashed (hash_buckets)")
         elif table.get("oov_buckets", 1) > 1:
-            reasons.append(f"feature {f.name!r} spreads unseen values over several OOV buckets (oov_buckets > 1)")
-    if reasons:
-        raise ExportError("; ".join(reasons) + ". TensorFlow picks those ids with a string hash and ONNX runtimes "
+            hashed.append(f"feature {f.name!r} spreads unseen values over several OOV buckets (oov_buckets > 1)")
+        if any(not token.isascii() and not _utf8(token) for token in table.get("vocabulary", ())):
+            binary.append(f"feature {f.name!r} has binary ids (bytes that are no UTF-8) in its vocabulary")
+    if hashed:
+        raise ExportError("; ".join(hashed) + ". TensorFlow picks those ids with a string hash and ONNX runtimes "
                           "hash strings differently, so the ONNX file would serve other ids than the SavedModel. "
                           "Use a vocabulary (min_count / max_tokens) with oov_buckets: 1 for ONNX, or serve the "
                           "SavedModel")
+    if binary:
+        raise ExportError("; ".join(binary) + ". ONNX's string tensors hold UTF-8 text, so the ONNX file could not "
+                          "be fed them; serve the SavedModel, or train on the ids written as text "
+                          "(frame[column].map(bytes.hex))")
+
+
+def _utf8(token: str) -> bool:
+    """Whether a vocabulary's token is text, where a binary id's bytes stand in it as surrogates."""
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _set_locale(graph: Any, onnx: Any) -> None:

@@ -102,6 +102,12 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     model_spread.fit(splits[0].head(500), epochs=1, verbose=0)
     with pytest.raises(ctr.ExportError, match=r"feature 'genres' spreads unseen values .*oov_buckets > 1"):
         model_spread.export(tmp_path / "m.onnx", format="onnx")
+    # Binary ids (bytes that are no UTF-8), which ONNX's string tensors, UTF-8 text, cannot hold.
+    binary = splits[0].head(500).assign(zip_prefix=lambda f: [bytes([0xFF, int(u) % 7]) for u in f["user_id"]])
+    model_binary = ctr.LogisticRegression(ctr.FeatureSpec([ctr.Categorical("zip_prefix")], label=spec.label))
+    model_binary.fit(binary, epochs=1, verbose=0)
+    with pytest.raises(ctr.ExportError, match=r"feature 'zip_prefix' has binary ids .*map\(bytes.hex\)"):
+        model_binary.export(tmp_path / "m.onnx", format="onnx")
     with pytest.raises(ctr.ArgumentError, match="format must be one of 'saved_model', 'onnx'; got 'pmml'"):
         model.export(tmp_path / "m", format="pmml")
     with pytest.raises(ctr.ArgumentError, match="ONNX export covers the click models"):
