@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import urllib.parse
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +234,7 @@ def count_rows(source: Source) -> int:
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
+_JSON_BLOCK = 1 << 20  # bytes of JSON lines Arrow's reader parses (and infers the types of) at a time
 _WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
@@ -287,13 +289,18 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         with opener(path)(path, "rt", encoding="utf-8") as file:
             array = file.read(1024).lstrip()[:1] == "["
             file.seek(0)
+            read = 0
+            if not array:
+                read = yield from _arrow_json_lines(path, chunk_rows)
+                if read is None:
+                    return
             if array:
                 rows = json.load(file)
                 batches = ((f"rows {start + 1} to {min(start + chunk_rows, len(rows))}", rows[start:start + chunk_rows])
                            for start in range(0, len(rows), chunk_rows))
             else:
-                batches = _json_lines(path, file, chunk_rows)
-            empty = True
+                batches = _json_lines(path, file, chunk_rows, skip=read)
+            empty = not read
             for where, batch in batches:
                 empty = False
                 try:
@@ -313,12 +320,17 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                         f"{why_unreadable(path, err)}") from None
 
 
-def _json_lines(path: Path, file: Any, chunk_rows: int) -> Iterator[tuple[str, list[Any]]]:
-    """(which lines, their rows) for `chunk_rows` rows at a time; blank lines are skipped."""
+def _json_lines(path: Path, file: Any, chunk_rows: int, skip: int = 0) -> Iterator[tuple[str, list[Any]]]:
+    """(which lines, their rows) for `chunk_rows` rows at a time after the first `skip` rows; blank lines
+    are skipped."""
     rows: list[Any] = []
     first, number = 1, 0
     for number, line in enumerate(file, 1):
         if not line.strip():
+            continue
+        if skip:
+            skip -= 1
+            first = number + 1
             continue
         try:
             rows.append(json.loads(line))
@@ -330,6 +342,72 @@ def _json_lines(path: Path, file: Any, chunk_rows: int) -> Iterator[tuple[str, l
             rows, first = [], number + 1
     if rows:
         yield f"lines {first} to {number}", rows
+
+
+class _NotAsWrittenError(Exception):
+    """Arrow's JSON reader would give a value otherwise than JSON wrote it."""
+
+
+def _arrow_json_lines(path: Path, chunk_rows: int) -> Generator[pd.DataFrame, None, int | None]:
+    """JSON lines read by Arrow's reader, about seven times as fast as row by row, `chunk_rows` rows at a
+    time. Returns None when it read them all; else the rows it gave before a block it does not read as
+    the row-by-row reader does, which reads on from there: a key's type that changes or a key that
+    comes late, an integer beyond int64 (which it makes a float), text that is no JSON. Dates written
+    as ISO text stay text, as written."""
+    import pyarrow.json as pj
+
+    options = pj.ReadOptions(block_size=_JSON_BLOCK)
+    given, pending, held = 0, [], 0
+    try:
+        with opener(path)(path, "rb") as file:
+            written = _dates_as_text(pj.open_json(file, read_options=options).schema)
+        with opener(path)(path, "rb") as file:
+            # As text what Arrow's reader takes for timestamps (ISO dates); the first block is read twice.
+            reader = pj.open_json(file, read_options=options, parse_options=pj.ParseOptions(explicit_schema=written))
+            for batch in reader:
+                table = _readable(pa.Table.from_batches([batch]))
+                if _beyond_exact_floats(table):
+                    raise _NotAsWrittenError
+                pending.append(table)
+                held += len(table)
+                while held >= chunk_rows:
+                    whole = pa.concat_tables(pending)
+                    yield _frame(whole.slice(0, chunk_rows))
+                    given += chunk_rows
+                    pending, held = [whole.slice(chunk_rows)], held - chunk_rows
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, _NotAsWrittenError, *UNDECOMPRESSABLE):
+        return given
+    if held or not given:
+        yield _frame(pa.concat_tables(pending)) if pending else pd.DataFrame()
+    return None
+
+
+def _dates_as_text(schema: pa.Schema) -> pa.Schema:
+    """The schema with each timestamp or date (at any depth) as text."""
+    def plain(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            return pa.string()
+        if pa.types.is_struct(kind):
+            return pa.struct([field.with_type(plain(field.type)) for field in kind])
+        if pa.types.is_list(kind):
+            return pa.list_(kind.value_field.with_type(plain(kind.value_type)))
+        return kind
+
+    return pa.schema([field.with_type(plain(field.type)) for field in schema])
+
+
+def _beyond_exact_floats(table: pa.Table) -> bool:
+    """Whether a float column (a list's too) holds a whole number from 2⁵³ on: maybe an integer literal
+    beyond int64 (a uint64 id), which Arrow's JSON reader rounds to a float without a word."""
+    for column in table.columns:
+        values = column
+        while pa.types.is_list(values.type):
+            values = pc.list_flatten(values)
+        if pa.types.is_floating(values.type) and len(values):
+            largest = pc.max(pc.abs(values)).as_py()
+            if largest is not None and largest >= 2**53 and math.isfinite(largest):
+                return True
+    return False
 
 
 def _flat_row(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
