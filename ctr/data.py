@@ -87,7 +87,19 @@ def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", 
             require_columns(source, columns, hint=hint)
             return source[list(dict.fromkeys(columns))]
         return source
-    return pd.concat(list(iter_chunks(source, columns, hint=hint, dtypes=dtypes)), ignore_index=True)
+    return concat_chunks(list(iter_chunks(source, columns, hint=hint, dtypes=dtypes)))
+
+
+def concat_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Chunks of one source as one DataFrame. A column of whole numbers that is signed in some chunks
+    and unsigned in others (ids from 2⁶³ on that come after the first chunk) is joined as Python
+    integers, exact, where pandas makes it float64, whose 53 bits turn each id into another."""
+    if len(frames) > 1:
+        for name in frames[0].columns:
+            kinds = {f[name].dtype.kind for f in frames if name in f.columns}
+            if kinds == {"i", "u"}:
+                frames = [f.assign(**{name: f[name].astype(object)}) if name in f.columns else f for f in frames]
+    return pd.concat(frames, ignore_index=True)
 
 
 def csv_dtypes(spec: FeatureSpec) -> dict[str, str]:
@@ -717,7 +729,7 @@ def dataset_frame(dataset: Any) -> pd.DataFrame:
               for batch in dataset]
     if not frames:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in spec})
-    return pd.concat(frames, ignore_index=True)
+    return concat_chunks(frames)
 
 
 def _dataset_column(name: str, value: Any) -> Any:

@@ -182,7 +182,7 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
         held += len(chunk)
         if held > rows:
             break
-    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0].reset_index(drop=True)
+    frame = ctr_data.concat_chunks(chunks) if len(chunks) > 1 else chunks[0].reset_index(drop=True)
     return frame.iloc[:rows].copy(), name, held > rows
 
 

@@ -555,7 +555,7 @@ def test_missing_values_get_canonical_markers(spec, frame):
     np.testing.assert_array_equal(raw["release_year"], np.array([1, np.nan, 0, 1, 1], np.float32))
 
 
-def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
+def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path, monkeypatch):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -588,6 +588,17 @@ def test_64_bit_ids_with_gaps_stay_exact_from_every_source(tmp_path):
                                                  r"as integer ids \(dtype: int\), which must be whole numbers that fit "
                                                  r"in a signed 64-bit integer; declare dtype: string"):
             read(tmp_path / "ids.csv", dtypes=ctr.data.csv_dtypes(spec))
+    # uint64 ids from 2⁶³ on that come after the first chunk: the chunks (int64, then uint64) join exactly, where
+    # pandas made the column float64 and every id another, read whole as in one chunk.
+    unsigned = [2**62 + 1, 2**62 + 2, 2**64 - 1]
+    (tmp_path / "unsigned.csv").write_text("user_id,gender\n" + "".join(f"{i},M\n" for i in unsigned))
+    (tmp_path / "unsigned.jsonl").write_text("".join(f'{{"user_id": {i}}}\n' for i in unsigned))
+    whole = ctr.data.iter_chunks
+    for path in (tmp_path / "unsigned.csv", tmp_path / "unsigned.jsonl"):
+        assert [c["user_id"].dtype.kind for c in whole(path, chunk_rows=2)] == ["i", "u"]
+        monkeypatch.setattr(ctr.data, "iter_chunks", lambda *args, **kwargs: whole(*args, **kwargs, chunk_rows=2))
+        assert read(path)["user_id"].tolist() == unsigned
+        monkeypatch.setattr(ctr.data, "iter_chunks", whole)
 
 
 def test_a_history_of_integer_ids_is_checked_and_spelled_as_the_item_table_spells_them():
