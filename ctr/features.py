@@ -46,6 +46,7 @@ from .spec import (
     Text,
     Timestamp,
     raw_dtype,
+    time_zones,
     zone_offsets,
 )
 
@@ -245,7 +246,26 @@ class Preprocessor:
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric)}
         self.state = {"tables": tables, "numeric": numeric, "rows": rows,
                       "missing": {name: count / rows for name, count in absent.items()}}
+        zones = {f.name: self._zones(f, tables) for f in self.spec.features
+                 if isinstance(f, Timestamp) and f.timezone_feature}
+        if zones:
+            self.state["zones"] = zones
         return self
+
+    def _zones(self, f: Timestamp, tables: dict[str, Any]) -> dict[str, list]:
+        """The offsets of each zone in the vocabulary of the feature `f` reads its rows' zones from, kept
+        in the state: the export serves the offsets it was trained with, whatever zone database it meets."""
+        source = self.spec[f.timezone_feature]
+        names = tables[source.shared_embedding or source.name]["vocabulary"]
+        bad = [name for name in names if name not in time_zones()]
+        if bad:
+            hints = "; ".join(f"{readable(name)!r}{_zone_hint(name)}" for name in bad[:5])
+            raise DataError(f"feature {f.name!r} reads each row's time zone from {source.name!r} (column "
+                            f"{source.source!r}), whose values must be IANA time zones such as 'Europe/Berlin' or "
+                            f"'America/New_York'; it holds {len(bad)} that are not: {hints}. Correct them, or make "
+                            "them missing (read as UTC)")
+        pairs = [zone_offsets(name) for name in names]
+        return {"names": names, "instants": [p[0] for p in pairs], "offsets": [p[1] for p in pairs]}
 
     def table_sizes(self) -> dict[str, int]:
         """Rows each embedding table needs: missing + OOV + vocabulary (or hash buckets + missing)."""
@@ -297,8 +317,11 @@ class Preprocessor:
         if names is None:
             return FeatureEncoder(self.spec.to_dict(), state)
         wanted = set(names)
-        # A history needs its item feature in the spec (and its table), though only `names` are encoded.
-        needed = wanted | {f.items for f in self.spec.features if isinstance(f, History) and f.name in wanted}
+        # A history needs its item feature in the spec (and its table), though only `names` are encoded;
+        # a timestamp read in each row's zone, its zone's feature (of its role, so in `names` as well).
+        needed = wanted | {f.items for f in self.spec.features if isinstance(f, History) and f.name in wanted} | {
+            f.timezone_feature for f in self.spec.features
+            if isinstance(f, Timestamp) and f.timezone_feature and f.name in wanted}
         features = [f for f in self.spec.features if f.name in needed]
         sub = FeatureSpec(features=tuple(features), name=self.spec.name)
         tables = {f.shared_embedding or f.name for f in features}
@@ -402,6 +425,7 @@ class FeatureEncoder(keras.layers.Layer):
                     self.scalers[f.name] = Buckets(s["boundaries"])
                 else:
                     self.scalers[f.name] = Standardize(s["mean"], s["variance"])
+        self.zones = {name: ZoneOffsets(**zones) for name, zones in state.get("zones", {}).items()}
 
     def call(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = {}
@@ -424,7 +448,9 @@ class FeatureEncoder(keras.layers.Layer):
             elif isinstance(f, Numeric):
                 out[f.name] = self._numeric(x, f)
             elif isinstance(f, Timestamp):
-                out[f.name] = _calendar_parts(x, f)
+                zone = inputs[f.timezone_feature] if f.name in self.zones else None
+                out[f.name] = _calendar_parts(x, f, None if zone is None else functools.partial(self.zones[f.name],
+                                                                                             zones=zone))
         return out
 
     def _numeric(self, x: tf.Tensor, f: Numeric) -> tf.Tensor:
@@ -502,6 +528,41 @@ class Lookup(keras.layers.Layer):
         return {**super().get_config(), "vocabulary": self.vocabulary, "oov": self.oov, "integer_ids": self.integer_ids}
 
 
+class ZoneOffsets(keras.layers.Layer):
+    """Each row's UTC offset (seconds) at its epoch second in its own IANA zone, named by text: UTC for a
+    zone it was not fitted with, or none. The zone is one table lookup; the offset in force is found by
+    comparisons with the zone's changes (as `_calendar_parts` finds one zone's), padded to the longest."""
+
+    def __init__(self, names: list[str], instants: list[list[int]], offsets: list[list[int]], **kwargs: Any):
+        super().__init__(trainable=False, **kwargs)
+        self.names, self.instants, self.offsets = list(names), instants, offsets
+        width = max([len(i) - 1 for i in instants] + [1])
+        never = np.iinfo(np.int64).max
+        # Row 0 is UTC's: no change, offset 0. A zone's changes after its first (from 1970) are padded
+        # with a time never reached, its offsets with its last.
+        changes = np.full((len(names) + 1, width), never, np.int64)
+        shifts = np.zeros((len(names) + 1, width + 1), np.int64)
+        for z, (when, offset) in enumerate(zip(instants, offsets, strict=True), 1):
+            changes[z, :len(when) - 1] = when[1:]
+            shifts[z, :len(offset)] = offset
+            shifts[z, len(offset):] = offset[-1]
+        self._changes, self._shifts, self._width = changes, shifts.reshape(-1), width + 1
+        with tf.init_scope():
+            keys = [token_bytes(n) for n in self.names] or [b"\0"]
+            initializer = tf.lookup.KeyValueTensorInitializer(  # constants, as ONNX converters read a table
+                tf.constant(keys, tf.string), tf.constant(np.arange(1, len(keys) + 1), tf.int64))
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=0)
+
+    def call(self, seconds: tf.Tensor, zones: tf.Tensor) -> tf.Tensor:
+        zone = self.table.lookup(zones)
+        changes = tf.gather(tf.constant(self._changes), zone)  # [B, changes]
+        since = tf.reduce_sum(tf.cast(seconds[:, None] >= changes, tf.int64), axis=1)
+        return tf.gather(tf.constant(self._shifts), zone * self._width + since)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "names": self.names, "instants": self.instants, "offsets": self.offsets}
+
+
 class Standardize(keras.layers.Layer):
     """(x - mean) / std with both fixed, as Keras' `Normalization(axis=None, mean, variance)` (to within
     a float32 rounding), in two ops where it takes four. Written as a product with 1 / std: TensorFlow's
@@ -564,9 +625,9 @@ def check_epoch_unit(stamps: np.ndarray, f: Timestamp) -> None:
                     f"read as {EPOCH_UNIT_NAMES[f.unit]} since the epoch fall in {when}; {advice}")
 
 
-def _calendar_parts(stamps: tf.Tensor, f: Timestamp) -> tf.Tensor:
-    """Calendar parts (UTC plus the spec's offset, or its time zone's local time) of int64 epoch times
-    in the feature's unit; 0 marks missing."""
+def _calendar_parts(stamps: tf.Tensor, f: Timestamp, local: Callable[..., tf.Tensor] | None = None) -> tf.Tensor:
+    """Calendar parts (UTC plus the spec's offset, its time zone's local time, or each row's zone's:
+    `local` gives the offsets of epoch seconds) of int64 epoch times in the feature's unit; 0 marks missing."""
     missing = tf.equal(stamps, MISSING_INT)
     t = tf.where(missing, tf.zeros_like(stamps), stamps)
     if f.unit != "s":
@@ -579,6 +640,8 @@ def _calendar_parts(stamps: tf.Tensor, f: Timestamp) -> tf.Tensor:
         # (which ONNX has; a binary search it has not), over some 260 changes for a zone with summer time.
         since = tf.reduce_sum(tf.cast(t[:, None] >= tf.constant(instants[1:], tf.int64)[None, :], tf.int32), axis=1)
         t += tf.gather(tf.constant(offsets, tf.int64), since)
+    if local is not None:
+        t += local(t)
     days = tf.math.floordiv(t, 86400)
     hour = tf.math.floormod(tf.math.floordiv(t, 3600), 24)
     day_of_week = tf.math.floormod(days + 3, 7)  # 1970-01-01 was a Thursday; Monday is 0
@@ -594,7 +657,7 @@ def _calendar_parts(stamps: tf.Tensor, f: Timestamp) -> tf.Tensor:
     month = tf.where(mp < 10, mp + 2, mp - 10)  # 0-based
     values = {"hour": hour, "day_of_week": day_of_week, "day_of_month": day_of_month, "month": month,
               "hour_of_week": day_of_week * 24 + hour}
-    parts = tf.stack([values[p] for p in f.parts], axis=-1) + 1
+    parts = tf.stack([values[p] for p in f.parts], axis=1) + 1  # not -1: tf2onnx needs a known rank for that
     return tf.where(missing[:, None], tf.zeros_like(parts), parts)
 
 
@@ -605,6 +668,11 @@ def _hashed(feature: Feature) -> bool:
 def _max_tokens(members: list[Feature]) -> int | None:
     caps = [m.max_tokens for m in members if getattr(m, "max_tokens", None) is not None]
     return max(caps) if caps else None
+
+
+def _zone_hint(name: str) -> str:
+    same = [zone for zone in time_zones() if zone.lower() == name.strip().lower()]
+    return f" (did you mean {same[0]!r}?)" if same else ""
 
 
 def token_text(value: Any) -> str:

@@ -147,12 +147,14 @@ class Timestamp(Feature):
     """Time since the epoch (or a datetime column) turned into calendar parts, each a field. `unit` is
     what the epoch numbers count (and what serving sends): seconds, or milli-, micro- or nanoseconds.
     The parts are UTC's, shifted by `utc_offset_hours`, or the local time of an IANA `timezone`
-    (`Europe/Berlin`), daylight saving included."""
+    (`Europe/Berlin`), daylight saving included, or of each row's own zone, the value of the categorical
+    feature `timezone_feature` names (a user's zone: UTC where it is missing or unseen)."""
 
     parts: tuple[str, ...] = ("hour", "day_of_week")
     utc_offset_hours: float = 0.0
     unit: Literal["s", "ms", "us", "ns"] = "s"
     timezone: str | None = None  # after the fields that were there before it, for positional arguments
+    timezone_feature: str | None = None
 
     kind: ClassVar[str] = "timestamp"
 
@@ -178,6 +180,9 @@ class Timestamp(Feature):
             if self.utc_offset_hours:
                 problems.append(f"{path}: give utc_offset_hours or timezone, not both (a timezone has its "
                                 "offsets, daylight saving's too)")
+        if self.timezone_feature is not None and (self.timezone or self.utc_offset_hours):
+            problems.append(f"{path}: give timezone_feature (each row's zone) or one zone for all rows (timezone, "
+                            "utc_offset_hours), not both")
         return problems
 
 
@@ -469,6 +474,8 @@ class FeatureSpec:
                     problems.append(f"features[{i}].items: {f.items!r} must name a categorical item feature "
                                     f"with a vocabulary (the ids the history lists){what}"
                                     + _did_you_mean(f.items, fits))
+            if isinstance(f, Timestamp) and isinstance(f.timezone_feature, str):
+                problems += self._zone_problems_of(f, f"features[{i}].timezone_feature")
         for group, members in self.embedding_groups().items():
             if group in seen and group not in {m.name for m in members}:
                 problems.append(f"shared_embedding {group!r}: names a feature that is not in the group")
@@ -480,6 +487,23 @@ class FeatureSpec:
                 if any(isinstance(m, Categorical) and m.hash_buckets for m in members):
                     problems.append(f"shared_embedding {group!r}: hashed features cannot share a table")
         return problems
+
+    def _zone_problems_of(self, f: Timestamp, path: str) -> list[str]:
+        """What is wrong with the feature a timestamp reads each row's time zone from: it must be a
+        categorical of text with a vocabulary (the zones the graph holds offsets for), of the timestamp's
+        role (a tower that reads one reads both)."""
+        zone = next((g for g in self.features if g.name == f.timezone_feature), None)
+        if isinstance(zone, Categorical) and zone.dtype == "string" and not zone.hash_buckets and zone.role == f.role:
+            return []
+        fits = [g.name for g in self.features if isinstance(g, Categorical) and g.dtype == "string"
+                and not g.hash_buckets and g.role == f.role]
+        what = ("" if zone is None else f"; {zone.name!r} is a {zone.kind} feature"
+                + (" of integer ids" if getattr(zone, "dtype", "") == "int" else "")
+                + (" with hash buckets" if getattr(zone, "hash_buckets", None) else "")
+                + f" of role {zone.role!r}")
+        return [f"{path}: {f.timezone_feature!r} must name a categorical feature of text with a vocabulary and "
+                f"role {f.role!r}, whose values are IANA time zones ('Europe/Berlin'){what}"
+                + _did_you_mean(f.timezone_feature, fits)]
 
     def describe(self) -> str:
         """A table of the features: role, kind, serving input and encoding (fitted sizes not known yet)."""
@@ -527,6 +551,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
                 enc += f" at UTC{f.utc_offset_hours:+g}h"
             if f.timezone:
                 enc += f" in {f.timezone} time"
+            if f.timezone_feature:
+                enc += f" in each row's zone ({f.timezone_feature!r})"
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
         if f.shared_embedding:
             enc += f"; shares table {f.shared_embedding!r}"

@@ -215,6 +215,15 @@ def _user_with_every_item(env: dict) -> None:
         ctr.data.add_negatives(pd.concat([frame, every]), env["spec"])
 
 
+def _not_a_zone(env: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.Categorical("tz"), ctr.Timestamp("timestamp", timezone_feature="tz")],
+                           label=env["spec"].label)
+    rows = env["frame"].head(200).assign(tz=["europe/berlin", "Asia/Tokyo"] * 100)
+    with pytest.raises(DataError, match=r"feature 'timestamp' reads each row's time zone from 'tz' \(column 'tz'\), "
+                                        r".* 'europe/berlin' \(did you mean 'Europe/Berlin'\?\)"):
+        ctr.LogisticRegression(spec).fit(rows, verbose=0)
+
+
 def _binary_catalogue_ids(env: dict) -> None:
     frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
     binary = frame.assign(item_id=[bytes([0xFF, i % 256, i // 256]) for i in frame["item_id"]])
@@ -644,6 +653,12 @@ CATALOGUE: list[Case] = [
          "SpecError naming the rule and a name to use, e.g. `zip_code` with `column: zip code`",
          _spec_error(_spec({"name": "zip code", "kind": "categorical"}),
                      "name the feature e.g. 'zip_code' and set column: 'zip code'")),
+    Case("spec", "a timestamp's `timezone_feature` naming no categorical feature of text of its role (or beside "
+         "`timezone`)", "SpecError naming the field, what it must name, what it names and the nearest that fits",
+         _spec_error(_spec({"name": "tz", "kind": "numeric"}, {"name": "t", "kind": "timestamp",
+                                                                "timezone_feature": "tz"}),
+                     "features[1].timezone_feature: 'tz' must name a categorical feature of text",
+                     "'tz' is a numeric feature of role 'context'")),
     Case("spec", "drafting a spec (`draft_spec`, `ctr draft-spec`) with a rating label and no threshold",
          "ArgumentError naming the label, the values it holds and `threshold=` (`--label-threshold`)",
          _draft_without_threshold),
@@ -699,6 +714,9 @@ CATALOGUE: list[Case] = [
          "DataError naming the feature and suggesting `dtype: string`",
          _fit_error(lambda f: f.assign(item_id=pd.Series([2**70] * len(f), dtype=object, index=f.index)), DataError,
                     "feature 'item_id'", "must fit in a signed 64-bit integer", "dtype: string")),
+    Case("data", "a `timezone_feature` column holding values that are no IANA time zones (`europe/berlin`)",
+         "DataError when the preprocessing is fitted, naming the timestamp, the column and each value, with the "
+         "spelling it may mean (a missing zone reads UTC)", _not_a_zone),
     Case("data", "binary ids (bytes that are no UTF-8) as a recommender's user or item ids, or as the item column "
          "`add_history` joins", "DataError naming the column and an id: a catalogue gives ids back as text, and a "
          "history is text (`frame[col].map(bytes.hex)` writes them so); a click model's features read binary ids as "

@@ -151,6 +151,31 @@ def test_binary_ids_stay_distinct_and_are_served_as_their_bytes_in_a_fresh_proce
     np.testing.assert_allclose([p["probability"] for p in answer["predictions"]], expected, atol=1e-5)
 
 
+def test_each_rows_time_zone_is_served_in_a_fresh_process_with_the_offsets_it_was_trained_with(tmp_path,
+                                                                                               serve_fresh):
+    """A timestamp read in each row's zone: the export holds the offsets of the zones the data held (kept
+    in its preprocessing state, so a reloaded model uses the same); a missing or unseen zone reads UTC."""
+    spec = ctr.FeatureSpec([ctr.Categorical("tz"), ctr.Timestamp("ts", parts=["hour"], timezone_feature="tz")],
+                           label=ctr.Label("clicked"))
+    rng = np.random.default_rng(0)
+    ts = rng.integers(1_600_000_000, 1_700_000_000, 2000)
+    tz = np.array(["Asia/Kolkata", "America/Los_Angeles"])[rng.integers(0, 2, 2000)]
+    local = [pd.Timestamp(t, unit="s", tz="UTC").tz_convert(z).hour for t, z in zip(ts, tz, strict=True)]
+    rows = pd.DataFrame({"ts": ts, "tz": tz, "clicked": (np.array(local) >= 12).astype(int)})
+    model = ctr.FM(spec, embedding_dim=4, learning_rate=0.05, seed=0)
+    model.fit(rows, epochs=5, verbose=0)
+    assert model.evaluate(rows)["auc"] > 0.9  # the local hour, which neither UTC's nor one zone's gives
+    path = model.export(tmp_path / "local")
+    test = rows.head(8).assign(tz=["Asia/Kolkata", "America/Los_Angeles", "", "Europe/Oslo"] * 2)
+    served = serve_fresh({"fm": {"path": str(path), "inputs": {"ts": test["ts"].tolist(), "tz": test["tz"].tolist()}}},
+                         tmp_path)
+    expected = model.predict(test)
+    np.testing.assert_allclose(np.ravel(served["fm"]), expected, atol=1e-5)
+    reloaded = ctr.load_model(path)
+    assert reloaded.preprocessor_.state["zones"] == model.preprocessor_.state["zones"]
+    np.testing.assert_allclose(reloaded.predict(test), expected, atol=1e-6)
+
+
 def test_a_timestamp_counted_in_milliseconds_is_served_so_in_a_fresh_process(tmp_path, serve_fresh):
     """A log's epoch milliseconds go in as they are: the graph counts them by the spec's unit (and finds
     their local time in its time zone, summer time's offsets among its constants)."""

@@ -143,6 +143,33 @@ def test_a_time_zones_calendar_parts_are_its_local_times_summer_time_included(zo
     assert encode(pd.DataFrame({"ts": when}))["ts"].tolist() == expected.tolist()  # the datetimes themselves
 
 
+def test_each_rows_calendar_parts_are_its_own_zones_local_times():
+    """A timestamp read in each row's zone (`timezone_feature`) gives the parts pandas' tz_convert gives in
+    that zone; a missing zone, or one the data did not hold, reads UTC. A value that is no IANA zone is
+    named when the preprocessing is fitted, with the spelling it may mean."""
+    zones = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
+    spec = ctr.FeatureSpec([ctr.Categorical("tz"), ctr.Timestamp("ts", parts=("hour", "day_of_week", "month"),
+                                                                 timezone_feature="tz")])
+    rng = np.random.default_rng(3)
+    seconds = rng.integers(0, 4_102_444_800, 3000)
+    rows = pd.DataFrame({"ts": seconds, "tz": [zones[i % 4] for i in range(3000)]})
+    pre, encode = _fit(spec, rows)
+    assert pre.state["zones"]["ts"]["names"] == sorted(zones)  # ties in count: by name
+    served = rows.assign(tz=[*zones, None, "Asia/Tokyo"] * 500)
+    got = encode(served)["ts"]
+    for zone in [*zones, None, "Asia/Tokyo"]:
+        mask = (served["tz"] == zone).to_numpy() if zone else served["tz"].isna().to_numpy()
+        when = pd.to_datetime(seconds[mask], unit="s", utc=True)
+        when = when.tz_convert(zone) if zone in zones else when  # missing, or unseen in training: UTC
+        np.testing.assert_array_equal(got[mask], np.stack([when.hour, when.day_of_week, when.month - 1], 1) + 1,
+                                      err_msg=str(zone))
+    with pytest.raises(ctr.DataError, match=r"feature 'ts' reads each row's time zone from 'tz' \(column 'tz'\), "
+                                            r"whose values must be IANA time zones .* it holds 2 that are not: "
+                                            r"'Mars'; 'europe/berlin' \(did you mean 'Europe/Berlin'\?\)\. Correct "
+                                            r"them, or make them missing \(read as UTC\)"):
+        _fit(spec, rows.assign(tz=["europe/berlin", "Mars", *zones[1:]] * 600))
+
+
 @pytest.mark.parametrize("unit", ["ms", "us", "ns"])
 def test_epoch_times_in_a_finer_unit_give_the_calendar_parts_of_their_seconds(unit):
     per = {"ms": 10**3, "us": 10**6, "ns": 10**9}[unit]

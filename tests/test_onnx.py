@@ -22,8 +22,13 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     raw_spec["features"].append({"name": "history", "kind": "history", "items": "item_id", "max_length": 10,
                                  "pooling": "attention"})
     # Local time with summer time: the offset in force is found by comparisons in onnxruntime too.
-    next(f for f in raw_spec["features"] if f["kind"] == "timestamp")["timezone"] = "America/New_York"
+    stamp = next(f for f in raw_spec["features"] if f["kind"] == "timestamp")
+    stamp["timezone"] = "America/New_York"
+    # And each row's own zone: a lookup and the comparisons with that zone's changes.
+    raw_spec["features"] += [{"name": "tz", "role": stamp.get("role", "context")}, {
+        **stamp, "name": "local", "column": "timestamp", "timezone": None, "timezone_feature": "tz"}]
     data = ctr.data.add_history(frame.head(3000), max_length=10)
+    data["tz"] = np.array(["Asia/Kathmandu", "Europe/Berlin", "Australia/Lord_Howe"])[np.arange(3000) % 3]
     data.loc[data.index[:300:3], "title"] = "千と千尋の神隠し"  # each character a word
     data.loc[data.index[1:300:3], "title"] = "東京物語、完全版"
     model = ctr.DeepFM(ctr.FeatureSpec.from_dict(raw_spec), embedding_dim=8, hidden_units=(16,), batch_size=256)
@@ -32,7 +37,8 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     rows = data.tail(50).copy().reset_index(drop=True)
     rows.loc[0, ["user_id", "occupation", "genres"]] = [123_456_789, "astronaut", "Western|Noir"]
     rows.loc[1, ["price", "release_year", "title"]] = [np.nan, np.inf, "Entirely, Unknown words!"]
-    rows.loc[2, ["gender", "genres", "title", "history"]] = ["", "", "", ""]
+    rows.loc[2, ["gender", "genres", "title", "history", "tz"]] = ["", "", "", "", ""]
+    rows.loc[3, "tz"] = "Asia/Tokyo"  # a zone unseen in training: UTC
     rows.loc[3, "history"] = "999999|" + rows.loc[3, "history"]  # an unknown item in the profile is skipped
     # Known words joined by punctuation, and bag values padded with spaces: the regular expressions
     # that clean them must run in onnxruntime as in TensorFlow (they did nothing when onnxruntime-

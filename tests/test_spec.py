@@ -92,6 +92,16 @@ def _with_feature(line: str) -> str:
      "'Asia/Kolkata') (did you mean 'Europe/Berlin'?)"),
     ("{name: t, kind: timestamp, timezone: Asia/Tokyo, utc_offset_hours: 9}",
      "features[3]: give utc_offset_hours or timezone, not both"),
+    ("{name: t, kind: timestamp, role: item, timezone_feature: item_idd}",
+     "features[3].timezone_feature: 'item_idd' must name a categorical feature of text with a vocabulary and role "
+     "'item', whose values are IANA time zones ('Europe/Berlin') (did you mean 'item_id'?)"),
+    ("{name: t, kind: timestamp, timezone_feature: user_id}",
+     "features[3].timezone_feature: 'user_id' must name a categorical feature of text with a vocabulary and role "
+     "'context', whose values are IANA time zones ('Europe/Berlin'); 'user_id' is a categorical feature of integer "
+     "ids of role 'user'"),
+    ("{name: t, kind: timestamp, role: item, timezone: Asia/Tokyo, timezone_feature: item_id}",
+     "features[3]: give timezone_feature (each row's zone) or one zone for all rows (timezone, utc_offset_hours), "
+     "not both"),
     ("{name: h, kind: history, items: item_id, role: item}", "features[3].role: a history describes the user"),
     ("{name: x, dtype: no}", "features[3].dtype: False is not one of 'string', 'int' (YAML reads an unquoted yes, no, "
                              "on, off, true or false as a boolean: quote the word, e.g. 'no')"),
