@@ -148,7 +148,7 @@ class Timestamp(Feature):
     what the epoch numbers count (and what serving sends): seconds, or milli-, micro- or nanoseconds.
     The parts are UTC's, shifted by `utc_offset_hours`, or the local time of an IANA `timezone`
     (`Europe/Berlin`), daylight saving included, or of each row's own zone, the value of the categorical
-    feature `timezone_feature` names (a user's zone: UTC where it is missing or unseen)."""
+    feature `timezone_feature` names (a user's zone; UTC where it is missing or unseen)."""
 
     parts: tuple[str, ...] = ("hour", "day_of_week")
     utc_offset_hours: float = 0.0
@@ -494,20 +494,23 @@ class FeatureSpec:
 
     def _zone_problems_of(self, f: Timestamp, path: str) -> list[str]:
         """What is wrong with the feature a timestamp reads each row's time zone from: it must be a
-        categorical of text with a vocabulary (the zones the graph holds offsets for), of the timestamp's
-        role (a tower that reads one reads both)."""
+        categorical of text with a vocabulary (the zones the graph holds offsets for), on the timestamp's
+        side: both items', or both of the query (user or context), as a recommender's towers read them."""
+        def fits(g: Any) -> bool:
+            return (isinstance(g, Categorical) and g.dtype == "string" and not g.hash_buckets
+                    and (g.role == "item") == (f.role == "item"))
+
         zone = next((g for g in self.features if g.name == f.timezone_feature), None)
-        if isinstance(zone, Categorical) and zone.dtype == "string" and not zone.hash_buckets and zone.role == f.role:
+        if fits(zone):
             return []
-        fits = [g.name for g in self.features if isinstance(g, Categorical) and g.dtype == "string"
-                and not g.hash_buckets and g.role == f.role]
+        side = "'item'" if f.role == "item" else "'user' or 'context'"
         what = ("" if zone is None else f"; {zone.name!r} is a {zone.kind} feature"
                 + (" of integer ids" if getattr(zone, "dtype", "") == "int" else "")
                 + (" with hash buckets" if getattr(zone, "hash_buckets", None) else "")
                 + f" of role {zone.role!r}")
         return [f"{path}: {f.timezone_feature!r} must name a categorical feature of text with a vocabulary and "
-                f"role {f.role!r}, whose values are IANA time zones ('Europe/Berlin'){what}"
-                + _did_you_mean(f.timezone_feature, fits)]
+                f"role {side}, whose values are IANA time zones ('Europe/Berlin'){what}"
+                + _did_you_mean(f.timezone_feature, [g.name for g in self.features if fits(g)])]
 
     def describe(self) -> str:
         """A table of the features: role, kind, serving input and encoding (fitted sizes not known yet)."""

@@ -653,8 +653,9 @@ CATALOGUE: list[Case] = [
          "SpecError naming the rule and a name to use, e.g. `zip_code` with `column: zip code`",
          _spec_error(_spec({"name": "zip code", "kind": "categorical"}),
                      "name the feature e.g. 'zip_code' and set column: 'zip code'")),
-    Case("spec", "a timestamp's `timezone_feature` naming no categorical feature of text of its role (or beside "
-         "`timezone`)", "SpecError naming the field, what it must name, what it names and the nearest that fits",
+    Case("spec", "a timestamp's `timezone_feature` naming no categorical feature of text on its side (item, or user "
+         "and context) or beside `timezone`",
+         "SpecError naming the field, what it must name, what it names and the nearest that fits",
          _spec_error(_spec({"name": "tz", "kind": "numeric"}, {"name": "t", "kind": "timestamp",
                                                                 "timezone_feature": "tz"}),
                      "features[1].timezone_feature: 'tz' must name a categorical feature of text",

@@ -155,8 +155,8 @@ def test_each_rows_time_zone_is_served_in_a_fresh_process_with_the_offsets_it_wa
                                                                                                serve_fresh):
     """A timestamp read in each row's zone: the export holds the offsets of the zones the data held (kept
     in its preprocessing state, so a reloaded model uses the same); a missing or unseen zone reads UTC."""
-    spec = ctr.FeatureSpec([ctr.Categorical("tz"), ctr.Timestamp("ts", parts=["hour"], timezone_feature="tz")],
-                           label=ctr.Label("clicked"))
+    spec = ctr.FeatureSpec([ctr.Categorical("tz", role="user"),  # a user's zone; the time is the event's (context)
+                            ctr.Timestamp("ts", parts=["hour"], timezone_feature="tz")], label=ctr.Label("clicked"))
     rng = np.random.default_rng(0)
     ts = rng.integers(1_600_000_000, 1_700_000_000, 2000)
     tz = np.array(["Asia/Kolkata", "America/Los_Angeles"])[rng.integers(0, 2, 2000)]

@@ -97,8 +97,8 @@ def _with_feature(line: str) -> str:
      "'item', whose values are IANA time zones ('Europe/Berlin') (did you mean 'item_id'?)"),
     ("{name: t, kind: timestamp, timezone_feature: user_id}",
      "features[3].timezone_feature: 'user_id' must name a categorical feature of text with a vocabulary and role "
-     "'context', whose values are IANA time zones ('Europe/Berlin'); 'user_id' is a categorical feature of integer "
-     "ids of role 'user'"),
+     "'user' or 'context', whose values are IANA time zones ('Europe/Berlin'); 'user_id' is a categorical feature of "
+     "integer ids of role 'user'"),
     ("{name: t, kind: timestamp, role: item, timezone: Asia/Tokyo, timezone_feature: item_id}",
      "features[3]: give timezone_feature (each row's zone) or one zone for all rows (timezone, utc_offset_hours), "
      "not both"),
