@@ -154,12 +154,34 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     item_name = next((f.name for f in features if f.role == "item" and f.source == item), None)
     features = [dataclasses.replace(f, items=item_name) if isinstance(f, History) and item_name else f
                 for f in features]  # the item feature's name, which another column may have taken first
+    features = _in_row_zones(features, reasons, frame)
     if not features:
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
     spec_name = name or (name_of(source) if source else "drafted")
     spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
     return SpecDraft(spec, reasons, skipped, len(frame), source, more)
+
+
+def _in_row_zones(features: list[Feature], reasons: dict[str, str], frame: pd.DataFrame) -> list[Feature]:
+    """Each timestamp without a zone of its own read in each row's zone, when a categorical on its side (item,
+    or user and context) holds IANA zone names only (a user's `tz`); its reason says so."""
+    zones = [f for f in features if isinstance(f, Categorical) and f.dtype == "string" and not f.hash_buckets
+             and _zone_names(frame[f.source])]
+    out = []
+    for f in features:
+        zone = next((z for z in zones if (z.role == "item") == (f.role == "item")), None)
+        if isinstance(f, Timestamp) and zone and not f.timezone and not f.utc_offset_hours:
+            f = dataclasses.replace(f, timezone_feature=zone.name)
+            reasons[f.name] += f"; read in each row's time zone, as named in {zone.name!r} (IANA zone names)"
+        out.append(f)
+    return out
+
+
+def _zone_names(column: pd.Series) -> bool:
+    """Whether the column's present values are IANA time zone names (`Europe/Berlin`), a few at least."""
+    distinct = set(column.dropna().unique()[:10_000].tolist()) - {""}
+    return bool(distinct) and distinct <= time_zones() and any("/" in z for z in distinct)
 
 
 def name_of(path: str | Path) -> str:

@@ -114,7 +114,12 @@ def test_datetimes_with_a_time_zone_are_drafted_in_their_local_time():
                            # As text: one offset is the feature's; several (summer time) are pointed out.
                            india=moments.dt.tz_convert("Asia/Kolkata").dt.strftime("%Y-%m-%dT%H:%M:%S+05:30"),
                            berlin_text=moments.dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m-%d %H:%M:%S%z"))
+    log["tz"] = np.array(["Asia/Tokyo", "America/Chicago", "Europe/Oslo"])[log["user id"] % 3]  # each user's zone
     draft = ctr.draft_spec(log, user="user id")
+    # A time with no zone of its own is read in each row's: the user's, a column of IANA zone names.
+    assert (draft.spec["tz"].role, draft.spec["utc"].timezone_feature) == ("user", "tz")
+    assert draft.reasons["utc"].endswith("; read in each row's time zone, as named in 'tz' (IANA zone names)")
+    assert [draft.spec[n].timezone_feature for n in ("berlin", "fixed", "india")] == [None, None, None]
     assert (draft.spec["berlin"].timezone, draft.spec["berlin"].utc_offset_hours) == ("Europe/Berlin", 0)
     assert draft.reasons["berlin"].startswith("datetimes in Europe/Berlin time from 2024-03-20")
     assert (draft.spec["utc"].timezone, draft.spec["utc"].utc_offset_hours) == (None, 0)
@@ -122,7 +127,8 @@ def test_datetimes_with_a_time_zone_are_drafted_in_their_local_time():
     assert (draft.spec["india"].utc_offset_hours, draft.spec["berlin_text"].utc_offset_hours) == (5.5, 0)
     assert draft.reasons["berlin_text"].endswith("written at several offsets from UTC (+1h, +2h), as a zone's summer "
                                                  "and winter times are: set timezone (e.g. Europe/Berlin) for their "
-                                                 "local calendar parts")
+                                                 "local calendar parts; read in each row's time zone, as named in "
+                                                 "'tz' (IANA zone names)")
     ctr.LogisticRegression(draft.spec).fit(log, epochs=1, verbose=0)
 
 
