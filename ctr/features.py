@@ -48,6 +48,7 @@ from .spec import (
     raw_dtype,
     time_zones,
     zone_offsets,
+    zone_spelled,
 )
 
 # int64 inputs (integer ids, timestamps) cannot hold NaN; this value stands for "missing".
@@ -259,7 +260,11 @@ class Preprocessor:
         names = tables[source.shared_embedding or source.name]["vocabulary"]
         bad = [name for name in names if name not in time_zones()]
         if bad:
-            hints = "; ".join(f"{readable(name)!r}{_zone_hint(name)}" for name in bad[:5])
+            def hint(name: str) -> str:
+                spelled = zone_spelled(name)
+                return f"{readable(name)!r}" + (f" (did you mean {spelled!r}?)" if spelled else "")
+
+            hints = "; ".join(hint(name) for name in bad[:5])
             raise DataError(f"feature {f.name!r} reads each row's time zone from {source.name!r} (column "
                             f"{source.source!r}), whose values must be IANA time zones such as 'Europe/Berlin' or "
                             f"'America/New_York'; it holds {len(bad)} that are not: {hints}. Correct them, or make "
@@ -318,7 +323,7 @@ class Preprocessor:
             return FeatureEncoder(self.spec.to_dict(), state)
         wanted = set(names)
         # A history needs its item feature in the spec (and its table), though only `names` are encoded;
-        # a timestamp read in each row's zone, its zone's feature (of its role, so in `names` as well).
+        # a timestamp read in each row's zone, its zone's feature (on its side, so in `names` as well).
         needed = wanted | {f.items for f in self.spec.features if isinstance(f, History) and f.name in wanted} | {
             f.timezone_feature for f in self.spec.features
             if isinstance(f, Timestamp) and f.timezone_feature and f.name in wanted}
@@ -668,11 +673,6 @@ def _hashed(feature: Feature) -> bool:
 def _max_tokens(members: list[Feature]) -> int | None:
     caps = [m.max_tokens for m in members if getattr(m, "max_tokens", None) is not None]
     return max(caps) if caps else None
-
-
-def _zone_hint(name: str) -> str:
-    same = [zone for zone in time_zones() if zone.lower() == name.strip().lower()]
-    return f" (did you mean {same[0]!r}?)" if same else ""
 
 
 def token_text(value: Any) -> str:

@@ -192,10 +192,15 @@ def _zone_problems(name: str, path: str) -> list[str]:
     zones = time_zones()
     if name in zones:
         return []
-    same = [zone for zone in zones if zone.lower() == name.strip().lower()]
-    hint = f" (did you mean {same[0]!r}?)" if same else _did_you_mean(name, sorted(zones))
+    same = zone_spelled(name)
+    hint = f" (did you mean {same!r}?)" if same else _did_you_mean(name, sorted(zones))
     return [f"{path}: {name!r} is no IANA time zone (such as 'Europe/Berlin', 'America/New_York' or "
             f"'Asia/Kolkata'){hint}"]
+
+
+def zone_spelled(name: str) -> str | None:
+    """The IANA zone `name` spells in other letter case or with white space around it ('europe/berlin')."""
+    return next((zone for zone in sorted(time_zones()) if zone.lower() == name.strip().lower()), None)
 
 
 @functools.cache

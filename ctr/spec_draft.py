@@ -179,7 +179,8 @@ def _in_row_zones(features: list[Feature], reasons: dict[str, str], frame: pd.Da
 
 
 def _zone_names(column: pd.Series) -> bool:
-    """Whether the column's present values are IANA time zone names (`Europe/Berlin`), a few at least."""
+    """Whether the column's present values are IANA time zone names, one at least an area's city
+    (`Europe/Berlin`: a column of 'UTC' alone says nothing of where its rows are)."""
     distinct = set(column.dropna().unique()[:10_000].tolist()) - {""}
     return bool(distinct) and distinct <= time_zones() and any("/" in z for z in distinct)
 
