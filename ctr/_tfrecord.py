@@ -6,6 +6,7 @@ zlib-compressed (`.zz`, `.zlib`) or not."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -72,12 +73,17 @@ def _batches(file: Path, rows: int) -> Iterator[tf.Tensor]:
                         f"{size - read} bytes after its last whole record, at byte {read})")
 
 
-def _unreadable(file: Path, err: Exception) -> DataError:
-    """What TensorFlow found wrong in a file, without the names of its graph's internals."""
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*$", "", first_line(err))
-    text = text.replace("' failed with ", ": ")
-    damage = "cut short or damaged: " if isinstance(err, tf.errors.DataLossError) else ""
-    return DataError(f"{file}: not readable as TFRecords of tf.train.Example ({damage}{text.strip()})")
+@contextlib.contextmanager
+def _reading(file: Path) -> Iterator[None]:
+    """What TensorFlow finds wrong in the file read within, as a DataError without the names of its
+    graph's internals."""
+    try:
+        yield
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+        text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*$", "", first_line(err))
+        text = text.replace("' failed with ", ": ")
+        damage = "cut short or damaged: " if isinstance(err, tf.errors.DataLossError) else ""
+        raise DataError(f"{file}: not readable as TFRecords of tf.train.Example ({damage}{text.strip()})") from None
 
 
 def tfrecord_schema(files: Sequence[Path], whole: bool = False) -> dict[str, str]:
@@ -88,7 +94,7 @@ def tfrecord_schema(files: Sequence[Path], whole: bool = False) -> dict[str, str
     seen = 0
     limit = float("inf") if whole else SCHEMA_RECORDS
     for file in files:
-        try:
+        with _reading(file):
             # In batches: TensorFlow's iterator takes 100 us a step, one record or a thousand.
             head = _records(file) if whole else _records(file).take(SCHEMA_RECORDS - seen)
             batches = head.batch(1024).as_numpy_iterator()
@@ -105,8 +111,6 @@ def tfrecord_schema(files: Sequence[Path], whole: bool = False) -> dict[str, str
                         raise DataError(f"{file}: feature {key!r} holds {_KIND_NAMES[kind]} in record {i} but "
                                         f"{_KIND_NAMES[kinds[key]]} in an earlier one; a column has one type")
                 seen += 1
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
-            raise _unreadable(file, err) from None
         if seen >= limit:
             break
     return dict(sorted(kinds.items()))  # in one order: a record's own is its map's, which differs by process
@@ -118,14 +122,12 @@ def tfrecord_chunks(files: Sequence[Path], kinds: dict[str, str], columns: Seque
     features = {c: tf.io.VarLenFeature(_KINDS[kinds[c]]) for c in columns}
     empty = True
     for file in files:
-        try:
+        with _reading(file):
             for batch in _batches(file, chunk_rows):
                 parsed = tf.io.parse_example(batch, features)
                 rows = int(batch.shape[0])
                 empty = False
                 yield pd.DataFrame({c: _column(parsed[c], rows) for c in columns}, index=pd.RangeIndex(rows))
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
-            raise _unreadable(file, err) from None
     if empty:
         yield pd.DataFrame(columns=list(columns))
 
@@ -134,10 +136,8 @@ def tfrecord_rows(files: Sequence[Path]) -> int:
     """The number of records in the files, counted by reading them through."""
     total = 0
     for file in files:
-        try:
+        with _reading(file):
             total += sum(int(batch.shape[0]) for batch in _batches(file, 1 << 16))
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
-            raise _unreadable(file, err) from None
     return total
 
 

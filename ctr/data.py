@@ -302,15 +302,14 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             array = file.read(1024).lstrip()[:1] == "["
             file.seek(0)
             read = 0
-            if not array:
-                read = yield from _arrow_json_lines(path, chunk_rows)
-                if read is None:
-                    return
             if array:
                 rows = json.load(file)
                 batches = ((f"rows {start + 1} to {min(start + chunk_rows, len(rows))}", rows[start:start + chunk_rows])
                            for start in range(0, len(rows), chunk_rows))
             else:
+                read = yield from _arrow_json_lines(path, chunk_rows)
+                if read is None:
+                    return
                 batches = _json_lines(path, file, chunk_rows, skip=read)
             empty = not read
             for where, batch in batches:
@@ -371,11 +370,12 @@ def _arrow_json_lines(path: Path, chunk_rows: int) -> Generator[pd.DataFrame, No
     options = pj.ReadOptions(block_size=_JSON_BLOCK)
     given, pending, held = 0, [], 0
     try:
-        with opener(path)(path, "rb") as file:
-            written = _dates_as_text(pj.open_json(file, read_options=options).schema)
-        with opener(path)(path, "rb") as file:
-            # As text what Arrow's reader takes for timestamps (ISO dates); the first block is read twice.
-            reader = pj.open_json(file, read_options=options, parse_options=pj.ParseOptions(explicit_schema=written))
+        with contextlib.ExitStack() as files:
+            reader = pj.open_json(files.enter_context(opener(path)(path, "rb")), read_options=options)
+            written = _dates_as_text(reader.schema)
+            if written != reader.schema:  # ISO dates Arrow's reader took for timestamps: read again, as text
+                reader = pj.open_json(files.enter_context(opener(path)(path, "rb")), read_options=options,
+                                      parse_options=pj.ParseOptions(explicit_schema=written))
             for batch in reader:
                 table = _readable(pa.Table.from_batches([batch]))
                 if _beyond_exact_floats(table):

@@ -687,6 +687,17 @@ def token_bytes(text: str) -> bytes:
     return text.encode("utf-8", errors="surrogateescape")
 
 
+def binary_token(text: str) -> bool:
+    """Whether a `token_text` stands for bytes that are no UTF-8 (a binary id)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate: one byte of a binary id
+        return True
+    return False
+
+
 def raw_text(value: bytes) -> str | bytes:
     """A string input's bytes as text when they are UTF-8, else the bytes themselves: TensorFlow takes
     both, so a binary id is served as it was trained, where decoding it with a stand-in for each bad

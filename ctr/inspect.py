@@ -20,7 +20,7 @@ from . import data as ctr_data
 from ._args import figure_path
 from ._files import make_parent
 from .errors import ArgumentError, CtrError, NotFittedError
-from .features import MISSING_INT, missing_mask, raw_text, readable, token_bytes, token_text
+from .features import MISSING_INT, binary_token, missing_mask, raw_text, readable, token_bytes, token_text
 from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text
 
 
@@ -215,7 +215,7 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
         elif not isinstance(f, Categorical):
             vocabulary = [token_bytes(v) for v in vocabulary]
         else:  # an id's raw values are text, or bytes where they are no UTF-8
-            vocabulary = [*vocabulary, *(token_bytes(v) for v in vocabulary if not v.isascii())]
+            vocabulary = [*vocabulary, *(token_bytes(v) for v in vocabulary if binary_token(v))]
         tokens = pd.Series(tokens, dtype=tokens.dtype)  # an object dtype stays one: no copy into pandas' str
         unseen = tokens[~tokens.isin(vocabulary)]
         summary.unseen_rate = len(unseen) / len(tokens)

@@ -31,6 +31,7 @@ from . import data as ctr_data
 from ._files import file_in_the_way
 from .errors import CtrError
 from .export import ExportError, _probe_rows, load
+from .features import binary_token
 from .spec import FeatureSpec
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
             hashed.append(f"feature {f.name!r} is hashed (hash_buckets)")
         elif table.get("oov_buckets", 1) > 1:
             hashed.append(f"feature {f.name!r} spreads unseen values over several OOV buckets (oov_buckets > 1)")
-        if any(not token.isascii() and not _utf8(token) for token in table.get("vocabulary", ())):
+        if any(binary_token(token) for token in table.get("vocabulary", ())):
             binary.append(f"feature {f.name!r} has binary ids (bytes that are no UTF-8) in its vocabulary")
     if hashed:
         raise ExportError("; ".join(hashed) + ". TensorFlow picks those ids with a string hash and ONNX runtimes "
@@ -126,15 +127,6 @@ def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
         raise ExportError("; ".join(binary) + ". ONNX's string tensors hold UTF-8 text, so the ONNX file could not "
                           "be fed them; serve the SavedModel, or train on the ids written as text "
                           "(frame[column].map(bytes.hex))")
-
-
-def _utf8(token: str) -> bool:
-    """Whether a vocabulary's token is text, where a binary id's bytes stand in it as surrogates."""
-    try:
-        token.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _set_locale(graph: Any, onnx: Any) -> None:
