@@ -192,15 +192,18 @@ def _zone_problems(name: str, path: str) -> list[str]:
     zones = time_zones()
     if name in zones:
         return []
-    same = zone_spelled(name)
-    hint = f" (did you mean {same!r}?)" if same else _did_you_mean(name, sorted(zones))
+    meant = zone_spelled(name)
+    hint = f" (did you mean {meant!r}?)" if meant else ""
     return [f"{path}: {name!r} is no IANA time zone (such as 'Europe/Berlin', 'America/New_York' or "
             f"'Asia/Kolkata'){hint}"]
 
 
 def zone_spelled(name: str) -> str | None:
-    """The IANA zone `name` spells in other letter case or with white space around it ('europe/berlin')."""
-    return next((zone for zone in sorted(time_zones()) if zone.lower() == name.strip().lower()), None)
+    """The IANA zone `name` likely means: the same in other letter case or with white space around it
+    ('europe/berlin'), else the nearest spelling ('Asia/Tokio': 'Asia/Tokyo'), if any is near."""
+    zones = sorted(time_zones())
+    same = next((zone for zone in zones if zone.lower() == name.strip().lower()), None)
+    return same or next(iter(difflib.get_close_matches(name, zones, n=1)), None)
 
 
 @functools.cache

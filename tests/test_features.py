@@ -168,6 +168,8 @@ def test_each_rows_calendar_parts_are_its_own_zones_local_times():
                                             r"'Mars'; 'europe/berlin' \(did you mean 'Europe/Berlin'\?\)\. Correct "
                                             r"them, or make them missing \(read as UTC\)"):
         _fit(spec, rows.assign(tz=["europe/berlin", "Mars", *zones[1:]] * 600))
+    with pytest.raises(ctr.DataError, match=r"it holds 1 that are not: 'Asia/Tokio' \(did you mean 'Asia/Tokyo'\?\)"):
+        _fit(spec, rows.assign(tz=["Asia/Tokio", *zones[1:]] * 750))
 
 
 @pytest.mark.parametrize("unit", ["ms", "us", "ns"])
