@@ -887,8 +887,8 @@ def _parse_value(feature, text: str):
     from .spec import raw_dtype
 
     dtype = raw_dtype(feature)
-    if feature.kind == "timestamp":
-        return text  # epoch numbers or ISO 8601 text, read as a data column's are
+    if feature.kind in ("timestamp", "vector"):
+        return text  # epoch numbers or ISO 8601 text, numbers separated by commas: read as a data column's are
     try:
         return float(text) if dtype == "float32" else int(text) if dtype == "int64" else text
     except ValueError:

@@ -55,6 +55,7 @@ from .spec import (
     Numeric,
     Text,
     Timestamp,
+    Vector,
     raw_dtype,
 )
 
@@ -1015,7 +1016,89 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         return _strings(column, where, join=f.separator, ordered=isinstance(f, History))
     if isinstance(f, Text | Categorical):
         return _strings(column, where)
+    if isinstance(f, Vector):
+        return _vectors(column, where, f.dim)
     raise AssertionError(f"unhandled feature kind {f.kind}")  # pragma: no cover
+
+
+def _vectors(column: pd.Series, where: str, dim: int) -> np.ndarray:
+    """[N, dim] float32: each row's vector, given as a list or array of numbers (Parquet's and Arrow's
+    lists, JSON's arrays) or as text of numbers ('[0.1, -0.3]', '0.1 -0.3': a CSV cell); NaN rows where
+    there is none (a null, an empty list or text)."""
+    values = column.to_numpy(dtype=object) if column.dtype == object else None
+    if values is None:
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            if dim == 1 or column.isna().all():  # one number a row; nothing but nulls (an absent feature filled in)
+                numbers = _numbers(column, where) if dim == 1 else np.full(len(column), np.nan)
+                return np.repeat(numbers[:, None], dim, axis=1).astype(np.float32)
+            first = column.dropna().iloc[0].item()
+            raise DataError(f"{where}: expected a list of {dim} numbers per row (an embedding), found single "
+                            f"{column.dtype} values such as {first!r}; give each row its vector, or declare the "
+                            "column kind: numeric")
+        values = column.astype(object).to_numpy()
+    if len(values) and all(type(v) is np.ndarray and v.shape == (dim,) and v.dtype.kind in "fi" for v in values):
+        return np.stack(values).astype(np.float32)  # Parquet's and Arrow's lists: no row to look at
+    out = np.full((len(values), dim), np.nan, np.float32)
+    wrong: list[tuple[int, int]] = []  # (row, length) of vectors of another length
+    for i, v in enumerate(values):
+        if isinstance(v, str | bytes):
+            v = _vector_text(v, where)
+        elif not isinstance(v, LIST_TYPES):
+            if v is None or v is pd.NA or (isinstance(v, float | np.floating) and np.isnan(v)):
+                continue
+            raise DataError(f"{where}: expected a list of {dim} numbers per row (an embedding), found a "
+                            f"{type(v).__name__} ({v!r}) in row {i}")
+        if isinstance(v, set | frozenset):
+            raise DataError(f"{where}: a vector's components have an order, but row {i} holds a {type(v).__name__}; "
+                            "give a list")
+        if len(v) == 0:
+            continue  # no vector: missing
+        if len(v) != dim:
+            wrong.append((i, len(v)))
+            continue
+        try:
+            out[i] = np.asarray([np.nan if c is None else c for c in v], dtype=np.float64)
+        except (TypeError, ValueError):
+            bad = next(c for c in v if not _is_number(c))
+            raise DataError(f"{where}: expected numbers in each row's vector, found {bad!r} in row {i}") from None
+    if wrong:
+        lengths = sorted({n for _, n in wrong})
+        raise DataError(f"{where}: every vector must hold dim={dim} numbers (the spec's), but {len(wrong)} rows "
+                        f"hold {', '.join(map(str, lengths[:5]))} (the first is row {wrong[0][0]}); give vectors of "
+                        "one length, or set dim to theirs before training")
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, str | bytes)
+
+
+def _vector_text(text: str | bytes, where: str) -> list[float]:
+    """A vector written as text: numbers separated by commas, semicolons or spaces, in brackets or not."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="backslashreplace")
+    inner = text.strip().removeprefix("[").removesuffix("]").strip()
+    if not inner:
+        return []
+    parts = [p for p in re.split(r"[,;\s]+", inner) if p]
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        bad = next(p for p in parts if not _is_float_text(p))
+        raise DataError(f"{where}: expected a vector of numbers such as '[0.12, -0.5, 0.3]', found {bad!r} in "
+                        f"{text[:60]!r}") from None
+
+
+def _is_float_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _numpy_kind(column: pd.Series, kinds: str) -> bool:

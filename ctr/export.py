@@ -145,7 +145,11 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
             group = items.shared_embedding or items.name
         table = state["tables"].get(group, {})
         vocab = table.get("vocabulary") or ["a", "b"]
-        if dtype == "float32":
+        if f.kind == "vector":  # around its mean, with a component of NaN, one of inf, and no vector at all
+            stats = state["numeric"][f.name]
+            values = list(np.asarray(stats["mean"]) + rng.normal(size=(n, f.dim)) * 2)
+            values[0][0], values[1][-1], values[2] = np.nan, np.inf, None
+        elif dtype == "float32":
             stats = state["numeric"][f.name]
             centre = stats.get("mean", 0.0) if "mean" in stats else float(np.median(stats["boundaries"] or [0.0]))
             values = list(centre + rng.normal(size=n) * 2)

@@ -14,6 +14,7 @@ Encoded layout, per feature kind (index 0 always means "missing" or "padding"):
   text               int64 [B, L]   word ids, padded with 0
   numeric            float32 [B, 2] (standardised value or 0 when missing, missing indicator)
   numeric quantile   int64 [B]      0 missing, 1..buckets
+  vector             float32 [B, d + 1] (standardised components, or 0 when missing, missing indicator)
   timestamp          int64 [B, P]   one column per calendar part, 0 missing, then part value + 1
   history            int64 [B, H]   item-id indices (the item feature's vocabulary), padded with 0
 A categorical with `id_dropout` maps unseen values to 0 (missing) rather than to an OOV bucket.
@@ -45,6 +46,7 @@ from .spec import (
     Numeric,
     Text,
     Timestamp,
+    Vector,
     raw_dtype,
     time_zones,
     zone_offsets,
@@ -62,8 +64,18 @@ SERVING_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
 def raw_signature(spec: FeatureSpec, names: Iterable[str] | None = None) -> dict[str, tf.TensorSpec]:
     """One typed, batched input per feature (or per feature in `names`): a serving signature."""
     wanted = None if names is None else set(names)
-    return {f.name: tf.TensorSpec([None], SERVING_DTYPES[raw_dtype(f)], name=f.name)
+    return {f.name: tf.TensorSpec(raw_shape(f), SERVING_DTYPES[raw_dtype(f)], name=f.name)
             for f in spec.features if wanted is None or f.name in wanted}
+
+
+def raw_shape(feature: Feature) -> list[int | None]:
+    """The shape of a feature's raw serving input: one value per row, or a vector's `dim` numbers per row."""
+    return [None, feature.dim] if isinstance(feature, Vector) else [None]
+
+
+def empty_raw(signature: Mapping[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
+    """An input of no rows for each of a signature's: what a network's variables or an encoding's keys are made from."""
+    return {name: tf.zeros([0, *spec.shape[1:]], spec.dtype) for name, spec in signature.items()}
 
 
 def raw_tensors(raw: Mapping[str, np.ndarray], spec: FeatureSpec) -> dict[str, tf.Tensor]:
@@ -106,12 +118,13 @@ def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
 
 def missing_mask(values: np.ndarray) -> np.ndarray:
     """Which of a feature's canonical raw values (`data.raw_features`) are missing: '', MISSING_INT, NaN
-    or ±inf, as the encoder reads them."""
+    or ±inf (in any of a vector's components), as the encoder reads them."""
     if values.dtype == object:
         return values == ""
     if values.dtype == np.int64:
         return values == MISSING_INT
-    return ~np.isfinite(values)
+    finite = np.isfinite(values)
+    return ~finite.all(axis=1) if values.ndim == 2 else ~finite
 
 
 def _id_strings(values: tf.Tensor, feature: Categorical) -> tf.Tensor:
@@ -196,6 +209,34 @@ class _Moments:
         return moments
 
 
+class _VectorMoments:
+    """Count, mean and variance of each component over the rows whose vector is whole (all finite)."""
+
+    def __init__(self, dim: int) -> None:
+        self.n, self.mean, self.m2 = 0, np.zeros(dim), np.zeros(dim)
+
+    def add(self, values: np.ndarray) -> None:
+        x = values.astype(np.float64)
+        x = x[np.isfinite(x).all(axis=1)]
+        if not len(x):
+            return
+        n, mean = len(x), x.mean(axis=0)
+        m2 = ((x - mean) ** 2).sum(axis=0)
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * n / total
+        self.m2 = self.m2 + m2 + delta**2 * self.n * n / total
+        self.n = total
+
+    def state(self, feature: Vector) -> dict[str, Any]:
+        if self.n == 0:
+            raise DataError(f"feature {feature.name!r} (vector, column {feature.source!r}): no row of the training "
+                            "data has a whole vector (every one is missing or holds NaN), so it cannot be scaled; "
+                            "drop it from the spec or fill the column")
+        variance = self.m2 / self.n
+        return {"mean": self.mean.tolist(), "variance": np.where(variance > 0, variance, 1.0).tolist()}
+
+
 @dataclass
 class Preprocessor:
     """Fitted preprocessing state for a spec: vocabularies and scaling, as plain JSON-able data."""
@@ -212,7 +253,9 @@ class Preprocessor:
         them, timestamps' units checked); memory stays bounded."""
         groups = self.spec.embedding_groups()
         counts = {g: _Counts() for g, members in groups.items() if not _hashed(members[0])}
-        moments = {f.name: _Moments(f.transform, seed) for f in self.spec.features if isinstance(f, Numeric)}
+        moments: dict[str, _Moments | _VectorMoments] = {
+            f.name: _Moments(f.transform, seed) if isinstance(f, Numeric) else _VectorMoments(f.dim)
+            for f in self.spec.features if isinstance(f, Numeric | Vector)}
         absent = dict.fromkeys((f.name for f in self.spec.features), 0)
         rows = 0
         for chunk in chunks:
@@ -244,7 +287,7 @@ class Preprocessor:
                                 f"{first.min_count} times in the {rows} training rows, so there is no vocabulary")
             tables[group] = {"vocabulary": vocab, "oov_buckets": max(m.oov_buckets for m in members),
                              "unseen": counts[group].unseen}
-        numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric)}
+        numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric | Vector)}
         self.state = {"tables": tables, "numeric": numeric, "rows": rows,
                       "missing": {name: count / rows for name, count in absent.items()}}
         zones = {f.name: self._zones(f, tables) for f in self.spec.features
@@ -304,8 +347,12 @@ class Preprocessor:
                 out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner,
                                  length=f.max_length))
             elif isinstance(f, Numeric):
-                mode = "id" if f.transform == "quantile" else "dense"
-                out.append(Field(f.name, f.name, mode, f.name, f.role))
+                if f.transform == "quantile":
+                    out.append(Field(f.name, f.name, "id", f.name, f.role))
+                else:
+                    out.append(Field(f.name, f.name, "dense", f.name, f.role, length=2))
+            elif isinstance(f, Vector):
+                out.append(Field(f.name, f.name, "dense", f.name, f.role, length=f.dim + 1))
             elif isinstance(f, Timestamp):
                 out += [Field(f"{f.name}_{p}", f.name, "id", f"{f.name}_{p}", f.role, column=j)
                         for j, p in enumerate(f.parts)]
@@ -390,9 +437,9 @@ class Preprocessor:
 class Field:
     """One embedded field: which encoded input it reads, how, and which table holds its vectors.
 
-    mode: 'id' (one index), 'bag' (padded indices, pooled with `combiner`), 'dense' (a scaled
-    value and a missing flag, each multiplying a learned vector) or 'history' (item indices whose
-    content is embedded with the item fields and pooled; `table` is the item-id table).
+    mode: 'id' (one index), 'bag' (padded indices, pooled with `combiner`), 'dense' (a number's scaled
+    value or a vector's components, then a missing flag, each multiplying a learned vector) or 'history'
+    (item indices whose content is embedded with the item fields and pooled; `table` is the item-id table).
     """
 
     name: str
@@ -403,7 +450,7 @@ class Field:
     combiner: str = "mean"  # bags: mean/sum/sqrtn; histories: mean/attention
     column: int | None = None  # timestamp part: column of the encoded [B, P] tensor
     dropout: float = 0.0  # ids: probability, in training, of reading the id as missing
-    length: int = 1  # bags: the padded length (the spec's max_length)
+    length: int = 1  # bags: the padded length (the spec's max_length); dense: the encoded width (its table's rows)
 
 
 class FeatureEncoder(keras.layers.Layer):
@@ -430,6 +477,9 @@ class FeatureEncoder(keras.layers.Layer):
                     self.scalers[f.name] = Buckets(s["boundaries"])
                 else:
                     self.scalers[f.name] = Standardize(s["mean"], s["variance"])
+            elif isinstance(f, Vector) and f.transform == "standardize":
+                s = state["numeric"][f.name]
+                self.scalers[f.name] = Standardize(s["mean"], s["variance"])
         self.zones = {name: ZoneOffsets(**zones) for name, zones in state.get("zones", {}).items()}
 
     def call(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -452,6 +502,8 @@ class FeatureEncoder(keras.layers.Layer):
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
             elif isinstance(f, Numeric):
                 out[f.name] = self._numeric(x, f)
+            elif isinstance(f, Vector):
+                out[f.name] = self._vector(x, f)
             elif isinstance(f, Timestamp):
                 zone = inputs[f.timezone_feature] if f.name in self.zones else None
                 out[f.name] = _calendar_parts(x, f, None if zone is None else functools.partial(self.zones[f.name],
@@ -476,6 +528,19 @@ class FeatureEncoder(keras.layers.Layer):
         bounded_scaled = tf.clip_by_value(self.scalers[f.name](clean), -_SCALED_MAX, _SCALED_MAX)
         scaled = tf.where(missing, tf.constant(0.0, clean.dtype), bounded_scaled)
         return tf.stack([scaled, tf.cast(missing, tf.float32)], axis=-1)
+
+    def _vector(self, x: tf.Tensor, f: Vector) -> tf.Tensor:
+        # A row with a NaN or infinite component is missing as a whole (a broken embedding is no
+        # embedding); written as `_numeric` is, for converters.
+        is_nan = tf.not_equal(x, x)
+        no_nan = tf.where(is_nan, tf.constant(0.0, x.dtype), x)
+        is_inf = tf.math.is_inf(no_nan)
+        clean = tf.where(is_inf, tf.constant(0.0, x.dtype), no_nan)
+        missing = tf.reduce_any(tf.logical_or(is_nan, is_inf), axis=1, keepdims=True)
+        scaled = self.scalers[f.name](clean) if f.name in self.scalers else clean
+        bounded = tf.clip_by_value(scaled, -_SCALED_MAX, _SCALED_MAX)
+        flag = tf.cast(missing, tf.float32)
+        return tf.concat([bounded * (1.0 - flag), flag], axis=1)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "spec": self._spec_dict, "state": self._state, "only": self._only}
@@ -569,17 +634,19 @@ class ZoneOffsets(keras.layers.Layer):
 
 
 class Standardize(keras.layers.Layer):
-    """(x - mean) / std with both fixed, as Keras' `Normalization(axis=None, mean, variance)` (to within
+    """(x - mean) / std with both fixed (per component for vectors), as Keras' `Normalization(axis=None, mean,
+    variance)` (to within
     a float32 rounding), in two ops where it takes four. Written as a product with 1 / std: TensorFlow's
     graph optimiser turns a division by a constant into that product, so a division would encode
     differently eagerly and traced, and the cached training data would differ from what is served."""
 
     def __init__(self, mean: float, variance: float, **kwargs: Any):
         super().__init__(trainable=False, **kwargs)
-        self.mean, self.variance = mean, variance
-        self._mean = np.float32(mean)
+        self.mean, self.variance = mean, variance  # numbers, or lists of a vector's components
+        self._mean = np.asarray(mean, np.float32)
         # In float64: the variance of values beyond about 1e19 overflows float32 (and the feature read as 0).
-        self._inverse = np.float32(1.0 / max(np.sqrt(variance), keras.backend.epsilon()))
+        inverse = 1.0 / np.maximum(np.sqrt(np.asarray(variance, np.float64)), keras.backend.epsilon())
+        self._inverse = inverse.astype(np.float32)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         return (x - self._mean) * self._inverse

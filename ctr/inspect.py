@@ -21,7 +21,7 @@ from ._args import figure_path
 from ._files import make_parent
 from .errors import ArgumentError, CtrError, NotFittedError
 from .features import MISSING_INT, binary_token, missing_mask, raw_text, readable, token_bytes, token_text
-from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text
+from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text, Vector
 
 
 @dataclass
@@ -36,7 +36,8 @@ class FeatureSummary:
     unseen_rate: float | None = None  # share of the present values (tokens) outside its vocabulary
     trained_unseen_rate: float | None = None  # the same in its training data (min_count, max_tokens cut them)
     unseen: list[str] = field(default_factory=list)  # the most frequent of them
-    shift: float | None = None  # a number's mean minus the training mean, in training standard deviations
+    # a number's mean minus the training mean, in training standard deviations (a vector's component furthest off)
+    shift: float | None = None
 
 
 @dataclass
@@ -234,16 +235,20 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
                     "max_tokens)" if summary.trained_unseen_rate else "")
             found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values are outside the model's vocabulary "
                          f"(e.g. {', '.join(map(_quoted, examples))}), and are served as unseen{then}{why}")
-    stats = state["numeric"].get(f.name) if isinstance(f, Numeric) else None
+    stats = state["numeric"].get(f.name) if isinstance(f, Numeric | Vector) else None
     if stats is not None and "mean" in stats:
-        x = values[np.isfinite(values)].astype(np.float64)
+        x = values[~missing_mask(values)].astype(np.float64)
         if f.transform == "log":
             x = np.sign(x) * np.log1p(np.abs(x))
         if len(x):
-            summary.shift = float((x.mean() - stats["mean"]) / np.sqrt(stats["variance"]))
+            shifts = np.atleast_1d((x.mean(axis=0) - stats["mean"]) / np.sqrt(stats["variance"]))
+            furthest = int(np.argmax(np.abs(shifts)))
+            summary.shift = float(shifts[furthest])
             if abs(summary.shift) >= _SKEW_SHIFT:
-                found.append(f"{f.name!r}: its mean is {summary.shift:+.2f} training standard deviations from the "
-                             "training mean: other units, or another population?")
+                whose = f"component {furthest}'s" if isinstance(f, Vector) else "its"
+                found.append(f"{f.name!r}: {whose} mean is {summary.shift:+.2f} training standard deviations from the "
+                             "training mean: other units, or another population?"
+                             + (" (or vectors of another model)" if isinstance(f, Vector) else ""))
     return found
 
 
@@ -335,6 +340,8 @@ def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]
         return float(missing.mean()), len({t for t in parts if t})
     if isinstance(feature, Text):
         return float(missing.mean()), len({t for v in present for t in token_text(v).lower().split()})
+    if isinstance(feature, Vector):
+        return float(missing.mean()), len(np.unique(present, axis=0))
     return float(missing.mean()), int(pd.Series(present, copy=False).nunique())  # hashed: text and bytes mix
 
 

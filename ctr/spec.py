@@ -1,7 +1,7 @@
 """Declarative feature specs: which columns a model reads, what kind each is and whose it is.
 
 A spec is plain data (no TensorFlow): a list of features, each of a kind (categorical, multi-valued
-categorical, numeric, text, timestamp) with a role (`user`, `item` or `context`), and a label. The
+categorical, numeric, text, timestamp, history, vector) with a role (`user`, `item` or `context`), and a label. The
 same spec is written in YAML or built in Python; both go through one validator whose errors name
 the path of the offending field (`features[2].kind`).
 """
@@ -266,8 +266,31 @@ class History(Feature):
         return problems
 
 
+@dataclass(frozen=True)
+class Vector(Feature):
+    """A fixed-length vector of numbers per row: an embedding computed elsewhere (a text encoder's of an item's
+    description, an image model's of its poster). Each component is standardised (or taken as it is), and the
+    model learns a projection of the whole into its embedding space; a row with no vector, or one with a
+    NaN or infinite component, is missing and has a learned vector of its own."""
+
+    dim: int = 0  # the vector's length, which every row and request must have
+    transform: Literal["standardize", "none"] = "standardize"
+
+    kind: ClassVar[str] = "vector"
+
+    def _check(self, path: str) -> list[str]:
+        if self.dim < 1:
+            return [f"{path}.dim: required, the length of the vectors (at least 1), got {self.dim}"]
+        if self.dim > MAX_VECTOR_DIM:
+            return [f"{path}.dim: at most {MAX_VECTOR_DIM:,} components, got {self.dim:,}; reduce the vectors first "
+                    "(e.g. PCA), since the model learns a row of its embedding table for each"]
+        return []
+
+
+MAX_VECTOR_DIM = 4096
+
 KINDS: dict[str, type[Feature]] = {
-    cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp, History)
+    cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp, History, Vector)
 }
 # Kinds whose values are looked up in a vocabulary, and so may share one table.
 _TOKEN_KINDS = ("categorical", "multi_categorical", "text")
@@ -470,7 +493,8 @@ class FeatureSpec:
                 problems.append(f"{path}: reads the weight column {f.source!r} (label.weight); a feature "
                                 "cannot be the row weights")
             if f.shared_embedding is not None and f.kind not in _TOKEN_KINDS:  # what `embedding_groups` holds
-                noun = {"numeric": "number", "history": "history (it reads the item tables)"}.get(f.kind, f.kind)
+                noun = {"numeric": "number", "history": "history (it reads the item tables)",
+                        "vector": "vector"}.get(f.kind, f.kind)
                 problems.append(f"{path}.shared_embedding: a {noun} has no vocabulary to share; only "
                                 f"{', '.join(_TOKEN_KINDS)} features share an embedding table")
             problems += f._check(path)
@@ -527,7 +551,7 @@ class FeatureSpec:
 
 def raw_dtype(feature: Feature) -> str:
     """The dtype of a feature's raw serving input: 'string', 'int64' or 'float32'."""
-    if isinstance(feature, Numeric):
+    if isinstance(feature, Numeric | Vector):
         return "float32"
     if isinstance(feature, Timestamp) or (isinstance(feature, Categorical) and feature.dtype == "int"):
         return "int64"
@@ -560,6 +584,10 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
                    else f"{'log, then ' if f.transform == 'log' else ''}standardise; NaN → 0 + flag")
             if f.transform != "quantile":
                 size = "2"  # the value's vector and the missing flag's
+        elif isinstance(f, Vector):
+            enc = (f"{f.dim} numbers{', each standardised' if f.transform == 'standardize' else ''}, projected; "
+                   "a row with none (or NaN) → 0 + flag")
+            size = str(f.dim + 1)  # a vector per component and the missing flag's
         else:
             enc = f"epoch {EPOCH_UNIT_NAMES[f.unit]} → calendar parts: " + ", ".join(f.parts)
             if f.utc_offset_hours:
@@ -571,7 +599,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
         if f.shared_embedding:
             enc += f"; shares table {f.shared_embedding!r}"
-        rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}[batch]", enc, size))
+        shape = f"[batch, {f.dim}]" if isinstance(f, Vector) else "[batch]"
+        rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}{shape}", enc, size))
     if spec.label is not None:
         rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
                 else "binary 0/1")

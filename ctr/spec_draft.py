@@ -33,6 +33,7 @@ from .spec import (
     Numeric,
     Text,
     Timestamp,
+    Vector,
     identifier,
     time_zones,
     zone_offsets,
@@ -294,6 +295,10 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     if isinstance(first, Mapping):
         return None, f"objects ({reprlib.repr(first)}): a feature reads one value or a list a row; flatten them first"
     listed = present.map(lambda v: isinstance(v, ctr_data.LIST_TYPES)) if present.dtype == object else None
+    if listed is not None and listed.all():
+        vector = _vector(present)
+        if vector:
+            return Vector(**base, dim=vector), f"vectors of {vector} numbers (embeddings){missing}"
     if listed is not None and listed.any():
         # Lists, some perhaps written out as text ('Drama|War', as a request may send them): the feature's
         # default separator reads those.
@@ -395,6 +400,21 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
     if skewed:
         why += f", a long tail (skewness {skew:.1f}): log, then standardised"
     return Numeric(**base, transform=transform), why
+
+
+def _vector(lists: pd.Series) -> int | None:
+    """The length of the lists when every one holds that many real numbers, some not whole (vectors: a
+    text or image model's embeddings), and at least two; lists of whole numbers are lists of ids."""
+    lengths = {len(v) for v in lists}
+    if len(lengths) != 1 or (dim := lengths.pop()) < 2:
+        return None
+    try:
+        values = np.array([np.asarray(v, dtype=np.float64) for v in lists.iloc[:1000]])
+    except (TypeError, ValueError):
+        return None
+    plain = all(isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool | np.bool_)
+                for v in lists.iloc[:1000] for x in v)
+    return dim if plain and not np.all(values == np.floor(values)) else None
 
 
 def _local_time(base: dict[str, Any], dtype: Any) -> dict[str, Any]:

@@ -32,7 +32,9 @@ for name, job in request.items():
         if "exclude" in job:
             inputs["exclude"] = tensor(job["exclude"], dtypes["exclude"])
         result = signature(**inputs, k=tf.constant(job["k"], tf.int32))
-        out[name] = {"item_ids": result["item_ids"].numpy().tolist(), "scores": result["scores"].numpy().tolist()}
+        ids = result["item_ids"].numpy()
+        ids = np.vectorize(bytes.decode, otypes=[object])(ids) if ids.dtype == object else ids  # text ids
+        out[name] = {"item_ids": ids.tolist(), "scores": result["scores"].numpy().tolist()}
     else:
         out[name] = signature(**inputs)[job.get("output", "probability")].numpy().tolist()
 assert "ctr" not in sys.modules, "the serving process must not import ctr"

@@ -215,6 +215,19 @@ def _user_with_every_item(env: dict) -> None:
         ctr.data.add_negatives(pd.concat([frame, every]), env["spec"])
 
 
+def _vectors_of_another_length(env: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.Vector("embedding", dim=3, column="emb")], label=env["spec"].label)
+    rows = env["frame"].head(200).assign(emb=[[0.1, 0.2, 0.3]] * 199 + [[0.1, 0.2]])
+    with pytest.raises(DataError, match=r"feature 'embedding' \(vector, column 'emb'\): every vector must hold dim=3 "
+                                        r"numbers \(the spec's\), but 1 rows hold 2 \(the first is row 199\)"):
+        ctr.LogisticRegression(spec).fit(rows, verbose=0)
+    served = ctr.LogisticRegression(spec)
+    served.fit(rows.head(199), verbose=0)
+    with pytest.raises(DataError, match=r"feature 'embedding' \(vector, column 'emb'\): expected numbers in each "
+                                        r"row's vector, found 'high' in row 0"):
+        served.predict(rows.head(2).assign(emb=[[0.1, "high", 0.3], [0.1, 0.2, 0.3]]))
+
+
 def _not_a_zone(env: dict) -> None:
     spec = ctr.FeatureSpec([ctr.Categorical("tz"), ctr.Timestamp("timestamp", timezone_feature="tz")],
                            label=env["spec"].label)
@@ -660,6 +673,9 @@ CATALOGUE: list[Case] = [
                                                                 "timezone_feature": "tz"}),
                      "features[1].timezone_feature: 'tz' must name a categorical feature of text",
                      "'tz' is a numeric feature of role 'context'")),
+    Case("spec", "a `vector` feature without its `dim` (the vectors' length)",
+         "SpecError naming the field and what it must be",
+         _spec_error(_spec({"name": "v", "kind": "vector"}), "features[0].dim: required, the length of the vectors")),
     Case("spec", "drafting a spec (`draft_spec`, `ctr draft-spec`) with a rating label and no threshold",
          "ArgumentError naming the label, the values it holds and `threshold=` (`--label-threshold`)",
          _draft_without_threshold),
@@ -715,6 +731,10 @@ CATALOGUE: list[Case] = [
          "DataError naming the feature and suggesting `dtype: string`",
          _fit_error(lambda f: f.assign(item_id=pd.Series([2**70] * len(f), dtype=object, index=f.index)), DataError,
                     "feature 'item_id'", "must fit in a signed 64-bit integer", "dtype: string")),
+    Case("data", "a `vector` column whose rows hold another number of values than `dim`, or a value that is no "
+         "number, in training or a request", "DataError naming the feature, its column, `dim`, the lengths found "
+         "and the first such row, or the value (no vector at all, an empty list or NaN, is served as missing)",
+         _vectors_of_another_length),
     Case("data", "a `timezone_feature` column holding values that are no IANA time zones (`europe/berlin`)",
          "DataError when the preprocessing is fitted, naming the timestamp, the column and each value, with the "
          "spelling it may mean (a missing zone reads UTC)", _not_a_zone),

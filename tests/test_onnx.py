@@ -27,7 +27,9 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     # And each row's own zone: a lookup and the comparisons with that zone's changes.
     raw_spec["features"] += [{"name": "tz", "role": stamp.get("role", "context")}, {
         **stamp, "name": "local", "column": "timestamp", "timezone": None, "timezone_feature": "tz"}]
+    raw_spec["features"].append({"name": "poster", "kind": "vector", "dim": 3, "role": "item"})  # an image's, say
     data = ctr.data.add_history(frame.head(3000), max_length=10)
+    data["poster"] = list(np.random.default_rng(0).normal(size=(3000, 3)))
     data["tz"] = np.array(["Asia/Kathmandu", "Europe/Berlin", "Australia/Lord_Howe"])[np.arange(3000) % 3]
     data.loc[data.index[:300:3], "title"] = "千と千尋の神隠し"  # each character a word
     data.loc[data.index[1:300:3], "title"] = "東京物語、完全版"
@@ -39,6 +41,7 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     rows.loc[1, ["price", "release_year", "title"]] = [np.nan, np.inf, "Entirely, Unknown words!"]
     rows.loc[2, ["gender", "genres", "title", "history", "tz"]] = ["", "", "", "", ""]
     rows.loc[3, "tz"] = "Asia/Tokyo"  # a zone unseen in training: UTC
+    rows.at[0, "poster"], rows.at[1, "poster"] = None, [np.nan, 0.5, 1.0]  # no vector, and a broken one: missing
     rows.loc[3, "history"] = "999999|" + rows.loc[3, "history"]  # an unknown item in the profile is skipped
     # Known words joined by punctuation, and bag values padded with spaces: the regular expressions
     # that clean them must run in onnxruntime as in TensorFlow (they did nothing when onnxruntime-

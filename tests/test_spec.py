@@ -66,7 +66,7 @@ def _with_feature(line: str) -> str:
 @pytest.mark.parametrize("feature, expected", [
     ("{name: x, kind: categoricl}",
      "features[3].kind: 'categoricl' is not one of 'categorical', 'multi_categorical', 'numeric', 'text', "
-     "'timestamp', 'history' (did you mean 'categorical'?)"),
+     "'timestamp', 'history', 'vector' (did you mean 'categorical'?)"),
     ("{kind: numeric}", "features[3].name: required"),
     ("{name: item_id}", "features[3].name: 'item_id' is already used by features[1]"),
     ("{name: x, role: seller}", "features[3].role: 'seller' is not one of 'user', 'item', 'context'"),

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._keras import tf
 from ..errors import CtrError
-from ..features import Preprocessor, raw_signature
+from ..features import Preprocessor, empty_raw, raw_signature
 
 
 def load_model(path: str | Path) -> Any:
@@ -57,7 +57,7 @@ def _recommender_network(model: Any, served: Any, path: str | Path) -> None:
     model.item_counts_ = np.asarray(counts, np.float64)
     model._catalogue_encoded = model._encode_table(model.catalogue_, model.item_features)
     model._new_network()
-    empty = {name: tf.zeros([0], spec.dtype) for name, spec in raw_signature(model.spec, model.query_features).items()}
+    empty = empty_raw(raw_signature(model.spec, model.query_features))
     queries = model.encoder(model.query_features)(empty)
     model.network_.scorer({**queries, **{k: tf.constant(v[:0]) for k, v in model._catalogue_encoded.items()}})
 

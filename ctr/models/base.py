@@ -41,7 +41,7 @@ from .._args import (
 from .._files import make_parent
 from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, CtrError, DataError, NotFittedError
-from ..features import Field, Preprocessor, own_function, raw_signature, traced_encoder
+from ..features import Field, Preprocessor, empty_raw, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
 from ..spec import FeatureSpec, describe_spec
 from . import _resume, _warm
@@ -746,9 +746,11 @@ class RankingModel(NetworkWeights, abc.ABC):
         return rows * self._encoded_width() * 8 <= _MEMORY_BUDGET
 
     def _encoded_width(self) -> int:
-        """Encoded values per row: one per id, max_length per bag, two per number, one per calendar part."""
+        """Encoded values per row: one per id, max_length per bag, two per number, one per calendar part, one per
+        component of a vector and its missing flag."""
         return sum(getattr(f, "max_length", None) or (len(f.parts) if f.kind == "timestamp" else
-                                                      2 if f.kind == "numeric" else 1)
+                                                      2 if f.kind == "numeric" else
+                                                      f.dim + 1 if f.kind == "vector" else 1)
                    for f in self.spec.features) + 1
 
     def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
@@ -953,7 +955,7 @@ class RankingModel(NetworkWeights, abc.ABC):
 
     def _encoded_empty(self) -> dict[str, tf.Tensor]:
         """Every encoded input, with no rows: what a dataset's signature or the network's variables are made from."""
-        return self._encode_fn()({name: tf.zeros([0], spec.dtype) for name, spec in raw_signature(self.spec).items()})
+        return self._encode_fn()(empty_raw(raw_signature(self.spec)))
 
     def _encode_fn(self) -> Any:
         with MAKING:

@@ -1,8 +1,9 @@
 """Per-field embeddings: the one input layer every model's interaction head sits on.
 
 Each field of the spec becomes a k-wide vector and a scalar first-order weight: an id looks up a
-row, a bag of ids (genres, title words) pools its rows, and a number scales a learned vector (plus a
-second vector for "this value was missing"). FM-style models need every field at the same width,
+row, a bag of ids (genres, title words) pools its rows, a number scales a learned vector (plus a
+second vector for "this value was missing"), and a vector of d numbers weighs d learned vectors (a
+projection) plus its own "missing" one. FM-style models need every field at the same width,
 so the width is the model's `embedding_dim`, not a per-feature setting.
 
 All tables live in one variable, side by side (each table's rows at an offset), with the
@@ -119,13 +120,18 @@ class FieldEmbeddings(keras.layers.Layer):
             columns = tf.stack([_column(encoded, f) for f in ids_f], axis=1)
             offsets = tf.constant([self.offsets[f.table] for f in ids_f], columns.dtype)  # one add, not one per field
             parts.append(tf.gather(self.table, columns + offsets))
-        if dense:
-            values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]: value, missing flag
-            starts = [self.offsets[f.table] for f in dense]
+        numbers = [f for f in dense if f.length == 2]  # `_by_mode` puts them before the vectors
+        if numbers:
+            values = tf.stack([encoded[f.key] for f in numbers], axis=1)  # [B, D, 2]: value, missing flag
+            starts = [self.offsets[f.table] for f in numbers]
             # value × the field's vector + missing × its "missing" vector, as broadcasts: on small
             # batches a batched contraction (einsum) costs several times these two multiplications.
             scale, missing = tf.gather(self.table, starts), tf.gather(self.table, [s + 1 for s in starts])
             parts.append(values[:, :, :1] * scale + values[:, :, 1:] * missing)
+        for f in dense[len(numbers):]:  # a vector: its components and missing flag weigh its table's rows
+            start = self.offsets[f.table]
+            rows = tf.gather(self.table, np.arange(start, start + f.length))  # not a cut: its gradient is dense
+            parts.append(tf.matmul(encoded[f.key], rows)[:, None, :])
         if bags_f:
             bags = [encoded[f.key] for f in bags_f]
             lengths = [int(b.shape[1]) for b in bags]  # static: the spec's max_length
@@ -175,7 +181,7 @@ class FieldEmbeddings(keras.layers.Layer):
         entries were cached for training (`training_cache`) are read as they are."""
         if _ENTRY_ROWS in encoded:
             rows = encoded[_ENTRY_ROWS]
-            slots = _slots(len(ids_f), len(dense), [f.length for f in bags_f])
+            slots = _slots(len(ids_f), [f.length for f in dense], [f.length for f in bags_f])
             if rows.shape[1] != len(slots):
                 raise ValueError(f"cached entries have {rows.shape[1]} columns; the fields read {len(slots)}")
             return rows, encoded[_ENTRY_WEIGHTS], slots
@@ -186,17 +192,17 @@ class FieldEmbeddings(keras.layers.Layer):
             columns.append(ids)
             weights.append(tf.ones(tf.shape(ids), self.table.dtype))
         if dense:
-            values = tf.stack([encoded[f.key] for f in dense], axis=1)  # [B, D, 2]: value, missing flag
-            starts = np.repeat([self.offsets[f.table] for f in dense], 2) + np.tile([0, 1], len(dense))
+            values = _joined([encoded[f.key] for f in dense])  # [B, Σ width]: each value or component, missing flag
+            starts = np.concatenate([self.offsets[f.table] + np.arange(f.length) for f in dense])
             columns.append(tf.broadcast_to(tf.constant(starts[None], tf.int32), [tf.shape(values)[0], len(starts)]))
-            weights.append(tf.reshape(tf.cast(values, self.table.dtype), [-1, len(starts)]))
+            weights.append(tf.cast(values, self.table.dtype))
         if bags_f:
             bags = [tf.cast(encoded[f.key], tf.int32) for f in bags_f]
             ids = tf.concat(bags, axis=1) if len(bags) > 1 else bags[0]
             bag_of = np.repeat(np.arange(len(bags)), lengths)
             columns.append(ids + tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), tf.int32))
             weights.append(_bag_weights(bags_f, ids, bag_of))
-        return _joined(columns), _joined(weights), _slots(len(ids_f), len(dense), lengths)
+        return _joined(columns), _joined(weights), _slots(len(ids_f), [f.length for f in dense], lengths)
 
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """What training reads of each encoded row, to cache in its place: the fused-table rows it
@@ -208,7 +214,7 @@ class FieldEmbeddings(keras.layers.Layer):
         ids_f, dense, bags_f = _by_mode(self.fields)
         keys = list(dict.fromkeys(f.key for f in self.fields))
         rows = len(encoded[keys[0]])
-        width = len(_slots(len(ids_f), len(dense), [f.length for f in bags_f]))  # as `_entries` reads it back
+        width = len(_slots(len(ids_f), [f.length for f in dense], [f.length for f in bags_f]))  # as `_entries` reads it
         # Filled chunk by chunk: memory holds the cache once, not its chunks and their join as well.
         cache = {_ENTRY_ROWS: np.empty((rows, width), np.int32), _ENTRY_WEIGHTS: np.empty((rows, width), np.float32)}
         for start in range(0, rows, _CACHE_CHUNK):
@@ -312,7 +318,7 @@ def table_layout(fields: Sequence[Field], table_sizes: Mapping[str, int]) -> tup
     for field in fields:
         if field.table in offsets or field.mode == "history":
             continue  # a shared table is placed once; a history reads the item tables
-        rows[field.table] = 2 if field.mode == "dense" else table_sizes[field.table]
+        rows[field.table] = field.length if field.mode == "dense" else table_sizes[field.table]
         offsets[field.table] = total
         total += rows[field.table]
     return offsets, rows
@@ -343,15 +349,17 @@ class _FusedInitializer(keras.initializers.Initializer):
 
 
 def _by_mode(fields: list[Field]) -> tuple[list[Field], list[Field], list[Field]]:
-    """(the id fields, the numbers, the bags), each in the spec's order."""
-    return ([f for f in fields if f.mode == "id"], [f for f in fields if f.mode == "dense"],
-            [f for f in fields if f.mode == "bag"])
+    """(the id fields, the numbers then the vectors, the bags), each in the spec's order."""
+    dense = [f for f in fields if f.mode == "dense"]
+    numbers_first = [f for f in dense if f.length == 2] + [f for f in dense if f.length != 2]
+    return [f for f in fields if f.mode == "id"], numbers_first, [f for f in fields if f.mode == "bag"]
 
 
-def _slots(ids: int, numbers: int, bag_lengths: list[int]) -> np.ndarray:
-    """[e]: the field slot of each of an example's entries (`_entries`): one per id, two per number,
-    one per bag position."""
-    return np.concatenate([np.arange(ids), ids + np.repeat(np.arange(numbers), 2),
+def _slots(ids: int, dense_widths: list[int], bag_lengths: list[int]) -> np.ndarray:
+    """[e]: the field slot of each of an example's entries (`_entries`): one per id, one per encoded column of
+    a number or vector, one per bag position."""
+    numbers = len(dense_widths)
+    return np.concatenate([np.arange(ids), ids + np.repeat(np.arange(numbers), dense_widths),
                            ids + numbers + np.repeat(np.arange(len(bag_lengths)), bag_lengths)]).astype(np.int64)
 
 
