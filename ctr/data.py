@@ -744,6 +744,8 @@ def _dataset_column(name: str, value: Any) -> Any:
         if value.shape.rank != 2:
             raise DataError(f"column {name!r} of the tf.data.Dataset: expected one value or one list per row, "
                             f"got a tensor of shape {value.shape}")
+        if not isinstance(value, tf.RaggedTensor) and value.dtype.is_floating:  # vectors: each row's array
+            return list(value.numpy())
         rows = value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy().tolist()
         if value.dtype == tf.string:
             rows = [[raw_text(item) for item in row] for row in rows]

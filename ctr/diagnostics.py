@@ -49,6 +49,11 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
     by = [by] if isinstance(by, str) else list(by)
     if not by or not all(isinstance(column, str) for column in by):
         raise ArgumentError(f"evaluate_by: by must be a column name or a list of them, got {by!r}")
+    vectors = [f.source for f in spec.features if f.kind == "vector" and f.source in by]
+    if vectors:
+        raise ArgumentError(f"evaluate_by: {', '.join(map(repr, vectors))} holds vectors (an embedding each row), "
+                            "which make no groups of rows; slice by another column, or by one made from them "
+                            "(a cluster id)")
     frame = read_labelled("evaluate_by", spec, data, group_by, extra=by)
     if len(frame) == 0:
         raise DataError("the evaluation data has no rows")

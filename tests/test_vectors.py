@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import ctr
+from ctr._keras import tf
 from ctr.data import raw_features
+from ctr.diagnostics import evaluate_by, feature_importance
 from ctr.features import missing_mask
 from ctr.inspect import inspect_data
 from ctr.serving import Server
@@ -65,8 +67,6 @@ def test_every_data_form_gives_the_same_vectors_and_missing_rows(tmp_path):
     pq.write_table(pa.table({"v": pa.array(whole, pa.list_(pa.float32(), 3))}), tmp_path / "fixed.parquet")
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"v": v}) + "\n" for v in [*vectors[:3], vectors[4]]))
     pd.DataFrame({"v": ["0.5,-1,2", "", "3,4,5"]}).to_csv(tmp_path / "rows.csv", index=False)
-    import tensorflow as tf
-
     with tf.io.TFRecordWriter(str(tmp_path / "rows.tfrecord")) as writer:
         for v in [whole[0], [], whole[1]]:
             floats = tf.train.Feature(float_list=tf.train.FloatList(value=v))
@@ -78,6 +78,8 @@ def test_every_data_form_gives_the_same_vectors_and_missing_rows(tmp_path):
     files = {"lists.parquet": expected[[0, 1, 2, 4]], "fixed.parquet": np.array(whole, np.float32),
              "rows.jsonl": expected[[0, 1, 2, 4]], "rows.csv": expected[[0, 1, 4]],
              "rows.tfrecord": expected[[0, 1, 4]]}
+    dataset = tf.data.Dataset.from_tensor_slices({"v": np.array(whole, np.float32)}).batch(2)  # [2, 3] a batch
+    np.testing.assert_array_equal(raw_features(ctr.data.dataset_frame(dataset), spec)["v"], np.array(whole, np.float32))
     for name, values in files.items():
         if name == "lists.parquet":
             values = expected  # the file holds all five rows
@@ -172,7 +174,7 @@ def test_a_draft_reads_lists_of_numbers_as_vectors_and_lists_of_ids_as_lists():
     assert draft.spec["tags"].kind == "multi_categorical"
 
 
-def test_inspect_data_counts_vectors_and_names_a_shifted_component():
+def test_inspection_importance_and_slices_take_vectors():
     rows = _rows(400)
     spec = _spec()
     model = ctr.LogisticRegression(spec, seed=0)
@@ -182,3 +184,7 @@ def test_inspect_data_counts_vectors_and_names_a_shifted_component():
     summary = next(f for f in report.features if f.name == "item_vec")
     assert summary.cardinality == 60 and summary.shift > 3
     assert any("'item_vec': component 2's mean is +" in line for line in report.skew)
+    importance = feature_importance(model, rows, repeats=1)
+    assert importance.set_index("feature").loc["item_vec", "auc_drop"] > 0.1  # the clicks follow the vectors
+    with pytest.raises(ctr.ArgumentError, match="evaluate_by: 'item_vec' holds vectors"):
+        evaluate_by(model, rows, "item_vec")
