@@ -510,10 +510,12 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
 
 
 def _constant_share(key: pd.Series, values: pd.Series) -> float | None:
-    """The share of rows (of keys seen at least twice) whose key has one value of the column; None when
-    too few keys repeat to tell."""
-    codes = pd.factorize(values)[0]  # a missing value is a value too (-1)
+    """The share of rows (of keys seen at least twice with a value) whose key has one value of the column;
+    None when too few keys repeat to tell. A missing value is no other value: an item's price or a
+    user's age missing from some of their rows is still theirs."""
+    codes = pd.factorize(values)[0]  # -1: missing
     both = pd.DataFrame({"key": key.to_numpy(), "value": codes}).dropna(subset=["key"])
+    both = both[both["value"] >= 0]
     grouped = both.groupby("key", sort=False)["value"]
     repeated = (grouped.transform("size") >= 2).to_numpy()
     if repeated.sum() < max(0.2 * len(both), 10):

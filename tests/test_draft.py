@@ -242,3 +242,16 @@ def test_movielens_drafts_the_spec_written_by_hand():
         {c: r for c, r in roles.items() if c in {f.source for f in written.features}}
     assert drafted.label == ctr.Label("rating", threshold=4.0)
     assert drafted["genres"].kind == "multi_categorical" and drafted["timestamp"].kind == "timestamp"
+
+
+def test_a_value_missing_from_some_of_an_items_rows_is_still_the_items():
+    """An item's price (or vector) that some rows lack is the item's: a missing value is no other value,
+    where it counted as one and made the feature context."""
+    log = _log()
+    items = log["sku"].str.removeprefix("sku-").astype(int).to_numpy()
+    vectors = np.random.default_rng(0).normal(size=(100, 3))
+    log["embedding"] = [None if i % 20 == 0 else vectors[item] for i, item in enumerate(items)]
+    log.loc[log.index % 25 == 0, "price"] = np.nan
+    draft = ctr.draft_spec(log, label="clicked", item="sku")
+    assert (draft.spec["price"].role, draft.spec["embedding"].role) == ("item", "item")
+    assert draft.spec["embedding"] == ctr.Vector("embedding", dim=3, role="item")
