@@ -188,3 +188,33 @@ def test_inspection_importance_and_slices_take_vectors():
     assert importance.set_index("feature").loc["item_vec", "auc_drop"] > 0.1  # the clicks follow the vectors
     with pytest.raises(ctr.ArgumentError, match="evaluate_by: 'item_vec' holds vectors"):
         evaluate_by(model, rows, "item_vec")
+
+
+def test_training_reads_a_vectors_rows_as_serving_does_from_features_or_the_cache():
+    """Training takes a vector's d + 1 rows once from the batch's distinct rows and multiplies them by the
+    components (`_vector_rows`), where serving gathers them: the same rows, moments and gradients, from
+    the features or from FM's training cache (which keeps the vectors beside the other fields' entries)."""
+    rows = _rows(300)
+    spec = ctr.FeatureSpec([*_spec().features, ctr.Numeric("score"), ctr.Vector("user_vec", dim=2, role="user"),
+                            ctr.MultiCategorical("tags")], label=ctr.Label("clicked"))
+    rows = rows.assign(score=np.arange(300.0), tags=["a|b", "b", ""] * 100)
+    rows.at[0, "item_vec"] = None
+    model = ctr.FM(spec, embedding_dim=3, seed=0)
+    model.fit(rows, epochs=1, verbose=0)
+    embeddings = model.network_.scorer.embeddings
+    encoded, _ = model._encode_features(rows)
+    features = {k: tf.constant(v) for k, v in encoded.items()}
+    cached = {k: tf.constant(v) for k, v in embeddings.training_cache(encoded).items()}
+    results = []
+    for inputs, sparse in ((features, False), (features, True), (cached, True)):
+        with tf.GradientTape() as tape:
+            stacked, _ = embeddings._stack(embeddings.fields, inputs, sparse=sparse)
+            sums, norms = (embeddings._moments_sparse(inputs) if sparse else embeddings._moments_from_rows(inputs))
+            loss = tf.reduce_sum(stacked * 0.5) + tf.reduce_sum(sums) + tf.reduce_sum(norms * 2.0)
+        gradient = tf.convert_to_tensor(tape.gradient(loss, embeddings.table))
+        results.append((stacked.numpy(), sums.numpy(), norms.numpy(), gradient.numpy()))
+    for served, trained, from_cache in zip(*results, strict=True):
+        np.testing.assert_allclose(trained, served, rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(from_cache, trained)
+    vector_rows = slice(embeddings.offsets["item_vec"], embeddings.offsets["item_vec"] + DIM + 1)
+    assert np.abs(results[1][3][vector_rows]).min() > 0  # every component's row and the missing row learn

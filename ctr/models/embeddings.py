@@ -177,11 +177,13 @@ class FieldEmbeddings(keras.layers.Layer):
         weights, [e] the field slot of each, in `_stack`'s order: ids, then numbers, then bags).
 
         An id is weight 1 on its row, a number its value on the field's vector and its missing flag
-        on the "missing" vector, a bag each position's 1/norm on its row (0 for padding). Rows whose
-        entries were cached for training (`training_cache`) are read as they are."""
+        on the "missing" vector, a bag each position's 1/norm on its row (0 for padding). A vector has
+        a slot but no entries: its d + 1 rows, the same for every example, are one product with the
+        batch's components (`_vector_rows`), where d + 1 entries an example made training several times
+        slower at d = 768. Rows whose entries were cached for training (`training_cache`) are read as they are."""
+        slots = _slots(len(ids_f), [_entry_width(f) for f in dense], [f.length for f in bags_f])
         if _ENTRY_ROWS in encoded:
             rows = encoded[_ENTRY_ROWS]
-            slots = _slots(len(ids_f), [f.length for f in dense], [f.length for f in bags_f])
             if rows.shape[1] != len(slots):
                 raise ValueError(f"cached entries have {rows.shape[1]} columns; the fields read {len(slots)}")
             return rows, encoded[_ENTRY_WEIGHTS], slots
@@ -191,9 +193,10 @@ class FieldEmbeddings(keras.layers.Layer):
             ids = tf.stack([tf.cast(_column(encoded, f), tf.int32) + self.offsets[f.table] for f in ids_f], axis=1)
             columns.append(ids)
             weights.append(tf.ones(tf.shape(ids), self.table.dtype))
-        if dense:
-            values = _joined([encoded[f.key] for f in dense])  # [B, Σ width]: each value or component, missing flag
-            starts = np.concatenate([self.offsets[f.table] + np.arange(f.length) for f in dense])
+        numbers = [f for f in dense if _entry_width(f)]
+        if numbers:
+            values = _joined([encoded[f.key] for f in numbers])  # [B, 2 D]: each value, missing flag
+            starts = np.concatenate([self.offsets[f.table] + np.arange(f.length) for f in numbers])
             columns.append(tf.broadcast_to(tf.constant(starts[None], tf.int32), [tf.shape(values)[0], len(starts)]))
             weights.append(tf.cast(values, self.table.dtype))
         if bags_f:
@@ -202,7 +205,10 @@ class FieldEmbeddings(keras.layers.Layer):
             bag_of = np.repeat(np.arange(len(bags)), lengths)
             columns.append(ids + tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), tf.int32))
             weights.append(_bag_weights(bags_f, ids, bag_of))
-        return _joined(columns), _joined(weights), _slots(len(ids_f), [f.length for f in dense], lengths)
+        if not columns:  # vectors only
+            batch = tf.shape(encoded[dense[0].key])[0]
+            return tf.zeros([batch, 0], tf.int32), tf.zeros([batch, 0], self.table.dtype), slots
+        return _joined(columns), _joined(weights), slots
 
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """What training reads of each encoded row, to cache in its place: the fused-table rows it
@@ -214,7 +220,7 @@ class FieldEmbeddings(keras.layers.Layer):
         ids_f, dense, bags_f = _by_mode(self.fields)
         keys = list(dict.fromkeys(f.key for f in self.fields))
         rows = len(encoded[keys[0]])
-        width = len(_slots(len(ids_f), [f.length for f in dense], [f.length for f in bags_f]))  # as `_entries` reads it
+        width = len(_slots(len(ids_f), [_entry_width(f) for f in dense], [f.length for f in bags_f]))  # as `_entries`
         # Filled chunk by chunk: memory holds the cache once, not its chunks and their join as well.
         cache = {_ENTRY_ROWS: np.empty((rows, width), np.int32), _ENTRY_WEIGHTS: np.empty((rows, width), np.float32)}
         for start in range(0, rows, _CACHE_CHUNK):
@@ -222,7 +228,8 @@ class FieldEmbeddings(keras.layers.Layer):
             columns, weights, _ = self._entries(ids_f, dense, bags_f, chunk)
             cache[_ENTRY_ROWS][start:start + _CACHE_CHUNK] = columns.numpy()
             cache[_ENTRY_WEIGHTS][start:start + _CACHE_CHUNK] = weights.numpy()
-        return cache
+        # A vector's components are read as they are (`_vector_rows`).
+        return {**cache, **{f.key: encoded[f.key] for f in dense if not _entry_width(f)}}
 
     def _stack_sparse(self, ids_f: list[Field], dense: list[Field], bags_f: list[Field],
                       encoded: Mapping[str, tf.Tensor]) -> tf.Tensor:
@@ -236,10 +243,16 @@ class FieldEmbeddings(keras.layers.Layer):
         """
         columns, weights, slots = self._entries(ids_f, dense, bags_f, encoded)
         n, batch = len(ids_f) + len(dense) + len(bags_f), tf.shape(columns, out_type=tf.int64)[0]
-        table_rows, position = self._read_distinct(columns)
+        vectors = [f for f in dense if not _entry_width(f)]
+        table_rows, position, vector_position = self._read_distinct(columns, self._vector_table_rows(vectors))
         out_row = tf.reshape(tf.range(batch)[:, None] * n + tf.constant(slots, tf.int64)[None], [-1])
-        stacked = sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, table_rows)
-        return tf.reshape(stacked, [-1, n, self.table.shape[1]])
+        stacked = tf.reshape(sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, table_rows),
+                             [-1, n, self.table.shape[1]])
+        if not vectors:
+            return stacked
+        before = len(ids_f) + len(dense) - len(vectors)  # the vectors' slots follow the ids' and numbers'
+        rows = self._vector_rows(vectors, encoded, table_rows, vector_position)
+        return stacked + tf.pad(rows, [[0, 0], [before, len(bags_f)], [0, 0]])
 
     def _moments_sparse(self, encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         """`moments` from the U distinct rows the batch reads, with one sparse product [B·(1 + g), U]
@@ -252,13 +265,19 @@ class FieldEmbeddings(keras.layers.Layer):
         ids_f, dense, bags_f = _by_mode(self.fields)
         columns, weights, slots = self._entries(ids_f, dense, bags_f, encoded)
         n_ids, width = len(ids_f), self.table.shape[1]
-        per_example = 1 + len(dense) + len(bags_f)  # the ids' row, then one per number and bag
+        per_example = 1 + len(dense) + len(bags_f)  # the ids' row, then one per number, vector and bag
         batch = tf.shape(columns, out_type=tf.int64)[0]
-        table_rows, position = self._read_distinct(columns)  # [U, k + 1], [B·e]
+        vectors = [f for f in dense if not _entry_width(f)]
+        # [U, k + 1], [B·e], [Σ (d + 1)]
+        table_rows, position, vector_position = self._read_distinct(columns, self._vector_table_rows(vectors))
         slot_row = tf.constant(np.maximum(slots - n_ids + 1, 0)[None], tf.int64)  # ids → 0, others → 1 + group
         out_row = tf.reshape(tf.range(batch)[:, None] * per_example + slot_row, [-1])
         example_rows = tf.reshape(sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * per_example,
                                            table_rows), [-1, per_example, width])
+        if vectors:
+            before = 1 + len(dense) - len(vectors)
+            rows = self._vector_rows(vectors, encoded, table_rows, vector_position)
+            example_rows += tf.pad(rows, [[0, 0], [before, len(bags_f)], [0, 0]])
         vector = np.array([1.0] * self.dim + [0.0] * (width - self.dim), np.float32)  # the vector's columns
         squared = tf.reduce_sum(tf.square(table_rows) * vector, axis=1)  # [U]: each distinct row's |v|²
         id_position = tf.reshape(position, [-1, len(slots)])[:, :n_ids]
@@ -267,12 +286,16 @@ class FieldEmbeddings(keras.layers.Layer):
                  + tf.reduce_sum(tf.square(example_rows) * field_rows, axis=[1, 2]))
         return tf.reduce_sum(example_rows, axis=1), norms
 
-    def _read_distinct(self, columns: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """(the U distinct table rows that `columns` name [U, k + 1], each entry's position among
-        them [B·e]). Their gradient says the rows are distinct (`DistinctRows`), so the optimizer
-        skips finding and summing duplicates; when the table is read again in the same step
-        (history profiles), TensorFlow sums the two gradients into a plain `tf.IndexedSlices`."""
-        rows, position = tf.unique(tf.reshape(columns, [-1]))
+    def _read_distinct(self, columns: tf.Tensor,
+                       also: np.ndarray | None = None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(the U distinct table rows that `columns` and the rows `also` name [U, k + 1], each entry's
+        position among them [B·e], each of `also`'s [A]). Their gradient says the rows are distinct
+        (`DistinctRows`), so the optimizer skips finding and summing duplicates; when the table is read
+        again in the same step (history profiles), TensorFlow sums the two gradients into a plain
+        `tf.IndexedSlices`."""
+        flat = tf.reshape(columns, [-1])
+        extra = also is not None and len(also) > 0
+        rows, position = tf.unique(tf.concat([flat, tf.constant(also, flat.dtype)], 0) if extra else flat)
         table = self.table
 
         @tf.custom_gradient
@@ -281,7 +304,25 @@ class FieldEmbeddings(keras.layers.Layer):
                 return None, [DistinctRows(upstream, rows, tf.shape(table, out_type=tf.int64))]
             return tf.gather(table, rows), gradient
 
-        return read(rows), position
+        if not extra:  # no op more than before vectors were read so (an FM step is a few dozen ops)
+            return read(rows), position, tf.zeros([0], position.dtype)
+        entries = tf.size(flat)
+        return read(rows), position[:entries], position[entries:]
+
+    def _vector_table_rows(self, vectors: list[Field]) -> np.ndarray:
+        """The fused-table rows of the vector fields, each's d + 1 in turn: what `_vector_rows` reads."""
+        return np.concatenate([self.offsets[f.table] + np.arange(f.length) for f in vectors] or [np.zeros(0, int)])
+
+    def _vector_rows(self, vectors: list[Field], encoded: Mapping[str, tf.Tensor], table_rows: tf.Tensor,
+                     position: tf.Tensor) -> tf.Tensor:
+        """[B, V, k + 1]: each vector field's components and missing flag times its d + 1 rows (of the
+        distinct `table_rows`, at `position`, in `_vector_table_rows`' order), as serving's `_stack` forms them."""
+        out, start = [], 0
+        for f in vectors:
+            rows = tf.gather(table_rows, position[start:start + f.length])
+            out.append(tf.matmul(tf.cast(encoded[f.key], table_rows.dtype), rows))
+            start += f.length
+        return tf.stack(out, axis=1)
 
     def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None,
                  sparse: bool = False) -> tf.Tensor:
@@ -355,9 +396,14 @@ def _by_mode(fields: list[Field]) -> tuple[list[Field], list[Field], list[Field]
     return [f for f in fields if f.mode == "id"], numbers_first, [f for f in fields if f.mode == "bag"]
 
 
+def _entry_width(field: Field) -> int:
+    """Entries a dense field adds to an example's (`_entries`): a number's value and missing flag; none for a vector."""
+    return 2 if field.length == 2 else 0
+
+
 def _slots(ids: int, dense_widths: list[int], bag_lengths: list[int]) -> np.ndarray:
-    """[e]: the field slot of each of an example's entries (`_entries`): one per id, one per encoded column of
-    a number or vector, one per bag position."""
+    """[e]: the field slot of each of an example's entries (`_entries`): one per id, `dense_widths` per number
+    or vector (two, none), one per bag position."""
     numbers = len(dense_widths)
     return np.concatenate([np.arange(ids), ids + np.repeat(np.arange(numbers), dense_widths),
                            ids + numbers + np.repeat(np.arange(len(bag_lengths)), bag_lengths)]).astype(np.int64)
