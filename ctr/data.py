@@ -1061,22 +1061,15 @@ def _vectors(column: pd.Series, where: str, dim: int) -> np.ndarray:
         try:
             out[i] = np.asarray([np.nan if c is None else c for c in v], dtype=np.float64)
         except (TypeError, ValueError):
-            bad = next(c for c in v if not _is_number(c))
+            bad = next(c for c in v if c is not None and not _parses_as_float(c))
             raise DataError(f"{where}: expected numbers in each row's vector, found {bad!r} in row {i}") from None
     if wrong:
         lengths = sorted({n for _, n in wrong})
         raise DataError(f"{where}: every vector must hold dim={dim} numbers (the spec's), but {len(wrong)} rows "
-                        f"hold {', '.join(map(str, lengths[:5]))} (the first is row {wrong[0][0]}); give vectors of "
-                        "one length, or set dim to theirs before training")
+                        f"hold {', '.join(map(str, lengths[:5]))} (the first is row {wrong[0][0]}); give every row "
+                        f"{dim} (a trained model takes the length it was trained on), or set the spec's dim to the "
+                        "vectors' length before training")
     return out
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, str | bytes)
 
 
 def _vector_text(text: str | bytes, where: str) -> list[float]:
@@ -1090,15 +1083,16 @@ def _vector_text(text: str | bytes, where: str) -> list[float]:
     try:
         return [float(p) for p in parts]
     except ValueError:
-        bad = next(p for p in parts if not _is_float_text(p))
+        bad = next(p for p in parts if not _parses_as_float(p))
         raise DataError(f"{where}: expected a vector of numbers such as '[0.12, -0.5, 0.3]', found {bad!r} in "
                         f"{text[:60]!r}") from None
 
 
-def _is_float_text(text: str) -> bool:
+def _parses_as_float(value: Any) -> bool:
+    """Whether `float(value)` reads it: a number, or text of one ('0.5', 'nan')."""
     try:
-        float(text)
-    except ValueError:
+        float(value)
+    except (TypeError, ValueError):
         return False
     return True
 
