@@ -192,7 +192,7 @@ def test_inspection_importance_and_slices_take_vectors():
 
 def test_training_reads_a_vectors_rows_as_serving_does_from_features_or_the_cache():
     """Training takes a vector's d + 1 rows once from the batch's distinct rows and multiplies them by the
-    components (`_vector_rows`), where serving gathers them: the same rows, moments and gradients, from
+    components (`_plus_vectors`), where serving gathers them: the same rows, moments and gradients, from
     the features or from FM's training cache (which keeps the vectors beside the other fields' entries)."""
     rows = _rows(300)
     spec = ctr.FeatureSpec([*_spec().features, ctr.Numeric("score"), ctr.Vector("user_vec", dim=2, role="user"),

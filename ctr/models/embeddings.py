@@ -120,7 +120,7 @@ class FieldEmbeddings(keras.layers.Layer):
             columns = tf.stack([_column(encoded, f) for f in ids_f], axis=1)
             offsets = tf.constant([self.offsets[f.table] for f in ids_f], columns.dtype)  # one add, not one per field
             parts.append(tf.gather(self.table, columns + offsets))
-        numbers = [f for f in dense if f.length == 2]  # `_by_mode` puts them before the vectors
+        numbers = [f for f in dense if _entry_width(f)]  # `_by_mode` puts them before the vectors
         if numbers:
             values = tf.stack([encoded[f.key] for f in numbers], axis=1)  # [B, D, 2]: value, missing flag
             starts = [self.offsets[f.table] for f in numbers]
@@ -174,12 +174,12 @@ class FieldEmbeddings(keras.layers.Layer):
     def _entries(self, ids_f: list[Field], dense: list[Field], bags_f: list[Field],
                  encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, np.ndarray]:
         """Every table row an example reads, with its weight: ([B, e] fused-table rows, [B, e]
-        weights, [e] the field slot of each, in `_stack`'s order: ids, then numbers, then bags).
+        weights, [e] the field slot of each, in `_stack`'s order: ids, numbers, vectors, bags).
 
         An id is weight 1 on its row, a number its value on the field's vector and its missing flag
         on the "missing" vector, a bag each position's 1/norm on its row (0 for padding). A vector has
         a slot but no entries: its d + 1 rows, the same for every example, are one product with the
-        batch's components (`_vector_rows`), where d + 1 entries an example made training several times
+        batch's components (`_plus_vectors`), where d + 1 entries an example made training several times
         slower at d = 768. Rows whose entries were cached for training (`training_cache`) are read as they are."""
         slots = _slots(len(ids_f), [_entry_width(f) for f in dense], [f.length for f in bags_f])
         if _ENTRY_ROWS in encoded:
@@ -228,7 +228,7 @@ class FieldEmbeddings(keras.layers.Layer):
             columns, weights, _ = self._entries(ids_f, dense, bags_f, chunk)
             cache[_ENTRY_ROWS][start:start + _CACHE_CHUNK] = columns.numpy()
             cache[_ENTRY_WEIGHTS][start:start + _CACHE_CHUNK] = weights.numpy()
-        # A vector's components are read as they are (`_vector_rows`).
+        # A vector's components are read as they are (`_plus_vectors`).
         return {**cache, **{f.key: encoded[f.key] for f in dense if not _entry_width(f)}}
 
     def _stack_sparse(self, ids_f: list[Field], dense: list[Field], bags_f: list[Field],
@@ -248,11 +248,8 @@ class FieldEmbeddings(keras.layers.Layer):
         out_row = tf.reshape(tf.range(batch)[:, None] * n + tf.constant(slots, tf.int64)[None], [-1])
         stacked = tf.reshape(sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * n, table_rows),
                              [-1, n, self.table.shape[1]])
-        if not vectors:
-            return stacked
-        before = len(ids_f) + len(dense) - len(vectors)  # the vectors' slots follow the ids' and numbers'
-        rows = self._vector_rows(vectors, encoded, table_rows, vector_position)
-        return stacked + tf.pad(rows, [[0, 0], [before, len(bags_f)], [0, 0]])
+        # The vectors' slots follow the ids' and numbers'.
+        return self._plus_vectors(stacked, vectors, encoded, table_rows, vector_position, len(bags_f))
 
     def _moments_sparse(self, encoded: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         """`moments` from the U distinct rows the batch reads, with one sparse product [B·(1 + g), U]
@@ -274,10 +271,7 @@ class FieldEmbeddings(keras.layers.Layer):
         out_row = tf.reshape(tf.range(batch)[:, None] * per_example + slot_row, [-1])
         example_rows = tf.reshape(sum_rows(out_row, position, tf.reshape(weights, [-1]), batch * per_example,
                                            table_rows), [-1, per_example, width])
-        if vectors:
-            before = 1 + len(dense) - len(vectors)
-            rows = self._vector_rows(vectors, encoded, table_rows, vector_position)
-            example_rows += tf.pad(rows, [[0, 0], [before, len(bags_f)], [0, 0]])
+        example_rows = self._plus_vectors(example_rows, vectors, encoded, table_rows, vector_position, len(bags_f))
         vector = np.array([1.0] * self.dim + [0.0] * (width - self.dim), np.float32)  # the vector's columns
         squared = tf.reduce_sum(tf.square(table_rows) * vector, axis=1)  # [U]: each distinct row's |v|²
         id_position = tf.reshape(position, [-1, len(slots)])[:, :n_ids]
@@ -310,19 +304,23 @@ class FieldEmbeddings(keras.layers.Layer):
         return read(rows), position[:entries], position[entries:]
 
     def _vector_table_rows(self, vectors: list[Field]) -> np.ndarray:
-        """The fused-table rows of the vector fields, each's d + 1 in turn: what `_vector_rows` reads."""
+        """The fused-table rows of the vector fields, each's d + 1 in turn: what `_plus_vectors` reads."""
         return np.concatenate([self.offsets[f.table] + np.arange(f.length) for f in vectors] or [np.zeros(0, int)])
 
-    def _vector_rows(self, vectors: list[Field], encoded: Mapping[str, tf.Tensor], table_rows: tf.Tensor,
-                     position: tf.Tensor) -> tf.Tensor:
-        """[B, V, k + 1]: each vector field's components and missing flag times its d + 1 rows (of the
-        distinct `table_rows`, at `position`, in `_vector_table_rows`' order), as serving's `_stack` forms them."""
+    def _plus_vectors(self, rows: tf.Tensor, vectors: list[Field], encoded: Mapping[str, tf.Tensor],
+                      table_rows: tf.Tensor, position: tf.Tensor, after: int) -> tf.Tensor:
+        """`rows` [B, s, k + 1], whose vector slots are empty and come before the last `after`, with each
+        vector field's components and missing flag times its d + 1 rows added there (the rows among the
+        distinct `table_rows` at `position`, in `_vector_table_rows`' order), as serving's `_stack` forms them."""
+        if not vectors:
+            return rows
         out, start = [], 0
         for f in vectors:
-            rows = tf.gather(table_rows, position[start:start + f.length])
-            out.append(tf.matmul(tf.cast(encoded[f.key], table_rows.dtype), rows))
+            read = tf.gather(table_rows, position[start:start + f.length])
+            out.append(tf.matmul(tf.cast(encoded[f.key], table_rows.dtype), read))
             start += f.length
-        return tf.stack(out, axis=1)
+        before = rows.shape[1] - after - len(vectors)
+        return rows + tf.pad(tf.stack(out, axis=1), [[0, 0], [before, after], [0, 0]])
 
     def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None,
                  sparse: bool = False) -> tf.Tensor:
@@ -392,7 +390,7 @@ class _FusedInitializer(keras.initializers.Initializer):
 def _by_mode(fields: list[Field]) -> tuple[list[Field], list[Field], list[Field]]:
     """(the id fields, the numbers then the vectors, the bags), each in the spec's order."""
     dense = [f for f in fields if f.mode == "dense"]
-    numbers_first = [f for f in dense if f.length == 2] + [f for f in dense if f.length != 2]
+    numbers_first = [f for f in dense if _entry_width(f)] + [f for f in dense if not _entry_width(f)]
     return [f for f in fields if f.mode == "id"], numbers_first, [f for f in fields if f.mode == "bag"]
 
 
