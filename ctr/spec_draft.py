@@ -330,6 +330,10 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
             return (Categorical(**base), f"codes with leading zeros ({zeros.iloc[0]!r}), read as text "
                                          f"({distinct:,} distinct{missing})")
         return _number(base, source, role, numbers, distinct, missing)
+    if role is None and text.str.fullmatch(_NUMBER_LIST).all():  # vectors written out, as a CSV cell holds them
+        vector = _vector(text.str.strip().str.strip("[]").str.strip().str.split(r"[,;\s]+", regex=True))
+        if vector:
+            return Vector(**base, dim=vector), f"vectors of {vector} numbers (embeddings) written as text{missing}"
     if role is None and text.str.match(r"^\d{4}-\d\d-\d\d").mean() > 0.99:
         try:
             moments = pd.to_datetime(text, utc=True, format="ISO8601")
@@ -402,6 +406,10 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
     return Numeric(**base, transform=transform), why
 
 
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER_LIST = rf"\s*\[?\s*{_NUMBER}(?:\s*[,;\s]\s*{_NUMBER})+\s*\]?\s*"  # '[0.1, -0.3]', '0.1 -0.3'
+
+
 def _vector(lists: pd.Series) -> int | None:
     """The length of the lists when every one holds that many real numbers, some not whole (vectors: a
     text or image model's embeddings), and at least two; lists of whole numbers are lists of ids."""
@@ -412,8 +420,8 @@ def _vector(lists: pd.Series) -> int | None:
         values = np.array([np.asarray(v, dtype=np.float64) for v in lists.iloc[:1000]])
     except (TypeError, ValueError):
         return None
-    plain = all(isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool | np.bool_)
-                for v in lists.iloc[:1000] for x in v)
+    plain = all(isinstance(x, int | float | str | np.integer | np.floating) and not isinstance(x, bool | np.bool_)
+                for v in lists.iloc[:1000] for x in v)  # text: the parts of a vector written out
     return dim if plain and not np.all(values == np.floor(values)) else None
 
 

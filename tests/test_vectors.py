@@ -164,14 +164,21 @@ def test_vectors_are_learned_from_and_served_raw_in_a_fresh_process(tmp_path, se
     np.testing.assert_allclose([p["probability"] for p in answer["predictions"]], expected, atol=1e-5)
 
 
-def test_a_draft_reads_lists_of_numbers_as_vectors_and_lists_of_ids_as_lists():
+def test_a_draft_reads_lists_of_numbers_as_vectors_and_lists_of_ids_as_lists(tmp_path):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"emb": list(rng.normal(size=(50, 5))), "tags": [[1, 2], [3, 4, 5]] * 25,
+    frame = pd.DataFrame({"emb": list(rng.normal(size=(50, 5))), "tags": [[1, 2], [2, 3, 4]] * 25,
                           "clicked": [0, 1] * 25})
     draft = ctr.draft_spec(frame, label="clicked")
     assert draft.spec["emb"] == ctr.Vector("emb", dim=5)
     assert "vectors of 5 numbers" in str(draft)
     assert draft.spec["tags"].kind == "multi_categorical"
+    path = tmp_path / "rows.csv"  # a CSV cell holds a vector as its text; ids joined by commas stay lists
+    frame.assign(emb=[f"[{', '.join(f'{x:.4f}' for x in v)} ]" for v in frame["emb"]],
+                 tags=frame["tags"].map(lambda t: ",".join(map(str, t)))).to_csv(path, index=False)
+    written = ctr.draft_spec(path, label="clicked")
+    assert written.spec["emb"] == ctr.Vector("emb", dim=5)
+    assert "vectors of 5 numbers (embeddings) written as text" in str(written)
+    assert written.spec["tags"].kind == "multi_categorical"
 
 
 def test_inspection_importance_and_slices_take_vectors():
