@@ -266,6 +266,9 @@ class History(Feature):
         return problems
 
 
+MAX_VECTOR_DIM = 4096  # a vector's table rows, one per component: beyond, reduce the vectors first
+
+
 @dataclass(frozen=True)
 class Vector(Feature):
     """A fixed-length vector of numbers per row: an embedding computed elsewhere (a text encoder's of an item's
@@ -286,8 +289,6 @@ class Vector(Feature):
                     "(e.g. PCA), since the model learns a row of its embedding table for each"]
         return []
 
-
-MAX_VECTOR_DIM = 4096
 
 KINDS: dict[str, type[Feature]] = {
     cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp, History, Vector)
@@ -493,8 +494,7 @@ class FeatureSpec:
                 problems.append(f"{path}: reads the weight column {f.source!r} (label.weight); a feature "
                                 "cannot be the row weights")
             if f.shared_embedding is not None and f.kind not in _TOKEN_KINDS:  # what `embedding_groups` holds
-                noun = {"numeric": "number", "history": "history (it reads the item tables)",
-                        "vector": "vector"}.get(f.kind, f.kind)
+                noun = {"numeric": "number", "history": "history (it reads the item tables)"}.get(f.kind, f.kind)
                 problems.append(f"{path}.shared_embedding: a {noun} has no vocabulary to share; only "
                                 f"{', '.join(_TOKEN_KINDS)} features share an embedding table")
             problems += f._check(path)

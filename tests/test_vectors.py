@@ -48,6 +48,8 @@ def test_a_vector_spec_round_trips_and_its_mistakes_are_named():
         ctr.FeatureSpec.from_dict({"features": [{"name": "v", "kind": "vector"}]})
     with pytest.raises(ctr.SpecError, match=r"features\[0\]\.transform: 'log' is not one of"):
         ctr.FeatureSpec.from_dict({"features": [{"name": "v", "kind": "vector", "dim": 3, "transform": "log"}]})
+    with pytest.raises(ctr.SpecError, match=r"features\[0\]\.dim: at most 4,096 components, got 5,000; reduce"):
+        ctr.FeatureSpec([ctr.Vector("v", dim=5000)])
     with pytest.raises(ctr.SpecError, match="a vector has no vocabulary to share"):
         ctr.FeatureSpec([ctr.Vector("v", dim=3, shared_embedding="v")])
 
