@@ -1044,7 +1044,7 @@ def _vectors(column: pd.Series, where: str, dim: int) -> np.ndarray:
     wrong: list[tuple[int, int]] = []  # (row, length) of vectors of another length
     for i, v in enumerate(values):
         if isinstance(v, str | bytes):
-            v = _vector_text(v, where)
+            v = vector_text(v, where)
         elif not isinstance(v, LIST_TYPES):
             if v is None or v is pd.NA or (isinstance(v, float | np.floating) and np.isnan(v)):
                 continue
@@ -1072,7 +1072,7 @@ def _vectors(column: pd.Series, where: str, dim: int) -> np.ndarray:
     return out
 
 
-def _vector_text(text: str | bytes, where: str) -> list[float]:
+def vector_text(text: str | bytes, where: str) -> list[float]:
     """A vector written as text: numbers separated by commas, semicolons or spaces, in brackets or not."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="backslashreplace")

@@ -164,6 +164,16 @@ class _Counts:
         return [v for _, v in kept[:max_tokens]]
 
 
+def _merged_moments(n: int, mean: Any, m2: Any, x: np.ndarray) -> tuple[int, Any, Any]:
+    """(count, mean, sum of squared deviations) of the values so far merged with the rows of `x` (Chan et al.);
+    per column for a 2-D `x` (a vector's components)."""
+    rows, batch_mean = len(x), x.mean(axis=0)
+    batch_m2 = ((x - batch_mean) ** 2).sum(axis=0)
+    total = n + rows
+    delta = batch_mean - mean
+    return total, mean + delta * rows / total, m2 + batch_m2 + delta**2 * n * rows / total
+
+
 class _Moments:
     """Count, mean and variance of the finite values seen, merged chunk by chunk (Chan et al.)."""
 
@@ -179,12 +189,7 @@ class _Moments:
             x = np.sign(x) * np.log(1.0 + np.abs(x))
         if x.size == 0:
             return
-        n, mean, m2 = x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum())
-        total = self.n + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta**2 * self.n * n / total
-        self.n = total
+        self.n, self.mean, self.m2 = _merged_moments(self.n, self.mean, self.m2, x)
         if self.transform == "quantile":
             self._reservoir(x)
 
@@ -218,15 +223,8 @@ class _VectorMoments:
     def add(self, values: np.ndarray) -> None:
         x = values.astype(np.float64)
         x = x[np.isfinite(x).all(axis=1)]
-        if not len(x):
-            return
-        n, mean = len(x), x.mean(axis=0)
-        m2 = ((x - mean) ** 2).sum(axis=0)
-        total = self.n + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * n / total
-        self.m2 = self.m2 + m2 + delta**2 * self.n * n / total
-        self.n = total
+        if len(x):
+            self.n, self.mean, self.m2 = _merged_moments(self.n, self.mean, self.m2, x)
 
     def state(self, feature: Vector) -> dict[str, Any]:
         if self.n == 0:

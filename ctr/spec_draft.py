@@ -331,7 +331,7 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
                                          f"({distinct:,} distinct{missing})")
         return _number(base, source, role, numbers, distinct, missing)
     if role is None and text.str.fullmatch(_NUMBER_LIST).all():  # vectors written out, as a CSV cell holds them
-        vector = _vector(text.str.strip().str.strip("[]").str.strip().str.split(r"[,;\s]+", regex=True))
+        vector = _vector(text.map(lambda t: ctr_data.vector_text(t, source)))  # parsed as the data readers do
         if vector:
             return Vector(**base, dim=vector), f"vectors of {vector} numbers (embeddings) written as text{missing}"
     if role is None and text.str.match(r"^\d{4}-\d\d-\d\d").mean() > 0.99:
@@ -420,8 +420,8 @@ def _vector(lists: pd.Series) -> int | None:
         values = np.array([np.asarray(v, dtype=np.float64) for v in lists.iloc[:1000]])
     except (TypeError, ValueError):
         return None
-    plain = all(isinstance(x, int | float | str | np.integer | np.floating) and not isinstance(x, bool | np.bool_)
-                for v in lists.iloc[:1000] for x in v)  # text: the parts of a vector written out
+    plain = all(isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool | np.bool_)
+                for v in lists.iloc[:1000] for x in v)
     return dim if plain and not np.all(values == np.floor(values)) else None
 
 
