@@ -282,8 +282,10 @@ class Vector(Feature):
     kind: ClassVar[str] = "vector"
 
     def _check(self, path: str) -> list[str]:
+        if self.dim == 0:  # its default: not given
+            return [f"{path}.dim: required, the length of the vectors (e.g. dim: 384 for 384 numbers a row)"]
         if self.dim < 1:
-            return [f"{path}.dim: required, the length of the vectors (at least 1), got {self.dim}"]
+            return [f"{path}.dim: the length of the vectors must be at least 1, got {self.dim}"]
         if self.dim > MAX_VECTOR_DIM:
             return [f"{path}.dim: at most {MAX_VECTOR_DIM:,} components, got {self.dim:,}; reduce the vectors first "
                     "(e.g. PCA), since the model learns a row of its embedding table for each"]
