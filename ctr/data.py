@@ -44,7 +44,7 @@ from ._files import (
 from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError
-from .features import MISSING_INT, check_epoch_unit, raw_text
+from .features import MISSING_INT, WEIGHT_MAX, WEIGHT_NUMBER, check_epoch_unit, raw_text, weighted_token
 from .spec import (
     EPOCH_UNIT_NAMES,
     Categorical,
@@ -152,7 +152,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             yield chunk[cols] if cols else chunk
         return
     if format_suffix(path) in JSON and path.is_file():
-        for chunk in _read_json(path, chunk_rows):
+        for chunk in _read_json(path, chunk_rows, whole=set(cols or ())):
             require_columns(chunk, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
@@ -292,11 +292,12 @@ def _require_data(path: Path) -> None:
         raise DataError(f"{path}: the file is empty (0 bytes): no columns and no rows")
 
 
-def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _read_json(path: Path, chunk_rows: int, whole: set[str] = frozenset()) -> Iterator[pd.DataFrame]:
     """JSON lines (one object a row, as `ctr predict --out rows.json` writes them) chunk by chunk, or a
     JSON array of objects read whole, each row read as a request's is: values keep JSON's types (no
     guessing of dates from column names; a 64-bit id beside a null stays exact, where pandas' reader
-    made the column float64), and an object's fields are columns named by their path ('user.id').
+    made the column float64), and an object's fields are columns named by their path ('user.id'), but
+    for the columns in `whole`, which hold the objects (a weighted bag's {id: weight}).
     Text that is not JSON is a DataError naming the file and the line."""
     try:
         with opener(path)(path, "rt", encoding="utf-8") as file:
@@ -308,7 +309,7 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                 batches = ((f"rows {start + 1} to {min(start + chunk_rows, len(rows))}", rows[start:start + chunk_rows])
                            for start in range(0, len(rows), chunk_rows))
             else:
-                read = yield from _arrow_json_lines(path, chunk_rows)
+                read = yield from _arrow_json_lines(path, chunk_rows, whole)
                 if read is None:
                     return
                 batches = _json_lines(path, file, chunk_rows, skip=read)
@@ -316,7 +317,7 @@ def _read_json(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             for where, batch in batches:
                 empty = False
                 try:
-                    frame = records_frame([_flat_row(row) if isinstance(row, dict) else row for row in batch])
+                    frame = records_frame([_flat_row(row, whole) if isinstance(row, dict) else row for row in batch])
                 except DataError as err:  # a row that is no object
                     raise DataError(f"{path} ({where}): {err}") from None
                 # An object null in every row that has one ({"geo": null}) is no column beside its fields.
@@ -360,12 +361,14 @@ class _NotAsWrittenError(Exception):
     """Arrow's JSON reader would give a value otherwise than JSON wrote it."""
 
 
-def _arrow_json_lines(path: Path, chunk_rows: int) -> Generator[pd.DataFrame, None, int | None]:
+def _arrow_json_lines(path: Path, chunk_rows: int,
+                      whole: set[str] = frozenset()) -> Generator[pd.DataFrame, None, int | None]:
     """JSON lines read by Arrow's reader, some ten times as fast as row by row, `chunk_rows` rows at a
     time. Returns None when it read them all; else the rows it gave before a block it does not read as
     the row-by-row reader does, which reads on from there: a key's type that changes or a key that
-    comes late, an integer beyond int64 (which it makes a float), text that is no JSON. Dates written
-    as ISO text stay text, as written."""
+    comes late, an integer beyond int64 (which it makes a float), text that is no JSON, objects in a
+    column of `whole` (Arrow's structs would give each row every key). Dates written as ISO text stay
+    text, as written."""
     import pyarrow.json as pj
 
     options = pj.ReadOptions(block_size=_JSON_BLOCK)
@@ -373,6 +376,8 @@ def _arrow_json_lines(path: Path, chunk_rows: int) -> Generator[pd.DataFrame, No
     try:
         with contextlib.ExitStack() as files:
             reader = pj.open_json(files.enter_context(opener(path)(path, "rb")), read_options=options)
+            if any(pa.types.is_struct(field.type) for field in reader.schema if field.name in whole):
+                raise _NotAsWrittenError
             written = _dates_as_text(reader.schema)
             if written != reader.schema:  # ISO dates Arrow's reader took for timestamps: read again, as text
                 reader = pj.open_json(files.enter_context(opener(path)(path, "rb")), read_options=options,
@@ -423,15 +428,16 @@ def _beyond_exact_floats(table: pa.Table) -> bool:
     return False
 
 
-def _flat_row(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flat_row(row: dict[str, Any], whole: set[str] = frozenset(), prefix: str = "") -> dict[str, Any]:
     """A JSON object with each nested object's fields as keys named by their path ('user.geo.city'), as
-    a Parquet file's structs are read (`_flat`); a null object has no fields, so they are missing."""
+    a Parquet file's structs are read (`_flat`), but the objects of the keys in `whole`, kept as they
+    are; a null object has no fields, so they are missing."""
     if not any(isinstance(value, dict) for value in row.values()) and not prefix:
         return row
     flat: dict[str, Any] = {}
     for key, value in row.items():
-        if isinstance(value, dict):
-            flat.update(_flat_row(value, f"{prefix}{key}."))
+        if isinstance(value, dict) and not (key in whole and not prefix):
+            flat.update(_flat_row(value, prefix=f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -1014,6 +1020,8 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         return stamps
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
+    if isinstance(f, MultiCategorical) and f.weighted:
+        return _weighted_bags(column, where, f)
     if isinstance(f, MultiCategorical | History):
         return _strings(column, where, join=f.separator, ordered=isinstance(f, History))
     if isinstance(f, Text | Categorical):
@@ -1271,11 +1279,87 @@ def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bo
                 raise DataError(f"{where}: lists its items most recent first, but a row holds a {type(v).__name__}, "
                                 f"which has no order ({v!r}); give a list")
             out[i] = _joined(join, [_token(t) for t in list_items(v) if not pd.isna(t)])
+        elif isinstance(v, dict) and join is not None:
+            raise DataError(f"{where}: expected one string or list per row, found a mapping ({v!r}); ids with "
+                            "weights need the feature's `weighted: true`")
         elif isinstance(v, (*LIST_TYPES, dict)):
             raise DataError(f"{where}: expected one string per row, found a {type(v).__name__} ({v!r})")
         else:
             out[i] = _token(v)
     return out
+
+
+def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.ndarray:
+    """A weighted bag's rows as the text its encoder splits (`Action:0.7|Comedy:0.3`), from that text, a
+    mapping {id: weight} (JSON's objects), or a list of ids, of such texts or of (id, weight) pairs (a
+    Parquet map's rows); every weight checked to be a non-negative number."""
+    values = column.to_numpy(dtype=object) if column.dtype == object else None
+    if values is not None and any(isinstance(v, dict) or (isinstance(v, LIST_TYPES) and any(
+            isinstance(t, tuple | list | dict) for t in list_items(v))) for v in values):
+        rows = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            # A mapping's null weight is an id it does not hold (an Arrow struct gives each row every key).
+            pairs = ([(k, w) for k, w in v.items() if w is not None] if isinstance(v, dict) else
+                     list_items(v) if isinstance(v, LIST_TYPES) else None)
+            rows[i] = v if pairs is None else list(_weighted_tokens(pairs, where, f, i))
+        column = pd.Series(rows, index=column.index)
+    text = _strings(column, where, join=f.separator)
+    pattern = re.compile(f"(?s){weighted_token(f)}")
+    rows = _rows_to_check(text, f)
+    for value in pd.unique(text if rows is None else text[rows]):
+        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        for token in value.split(f.separator):
+            token = token.strip()
+            if f.weight_separator not in token:
+                continue
+            match = pattern.fullmatch(token)
+            if match is None or float(match[2]) > WEIGHT_MAX:
+                row = next(i for i, v in enumerate(text) if (v.decode("utf-8", "replace") if isinstance(v, bytes)
+                                                             else v) == value)
+                weight = token.rsplit(f.weight_separator, 1)[1].strip()
+                hint = ("" if _parses_as_float(weight) else f"; an id that holds {f.weight_separator!r} needs a "
+                        f"weight after it: '{token}{f.weight_separator}1'")
+                raise DataError(f"{where}: row {row} holds {token!r}, whose weight {weight!r} is not a number from 0 "
+                                f"to {WEIGHT_MAX:g}; a weighted bag's ids are written id{f.weight_separator}weight, "
+                                f"or without a weight (read as 1){hint}")
+    return text
+
+
+def _rows_to_check(text: np.ndarray, f: MultiCategorical) -> np.ndarray | None:
+    """The rows of a weighted bag's text whose weights Python must read (`_weighted_bags`): those that
+    Arrow's regular expressions (RE2, some thirty times as fast) do not show to be well formed with
+    weights below 1e9 at a glance; None (all of them) where the separators are longer than a character,
+    or Arrow cannot read the text (binary ids)."""
+    if len(f.separator) != 1 or len(f.weight_separator) != 1:
+        return None
+    try:
+        array = pa.array(text, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    bar, colon = re.escape(f.separator), re.escape(f.weight_separator)
+    token = rf"(?:[^{bar}{colon}]*|[^{bar}]*{colon}\s*{WEIGHT_NUMBER}\s*)"  # no weight, or one at its end
+    formed = pc.match_substring_regex(array, rf"^{token}(?:{bar}{token})*$")
+    large = pc.match_substring_regex(array, rf"{colon}\s*(?:[0-9.]*[eE]|[0-9]{{10}})")  # an exponent, 10 digits
+    return np.flatnonzero(pc.or_(pc.invert(formed), large).to_numpy(zero_copy_only=False))
+
+
+def _weighted_tokens(pairs: Iterable[Any], where: str, f: MultiCategorical, row: int) -> Iterator[str | bytes]:
+    """A row's (id, weight) pairs, or ids, as `id:weight` tokens; a weight that is no non-negative number
+    is a DataError naming the row."""
+    for pair in pairs:
+        if isinstance(pair, dict):  # an Arrow struct's {"id": …, "weight": …}
+            pair = tuple(pair.values())
+        if not isinstance(pair, tuple | list):
+            yield _token(pair)
+            continue
+        weight = pair[1] if len(pair) == 2 else None
+        if isinstance(weight, bool) or not isinstance(weight, int | float | np.integer | np.floating) \
+                or not 0 <= float(weight) <= WEIGHT_MAX:
+            raise DataError(f"{where}: row {row} holds {pair!r}, where a weighted bag takes (id, weight) pairs "
+                            f"whose weight is a number from 0 to {WEIGHT_MAX:g}")
+        token = _token(pair[0])
+        separator = f.weight_separator.encode() if isinstance(token, bytes) else f.weight_separator
+        yield token + separator + (repr(float(weight)).encode() if isinstance(token, bytes) else repr(float(weight)))
 
 
 def _token(value: Any) -> str | bytes:

@@ -22,6 +22,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from .errors import ArgumentError, DataError
 from .evaluation import read_labelled
+from .features import bag_ids, token_text
 from .metrics import click_metrics
 from .spec import FeatureSpec
 
@@ -92,10 +93,9 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
     each range's place, lowest first); the list of its values for the column of a multi-valued feature
     (split on its separator)."""
     multi = next((f for f in spec.features if f.kind == "multi_categorical" and f.source == column.name), None)
-    if multi is not None:
-        return column.map(lambda v: [str(t).strip() for t in (v if isinstance(v, ctr_data.LIST_TYPES) else
-                                                             ("" if pd.isna(v) else str(v)).split(multi.separator))
-                                     if str(t).strip()] or [np.nan]).reset_index(drop=True), None
+    if multi is not None:  # its ids as the model reads them (a list's, a text's, without their weights)
+        text = ctr_data.raw_features(column.to_frame(), FeatureSpec([multi]))[multi.name]
+        return pd.Series([bag_ids(token_text(v), multi) or [np.nan] for v in text]), None
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
             and column.nunique() > _MANY_VALUES:
         cut = pd.qcut(column, bins, duplicates="drop")

@@ -164,6 +164,12 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
             width = 1 if f.kind == "categorical" else min(3 if f.kind == "history" else 2, len(vocab))
             separator = getattr(f, "separator", " ")
             values = [raw_text(token_bytes(separator.join(rng.choice(vocab, size=width).tolist()))) for _ in range(n)]
+            if getattr(f, "weighted", False):  # weights of every spelling: none, whole, zero, fractions, exponents
+                spelt = ["", "2", "0", "0.25", " .5", "1e-3 ", "3."]
+                weights = [f.weight_separator + w if w else "" for w in spelt]
+                values = [separator.join(token + weights[(i + j) % len(weights)]
+                                         for j, token in enumerate(value.split(separator)))
+                          if isinstance(value, str) else value for i, value in enumerate(values)]
             unseen = "-987654321" if f.kind == "history" and raw_dtype(spec[f.items]) == "int64" else "never-seen-value"
             values[0], values[1] = "", unseen
         rows[f.source] = values

@@ -11,6 +11,7 @@ nothing but TensorFlow.
 Encoded layout, per feature kind (index 0 always means "missing" or "padding"):
   categorical        int64 [B]      0 missing, 1..oov unseen values, then the vocabulary
   multi_categorical  int64 [B, L]   the same ids, padded with 0
+                     + float32 [B, L] their weights (`weight_key`), when weighted; 0 for padding
   text               int64 [B, L]   word ids, padded with 0
   numeric            float32 [B, 2] (standardised value or 0 when missing, missing indicator)
   numeric quantile   int64 [B]      0 missing, 1..buckets
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +94,45 @@ def split_multi(values: tf.Tensor, feature: MultiCategorical | History, truncate
     return tokens[:, : feature.max_length] if truncate else tokens
 
 
+# A weight as a weighted bag's ids carry it (`Action:0.7`): a non-negative decimal, which
+# `tf.strings.to_number` always parses (ONNX runtimes have no regex match to test text with first).
+WEIGHT_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+WEIGHT_MAX = 1e9  # weights are read up to this (one past float32's range is infinite, and inf × 0 is NaN)
+
+
+def weight_key(name: str) -> str:
+    """The encoded input holding a weighted bag's weights, beside its ids under `name`: no feature's name (a
+    name has no '.'), and one a variable can be named by (the item table inside the graph holds it)."""
+    return f"{name}.weights"
+
+
+def split_weights(tokens: tf.RaggedTensor, feature: MultiCategorical) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+    """A weighted bag's tokens (`split_multi`'s) as (the ids, their weights): `id<weight_separator>weight`
+    gives the id and the weight; a token without a weight (or whose weight is no non-negative number)
+    is an id of weight 1."""
+    weighted = weighted_token(feature)
+    ids = tf.strings.regex_replace(tokens, f"(?s)^{weighted}$", r"\1")  # no match: the token as it is
+    # The weight's text, or nothing where there is none (the second alternative), which reads 1.
+    text = tf.strings.regex_replace(tf.strings.regex_replace(tokens, f"(?s)^(?:{weighted}|.*)$", r"\2"), "^$", "1")
+    weights = tf.minimum(tf.strings.to_number(text, tf.float32), WEIGHT_MAX)
+    return ids, weights
+
+
+def weighted_token(feature: MultiCategorical) -> str:
+    """The regular expression (RE2's and Python's) of a token with a weight: the id, then the weight."""
+    return rf"(.*?)\s*{re.escape(feature.weight_separator)}\s*({WEIGHT_NUMBER})"
+
+
+def bag_ids(text: str, feature: MultiCategorical) -> list[str]:
+    """One row's distinct-able ids as `split_ids` reads them, in Python: split, stripped, without their
+    weights, empty ones left out (inspection and slices count them)."""
+    tokens = (t.strip() for t in text.split(feature.separator))
+    if feature.weighted:
+        weighted = re.compile(f"(?s){weighted_token(feature)}")
+        tokens = ((match[1] if (match := weighted.fullmatch(t)) else t) for t in tokens)
+    return [t for t in tokens if t]
+
+
 _UNSPACED = "[" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in UNSPACED_SCRIPTS) + "]"  # in RE2's syntax
 
 
@@ -109,11 +150,17 @@ def split_text(values: tf.Tensor, feature: Text, truncate: bool = True) -> tf.Ra
     return words[:, : feature.max_length] if truncate else words
 
 
+def split_ids(values: tf.Tensor, feature: MultiCategorical | Text, truncate: bool = True) -> tf.RaggedTensor:
+    """Each row's ids, as a vocabulary reads them: a bag's tokens without their weights, or a text's words."""
+    if isinstance(feature, Text):
+        return split_text(values, feature, truncate)
+    tokens = split_multi(values, feature, truncate)
+    return split_weights(tokens, feature)[0] if feature.weighted else tokens
+
+
 def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
     """Flat array of the tokens a multi-valued or text feature yields for a chunk of raw values."""
-    tensor = tf.constant(values, dtype=tf.string)
-    ragged = split_multi(tensor, feature) if isinstance(feature, MultiCategorical) else split_text(tensor, feature)
-    return ragged.flat_values.numpy()
+    return split_ids(tf.constant(values, dtype=tf.string), feature).flat_values.numpy()
 
 
 def missing_mask(values: np.ndarray) -> np.ndarray:
@@ -342,8 +389,9 @@ class Preprocessor:
                 out.append(Field(f.name, f.name, "history", items.shared_embedding or items.name, f.role,
                                  combiner=f.pooling))
             elif isinstance(f, MultiCategorical | Text):
+                weights = weight_key(f.name) if isinstance(f, MultiCategorical) and f.weighted else None
                 out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner,
-                                 length=f.max_length))
+                                 length=f.max_length, weights=weights))
             elif isinstance(f, Numeric):
                 if f.transform == "quantile":
                     out.append(Field(f.name, f.name, "id", f.name, f.role))
@@ -449,6 +497,7 @@ class Field:
     column: int | None = None  # timestamp part: column of the encoded [B, P] tensor
     dropout: float = 0.0  # ids: probability, in training, of reading the id as missing
     length: int = 1  # bags: the padded length (the spec's max_length); dense: the encoded width (its table's rows)
+    weights: str | None = None  # weighted bags: the encoded input of each position's weight
 
 
 class FeatureEncoder(keras.layers.Layer):
@@ -494,9 +543,13 @@ class FeatureEncoder(keras.layers.Layer):
                 ids = self.lookups[items.shared_embedding or items.name](split_multi(x, f, truncate=False))
                 # Padded to, and cut at, max_length: to_tensor with a shape keeps each row's first ids.
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
+            elif isinstance(f, MultiCategorical) and f.weighted:
+                tokens, weights = split_weights(split_multi(x, f, truncate=False), f)
+                ids = self.lookups[f.shared_embedding or f.name](tokens)
+                out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
+                out[weight_key(f.name)] = weights.to_tensor(default_value=0.0, shape=[None, f.max_length])
             elif isinstance(f, MultiCategorical | Text):
-                split = split_multi if isinstance(f, MultiCategorical) else split_text
-                ids = self.lookups[f.shared_embedding or f.name](split(x, f, truncate=False))
+                ids = self.lookups[f.shared_embedding or f.name](split_ids(x, f, truncate=False))
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
             elif isinstance(f, Numeric):
                 out[f.name] = self._numeric(x, f)

@@ -20,7 +20,16 @@ from . import data as ctr_data
 from ._args import figure_path
 from ._files import make_parent
 from .errors import ArgumentError, CtrError, NotFittedError
-from .features import MISSING_INT, binary_token, missing_mask, raw_text, readable, token_bytes, token_text
+from .features import (
+    MISSING_INT,
+    bag_ids,
+    binary_token,
+    missing_mask,
+    raw_text,
+    readable,
+    token_bytes,
+    token_text,
+)
 from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text, Vector
 
 
@@ -317,12 +326,12 @@ def _present_tokens(values: np.ndarray, f: Any) -> np.ndarray | None:
     """The values (a list's or text's tokens, as the model reads them) a vocabulary would look up, or None
     for a feature without one."""
     from ._keras import tf
-    from .features import split_multi, split_text
+    from .features import split_ids, split_multi
 
     if isinstance(f, Categorical):
         return values[values != MISSING_INT] if f.dtype == "int" else values[values != ""]
     if isinstance(f, MultiCategorical | Text | History):  # a history's ids are text, as its item table's are
-        split = split_text if isinstance(f, Text) else split_multi
+        split = split_multi if isinstance(f, History) else split_ids
         flat = split(tf.constant(values[values != ""], tf.string), f).flat_values.numpy()
         return flat[flat != b""]  # UTF-8 bytes, as TensorFlow gives them: decoding them all took seconds
     return None
@@ -336,8 +345,7 @@ def _missing_and_distinct(values: np.ndarray, feature: Any) -> tuple[float, int]
     missing = missing_mask(values)
     present = values[~missing]
     if isinstance(feature, MultiCategorical):
-        parts = (t.strip() for v in present for t in token_text(v).split(feature.separator))
-        return float(missing.mean()), len({t for t in parts if t})
+        return float(missing.mean()), len({t for v in present for t in bag_ids(token_text(v), feature)})
     if isinstance(feature, Text):
         return float(missing.mean()), len({t for v in present for t in token_text(v).lower().split()})
     if isinstance(feature, Vector):

@@ -91,7 +91,12 @@ class Categorical(Feature):
 
 @dataclass(frozen=True)
 class MultiCategorical(Feature):
-    """Several ids per row (genres): a separated string such as `Action|Comedy`, or a list column."""
+    """Several ids per row (genres): a separated string such as `Action|Comedy`, or a list column.
+
+    `weighted`: each id may carry a non-negative weight after `weight_separator` (`Action:0.7|Comedy:0.3`,
+    or a mapping {id: weight}), 1 where it has none; the pooled vector is then the weighted mean (the
+    weighted sum over the weights' sum), sum or sqrtn (over the root of their squares' sum) of the ids'
+    embeddings, as TensorFlow's weighted categorical columns pool them."""
 
     separator: str = "|"
     max_length: int = 8
@@ -99,6 +104,8 @@ class MultiCategorical(Feature):
     min_count: int = 1
     max_tokens: int | None = None
     oov_buckets: int = 1
+    weighted: bool = False
+    weight_separator: str = ":"
 
     kind: ClassVar[str] = "multi_categorical"
 
@@ -106,6 +113,14 @@ class MultiCategorical(Feature):
         problems = _positive(self, path, "max_length", "min_count", "max_tokens", "oov_buckets")
         if self.separator == "":
             problems.append(f"{path}.separator: must be a non-empty string")
+        if self.weighted and (self.weight_separator == "" or self.weight_separator in self.separator
+                              or self.separator in self.weight_separator):
+            problems.append(f"{path}.weight_separator: must be a non-empty string other than the separator "
+                            f"{self.separator!r} (an id's weight follows it: 'Action:0.7'), "
+                            f"got {self.weight_separator!r}")
+        elif self.weighted and re.search(r"[0-9.\s]", self.weight_separator):
+            problems.append(f"{path}.weight_separator: must hold no digit, '.' or white space, which a weight may "
+                            f"hold or be spaced by, got {self.weight_separator!r}")
         return problems
 
 
@@ -579,6 +594,9 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             size = "(item tables)"
         elif isinstance(f, MultiCategorical):
             enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
+            if f.weighted:
+                enc = (f"split on {f.separator!r}, ≤{f.max_length} ids each weighted after {f.weight_separator!r} "
+                       f"(1 without), weighted {f.combiner} of embeddings")
         elif isinstance(f, Text):
             enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of embeddings"
         elif isinstance(f, Numeric):

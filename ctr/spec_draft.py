@@ -20,7 +20,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
-from .features import readable
+from .features import WEIGHT_MAX, readable, weighted_token
 from .spec import (
     EPOCH_UNIT_NAMES,
     UNSPACED_SCRIPTS,
@@ -293,6 +293,13 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     missing = f", {gaps:,} missing ({share:.1%})" if share >= 0.001 else f", {gaps:,} missing" if gaps else ""
     first = present.iloc[0]
     if isinstance(first, Mapping):
+        # Ids to weights: their keys vary from row to row, where an object's (a struct's) are its fields.
+        if present.map(lambda v: isinstance(v, Mapping) and all(map(_weight, v.values()))).all() \
+                and len({frozenset(v) for v in present}) > 1:
+            lengths = present.map(len)
+            return (MultiCategorical(**base, weighted=True, max_length=_length(lengths, 0)),
+                    f"mappings of {lengths.min()} to {lengths.max()} ids to weights "
+                    f"({len({k for v in present for k in v}):,} distinct ids){missing}")
         return None, f"objects ({reprlib.repr(first)}): a feature reads one value or a list a row; flatten them first"
     listed = present.map(lambda v: isinstance(v, ctr_data.LIST_TYPES)) if present.dtype == object else None
     if listed is not None and listed.all():
@@ -304,7 +311,12 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         # default separator reads those.
         present = present.map(lambda v: list(v) if isinstance(v, ctr_data.LIST_TYPES) else str(v).split("|"))
         lengths = present.map(len)
-        distinct = len({v for values in present for v in values})
+        pairs = all(isinstance(p, tuple | list) and len(p) == 2 and _weight(p[1]) for v in present for p in v)
+        distinct = len({v[0] if pairs else v for values in present for v in values})
+        if pairs and lengths.max():  # (id, weight): a Parquet map's rows
+            return (MultiCategorical(**base, weighted=True, max_length=_length(lengths, 0)),
+                    f"lists of {lengths.min()} to {lengths.max()} (id, weight) pairs ({distinct:,} distinct ids)"
+                    f"{missing}")
         return (MultiCategorical(**base, max_length=_length(lengths, 0)),
                 f"lists of {lengths.min()} to {lengths.max()} values ({distinct:,} distinct){missing}")
     if pd.api.types.is_bool_dtype(column.dtype):
@@ -357,8 +369,13 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         if held.mean() >= 0.05 and not text.str.contains(" ", regex=False).mean() > 0.5:
             tokens = text.str.split(separator, regex=False)
             lengths = tokens.map(len)
-            distinct_tokens = len({t.strip() for values in tokens for t in values})
+            weighted = _weighted_ids(tokens)
+            distinct_tokens = len(weighted[0] if weighted else {t.strip() for values in tokens for t in values})
             # Lists share their values ('Action|Comedy', 'Comedy|Drama'); a text's separators part words.
+            if weighted and distinct_tokens < weighted[1]:
+                return (MultiCategorical(**base, separator=separator, weighted=True, max_length=_length(lengths, 0)),
+                        f"{separator!r}-separated lists of {lengths.min()} to {lengths.max()} ids with weights "
+                        f"('id:weight'; {distinct_tokens:,} distinct ids){missing}")
             if distinct_tokens < sum(len(v.split(separator)) for v in text.unique()):
                 return (MultiCategorical(**base, separator=separator, max_length=_length(lengths, 0)),
                         f"{separator!r}-separated lists of {lengths.min()} to {lengths.max()} values "
@@ -408,6 +425,28 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_LIST = rf"\s*\[?\s*{_NUMBER}(?:\s*[,;\s]\s*{_NUMBER})+\s*\]?\s*"  # '[0.1, -0.3]', '0.1 -0.3'
+
+
+def _weight(value: Any) -> bool:
+    """Whether a value reads as a weighted bag's weight: a number from 0 to `WEIGHT_MAX`, or null (no id)."""
+    if value is None:
+        return True
+    return (isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+            and 0 <= value <= WEIGHT_MAX)
+
+
+def _weighted_ids(tokens: pd.Series) -> tuple[set[str], int] | None:
+    """(the distinct ids, the count of ids in the distinct rows) of lists of tokens most of which carry
+    a weight ('Action:0.7'), as a weighted bag reads them; None when fewer than half of them do."""
+    weighted = re.compile(f"(?s){weighted_token(MultiCategorical('draft', weighted=True))}")
+    ids, with_weight, total = set(), 0, 0
+    for row in dict.fromkeys(tuple(t.strip() for t in values if t.strip()) for values in tokens):
+        for token in row:
+            match = weighted.fullmatch(token)
+            with_weight += match is not None
+            ids.add(match[1] if match else token)
+        total += len(row)
+    return (ids, total) if total and with_weight >= total / 2 else None
 
 
 def _vector(lists: pd.Series) -> int | None:
@@ -500,9 +539,9 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
     """'user' or 'item' when the column holds one value per user (item) in nearly every row, else
     'context'; and why."""
     values = frame[column]
-    if values.dtype == object and values.map(lambda v: isinstance(v, ctr_data.LIST_TYPES)).any():
+    if values.dtype == object and values.map(lambda v: isinstance(v, (*ctr_data.LIST_TYPES, Mapping))).any():
         values = values.map(lambda v: "|".join(map(str, ctr_data.list_items(v))) if isinstance(v, ctr_data.LIST_TYPES)
-                            else v)
+                            else repr(sorted(v.items())) if isinstance(v, Mapping) else v)
     best: tuple[float, str] | None = None
     for role, key in (("item", item), ("user", user)):
         if key is None:

@@ -228,6 +228,19 @@ def _vectors_of_another_length(env: dict) -> None:
         served.predict(rows.head(2).assign(emb=[[0.1, "high", 0.3], [0.1, 0.2, 0.3]]))
 
 
+def _weights_that_are_no_numbers(env: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("moods", weighted=True)], label=env["spec"].label)
+    rows = env["frame"].head(200).assign(moods=["calm:0.7|dark:0.3"] * 199 + ["calm:high"])
+    with pytest.raises(DataError, match=r"feature 'moods' \(multi_categorical, column 'moods'\): row 199 holds "
+                                        r"'calm:high', whose weight 'high' is not a number from 0 to 1e\+09"):
+        ctr.LogisticRegression(spec).fit(rows, verbose=0)
+    served = ctr.LogisticRegression(spec)
+    served.fit(rows.head(199), verbose=0)
+    with pytest.raises(DataError, match=r"feature 'moods' .*row 1 holds \('dark', -1\), where a weighted bag takes "
+                                        r"\(id, weight\) pairs whose weight is a number from 0 to 1e\+09"):
+        served.predict(rows.head(2).assign(moods=[{"calm": 1}, [("dark", -1)]]))
+
+
 def _not_a_zone(env: dict) -> None:
     spec = ctr.FeatureSpec([ctr.Categorical("tz"), ctr.Timestamp("timestamp", timezone_feature="tz")],
                            label=env["spec"].label)
@@ -676,6 +689,10 @@ CATALOGUE: list[Case] = [
     Case("spec", "a `vector` feature without its `dim` (the vectors' length)",
          "SpecError naming the field and what it must be",
          _spec_error(_spec({"name": "v", "kind": "vector"}), "features[0].dim: required, the length of the vectors")),
+    Case("spec", "a weighted `multi_categorical` whose `weight_separator` is its `separator` (or empty, or holds a "
+         "digit, `.` or white space)", "SpecError naming the field, what it must be and what it is",
+         _spec_error(_spec({"name": "g", "kind": "multi_categorical", "weighted": True, "weight_separator": "|"}),
+                     "features[0].weight_separator: must be a non-empty string other than the separator '|'")),
     Case("spec", "drafting a spec (`draft_spec`, `ctr draft-spec`) with a rating label and no threshold",
          "ArgumentError naming the label, the values it holds and `threshold=` (`--label-threshold`)",
          _draft_without_threshold),
@@ -735,6 +752,10 @@ CATALOGUE: list[Case] = [
          "number, in training or a request", "DataError naming the feature, its column, `dim`, the lengths found "
          "and the first such row, or the value (no vector at all, an empty list or NaN, is served as missing)",
          _vectors_of_another_length),
+    Case("data", "a weighted bag's weight that is no number from 0 to 1e9 (`calm:high`, `dark:-1`, a pair "
+         "`(\"dark\", -1)`), in training or a request", "DataError naming the feature, its column, the row, the token "
+         "and the weight, with how weights are written (an id without one weighs 1; one that holds the weight "
+         "separator needs one)", _weights_that_are_no_numbers),
     Case("data", "a `timezone_feature` column holding values that are no IANA time zones (`europe/berlin`)",
          "DataError when the preprocessing is fitted, naming the timestamp, the column and each value, with the "
          "spelling it may mean (a missing zone reads UTC)", _not_a_zone),

@@ -327,7 +327,7 @@ def test_json_lines_are_read_by_arrow_as_row_by_row_and_row_by_row_where_it_diff
         # Which reader read each chunk: Arrow's gives a list as an array, JSON's as a list.
         by_arrow = [isinstance(c["genres"].iloc[1], np.ndarray) for c in chunks]
         assert by_arrow == [name != "uint64 id first"] * 2 + [name == "plain"], name
-        monkeypatch.setattr(data, "_arrow_json_lines", lambda path, chunk_rows: (yield from ()) or 0)
+        monkeypatch.setattr(data, "_arrow_json_lines", lambda path, chunk_rows, whole: (yield from ()) or 0)
         slow = list(iter_chunks(path, chunk_rows=10))
         monkeypatch.setattr(data, "_arrow_json_lines", row_by_row)
         if name == "type change":  # mixed types are no feature's values, read either way
@@ -492,7 +492,8 @@ def test_extra_columns_are_ignored(spec, frame):
     ("timestamp", ["2024-01-01T10:00:00Z", 1704103200, None], r"feature 'timestamp' \(timestamp, column 'timestamp'\): "
                                                               r"the column mixes numbers and text \(e\.g\. '2024-01-01"
                                                               r"T10:00:00Z'\); give every time one way: seconds since"),
-    ("genres", [{"a": 1}] * 3, r"feature 'genres' .*expected one string per row"),
+    ("genres", [{"a": 1}] * 3,
+     r"feature 'genres' .*expected one string or list per row, found a mapping .*`weighted: true`"),
 ])
 def test_wrong_dtypes_are_named(spec, frame, column, values, message):
     bad = frame.iloc[:3].copy()

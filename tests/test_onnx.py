@@ -28,8 +28,10 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     raw_spec["features"] += [{"name": "tz", "role": stamp.get("role", "context")}, {
         **stamp, "name": "local", "column": "timestamp", "timezone": None, "timezone_feature": "tz"}]
     raw_spec["features"].append({"name": "poster", "kind": "vector", "dim": 3, "role": "item"})  # an image's, say
+    raw_spec["features"].append({"name": "moods", "kind": "multi_categorical", "weighted": True, "role": "item"})
     data = ctr.data.add_history(frame.head(3000), max_length=10)
     data["poster"] = list(np.random.default_rng(0).normal(size=(3000, 3)))
+    data["moods"] = np.array(["calm:0.7|dark:0.3", "calm|bright:2", "dark: .5 |bright:1e-1", ""])[np.arange(3000) % 4]
     data["tz"] = np.array(["Asia/Kathmandu", "Europe/Berlin", "Australia/Lord_Howe"])[np.arange(3000) % 3]
     data.loc[data.index[:300:3], "title"] = "千と千尋の神隠し"  # each character a word
     data.loc[data.index[1:300:3], "title"] = "東京物語、完全版"
@@ -42,6 +44,7 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     rows.loc[2, ["gender", "genres", "title", "history", "tz"]] = ["", "", "", "", ""]
     rows.loc[3, "tz"] = "Asia/Tokyo"  # a zone unseen in training: UTC
     rows.at[0, "poster"], rows.at[1, "poster"] = None, [np.nan, 0.5, 1.0]  # no vector, and a broken one: missing
+    rows.loc[:3, "moods"] = ["calm:0|dark:0", "bright:3.|calm", "dark:1E-2|storm:5", "calm : 0.25"]  # weights parsed
     rows.loc[3, "history"] = "999999|" + rows.loc[3, "history"]  # an unknown item in the profile is skipped
     # Known words joined by punctuation, and bag values padded with spaces: the regular expressions
     # that clean them must run in onnxruntime as in TensorFlow (they did nothing when onnxruntime-

@@ -142,7 +142,7 @@ class FieldEmbeddings(keras.layers.Layer):
             # the whole batch): each position is weighted by 1/its bag's norm (0 for padding), then the
             # positions are summed per (row, bag) in one sorted segment sum.
             bag_of = np.repeat(np.arange(len(bags)), lengths)  # [ΣL]: the bag each position belongs to
-            weighted = rows * _bag_weights(bags_f, ids, bag_of)[:, :, None]
+            weighted = rows * _bag_weights(bags_f, ids, bag_of, encoded)[:, :, None]
             if len(bags) == 1:
                 parts.append(tf.reduce_sum(weighted, axis=1, keepdims=True))
             else:
@@ -204,7 +204,7 @@ class FieldEmbeddings(keras.layers.Layer):
             ids = tf.concat(bags, axis=1) if len(bags) > 1 else bags[0]
             bag_of = np.repeat(np.arange(len(bags)), lengths)
             columns.append(ids + tf.constant(np.repeat([self.offsets[f.table] for f in bags_f], lengths), tf.int32))
-            weights.append(_bag_weights(bags_f, ids, bag_of))
+            weights.append(_bag_weights(bags_f, ids, bag_of, encoded))
         if not columns:  # vectors only
             batch = tf.shape(encoded[dense[0].key])[0]
             return tf.zeros([batch, 0], tf.int32), tf.zeros([batch, 0], self.table.dtype), slots
@@ -218,7 +218,7 @@ class FieldEmbeddings(keras.layers.Layer):
         if not self.fields or any(f.mode == "history" or f.dropout for f in self.fields):
             return None
         ids_f, dense, bags_f = _by_mode(self.fields)
-        keys = list(dict.fromkeys(f.key for f in self.fields))
+        keys = list(dict.fromkeys([f.key for f in self.fields] + [f.weights for f in self.fields if f.weights]))
         rows = len(encoded[keys[0]])
         width = len(_slots(len(ids_f), [_entry_width(f) for f in dense], [f.length for f in bags_f]))  # as `_entries`
         # Filled chunk by chunk: memory holds the cache once, not its chunks and their join as well.
@@ -435,12 +435,22 @@ def _index_pairs(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.bitcast(second * (1 << 32) + first, tf.int32), tf.int64)  # low word first
 
 
-def _bag_weights(bags: list[Field], ids: tf.Tensor, bag_of: np.ndarray) -> tf.Tensor:
-    """[B, ΣL]: each bag position's weight in its bag's pooled vector, 1/norm (0 for padding)."""
+def _bag_weights(bags: list[Field], ids: tf.Tensor, bag_of: np.ndarray,
+                 encoded: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """[B, ΣL]: each bag position's weight in its bag's pooled vector, its own weight (1 but in weighted
+    bags) over its bag's norm; 0 for padding."""
     mask = tf.cast(ids > 0, tf.float32)
-    count = tf.matmul(mask, tf.constant(np.eye(len(bags), dtype=np.float32)[bag_of]))  # [B, bags]
-    norm = tf.stack([_bag_norm(f, count[:, i]) for i, f in enumerate(bags)], axis=1)
-    return mask / tf.gather(norm, bag_of, axis=1)
+    to_bags = tf.constant(np.eye(len(bags), dtype=np.float32)[bag_of])  # [ΣL, bags]
+    if not any(f.weights for f in bags):
+        count = tf.matmul(mask, to_bags)  # [B, bags]
+        norm = tf.stack([_bag_norm(f, count[:, i]) for i, f in enumerate(bags)], axis=1)
+        return mask / tf.gather(norm, bag_of, axis=1)
+    given = _joined([encoded[f.weights] if f.weights else tf.ones(tf.shape(encoded[f.key]), tf.float32)
+                     for f in bags])
+    weights = mask * given
+    total, squares = tf.matmul(weights, to_bags), tf.matmul(tf.square(weights), to_bags)
+    norm = tf.stack([_weighted_norm(f, total[:, i], squares[:, i]) for i, f in enumerate(bags)], axis=1)
+    return weights / tf.gather(norm, bag_of, axis=1)
 
 
 def _bag_norm(field: Field, count: tf.Tensor) -> tf.Tensor:
@@ -450,6 +460,16 @@ def _bag_norm(field: Field, count: tf.Tensor) -> tf.Tensor:
     if field.combiner == "sqrtn":
         return tf.sqrt(tf.maximum(count, 1.0))
     return tf.maximum(count, 1.0)
+
+
+def _weighted_norm(field: Field, total: tf.Tensor, squares: tf.Tensor) -> tf.Tensor:
+    """`_bag_norm` of bags whose positions have weights (`total` their sum, `squares` their squares'):
+    1, √squares or total, as `tf.nn.embedding_lookup_sparse` divides; 1 where they are 0 (the bag is 0).
+    With every weight 1 this is `_bag_norm`."""
+    if field.combiner == "sum":
+        return tf.ones_like(total)
+    norm = tf.sqrt(squares) if field.combiner == "sqrtn" else total
+    return tf.where(norm > 0, norm, tf.ones_like(norm))
 
 
 def relu_layers(hidden_units: Sequence[int], dropout: float, seed: int) -> list[keras.layers.Layer]:
