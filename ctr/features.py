@@ -97,7 +97,7 @@ def split_multi(values: tf.Tensor, feature: MultiCategorical | History, truncate
 # A weight as a weighted bag's ids carry it (`Action:0.7`): a non-negative decimal, which
 # `tf.strings.to_number` always parses (ONNX runtimes have no regex match to test text with first).
 WEIGHT_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-WEIGHT_MAX = 1e9  # weights are read up to this (one past float32's range is infinite, and inf × 0 is NaN)
+WEIGHT_MAX = 1e9  # a larger weight is read as this: beyond float32's range it would be inf, and inf × 0 is NaN
 
 
 def weight_key(name: str) -> str:
