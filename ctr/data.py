@@ -1324,12 +1324,16 @@ def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.nda
     return text
 
 
+_FEW_ROWS = 64  # a weighted bag's rows below which Python checks them sooner than Arrow
+
+
 def _rows_to_check(text: np.ndarray, f: MultiCategorical) -> np.ndarray | None:
     """The rows of a weighted bag's text whose weights Python must read (`_weighted_bags`): those that
     Arrow's regular expressions (RE2) do not show at a glance to be well formed with weights below 1e9
     (a million rows: 0.3 s, where Python alone took 1.6 s); None (all of them) where the separators are
-    longer than a character, or Arrow cannot read the text (binary ids)."""
-    if len(f.separator) != 1 or len(f.weight_separator) != 1:
+    longer than a character, Arrow cannot read the text (binary ids), or there are a few rows (a request:
+    Arrow compiles its patterns at each call)."""
+    if len(f.separator) != 1 or len(f.weight_separator) != 1 or len(text) < _FEW_ROWS:
         return None
     try:
         array = pa.array(text, pa.string())
