@@ -785,7 +785,7 @@ def _calendar_parts(stamps: tf.Tensor, f: Timestamp, local: Callable[..., tf.Ten
 
 
 def _hashed(feature: Feature) -> bool:
-    return isinstance(feature, Categorical) and feature.hash_buckets is not None
+    return getattr(feature, "hash_buckets", None) is not None
 
 
 def _max_tokens(members: list[Feature]) -> int | None:

@@ -96,7 +96,8 @@ class MultiCategorical(Feature):
     `weighted`: each id may carry a non-negative weight after `weight_separator` (`Action:0.7|Comedy:0.3`,
     or a mapping {id: weight}), 1 where it has none; the pooled vector is then the weighted mean (the
     weighted sum over the weights' sum), sum or sqrtn (over the root of their squares' sum) of the ids'
-    embeddings, as TensorFlow's weighted categorical columns pool them."""
+    embeddings, as TensorFlow's weighted categorical columns pool them. `hash_buckets`: ids hashed into
+    that many rows instead of a vocabulary (too many ids to count, or ids that keep coming)."""
 
     separator: str = "|"
     max_length: int = 8
@@ -106,11 +107,14 @@ class MultiCategorical(Feature):
     oov_buckets: int = 1
     weighted: bool = False
     weight_separator: str = ":"
+    hash_buckets: int | None = None
 
     kind: ClassVar[str] = "multi_categorical"
 
     def _check(self, path: str) -> list[str]:
-        problems = _positive(self, path, "max_length", "min_count", "max_tokens", "oov_buckets")
+        problems = _positive(self, path, "max_length", "min_count", "max_tokens", "oov_buckets", "hash_buckets")
+        if self.hash_buckets is not None and self.max_tokens is not None:
+            problems.append(f"{path}: set either hash_buckets or max_tokens, not both")
         if self.separator == "":
             problems.append(f"{path}.separator: must be a non-empty string")
         if self.weighted and (self.weight_separator == "" or self.weight_separator in self.separator
@@ -143,18 +147,20 @@ class Numeric(Feature):
 @dataclass(frozen=True)
 class Text(Feature):
     """Free text (titles, descriptions): lower-cased, split into words (each Chinese or Japanese character
-    a word), pooled word embeddings."""
+    a word), pooled word embeddings; with `hash_buckets`, words hashed into that many rows instead of a
+    vocabulary of the `max_tokens` most frequent."""
 
     max_tokens: int = 10_000  # vocabulary size
     max_length: int = 16  # words kept per row
     min_count: int = 1
     combiner: Literal["mean", "sum", "sqrtn"] = "mean"
     oov_buckets: int = 1
+    hash_buckets: int | None = None
 
     kind: ClassVar[str] = "text"
 
     def _check(self, path: str) -> list[str]:
-        return _positive(self, path, "max_tokens", "max_length", "min_count", "oov_buckets")
+        return _positive(self, path, "max_tokens", "max_length", "min_count", "oov_buckets", "hash_buckets")
 
 
 @dataclass(frozen=True)
@@ -537,7 +543,7 @@ class FeatureSpec:
                 if len(dtypes) > 1:
                     problems.append(f"shared_embedding {group!r}: members mix int and string ids "
                                     f"({_quoted(m.name for m in members)}); a shared vocabulary needs one dtype")
-                if any(isinstance(m, Categorical) and m.hash_buckets for m in members):
+                if any(getattr(m, "hash_buckets", None) for m in members):
                     problems.append(f"shared_embedding {group!r}: hashed features cannot share a table")
         return problems
 
@@ -597,8 +603,14 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             if f.weighted:
                 enc = (f"split on {f.separator!r}, ≤{f.max_length} ids each weighted after {f.weight_separator!r} "
                        f"(1 without), weighted {f.combiner} of embeddings")
+            if f.hash_buckets:
+                enc, size = f"{enc}; ids hashed into {f.hash_buckets} buckets", str(f.hash_buckets + 1)
         elif isinstance(f, Text):
             enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of embeddings"
+            if f.hash_buckets:
+                enc = (f"words, ≤{f.max_length} per row, hashed into {f.hash_buckets} buckets, {f.combiner} of "
+                       "embeddings")
+                size = str(f.hash_buckets + 1)
         elif isinstance(f, Numeric):
             enc = (f"{f.buckets} quantile buckets" if f.transform == "quantile"
                    else f"{'log, then ' if f.transform == 'log' else ''}standardise; NaN → 0 + flag")

@@ -45,6 +45,38 @@ def test_integer_ids_and_hashing():
     assert out["h"][1] == 0 and 1 <= out["h"][0] <= 5 and 1 <= out["h"][2] <= 5
 
 
+def test_bags_and_text_hash_their_ids_without_a_vocabulary(tmp_path, serve_fresh):
+    """`hash_buckets` on a multi-categorical (weighted or not) and on text: no vocabulary is fitted, each
+    id or word lands in one of the buckets wherever it stands (unseen ones too), "" and padding stay 0,
+    and the export serves them in a process without ctr."""
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("g", hash_buckets=7, weighted=True, max_length=3),
+                            ctr.Text("t", hash_buckets=11, max_length=3)], label=ctr.Label("y"))
+    assert "ids hashed into 7 buckets" in spec.describe() and "hashed into 11 buckets" in spec.describe()
+    rows = pd.DataFrame({"g": ["a:2|b", "b|c:0.5", "", "c"] * 20, "t": ["Red fox", "red hen", "", "fox"] * 20,
+                         "y": [1, 0, 0, 1] * 20})
+    pre, encode = _fit(spec, rows)
+    assert pre.state["tables"] == {"g": {"hash_buckets": 7}, "t": {"hash_buckets": 11}}
+    assert pre.table_sizes() == {"g": 8, "t": 12}
+    out = encode(pd.DataFrame({"g": ["a:2|b", "b|a", "", "never:3"], "t": ["Red fox", "fox red", "", "zebra"]}))
+    assert out["g"][0, :2].tolist() == out["g"][1, :2][::-1].tolist() and out["g"][2].tolist() == [0, 0, 0]
+    assert out["t"][0, :2].tolist() == out["t"][1, :2][::-1].tolist() and out["t"][2].tolist() == [0, 0, 0]
+    assert 1 <= out["g"][3, 0] <= 7 and 1 <= out["t"][3, 0] <= 11  # unseen: a bucket, as any id
+    assert out["g.weights"][[0, 1, 3], 0].tolist() == [2.0, 1.0, 3.0]
+    model = ctr.FM(spec, embedding_dim=3, seed=0)
+    model.fit(rows, epochs=1, verbose=0)
+    requests = pd.DataFrame({"g": ["a:2|b", "never|c:0.5", ""], "t": ["red fox", "zebra hen", ""]})
+    expected = model.predict(requests)
+    served = serve_fresh({"fm": {"path": str(model.export(tmp_path / "fm")),
+                                 "inputs": {name: requests[name].tolist() for name in ("g", "t")}}}, tmp_path)
+    np.testing.assert_allclose(np.ravel(served["fm"]), expected, atol=1e-5)
+    for bad, why in (({"hash_buckets": 8, "max_tokens": 5}, "set either hash_buckets or max_tokens, not both"),
+                     ({"hash_buckets": 0}, "hash_buckets: must be at least 1, got 0")):
+        with pytest.raises(ctr.SpecError, match=why):
+            ctr.FeatureSpec([ctr.MultiCategorical("g", **bad)])
+    with pytest.raises(ctr.SpecError, match="shared_embedding 'g': hashed features cannot share a table"):
+        ctr.FeatureSpec([ctr.MultiCategorical("g", hash_buckets=8), ctr.Categorical("c", shared_embedding="g")])
+
+
 def test_max_tokens_keeps_the_most_frequent():
     spec = ctr.FeatureSpec([ctr.Categorical("c", max_tokens=2)])
     pre, _ = _fit(spec, pd.DataFrame({"c": list("aaabbc")}))
