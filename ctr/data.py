@@ -1278,7 +1278,13 @@ def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bo
             if ordered and isinstance(v, set | frozenset):
                 raise DataError(f"{where}: lists its items most recent first, but a row holds a {type(v).__name__}, "
                                 f"which has no order ({v!r}); give a list")
-            out[i] = _joined(join, [_token(t) for t in list_items(v) if not pd.isna(t)])
+            items = list_items(v)
+            nested = next((t for t in items if isinstance(t, (*LIST_TYPES, dict))), None)
+            if nested is not None:
+                raise DataError(f"{where}: expected a list of ids per row, but row {i} holds a list within its list "
+                                f"({nested!r})" + ("" if ordered else "; ids with weights, (id, weight) pairs, need "
+                                                   "the feature's `weighted: true`"))
+            out[i] = _joined(join, [_token(t) for t in items if not pd.isna(t)])
         elif isinstance(v, dict) and join is not None:
             raise DataError(f"{where}: expected one string or list per row, found a mapping ({v!r}); ids with "
                             "weights need the feature's `weighted: true`")
@@ -1295,7 +1301,7 @@ def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.nda
     Parquet map's rows); every weight checked to be a non-negative number."""
     values = column.to_numpy(dtype=object) if column.dtype == object else None
     if values is not None and any(isinstance(v, dict) or (isinstance(v, LIST_TYPES) and any(
-            isinstance(t, tuple | list | dict) for t in list_items(v))) for v in values):
+            isinstance(t, (*LIST_TYPES, dict)) for t in list_items(v))) for v in values):
         joined = np.empty(len(values), dtype=object)
         for i, v in enumerate(values):
             # A mapping's null weight is an id it does not hold (an Arrow struct gives each row every key).
@@ -1352,7 +1358,7 @@ def _weighted_tokens(pairs: Iterable[Any], where: str, f: MultiCategorical, row:
     for pair in pairs:
         if isinstance(pair, dict):  # an Arrow struct's {"id": …, "weight": …}
             pair = tuple(pair.values())
-        if not isinstance(pair, tuple | list):
+        if not isinstance(pair, tuple | list | np.ndarray):
             yield _token(pair)
             continue
         weight = pair[1] if len(pair) == 2 else None

@@ -492,6 +492,8 @@ def test_extra_columns_are_ignored(spec, frame):
     ("timestamp", ["2024-01-01T10:00:00Z", 1704103200, None], r"feature 'timestamp' \(timestamp, column 'timestamp'\): "
                                                               r"the column mixes numbers and text \(e\.g\. '2024-01-01"
                                                               r"T10:00:00Z'\); give every time one way: seconds since"),
+    ("genres", [[("a", 0.5)]] * 3, r"row 0 holds a list within its list \(\('a', 0\.5\)\); ids with weights, "
+                                   r"\(id, weight\) pairs, need the feature's `weighted: true`"),
     ("genres", [{"a": 1}] * 3,
      r"feature 'genres' .*expected one string or list per row, found a mapping .*`weighted: true`"),
 ])

@@ -64,7 +64,8 @@ def test_every_data_form_gives_the_same_text_and_bad_weights_are_named(tmp_path)
     spec = ctr.FeatureSpec([ctr.MultiCategorical("g", weighted=True)])
     expected = ["a:0.5|b:2.0", "", "", "c"]
     forms = {"text": ["a:0.5|b:2.0", None, "", "c"], "mappings": [{"a": 0.5, "b": 2}, None, {}, ["c"]],
-             "pairs": [[("a", 0.5), ("b", 2)], None, [], ["c"]], "tokens": [["a:0.5", "b:2.0"], None, [], ["c"]]}
+             "pairs": [[("a", 0.5), ("b", 2)], None, [], ["c"]], "tokens": [["a:0.5", "b:2.0"], None, [], ["c"]],
+             "arrays": [np.array([("a", 0.5), ("b", 2)], object), None, np.array([]), np.array(["c"])]}
     for name, column in forms.items():
         assert raw_features(pd.DataFrame({"g": column}), spec)["g"].tolist() == expected, name
     pairs = pa.array([[("a", 0.5), ("b", 2.0)], None, [], [("c", 1.0)]], pa.map_(pa.string(), pa.float32()))
