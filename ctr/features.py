@@ -158,6 +158,15 @@ def split_ids(values: tf.Tensor, feature: MultiCategorical | Text, truncate: boo
     return split_weights(tokens, feature)[0] if feature.weighted else tokens
 
 
+def bag_weights(values: np.ndarray, feature: MultiCategorical) -> tuple[np.ndarray, np.ndarray]:
+    """A weighted bag's present ids in a chunk of raw values (the first `max_length` of each row), flat, and
+    their weights: what fitting counts and keeps the weights' mean of, and what inspection compares."""
+    ids, weights = split_weights(split_multi(tf.constant(values, dtype=tf.string), feature), feature)
+    ids, weights = ids.flat_values.numpy(), weights.flat_values.numpy()
+    present = ids != b""
+    return ids[present], weights[present]
+
+
 def _tokens(values: np.ndarray, feature: Feature) -> np.ndarray:
     """Flat array of the tokens a multi-valued or text feature yields for a chunk of raw values."""
     return split_ids(tf.constant(values, dtype=tf.string), feature).flat_values.numpy()
@@ -302,15 +311,22 @@ class Preprocessor:
             f.name: _Moments(f.transform, seed) if isinstance(f, Numeric) else _VectorMoments(f.dim)
             for f in self.spec.features if isinstance(f, Numeric | Vector)}
         absent = dict.fromkeys((f.name for f in self.spec.features), 0)
+        weighted = [f for f in self.spec.features if isinstance(f, MultiCategorical) and f.weighted]
+        weight_sums = {f.name: np.zeros(2) for f in weighted}  # the weights' sum, the ids'
         rows = 0
         for chunk in chunks:
             rows += len(next(iter(chunk.values()))) if chunk else 0
             for name in absent:  # kept so that data met later can be set beside it (inspect_data's skew)
                 absent[name] += int(np.count_nonzero(missing_mask(chunk[name])))
+            bags = {f.name: bag_weights(chunk[f.name], f) for f in weighted}
+            for name, (ids, weights) in bags.items():  # kept, as the missing shares, for inspect_data's skew
+                weight_sums[name] += [weights.sum(dtype=np.float64), len(ids)]
             for group, counter in counts.items():
                 for f in groups[group]:
                     values = chunk[f.name]
-                    if isinstance(f, MultiCategorical | Text):
+                    if f.name in bags:
+                        counter.add(bags[f.name][0])
+                    elif isinstance(f, MultiCategorical | Text):
                         counter.add(_tokens(values, f))
                     else:
                         counter.add(values[values != MISSING_INT] if f.dtype == "int" else values)
@@ -335,6 +351,9 @@ class Preprocessor:
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric | Vector)}
         self.state = {"tables": tables, "numeric": numeric, "rows": rows,
                       "missing": {name: count / rows for name, count in absent.items()}}
+        if weighted:
+            self.state["weights"] = {name: {"mean": float(total / max(count, 1))}
+                                     for name, (total, count) in weight_sums.items()}
         zones = {f.name: self._zones(f, tables) for f in self.spec.features
                  if isinstance(f, Timestamp) and f.timezone_feature}
         if zones:

@@ -23,6 +23,7 @@ from .errors import ArgumentError, CtrError, NotFittedError
 from .features import (
     MISSING_INT,
     bag_ids,
+    bag_weights,
     binary_token,
     missing_mask,
     raw_text,
@@ -169,6 +170,7 @@ _SKEW_ROWS = 100_000  # rows sampled to measure it
 _SKEW_JOINED = 0.1  # a list's values of which this many are known values joined by another separator
 _SKEW_MISSING = 0.2  # missing in this many more of the rows than in training
 _SKEW_SHIFT = 1.0  # a mean moved by a training standard deviation
+_SKEW_SCALE = 3.0  # a weighted bag's mean weight this many times training's, or this many times less
 
 
 def _fitted_state(model: Any) -> tuple[FeatureSpec, dict[str, Any]]:
@@ -244,6 +246,15 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
                     "max_tokens)" if summary.trained_unseen_rate else "")
             found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values are outside the model's vocabulary "
                          f"(e.g. {', '.join(map(_quoted, examples))}), and are served as unseen{then}{why}")
+    weights = state.get("weights", {}).get(f.name) if isinstance(f, MultiCategorical) and f.weighted else None
+    present = values[values != ""] if weights is not None else None
+    if present is not None and len(present):
+        mean = float(bag_weights(present, f)[1].mean(dtype=np.float64))
+        trained = weights["mean"]
+        if max(mean, trained) >= _SKEW_SCALE * max(min(mean, trained), 1e-12):
+            found.append(f"{f.name!r}: its ids' weights average {mean:.3g}, against {trained:.3g} in training "
+                         f"({mean / trained if trained else float('inf'):.3g}×): weights on another scale "
+                         "(percentages for fractions?), or ids no longer given theirs?")
     stats = state["numeric"].get(f.name) if isinstance(f, Numeric | Vector) else None
     if stats is not None and "mean" in stats:
         x = values[~missing_mask(values)].astype(np.float64)

@@ -194,6 +194,13 @@ def test_inspection_and_slices_read_a_weighted_bags_ids_without_their_weights():
     summary = next(f for f in report.features if f.name == "tags")
     assert summary.cardinality == len({t.split(":")[0] for text in rows["tags"] for t in text.split("|")})
     assert summary.unseen_rate == 0.0
+    assert report.skew == []
+    assert model.preprocessor_.state["weights"]["tags"]["mean"] == pytest.approx(1 / 3, abs=0.01)  # shares of 1
+    percent = rows.assign(tags=rows["tags"].str.replace(r":([0-9.]+)", lambda m: f":{float(m[1]) * 100:g}",
+                                                        regex=True))
+    assert any(line.startswith("'tags': its ids' weights average 33.3, against 0.333 in training (100×): weights "
+                               "on another scale (percentages for fractions?)") for line in
+               inspect_data(percent, model=model).skew)
     slices = evaluate_by(model, rows, "tags")
     assert set(slices["tags"]) == {*TAGS, "(all)"}
 
