@@ -1361,14 +1361,19 @@ def _weighted_tokens(pairs: Iterable[Any], where: str, f: MultiCategorical, row:
         if not isinstance(pair, tuple | list | np.ndarray):
             yield _token(pair)
             continue
-        weight = pair[1] if len(pair) == 2 else None
-        if isinstance(weight, bool) or not isinstance(weight, int | float | np.integer | np.floating) \
-                or not 0 <= float(weight) <= WEIGHT_MAX:
+        if len(pair) != 2 or not is_weight(pair[1]):
             raise DataError(f"{where}: row {row} holds {pair!r}, where a weighted bag takes (id, weight) pairs "
                             f"whose weight is a number from 0 to {WEIGHT_MAX:g}")
         token = _token(pair[0])
         separator = f.weight_separator.encode() if isinstance(token, bytes) else f.weight_separator
-        yield token + separator + (repr(float(weight)).encode() if isinstance(token, bytes) else repr(float(weight)))
+        weight = repr(float(pair[1]))
+        yield token + separator + (weight.encode() if isinstance(token, bytes) else weight)
+
+
+def is_weight(value: Any) -> bool:
+    """Whether a value is a weighted bag's weight: a number (not a boolean) from 0 to `WEIGHT_MAX`."""
+    return (isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+            and 0 <= value <= WEIGHT_MAX)
 
 
 def _token(value: Any) -> str | bytes:

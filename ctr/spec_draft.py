@@ -20,7 +20,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
-from .features import WEIGHT_MAX, readable, weighted_token
+from .features import readable, weighted_token
 from .spec import (
     EPOCH_UNIT_NAMES,
     UNSPACED_SCRIPTS,
@@ -294,7 +294,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     first = present.iloc[0]
     if isinstance(first, Mapping):
         # Ids to weights: their keys vary from row to row, where an object's (a struct's) are its fields.
-        if present.map(lambda v: isinstance(v, Mapping) and all(map(_weight, v.values()))).all() \
+        weights = (w for v in present if isinstance(v, Mapping) for w in v.values() if w is not None)  # null: no id
+        if present.map(lambda v: isinstance(v, Mapping)).all() and all(map(ctr_data.is_weight, weights)) \
                 and len({frozenset(v) for v in present}) > 1:
             lengths = present.map(len)
             return (MultiCategorical(**base, weighted=True, max_length=_length(lengths, 0)),
@@ -311,7 +312,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         # default separator reads those.
         present = present.map(lambda v: list(v) if isinstance(v, ctr_data.LIST_TYPES) else str(v).split("|"))
         lengths = present.map(len)
-        pairs = all(isinstance(p, tuple | list) and len(p) == 2 and _weight(p[1]) for v in present for p in v)
+        pairs = all(isinstance(p, tuple | list | np.ndarray) and len(p) == 2 and ctr_data.is_weight(p[1])
+                    for v in present for p in v)
         distinct = len({v[0] if pairs else v for values in present for v in values})
         if pairs and lengths.max():  # (id, weight): a Parquet map's rows
             return (MultiCategorical(**base, weighted=True, max_length=_length(lengths, 0)),
@@ -427,14 +429,6 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_LIST = rf"\s*\[?\s*{_NUMBER}(?:\s*[,;\s]\s*{_NUMBER})+\s*\]?\s*"  # '[0.1, -0.3]', '0.1 -0.3'
 
 
-def _weight(value: Any) -> bool:
-    """Whether a value reads as a weighted bag's weight: a number from 0 to `WEIGHT_MAX`, or null (no id)."""
-    if value is None:
-        return True
-    return (isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
-            and 0 <= value <= WEIGHT_MAX)
-
-
 def _weighted_ids(tokens: pd.Series) -> tuple[set[str], int] | None:
     """(the distinct ids, the count of ids in the distinct rows) of lists of tokens most of which carry
     a weight ('Action:0.7'), as a weighted bag reads them; None when fewer than half of them do."""
@@ -541,7 +535,7 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
     values = frame[column]
     if values.dtype == object and values.map(lambda v: isinstance(v, (*ctr_data.LIST_TYPES, Mapping))).any():
         values = values.map(lambda v: "|".join(map(str, ctr_data.list_items(v))) if isinstance(v, ctr_data.LIST_TYPES)
-                            else repr(sorted(v.items())) if isinstance(v, Mapping) else v)
+                            else repr(sorted(v.items(), key=repr)) if isinstance(v, Mapping) else v)
     best: tuple[float, str] | None = None
     for role, key in (("item", item), ("user", user)):
         if key is None:

@@ -215,30 +215,35 @@ def _user_with_every_item(env: dict) -> None:
         ctr.data.add_negatives(pd.concat([frame, every]), env["spec"])
 
 
-def _vectors_of_another_length(env: dict) -> None:
-    spec = ctr.FeatureSpec([ctr.Vector("embedding", dim=3, column="emb")], label=env["spec"].label)
-    rows = env["frame"].head(200).assign(emb=[[0.1, 0.2, 0.3]] * 199 + [[0.1, 0.2]])
-    with pytest.raises(DataError, match=r"feature 'embedding' \(vector, column 'emb'\): every vector must hold dim=3 "
-                                        r"numbers \(the spec's\), but 1 rows hold 2 \(the first is row 199\)"):
-        ctr.LogisticRegression(spec).fit(rows, verbose=0)
-    served = ctr.LogisticRegression(spec)
-    served.fit(rows.head(199), verbose=0)
-    with pytest.raises(DataError, match=r"feature 'embedding' \(vector, column 'emb'\): expected numbers in each "
-                                        r"row's vector, found 'high' in row 0"):
-        served.predict(rows.head(2).assign(emb=[[0.1, "high", 0.3], [0.1, 0.2, 0.3]]))
+def _refused_in_training_and_requests(feature: ctr.Feature, good: object, bad: object, trained: str,
+                                      requested: list, asked: str) -> Callable[[dict], None]:
+    """A check that `feature`'s `bad` value is a DataError matching `trained` in training data (its last row,
+    the others `good`), and the `requested` rows' a DataError matching `asked` in a trained model's request."""
+    def check(env: dict) -> None:
+        spec = ctr.FeatureSpec([feature], label=env["spec"].label)
+        rows = env["frame"].head(200).assign(**{feature.source: [good] * 199 + [bad]})
+        with pytest.raises(DataError, match=trained):
+            ctr.LogisticRegression(spec).fit(rows, verbose=0)
+        served = ctr.LogisticRegression(spec)
+        served.fit(rows.head(199), verbose=0)
+        with pytest.raises(DataError, match=asked):
+            served.predict(rows.head(len(requested)).assign(**{feature.source: requested}))
+    return check
 
 
-def _weights_that_are_no_numbers(env: dict) -> None:
-    spec = ctr.FeatureSpec([ctr.MultiCategorical("moods", weighted=True)], label=env["spec"].label)
-    rows = env["frame"].head(200).assign(moods=["calm:0.7|dark:0.3"] * 199 + ["calm:high"])
-    with pytest.raises(DataError, match=r"feature 'moods' \(multi_categorical, column 'moods'\): row 199 holds "
-                                        r"'calm:high', whose weight 'high' is not a number from 0 to 1e\+09"):
-        ctr.LogisticRegression(spec).fit(rows, verbose=0)
-    served = ctr.LogisticRegression(spec)
-    served.fit(rows.head(199), verbose=0)
-    with pytest.raises(DataError, match=r"feature 'moods' .*row 1 holds \('dark', -1\), where a weighted bag takes "
-                                        r"\(id, weight\) pairs whose weight is a number from 0 to 1e\+09"):
-        served.predict(rows.head(2).assign(moods=[{"calm": 1}, [("dark", -1)]]))
+_vectors_of_another_length = _refused_in_training_and_requests(
+    ctr.Vector("embedding", dim=3, column="emb"), [0.1, 0.2, 0.3], [0.1, 0.2],
+    r"feature 'embedding' \(vector, column 'emb'\): every vector must hold dim=3 numbers \(the spec's\), but 1 rows "
+    r"hold 2 \(the first is row 199\)",
+    [[0.1, "high", 0.3], [0.1, 0.2, 0.3]],
+    r"feature 'embedding' \(vector, column 'emb'\): expected numbers in each row's vector, found 'high' in row 0")
+_weights_that_are_no_numbers = _refused_in_training_and_requests(
+    ctr.MultiCategorical("moods", weighted=True), "calm:0.7|dark:0.3", "calm:high",
+    r"feature 'moods' \(multi_categorical, column 'moods'\): row 199 holds 'calm:high', whose weight 'high' is not a "
+    r"number from 0 to 1e\+09",
+    [{"calm": 1}, [("dark", -1)]],
+    r"feature 'moods' .*row 1 holds \('dark', -1\), where a weighted bag takes \(id, weight\) pairs whose weight is "
+    r"a number from 0 to 1e\+09")
 
 
 def _not_a_zone(env: dict) -> None:
