@@ -86,17 +86,18 @@ def _reading(file: Path) -> Iterator[None]:
         raise DataError(f"{file}: not readable as TFRecords of tf.train.Example ({damage}{text.strip()})") from None
 
 
-def tfrecord_schema(files: Sequence[Path], whole: bool = False) -> dict[str, str]:
-    """Each feature key of the first SCHEMA_RECORDS records (of all, when `whole`) → its kind
-    ('bytes_list', ...), or a DataError naming a key whose records disagree on its kind, or a record
-    that is no Example."""
+def tfrecord_schema(files: Sequence[Path], whole: bool = False, at_least: int = 0) -> dict[str, str]:
+    """Each feature key of the first SCHEMA_RECORDS records, or `at_least` if more (of all, when `whole`)
+    → its kind ('bytes_list', ...), or a DataError naming a key whose records disagree on its kind, or a
+    record that is no Example."""
     kinds: dict[str, str] = {}
     seen = 0
-    limit = float("inf") if whole else SCHEMA_RECORDS
+    records = max(SCHEMA_RECORDS, at_least)
+    limit = float("inf") if whole else records
     for file in files:
         with _reading(file):
             # In batches: TensorFlow's iterator takes 100 us a step, one record or a thousand.
-            head = _records(file) if whole else _records(file).take(SCHEMA_RECORDS - seen)
+            head = _records(file) if whole else _records(file).take(records - seen)
             batches = head.batch(1024).as_numpy_iterator()
             for i, record in enumerate(record for batch in batches for record in batch):
                 try:

@@ -140,7 +140,9 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     _require_data(path)
     records = tfrecord_files(path)
     if records:
-        kinds = tfrecord_schema(records)
+        # Every key of the first chunk's records when all are wanted (a key that first comes late, as sparse
+        # features do, is a column of the chunks, not dropped), of the first SCHEMA_RECORDS otherwise.
+        kinds = tfrecord_schema(records, at_least=0 if cols else chunk_rows)
         if any(c not in kinds for c in cols or []):  # a key the first records lack: sought in them all
             kinds = tfrecord_schema(records, whole=True)
         require_columns(list(kinds), cols or [], where=f"{path} (the keys of its records)", hint=hint)

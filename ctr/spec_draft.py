@@ -333,7 +333,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return None, "complex numbers: no feature reads them"
     distinct = present.nunique()
     if distinct == 1 and role is None:
-        return None, f"one value only ({first!r}) in the rows read: nothing to learn from"
+        only = first.item() if isinstance(first, np.generic) else first  # 1.5, not np.float64(1.5)
+        return None, f"one value only ({only!r}) in the rows read: nothing to learn from"
     if pd.api.types.is_numeric_dtype(column.dtype):
         return _number(base, source, role, present, distinct, missing)
     text = present.map(readable) if present.dtype == object else present.astype(str)  # bytes that are no UTF-8 too

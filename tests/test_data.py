@@ -155,12 +155,14 @@ def test_unreadable_tfrecords_are_named_with_what_is_wrong(tmp_path):
     with pytest.raises(ctr.DataError, match=r"column 'y' is missing from .*whole.tfrecord \(the keys of its "
                                             r"records\); it has: 'x'"):
         read(tmp_path / "whole.tfrecord", ["x", "y"])
-    # A key first given after the records its types are learnt from is still read when asked for.
+    # A key first given after the records its types are learnt from is still read when asked for, and
+    # with every column when it comes within the first chunk.
     _examples(tmp_path / "late.tfrecord", [{"x": i} for i in range(3)] + [{"x": 3, "late": "yes"}])
     from ctr import _tfrecord
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_tfrecord, "SCHEMA_RECORDS", 2)
-        assert read(tmp_path / "late.tfrecord").columns.tolist() == ["x"]
+        assert next(ctr.data.iter_chunks(tmp_path / "late.tfrecord", chunk_rows=2)).columns.tolist() == ["x"]
+        assert read(tmp_path / "late.tfrecord").columns.tolist() == ["late", "x"]
         late = read(tmp_path / "late.tfrecord", ["x", "late"])["late"]
         assert late.isna().tolist() == [True, True, True, False] and late[3] == "yes"
 

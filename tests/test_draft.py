@@ -255,3 +255,17 @@ def test_a_value_missing_from_some_of_an_items_rows_is_still_the_items():
     draft = ctr.draft_spec(log, label="clicked", item="sku")
     assert (draft.spec["price"].role, draft.spec["embedding"].role) == ("item", "item")
     assert draft.spec["embedding"] == ctr.Vector("embedding", dim=3, role="item")
+
+
+def test_a_draft_of_tfrecords_reads_keys_that_first_come_late(tmp_path):
+    """Examples leave out the features a row lacks: a key first met after the 10,000 records that learn the
+    types for a spec's columns is still a column of the rows the draft reads, and a draft names a single
+    value as Python writes it."""
+    from .test_data import _examples
+
+    rows = [{"user_id": i % 50, "item_id": i % 30, "clicked": i % 2, "price": 1.5,
+             "coupon": f"c{i % 7}" if i >= 10_500 and i % 3 == 0 else None} for i in range(12_000)]
+    _examples(tmp_path / "log.tfrecord", rows)
+    draft = ctr.draft_spec(tmp_path / "log.tfrecord", label="clicked")
+    assert draft.spec["coupon"].kind == "categorical"
+    assert draft.skipped["price"] == "one value only (1.5) in the rows read: nothing to learn from"
