@@ -562,14 +562,14 @@ class FeatureEncoder(keras.layers.Layer):
                 ids = self.lookups[items.shared_embedding or items.name](split_multi(x, f, truncate=False))
                 # Padded to, and cut at, max_length: to_tensor with a shape keeps each row's first ids.
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
-            elif isinstance(f, MultiCategorical) and f.weighted:
-                tokens, weights = split_weights(split_multi(x, f, truncate=False), f)
+            elif isinstance(f, MultiCategorical | Text):
+                weighted = isinstance(f, MultiCategorical) and f.weighted
+                tokens, weights = (split_weights(split_multi(x, f, truncate=False), f) if weighted else
+                                   (split_ids(x, f, truncate=False), None))
                 ids = self.lookups[f.shared_embedding or f.name](tokens)
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
-                out[weight_key(f.name)] = weights.to_tensor(default_value=0.0, shape=[None, f.max_length])
-            elif isinstance(f, MultiCategorical | Text):
-                ids = self.lookups[f.shared_embedding or f.name](split_ids(x, f, truncate=False))
-                out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
+                if weights is not None:
+                    out[weight_key(f.name)] = weights.to_tensor(default_value=0.0, shape=[None, f.max_length])
             elif isinstance(f, Numeric):
                 out[f.name] = self._numeric(x, f)
             elif isinstance(f, Vector):
@@ -582,14 +582,7 @@ class FeatureEncoder(keras.layers.Layer):
 
     def _numeric(self, x: tf.Tensor, f: Numeric) -> tf.Tensor:
         # NaN and infinities are missing: filled (0 after scaling, bucket 0) and flagged.
-        # Written for converters too: tf2onnx keeps a real select only when its test is a literal
-        # `x != x` or an IsInf and otherwise lowers tf.where to multiplications, through which NaN
-        # (and 0 * inf) would leak.
-        is_nan = tf.not_equal(x, x)
-        no_nan = tf.where(is_nan, tf.constant(0.0, x.dtype), x)
-        is_inf = tf.math.is_inf(no_nan)
-        clean = tf.where(is_inf, tf.constant(0.0, x.dtype), no_nan)
-        missing = tf.logical_or(is_nan, is_inf)
+        clean, missing = _finite(x)
         if f.transform == "quantile":
             return tf.where(missing, tf.constant(0, tf.int64), self.scalers[f.name](clean) + 1)
         if f.transform == "log":
@@ -600,13 +593,9 @@ class FeatureEncoder(keras.layers.Layer):
         return tf.stack([scaled, tf.cast(missing, tf.float32)], axis=-1)
 
     def _vector(self, x: tf.Tensor, f: Vector) -> tf.Tensor:
-        # A row with a NaN or infinite component is missing as a whole (a broken embedding is no
-        # embedding); written as `_numeric` is, for converters.
-        is_nan = tf.not_equal(x, x)
-        no_nan = tf.where(is_nan, tf.constant(0.0, x.dtype), x)
-        is_inf = tf.math.is_inf(no_nan)
-        clean = tf.where(is_inf, tf.constant(0.0, x.dtype), no_nan)
-        missing = tf.reduce_any(tf.logical_or(is_nan, is_inf), axis=1, keepdims=True)
+        # A row with a NaN or infinite component is missing as a whole (a broken embedding is no embedding).
+        clean, not_finite = _finite(x)
+        missing = tf.reduce_any(not_finite, axis=1, keepdims=True)
         scaled = self.scalers[f.name](clean) if f.name in self.scalers else clean
         bounded = tf.clip_by_value(scaled, -_SCALED_MAX, _SCALED_MAX)
         flag = tf.cast(missing, tf.float32)
@@ -614,6 +603,16 @@ class FeatureEncoder(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "spec": self._spec_dict, "state": self._state, "only": self._only}
+
+
+def _finite(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(x with NaN and ±inf as 0, where they were). Written for converters: tf2onnx keeps a real select only
+    when its test is a literal `x != x` or an IsInf and otherwise lowers tf.where to multiplications,
+    through which NaN (and 0 * inf) would leak."""
+    is_nan = tf.not_equal(x, x)
+    no_nan = tf.where(is_nan, tf.constant(0.0, x.dtype), x)
+    is_inf = tf.math.is_inf(no_nan)
+    return tf.where(is_inf, tf.constant(0.0, x.dtype), no_nan), tf.logical_or(is_nan, is_inf)
 
 
 def traced_encoder(encoder: FeatureEncoder, signature: Mapping[str, tf.TensorSpec]) -> Any:
@@ -704,11 +703,11 @@ class ZoneOffsets(keras.layers.Layer):
 
 
 class Standardize(keras.layers.Layer):
-    """(x - mean) / std with both fixed (per component for vectors), as Keras' `Normalization(axis=None, mean,
-    variance)` (to within
-    a float32 rounding), in two ops where it takes four. Written as a product with 1 / std: TensorFlow's
-    graph optimiser turns a division by a constant into that product, so a division would encode
-    differently eagerly and traced, and the cached training data would differ from what is served."""
+    """(x - mean) / std with both fixed (per component for vectors), as Keras' `Normalization(axis=None,
+    mean, variance)` (to within a float32 rounding), in two ops where it takes four. Written as a product
+    with 1 / std: TensorFlow's graph optimiser turns a division by a constant into that product, so a
+    division would encode differently eagerly and traced, and the cached training data would differ from
+    what is served."""
 
     def __init__(self, mean: float, variance: float, **kwargs: Any):
         super().__init__(trainable=False, **kwargs)

@@ -746,12 +746,9 @@ class RankingModel(NetworkWeights, abc.ABC):
         return rows * self._encoded_width() * 8 <= _MEMORY_BUDGET
 
     def _encoded_width(self) -> int:
-        """Encoded values per row: one per id, max_length per bag, two per number, one per calendar part, one per
-        component of a vector and its missing flag."""
-        return sum(getattr(f, "max_length", None) or (len(f.parts) if f.kind == "timestamp" else
-                                                      2 if f.kind == "numeric" else
-                                                      f.dim + 1 if f.kind == "vector" else 1)
-                   for f in self.spec.features) + 1
+        """Encoded values per row (and its label), as the fitted encoder gives them: an id's one, a bag's
+        max_length (and as many weights), a number's two, a vector's d + 1, ..."""
+        return sum(int(np.prod(v.shape[1:])) for v in self._encoded_empty().values()) + 1
 
     def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
                 errors: GeneratorErrors, what: str) -> tf.data.Dataset:
