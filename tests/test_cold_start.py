@@ -266,3 +266,29 @@ def test_cli_recommends_for_a_new_user_from_a_history(tower, tmp_path, capsys):
         listed = [int(x) for x in history.split("|")]
         assert len(mine) == 5 and not set(mine) & set(listed)
         assert mine == model.recommend(queries[queries["user_id"] == user], k=5, exclude=[listed])[0][0].tolist()
+
+
+@pytest.mark.parametrize("model_class", [ctr.DeepFM, ctr.NeuMF, ctr.TwoTower])
+def test_a_history_reads_an_item_feature_of_ids_beside_the_item_id(model_class):
+    """The profile embeds each history item's item id with its other id features (a studio, a brand):
+    the two stack as one kind of integer in training, whose batches carry int32 ids, as in serving."""
+    rng = np.random.default_rng(0)
+    items = rng.integers(0, 30, 400)
+    studio = np.array([f"s{i % 3}" for i in range(30)])
+    frame = pd.DataFrame({"user_id": rng.integers(0, 20, 400).astype(str), "item_id": items,
+                          "studio": studio[items], "timestamp": np.arange(400),
+                          "clicked": (items % 3 == 0).astype(int)})
+    frame = ctr.data.add_history(frame, max_length=4)
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", role="user"), ctr.Categorical("item_id", role="item",
+                                                                                     dtype="int"),
+                            ctr.Categorical("studio", role="item"), ctr.History("history", max_length=4)],
+                           label=None if model_class is ctr.TwoTower else ctr.Label("clicked"))
+    model = model_class(spec, embedding_dim=4, seed=0)
+    model.fit(frame if model_class is not ctr.TwoTower else frame[frame.clicked == 1], epochs=1, verbose=0)
+    queries = pd.DataFrame({"user_id": ["new", "new"], "item_id": [3, 3], "studio": ["s0", "s0"],
+                            "history": ["0|3|6", "1|4|7"]})
+    if model_class is ctr.TwoTower:
+        scores = model.recommend(queries[["user_id", "history"]], k=30)[1]
+    else:
+        scores = model.predict(queries)
+    assert not np.allclose(scores[0], scores[1])

@@ -331,7 +331,9 @@ class FieldEmbeddings(keras.layers.Layer):
         items = {key: tf.gather(value, flat) for key, value in self.content.items() if key != "known"}
         for f in self.item_fields:
             if f.mode == "id" and f.table == field.table:
-                items[f.key] = flat  # the item id's encoded index is the history index itself
+                # The item id's encoded index is the history index itself, as the content's int64 (a
+                # training batch's ids are int32, which the item's other ids would not stack with).
+                items[f.key] = tf.cast(flat, tf.int64)
         vectors, _ = self._stack(self.item_fields, items, sparse)
         item_vectors = tf.reshape(tf.reduce_mean(vectors, axis=1), [-1, length, vectors.shape[-1]])
         if field.combiner == "attention" and candidate is not None:
