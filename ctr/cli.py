@@ -149,8 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--feature", action="append", default=[], metavar="NAME=VALUE",
                            help="a query feature value (repeatable), e.g. --feature age=25")
     recommend.add_argument("--history", default="",
-                           help="comma-separated ids of items the user touched (a user never seen: cold start); "
-                                "fills the spec's history feature, and these items are not recommended again")
+                           help="comma-separated ids of items the user touched (a user never seen: cold start), "
+                                "each with its weight (12:5,85:3) if the history is weighted; fills the spec's "
+                                "history feature, and these items are not recommended again")
     recommend.add_argument("--similar-to", metavar="ITEM",
                            help="instead of a user: the items nearest to this catalogue item (MF and two-tower "
                                 "exports: the cosine of their item vectors)")
@@ -757,7 +758,8 @@ def _recommend(args: argparse.Namespace) -> int:
     query = pd.DataFrame([row]) if row else pd.DataFrame(index=[0])
     item_feature = spec[meta["item_key"]]
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
-    exclude += [_parse_value(item_feature, x) for x in touched]
+    if touched:
+        exclude += _history_items(query, histories[0], item_feature, spec)[0]
     if args.seen is not None:  # the items this user touched, as --data's queries leave theirs out
         mine = list(dict.fromkeys(_seen_items(args.seen, spec, user_feature.source, item_feature.source)
                                   .get(row[user_feature.source], ())))
@@ -844,9 +846,8 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     def excluded(part: pd.DataFrame) -> list[list] | None:
         lists = [list(seen.get(u, ())) for u in part[user_col]] if seen else [[] for _ in range(len(part))]
         for history in histories:
-            for items, listed in zip(lists, part[history.source], strict=True):
-                tokens = listed.split(history.separator) if isinstance(listed, str) else []
-                items += [_parse_value(item_feature, t.strip()) for t in tokens if t.strip()]
+            for items, listed in zip(lists, _history_items(part, history, item_feature, spec), strict=True):
+                items += listed
         return lists if any(lists) else None
 
     advance, written = data.progress_bar(lambda: len(queries), 1, unit="query"), 0
@@ -881,6 +882,16 @@ def _seen_items(path: str, spec: Any, user_col: str, item_col: str) -> dict[Any,
 
 
 RECOMMENDED_A_CALL = 4096  # queries `ctr recommend --data` recommends for at a time
+
+
+def _history_items(queries: Any, history: Any, item_feature: Any, spec: Any) -> list[list]:
+    """Each query's history items as the item feature's values, without their weights: the items a query's
+    own history keeps out of its list. The history is read as a request's is (lists, mappings, text)."""
+    from .data import raw_features
+    from .features import bag_ids, token_text
+
+    listed = raw_features(queries, spec, [history.name])[history.name]
+    return [[_parse_value(item_feature, t) for t in bag_ids(token_text(v), history)] for v in listed]
 
 
 def _parse_value(feature, text: str):

@@ -1022,7 +1022,7 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         return stamps
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
-    if isinstance(f, MultiCategorical) and f.weighted:
+    if isinstance(f, MultiCategorical | History) and f.weighted:
         return _weighted_bags(column, where, f)
     if isinstance(f, MultiCategorical | History):
         return _strings(column, where, join=f.separator, ordered=isinstance(f, History))
@@ -1220,7 +1220,9 @@ def _integer_history(text: np.ndarray, f: History) -> np.ndarray:
     """A history of integer item ids with each id spelled as the item table spells it ('3', not '3.0'
     or '03'), or a DataError for a row that lists anything else: the graph would skip such an id as
     unknown, and a history sent as '1,2,3' to a '|' separator would serve a user as if they had none."""
-    pattern = rf"(?:{_ID})?(?:{re.escape(f.separator)}(?:{_ID})?)*"
+    # A weighted history's ids may each carry a weight, as `_weighted_bags` has checked and spelt it.
+    weight = rf"(?:\s*{re.escape(f.weight_separator)}\s*{WEIGHT_NUMBER}\s*)?" if f.weighted else ""
+    pattern = rf"(?:{_ID}{weight})?(?:{re.escape(f.separator)}(?:{_ID}{weight})?)*"
     if len(text) <= 64:  # a request: Python's regex, where Arrow's call alone costs 30 µs
         compiled = re.compile(pattern)
         canonical = np.fromiter((compiled.fullmatch(t) is not None for t in text), bool, len(text))
@@ -1230,17 +1232,24 @@ def _integer_history(text: np.ndarray, f: History) -> np.ndarray:
     if canonical.all():
         return text
     out = text.copy()
+    weighted = re.compile(f"(?s){weighted_token(f)}") if f.weighted else None
     for i in np.flatnonzero(~canonical):
         ids = []
         for token in str(text[i]).split(f.separator):
+            split = weighted.fullmatch(token.strip()) if weighted else None
+            token, weight = (split[1], f"{f.weight_separator}{split[2]}") if split else (token, "")
             match = re.fullmatch(r"\s*([+-]?\d+)(?:\.0*)?\s*", token)
             if match is None and token.strip():
                 others = [c for c in LIST_SEPARATORS if c in token.strip() and c != f.separator]
+                weights = not f.weighted and re.fullmatch(rf"\s*{_ID}\s*:\s*{WEIGHT_NUMBER}\s*", token)
                 raise DataError(f"feature {f.name!r} (history, column {f.source!r}): lists the integer ids of "
-                                f"{f.items!r} separated by {f.separator!r}, but a row holds {text[i]!r}"
-                                + (f" (are its ids separated by {others[0]!r}? join them with {f.separator!r}, or "
-                                   f"give a list)" if others else ""))
-            ids.append(str(int(match.group(1))) if match else "")
+                                f"{f.items!r} separated by {f.separator!r}"
+                                + (f", each with a weight after {f.weight_separator!r}" if f.weighted else "")
+                                + f", but a row holds {text[i]!r}"
+                                + (" (ids with weights, as '12:5', need the history's `weighted: true`)" if weights
+                                   else f" (are its ids separated by {others[0]!r}? join them with {f.separator!r}, "
+                                   "or give a list)" if others else ""))
+            ids.append(str(int(match.group(1))) + weight if match else "")
         out[i] = f.separator.join(ids)
     return out
 
@@ -1297,10 +1306,11 @@ def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bo
     return out
 
 
-def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.ndarray:
-    """A weighted bag's rows as the text its encoder splits (`Action:0.7|Comedy:0.3`), from that text, a
-    mapping {id: weight} (JSON's objects), or a list of ids, of such texts or of (id, weight) pairs (a
-    Parquet map's rows); every weight checked to be a non-negative number."""
+def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical | History) -> np.ndarray:
+    """A weighted bag's (or history's) rows as the text its encoder splits (`Action:0.7|Comedy:0.3`), from
+    that text, a mapping {id: weight} (JSON's objects), or a list of ids, of such texts or of (id, weight)
+    pairs (a Parquet map's rows); every weight checked to be a non-negative number."""
+    ordered = isinstance(f, History)  # a set has no order to list a history's items in: `_strings` refuses it
     values = column.to_numpy(dtype=object) if column.dtype == object else None
     if values is not None and any(isinstance(v, dict) or (isinstance(v, LIST_TYPES) and any(
             isinstance(t, (*LIST_TYPES, dict)) for t in list_items(v))) for v in values):
@@ -1308,10 +1318,11 @@ def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.nda
         for i, v in enumerate(values):
             # A mapping's null weight is an id it does not hold (an Arrow struct gives each row every key).
             pairs = ([(k, w) for k, w in v.items() if w is not None] if isinstance(v, dict) else
-                     list_items(v) if isinstance(v, LIST_TYPES) else None)
+                     list_items(v) if isinstance(v, LIST_TYPES) and not (ordered and isinstance(v, set | frozenset))
+                     else None)
             joined[i] = v if pairs is None else list(_weighted_tokens(pairs, where, f, i))
         column = pd.Series(joined, index=column.index)
-    text = _strings(column, where, join=f.separator)
+    text = _strings(column, where, join=f.separator, ordered=ordered)
     pattern = re.compile(f"(?s){weighted_token(f)}")
     rows = _rows_to_check(text, f)
     checked: set[str | bytes] = set()
@@ -1327,7 +1338,8 @@ def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.nda
                 hint = ("" if _parses_as_float(weight) else f"; an id that holds {f.weight_separator!r} needs a "
                         f"weight after it: '{token}{f.weight_separator}1'")
                 raise DataError(f"{where}: row {row} holds {token!r}, whose weight {weight!r} is not a number from 0 "
-                                f"to {WEIGHT_MAX:g}; a weighted bag's ids are written id{f.weight_separator}weight, "
+                                f"to {WEIGHT_MAX:g}; a weighted {_list_noun(f)}'s ids are written "
+                                f"id{f.weight_separator}weight, "
                                 f"or without a weight (read as 1){hint}")
     return text
 
@@ -1335,7 +1347,7 @@ def _weighted_bags(column: pd.Series, where: str, f: MultiCategorical) -> np.nda
 _FEW_ROWS = 64  # a weighted bag's rows below which Python checks them sooner than Arrow
 
 
-def _rows_to_check(text: np.ndarray, f: MultiCategorical) -> np.ndarray | None:
+def _rows_to_check(text: np.ndarray, f: MultiCategorical | History) -> np.ndarray | None:
     """The rows of a weighted bag's text whose weights Python must read (`_weighted_bags`): those that
     Arrow's regular expressions (RE2) do not show at a glance to be well formed with weights below 1e9
     (a million rows: 0.3 s, where Python alone took 1.6 s); None (all of them) where the separators are
@@ -1354,7 +1366,8 @@ def _rows_to_check(text: np.ndarray, f: MultiCategorical) -> np.ndarray | None:
     return np.flatnonzero(pc.or_(pc.invert(formed), large).to_numpy(zero_copy_only=False))
 
 
-def _weighted_tokens(pairs: Iterable[Any], where: str, f: MultiCategorical, row: int) -> Iterator[str | bytes]:
+def _weighted_tokens(pairs: Iterable[Any], where: str, f: MultiCategorical | History,
+                     row: int) -> Iterator[str | bytes]:
     """A row's (id, weight) pairs, or ids, as `id:weight` tokens; a weight that is no non-negative number
     is a DataError naming the row."""
     for pair in pairs:
@@ -1364,12 +1377,17 @@ def _weighted_tokens(pairs: Iterable[Any], where: str, f: MultiCategorical, row:
             yield _token(pair)
             continue
         if len(pair) != 2 or not is_weight(pair[1]):
-            raise DataError(f"{where}: row {row} holds {pair!r}, where a weighted bag takes (id, weight) pairs "
-                            f"whose weight is a number from 0 to {WEIGHT_MAX:g}")
+            raise DataError(f"{where}: row {row} holds {pair!r}, where a weighted {_list_noun(f)} takes (id, weight) "
+                            f"pairs whose weight is a number from 0 to {WEIGHT_MAX:g}")
         token = _token(pair[0])
         separator = f.weight_separator.encode() if isinstance(token, bytes) else f.weight_separator
         weight = repr(float(pair[1]))
         yield token + separator + (weight.encode() if isinstance(token, bytes) else weight)
+
+
+def _list_noun(f: MultiCategorical | History) -> str:
+    """What a weighted list is called in a message: a bag (of ids) or a history (of items)."""
+    return "history" if isinstance(f, History) else "bag"
 
 
 def is_weight(value: Any) -> bool:

@@ -106,10 +106,11 @@ def weight_key(name: str) -> str:
     return f"{name}.weights"
 
 
-def split_weights(tokens: tf.RaggedTensor, feature: MultiCategorical) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
-    """A weighted bag's tokens (`split_multi`'s) as (the ids, their weights): `id<weight_separator>weight`
-    gives the id and the weight; a token without a weight (or whose weight is no non-negative number)
-    is an id of weight 1."""
+def split_weights(tokens: tf.RaggedTensor,
+                  feature: MultiCategorical | History) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+    """A weighted bag's (or history's) tokens (`split_multi`'s) as (the ids, their weights):
+    `id<weight_separator>weight` gives the id and the weight; a token without a weight (or whose weight
+    is no non-negative number) is an id of weight 1."""
     weighted = weighted_token(feature)
     ids = tf.strings.regex_replace(tokens, f"(?s)^{weighted}$", r"\1")  # no match: the token as it is
     # The weight's text, or nothing where there is none (the second alternative), which reads 1.
@@ -118,12 +119,12 @@ def split_weights(tokens: tf.RaggedTensor, feature: MultiCategorical) -> tuple[t
     return ids, weights
 
 
-def weighted_token(feature: MultiCategorical) -> str:
+def weighted_token(feature: MultiCategorical | History) -> str:
     """The regular expression (RE2's and Python's) of a token with a weight: the id, then the weight."""
     return rf"(.*?)\s*{re.escape(feature.weight_separator)}\s*({WEIGHT_NUMBER})"
 
 
-def bag_ids(text: str, feature: MultiCategorical) -> list[str]:
+def bag_ids(text: str, feature: MultiCategorical | History) -> list[str]:
     """One row's distinct-able ids as `split_ids` reads them, in Python: split, stripped, without their
     weights, empty ones left out (inspection and slices count them)."""
     tokens = (t.strip() for t in text.split(feature.separator))
@@ -150,17 +151,20 @@ def split_text(values: tf.Tensor, feature: Text, truncate: bool = True) -> tf.Ra
     return words[:, : feature.max_length] if truncate else words
 
 
-def split_ids(values: tf.Tensor, feature: MultiCategorical | Text, truncate: bool = True) -> tf.RaggedTensor:
-    """Each row's ids, as a vocabulary reads them: a bag's tokens without their weights, or a text's words."""
+def split_ids(values: tf.Tensor, feature: MultiCategorical | History | Text,
+              truncate: bool = True) -> tf.RaggedTensor:
+    """Each row's ids, as a vocabulary reads them: a bag's (or history's) tokens without their weights, or a
+    text's words."""
     if isinstance(feature, Text):
         return split_text(values, feature, truncate)
     tokens = split_multi(values, feature, truncate)
     return split_weights(tokens, feature)[0] if feature.weighted else tokens
 
 
-def bag_weights(values: np.ndarray, feature: MultiCategorical) -> tuple[np.ndarray, np.ndarray]:
-    """A weighted bag's present ids in a chunk of raw values (the first `max_length` of each row), flat, and
-    their weights: what fitting counts and keeps the weights' mean of, and what inspection compares."""
+def bag_weights(values: np.ndarray, feature: MultiCategorical | History) -> tuple[np.ndarray, np.ndarray]:
+    """A weighted bag's (or history's) present ids in a chunk of raw values (the first `max_length` of each
+    row), flat, and their weights: what fitting counts and keeps the weights' mean of, and what inspection
+    compares."""
     ids, weights = split_weights(split_multi(tf.constant(values, dtype=tf.string), feature), feature)
     ids, weights = ids.flat_values.numpy(), weights.flat_values.numpy()
     present = ids != b""
@@ -311,7 +315,7 @@ class Preprocessor:
             f.name: _Moments(f.transform, seed) if isinstance(f, Numeric) else _VectorMoments(f.dim)
             for f in self.spec.features if isinstance(f, Numeric | Vector)}
         absent = dict.fromkeys((f.name for f in self.spec.features), 0)
-        weighted = [f for f in self.spec.features if isinstance(f, MultiCategorical) and f.weighted]
+        weighted = [f for f in self.spec.features if isinstance(f, MultiCategorical | History) and f.weighted]
         weight_sums = {f.name: np.zeros(2) for f in weighted}  # the weights' sum, the ids'
         rows = 0
         for chunk in chunks:
@@ -406,7 +410,7 @@ class Preprocessor:
             elif isinstance(f, History):
                 items = self.spec[f.items]
                 out.append(Field(f.name, f.name, "history", items.shared_embedding or items.name, f.role,
-                                 combiner=f.pooling))
+                                 combiner=f.pooling, weights=weight_key(f.name) if f.weighted else None))
             elif isinstance(f, MultiCategorical | Text):
                 weights = weight_key(f.name) if isinstance(f, MultiCategorical) and f.weighted else None
                 out.append(Field(f.name, f.name, "bag", f.shared_embedding or f.name, f.role, combiner=f.combiner,
@@ -557,16 +561,14 @@ class FeatureEncoder(keras.layers.Layer):
                 if f.id_dropout:  # unseen ids read as missing: the vector the model learned for "no id"
                     ids = tf.where(ids <= f.oov_buckets, tf.zeros_like(ids), ids)
                 out[f.name] = ids
-            elif isinstance(f, History):
-                items = self.spec[f.items]
-                ids = self.lookups[items.shared_embedding or items.name](split_multi(x, f, truncate=False))
-                # Padded to, and cut at, max_length: to_tensor with a shape keeps each row's first ids.
-                out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
-            elif isinstance(f, MultiCategorical | Text):
-                weighted = isinstance(f, MultiCategorical) and f.weighted
+            elif isinstance(f, History | MultiCategorical | Text):
+                weighted = isinstance(f, History | MultiCategorical) and f.weighted
                 tokens, weights = (split_weights(split_multi(x, f, truncate=False), f) if weighted else
                                    (split_ids(x, f, truncate=False), None))
-                ids = self.lookups[f.shared_embedding or f.name](tokens)
+                # A history's ids are its item feature's, looked up in that feature's table.
+                table = self.spec[f.items] if isinstance(f, History) else f
+                ids = self.lookups[table.shared_embedding or table.name](tokens)
+                # Padded to, and cut at, max_length: to_tensor with a shape keeps each row's first ids.
                 out[f.name] = ids.to_tensor(default_value=0, shape=[None, f.max_length])
                 if weights is not None:
                     out[weight_key(f.name)] = weights.to_tensor(default_value=0.0, shape=[None, f.max_length])

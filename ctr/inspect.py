@@ -246,7 +246,7 @@ def _compare(summary: FeatureSummary, values: np.ndarray, f: Any, spec: FeatureS
                     "max_tokens)" if summary.trained_unseen_rate else "")
             found.append(f"{f.name!r}: {summary.unseen_rate:.1%} of its values are outside the model's vocabulary "
                          f"(e.g. {', '.join(map(_quoted, examples))}), and are served as unseen{then}{why}")
-    weights = state.get("weights", {}).get(f.name) if isinstance(f, MultiCategorical) and f.weighted else None
+    weights = state.get("weights", {}).get(f.name) if isinstance(f, MultiCategorical | History) and f.weighted else None
     present = values[values != ""] if weights is not None else None
     if present is not None and len(present):
         mean = float(bag_weights(present, f)[1].mean(dtype=np.float64))
@@ -337,13 +337,12 @@ def _present_tokens(values: np.ndarray, f: Any) -> np.ndarray | None:
     """The values (a list's or text's tokens, as the model reads them) a vocabulary would look up, or None
     for a feature without one."""
     from ._keras import tf
-    from .features import split_ids, split_multi
+    from .features import split_ids
 
     if isinstance(f, Categorical):
         return values[values != MISSING_INT] if f.dtype == "int" else values[values != ""]
     if isinstance(f, MultiCategorical | Text | History):  # a history's ids are text, as its item table's are
-        split = split_multi if isinstance(f, History) else split_ids
-        flat = split(tf.constant(values[values != ""], tf.string), f).flat_values.numpy()
+        flat = split_ids(tf.constant(values[values != ""], tf.string), f).flat_values.numpy()
         return flat[flat != b""]  # UTF-8 bytes, as TensorFlow gives them: decoding them all took seconds
     return None
 

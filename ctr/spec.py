@@ -117,15 +117,21 @@ class MultiCategorical(Feature):
             problems.append(f"{path}: set either hash_buckets or max_tokens, not both")
         if self.separator == "":
             problems.append(f"{path}.separator: must be a non-empty string")
-        if self.weighted and (self.weight_separator == "" or self.weight_separator in self.separator
-                              or self.separator in self.weight_separator):
-            problems.append(f"{path}.weight_separator: must be a non-empty string other than the separator "
-                            f"{self.separator!r} (an id's weight follows it: 'Action:0.7'), "
-                            f"got {self.weight_separator!r}")
-        elif self.weighted and re.search(r"[0-9.\s]", self.weight_separator):
-            problems.append(f"{path}.weight_separator: must hold no digit, '.' or white space, which a weight may "
-                            f"hold or be spaced by, got {self.weight_separator!r}")
-        return problems
+        return problems + weight_separator_problems(self, path, "'Action:0.7'")
+
+
+def weight_separator_problems(f: MultiCategorical | History, path: str, example: str) -> list[str]:
+    """A weighted list's problems with its `weight_separator` (at `path`), which must tell an id's weight
+    from the next id and from the weight itself."""
+    if not f.weighted:
+        return []
+    if f.weight_separator == "" or f.weight_separator in f.separator or f.separator in f.weight_separator:
+        return [f"{path}.weight_separator: must be a non-empty string other than the separator {f.separator!r} "
+                f"(an id's weight follows it: {example}), got {f.weight_separator!r}"]
+    if re.search(r"[0-9.\s]", f.weight_separator):
+        return [f"{path}.weight_separator: must hold no digit, '.' or white space, which a weight may hold or be "
+                f"spaced by, got {f.weight_separator!r}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -267,12 +273,18 @@ def zone_offsets(name: str) -> tuple[list[int], list[int]]:
 class History(Feature):
     """The items a user has touched, as item ids (`12|85|301`, most recent first): the model pools the
     content of those items (looked up inside the graph) into a profile, so a user the model has never
-    seen is still described by what they touched."""
+    seen is still described by what they touched.
+
+    `weighted`: each item may carry a non-negative weight after `weight_separator` (`12:5|85:3`, a
+    rating, a play count or a recency), 1 where it has none: the profile is then the items' weighted
+    mean, or with attention each item's attention times its weight, renormalised."""
 
     items: str = "item_id"  # the item-id feature whose ids the history lists
     separator: str = "|"
     max_length: int = 20
     pooling: Literal["mean", "attention"] = "mean"  # attention: weigh history items by the candidate
+    weighted: bool = False
+    weight_separator: str = ":"
     role: Role = "user"
 
     kind: ClassVar[str] = "history"
@@ -284,7 +296,7 @@ class History(Feature):
         if self.role != "user":
             problems.append(f"{path}.role: a history describes the user who touched the items, so its role is "
                             f"'user'; got {self.role!r}")
-        return problems
+        return problems + weight_separator_problems(self, path, "'12:5'")
 
 
 MAX_VECTOR_DIM = 4096  # a vector's table rows, one per component: beyond, reduce the vectors first
@@ -595,8 +607,9 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             if f.id_dropout:
                 enc += f"; dropped in training with p={f.id_dropout:g}, unseen → missing"
         elif isinstance(f, History):
-            enc = (f"≤{f.max_length} ids of {f.items!r} split on {f.separator!r}; their item features "
-                   f"embedded and pooled ({f.pooling})")
+            enc = (f"≤{f.max_length} ids of {f.items!r} split on {f.separator!r}"
+                   + (f", each weighted after {f.weight_separator!r} (1 without)" if f.weighted else "")
+                   + f"; their item features embedded and pooled ({'weighted ' if f.weighted else ''}{f.pooling})")
             size = "(item tables)"
         elif isinstance(f, MultiCategorical):
             enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"

@@ -20,7 +20,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
-from .features import readable, weighted_token
+from .features import bag_ids, readable, token_text, weighted_token
 from .spec import (
     EPOCH_UNIT_NAMES,
     UNSPACED_SCRIPTS,
@@ -518,13 +518,18 @@ def _history(feature: MultiCategorical, lists: pd.Series, items: pd.Series, item
     values = lists.dropna()
     if values.map(lambda v: isinstance(v, set | frozenset)).any():
         return feature, why  # a set has no order, and a history lists the latest first
-    tokens = [str(t).strip() for v in values for t in (v if isinstance(v, list | tuple | np.ndarray)
-                                                        else str(v).split(feature.separator))]
+    if feature.weighted:  # the ids without their weights, from text, mappings or pairs alike
+        texts = ctr_data._weighted_bags(values, f"column {feature.source!r}", feature)
+        tokens = [t for v in texts for t in bag_ids(token_text(v), feature)]
+    else:
+        tokens = [str(t).strip() for v in values for t in (v if isinstance(v, list | tuple | np.ndarray)
+                                                            else str(v).split(feature.separator))]
     tokens = [t for t in tokens if t]
     if not tokens or sum(t in known for t in tokens) < 0.9 * len(tokens):
         return feature, why
     return (History(feature.name, column=feature.column, items=item_feature, separator=feature.separator,
-                    max_length=max(feature.max_length, 1)),
+                    max_length=max(feature.max_length, 1), weighted=feature.weighted,
+                    weight_separator=feature.weight_separator),
             f"{why.replace('values', 'item ids', 1)}, nearly all of them ids of {item_feature}: the user's history, "
             "most recent first (check the order) → role user")
 

@@ -15,8 +15,8 @@ import pandas as pd
 from ._args import check_arguments
 from .data import Source, _epoch_counts, _numpy_kind, _parsed_datetimes, read, refuse_binary_ids, require_columns
 from .errors import ArgumentError, DataError
-from .features import MISSING_INT
-from .spec import EPOCH_UNIT_NAMES
+from .features import MISSING_INT, WEIGHT_MAX
+from .spec import EPOCH_UNIT_NAMES, History, weight_separator_problems
 
 __all__ = ["add_history", "cold_user_split", "random_split", "temporal_split", "time_split"]
 
@@ -144,17 +144,25 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
 
 def add_history(data: Source, column: str = "history", user: str = "user_id", item: str = "item_id",
                 time: str = "timestamp", max_length: int = 20, separator: str = "|",
-                profiles: pd.DataFrame | None = None, first: bool = False) -> pd.DataFrame:
+                profiles: pd.DataFrame | None = None, first: bool = False, weight: str | None = None,
+                weight_separator: str = ":") -> pd.DataFrame:
     """The table with `column`: for each row, the ids of the items its user touched before it (most
     recent first, at most `max_length`), as a `History` feature reads them. With `first`, the user's
     first `max_length` items instead (those before the row): a new user's profile is what they touched
     first, so training on first items teaches the model what it will be served. With `profiles` (rows
     of other interactions), each user's history is those rows instead, the same for all their rows:
-    the profile a cold user brings at serving time."""
+    the profile a cold user brings at serving time. With `weight` (a column of numbers ≥ 0: a rating, a
+    play count), each item carries its row's weight (`12:5|85:3`), as a weighted `History` reads them."""
     check_arguments("add_history", max_length=max_length)
     frame = read(data).reset_index(drop=True)
-    require_columns(frame, [user, item, time], where="the data of add_history",
-                    hint=column_arguments_hint("it lists each user's earlier items", "user", "item", "time"))
+    weighed = [weight] if weight is not None else []  # in the rows the histories are made of
+    named = ("user", "item", "time", *(["weight"] if weighed else []))
+    require_columns(frame, [user, item, time, *(weighed if profiles is None else [])], where="the data of add_history",
+                    hint=column_arguments_hint("it lists each user's earlier items", *named))
+    problems = weight_separator_problems(History(column, separator=separator, weighted=True,
+                                                 weight_separator=weight_separator), "add_history", "'12:5'")
+    if weight is not None and problems:
+        raise ArgumentError(problems[0])
     if column in frame.columns:
         raise DataError(f"add_history: the data already has a column {column!r}; pass column= another name for the "
                         "column to write, or drop it first")
@@ -164,18 +172,19 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
         if first:
             raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
                              "each user's history is their profile rows, so pass one or the other")
-        require_columns(profiles, [user, item, time], where="add_history's profiles",
-                        hint=column_arguments_hint("it lists each user's items", "user", "item", "time"))
+        require_columns(profiles, [user, item, time, *weighed], where="add_history's profiles",
+                        hint=column_arguments_hint("it lists each user's items", *named))
         ordered = profiles.iloc[time_order(profiles, user, time, "add_history", latest_first=True, what="profiles")]
-        joined = ordered.groupby(user, sort=False)[item].agg(
-            lambda ids: separator.join(str(i) for i in list(ids)[:max_length]))
+        tokens = pd.Series(_tokens(ordered, item, weight, weight_separator, "the profiles'"), index=ordered.index)
+        joined = tokens.groupby(ordered[user].to_numpy(), sort=False).agg(
+            lambda ids: separator.join(list(ids)[:max_length]))
         return frame.assign(**{column: frame[user].map(joined).fillna("").to_numpy(object)})
     order = time_order(frame, user, time, "add_history")
     users = frame[user].to_numpy()[order]
     n = len(order)
     # In (user, time) order, each history is the row's predecessors (or its user's first items) latest
     # first: a slice of one string of all the items, latest first, cut where each history starts and ends.
-    latest_first = frame[item].astype(str).to_numpy()[order][::-1].tolist()
+    latest_first = _tokens(frame, item, weight, weight_separator, "the data's")[order][::-1].tolist()
     text = separator.join(latest_first)
     offsets = np.r_[0, np.cumsum(np.fromiter(map(len, latest_first), np.int64, n) + len(separator))]
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if n else np.zeros(0, np.int64)
@@ -186,6 +195,28 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     out = np.empty(n, dtype=object)
     out[order] = [text[b:e] if t else "" for b, e, t in zip(begin, end, taken.tolist(), strict=True)]
     return frame.assign(**{column: out})
+
+
+def _tokens(rows: pd.DataFrame, item: str, weight: str | None, weight_separator: str, what: str) -> np.ndarray:
+    """Each row's item id as a history lists it: the id, then its weight after `weight_separator` if any."""
+    ids = rows[item].astype(str).to_numpy(dtype=object)
+    if weight is None:
+        return ids
+    numbers = pd.to_numeric(rows[weight], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~((numbers >= 0) & (numbers <= WEIGHT_MAX))  # NaN too
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"add_history: {what} weight column {weight!r} holds {_plain(rows[weight].iloc[row])!r} at "
+                        f"row {rows.index[row]} ({int(bad.sum())} such rows), where each item's weight is a number "
+                        f"from 0 to {WEIGHT_MAX:g}; fill or drop those rows first")
+    # repr: the shortest text that reads back as the same float; whole numbers without their '.0'
+    text = [str(int(w)) if w.is_integer() and w < 1e15 else repr(w) for w in numbers.tolist()]
+    return ids + weight_separator + np.array(text, dtype=object)
+
+
+def _plain(value: object) -> object:
+    """A NumPy scalar as the Python value it holds, which prints as users write it (nan, not np.float64(nan))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, user: str = "user_id",

@@ -237,13 +237,38 @@ _vectors_of_another_length = _refused_in_training_and_requests(
     r"hold 2 \(the first is row 199\)",
     [[0.1, "high", 0.3], [0.1, 0.2, 0.3]],
     r"feature 'embedding' \(vector, column 'emb'\): expected numbers in each row's vector, found 'high' in row 0")
-_weights_that_are_no_numbers = _refused_in_training_and_requests(
+_bag_weights_that_are_no_numbers = _refused_in_training_and_requests(
     ctr.MultiCategorical("moods", weighted=True), "calm:0.7|dark:0.3", "calm:high",
     r"feature 'moods' \(multi_categorical, column 'moods'\): row 199 holds 'calm:high', whose weight 'high' is not a "
     r"number from 0 to 1e\+09",
     [{"calm": 1}, [("dark", -1)]],
     r"feature 'moods' .*row 1 holds \('dark', -1\), where a weighted bag takes \(id, weight\) pairs whose weight is "
     r"a number from 0 to 1e\+09")
+
+
+def _weights_that_are_no_numbers(env: dict) -> None:
+    _bag_weights_that_are_no_numbers(env)
+    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history",
+                                                                                           weighted=True)])
+    rows = pd.DataFrame({"item_id": [1, 2], "history": ["12:5|85", [(12, 1), (85, -1)]]})
+    with pytest.raises(DataError, match=r"feature 'history' \(history, column 'history'\): row 1 holds \(85, -1\), "
+                                        r"where a weighted history takes \(id, weight\) pairs"):
+        ctr.data.raw_features(rows, spec)
+
+
+def _weights_in_a_plain_history(env: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history")])
+    rows = pd.DataFrame({"item_id": [1, 2], "history": ["12|85", "12:5|85:3"]})
+    with pytest.raises(DataError, match=r"feature 'history' .*but a row holds '12:5\|85:3' \(ids with weights, as "
+                                        r"'12:5', need the history's `weighted: true`\)"):
+        ctr.data.raw_features(rows, spec)
+
+
+def _add_history_with_bad_weights(env: dict) -> None:
+    rows = env["frame"].head(50).assign(rating=[4.0] * 48 + [np.nan, -1.0])
+    with pytest.raises(DataError, match=r"add_history: the data's weight column 'rating' holds (nan|-1.0) at row "
+                                        r"\d+ \(2 such rows\), where each item's weight is a number from 0 to 1e\+09"):
+        ctr.data.add_history(rows, weight="rating")
 
 
 def _not_a_zone(env: dict) -> None:
@@ -694,10 +719,14 @@ CATALOGUE: list[Case] = [
     Case("spec", "a `vector` feature without its `dim` (the vectors' length)",
          "SpecError naming the field and what it must be",
          _spec_error(_spec({"name": "v", "kind": "vector"}), "features[0].dim: required, the length of the vectors")),
-    Case("spec", "a weighted `multi_categorical` whose `weight_separator` is its `separator` (or empty, or holds a "
-         "digit, `.` or white space)", "SpecError naming the field, what it must be and what it is",
-         _spec_error(_spec({"name": "g", "kind": "multi_categorical", "weighted": True, "weight_separator": "|"}),
-                     "features[0].weight_separator: must be a non-empty string other than the separator '|'")),
+    Case("spec", "a weighted `multi_categorical` or `history` whose `weight_separator` is its `separator` (or empty, "
+         "or holds a digit, `.` or white space)", "SpecError naming the field, what it must be and what it is",
+         _spec_error(_spec({"name": "g", "kind": "multi_categorical", "weighted": True, "weight_separator": "|"},
+                           {"name": "item_id", "role": "item"},
+                           {"name": "h", "kind": "history", "weighted": True, "weight_separator": "2"}),
+                     "features[0].weight_separator: must be a non-empty string other than the separator '|'",
+                     "features[2].weight_separator: must hold no digit, '.' or white space, which a weight may hold "
+                     "or be spaced by, got '2'")),
     Case("spec", "drafting a spec (`draft_spec`, `ctr draft-spec`) with a rating label and no threshold",
          "ArgumentError naming the label, the values it holds and `threshold=` (`--label-threshold`)",
          _draft_without_threshold),
@@ -757,9 +786,9 @@ CATALOGUE: list[Case] = [
          "number, in training or a request", "DataError naming the feature, its column, `dim`, the lengths found "
          "and the first such row, or the value (no vector at all, an empty list or NaN, is served as missing)",
          _vectors_of_another_length),
-    Case("data", "a weighted bag's weight that is no number from 0 to 1e9 (`calm:high`, `dark:-1`, a pair "
-         "`(\"dark\", -1)`), in training or a request", "DataError naming the feature, its column, the row, the token "
-         "and the weight, with how weights are written (an id without one weighs 1; one that holds the weight "
+    Case("data", "a weighted bag's or history's weight that is no number from 0 to 1e9 (`calm:high`, `dark:-1`, a "
+         "pair `(\"dark\", -1)`), in training or a request", "DataError naming the feature, its column, the row, the "
+         "token and the weight, with how weights are written (an id without one weighs 1; one that holds the weight "
          "separator needs one)", _weights_that_are_no_numbers),
     Case("data", "a `timezone_feature` column holding values that are no IANA time zones (`europe/berlin`)",
          "DataError when the preprocessing is fitted, naming the timestamp, the column and each value, with the "
@@ -772,6 +801,13 @@ CATALOGUE: list[Case] = [
          "separator is a pipe)",
          "DataError naming the feature and the separator it seems to use (the graph would serve no history)",
          _history_with_another_separator),
+    Case("data", "a history of integer item ids with weights (`12:5`, each id with its weight) that is not "
+         "`weighted`", "DataError naming the feature and quoting the row, with the history's `weighted: true` that "
+         "reads them",
+         _weights_in_a_plain_history),
+    Case("data", "`add_history(weight=...)` whose weight column holds NaN or a number below 0 or above 1e9",
+         "DataError naming the column, the first such value and its row, and how many rows hold one",
+         _add_history_with_bad_weights),
     Case("data", "a CSV without a header line", "DataError saying its first line looks like a row of data "
          "(Criteo's headerless files are recognised and read as such)", _csv_without_a_header),
     Case("data", "unparseable timestamps", "DataError naming the feature and a bad value",

@@ -20,7 +20,7 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     # One conversion (tf2onnx takes ~20 s) covers every kind, a content profile included.
     raw_spec = spec.to_dict()
     raw_spec["features"].append({"name": "history", "kind": "history", "items": "item_id", "max_length": 10,
-                                 "pooling": "attention"})
+                                 "pooling": "attention", "weighted": True})  # each item weighted by its rating
     # Local time with summer time: the offset in force is found by comparisons in onnxruntime too.
     stamp = next(f for f in raw_spec["features"] if f["kind"] == "timestamp")
     stamp["timezone"] = "America/New_York"
@@ -29,7 +29,7 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
         **stamp, "name": "local", "column": "timestamp", "timezone": None, "timezone_feature": "tz"}]
     raw_spec["features"].append({"name": "poster", "kind": "vector", "dim": 3, "role": "item"})  # an image's, say
     raw_spec["features"].append({"name": "moods", "kind": "multi_categorical", "weighted": True, "role": "item"})
-    data = ctr.data.add_history(frame.head(3000), max_length=10)
+    data = ctr.data.add_history(frame.head(3000), max_length=10, weight="rating")
     data["poster"] = list(np.random.default_rng(0).normal(size=(3000, 3)))
     data["moods"] = np.array(["calm:0.7|dark:0.3", "calm|bright:2", "dark: .5 |bright:1e-1", ""])[np.arange(3000) % 4]
     data["tz"] = np.array(["Asia/Kathmandu", "Europe/Berlin", "Australia/Lord_Howe"])[np.arange(3000) % 3]
@@ -46,6 +46,7 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     rows.at[0, "poster"], rows.at[1, "poster"] = None, [np.nan, 0.5, 1.0]  # no vector, and a broken one: missing
     rows.loc[:3, "moods"] = ["calm:0|dark:0", "bright:3.|calm", "dark:1E-2|storm:5", "calm : 0.25"]  # weights parsed
     rows.loc[3, "history"] = "999999|" + rows.loc[3, "history"]  # an unknown item in the profile is skipped
+    rows.loc[4:5, "history"] = ["7:0|12: .5 |3", "7:1e-1|12:0"]  # weights of every spelling, and none
     # Known words joined by punctuation, and bag values padded with spaces: the regular expressions
     # that clean them must run in onnxruntime as in TensorFlow (they did nothing when onnxruntime-
     # extensions was loaded after TensorFlow, and these rows were scored as unseen words).

@@ -77,7 +77,8 @@ class FieldEmbeddings(keras.layers.Layer):
             item_positions = [i for i, f in enumerate(order) if f.role == "item"]
             if stacked is not None and item_positions:
                 candidate = tf.reduce_mean(tf.gather(stacked, item_positions, axis=1), axis=1)
-            profiles = [self._profile(f, encoded[f.key], candidate, sparse) for f in histories]
+            profiles = [self._profile(f, encoded[f.key], candidate, sparse,
+                                      encoded[f.weights] if f.weights else None) for f in histories]
             parts = ([stacked] if stacked is not None else []) + [tf.stack(profiles, axis=1)]
             stacked = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         if fused:
@@ -323,8 +324,9 @@ class FieldEmbeddings(keras.layers.Layer):
         return rows + tf.pad(tf.stack(out, axis=1), [[0, 0], [before, after], [0, 0]])
 
     def _profile(self, field: Field, history: tf.Tensor, candidate: tf.Tensor | None,
-                 sparse: bool = False) -> tf.Tensor:
-        """[B, width]: the pooled content vectors of the history's known items (zeros when none is)."""
+                 sparse: bool = False, given: tf.Tensor | None = None) -> tf.Tensor:
+        """[B, width]: the pooled content vectors of the history's known items (zeros when none is); with
+        `given` (a weighted history's [B, H] weights), each item counts as much as its weight."""
         length = int(history.shape[1])
         known = tf.gather(self.content["known"], history)  # [B, H]: 0 for padding and unknown items
         flat = tf.reshape(history, [-1])
@@ -341,6 +343,10 @@ class FieldEmbeddings(keras.layers.Layer):
             logits = tf.einsum("bhw,bw->bh", item_vectors[:, :, :k], candidate[:, :k]) / float(np.sqrt(k))
             logits = tf.where(known > 0, logits, tf.fill(tf.shape(logits), -1e9))
             weights = tf.nn.softmax(logits, axis=1) * known  # all unknown: every weight 0
+            if given is not None:  # w·exp(logit) over its sum: softmax(logit + log w), w = 0 left out
+                weights = _share(weights * given)
+        elif given is not None:
+            weights = _share(known * given)
         else:
             weights = known / tf.maximum(tf.reduce_sum(known, axis=1, keepdims=True), 1.0)
         return tf.einsum("bh,bhw->bw", weights, item_vectors)
@@ -435,6 +441,12 @@ def _index_pairs(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
     if sys.byteorder != "little":
         return tf.stack([first, second], axis=1)
     return tf.cast(tf.bitcast(second * (1 << 32) + first, tf.int32), tf.int64)  # low word first
+
+
+def _share(weights: tf.Tensor) -> tf.Tensor:
+    """[B, H] weights over each row's sum: shares that add up to 1, or 0 where all are 0."""
+    total = tf.reduce_sum(weights, axis=1, keepdims=True)
+    return weights / tf.where(total > 0, total, tf.ones_like(total))
 
 
 def _bag_weights(bags: list[Field], ids: tf.Tensor, bag_of: np.ndarray,
