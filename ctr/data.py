@@ -19,7 +19,7 @@ import re
 import urllib.parse
 import uuid
 import warnings
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,20 +106,22 @@ def concat_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def csv_dtypes(spec: FeatureSpec) -> dict[str, str]:
     """How a CSV's columns are read for a spec (`read`'s `dtypes`): those it reads as text as text (an id
     '007' is not the number 7), its integer ids as nullable integers (a 64-bit id in a column with gaps
-    would otherwise pass through float64, whose 53 bits do not hold it, and be served as another id)."""
+    would otherwise pass through float64, whose 53 bits do not hold it, and be served as another id).
+    A JSON file's objects in these columns are kept whole, not flattened into fields."""
     ints = {f.source: "Int64" for f in spec.features if isinstance(f, Categorical) and f.dtype == "int"}
     return ints | {f.source: "str" for f in spec.features if raw_dtype(f) == "string"}
 
 
 def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 chunk_rows: int = 262_144, hint: Hint = "", dtypes: Mapping[str, str] | None = None,
-                ) -> Iterator[pd.DataFrame]:
+                whole: Collection[str] = ()) -> Iterator[pd.DataFrame]:
     """The source as DataFrames of at most `chunk_rows` rows (an empty source as one empty frame), each
     holding at least `columns`; Parquet and CSV are never read whole. A CSV's columns are read as
     `dtypes` says ('str' or 'Int64', `csv_dtypes`), not guessed (a code such as '007' or '02134' would
     lose its zeros as a number). A DataFrame is checked for `columns` and cut, not copied: one that
     fits in a chunk (a request) is passed on as it is, since selecting and slicing a one-row request
-    took about as long as the model's own call."""
+    took about as long as the model's own call. A JSON file's objects are flattened into fields, but in
+    `columns`, in the columns `dtypes` names (a spec's) and in `whole`."""
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
@@ -154,7 +156,8 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
             yield chunk[cols] if cols else chunk
         return
     if format_suffix(path) in JSON and path.is_file():
-        for chunk in _read_json(path, chunk_rows, whole=set(cols or ())):
+        # The columns a spec reads (`dtypes` names them too) keep their objects (a weighted bag's {id: weight}).
+        for chunk in _read_json(path, chunk_rows, whole=set(cols or ()) | set(dtypes or ()) | set(whole)):
             require_columns(chunk, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
@@ -333,6 +336,32 @@ def _read_json(path: Path, chunk_rows: int, whole: set[str] = frozenset()) -> It
     except (UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
         raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects"
                         f"{why_unreadable(path, err)}") from None
+
+
+def mapping_columns(source: Source, rows: int = 1000) -> set[str]:
+    """The keys of a JSON file's first `rows` rows whose objects map ids to weights (numbers from 0 to 1e9):
+    objects whose keys vary from row to row, where a record's are its fields. Nothing for other sources."""
+    path = Path(source) if isinstance(source, str | Path) else None
+    if path is None or format_suffix(path) not in JSON or not path.is_file():
+        return set()
+    try:
+        with opener(path)(path, "rt", encoding="utf-8") as file:
+            if file.read(1024).lstrip()[:1] == "[":
+                file.seek(0)
+                read = json.load(file)[:rows]
+            else:
+                file.seek(0)
+                read = next((batch for _, batch in _json_lines(path, file, rows)), [])
+    except (json.JSONDecodeError, DataError, UnicodeDecodeError, *UNDECOMPRESSABLE):
+        return set()  # the reader says what is wrong with the file
+    objects: dict[str, list[dict]] = {}
+    for row in (r for r in read if isinstance(r, dict)):
+        for key, value in row.items():
+            if value is not None:
+                objects.setdefault(key, []).append(value)
+    return {key for key, values in objects.items() if all(isinstance(v, dict) for v in values)
+            and len({frozenset(v) for v in values}) > 1
+            and all(w is None or is_weight(w) for v in values for w in v.values())}
 
 
 def _json_lines(path: Path, file: Any, chunk_rows: int, skip: int = 0) -> Iterator[tuple[str, list[Any]]]:

@@ -201,7 +201,9 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
     if name and format_suffix(Path(name)) in (".csv", ".tsv", ".txt") and Path(name).is_file():
         text = dict.fromkeys(ctr_data.csv_header(name), "str")
     chunks, held = [], 0
-    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, 262_144), dtypes=text):
+    # A JSON column of objects mapping ids to weights is one column (a weighted bag or history), not fields.
+    whole = ctr_data.mapping_columns(source) if name else set()
+    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, 262_144), dtypes=text, whole=whole):
         chunks.append(chunk)
         held += len(chunk)
         if held > rows:

@@ -189,3 +189,25 @@ def test_a_draft_reads_item_ids_with_weights_as_a_weighted_history(world):
                                     for text in world["history"]])
     objects["history"] = [{int(k): float(v) for k, v in row.items()} for row in objects["history"]]
     assert ctr.draft_spec(objects.drop(columns="rating"), label="clicked").spec["history"].weighted
+
+
+def test_json_objects_of_ids_to_weights_are_one_column_in_the_shell_and_the_draft(world, tmp_path, capsys):
+    """A JSON file whose history (and tags) are objects {id: weight}: `ctr fit` reads the whole file for its
+    splits, and a draft samples it without a spec; both keep those objects as one column each, where
+    they were flattened into a column per id (`history.12`) and the fit found no `history`."""
+    rows = world.assign(history=[{int(k): float(w) for k, w in (t.split(":") for t in text.split("|"))} if text else {}
+                                 for text in world["history"]],
+                        tags=[{"a": 1, f"t{i % 7}": 0.5} for i in range(len(world))])
+    path = tmp_path / "rows.jsonl"
+    rows.to_json(path, orient="records", lines=True)
+    assert ctr.data.mapping_columns(path) == {"history", "tags"}
+    assert "history" not in ctr.data.read(path).columns  # read with no spec, objects are records: fields
+    spec = ctr.FeatureSpec([*_spec().features, ctr.MultiCategorical("tags", role="item", weighted=True)],
+                           label=ctr.Label("clicked"))
+    (tmp_path / "spec.yaml").write_text(spec.to_yaml())
+    assert main(["fit", "--spec", str(tmp_path / "spec.yaml"), "--data", str(path), "--model", "lr", "--epochs", "1",
+                 "--export", str(tmp_path / "lr")]) == 0
+    assert "exported to" in capsys.readouterr().out
+    draft = ctr.draft_spec(path, label="clicked")
+    assert draft.spec["history"].kind == "history" and draft.spec["history"].weighted
+    assert draft.spec["tags"].kind == "multi_categorical" and draft.spec["tags"].weighted
