@@ -61,9 +61,10 @@ class Interactions:
         `anonymous` (a count of items needs no user)."""
         user_key, item_key = keys(spec)
         source = {f.name: f.source for f in spec.features}
-        user_cols = [source[f.name] for f in spec.by_role("user")]
-        item_cols = [source[f.name] for f in spec.by_role("item")]
-        context_cols = [source[f.name] for f in spec.by_role("context")]
+        # Each column once, though two features read it (a title as words and hashed): a frame's columns
+        # picked twice would be two columns of one name.
+        user_cols, item_cols, context_cols = (list(dict.fromkeys(source[f.name] for f in spec.by_role(role)))
+                                              for role in ("user", "item", "context"))
         label_cols = [spec.label.column] if spec.label is not None else []
         dtypes = ctr_data.csv_dtypes(spec)
         frame = ctr_data.read(frame, user_cols + item_cols + context_cols + label_cols, dtypes=dtypes)

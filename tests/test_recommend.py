@@ -894,3 +894,20 @@ def test_text_item_ids_beyond_ascii_are_recommended_by_the_export_as_in_process(
         status, answer = call(server.url + ":predict", {"signature_name": "recommend",
                                                         "instances": [{"user_id": "u0", "k": 3}]})
         assert status == 200 and answer["predictions"][0]["item_ids"] == want_ids[0, :3].tolist()
+
+
+@pytest.mark.parametrize("model_class", [ctr.MatrixFactorization, ctr.NeuMF, ctr.TwoTower])
+def test_two_item_features_may_read_one_column(model_class, loo):
+    """A title as words and hashed, a price standardised and in buckets: the catalogue takes each column
+    once (it took it twice, and the item table was refused for a column 'given twice in the data')."""
+    train, _ = loo
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                            ctr.Categorical("item_id", dtype="int", role="item"), ctr.Text("title", role="item"),
+                            ctr.Text("title_hashed", column="title", hash_buckets=16, role="item"),
+                            ctr.Numeric("price", role="item"),
+                            ctr.Numeric("price_bucket", column="price", transform="quantile", role="item")])
+    model = model_class(spec, embedding_dim=4, seed=0)
+    model.fit(train.head(3000), epochs=1, verbose=0)
+    assert list(model.catalogue_.columns) == ["item_id", "title", "price"]
+    ids, _ = model.recommend(train.head(2), k=5)
+    assert ids.shape == (2, 5)
