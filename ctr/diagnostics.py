@@ -91,11 +91,18 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
 def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Series, dict[str, int] | None]:
     """The column's values as groups: as they are; quantile ranges for a number with many values (with
     each range's place, lowest first); the list of its values for the column of a multi-valued feature
-    (split on its separator)."""
+    (split on its separator); for a history's, how many items it lists (as the model reads them, at
+    most `max_length`; fewest first): each row's history is its own, and new users are those of few."""
     multi = next((f for f in spec.features if f.kind == "multi_categorical" and f.source == column.name), None)
     if multi is not None:  # its ids as the model reads them (a list's, a text's, without their weights)
         text = ctr_data.raw_features(column.to_frame(), FeatureSpec([multi]))[multi.name]
         return pd.Series([bag_ids(token_text(v), multi) or [np.nan] for v in text]), None
+    history = next((f for f in spec.features if f.kind == "history" and f.source == column.name), None)
+    if history is not None:
+        text = ctr_data.raw_features(column.to_frame(), FeatureSpec([spec[history.items], history]),
+                                     [history.name])[history.name]
+        lengths = pd.Series([min(len(bag_ids(token_text(v), history)), history.max_length) for v in text])
+        return lengths, {length: length for length in sorted(set(lengths))}
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
             and column.nunique() > _MANY_VALUES:
         cut = pd.qcut(column, bins, duplicates="drop")

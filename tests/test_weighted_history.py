@@ -211,3 +211,19 @@ def test_json_objects_of_ids_to_weights_are_one_column_in_the_shell_and_the_draf
     draft = ctr.draft_spec(path, label="clicked")
     assert draft.spec["history"].kind == "history" and draft.spec["history"].weighted
     assert draft.spec["tags"].kind == "multi_categorical" and draft.spec["tags"].weighted
+
+
+def test_evaluate_by_a_history_slices_rows_by_how_many_items_it_lists(world):
+    """Each row's history is its own, so its slices are its lengths (a new user's few items first), as the
+    model reads them: weights left out, at most max_length, unknown ids counted as listed."""
+    model = ctr.LogisticRegression(_spec(), seed=0)
+    model.fit(world, epochs=1, verbose=0)
+    rows = world.head(300).copy()
+    rows.loc[rows.index[:3], "history"] = ["999:1", "3:1|8|5:0|1|2|4|6|7", ""]
+    slices = ctr.evaluate_by(model, rows, "history")
+    counts = rows["history"].map(lambda text: min(len([t for t in text.split("|") if t]), 6))
+    assert slices["history"].tolist() == ["(all)", *sorted(counts.unique())]
+    assert slices["rows"].tolist()[1:] == counts.value_counts().sort_index().tolist()
+    six = rows[counts == 6]
+    alone = model.evaluate(six)
+    np.testing.assert_allclose(slices.set_index("history").loc[6, "auc"], alone["auc"], rtol=1e-6)
