@@ -352,6 +352,9 @@ class Preprocessor:
                                 f"{first.min_count} times in the {rows} training rows, so there is no vocabulary")
             tables[group] = {"vocabulary": vocab, "oov_buckets": max(m.oov_buckets for m in members),
                              "unseen": counts[group].unseen}
+        for f in self.spec.features:
+            if isinstance(f, History) and f.weighted:
+                _refuse_ids_read_as_weighted(f, self.spec[f.items], tables)
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric | Vector)}
         self.state = {"tables": tables, "numeric": numeric, "rows": rows,
                       "missing": {name: count / rows for name, count in absent.items()}}
@@ -806,6 +809,18 @@ def _calendar_parts(stamps: tf.Tensor, f: Timestamp, local: Callable[..., tf.Ten
 
 def _hashed(feature: Feature) -> bool:
     return getattr(feature, "hash_buckets", None) is not None
+
+
+def _refuse_ids_read_as_weighted(f: History, items: Feature, tables: dict[str, Any]) -> None:
+    """A DataError when item ids would read as an id and a weight in the weighted history `f` ('tt:0012' as
+    'tt' weighing 12): a history that lists them would be served other items, unknown, without a word."""
+    pattern = re.compile(f"(?s){weighted_token(f)}")
+    clashing = [v for v in tables.get(items.shared_embedding or items.name, {}).get("vocabulary", [])
+                if pattern.fullmatch(v)]
+    if clashing:
+        raise DataError(f"feature {f.name!r} (history, weighted): {len(clashing)} ids of {items.name!r} read as an "
+                        f"id and a weight after {f.weight_separator!r} (e.g. {clashing[0]!r}), so a history could not "
+                        "list them; set the history's weight_separator to a character no id holds (e.g. '=')")
 
 
 def _max_tokens(members: list[Feature]) -> int | None:

@@ -264,6 +264,17 @@ def _weights_in_a_plain_history(env: dict) -> None:
         ctr.data.raw_features(rows, spec)
 
 
+def _item_ids_read_as_weighted(env: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.Categorical("item_id", role="item"), ctr.History("history", weighted=True)],
+                           label=ctr.Label("clicked"))
+    rows = pd.DataFrame({"item_id": ["tt:0012", "tt:0013", "x"] * 10, "history": "x:2|tt:0012:1",
+                         "clicked": [0, 1] * 15})
+    with pytest.raises(DataError, match=r"feature 'history' \(history, weighted\): 2 ids of 'item_id' read as an id "
+                                        r"and a weight after ':' \(e\.g\. 'tt:0012'\).*set the history's "
+                                        r"weight_separator"):
+        ctr.LogisticRegression(spec).fit(rows, verbose=0)
+
+
 def _add_history_with_bad_weights(env: dict) -> None:
     rows = env["frame"].head(50).assign(rating=[4.0] * 48 + [np.nan, -1.0])
     with pytest.raises(DataError, match=r"add_history: the data's weight column 'rating' holds (nan|-1.0) at row "
@@ -805,6 +816,9 @@ CATALOGUE: list[Case] = [
          "`weighted`", "DataError naming the feature and quoting the row, with the history's `weighted: true` that "
          "reads them",
          _weights_in_a_plain_history),
+    Case("data", "a weighted history over item ids that read as an id and a weight (`tt:0012`)",
+         "DataError when the preprocessing is fitted, naming the history, the item feature, such an id and the "
+         "`weight_separator` to change (a history could not list them)", _item_ids_read_as_weighted),
     Case("data", "`add_history(weight=...)` whose weight column holds NaN or a number below 0 or above 1e9",
          "DataError naming the column, the first such value and its row, and how many rows hold one",
          _add_history_with_bad_weights),
