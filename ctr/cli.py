@@ -759,7 +759,13 @@ def _recommend(args: argparse.Namespace) -> int:
     item_feature = spec[meta["item_key"]]
     exclude = [_parse_value(item_feature, x.strip()) for x in args.exclude.split(",") if x.strip()]
     if touched:
-        exclude += _history_items(query, histories[0], item_feature, spec)[0]
+        listed = _history_items(query, histories[0], item_feature, spec)[0]
+        exclude += listed
+        catalogue = set(served.catalog_ids().tolist())
+        unknown = [str(item) for item in listed if item not in catalogue]
+        if unknown:  # the graph skips them: say so, rather than rank as if the user had touched them
+            note += (f"; {len(unknown)} of the items in --history not in the model's catalogue "
+                     f"({', '.join(unknown[:3])}{', ...' if len(unknown) > 3 else ''}), so not in the profile")
     if args.seen is not None:  # the items this user touched, as --data's queries leave theirs out
         mine = list(dict.fromkeys(_seen_items(args.seen, spec, user_feature.source, item_feature.source)
                                   .get(row[user_feature.source], ())))

@@ -176,6 +176,10 @@ def test_the_shell_recommends_from_a_weighted_history_without_its_items(world, t
     expected = tower.recommend(pd.DataFrame({"user_id": [""], "history": ["3:5|8:1|5"]}), k=5,
                                exclude=[[3, 8, 5]])[0][0]
     assert shown == expected.tolist()
+    # An item the model does not know is skipped by the graph: the heading says so.
+    assert main(["recommend", "--model", str(path), "--k", "5", "--history", "3:5,99999:2,8"]) == 0
+    assert ("a new user who touched 3 items (TwoTower); 1 of the items in --history not in the model's catalogue "
+            "(99999), so not in the profile:") in capsys.readouterr().out
     assert main(["recommend", "--model", str(path), "--history", "3:5,8:x"]) == 2
     assert ("feature 'history' (history, column 'history'): row 0 holds '8:x', whose weight 'x' is not a number from "
             "0 to 1e+09; a weighted history's ids are written id:weight") in capsys.readouterr().err
