@@ -147,12 +147,19 @@ def _mixed_tfrecords(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(env["tmp"] / "rows.tfrecord", verbose=0)
 
 
-def _history_with_another_separator(env: dict) -> None:
-    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history")])
-    rows = pd.DataFrame({"item_id": [1, 2], "history": ["12|85", "12,85,301"]})
-    with pytest.raises(DataError, match=r"feature 'history' .*but a row holds '12,85,301' \(are its ids separated "
-                                        r"by ','\?"):
-        ctr.data.raw_features(rows, spec)
+def _history_refused(bad: object, message: str, weighted: bool = False) -> Callable[[dict], None]:
+    """A check that a history of integer item ids (weighted or not) with a row holding `bad` after a good
+    one is a DataError matching `message` on the way in."""
+    def check(env: dict) -> None:
+        spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"),
+                                ctr.History("history", weighted=weighted)])
+        with pytest.raises(DataError, match=message):
+            ctr.data.raw_features(pd.DataFrame({"item_id": [1, 2], "history": ["12|85", bad]}), spec)
+    return check
+
+
+_history_with_another_separator = _history_refused(
+    "12,85,301", r"feature 'history' .*but a row holds '12,85,301' \(are its ids separated by ','\?")
 
 
 def _csv_without_a_header(env: dict) -> None:
@@ -246,22 +253,19 @@ _bag_weights_that_are_no_numbers = _refused_in_training_and_requests(
     r"a number from 0 to 1e\+09")
 
 
+_history_weights_that_are_no_numbers = _history_refused(
+    [(12, 1), (85, -1)], r"feature 'history' \(history, column 'history'\): row 1 holds \(85, -1\), where a weighted "
+    r"history takes \(id, weight\) pairs", weighted=True)
+
+
 def _weights_that_are_no_numbers(env: dict) -> None:
     _bag_weights_that_are_no_numbers(env)
-    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history",
-                                                                                           weighted=True)])
-    rows = pd.DataFrame({"item_id": [1, 2], "history": ["12:5|85", [(12, 1), (85, -1)]]})
-    with pytest.raises(DataError, match=r"feature 'history' \(history, column 'history'\): row 1 holds \(85, -1\), "
-                                        r"where a weighted history takes \(id, weight\) pairs"):
-        ctr.data.raw_features(rows, spec)
+    _history_weights_that_are_no_numbers(env)
 
 
-def _weights_in_a_plain_history(env: dict) -> None:
-    spec = ctr.FeatureSpec([ctr.Categorical("item_id", dtype="int", role="item"), ctr.History("history")])
-    rows = pd.DataFrame({"item_id": [1, 2], "history": ["12|85", "12:5|85:3"]})
-    with pytest.raises(DataError, match=r"feature 'history' .*but a row holds '12:5\|85:3' \(ids with weights, as "
-                                        r"'12:5', need the history's `weighted: true`\)"):
-        ctr.data.raw_features(rows, spec)
+_weights_in_a_plain_history = _history_refused(
+    "12:5|85:3", r"feature 'history' .*but a row holds '12:5\|85:3' \(ids with weights, as '12:5', need the "
+    r"history's `weighted: true`\)")
 
 
 def _item_ids_read_as_weighted(env: dict) -> None:
