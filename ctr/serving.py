@@ -347,6 +347,13 @@ def _request(body: bytes | None) -> dict[str, Any]:
         raise DataError('a predict request is a JSON object with either "instances" (a list of rows, each an '
                         'object of input name → value) or "inputs" (an object of input name → list of values), '
                         'and optionally "signature_name"')
+    others = [key for key in request if key not in ("instances", "inputs", "signature_name")]
+    if others:  # read as nothing, a request's "k" would give 10 items without a word
+        inner = [key for key in others if key in ("k", "exclude")]
+        raise DataError(f"the request holds {', '.join(map(json.dumps, others))} beside its rows; a predict request "
+                        'holds "instances" or "inputs", and optionally "signature_name"'
+                        + (f': a recommend request gives {" and ".join(map(json.dumps, inner))} in each instance '
+                           '(or in "inputs")' if inner else ""))
     if b'"b64"' in body:
         request = {key: _decoded(value, None) if key in ("instances", "inputs") else value
                    for key, value in request.items()}

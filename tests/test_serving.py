@@ -86,6 +86,9 @@ def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits
         assert status == 400 and '"instances"' in answer["error"] and '"inputs"' in answer["error"]
         status, answer = call(server.url + ":predict", {"signature_name": "recommend", "instances": rows})
         assert status == 400 and "'serving_default'" in answer["error"]
+        status, answer = call(server.url + ":predict", {"instances": rows, "k": 3})  # read as nothing, it said nothing
+        assert status == 400 and answer["error"].startswith('the request holds "k" beside its rows') \
+            and 'a recommend request gives "k" in each instance' in answer["error"]
         status, answer = call(server.url.replace("/deepfm", "/other") + ":predict", {"instances": rows})
         assert status == 404 and "'other'" in answer["error"] and "'deepfm'" in answer["error"]
         assert call(server.url + ":classify", {"instances": rows})[0] == 404
