@@ -837,7 +837,9 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
     present = [c for c in columns if c in queries.columns]
     if not present:
         raise DataError(f"--data {args.data}: no query column; the model's are {', '.join(columns)}")
-    queries = queries[present].drop_duplicates(ignore_index=True)
+    queries = queries[present]
+    # Lists and mappings (a history's items) are compared by what they hold: pandas cannot hash them.
+    queries = queries[~queries.map(_hashable).duplicated()].reset_index(drop=True)
     if not len(queries):
         raise DataError(f"--data {args.data}: no rows, so no query to recommend for")
     seen: dict[Any, list] = {}
@@ -888,6 +890,15 @@ def _seen_items(path: str, spec: Any, user_col: str, item_col: str) -> dict[Any,
 
 
 RECOMMENDED_A_CALL = 4096  # queries `ctr recommend --data` recommends for at a time
+
+
+def _hashable(value: Any) -> Any:
+    """A value as one that can be hashed and compared: a list's, array's or mapping's contents as tuples."""
+    if isinstance(value, dict):
+        return ("mapping", *((key, _hashable(v)) for key, v in value.items()))
+    if isinstance(value, list | tuple) or type(value).__name__ == "ndarray":
+        return ("list", *(_hashable(v) for v in value))
+    return value
 
 
 def _history_items(queries: Any, history: Any, item_feature: Any, spec: Any) -> list[list]:

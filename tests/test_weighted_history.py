@@ -180,6 +180,15 @@ def test_the_shell_recommends_from_a_weighted_history_without_its_items(world, t
     assert main(["recommend", "--model", str(path), "--k", "5", "--history", "3:5,99999:2,8"]) == 0
     assert ("a new user who touched 3 items (TwoTower); 1 of the items in --history not in the model's catalogue "
             "(99999), so not in the profile:") in capsys.readouterr().out
+    # A JSON file of queries whose histories are mappings and lists, one query given twice: each once.
+    queries = pd.DataFrame({"user_id": ["a", "b", "a"], "history": [{3: 5, 8: 1}, [5, 3], {3: 5, 8: 1}]})
+    queries.to_json(tmp_path / "queries.jsonl", orient="records", lines=True)
+    assert main(["recommend", "--model", str(path), "--k", "5", "--data", str(tmp_path / "queries.jsonl"),
+                 "--out", str(tmp_path / "recs.csv")]) == 0
+    recs = pd.read_csv(tmp_path / "recs.csv")
+    assert recs["user_id"].tolist() == ["a"] * 5 + ["b"] * 5
+    expected = tower.recommend(queries.head(2).assign(history=["3:5|8:1", "5|3"]), k=5, exclude=[[3, 8], [5, 3]])[0]
+    assert recs["item_id"].tolist() == expected.ravel().tolist()
     assert main(["recommend", "--model", str(path), "--history", "3:5,8:x"]) == 2
     assert ("feature 'history' (history, column 'history'): row 0 holds '8:x', whose weight 'x' is not a number from "
             "0 to 1e+09; a weighted history's ids are written id:weight") in capsys.readouterr().err
