@@ -894,10 +894,12 @@ RECOMMENDED_A_CALL = 4096  # queries `ctr recommend --data` recommends for at a 
 
 def _hashable(value: Any) -> Any:
     """A value as one that can be hashed and compared: a list's, array's or mapping's contents as tuples."""
+    from .data import LIST_TYPES, list_items
+
     if isinstance(value, dict):
         return ("mapping", *((key, _hashable(v)) for key, v in value.items()))
-    if isinstance(value, list | tuple) or type(value).__name__ == "ndarray":
-        return ("list", *(_hashable(v) for v in value))
+    if isinstance(value, LIST_TYPES):  # a set's in its sorted order, as a feature reads it
+        return ("list", *(_hashable(v) for v in list_items(value)))
     return value
 
 

@@ -359,9 +359,15 @@ def mapping_columns(source: Source, rows: int = 1000) -> set[str]:
         for key, value in row.items():
             if value is not None:
                 objects.setdefault(key, []).append(value)
-    return {key for key, values in objects.items() if all(isinstance(v, dict) for v in values)
-            and len({frozenset(v) for v in values}) > 1
-            and all(w is None or is_weight(w) for v in values for w in v.values())}
+    return {key for key, values in objects.items() if weight_mappings(values)}
+
+
+def weight_mappings(values: Iterable[Any]) -> bool:
+    """Whether a column's present values are mappings of ids to weights (a null weight: an id not held): every
+    one a mapping, their keys varying from row to row, where a record's (a struct's) are its fields."""
+    values = list(values)
+    return (all(isinstance(v, Mapping) for v in values) and len({frozenset(v) for v in values}) > 1
+            and all(w is None or is_weight(w) for v in values for w in v.values()))
 
 
 def _json_lines(path: Path, file: Any, chunk_rows: int, skip: int = 0) -> Iterator[tuple[str, list[Any]]]:

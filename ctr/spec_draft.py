@@ -295,10 +295,7 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     missing = f", {gaps:,} missing ({share:.1%})" if share >= 0.001 else f", {gaps:,} missing" if gaps else ""
     first = present.iloc[0]
     if isinstance(first, Mapping):
-        # Ids to weights: their keys vary from row to row, where an object's (a struct's) are its fields.
-        weights = (w for v in present if isinstance(v, Mapping) for w in v.values() if w is not None)  # null: no id
-        if present.map(lambda v: isinstance(v, Mapping)).all() and all(map(ctr_data.is_weight, weights)) \
-                and len({frozenset(v) for v in present}) > 1:
+        if ctr_data.weight_mappings(present):
             lengths = present.map(len)
             return (MultiCategorical(**base, weighted=True, max_length=_length(lengths, 0)),
                     f"mappings of {lengths.min()} to {lengths.max()} ids to weights "

@@ -160,8 +160,9 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     require_columns(frame, [user, item, time, *(weighed if profiles is None else [])], where="the data of add_history",
                     hint=column_arguments_hint("it lists each user's earlier items", *named))
     problems = weight_separator_problems(History(column, separator=separator, weighted=True,
-                                                 weight_separator=weight_separator), "add_history", "'12:5'")
-    if weight is not None and problems:
+                                                 weight_separator=weight_separator), "add_history", "'12:5'") \
+        if weight is not None else []
+    if problems:
         raise ArgumentError(problems[0])
     if column in frame.columns:
         raise DataError(f"add_history: the data already has a column {column!r}; pass column= another name for the "
