@@ -11,7 +11,8 @@ items before it (`latest_history`), the usual construction, to show what the dif
 Models: (a) on user and item ids only (the two-tower also with the user id's id_dropout at 0.1, so
 that an unseen user's query is trained), (b) with the content profile: user id with id_dropout 0.5,
 age, gender, occupation, the history (pooled item content), item id, genres, release year; each as a
-DeepFM click model (trained on rating >= 4 over rated items; one content-profile row also on 4 films
+DeepFM click model (trained on rating >= 4 over rated items; one content-profile row with each profile
+film weighted by its rating, a weighted history; one content-profile row also on 4 films
 never rated per training rating, as non-clicks, from `ctr.data.add_negatives`, with its validation
 rows made the same way) and as a two-tower retriever (trained
 on every warm training rating as an interaction, the whole catalogue as candidates; one id-only row
@@ -59,7 +60,12 @@ PROFILE = [
 # DeepFM rows: name → (features, sampled non-clicks per training rating). With them
 # (`ctr.data.add_negatives`), each rating is followed by films its user never rated, as non-clicks,
 # so that the model learns what goes unrated as well as what is liked among what was rated.
+# The rating-weighted row's profile carries each film's rating as its weight (`12:5|85:3`, a
+# weighted history): a cold user's 1-star film counts a fifth of their 5-star one in the pooling.
 SPECS = {"id-only DeepFM": (USER_ITEM, 0), "content-profile DeepFM": (PROFILE, 0),
+         "content-profile DeepFM (profile weighted by rating)": (
+             [{**f, "column": "rated_history", "weighted": True} if f["kind"] == "history" else f
+              for f in PROFILE], 0),
          "content-profile DeepFM (+ 4 unrated films per rating)": (PROFILE, 4)}
 # The id-only retriever is run twice: as is, and dropping 10 % of user ids in training, so that the
 # "missing id" query an unseen user gets is trained (the average user's answer) rather than wherever
@@ -89,9 +95,11 @@ def main() -> None:
     warm, profile, cold_test = ctr.data.cold_user_split(table, fraction=0.2, profile_size=5, seed=0)
     warm = ctr.data.add_history(warm, max_length=5, first=True)
     warm = ctr.data.add_history(warm, column="latest_history", max_length=5)
+    warm = ctr.data.add_history(warm, column="rated_history", max_length=5, first=True, weight="rating")
     warm_train, warm_test = ctr.data.temporal_split(warm, (0.8, 0.2))
     train, valid = ctr.data.random_split(warm_train, (0.9, 0.1), seed=0)
     cold_test = ctr.data.add_history(cold_test, profiles=profile)
+    cold_test = ctr.data.add_history(cold_test, column="rated_history", profiles=profile, weight="rating")
     cold_test = cold_test.assign(latest_history=cold_test["history"])
     print(f"MovieLens 100K: {warm['user_id'].nunique()} warm users ({len(train)} train / {len(valid)} valid / "
           f"{len(warm_test)} test rows), {cold_test['user_id'].nunique()} cold users (5-item profiles, "
