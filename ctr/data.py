@@ -12,6 +12,7 @@ named here too, as they always were.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -140,6 +141,10 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         return
     path = Path(source)
     _require_data(path)
+    files = text_files(path)
+    if files:
+        yield from _folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole)
+        return
     records = tfrecord_files(path)
     if records:
         # Every key of the first chunk's records when all are wanted (a key that first comes late, as sparse
@@ -236,6 +241,9 @@ def count_rows(source: Source) -> int:
         return source.num_rows
     path = Path(source)
     _require_data(path)
+    files = text_files(path)
+    if files:
+        return sum(count_rows(file) for file in files if file.stat().st_size)
     records = tfrecord_files(path)
     if records:
         return tfrecord_rows(records)
@@ -249,6 +257,87 @@ def count_rows(source: Source) -> int:
         return _parquet(path).count_rows()
     except (pa.ArrowInvalid, OSError) as err:
         raise _parquet_error(path, err) from None
+
+
+def text_files(path: Path) -> list[Path]:
+    """The files of a folder of CSV, TSV, JSON-lines or Criteo files (compressed or not; hidden ones and
+    `_SUCCESS` aside), in name order: read one after another as one table, as Spark writes a table as
+    text. [] for a file, or a folder of other data (Parquet, TFRecords). A folder that mixes such files
+    with files of another format is a DataError naming them."""
+    if not path.is_dir():
+        return []
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    formats = {p: _text_format(p) for p in files}
+    text = [p for p in files if formats[p]]
+    if len(text) == len(files) and len(set(formats.values())) <= 1:
+        return text
+    if not text:
+        return []
+    kinds: dict[str, list[Path]] = {}
+    for p in sorted(files, key=lambda p: not formats[p]):  # the text files first
+        kinds.setdefault(formats[p] or "other", []).append(p)
+    held = "; ".join(f"{len(found)} {kind} file{'s' if len(found) > 1 else ''} "
+                     f"({', '.join(str(p.relative_to(path)) for p in found[:3])}{', ...' if len(found) > 3 else ''})"
+                     for kind, found in kinds.items())
+    raise DataError(f"{path}: a folder is read as one table of files of one format, and this one holds {held}: "
+                    "move the others out, or pass one file")
+
+
+def _text_format(file: Path) -> str:
+    """What `iter_chunks` reads a file as, when it is text: 'CSV', 'TSV', 'JSON lines' or 'Criteo'; else ''."""
+    if is_criteo_file(file):
+        return "Criteo"
+    suffix = format_suffix(file)
+    return ("JSON lines" if suffix in JSON else "TSV" if suffix == ".tsv" else
+            "CSV" if suffix in (".csv", ".txt") else "")
+
+
+def first_file(path: str | Path) -> Path:
+    """The file whose header and first rows stand for `path`: a folder of text files' first (`text_files`),
+    else `path` itself."""
+    files = text_files(Path(path))
+    return next((file for file in files if file.stat().st_size), files[0]) if files else Path(path)
+
+
+def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_rows: int, hint: Hint,
+                   dtypes: Mapping[str, str] | None, whole: Collection[str]) -> Iterator[pd.DataFrame]:
+    """The chunks of a folder's text files (`text_files`), one file after another (an empty one, 0 bytes,
+    as no rows), with their `key=value` folders as columns, as a partitioned Parquet folder's are. With
+    every column wanted, each CSV or TSV file must hold the first one's columns, no more, no fewer."""
+    kinds = {field.name: field.type for field in _partition_fields(root, files, ())}
+    first: tuple[Path, set[str]] | None = None
+    read = False
+    for file in (f for f in files if f.stat().st_size):
+        keys = _partition_values(root, file)
+        header = set(csv_header(file)) if _text_format(file) in ("CSV", "TSV") else None
+        keys = {key: value for key, value in keys.items() if header is None or key not in header}
+        if cols is None and header is not None:
+            held = header | set(keys)
+            if first is None:
+                first = (file, held)
+            elif held != first[1]:
+                missing, extra = sorted(first[1] - held), sorted(held - first[1])
+                differ = "; ".join(f"{what}: {', '.join(map(repr, names[:6]))}{', ...' if len(names) > 6 else ''}"
+                                   for what, names in (("missing", missing), ("extra", extra)) if names)
+                raise DataError(f"{root}: {file.relative_to(root)} has other columns than "
+                                f"{first[0].relative_to(root)} ({differ}): a folder's files are read as one table, "
+                                "so each needs the same columns")
+        own = [c for c in cols if c not in keys] if cols is not None else None
+        for chunk in iter_chunks(file, own or None, chunk_rows, hint, dtypes, whole):
+            read = True
+            added = {key: _partition_column(value, kinds[key], len(chunk))
+                     for key, value in keys.items() if key not in chunk.columns}
+            chunk = chunk.assign(**added) if added else chunk
+            yield chunk[cols] if cols is not None and (added or not own) else chunk
+    if not read:
+        raise DataError(f"{root}: its files are all empty (0 bytes): no columns and no rows")
+
+
+def _partition_column(value: str, kind: pa.DataType, rows: int) -> Any:
+    """A `key=value` folder's value as a column of `rows` rows: a whole number, text, or missing (Hive's null)."""
+    if value == _HIVE_NULL:
+        return pd.array([pd.NA] * rows, dtype="Int64") if pa.types.is_integer(kind) else np.full(rows, None, object)
+    return np.full(rows, int(value), np.int64) if pa.types.is_integer(kind) else np.full(rows, value, object)
 
 
 _CSV_SEPARATORS = {",": "a comma", "\t": "a tab"}
@@ -292,7 +381,10 @@ def _require_data(path: Path) -> None:
     """A DataError unless `path` is a file or folder with something in it: each format's reader
     would call an empty file unreadable, or columnless."""
     if not path.exists():
-        raise DataError(f"no data at {path}")
+        matched = len(glob.glob(str(path))) if glob.has_magic(str(path)) else 0
+        raise DataError(f"no data at {path}" + (f": a path is read as it is written, not as a pattern ({matched} "
+                                                "files match it); put the files in one folder and pass the "
+                                                "folder" if matched else ""))
     if path.is_file() and path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes): no columns and no rows")
 
@@ -341,7 +433,7 @@ def _read_json(path: Path, chunk_rows: int, whole: set[str] = frozenset()) -> It
 def mapping_columns(source: Source, rows: int = 1000) -> set[str]:
     """The keys of a JSON file's first `rows` rows whose objects map ids to weights (numbers from 0 to 1e9):
     objects whose keys vary from row to row, where a record's are its fields. Nothing for other sources."""
-    path = Path(source) if isinstance(source, str | Path) else None
+    path = first_file(source) if isinstance(source, str | Path) else None
     if path is None or format_suffix(path) not in JSON or not path.is_file():
         return set()
     try:
@@ -554,24 +646,34 @@ _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # Hive's and Spark's folder name for 
 
 def _hive_partitioning(root: Path, files: list[str], columns: list[str]) -> pads.Partitioning | None:
     """The `key=value` folders between `root` and its files (as Spark, Hive and pyarrow write a partitioned
-    table) read as columns, or None when there are none. A key is a whole-number column when each of its
-    values is written as one with no leading zero, else text, so that a ZIP code 01234 keeps its zero."""
+    table) read as columns (`_partition_fields`), or None when there are none."""
+    fields = _partition_fields(root, files, columns)
+    return pads.partitioning(pa.schema(fields), flavor="hive") if fields else None
+
+
+def _partition_fields(root: Path, files: Sequence[str | Path], columns: Collection[str]) -> list[pa.Field]:
+    """The columns that the `key=value` folders between `root` and its files name, but those in `columns`:
+    a column the files hold themselves keeps their values, the rows' own. A key is a whole-number column
+    when each of its values is written as one with no leading zero, else text, so that a ZIP code 01234
+    keeps its zero."""
     values: dict[str, set[str]] = {}
     for file in files:
-        for folder in Path(os.path.relpath(file, root)).parts[:-1]:
-            key, equals, value = folder.partition("=")
-            # A column the files hold themselves keeps their values: they are the rows' own.
-            if equals and key and key not in columns:
-                values.setdefault(key, set()).add(urllib.parse.unquote(value))
-    if not values:
-        return None
+        for key, value in _partition_values(root, file).items():
+            if key not in columns:
+                values.setdefault(key, set()).add(value)
     fields = []
     for key, seen in values.items():
         known = seen - {_HIVE_NULL}
         # As str(int) spells a number that int64 holds: a leading zero (a code) or a 19th digit makes text.
         whole = bool(known) and all(re.fullmatch(_ID, value) and len(value.lstrip("-")) <= 18 for value in known)
         fields.append(pa.field(key, pa.int64() if whole else pa.string()))
-    return pads.partitioning(pa.schema(fields), flavor="hive")
+    return fields
+
+
+def _partition_values(root: Path, file: str | Path) -> dict[str, str]:
+    """Each `key=value` folder between `root` and `file`, its value unquoted (`fr%20ouest` is 'fr ouest')."""
+    pairs = (folder.partition("=") for folder in Path(os.path.relpath(file, root)).parts[:-1])
+    return {key: urllib.parse.unquote(value) for key, equals, value in pairs if equals and key}
 
 
 def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
@@ -742,13 +844,26 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
         raise DataError(f"{'the data' if what == 'data' else what} is an empty list: no rows, and no columns to check")
     hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
             " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else
-            " (pass list(rows): rows are read as a list)" if isinstance(source, Iterator) else "")
+            _several_hint(source) if isinstance(source, list | tuple) else
+            " (pass the file's path: ctr reads a CSV chunk by chunk itself)"
+            if type(source).__name__ == "TextFileReader" else
+            " (rows one at a time: pass list(rows); DataFrames one at a time: pd.concat(frames), or write them "
+            "as files of one folder and pass the folder)" if isinstance(source, Iterator) else "")
     raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table (or any Arrow stream: a polars DataFrame), "
                     "a mapping of column name → values, a list of rows (each a mapping of column name → value), a "
                     "tf.data.Dataset of such mappings, or the "
-                    f"path of a Parquet file or folder, a CSV file, a JSON-lines file or TFRecords; got "
+                    f"path of a Parquet, CSV or JSON-lines file or folder of them, or TFRecords; got "
                     f"{type(source).__name__}"
                     f"{hint}")
+
+
+def _several_hint(items: list | tuple) -> str:
+    """What to pass for a list of paths or of tables, which are no one source."""
+    if items and all(isinstance(item, str | os.PathLike) for item in items):
+        return " (several files: put them in one folder and pass the folder, which is read as one table)"
+    if items and all(isinstance(item, pd.DataFrame | pa.Table) for item in items):
+        return " (several tables: pass pd.concat(frames), or pa.concat_tables(tables))"
+    return ""
 
 
 def dataset_frame(dataset: Any) -> pd.DataFrame:

@@ -198,8 +198,9 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
     source = ctr_data.as_source(data, "data")
     name = str(source) if isinstance(source, str | Path) else ""
     text: dict[str, str] = {}
-    if name and format_suffix(Path(name)) in (".csv", ".tsv", ".txt") and Path(name).is_file():
-        text = dict.fromkeys(ctr_data.csv_header(name), "str")
+    first = ctr_data.first_file(name) if name else None
+    if first and format_suffix(first) in (".csv", ".tsv", ".txt") and first.is_file():
+        text = dict.fromkeys(ctr_data.csv_header(first), "str")
     chunks, held = [], 0
     # A JSON column of objects mapping ids to weights is one column (a weighted bag or history), not fields.
     whole = ctr_data.mapping_columns(source) if name else set()

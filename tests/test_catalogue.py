@@ -135,6 +135,21 @@ def _mixed_schema_folder(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(folder, verbose=0)
 
 
+def _text_folder_of_other_columns(env: dict) -> None:
+    folder = env["tmp"] / "parts"
+    folder.mkdir()
+    env["frame"].head(100).to_csv(folder / "part-0.csv", index=False)
+    env["frame"].head(100).drop(columns="age").assign(agee=1).to_csv(folder / "part-1.csv", index=False)
+    with pytest.raises(DataError, match=r"part-1.csv has other columns than part-0.csv \(missing: 'age'; "
+                                        r"extra: 'agee'\)"):
+        ctr.data.read(folder)
+    (folder / "part-1.csv").unlink()
+    env["frame"].head(100).to_parquet(folder / "part-1.parquet")
+    with pytest.raises(DataError, match=r"files of one format, and this one holds 1 CSV file \(part-0.csv\); "
+                                        r"1 other file \(part-1.parquet\)"):
+        ctr.LogisticRegression(env["spec"]).fit(folder, verbose=0)
+
+
 def _mixed_tfrecords(env: dict) -> None:
     import tensorflow as tf
 
@@ -870,6 +885,9 @@ CATALOGUE: list[Case] = [
          "DataError naming the file and its first bad line", _damaged_movielens),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",
          _mixed_schema_folder),
+    Case("data", "a folder of CSV or JSON-lines files whose files differ in columns, or that holds files of "
+         "another format", "DataError naming the files and the columns missing and extra, or each format's files",
+         _text_folder_of_other_columns),
     Case("data", "TFRecords whose records give a feature different types (integers, then text)",
          "DataError naming the file, the feature, the record and both types", _mixed_tfrecords),
     Case("data", "bad values only in streamed validation files (read during training)",

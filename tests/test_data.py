@@ -53,6 +53,60 @@ def test_a_hive_partitioned_folder_reads_its_key_value_folders_as_columns(tmp_pa
     assert read(tmp_path / "t" / folders[0] / "part-0.parquet").columns.tolist() == ["clicked"]
 
 
+def test_a_folder_of_csv_or_json_files_is_read_as_one_table(tmp_path, frame, spec):
+    # As Spark writes a table as text: part files (one gzipped, one empty), key=value folders, _SUCCESS and
+    # hidden checksums. The files are read in name order, their folders' keys as columns.
+    rows = frame.head(900)
+    folder = tmp_path / "clicks"
+    for day, part in ((1, rows.iloc[:400]), (2, rows.iloc[400:])):
+        (folder / f"day={day}").mkdir(parents=True)
+        part.to_csv(folder / f"day={day}" / ("part-0.csv.gz" if day == 2 else "part-0.csv"), index=False)
+        (folder / f"day={day}" / ".part-0.csv.crc").write_text("crc")
+    (folder / "day=2" / "part-1.csv").touch()
+    (folder / "_SUCCESS").touch()
+    table = read(folder, dtypes=ctr.data.csv_dtypes(spec))
+    expected = rows[spec.columns].assign(day=[1] * 400 + [2] * 500).reset_index(drop=True)
+    pd.testing.assert_frame_equal(table[expected.columns].astype(expected.dtypes), expected)  # '086' keeps its zero
+    assert pd.api.types.is_integer_dtype(table["day"]) and ctr.data.count_rows(folder) == 900
+    chunks = list(iter_chunks(folder, ["day", "user_id"], chunk_rows=300))
+    assert [len(c) for c in chunks] == [300, 100, 300, 200] and list(chunks[0].columns) == ["day", "user_id"]
+    model = ctr.LogisticRegression(spec, seed=0)
+    model.fit(folder, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(folder), model.predict(rows), atol=1e-6)
+    assert "{name: zip_prefix, kind: categorical" in ctr.draft_spec(folder, label="rating", threshold=4).to_yaml()
+    # JSON lines alike, and a file of other columns, or of another format, is named.
+    (tmp_path / "json").mkdir()
+    for i in range(3):
+        rows.iloc[i * 300:(i + 1) * 300].to_json(tmp_path / "json" / f"part-{i}.jsonl", orient="records", lines=True)
+    assert read(tmp_path / "json")["user_id"].tolist() == rows["user_id"].tolist()
+    rows.drop(columns="price").to_csv(folder / "day=2" / "part-1.csv", index=False)
+    with pytest.raises(ctr.errors.DataError, match=r"day=2/part-1.csv has other columns than day=1/part-0.csv "
+                                                   r"\(missing: 'price'\)"):
+        read(folder)
+    assert len(read(folder, ["user_id", "day"])) == 1800  # the columns asked for are in every file
+    (tmp_path / "json" / "part-3.csv").touch()
+    with pytest.raises(ctr.errors.DataError, match=r"holds 3 JSON lines files \(part-0.jsonl, part-1.jsonl, "
+                                                   r"part-2.jsonl\); 1 CSV file \(part-3.csv\)"):
+        read(tmp_path / "json")
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "part-0.csv").touch()
+    with pytest.raises(ctr.errors.DataError, match="its files are all empty"):
+        read(tmp_path / "none")
+    # Several files or tables some other way say how to give them.
+    files = sorted((tmp_path / "json").glob("part-[0-2].jsonl"))
+    with pytest.raises(ctr.errors.DataError, match=r"got list \(several files: put them in one folder and pass"):
+        read(files)
+    with pytest.raises(ctr.errors.DataError, match=r"not as a pattern \(3 files match it\); put the files in one"):
+        read(tmp_path / "json" / "part-*.jsonl")
+    with pytest.raises(ctr.errors.DataError, match=r"got list \(several tables: pass pd.concat\(frames\)"):
+        read([rows, rows])
+    with pytest.raises(ctr.errors.DataError, match=r"got TextFileReader \(pass the file's path: ctr reads a CSV"):
+        read(pd.read_csv(folder / "day=1" / "part-0.csv", chunksize=100))
+    with pytest.raises(ctr.errors.DataError, match=r"DataFrames one at a time: pd.concat\(frames\), or write them "
+                                                   r"as files of one folder and pass the folder\)$"):
+        read(rows.iloc[i:i + 100] for i in range(0, 900, 100))
+
+
 def test_nested_records_give_a_column_per_field_named_by_its_path(tmp_path):
     # Structs (Parquet, Arrow: as Spark and BigQuery export them) and JSON objects alike: 'user.geo.city'.
     import json
@@ -212,7 +266,7 @@ def test_any_arrow_stream_reads_as_its_table(trained, frame):
     with pytest.raises(ctr.DataError, match=r"^data is an Arrow stream \(_ArrowStream\) that is no table of named "
                                             r"columns \(a single column\? give it as a table\): "):
         model.predict(_ArrowStream(pa.chunked_array([[1, 2]])))
-    with pytest.raises(ctr.DataError, match=r"got generator \(pass list\(rows\): rows are read as a list\)$"):
+    with pytest.raises(ctr.DataError, match=r"got generator \(rows one at a time: pass list\(rows\); "):
         model.predict(row for row in frame.head(2).to_dict("records"))
 
 
