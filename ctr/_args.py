@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -293,6 +293,7 @@ def named_keywords(hints: Mapping[str, str] = KERAS_SCORING_ONLY) -> Callable[[F
         parameters = list(inspect.signature(method).parameters.values())[1:]  # after self
         keywords = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         known = frozenset(keywords)
+        required = [p.name for p in parameters if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD]
 
         # Keras' evaluate(x, y) and predict(x, y) put labels where ctr's second argument is batch_size.
         labels_second = keywords[1:2] == ["batch_size"]
@@ -302,6 +303,8 @@ def named_keywords(hints: Mapping[str, str] = KERAS_SCORING_ONLY) -> Callable[[F
             if not known.issuperset(kwargs):
                 name = next(k for k in kwargs if k not in known)
                 _refuse(f"{type(self).__name__}.{method.__name__}", name, keywords[1:], hints.get(name))
+            if len(args) < len(required) and any(name not in kwargs for name in required[len(args):]):
+                _missing(f"{type(self).__name__}.{method.__name__}", required, [*required[:len(args)], *kwargs])
             if labels_second and len(args) > 1 and labels_apart(args[1]):
                 raise ArgumentError(f"{type(self).__name__}.{method.__name__}: the second argument is batch_size, "
                                     f"got a {type(args[1]).__name__}; labels are not passed apart from the data: "
@@ -335,6 +338,23 @@ def _refuse(owner: str, name: str, accepted: Sequence[str], why: str | None = No
     hint = f" ({why})" if why else f" (did you mean {near[0]!r}?)" if near else ""
     takes = f"it takes {', '.join(accepted)}" if accepted else "it takes the data alone"
     raise ArgumentError(f"{owner} has no argument {name!r}{hint}; {takes}")
+
+
+# What a required argument is, for the message that names it missing (Keras' evaluate(x) has no second).
+MISSING_HINTS = {
+    "train": "the interactions the model was trained on, whose items are not ranked again for their users; "
+             "the held-out ones are the first argument",
+}
+
+
+def _missing(owner: str, required: Sequence[str], given: Collection[str]) -> None:
+    """An ArgumentError naming the required arguments of `owner` left out, where Python's TypeError named
+    the base class whose method it is (RankingModel.fit for an FM)."""
+    missing = [name for name in required if name not in given]
+    hints = "".join(f" ({name + ': ' if len(missing) > 1 else ''}{MISSING_HINTS[name]})"
+                    for name in missing if name in MISSING_HINTS)
+    raise ArgumentError(f"{owner}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing{hints}; "
+                        f"call it as {owner.rsplit('.', 1)[-1]}({', '.join(required)}, ...)")
 
 
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:

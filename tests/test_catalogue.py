@@ -428,6 +428,24 @@ def _keras_only_argument(env: dict) -> None:
             scorer.evaluate(rows.head(10), sample_weight=np.ones(10))
 
 
+def _missing_argument(env: dict) -> None:
+    model = ctr.LogisticRegression(env["spec"])
+    with pytest.raises(ArgumentError, match=r"^LogisticRegression\.fit: data is missing; call it as fit\(data, "):
+        model.fit(epochs=1)
+    owner = type(env["served"]).__name__
+    with pytest.raises(ArgumentError, match=rf"^{owner}\.predict: data is missing; call it as predict\(data, "):
+        env["served"].predict()
+    # Keras' evaluate(x): a recommender's ranking needs the training interactions too.
+    ids = ctr.FeatureSpec([f for f in env["spec"].features if f.name in ("user_id", "item_id")])
+    recommender = ctr.MatrixFactorization(ids, seed=0)
+    recommender.fit(env["frame"].head(500), epochs=1, verbose=0)
+    with pytest.raises(ArgumentError, match=r"^MatrixFactorization\.evaluate: train is missing \(the interactions "
+                                            r"the model was trained on, whose items are not ranked again for their "
+                                            r"users; the held-out ones are the first argument\); call it as "
+                                            r"evaluate\(test, train, \.\.\.\)$"):
+        recommender.evaluate(env["frame"].tail(100))
+
+
 def _keras_model_methods(env: dict) -> None:
     model = ctr.LogisticRegression(env["spec"])
     model.fit(env["frame"].head(500), verbose=0)
@@ -769,6 +787,10 @@ CATALOGUE: list[Case] = [
          "`class_weight=`, `y=`, `steps=`)",
          "ArgumentError naming the model's own class, saying how ctr does it (a column of the data: the label, or "
          "`label.weight`) and listing what the method takes", _keras_only_argument),
+    Case("arguments", "a required argument left out (`fit()` with no data, Keras' `evaluate(test)` on a "
+         "recommender, whose ranking needs the training interactions too)",
+         "ArgumentError naming the model's own class, what is missing and how to call the method, where Python's "
+         "TypeError named the base class", _missing_argument),
     Case("arguments", "a Keras Model attribute that ctr's models do not have (`model.save(path)`, `compile`, "
          "`get_weights`, `predict_proba`; an export's `fit`)",
          "AttributeError saying what ctr offers instead (`export`, the constructor's settings, `model.network_`, "
