@@ -123,7 +123,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
     "attention_layers": _integer(0), "num_heads": _integer(1), "key_dim": _integer(1), "residual": _flag,
     "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
-    "sample_rows": _integer(1), "threshold": _optional(_real),
+    "sample_rows": _integer(1), "threshold": _optional(_real), "demo_rows": _integer(100),
     "port": _port,
 }
 
@@ -135,6 +135,22 @@ def check_arguments(owner: str, **values: Any) -> None:
                 if (problem := _RULES[name](value)) is not None]
     if problems:
         raise ArgumentError(f"{owner}: " + "; ".join(problems))
+
+
+def flag_type(rule: str, parse: Callable[[str], Any] = int) -> Callable[[str], Any]:
+    """An argparse `type` that reads a shell flag's value with `parse` and holds it to the rule of the
+    argument it sets (`_RULES`), so that `--epochs 0` is refused, the flag named, as the command line is
+    read: before any data is, where the model's own check came after loading it."""
+    import argparse
+
+    def read(text: str) -> Any:
+        value = parse(text)  # text that is no number: argparse's own "invalid int value: 'x'"
+        problem = _RULES[rule](value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"must be {problem}")
+        return value
+    read.__name__ = parse.__name__
+    return read
 
 
 def keyword_arguments(cls: type) -> list[str]:

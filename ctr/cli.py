@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._args import EMBEDDING_UPDATES, figure_path
+from ._args import EMBEDDING_UPDATES, figure_path, flag_type
 from .errors import ArgumentError, CtrError, DataError
 
 
@@ -24,10 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="train LR, FM and DeepFM on the embedded data, export and serve")
-    demo.add_argument("--rows", type=int, default=100_000, help="synthetic rows to generate")
-    demo.add_argument("--epochs", type=int, default=3)
+    demo.add_argument("--rows", type=flag_type("demo_rows"), default=100_000, help="synthetic rows to generate")
+    demo.add_argument("--epochs", type=flag_type("epochs"), default=3)
     demo.add_argument("--out", default="runs/demo", help="folder for the DeepFM export")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=flag_type("seed"), default=0)
 
     draft = commands.add_parser("draft-spec", help="draft a feature spec from data: each column's kind and role "
                                                    "guessed from its values, the reason written beside it")
@@ -36,12 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     draft.add_argument("--format", default="auto", choices=_FORMATS)
     draft.add_argument("--label", metavar="COLUMN", help="the click column (default: one named like a label: "
                                                          "click, label, target, rating, ...; none if no column is)")
-    draft.add_argument("--label-threshold", type=float, metavar="VALUE",
+    draft.add_argument("--label-threshold", type=flag_type("threshold", float), metavar="VALUE",
                        help="for a rating label: the value from which a row counts as a click, e.g. 4")
     draft.add_argument("--user", metavar="COLUMN", help="the user id column (default: one named like it)")
     draft.add_argument("--item", metavar="COLUMN", help="the item id column (default: one named like it)")
     draft.add_argument("--name", help="the spec's name (default: the data file's)")
-    draft.add_argument("--rows", type=int, default=200_000, help="guess from the first this many rows")
+    draft.add_argument("--rows", type=flag_type("sample_rows"), default=200_000,
+                       help="guess from the first this many rows")
     draft.add_argument("--out", help="write the spec to this new .yaml file (default: print it)")
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
@@ -57,20 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "for test and the one before for validation, ranked against the whole catalogue); default "
                           "deepfm, or --warm-start-from's")
     fit.add_argument("--export", help="write the raw-feature SavedModel here")
-    fit.add_argument("--epochs", type=int, default=5)
-    fit.add_argument("--patience", type=int, help="stop once the validation figure (AUC; the two-tower's top-10 "
-                                                  "accuracy) has not improved for this many epochs, and keep the "
-                                                  "best epoch's weights; --epochs is then the most it trains")
+    fit.add_argument("--epochs", type=flag_type("epochs"), default=5)
+    fit.add_argument("--patience", type=flag_type("patience"),
+                     help="stop once the validation figure (AUC; the two-tower's top-10 accuracy) has not improved "
+                          "for this many epochs, and keep the best epoch's weights; --epochs is then the most it "
+                          "trains")
     fit.add_argument("--stop-on", choices=["auc", "gauc", "logloss"], default="auc",
                      help="click models: the validation figure --patience watches, the AUC, (with --group-by) "
                           "the group AUC, or the logloss (when the probabilities themselves matter)")
-    fit.add_argument("--batch-size", type=int, help="default: the model's (512; the two-tower's 4096)")
-    fit.add_argument("--embedding-dim", type=int, help="default: the model's (16)")
+    fit.add_argument("--batch-size", type=flag_type("batch_size"),
+                     help="default: the model's (512; the two-tower's 4096)")
+    fit.add_argument("--embedding-dim", type=flag_type("embedding_dim"), help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
                      help="MLP widths, comma-separated (DeepFM, DCN and AutoInt: 256,128; NeuMF: its own; the "
                           "two-tower's towers: none)")
-    fit.add_argument("--learning-rate", type=float, help="default: the model's (Adam 1e-3; the two-tower's "
-                                                          "Adagrad 0.1)")
+    fit.add_argument("--learning-rate", type=flag_type("learning_rate", float),
+                     help="default: the model's (Adam 1e-3; the two-tower's Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
                      help="Adam on the embedding rows a batch used, plus the steps Keras' Adam takes on the "
                           "others meanwhile, applied when a row is next used (momentum; the default), or on the "
@@ -89,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="click models: also report the group AUC over this column's values (gAUC, e.g. "
                           "user_id: how well each user's rows are ordered), each epoch's on the validation rows "
                           "and the test rows'")
-    fit.add_argument("--negatives", type=int, metavar="N",
+    fit.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N",
                      help="click models, for data of interactions only: follow each interaction (a click) with N "
                           "items its user never touched, as non-clicks, in every part of the split "
                           "(ctr.data.add_negatives; the label is then the 'clicked' column it writes)")
@@ -97,13 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="any other argument of the model (repeat for several), e.g. dropout=0.3, l2=1e-5, "
                           "cross_layers=3 or structure=stacked (dcn), n_negatives=8 (mf, neumf); the value is "
                           "read as YAML")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--seed", type=flag_type("seed"), default=0)
     fit.add_argument("--logdir", help="TensorBoard log folder")
     fit.add_argument("--backup-dir", metavar="DIR",
                      help="make the training resumable: checkpoints go here (each epoch, or every --backup-every "
                           "steps), and the same command run again after a crash or kill carries on from the last "
                           "one (--patience then watches the epochs from there); removed when training completes")
-    fit.add_argument("--backup-every", type=int, metavar="STEPS",
+    fit.add_argument("--backup-every", type=flag_type("backup_every"), metavar="STEPS",
                      help="with --backup-dir: a checkpoint every STEPS training steps instead of every epoch")
     fit.add_argument("--calibrate", action="store_true",
                      help="click models: after training, fit Platt scaling on the validation rows so that the "
@@ -123,11 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "CSV), left out of each user's ranking")
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
                           help="recommender exports: rank against the whole catalogue, or 99 sampled items")
-    evaluate.add_argument("--k", type=int, default=10, help="recommender exports: the cut-off of HR, NDCG, Recall")
+    evaluate.add_argument("--k", type=flag_type("k"), default=10,
+                          help="recommender exports: the cut-off of HR, NDCG, Recall")
     evaluate.add_argument("--by", action="append", help="click models: also the figures for each value of this "
                                                         "column (repeat for combinations; numbers with many values "
                                                         "are cut into --bins quantile ranges)")
-    evaluate.add_argument("--bins", type=int, default=5, help="ranges a numeric --by column is cut into")
+    evaluate.add_argument("--bins", type=flag_type("bins"), default=5, help="ranges a numeric --by column is cut into")
     evaluate.add_argument("--group-by", metavar="COLUMN",
                           help="click models: also the group AUC over this column's values (gAUC, e.g. user_id)")
     evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
@@ -155,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--similar-to", metavar="ITEM",
                            help="instead of a user: the items nearest to this catalogue item (MF and two-tower "
                                 "exports: the cosine of their item vectors)")
-    recommend.add_argument("--k", type=int, default=10)
+    recommend.add_argument("--k", type=flag_type("k"), default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
     recommend.add_argument("--data", help="instead of one user: a file of queries (user ids, and any other query "
                                           "features, such as a history; a known user's stored features fill the "
@@ -192,9 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     importance.add_argument("--model", required=True, help="export folder of a click model")
     importance.add_argument("--data", required=True, help="labelled rows, e.g. the test split")
     importance.add_argument("--format", default="auto", choices=_FORMATS)
-    importance.add_argument("--repeats", type=int, default=3, help="shuffles per column (their mean is reported)")
-    importance.add_argument("--seed", type=int, default=0)
-    importance.add_argument("--max-rows", type=int, default=200_000,
+    importance.add_argument("--repeats", type=flag_type("repeats"), default=3,
+                            help="shuffles per column (their mean is reported)")
+    importance.add_argument("--seed", type=flag_type("seed"), default=0)
+    importance.add_argument("--max-rows", type=flag_type("max_rows"), default=200_000,
                             help="measure on this many rows, drawn with --seed, when the data has more")
     importance.add_argument("--plot", default="importance.png", help="PNG to write")
     importance.add_argument("--json", help="also write the table here as JSON")
@@ -206,8 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                           "lines or TFRecords (streamed), a MovieLens or Frappe "
                                                           "folder, or 'synthetic'")
     downsample.add_argument("--format", default="auto", choices=_FORMATS)
-    downsample.add_argument("--keep", type=float, required=True, help="share of the non-clicks kept, e.g. 0.1")
-    downsample.add_argument("--seed", type=int, default=0)
+    downsample.add_argument("--keep", type=flag_type("keep", float), required=True,
+                            help="share of the non-clicks kept, e.g. 0.1")
+    downsample.add_argument("--seed", type=flag_type("seed"), default=0)
     downsample.add_argument("--out", required=True, help="file to write (.parquet, .csv, .tsv or .json)")
 
     calibrate = commands.add_parser("calibrate", help="fit Platt scaling on a click model export's held-out rows and "
@@ -227,8 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--model", required=True, help="export folder (ctr fit --export)")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1, this "
                                                            "machine only; 0.0.0.0 for every interface)")
-    serve.add_argument("--port", type=int, default=8501, help="default 8501, TensorFlow Serving's REST port; 0 "
-                                                               "picks a free one")
+    serve.add_argument("--port", type=flag_type("port"), default=8501,
+                       help="default 8501, TensorFlow Serving's REST port; 0 picks a free one")
     serve.add_argument("--name", help="the model's name in the URL (default: the export folder's name)")
     serve.add_argument("--quiet", action="store_true", help="no line per request")
 
@@ -288,8 +294,6 @@ def _check_paths(args: argparse.Namespace) -> None:
         _output_file(args.out)
     if args.command == "draft-spec" and args.out:
         _spec_file(args.out)
-    if args.command == "draft-spec" and args.rows < 1:
-        raise ArgumentError(f"--rows: the rows to draft from must be at least 1, got {args.rows}")
     figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))

@@ -39,7 +39,17 @@ from ctr import cli
 from ctr.cli import main
 for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"),
                    (["fit", "--spec", "s.yaml", "--data", "synthetic", "--split", "0.8,0.2"],
-                    "--split: expected three comma-separated fractions, train,valid,test")]:
+                    "--split: expected three comma-separated fractions, train,valid,test"),
+                   # A number outside its argument's rule, as the command line is read, not after the data is.
+                   (["fit", "--spec", "s.yaml", "--data", "synthetic", "--epochs", "0"],
+                    "ctr fit: error: argument --epochs: must be an integer of at least 1, got 0"),
+                   (["fit", "--spec", "s.yaml", "--data", "synthetic", "--learning-rate", "-0.1"],
+                    "argument --learning-rate: must be a number above 0, got -0.1"),
+                   (["evaluate", "--model", "m", "--data", "synthetic", "--k", "0"],
+                    "argument --k: must be an integer of at least 1, got 0"),
+                   (["demo", "--rows", "5"], "argument --rows: must be an integer of at least 100, got 5"),
+                   (["fit", "--spec", "s.yaml", "--data", "synthetic", "--epochs", "x"],
+                    "argument --epochs: invalid int value: 'x'")]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         try:
             main(argv)
@@ -260,8 +270,9 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
                  "lazy"]) == 2
     assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, mf, bpr, neumf); "
             "two_tower trains with Adagrad") in capsys.readouterr().err
-    assert main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"]) == 2
-    assert "ctr fit: error: DeepFM: embedding_dim must be an integer of at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # argparse's: the flag's rule, as the command line is read
+        main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"])
+    assert "error: argument --embedding-dim: must be an integer of at least 1, got 0" in capsys.readouterr().err
 
 
 def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_path, frame, capsys):
@@ -575,5 +586,6 @@ def test_fit_stops_early_on_the_validation_auc_and_keeps_the_best_epoch(tmp_path
     assert main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--patience", "2",
                  "--split", "0.9,0,0.1"]) == 2
     assert "--patience stops on the validation AUC, and --split leaves no validation rows" in capsys.readouterr().err
-    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--patience", "0"]) == 2
-    assert "patience must be an integer of at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--patience", "0"])
+    assert "argument --patience: must be an integer of at least 1, got 0" in capsys.readouterr().err

@@ -214,10 +214,12 @@ def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys)
     # A spec on disk is not replaced; an --out that is no YAML file is named before the data is read.
     for argv, said in [(["--out", str(out)], "the file exists; a drafted spec does not replace it"),
                        (["--out", str(tmp_path / "log.txt")], "a spec is written as YAML"),
-                       (["--label", "rating"], "column 'rating' is missing"),
-                       (["--rows", "0"], "--rows: the rows to draft from must be at least 1, got 0")]:
+                       (["--label", "rating"], "column 'rating' is missing")]:
         assert main(["draft-spec", "--data", str(tmp_path / "log.parquet"), *argv]) == 2
         assert said in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # argparse's, as the command line is read
+        main(["draft-spec", "--data", str(tmp_path / "log.parquet"), "--rows", "0"])
+    assert "argument --rows: must be an integer of at least 1, got 0" in capsys.readouterr().err
     assert main(["draft-spec", "--data", "synthetic", "--label-threshold", "4", "--rows", "500"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("# Drafted by ctr from synthetic (its first 500 rows)")

@@ -592,8 +592,9 @@ def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
     assert "--feature 'user_id=6': give the user's id as --user 6" in capsys.readouterr().err
     assert main(["recommend", "--model", str(path), "--user", "abc"]) == 2
     assert "feature 'user_id' expects int64 values, got 'abc'" in capsys.readouterr().err
-    assert main(["recommend", "--model", str(path), "--user", "5", "--k", "0"]) == 2
-    assert "k must be an integer of at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["recommend", "--model", str(path), "--user", "5", "--k", "0"])
+    assert "argument --k: must be an integer of at least 1, got 0" in capsys.readouterr().err
 
 
 def test_cli_recommends_for_a_file_of_users_leaving_out_what_each_has_seen(exports, loo, tmp_path, capsys):

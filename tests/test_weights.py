@@ -165,9 +165,10 @@ def test_downsampling_a_file_streams_it_into_the_same_rows_and_the_shell_does_it
     assert f"{len(kept):,} of {len(generated):,} rows written" in capsys.readouterr().out
     with pytest.raises(ctr.ArgumentError, match=r"out .*s\.xlsx: the file name must end in \.csv, \.tsv"):
         ctr.data.downsample_negatives(frame, weighted, keep=0.3, out=tmp_path / "s.xlsx")
-    assert main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", str(folder), "--keep", "2",
-                 "--out", str(tmp_path / "t.csv")]) == 2
-    assert "keep must be a number above 0 and at most 1, got 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["downsample", "--spec", str(tmp_path / "spec.yaml"), "--data", str(folder), "--keep", "2",
+              "--out", str(tmp_path / "t.csv")])
+    assert "argument --keep: must be a number above 0 and at most 1, got 2" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
 
 
