@@ -306,7 +306,7 @@ def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_
     every column wanted, each CSV or TSV file must hold the first one's columns, no more, no fewer."""
     kinds = {field.name: field.type for field in _partition_fields(root, files, ())}
     first: tuple[Path, set[str]] | None = None
-    read = False
+    found = False
     for file in (f for f in files if f.stat().st_size):
         keys = _partition_values(root, file)
         header = set(csv_header(file)) if _text_format(file) in ("CSV", "TSV") else None
@@ -324,12 +324,12 @@ def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_
                                 "so each needs the same columns")
         own = [c for c in cols if c not in keys] if cols is not None else None
         for chunk in iter_chunks(file, own or None, chunk_rows, hint, dtypes, whole):
-            read = True
+            found = True
             added = {key: _partition_column(value, kinds[key], len(chunk))
                      for key, value in keys.items() if key not in chunk.columns}
             chunk = chunk.assign(**added) if added else chunk
             yield chunk[cols] if cols is not None and (added or not own) else chunk
-    if not read:
+    if not found:
         raise DataError(f"{root}: its files are all empty (0 bytes): no columns and no rows")
 
 
