@@ -301,22 +301,27 @@ def first_file(path: str | Path) -> Path:
 
 def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_rows: int, hint: Hint,
                    dtypes: Mapping[str, str] | None, whole: Collection[str]) -> Iterator[pd.DataFrame]:
-    """The chunks of a folder's text files (`text_files`), one file after another (an empty one, 0 bytes,
-    as no rows), with their `key=value` folders as columns, as a partitioned Parquet folder's are. With
-    every column wanted, each CSV or TSV file must hold the first one's columns, no more, no fewer."""
+    """The rows of a folder's text files (`text_files`), one file after another (an empty one, 0 bytes,
+    as no rows), with their `key=value` folders as columns, as a partitioned Parquet folder's are, in
+    chunks of `chunk_rows` (the last shorter): Spark writes a table as hundreds of small files, and a
+    chunk a file would cost each its own pass downstream. With every column wanted, each CSV or TSV file
+    must hold the first one's columns, no more, no fewer."""
     kinds = {field.name: field.type for field in _partition_fields(root, files, ())}
     first: tuple[Path, set[str]] | None = None
     found = False
+    pending: list[pd.DataFrame] = []
+    held = 0
     for file in (f for f in files if f.stat().st_size):
         keys = _partition_values(root, file)
-        header = set(csv_header(file)) if _text_format(file) in ("CSV", "TSV") else None
+        csv = _text_format(file) in ("CSV", "TSV")
+        header = set(csv_header(file)) if csv and (keys or cols is None) else None
         keys = {key: value for key, value in keys.items() if header is None or key not in header}
         if cols is None and header is not None:
-            held = header | set(keys)
+            held_columns = header | set(keys)
             if first is None:
-                first = (file, held)
-            elif held != first[1]:
-                missing, extra = sorted(first[1] - held), sorted(held - first[1])
+                first = (file, held_columns)
+            elif held_columns != first[1]:
+                missing, extra = sorted(first[1] - held_columns), sorted(held_columns - first[1])
                 differ = "; ".join(f"{what}: {', '.join(map(repr, names[:6]))}{', ...' if len(names) > 6 else ''}"
                                    for what, names in (("missing", missing), ("extra", extra)) if names)
                 raise DataError(f"{root}: {file.relative_to(root)} has other columns than "
@@ -328,9 +333,18 @@ def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_
             added = {key: _partition_column(value, kinds[key], len(chunk))
                      for key, value in keys.items() if key not in chunk.columns}
             chunk = chunk.assign(**added) if added else chunk
-            yield chunk[cols] if cols is not None and (added or not own) else chunk
+            pending.append(chunk[cols] if cols is not None and (added or not own) else chunk)
+            held += len(chunk)
+            if held >= chunk_rows:
+                joined = concat_chunks(pending)
+                cut = held - held % chunk_rows
+                for start in range(0, cut, chunk_rows):
+                    yield joined.iloc[start:start + chunk_rows]
+                pending, held = ([joined.iloc[cut:]] if cut < held else []), held - cut
     if not found:
         raise DataError(f"{root}: its files are all empty (0 bytes): no columns and no rows")
+    if pending:  # the rest; or, when every file has a header and no rows, no rows with the columns
+        yield concat_chunks(pending) if len(pending) > 1 else pending[0]
 
 
 def _partition_column(value: str, kind: pa.DataType, rows: int) -> Any:

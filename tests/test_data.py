@@ -69,7 +69,8 @@ def test_a_folder_of_csv_or_json_files_is_read_as_one_table(tmp_path, frame, spe
     pd.testing.assert_frame_equal(table[expected.columns].astype(expected.dtypes), expected)  # '086' keeps its zero
     assert pd.api.types.is_integer_dtype(table["day"]) and ctr.data.count_rows(folder) == 900
     chunks = list(iter_chunks(folder, ["day", "user_id"], chunk_rows=300))
-    assert [len(c) for c in chunks] == [300, 100, 300, 200] and list(chunks[0].columns) == ["day", "user_id"]
+    assert [len(c) for c in chunks] == [300, 300, 300] and list(chunks[0].columns) == ["day", "user_id"]
+    assert [len(c) for c in iter_chunks(folder, chunk_rows=1000)] == [900]  # the files' rows in one chunk
     model = ctr.LogisticRegression(spec, seed=0)
     model.fit(folder, epochs=1, verbose=0)
     np.testing.assert_allclose(model.predict(folder), model.predict(rows), atol=1e-6)
