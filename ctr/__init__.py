@@ -24,6 +24,7 @@ _LAZY = {
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
     "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
+    "inspect_data": "inspect",
     **dict.fromkeys(("AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
                      "Popularity", "RankingModel", "Recommender", "TwoTower"), "models"),
     "onnx_session": "onnx_export",
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from .export_recommend import RecommenderExport
     from .features import MISSING_INT, Preprocessor
     from .implicit import NegativeSampler, leave_one_out
+    from .inspect import inspect_data
     from .models import (
         DCN,
         FM,
@@ -116,6 +118,7 @@ __all__ = [
     "evaluate_by",
     "evaluate_ranking",
     "feature_importance",
+    "inspect_data",
     "leave_one_out",
     "load",
     "load_model",
