@@ -143,7 +143,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     _require_data(path)
     files = text_files(path)
     if files:
-        yield from _folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole)
+        yield from _in_chunks(_folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole), chunk_rows)
         return
     records = tfrecord_files(path)
     if records:
@@ -153,7 +153,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         if any(c not in kinds for c in cols or []):  # a key the first records lack: sought in them all
             kinds = tfrecord_schema(records, whole=True)
         require_columns(list(kinds), cols or [], where=f"{path} (the keys of its records)", hint=hint)
-        yield from tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows)
+        yield from _in_chunks(tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows), chunk_rows)
         return
     if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
         for chunk in criteo_chunks(path, chunk_rows):
@@ -194,19 +194,23 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     fields = _flat_fields(dataset.schema)
     require_columns(list(fields), cols or [], where=str(path), hint=hint)
     nested = len(fields) > len(dataset.schema)
-    empty = True
-    try:
-        # Read ahead one batch of one file at a time: pyarrow's defaults (16 batches of 4 files) would
-        # hold several million decoded rows and make memory grow with the dataset.
-        for batch in dataset.to_batches(columns={c: fields[c] for c in cols or fields} if nested else cols,
-                                        batch_size=chunk_rows, batch_readahead=1, fragment_readahead=1):
-            if batch.num_rows:
-                empty = False
-                yield _frame(batch)
-    except (pa.ArrowInvalid, OSError) as err:  # found when a file's turn comes
-        raise _parquet_error(path, err) from None
-    if empty:
-        yield _flat(dataset.schema.empty_table()).select(cols or list(fields)).to_pandas()
+
+    def batches() -> Iterator[pd.DataFrame]:
+        empty = True
+        try:
+            # Read ahead one batch of one file at a time: pyarrow's defaults (16 batches of 4 files) would
+            # hold several million decoded rows and make memory grow with the dataset.
+            for batch in dataset.to_batches(columns={c: fields[c] for c in cols or fields} if nested else cols,
+                                            batch_size=chunk_rows, batch_readahead=1, fragment_readahead=1):
+                if batch.num_rows:
+                    empty = False
+                    yield _frame(batch)
+        except (pa.ArrowInvalid, OSError) as err:  # found when a file's turn comes
+            raise _parquet_error(path, err) from None
+        if empty:
+            yield _flat(dataset.schema.empty_table()).select(cols or list(fields)).to_pandas()
+
+    yield from _in_chunks(batches(), chunk_rows)
 
 
 def progress(source: Source, verbose: str | int) -> Callable[[int], None]:
@@ -301,16 +305,12 @@ def first_file(path: str | Path) -> Path:
 
 def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_rows: int, hint: Hint,
                    dtypes: Mapping[str, str] | None, whole: Collection[str]) -> Iterator[pd.DataFrame]:
-    """The rows of a folder's text files (`text_files`), one file after another (an empty one, 0 bytes,
-    as no rows), with their `key=value` folders as columns, as a partitioned Parquet folder's are, in
-    chunks of `chunk_rows` (the last shorter): Spark writes a table as hundreds of small files, and a
-    chunk a file would cost each its own pass downstream. With every column wanted, each CSV or TSV file
-    must hold the first one's columns, no more, no fewer."""
+    """The chunks of a folder's text files (`text_files`), one file after another (an empty one, 0 bytes,
+    as no rows), with their `key=value` folders as columns, as a partitioned Parquet folder's are. With
+    every column wanted, each CSV or TSV file must hold the first one's columns, no more, no fewer."""
     kinds = {field.name: field.type for field in _partition_fields(root, files, ())}
     first: tuple[Path, set[str]] | None = None
     found = False
-    pending: list[pd.DataFrame] = []
-    held = 0
     for file in (f for f in files if f.stat().st_size):
         keys = _partition_values(root, file)
         csv = _text_format(file) in ("CSV", "TSV")
@@ -333,18 +333,39 @@ def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_
             added = {key: _partition_column(value, kinds[key], len(chunk))
                      for key, value in keys.items() if key not in chunk.columns}
             chunk = chunk.assign(**added) if added else chunk
-            pending.append(chunk[cols] if cols is not None and (added or not own) else chunk)
-            held += len(chunk)
-            if held >= chunk_rows:
-                joined = concat_chunks(pending)
-                cut = held - held % chunk_rows
-                for start in range(0, cut, chunk_rows):
-                    yield joined.iloc[start:start + chunk_rows]
-                pending, held = ([joined.iloc[cut:]] if cut < held else []), held - cut
+            yield chunk[cols] if cols is not None and (added or not own) else chunk
     if not found:
         raise DataError(f"{root}: its files are all empty (0 bytes): no columns and no rows")
-    if pending:  # the rest; or, when every file has a header and no rows, no rows with the columns
+
+
+def _in_chunks(frames: Iterable[pd.DataFrame], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """`frames` (a file's or a batch's rows, in order) as chunks of `chunk_rows` rows, the last shorter:
+    Spark writes a table as hundreds of small files, and a chunk a file would cost each its own pass
+    downstream (a predict call, an encoding step). A frame of `chunk_rows` rows passes as it is; with no
+    rows at all, the first frame (empty, with the columns)."""
+    pending: list[pd.DataFrame] = []
+    held, yielded, columns_only = 0, False, None
+    for frame in frames:
+        if not len(frame):  # left out: an empty frame's columns have no dtype to keep when joined
+            columns_only = frame if columns_only is None else columns_only
+            continue
+        if not held and len(frame) == chunk_rows:
+            yielded = True
+            yield frame
+            continue
+        pending.append(frame)
+        held += len(frame)
+        if held >= chunk_rows:
+            joined = concat_chunks(pending)
+            cut = held - held % chunk_rows
+            yielded = True
+            for start in range(0, cut, chunk_rows):
+                yield joined.iloc[start:start + chunk_rows]
+            pending, held = ([joined.iloc[cut:]] if cut < held else []), held - cut
+    if pending:
         yield concat_chunks(pending) if len(pending) > 1 else pending[0]
+    elif not yielded and columns_only is not None:
+        yield columns_only
 
 
 def _partition_column(value: str, kind: pa.DataType, rows: int) -> Any:

@@ -27,6 +27,13 @@ def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
     assert sum(len(c) for c in chunks) == len(frame)
     assert list(chunks[0].columns) == ["user_id", "genres"]
     assert len(read(folder)) == len(frame)
+    # Many small files (Spark writes a table as hundreds) come in chunks of chunk_rows, not one a file.
+    (tmp_path / "small").mkdir()
+    for i in range(30):
+        frame.iloc[i * 70:(i + 1) * 70].to_parquet(tmp_path / "small" / f"part-{i:03d}.parquet")
+    chunks = list(iter_chunks(tmp_path / "small", ["user_id", "genres"], chunk_rows=1000))
+    assert [len(c) for c in chunks] == [1000, 1000, 100]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame[["user_id", "genres"]].head(2100))
 
 
 def test_a_hive_partitioned_folder_reads_its_key_value_folders_as_columns(tmp_path):
