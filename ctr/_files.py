@@ -24,6 +24,26 @@ UNDECOMPRESSABLE = (OSError, EOFError, lzma.LZMAError)  # a file that is not wha
 OUTPUTS = (".csv", ".tsv", ".parquet", *JSON)
 
 
+def pattern_hint(path: str | Path) -> str:
+    """What to add when a path that is not there is a pattern that matches files (`logs/*.csv`): a path
+    is read as written, and several files are given as their folder. '' otherwise."""
+    import glob
+
+    matched = sorted(glob.glob(str(path))) if glob.has_magic(str(path)) else []
+    if len(matched) == 1:
+        return f": a path is read as it is written, not as a pattern; the one file it matches is {matched[0]}"
+    return (f": a path is read as it is written, not as a pattern ({len(matched)} files match it); put the files "
+            "in one folder and pass the folder") if matched else ""
+
+
+def several_paths(flag: str, paths: Sequence[str]) -> str:
+    """The message for a flag given several existing paths (a shell pattern, `--data logs/*.csv` unquoted,
+    expands to every file it matches)."""
+    shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+    return (f"{flag} takes one file or folder, and got {len(paths)} ({shown}): a shell pattern expands to every "
+            "file it matches; put the files in one folder and pass the folder")
+
+
 def file_in_the_way(path: str | Path, name: str | None = None) -> str | None:
     """Why `path` (called `name` in the message, e.g. '--out x.csv') cannot be written, when a file stands
     where one of the folders it goes in must be."""

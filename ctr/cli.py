@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._args import EMBEDDING_UPDATES, figure_path, flag_type
+from ._files import pattern_hint, several_paths
 from .errors import ArgumentError, CtrError, DataError
 
 
@@ -242,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     describe.add_argument("spec", help="feature spec YAML, a ready spec's name (movielens-100k, ...), or an export "
                                        "folder (shows fitted sizes)")
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _refuse_extra_arguments(parser, args.command, list(sys.argv[1:] if argv is None else argv), extra)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line(args.command)
@@ -251,6 +254,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CtrError, OSError) as err:  # OSError: a file that cannot be read or written, with its path
         print(f"ctr {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def _refuse_extra_arguments(parser: argparse.ArgumentParser, command: str, argv: list[str], extra: list[str]) -> None:
+    """argparse's 'unrecognized arguments', but for a path flag followed by more paths (the shell expanded
+    `--data logs/*.csv` into every file), which says how to give several files."""
+    # The last place the first extra is at: a pattern's files follow its flag, after any the same file given before.
+    at = len(argv) - 1 - argv[::-1].index(extra[0]) if extra[0] in argv else 0
+    start = at
+    while start > 0 and not argv[start - 1].startswith("-"):
+        start -= 1
+    flag, paths = (argv[start - 1], argv[start:at] + extra) if start > 0 else ("", [])
+    if flag in ("--data", "--train", "--valid", "--test", "--seen") and all(Path(p).exists() for p in paths):
+        print(f"ctr {command}: error: {several_paths(flag, paths)}", file=sys.stderr)
+        sys.exit(2)
+    parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -289,7 +307,8 @@ def _check_paths(args: argparse.Namespace) -> None:
                             f"the data, check it, then pass it: ctr draft-spec {given} --out spec.yaml")
     for flag in ("train", "seen", "valid", "test"):  # tables of interactions, or a click model's other rows
         if getattr(args, flag, None) and not Path(getattr(args, flag)).exists():
-            raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder")
+            raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder"
+                            f"{pattern_hint(getattr(args, flag))}")
     if args.command in ("predict", "recommend", "downsample") and args.out:
         _output_file(args.out)
     if args.command == "draft-spec" and args.out:
@@ -1087,7 +1106,7 @@ def _data_format(source: str, fmt: str = "auto") -> str:
         return "criteo"
     if path.exists():
         return "table"
-    raise DataError(f"--data {source!r}: no such file or folder")
+    raise DataError(f"--data {source!r}: no such file or folder{pattern_hint(source)}")
 
 
 def _streamed_source(source: str, fmt: str = "auto") -> Any:

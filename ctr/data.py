@@ -12,7 +12,6 @@ named here too, as they always were.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from ._files import (
     format_suffix,
     make_parent,
     opener,
+    pattern_hint,
     why_unreadable,
 )
 from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
@@ -416,10 +416,7 @@ def _require_data(path: Path) -> None:
     """A DataError unless `path` is a file or folder with something in it: each format's reader
     would call an empty file unreadable, or columnless."""
     if not path.exists():
-        matched = len(glob.glob(str(path))) if glob.has_magic(str(path)) else 0
-        raise DataError(f"no data at {path}" + (f": a path is read as it is written, not as a pattern ({matched} "
-                                                "files match it); put the files in one folder and pass the "
-                                                "folder" if matched else ""))
+        raise DataError(f"no data at {path}{pattern_hint(path)}")
     if path.is_file() and path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes): no columns and no rows")
 

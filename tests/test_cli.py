@@ -250,6 +250,27 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert shown == [out.rstrip("\n")]
 
 
+def test_several_files_for_data_say_how_to_give_them(tmp_path, capsys, monkeypatch):
+    # A pattern, quoted (read as a path) or not (the shell gives every file it matches), and one folder.
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.csv", "b.csv"):
+        ctr.datasets.synthetic(50, seed=1).to_csv(name, index=False)
+    assert main(["fit", "--spec", "synthetic", "--data", "*.csv"]) == 2
+    assert ("--data '*.csv': no such file or folder: a path is read as it is written, not as a pattern (2 files "
+            "match it); put the files in one folder and pass the folder") in capsys.readouterr().err
+    assert main(["fit", "--spec", "synthetic", "--data", "a*.csv"]) == 2
+    assert "not as a pattern; the one file it matches is a.csv" in capsys.readouterr().err
+    for flag in ("--data", "--valid"):
+        given = ["--data", "a.csv"] if flag == "--valid" else []
+        with pytest.raises(SystemExit, match="2"):
+            main(["fit", "--spec", "synthetic", *given, flag, "a.csv", "b.csv", "--epochs", "1"])
+        assert (f"ctr fit: error: {flag} takes one file or folder, and got 2 (a.csv, b.csv): a shell pattern "
+                "expands to every file it matches") in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # anything else is argparse's own
+        main(["fit", "--spec", "synthetic", "--data", "a.csv", "stray"])
+    assert "error: unrecognized arguments: stray" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("features:\n  - {name: a, kind: categoricl}\n")
