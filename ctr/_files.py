@@ -108,7 +108,10 @@ def not_utf8(path: Path) -> str:
 
 
 def check_output(out: Path, owner: str) -> None:
-    """Raise an ArgumentError unless `out`'s name says how `ctr.data.write_frames` writes it."""
+    """Raise an ArgumentError unless `out`'s name says how `ctr.data.write_frames` writes it (and it is no folder)."""
+    if out.is_dir():
+        raise ArgumentError(f"{owner} {out}: a folder; {owner} names the file to write, such as "
+                            f"{out / 'rows.parquet'}")
     fmt = format_suffix(out)
     if fmt not in OUTPUTS or (fmt == ".parquet" and out.suffix.lower() in COMPRESSED):
         raise ArgumentError(f"{owner} {out}: the file name must end in .csv, .tsv, .parquet or .json (or .jsonl: one "

@@ -83,6 +83,8 @@ for argv, said in [
         (["predict", "--model", "EXPORT", "--data", "no-such-rows.csv"], "--data 'no-such-rows.csv': no such file"),
         (["predict", "--model", "EXPORT", "--data", "synthetic", "--out", "rows.xlsx"],
          "--out rows.xlsx: the file name must end in .csv"),
+        (["predict", "--model", "EXPORT", "--data", "synthetic", "--out", "EXPORT"],
+         ": a folder; --out names the file to write, such as "),
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--plot", "curve.txt"],
          "curve.txt: a figure is written as"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
