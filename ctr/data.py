@@ -54,6 +54,7 @@ from .spec import (
     History,
     MultiCategorical,
     Numeric,
+    SpecLike,
     Text,
     Timestamp,
     Vector,
@@ -1663,7 +1664,7 @@ def _parsed_datetimes(column: pd.Series) -> pd.Series:
         return column
 
 
-def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int = 0,
+def downsample_negatives(data: Source, spec: SpecLike, keep: float, seed: int = 0,
                          out: str | Path | None = None) -> pd.DataFrame | Path:
     """Every click and a `keep` share of the non-clicks, drawn with `seed`, each kept non-click weighing
     1/keep (times any weight it had) in the spec's `label.weight` column: a smaller table whose
@@ -1671,6 +1672,7 @@ def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int
     Returned as a DataFrame; with `out` (.parquet, .csv, .tsv or .json), the source is read chunk by
     chunk and written there atomically instead, and the path returned (for logs larger than memory)."""
     check_arguments("downsample_negatives", keep=keep, seed=seed)
+    spec = FeatureSpec.of(spec)
     if spec.label is None or spec.label.weight is None:
         raise SpecError("label.weight: downsample_negatives writes the kept rows' weights into the column the "
                         "spec's label.weight names, and this spec has none; add one, e.g. "
@@ -1693,7 +1695,7 @@ def downsample_negatives(data: Source, spec: FeatureSpec, keep: float, seed: int
     return out
 
 
-def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, label: str = "clicked",
+def add_negatives(data: Source, spec: SpecLike, n_negatives: int = 4, *, label: str = "clicked",
                   items: pd.DataFrame | None = None, distribution: str = "uniform", seed: int = 0) -> pd.DataFrame:
     """Training rows for a click model that ranks recommendations: each interaction, with `label` 1
     (the spec's label, when it has one), followed by `n_negatives` items its user never touched, with
@@ -1706,6 +1708,7 @@ def add_negatives(data: Source, spec: FeatureSpec, n_negatives: int = 4, *, labe
 
     check_arguments("add_negatives", n_negatives=n_negatives, seed=seed)
     check_choice("add_negatives", "distribution", distribution, ("uniform", "popularity"))
+    spec = FeatureSpec.of(spec)
     frame = read(data, dtypes=csv_dtypes(spec)).reset_index(drop=True)
     if len(frame) == 0:
         raise DataError("add_negatives: the data has no rows")

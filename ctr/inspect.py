@@ -31,7 +31,7 @@ from .features import (
     token_bytes,
     token_text,
 )
-from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, Text, Vector
+from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, SpecLike, Text, Vector
 
 
 @dataclass
@@ -98,7 +98,7 @@ def _share(rate: float | None) -> str:
     return "" if rate is None else f"{rate:.2%}"
 
 
-def inspect_data(data: ctr_data.Source, spec: FeatureSpec | None = None, *, model: Any = None) -> DataReport:
+def inspect_data(data: ctr_data.Source, spec: SpecLike | None = None, *, model: Any = None) -> DataReport:
     """Counts, sparsity, label balance and per-feature missing rates and cardinalities of `data`. With
     `model` (a fitted ctr model, a loaded export, or an export's folder; its spec is the default), each
     feature is set beside what the model was fitted on: data it would serve that training never showed
@@ -107,9 +107,10 @@ def inspect_data(data: ctr_data.Source, spec: FeatureSpec | None = None, *, mode
     if model is not None:
         fitted = _fitted_state(model)
         spec = spec if spec is not None else fitted[0]
-    if not isinstance(spec, FeatureSpec):
-        raise ArgumentError(f"inspect_data: spec must be a FeatureSpec (or give model=, whose spec is used), "
-                            f"got {type(spec).__name__}")
+    if spec is None:
+        raise ArgumentError("inspect_data: give the spec (a FeatureSpec, a spec file's path or a ready spec's name), "
+                            "or model=, whose spec is used")
+    spec = FeatureSpec.of(spec)
     frame = ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec))
     raw = ctr_data.raw_features(frame, spec)
     users = items = sparsity = None
@@ -389,12 +390,13 @@ def save_figure(plt: Any, fig: Any, path: str | Path) -> Path:
     return path
 
 
-def plot_data_report(data: ctr_data.Source, spec: FeatureSpec, path: str | Path,
+def plot_data_report(data: ctr_data.Source, spec: SpecLike, path: str | Path,
                      report: DataReport | None = None) -> Path:
     """A PNG of the label (or rating) distribution and per-user / per-item interaction counts; with a
     report made beside a model (`inspect_data(..., model=)`), each feature's missing and unseen shares
     here and at fit below them, the features named under skew in red."""
     plt = _pyplot()
+    spec = FeatureSpec.of(spec)
     frame = ctr_data.read(data, spec.columns, dtypes=ctr_data.csv_dtypes(spec))
     user_ids = [f for f in spec.by_role("user") if isinstance(f, Categorical)]
     item_ids = [f for f in spec.by_role("item") if isinstance(f, Categorical)]

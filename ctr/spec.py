@@ -417,11 +417,20 @@ class FeatureSpec:
         return cls(features=tuple(features), label=label, **kwargs)
 
     @classmethod
-    def of(cls, spec: FeatureSpec | str | Path) -> FeatureSpec:
-        """A spec given as itself, as a YAML file's path (or YAML text), or as the name of a data set's
-        ready spec (`ctr.datasets.READY_SPECS`: "movielens-100k"), which the package carries."""
+    def of(cls, spec: SpecLike) -> FeatureSpec:
+        """A spec given as itself, as a YAML file's path (or YAML text), as the name of a data set's
+        ready spec (`ctr.datasets.READY_SPECS`: "movielens-100k"), which the package carries, or as the
+        plain data a YAML or JSON file parses to (`from_dict`)."""
         if isinstance(spec, FeatureSpec):
             return spec
+        if isinstance(spec, dict):
+            return cls.from_dict(spec)
+        if not isinstance(spec, str | Path):
+            listed = isinstance(spec, list | tuple) and spec and all(isinstance(f, Feature) for f in spec)
+            raise SpecError(f"<root>: expected a FeatureSpec, a YAML file's path, a ready spec's name or a mapping "
+                            f"such as a parsed YAML file, got {_typename(spec)}"
+                            + ("; give the features with their label: ctr.FeatureSpec([...], label=ctr.Label(...))"
+                               if listed else ""))
         from .datasets import READY_SPECS  # the data sets' module builds its specs with this one
 
         if isinstance(spec, str) and spec in READY_SPECS and not Path(spec).exists():
@@ -815,3 +824,7 @@ def _name_hint(f: Feature) -> str:
     if f.column is not None:
         return f"; name it e.g. {name!r}"
     return f"; to read the data column {f.name!r}, name the feature e.g. {name!r} and set column: {f.name!r}"
+
+
+# What a spec argument takes: a spec, a YAML file's path or text, a ready spec's name, or parsed YAML/JSON.
+SpecLike = FeatureSpec | str | Path | dict[str, Any]

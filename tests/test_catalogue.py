@@ -41,6 +41,13 @@ def _spec_error(raw: object, *fragments: str) -> Callable[[dict], None]:
     return check
 
 
+def _model_spec_of_another_type(_: dict) -> None:
+    with pytest.raises(SpecError, match="expected a FeatureSpec, a YAML file's path, a ready spec's name or a mapping "
+                                        r"such as a parsed YAML file, got list; give the features with their label"):
+        ctr.DeepFM([ctr.Categorical("user_id", role="user")])
+    assert ctr.DeepFM({"features": [{"name": "user_id"}], "label": "clicked"}).spec.label.column == "clicked"
+
+
 def _yaml_error(text: str, *fragments: str) -> Callable[[dict], None]:
     def check(env: dict) -> None:
         path = env["tmp"] / "bad.yaml"
@@ -742,6 +749,9 @@ CATALOGUE: list[Case] = [
          _spec_error(_spec({"name": "a", "kind": "categorical", "vocab_size": 3}), "vocab_size")),
     Case("spec", "`features` not a list / spec not a mapping", "SpecError saying what was expected",
          _spec_error({"name": "s", "features": "abc"}, "features: expected a list")),
+    Case("spec", "a model's (or a data helper's) spec given as a list of features, a number, or another type",
+         "SpecError listing what it takes: a FeatureSpec, a YAML file's path, a ready spec's name, or a mapping "
+         "(parsed YAML or JSON, which it reads)", _model_spec_of_another_type),
     Case("spec", "several problems at once", "one SpecError listing every problem",
          _spec_error(_spec({"kind": "numeric"}, {"name": "b", "kind": "nope"}), "features[0].name",
                      "features[1].kind")),

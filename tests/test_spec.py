@@ -53,6 +53,32 @@ def test_python_and_yaml_build_the_same_spec():
     assert [f.name for f in built.by_role("item")] == ["item_id", "genres"]
 
 
+def test_a_spec_argument_takes_parsed_yaml_or_json_and_names_what_else_it_takes(tmp_path):
+    import json
+
+    import pandas as pd
+    import yaml
+
+    parsed = yaml.safe_load(GOOD)
+    assert ctr.FM(parsed).spec == ctr.FM(json.loads(json.dumps(parsed))).spec == FeatureSpec.from_yaml(GOOD)
+    with pytest.raises(ctr.SpecError, match=r"features\[0\]\.kind: 'categoricl' is not one of"):
+        ctr.DeepFM({"features": [{"name": "a", "kind": "categoricl"}]})
+    with pytest.raises(ctr.SpecError, match=r"expected a FeatureSpec, a YAML file's path, a ready spec's name or a "
+                                            r"mapping such as a parsed YAML file, got int$"):
+        ctr.FM(5)
+    with pytest.raises(ctr.SpecError, match=r"got list; give the features with their label: ctr\.FeatureSpec\("):
+        ctr.TwoTower([ctr.Categorical("user_id", role="user"), ctr.Categorical("item_id", role="item")])
+    # The data helpers and inspect_data take a spec as the models do.
+    rows = pd.DataFrame({"user_id": [1, 1, 2], "item_id": ["x", "y", "z"], "genres": ["", "", ""],
+                         "clicked": [1, 0, 1]})
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(GOOD)
+    assert len(ctr.data.add_negatives(rows, parsed, 1, label="sampled")) == 6
+    assert ctr.inspect_data(rows, str(spec_file)).rows == 3
+    with pytest.raises(ctr.ArgumentError, match="inspect_data: give the spec"):
+        ctr.inspect_data(rows)
+
+
 def _error(text: str) -> str:
     with pytest.raises(ctr.SpecError) as err:
         FeatureSpec.from_yaml(text)

@@ -98,7 +98,7 @@ def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits
     assert sampled == feature_skew(bad, path)  # the same sample each time
     with pytest.raises(ctr.NotFittedError, match="LogisticRegression is not trained yet"):
         inspect_data(test, model=ctr.LogisticRegression(model.spec))
-    with pytest.raises(ctr.ArgumentError, match=r"spec must be a FeatureSpec \(or give model="):
+    with pytest.raises(ctr.ArgumentError, match=r"inspect_data: give the spec \(a FeatureSpec, .*\), or model="):
         inspect_data(test)
     with pytest.raises(ctr.ArgumentError, match="Popularity holds no fitted features to set the data beside"):
         inspect_data(test, model=ctr.Popularity(model.spec))

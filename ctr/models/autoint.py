@@ -6,14 +6,13 @@ residual connections; with `hidden_units`, an MLP beside them (the paper's AutoI
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._args import check_arguments
 from .._keras import keras, tf
 from ..errors import ArgumentError
 from ..features import Field
-from ..spec import FeatureSpec
+from ..spec import SpecLike
 from .base import RankingModel, Scorer
 from .embeddings import FieldEmbeddings, logit_layer, relu_layers
 
@@ -95,7 +94,7 @@ class AutoInt(RankingModel):
 
     weight_settings = ("embedding_dim", "hidden_units", "attention_layers", "num_heads", "key_dim", "residual")
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, attention_layers: int = 3, num_heads: int = 2,
+    def __init__(self, spec: SpecLike, *, attention_layers: int = 3, num_heads: int = 2,
                  key_dim: int = 8, residual: bool = True, hidden_units: Sequence[int] = (256, 128),
                  dropout: float = 0.0, **kwargs: Any):
         check_arguments("AutoInt", attention_layers=attention_layers, num_heads=num_heads, key_dim=key_dim,

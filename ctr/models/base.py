@@ -43,7 +43,7 @@ from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, CtrError, DataError, NotFittedError
 from ..features import Field, Preprocessor, empty_raw, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
-from ..spec import FeatureSpec, describe_spec
+from ..spec import FeatureSpec, SpecLike, describe_spec
 from . import _resume, _warm
 from ._adam import LazyAdam
 
@@ -553,7 +553,7 @@ class RankingModel(NetworkWeights, abc.ABC):
     # The settings that decide the shapes of the weights: a warm start needs them unchanged.
     weight_settings: tuple[str, ...] = ("embedding_dim",)
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
+    def __init__(self, spec: SpecLike, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
                  embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0, **others: Any):
         check_no_other_arguments(type(self), others)

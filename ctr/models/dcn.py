@@ -5,7 +5,6 @@ crosses explicit (degree l + 1 after l layers), beside or before an MLP that lea
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import tensorflow_recommenders as tfrs
@@ -14,7 +13,7 @@ from .._args import check_arguments, check_choice
 from .._keras import keras, tf
 from ..errors import ArgumentError
 from ..features import Field
-from ..spec import FeatureSpec
+from ..spec import SpecLike
 from .base import RankingModel, Scorer
 from .embeddings import FieldEmbeddings, logit_layer, relu_layers
 
@@ -71,7 +70,7 @@ class DCN(RankingModel):
 
     weight_settings = ("embedding_dim", "hidden_units", "cross_layers", "projection_dim", "structure")
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, cross_layers: int = 2, projection_dim: int | None = None,
+    def __init__(self, spec: SpecLike, *, cross_layers: int = 2, projection_dim: int | None = None,
                  hidden_units: Sequence[int] = (256, 128), dropout: float = 0.0, structure: str = "parallel",
                  **kwargs: Any):
         check_arguments("DCN", cross_layers=cross_layers, projection_dim=projection_dim, hidden_units=hidden_units,

@@ -4,13 +4,12 @@ so low-order interactions are explicit and high-order ones are learned, with no 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._args import check_arguments
 from .._keras import tf
 from ..features import Field
-from ..spec import FeatureSpec
+from ..spec import SpecLike
 from .base import RankingModel, Scorer
 from .embeddings import FieldEmbeddings, mlp
 from .fm import pairwise_interactions
@@ -40,7 +39,7 @@ class DeepFM(RankingModel):
 
     weight_settings = ("embedding_dim", "hidden_units")
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (256, 128),
+    def __init__(self, spec: SpecLike, *, hidden_units: Sequence[int] = (256, 128),
                  dropout: float = 0.0, **kwargs: Any):
         check_arguments("DeepFM", hidden_units=hidden_units, dropout=dropout)
         super().__init__(spec, **kwargs)

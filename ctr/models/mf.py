@@ -8,13 +8,12 @@ Trained pointwise (log loss on sampled negatives) or with BPR's pairwise loss, b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .._args import check_choice
 from .._keras import tf
 from ..features import Field
-from ..spec import FeatureSpec
+from ..spec import SpecLike
 from .embeddings import FieldEmbeddings
 from .recommender import FactorizedScorer, Recommender
 
@@ -45,7 +44,7 @@ class MatrixFactorization(Recommender):
 
     factorized = True
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, loss: str = "logloss", **kwargs: Any):
+    def __init__(self, spec: SpecLike, *, loss: str = "logloss", **kwargs: Any):
         check_choice("MatrixFactorization", "loss", loss, ("logloss", "bpr"))
         super().__init__(spec, **kwargs)
         self.loss = loss

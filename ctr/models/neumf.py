@@ -6,13 +6,12 @@ each with its own embeddings, joined by one output layer. Side features of the s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._args import check_arguments
 from .._keras import keras, tf
 from ..features import Field
-from ..spec import FeatureSpec
+from ..spec import SpecLike
 from .embeddings import FieldEmbeddings
 from .recommender import PairScorer, Recommender
 
@@ -48,7 +47,7 @@ class NeuMF(Recommender):
 
     weight_settings = ("embedding_dim", "hidden_units")
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (64, 32, 16), **kwargs: Any):
+    def __init__(self, spec: SpecLike, *, hidden_units: Sequence[int] = (64, 32, 16), **kwargs: Any):
         kwargs.setdefault("embedding_dim", 16)
         check_arguments("NeuMF", hidden_units=hidden_units)
         super().__init__(spec, **kwargs)

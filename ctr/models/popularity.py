@@ -21,7 +21,7 @@ from .._args import (
 from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
 from ..implicit import Interactions, keys, refuse_weights
-from ..spec import FeatureSpec
+from ..spec import FeatureSpec, SpecLike
 from .base import config_repr
 from .recommender import catalogue_rows, top_k
 
@@ -36,7 +36,7 @@ class Popularity(RankingEvaluation, KerasNames):
 
     _KERAS_NAMES = POPULARITY_NAMES
 
-    def __init__(self, spec: FeatureSpec | str | Path):
+    def __init__(self, spec: SpecLike):
         self.spec = FeatureSpec.of(spec)
         refuse_weights(self.spec, "Popularity")
         self.user_key, self.item_key = keys(self.spec)

@@ -38,7 +38,7 @@ from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_ids
-from ..spec import FeatureSpec
+from ..spec import FeatureSpec, SpecLike
 from . import _resume, _warm
 from ._adam import LazyAdam
 from .base import (
@@ -128,7 +128,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
     factorized = False
     _KERAS_NAMES = RECOMMENDER_NAMES
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
+    def __init__(self, spec: SpecLike, *, embedding_dim: int = 32, learning_rate: float = 1e-3,
                  l2: float = 0.0, batch_size: int = 1024, n_negatives: int = 4, negatives: str = "uniform",
                  embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0, **others: Any):
         check_no_other_arguments(type(self), others)

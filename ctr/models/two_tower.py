@@ -11,7 +11,6 @@ single dot product (and a maximum-inner-product search) with a bias.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from .._args import check_arguments
 from .._keras import keras, tf
 from ..errors import ArgumentError
 from ..features import Field
-from ..spec import FeatureSpec
+from ..spec import SpecLike
 from .base import ReplicaModel
 from .embeddings import FieldEmbeddings
 from .recommender import FactorizedScorer, Recommender
@@ -130,7 +129,7 @@ class TwoTower(Recommender):
     factorized = True
     weight_settings = ("embedding_dim", "hidden_units", "output_dim", "item_bias")
 
-    def __init__(self, spec: FeatureSpec | str | Path, *, hidden_units: Sequence[int] = (), output_dim: int = 32,
+    def __init__(self, spec: SpecLike, *, hidden_units: Sequence[int] = (), output_dim: int = 32,
                  top_k_metrics: Sequence[int] = (10, 100), item_bias: bool = True, **kwargs: Any):
         if "embedding_updates" in kwargs:
             raise ArgumentError("TwoTower: embedding_updates applies to the Adam-trained models (MF, NeuMF); the "
