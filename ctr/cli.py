@@ -709,6 +709,7 @@ def _predict(args: argparse.Namespace) -> int:
         if column in chunk.columns and args.column is None:  # e.g. a file scored before: its scores would vanish
             raise CtrError(f"the data already has a column {column!r}; name the scores' column with "
                            f"--column (the same name replaces it)")
+        _require_read_header(source, chunk, [f.source for f in served.spec.features])
         return chunk.assign(**{column: served.predict(chunk)})
 
     if out is None:
@@ -1136,12 +1137,21 @@ def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
     if fmt == "criteo":
         return datasets.criteo(path)
     frame = data.read(path, dtypes=data.csv_dtypes(spec) if spec is not None else None)
-    no_header = data.no_header_hint(path, list(frame.columns)) if spec is not None and path.is_file() else ""
-    missing = [c for c in spec.columns if c not in frame.columns] if no_header else []
-    if missing:
-        raise DataError(f"--data {source}: {no_header} (the spec reads {', '.join(map(repr, missing[:4]))}"
-                        f"{', ...' if len(missing) > 4 else ''})")
+    if spec is not None:
+        _require_read_header(source, frame, spec.columns)
     return frame
+
+
+def _require_read_header(source: Any, frame: Any, needed: list[str]) -> None:
+    """A DataError saying why, when --data is a file whose header did not read as its column names (another
+    separator, no header line) and a column the spec reads is not among them."""
+    from . import data
+
+    unread = data.header_hint(Path(source), list(frame.columns)) if isinstance(source, str) else ""
+    missing = [c for c in needed if c not in frame.columns] if unread else []
+    if missing:
+        raise DataError(f"--data {source}: {unread} (the spec reads {', '.join(map(repr, missing[:4]))}"
+                        f"{', ...' if len(missing) > 4 else ''})")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -170,11 +170,8 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
         header = csv_header(path)
         where = str(path)
-        if one_column_of_another_separator(header):
-            where += (f" (its header is one column: is the file separated by something other than "
-                      f"{_CSV_SEPARATORS[_separator(path)]}? .csv files are read comma-separated, .tsv tab-separated)")
-        elif no_header := no_header_hint(path, header):
-            where += f" ({no_header})"
+        if unread := header_hint(path, header):
+            where += f" ({unread})"
         require_columns(header, cols or [], where=where, hint=hint)
         given = {c: t for c, t in (dtypes or {}).items() if c in header and (cols is None or c in cols)}
         try:
@@ -386,9 +383,38 @@ def csv_header(path: str | Path) -> list[str]:
     return [str(c) for c in _read_csv(Path(path), nrows=0).columns]
 
 
-def one_column_of_another_separator(header: Sequence[str]) -> bool:
-    """Whether a CSV's header reads as one column holding separators ('a;b'): a file separated otherwise."""
-    return len(header) == 1 and any(mark in str(header[0]) for mark in ";|\t")
+def header_hint(path: Path, header: Sequence[str]) -> str:
+    """What to say of a CSV or TSV file whose header does not read as its column names (one column holding
+    another separator, or a row of data), or ''."""
+    if not (path.is_file() and format_suffix(path) in (".csv", ".tsv", ".txt")):
+        return ""
+    return _other_separator_hint(path, header) or _no_header_hint(path, header)
+
+
+def _other_separator_hint(path: Path, header: Sequence[str]) -> str:
+    """What to say of a CSV or TSV file whose header reads as one column holding another separator
+    ('a;b', as Excel writes CSV where the decimal mark is a comma): which one, and how to give the file; or ''."""
+    own = _separator(path)
+    marks = [mark for mark in ",;|\t" if mark != own and len(header) == 1 and mark in str(header[0])]
+    if not marks:
+        return ""
+    name = str(header[0])
+    mark = max(marks, key=name.count)
+    said = f"its header is one column, {name!r}, that reads as {name.count(mark) + 1} columns separated by " + {
+        "\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'"}[mark]
+    if mark in _CSV_SEPARATORS:  # a tab-separated .csv, a comma-separated .tsv: its name is all that is wrong
+        suffix = ".tsv" if mark == "\t" else ".csv"
+        return f"{said}: .csv files are read comma-separated and .tsv files tab-separated, so give it a {suffix} name"
+    decimal = ""
+    try:
+        sample = pd.read_csv(path, sep=mark, nrows=50, dtype=str)
+        if any(sample[c].dropna().str.fullmatch(r"[+-]?\d+,\d+").any() for c in sample.columns):
+            decimal = ", decimal=','"  # numbers written 11,69
+    except (ValueError, OSError, UnicodeDecodeError):
+        pass
+    parquet = re.sub(r"\.(csv|tsv|txt)(\.\w+)?$", "", str(path)) + ".parquet"
+    return (f"{said}, where .csv files are read comma-separated and .tsv files tab-separated: convert it, e.g. "
+            f"pandas.read_csv({str(path)!r}, sep={mark!r}{decimal}).to_parquet({parquet!r}), and give that")
 
 
 def header_of_data(header: Sequence[str]) -> list[str]:
@@ -404,7 +430,7 @@ def header_of_data(header: Sequence[str]) -> list[str]:
 _VALUE_LIKE = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?=[a-f]*\d)[0-9a-f]{8,}|Unnamed: \d+"
 
 
-def no_header_hint(path: Path, header: Sequence[str]) -> str:
+def _no_header_hint(path: Path, header: Sequence[str]) -> str:
     """What to say of a CSV whose header looks like a row of data (`header_of_data`), or ''."""
     odd = header_of_data(header)
     if not odd:

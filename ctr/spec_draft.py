@@ -106,12 +106,8 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         raise DataError(f"draft_spec: {source or 'the data'} has no rows to draft a spec from")
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    if source and ctr_data.one_column_of_another_separator(columns):
-        read_by = "tabs" if format_suffix(Path(source)) == ".tsv" else "commas"
-        raise DataError(f"draft_spec: {source} has one column, {columns[0]!r}: is the file separated by something "
-                        f"other than {read_by}? .csv files are read comma-separated, .tsv tab-separated")
-    if source and (no_header := ctr_data.no_header_hint(Path(source), columns)):
-        raise DataError(f"draft_spec: {source}: {no_header}")
+    if source and (unread := ctr_data.header_hint(Path(source), columns)):
+        raise DataError(f"draft_spec: {source}: {unread}")
     for argument, column in (("label", label), ("user", user), ("item", item)):
         if column is not None and column not in columns:
             ctr_data.require_columns(columns, [column], where=f"the data of draft_spec ({argument}=)")

@@ -191,6 +191,15 @@ def _csv_without_a_header(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(rows, verbose=0)
 
 
+def _csv_of_another_separator(env: dict) -> None:
+    rows = env["tmp"] / "excel.csv"
+    env["frame"].head(20).to_csv(rows, index=False, sep=";", decimal=",")
+    with pytest.raises(DataError, match=r"excel\.csv \(its header is one column, .* that reads as \d+ columns "
+                                        r"separated by semicolons, .*: convert it, e\.g\. pandas\.read_csv\(.*, "
+                                        r"sep=';', decimal=','\)\.to_parquet\("):
+        ctr.LogisticRegression(env["spec"]).fit(rows, verbose=0)
+
+
 def _empty_files(env: dict) -> None:
     for name, content in [("empty.parquet", b""), ("empty.json", b""), ("blank.csv", b"\n\n")]:
         (env["tmp"] / name).write_bytes(content)
@@ -875,6 +884,10 @@ CATALOGUE: list[Case] = [
          _add_history_with_bad_weights),
     Case("data", "a CSV without a header line", "DataError saying its first line looks like a row of data "
          "(Criteo's headerless files are recognised and read as such)", _csv_without_a_header),
+    Case("data", "a CSV separated by semicolons (as Excel writes one where a comma is the decimal mark), a .csv "
+         "of tabs or a .tsv of commas", "DataError naming the separator its header holds and how to give the file "
+         "(another suffix; or the pandas line that converts it, with `decimal=','` when its numbers need it)",
+         _csv_of_another_separator),
     Case("data", "unparseable timestamps", "DataError naming the feature and a bad value",
          _fit_error(_with("timestamp", "yesterday"), DataError, "feature 'timestamp'", "'yesterday'")),
     Case("data", "epoch milliseconds (or micro-, nanoseconds) where the spec's timestamp counts seconds",

@@ -203,6 +203,12 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     capsys.readouterr()
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.xlsx")]) == 2
     assert "must end in .csv, .tsv, .parquet or .json" in capsys.readouterr().err
+    # A CSV separated by semicolons, as Excel writes one where a comma is the decimal mark, is named as one.
+    frame.head(3).to_csv(tmp_path / "excel.csv", sep=";", decimal=",", index=False)
+    for out in ([], ["--out", str(tmp_path / "e.csv")]):
+        assert main(["predict", "--model", str(export), "--data", str(tmp_path / "excel.csv"), *out]) == 2
+        assert "that reads as 13 columns separated by semicolons, where .csv files are read comma-separated and " \
+               ".tsv files tab-separated: convert it, e.g. pandas.read_csv(" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("")  # a file where a folder should be: the OS's error, on one line
     blocked = tmp_path / "a_file" / "p.csv"
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(blocked)]) == 2

@@ -519,10 +519,18 @@ def test_unreadable_csv_files_are_named(tmp_path):
     (tmp_path / "blank.csv").write_bytes(b"\n \n")
     with pytest.raises(ctr.DataError, match=r"blank.csv: holds no text \(or only blank lines\), so no line naming"):
         read(tmp_path / "blank.csv")
-    (tmp_path / "semicolons.csv").write_text("user_id;item_id\n1;2\n", encoding="utf-8")
-    with pytest.raises(ctr.DataError, match=r"its header is one column: is the file separated by something other "
-                                            r"than a comma\?"):
+    # A file separated otherwise: which separator, and how to give it (Excel's CSV where a comma is the decimal mark).
+    (tmp_path / "semicolons.csv").write_text("user_id;item_id;price\n1;2;11,69\n", encoding="utf-8")
+    with pytest.raises(ctr.DataError, match=r"semicolons.csv \(its header is one column, 'user_id;item_id;price', that "
+                                            r"reads as 3 columns separated by semicolons, where .*: convert it, e\.g\. "
+                                            r"pandas\.read_csv\('.*semicolons\.csv', sep=';', decimal=','\)\.to_parquet"
+                                            r"\('.*semicolons\.parquet'\), and give that\)"):
         read(tmp_path / "semicolons.csv", ["user_id"])
+    (tmp_path / "tabs.csv").write_text("user_id\titem_id\n1\t2\n", encoding="utf-8")
+    (tmp_path / "commas.tsv").write_text("user_id,item_id\n1,2\n", encoding="utf-8")
+    for name, separated, suffix in (("tabs.csv", "tabs", ".tsv"), ("commas.tsv", "commas", ".csv")):
+        with pytest.raises(ctr.DataError, match=rf"separated by {separated}: .*, so give it a \{suffix} name"):
+            read(tmp_path / name, ["user_id"])
 
 
 def test_missing_column_is_named(spec, frame, trained):

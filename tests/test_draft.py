@@ -195,8 +195,9 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     assert [f.kind for f in drafted.spec.features] == ["numeric", "categorical", "numeric", "timestamp"]
     assert drafted.reasons["label"].endswith("; 1 row has none: drop them before training")
     (tmp_path / "semicolons.csv").write_text("user_id;item_id;clicked\n1;2;0\n2;3;1\n")
-    with pytest.raises(ctr.DataError, match=r"has one column, 'user_id;item_id;clicked': is the file separated by "
-                                            r"something other than commas\?"):
+    with pytest.raises(ctr.DataError, match=r"its header is one column, 'user_id;item_id;clicked', that reads as 3 "
+                                            r"columns separated by semicolons, where \.csv files are read "
+                                            r"comma-separated"):
         ctr.draft_spec(tmp_path / "semicolons.csv")
     # Interactions with no label make a spec without one, as a recommender's.
     unlabelled = ctr.draft_spec(ratings.drop(columns="rating"))
