@@ -13,6 +13,7 @@ import datetime
 import difflib
 import functools
 import re
+import reprlib
 import types
 import typing
 import unicodedata
@@ -391,12 +392,15 @@ class FeatureSpec:
     def from_dict(cls, raw: Any) -> FeatureSpec:
         """Build and validate a spec from plain data (as parsed from YAML or JSON)."""
         if not isinstance(raw, dict):
-            raise SpecError(f"<root>: expected a mapping with 'features' and 'label', got {_typename(raw)}")
+            raise SpecError("<root>: the spec is empty: expected a mapping with 'features' and 'label'" if raw is None
+                            else f"<root>: expected a mapping with 'features' and 'label', got {_typename(raw)}")
         problems = _unknown_keys(raw, {"name", "description", "features", "label"}, "")
         if "features" not in raw:
             problems.append("features: required, a list of features")
         elif not isinstance(raw["features"], list):
-            problems.append(f"features: expected a list, got {_typename(raw['features'])}")
+            problems.append(f"features: expected a list, got {_typename(raw['features'])}" + (
+                "; write each feature as an item of a list, its name in it: '- {name: user_id, kind: categorical}'"
+                if isinstance(raw["features"], dict) else ""))
         features: list[Feature] = []
         listed = raw.get("features") if isinstance(raw.get("features"), list) else []
         for i, item in enumerate(listed):
@@ -669,7 +673,9 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
 
 def _feature_from_dict(raw: Any, path: str) -> tuple[Feature | None, list[str]]:
     if not isinstance(raw, dict):
-        return None, [f"{path}: expected a mapping with name and kind, got {_typename(raw)}"]
+        written = f"; write it {{name: {raw}}}" if isinstance(raw, str) and raw.isidentifier() else ""
+        got = f"{_typename(raw)} {reprlib.repr(raw)}"
+        return None, [f"{path}: expected a mapping with name and kind, got {got}{written}"]
     kind = raw.get("kind", "categorical")
     if not isinstance(kind, str) or kind not in KINDS:
         return None, [f"{path}.kind: {kind!r} is not one of {_quoted(KINDS)}" + _did_you_mean(kind, KINDS)]

@@ -111,7 +111,8 @@ def _with_feature(line: str) -> str:
     ("{name: x, hash_buckets: 10, max_tokens: 5}", "set either hash_buckets or max_tokens"),
     ("{name: clicked}", "features[3]: reads the label column 'clicked'"),
     ("{name: x, kind: numeric, shared_embedding: item_id}", "features[3].shared_embedding: a number has no vocabulary"),
-    ("just-a-string", "features[3]: expected a mapping with name and kind, got str"),
+    ("just-a-string", "features[3]: expected a mapping with name and kind, got str 'just-a-string'"),
+    ("user_id", "features[3]: expected a mapping with name and kind, got str 'user_id'; write it {name: user_id}"),
     ("{name: t, kind: timestamp, utc_offset_hours: 30}", "features[3].utc_offset_hours: local time is between"),
     ("{name: t, kind: timestamp, timezone: Europe/Berln}",
      "features[3].timezone: 'Europe/Berln' is no IANA time zone (such as 'Europe/Berlin', 'America/New_York' or "
@@ -143,7 +144,9 @@ def test_spec_errors_name_the_path_and_the_rule(feature, expected):
 def test_spec_level_errors():
     assert "<yaml>" in _error("features: [unclosed\n")
     assert "features: required" in _error("name: x\nlabel: y\n")
-    assert "features: expected a list, got dict" in _error("features: {a: 1}\n")
+    assert "features: expected a list, got dict; write each feature as an item of a list, its name in it: " \
+           "'- {name: user_id, kind: categorical}'" in _error("features: {a: 1}\n")
+    assert _error("\n").endswith("<root>: the spec is empty: expected a mapping with 'features' and 'label'")
     assert "expected a mapping" in _error("- a\n- b\n")
     assert "label.column: required" in _error("label: {threshold: 4}\nfeatures: [{name: a}]\n")
     assert "labl: unknown field" in _error("labl: y\nfeatures: [{name: a}]\n")
