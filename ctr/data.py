@@ -12,6 +12,7 @@ named here too, as they always were.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import math
 import os
@@ -1017,6 +1018,10 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
                     f"index: pass frame.reset_index())") + hint
         elif isinstance(have, pd.MultiIndex):  # an agg's or pivot's columns
             hint = " (its column names are tuples, a MultiIndex: give each column a single name)" + hint
+        else:
+            # A column the hint names already (the rows hold the features' names) is not offered twice.
+            spare = [c for c in have if isinstance(c, str) and c not in need and repr(c) not in hint]
+            hint = _near_columns(missing, spare) + hint
         listed = ", ".join(repr(str(c)) for c in list(have)[:30]) or "no columns at all"
         names = ", ".join(repr(c) for c in missing)
         raise DataError((f"column {names} is missing from {where}; it has: {listed}" if len(missing) == 1 else
@@ -1027,6 +1032,26 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
         if twice:
             raise DataError(f"column {twice[0]!r} appears {counts[twice[0]]} times in {where}; give each column once"
                             + (f" (so do {', '.join(map(repr, twice[1:]))})" if twice[1:] else ""))
+
+
+def _near_columns(missing: Sequence[str], spare: Sequence[str]) -> str:
+    """' (did you mean ...?)' for missing columns that a column nobody asked for seems to be, spelled
+    another way ('userId', 'User ID' for 'user_id') or mistyped ('gendr'); '' when none is near."""
+    def key(name: str) -> str:
+        return re.sub(r"[\W_]+", "", name).lower()
+
+    by_key = {key(c): c for c in reversed(spare)}
+    near: dict[str, str] = {}
+    for name in missing:
+        left = [k for k in by_key if by_key[k] not in near.values()]
+        close = [key(name)] if key(name) in left else difflib.get_close_matches(key(name), left, n=1, cutoff=0.8)
+        if close:
+            near[name] = by_key[close[0]]
+    if not near:
+        return ""
+    if len(missing) == 1:
+        return f" (did you mean {near[missing[0]]!r}?)"
+    return f" (did you mean {', '.join(f'{c!r} for {name!r}' for name, c in near.items())}?)"
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------

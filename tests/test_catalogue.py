@@ -825,6 +825,10 @@ CATALOGUE: list[Case] = [
          "DataError naming the label column and the class, the missing column, or the fitted slope", _calibration_rows),
     Case("data", "missing column", "DataError naming the column and listing the columns present",
          _fit_error(lambda f: f.drop(columns=["occupation"]), DataError, "'occupation' is missing", "it has:")),
+    Case("data", "a column spelled another way than the spec's (`userId`, `User ID` for `user_id`) or mistyped",
+         "DataError naming the missing column and, beside it, the column there that it seems to be (did you mean "
+         "'userId'?)", _fit_error(lambda f: f.rename(columns={"user_id": "userId"}), DataError,
+                                  "'user_id' is missing", "(did you mean 'userId'?)")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),
     Case("data", "a column given twice (two `price` columns in one DataFrame)",
          "DataError naming the column and how many times it appears",

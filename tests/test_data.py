@@ -547,6 +547,15 @@ def test_missing_column_is_named(spec, frame, trained):
         raw_features(flat, spec)
     with pytest.raises(ctr.DataError, match="no data at"):
         read("no/such/file.parquet")
+    # A column there that a missing one seems to be, spelled another way or mistyped, is named beside it.
+    camel = frame.head(3).rename(columns={"user_id": "userId", "item_id": "Item ID", "price": "prize"})
+    with pytest.raises(ctr.DataError, match=r"columns 'user_id', 'item_id', 'price' are missing from the data; it has: "
+                                            r".*\(did you mean 'userId' for 'user_id', 'Item ID' for 'item_id', "
+                                            r"'prize' for 'price'\?\)$"):
+        raw_features(camel, spec)
+    with pytest.raises(ctr.DataError, match=r"column 'price' is missing from the data; it has: .*'prize'.* \(did you "
+                                            r"mean 'prize'\?\)$"):
+        trained["lr"].predict(frame.head(3).rename(columns={"price": "prize"}))
 
 
 def test_extra_columns_are_ignored(spec, frame):
