@@ -1679,8 +1679,7 @@ def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
     number = pd.to_numeric(sample.where(~flags), errors="coerce").notna().to_numpy()
     text = sample.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     iso = np.zeros(len(sample), dtype=bool)
-    iso[text & ~number] = pd.to_datetime(sample[text & ~number], errors="coerce", utc=True,
-                                         format="ISO8601").notna().to_numpy()
+    iso[text & ~number] = iso_times(sample[text & ~number], errors="coerce").notna().to_numpy()
     wrong = flags | ~(number | iso)
     if len(sample) and not wrong.any() and iso.any() and number.any():
         raise DataError(f"{where}: the column mixes numbers and text (e.g. {sample.iloc[0]!r}); give every time "
@@ -1693,6 +1692,16 @@ def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
              if isinstance(example, str) and _looks_like_a_date(example) else "")
     raise DataError(f"{where}: expected {EPOCH_UNIT_NAMES[unit]} since the epoch, datetimes or ISO 8601 text, "
                     f"but the column holds {column.dtype} values such as {example!r}{parse}")
+
+
+def iso_times(values: pd.Series, errors: str = "raise") -> pd.Series:
+    """ISO 8601 text as UTC datetimes; also with the zone named after the time, as BigQuery and many logs
+    write it ('2024-01-15 04:41:45 UTC', or GMT), which pandas' ISO 8601 reader refuses."""
+    with contextlib.suppress(AttributeError):  # values that are no text at all
+        named = values.str.endswith(("UTC", "GMT"), na=False)
+        if named.any():
+            values = values.where(~named, values.str.replace(r"\s*(?:UTC|GMT)$", "+00:00", regex=True))
+    return pd.to_datetime(values, utc=True, format="ISO8601", errors=errors)
 
 
 def _looks_like_a_date(text: str) -> bool:
@@ -1710,7 +1719,7 @@ def _parsed_datetimes(column: pd.Series) -> pd.Series:
     with contextlib.suppress(ValueError, TypeError):
         return pd.to_numeric(column)
     try:
-        return pd.to_datetime(column, utc=True, format="ISO8601")
+        return iso_times(column)
     except (ValueError, TypeError, OverflowError):
         return column
 

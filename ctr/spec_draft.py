@@ -347,7 +347,7 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
             return Vector(**base, dim=vector), f"vectors of {vector} numbers (embeddings) written as text{missing}"
     if role is None and text.str.match(r"^\d{4}-\d\d-\d\d").mean() > 0.99:
         try:
-            moments = pd.to_datetime(text, utc=True, format="ISO8601")
+            moments = ctr_data.iso_times(text)
         except (ValueError, TypeError, OverflowError):
             pass
         else:

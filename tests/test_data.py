@@ -736,11 +736,19 @@ def test_timestamps_in_every_common_form_give_the_same_seconds(spec, frame):
         "ISO text with offsets": naive.dt.tz_localize("UTC").dt.tz_convert("Asia/Kolkata").map(
             lambda t: t.isoformat()).astype(object),
         "datetime objects": pd.Series(list(naive.dt.to_pydatetime()), dtype=object),
+        # As BigQuery writes a TIMESTAMP as text (and many logs do): the zone named after the time.
+        "text ending in UTC": (naive.astype(str) + " UTC").astype(object),
+        "text ending in GMT, Arrow strings": (naive.dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "GMT").astype("str"),
     }
     for form, column in forms.items():
         rows = frame.iloc[:3].copy()
         rows["timestamp"] = column.to_numpy()
         assert raw_features(rows, spec)["timestamp"].tolist() == seconds, form
+    bigquery = frame.iloc[:3].assign(timestamp=forms["text ending in UTC"].to_numpy())
+    drafted = ctr.draft_spec(bigquery.assign(clicked=[0, 1, 0]), label="clicked")
+    assert drafted.spec["timestamp"].kind == "timestamp", drafted.reasons["timestamp"]
+    with pytest.raises(ctr.DataError, match=r"feature 'timestamp' .*'1970-01-01 00:00:00 CET'"):
+        raw_features(bigquery.assign(timestamp=["1970-01-01 00:00:00 CET"] * 3), spec)  # a zone by name: no
 
 
 def test_a_request_may_be_columns_or_one_row_of_single_values(frame):
