@@ -240,12 +240,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--quiet", action="store_true", help="no line per request")
 
     describe = commands.add_parser("describe", help="print a spec's features, inputs, encoders and sizes")
-    describe.add_argument("spec", help="feature spec YAML, a ready spec's name (movielens-100k, ...), or an export "
-                                       "folder (shows fitted sizes)")
+    describe.add_argument("target", nargs="?", metavar="spec", help="feature spec YAML, a ready spec's name "
+                                                                    "(movielens-100k, ...), or an export folder "
+                                                                    "(shows fitted sizes)")
+    described = describe.add_mutually_exclusive_group()
+    described.add_argument("--spec", help="the same, as the other commands name a spec")
+    described.add_argument("--model", help="an export folder, as the other commands name one")
 
     args, extra = parser.parse_known_args(argv)
     if extra:
         _refuse_extra_arguments(parser, args.command, list(sys.argv[1:] if argv is None else argv), extra)
+    if args.command == "describe" and (args.target is None) == (args.spec is None and args.model is None):
+        describe.error("give one spec or export to describe: ctr describe SPEC, --spec SPEC or --model EXPORT")
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line(args.command)
@@ -1076,7 +1082,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _describe(args: argparse.Namespace) -> int:
     from .spec import FeatureSpec
 
-    target = Path(args.spec)
+    named = args.target or args.spec or args.model
+    target = Path(named)
     if target.is_dir():
         from .export import describe_export
         from .export_files import read_metadata
@@ -1084,7 +1091,7 @@ def _describe(args: argparse.Namespace) -> int:
         metadata = read_metadata(target)  # names what is missing when the folder is not an export
         print(describe_export(metadata, FeatureSpec.from_yaml(target / "assets" / "spec.yaml")))
     else:
-        print(FeatureSpec.of(args.spec).describe())
+        print(FeatureSpec.of(named).describe())
     return 0
 
 

@@ -25,6 +25,13 @@ def test_describe_prints_features_inputs_and_encoders(capsys, tmp_path):
     assert "genres" in out and "split on '|'" in out and "int64[batch]" in out
     assert main(["describe", str(tmp_path)]) == 2  # a folder that is not an export: said, not an OSError
     assert f"ctr describe: error: {tmp_path}: no SavedModel here (saved_model.pb is missing)" in capsys.readouterr().err
+    assert main(["describe", "--spec", "movielens-100k"]) == 0
+    assert capsys.readouterr().out == out
+    for argv in ([], ["movielens-100k", "--spec", "movielens-100k"]):
+        with pytest.raises(SystemExit, match="2"):
+            main(["describe", *argv])
+        assert "ctr describe: error: give one spec or export to describe: ctr describe SPEC, --spec SPEC or " \
+               "--model EXPORT" in capsys.readouterr().err
 
 
 def test_import_help_and_specs_do_not_start_tensorflow(tmp_path):
@@ -253,6 +260,8 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["describe", str(export)]) == 0
     out = capsys.readouterr().out
     assert "FM" in out and "(fit)" not in out
+    assert main(["describe", "--model", str(export)]) == 0  # named as every other command names an export
+    assert capsys.readouterr().out == out
     shown: list[str] = []
     ctr.load(export).summary(print_fn=shown.append)  # the same text in Python
     assert shown == [out.rstrip("\n")]
