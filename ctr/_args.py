@@ -79,7 +79,10 @@ def _fractions(value: Any) -> str | None:
         return f"{wanted}, got {_shown(value)}"
     if any(isinstance(f, bool) or not isinstance(f, numbers.Real) or f < 0 for f in value):
         return f"{wanted}, got {tuple(value)!r}"
-    return None if abs(sum(value) - 1.0) <= 1e-6 else f"{wanted}, got {tuple(value)!r} (sum {sum(value):g})"
+    if abs(sum(value) - 1.0) <= 1e-6:
+        return None
+    shares = f"; as shares, {tuple(f / 100 for f in value)!r}" if abs(sum(value) - 100) <= 1e-4 else ""  # percentages
+    return f"{wanted}, got {tuple(value)!r} (sum {sum(value):g}{shares})"
 
 
 def _share(value: Any) -> str | None:

@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="Adam on the embedding rows a batch used, plus the steps Keras' Adam takes on the "
                           "others meanwhile, applied when a row is next used (momentum; the default), or on the "
                           "rows a batch used only (lazy)")
-    fit.add_argument("--split", type=_fractions,
+    fit.add_argument("--split", type=flag_type("fractions", _fractions),
                      help="random train,valid,test fractions (click models; default 0.8,0.1,0.1)")
     fit.add_argument("--valid", metavar="PATH",
                      help="click models: the validation rows, already apart; --data is then the training rows "

@@ -88,11 +88,20 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
                         f"{missing[0]}); drop them or give them a time, since a split in time places every row")
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
-    cuts = _cuts(len(frame), fractions)
+    shares = _cuts(len(frame), fractions)
     # A cut inside a run of equal times moves to the run's end (the run stays in the earlier part).
     inner = [int(np.searchsorted(ordered, ordered[c - 1], side="right")) if 0 < c < len(frame) else c
-             for c in cuts[1:-1]]
-    cuts = [0, *np.maximum.accumulate(inner).tolist(), len(frame)] if inner else cuts
+             for c in shares[1:-1]]
+    cuts = [0, *np.maximum.accumulate(inner).tolist(), len(frame)] if inner else shares
+    emptied = [i for i in range(len(fractions)) if shares[i + 1] > shares[i] and cuts[i + 1] == cuts[i]]
+    if emptied:  # not too few rows: too few moments to cut between
+        distinct = len(np.unique(ordered))
+        sizes = ", ".join(f"{b - a:,}" for a, b in itertools.pairwise(cuts))
+        times = f"{distinct:,} distinct time{'s' * (distinct > 1)}"
+        raise DataError(f"time_split: part {emptied[0] + 1} of {tuple(fractions)!r} would hold no rows (the parts "
+                        f"would be {sizes} rows): column {time!r} holds {times}, and rows of one time stay in one "
+                        f"part, so no cut falls between them; give times finer than that, or split otherwise "
+                        f"(random_split)")
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
 
 

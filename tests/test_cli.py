@@ -47,6 +47,9 @@ from ctr.cli import main
 for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"),
                    (["fit", "--spec", "s.yaml", "--data", "synthetic", "--split", "0.8,0.2"],
                     "--split: expected three comma-separated fractions, train,valid,test"),
+                   (["fit", "--spec", "s.yaml", "--data", "synthetic", "--split", "80,10,10"],
+                    "argument --split: must be non-negative numbers that sum to 1, such as (0.8, 0.1, 0.1), got "
+                    "(80.0, 10.0, 10.0) (sum 100; as shares, (0.8, 0.1, 0.1))"),
                    # A number outside its argument's rule, as the command line is read, not after the data is.
                    (["fit", "--spec", "s.yaml", "--data", "synthetic", "--epochs", "0"],
                     "ctr fit: error: argument --epochs: must be an integer of at least 1, got 0"),

@@ -987,6 +987,15 @@ def test_time_split_names_what_it_cannot_order(frame):
         ctr.data.time_split(frame, time="genres")
     with pytest.raises(ctr.ArgumentError, match="time_split: fractions must be"):
         ctr.data.time_split(frame, (0.9, 0.2))
+    with pytest.raises(ctr.ArgumentError, match=r"got \(80, 10, 10\) \(sum 100; as shares, \(0\.8, 0\.1, 0\.1\)\)$"):
+        ctr.data.time_split(frame, (80, 10, 10))  # percentages
+    # Too few moments to cut between: a part would be empty (where too few rows are only rounded).
+    months = frame.assign(timestamp=np.where(frame.index < 11_000, 0, 2_600_000))
+    with pytest.raises(ctr.DataError, match=r"time_split: part 2 of \(0\.8, 0\.1, 0\.1\) would hold no rows \(the "
+                                            r"parts would be 11,000, 0, 1,000 rows\): column 'timestamp' holds 2 "
+                                            r"distinct times, and rows of one time stay in one part"):
+        ctr.data.time_split(months)
+    assert [len(p) for p in ctr.data.time_split(frame.head(2), (0.8, 0.1, 0.1))] == [2, 0, 0]
     # The column where the fractions go, as `sort_values("timestamp")` would take it.
     with pytest.raises(ctr.ArgumentError, match=r"time_split: the second argument is the fractions.* time='ts'$"):
         ctr.data.time_split(frame, "ts")
