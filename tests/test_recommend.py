@@ -588,6 +588,11 @@ def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
     assert "a new user" in capsys.readouterr().out
     assert main(["recommend", "--model", str(path), "--feature", "height=2"]) == 2
     assert "expected NAME=VALUE with NAME one of" in capsys.readouterr().err
+    assert main(["recommend", "--model", str(path), "--feature", "gendr=F"]) == 2
+    assert capsys.readouterr().err.endswith(" (did you mean 'gender'?)\n")
+    assert main(["recommend", "--model", str(path), "--feature", "genres=Drama"]) == 2
+    assert "--feature 'genres=Drama': 'genres' is an item's feature, which each ranked item brings; NAME is one of " \
+           "the query's: user_id, " in capsys.readouterr().err
     assert main(["recommend", "--model", str(path), "--user", "5", "--feature", "user_id=6"]) == 2
     assert "--feature 'user_id=6': give the user's id as --user 6" in capsys.readouterr().err
     assert main(["recommend", "--model", str(path), "--user", "abc"]) == 2
