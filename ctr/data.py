@@ -1251,7 +1251,7 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, which the encoder serves as missing
             return _numbers(column, where).astype(np.float32)
     if isinstance(f, Timestamp):
-        stamps = _epoch_counts(column, where, f.unit)
+        stamps = epoch_counts(column, where, f.unit)
         check_epoch_unit(stamps, f)
         return stamps
     if isinstance(f, Categorical) and f.dtype == "int":
@@ -1648,7 +1648,7 @@ def _joined(separator: str, tokens: list[str | bytes]) -> str | bytes:
     return separator.join(tokens)
 
 
-def _epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
+def epoch_counts(column: pd.Series, where: str, unit: str = "s") -> np.ndarray:
     """The column as int64 counts of `unit` since the epoch (numbers are taken as such counts already;
     datetimes and ISO text are converted), MISSING_INT where there is no time."""
     if _numpy_kind(column, "iu"):  # whole counts, none missing

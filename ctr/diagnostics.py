@@ -22,7 +22,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from .errors import ArgumentError, DataError
 from .evaluation import read_labelled
-from .features import bag_ids, token_text
+from .features import MISSING_INT, bag_ids, token_text
 from .metrics import click_metrics
 from .spec import FeatureSpec
 
@@ -40,8 +40,9 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
                 batch_size: int = 8192, scores: np.ndarray | None = None, group_by: str | None = None) -> pd.DataFrame:
     """`evaluate`'s figures for each group of rows sharing the values of the `by` column(s) (any
     column of the data, a feature's or not), the whole data first as "(all)", then the groups by
-    size. A numeric column with more than 20 distinct values is cut into `bins` quantile ranges, shown
-    lowest first (when every `by` column is cut so; missing values last).
+    size. A numeric column with more than 20 distinct values is cut into `bins` quantile ranges, and a
+    timestamp feature's (or datetimes) into `bins` time ranges, shown lowest first (when every `by`
+    column is cut so; missing values last).
     Rows count by the spec's `label.weight` when it has one; AUC is NaN in a group of one class.
     `scores`: the model's probabilities for these rows when already at hand (they are not recomputed).
     `group_by` (a column, e.g. "user_id"): each slice's group AUC over its values too, as `evaluate`'s."""
@@ -103,12 +104,35 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
                                      [history.name])[history.name]
         lengths = pd.Series([min(len(bag_ids(token_text(v), history)), history.max_length) for v in text])
         return lengths, {length: length for length in sorted(set(lengths))}
+    stamp = next((f for f in spec.features if f.kind == "timestamp" and f.source == column.name), None)
+    if stamp is not None or pd.api.types.is_datetime64_any_dtype(column):
+        return _time_ranges(column, bins, stamp.unit if stamp is not None else "s")
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
             and column.nunique() > _MANY_VALUES:
         cut = pd.qcut(column, bins, duplicates="drop")
         order = {str(interval): i for i, interval in enumerate(cut.cat.categories)}
         return cut.astype(str).where(column.notna()).reset_index(drop=True), order
     return column.reset_index(drop=True), None
+
+
+def _time_ranges(column: pd.Series, bins: int, unit: str) -> tuple[pd.Series, dict[str, int] | None]:
+    """A time column (a timestamp feature's, in any form it is read in: epoch numbers, datetimes, ISO
+    text) as `bins` ranges of equal rows, each named by its first and last moment in UTC; a few
+    distinct moments stay as themselves. Each text or moment of its own made a slice of a row or two."""
+    counts = ctr_data.epoch_counts(column, f"column {column.name!r}", unit)
+    present = counts != MISSING_INT
+    moments = pd.Series(pd.to_datetime(np.where(present, counts, 0), unit=unit, utc=True)).where(present)
+    written = "%Y-%m-%d %H:%M:%S" if (moments.dropna().dt.second != 0).any() else "%Y-%m-%d %H:%M"
+    if moments.nunique() <= _MANY_VALUES:
+        named = moments.dt.strftime(written + " UTC")
+        return named.where(present), {t: i for i, t in enumerate(named[present].sort_values().unique())}
+    codes = pd.qcut(pd.Series(counts[present]), bins, labels=False, duplicates="drop").to_numpy()
+    spans = moments[present].groupby(codes).agg(["min", "max"])
+    names = {code: f"{first.strftime(written)} … {last.strftime(written)} UTC" for code, (first, last) in
+             spans.iterrows()}
+    ranges = pd.Series(np.nan, index=range(len(column)), dtype=object)
+    ranges[present] = [names[c] for c in codes]
+    return ranges, {names[c]: i for i, c in enumerate(sorted(names))}
 
 
 def _click_spec(model: Any, owner: str) -> FeatureSpec:

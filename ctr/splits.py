@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import check_arguments
-from .data import Source, _epoch_counts, _numpy_kind, _parsed_datetimes, read, refuse_binary_ids, require_columns
+from .data import Source, _numpy_kind, _parsed_datetimes, epoch_counts, read, refuse_binary_ids, require_columns
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT, WEIGHT_MAX
 from .spec import EPOCH_UNIT_NAMES, History, weight_separator_problems
@@ -33,7 +33,7 @@ def _time_keys(column: pd.Series, where: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(parsed.dtype) and not pd.api.types.is_bool_dtype(parsed.dtype):
         return _time_keys(parsed, where)  # numbers given as text
     # Anything else is refused there, in the words the spec's timestamps use.
-    counts = _epoch_counts(parsed, where, "us" if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else "s")
+    counts = epoch_counts(parsed, where, "us" if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else "s")
     return np.where(counts == MISSING_INT, np.nan, counts.astype(np.float64))  # exact: µs stay below 2**53
 
 
@@ -118,7 +118,7 @@ def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
     line about a split; the numbers themselves when they are no dates pandas can write."""
     if not len(part):
         return "no rows"
-    counts = _epoch_counts(part[time], f"column {time!r}", unit)
+    counts = epoch_counts(part[time], f"column {time!r}", unit)
     try:
         first, last = (pd.Timestamp(int(c), unit=unit, tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for c in
                        (counts.min(), counts.max()))

@@ -99,6 +99,18 @@ def test_each_slice_is_scored_as_its_rows_alone(noisy, tmp_path):
         assert genres.loc[genre, "rows"] == sum(genre in g.split("|") for g in test["genres"])
     pairs = ctr.evaluate_by(model, test, ["gender", "occupation"])
     assert pairs["rows"].iloc[1:].sum() == len(test) and set(pairs.columns[:2]) == {"gender", "occupation"}
+    # A timestamp feature's times, in any form, in ranges of time named by their first and last moment.
+    seconds = ctr.evaluate_by(model, test, "timestamp", bins=3)
+    moments = pd.to_datetime(test["timestamp"], unit="s")
+    written = moments.dt.strftime("%Y-%m-%d %H:%M:%S")
+    for times in (moments, written, written + " UTC"):
+        again = ctr.evaluate_by(model, test.assign(timestamp=times), "timestamp", bins=3)
+        pd.testing.assert_frame_equal(again, seconds)
+    first, last = written.min(), written.max()
+    assert len(seconds) == 4 and seconds["timestamp"].iloc[1].startswith(f"{first} … ")
+    assert seconds["timestamp"].iloc[3].endswith(f" … {last} UTC") and seconds["rows"].iloc[1:].sum() == len(test)
+    days = ctr.evaluate_by(model, test.assign(timestamp=moments.dt.floor("D").iloc[0]), "timestamp")
+    assert days["timestamp"].tolist() == ["(all)", f"{moments.dt.floor('D').iloc[0]:%Y-%m-%d} 00:00 UTC"]
 
     heavy = np.where(test["rating"] >= 4, 2.0, 1.0)
     weighted = ctr.FeatureSpec.from_dict({**model.spec.to_dict(), "label": {"column": "rating", "threshold": 4,
