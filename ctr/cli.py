@@ -681,6 +681,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
+    if args.by:  # before the rows are scored, not after
+        data.require_columns(frame, args.by, where=args.data, hint=" (--by slices the figures by it)")
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
         scored = evaluate_clicks("ctr evaluate", served.spec, lambda rows: served.predict(rows, verbose=1), frame,
                                  args.group_by)

@@ -1020,7 +1020,7 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
             hint = " (its column names are tuples, a MultiIndex: give each column a single name)" + hint
         else:
             # A column the hint names already (the rows hold the features' names) is not offered twice.
-            spare = [c for c in have if isinstance(c, str) and c not in need and repr(c) not in hint]
+            spare = [c for c in have if isinstance(c, str) and repr(c) not in hint]
             hint = _near_columns(missing, spare) + hint
         listed = ", ".join(repr(str(c)) for c in list(have)[:30]) or "no columns at all"
         names = ", ".join(repr(c) for c in missing)

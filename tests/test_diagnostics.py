@@ -143,6 +143,11 @@ def test_slices_name_what_is_wrong_and_the_shell_reports_them(noisy, spec, split
     shown = json.loads(capsys.readouterr().out)
     assert {s["gender"] for s in shown["by"]} == {"F", "M"} and sum(s["rows"] for s in shown["by"]) == len(test)
     assert shown["auc"] == pytest.approx(ctr.evaluate_by(model, test, "gender")["auc"][0], abs=1e-5)
+    # A --by column not in the data, named before any row is scored (no progress bar), with the one it may be.
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--by", "gendr"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("ctr evaluate: error: column 'gendr' is missing from ") and said.endswith(
+        "(did you mean 'gender'?) (--by slices the figures by it)\n"), said
 
 
 
