@@ -775,13 +775,12 @@ def _recommend(args: argparse.Namespace) -> int:
     for item in args.feature:
         name, sep, value = item.partition("=")
         if not sep or name not in served.query_features:
-            import difflib
+            from .spec import did_you_mean
 
-            near = difflib.get_close_matches(name, served.query_features, n=1) if sep else []
             why = (f"{name!r} is an item's feature, which each ranked item brings; NAME is one of the query's: "
                    if sep and name in spec.names else "expected NAME=VALUE with NAME one of ")
             raise DataError(f"--feature {item!r}: {why}{', '.join(served.query_features)}"
-                            + (f" (did you mean {near[0]!r}?)" if near else ""))
+                            + (did_you_mean(name, served.query_features) if sep else ""))
         if name == user_feature.name:  # --user also looks up the known user's features
             raise DataError(f"--feature {item!r}: give the user's id as --user {value}")
         row[spec[name].source] = _parse_value(spec[name], value)

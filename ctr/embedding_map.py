@@ -18,7 +18,7 @@ from .export import load_graph
 from .export_files import read_metadata
 from .features import readable
 from .inspect import _pyplot, save_figure
-from .spec import FeatureSpec
+from .spec import FeatureSpec, did_you_mean
 
 
 def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], np.ndarray]:
@@ -27,7 +27,8 @@ def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], n
     metadata = read_metadata(path)
     spec = FeatureSpec.from_yaml(path / "assets" / "spec.yaml")
     if feature not in spec.names:
-        raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}")
+        raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}"
+                       + did_you_mean(feature, spec.names))
     if metadata["preprocessing"] is None:  # Popularity: counts, no encoded feature
         raise CtrError(f"the {metadata['model']} export learns no embeddings: it ranks items by their count of "
                        "interactions")
@@ -75,7 +76,8 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
         if data is None:
             raise CtrError("--color-by needs --data, the table that holds that column")
         if color_by not in data.columns:
-            raise CtrError(f"--color-by {color_by!r}: no such column; the data has {', '.join(data.columns)}")
+            raise CtrError(f"--color-by {color_by!r}: no such column; the data has {', '.join(data.columns)}"
+                           + did_you_mean(color_by, [str(c) for c in data.columns]))
         key = spec[feature].source
         first = data.drop_duplicates(key).set_index(key)[color_by].astype(str).str.split("|").str[0]
         first.index = first.index.map(readable)  # spelt as the names are, binary ids too

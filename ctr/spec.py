@@ -197,7 +197,7 @@ class Timestamp(Feature):
         for i, part in enumerate(self.parts):
             if part not in TIMESTAMP_PARTS:
                 problems.append(f"{path}.parts[{i}]: {part!r} is not one of {_quoted(TIMESTAMP_PARTS)}"
-                                + _did_you_mean(part, TIMESTAMP_PARTS))
+                                + did_you_mean(part, TIMESTAMP_PARTS))
         if len(set(self.parts)) != len(self.parts):
             problems.append(f"{path}.parts: a part is listed twice")
         if isinstance(self.utc_offset_hours, int | float) and not -12 <= self.utc_offset_hours <= 14:
@@ -446,7 +446,7 @@ class FeatureSpec:
                 raise
             # A bare word ("movielens") was meant as a ready spec's name, a path ("specs/clicks.yaml") as a file.
             named = isinstance(spec, str) and not Path(spec).suffix and len(Path(spec).parts) == 1
-            near = _did_you_mean(spec, READY_SPECS) if named else ""
+            near = did_you_mean(spec, READY_SPECS) if named else ""
             raise SpecError(f"{err.problems[0]}; or name a ready spec: {', '.join(READY_SPECS)}{near}") from None
 
     @classmethod
@@ -495,7 +495,8 @@ class FeatureSpec:
         for feature in self.features:
             if feature.name == name:
                 return feature
-        raise KeyError(f"no feature named {name!r}; the spec has {_quoted(self.names)}")
+        raise KeyError(f"no feature named {name!r}; the spec has {_quoted(self.names)}"
+                       + did_you_mean(name, self.names))
 
     @property
     def names(self) -> list[str]:
@@ -557,7 +558,7 @@ class FeatureSpec:
                             f"; {target.name!r} is a {target.kind} feature of role {target.role!r}{hashed}")
                     problems.append(f"features[{i}].items: {f.items!r} must name a categorical item feature "
                                     f"with a vocabulary (the ids the history lists){what}"
-                                    + _did_you_mean(f.items, fits))
+                                    + did_you_mean(f.items, fits))
             if isinstance(f, Timestamp) and isinstance(f.timezone_feature, str):
                 problems += self._zone_problems_of(f, f"features[{i}].timezone_feature")
         for group, members in self.embedding_groups().items():
@@ -590,7 +591,7 @@ class FeatureSpec:
                 + f" of role {zone.role!r}")
         return [f"{path}: {f.timezone_feature!r} must name a categorical feature of text with a vocabulary and "
                 f"role {side}, whose values are IANA time zones ('Europe/Berlin'){what}"
-                + _did_you_mean(f.timezone_feature, [g.name for g in self.features if fits(g)])]
+                + did_you_mean(f.timezone_feature, [g.name for g in self.features if fits(g)])]
 
     def describe(self) -> str:
         """A table of the features: role, kind, serving input and encoding (fitted sizes not known yet)."""
@@ -678,7 +679,7 @@ def _feature_from_dict(raw: Any, path: str) -> tuple[Feature | None, list[str]]:
         return None, [f"{path}: expected a mapping with name and kind, got {got}{written}"]
     kind = raw.get("kind", "categorical")
     if not isinstance(kind, str) or kind not in KINDS:
-        return None, [f"{path}.kind: {kind!r} is not one of {_quoted(KINDS)}" + _did_you_mean(kind, KINDS)]
+        return None, [f"{path}.kind: {kind!r} is not one of {_quoted(KINDS)}" + did_you_mean(kind, KINDS)]
     body = {k: v for k, v in raw.items() if k != "kind"}
     return _build(KINDS[kind], body, path)
 
@@ -748,7 +749,7 @@ def _type_problem(value: Any, hint: Any) -> str | None:
         allowed = typing.get_args(hint)
         if value in allowed:
             return None
-        return f"{value!r} is not one of {_quoted(allowed)}" + _did_you_mean(value, allowed) + _yaml_bool(value)
+        return f"{value!r} is not one of {_quoted(allowed)}" + did_you_mean(value, allowed) + _yaml_bool(value)
     if origin is tuple:
         if not isinstance(value, tuple | list):
             return f"expected a list, got {_typename(value)}"
@@ -783,7 +784,7 @@ def _positive(obj: Any, path: str, *names: str) -> list[str]:
 
 def _unknown_keys(raw: dict, allowed: set[str], path: str) -> list[str]:
     return [f"{_join(path, str(k))}: unknown field; expected one of {_quoted(sorted(allowed))}"
-            + _did_you_mean(str(k), allowed) for k in raw if k not in allowed]
+            + did_you_mean(str(k), allowed) for k in raw if k not in allowed]
 
 
 def _to_dict(obj: Any, **first: Any) -> dict[str, Any]:
@@ -803,7 +804,7 @@ def _quoted(values: Any) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-def _did_you_mean(value: Any, options: Any) -> str:
+def did_you_mean(value: Any, options: Any) -> str:
     close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

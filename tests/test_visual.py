@@ -221,6 +221,13 @@ def test_embedding_map_and_projector_files(trained, frame, tmp_path, capsys):
     assert "mapped with" in capsys.readouterr().out
     assert main(["embeddings", "--model", str(path), "--feature", "age"]) == 2
     assert "no learned vocabulary" in capsys.readouterr().err
+    assert main(["embeddings", "--model", str(path), "--feature", "item"]) == 2
+    assert capsys.readouterr().err.endswith("(did you mean 'item_id'?)\n")
+    assert main(["embeddings", "--model", str(path), "--feature", "item_id", "--data", str(data),
+                 "--color-by", "genre", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.endswith("(did you mean 'genres'?)\n")
+    with pytest.raises(KeyError, match=r"no feature named 'gendr'; the spec has .* \(did you mean 'gender'\?\)"):
+        trained["lr"].spec["gendr"]
     lr = trained["lr"].export(tmp_path / "lr")
     assert main(["embeddings", "--model", str(lr), "--feature", "item_id"]) == 2
     assert "no embedding table" in capsys.readouterr().err
