@@ -248,8 +248,11 @@ CLICK_MODEL_NAMES = {
     "similar_items": "a click model has no item vectors to compare; MatrixFactorization and TwoTower have "
                      "similar_items",
 }
+_RANKS_ONLY = ("calibration makes a click model's scores click probabilities, and a recommender's scores rank "
+               "items: they are no probabilities to calibrate")
 RECOMMENDER_NAMES = {
     **_MODEL_NAMES,
+    "calibrate": _RANKS_ONLY,
     "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
     "history": "fit returns the Keras History of its epochs",
 }
@@ -260,6 +263,7 @@ POPULARITY_NAMES = {
     **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
                      "load_weights", "count_params", "network_"), _COUNTS),
     "predict_proba": "predict returns each item's interaction count",
+    "calibrate": _RANKS_ONLY,
     "history": "fit counts the interactions in one pass and returns the model",
 }
 PIPELINE_NAMES = {
@@ -268,6 +272,7 @@ PIPELINE_NAMES = {
            "RecommendationPipeline(retriever, ranker)",
     "predict": "the ranker scores pairs: pipeline.ranker.predict(rows)",
     "summary": "pipeline.retriever.summary() and pipeline.ranker.summary()",
+    "calibrate": _RANKS_ONLY,
 }
 
 _SERVES = "an export serves what was trained; fit the model itself again, then export it anew"
@@ -282,6 +287,7 @@ SERVED_NAMES = {
 }
 RECOMMENDER_EXPORT_NAMES = {
     "fit": f"{_SERVES}; or {_REBUILT}, to fit further",
+    "calibrate": _RANKS_ONLY,
     "save": SERVED_NAMES["save"],
     "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
 }

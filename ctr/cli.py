@@ -1076,8 +1076,14 @@ def _export(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from .calibration import describe_calibration
+    from .export_files import read_metadata
     from .models import load_model
 
+    metadata = read_metadata(Path(args.model))
+    if "recommend" in metadata.get("signatures", []):
+        raise CtrError(f"{args.model} is a recommender export ({metadata['model']}): calibration makes a click "
+                       "model's scores click probabilities (lr, fm, deepfm, dcn, autoint), and a recommender's "
+                       "scores rank items")
     model = load_model(args.model)
     frame = load_table(args.data, args.format, spec=model.spec)
     print(f"ctr calibrate: {describe_calibration(model.calibrate(frame))}")

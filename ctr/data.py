@@ -1035,8 +1035,8 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
 
 
 def _near_columns(missing: Sequence[str], spare: Sequence[str]) -> str:
-    """' (did you mean ...?)' for missing columns that a column nobody asked for seems to be, spelled
-    another way ('userId', 'User ID' for 'user_id') or mistyped ('gendr'); '' when none is near."""
+    """' (did you mean ...?)' for missing columns that a column there seems to be, spelled another way
+    ('userId', 'User ID' for 'user_id') or mistyped ('gendr'), each offered once; '' when none is near."""
     def key(name: str) -> str:
         return re.sub(r"[\W_]+", "", name).lower()
 

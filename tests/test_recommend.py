@@ -588,6 +588,14 @@ def test_cli_recommend_for_a_known_and_a_new_user(exports, capsys):
     assert "a new user" in capsys.readouterr().out
     assert main(["recommend", "--model", str(path), "--feature", "height=2"]) == 2
     assert "expected NAME=VALUE with NAME one of" in capsys.readouterr().err
+    # A recommender's scores rank items: no probabilities to calibrate, said before TensorFlow loads it.
+    assert main(["calibrate", "--model", str(path), "--data", "synthetic", "--out", str(path) + "_calibrated"]) == 2
+    assert "is a recommender export (NeuMF): calibration makes a click model's scores click probabilities" in \
+        capsys.readouterr().err
+    for model in (ctr.NeuMF("movielens-100k"), ctr.Popularity("movielens-100k"), ctr.RecommenderExport(path)):
+        with pytest.raises(AttributeError, match=r"no attribute 'calibrate' \(calibration makes a click model's "
+                                                 r"scores click probabilities, and a recommender's scores rank"):
+            model.calibrate(None)
     assert main(["recommend", "--model", str(path), "--feature", "gendr=F"]) == 2
     assert capsys.readouterr().err.endswith(" (did you mean 'gender'?)\n")
     assert main(["recommend", "--model", str(path), "--feature", "genres=Drama"]) == 2
