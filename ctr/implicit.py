@@ -15,8 +15,8 @@ import pandas as pd
 from . import data as ctr_data
 from ._args import check_choice
 from .errors import DataError, SpecError
-from .spec import Categorical, FeatureSpec
-from .splits import column_arguments_hint, time_order
+from .spec import Categorical, FeatureSpec, SpecLike
+from .splits import column_arguments_hint, spec_columns, time_order
 
 __all__ = ["Interactions", "NegativeSampler", "keys", "leave_one_out"]
 
@@ -193,13 +193,17 @@ def _repeats(items: np.ndarray) -> np.ndarray:
     return marks
 
 
-def leave_one_out(data: ctr_data.Source, user: str = "user_id", time: str = "timestamp",
-                  validation: bool = False) -> tuple[pd.DataFrame, ...]:
+def leave_one_out(data: ctr_data.Source, user: str | None = None, time: str | None = None,
+                  validation: bool = False, spec: SpecLike | None = None) -> tuple[pd.DataFrame, ...]:
     """Each user's latest interaction (ties: the later row) is the test item; with `validation`, the
-    one before it is the validation item. Users with too few interactions stay whole in train."""
+    one before it is the validation item. Users with too few interactions stay whole in train. The
+    columns are `user` and `time`, else those of the spec's user id and timestamp features, else
+    user_id and timestamp."""
+    user, time = spec_columns("leave_one_out", spec, user=user, time=time).values()
     frame = ctr_data.read(data).reset_index(drop=True)
     ctr_data.require_columns(frame, [user, time], where="the data of leave_one_out",
-                             hint=column_arguments_hint("it holds out each user's latest row", "user", "time"))
+                             hint=column_arguments_hint("it holds out each user's latest row", "user", "time",
+                                                        spec=spec))
     ranked = frame.iloc[time_order(frame, user, time, "leave_one_out")]
     from_end = ranked.groupby(user, sort=False).cumcount(ascending=False).reindex(frame.index).to_numpy()
     size = frame.groupby(user)[user].transform("size").to_numpy()

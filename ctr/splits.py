@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from ._args import check_arguments
 from .data import Source, _numpy_kind, _parsed_datetimes, epoch_counts, read, refuse_binary_ids, require_columns
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT, WEIGHT_MAX
-from .spec import EPOCH_UNIT_NAMES, History, weight_separator_problems
+from .spec import EPOCH_UNIT_NAMES, Categorical, FeatureSpec, History, SpecLike, Timestamp, weight_separator_problems
 
 __all__ = ["add_history", "cold_user_split", "random_split", "temporal_split", "time_split"]
 
@@ -71,16 +72,18 @@ def random_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
 
 
-def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
-               time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
+def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), time: str | None = None,
+               spec: SpecLike | None = None) -> tuple[pd.DataFrame, ...]:
     """Cut the rows in time order into parts of the given fractions: the past trains, the future tests,
     as a model is used. Rows with the same time stay in one part (the earlier), so no part holds a
-    moment that an earlier part also holds; each part keeps the data's row order."""
+    moment that an earlier part also holds; each part keeps the data's row order. The time column is
+    `time`, else the spec's timestamp feature's, else "timestamp"."""
     _fractions_not_a_column("time_split", fractions, "time")
     check_arguments("time_split", fractions=fractions)
+    time = spec_columns("time_split", spec, time=time)["time"]
     frame = read(data)
     require_columns(frame, [time], where="the data of time_split",
-                    hint=" (time_split orders the rows by it; name the column with time=...)")
+                    hint=column_arguments_hint("time_split orders the rows by it", "time", spec=spec))
     keys = _time_keys(frame[time], f"time_split: column {time!r}")
     missing = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else []
     if len(missing):
@@ -105,8 +108,26 @@ def time_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     return tuple(frame.iloc[np.sort(order[a:b])].reset_index(drop=True) for a, b in itertools.pairwise(cuts))
 
 
+def column_names(owner: str, **given: object) -> None:
+    """An ArgumentError for a column argument that is no column's name: a spec given in its place
+    (`leave_one_out(frame, spec)`, as `add_negatives(frame, spec)` takes it), or another type."""
+    for argument, name in given.items():
+        spec_given(owner, argument, name)
+        if name is not None and not isinstance(name, str):
+            raise ArgumentError(f"{owner}: {argument} must be a column's name, got {type(name).__name__} {name!r}")
+
+
+def spec_given(owner: str, argument: str, value: object) -> None:
+    """An ArgumentError for a spec (a FeatureSpec, a mapping or a YAML file's path) given as `argument`."""
+    if isinstance(value, FeatureSpec | dict) or (isinstance(value, str | Path) and
+                                                str(value).lower().endswith((".yaml", ".yml"))):
+        raise ArgumentError(f"{owner}: {argument} got a spec ({type(value).__name__}); give a spec by its keyword: "
+                            f"{owner}(data, ..., spec=...)")
+
+
 def _fractions_not_a_column(owner: str, fractions: object, *keywords: str) -> None:
     """An ArgumentError for `time_split(frame, "timestamp")`: a column given where the fractions go."""
+    spec_given(owner, "the second argument (the fractions)", fractions)
     if isinstance(fractions, str):
         named = " or ".join(f"{k}={fractions!r}" for k in keywords)
         raise ArgumentError(f"{owner}: the second argument is the fractions, such as (0.8, 0.1, 0.1); name a column "
@@ -127,21 +148,47 @@ def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
     return f"{first} … {last} UTC"
 
 
-def column_arguments_hint(does: str, *arguments: str) -> str:
-    """The end of a missing-column error of a function that takes column names as arguments."""
+def column_arguments_hint(does: str, *arguments: str, spec: SpecLike | None = None) -> str:
+    """The end of a missing-column error of a function that takes column names as arguments, or
+    (`spec=`) the spec whose features name them."""
     named = [f"{a}=..." for a in arguments]
-    return f" ({does}: name the columns with {', '.join(named[:-1])} and {named[-1]})"
+    listed = f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0]
+    taken = "" if spec is not None else ", or give the spec whose features read them (spec=...)"
+    return f" ({does}: name the columns with {listed}{taken})"
 
 
-def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str = "user_id",
-                   time: str = "timestamp") -> tuple[pd.DataFrame, ...]:
+_DEFAULT_COLUMNS = {"user": "user_id", "item": "item_id", "time": "timestamp"}
+
+
+def spec_columns(owner: str, spec: SpecLike | None, **given: str | None) -> dict[str, str]:
+    """The columns a split reads (`user`, `item`, `time`): as given, else those the spec's features read
+    (its user and item ids, the first categorical feature of each role, and its first timestamp), else
+    user_id, item_id and timestamp."""
+    column_names(owner, **given)
+    read_by = {}
+    if spec is not None:
+        features = FeatureSpec.of(spec).features
+        for role in ("user", "item"):
+            ids = [f for f in features if f.role == role and isinstance(f, Categorical)]
+            if ids:
+                read_by[role] = ids[0].source
+        times = [f for f in features if isinstance(f, Timestamp)]
+        if times:
+            read_by["time"] = times[0].source
+    return {key: name if name is not None else read_by.get(key, _DEFAULT_COLUMNS[key]) for key, name in given.items()}
+
+
+def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), user: str | None = None,
+                   time: str | None = None, spec: SpecLike | None = None) -> tuple[pd.DataFrame, ...]:
     """Per user, the earliest interactions train and the latest test: each part takes its fraction
-    of every user's history, in time order (ties broken by row order)."""
+    of every user's history, in time order (ties broken by row order). The columns are `user` and
+    `time`, else those of the spec's user id and timestamp features, else user_id and timestamp."""
     _fractions_not_a_column("temporal_split", fractions, "time", "user")
     check_arguments("temporal_split", fractions=fractions)
+    user, time = spec_columns("temporal_split", spec, user=user, time=time).values()
     frame = read(data)
     require_columns(frame, [user, time], where="the data of temporal_split",
-                    hint=column_arguments_hint("it cuts each user's rows in time order", "user", "time"))
+                    hint=column_arguments_hint("it cuts each user's rows in time order", "user", "time", spec=spec))
     ordered = frame.reset_index(drop=True)
     rank = ordered.iloc[time_order(ordered, user, time, "temporal_split")].groupby(user, sort=False).cumcount()
     size = ordered.groupby(user)[user].transform("size")
@@ -151,23 +198,35 @@ def temporal_split(data: Source, fractions: Sequence[float] = (0.8, 0.1, 0.1), u
     return tuple(ordered[part == i].reset_index(drop=True) for i in range(len(fractions)))
 
 
-def add_history(data: Source, column: str = "history", user: str = "user_id", item: str = "item_id",
-                time: str = "timestamp", max_length: int = 20, separator: str = "|",
+def add_history(data: Source, column: str | None = None, user: str | None = None, item: str | None = None,
+                time: str | None = None, max_length: int | None = None, separator: str | None = None,
                 profiles: pd.DataFrame | None = None, first: bool = False, weight: str | None = None,
-                weight_separator: str = ":") -> pd.DataFrame:
+                weight_separator: str | None = None, spec: SpecLike | None = None) -> pd.DataFrame:
     """The table with `column`: for each row, the ids of the items its user touched before it (most
     recent first, at most `max_length`), as a `History` feature reads them. With `first`, the user's
     first `max_length` items instead (those before the row): a new user's profile is what they touched
     first, so training on first items teaches the model what it will be served. With `profiles` (rows
     of other interactions), each user's history is those rows instead, the same for all their rows:
     the profile a cold user brings at serving time. With `weight` (a column of numbers ≥ 0: a rating, a
-    play count), each item carries its row's weight (`12:5|85:3`), as a weighted `History` reads them."""
+    play count), each item carries its row's weight (`12:5|85:3`), as a weighted `History` reads them.
+
+    With `spec`, what is not given is what the spec reads: the column, item ids, separators and length of
+    its history feature, and the columns of its user id and timestamp (else history, user_id, item_id,
+    timestamp, at most 20 items, '|' and ':')."""
+    column_names("add_history", column=column, weight=weight)
+    spec = FeatureSpec.of(spec) if spec is not None else None  # a YAML file read once
+    given = {"column": column, "item": item, "max_length": max_length, "separator": separator,
+             "weight_separator": weight_separator}
+    defaults = _history_defaults(spec, column)
+    column, item, max_length, separator, weight_separator = (
+        value if value is not None else defaults[name] for name, value in given.items())
+    user, item, time = spec_columns("add_history", spec, user=user, item=item, time=time).values()
     check_arguments("add_history", max_length=max_length)
     frame = read(data).reset_index(drop=True)
     weighed = [weight] if weight is not None else []  # in the rows the histories are made of
     named = ("user", "item", "time", *(["weight"] if weighed else []))
     require_columns(frame, [user, item, time, *(weighed if profiles is None else [])], where="the data of add_history",
-                    hint=column_arguments_hint("it lists each user's earlier items", *named))
+                    hint=column_arguments_hint("it lists each user's earlier items", *named, spec=spec))
     problems = weight_separator_problems(History(column, separator=separator, weighted=True,
                                                  weight_separator=weight_separator), "add_history", "'12:5'") \
         if weight is not None else []
@@ -183,7 +242,7 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
             raise ArgumentError("add_history: `first` builds histories from the frame's own rows; with `profiles`, "
                              "each user's history is their profile rows, so pass one or the other")
         require_columns(profiles, [user, item, time, *weighed], where="add_history's profiles",
-                        hint=column_arguments_hint("it lists each user's items", *named))
+                        hint=column_arguments_hint("it lists each user's items", *named, spec=spec))
         ordered = profiles.iloc[time_order(profiles, user, time, "add_history", latest_first=True, what="profiles")]
         tokens = pd.Series(_tokens(ordered, item, weight, weight_separator, "the profiles'"), index=ordered.index)
         joined = tokens.groupby(ordered[user].to_numpy(), sort=False).agg(
@@ -205,6 +264,24 @@ def add_history(data: Source, column: str = "history", user: str = "user_id", it
     out = np.empty(n, dtype=object)
     out[order] = [text[b:e] if t else "" for b, e, t in zip(begin, end, taken.tolist(), strict=True)]
     return frame.assign(**{column: out})
+
+
+def _history_defaults(spec: SpecLike | None, column: str | None) -> dict[str, object]:
+    """What add_history writes where it is not told: as the spec's history feature reads it (the one
+    reading `column`, or its only one), else a 'history' column of at most 20 items ('|', ':'). The item
+    column, when the spec has no history, is left to spec_columns (None)."""
+    features = FeatureSpec.of(spec).features if spec is not None else []
+    histories = [f for f in features if isinstance(f, History)]
+    if column is None and len(histories) > 1:
+        raise ArgumentError(f"add_history: the spec has {len(histories)} history features "
+                            f"({', '.join(repr(h.source) for h in histories)}); name the column to write with "
+                            "column=...")
+    history = next((h for h in histories if column in (None, h.source, h.name)), None)
+    if history is None:
+        return {"column": "history", "item": None, "max_length": 20, "separator": "|", "weight_separator": ":"}
+    items = next((f.source for f in features if f.name == history.items), None)
+    return {"column": history.source, "item": items, "max_length": history.max_length,
+            "separator": history.separator, "weight_separator": history.weight_separator}
 
 
 def _tokens(rows: pd.DataFrame, item: str, weight: str | None, weight_separator: str, what: str) -> np.ndarray:
@@ -229,17 +306,20 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, user: str = "user_id",
-                    time: str = "timestamp", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def cold_user_split(data: Source, fraction: float = 0.2, profile_size: int = 5, user: str | None = None,
+                    time: str | None = None, seed: int = 0,
+                    spec: SpecLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Hold `fraction` of the users out entirely: returns (rows of the other users, the held-out users'
     earliest `profile_size` rows each (their profile at serving time), the rest of their rows (test)).
     A held-out user with no rows beyond the profile has no test rows; a split with no training or no
-    test rows at all is refused."""
+    test rows at all is refused. The columns are `user` and `time`, else the spec's, as temporal_split's."""
+    spec_given("cold_user_split", "fraction", fraction)
+    check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
+    user, time = spec_columns("cold_user_split", spec, user=user, time=time).values()
     frame = read(data).reset_index(drop=True)
     require_columns(frame, [user, time], where="the data of cold_user_split",
                     hint=column_arguments_hint("it holds users out, their earliest rows the profile",
-                                               "user", "time"))
-    check_arguments("cold_user_split", fraction=fraction, profile_size=profile_size, seed=seed)
+                                               "user", "time", spec=spec))
     if not len(frame):
         raise DataError("cold_user_split: the data has no rows, so there are no users to hold out")
     ids = frame[user].drop_duplicates().to_numpy()

@@ -656,6 +656,17 @@ def _ranking_interactions(env: dict) -> None:
         ctr.evaluate_ranking(popular, test["item_id"], train)
 
 
+def _split_columns_named_otherwise(env: dict) -> None:
+    log = env["frame"].head(50).rename(columns={"user_id": "customer", "timestamp": "ts"})
+    with pytest.raises(DataError, match=r"^columns 'user_id', 'timestamp' are missing from the data of leave_one_out; "
+                                        r"it has: .*: name the columns with user=\.\.\. and time=\.\.\., or give the "
+                                        r"spec whose features read them \(spec=\.\.\.\)\)$"):
+        ctr.leave_one_out(log)
+    with pytest.raises(ArgumentError, match=r"^temporal_split: the second argument \(the fractions\) got a spec "
+                                            r"\(FeatureSpec\); give a spec by its keyword"):
+        ctr.data.temporal_split(log, env["spec"])
+
+
 def _unordered_times(env: dict) -> None:
     frame = env["frame"].head(200).reset_index(drop=True)
     us_dates = pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%m/%d/%Y")
@@ -952,6 +963,10 @@ CATALOGUE: list[Case] = [
          "as other text than ISO 8601 (`01/02/2024`), or rows with no time or no user",
          "DataError naming the column and the first such row (date-like text: write it as ISO 8601, or parse it "
          "with `pd.to_datetime`); ISO text with different UTC offsets is ordered as moments", _unordered_times),
+    Case("data", "per-user splits and `add_history` on a log whose columns are not `user_id`, `item_id`, `timestamp`, "
+         "or given the spec where a column or the fractions go (`leave_one_out(frame, spec)`)",
+         "DataError naming the missing columns and saying to name them (`user=`, `time=`) or to pass `spec=`, whose "
+         "features name them; ArgumentError saying to give the spec by its keyword", _split_columns_named_otherwise),
     Case("data", "`evaluate(group_by=...)` naming a missing column, or one holding lists",
          "DataError naming the column (and the row of the first list)", _bad_group_by),
     Case("serving", "request without a feature", "DataError naming it and listing the model's inputs",

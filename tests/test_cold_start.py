@@ -75,6 +75,40 @@ def test_add_history_first_lists_the_users_first_items_and_never_later_ones():
         ctr.data.add_history(frame, profiles=frame, first=True)
 
 
+def test_splits_and_histories_read_their_columns_from_a_spec():
+    # A log whose columns are not named user_id, item_id and timestamp: the spec already names them.
+    log = pd.DataFrame({"user": [1, 1, 2, 1, 2, 2], "track": ["a", "b", "c", "d", "e", "f"],
+                        "played_at": [3, 1, 5, 2, 4, 6]})
+    spec = ctr.FeatureSpec([ctr.Categorical("user", role="user"), ctr.Categorical("track", role="item"),
+                            ctr.Timestamp("played_at"),
+                            ctr.History("recent", items="track", max_length=2, separator=",")])
+    _, test = ctr.leave_one_out(log, spec=spec)
+    assert test["track"].tolist() == ["a", "f"]
+    assert [len(p) for p in ctr.data.time_split(log, (0.5, 0.5), spec=spec)] == [3, 3]
+    assert ctr.data.temporal_split(log, (0.5, 0.5), spec=spec)[1]["track"].tolist() == ["a", "f"]
+    rest, profile, cold = ctr.data.cold_user_split(log, 0.5, 1, spec=spec, seed=0)
+    assert len(rest) == 3 and len(profile) == 1 and len(cold) == 2
+    # add_history writes the column the spec's history reads, with its separator and length
+    assert ctr.data.add_history(log, spec=spec)["recent"].tolist() == ["d,b", "", "e", "b", "", "c,e"]
+    assert ctr.data.add_history(log, spec=spec, max_length=1, column="other")["other"].tolist()[0] == "d"
+    backwards = log.assign(rank=-log["played_at"])  # a column named in the call wins over the spec's
+    assert ctr.leave_one_out(backwards, time="rank", spec=spec)[1]["track"].tolist() == ["b", "e"]
+    with pytest.raises(ctr.DataError, match=r"name the columns with user=\.\.\. and time=\.\.\., or give the spec "
+                                            r"whose features read them \(spec=\.\.\.\)"):
+        ctr.leave_one_out(log)
+    with pytest.raises(ctr.ArgumentError, match=r"leave_one_out: user got a spec \(FeatureSpec\); give a spec by "
+                                                r"its keyword: leave_one_out\(data, \.\.\., spec=\.\.\.\)"):
+        ctr.leave_one_out(log, spec)  # as add_negatives(frame, spec) takes it
+    with pytest.raises(ctr.ArgumentError, match=r"time_split: the second argument .* got a spec"):
+        ctr.data.time_split(log, spec)
+    with pytest.raises(ctr.ArgumentError, match="cold_user_split: fraction got a spec"):
+        ctr.data.cold_user_split(log, "spec.yaml")
+    two = ctr.FeatureSpec([*spec.features, ctr.History("first", items="track")])
+    with pytest.raises(ctr.ArgumentError, match=r"the spec has 2 history features \('recent', 'first'\); name"):
+        ctr.data.add_history(log, spec=two)
+    assert ctr.data.add_history(log, spec=two, column="first", first=True)["first"].tolist()[-1] == "c|e"
+
+
 def test_cold_user_split_holds_whole_users_out(frame):
     rest, profile, test = ctr.data.cold_user_split(frame, fraction=0.2, profile_size=5, seed=3)
     cold = set(profile["user_id"])

@@ -1283,7 +1283,8 @@ def test_functions_taking_column_names_say_how_to_name_them_when_the_defaults_ar
     logs = pd.DataFrame({"customer": [1, 1], "sku": [2, 3], "ts": [3, 4]})
     with pytest.raises(ctr.DataError, match=rf"'timestamp' (is|are) missing from {named}; it has: 'customer', 'sku', "
                                             r"'ts' \(.+: name the columns with user=\.\.\.(, item=\.\.\.)? and "
-                                            r"time=\.\.\.\)$"):
+                                            r"time=\.\.\., or give the spec whose features read them "
+                                            r"\(spec=\.\.\.\)\)$"):
         call(logs)
 
 
