@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._args import EMBEDDING_UPDATES, figure_path, flag_type
 from ._files import pattern_hint, several_paths
@@ -22,7 +22,7 @@ from .errors import ArgumentError, CtrError, DataError
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ctr", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = commands.add_parser("demo", help="train LR, FM and DeepFM on the embedded data, export and serve")
     demo.add_argument("--rows", type=flag_type("demo_rows"), default=100_000, help="synthetic rows to generate")
@@ -249,7 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args, extra = parser.parse_known_args(argv)
     if extra:
-        _refuse_extra_arguments(parser, args.command, list(sys.argv[1:] if argv is None else argv), extra)
+        _refuse_extra_arguments(commands.choices[args.command], args,
+                                list(sys.argv[1:] if argv is None else argv), extra)
     if args.command == "describe" and (args.target is None) == (args.spec is None and args.model is None):
         describe.error("give one spec or export to describe: ctr describe SPEC, --spec SPEC or --model EXPORT")
     try:
@@ -262,9 +263,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _refuse_extra_arguments(parser: argparse.ArgumentParser, command: str, argv: list[str], extra: list[str]) -> None:
+class _Parser(argparse.ArgumentParser):
+    """A command's parser, whose 'the following arguments are required' says which of them a path given
+    without its flag would be (`ctr predict runs/deepfm test.parquet`), and how to write it."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        self.given = list(sys.argv[1:] if args is None else args)  # this command's own arguments
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("the following arguments are required: "):
+            missing = message.split(": ", 1)[1].split(", ")
+            message += _unflagged_hint(self, getattr(self, "given", []), missing)
+        super().error(message)
+
+
+def _unflagged_hint(parser: argparse.ArgumentParser, argv: list[str], missing: Sequence[str]) -> str:
+    """' (x was given without its flag: ctr CMD --flag x ...)' for the paths in a command's `argv` that
+    follow no flag and would be one of the `missing` flags: an export folder --model, a YAML file --spec,
+    any other file or folder --data; '' when there are none."""
+    takes_value = {option for option, action in parser._option_string_actions.items() if action.nargs != 0}
+    model = parser._option_string_actions.get("--model")
+    exports = model is not None and model.choices is None  # fit's --model names a model to train
+    flags: dict[int, str] = {}
+    for at, token in enumerate(argv):
+        if token.startswith("-") or (at and argv[at - 1] in takes_value):
+            continue
+        path = Path(token)
+        flag = ("--model" if (path / "saved_model.pb").exists() and exports else
+                "--spec" if path.suffix.lower() in (".yaml", ".yml") else
+                "--data" if path.exists() or path.suffix else None)
+        if flag in missing and flag not in flags.values():
+            flags[at] = flag
+    if not flags:
+        return ""
+    fixed = " ".join(f"{flags[at]} {shlex.quote(t)}" if at in flags else shlex.quote(t) for at, t in enumerate(argv))
+    given = " and ".join(shlex.quote(argv[at]) for at in flags)
+    return (f" ({given} {'was' if len(flags) == 1 else 'were'} given without "
+            f"{'its flag' if len(flags) == 1 else 'their flags'}: {parser.prog} {fixed})")
+
+
+def _refuse_extra_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str],
+                            extra: list[str]) -> None:
     """argparse's 'unrecognized arguments', but for a path flag followed by more paths (the shell expanded
-    `--data logs/*.csv` into every file), which says how to give several files."""
+    `--data logs/*.csv` into every file), which says how to give several files, and for a path given
+    without its flag where that flag is not given (`ctr fit spec.yaml --data x.csv`)."""
+    command = args.command
     # The last place the first extra is at: a pattern's files follow its flag, after any the same file given before.
     at = len(argv) - 1 - argv[::-1].index(extra[0]) if extra[0] in argv else 0
     start = at
@@ -274,7 +319,9 @@ def _refuse_extra_arguments(parser: argparse.ArgumentParser, command: str, argv:
     if flag in ("--data", "--train", "--valid", "--test", "--seen") and all(Path(p).exists() for p in paths):
         print(f"ctr {command}: error: {several_paths(flag, paths)}", file=sys.stderr)
         sys.exit(2)
-    parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    unset = [f"--{name}" for name in ("model", "spec", "data") if getattr(args, name, "") is None]
+    own = argv[argv.index(command) + 1:] if command in argv else argv
+    parser.error(f"unrecognized arguments: {' '.join(extra)}{_unflagged_hint(parser, own, unset)}")
 
 
 def _check_paths(args: argparse.Namespace) -> None:

@@ -291,6 +291,29 @@ def test_several_files_for_data_say_how_to_give_them(tmp_path, capsys, monkeypat
     assert "error: unrecognized arguments: stray" in capsys.readouterr().err
 
 
+def test_paths_given_without_their_flags_are_told_which_flag(tmp_path, capsys, monkeypatch):
+    # `ctr predict runs/x rows.csv`, as many tools take their inputs: argparse said only that --model and
+    # --data are required (or that the spec is an unrecognized argument).
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "x").mkdir(parents=True)
+    (tmp_path / "runs" / "x" / "saved_model.pb").write_bytes(b"")
+    ctr.datasets.synthetic(20, seed=1).to_csv("rows.csv", index=False)
+    ctr.datasets.synthetic_spec().to_yaml("spec.yaml")
+    for argv, said in [
+            (["predict", "runs/x", "rows.csv"], "the following arguments are required: --model, --data (runs/x and "
+             "rows.csv were given without their flags: ctr predict --model runs/x --data rows.csv)"),
+            (["draft-spec", "rows.csv", "--out", "s.yaml"], "the following arguments are required: --data (rows.csv "
+             "was given without its flag: ctr draft-spec --data rows.csv --out s.yaml)"),
+            (["fit", "spec.yaml", "--data", "rows.csv"], "unrecognized arguments: spec.yaml (spec.yaml was given "
+             "without its flag: ctr fit --spec spec.yaml --data rows.csv)"),
+            (["fit", "--spec", "spec.yaml", "runs/x"], "the following arguments are required: --data (runs/x was "
+             "given without its flag: ctr fit --spec spec.yaml --data runs/x)"),  # fit: --model names a model
+            (["predict", "--model", "runs/x", "--data", "rows.csv", "stray"], "unrecognized arguments: stray\n")]:
+        with pytest.raises(SystemExit, match="2"):
+            main(argv)
+        assert f"ctr {argv[0]}: error: {said}" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("features:\n  - {name: a, kind: categoricl}\n")
