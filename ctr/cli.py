@@ -781,7 +781,7 @@ def _predict(args: argparse.Namespace) -> int:
             scored += len(chunk)
             advance(len(chunk))
 
-    data.write_frames(chunks(), out)
+    data.write_frames(chunks(), out, served.spec)
     print(f"ctr predict: {scored} rows written to {out}")
     return 0
 

@@ -1751,7 +1751,7 @@ def downsample_negatives(data: Source, spec: SpecLike, keep: float, seed: int = 
         return sampled(read(data, dtypes=csv_dtypes(spec)))
     out = Path(out)
     check_output(out, "downsample_negatives: out")
-    write_frames((sampled(chunk) for chunk in iter_chunks(data, dtypes=csv_dtypes(spec))), out)
+    write_frames((sampled(chunk) for chunk in iter_chunks(data, dtypes=csv_dtypes(spec))), out, spec)
     return out
 
 
@@ -1804,10 +1804,11 @@ def add_negatives(data: Source, spec: SpecLike, n_negatives: int = 4, *, label: 
     return both.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
-def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
+def write_frames(frames: Iterable[pd.DataFrame], out: Path, spec: FeatureSpec | None = None) -> None:
     """Write DataFrames one after another to `out` as its name says (.csv, .tsv, .parquet, .json
     lines; the text ones also compressed, as rows.csv.gz), into a temporary file beside it that
-    replaces `out` only once all are written: a failure leaves whatever was at `out` before."""
+    replaces `out` only once all are written: a failure leaves whatever was at `out` before. A CSV's
+    lists are written as `spec` (or ctr, without one) reads them back (`text_cells`)."""
     make_parent(out)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     suffix = format_suffix(out)
@@ -1833,10 +1834,51 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path) -> None:
                         # read as seconds).
                         frame.to_json(file, orient="records", lines=True, date_format="iso", force_ascii=False)
                     else:
-                        frame.to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False, header=i == 0)
+                        text_cells(frame, spec).to_csv(file, sep="\t" if suffix == ".tsv" else ",", index=False,
+                                                       header=i == 0)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def text_cells(frame: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.DataFrame:
+    """The frame with each list, array or mapping cell written as a CSV cell that reads back the same: a
+    multi-valued feature's ids joined by its separator (`Drama|War`; weights after its weight separator),
+    a vector as `[0.1, -0.3]`, other lists joined by '|' (numbers with a fraction as a vector). pandas
+    writes Python's repr, `['Drama', 'War']`, which reads back as one id."""
+    features = {f.source: f for f in spec.features} if spec is not None else {}
+    written = {}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object or not any(isinstance(v, (*LIST_TYPES, dict)) for v in column.to_numpy()):
+            continue
+        f = features.get(name)
+        if isinstance(f, MultiCategorical | History):
+            written[name] = _canonical(column, f)
+        elif isinstance(f, Vector):
+            written[name] = [_vector_cell(v) if not np.isnan(v).all() else "" for v in _canonical(column, f)]
+        else:
+            written[name] = [_list_cell(v) for v in column.to_numpy()]
+    return frame.assign(**written) if written else frame
+
+
+def _vector_cell(vector: Iterable[Any]) -> str:
+    """A vector as text that `vector_text` reads back to the same numbers (the shortest that does)."""
+    return "[" + ", ".join(np.format_float_positional(x, unique=True, trim="-") if isinstance(x, np.floating)
+                           else repr(float(x)) for x in vector) + "]"
+
+
+def _list_cell(value: Any) -> Any:
+    """A cell of a column no feature reads, as `text_cells` writes it; anything but a list or mapping as it is."""
+    if isinstance(value, dict):
+        return "|".join(f"{_token(k)}:{_token(w)}" for k, w in value.items() if w is not None)
+    if not isinstance(value, LIST_TYPES):
+        return value
+    items = [t for t in list_items(value) if isinstance(t, (*LIST_TYPES, dict)) or not pd.isna(t)]
+    if items and all(isinstance(t, float | np.floating) for t in items) and not all(
+            float(t).is_integer() for t in items):
+        return _vector_cell(items)
+    return "|".join(":".join(map(_token, t)) if isinstance(t, LIST_TYPES) else _token(t) for t in items)
 
 
 _SPLITS = ("add_history", "cold_user_split", "column_arguments_hint", "random_split", "temporal_split", "time_order",

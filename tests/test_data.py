@@ -278,6 +278,27 @@ def test_any_arrow_stream_reads_as_its_table(trained, frame):
         model.predict(row for row in frame.head(2).to_dict("records"))
 
 
+@pytest.mark.parametrize("name", ["rows.csv", "rows.tsv"])
+def test_lists_written_to_a_csv_read_back_as_the_same_features(tmp_path, name):
+    # Parquet's list columns and JSON's objects, as `ctr predict --out scored.csv` passes them on: pandas
+    # wrote "['hip hop']", which read back as one unseen id, so scoring the file again gave other scores.
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("tags", separator=","), ctr.MultiCategorical("moods", weighted=True),
+                            ctr.Vector("emb", dim=3), ctr.Categorical("user_id", dtype="int")])
+    rows = pd.DataFrame({"tags": [np.array(["hip hop", "jazz"], dtype=object), [], None],
+                         "moods": [{"calm": 0.7, "sad": 2.0}, None, {}],
+                         "emb": [np.array([0.1, -0.25, 3.0], np.float32), None, [1e-8, 2.0, 1 / 3]],
+                         "user_id": [1, 2, 3],
+                         "other": [[1, 2], [0.5, 0.25], [("a", 2)]]})
+    path = tmp_path / name
+    ctr.data.write_frames([rows.iloc[:2], rows.iloc[2:]], path, spec)
+    back = read(path, dtypes=ctr.data.csv_dtypes(spec))
+    assert back["tags"].fillna("").tolist() == ["hip hop,jazz", "", ""]
+    assert back["other"].tolist() == ["1|2", "[0.5, 0.25]", "a:2"]  # no feature reads it: '|', and a vector
+    written = raw_features(back, spec)
+    for column, values in raw_features(rows, spec).items():
+        np.testing.assert_array_equal(written[column], values, err_msg=column)
+
+
 @pytest.mark.parametrize("name", ["rows.csv.gz", "rows.tsv.bz2", "rows.json.xz", "rows.jsonl.gz"])
 def test_compressed_text_files_read_and_write_as_plain_ones(tmp_path, spec, frame, name):
     rows = frame.head(300)
