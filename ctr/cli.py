@@ -137,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="click models: also the group AUC over this column's values (gAUC, e.g. user_id)")
     evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
                                          "predicted probability) to this PNG")
+    evaluate.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N",
+                          help="click models, for data of interactions only (as fit --negatives trains on): follow "
+                               "each interaction with N items of the data its user never touched, as non-clicks")
+    evaluate.add_argument("--seed", type=flag_type("seed"), default=0, help="--negatives' draw")
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
     predict.add_argument("--model", required=True, help="export folder")
@@ -707,13 +711,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .export_recommend import RecommenderExport
     from .inspect import feature_skew
     from .metrics import reliability
+    from .spec import FeatureSpec
 
     served = load(args.model)
     frame = load_table(args.data, args.format, spec=served.spec)
     if isinstance(served, RecommenderExport):
-        if args.plot or args.by or args.group_by:
-            raise CtrError(f"{args.model} is a recommender export: --plot, --by and --group-by are for a click "
-                           "model's rows")
+        if args.plot or args.by or args.group_by or args.negatives is not None:
+            raise CtrError(f"{args.model} is a recommender export: --plot, --by, --group-by and --negatives are for "
+                           "a click model's rows")
         if args.train is None:
             raise CtrError(f"{args.model} is a recommender export, tested by ranking each user's held-out items: "
                            "pass --train with the interactions it was trained on (they are left out of the ranking)")
@@ -728,6 +733,14 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
+    label = served.spec.label.column
+    if args.negatives is not None:  # every row an interaction, each followed by its drawn non-clicks
+        frame = data.add_negatives(frame, FeatureSpec(served.spec.features, name=served.spec.name), args.negatives,
+                                   label=label, seed=args.seed)
+    data.require_columns(frame, [label], where=args.data,
+                         hint=f" ({label!r} is the model's label: the rows evaluated must say whether each was "
+                              "clicked; for interactions alone, as ctr fit --negatives N trains on, pass --negatives N "
+                              "to draw N non-clicks for each)")
     if args.by:  # before the rows are scored, not after
         data.require_columns(frame, args.by, where=args.data, hint=" (--by slices the figures by it)")
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone

@@ -605,6 +605,14 @@ def test_fit_a_click_model_on_interactions_only_with_sampled_non_clicks(tmp_path
     test = json.loads(out[out.index("{"):out.index("ctr fit: exported")])["test"]
     assert test["positive_rate"] == pytest.approx(1 / 3) and test["auc"] > 0.6
     assert ctr.load(tmp_path / "fm").predict(frame.head(5)).shape == (5,)
+    # Evaluated on other interactions alone, as it was trained: the same draw of non-clicks, from the shell.
+    evaluate = ["evaluate", "--model", str(tmp_path / "fm"), "--data", str(data)]
+    assert main(evaluate) == 2
+    assert "'clicked' is the model's label: the rows evaluated must say whether each was clicked; for " \
+           "interactions alone, as ctr fit --negatives N trains on, pass --negatives N" in capsys.readouterr().err
+    assert main([*evaluate, "--negatives", "2", "--seed", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["rows"] == 9000 and figures["positive_rate"] == pytest.approx(1 / 3) and figures["auc"] > 0.6
     assert main([*fit, "--model", "mf", "--negatives", "2"]) == 2
     assert "--negatives applies to the click models; mf draws its own negatives" in capsys.readouterr().err
 
