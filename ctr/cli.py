@@ -137,9 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="click models: also the group AUC over this column's values (gAUC, e.g. user_id)")
     evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
                                          "predicted probability) to this PNG")
-    evaluate.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N",
-                          help="click models, for data of interactions only (as fit --negatives trains on): follow "
-                               "each interaction with N items of the data its user never touched, as non-clicks")
+    evaluate.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N", help=_NEGATIVES_HELP)
     evaluate.add_argument("--seed", type=flag_type("seed"), default=0, help="--negatives' draw")
 
     predict = commands.add_parser("predict", help="score raw rows with an exported model")
@@ -204,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     importance.add_argument("--repeats", type=flag_type("repeats"), default=3,
                             help="shuffles per column (their mean is reported)")
     importance.add_argument("--seed", type=flag_type("seed"), default=0)
+    importance.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N", help=_NEGATIVES_HELP)
     importance.add_argument("--max-rows", type=flag_type("max_rows"), default=200_000,
                             help="measure on this many rows, drawn with --seed, when the data has more")
     importance.add_argument("--plot", default="importance.png", help="PNG to write")
@@ -711,7 +710,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .export_recommend import RecommenderExport
     from .inspect import feature_skew
     from .metrics import reliability
-    from .spec import FeatureSpec
 
     served = load(args.model)
     frame = load_table(args.data, args.format, spec=served.spec)
@@ -733,14 +731,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
-    label = served.spec.label.column
-    if args.negatives is not None:  # every row an interaction, each followed by its drawn non-clicks
-        frame = data.add_negatives(frame, FeatureSpec(served.spec.features, name=served.spec.name), args.negatives,
-                                   label=label, seed=args.seed)
-    data.require_columns(frame, [label], where=args.data,
-                         hint=f" ({label!r} is the model's label: the rows evaluated must say whether each was "
-                              "clicked; for interactions alone, as ctr fit --negatives N trains on, pass --negatives N "
-                              "to draw N non-clicks for each)")
+    frame = _labelled(args, served.spec, frame)
     if args.by:  # before the rows are scored, not after
         data.require_columns(frame, args.by, where=args.data, hint=" (--by slices the figures by it)")
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
@@ -1032,6 +1023,27 @@ def _downsample(args: argparse.Namespace) -> int:
     return 0
 
 
+_NEGATIVES_HELP = ("click models, for data of interactions only (as fit --negatives trains on): follow each "
+                   "interaction with N items of the data its user never touched, as non-clicks (--seed: the draw)")
+
+
+def _labelled(args: argparse.Namespace, spec: Any, frame: Any) -> Any:
+    """A click model's rows to measure: as given, or with --negatives N each (an interaction) followed by N
+    items its user never touched, as non-clicks; a DataError naming the label when the rows have none."""
+    from . import data
+    from .spec import FeatureSpec
+
+    label = spec.label.column
+    if args.negatives is not None:
+        frame = data.add_negatives(frame, FeatureSpec(spec.features, name=spec.name), args.negatives, label=label,
+                                   seed=args.seed)
+    data.require_columns(frame, [label], where=args.data,
+                         hint=f" ({label!r} is the model's label: the rows measured must say whether each was "
+                              "clicked; for interactions alone, as ctr fit --negatives N trains on, pass --negatives N "
+                              "to draw N non-clicks for each)")
+    return frame
+
+
 def _importance(args: argparse.Namespace) -> int:
     from .diagnostics import feature_importance
     from .export import load
@@ -1041,7 +1053,7 @@ def _importance(args: argparse.Namespace) -> int:
     served = load(args.model)
     if isinstance(served, RecommenderExport):
         raise CtrError(f"{args.model} is a recommender export; importance is measured on a click model's AUC")
-    frame = load_table(args.data, args.format, spec=served.spec)
+    frame = _labelled(args, served.spec, load_table(args.data, args.format, spec=served.spec))
     table = feature_importance(served, frame, repeats=args.repeats, seed=args.seed, max_rows=args.max_rows,
                                verbose=True)
     print(f"AUC {table.attrs['auc']:.4f} on {table.attrs['rows']:,} rows; each column shuffled {args.repeats} times")

@@ -903,6 +903,8 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
     if isinstance(source, list | tuple) and not source:
         raise DataError(f"{'the data' if what == 'data' else what} is an empty list: no rows, and no columns to check")
     hint = (" (for one row of a DataFrame, pass frame.iloc[[i]])" if isinstance(source, pd.Series) else
+            " (its fields are columns: pass pd.DataFrame(array))" if isinstance(source, np.ndarray) and
+            source.dtype.names else
             " (name its columns: pd.DataFrame(array, columns=[...]))" if isinstance(source, np.ndarray) else
             _several_hint(source) if isinstance(source, list | tuple) else
             " (pass the file's path: ctr reads a CSV chunk by chunk itself)"

@@ -608,11 +608,14 @@ def test_fit_a_click_model_on_interactions_only_with_sampled_non_clicks(tmp_path
     # Evaluated on other interactions alone, as it was trained: the same draw of non-clicks, from the shell.
     evaluate = ["evaluate", "--model", str(tmp_path / "fm"), "--data", str(data)]
     assert main(evaluate) == 2
-    assert "'clicked' is the model's label: the rows evaluated must say whether each was clicked; for " \
+    assert "'clicked' is the model's label: the rows measured must say whether each was clicked; for " \
            "interactions alone, as ctr fit --negatives N trains on, pass --negatives N" in capsys.readouterr().err
     assert main([*evaluate, "--negatives", "2", "--seed", "1"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["rows"] == 9000 and figures["positive_rate"] == pytest.approx(1 / 3) and figures["auc"] > 0.6
+    assert main(["importance", *evaluate[1:], "--negatives", "2", "--seed", "1", "--repeats", "1",
+                 "--plot", str(tmp_path / "importance.png")]) == 0
+    assert f"AUC {figures['auc']:.4f} on 9,000 rows" in capsys.readouterr().out  # the same rows, drawn alike
     assert main([*fit, "--model", "mf", "--negatives", "2"]) == 2
     assert "--negatives applies to the click models; mf draws its own negatives" in capsys.readouterr().err
 

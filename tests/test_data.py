@@ -876,6 +876,8 @@ def test_a_request_may_be_a_list_of_rows_each_leaving_out_what_it_lacks(spec, fr
         read([])
     with pytest.raises(ctr.DataError, match=r"got ndarray \(name its columns: pd\.DataFrame\(array, columns="):
         read(np.zeros((2, 3)))
+    with pytest.raises(ctr.DataError, match=r"got recarray \(its fields are columns: pass pd\.DataFrame\(array\)\)$"):
+        read(pd.DataFrame({"user_id": [1, 2]}).to_records(index=False))  # its columns have names already
 
 
 def test_labels_binary_and_threshold(spec):
