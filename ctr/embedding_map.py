@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .data import LIST_TYPES, list_items
 from .errors import CtrError
 from .export import load_graph
 from .export_files import read_metadata
 from .features import readable
 from .inspect import _pyplot, save_figure
-from .spec import FeatureSpec, did_you_mean
+from .spec import FeatureSpec, MultiCategorical, did_you_mean
 
 
 def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], np.ndarray]:
@@ -63,6 +64,35 @@ def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
     return np.pad(coords, ((0, 0), (0, 2 - coords.shape[1]))), "PCA"  # a second axis of zeros for one row
 
 
+def _stored_table(path: Path, key: str, color_by: str) -> pd.DataFrame:
+    """The table a recommender export keeps (its catalogue, or its known users) that holds `key` and
+    `color_by`, read for those two; a CtrError asking for --data when it keeps none."""
+    import pyarrow.parquet as pq
+
+    kept = [path / "assets.extra" / name for name in ("catalogue.parquet", "users.parquet")]
+    for table in (t for t in kept if t.exists()):
+        columns = pq.read_schema(table).names
+        if key in columns and color_by in columns:
+            return pd.read_parquet(table, columns=[key, color_by])
+    held = {t.stem: pq.read_schema(t).names for t in kept if t.exists()}
+    named = "; ".join(f"{stem}: {', '.join(columns)}" for stem, columns in held.items())
+    raise CtrError("--color-by needs --data, the table that holds that column"
+                   + (f"; the export keeps no {color_by!r} beside {key!r} ({named})"
+                      + did_you_mean(color_by, [c for columns in held.values() for c in columns]) if held else ""))
+
+
+def _first_value(value: Any, separator: str) -> str:
+    """A cell's first value, to colour by: a list's first item, a separated text's first id."""
+    if isinstance(value, dict):
+        value = list(value)
+    if isinstance(value, LIST_TYPES):
+        items = list_items(value)
+        return str(items[0]) if len(items) else ""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).split(separator)[0].strip()
+
+
 def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd.DataFrame | None = None,
                   color_by: str | None = None, top: int = 10) -> dict[str, Any]:
     """Write `out` (a figure, PNG unless its ending says otherwise), `<out>.vectors.tsv` and
@@ -73,13 +103,14 @@ def embedding_map(model_dir: str | Path, feature: str, out: str | Path, data: pd
     spec = FeatureSpec.from_yaml(Path(model_dir) / "assets" / "spec.yaml")
     labels = None
     if color_by is not None:
-        if data is None:
-            raise CtrError("--color-by needs --data, the table that holds that column")
+        key = spec[feature].source
+        data = data if data is not None else _stored_table(Path(model_dir), key, color_by)
         if color_by not in data.columns:
             raise CtrError(f"--color-by {color_by!r}: no such column; the data has {', '.join(data.columns)}"
                            + did_you_mean(color_by, [str(c) for c in data.columns]))
-        key = spec[feature].source
-        first = data.drop_duplicates(key).set_index(key)[color_by].astype(str).str.split("|").str[0]
+        listed = next((f for f in spec.features if f.source == color_by and isinstance(f, MultiCategorical)), None)
+        separator = listed.separator if listed is not None else "|"
+        first = data.drop_duplicates(key).set_index(key)[color_by].map(lambda v: _first_value(v, separator))
         first.index = first.index.map(readable)  # spelt as the names are, binary ids too
         labels = pd.Series(names).map(first).fillna("(unknown)").replace("", "(none)").to_numpy()
     out = Path(out)

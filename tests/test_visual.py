@@ -236,6 +236,25 @@ def test_embedding_map_and_projector_files(trained, frame, tmp_path, capsys):
     assert "the Popularity export learns no embeddings" in capsys.readouterr().err
 
 
+def test_a_recommenders_map_is_coloured_from_its_own_catalogue(spec, frame, tmp_path, capsys):
+    # Genres as lists (a Parquet list column): each item is coloured by its first genre, not by the text
+    # of the whole list, and the export's catalogue holds them, so --data is not needed.
+    rows = frame.head(2000).assign(genres=frame["genres"].head(2000).str.split("|"))
+    model = ctr.MatrixFactorization(ctr.FeatureSpec(spec.features), embedding_dim=4)
+    model.fit(rows, epochs=1, verbose=0)
+    path = model.export(tmp_path / "mf")
+    out = tmp_path / "items.png"
+    assert main(["embeddings", "--model", str(path), "--feature", "item_id", "--color-by", "genres",
+                 "--out", str(out)]) == 0
+    meta = pd.read_csv(tmp_path / "items.metadata.tsv", sep="\t")
+    firsts = rows.drop_duplicates("item_id").set_index("item_id")["genres"].str[0]
+    assert meta.set_index("item_id")["genres"].to_dict() == firsts.reindex(meta["item_id"]).to_dict()
+    capsys.readouterr()
+    assert main(["embeddings", "--model", str(path), "--feature", "item_id", "--color-by", "genre",
+                 "--out", str(out)]) == 2
+    assert "the export keeps no 'genre' beside 'item_id' (catalogue: item_id, " in capsys.readouterr().err
+
+
 def test_a_map_of_one_or_two_vectors_is_drawn_too():
     from ctr.embedding_map import project
 
