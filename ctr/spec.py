@@ -369,7 +369,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """The whole declaration: features and label. Build it in Python or load it from YAML."""
+    """The whole declaration: features and label. Build it in Python or load it from YAML. A label given
+    as a column's name (`label="clicked"`) is `Label("clicked")`, as in YAML."""
 
     features: tuple[Feature, ...]
     label: Label | None = None
@@ -381,6 +382,8 @@ class FeatureSpec:
             raise SpecError(f"features: expected a list of features such as [ctr.Categorical(...)], got "
                             f"{_typename(self.features)}")
         object.__setattr__(self, "features", tuple(self.features))
+        if isinstance(self.label, str):  # a column's name, as YAML's `label: clicked` gives it
+            object.__setattr__(self, "label", Label(self.label))
         problems = _check_types(self, "")
         if not problems:
             problems = self._check_semantics()
@@ -726,7 +729,7 @@ def _check_types(obj: Any, path: str) -> list[str]:
             continue
         if f.name == "label":
             if value is not None and not isinstance(value, Label):
-                problems.append(f"label: expected ctr.Label(...), got {_typename(value)}")
+                problems.append(f"label: expected ctr.Label(...) or a column name, got {_typename(value)}")
             elif value is not None:
                 problems += _check_types(value, "label")
             continue

@@ -49,6 +49,9 @@ def test_python_and_yaml_build_the_same_spec():
         features=[ctr.Categorical("user_id", dtype="int", role="user"), ctr.Categorical("item_id", role="item"),
                   ctr.MultiCategorical("genres", role="item")])
     assert built == FeatureSpec.from_yaml(GOOD)
+    assert ctr.FeatureSpec(built.features, label="clicked", name="tiny") == built  # as YAML's `label: clicked`
+    with pytest.raises(ctr.SpecError, match=r"label: expected ctr.Label\(...\) or a column name, got int"):
+        ctr.FeatureSpec(built.features, label=1)
     assert built.columns == ["user_id", "item_id", "genres", "clicked"]
     assert [f.name for f in built.by_role("item")] == ["item_id", "genres"]
 
