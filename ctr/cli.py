@@ -867,8 +867,8 @@ def _recommend(args: argparse.Namespace) -> int:
     known = served.users.get(user_feature.source)
     if args.user is not None and known is not None and row[user_feature.source] not in set(known):
         note = "; not seen in training, so ranked as a new user, from the features given" + note
-    if touched and args.user is None:
-        who += f" who touched {len(touched)} item{'s' if len(touched) > 1 else ''}"
+    if touched and args.user is None:  # as the history reads them: '12|85' (its separator) is two
+        who += f" who touched {len(listed)} item{'s' if len(listed) != 1 else ''}"
     print(f"top {len(table)} for {who} ({meta['model']}){note}:")
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))

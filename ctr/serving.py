@@ -163,6 +163,7 @@ class Server:
         if signature not in self._signatures():
             raise ArgumentError(f"signature_name {signature!r} is not served here; this model's are "
                                 + ", ".join(map(repr, self._signatures())))
+        self._refuse_unknown(signature, data, rows)
         if signature == "recommend":
             outputs = self._recommend(data, rows)
         elif signature != "serving_default":
@@ -175,6 +176,23 @@ class Server:
         else:  # a recommender's pair scores
             outputs = {"score": self.export.predict(data)}
         return _response(outputs, rows)
+
+    def _refuse_unknown(self, signature: str, data: Any, rows: bool) -> None:
+        """A DataError naming the request's keys that are none of the signature's inputs (nor the columns they
+        read), as TensorFlow Serving refuses them ('does not have named input'): a mistyped optional input
+        (`countr`) would otherwise be served as missing without a word."""
+        inputs = list(self.export._loaded.signatures[signature].structured_input_signature[1])
+        named = {f.name: f.source for f in self.export.spec.features}
+        known = {*inputs, *(named[n] for n in inputs if n in named)}
+        given = dict.fromkeys(key for row in data for key in row) if rows else dict.fromkeys(data)
+        unknown = [key for key in given if key not in known]
+        if unknown:
+            from .spec import did_you_mean
+
+            listed = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+            raise DataError(f"the request holds {listed}, which the {signature} signature does not take"
+                            f"{did_you_mean(unknown[0], sorted(known))}; its inputs are {', '.join(map(repr, inputs))} "
+                            "(TensorFlow Serving refuses such a request too: 'does not have named input')")
 
     def _recommend(self, data: Any, rows: bool) -> dict[str, np.ndarray]:
         """The recommend signature: query rows, `k` (one for the request) and each row's `exclude`."""

@@ -289,6 +289,9 @@ def test_cli_recommends_for_a_new_user_from_a_history(tower, tmp_path, capsys):
     assert "a new user who touched 3 items" in out
     shown = [int(line.split()[1]) for line in out.splitlines()[2:] if line.strip()]
     assert len(shown) == 5 and not set(shown) & set(touched)
+    joined = [*argv[:4], "|".join(map(str, touched[:2])), *argv[5:]]  # the history's own separator: two items
+    assert main(joined) == 0
+    assert "a new user who touched 2 items" in capsys.readouterr().out
     # A file of new users, each with a history: theirs are left out too, as --history's are.
     queries = _taste_queries(world)
     queries.to_csv(tmp_path / "new.csv", index=False)

@@ -300,6 +300,9 @@ def test_every_signature_of_an_export_is_served_over_http(exports, loo):
             names = list(signatures[name].structured_input_signature[1])
             want = signatures[name](**raw_tensors(raw_features(rows, served.spec, names), served.spec))["embedding"]
             status, answer = call(server.url + ":predict", {"signature_name": name, "instances": rows_json(rows)})
+            assert status == 400 and f"which the {name} signature does not take" in answer["error"]  # whole rows
+            status, answer = call(server.url + ":predict", {"signature_name": name,
+                                                            "instances": rows_json(rows[names])})
             assert status == 200, answer
             np.testing.assert_allclose(answer["predictions"], want.numpy(), rtol=1e-6)
             status, answer = call(server.url + ":predict", {"signature_name": name, "instances": [{"k": 1}]})

@@ -35,11 +35,14 @@ def rows_json(frame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
+UNREAD = ["rating", "zip_code"]  # the label, and a column no feature reads: a request holds the model's inputs
+
+
 def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits, tmp_path):
     model, test = trained["deepfm"], splits[2].head(6).reset_index(drop=True)
     model.export(tmp_path / "deepfm")
     served = ctr.load(tmp_path / "deepfm")
-    rows = rows_json(test.drop(columns="rating"))
+    rows = rows_json(test.drop(columns=UNREAD))
     rows[1]["age"] = None  # missing, as null
     del rows[2]["genres"]  # a row that leaves a column out: missing in that row
     expected_frame = test.copy()
@@ -53,7 +56,7 @@ def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits
         np.testing.assert_allclose([p["probability"] for p in answer["predictions"]], expected, rtol=1e-6)
         np.testing.assert_allclose([p["logit"] for p in answer["predictions"]], np.log(expected / (1 - expected)),
                                    rtol=1e-4, atol=1e-5)
-        columns = {c: test[c].tolist() for c in test.columns}
+        columns = {c: test[c].tolist() for c in test.columns if c not in UNREAD}
         status, answer = call(server.url + "/versions/1:predict", {"signature_name": "serving_default",
                                                                    "inputs": columns})
         assert status == 200
@@ -70,7 +73,7 @@ def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits
         assert signature["inputs"]["user_id"]["dtype"] == "DT_INT64"
         assert signature["inputs"]["gender"]["dtype"] == "DT_STRING"
         # Many clients at once, a row each: each answered as alone.
-        whole = rows_json(test.drop(columns="rating"))
+        whole = rows_json(test.drop(columns=UNREAD))
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             together = list(pool.map(lambda i: call(server.url + ":predict", {"instances": whole[i:i + 1]}),
                                      range(6)))
@@ -79,6 +82,12 @@ def test_a_click_model_is_served_as_tensorflow_serving_serves_it(trained, splits
         # Bad requests: ctr's error, naming what is wrong, as a 400 (404 for a path or model not served).
         status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "age": "old"}]})
         assert status == 400 and "feature 'age'" in answer["error"] and "'old'" in answer["error"]
+        # A key that is no input, as TensorFlow Serving refuses it, not read as nothing (a typo's feature missing).
+        status, answer = call(server.url + ":predict", {"instances": [{**rows[0], "agee": 30}]})
+        assert status == 400 and answer["error"].startswith("the request holds 'agee', which the serving_default "
+                                                            "signature does not take (did you mean 'age'?)")
+        status, answer = call(server.url + ":predict", {"inputs": {**columns, "agee": [30] * 6}})
+        assert status == 400 and "'agee'" in answer["error"]
         status, answer = call(server.url + ":predict", {"instances": [{"user_id": 1}]})
         assert status == 400 and "'item_id'" in answer["error"] and "missing" in answer["error"]
         assert call(server.url + ":predict", raw=b"{not json")[0] == 400
@@ -102,7 +111,7 @@ def test_binary_strings_and_chunked_bodies_are_read_as_tensorflow_serving_reads_
     import http.client
 
     trained["deepfm"].export(tmp_path / "deepfm")
-    test = splits[2].head(4).drop(columns="rating").reset_index(drop=True)
+    test = splits[2].head(4).drop(columns=UNREAD).reset_index(drop=True)
     rows = rows_json(test)
 
     def b64(text: str) -> dict:
@@ -143,7 +152,7 @@ def test_gzipped_requests_are_read_and_answers_gzipped_for_a_client_that_takes_t
     import http.client
 
     trained["fm"].export(tmp_path / "fm")
-    rows = rows_json(splits[2].head(40).drop(columns="rating"))
+    rows = rows_json(splits[2].head(40).drop(columns=UNREAD))
     body = json.dumps({"instances": rows}).encode()
     path = "/v1/models/fm:predict"
     with Server(tmp_path / "fm", port=0, log_requests=False) as server:
@@ -205,7 +214,7 @@ def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
 
 def test_ctr_serve_from_the_shell_answers_and_stops_on_ctrl_c(trained, splits, tmp_path):
     trained["fm"].export(tmp_path / "fm")
-    rows = rows_json(splits[2].head(3).drop(columns="rating"))
+    rows = rows_json(splits[2].head(3).drop(columns=UNREAD))
     process = subprocess.Popen([sys.executable, "-m", "ctr", "serve", "--model", str(tmp_path / "fm"), "--port", "0",
                                 "--name", "ranker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
