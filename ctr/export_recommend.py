@@ -476,7 +476,7 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         key = self.metadata["item_key"]
         ids = {key: item_ids("RecommenderExport.similar_items", self.spec, key, items)}
         out = self._loaded.signatures["similar_items"](**raw_tensors(ids, self.spec), k=tf.constant(k, tf.int32))
-        return decoded_ids(out["item_ids"]), out["scores"].numpy()
+        return decoded_ids(out["item_ids"]), out["scores"].numpy().astype(np.float64)  # as the model's
 
     @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
@@ -496,14 +496,15 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         excluded = tf.constant(np.array(table, dtype=object if id_is_text else np.int64).reshape(len(queries), width),
                                tf.string if id_is_text else tf.int64)
         out = self.signature(**inputs, k=tf.constant(k, tf.int32), exclude=excluded)
-        return decoded_ids(out["item_ids"]), out["scores"].numpy()
+        return decoded_ids(out["item_ids"]), out["scores"].numpy().astype(np.float64)  # as the model's
 
 
 def decoded_ids(tensor: tf.Tensor) -> np.ndarray:
     """A signature's output as numpy, text (item ids) decoded as UTF-8 (numpy's astype(str) decodes bytes
-    as ASCII, and failed on an id such as 'crème'), numbers as they are."""
+    as ASCII, and failed on an id such as 'crème') into an object array, as the model's ids are (a fixed
+    width '<U5' array would cut a longer id written into it), numbers as they are."""
     ids = tensor.numpy()
-    return np.char.decode(ids.astype(np.bytes_), "utf-8") if ids.dtype == object else ids
+    return np.char.decode(ids.astype(np.bytes_), "utf-8").astype(object) if ids.dtype == object else ids
 
 
 def _tf_dtype(values: np.ndarray) -> tf.DType:

@@ -53,6 +53,23 @@ def pipeline(recommenders, trained, exports):
     return made, made.export(Path(exports["mf"]).parent / "pipeline")
 
 
+def test_an_export_recommends_in_the_models_own_types(loo, tmp_path):
+    # Text ids come back as an object array and scores as float64 from the export too, as from the model (a
+    # '<U9' array cuts a longer id written into it).
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"), ctr.Categorical("item", role="item")])
+    rows = loo[0].head(3000).assign(item="track-" + loo[0]["item_id"].head(3000).astype(str))
+    model = ctr.MatrixFactorization(spec, embedding_dim=4)
+    model.fit(rows, epochs=1, verbose=0)
+    exported = ctr.RecommenderExport(model.export(tmp_path / "mf"))
+    queries = rows.head(3)
+    for (ids, scores), (want_ids, want_scores) in [(exported.recommend(queries, k=4), model.recommend(queries, k=4)),
+                                                   (exported.similar_items(["track-1"], k=2),
+                                                    model.similar_items(["track-1"], k=2))]:
+        assert ids.dtype == want_ids.dtype == object and scores.dtype == want_scores.dtype == np.float64
+        np.testing.assert_array_equal(ids, want_ids)
+        np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
+
+
 def test_personalised_models_beat_popularity(spec, loo, recommenders):
     train, test = loo
     popularity = ctr.Popularity(spec).fit(train)
