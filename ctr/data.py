@@ -1057,6 +1057,23 @@ def _near_columns(missing: Sequence[str], spare: Sequence[str]) -> str:
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
+def query_rows(spec: FeatureSpec, queries: Any) -> pd.DataFrame:
+    """A recommender's queries as rows: as `read` takes data, or given as user ids alone (a list or array of
+    them, `recommend([196, 22])`, or one integer id, as recommender libraries take them), a row each of the
+    spec's user id column. One string is a file's path, as everywhere: a text id goes in a list."""
+    ids = queries.tolist() if isinstance(queries, np.ndarray) and queries.ndim == 1 else queries
+    scalar = (str, bytes, int, np.integer)
+    one = isinstance(ids, int | np.integer) and not isinstance(ids, bool)
+    if one or (isinstance(ids, list | tuple) and ids and all(isinstance(i, scalar) for i in ids)):
+        key = next((f for f in spec.features if f.role == "user" and isinstance(f, Categorical)), None)
+        if key is not None:
+            return pd.DataFrame({key.source: [ids] if one else list(ids)})
+    if isinstance(queries, str) and not Path(queries).exists():
+        raise DataError(f"no data at {queries!r}: one string is a file of queries; for a user whose id is text, "
+                        f"give the id in a list: recommend([{queries!r}])")
+    return read(queries)
+
+
 def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
                      users: pd.DataFrame | None = None, reads_them: bool = True) -> pd.DataFrame:
     """`rows` with a column for every query feature in `names`. With `users` (the known users' latest

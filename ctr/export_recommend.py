@@ -484,8 +484,8 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         """Top-k item ids and scores for each query row (columns: the query features; a known user's
         stored features fill the user columns it lacks, and other absent ones are served as missing)."""
         check_arguments("RecommenderExport.recommend", k=k)
-        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users,
-                                            self._reads_queries)
+        queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.query_rows(self.spec, queries),
+                                            self.users, self._reads_queries)
         check_exclude(exclude, len(queries))
         exclude = exclude_ids("RecommenderExport.recommend", self.spec, self.metadata["item_key"], exclude)
         inputs = raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)

@@ -106,7 +106,7 @@ class RecommendationPipeline(RankingEvaluation, KerasNames):
     def _queries(self, queries: ctr_data.Source) -> pd.DataFrame:
         # As in the export: a known user's stored features fill, other absent features are missing; rows
         # are repeated by position below.
-        return ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries),
+        return ctr_data.complete_queries(self.spec, self.query_features, ctr_data.query_rows(self.spec, queries),
                                          self.retriever.users_).reset_index(drop=True)
 
     def _rerank(self, queries: pd.DataFrame, candidates: np.ndarray, retrieved: np.ndarray) -> np.ndarray:

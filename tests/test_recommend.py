@@ -70,6 +70,21 @@ def test_an_export_recommends_in_the_models_own_types(loo, tmp_path):
         np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
 
 
+def test_recommend_takes_user_ids_alone(recommenders, exports, pipeline, loo):
+    # `recommend([196, 22])`, as recommender libraries take users: the rows of the user id column.
+    users = loo[1]["user_id"].head(3).tolist()
+    frame = pd.DataFrame({"user_id": users})
+    for model in (recommenders["mf"], ctr.RecommenderExport(exports["mf"]), pipeline[0],
+                  ctr.RecommenderExport(pipeline[1])):
+        want = model.recommend(frame, k=5)[0]
+        for given in (users, tuple(users), np.array(users)):
+            np.testing.assert_array_equal(model.recommend(given, k=5)[0], want)
+        np.testing.assert_array_equal(model.recommend(users[0], k=5)[0], want[:1])
+    with pytest.raises(ctr.DataError, match=r"one string is a file of queries; for a user whose id is text, give the "
+                                            r"id in a list: recommend\(\['u1'\]\)"):
+        recommenders["mf"].recommend("u1")
+
+
 def test_personalised_models_beat_popularity(spec, loo, recommenders):
     train, test = loo
     popularity = ctr.Popularity(spec).fit(train)

@@ -546,7 +546,7 @@ def top_k(model: Any, queries: ctr_data.Source, k: int,
     """The `k` best catalogue items and their scores for each query row of any model with
     `catalog_ids` and `score_candidates`, leaving out each row's `exclude` items."""
     check_arguments(f"{type(model).__name__}.recommend", k=k)
-    queries = ctr_data.read(queries).reset_index(drop=True)
+    queries = ctr_data.query_rows(model.spec, queries).reset_index(drop=True)
     check_exclude(exclude, len(queries))
     exclude = exclude_ids(f"{type(model).__name__}.recommend", model.spec, model.item_key, exclude)
     ids = model.catalog_ids()
