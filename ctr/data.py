@@ -1065,7 +1065,7 @@ def query_rows(spec: FeatureSpec, queries: Any) -> pd.DataFrame:
     scalar = (str, bytes, int, np.integer)
     one = isinstance(ids, int | np.integer) and not isinstance(ids, bool)
     if one or (isinstance(ids, list | tuple) and ids and all(isinstance(i, scalar) for i in ids)):
-        key = next((f for f in spec.features if f.role == "user" and isinstance(f, Categorical)), None)
+        key = spec.id_feature("user")
         if key is not None:
             return pd.DataFrame({key.source: [ids] if one else list(ids)})
     if isinstance(queries, str) and not Path(queries).exists():
@@ -1093,7 +1093,7 @@ def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
                         f"{', '.join(map(repr, rows.columns))}. Send each user's id (a user the model has never "
                         "seen, with whatever of those columns they have)")
     if users is not None and len(users):
-        key = next((f for f in spec.features if f.role == "user" and isinstance(f, Categorical)), None)
+        key = spec.id_feature("user")
         rows = _stored_values(key, rows, users, [f.source for f in absent if f.role == "user"])
         absent = [f for f in absent if f.source not in rows.columns]
     fills = {"string": ("", object), "float32": (np.nan, np.float64), "int64": (MISSING_INT, np.int64)}

@@ -88,7 +88,7 @@ def _first_value(value: Any, separator: str) -> str:
     if isinstance(value, LIST_TYPES):
         items = list_items(value)
         return str(items[0]) if len(items) else ""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if not isinstance(value, str | bytes) and pd.isna(value):  # None, NaN, pd.NA
         return ""
     return str(value).split(separator)[0].strip()
 

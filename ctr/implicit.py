@@ -15,7 +15,7 @@ import pandas as pd
 from . import data as ctr_data
 from ._args import check_choice
 from .errors import DataError, SpecError
-from .spec import Categorical, FeatureSpec, SpecLike
+from .spec import FeatureSpec, SpecLike
 from .splits import column_arguments_hint, spec_columns, time_order
 
 __all__ = ["Interactions", "NegativeSampler", "keys", "leave_one_out"]
@@ -25,11 +25,11 @@ def keys(spec: FeatureSpec) -> tuple[str, str]:
     """The user and item id features: the first categorical feature of role user, and of role item."""
     found = []
     for role in ("user", "item"):
-        ids = [f for f in spec.features if f.role == role and isinstance(f, Categorical)]
-        if not ids:
+        key = spec.id_feature(role)
+        if key is None:
             raise DataError(f"spec {spec.name!r}: a recommender needs a categorical feature with role {role!r} "
                             "(its id), and there is none")
-        found.append(ids[0].name)
+        found.append(key.name)
     return found[0], found[1]
 
 

@@ -55,6 +55,7 @@ class Server:
         self.export = load(path)
         self.name = name or Path(path).resolve().name
         self.log_requests = log_requests
+        self._inputs: dict[str, set[str]] = {}  # signature → the request keys it takes
         try:
             self._http = ThreadingHTTPServer((host, port), _handler(self))
         except OSError as err:
@@ -182,8 +183,10 @@ class Server:
         read), as TensorFlow Serving refuses them ('does not have named input'): a mistyped optional input
         (`countr`) would otherwise be served as missing without a word."""
         inputs = list(self.export._loaded.signatures[signature].structured_input_signature[1])
-        named = {f.name: f.source for f in self.export.spec.features}
-        known = {*inputs, *(named[n] for n in inputs if n in named)}
+        known = self._inputs.get(signature)
+        if known is None:  # once a signature: the inputs and the columns they read
+            named = {f.name: f.source for f in self.export.spec.features}
+            known = self._inputs[signature] = {*inputs, *(named[n] for n in inputs if n in named)}
         given = dict.fromkeys(key for row in data for key in row) if rows else dict.fromkeys(data)
         unknown = [key for key in given if key not in known]
         if unknown:

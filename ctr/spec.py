@@ -516,6 +516,10 @@ class FeatureSpec:
     def by_role(self, role: str) -> list[Feature]:
         return [f for f in self.features if f.role == role]
 
+    def id_feature(self, role: str) -> Categorical | None:
+        """The user's or the item's id (`role`): the first categorical feature of that role, if any."""
+        return next((f for f in self.features if f.role == role and isinstance(f, Categorical)), None)
+
     def embedding_groups(self) -> dict[str, list[Feature]]:
         """Vocabulary/embedding table name → the features that use it (one each unless shared)."""
         groups: dict[str, list[Feature]] = {}

@@ -17,7 +17,7 @@ from ._args import check_arguments
 from .data import Source, _numpy_kind, _parsed_datetimes, epoch_counts, read, refuse_binary_ids, require_columns
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT, WEIGHT_MAX
-from .spec import EPOCH_UNIT_NAMES, Categorical, FeatureSpec, History, SpecLike, Timestamp, weight_separator_problems
+from .spec import EPOCH_UNIT_NAMES, FeatureSpec, History, SpecLike, Timestamp, weight_separator_problems
 
 __all__ = ["add_history", "cold_user_split", "random_split", "temporal_split", "time_split"]
 
@@ -167,12 +167,11 @@ def spec_columns(owner: str, spec: SpecLike | None, **given: str | None) -> dict
     column_names(owner, **given)
     read_by = {}
     if spec is not None:
-        features = FeatureSpec.of(spec).features
+        spec = FeatureSpec.of(spec)
         for role in ("user", "item"):
-            ids = [f for f in features if f.role == role and isinstance(f, Categorical)]
-            if ids:
-                read_by[role] = ids[0].source
-        times = [f for f in features if isinstance(f, Timestamp)]
+            if (key := spec.id_feature(role)) is not None:
+                read_by[role] = key.source
+        times = [f for f in spec.features if isinstance(f, Timestamp)]
         if times:
             read_by["time"] = times[0].source
     return {key: name if name is not None else read_by.get(key, _DEFAULT_COLUMNS[key]) for key, name in given.items()}
