@@ -822,6 +822,11 @@ def _recommend(args: argparse.Namespace) -> int:
     row: dict[str, object] = {}
     note = ""  # what the heading adds about the list
     if args.user is not None:  # a known user's stored features fill what --feature leaves out (recommend does)
+        known = served.users.get(user_feature.source)
+        if "," in args.user and (known is None or args.user not in set(known.astype(str))):
+            raise ArgumentError(f"--user takes one user's id, got {args.user!r}; for several users, write their ids "
+                                f"in a column {user_feature.source!r} of a file and pass it: ctr recommend --model "
+                                f"{shlex.quote(args.model)} --data users.csv --out recs.csv")
         row[user_feature.source] = _parse_value(user_feature, args.user)
     for item in args.feature:
         name, sep, value = item.partition("=")

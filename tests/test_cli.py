@@ -358,6 +358,9 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     assert main(["recommend", "--model", str(export), "--user", "987654", "--k", "3"]) == 0  # said, not silent
     assert ("top 3 for user 987654 (TwoTower); not seen in training, so ranked as a new user, from the features "
             "given:") in capsys.readouterr().out
+    assert main(["recommend", "--model", str(export), "--user", f"{user},{user}", "--k", "3"]) == 2
+    assert (f"--user takes one user's id, got '{user},{user}'; for several users, write their ids in a column "
+            "'user_id' of a file and pass it: ctr recommend --model ") in capsys.readouterr().err
     # --seen leaves out what the user touched, as it does for a file of queries.
     assert main(["recommend", "--model", str(export), "--user", user, "--k", "3"]) == 0
     top = [int(line.split()[1]) for line in capsys.readouterr().out.splitlines()[2:5]]
