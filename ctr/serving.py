@@ -55,7 +55,7 @@ class Server:
         self.export = load(path)
         self.name = name or Path(path).resolve().name
         self.log_requests = log_requests
-        self._inputs: dict[str, set[str]] = {}  # signature → the request keys it takes
+        self._inputs: dict[str, dict[str, None]] = {}  # signature → the request keys it takes, in order
         try:
             self._http = ThreadingHTTPServer((host, port), _handler(self))
         except OSError as err:
@@ -182,17 +182,18 @@ class Server:
         """A DataError naming the request's keys that are none of the signature's inputs (nor the columns they
         read), as TensorFlow Serving refuses them ('does not have named input'): a mistyped optional input
         (`countr`) would otherwise be served as missing without a word."""
-        inputs = list(self.export._loaded.signatures[signature].structured_input_signature[1])
         known = self._inputs.get(signature)
-        if known is None:  # once a signature: the inputs and the columns they read
+        if known is None:  # once a signature: its inputs, then the columns they read
+            inputs = list(self.export._loaded.signatures[signature].structured_input_signature[1])
             named = {f.name: f.source for f in self.export.spec.features}
-            known = self._inputs[signature] = {*inputs, *(named[n] for n in inputs if n in named)}
+            known = self._inputs[signature] = dict.fromkeys([*inputs, *(named[n] for n in inputs if n in named)])
         given = dict.fromkeys(key for row in data for key in row) if rows else dict.fromkeys(data)
         unknown = [key for key in given if key not in known]
         if unknown:
             from .spec import did_you_mean
 
             listed = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+            inputs = list(self.export._loaded.signatures[signature].structured_input_signature[1])
             raise DataError(f"the request holds {listed}, which the {signature} signature does not take"
                             f"{did_you_mean(unknown[0], sorted(known))}; its inputs are {', '.join(map(repr, inputs))} "
                             "(TensorFlow Serving refuses such a request too: 'does not have named input')")

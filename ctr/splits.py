@@ -265,12 +265,11 @@ def add_history(data: Source, column: str | None = None, user: str | None = None
     return frame.assign(**{column: out})
 
 
-def _history_defaults(spec: SpecLike | None, column: str | None) -> dict[str, object]:
+def _history_defaults(spec: FeatureSpec | None, column: str | None) -> dict[str, object]:
     """What add_history writes where it is not told: as the spec's history feature reads it (the one
     reading `column`, or its only one), else a 'history' column of at most 20 items ('|', ':'). The item
     column, when the spec has no history, is left to spec_columns (None)."""
-    features = FeatureSpec.of(spec).features if spec is not None else []
-    histories = [f for f in features if isinstance(f, History)]
+    histories = [f for f in spec.features if isinstance(f, History)] if spec is not None else []
     if column is None and len(histories) > 1:
         raise ArgumentError(f"add_history: the spec has {len(histories)} history features "
                             f"({', '.join(repr(h.source) for h in histories)}); name the column to write with "
@@ -278,8 +277,7 @@ def _history_defaults(spec: SpecLike | None, column: str | None) -> dict[str, ob
     history = next((h for h in histories if column in (None, h.source, h.name)), None)
     if history is None:
         return {"column": "history", "item": None, "max_length": 20, "separator": "|", "weight_separator": ":"}
-    items = next((f.source for f in features if f.name == history.items), None)
-    return {"column": history.source, "item": items, "max_length": history.max_length,
+    return {"column": history.source, "item": spec[history.items].source, "max_length": history.max_length,
             "separator": history.separator, "weight_separator": history.weight_separator}
 
 
