@@ -697,7 +697,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
         _report_stopping(stopping)
     seen = pd.concat([train, valid], ignore_index=True)
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the figures alone
-        result = evaluate_ranking(model, test, seen, protocol="full", verbose=1)
+        result = evaluate_ranking(model, test, seen, protocol="full", verbose="auto")
     print(json.dumps({"test": result}, indent=1, default=float))
     return model, history
 
@@ -723,7 +723,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
             train = data.read(args.train, dtypes=data.csv_dtypes(served.spec))
             result = evaluate_ranking(served, frame, train, protocol=args.protocol, k=args.k,
-                                      verbose=1)
+                                      verbose="auto")
         print(json.dumps(result, indent=1))
         return 0
     if args.train is not None:
@@ -735,7 +735,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.by:  # before the rows are scored, not after
         data.require_columns(frame, args.by, where=args.data, hint=" (--by slices the figures by it)")
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the JSON alone
-        scored = evaluate_clicks("ctr evaluate", served.spec, lambda rows: served.predict(rows, verbose=1), frame,
+        scored = evaluate_clicks("ctr evaluate", served.spec, lambda rows: served.predict(rows, verbose="auto"), frame,
                                  args.group_by)
     y, p, w, result = scored.labels, scored.probabilities, scored.weights, scored.figures
     for line in feature_skew(frame, served):  # the likely cause of a poor figure, before it is read
@@ -775,7 +775,7 @@ def _predict(args: argparse.Namespace) -> int:
         print(scored_rows(data.read(source, dtypes=data.csv_dtypes(served.spec))).to_string(max_rows=50))
         return 0
     # Chunk by chunk, so that memory follows the chunk and not the file.
-    advance = data.progress(source, 1)
+    advance = data.progress(source, "auto")
     scored = 0
 
     def chunks() -> Any:
@@ -950,7 +950,7 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
                 items += listed
         return lists if any(lists) else None
 
-    advance, written = data.progress_bar(lambda: len(queries), 1, unit="query"), 0
+    advance, written = data.progress_bar(lambda: len(queries), "auto", unit="query"), 0
 
     def chunks() -> Any:
         nonlocal written

@@ -17,6 +17,8 @@ import json
 import math
 import os
 import re
+import sys
+import time
 import urllib.parse
 import uuid
 import warnings
@@ -218,20 +220,50 @@ def progress(source: Source, verbose: str | int) -> Callable[[int], None]:
     return progress_bar(lambda: count_rows(source), verbose)
 
 
+def keras_verbose(verbose: str | int) -> int:
+    """Keras' `verbose` for `verbose`, with "auto" read by where the output goes: a bar redrawn in place
+    (1) on a terminal or in a notebook, and a line an epoch (2) in a file or pipe. Keras' own "auto"
+    is always 1 on Linux, whose redrawing writes backspaces and carriage returns into a log."""
+    if verbose != "auto":
+        return int(verbose)
+    interactive = "ipykernel" in sys.modules or (hasattr(sys.stdout, "isatty") and sys.stdout.isatty())
+    return 1 if interactive else 2
+
+
 def progress_bar(total: Callable[[], int], verbose: str | int, unit: str = "row") -> Callable[[int], None]:
     """What to call with each finished part's count of `unit`s: a Keras progress bar up to `total()`
-    (counted only when the bar is shown) when `verbose` asks for one, else nothing."""
+    (counted only when the bar is shown) when `verbose` asks for one, else nothing. With `verbose` 2 (or
+    "auto" in a file or pipe: `keras_verbose`), a line at each tenth of the total instead (each part's, with
+    no total), since Keras' verbose 2 bar says nothing until the end and then times the work in ms/epoch."""
+    verbose = keras_verbose(verbose)
     if not verbose:
         return lambda rows: None
+    if verbose == 2:
+        return _progress_lines(total(), {"query": "queries"}.get(unit, f"{unit}s"))
     from ._keras import keras
 
-    bar = keras.utils.Progbar(total(), verbose=2 if verbose == 2 else 1, unit_name=unit)
+    bar = keras.utils.Progbar(total(), unit_name=unit)
     done = 0
 
     def advance(rows: int) -> None:
         nonlocal done
         done += rows
         bar.update(done)
+    return advance
+
+
+def _progress_lines(total: int | None, units: str) -> Callable[[int], None]:
+    """`progress_bar`'s lines for a log: '2,400/12,000 rows (20%), 3s'."""
+    start, done, shown = time.monotonic(), 0, 0
+
+    def advance(count: int) -> None:
+        nonlocal done, shown
+        done += count
+        tenths = done if total is None else min(10, done * 10 // max(total, 1))
+        if tenths > shown:
+            shown = tenths
+            of = "" if total is None else f"/{total:,} {units} ({done * 100 // max(total, 1)}%)"
+            print(f"{done:,}{of or ' ' + units}, {time.monotonic() - start:.0f}s", flush=True)
     return advance
 
 

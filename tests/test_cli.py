@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import ctr
 from ctr import cli
 from ctr.cli import main
+from ctr.data import keras_verbose
 
 from .conftest import ML1M, ML100K, ROOT, needs
 
@@ -186,9 +188,12 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     export = tmp_path / "model"
     assert main(["fit", "--spec", spec, "--data", str(data), "--model", "fm", "--epochs", "1",
                  "--embedding-dim", "4", "--embedding-updates", "momentum", "--export", str(export)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert '"auc"' in out and "exported to" in out
     assert ctr.load(export).metadata["config"]["embedding_updates"] == "momentum"
+    # Output to a file or pipe (as here) gets a line an epoch, not a bar redrawn with \b and \r.
+    assert re.search(r"^\d+/\d+ - \d+s - logloss: ", out, re.M) and not {"\b", "\r"} & set(out + captured.err)
 
     rows = tmp_path / "rows.csv"
     frame.head(20).drop(columns="rating").to_csv(rows, index=False)
@@ -254,7 +259,8 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["evaluate", "--model", str(export), "--data", str(data)]) == 0
     printed = capsys.readouterr()  # the figures alone on stdout (JSON for a pipe), the progress bar on stderr
     metrics = json.loads(printed.out)
-    assert metrics["rows"] == len(frame) and 0.5 < metrics["auc"] < 1 and f"{len(frame)}/{len(frame)} [" in printed.err
+    assert metrics["rows"] == len(frame) and 0.5 < metrics["auc"] < 1
+    assert f"{len(frame):,}/{len(frame):,} rows (100%), " in printed.err  # in a pipe, lines rather than a bar
     assert metrics["positive_rate"] == pytest.approx((frame.rating >= 4).mean())
     frame.head(0).to_parquet(tmp_path / "empty.parquet")
     assert main(["evaluate", "--model", str(export), "--data", str(tmp_path / "empty.parquet")]) == 2
@@ -346,7 +352,8 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     export = tmp_path / "tower"
     assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "two_tower", "--epochs", "1",
                  "--batch-size", "512", "--embedding-dim", "4", "--export", str(export)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err  # the test users' progress, in a pipe: one line when all are ranked
     users = frame["user_id"].nunique()
     assert f"TwoTower on {len(frame) - 2 * users} interactions ({users} valid, {users} test" in out
     test = json.loads(out[out.index("{"):out.index("ctr fit: exported")])["test"]
@@ -667,3 +674,17 @@ def test_fit_stops_early_on_the_validation_auc_and_keeps_the_best_epoch(tmp_path
     with pytest.raises(SystemExit, match="2"):
         main(["fit", "--spec", spec, "--data", str(data), "--model", "lr", "--patience", "0"])
     assert "argument --patience: must be an integer of at least 1, got 0" in capsys.readouterr().err
+
+
+def test_progress_is_redrawn_on_a_terminal_or_in_a_notebook_and_written_a_line_at_a_time_elsewhere(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert keras_verbose("auto") == 1
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert keras_verbose("auto") == 2
+    assert [keras_verbose(v) for v in (0, 1, 2)] == [0, 1, 2]  # asked for outright, as in Keras
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)
+    assert keras_verbose("auto") == 1

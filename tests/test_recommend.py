@@ -437,7 +437,7 @@ def test_an_export_is_evaluated_as_its_model(recommenders, exports, loo, tmp_pat
     printed = capsys.readouterr()  # the figures alone on stdout (JSON for a pipe), the progress bar on stderr
     shown = json.loads(printed.out)
     assert shown == pytest.approx(ctr.evaluate_ranking(recommenders["mf"], test, train, protocol="full"), abs=1e-9)
-    assert f"{shown['queries']}/{shown['queries']} [" in printed.err
+    assert f"{shown['queries']:,}/{shown['queries']:,} queries (100%), " in printed.err  # a line in a pipe
     assert main(["predict", "--model", str(exports["mf"]), "--data", str(tmp_path / "test.parquet"),
                  "--out", str(tmp_path / "scored.parquet")]) == 0
     scored = pd.read_parquet(tmp_path / "scored.parquet")

@@ -61,15 +61,16 @@ def criteo_chunks(path: str | Path, chunk_rows: int = 1_000_000, rows: int | Non
 
 
 def criteo_to_parquet(path: str | Path, out: str | Path, chunk_rows: int = 1_000_000, rows: int | None = None,
-                      verbose: int = 1) -> Path:
+                      verbose: str | int = "auto") -> Path:
     """Write a Criteo file as one Parquet file (`out`, ending in .parquet), `chunk_rows` rows at a time,
     so that a file larger than memory becomes one `fit` streams; `out` appears only when complete.
-    `verbose=1` shows the rows written."""
-    from ..data import progress_bar, write_frames
+    `verbose` shows the rows written (a bar on a terminal; "auto", a line a chunk in a log)."""
+    from ..data import keras_verbose, progress_bar, write_frames
 
     out = Path(out)
     if format_suffix(out) != ".parquet":
         raise ArgumentError(f"criteo_to_parquet: out must be a .parquet file, got {str(out)!r}")
+    verbose = keras_verbose(verbose)
     advance = progress_bar(lambda: None, verbose)
     written = 0
 
@@ -81,8 +82,8 @@ def criteo_to_parquet(path: str | Path, out: str | Path, chunk_rows: int = 1_000
             advance(len(chunk))
 
     write_frames(shown(criteo_chunks(path, chunk_rows, rows)), out)
-    if verbose:  # the bar, with no total to reach, may not have drawn its last count
-        print(f"\ncriteo_to_parquet: {written:,} rows written to {out}")
+    if verbose:  # the bar, with no total to reach, may not have drawn its last count (and ends no line)
+        print(f"{chr(10) if verbose == 1 else ''}criteo_to_parquet: {written:,} rows written to {out}")
     return out
 
 

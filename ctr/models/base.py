@@ -696,7 +696,7 @@ class RankingModel(NetworkWeights, abc.ABC):
             with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
                   saving_as_export(self.network_, lambda path: self._checkpoint(path, epochs_so_far.history))):
                 history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                                            verbose=verbose)
+                                            verbose=ctr_data.keras_verbose(verbose))
         finally:
             self.network_.data.splits.clear()  # the arrays are this fit's; free them
         if backup is not None:

@@ -246,7 +246,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
               saving_as_export(self.network_, self._checkpoint)):
             history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                                        verbose=verbose)
+                                        verbose=ctr_data.keras_verbose(verbose))
         self._weights_changed()
         if backup is not None:
             _resume.finished(backup)
