@@ -153,11 +153,24 @@ def column_arguments_hint(does: str, *arguments: str, spec: SpecLike | None = No
     (`spec=`) the spec whose features name them."""
     named = [f"{a}=..." for a in arguments]
     listed = f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0]
-    taken = "" if spec is not None else ", or give the spec whose features read them (spec=...)"
-    return f" ({does}: name the columns with {listed}{taken})"
+    if spec is None:
+        return f" ({does}: name the columns with {listed}, or give the spec whose features read them (spec=...))"
+    lacking = [_SPEC_READS[a] for a in arguments if a not in _read_by(FeatureSpec.of(spec))]
+    lacks = f" the spec has no {' and no '.join(lacking)} to name them, so" if lacking else ""
+    return f" ({does}:{lacks} name the columns with {listed})"
 
 
 _DEFAULT_COLUMNS = {"user": "user_id", "item": "item_id", "time": "timestamp"}
+_SPEC_READS = {"user": "user id (a categorical feature of role user)",
+               "item": "item id (a categorical feature of role item)", "time": "timestamp feature"}
+
+
+def _read_by(spec: FeatureSpec) -> dict[str, str]:
+    """The columns of the spec's user and item ids (the first categorical feature of each role) and
+    first timestamp, by what splits call them (`user`, `item`, `time`)."""
+    read_by = {role: key.source for role in ("user", "item") if (key := spec.id_feature(role)) is not None}
+    times = [f for f in spec.features if isinstance(f, Timestamp)]
+    return {**read_by, "time": times[0].source} if times else read_by
 
 
 def spec_columns(owner: str, spec: SpecLike | None, **given: str | None) -> dict[str, str]:
@@ -165,15 +178,7 @@ def spec_columns(owner: str, spec: SpecLike | None, **given: str | None) -> dict
     (its user and item ids, the first categorical feature of each role, and its first timestamp), else
     user_id, item_id and timestamp."""
     column_names(owner, **given)
-    read_by = {}
-    if spec is not None:
-        spec = FeatureSpec.of(spec)
-        for role in ("user", "item"):
-            if (key := spec.id_feature(role)) is not None:
-                read_by[role] = key.source
-        times = [f for f in spec.features if isinstance(f, Timestamp)]
-        if times:
-            read_by["time"] = times[0].source
+    read_by = _read_by(FeatureSpec.of(spec)) if spec is not None else {}
     return {key: name if name is not None else read_by.get(key, _DEFAULT_COLUMNS[key]) for key, name in given.items()}
 
 

@@ -1311,6 +1311,16 @@ def test_functions_taking_column_names_say_how_to_name_them_when_the_defaults_ar
         call(logs)
 
 
+def test_a_spec_that_names_no_user_or_time_column_says_so_when_their_defaults_are_missing():
+    logs = pd.DataFrame({"customer": [1, 1], "sku": [2, 3], "ts": [3, 4]})
+    spec = ctr.FeatureSpec([ctr.Categorical("sku", dtype="int", role="item"), ctr.Numeric("ts")])
+    with pytest.raises(ctr.DataError, match=r"'user_id', 'timestamp' are missing from the data of leave_one_out; .+ "
+                                            r"\(it holds out each user's latest row: the spec has no user id \(a "
+                                            r"categorical feature of role user\) and no timestamp feature to name "
+                                            r"them, so name the columns with user=\.\.\. and time=\.\.\.\)$"):
+        ctr.leave_one_out(logs, spec=spec)
+
+
 def test_rows_keyed_by_feature_names_where_the_spec_reads_other_columns_are_told_to_rename(tmp_path):
     """The feature names are the SavedModel signature's inputs; a DataFrame is read by the spec's columns."""
     spec = ctr.FeatureSpec([ctr.Categorical("user", column="user_id", dtype="int"),
