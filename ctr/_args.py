@@ -235,12 +235,15 @@ _MODEL_NAMES = {  # the click models' and the recommenders'
     "compile": "the loss and the optimiser are the model's own: set learning_rate, l2 and the other settings in "
                "the constructor, then call fit",
     **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "non_trainable_weights",
-                     "variables", "trainable_variables", "layers", "count_params", "optimizer"), _NETWORK),
+                     "variables", "trainable_variables", "layers", "get_layer", "count_params", "optimizer",
+                     "inputs", "outputs", "metrics_names"), _NETWORK),
     **dict.fromkeys(("train_on_batch", "test_on_batch", "predict_on_batch"), _ROWS),
     "to_json": "get_config() gives the constructor's arguments, and export(path) writes them beside the model",
 }
 CLICK_MODEL_NAMES = {
     **_MODEL_NAMES,
+    "__call__": "predict(rows) scores raw rows, which a Keras model's call would take encoded; after fit, the "
+                "Keras network over encoded ids is model.network_",
     "predict_proba": "predict returns the click probabilities",
     "history": "fit returns the Keras History of its epochs; model.history_ holds the epochs of every fit",
     "recommend": "a click model scores the rows it is given (predict); to rank a catalogue with it, make it the "
@@ -250,14 +253,17 @@ CLICK_MODEL_NAMES = {
 }
 _RANKS_ONLY = ("calibration makes a click model's scores click probabilities, and a recommender's scores rank "
                "items: they are no probabilities to calibrate")
+_PAIRS = "predict(rows) scores (user, item) pairs and recommend(queries, k) ranks the catalogue"
 RECOMMENDER_NAMES = {
     **_MODEL_NAMES,
+    "__call__": _PAIRS,
     "calibrate": _RANKS_ONLY,
     "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
     "history": "fit returns the Keras History of its epochs",
 }
 _COUNTS = "Popularity learns no weights: it counts each item's interactions, which predict gives"
 POPULARITY_NAMES = {
+    "__call__": _PAIRS,
     "save": _EXPORT,
     "compile": "Popularity counts interactions: it has no loss and no optimiser",
     **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
@@ -267,6 +273,7 @@ POPULARITY_NAMES = {
     "history": "fit counts the interactions in one pass and returns the model",
 }
 PIPELINE_NAMES = {
+    "__call__": "recommend(queries, k) ranks the catalogue; the ranker scores pairs: pipeline.ranker.predict(rows)",
     "save": _EXPORT,
     "fit": "fit the retriever and the ranker first, each on its own, then join them in "
            "RecommendationPipeline(retriever, ranker)",
@@ -278,6 +285,8 @@ PIPELINE_NAMES = {
 _SERVES = "an export serves what was trained; fit the model itself again, then export it anew"
 _REBUILT = "ctr.load_model(path) rebuilds the export as the model"
 SERVED_NAMES = {
+    "__call__": "predict(rows) scores raw rows; the graph's own function, over tensors, is "
+                "tf.saved_model.load(path).signatures['serving_default']",
     "fit": f"{_SERVES}; or {_REBUILT}, to fit further",
     "calibrate": f"{_REBUILT}, whose calibrate(rows) then export(path) write it calibrated (ctr calibrate does both)",
     "save": "an export is saved already: its folder is the whole model (copy it; ctr.load(path) reads it)",
@@ -286,6 +295,7 @@ SERVED_NAMES = {
     "predict_proba": "predict returns the click probabilities",
 }
 RECOMMENDER_EXPORT_NAMES = {
+    "__call__": _PAIRS,
     "fit": f"{_SERVES}; or {_REBUILT}, to fit further",
     "calibrate": _RANKS_ONLY,
     "save": SERVED_NAMES["save"],
@@ -298,6 +308,12 @@ class KerasNames:
     offers instead, from the class's `_KERAS_NAMES`, where Python said only that it does not exist."""
 
     _KERAS_NAMES: Mapping[str, str] = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """A Keras model is called on its inputs (`model(x)`); a ctr model or export is not, and says what to
+        call (Python said only that the object is not callable)."""
+        answer = type(self)._KERAS_NAMES.get("__call__")
+        raise ArgumentError(f"{type(self).__name__!r} object is not callable" + (f" ({answer})" if answer else ""))
 
     def __getattr__(self, name: str) -> Any:
         answer = type(self)._KERAS_NAMES.get(name)

@@ -479,6 +479,15 @@ def _keras_model_methods(env: dict) -> None:
     with pytest.raises(AttributeError) as err:  # Python's own error, which suggests a near name when shown
         getattr(model, "summry")  # noqa: B009 (the misspelt name is the point)
     assert err.value.name == "summry" and err.value.obj is model
+    # Called as a Keras model is, on its inputs: what to call instead.
+    with pytest.raises(ArgumentError, match=r"^'LogisticRegression' object is not callable \(predict\(rows\) scores "
+                                            r"raw rows, which a Keras model's call would take encoded; after fit, "
+                                            r"the Keras network over encoded ids is model\.network_\)$"):
+        model(env["frame"].head(3))
+    with pytest.raises(ArgumentError, match=r"^'ServedModel' object is not callable \(predict\(rows\) scores raw "
+                                            r"rows; the graph's own function, over tensors, is "
+                                            r"tf\.saved_model\.load\(path\)\.signatures\['serving_default'\]\)$"):
+        env["served"](env["frame"].head(3))
     for name, answer in [("fit", r"an export serves what was trained; fit the model itself again, then export it "
                                  r"anew; or ctr\.load_model\(path\) rebuilds the export as the model, to fit "
                                  r"further"),
@@ -822,9 +831,9 @@ CATALOGUE: list[Case] = [
          "ArgumentError naming the model's own class, what is missing and how to call the method, where Python's "
          "TypeError named the base class", _missing_argument),
     Case("arguments", "a Keras Model attribute that ctr's models do not have (`model.save(path)`, `compile`, "
-         "`get_weights`, `predict_proba`; an export's `fit`)",
+         "`get_weights`, `predict_proba`; an export's `fit`), or a model called as a Keras one is (`model(rows)`)",
          "AttributeError saying what ctr offers instead (`export`, the constructor's settings, `model.network_`, "
-         "`predict`)", _keras_model_methods),
+         "`predict`); for a call, an ArgumentError saying the same", _keras_model_methods),
     Case("arguments", "labels given apart from the data, as Keras takes them (`evaluate(rows, labels)`, "
          "`fit(rows, (rows, labels))`)",
          "ArgumentError: the labels are the data's label column", _keras_y),
