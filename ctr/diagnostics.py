@@ -92,12 +92,21 @@ def evaluate_by(model: Scorer, data: ctr_data.Source, by: str | Sequence[str], *
 def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Series, dict[str, int] | None]:
     """The column's values as groups: as they are; quantile ranges for a number with many values (with
     each range's place, lowest first); the list of its values for the column of a multi-valued feature
-    (split on its separator); for a history's, how many items it lists (as the model reads them, at
+    (split on its separator), and of its words for a text feature's (a whole text is mostly one item's);
+    for a history's, how many items it lists (as the model reads them, at
     most `max_length`; fewest first): each row's history is its own, and new users are those of few."""
     multi = next((f for f in spec.features if f.kind == "multi_categorical" and f.source == column.name), None)
     if multi is not None:  # its ids as the model reads them (a list's, a text's, without their weights)
         text = ctr_data.raw_features(column.to_frame(), FeatureSpec([multi]))[multi.name]
-        return pd.Series([bag_ids(token_text(v), multi) or [np.nan] for v in text]), None
+        return pd.Series([list(dict.fromkeys(bag_ids(token_text(v), multi))) or [np.nan] for v in text]), None
+    text = next((f for f in spec.features if f.kind == "text" and f.source == column.name), None)
+    if text is not None:  # its words as the model reads them (lower-cased, the first max_length)
+        from ._keras import tf
+        from .features import split_ids
+
+        raw = ctr_data.raw_features(column.to_frame(), FeatureSpec([text]))[text.name]
+        words = split_ids(tf.constant(raw, tf.string), text).to_list()
+        return pd.Series([list(dict.fromkeys(w.decode() for w in row if w)) or [np.nan] for row in words]), None
     history = next((f for f in spec.features if f.kind == "history" and f.source == column.name), None)
     if history is not None:
         text = ctr_data.raw_features(column.to_frame(), FeatureSpec([spec[history.items], history]),

@@ -97,6 +97,14 @@ def test_each_slice_is_scored_as_its_rows_alone(noisy, tmp_path):
     genres = ctr.evaluate_by(model, test, "genres").set_index("genres")  # a row counts in each of its genres
     for genre in ("Family", "Thriller"):
         assert genres.loc[genre, "rows"] == sum(genre in g.split("|") for g in test["genres"])
+    # A text feature's rows by each of their words, as the model reads them (lower-cased, the first max_length).
+    titled = test.assign(title=test["title"].str.upper().where(test.index % 7 > 0, ""))
+    words = ctr.evaluate_by(model, titled, "title").set_index("title")
+    read = [t.lower().split()[:model.spec["title"].max_length] for t in titled["title"]]
+    word = words.index[1]
+    assert words.loc[word, "rows"] == sum(word in r for r in read) and word == word.lower()
+    assert words.loc["(missing)", "rows"] == sum(not r for r in read)
+    assert words.loc[word].to_dict() == pytest.approx(model.evaluate(titled[[word in r for r in read]]))
     pairs = ctr.evaluate_by(model, test, ["gender", "occupation"])
     assert pairs["rows"].iloc[1:].sum() == len(test) and set(pairs.columns[:2]) == {"gender", "occupation"}
     # A timestamp feature's times, in any form, in ranges of time named by their first and last moment.
