@@ -1071,6 +1071,17 @@ def require_columns(have: Any, need: Sequence[str], where: str = "the data", hin
 def _near_columns(missing: Sequence[str], spare: Sequence[str]) -> str:
     """' (did you mean ...?)' for missing columns that a column there seems to be, spelled another way
     ('userId', 'User ID' for 'user_id') or mistyped ('gendr'), each offered once; '' when none is near."""
+    near = near_columns(missing, spare)
+    if not near:
+        return ""
+    if len(missing) == 1:
+        return f" (did you mean {near[missing[0]]!r}?)"
+    return f" (did you mean {', '.join(f'{c!r} for {name!r}' for name, c in near.items())}?)"
+
+
+def near_columns(missing: Sequence[str], spare: Sequence[str]) -> dict[str, str]:
+    """Each missing column's nearest of the `spare` ones (spelled another way, as 'userId' or 'User ID' for
+    'user_id', or mistyped, as 'gendr'), each offered once; those with none near are left out."""
     def key(name: str) -> str:
         return re.sub(r"[\W_]+", "", name).lower()
 
@@ -1081,11 +1092,7 @@ def _near_columns(missing: Sequence[str], spare: Sequence[str]) -> str:
         close = [key(name)] if key(name) in left else difflib.get_close_matches(key(name), left, n=1, cutoff=0.8)
         if close:
             near[name] = by_key[close[0]]
-    if not near:
-        return ""
-    if len(missing) == 1:
-        return f" (did you mean {near[missing[0]]!r}?)"
-    return f" (did you mean {', '.join(f'{c!r} for {name!r}' for name, c in near.items())}?)"
+    return near
 
 
 # -- columns → canonical raw arrays ---------------------------------------------------------------
@@ -1117,6 +1124,17 @@ def complete_queries(spec: FeatureSpec, names: list[str], rows: pd.DataFrame,
     absent = [spec[name] for name in names if spec[name].source not in rows.columns]
     if not absent:  # a complete request (every serving call of a known user) is passed on as it is
         return rows
+    # A query column the model does not read, named nearly as one it lacks, is a misspelt feature: its
+    # values would be dropped and the feature served as missing, with a plausible list to show for it.
+    read = {f.source for f in spec.features}
+    near = near_columns([f.source for f in absent], [c for c in rows.columns if isinstance(c, str) and c not in read])
+    if near:
+        one = len(near) == 1
+        raise DataError(f"the queries' column{'' if one else 's'} {', '.join(map(repr, near.values()))} "
+                        f"{'is' if one else 'are'} none the model reads, and its {', '.join(map(repr, near))} "
+                        f"{'is' if one else 'are'} absent: did you mean "
+                        + ", ".join(f"{name!r} for {column!r}" for name, column in near.items())
+                        + "? Rename the column (without it, each query's value is served as missing)")
     if len(absent) == len(names) and len(rows.columns) and reads_them:
         # Columns, but none the model reads (a misnamed id): every query would be ranked as one
         # featureless user, and the list would look plausible.

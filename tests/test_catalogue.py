@@ -647,6 +647,9 @@ def _misnamed_query_id(env: dict) -> None:
     with pytest.raises(DataError, match=r"the queries hold none of the model's query columns \('user_id', .*\); their "
                                         r"columns are 'uid'\. Send each user's id"):
         model.recommend(pd.DataFrame({"uid": [1, 2]}), k=3)
+    with pytest.raises(DataError, match=r"the queries' column 'gendr' is none the model reads, and its 'gender' is "
+                                        r"absent: did you mean 'gender' for 'gendr'\? Rename the column"):
+        model.recommend({"user_id": 1, "gendr": "F"}, k=3)
 
 
 def _ranking_interactions(env: dict) -> None:
@@ -986,8 +989,10 @@ CATALOGUE: list[Case] = [
          _serving_error(lambda f: {**{c: f[c].to_numpy() for c in f.columns}, "age": np.ones((4, 2))},
                         "column 'age'", "(4, 2)")),
     Case("serving", "empty batch", "an empty array of probabilities", _empty_batch),
-    Case("serving", "recommendation queries holding none of the model's query columns (`uid` for `user_id`)",
-         "DataError naming the columns it reads and those given (not one list for every query)", _misnamed_query_id),
+    Case("serving", "recommendation queries holding none of the model's query columns (`uid` for `user_id`), or a "
+         "user feature's column misspelt (`gendr`)",
+         "DataError naming the columns it reads and those given (not one list for every query); for a misspelt "
+         "one, the column it seems to be (not that feature served as missing)", _misnamed_query_id),
     Case("serving", "`evaluate_ranking`'s test or train interactions without the user or item column, or train "
          "left out (`None`)", "DataError naming the argument and the column; ArgumentError saying what train is for",
          _ranking_interactions),

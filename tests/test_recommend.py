@@ -240,6 +240,16 @@ def test_queries_holding_none_of_the_query_columns_are_refused_not_ranked_as_nob
     assert len(recommenders["mf"].recommend(pd.DataFrame({"user_id": [None]}), k=3)[0]) == 1  # an explicit nobody
 
 
+def test_a_misspelt_query_column_is_named_not_served_as_missing(recommenders, exports, pipeline):
+    """A new user's 'gendr' was dropped and the gender served as missing, with a plausible list to show."""
+    query = {"user_id": 987_654, "gendr": "F", "age": 30}
+    for model in (recommenders["two_tower"], ctr.RecommenderExport(exports["two_tower"]), pipeline[0]):
+        with pytest.raises(ctr.DataError, match=r"^the queries' column 'gendr' is none the model reads, and its "
+                                                r"'gender' is absent: did you mean 'gender' for 'gendr'\? Rename"):
+            model.recommend(query, k=3)
+        model.recommend({"user_id": 987_654, "gender": "F", "account": "a-1"}, k=3)  # a column read by nothing
+
+
 def test_recommend_in_process_honours_k_and_exclusions(recommenders, loo):
     queries = loo[1].head(4)
     model = recommenders["mf"]
