@@ -370,6 +370,10 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         self.signature = self._loaded.signatures["recommend"]
         self._catalogue_raw: dict[str, np.ndarray] | None = None
 
+    def __repr__(self) -> str:
+        return (f"RecommenderExport({str(self.path)!r}, model={self.metadata.get('model')!r}, "
+                f"items={len(self.catalogue)})")
+
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print the exported model, its settings, its features with their fitted sizes and its catalogue's size."""
         from .export import describe_export

@@ -63,6 +63,9 @@ class RecommendationPipeline(RankingEvaluation, KerasNames):
         return {"n_candidates": self.n_candidates, "retriever": self.retriever.get_config(),
                 "ranker": self.ranker.get_config()}
 
+    def __repr__(self) -> str:
+        return f"RecommendationPipeline({self.retriever!r}, {self.ranker!r}, n_candidates={self.n_candidates})"
+
     @named_keywords()
     def recommend(self, queries: pd.DataFrame, k: int = 10,
                   exclude: Sequence[Sequence[Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -970,3 +970,10 @@ def test_two_item_features_may_read_one_column(model_class, loo):
     assert list(model.catalogue_.columns) == ["item_id", "title", "price"]
     ids, _ = model.recommend(train.head(2), k=5)
     assert ids.shape == (2, 5)
+
+
+def test_an_export_and_a_pipeline_show_what_they_are(exports, pipeline):
+    served = ctr.RecommenderExport(exports["mf"])
+    assert repr(served) == f"RecommenderExport({str(exports['mf'])!r}, model='MatrixFactorization', items=600)"
+    assert repr(pipeline[0]).startswith("RecommendationPipeline(TwoTower(spec='synthetic', embedding_dim=8, ")
+    assert repr(pipeline[0]).endswith(", n_candidates=30)") and ", DeepFM(spec='synthetic', " in repr(pipeline[0])
