@@ -49,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
     fit.add_argument("--spec", help="feature spec YAML, or a ready spec's name (synthetic, movielens-100k, "
                                     "movielens-1m, frappe, criteo); required: `ctr draft-spec` drafts one from data")
-    fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, CSV or JSON "
-                                                   "lines, TFRecords; 'synthetic' for the embedded data")
+    fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, Arrow/Feather, "
+                                                   "CSV or JSON lines, TFRecords; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS],
@@ -1216,7 +1216,7 @@ def _streamed_source(source: str, fmt: str = "auto") -> Any:
 
 
 def load_table(source: str, fmt: str = "auto", seed: int = 0, spec: Any = None):
-    """Read --data: a MovieLens or Frappe folder, a Parquet file/folder, a CSV, JSON-lines or TFRecord file, or
+    """Read --data: a MovieLens or Frappe folder, a Parquet or Arrow file/folder, a CSV, JSON-lines or TFRecord file, or
     'synthetic' (a CSV's columns that `spec` reads as text, as text)."""
     from . import data, datasets
 

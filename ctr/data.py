@@ -2,8 +2,8 @@
 
 Sources: a pandas DataFrame, a pyarrow Table, a mapping of column name → values or a list of rows
 (a request), a tf.data.Dataset of such mappings, a Parquet file or directory (streamed in record
-batches with `pyarrow.dataset`), a CSV file, a JSON-lines file, or TFRecords of tf.train.Example
-(a file or folder, `ctr._tfrecord`). Every column is checked against
+batches with `pyarrow.dataset`; Arrow IPC, Feather's format, alike), a CSV file, a JSON-lines file,
+or TFRecords of tf.train.Example (a file or folder, `ctr._tfrecord`). Every column is checked against
 its feature's kind on the way in, so a wrong dtype is reported with the column's name rather than
 deep inside TensorFlow. The splits (`random_split`, `temporal_split`, ...) live in `ctr.splits` and are
 named here too, as they always were.
@@ -706,29 +706,50 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
     return chunks()
 
 
+ARROW_FILES = (".arrow", ".feather", ".ipc")  # Arrow's IPC file format (Feather version 2), as pyarrow writes it
+
+
+def _table_format(path: Path) -> str:
+    """pyarrow.dataset's format for `path`: 'ipc' for an Arrow IPC (Feather) file, or a folder of them,
+    else 'parquet'."""
+    if path.is_dir():
+        files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+        arrow = bool(files) and all(p.suffix.lower() in ARROW_FILES for p in files)
+    else:
+        arrow = path.suffix.lower() in ARROW_FILES
+    return "ipc" if arrow else "parquet"
+
+
 def _parquet_error(path: Path, err: Exception) -> DataError:
-    """What went wrong reading the Parquet at `path`: a file that cannot be opened (cut short, garbled,
-    not Parquet), or files whose columns disagree."""
-    text = str(err).strip()
-    if isinstance(err, pa.ArrowInvalid) and "Could not open Parquet input source" not in text:
+    """What went wrong reading the Parquet (or Arrow) at `path`: a file that cannot be opened (cut short,
+    garbled, not Parquet), or files whose columns disagree."""
+    text, kind = str(err).strip(), "Arrow" if _table_format(path) == "ipc" else "Parquet"
+    if isinstance(err, pa.ArrowInvalid) and "Could not open Parquet input source" not in text and kind == "Parquet":
         return DataError(f"{path}: the Parquet files do not share one schema: {text}")
-    return DataError(f"{path}: a Parquet file cannot be read ({text})")
+    return DataError(f"{path}: a{'n' if kind == 'Arrow' else ''} {kind} file cannot be read ({text})")
 
 
 def _parquet(path: Path) -> pads.Dataset:
-    """The Parquet file or folder at `path`, or a DataError saying why it cannot be read."""
+    """The Parquet file or folder at `path` (or Arrow IPC, Feather's format: `_table_format`), or a
+    DataError saying why it cannot be read."""
+    table_format = _table_format(path)
     try:
-        dataset = pads.dataset(path, format="parquet")
+        dataset = pads.dataset(path, format=table_format)
     except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file or directory, nor a .csv, .tsv or .json file (or one "
-                        f"of those ending in {', '.join(COMPRESSED)}), nor TFRecords (.tfrecord) ({err})") from None
+        if table_format == "ipc":
+            raise DataError(f"{path}: not a readable Arrow IPC (Feather version 2) file ({err}); a Feather version 1 "
+                            f"file converts with pandas.read_feather({str(path)!r}).to_parquet(...)") from None
+        raise DataError(f"{path}: not a readable Parquet file or directory, nor Arrow IPC (.arrow, .feather), nor a "
+                        f".csv, .tsv or .json file (or one of those ending in {', '.join(COMPRESSED)}), nor "
+                        f"TFRecords (.tfrecord) ({err})") from None
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
     partitioning = _hive_partitioning(path, dataset.files, dataset.schema.names) if path.is_dir() else None
     if partitioning is None:
         return dataset
     try:
-        return pads.dataset(dataset.files, format="parquet", partitioning=partitioning, partition_base_dir=str(path))
+        return pads.dataset(dataset.files, format=table_format, partitioning=partitioning,
+                            partition_base_dir=str(path))
     except (pa.ArrowInvalid, OSError) as err:
         raise _parquet_error(path, err) from None
 

@@ -36,6 +36,30 @@ def test_parquet_directory_is_streamed_in_chunks(tmp_path, frame):
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame[["user_id", "genres"]].head(2100))
 
 
+def test_arrow_ipc_files_and_folders_are_read_as_parquet_is(tmp_path, frame):
+    """Feather (version 2, as DataFrame.to_feather writes it) and .arrow files, streamed in chunks."""
+    from ctr.data import count_rows
+
+    frame.to_feather(tmp_path / "rows.feather")
+    chunks = list(iter_chunks(tmp_path / "rows.feather", ["user_id", "genres"], chunk_rows=1000))
+    assert max(len(c) for c in chunks) == 1000 and count_rows(tmp_path / "rows.feather") == len(frame)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame[["user_id", "genres"]])
+    for country, part in (("de", frame.head(300)), ("fr", frame.tail(200))):
+        (tmp_path / "parts" / f"country={country}").mkdir(parents=True)
+        part.reset_index(drop=True).to_feather(tmp_path / "parts" / f"country={country}" / "part-0.arrow")
+    table = read(tmp_path / "parts")
+    assert table["country"].tolist() == ["de"] * 300 + ["fr"] * 200
+    pd.testing.assert_frame_equal(table.drop(columns="country"), pd.concat([frame.head(300), frame.tail(200)],
+                                                                          ignore_index=True))
+    import pyarrow.feather
+
+    pyarrow.feather.write_feather(frame.head(5), tmp_path / "old.feather", version=1)
+    for reader in (read, count_rows):
+        with pytest.raises(ctr.DataError, match=r"old\.feather: not a readable Arrow IPC \(Feather version 2\) file "
+                                                r"\(.*\); a Feather version 1 file converts with pandas\.read_"):
+            reader(tmp_path / "old.feather")
+
+
 def test_a_hive_partitioned_folder_reads_its_key_value_folders_as_columns(tmp_path):
     # As Spark and pyarrow write a table partitioned by country and ZIP code: the key=value folders are
     # columns; a ZIP code keeps its leading zero, an hour stays a number, Hive's null folder is missing.
