@@ -21,7 +21,8 @@ JSON = (".json", ".jsonl", ".ndjson")  # JSON lines (or a JSON array of objects,
 # writes them by that ending, and these open them.
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 UNDECOMPRESSABLE = (OSError, EOFError, lzma.LZMAError)  # a file that is not what its ending says, or cut short
-OUTPUTS = (".csv", ".tsv", ".parquet", *JSON)
+ARROW_FILES = (".arrow", ".feather", ".ipc")  # Arrow's IPC file format (Feather version 2), as pyarrow writes it
+OUTPUTS = (".csv", ".tsv", ".parquet", *ARROW_FILES, *JSON)
 
 
 def pattern_hint(path: str | Path) -> str:
@@ -113,10 +114,10 @@ def check_output(out: Path, owner: str) -> None:
         raise ArgumentError(f"{owner} {out}: a folder; {owner} names the file to write, such as "
                             f"{out / 'rows.parquet'}")
     fmt = format_suffix(out)
-    if fmt not in OUTPUTS or (fmt == ".parquet" and out.suffix.lower() in COMPRESSED):
-        raise ArgumentError(f"{owner} {out}: the file name must end in .csv, .tsv, .parquet or .json (or .jsonl: one "
-                            "JSON object a line), which says how to write it; the text formats may also be compressed "
-                            f"({', '.join(f'.csv{c}' for c in COMPRESSED)})")
+    if fmt not in OUTPUTS or (fmt in (".parquet", *ARROW_FILES) and out.suffix.lower() in COMPRESSED):
+        raise ArgumentError(f"{owner} {out}: the file name must end in .csv, .tsv, .parquet, .feather (or .arrow) or "
+                            ".json (or .jsonl: one JSON object a line), which says how to write it; the text formats "
+                            f"may also be compressed ({', '.join(f'.csv{c}' for c in COMPRESSED)})")
 
 
 def first_unreadable(chunks: Iterable[pd.DataFrame], columns: Sequence[str],

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import COMPRESSED, JSON
+from ._files import ARROW_FILES, COMPRESSED, JSON
 from ._keras import tf
 from .errors import DataError, first_line
 from .features import raw_text
 
 SCHEMA_RECORDS = 10_000  # records read to learn the keys' types (all of them, for a key asked for but not seen)
-_OTHER_FORMATS = (".parquet", ".csv", ".tsv", ".txt", *JSON)  # tfrecords_sample.csv is a CSV
+_OTHER_FORMATS = (".parquet", *ARROW_FILES, ".csv", ".tsv", ".txt", *JSON)  # tfrecords_sample.csv is a CSV
 _ZLIB = (".zz", ".zlib")  # endings of zlib-compressed TFRecords (tf.io.TFRecordOptions("ZLIB"))
 _KINDS = {"bytes_list": tf.string, "int64_list": tf.int64, "float_list": tf.float32}
 _KIND_NAMES = {"bytes_list": "bytes (text)", "int64_list": "integers", "float_list": "floats"}

@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                        "(streamed), a MovieLens or Frappe folder, or 'synthetic'")
     predict.add_argument("--format", default="auto", choices=_FORMATS)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
-                                               "(.csv, .tsv, .parquet or .json lines)")
+                                               "(.csv, .tsv, .parquet, .feather or .json lines)")
     predict.add_argument("--column", metavar="NAME", help="the scores' column (default: probability; a "
                                                           "recommender's: score), replacing one the data has")
 
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("--seen", help="with --data or --user: interactions (user and item columns) whose "
                                           "items are not recommended again to their user")
     recommend.add_argument("--out", help="with --data: write one row per recommendation (the user, rank, item and "
-                                         "score) here (.csv, .tsv, .parquet or .json lines)")
+                                         "score) here (.csv, .tsv, .parquet, .feather or .json lines)")
 
     inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
                                                        "rates and cardinalities, and a PNG of the distributions")
@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample.add_argument("--keep", type=flag_type("keep", float), required=True,
                             help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=flag_type("seed"), default=0)
-    downsample.add_argument("--out", required=True, help="file to write (.parquet, .csv, .tsv or .json)")
+    downsample.add_argument("--out", required=True, help="file to write (.parquet, .feather, .csv, .tsv or .json)")
 
     calibrate = commands.add_parser("calibrate", help="fit Platt scaling on a click model export's held-out rows and "
                                                       "write it calibrated (AUC unchanged)")
@@ -918,8 +918,8 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
         raise ArgumentError("one user (--user, --feature, --history, --exclude) or a file of queries (--data), "
                             "not both")
     if args.out is None:
-        raise ArgumentError("--data needs --out, the file to write, ending in .csv, .tsv, .parquet or .json (one "
-                            "JSON object a line)")
+        raise ArgumentError("--data needs --out, the file to write, ending in .csv, .tsv, .parquet, .feather or .json "
+                            "(one JSON object a line)")
     out = _output_file(args.out)
     check_arguments("--k", k=args.k)
     spec, meta = served.spec, served.metadata

@@ -34,6 +34,7 @@ import pyarrow.dataset as pads
 
 from ._args import check_arguments, check_choice
 from ._files import (
+    ARROW_FILES,
     COMPRESSED,
     JSON,
     UNDECOMPRESSABLE,
@@ -704,9 +705,6 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
         except errors as err:
             raise unreadable(err) from None
     return chunks()
-
-
-ARROW_FILES = (".arrow", ".feather", ".ipc")  # Arrow's IPC file format (Feather version 2), as pyarrow writes it
 
 
 def _table_format(path: Path) -> str:
@@ -1895,23 +1893,25 @@ def add_negatives(data: Source, spec: SpecLike, n_negatives: int = 4, *, label: 
 
 
 def write_frames(frames: Iterable[pd.DataFrame], out: Path, spec: FeatureSpec | None = None) -> None:
-    """Write DataFrames one after another to `out` as its name says (.csv, .tsv, .parquet, .json
-    lines; the text ones also compressed, as rows.csv.gz), into a temporary file beside it that
+    """Write DataFrames one after another to `out` as its name says (.csv, .tsv, .parquet, .feather or
+    .arrow, .json lines; the text ones also compressed, as rows.csv.gz), into a temporary file beside it that
     replaces `out` only once all are written: a failure leaves whatever was at `out` before. A CSV's
     lists are written as `spec` (or ctr, without one) reads them back (`text_cells`)."""
     make_parent(out)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     suffix = format_suffix(out)
     try:
-        if suffix == ".parquet":
+        if suffix in (".parquet", *ARROW_FILES):
             import pyarrow.parquet as pq
 
-            writer = None
+            writer, schema = None, None
             try:
                 for frame in frames:
                     # Every part takes the first's schema: a CSV's chunks may each guess their own types.
-                    table = pa.Table.from_pandas(frame, schema=writer.schema if writer else None, preserve_index=False)
-                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                    schema = table.schema
+                    writer = writer or (pq.ParquetWriter(tmp, schema) if suffix == ".parquet" else
+                                        pa.ipc.new_file(tmp, schema, options=_ARROW_WRITE))
                     writer.write_table(table)
             finally:
                 if writer is not None:
@@ -1929,6 +1929,10 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path, spec: FeatureSpec | 
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# As DataFrame.to_feather writes Feather: LZ4-compressed, where pyarrow has the codec.
+_ARROW_WRITE = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
 
 
 def text_cells(frame: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.DataFrame:

@@ -217,7 +217,7 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p.csv.gz"), scored)  # compressed as its name says
     capsys.readouterr()
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.xlsx")]) == 2
-    assert "must end in .csv, .tsv, .parquet or .json" in capsys.readouterr().err
+    assert "must end in .csv, .tsv, .parquet, .feather (or .arrow) or .json" in capsys.readouterr().err
     # A CSV separated by semicolons, as Excel writes one where a comma is the decimal mark, is named as one.
     frame.head(3).to_csv(tmp_path / "excel.csv", sep=";", decimal=",", index=False)
     for out in ([], ["--out", str(tmp_path / "e.csv")]):
@@ -239,9 +239,10 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     monkeypatch.setattr(cli, "SCORED_A_FILE", 7)
     whole = ctr.load(export).predict(rows, batch_size=3)
     np.testing.assert_allclose(whole, scored.probability, rtol=1e-6)
-    for name in ("p.parquet", "p.tsv"):
+    for name in ("p.parquet", "p.tsv", "p.feather"):  # in chunks of 7 rows, each part of one file
         assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / name)]) == 0
-        read = pd.read_parquet if name.endswith("parquet") else lambda path: pd.read_csv(path, sep="\t")
+        read = {"parquet": pd.read_parquet, "feather": pd.read_feather}.get(name.split(".")[-1],
+                                                                           lambda path: pd.read_csv(path, sep="\t"))
         streamed = read(tmp_path / name)
         assert list(streamed.columns) == [*frame.columns.drop("rating"), "probability"] and len(streamed) == 20
         np.testing.assert_allclose(streamed.probability, whole, rtol=1e-6)
