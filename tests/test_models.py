@@ -820,3 +820,21 @@ def test_weight_averaging_is_evaluated_but_training_goes_on_from_the_raw_weights
     assert any(not np.allclose(b, e) for b, e in zip(seen["begin 1"], seen["end 0"], strict=True))
     with pytest.raises(ValueError, match="weight_averaging"):
         ctr.DeepFM(spec, weight_averaging=1.5)
+
+
+@pytest.mark.parametrize("model", [ctr.LogisticRegression, ctr.FM, ctr.DeepFM])
+def test_a_click_model_starts_at_the_training_rows_click_rate(model, tmp_path):
+    """Its bias starts at their log-odds (weighted by label.weight), in memory or streamed: a rate of 10%
+    was first predicted as 0.5, and Adam's small steps took thousands of them to bring the bias there."""
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"user_id": rng.integers(0, 50, 2000), "clicked": (rng.random(2000) < 0.1).astype(int),
+                         "w": np.where(rng.random(2000) < 0.5, 1.0, 3.0)})
+    rate = rows["clicked"].mean()
+    weighted = np.average(rows["clicked"], weights=rows["w"])
+    rows.to_parquet(tmp_path / "rows.parquet")
+    for label, expected, in_memory in ((ctr.Label("clicked"), rate, True), (ctr.Label("clicked"), rate, False),
+                                       (ctr.Label("clicked", weight="w"), weighted, True)):
+        spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")], label=label)
+        fitted = model(spec, learning_rate=1e-9, seed=0)  # training does not move it: the start is seen
+        fitted.fit(tmp_path / "rows.parquet", epochs=1, verbose=0, in_memory=in_memory)
+        assert fitted.predict(rows).mean() == pytest.approx(expected, abs=2e-3), (label, in_memory)
