@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="MLP widths, comma-separated (DeepFM, DCN and AutoInt: 256,128; NeuMF: its own; the "
                           "two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=flag_type("learning_rate", float),
-                     help="default: the model's (Adam 1e-3; the two-tower's Adagrad 0.1)")
+                     help="default: the model's (Adam 1e-3; lr's 1e-2; the two-tower's Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,
                      help="Adam on the embedding rows a batch used, plus the steps Keras' Adam takes on the "
                           "others meanwhile, applied when a row is next used (momentum; the default), or on the "

@@ -838,3 +838,12 @@ def test_a_click_model_starts_at_the_training_rows_click_rate(model, tmp_path):
         fitted = model(spec, learning_rate=1e-9, seed=0)  # training does not move it: the start is seen
         fitted.fit(tmp_path / "rows.parquet", epochs=1, verbose=0, in_memory=in_memory)
         assert fitted.predict(rows).mean() == pytest.approx(expected, abs=2e-3), (label, in_memory)
+
+
+def test_logistic_regression_learns_at_ten_times_the_others_rate_unless_told(spec):
+    """One weight a value and a convex loss: at 1e-3 the baseline was still climbing after 5 epochs."""
+    assert ctr.LogisticRegression(spec).get_config()["learning_rate"] == 1e-2
+    assert ctr.LogisticRegression(spec, learning_rate=3e-3).get_config()["learning_rate"] == 3e-3
+    assert ctr.FM(spec).get_config()["learning_rate"] == ctr.DeepFM(spec).get_config()["learning_rate"] == 1e-3
+    with pytest.raises(ctr.ArgumentError, match=r"LogisticRegression: learning_rate must be a number above 0, got 0"):
+        ctr.LogisticRegression(spec, learning_rate=0)
