@@ -99,13 +99,13 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
     if multi is not None:  # its ids as the model reads them (a list's, a text's, without their weights)
         text = ctr_data.raw_features(column.to_frame(), FeatureSpec([multi]))[multi.name]
         return pd.Series([list(dict.fromkeys(bag_ids(token_text(v), multi))) or [np.nan] for v in text]), None
-    text = next((f for f in spec.features if f.kind == "text" and f.source == column.name), None)
-    if text is not None:  # its words as the model reads them (lower-cased, the first max_length)
+    prose = next((f for f in spec.features if f.kind == "text" and f.source == column.name), None)
+    if prose is not None:  # its words as the model reads them (lower-cased, the first max_length)
         from ._keras import tf
         from .features import split_ids
 
-        raw = ctr_data.raw_features(column.to_frame(), FeatureSpec([text]))[text.name]
-        words = split_ids(tf.constant(raw, tf.string), text).to_list()
+        raw = ctr_data.raw_features(column.to_frame(), FeatureSpec([prose]))[prose.name]
+        words = split_ids(tf.constant(raw, tf.string), prose).to_list()
         return pd.Series([list(dict.fromkeys(w.decode() for w in row if w)) or [np.nan] for row in words]), None
     history = next((f for f in spec.features if f.kind == "history" and f.source == column.name), None)
     if history is not None:
