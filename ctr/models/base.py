@@ -654,8 +654,9 @@ class RankingModel(NetworkWeights, abc.ABC):
             self.content_ = self.preprocessor_.item_content(self._raw_chunks(data))
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 self._new_network()
-                self._start_at_click_rate(self._label_column_targets(data) if streamed else labels)
-                if previous is not None:
+                if previous is None:  # a warm start brings its own bias: the labels need no pass for one
+                    self._start_at_click_rate(self._label_column_targets(data) if streamed else [labels])
+                else:
                     _warm.start(self, previous, self._encoded_empty(), owner, verbose)
         valid = None
         if validation_data is not None:
@@ -714,17 +715,16 @@ class RankingModel(NetworkWeights, abc.ABC):
             self.network_ = _RankingNetwork(scorer)
             self.network_.compile(optimizer=self._optimizer())
 
-    def _start_at_click_rate(self, targets: Iterable[np.ndarray] | np.ndarray) -> None:
+    def _start_at_click_rate(self, targets: Iterable[np.ndarray]) -> None:
         """Set the new network's bias to the training rows' log-odds of a click (weighted, with `label.weight`),
         so that its first prediction is their click rate rather than 0.5: Adam moves a bias by about the
         learning rate a step, and at 1e-3 a 2% click rate's log-odds (-3.9) took thousands of steps to reach,
         which the embeddings bent to make up for meanwhile (as in TensorFlow's guide to imbalanced data)."""
         bias = getattr(self.network_.scorer, "bias", None)
         clicks = rows = 0.0
-        for part in [targets] if isinstance(targets, np.ndarray) else targets:
-            weights = part[:, 1] if part.ndim == 2 else np.ones(len(part))
-            clicks += float(np.dot(part[:, 0] if part.ndim == 2 else part, weights))
-            rows += float(weights.sum())
+        for part in targets:  # labels [N], or beside their weights [N, 2]
+            labels, weights = (part[:, 0], part[:, 1]) if part.ndim == 2 else (part, np.ones_like(part))
+            clicks, rows = clicks + float(labels @ weights), rows + float(weights.sum())
         if bias is not None and 0 < clicks < rows:
             rate = clicks / rows
             bias.assign(np.log(rate / (1.0 - rate)))
