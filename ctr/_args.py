@@ -199,9 +199,10 @@ RECOMMENDER_FIT_ONLY = {
     "x": "the data is the first argument: a table of interactions",
     "y": "every row of the data is an interaction, or with a label in the spec every row whose label is 1; "
          "the negatives are drawn",
-    "sample_weight": "a recommender learns from each interaction once, without weights",
-    "class_weight": "a recommender learns from each interaction once, without weights; n_negatives sets how many "
-                    "negatives each one draws",
+    "sample_weight": "an interaction's weight (a play count, a quantity) is a column of the data, the one the "
+                     "spec's label.weight names",
+    "class_weight": "the negatives are drawn, n_negatives for each interaction; an interaction's weight is a column "
+                    "of the data, the one the spec's label.weight names",
     "shuffle": "the interactions are shuffled every epoch, in an order the model's seed fixes",
     "initial_epoch": _RESUMED,
 }

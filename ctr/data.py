@@ -1825,6 +1825,10 @@ def downsample_negatives(data: Source, spec: SpecLike, keep: float, seed: int = 
         raise SpecError("label.weight: downsample_negatives writes the kept rows' weights into the column the "
                         "spec's label.weight names, and this spec has none; add one, e.g. "
                         "label: {column: clicked, weight: weight}")
+    if spec.label.weight == spec.label.column:
+        raise SpecError(f"label.weight: downsample_negatives writes the kept rows' weights into the label.weight "
+                        f"column, which here is the label column {spec.label.column!r} itself; name a column of "
+                        "their own, e.g. label: {column: clicked, weight: weight}")
     rng = np.random.default_rng(seed)  # one stream over the chunks in order: the same rows either way
 
     def sampled(frame: pd.DataFrame) -> pd.DataFrame:

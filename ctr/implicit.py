@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_choice
-from .errors import DataError, SpecError
+from .errors import DataError
 from .spec import FeatureSpec, SpecLike
 from .splits import column_arguments_hint, spec_columns, time_order
 
@@ -33,15 +33,6 @@ def keys(spec: FeatureSpec) -> tuple[str, str]:
     return found[0], found[1]
 
 
-def refuse_weights(spec: FeatureSpec, who: str) -> None:
-    """SpecError for a recommender given row weights: it learns from each positive interaction once,
-    so `label.weight` (the click models' row weights) would be silently ignored."""
-    if spec.label is not None and spec.label.weight is not None:
-        raise SpecError(f"label.weight: {who} learns from each positive interaction once and takes no row weights "
-                        f"({spec.label.weight!r}); they are for the click models (FM, DeepFM, DCN, "
-                        "AutoInt, LogisticRegression). Drop label.weight from this spec")
-
-
 @dataclass
 class Interactions:
     """Positive (user, item) pairs, as row numbers into one table of users and one of items."""
@@ -51,27 +42,33 @@ class Interactions:
     context: pd.DataFrame  # per interaction: the context-role columns
     user_index: np.ndarray  # int64 row of `users` for each interaction
     item_index: np.ndarray  # int64 row of `items` for each interaction
+    weights: np.ndarray | None = None  # float32 weight of each interaction (`label.weight`), or None: all 1
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, spec: FeatureSpec, items: pd.DataFrame | None = None,
                    owner: str = "fit", anonymous: bool = False) -> Interactions:
-        """Positives from an interaction table: rows whose label is 1, or every row when the spec has
-        no label. `items` (a catalogue with the item columns) may add items nobody interacted with;
-        `owner` is the function whose `items` errors name. A row without a user id is refused unless
-        `anonymous` (a count of items needs no user)."""
+        """Positives from an interaction table: rows whose label is 1, or every row when the spec has no label, each
+        weighing its `label.weight` if the spec names one. `items` (a catalogue with the item columns) may add items
+        nobody interacted with; `owner` is the function whose `items` errors name. A row without a user id is
+        refused unless `anonymous` (a count of items needs no user)."""
         user_key, item_key = keys(spec)
         source = {f.name: f.source for f in spec.features}
         # Each column once, though two features read it (a title as words and hashed): a frame's columns
         # picked twice would be two columns of one name.
         user_cols, item_cols, context_cols = (list(dict.fromkeys(source[f.name] for f in spec.by_role(role)))
                                               for role in ("user", "item", "context"))
-        label_cols = [spec.label.column] if spec.label is not None else []
+        label_cols = [c for c in spec.columns if c not in {*user_cols, *item_cols, *context_cols}]
         dtypes = ctr_data.csv_dtypes(spec)
-        frame = ctr_data.read(frame, user_cols + item_cols + context_cols + label_cols, dtypes=dtypes)
+        frame = ctr_data.read(frame, user_cols + item_cols + context_cols + label_cols,
+                              hint=ctr_data.column_hints(spec), dtypes=dtypes)
         if spec.label is not None:
             frame = frame[ctr_data.labels(frame, spec) == 1]
         if len(frame) == 0:
             raise DataError("no positive interactions to learn from (the data is empty, or no label is 1)")
+        weights = ctr_data.sample_weights(frame, spec)
+        if weights is not None and not weights.any():
+            raise DataError(f"weight column {spec.label.weight!r} (label.weight): all {len(frame)} positive "
+                            "interactions weigh 0, so there is nothing to learn from")
         user_col, item_col = source[user_key], source[item_key]
         users = frame[user_cols].drop_duplicates(user_col, keep="last").reset_index(drop=True)
         possessive = f"{owner}'" if owner.endswith("s") else f"{owner}'s"
@@ -84,13 +81,15 @@ class Interactions:
             require_ids(users, user_col, owner, "user")
         user_index = _positions(users[user_col], frame[user_col])
         item_index = _positions(item_table[item_col], frame[item_col])
-        return cls(users, item_table, frame[context_cols].reset_index(drop=True), user_index, item_index)
+        return cls(users, item_table, frame[context_cols].reset_index(drop=True), user_index, item_index, weights)
 
     def __len__(self) -> int:
         return len(self.user_index)
 
-    def item_counts(self) -> np.ndarray:
-        return np.bincount(self.item_index, minlength=len(self.items)).astype(np.float64)
+    def item_counts(self, weighted: bool = False) -> np.ndarray:
+        """Each item's interactions: how often it occurs, or (`weighted`) the sum of their weights."""
+        weights = self.weights if weighted else None
+        return np.bincount(self.item_index, weights=weights, minlength=len(self.items)).astype(np.float64)
 
 
 class NegativeSampler:

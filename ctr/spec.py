@@ -339,13 +339,17 @@ class Label:
 
     column: str
     threshold: float | None = None  # set for ratings: value >= threshold is a positive
-    # A column of row weights (≥ 0) for click models' loss and metrics: importance weights, or
-    # 1/rate on negatives kept at that rate, so that predictions stay calibrated to the full data.
+    # A column of row weights (≥ 0): for click models' loss and metrics, importance weights, or 1/rate
+    # on negatives kept at that rate, so that predictions stay calibrated to the full data; for the
+    # recommenders, how much each positive interaction counts (a play count, a quantity).
     weight: str | None = None
 
     def _check(self, path: str) -> list[str]:
-        if self.weight is not None and self.weight == self.column:
-            return [f"{path}.weight: {self.weight!r} is the label column; the weights need a column of their own"]
+        # With a threshold, a count may be both: the rows with plays >= 1 are positives, each counting its plays.
+        if self.weight is not None and self.weight == self.column and self.threshold is None:
+            return [f"{path}.weight: {self.weight!r} is the label column; the weights need a column of their own "
+                    f"(or, for a count that is both, a label.threshold: {{column: {self.column}, threshold: 1, "
+                    f"weight: {self.column}}} makes the rows counting 1 or more positives, each weighing its count)"]
         return []
 
 

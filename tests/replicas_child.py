@@ -1,6 +1,7 @@
 """Trains click models (row-wise Adam, lazy and catching up; weight average; row weights with momentum
-updates), a pointwise and a retrieval recommender on one device and on two replicas, in one process whose
-CPU is split into two logical devices (which must happen before any other TensorFlow work).
+updates), a pointwise and a retrieval recommender (both weighing their interactions) on one device and
+on two replicas, in one process whose CPU is split into two logical devices (which must happen before
+any other TensorFlow work).
 
     python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations or predictions
 """
@@ -28,8 +29,9 @@ MODELS = {"fm": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0),
           # Row weights and the momentum embedding updates, in one model: each fit here is ~10 s of tracing.
           "fm_weighted_momentum": lambda: ctr.FM(WEIGHTED, l2=1e-4, batch_size=256, seed=0,
                                                  embedding_updates="momentum"),
-          "mf": lambda: ctr.MatrixFactorization(SPEC, l2=1e-4, batch_size=256, seed=0),
-          "two_tower": lambda: ctr.TwoTower(SPEC, l2=1e-4, batch_size=256, seed=0)}
+          # The recommenders weigh their interactions too (the rows of rating 4 or more, by w).
+          "mf_weighted": lambda: ctr.MatrixFactorization(WEIGHTED, l2=1e-4, batch_size=256, seed=0),
+          "two_tower_weighted": lambda: ctr.TwoTower(WEIGHTED, l2=1e-4, batch_size=256, seed=0)}
 
 
 def main() -> None:
@@ -46,7 +48,8 @@ def main() -> None:
             model = make()
             # The retrieval model's validation (top-K over the catalogue) is slow to trace; its
             # training step is what differs.
-            history = model.fit(train, validation_data=valid if name != "two_tower" else None, epochs=2, verbose=0,
+            history = model.fit(train, validation_data=None if name.startswith("two_tower") else valid, epochs=2,
+                                verbose=0,
                                 strategy=strategy)
             if name.startswith("fm"):
                 ids, scores = np.zeros(0), model.predict(frame.iloc[:50])

@@ -786,8 +786,9 @@ def test_fit_takes_a_batch_size_for_the_call_as_the_click_models_do(spec, loo):
     assert seen[0] == seen[1] > seen[2] and model.get_config()["batch_size"] == 1024, seen
     with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.fit: batch_size must be an integer of at"):
         model.fit(data, batch_size=0)
-    with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.fit has no argument 'sample_weight' \(a "
-                                                r"recommender learns from each interaction once, without weights\); "
+    with pytest.raises(ctr.ArgumentError, match=r"MatrixFactorization\.fit has no argument 'sample_weight' \("
+                                                r"an interaction's weight \(a play count, a quantity\) is a column "
+                                                r"of the data, the one the spec's label\.weight names\); "
                                                 r"it takes validation_data, items, epochs"):
         model.fit(data, sample_weight=np.ones(len(data)))
     # The other verbs name the model's own class too, where Python's TypeError named the base class.

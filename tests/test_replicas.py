@@ -21,16 +21,19 @@ def test_models_on_two_replicas_train_as_on_one_device():
     # Click model and pointwise recommender: each replica takes half of every batch, so the summed
     # gradients, losses and regularisation are one device's (without the scaling, the steps and logged
     # losses double); the click model's row-wise Adam and weight average step as on one device.
-    for name in ("fm", "fm_weighted_momentum", "mf"):
+    for name in ("fm", "fm_weighted_momentum", "mf_weighted"):
         one, two = runs[name]["one"], runs[name]["two"]
         assert one["history"].keys() == two["history"].keys()
         for key, values in one["history"].items():
-            np.testing.assert_allclose(two["history"][key], values, rtol=1e-4, err_msg=f"{name} {key}")
+            # A weighted batch's regularisation is counted by each replica's share of the batch's weight
+            # (half), though an uneven last batch gives one replica a row more: off by about 1e-4.
+            rtol = 1e-3 if key.endswith("regularization_loss") else 1e-4
+            np.testing.assert_allclose(two["history"][key], values, rtol=rtol, err_msg=f"{name} {key}")
         assert two["ids"] == one["ids"]
         np.testing.assert_allclose(two["scores"], one["scores"], rtol=1e-4, atol=1e-5, err_msg=name)
     # Retrieval: each replica's in-batch negatives are its own half's items, so the model differs a
     # little; the regularisation is still one device's, and the recommendations mostly agree.
-    one, two = runs["two_tower"]["one"], runs["two_tower"]["two"]
+    one, two = runs["two_tower_weighted"]["one"], runs["two_tower_weighted"]["two"]
     np.testing.assert_allclose(two["history"]["regularization_loss"], one["history"]["regularization_loss"],
                                rtol=0.1)
     overlap = [len(set(a) & set(b)) for a, b in zip(one["ids"], two["ids"], strict=True)]

@@ -32,8 +32,7 @@ def test_the_spec_reads_writes_and_checks_the_weight_column(spec):
                                                  label=ctr.Label("rating", threshold=4, weight="w")))
     assert report.label["positive_rate"] == 0.5 and report.label["weighted_positive_rate"] == 0.25
     assert report.label["distribution"] == {"1": 1, "5": 1} and "weight w" in report.to_text()
-    with pytest.raises(ctr.SpecError, match=r"label\.weight: 'rating' is the label column"):
-        _weighted(spec, "rating")
+    assert _weighted(spec, "rating").label.weight == "rating"  # with a threshold, a count may be both
     with pytest.raises(ctr.SpecError, match=r"features\[0\]: reads the weight column 'user_id' \(label\.weight\)"):
         _weighted(spec, "user_id")
     with pytest.raises(ctr.SpecError, match=r"label\.weight: expected a string, got int"):
@@ -192,10 +191,120 @@ def test_weight_errors_name_the_column_in_training_validation_and_evaluation(spe
     assert model.predict(valid).shape == (len(valid),)  # serving needs no weights
 
 
-def test_recommenders_refuse_row_weights(spec):
-    for make in (lambda s: ctr.NeuMF(s), lambda s: ctr.TwoTower(s), lambda s: ctr.Popularity(s)):
-        with pytest.raises(ctr.SpecError, match=r"label\.weight: \w+ learns from each positive interaction once"):
-            make(_weighted(spec))
+def _junk_log(weight: float) -> tuple[pd.DataFrame, ctr.FeatureSpec]:
+    """Each of 60 users buys from their own group of 10 items, and every user also buys item 999, whose
+    rows weigh `weight` (the others 1): a play count, a quantity, in the column that is also the label."""
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(60), 9)
+    items = (users % 6) * 10 + rng.integers(0, 10, len(users))
+    frame = pd.DataFrame({"user_id": np.concatenate([users, np.arange(60)]),
+                          "item_id": np.concatenate([items, np.full(60, 999)]),
+                          "plays": np.concatenate([np.ones(len(users)), np.full(60, weight)])})
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                            ctr.Categorical("item_id", dtype="int", role="item")],
+                           label=ctr.Label("plays", threshold=0, weight="plays"))
+    return frame, spec
+
+
+@pytest.mark.parametrize("make", [lambda s: ctr.MatrixFactorization(s, learning_rate=0.02, seed=0),
+                                  lambda s: ctr.MatrixFactorization(s, loss="bpr", learning_rate=0.02, seed=0),
+                                  lambda s: ctr.NeuMF(s, learning_rate=0.02, seed=0),
+                                  lambda s: ctr.TwoTower(s, batch_size=64, seed=0)],
+                         ids=["mf", "bpr", "neumf", "two_tower"])
+def test_recommenders_learn_each_interaction_as_much_as_its_weight(make):
+    """Item 999, every user's, ranks high when its rows weigh 1 and far lower when they weigh 0."""
+    ranks = {}
+    for weight in (1.0, 0.0):
+        frame, spec = _junk_log(weight)
+        model = make(spec)
+        history = model.fit(frame, epochs=12, verbose=0)
+        ids, _ = model.recommend(list(range(60)), k=20)
+        ranks[weight] = np.mean([list(row).index(999) if 999 in row else 20 for row in ids])
+        assert np.isfinite(history.history["loss"]).all()
+    assert ranks[0.0] > ranks[1.0] + 5, ranks  # BPR has no item bias, and the two-tower corrects popularity
+
+
+def test_popularity_counts_the_weights_and_an_all_weightless_log_is_refused():
+    frame, spec = _junk_log(0.5)
+    model = ctr.Popularity(spec).fit(frame)
+    counts = dict(zip(model.catalog_ids().tolist(), model.counts_.tolist(), strict=True))
+    assert counts[999] == 30.0 and counts == frame.groupby("item_id").plays.sum().to_dict()
+    assert model.recommend([0], k=1)[0][0, 0] == 999
+    frame, spec = _junk_log(0.26)
+    text = []
+    ctr.Popularity(spec).fit(frame).summary(print_fn=text.append)
+    assert "the most popular: 15 (16), 999 (15.60), 42 (15), " in text[0]
+    with pytest.raises(ctr.DataError, match=r"weight column 'plays' \(label\.weight\): all 60 positive interactions "
+                                            r"weigh 0"):
+        ctr.TwoTower(spec).fit(frame[frame.item_id == 999].assign(plays=0.0), epochs=1, verbose=0)
+    spec = ctr.FeatureSpec(spec.features, label=ctr.Label("plays", threshold=0, weight="w"))
+    with pytest.raises(ctr.DataError, match=r"weight column 'w' \(label\.weight\): expected numbers ≥ 0, found 'x'"):
+        ctr.MatrixFactorization(spec).fit(frame.assign(w="x"), epochs=1, verbose=0)
+    with pytest.raises(ctr.DataError, match=r"'w' is missing .*the spec's label\.weight names 'w' as the rows' "
+                                            r"weights"):
+        ctr.Popularity(spec).fit(frame)
+
+
+def test_weighted_losses_are_those_of_rows_repeated_by_weight_and_of_the_tfrs_task():
+    """A pointwise or pairwise row of weight 2 counts as the row twice; the two-tower's loss and its
+    hand-written gradient are the retrieval task's with `sample_weight`, scaled to the weights' mean."""
+    import tensorflow_recommenders as tfrs
+
+    from ctr._keras import keras, tf
+    from ctr.models.base import mean_logloss
+    from ctr.models.recommender import _PairwiseNetwork
+    from ctr.models.two_tower import _relative, in_batch_softmax_loss
+
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=6).astype(np.float32), np.array([1, 0, 0, 1, 0, 0], np.float32)
+    weights = np.array([2, 2, 2, 1, 1, 0], np.float32)
+    repeated = np.repeat(np.arange(6), weights.astype(int))
+    task = tfrs.tasks.Ranking(loss=keras.losses.BinaryCrossentropy(from_logits=True,
+                                                                   reduction=keras.losses.Reduction.SUM))
+    weighted = mean_logloss(task, tf.constant(np.stack([labels, weights], 1)), tf.constant(logits), False)
+    assert float(weighted) == pytest.approx(float(mean_logloss(task, tf.constant(labels[repeated]),
+                                                               tf.constant(logits[repeated]), False)), rel=1e-6)
+
+    class Scorer(keras.layers.Layer):
+        def call(self, features, training=False):
+            return features["x"]
+
+    pairs = _PairwiseNetwork(Scorer())
+    margin_rows = {"x": tf.constant(logits)}, {"x": tf.zeros(6)}
+    weighted = pairs.compute_loss((*margin_rows, tf.constant(weights)))
+    plain = pairs.compute_loss(({"x": tf.constant(logits[repeated])}, {"x": tf.zeros(len(repeated))}))
+    assert float(weighted) == pytest.approx(float(plain), rel=1e-6)
+
+    queries = tf.constant(rng.normal(size=(32, 5)), tf.float32)
+    items = tf.constant(rng.normal(size=(32, 5)), tf.float32)
+    rows = tf.constant(rng.integers(0, 12, 32), tf.int64)
+    probability = tf.constant(rng.uniform(1e-3, 0.2, 32), tf.float32)
+    row_weights = tf.constant(rng.uniform(0, 3, 32), tf.float32)
+    relative = _relative(row_weights)
+    assert float(tf.reduce_mean(relative)) == pytest.approx(1.0, rel=1e-6)
+    retrieval = tfrs.tasks.Retrieval(remove_accidental_hits=True)
+    results = []
+    for loss in (lambda q, c: retrieval(q, c, candidate_sampling_probability=probability, candidate_ids=rows,
+                                        sample_weight=relative, compute_metrics=False),
+                 lambda q, c: in_batch_softmax_loss(q, c, probability, rows, relative)):
+        with tf.GradientTape() as tape:
+            tape.watch([queries, items])
+            value = 3.0 * loss(queries, items)
+        results.append([value.numpy(), *(g.numpy() for g in tape.gradient(value, [queries, items]))])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-4)
+
+
+def test_a_count_may_be_the_label_and_its_weight_only_with_a_threshold():
+    features = [ctr.Categorical("user_id", dtype="int", role="user"), ctr.Categorical("item_id", dtype="int",
+                                                                                      role="item")]
+    with pytest.raises(ctr.SpecError, match=r"label\.weight: 'plays' is the label column; .*threshold: 1, weight: "
+                                            r"plays"):
+        ctr.FeatureSpec(features, label=ctr.Label("plays", weight="plays"))
+    spec = ctr.FeatureSpec(features, label=ctr.Label("plays", threshold=1, weight="plays"))
+    assert spec.columns == ["user_id", "item_id", "plays"]
+    with pytest.raises(ctr.SpecError, match=r"downsample_negatives .* is the label column 'plays' itself"):
+        ctr.data.downsample_negatives(pd.DataFrame({"user_id": [1], "item_id": [2], "plays": [3]}), spec, keep=0.5)
 
 
 def test_a_weighted_model_serves_in_a_fresh_process_like_any_other(spec, splits, tmp_path, serve_fresh):

@@ -385,30 +385,39 @@ class _RankingNetwork(ReplicaModel):
 
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
         encoded, labels = inputs
-        logits = self.scorer(encoded, training=training)
-        if labels.shape.rank == 1:
-            return row_mean(self.task(labels=labels[:, None], predictions=logits[:, None],
-                                      compute_metrics=not training), labels)
-        # The labels beside their row weights (`label.weight`): the loss is the rows' weighted mean
-        # logloss, as the metrics weigh it, so that the l2 means the same with weights as without.
-        total = self.task(labels=labels[:, :1], predictions=logits[:, None], sample_weight=labels[:, 1:],
-                          compute_metrics=not training)
-        return tf.math.divide_no_nan(total, _replica_weight(labels))
+        return mean_logloss(self.task, labels, self.scorer(encoded, training=training), not training)
 
     def rows(self, inputs: Any) -> tf.Tensor:
-        labels = inputs[1]
-        return super().rows(inputs) if labels.shape.rank == 1 else _replica_weight(labels)
+        return labelled_rows(inputs)
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         logs = super().logs(training)
         return {"logloss": logs["loss"], **logs} if training else logs
 
 
-def _replica_weight(labels: tf.Tensor) -> tf.Tensor:
-    """The batch's weight (labels [B, 2], weights last) as one replica's share of it: the whole
-    batch's weight over the replicas, so that each replica's loss over it (taken as its share in
-    `_step`) sums to the whole batch's weighted mean, as on one device, however the weight falls."""
-    weight = tf.reduce_sum(labels[:, 1])
+def mean_logloss(task: tfrs.tasks.Ranking, labels: tf.Tensor, logits: tf.Tensor, compute_metrics: bool) -> tf.Tensor:
+    """The rows' mean logloss from a ranking task that sums it, of labels [B], or [B, 2] with the row
+    weights beside them (`label.weight`): then the weighted mean, as the metrics weigh it, so that the
+    l2 means the same with weights as without."""
+    if labels.shape.rank == 1:
+        return row_mean(task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=compute_metrics),
+                        labels)
+    total = task(labels=labels[:, :1], predictions=logits[:, None], sample_weight=labels[:, 1:],
+                 compute_metrics=compute_metrics)
+    return tf.math.divide_no_nan(total, replica_weight(labels[:, 1]))
+
+
+def labelled_rows(inputs: Any) -> tf.Tensor:
+    """What a batch of (features, labels [B] or [B, 2] with weights) is a mean over: rows, or weight."""
+    labels = inputs[1]
+    return tf.shape(labels)[0] if labels.shape.rank == 1 else replica_weight(labels[:, 1])
+
+
+def replica_weight(weights: tf.Tensor) -> tf.Tensor:
+    """The batch's weight (the row weights [B]) as one replica's share of it: the whole batch's
+    weight over the replicas, so that each replica's loss over it (taken as its share in `_step`)
+    sums to the whole batch's weighted mean, as on one device, however the weight falls."""
+    weight = tf.reduce_sum(weights)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if replicas == 1:
         return weight
@@ -732,7 +741,7 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _label_column_targets(self, data: ctr_data.Source) -> Iterator[np.ndarray]:
         """The labels (beside their weights) of data that is streamed, read chunk by chunk from their columns."""
         label = self.spec.label
-        columns = [label.column, *([label.weight] if label.weight else [])]
+        columns = list(dict.fromkeys([label.column, *([label.weight] if label.weight else [])]))  # a count may be both
         for chunk in ctr_data.iter_chunks(data, columns, dtypes=ctr_data.csv_dtypes(self.spec)):
             yield ctr_data.targets(chunk, self.spec)
 

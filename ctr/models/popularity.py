@@ -20,7 +20,7 @@ from .._args import (
 )
 from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
-from ..implicit import Interactions, keys, refuse_weights
+from ..implicit import Interactions, keys
 from ..spec import FeatureSpec, SpecLike
 from .base import config_repr
 from .recommender import catalogue_rows, top_k
@@ -32,13 +32,13 @@ _FIT_ONLY = {**RECOMMENDER_FIT_ONLY, **dict.fromkeys(
 
 
 class Popularity(RankingEvaluation, KerasNames):
-    """Scores an item by its number of positive training interactions, the same for every query."""
+    """Scores an item by its number of positive training interactions (their weights' sum, with
+    `label.weight`), the same for every query."""
 
     _KERAS_NAMES = POPULARITY_NAMES
 
     def __init__(self, spec: SpecLike):
         self.spec = FeatureSpec.of(spec)
-        refuse_weights(self.spec, "Popularity")
         self.user_key, self.item_key = keys(self.spec)
         self.counts_: np.ndarray | None = None
         self.ids_: np.ndarray | None = None
@@ -49,15 +49,16 @@ class Popularity(RankingEvaluation, KerasNames):
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, batch_size: int | None = None,
             verbose: str | int = "auto") -> Popularity:
-        """Count each item's positive interactions in `data`; `items` may add catalogue items nobody
-        touched (count 0). It takes the recommenders' `validation_data`, `epochs`, `batch_size` and
-        `verbose` so that it can be fitted in a loop with them; a count needs one pass, so they change nothing."""
+        """Count each item's positive interactions in `data` (sum their weights, with `label.weight`); `items` may add
+        catalogue items nobody touched (count 0). It takes the recommenders' `validation_data`, `epochs`,
+        `batch_size` and `verbose` so that it can be fitted in a loop with them; a count needs one pass, so they
+        change nothing."""
         check_arguments("Popularity.fit", epochs=epochs, batch_size=batch_size, verbose=verbose)
         interactions = Interactions.from_frame(ctr_data.read(data, dtypes=ctr_data.csv_dtypes(self.spec)), self.spec,
                                                items, anonymous=True)
         self.catalogue_, self.users_ = interactions.items, interactions.users
         self.ids_ = interactions.items[self.spec[self.item_key].source].to_numpy()
-        self.counts_ = interactions.item_counts()
+        self.counts_ = interactions.item_counts(weighted=True)
         return self
 
     def get_config(self) -> dict[str, Any]:
@@ -79,7 +80,7 @@ class Popularity(RankingEvaluation, KerasNames):
             return
         top = np.argsort(-self.counts_, kind="stable")[:5]
         print_fn(f"Popularity over {len(self.ids_):,} items; the most popular: "
-                 + ", ".join(f"{self.ids_[i]} ({int(self.counts_[i]):,})" for i in top))
+                 + ", ".join(f"{self.ids_[i]} ({_count(self.counts_[i])})" for i in top))
 
     def catalog_ids(self) -> np.ndarray:
         if self.ids_ is None:
@@ -116,3 +117,8 @@ class Popularity(RankingEvaluation, KerasNames):
         check_saved_model_only("Popularity", format)
         self.catalog_ids()
         return export_popularity(self, Path(path), verify=verify)
+
+
+def _count(count: float) -> str:
+    """A count as it reads: whole, or (summed weights) with two decimals."""
+    return f"{count:,.0f}" if float(count).is_integer() else f"{count:,.2f}"

@@ -37,7 +37,7 @@ from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
-from ..implicit import Interactions, NegativeSampler, keys, refuse_weights, require_ids
+from ..implicit import Interactions, NegativeSampler, keys, require_ids
 from ..spec import FeatureSpec, SpecLike
 from . import _resume, _warm
 from ._adam import LazyAdam
@@ -50,8 +50,10 @@ from .base import (
     config_repr,
     cut_into_batches,
     fit_inputs,
+    labelled_rows,
+    mean_logloss,
     pipeline_options,
-    row_mean,
+    replica_weight,
     saving_as_export,
     several_steps_per_call,
     summary_text,
@@ -94,9 +96,11 @@ class _PointwiseNetwork(ReplicaModel):
             metrics=[keras.metrics.AUC(from_logits=True, name="auc")])
 
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
-        features, labels = inputs
-        logits = self.scorer(features, training=training)
-        return row_mean(self.task(labels=labels[:, None], predictions=logits[:, None], compute_metrics=True), labels)
+        features, labels = inputs  # labels [B], or [B, 2] beside the interactions' weights
+        return mean_logloss(self.task, labels, self.scorer(features, training=training), compute_metrics=True)
+
+    def rows(self, inputs: Any) -> tf.Tensor:
+        return labelled_rows(inputs)
 
 
 class _PairwiseNetwork(ReplicaModel):
@@ -108,10 +112,17 @@ class _PairwiseNetwork(ReplicaModel):
         self.accuracy = keras.metrics.Mean(name="pairwise_accuracy")
 
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
-        positive, negative = inputs
+        positive, negative, *weights = inputs  # with `label.weight`, each pair's weight: its positive's
         margin = self.scorer(positive, training=training) - self.scorer(negative, training=training)
-        self.accuracy.update_state(tf.cast(margin > 0, tf.float32))
-        return -tf.reduce_mean(tf.math.log_sigmoid(margin))
+        if not weights:
+            self.accuracy.update_state(tf.cast(margin > 0, tf.float32))
+            return -tf.reduce_mean(tf.math.log_sigmoid(margin))
+        self.accuracy.update_state(tf.cast(margin > 0, tf.float32), sample_weight=weights[0])
+        return -tf.math.divide_no_nan(tf.reduce_sum(weights[0] * tf.math.log_sigmoid(margin)),
+                                      replica_weight(weights[0]))
+
+    def rows(self, inputs: Any) -> tf.Tensor:
+        return super().rows(inputs) if len(inputs) == 2 else replica_weight(inputs[2])
 
 
 class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
@@ -135,7 +146,6 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = FeatureSpec.of(spec)
-        refuse_weights(self.spec, type(self).__name__)
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
@@ -330,12 +340,23 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         ds = tf.data.Dataset.from_generator(errors.wrap(batches), output_signature=signature).flat_map(
             lambda *epoch: cut_into_batches(epoch, batches.rows(), batch_size)).apply(
             tf.data.experimental.assert_cardinality(len(batches)))
+        # With `label.weight`, each row weighs its interaction's weight: its negatives as much as its
+        # positive, as if the interaction were written that many times.
+        weights = None if interactions.weights is None else tf.constant(interactions.weights)
+
+        def weighed(x: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            return () if weights is None else (tf.gather(weights, x),)
+
         if self.objective == "bpr":
-            ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg)))
+            ds = ds.map(lambda x, pos, neg: (features(x, pos), features(x, neg), *weighed(x)))
         elif self.objective == "retrieval":
-            ds = ds.map(lambda x, items, _: ((features(x, items), items, tf.gather(probability, items)),))
-        else:
+            ds = ds.map(lambda x, items, _: ((features(x, items), items, tf.gather(probability, items),
+                                              *weighed(x)),))
+        elif weights is None:
             ds = ds.map(lambda x, items, label: (features(x, items), tf.cast(label, tf.float32)))
+        else:
+            ds = ds.map(lambda x, items, label: (features(x, items),
+                                                 tf.stack([tf.cast(label, tf.float32), *weighed(x)], axis=1)))
         return ds.with_options(pipeline_options()).prefetch(2)
 
     def _positive_rows(self, frame: pd.DataFrame) -> np.ndarray:

@@ -75,10 +75,11 @@ class _RetrievalNetwork(ReplicaModel):
             metrics=tfrs.metrics.FactorizedTopK(candidates=candidates, ks=ks), remove_accidental_hits=True)
 
     def compute_loss(self, inputs: Any, training: bool = False) -> tf.Tensor:
-        features, item_rows, probability = inputs[0]
+        features, item_rows, probability, *weights = inputs[0]  # with `label.weight`, the rows' weights
         queries = self.scorer.query_vectors(features, training=training)
         items = self.scorer.item_vectors(features, training=training)
-        loss = in_batch_softmax_loss(queries, items, probability, item_rows)
+        loss = in_batch_softmax_loss(queries, items, probability, item_rows,
+                                     _relative(weights[0]) if weights else None)
         if training:
             return loss
         # Evaluation also reports the task's top-K over the whole catalogue (too slow for training).
@@ -92,13 +93,13 @@ class _RetrievalNetwork(ReplicaModel):
 
 
 def in_batch_softmax_loss(queries: tf.Tensor, items: tf.Tensor, probability: tf.Tensor,
-                          item_rows: tf.Tensor) -> tf.Tensor:
-    """The loss of `tfrs.tasks.Retrieval` as used here (in-batch softmax, logits corrected by the
-    items' sampling probabilities, accidental hits removed, summed over the rows), with its gradient
-    written out: in the task's, the items' gradient is a transposed product of the [B, B] scores,
-    which TensorFlow's CPU kernel computes about four times more slowly than the untransposed one,
-    and the scores' gradient passes over the [B, B] matrix several times more (MovieLens two-tower,
-    batch 4096: 190 ms of a 230 ms step)."""
+                          item_rows: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """The loss of `tfrs.tasks.Retrieval` as used here (in-batch softmax, logits corrected by the items' sampling
+    probabilities, accidental hits removed, summed over the rows, each times its `weights` if given, as the task's
+    `sample_weight`), with its gradient written out: in the task's, the items' gradient is a transposed product of
+    the [B, B] scores, which TensorFlow's CPU kernel computes about four times more slowly than the untransposed
+    one, and the scores' gradient passes over the [B, B] matrix several times more (MovieLens two-tower, batch 4096:
+    190 ms of a 230 ms step)."""
     n = tf.shape(queries)[0]
     log_p = tf.math.log(tf.clip_by_value(probability, 1e-6, 1.0))  # as tfrs.layers.loss' correction
     others = tf.logical_and(tf.equal(item_rows[:, None], item_rows[None, :]), tf.logical_not(tf.eye(n, dtype=tf.bool)))
@@ -112,11 +113,23 @@ def in_batch_softmax_loss(queries: tf.Tensor, items: tf.Tensor, probability: tf.
         def gradient(g: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             softmax = tf.exp(masked - log_sums[:, None])
             d_scores = tf.linalg.set_diag(softmax, tf.linalg.diag_part(softmax) - 1.0)
+            if weights is not None:
+                d_scores = d_scores * weights[:, None]  # a row's loss times its weight: its scores' gradient too
             return g * tf.matmul(d_scores, c), g * tf.transpose(tf.matmul(q, d_scores, transpose_a=True))
 
-        return tf.reduce_sum(log_sums - tf.linalg.diag_part(scores)), gradient
+        losses = log_sums - tf.linalg.diag_part(scores)
+        return tf.reduce_sum(losses if weights is None else losses * weights), gradient
 
     return loss(queries, items)
+
+
+def _relative(weights: tf.Tensor) -> tf.Tensor:
+    """Row weights [B] over their mean in the whole batch (all replicas'): the summed loss weighs its
+    rows as the weights say and keeps the scale of unweighted rows, whatever unit the weights are in."""
+    sums = tf.stack([tf.reduce_sum(weights), tf.cast(tf.size(weights), weights.dtype)])
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        sums = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, sums)
+    return weights * tf.math.divide_no_nan(sums[1], sums[0])
 
 
 _MIN_FLOAT = float(np.finfo(np.float32).min)  # the logit of a removed accidental hit, as in TFRS
