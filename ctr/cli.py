@@ -1087,10 +1087,13 @@ def _draft_spec(args: argparse.Namespace) -> int:
     draft.to_yaml(out)
     label = draft.spec.label
     said = "no label" if label is None else f"label {label.column}" + (
-        f" ≥ {label.threshold:g}" if label.threshold is not None else "")
-    then = f"ctr fit --spec {out} --data {args.data}" + (" --model two_tower (interactions without a label train a "
-                                                          "recommender, or a click model with --negatives N)"
-                                                          if label is None else "")
+        f" ≥ {label.threshold:g}" if label.threshold is not None else "") + (
+        f", weighted by {label.weight}" if label.weight is not None else "")
+    counted = label is not None and label.weight == label.column  # a log of counts: interactions that weigh them
+    then = f"ctr fit --spec {out} --data {args.data}" + (
+        " --model two_tower (interactions without a label train a recommender, or a click model with --negatives N)"
+        if label is None else " --model two_tower (interactions weighing their counts train a recommender)"
+        if counted else "")
     print(f"ctr draft-spec: wrote {out} ({len(draft.spec.features)} features, {said}); read its comments, mend "
           f"what was guessed wrong, then: {then}")
     return 0

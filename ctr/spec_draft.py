@@ -51,6 +51,9 @@ _LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchase
 _ID = re.compile(r"(?i:(^|[ ._-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
 _TIME = re.compile(r"(?i:(^|[ ._-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
 _PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
+# How much of an interaction there was: in a log without a label, the interactions' weights.
+_COUNT = re.compile(r"^(n_|num_)?(plays?|play_?count|listens?|listen_?count|qty|quantity|count|views?|view_?count|"
+                    r"visits|purchases)$", re.IGNORECASE)
 _SEPARATORS = ("|", ";", ",")
 # Where an epoch count in each unit falls for dates from 1973 to 2096.
 _EPOCH_RANGES = {"s": (1e8, 4e9), "ms": (1e11, 4e12), "us": (1e14, 4e15), "ns": (1e17, 4e18)}
@@ -220,6 +223,15 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
             if threshold is not None:
                 raise ArgumentError("draft_spec: threshold= is for the label, and no label column was named; "
                                     "name it with label=")
+            count = next((c for c in frame.columns if _COUNT.match(c) and c not in ids and _counts(frame[c])), None)
+            if count is not None:
+                numbers = pd.to_numeric(frame[count])
+                reasons["label"] = (f"label and weight: {count!r}, named like a count of the interaction, whole "
+                                    f"numbers {numbers.min():g} to {numbers.max():g}: each row counting 1 or more is "
+                                    f"an interaction ({float((numbers >= 1).mean()):.1%} of the rows read), weighing "
+                                    "its count in a recommender's training (as a feature it would be an outcome); no "
+                                    "column is named like a click: name one with label= (--label)")
+                return Label(count, threshold=1, weight=count)
             reasons["label"] = ("no label: no column is named like one (click, label, target, rating, ...); a "
                                 "spec without one trains recommenders on interactions; name it with label= "
                                 "(--label)")
@@ -256,6 +268,14 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     reasons["label"] = (f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
                         f"{unlabelled}")
     return Label(label)
+
+
+def _counts(column: pd.Series) -> bool:
+    """Whether a column holds counts: whole numbers ≥ 0 on every row, some of them 1 or more."""
+    if column.dtype == bool or not pd.api.types.is_numeric_dtype(column) or column.isna().any():
+        return False
+    numbers = column.to_numpy(dtype=np.float64)
+    return bool((numbers >= 0).all() and (numbers == np.floor(numbers)).all() and (numbers >= 1).any())
 
 
 def _binary(column: pd.Series) -> bool:

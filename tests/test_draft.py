@@ -272,3 +272,25 @@ def test_a_draft_of_tfrecords_reads_keys_that_first_come_late(tmp_path):
     draft = ctr.draft_spec(tmp_path / "log.tfrecord", label="clicked")
     assert draft.spec["coupon"].kind == "categorical"
     assert draft.skipped["price"] == "one value only (1.5) in the rows read: nothing to learn from"
+
+
+def test_a_log_of_counts_without_a_label_is_drafted_as_interactions_weighing_them(tmp_path, capsys):
+    """A play count in a log with no label is no feature (an outcome) but each interaction's weight."""
+    rng = np.random.default_rng(0)
+    log = pd.DataFrame({"listener": rng.integers(0, 60, 900), "track_id": rng.integers(0, 40, 900),
+                        "plays": rng.integers(0, 9, 900), "device": rng.choice(["ios", "web"], 900),
+                        "ts": 1_700_000_000 + rng.integers(0, 10**6, 900)})
+    log.to_parquet(tmp_path / "plays.parquet")
+    out = tmp_path / "plays.yaml"
+    assert main(["draft-spec", "--data", str(tmp_path / "plays.parquet"), "--user", "listener", "--out",
+                 str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "(4 features, label plays ≥ 1, weighted by plays)" in said and "--model two_tower (interactions" in said
+    spec = ctr.FeatureSpec.from_yaml(out)
+    assert spec.label == ctr.Label("plays", threshold=1, weight="plays") and "plays" not in spec.names
+    assert "# label and weight: 'plays', named like a count of the interaction, whole numbers 0 to 8" in out.read_text()
+    assert main(["fit", "--spec", str(out), "--data", str(tmp_path / "plays.parquet"), "--model", "popularity"]) == 0
+    assert "test rows with plays >= 1 are ranked" in capsys.readouterr().out
+    # Counts beside a click column, or holding no whole numbers, are left as they were.
+    assert ctr.draft_spec(log.assign(clicked=log.plays > 3), user="listener").spec.label == ctr.Label("clicked")
+    assert ctr.draft_spec(log.assign(plays=log.plays + 0.5), user="listener").spec.label is None
