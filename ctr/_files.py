@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,35 @@ import pandas as pd
 from .errors import ArgumentError, first_line
 
 JSON = (".json", ".jsonl", ".ndjson")  # JSON lines (or a JSON array of objects, when read)
+
+
+class ZipMembersError(OSError):
+    """A .zip archive that holds no data file, or several: which one to read is not for ctr to guess."""
+
+
+def unzipped(path: str | Path, mode: str = "rb", encoding: str | None = None, newline: str | None = None) -> Any:
+    """The one data file in a .zip archive, opened for reading (`mode` "rb", or "rt" with `encoding`):
+    folders, hidden files and the `__MACOSX/` copies that macOS's Compress adds are passed over, where
+    pandas refuses such an archive as holding several files."""
+    if not mode.startswith("r"):
+        raise ArgumentError(f"{path}: a .zip archive is read, not written; write .gz, .bz2 or .xz instead")
+    with zipfile.ZipFile(path) as archive:  # closing it leaves the member open: they share the file
+        members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+                   and not Path(m.filename).name.startswith(".")]
+        if len(members) != 1:
+            names = ", ".join(m.filename for m in members[:5]) + (", ..." if len(members) > 5 else "")
+            raise ZipMembersError(f"the .zip archive holds {len(members)} data files{f' ({names})' if names else ''}, "
+                                  "where it is read when it holds one; unpack it and pass the file, or their folder")
+        member = archive.open(members[0])
+    return io.TextIOWrapper(member, encoding=encoding, newline=newline) if "t" in mode else member
+
+
 # Compressed text files, named by the format then the compression (rows.csv.gz): pandas reads and
-# writes them by that ending, and these open them.
-COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-UNDECOMPRESSABLE = (OSError, EOFError, lzma.LZMAError)  # a file that is not what its ending says, or cut short
+# writes them by that ending, and these open them. A .zip archive is read, not written.
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zip": unzipped}
+WRITTEN_COMPRESSED = (".gz", ".bz2", ".xz")
+# A file that is not what its ending says, or cut short.
+UNDECOMPRESSABLE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile)
 ARROW_FILES = (".arrow", ".feather", ".ipc")  # Arrow's IPC file format (Feather version 2), as pyarrow writes it
 OUTPUTS = (".csv", ".tsv", ".parquet", *ARROW_FILES, *JSON)
 
@@ -114,10 +141,13 @@ def check_output(out: Path, owner: str) -> None:
         raise ArgumentError(f"{owner} {out}: a folder; {owner} names the file to write, such as "
                             f"{out / 'rows.parquet'}")
     fmt = format_suffix(out)
-    if fmt not in OUTPUTS or (fmt in (".parquet", *ARROW_FILES) and out.suffix.lower() in COMPRESSED):
+    compressed = out.suffix.lower() in COMPRESSED
+    if fmt not in OUTPUTS or (compressed and (fmt in (".parquet", *ARROW_FILES)
+                                              or out.suffix.lower() not in WRITTEN_COMPRESSED)):
         raise ArgumentError(f"{owner} {out}: the file name must end in .csv, .tsv, .parquet, .feather (or .arrow) or "
                             ".json (or .jsonl: one JSON object a line), which says how to write it; the text formats "
-                            f"may also be compressed ({', '.join(f'.csv{c}' for c in COMPRESSED)})")
+                            f"may also be compressed ({', '.join(f'.csv{c}' for c in WRITTEN_COMPRESSED)}; a .zip "
+                            "archive is read, not written)")
 
 
 def first_unreadable(chunks: Iterable[pd.DataFrame], columns: Sequence[str],

@@ -38,12 +38,14 @@ from ._files import (
     COMPRESSED,
     JSON,
     UNDECOMPRESSABLE,
+    ZipMembersError,
     check_output,
     first_unreadable,
     format_suffix,
     make_parent,
     opener,
     pattern_hint,
+    unzipped,
     why_unreadable,
 )
 from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
@@ -441,10 +443,10 @@ def _other_separator_hint(path: Path, header: Sequence[str]) -> str:
         return f"{said}: .csv files are read comma-separated and .tsv files tab-separated, so give it a {suffix} name"
     decimal = ""
     try:
-        sample = pd.read_csv(path, sep=mark, nrows=50, dtype=str)
+        sample = _read_csv(path, sep=mark, nrows=50, dtype=str)
         if any(sample[c].dropna().str.fullmatch(r"[+-]?\d+,\d+").any() for c in sample.columns):
             decimal = ", decimal=','"  # numbers written 11,69
-    except (ValueError, OSError, UnicodeDecodeError):
+    except (ValueError, OSError, UnicodeDecodeError, DataError):
         pass
     parquet = re.sub(r"\.(csv|tsv|txt)(\.\w+)?$", "", str(path)) + ".parquet"
     return (f"{said}, where .csv files are read comma-separated and .tsv files tab-separated: convert it, e.g. "
@@ -518,6 +520,8 @@ def _read_json(path: Path, chunk_rows: int, whole: set[str] = frozenset()) -> It
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not readable as a JSON array of objects (line {err.lineno}, column {err.colno}: "
                         f"{err.msg})") from None
+    except ZipMembersError as err:
+        raise DataError(f"{path}: {err}") from None
     except (UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
         raise DataError(f"{path}: not readable as JSON lines (one object a row) or a JSON array of objects"
                         f"{why_unreadable(path, err)}") from None
@@ -681,22 +685,31 @@ def _name_unparsed_ids(path: Path, columns: Sequence[str], chunk_rows: int) -> N
                         "declare dtype: string for text or larger ids")
 
 
-def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
-    """`pd.read_csv` of `path` (chunk by chunk with `chunksize`), with what makes the text unreadable
-    (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
+def _read_csv(path: Path, chunksize: int | None = None, sep: str | None = None, **options: Any) -> Any:
+    """`pd.read_csv` of `path` (chunk by chunk with `chunksize`; `sep`, else its name's), with what makes the
+    text unreadable (not UTF-8, an empty file, a row with too many fields) as a DataError naming the file."""
     def unreadable(err: Exception) -> DataError:
+        if isinstance(err, ZipMembersError):
+            return DataError(f"{path}: {err}")
         return DataError(f"{path}: not readable as UTF-8 text separated by {_CSV_SEPARATORS[_separator(path)]}"
                          f"{why_unreadable(path, err)}")
 
     errors = (pd.errors.ParserError, UnicodeDecodeError, *UNDECOMPRESSABLE)
+    handle = None
     try:
-        read = pd.read_csv(path, sep=_separator(path), chunksize=chunksize, **options)
+        # A .zip archive is opened here: pandas refuses one that holds macOS's __MACOSX/ copies beside the file.
+        handle = unzipped(path) if path.suffix.lower() == ".zip" else None
+        read = pd.read_csv(path if handle is None else handle, sep=sep or _separator(path), chunksize=chunksize,
+                           **options)
     except pd.errors.EmptyDataError:
+        _close(handle)
         raise DataError(f"{path}: holds no text (or only blank lines), so no line naming its columns and no "
                         "rows") from None
     except errors as err:
+        _close(handle)
         raise unreadable(err) from None
     if chunksize is None:
+        _close(handle)
         return read
 
     def chunks() -> Iterator[pd.DataFrame]:
@@ -704,7 +717,14 @@ def _read_csv(path: Path, chunksize: int | None = None, **options: Any) -> Any:
             yield from read
         except errors as err:
             raise unreadable(err) from None
+        finally:
+            _close(handle)
     return chunks()
+
+
+def _close(handle: Any) -> None:
+    if handle is not None:
+        handle.close()
 
 
 def _table_format(path: Path) -> str:
@@ -1901,6 +1921,8 @@ def write_frames(frames: Iterable[pd.DataFrame], out: Path, spec: FeatureSpec | 
     .arrow, .json lines; the text ones also compressed, as rows.csv.gz), into a temporary file beside it that
     replaces `out` only once all are written: a failure leaves whatever was at `out` before. A CSV's
     lists are written as `spec` (or ctr, without one) reads them back (`text_cells`)."""
+    out = Path(out)
+    check_output(out, "write_frames: out")  # a name that says no format is refused before anything is read
     make_parent(out)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     suffix = format_suffix(out)

@@ -272,9 +272,11 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
 
 def _counts(column: pd.Series) -> bool:
     """Whether a column holds counts: whole numbers ≥ 0 on every row, some of them 1 or more."""
-    if column.dtype == bool or not pd.api.types.is_numeric_dtype(column) or column.isna().any():
+    if column.dtype == bool:
         return False
-    numbers = column.to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)  # a CSV's columns are text here
+    if np.isnan(numbers).any():
+        return False
     return bool((numbers >= 0).all() and (numbers == np.floor(numbers)).all() and (numbers >= 1).any())
 
 

@@ -343,6 +343,36 @@ def test_compressed_text_files_read_and_write_as_plain_ones(tmp_path, spec, fram
         read(compressed)
 
 
+@pytest.mark.parametrize("name", ["rows.csv.zip", "rows.tsv.zip", "rows.jsonl.zip"])
+def test_a_zip_archive_of_one_text_file_reads_as_the_file(tmp_path, spec, frame, name):
+    """As Kaggle ships data and macOS's Compress makes it: pandas refused the latter's archive, whose
+    __MACOSX/ copy it counted as a second file."""
+    import zipfile
+
+    rows = frame.head(300)
+    plain = tmp_path / Path(name).stem
+    ctr.data.write_frames(iter([rows]), plain)
+    archive = tmp_path / name
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(plain, f"data/{plain.name}")
+        z.writestr(f"__MACOSX/data/._{plain.name}", b"\x00\x05\x16\x07 resource fork")
+        z.writestr("data/.DS_Store", b"\x00\x00\x00\x01Bud1")
+    text = ctr.data.csv_dtypes(spec)
+    pd.testing.assert_frame_equal(read(archive, dtypes=text), read(plain, dtypes=text))
+    assert [len(c) for c in iter_chunks(archive, ["item_id"], chunk_rows=128)] == [128, 128, 44]
+    assert ctr.data.count_rows(archive) == 300 and ctr.draft_spec(archive, threshold=4).rows == 300
+    with zipfile.ZipFile(archive, "a") as z:
+        z.write(plain, "data/more.csv")
+    with pytest.raises(ctr.DataError, match=rf"{name}: the \.zip archive holds 2 data files \(data/{plain.name}, "
+                                            r"data/more\.csv\), where it is read when it holds one; unpack it"):
+        read(archive)
+    archive.write_bytes(b"user_id,item_id\n1,2\n")
+    with pytest.raises(ctr.DataError, match=rf"{name}: not readable as .*\(File is not a zip file\)"):
+        read(archive)
+    with pytest.raises(ctr.ArgumentError, match=r"\.csv\.xz; a \.zip archive is read, not written\)"):
+        ctr.data.write_frames(iter([rows]), tmp_path / "out.csv.zip")
+
+
 def test_codes_in_a_csv_keep_their_leading_zeros_as_the_spec_reads_them_as_text(tmp_path, spec, frame, trained):
     # pandas guesses '044' to be the number 44: trained from a CSV, the model learned '44', which a
     # request's '044' never matched; scored from a CSV, the zip prefix counted as unseen.

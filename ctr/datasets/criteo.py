@@ -116,7 +116,7 @@ def looks_like_criteo(path: Path) -> bool:
     the last 26 of them empty or 8 hexadecimal digits."""
     try:
         first = _first_line(path)
-    except (OSError, UnicodeDecodeError, EOFError):
+    except (UnicodeDecodeError, *UNDECOMPRESSABLE):
         return False
     fields = first.split("\t")
     if len(fields) not in (39, 40):
@@ -134,7 +134,7 @@ def _columns(path: Path) -> tuple[str, ...]:
     """The columns of the file's lines, told by the first line's fields: with or without the label."""
     try:
         first = _first_line(path)
-    except (OSError, UnicodeDecodeError, EOFError) as err:
+    except (UnicodeDecodeError, *UNDECOMPRESSABLE) as err:
         raise DataError(f"{path}: not readable as Criteo's tab-separated text ({err})") from None
     if not first:
         raise DataError(f"{path}: no rows (the first line is empty)")
