@@ -289,6 +289,8 @@ def test_a_log_of_counts_without_a_label_is_drafted_as_interactions_weighing_the
     spec = ctr.FeatureSpec.from_yaml(out)
     assert spec.label == ctr.Label("plays", threshold=1, weight="plays") and "plays" not in spec.names
     assert "# label and weight: 'plays', named like a count of the interaction, whole numbers 0 to 8" in out.read_text()
+    log.to_csv(tmp_path / "plays.csv", index=False)  # whose columns the draft reads as text
+    assert ctr.draft_spec(tmp_path / "plays.csv", user="listener").spec == spec
     assert main(["fit", "--spec", str(out), "--data", str(tmp_path / "plays.parquet"), "--model", "popularity"]) == 0
     assert "test rows with plays >= 1 are ranked" in capsys.readouterr().out
     # Counts beside a click column, or holding no whole numbers, are left as they were.
