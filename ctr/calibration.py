@@ -22,7 +22,8 @@ def platt_scaling(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
     y = np.asarray(labels, np.float64)
     w = np.ones_like(x) if weights is None else np.asarray(weights, np.float64)
     positives, negatives = float((w * y).sum()), float((w * (1 - y)).sum())
-    targets = np.where(y > 0.5, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    # A click rate (an aggregated row's) is that share of clicks and the rest non-clicks.
+    targets = y * (positives + 1) / (positives + 2) + (1 - y) / (negatives + 2)
     slope, intercept = 1.0, 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(slope * x + intercept)))

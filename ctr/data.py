@@ -1240,7 +1240,9 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     if spec.label is None:
         raise DataError("the spec has no label section, so there is nothing to train on or evaluate against")
     label = spec.label
-    require_columns(frame, [label.column])
+    require_columns(frame, [label.column], hint=column_hints(spec))
+    if label.out_of is not None:
+        return _click_rates(frame, spec)
     column = frame[label.column]
     if column.dtype == bool:
         return column.to_numpy(dtype=np.float32)
@@ -1281,6 +1283,10 @@ def column_hints(spec: FeatureSpec, then: str = "") -> Callable[[Sequence[str], 
         if weight is not None and weight in missing:
             out += (f" (the spec's label.weight names {weight!r} as the rows' weights; give every row one, "
                     "1 for an unweighted row)")
+        shown = spec.label.out_of if spec.label is not None else None
+        if shown is not None and shown in missing:
+            out += (f" (the spec's label.out_of names {shown!r} as each row's impressions, of which "
+                    f"{spec.label.column!r} counts the clicks)")
         present = set(have)
         renamed = {f.name: f.source for f in spec.features if f.source in missing and f.name in present}
         if renamed:
@@ -1293,13 +1299,24 @@ def column_hints(spec: FeatureSpec, then: str = "") -> Callable[[Sequence[str], 
 
 
 def sample_weights(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | None:
-    """The label's row weights (`label.weight`) as float32, checked finite and ≥ 0; None without them."""
-    if spec.label is None or spec.label.weight is None:
+    """The rows' weights as float32: `label.weight`, times each aggregated row's impressions (`label.out_of`),
+    checked finite and ≥ 0; None without either."""
+    label = spec.label
+    if label is None or not label.weighted:
         return None
-    name = spec.label.weight
+    weights = np.ones(len(frame))
+    if label.weight is not None:
+        weights *= _non_negative(frame, spec, label.weight, f"weight column {label.weight!r} (label.weight)", "weight")
+    if label.out_of is not None:
+        weights *= _non_negative(frame, spec, label.out_of, f"impressions column {label.out_of!r} (label.out_of)",
+                                 "count")
+    return weights.astype(np.float32)
+
+
+def _non_negative(frame: pd.DataFrame, spec: FeatureSpec, name: str, where: str, noun: str) -> np.ndarray:
+    """Column `name` as float64, checked to hold a finite number ≥ 0 (a `noun`) on every row."""
     require_columns(frame, [name], hint=column_hints(spec))
     column = frame[name]
-    where = f"weight column {name!r} (label.weight)"
     if column.dtype == bool:
         raise DataError(f"{where}: expected numbers ≥ 0, found booleans")
     values = pd.to_numeric(column, errors="coerce")
@@ -1310,10 +1327,23 @@ def sample_weights(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | None:
     wrong = ~np.isfinite(x) | (x < 0)
     if wrong.any():
         first = x[wrong][0]
-        what = "no weight (NaN)" if np.isnan(first) else f"weight {first:g}"
-        raise DataError(f"{where}: every row needs a finite weight ≥ 0; {int(wrong.sum())} rows do not "
+        what = f"no {noun} (NaN)" if np.isnan(first) else f"{noun} {first:g}"
+        raise DataError(f"{where}: every row needs a finite {noun} ≥ 0; {int(wrong.sum())} rows do not "
                         f"(the first has {what})")
-    return x.astype(np.float32)
+    return x
+
+
+def _click_rates(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """Aggregated rows' click rates (`label.out_of`): clicks over impressions, 0 for a row of none."""
+    label = spec.label
+    clicks = _non_negative(frame, spec, label.column, f"label column {label.column!r} (clicks)", "count")
+    shown = _non_negative(frame, spec, label.out_of, f"impressions column {label.out_of!r} (label.out_of)", "count")
+    over = clicks > shown
+    if over.any():
+        first = int(np.flatnonzero(over)[0])
+        raise DataError(f"label column {label.column!r}: {int(over.sum())} rows count more clicks than impressions "
+                        f"({label.out_of!r}); the first (row {first + 1}) has {clicks[first]:g} of {shown[first]:g}")
+    return np.divide(clicks, shown, out=np.zeros_like(clicks), where=shown > 0).astype(np.float32)
 
 
 def targets(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
@@ -1339,6 +1369,9 @@ def require_both_classes(counts: tuple[float, int, int], spec: FeatureSpec, what
     clicks, rows, weightless = counts
     label = spec.label
     if rows == 0 and weightless:
+        if label.weight is None:  # aggregated rows, each counted by its impressions
+            raise DataError(f"impressions column {label.out_of!r} (label.out_of): all {weightless} {what} rows have 0 "
+                            "impressions, so there is nothing to learn from or score")
         raise DataError(f"weight column {label.weight!r} (label.weight): all {weightless} {what} rows weigh 0, "
                         "so there is nothing to learn from or score")
     if rows == 0 or 0 < clicks < rows:
@@ -1841,6 +1874,9 @@ def downsample_negatives(data: Source, spec: SpecLike, keep: float, seed: int = 
     chunk and written there atomically instead, and the path returned (for logs larger than memory)."""
     check_arguments("downsample_negatives", keep=keep, seed=seed)
     spec = FeatureSpec.of(spec)
+    if spec.label is not None and spec.label.out_of is not None:
+        raise SpecError(f"label.out_of: downsample_negatives keeps whole rows, and the spec's rows are aggregated "
+                        f"(clicks out of {spec.label.out_of!r}'s impressions), each holding clicks and non-clicks")
     if spec.label is None or spec.label.weight is None:
         raise SpecError("label.weight: downsample_negatives writes the kept rows' weights into the column the "
                         "spec's label.weight names, and this spec has none; add one, e.g. "
@@ -1887,6 +1923,10 @@ def add_negatives(data: Source, spec: SpecLike, n_negatives: int = 4, *, label: 
     if label in frame.columns:
         raise DataError(f"add_negatives: the data already has a column {label!r}; pass label= another name for the "
                         "column to write")
+    if spec.label is not None and spec.label.out_of is not None:
+        raise SpecError(f"label.out_of: add_negatives follows each interaction with items its user never touched, "
+                        f"and this spec's rows are aggregated (clicks out of {spec.label.out_of!r}'s impressions), "
+                        "with their non-clicks in them already")
     if spec.label is not None:
         require_columns(frame, [spec.label.column])
     # Every row is an interaction (the spec's label only says which are clicks): known, never drawn.

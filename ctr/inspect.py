@@ -128,9 +128,14 @@ def inspect_data(data: ctr_data.Source, spec: SpecLike | None = None, *, model: 
             label["rule"] = f">= {spec.label.threshold:g}"
             counts = frame[spec.label.column].value_counts().sort_index()
             label["distribution"] = {str(k): int(v) for k, v in counts.items()}
+        if spec.label.out_of is not None:  # aggregated rows: the click rate is over all their impressions
+            label["out_of"] = spec.label.out_of
+            shown = float(pd.to_numeric(frame[spec.label.out_of]).sum())  # checked by labels()
+            label["impressions"] = int(shown) if shown.is_integer() else shown
         w = ctr_data.sample_weights(frame, spec)
         if w is not None:  # what the model is fitted and scored to: each row counted by its weight
-            label["weight"] = spec.label.weight
+            if spec.label.weight is not None:
+                label["weight"] = spec.label.weight
             label["weighted_positive_rate"] = float(np.average(y, weights=w)) if w.sum() > 0 else float("nan")
     summaries = [FeatureSummary(f.name, f.kind, f.role, *_missing_and_distinct(raw[f.name], f))
                  for f in spec.features]

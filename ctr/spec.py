@@ -335,7 +335,8 @@ _TOKEN_KINDS = ("categorical", "multi_categorical", "text")
 
 @dataclass(frozen=True)
 class Label:
-    """What the model predicts: a binary column, or a rating turned into a click by a threshold."""
+    """What the model predicts: a binary column, a rating turned into a click by a threshold, or (with
+    `out_of`) aggregated rows: a count of clicks out of a count of impressions."""
 
     column: str
     threshold: float | None = None  # set for ratings: value >= threshold is a positive
@@ -343,8 +344,29 @@ class Label:
     # on negatives kept at that rate, so that predictions stay calibrated to the full data; for the
     # recommenders, how much each positive interaction counts (a play count, a quantity).
     weight: str | None = None
+    # Aggregated rows (click models): each row's impressions, of which `column` counts the clicks. A row
+    # counts as that many rows, its clicks positive and the rest negative: its click rate weighing its
+    # impressions (times its weight), exactly the loss and metrics of the rows it stands for.
+    out_of: str | None = None
+
+    @property
+    def weighted(self) -> bool:
+        """Whether rows have weights: `weight`'s, or (aggregated rows) their impressions."""
+        return self.weight is not None or self.out_of is not None
+
+    @property
+    def columns(self) -> list[str]:
+        """The data columns the label reads: its own, the weights' and the impressions', without repeats."""
+        return list(dict.fromkeys(c for c in (self.column, self.weight, self.out_of) if c is not None))
 
     def _check(self, path: str) -> list[str]:
+        if self.out_of is not None:
+            if self.out_of in (self.column, self.weight):
+                which = "label column" if self.out_of == self.column else "weight column (label.weight)"
+                return [f"{path}.out_of: {self.out_of!r} is the {which}; the impressions need a column of their own"]
+            if self.threshold is not None:
+                return [f"{path}.threshold: with out_of, {self.column!r} counts clicks out of {self.out_of!r}'s "
+                        "impressions, and a threshold would turn it into a click; drop one of them"]
         # With a threshold, a count may be both: the rows with plays >= 1 are positives, each counting its plays.
         if self.weight is not None and self.weight == self.column and self.threshold is None:
             return [f"{path}.weight: {self.weight!r} is the label column; the weights need a column of their own "
@@ -514,7 +536,7 @@ class FeatureSpec:
         """Every data column the spec reads, label (and its weights) included, in spec order without repeats."""
         cols = [f.source for f in self.features]
         if self.label is not None:
-            cols += [self.label.column] + ([self.label.weight] if self.label.weight is not None else [])
+            cols += self.label.columns
         return list(dict.fromkeys(cols))
 
     def by_role(self, role: str) -> list[Feature]:
@@ -553,6 +575,9 @@ class FeatureSpec:
             if self.label is not None and f.source == self.label.weight:
                 problems.append(f"{path}: reads the weight column {f.source!r} (label.weight); a feature "
                                 "cannot be the row weights")
+            if self.label is not None and f.source == self.label.out_of:
+                problems.append(f"{path}: reads the impressions column {f.source!r} (label.out_of); a feature "
+                                "cannot be the rows' impressions")
             if f.shared_embedding is not None and f.kind not in _TOKEN_KINDS:  # what `embedding_groups` holds
                 noun = {"numeric": "number", "history": "history (it reads the item tables)"}.get(f.kind, f.kind)
                 problems.append(f"{path}.shared_embedding: a {noun} has no vocabulary to share; only "
@@ -673,8 +698,12 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
         rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}{shape}", enc, size))
     if spec.label is not None:
         rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
+                else f"clicks out of {spec.label.out_of}'s impressions" if spec.label.out_of is not None
                 else "binary 0/1")
         rows.append(("(label)", "", "label", spec.label.column, "", rule, ""))
+        if spec.label.out_of is not None:
+            rows.append(("(impressions)", "", "impressions", spec.label.out_of, "",
+                         "a row stands for this many, its clicks positive", ""))
         if spec.label.weight is not None:
             rows.append(("(weight)", "", "weight", spec.label.weight, "", "row weight ≥ 0 in loss and metrics", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -244,6 +244,18 @@ def _bad_weights(env: dict) -> None:
         assert fragment in str(err.value) and "label.weight" in str(err.value), str(err.value)
 
 
+def _bad_impressions(env: dict) -> None:
+    frame = pd.DataFrame({"ad_id": [1, 2, 3], "clicks": [1, 5, 0], "shown": [4, 3, 2]})
+    spec = ctr.FeatureSpec([ctr.Categorical("ad_id", dtype="int")], label=ctr.Label("clicks", out_of="shown"))
+    for rows, fragment in ((frame, "1 rows count more clicks than impressions ('shown'); the first (row 2) has 5 of 3"),
+                           (frame.assign(shown=[4, 6, -2]), "impressions column 'shown' (label.out_of): every row "
+                                                            "needs a finite count ≥ 0"),
+                           (frame.drop(columns="shown"), "label.out_of names 'shown' as each row's impressions")):
+        with pytest.raises(DataError) as err:
+            ctr.LogisticRegression(spec).fit(rows, verbose=0)
+        assert fragment in str(err.value), str(err.value)
+
+
 def _user_with_every_item(env: dict) -> None:
     frame = ctr.datasets.synthetic(400, n_users=30, n_items=8, seed=0)
     every = frame.drop_duplicates("item_id").assign(user_id=99_999, rating=5)
@@ -953,6 +965,9 @@ CATALOGUE: list[Case] = [
          "DataError naming the label column, its rule and the data (training or validation)", _one_class),
     Case("data", "row weights (`label.weight`) missing, not numbers, NaN, negative, or all 0",
          "DataError naming the weight column and what a weight must be", _bad_weights),
+    Case("data", "aggregated rows (`label.out_of`) counting more clicks than impressions, or impressions missing, "
+         "negative or not numbers", "DataError naming the column, what it must hold and the first such row",
+         _bad_impressions),
     Case("data", "a damaged MovieLens or Frappe copy (a line cut short, an id listed twice)",
          "DataError naming the file and its first bad line", _damaged_movielens),
     Case("data", "Parquet folder whose files differ in schema", "DataError: the files do not share one schema",

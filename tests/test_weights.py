@@ -341,3 +341,86 @@ def test_the_shell_trains_and_evaluates_with_weights(spec, splits, tmp_path, cap
     test.to_parquet(tmp_path / "unweighted.parquet")
     assert main(["evaluate", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "unweighted.parquet")]) == 2
     assert "column 'w' is missing" in capsys.readouterr().err
+
+
+def _impressions(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A click log (one row an impression) and the same log aggregated: clicks out of impressions per
+    (user, ad, device), as ad servers keep them."""
+    rng = np.random.default_rng(seed)
+    users, ads, device = rng.integers(0, 40, n), rng.integers(0, 25, n), rng.choice(["ios", "web"], n)
+    clicked = (rng.random(n) < 1 / (1 + np.exp(2 - np.sin(users) * np.cos(ads) - (device == "ios")))).astype(int)
+    raw = pd.DataFrame({"user_id": users, "ad_id": ads, "device": device, "clicks": clicked, "shown": 1})
+    aggregated = raw.groupby(["user_id", "ad_id", "device"], as_index=False).agg(clicks=("clicks", "sum"),
+                                                                                 shown=("shown", "sum"))
+    return raw, aggregated
+
+
+_AGGREGATED = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                               ctr.Categorical("ad_id", dtype="int", role="item"), ctr.Categorical("device")],
+                              label=ctr.Label("clicks", out_of="shown"))
+
+
+def test_aggregated_rows_train_and_score_as_the_impressions_they_stand_for(tmp_path):
+    """A row of 3 clicks out of 10 impressions counts as 3 clicked rows and 7 not: evaluate, the
+    validation figures Keras logs, calibrate and the starting bias are those of the rows one by one."""
+    raw, aggregated = _impressions()
+    assert len(aggregated) < len(raw) / 2 and aggregated.shown.max() > 3
+    model = ctr.FM(_AGGREGATED, embedding_dim=4, batch_size=256, seed=0)
+    history = model.fit(aggregated, validation_data=aggregated, epochs=2, verbose=0)
+    one_by_one, together = model.evaluate(raw), model.evaluate(aggregated)
+    for key in ("auc", "logloss", "normalized_entropy", "calibration", "mean_prediction", "positive_rate"):
+        assert together[key] == pytest.approx(one_by_one[key], rel=1e-6, abs=1e-9), key
+    assert together["rows"] == len(aggregated) and one_by_one["positive_rate"] == pytest.approx(raw.clicks.mean())
+    # Keras reads any label but 0 as a click: the validation AUC counts each row's clicks and non-clicks,
+    # as Keras' own AUC (its 1000 thresholds) does the rows one by one.
+    from ctr._keras import keras
+
+    keras_auc = keras.metrics.AUC(num_thresholds=1000)
+    keras_auc.update_state(raw.clicks.to_numpy(), model.predict(raw))
+    assert history.history["val_auc"][-1] == pytest.approx(float(keras_auc.result()), abs=1e-4)
+    assert history.history["val_logloss"][-1] == pytest.approx(one_by_one["logloss"], rel=1e-5)
+    assert ctr.metrics.group_auc(ctr.data.labels(aggregated, _AGGREGATED), model.predict(aggregated),
+                                 aggregated.user_id, ctr.data.sample_weights(aggregated, _AGGREGATED))["gauc"] == \
+        pytest.approx(ctr.metrics.group_auc(raw.clicks, model.predict(raw), raw.user_id)["gauc"], rel=1e-9)
+    fresh = ctr.FM(_AGGREGATED, embedding_dim=4, learning_rate=1e-12, seed=0)  # the bias as it starts
+    fresh.fit(aggregated, epochs=1, verbose=0)
+    rate = raw.clicks.mean()
+    assert float(fresh.network_.scorer.bias.numpy()) == pytest.approx(np.log(rate / (1 - rate)), rel=1e-5)
+    calibrated = [ctr.FM.calibrate(model, data) for data in (raw, aggregated)]
+    assert calibrated[0]["slope"] == pytest.approx(calibrated[1]["slope"], rel=1e-6)
+    assert calibrated[0]["intercept"] == pytest.approx(calibrated[1]["intercept"], rel=1e-6, abs=1e-9)
+    aggregated.to_parquet(tmp_path / "aggregated.parquet")
+    streamed = ctr.FM(_AGGREGATED, embedding_dim=4, batch_size=256, seed=0)
+    streamed.fit(tmp_path / "aggregated.parquet", epochs=1, verbose=0, in_memory=False)
+    assert streamed.evaluate(tmp_path / "aggregated.parquet")["auc"] > 0.55
+
+
+def test_aggregated_rows_are_checked_and_refused_where_rows_are_interactions():
+    _, aggregated = _impressions(600)
+    model = ctr.LogisticRegression(_AGGREGATED)
+    for data, message in [(aggregated.assign(clicks=aggregated.shown + 1), r"label column 'clicks': \d+ rows count "
+                                                                           r"more clicks than impressions \('shown'\); "
+                                                                           r"the first \(row 1\) has 2 of 1"),
+                          (aggregated.assign(shown=-1.0), r"impressions column 'shown' \(label\.out_of\): every row "
+                                                          r"needs a finite count ≥ 0; \d+ rows do not"),
+                          (aggregated.drop(columns="shown"), r"'shown' is missing .*label\.out_of names 'shown' as "
+                                                             r"each row's impressions, of which 'clicks' counts")]:
+        with pytest.raises(ctr.DataError, match=message):
+            model.fit(data, epochs=1, verbose=0)
+    with pytest.raises(ctr.DataError, match=r"impressions column 'shown' \(label\.out_of\): all \d+ training rows "
+                                            r"have 0 impressions"):
+        model.fit(aggregated.assign(shown=0, clicks=0), epochs=1, verbose=0)
+    features = list(_AGGREGATED.features)
+    for label, message in [(ctr.Label("clicks", out_of="clicks"), r"label\.out_of: 'clicks' is the label column"),
+                           (ctr.Label("clicks", threshold=1, out_of="shown"), r"label\.threshold: with out_of"),
+                           (ctr.Label("clicks", weight="w", out_of="w"), r"'w' is the weight column")]:
+        with pytest.raises(ctr.SpecError, match=message):
+            ctr.FeatureSpec(features, label=label)
+    with pytest.raises(ctr.SpecError, match=r"reads the impressions column 'device' \(label\.out_of\)"):
+        ctr.FeatureSpec(features, label=ctr.Label("clicks", out_of="device"))
+    for refused in (lambda: ctr.TwoTower(_AGGREGATED), lambda: ctr.Popularity(_AGGREGATED),
+                    lambda: ctr.data.add_negatives(aggregated, _AGGREGATED, 2),
+                    lambda: ctr.data.downsample_negatives(aggregated, _AGGREGATED, keep=0.5)):
+        with pytest.raises(ctr.SpecError, match=r"label\.out_of: .*aggregated \(clicks out of 'shown'"):
+            refused()
+    assert ctr.FeatureSpec.from_yaml(_AGGREGATED.to_yaml()) == _AGGREGATED

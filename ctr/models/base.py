@@ -366,16 +366,16 @@ class _RankingNetwork(ReplicaModel):
     skipped_in_training = ("auc", "logloss")
     autograph = False
 
-    def __init__(self, scorer: Scorer):
+    def __init__(self, scorer: Scorer, rates: bool = False):
         super().__init__()
         self.scorer = scorer
         # Encoded data the steps gather their batches from, by split; a plain object so that Keras
         # neither tracks nor checkpoints it.
         self.data = _Arrays()
+        auc = (_RateAUC if rates else keras.metrics.AUC)(from_logits=True, name="auc", num_thresholds=1000)
         self.task = tfrs.tasks.Ranking(
             loss=keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM),
-            metrics=[keras.metrics.AUC(from_logits=True, name="auc", num_thresholds=1000),
-                     keras.metrics.BinaryCrossentropy(from_logits=True, name="logloss")])
+            metrics=[auc, keras.metrics.BinaryCrossentropy(from_logits=True, name="logloss")])
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return self.scorer(encoded, training=training)
@@ -393,6 +393,18 @@ class _RankingNetwork(ReplicaModel):
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         logs = super().logs(training)
         return {"logloss": logs["loss"], **logs} if training else logs
+
+
+class _RateAUC(keras.metrics.AUC):
+    """Keras' AUC over labels that are click rates (aggregated rows, `label.out_of`), where Keras' reads
+    any label but 0 as a click: each row counts as its clicks (its weight times its rate) and its
+    non-clicks (its weight times the rest), the rows it stands for."""
+
+    def update_state(self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: tf.Tensor | None = None) -> Any:
+        rate = tf.cast(y_true, tf.float32)
+        weight = tf.ones_like(rate) if sample_weight is None else tf.cast(sample_weight, tf.float32)
+        return tf.group(super().update_state(tf.ones_like(rate), y_pred, weight * rate),
+                        super().update_state(tf.zeros_like(rate), y_pred, weight * (1.0 - rate)))
 
 
 def mean_logloss(task: tfrs.tasks.Ranking, labels: tf.Tensor, logits: tf.Tensor, compute_metrics: bool) -> tf.Tensor:
@@ -721,7 +733,8 @@ class RankingModel(NetworkWeights, abc.ABC):
         with float32_layers():
             keras.utils.set_random_seed(self.seed)
             scorer = self.build_scorer(self.preprocessor_.fields(), self.preprocessor_.table_sizes())
-            self.network_ = _RankingNetwork(scorer)
+            self.network_ = _RankingNetwork(scorer, rates=self.spec.label is not None
+                                            and self.spec.label.out_of is not None)
             self.network_.compile(optimizer=self._optimizer())
 
     def _start_at_click_rate(self, targets: Iterable[np.ndarray]) -> None:
@@ -741,7 +754,7 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _label_column_targets(self, data: ctr_data.Source) -> Iterator[np.ndarray]:
         """The labels (beside their weights) of data that is streamed, read chunk by chunk from their columns."""
         label = self.spec.label
-        columns = list(dict.fromkeys([label.column, *([label.weight] if label.weight else [])]))  # a count may be both
+        columns = label.columns
         for chunk in ctr_data.iter_chunks(data, columns, dtypes=ctr_data.csv_dtypes(self.spec)):
             yield ctr_data.targets(chunk, self.spec)
 
@@ -826,7 +839,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in self._encoded_empty().items()}
         ds = tf.data.Dataset.from_generator(
             errors.wrap(batches), output_signature=(signature, tf.TensorSpec(
-                [None] if self.spec.label.weight is None else [None, 2], tf.float32)))
+                [None, 2] if self.spec.label.weighted else [None], tf.float32)))
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
         return ds.with_options(_by_batch()).prefetch(2)
 
@@ -966,7 +979,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         encoded = {k: np.concatenate(v, dtype=np.int32 if v[0].dtype.kind in "iu" else v[0].dtype, casting="same_kind")
                    for k, v in parts.items()}
         labels = (np.concatenate(label_parts) if label_parts else
-                  np.zeros((0, 2) if self.spec.label.weight else 0, np.float32))
+                  np.zeros((0, 2) if self.spec.label.weighted else 0, np.float32))
         if what is not None:
             ctr_data.require_both_classes(ctr_data.class_counts(labels), self.spec, what)
         return encoded, labels

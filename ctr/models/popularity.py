@@ -20,7 +20,7 @@ from .._args import (
 )
 from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
-from ..implicit import Interactions, keys
+from ..implicit import Interactions, keys, refuse_aggregated
 from ..spec import FeatureSpec, SpecLike
 from .base import config_repr
 from .recommender import catalogue_rows, top_k
@@ -39,6 +39,7 @@ class Popularity(RankingEvaluation, KerasNames):
 
     def __init__(self, spec: SpecLike):
         self.spec = FeatureSpec.of(spec)
+        refuse_aggregated(self.spec, "Popularity")
         self.user_key, self.item_key = keys(self.spec)
         self.counts_: np.ndarray | None = None
         self.ids_: np.ndarray | None = None

@@ -37,7 +37,7 @@ from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
-from ..implicit import Interactions, NegativeSampler, keys, require_ids
+from ..implicit import Interactions, NegativeSampler, keys, refuse_aggregated, require_ids
 from ..spec import FeatureSpec, SpecLike
 from . import _resume, _warm
 from ._adam import LazyAdam
@@ -146,6 +146,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = FeatureSpec.of(spec)
+        refuse_aggregated(self.spec, type(self).__name__)
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
