@@ -1088,6 +1088,7 @@ def _draft_spec(args: argparse.Namespace) -> int:
     label = draft.spec.label
     said = "no label" if label is None else f"label {label.column}" + (
         f" ≥ {label.threshold:g}" if label.threshold is not None else "") + (
+        f" out of {label.out_of}" if label.out_of is not None else "") + (
         f", weighted by {label.weight}" if label.weight is not None else "")
     counted = label is not None and label.weight == label.column  # a log of counts: interactions that weigh them
     then = f"ctr fit --spec {out} --data {args.data}" + (

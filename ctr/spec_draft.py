@@ -51,6 +51,9 @@ _LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchase
 _ID = re.compile(r"(?i:(^|[ ._-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
 _TIME = re.compile(r"(?i:(^|[ ._-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
 _PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
+# Aggregated rows: a count of clicks out of a count of impressions.
+_CLICKS = re.compile(r"^(n_|num_)?(clicks|click_?count|conversions)$", re.IGNORECASE)
+_IMPRESSIONS = re.compile(r"^(n_|num_)?(impressions|imps|impression_?count|shown|views|trials)$", re.IGNORECASE)
 # How much of an interaction there was: in a log without a label, the interactions' weights.
 _COUNT = re.compile(r"^(n_|num_)?(plays?|play_?count|listens?|listen_?count|qty|quantity|count|views?|view_?count|"
                     r"visits|purchases)$", re.IGNORECASE)
@@ -124,7 +127,7 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     features: list[Feature] = []
     names = {c for c in columns if identifier(c) == c}  # a column's own name is its feature's before another's
     for column in columns:
-        if spec_label is not None and column == spec_label.column:
+        if spec_label is not None and column in spec_label.columns:
             continue
         if spec_label is not None and _LABEL.match(column) and column not in (user, item):
             skipped[column] = (f"named like a label, beside the label {spec_label.column!r}: an outcome, known only "
@@ -223,6 +226,15 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
             if threshold is not None:
                 raise ArgumentError("draft_spec: threshold= is for the label, and no label column was named; "
                                     "name it with label=")
+            aggregated = _clicks_out_of(frame, ids)
+            if aggregated is not None:
+                clicks, shown = aggregated
+                rate = float(clicks.sum() / shown.sum())
+                reasons["label"] = (f"label: {clicks.name!r} clicks out of {shown.name!r} impressions (aggregated "
+                                    "rows), named like them, whole numbers, never more clicks than impressions: each "
+                                    f"row stands for its {shown.name} ({shown.sum():,.0f} in the rows read, "
+                                    f"{rate:.2%} clicked)")
+                return Label(str(clicks.name), out_of=str(shown.name))
             count = next((c for c in frame.columns if _COUNT.match(c) and c not in ids and _counts(frame[c])), None)
             if count is not None:
                 numbers = pd.to_numeric(frame[count])
@@ -268,6 +280,17 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     reasons["label"] = (f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
                         f"{unlabelled}")
     return Label(label)
+
+
+def _clicks_out_of(frame: pd.DataFrame, ids: set[str | None]) -> tuple[pd.Series, pd.Series] | None:
+    """(clicks, impressions) as numbers, when columns are named like them and hold counts with never
+    more clicks than impressions: aggregated rows."""
+    clicks = next((c for c in frame.columns if _CLICKS.match(c) and c not in ids and _counts(frame[c])), None)
+    shown = next((c for c in frame.columns if _IMPRESSIONS.match(c) and c not in ids and _counts(frame[c])), None)
+    if clicks is None or shown is None:
+        return None
+    numbers = pd.to_numeric(frame[clicks]), pd.to_numeric(frame[shown])
+    return numbers if bool((numbers[0] <= numbers[1]).all()) else None
 
 
 def _counts(column: pd.Series) -> bool:

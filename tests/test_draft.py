@@ -296,3 +296,19 @@ def test_a_log_of_counts_without_a_label_is_drafted_as_interactions_weighing_the
     # Counts beside a click column, or holding no whole numbers, are left as they were.
     assert ctr.draft_spec(log.assign(clicked=log.plays > 3), user="listener").spec.label == ctr.Label("clicked")
     assert ctr.draft_spec(log.assign(plays=log.plays + 0.5), user="listener").spec.label is None
+
+
+def test_clicks_out_of_impressions_are_drafted_as_aggregated_rows(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    shown = rng.integers(0, 30, 500)
+    rows = pd.DataFrame({"campaign": rng.integers(0, 20, 500), "site": rng.choice(["a", "b", "c"], 500),
+                         "impressions": shown, "clicks": rng.binomial(shown, 0.1)})
+    rows.to_csv(tmp_path / "daily.csv", index=False)
+    out = tmp_path / "daily.yaml"
+    assert main(["draft-spec", "--data", str(tmp_path / "daily.csv"), "--out", str(out)]) == 0
+    assert "(2 features, label clicks out of impressions)" in capsys.readouterr().out
+    spec = ctr.FeatureSpec.from_yaml(out)
+    assert spec.label == ctr.Label("clicks", out_of="impressions") and spec.names == ["campaign", "site"]
+    assert "# label: 'clicks' clicks out of 'impressions' impressions (aggregated rows)" in out.read_text()
+    # More clicks than impressions on a row: no such pair, and no label.
+    assert ctr.draft_spec(rows.assign(clicks=rows.impressions + 1)).spec.label != spec.label
