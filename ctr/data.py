@@ -1876,7 +1876,7 @@ def downsample_negatives(data: Source, spec: SpecLike, keep: float, seed: int = 
     spec = FeatureSpec.of(spec)
     if spec.label is not None and spec.label.out_of is not None:
         raise SpecError(f"label.out_of: downsample_negatives keeps whole rows, and the spec's rows are aggregated "
-                        f"(clicks out of {spec.label.out_of!r}'s impressions), each holding clicks and non-clicks")
+                        f"(clicks out of the impressions in {spec.label.out_of!r}), each holding clicks and non-clicks")
     if spec.label is None or spec.label.weight is None:
         raise SpecError("label.weight: downsample_negatives writes the kept rows' weights into the column the "
                         "spec's label.weight names, and this spec has none; add one, e.g. "
@@ -1925,8 +1925,8 @@ def add_negatives(data: Source, spec: SpecLike, n_negatives: int = 4, *, label: 
                         "column to write")
     if spec.label is not None and spec.label.out_of is not None:
         raise SpecError(f"label.out_of: add_negatives follows each interaction with items its user never touched, "
-                        f"and this spec's rows are aggregated (clicks out of {spec.label.out_of!r}'s impressions), "
-                        "with their non-clicks in them already")
+                        "and this spec's rows are aggregated (clicks out of the impressions in "
+                        f"{spec.label.out_of!r}), with their non-clicks in them already")
     if spec.label is not None:
         require_columns(frame, [spec.label.column])
     # Every row is an interaction (the spec's label only says which are clicks): known, never drawn.

@@ -38,7 +38,7 @@ def refuse_aggregated(spec: FeatureSpec, who: str) -> None:
     and a row of clicks out of impressions is neither one interaction nor none."""
     if spec.label is not None and spec.label.out_of is not None:
         raise SpecError(f"label.out_of: {who} learns from interactions, one a row, and this spec's rows are "
-                        f"aggregated (clicks out of {spec.label.out_of!r}'s impressions), which the click models "
+                        f"aggregated (clicks out of the impressions in {spec.label.out_of!r}), which the click models "
                         f"(FM, DeepFM, DCN, AutoInt, LogisticRegression) learn from; for {who}, weigh each row "
                         "that was clicked by its clicks: label: {column: clicks, threshold: 1, weight: clicks}")
 

@@ -365,8 +365,8 @@ class Label:
                 which = "label column" if self.out_of == self.column else "weight column (label.weight)"
                 return [f"{path}.out_of: {self.out_of!r} is the {which}; the impressions need a column of their own"]
             if self.threshold is not None:
-                return [f"{path}.threshold: with out_of, {self.column!r} counts clicks out of {self.out_of!r}'s "
-                        "impressions, and a threshold would turn it into a click; drop one of them"]
+                return [f"{path}.threshold: with out_of, {self.column!r} counts the clicks out of the impressions in "
+                        f"{self.out_of!r}, and a threshold would turn it into a click; drop one of them"]
         # With a threshold, a count may be both: the rows with plays >= 1 are positives, each counting its plays.
         if self.weight is not None and self.weight == self.column and self.threshold is None:
             return [f"{path}.weight: {self.weight!r} is the label column; the weights need a column of their own "

@@ -421,6 +421,7 @@ def test_aggregated_rows_are_checked_and_refused_where_rows_are_interactions():
     for refused in (lambda: ctr.TwoTower(_AGGREGATED), lambda: ctr.Popularity(_AGGREGATED),
                     lambda: ctr.data.add_negatives(aggregated, _AGGREGATED, 2),
                     lambda: ctr.data.downsample_negatives(aggregated, _AGGREGATED, keep=0.5)):
-        with pytest.raises(ctr.SpecError, match=r"label\.out_of: .*aggregated \(clicks out of 'shown'"):
+        with pytest.raises(ctr.SpecError, match=r"label\.out_of: .*aggregated \(clicks out of the impressions in "
+                                                r"'shown'\)"):
             refused()
     assert ctr.FeatureSpec.from_yaml(_AGGREGATED.to_yaml()) == _AGGREGATED
