@@ -419,7 +419,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .spec import FeatureSpec, Label
+    from .spec import FeatureSpec, Label, refuse_aggregated
 
     _check_fit_flags(args)  # before TensorFlow starts and the data loads, as main checks the paths
     spec = FeatureSpec.of(args.spec)
@@ -428,6 +428,8 @@ def _fit(args: argparse.Namespace) -> int:
                             "the spec one (label: {column: rating, threshold: 4}), or --negatives N to follow "
                             "each interaction with N items its user never touched as non-clicks, or train a "
                             "recommender (--model mf, bpr, neumf or two_tower)")
+    if args.model in _RECOMMENDERS:
+        refuse_aggregated(spec, _RECOMMENDERS[args.model][0])  # what the spec is wrong for, before how to split it
     held_out_by = _held_out_by(args, spec) if args.model in _RECOMMENDERS else None  # refused before TensorFlow
     from . import data, models
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_choice
-from .errors import DataError, SpecError
+from .errors import DataError
 from .spec import FeatureSpec, SpecLike
 from .splits import column_arguments_hint, spec_columns, time_order
 
@@ -31,16 +31,6 @@ def keys(spec: FeatureSpec) -> tuple[str, str]:
                             "(its id), and there is none")
         found.append(key.name)
     return found[0], found[1]
-
-
-def refuse_aggregated(spec: FeatureSpec, who: str) -> None:
-    """SpecError for a recommender given aggregated rows (`label.out_of`): it learns from interactions,
-    and a row of clicks out of impressions is neither one interaction nor none."""
-    if spec.label is not None and spec.label.out_of is not None:
-        raise SpecError(f"label.out_of: {who} learns from interactions, one a row, and this spec's rows are "
-                        f"aggregated (clicks out of the impressions in {spec.label.out_of!r}), which the click models "
-                        f"(FM, DeepFM, DCN, AutoInt, LogisticRegression) learn from; for {who}, weigh each row "
-                        "that was clicked by its clicks: label: {column: clicks, threshold: 1, weight: clicks}")
 
 
 @dataclass

@@ -375,6 +375,17 @@ class Label:
         return []
 
 
+def refuse_aggregated(spec: FeatureSpec, who: str) -> None:
+    """SpecError for a recommender given aggregated rows (`label.out_of`): it learns from interactions,
+    and a row of clicks out of impressions is neither one interaction nor none."""
+    if spec.label is not None and spec.label.out_of is not None:
+        raise SpecError(f"label.out_of: {who} learns from interactions, one a row, and this spec's rows are "
+                        f"aggregated (clicks out of the impressions in {spec.label.out_of!r}), which the click models "
+                        f"(FM, DeepFM, DCN, AutoInt, LogisticRegression) learn from; for {who}, weigh each row "
+                        f"that was clicked by its clicks: label: {{column: {spec.label.column}, threshold: 1, weight: "
+                        f"{spec.label.column}}}")
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice in one mapping, which YAML forbids and PyYAML lets the
     last one win silently (`{name: a, kind: categorical, kind: numeric}` would be numeric)."""

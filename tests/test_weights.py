@@ -425,3 +425,13 @@ def test_aggregated_rows_are_checked_and_refused_where_rows_are_interactions():
                                                 r"'shown'\)"):
             refused()
     assert ctr.FeatureSpec.from_yaml(_AGGREGATED.to_yaml()) == _AGGREGATED
+
+
+def test_the_shell_refuses_aggregated_rows_for_a_recommender_before_asking_how_to_split(tmp_path, capsys):
+    _, aggregated = _impressions(600)
+    aggregated.to_parquet(tmp_path / "daily.parquet")
+    (tmp_path / "daily.yaml").write_text(_AGGREGATED.to_yaml())
+    assert main(["fit", "--spec", str(tmp_path / "daily.yaml"), "--data", str(tmp_path / "daily.parquet"),
+                 "--model", "neumf"]) == 2
+    assert ("label.out_of: NeuMF learns from interactions, one a row" in (said := capsys.readouterr().err)
+            and "label: {column: clicks, threshold: 1, weight: clicks}" in said)

@@ -20,8 +20,8 @@ from .._args import (
 )
 from ..errors import NotFittedError
 from ..evaluation import RankingEvaluation
-from ..implicit import Interactions, keys, refuse_aggregated
-from ..spec import FeatureSpec, SpecLike
+from ..implicit import Interactions, keys
+from ..spec import FeatureSpec, SpecLike, refuse_aggregated
 from .base import config_repr
 from .recommender import catalogue_rows, top_k
 

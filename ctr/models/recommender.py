@@ -37,8 +37,8 @@ from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
-from ..implicit import Interactions, NegativeSampler, keys, refuse_aggregated, require_ids
-from ..spec import FeatureSpec, SpecLike
+from ..implicit import Interactions, NegativeSampler, keys, require_ids
+from ..spec import FeatureSpec, SpecLike, refuse_aggregated
 from . import _resume, _warm
 from ._adam import LazyAdam
 from .base import (
