@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/downsampling.py
 	$(BIN)/python bench/warm_start.py
 	$(BIN)/python bench/calibration.py
+	$(BIN)/python bench/aggregated.py
 	$(BIN)/python bench/pictures.py
 
 clean:
