@@ -36,10 +36,25 @@ def arguments(doc: str, default_out: str) -> argparse.ArgumentParser:
     """The options every MovieLens benchmark takes: data folder, runs, output and --report."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"))
+    output_options(parser, default_out)
+    return parser
+
+
+def output_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """--runs, --out and --report, which every benchmark takes."""
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default=default_out)
     parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
-    return parser
+
+
+def measured(report: dict, script: str, peer: str | None = None) -> str:
+    """The end of a table's caption: when, on what and by which script the figures were measured, and
+    where the raw ones are (`script` is bench/NAME.py, whose JSON is bench/results/NAME.json)."""
+    info = report["machine"]
+    versions = f"TensorFlow {info['tensorflow']}" + (f", DeepCTR {info[peer]}" if peer else "")
+    return (f"measured {report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), {versions}, by "
+            f"`bench/{script}` ({report['wall_minutes']} min); raw figures in "
+            f"`bench/results/{Path(script).stem}.json`.")
 
 
 def frappe_option(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._report import machine, save, show_table  # noqa: E402
+from bench._report import machine, measured, output_options, save, show_table  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "aggregated.json")
 SETTINGS = {"embedding_dim": 8, "hidden_units": [64, 32], "batch_size": 2048, "max_epochs": 200, "patience": 3}
@@ -76,17 +76,15 @@ def run(train, valid, test, spec, seed: int) -> dict:
     history = model.fit(train, validation_data=valid, epochs=SETTINGS["max_epochs"], callbacks=[stop], verbose=0)
     seconds = time.perf_counter() - started
     figures = model.evaluate(test)
-    return {"rows": len(train), "train_s": seconds, "epochs": len(history.history["val_auc"]),
-            "best_epoch": int(max(range(len(history.history["val_auc"])), key=history.history["val_auc"].__getitem__))
-            + 1, **{k: figures[k] for k in ("auc", "logloss", "calibration")}}
+    aucs = history.history["val_auc"]
+    return {"rows": len(train), "train_s": seconds, "epochs": len(aucs), "best_epoch": aucs.index(max(aucs)) + 1,
+            **{k: figures[k] for k in ("auc", "logloss", "calibration")}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impressions", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", default=DEFAULT_OUT)
-    parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
+    output_options(parser, DEFAULT_OUT)
     args = parser.parse_args()
     if args.report:
         publish(json.loads(Path(args.out).read_text()), True)
@@ -119,7 +117,7 @@ def main() -> None:
 
 
 def publish(report: dict, update: bool) -> None:
-    res, info = report["results"], report["machine"]
+    res = report["results"]
     base = res["impressions"]
     rows = ["| training rows | rows | epochs (best) | training s | vs one a row | test AUC | test logloss | "
             "calibration |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -135,9 +133,7 @@ def publish(report: dict, update: bool) -> None:
              f"when the validation AUC had not risen for {s['patience']} epochs (at most {s['max_epochs']}), its "
              f"best epoch kept; validated and tested on {report['test_impressions']:,} more each, one a row; "
              "training seconds count every epoch, validation included. "
-             f"Medians of {report['runs']} seeds, measured {report['measured_at'][:10]} on {info['cpu']} "
-             f"({info['cores']} cores), TensorFlow {info['tensorflow']}, by `bench/aggregated.py` "
-             f"({report['wall_minutes']} min); raw figures in `bench/results/aggregated.json`."]
+             f"Medians of {report['runs']} seeds, " + measured(report, "aggregated.py")]
     show_table("aggregated", rows, update)
 
 

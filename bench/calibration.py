@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._report import frappe_option, machine, run_child, save, show_table  # noqa: E402
+from bench._report import frappe_option, machine, measured, output_options, run_child, save, show_table  # noqa: E402
 from bench.vs_deepctr import SETTINGS, _version  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "calibration.json")
@@ -38,9 +38,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     frappe_option(parser)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", default=DEFAULT_OUT)
-    parser.add_argument("--report", action="store_true", help="only re-print the saved results into the README")
+    output_options(parser, DEFAULT_OUT)
     args = parser.parse_args()
     if args.report:
         publish(json.loads(Path(args.out).read_text()), True)
@@ -74,7 +72,7 @@ def main() -> None:
 
 
 def publish(report: dict, update: bool) -> None:
-    res, info = report["results"], report["machine"]
+    res = report["results"]
     rows = ["| non-clicks kept | training | AUC | logloss | calibration | logloss, calibrated | calibration, "
             "calibrated | calibrate ms |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for key, r in res.items():
@@ -89,9 +87,7 @@ def publish(report: dict, update: bool) -> None:
     rows += ["", f"Frappe DeepFM, bench/downsampling.py's runs (early stopping on the validation AUC); ctr's model "
              f"then calibrated on the full validation rows "
              f"(`model.calibrate(valid)`), the test rows scored again; DeepCTR has no such step. Medians of "
-             f"{report['runs']} seeds, measured {report['measured_at'][:10]} on {info['cpu']} ({info['cores']} "
-             f"cores), TensorFlow {info['tensorflow']}, DeepCTR {info['deepctr']}, by `bench/calibration.py` "
-             f"({report['wall_minutes']} min); raw figures in `bench/results/calibration.json`."]
+             f"{report['runs']} seeds, " + measured(report, "calibration.py", peer="deepctr")]
     show_table("calibration", rows, update)
 
 
