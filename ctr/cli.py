@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                          "click, label, target, rating, ...; none if no column is)")
     draft.add_argument("--label-threshold", type=flag_type("threshold", float), metavar="VALUE",
                        help="for a rating label: the value from which a row counts as a click, e.g. 4")
+    draft.add_argument("--label-positive", metavar="VALUE", action="append",
+                       help="for a label of words (an event log's): a value that makes a row a click, e.g. "
+                            "purchase; give it again for several")
     draft.add_argument("--user", metavar="COLUMN", help="the user id column (default: one named like it)")
     draft.add_argument("--item", metavar="COLUMN", help="the item id column (default: one named like it)")
     draft.add_argument("--name", help="the spec's name (default: the data file's)")
@@ -684,8 +687,8 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
     model = getattr(models, cls)(spec, **{**extra, **kwargs})
     ranked = ""
     if spec.label is not None:  # only held-out positives are ranked (evaluate_ranking)
-        rule = f" >= {spec.label.threshold:g}" if spec.label.threshold is not None else " = 1"
-        ranked = f"; the {int(labels(test, spec).sum())} test rows with {spec.label.column}{rule} are ranked"
+        ranked = (f"; the {int(labels(test, spec).sum())} test rows with {spec.label.column} {spec.label.rule()} "
+                  "are ranked")
     print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
           f"each user's latest two){ranked}")
     if args.model == "popularity":
@@ -1079,8 +1082,9 @@ def _draft_spec(args: argparse.Namespace) -> int:
     from .spec_draft import draft_spec, name_of
 
     name = args.name or name_of(args.data)  # a dataset folder's too, which is read into a table
+    positive = args.label_positive[0] if args.label_positive and len(args.label_positive) == 1 else args.label_positive
     draft = draft_spec(_streamed_source(args.data, args.format), args.label, threshold=args.label_threshold,
-                       user=args.user, item=args.item, name=name, sample_rows=args.rows)
+                       positive=positive, user=args.user, item=args.item, name=name, sample_rows=args.rows)
     draft = dataclasses.replace(draft, source=args.data)
     if not args.out:
         print(draft.to_yaml(), end="")
@@ -1089,7 +1093,7 @@ def _draft_spec(args: argparse.Namespace) -> int:
     draft.to_yaml(out)
     label = draft.spec.label
     said = "no label" if label is None else f"label {label.column}" + (
-        f" ≥ {label.threshold:g}" if label.threshold is not None else "") + (
+        f" {label.rule()}" if label.threshold is not None or label.positive is not None else "") + (
         f" out of {label.out_of}" if label.out_of is not None else "") + (
         f", weighted by {label.weight}" if label.weight is not None else "")
     counted = label is not None and label.weight == label.column  # a log of counts: interactions that weigh them

@@ -58,12 +58,14 @@ from .spec import (
     Feature,
     FeatureSpec,
     History,
+    Label,
     MultiCategorical,
     Numeric,
     SpecLike,
     Text,
     Timestamp,
     Vector,
+    did_you_mean,
     raw_dtype,
 )
 
@@ -1244,17 +1246,20 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     if label.out_of is not None:
         return _click_rates(frame, spec)
     column = frame[label.column]
+    if label.positive is not None:
+        return positive_rows(column, label)
     if column.dtype == bool:
         return column.to_numpy(dtype=np.float32)
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna()
     if bad.any():
+        words = column[bad].astype(str).str.strip().value_counts()
+        some = ", ".join(f"{w!r} ({n:,})" for w, n in words.iloc[:6].items()) + (", ..." if len(words) > 6 else "")
         raise DataError(f"label column {label.column!r}: expected numbers (0 or 1, or ratings with label.threshold), "
-                        f"found {column[bad].iloc[0]!r} ({int(bad.sum())} such rows); map the words to 0 and 1 first")
-    if values.isna().any():
-        raise DataError(f"label column {label.column!r}: {int(values.isna().sum())} of the rows have no label (NaN); "
-                        "drop them or give them one, since a row without an outcome can be neither learned from nor "
-                        "scored")
+                        f"found {column[bad].iloc[0]!r} ({int(bad.sum())} such rows); if a value marks a click, name "
+                        f"it (or a list of them) in the spec, e.g. label: {{column: {label.column}, positive: "
+                        f"{words.index[-1]}}} (the words read: {some})")
+    _require_labelled(values, label)
     x = values.to_numpy(dtype=np.float64)
     if label.threshold is not None:
         return (x >= label.threshold).astype(np.float32)
@@ -1267,6 +1272,59 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
                            "click and -1 as none" if signs else
                            "for ratings set label.threshold (e.g. threshold: 4)"))
     return x.astype(np.float32)
+
+
+def _require_labelled(values: pd.Series, label: Label, empty: str = "NaN") -> None:
+    if values.isna().any():
+        missing = int(values.isna().sum())
+        raise DataError(f"label column {label.column!r}: {missing} of the rows have no label ({empty}); drop them "
+                        "or give them one, since a row without an outcome can be neither learned from nor scored")
+
+
+def positive_rows(column: pd.Series, label: Label) -> np.ndarray:
+    """1 where the label column holds one of `label.positive`'s values, else 0. Values compare as what
+    they mean, whatever the column's type: 'Purchase' is 'purchase', '1' is 1.0 is 1, true is 'yes'."""
+    _require_labelled(column.where(column.astype(str).str.strip() != "", None), label, "NaN or empty")
+    wanted = {_label_value(v) for v in label.positives}
+    distinct = pd.unique(column.to_numpy(dtype=object))
+    meant = {v: _label_value(v) for v in distinct}
+    found = set(meant.values())
+    for v in label.positives:
+        if _label_value(v) not in found and not _is_number(_label_value(v)):
+            # A near miss (a typo, a plural) is a mistake, where a value merely absent from these rows
+            # may be rare: the one-class check says that on the whole data.
+            close = did_you_mean(_label_value(v), sorted(found - wanted))
+            if close:
+                raise DataError(f"label.positive: {v!r} is not a value of the label column {label.column!r}{close}")
+    hits = {v for v, m in meant.items() if m in wanted}
+    return column.isin(hits).to_numpy(dtype=np.float32)
+
+
+_TRUE, _FALSE = {"true", "yes", "on"}, {"false", "no", "off"}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _label_value(value: Any) -> str:
+    """What a label value means, for `label.positive`: a number's value, a boolean or a yes/no word as 1
+    or 0, other text trimmed and case-folded."""
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, int | float | np.number):
+        return f"{float(value):.17g}"
+    text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip().casefold()
+    if text in _TRUE or text in _FALSE:
+        return "1" if text in _TRUE else "0"
+    try:
+        return f"{float(text):.17g}"
+    except ValueError:
+        return text
 
 
 def column_hints(spec: FeatureSpec, then: str = "") -> Callable[[Sequence[str], Sequence[str]], str]:
@@ -1376,14 +1434,14 @@ def require_both_classes(counts: tuple[float, int, int], spec: FeatureSpec, what
                         "so there is nothing to learn from or score")
     if rows == 0 or 0 < clicks < rows:
         return
-    if label.threshold is not None:
-        found = f"{label.column} >= {label.threshold:g} on {'every one' if clicks else 'none'} of"
+    if label.threshold is not None or label.positive is not None:
+        found = f"{label.column} {label.rule()} on {'every one' if clicks else 'none'} of"
     else:
         found = f"the label is {int(bool(clicks))} on every one of"
     weighing = " that weigh more than 0" if weightless else ""
     raise DataError(f"label column {label.column!r}: {found} the {rows} {what} rows{weighing}, so there is only "
                     "one class; a click model needs clicks and non-clicks to learn from and to be scored on "
-                    "(check the data, or the spec's label.threshold)")
+                    f"(check the data, or the spec's label.{'threshold' if label.positive is None else 'positive'})")
 
 
 def _canonical(column: pd.Series, f: Feature) -> np.ndarray:

@@ -124,8 +124,8 @@ def inspect_data(data: ctr_data.Source, spec: SpecLike | None = None, *, model: 
     if spec.label is not None:
         y = ctr_data.labels(frame, spec)
         label = {"column": spec.label.column, "positive_rate": float(y.mean()) if len(y) else float("nan")}
-        if spec.label.threshold is not None:
-            label["rule"] = f">= {spec.label.threshold:g}"
+        if spec.label.threshold is not None or spec.label.positive is not None:
+            label["rule"] = spec.label.rule()
             counts = frame[spec.label.column].value_counts().sort_index()
             label["distribution"] = {str(k): int(v) for k, v in counts.items()}
         if spec.label.out_of is not None:  # aggregated rows: the click rate is over all their impressions
@@ -418,7 +418,7 @@ def plot_data_report(data: ctr_data.Source, spec: SpecLike, path: str | Path,
     if spec.label is not None:
         counts = frame[spec.label.column].value_counts().sort_index()
         axes[0].bar([str(k) for k in counts.index], counts.to_numpy(), color="#4c72b0")
-        rule = f" (click: ≥ {spec.label.threshold:g})" if spec.label.threshold is not None else ""
+        rule = f" (click: {spec.label.rule()})" if spec.label.rule() != "= 1" else ""
         axes[0].set_title(f"{spec.label.column}{rule}")
         axes[0].set_ylabel("rows")
     else:

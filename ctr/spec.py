@@ -348,6 +348,28 @@ class Label:
     # counts as that many rows, its clicks positive and the rest negative: its click rate weighing its
     # impressions (times its weight), exactly the loss and metrics of the rows it stands for.
     out_of: str | None = None
+    # The value (or values) of `column` that make a row a click, every other value a non-click: an
+    # event log's `purchase`, a `skipped` column's false, a survey's "yes".
+    positive: str | int | float | bool | tuple[str | int | float | bool, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.positive, list):  # frozen, so hashable: Label("event", positive=["cart", "buy"])
+            object.__setattr__(self, "positive", tuple(self.positive))
+
+    @property
+    def positives(self) -> tuple[Any, ...]:
+        """The values that make a row a click, as a tuple (empty without `positive`)."""
+        if self.positive is None:
+            return ()
+        return self.positive if isinstance(self.positive, tuple) else (self.positive,)
+
+    def rule(self) -> str:
+        """How a row's label value makes a click, after the column's name: '>= 4', '= purchase', '= 1'."""
+        if self.threshold is not None:
+            return f">= {self.threshold:g}"
+        if self.positive is not None:
+            return "= " + " or ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in self.positives)
+        return "= 1"
 
     @property
     def weighted(self) -> bool:
@@ -367,6 +389,13 @@ class Label:
             if self.threshold is not None:
                 return [f"{path}.threshold: with out_of, {self.column!r} counts the clicks out of the impressions in "
                         f"{self.out_of!r}, and a threshold would turn it into a click; drop one of them"]
+        if self.positive is not None:
+            if self.positives == ():
+                return [f"{path}.positive: an empty list; name the value (or values) of {self.column!r} that make a "
+                        "row a click, e.g. positive: purchase"]
+            if self.threshold is not None or self.out_of is not None:
+                other = "threshold" if self.threshold is not None else "out_of"
+                return [f"{path}.positive: with {other}, the rows' clicks are already defined; drop one of them"]
         # With a threshold, a count may be both: the rows with plays >= 1 are positives, each counting its plays.
         if self.weight is not None and self.weight == self.column and self.threshold is None:
             return [f"{path}.weight: {self.weight!r} is the label column; the weights need a column of their own "
@@ -708,9 +737,9 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
         shape = f"[batch, {f.dim}]" if isinstance(f, Vector) else "[batch]"
         rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}{shape}", enc, size))
     if spec.label is not None:
-        rule = (f"1 if {spec.label.column} ≥ {spec.label.threshold:g}" if spec.label.threshold is not None
-                else f"clicks out of {spec.label.out_of}'s impressions" if spec.label.out_of is not None
-                else "binary 0/1")
+        rule = (f"clicks out of {spec.label.out_of}'s impressions" if spec.label.out_of is not None
+                else "binary 0/1" if spec.label.rule() == "= 1" and spec.label.positive is None
+                else f"1 if {spec.label.column} {spec.label.rule()}, else 0")
         rows.append(("(label)", "", "label", spec.label.column, "", rule, ""))
         if spec.label.out_of is not None:
             rows.append(("(impressions)", "", "impressions", spec.label.out_of, "",

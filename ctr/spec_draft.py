@@ -46,6 +46,18 @@ _USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ ._-]?(id)?$", 
 _ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ ._-]?(id)?$",
                    re.IGNORECASE)
 _LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchased|rating)$", re.IGNORECASE)
+# An outcome named by what the user did, read as a label when its values are two (0/1, true/false, yes/no);
+# those of a bad outcome (a skip) are clicks when false, so that a model scores what users want.
+_OUTCOME = re.compile(r"^(is_|was_|has_)?(liked?|bought|watched|completed|finished|played|saved|shared|booked|ordered|"
+                      r"added_to_cart|in_cart|engaged|opened|replied|accepted|success|conversion|"
+                      r"skip|skipped|disliked?|bounced?|hidden|not_interested)$", re.IGNORECASE)
+_BAD_OUTCOME = re.compile(r"^(is_|was_|has_)?(skip|skipped|disliked?|bounced?|hidden|not_interested)$", re.IGNORECASE)
+# An event log's kind of event, read as a label when it holds a word for a strong signal (_STRONG).
+_EVENT = re.compile(r"^(event|event_?type|event_?name|action|action_?type|behaviou?r|behaviou?r_?type|interaction|"
+                    r"interaction_?type|activity)$", re.IGNORECASE)
+_STRONG = ("transaction", "purchase", "buy", "order", "checkout", "conversion", "booking", "book", "addtocart", "cart",
+           "favorite", "favourite", "like", "save", "share", "click", "play", "listen", "watch")
+_YES_NO = {"yes": True, "no": False, "y": True, "n": False, "true": True, "false": False, "t": True, "f": False}
 # A whole word at the end (`zip_code`, `user id`, a struct's `user.id`), or a camel-case one (`userId`,
 # `createdAt`): not 'paid'.
 _ID = re.compile(r"(?i:(^|[ ._-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
@@ -100,13 +112,16 @@ class SpecDraft:
 
 
 def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: float | None = None,
-               user: str | None = None, item: str | None = None, name: str | None = None,
+               positive: Any = None, user: str | None = None, item: str | None = None, name: str | None = None,
                sample_rows: int = SAMPLE_ROWS) -> SpecDraft:
     """Draft a spec from `data` (any source `fit` reads; its first `sample_rows` rows): a feature for each
     column that can be one, its kind from its values, its role from whether it is constant per `user`
     or per `item` (guessed from the column names when not given). `label` is the click column (guessed
-    from its name when not given; none, for interactions only); a rating needs `threshold`."""
+    from its name when not given; none, for interactions only); a rating needs `threshold`, words (an
+    event log's `purchase`) the `positive` value or values that make a click."""
     check_arguments("draft_spec", threshold=threshold, sample_rows=sample_rows)
+    if threshold is not None and positive is not None:
+        raise ArgumentError("draft_spec: threshold= and positive= both say which rows are clicks; give one")
     frame, source, more = _sample(data, sample_rows)
     if not len(frame):
         raise DataError(f"draft_spec: {source or 'the data'} has no rows to draft a spec from")
@@ -122,14 +137,15 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     item = item if item is not None else _named([c for c in columns if c != user], _ITEM, reasons, "item")
     if user is not None and user == item:
         raise ArgumentError(f"draft_spec: user= and item= both name the column {user!r}; they are two columns")
-    spec_label = _label(frame, label, threshold, {user, item}, reasons)
+    spec_label = _label(frame, label, threshold, positive, {user, item}, reasons)
     skipped: dict[str, str] = {}
     features: list[Feature] = []
     names = {c for c in columns if identifier(c) == c}  # a column's own name is its feature's before another's
     for column in columns:
         if spec_label is not None and column in spec_label.columns:
             continue
-        if spec_label is not None and _LABEL.match(column) and column not in (user, item):
+        if spec_label is not None and column not in (user, item) and (
+                _LABEL.match(column) or (_OUTCOME.match(column) and _two_valued(frame[column]))):
             skipped[column] = (f"named like a label, beside the label {spec_label.column!r}: an outcome, known only "
                                "after the row is served, so as a feature it would leak the answer")
             continue
@@ -216,15 +232,18 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
 
 
 # -- the label ------------------------------------------------------------------------------------
-def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids: set[str | None],
+def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, positive: Any, ids: set[str | None],
            reasons: dict[str, str]) -> Label | None:
     guessed = label is None
     if guessed:
         named = [c for c in frame.columns if _LABEL.match(c) and c not in ids]
         named.sort(key=lambda c: not _binary(frame[c]))  # a click column before a rating it may come from
+        named += [c for c in frame.columns if _OUTCOME.match(c) and c not in ids and _two_valued(frame[c])]
+        named += [c for c in frame.columns if _EVENT.match(c) and c not in ids and _strongest(frame[c]) is not None]
         if not named:
-            if threshold is not None:
-                raise ArgumentError("draft_spec: threshold= is for the label, and no label column was named; "
+            if threshold is not None or positive is not None:
+                which = "threshold=" if threshold is not None else "positive="
+                raise ArgumentError(f"draft_spec: {which} is for the label, and no label column was named; "
                                     "name it with label=")
             aggregated = _clicks_out_of(frame, ids)
             if aggregated is not None:
@@ -252,11 +271,16 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     values = frame[label].dropna()
     if values.empty:
         raise DataError(f"draft_spec: the label column {label!r} has no values")
+    if positive is not None or (guessed and _BAD_OUTCOME.match(label)) or (
+            not _binary(values) and (_two_valued(values) or _strongest(values) is not None)):
+        return _label_of_values(frame, label, positive, guessed, reasons)
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.isna().any():
         bad = values[numbers.isna()].iloc[0]
+        words = ", ".join(repr(w) for w in values.astype(str).str.strip().value_counts().index[:6])
         raise DataError(f"draft_spec: the label column {label!r} holds {bad!r}, which is no number; a label is 0 or "
-                        "1, or a rating with a threshold: map the words to 0 and 1 first")
+                        "1, a rating with a threshold, or words of which some make a click: pass positive= "
+                        f"(--label-positive) the value or values that do (the words read: {words})")
     low, high = numbers.min(), numbers.max()
     binary = _binary(numbers)
     how = "named like a label, " if guessed else ""
@@ -280,6 +304,79 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, ids:
     reasons["label"] = (f"label: {label!r}, {how}0 or 1 ({float(numbers.mean()):.1%} ones in the rows read)"
                         f"{unlabelled}")
     return Label(label)
+
+
+def _label_of_values(frame: pd.DataFrame, label: str, positive: Any, guessed: bool,
+                     reasons: dict[str, str]) -> Label:
+    """The label read from which values make a click: `positive`'s if given, else a two-valued column's
+    true (a bad outcome's false), else an event column's strongest signal."""
+    values = frame[label]
+    how = ("named like an outcome, " if guessed and _OUTCOME.match(label) else
+           "named like an event column, " if guessed else "")
+    why = ""
+    if positive is None:
+        strongest = _strongest(values) if not _two_valued(values) else None
+        if strongest is not None:
+            positive = strongest
+            others = ", ".join(sorted(str(v) for v in values.dropna().unique() if v != strongest))
+            why = f": the strongest signal beside {others} (a list of values counts several)"
+        else:
+            bad = bool(_BAD_OUTCOME.match(label))
+            positive = next(v for v in values.dropna().unique() if _truth(v) != bad)
+            positive = positive.item() if isinstance(positive, np.generic) else positive
+            if bad:
+                why = (f": {label!r} is a bad outcome, and a model should score what users want (for the chance of "
+                       f"{label!r} itself, drop positive)")
+    label_of = Label(label, positive=list(positive) if isinstance(positive, list | tuple) else positive)
+    y = ctr_data.positive_rows(values.dropna(), label_of)
+    positive_rate = float(y.mean())
+    if positive_rate in (0.0, 1.0):
+        every = "no row" if positive_rate == 0 else "every row"
+        read = ", ".join(repr(v) for v in values.dropna().astype(str).str.strip().value_counts().index[:8])
+        raise ArgumentError(f"draft_spec: with positive={positive!r} (--label-positive), {every} of the label column "
+                            f"{label!r} would be a click; name the value or values that mark one (the values read: "
+                            f"{read})")
+    gaps = int(values.isna().sum())
+    unlabelled = f"; {gaps:,} {'row has' if gaps == 1 else 'rows have'} none: drop them before training" if gaps else ""
+    clicks = " or ".join(map(_written, label_of.positives))
+    reasons["label"] = (f"label: {label!r}, {how}a row counts as a click when it is {clicks} ({positive_rate:.1%} of "
+                        f"the rows read){why}{unlabelled}")
+    return label_of
+
+
+def _written(value: Any) -> str:
+    """A label value as the spec's YAML writes it: false, 0, purchase."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _two_valued(column: pd.Series) -> bool:
+    """Whether a column holds two values that say yes and no: 0/1, true/false, yes/no."""
+    values = column.dropna()
+    if column.dtype == bool or _binary(values):
+        return bool(len(values))
+    words = {str(v).strip().casefold() for v in values.unique()[:3]}
+    return 1 <= len(words) <= 2 and words <= set(_YES_NO) and len({_YES_NO[w] for w in words}) == len(words)
+
+
+def _truth(value: Any) -> bool:
+    """A two-valued column's value as yes or no."""
+    if isinstance(value, str):
+        return _YES_NO.get(value.strip().casefold(), False)
+    return bool(value)
+
+
+def _strongest(column: pd.Series) -> Any:
+    """An event column's value that is the strongest signal of a user's interest (`transaction` over
+    `addtocart` over `view`), or None when the column holds no text naming one or too many values."""
+    distinct = column.dropna().unique()[:21]
+    if not 2 <= len(distinct) <= 20 or not all(isinstance(v, str) for v in distinct):
+        return None
+    plain = {v: re.sub(r"[^a-z]", "", v.casefold()) for v in distinct}
+    for word in _STRONG:
+        found = [v for v, p in plain.items() if word in p]
+        if found:
+            return found[0]
+    return None
 
 
 def _clicks_out_of(frame: pd.DataFrame, ids: set[str | None]) -> tuple[pd.Series, pd.Series] | None:

@@ -11,8 +11,18 @@ import pandas as pd
 import pytest
 
 import ctr
-from ctr.data import iter_chunks, labels, random_split, raw_features, read, temporal_split
+from ctr.data import (
+    class_counts,
+    iter_chunks,
+    labels,
+    random_split,
+    raw_features,
+    read,
+    require_both_classes,
+    temporal_split,
+)
 from ctr.datasets.frappe import FRAPPE_FIELDS
+from ctr.spec import describe_spec
 
 from .conftest import FRAPPE, ML1M, ML100K, ROOT, needs
 
@@ -949,8 +959,47 @@ def test_labels_binary_and_threshold(spec):
     with pytest.raises(ctr.DataError, match="label column 'click': 1 of the rows have no label"):
         labels(pd.DataFrame({"click": [0, None]}), binary)
     with pytest.raises(ctr.DataError, match=r"label column 'rating': expected numbers \(0 or 1, or ratings with "
-                                            r"label\.threshold\), found 'good' \(1 such rows\); map the words"):
+                                            r"label\.threshold\), found 'good' \(1 such rows\); if a value marks a "
+                                            r"click, name it .*label: \{column: rating, positive: good\} \(the "
+                                            r"words read: 'good' \(1\)\)"):
         labels(pd.DataFrame({"rating": [4, "good"]}), threshold)
+
+
+def test_labels_from_the_values_that_make_a_click():
+    """label.positive: the rows holding one of its values are clicks, the rest non-clicks; values compare
+    as what they mean (case, spaces, '1' and 1, yes and true), and a near miss of a value is named."""
+    def spec(**label):
+        return ctr.FeatureSpec([ctr.Categorical("a")], label=ctr.Label("y", **label))
+    events = pd.DataFrame({"y": ["view", "Purchase", "addtocart ", "view", "transaction"]})
+    assert labels(events, spec(positive="purchase")).tolist() == [0, 1, 0, 0, 0]
+    assert labels(events, spec(positive=["addtocart", "purchase"])).tolist() == [0, 1, 1, 0, 0]
+    skipped = pd.DataFrame({"y": [True, False, True]})
+    assert labels(skipped, spec(positive=False)).tolist() == [0, 1, 0]
+    # YAML reads an unquoted yes as true, which is the word 'yes' still; numbers match as numbers.
+    yes = ctr.FeatureSpec.from_yaml("features: [{name: a}]\nlabel: {column: y, positive: yes}")
+    assert labels(pd.DataFrame({"y": ["Yes", "no", "YES"]}), yes).tolist() == [1, 0, 1]
+    assert labels(pd.DataFrame({"y": ["5", 4, 5.0, np.int64(3)]}), spec(positive=5)).tolist() == [1, 0, 1, 0]
+    assert labels(pd.DataFrame({"y": [b"buy", b"view"]}), spec(positive="buy")).tolist() == [1, 0]
+    # A value absent from these rows may be rare (a chunk of a log); one near a value held is a typo.
+    assert labels(events, spec(positive="refund")).tolist() == [0] * 5
+    with pytest.raises(ctr.DataError, match=r"label\.positive: 'purchse' is not a value of the label column 'y' "
+                                            r"\(did you mean 'purchase'\?\)"):
+        labels(events, spec(positive="purchse"))
+    with pytest.raises(ctr.DataError, match=r"label column 'y': 2 of the rows have no label \(NaN or empty\)"):
+        labels(pd.DataFrame({"y": ["view", None, " "]}), spec(positive="view"))
+    with pytest.raises(ctr.DataError, match=r"label column 'y': y = purchase on none of the 5 training rows, so "
+                                            r".*\(check the data, or the spec's label\.positive\)"):
+        require_both_classes(class_counts(labels(events.assign(y="view"), spec(positive="purchase"))),
+                             spec(positive="purchase"), "training")
+    for bad, says in [({"positive": []}, "label.positive: an empty list; name the value"),
+                      ({"positive": "buy", "threshold": 1}, "label.positive: with threshold, the rows' clicks are "
+                                                            "already defined; drop one of them"),
+                      ({"positive": "buy", "out_of": "n"}, "label.positive: with out_of"),
+                      ({"positive": {"buy": 1}}, "label.positive: expected")]:
+        with pytest.raises(ctr.SpecError, match=re.escape(says)):
+            ctr.FeatureSpec.from_dict({"features": [{"name": "a"}], "label": {"column": "y", **bad}})
+    assert ctr.FeatureSpec.from_yaml(spec(positive=["a", "b"]).to_yaml()).label.positive == ("a", "b")
+    assert "1 if y = buy or sell, else 0" in describe_spec(spec(positive=["buy", "sell"]))
 
 
 def test_random_split_is_a_seeded_partition(frame):

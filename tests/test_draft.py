@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -285,7 +287,7 @@ def test_a_log_of_counts_without_a_label_is_drafted_as_interactions_weighing_the
     assert main(["draft-spec", "--data", str(tmp_path / "plays.parquet"), "--user", "listener", "--out",
                  str(out)]) == 0
     said = capsys.readouterr().out
-    assert "(4 features, label plays ≥ 1, weighted by plays)" in said and "--model two_tower (interactions" in said
+    assert "(4 features, label plays >= 1, weighted by plays)" in said and "--model two_tower (interactions" in said
     spec = ctr.FeatureSpec.from_yaml(out)
     assert spec.label == ctr.Label("plays", threshold=1, weight="plays") and "plays" not in spec.names
     assert "# label and weight: 'plays', named like a count of the interaction, whole numbers 0 to 8" in out.read_text()
@@ -312,3 +314,49 @@ def test_clicks_out_of_impressions_are_drafted_as_aggregated_rows(tmp_path, caps
     assert "# label: 'clicks' clicks out of 'impressions' impressions (aggregated rows)" in out.read_text()
     # More clicks than impressions on a row: no such pair, and no label.
     assert ctr.draft_spec(rows.assign(clicks=rows.impressions + 1)).spec.label != spec.label
+
+
+def test_outcomes_and_event_logs_are_drafted_with_the_values_that_make_a_click(tmp_path, capsys):
+    """A `skipped` column is a label whose clicks are its false rows; an event log's label is its
+    strongest event; yes/no words are read as such; `--label-positive` names the values itself."""
+    rng = np.random.default_rng(3)
+    n = 600
+    plays = pd.DataFrame({"user_id": rng.integers(0, 40, n), "track_id": rng.integers(0, 30, n),
+                          "country": rng.choice(["US", "BR"], n), "skipped": rng.random(n) < 0.7})
+    drafted = ctr.draft_spec(plays)
+    assert drafted.spec.label == ctr.Label("skipped", positive=False) and "skipped" not in drafted.spec.names
+    assert "a row counts as a click when it is false" in drafted.reasons["label"]
+    assert "'skipped' is a bad outcome" in drafted.reasons["label"]
+    # Named by the user, a bad outcome is read as it is: its true rows are clicks.
+    assert ctr.draft_spec(plays, "skipped").spec.label == ctr.Label("skipped")
+    # Beside a click column, an outcome is no feature: it would leak the answer.
+    both = ctr.draft_spec(plays.assign(clicked=(~plays.skipped).astype(int)))
+    assert both.spec.label == ctr.Label("clicked") and "skipped" in both.skipped
+    offers = plays.assign(accepted=np.where(plays.skipped, "No", "Yes")).drop(columns="skipped")
+    assert ctr.draft_spec(offers).spec.label == ctr.Label("accepted", positive="Yes")
+    events = plays.drop(columns="skipped").assign(
+        event=rng.choice(["view", "addtocart", "transaction"], n, p=[0.8, 0.15, 0.05]))
+    events.to_csv(tmp_path / "events.csv", index=False)
+    spec = ctr.draft_spec(tmp_path / "events.csv").spec
+    assert spec.label == ctr.Label("event", positive="transaction") and "event" not in spec.names
+    out = tmp_path / "events.yaml"
+    assert main(["draft-spec", "--data", str(tmp_path / "events.csv"), "--label-positive", "addtocart",
+                 "--label-positive", "transaction", "--out", str(out)]) == 0
+    assert "label event = addtocart or transaction" in capsys.readouterr().out
+    spec = ctr.FeatureSpec.from_yaml(out)
+    assert spec.label == ctr.Label("event", positive=("addtocart", "transaction"))
+    assert main(["fit", "--spec", str(out), "--data", str(tmp_path / "events.csv"), "--model", "lr", "--epochs", "1",
+                 "--export", str(tmp_path / "lr")]) == 0
+    rate = float((events.event != "view").mean())
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "lr"), "--data", str(tmp_path / "events.csv")]) == 0
+    assert json.loads(capsys.readouterr().out)["positive_rate"] == pytest.approx(rate)
+    with pytest.raises(ctr.ArgumentError, match=r"with positive='purchase' \(--label-positive\), no row of the label "
+                                                r"column 'event' would be a click; .*\(the values read: 'view', "):
+        ctr.draft_spec(events, "event", positive="purchase")
+    with pytest.raises(ctr.ArgumentError, match="threshold= and positive= both say which rows are clicks"):
+        ctr.draft_spec(events, "event", positive="view", threshold=1)
+    with pytest.raises(ctr.DataError, match=r"the label column 'country' holds '(US|BR)', which is no number; .* "
+                                            r"pass positive= \(--label-positive\) .*\(the words read: '(US|BR)', "
+                                            r"'(US|BR)'\)"):
+        ctr.draft_spec(events, "country")

@@ -201,6 +201,6 @@ def test_describe_lists_every_feature_with_its_input_and_encoding(spec):
     text = spec.describe()
     for feature in spec.features:
         assert feature.name in text
-    assert "int64[batch]" in text and "min_count 2" in text and "1 if rating ≥ 4" in text
+    assert "int64[batch]" in text and "min_count 2" in text and "1 if rating >= 4, else 0" in text
     hashed = ctr.FeatureSpec([ctr.Categorical("zip", hash_buckets=50)]).describe()
     assert "hash into 50 buckets" in hashed and "51" in hashed
