@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import difflib
 import json
 import shlex
 import signal
@@ -61,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
                           "for test and the one before for validation, ranked against the whole catalogue); default "
                           "deepfm, or --warm-start-from's")
-    fit.add_argument("--export", help="write the raw-feature SavedModel here")
+    fit.add_argument("--export", "--out", help="write the raw-feature SavedModel here (--out, as the other "
+                                               "commands name what they write, is the same)")
     fit.add_argument("--epochs", type=flag_type("epochs"), default=5)
     fit.add_argument("--patience", type=flag_type("patience"),
                      help="stop once the validation figure (AUC; the two-tower's top-10 accuracy) has not improved "
@@ -327,7 +329,12 @@ def _refuse_extra_arguments(parser: argparse.ArgumentParser, args: argparse.Name
         sys.exit(2)
     unset = [f"--{name}" for name in ("model", "spec", "data") if getattr(args, name, "") is None]
     own = argv[argv.index(command) + 1:] if command in argv else argv
-    parser.error(f"unrecognized arguments: {' '.join(extra)}{_unflagged_hint(parser, own, unset)}")
+    flags = [o for o in parser._option_string_actions if o.startswith("--")]
+    near = {e: close[0] for e in extra if e.startswith("--")
+            for close in [difflib.get_close_matches(e.split("=", 1)[0], flags, n=1, cutoff=0.7)] if close}
+    meant = ("" if not near else f" (did you mean {next(iter(near.values()))}?)" if len(near) == 1 else
+             f" (did you mean {', '.join(f'{flag} for {e}' for e, flag in near.items())}?)")
+    parser.error(f"unrecognized arguments: {' '.join(extra)}{meant}{_unflagged_hint(parser, own, unset)}")
 
 
 def _check_paths(args: argparse.Namespace) -> None:

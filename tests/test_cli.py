@@ -102,6 +102,7 @@ for argv, said in [
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "SPEC"], "is a file; an export is a folder"),
         (["demo", "--out", "SPEC"], "is a file; an export is a folder"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--export", "runs/deepfm.keras"], "names a Keras file"),
+        (["fit", "--spec", "SPEC", "--data", "synthetic", "--out", "runs/deepfm.keras"], "names a Keras file"),
         (["evaluate", "--model", "EXPORT", "--data", "synthetic", "--plot", "SPEC/curve.png"],
          "/curve.png: /"),  # --plot PATH: the spec's full path, "is a file, ..."
         (["predict", "--model", "EXPORT", "--data", "synthetic", "--out", "SPEC/rows.csv"],
@@ -315,7 +316,13 @@ def test_paths_given_without_their_flags_are_told_which_flag(tmp_path, capsys, m
              "without its flag: ctr fit --spec spec.yaml --data rows.csv)"),
             (["fit", "--spec", "spec.yaml", "runs/x"], "the following arguments are required: --data (runs/x was "
              "given without its flag: ctr fit --spec spec.yaml --data runs/x)"),  # fit: --model names a model
-            (["predict", "--model", "runs/x", "--data", "rows.csv", "stray"], "unrecognized arguments: stray\n")]:
+            (["predict", "--model", "runs/x", "--data", "rows.csv", "stray"], "unrecognized arguments: stray\n"),
+            # A flag near one of the command's is named (argparse only takes a flag's beginning for it).
+            (["fit", "--spec", "spec.yaml", "--data", "rows.csv", "--batchsize", "64"], "unrecognized arguments: "
+             "--batchsize 64 (did you mean --batch-size?)\n"),
+            (["fit", "--spec", "spec.yaml", "--data", "rows.csv", "--learning_rate", "0.1", "--seeds", "3"],
+             "unrecognized arguments: --learning_rate 0.1 --seeds 3 (did you mean --learning-rate for "
+             "--learning_rate, --seed for --seeds?)\n")]:
         with pytest.raises(SystemExit, match="2"):
             main(argv)
         assert f"ctr {argv[0]}: error: {said}" in capsys.readouterr().err
