@@ -417,8 +417,15 @@ def plot_data_report(data: ctr_data.Source, spec: SpecLike, path: str | Path,
         _plot_beside_training(grid[1], compared, report.skew)
     if spec.label is not None:
         counts = frame[spec.label.column].value_counts().sort_index()
-        axes[0].bar([str(k) for k in counts.index], counts.to_numpy(), color="#4c72b0")
-        rule = f" (click: {spec.label.rule()})" if spec.label.rule() != "= 1" else ""
+        colours = ["#4c72b0"] * len(counts)
+        if spec.label.out_of is None:  # each value's bar in the colour of what it makes, a click or not
+            clicks = ctr_data.labels(pd.DataFrame({spec.label.column: counts.index}), spec)
+            colours = ["#dd8452" if c else "#4c72b0" for c in clicks]
+            axes[0].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in ("#dd8452", "#4c72b0")],
+                           labels=["click", "non-click"], fontsize="small")
+        axes[0].bar([str(k) for k in counts.index], counts.to_numpy(), color=colours)
+        rule = spec.label.rule().removeprefix("= ").replace(">=", "≥")
+        rule = f" (click: {rule})" if rule != "1" else ""
         axes[0].set_title(f"{spec.label.column}{rule}")
         axes[0].set_ylabel("rows")
     else:

@@ -12,7 +12,7 @@ import pytest
 import ctr
 from ctr.cli import main
 from ctr.datasets.synthetic import GENRES
-from ctr.inspect import feature_skew, history_panels, inspect_data, plot_history
+from ctr.inspect import feature_skew, history_panels, inspect_data, plot_data_report, plot_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -40,6 +40,20 @@ def test_data_report_counts_by_hand():
     assert by_name["price"].missing_rate == 0.25 and by_name["price"].cardinality == 2
     assert by_name["genres"].missing_rate == 0.25 and by_name["genres"].cardinality == 3
     assert "sparsity: 33.3333%" in report.to_text()
+
+
+def test_the_label_panel_colours_each_value_by_what_it_makes(tmp_path, monkeypatch):
+    """An event log's bars: its positive values' in the click colour, the rest in the other."""
+    drawn = {}
+    monkeypatch.setattr(ctr.inspect, "save_figure", lambda plt, fig, path: drawn.setdefault("fig", fig))
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", role="user")],
+                           label=ctr.Label("event", positive=["cart", "buy"]))
+    frame = pd.DataFrame({"user_id": ["a", "b", "a", "c"], "event": ["view", "buy", "view", "cart"]})
+    plot_data_report(frame, spec, tmp_path / "data.png")
+    ax = drawn["fig"].axes[0]
+    assert ax.get_title() == "event (click: cart or buy)"
+    colours = {t.get_text(): bar.get_facecolor() for t, bar in zip(ax.get_xticklabels(), ax.patches, strict=True)}
+    assert colours["buy"] == colours["cart"] != colours["view"]
 
 
 def test_data_beside_a_model_names_what_training_never_showed_it(trained, splits, tmp_path, capsys, monkeypatch):
