@@ -11,6 +11,7 @@ named here too, as they always were.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import json
@@ -1455,6 +1456,8 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         return stamps
     if isinstance(f, Categorical) and f.dtype == "int":
         return _integers(column, where)
+    if isinstance(f, MultiCategorical | History):
+        column = lists_from_text(column)
     if isinstance(f, MultiCategorical | History) and f.weighted:
         return _weighted_bags(column, where, f)
     if isinstance(f, MultiCategorical | History):
@@ -1692,6 +1695,49 @@ _ID = r"-?(?:0|[1-9][0-9]*)"  # an integer id as str(int) spells it
 
 LIST_TYPES = (list, tuple, np.ndarray, set, frozenset)  # a multi-valued feature's row, in data
 LIST_SEPARATORS = ",;| "  # what a list's values are joined by, when not by the spec's separator
+
+
+# A list printed as text by the tool that wrote the file: JSON's ["a", "b"], Python's ['a', 'b'] (pandas'
+# to_csv of a list column; NumPy 2's scalars in it print as np.str_('a')) or NumPy's ['a' 'b'] (of a Parquet
+# list column read into pandas), its items quoted text or numbers ([12, 85] or [12 85]: ids).
+_LITERAL = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"""
+_ITEM = rf"(?:np\.\w+\({_LITERAL}\)|{_LITERAL})"
+_LIST_TEXT = re.compile(rf"\s*\[\s*(?:{_ITEM}(?:(?:\s*,\s*|\s+){_ITEM})*(?:\s*,)?\s*)?\]\s*", re.DOTALL)
+_ITEM_TEXT = re.compile(rf"np\.\w+\(({_LITERAL})\)|({_LITERAL})", re.DOTALL)
+
+
+def listed_text(value: str) -> list[str] | None:
+    """The items of a list printed as text (`['Drama', 'War']`, `["Drama", "War"]`, `['Drama' 'War']`),
+    or None for any other text."""
+    if not _LIST_TEXT.fullmatch(value):
+        return None
+    try:
+        items = [ast.literal_eval(m.group(1) or m.group(2)) for m in _ITEM_TEXT.finditer(value)]
+    except (SyntaxError, ValueError):  # a quoted item that is no literal (a stray backslash)
+        return None
+    return [item if isinstance(item, str) else _token(item) for item in items]
+
+
+def lists_from_text(column: pd.Series) -> pd.Series:
+    """The column with each cell that is a list printed as text made that list (a multi-valued feature's
+    or a history's cells in a CSV that pandas wrote: one id each, read as they are); other cells as they are."""
+    if not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
+        return column
+    try:
+        bracketed = column.str.lstrip().str.startswith("[", na=False).to_numpy(dtype=bool)  # a list cell: NaN here
+    except AttributeError:  # no strings at all (an object column of missing values, or of lists)
+        return column
+    if not bracketed.any():
+        return column
+    parsed = {v: listed_text(v) for v in pd.unique(column[bracketed].to_numpy(dtype=object))}
+    if not any(items is not None for items in parsed.values()):
+        return column
+    values = column.to_numpy(dtype=object).copy()
+    for i in np.flatnonzero(bracketed):
+        items = parsed[values[i]]
+        if items is not None:
+            values[i] = items
+    return pd.Series(values, index=column.index, name=column.name)
 
 
 def list_items(value: Any) -> Any:

@@ -141,6 +141,12 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     skipped: dict[str, str] = {}
     features: list[Feature] = []
     names = {c for c in columns if identifier(c) == c}  # a column's own name is its feature's before another's
+    printed = {}
+    for column in columns:
+        lists = _printed_lists(frame[column], column)
+        if lists is not None:
+            printed[column] = frame[column].dropna().iloc[0]
+            frame[column] = lists
     for column in columns:
         if spec_label is not None and column in spec_label.columns:
             continue
@@ -160,6 +166,8 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
             continue
         if isinstance(feature, MultiCategorical) and item is not None and role is None:
             feature, why = _history(feature, frame[column], frame[item], identifier(item), why)
+        if column in printed:
+            why += f"; each printed as text ({reprlib.repr(printed[column])}), which is read as the list it prints"
         if isinstance(feature, History):
             role = "user"
         elif role is None and not isinstance(feature, Timestamp):
@@ -324,6 +332,8 @@ def _label_of_values(frame: pd.DataFrame, label: str, positive: Any, guessed: bo
             bad = bool(_BAD_OUTCOME.match(label))
             positive = next(v for v in values.dropna().unique() if _truth(v) != bad)
             positive = positive.item() if isinstance(positive, np.generic) else positive
+            if isinstance(positive, str) and positive.strip().casefold() in ("true", "false"):
+                positive = positive.strip().casefold() == "true"  # a CSV's True or False: written false
             if bad:
                 why = (f": {label!r} is a bad outcome, and a model should score what users want (for the chance of "
                        f"{label!r} itself, drop positive)")
@@ -347,6 +357,22 @@ def _label_of_values(frame: pd.DataFrame, label: str, positive: Any, guessed: bo
 def _written(value: Any) -> str:
     """A label value as the spec's YAML writes it: false, 0, purchase."""
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _printed_lists(column: pd.Series, source: str) -> pd.Series | None:
+    """The column's lists when each of its cells is one printed as text (`['folk', 'pop']`, `[12, 85]`,
+    as pandas writes a list column to CSV), but for vectors (numbers, not all whole), which stay text."""
+    present = column.dropna()
+    if present.empty or not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
+        return None
+    if not all(isinstance(v, str) for v in present):
+        return None
+    lists = ctr_data.lists_from_text(present)
+    if not lists.map(lambda v: isinstance(v, list)).all():
+        return None
+    if present.str.fullmatch(_NUMBER_LIST).all() and _vector(present.map(lambda t: ctr_data.vector_text(t, source))):
+        return None
+    return lists.reindex(column.index)
 
 
 def _two_valued(column: pd.Series) -> bool:

@@ -1002,6 +1002,25 @@ def test_labels_from_the_values_that_make_a_click():
     assert "1 if y = buy or sell, else 0" in describe_spec(spec(positive=["buy", "sell"]))
 
 
+def test_lists_printed_as_text_are_read_as_lists():
+    """A multi-valued feature's or a history's cell that is a list printed as text (JSON, Python, NumPy,
+    NumPy 2's scalars) is read as the list; text that only looks bracketed is read as it is."""
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("tags"), ctr.MultiCategorical("moods", weighted=True),
+                            ctr.Categorical("item_id", role="item"), ctr.History("seen", items="item_id")])
+    frame = pd.DataFrame({
+        "tags": ['["rock", "hip hop"]', "['rock', 'hip hop']", "['rock' 'hip hop']", "[np.str_('rock')]", "[Live]",
+                 "a|b", None, "[]", ["p", "q"]],
+        "moods": ["['calm:0.5', 'dark']"] + ["calm:2"] * 8,
+        "item_id": ["1"] * 9,
+        "seen": ["[12, 85]", "[12 85]", "[np.int64(12), np.int64(85)]", "12|85", "[1.0]", "", "[]", "[3]", [4, 5]]})
+    raw = raw_features(frame, spec)
+    assert raw["tags"].tolist() == ["rock|hip hop"] * 3 + ["rock", "[Live]", "a|b", "", "", "p|q"]
+    assert raw["moods"][0] == "calm:0.5|dark"
+    assert raw["seen"].tolist() == ["12|85"] * 4 + ["1", "", "", "3", "4|5"]
+    # A Categorical reads its text as it is.
+    assert raw["item_id"].tolist() == ["1"] * 9
+
+
 def test_random_split_is_a_seeded_partition(frame):
     a = random_split(frame, (0.8, 0.1, 0.1), seed=3)
     b = random_split(frame, (0.8, 0.1, 0.1), seed=3)

@@ -154,6 +154,37 @@ def test_a_csv_drafts_the_spec_its_table_does(tmp_path):
     assert from_file.rows == 1000 and from_file.more and "(its first 1,000 rows)" in from_file.to_yaml()
 
 
+def test_lists_that_pandas_printed_into_a_csv_are_drafted_and_read_as_lists(tmp_path):
+    """`to_csv` of list columns writes `['hip hop', 'jazz']` (NumPy arrays from Parquet: `['hip hop' 'jazz']`,
+    ids: `[25, 3]`): the CSV drafts the spec its table does, and a model fitted on it predicts as one
+    fitted on the table."""
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"user_id": rng.integers(0, 40, n), "item_id": rng.integers(0, 30, n),
+                          "clicked": rng.integers(0, 2, n)})
+    genres = {i: list(rng.choice(["rock", "pop", "hip hop", "jazz"], rng.integers(1, 3), replace=False))
+              for i in range(30)}
+    frame["genres"] = frame.item_id.map(genres)
+    frame["recent"] = [[int(i) for i in rng.integers(0, 30, rng.integers(1, 4))] for _ in range(n)]
+    frame.to_parquet(tmp_path / "log.parquet")
+    frame.to_csv(tmp_path / "lists.csv", index=False)
+    pd.read_parquet(tmp_path / "log.parquet").to_csv(tmp_path / "arrays.csv", index=False)
+    assert "'hip hop'" in (tmp_path / "arrays.csv").read_text()
+    table = ctr.draft_spec(tmp_path / "log.parquet")
+    assert [f.kind for f in table.spec.features] == ["categorical", "categorical", "multi_categorical", "history"]
+    for name in ("lists.csv", "arrays.csv"):
+        drafted = ctr.draft_spec(tmp_path / name)
+        assert drafted.spec.features == table.spec.features, name
+        assert "each printed as text (" in drafted.reasons["genres"] and "history" in drafted.reasons["recent"]
+    spec = table.spec
+    fitted = [ctr.FM(spec, embedding_dim=4, seed=1) for _ in range(3)]
+    for model, name in zip(fitted, ("log.parquet", "lists.csv", "arrays.csv"), strict=True):
+        model.fit(tmp_path / name, epochs=1, verbose=0)
+    expected = fitted[0].predict(frame)
+    for model in fitted[1:]:
+        np.testing.assert_allclose(model.predict(tmp_path / "arrays.csv"), expected, atol=1e-6)
+
+
 def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     ratings = _log().rename(columns={"clicked": "rating"}).assign(rating=lambda f: 1 + f["daytime"] % 5)
     with pytest.raises(ctr.ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
