@@ -141,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--group-by", metavar="COLUMN",
                           help="click models: also the group AUC over this column's values (gAUC, e.g. user_id)")
     evaluate.add_argument("--plot", help="click models: write the reliability curve (observed click rate against "
-                                         "predicted probability) to this PNG")
+                                         "predicted probability) to this PNG; with --by, each slice's AUC and "
+                                         "calibration beside it (PLOT_by_COLUMN.png)")
     evaluate.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N", help=_NEGATIVES_HELP)
     evaluate.add_argument("--seed", type=flag_type("seed"), default=0, help="--negatives' draw")
 
@@ -758,10 +759,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         result["by"] = json.loads(slices.iloc[1:].to_json(orient="records"))  # numpy values as JSON's
     print(json.dumps(result, indent=1))
     if args.plot:
-        from .inspect import plot_reliability
+        from .inspect import plot_reliability, plot_slices
+        from .spec import identifier
 
         curve = plot_reliability(reliability(y, p, w), args.plot, title=Path(args.model).name)
         print(f"reliability curve: {curve}", file=sys.stderr)  # stdout stays one JSON document
+        if args.by:  # beside it, named for the columns: curve_by_gender.png
+            beside = curve.with_name(f"{curve.stem}_by_{'_'.join(map(identifier, args.by))}{curve.suffix}")
+            print(f"figures by {', '.join(args.by)}: {plot_slices(slices, beside, Path(args.model).name)}",
+                  file=sys.stderr)
     return 0
 
 

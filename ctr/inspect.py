@@ -534,6 +534,38 @@ def plot_reliability(curve: dict[str, np.ndarray], path: str | Path, title: str 
     return save_figure(plt, fig, path)
 
 
+def plot_slices(table: pd.DataFrame, path: str | Path, title: str = "by slice", most: int = 30) -> Path:
+    """A PNG of `ctr.evaluate_by`'s table: each slice's AUC beside the whole data's, and its calibration
+    (mean prediction over click rate; 1 is calibrated), with its rows; the table's first `most` slices."""
+    by = list(table.columns[:list(table.columns).index("rows")])
+    whole, slices = table.iloc[0], table.iloc[1:]
+    if slices.empty:
+        raise CtrError("no slices in the table to plot")
+    shown = slices.iloc[:most]
+    names = [" · ".join(str(row[c]) for c in by) + f" ({int(row['rows']):,})" for _, row in shown.iterrows()]
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 1.4 + 0.32 * len(shown)), sharey=True)
+    y = np.arange(len(shown))[::-1]  # the table's first slice on top
+    aucs = shown["auc"].to_numpy(dtype=float)
+    low = float(np.nanmin(np.append(aucs, whole["auc"]))) if np.isfinite(aucs).any() else 0.5
+    left.barh(y, np.nan_to_num(aucs - 0.5), left=0.5, color="#4c72b0")
+    for at, value in zip(y, aucs, strict=True):
+        if not np.isfinite(value):  # one class: no AUC
+            left.text(0.5, at, " one class", va="center", fontsize="small", color="#666666")
+    left.axvline(whole["auc"], color="#c44e52", linestyle="--")
+    left.set_xlim(min(0.5, low - 0.02), 1.0)
+    left.set_yticks(y, names)
+    left.set_xlabel(f"AUC (all rows, dashed: {whole['auc']:.4f})")
+    calibration = shown["calibration"].to_numpy(dtype=float)
+    right.barh(y, np.nan_to_num(calibration - 1.0), left=1.0, color="#55a868")
+    right.axvline(1.0, color="#999999", linestyle="--")
+    right.axvline(whole["calibration"], color="#c44e52", linestyle="--")
+    right.set_xlabel(f"calibration: mean prediction / click rate (all rows, dashed: {whole['calibration']:.3f})")
+    more = f"; the first {most} of {len(slices):,} slices" if len(slices) > most else ""
+    fig.suptitle(f"{title} {' · '.join(by)} (rows in brackets{more})")
+    return save_figure(plt, fig, path)
+
+
 def plot_importance(table: pd.DataFrame, path: str | Path, title: str = "permutation importance") -> Path:
     """A PNG of `ctr.feature_importance`'s table: each column's AUC drop when shuffled, with its spread
     over the shuffles, most important on top."""

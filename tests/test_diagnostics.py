@@ -13,6 +13,7 @@ import pytest
 import ctr
 from ctr._keras import keras
 from ctr.cli import main
+from ctr.inspect import plot_slices
 from ctr.metrics import auc, click_metrics, group_auc
 
 
@@ -156,6 +157,31 @@ def test_slices_name_what_is_wrong_and_the_shell_reports_them(noisy, spec, split
     said = capsys.readouterr().err
     assert said.startswith("ctr evaluate: error: column 'gendr' is missing from ") and said.endswith(
         "(did you mean 'gender'?) (--by slices the figures by it)\n"), said
+    # With --plot, the slices' AUC and calibration are drawn beside the reliability curve.
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--by", "gender",
+                 "--plot", str(tmp_path / "plots" / "curve.png")]) == 0
+    assert f"figures by gender: {tmp_path / 'plots' / 'curve_by_gender.png'}" in capsys.readouterr().err
+    assert (tmp_path / "plots" / "curve_by_gender.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_slices_figure_shows_each_slices_auc_and_calibration(noisy, tmp_path, monkeypatch):
+    model, test = noisy
+    drawn = {}
+    monkeypatch.setattr(ctr.inspect, "save_figure", lambda plt, fig, path: drawn.setdefault("fig", fig))
+    table = ctr.evaluate_by(model, test.assign(one=np.where(np.arange(len(test)) < 5, "tiny", "big")), "one")
+    table.loc[table.one == "tiny", "auc"] = np.nan  # a slice of one class has no AUC
+    plot_slices(table, tmp_path / "slices.png")
+    auc_axis, calibration_axis = drawn["fig"].axes
+    assert [t.get_text() for t in auc_axis.get_yticklabels()] == ["tiny (5)", f"big ({len(test) - 5:,})"][::-1]
+    assert f"(all rows, dashed: {table.auc[0]:.4f})" in auc_axis.get_xlabel()
+    assert any(t.get_text().strip() == "one class" for t in auc_axis.texts)
+    bars = {round(b.get_y() + b.get_height() / 2): b.get_width() for b in calibration_axis.patches}
+    assert bars[1] == pytest.approx(table.calibration[1] - 1.0)  # the first slice, on top
+    drawn.clear()
+    plot_slices(ctr.evaluate_by(model, test, "occupation"), tmp_path / "most.png", most=3)
+    assert len(drawn["fig"].axes[0].get_yticklabels()) == 3 and "the first 3 of" in drawn["fig"]._suptitle.get_text()
+    with pytest.raises(ctr.CtrError, match="no slices in the table to plot"):
+        plot_slices(table.head(1), tmp_path / "none.png")
 
 
 
