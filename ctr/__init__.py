@@ -19,7 +19,7 @@ from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Nu
 # Submodules (`ctr.data`, `ctr.features`, ...) are imported on first use too.
 _LAZY = {
     "evaluate_ranking": "evaluation",
-    "evaluate_by": "diagnostics", "feature_importance": "diagnostics",
+    "evaluate_by": "diagnostics", "explain": "diagnostics", "feature_importance": "diagnostics",
     "ExportError": "export", "ServedModel": "export", "load": "export",
     "RecommenderExport": "export_recommend",
     "MISSING_INT": "features", "Preprocessor": "features",
@@ -35,7 +35,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from . import data, datasets, metrics
-    from .diagnostics import evaluate_by, feature_importance
+    from .diagnostics import evaluate_by, explain, feature_importance
     from .evaluation import evaluate_ranking
     from .export import ExportError, ServedModel, load
     from .export_recommend import RecommenderExport
@@ -117,6 +117,7 @@ __all__ = [
     "draft_spec",
     "evaluate_by",
     "evaluate_ranking",
+    "explain",
     "feature_importance",
     "inspect_data",
     "leave_one_out",

@@ -122,6 +122,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "backup_dir": _optional(_folder), "logdir": _optional(_folder),
     "fractions": _fractions, "fraction": _number(0.0, above=True, high=1.0), "max_length": _integer(1),
     "profile_size": _integer(1), "keep": _share, "repeats": _integer(1), "bins": _integer(1),
+    "permutations": _integer(2),
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
     "attention_layers": _integer(0), "num_heads": _integer(1), "key_dim": _integer(1), "residual": _flag,

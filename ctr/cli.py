@@ -214,6 +214,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     importance.add_argument("--plot", default="importance.png", help="PNG to write")
     importance.add_argument("--json", help="also write the table here as JSON")
 
+    explain = commands.add_parser("explain", help="why a click model scores rows as it does: each input column's "
+                                                  "share of each row's logit (Shapley values)")
+    explain.add_argument("--model", required=True, help="export folder of a click model")
+    explain.add_argument("--data", required=True, help="the rows to explain (no label needed)")
+    explain.add_argument("--format", default="auto", choices=_FORMATS)
+    explain.add_argument("--rows", type=flag_type("repeats"), default=5, metavar="N",
+                         help="explain the first N rows of --data")
+    explain.add_argument("--background", metavar="PATH", help="rows the shares are measured against, e.g. the "
+                                                              "training data (default: --data's)")
+    explain.add_argument("--background-rows", type=flag_type("repeats"), default=1000, metavar="N",
+                         help="at most this many background rows, drawn with --seed")
+    explain.add_argument("--permutations", type=flag_type("permutations"), default=32,
+                         help="orders of the columns a row (even; exact for LR and FM at any number)")
+    explain.add_argument("--seed", type=flag_type("seed"), default=0)
+    explain.add_argument("--plot", help="also draw the first row's shares and the mean absolute shares to this PNG")
+    explain.add_argument("--out", help="write the shares here (.csv, .parquet, .json, ...), one row a row")
+
     downsample = commands.add_parser("downsample", help="keep every click and a share of the non-clicks, weighted "
                                                         "back in the spec's label.weight column")
     downsample.add_argument("--spec", required=True, help="feature spec YAML with label.weight")
@@ -376,11 +393,12 @@ def _check_paths(args: argparse.Namespace) -> None:
         if getattr(args, flag, None) and not Path(getattr(args, flag)).exists():
             raise DataError(f"--{flag} {getattr(args, flag)!r}: no such file or folder"
                             f"{pattern_hint(getattr(args, flag))}")
-    if args.command in ("predict", "recommend", "downsample") and args.out:
+    if args.command in ("predict", "recommend", "downsample", "explain") and args.out:
         _output_file(args.out)
     if args.command == "draft-spec" and args.out:
         _spec_file(args.out)
-    figure = {"evaluate": "plot", "importance": "plot", "inspect-data": "out", "embeddings": "out"}.get(args.command)
+    figure = {"evaluate": "plot", "importance": "plot", "explain": "plot", "inspect-data": "out",
+              "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))
     for flag in ("out", "plot", "json", "logdir", "backup_dir"):  # a file where a folder of theirs must be
@@ -1091,6 +1109,45 @@ def _importance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import data
+    from .diagnostics import explain
+    from .export import load
+    from .export_recommend import RecommenderExport
+    from .inspect import plot_explanation
+
+    served = load(args.model)
+    if isinstance(served, RecommenderExport):
+        raise CtrError(f"{args.model} is a recommender export; explain takes a click model's probabilities apart")
+    frame = load_table(args.data, args.format, spec=served.spec)
+    if len(frame) == 0:
+        raise DataError(f"--data {args.data}: no rows to explain")
+    rows = frame.head(args.rows).reset_index(drop=True)
+    others = frame if args.background is None else load_table(args.background, "auto", spec=served.spec)
+    if len(others) > args.background_rows:
+        drawn = np.random.default_rng(args.seed).choice(len(others), args.background_rows, replace=False)
+        others = others.iloc[np.sort(drawn)].reset_index(drop=True)
+    table = explain(served, rows, background=others, permutations=args.permutations, seed=args.seed)
+    columns = [c for c in table.columns if c not in ("base_logit", "logit")]
+    print(f"each column's share of the logit, from {table.attrs['background_drawn']} of {len(others):,} background "
+          f"rows ({args.permutations} orders of the columns a row); the shares add up to logit - background logit")
+    for i, share in table.iterrows():
+        p, base = 1 / (1 + np.exp(-share["logit"])), 1 / (1 + np.exp(-share["base_logit"]))
+        print(f"\nrow {i}: probability {p:.4f} (logit {share['logit']:+.3f}), background {base:.4f} "
+              f"(logit {share['base_logit']:+.3f})")
+        for column in sorted(columns, key=lambda c: -abs(share[c])):
+            value = rows.at[i, column]
+            print(f"  {share[column]:+.3f}  {column} = {value.item() if isinstance(value, np.generic) else value!r}")
+    if args.plot:
+        print(f"\nplot: {plot_explanation(table, rows, args.plot, title=Path(args.model).name)}")
+    if args.out:
+        data.write_frames([table.reset_index(drop=True)], _output_file(args.out))
+        print(f"shares: {args.out}")
+    return 0
+
+
 def _draft_spec(args: argparse.Namespace) -> int:
     from .spec_draft import draft_spec, name_of
 
@@ -1296,7 +1353,7 @@ _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization
 
 _COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
              "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
-             "importance": _importance, "downsample": _downsample,
+             "importance": _importance, "explain": _explain, "downsample": _downsample,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe,
              "calibrate": _calibrate, "serve": _serve}
 

@@ -1,4 +1,5 @@
-"""What a click model does well and what it leans on: metrics by slice, and permutation importance.
+"""What a click model does well and what it leans on: metrics by slice, permutation importance, and
+each row's score taken apart into its columns' shares (`explain`).
 
 `evaluate_by` scores the rows once and reports `evaluate`'s figures for each group of rows sharing a
 column's value (numbers with many values are cut into quantile ranges). A feature's importance is how
@@ -196,3 +197,62 @@ def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3
     table = pd.DataFrame(rows).sort_values("auc_drop", ascending=False, kind="stable").reset_index(drop=True)
     table.attrs.update(auc=base["auc"], logloss=base["logloss"], rows=len(frame), repeats=repeats, seed=seed)
     return table
+
+
+def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source | None = None,
+            permutations: int = 32, seed: int = 0, batch_size: int = 8192) -> pd.DataFrame:
+    """Why a click model (fitted, or loaded with `ctr.load`) scores each row of `data` as it does: each
+    input column's share of the row's logit, Shapley values against `background` rows (default: the
+    rows themselves). For each row, `permutations` orders of the columns (half of them the others
+    reversed), each starting from one of `permutations / 2` background rows drawn with `seed` (the
+    same for every row), switch one column at a time to the row's value; a column's share is the mean
+    change in logit when it switches. One row per row of `data`: the shares, `base_logit` (the drawn
+    background rows' mean logit) and `logit` (the row's), which the shares add up to exactly; exact
+    Shapley values (against those rows) when the columns interact in pairs at most, as in
+    LogisticRegression and FM."""
+    check_arguments("explain", permutations=permutations, seed=seed, batch_size=batch_size)
+    if permutations % 2:
+        raise ArgumentError(f"explain: permutations must be even (each order is paired with its reverse), got "
+                            f"{permutations}")
+    spec = _click_spec(model, "explain")
+    columns = list(dict.fromkeys(f.source for f in spec.features))
+    hint = ctr_data.column_hints(spec)
+    frame = ctr_data.read(data, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
+    if len(frame) == 0:
+        raise DataError("explain: the data has no rows to explain")
+    others = frame if background is None else ctr_data.read(background, columns, hint=hint,
+                                                            dtypes=ctr_data.csv_dtypes(spec))
+    if len(others) == 0:
+        raise DataError("explain: the background data has no rows")
+    rng = np.random.default_rng(seed)
+    n, c, half = len(frame), len(columns), permutations // 2
+    orders = np.array([rng.permutation(c) for _ in range(n * half)]).reshape(n, half, c)
+    orders = np.concatenate([orders, orders[:, :, ::-1]], axis=1)  # [n, P, C]: each order, then its reverse
+    # The same background rows for every row, so that their base is one: an order and its reverse start
+    # from one of them.
+    drawn = rng.choice(len(others), size=half, replace=len(others) < half)
+    drawn = np.broadcast_to(np.concatenate([drawn, drawn]), (n, permutations))
+    rank = np.argsort(orders, axis=2)  # [n, P, C]: when each column switches to the row's value
+    steps = np.arange(c + 1)  # before any switch, after the first, ..., after the last
+    switched = rank[:, :, None, :] < steps[None, None, :, None]  # [n, P, C + 1, C]
+    row_of = np.broadcast_to(np.arange(n)[:, None, None], (n, permutations, c + 1)).reshape(-1)
+    other_of = np.broadcast_to(drawn[:, :, None], (n, permutations, c + 1)).reshape(-1)
+    mixed = pd.DataFrame({column: frame[column].iloc[row_of].reset_index(drop=True).where(
+        switched[..., j].reshape(-1), others[column].iloc[other_of].reset_index(drop=True))
+        for j, column in enumerate(columns)})
+    logits = _logit(model.predict(mixed, batch_size=batch_size)).reshape(n, permutations, c + 1)
+    changes = np.diff(logits, axis=2)  # [n, P, C]: the change as the k-th column in the order switches
+    shares = np.zeros((n, c))
+    for j in range(c):
+        shares[:, j] = np.take_along_axis(changes, rank[:, :, j:j + 1], axis=2)[..., 0].mean(axis=1)
+    table = pd.DataFrame(shares, columns=columns, index=frame.index)
+    table["base_logit"] = logits[:, :, 0].mean(axis=1)
+    table["logit"] = logits[:, 0, -1]
+    table.attrs.update(permutations=permutations, seed=seed, background_rows=len(others),
+                       background_drawn=len(set(drawn[0].tolist())))
+    return table
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64).reshape(-1), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)

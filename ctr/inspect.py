@@ -8,6 +8,7 @@ on log scales; `plot_history` draws loss and AUC per epoch. Plots need matplotli
 
 from __future__ import annotations
 
+import reprlib
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -564,6 +565,39 @@ def plot_slices(table: pd.DataFrame, path: str | Path, title: str = "by slice", 
     more = f"; the first {most} of {len(slices):,} slices" if len(slices) > most else ""
     fig.suptitle(f"{title} {' · '.join(by)} (rows in brackets{more})")
     return save_figure(plt, fig, path)
+
+
+def plot_explanation(table: pd.DataFrame, rows: pd.DataFrame, path: str | Path, title: str = "explain") -> Path:
+    """A PNG of `ctr.explain`'s table: the first row's score taken apart, each column's share of its
+    logit beside the column's value (largest first), and each column's mean absolute share over all
+    the rows explained."""
+    columns = [c for c in table.columns if c not in ("base_logit", "logit")]
+    if table.empty or not columns:
+        raise CtrError("no rows in the explanation to plot")
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.34 * len(columns)))
+    first = table.iloc[0]
+    order = sorted(columns, key=lambda c: abs(first[c]))  # the largest on top
+    values = rows.iloc[0]
+    names = [f"{c} = {reprlib.repr(_plain(values[c])) if c in values.index else '?'}" for c in order]
+    shares = [first[c] for c in order]
+    left.barh(names, shares, color=["#dd8452" if v > 0 else "#4c72b0" for v in shares])
+    left.axvline(0, color="#999999", linewidth=1)
+    probability = 1 / (1 + np.exp(-first["logit"]))
+    base = 1 / (1 + np.exp(-first["base_logit"]))
+    left.set_title(f"first row: probability {probability:.3f}, from {base:.3f} (the background's)")
+    left.set_xlabel("share of the logit (orange raises the score, blue lowers it)")
+    mean = table[columns].abs().mean().sort_values()
+    right.barh(mean.index, mean.to_numpy(), color="#55a868")
+    right.set_title(f"mean absolute share over {len(table):,} rows")
+    right.set_xlabel("logit")
+    fig.suptitle(f"{title} ({table.attrs.get('permutations', '?')} orders of the columns a row)")
+    return save_figure(plt, fig, path)
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (528, not np.int64(528)), anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def plot_importance(table: pd.DataFrame, path: str | Path, title: str = "permutation importance") -> Path:
