@@ -745,7 +745,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             rows.append(("(impressions)", "", "impressions", spec.label.out_of, "",
                          "a row stands for this many, its clicks positive", ""))
         if spec.label.weight is not None:
-            rows.append(("(weight)", "", "weight", spec.label.weight, "", "row weight ≥ 0 in loss and metrics", ""))
+            rows.append(("(weight)", "", "weight", spec.label.weight, "", "row weight ≥ 0: in a click model's loss "
+                         "and metrics; how much a recommender's interaction counts", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
