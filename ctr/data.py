@@ -1254,12 +1254,11 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna()
     if bad.any():
-        words = column[bad].astype(str).str.strip().value_counts()
-        some = ", ".join(f"{w!r} ({n:,})" for w, n in words.iloc[:6].items()) + (", ..." if len(words) > 6 else "")
+        rarest = column[bad].astype(str).str.strip().value_counts().index[-1]
         raise DataError(f"label column {label.column!r}: expected numbers (0 or 1, or ratings with label.threshold), "
                         f"found {column[bad].iloc[0]!r} ({int(bad.sum())} such rows); if a value marks a click, name "
                         f"it (or a list of them) in the spec, e.g. label: {{column: {label.column}, positive: "
-                        f"{words.index[-1]}}} (the words read: {some})")
+                        f"{rarest}}} (the words read: {values_read(column[bad])})")
     _require_labelled(values, label)
     x = values.to_numpy(dtype=np.float64)
     if label.threshold is not None:
@@ -1275,6 +1274,12 @@ def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def values_read(column: pd.Series, most: int = 6) -> str:
+    """The column's most frequent values with their counts, for a message: "'view' (4,494), 'cart' (364)"."""
+    counts = column.dropna().astype(str).str.strip().value_counts()
+    return ", ".join(f"{v!r} ({n:,})" for v, n in counts.iloc[:most].items()) + (", ..." if len(counts) > most else "")
+
+
 def _require_labelled(values: pd.Series, label: Label, empty: str = "NaN") -> None:
     if values.isna().any():
         missing = int(values.isna().sum())
@@ -1285,10 +1290,11 @@ def _require_labelled(values: pd.Series, label: Label, empty: str = "NaN") -> No
 def positive_rows(column: pd.Series, label: Label) -> np.ndarray:
     """1 where the label column holds one of `label.positive`'s values, else 0. Values compare as what
     they mean, whatever the column's type: 'Purchase' is 'purchase', '1' is 1.0 is 1, true is 'yes'."""
-    _require_labelled(column.where(column.astype(str).str.strip() != "", None), label, "NaN or empty")
-    wanted = {_label_value(v) for v in label.positives}
     distinct = pd.unique(column.to_numpy(dtype=object))
-    meant = {v: _label_value(v) for v in distinct}
+    meant = {v: _label_value(v) for v in distinct if not pd.isna(v)}
+    blank = [v for v, m in meant.items() if m == ""]  # '' or spaces: as missing as NaN
+    _require_labelled(column.where(~column.isin(blank), None) if blank else column, label, "NaN or empty")
+    wanted = {_label_value(v) for v in label.positives}
     found = set(meant.values())
     for v in label.positives:
         if _label_value(v) not in found and not _is_number(_label_value(v)):
@@ -1723,16 +1729,15 @@ def lists_from_text(column: pd.Series) -> pd.Series:
     or a history's cells in a CSV that pandas wrote: one id each, read as they are); other cells as they are."""
     if not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
         return column
-    try:
-        bracketed = column.str.lstrip().str.startswith("[", na=False).to_numpy(dtype=bool)  # a list cell: NaN here
-    except AttributeError:  # no strings at all (an object column of missing values, or of lists)
-        return column
+    values = column.to_numpy(dtype=object)
+    # A loop, not pandas' .str: twice as fast on 100,000 rows, and 6 µs where .str took 140 on a request's one.
+    bracketed = np.fromiter((isinstance(v, str) and v.lstrip()[:1] == "[" for v in values), bool, len(values))
     if not bracketed.any():
         return column
-    parsed = {v: listed_text(v) for v in pd.unique(column[bracketed].to_numpy(dtype=object))}
+    parsed = {v: listed_text(v) for v in pd.unique(values[bracketed])}
     if not any(items is not None for items in parsed.values()):
         return column
-    values = column.to_numpy(dtype=object).copy()
+    values = values.copy()
     for i in np.flatnonzero(bracketed):
         items = parsed[values[i]]
         if items is not None:

@@ -285,10 +285,10 @@ def _label(frame: pd.DataFrame, label: str | None, threshold: float | None, posi
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.isna().any():
         bad = values[numbers.isna()].iloc[0]
-        words = ", ".join(repr(w) for w in values.astype(str).str.strip().value_counts().index[:6])
         raise DataError(f"draft_spec: the label column {label!r} holds {bad!r}, which is no number; a label is 0 or "
                         "1, a rating with a threshold, or words of which some make a click: pass positive= "
-                        f"(--label-positive) the value or values that do (the words read: {words})")
+                        f"(--label-positive) the value or values that do (the words read: "
+                        f"{ctr_data.values_read(values)})")
     low, high = numbers.min(), numbers.max()
     binary = _binary(numbers)
     how = "named like a label, " if guessed else ""
@@ -342,10 +342,9 @@ def _label_of_values(frame: pd.DataFrame, label: str, positive: Any, guessed: bo
     positive_rate = float(y.mean())
     if positive_rate in (0.0, 1.0):
         every = "no row" if positive_rate == 0 else "every row"
-        read = ", ".join(repr(v) for v in values.dropna().astype(str).str.strip().value_counts().index[:8])
         raise ArgumentError(f"draft_spec: with positive={positive!r} (--label-positive), {every} of the label column "
                             f"{label!r} would be a click; name the value or values that mark one (the values read: "
-                            f"{read})")
+                            f"{ctr_data.values_read(values)})")
     gaps = int(values.isna().sum())
     unlabelled = f"; {gaps:,} {'row has' if gaps == 1 else 'rows have'} none: drop them before training" if gaps else ""
     clicks = " or ".join(map(_written, label_of.positives))
@@ -378,6 +377,8 @@ def _printed_lists(column: pd.Series, source: str) -> pd.Series | None:
 def _two_valued(column: pd.Series) -> bool:
     """Whether a column holds two values that say yes and no: 0/1, true/false, yes/no."""
     values = column.dropna()
+    if values.map(lambda v: isinstance(v, (*ctr_data.LIST_TYPES, Mapping))).any():
+        return False
     if column.dtype == bool or _binary(values):
         return bool(len(values))
     words = {str(v).strip().casefold() for v in values.unique()[:3]}
@@ -394,8 +395,11 @@ def _truth(value: Any) -> bool:
 def _strongest(column: pd.Series) -> Any:
     """An event column's value that is the strongest signal of a user's interest (`transaction` over
     `addtocart` over `view`), or None when the column holds no text naming one or too many values."""
-    distinct = column.dropna().unique()[:21]
-    if not 2 <= len(distinct) <= 20 or not all(isinstance(v, str) for v in distinct):
+    present = column.dropna()
+    if not present.map(lambda v: isinstance(v, str)).all():
+        return None
+    distinct = present.unique()[:21]
+    if not 2 <= len(distinct) <= 20:
         return None
     plain = {v: re.sub(r"[^a-z]", "", v.casefold()) for v in distinct}
     for word in _STRONG:
