@@ -1129,7 +1129,9 @@ def _explain(args: argparse.Namespace) -> int:
     if len(others) > args.background_rows:
         drawn = np.random.default_rng(args.seed).choice(len(others), args.background_rows, replace=False)
         others = others.iloc[np.sort(drawn)].reset_index(drop=True)
-    table = explain(served, rows, background=others, permutations=args.permutations, seed=args.seed)
+    with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the shares
+        table = explain(served, rows, background=others, permutations=args.permutations, seed=args.seed,
+                        verbose="auto")
     columns = [c for c in table.columns if c not in ("base_logit", "logit")]
     print(f"each column's share of the logit, from {table.attrs['background_drawn']} of {len(others):,} background "
           f"rows ({args.permutations} orders of the columns a row); the shares add up to logit - background logit")

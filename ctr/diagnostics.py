@@ -200,7 +200,7 @@ def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3
 
 
 def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source | None = None,
-            permutations: int = 32, seed: int = 0, batch_size: int = 8192) -> pd.DataFrame:
+            permutations: int = 32, seed: int = 0, batch_size: int = 8192, verbose: str | int = 0) -> pd.DataFrame:
     """Why a click model (fitted, or loaded with `ctr.load`) scores each row of `data` as it does: each
     input column's share of the row's logit, Shapley values against `background` rows (default: the
     rows themselves). For each row, `permutations` orders of the columns (half of them the others
@@ -209,8 +209,9 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
     change in logit when it switches. One row per row of `data`: the shares, `base_logit` (the drawn
     background rows' mean logit) and `logit` (the row's), which the shares add up to exactly; exact
     Shapley values (against those rows) when the columns interact in pairs at most, as in
-    LogisticRegression and FM."""
-    check_arguments("explain", permutations=permutations, seed=seed, batch_size=batch_size)
+    LogisticRegression and FM. It costs `permutations` x (columns + 1) predictions a row; `verbose` 1
+    or "auto" shows their progress."""
+    check_arguments("explain", permutations=permutations, seed=seed, batch_size=batch_size, verbose=verbose)
     if permutations % 2:
         raise ArgumentError(f"explain: permutations must be even (each order is paired with its reverse), got "
                             f"{permutations}")
@@ -240,7 +241,7 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
     mixed = pd.DataFrame({column: frame[column].iloc[row_of].reset_index(drop=True).where(
         switched[..., j].reshape(-1), others[column].iloc[other_of].reset_index(drop=True))
         for j, column in enumerate(columns)})
-    logits = _logit(model.predict(mixed, batch_size=batch_size)).reshape(n, permutations, c + 1)
+    logits = _logit(model.predict(mixed, batch_size=batch_size, verbose=verbose)).reshape(n, permutations, c + 1)
     changes = np.diff(logits, axis=2)  # [n, P, C]: the change as the k-th column in the order switches
     shares = np.zeros((n, c))
     for j in range(c):
