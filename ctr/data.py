@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import reprlib
 import sys
 import time
 import urllib.parse
@@ -1464,6 +1465,8 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
         return _integers(column, where)
     if isinstance(f, MultiCategorical | History):
         column = lists_from_text(column)
+        if f.key is not None:
+            column = keyed_ids(column, f, where)
     if isinstance(f, MultiCategorical | History) and f.weighted:
         return _weighted_bags(column, where, f)
     if isinstance(f, MultiCategorical | History):
@@ -1712,16 +1715,62 @@ _LIST_TEXT = re.compile(rf"\s*\[\s*(?:{_ITEM}(?:(?:\s*,\s*|\s+){_ITEM})*(?:\s*,)
 _ITEM_TEXT = re.compile(rf"np\.\w+\(({_LITERAL})\)|({_LITERAL})", re.DOTALL)
 
 
-def listed_text(value: str) -> list[str] | None:
+def listed_text(value: str) -> list[Any] | None:
     """The items of a list printed as text (`['Drama', 'War']`, `["Drama", "War"]`, `['Drama' 'War']`),
-    or None for any other text."""
+    or of objects (`[{"id": 28, "name": "Action"}]`, JSON's or Python's), or None for any other text."""
     if not _LIST_TEXT.fullmatch(value):
-        return None
+        return _listed_objects(value)
     try:
         items = [ast.literal_eval(m.group(1) or m.group(2)) for m in _ITEM_TEXT.finditer(value)]
     except (SyntaxError, ValueError):  # a quoted item that is no literal (a stray backslash)
         return None
     return [item if isinstance(item, str) else _token(item) for item in items]
+
+
+def _listed_objects(value: str) -> list[dict] | None:
+    """A list of objects printed as JSON or by Python, or None."""
+    if "{" not in value:
+        return None
+    try:
+        items = json.loads(value)
+    except ValueError:
+        try:
+            items = ast.literal_eval(value.strip())
+        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+            return None
+    return items if isinstance(items, list) and items and all(isinstance(i, dict) for i in items) else None
+
+
+def keyed_ids(column: pd.Series, f: MultiCategorical | History, where: str) -> pd.Series:
+    """The column with each row's list of objects as the list of their `f.key` fields: the ids."""
+    values = column.to_numpy(dtype=object)
+    if not any(isinstance(v, LIST_TYPES) for v in values):
+        return column
+    out = values.copy()
+    for i, v in enumerate(values):
+        if not isinstance(v, LIST_TYPES):
+            continue
+        ids = []
+        for item in list_items(v):
+            if not isinstance(item, dict):
+                ids.append(item)
+            elif item.get(f.key) is not None:
+                ids.append(item[f.key])
+            elif f.key not in item:
+                raise DataError(f"{where}: row {i} holds an object without the field {f.key!r} (the feature's key): "
+                                f"{reprlib.repr(item)}; its fields: {', '.join(map(str, item))}"
+                                + did_you_mean(f.key, list(item)))
+        out[i] = ids
+    return pd.Series(out, index=column.index, name=column.name)
+
+
+def id_field(item: dict) -> str:
+    """The field of an object most likely to name it: 'name' or 'title' when it has one, else its first
+    field of text, else its first."""
+    for field in ("name", "title", "label"):
+        if isinstance(item.get(field), str):
+            return field
+    return str(next((k for k, v in item.items() if isinstance(v, str)), next(iter(item), "name")))
 
 
 def lists_from_text(column: pd.Series) -> pd.Series:
@@ -1775,6 +1824,10 @@ def _strings(column: pd.Series, where: str, join: str | None = None, ordered: bo
                                 f"which has no order ({v!r}); give a list")
             items = list_items(v)
             nested = next((t for t in items if isinstance(t, (*LIST_TYPES, dict))), None)
+            if isinstance(nested, dict):
+                raise DataError(f"{where}: row {i} holds a list of objects ({reprlib.repr(nested)}); name the field "
+                                f"that holds each object's id with the feature's key (e.g. key: "
+                                f"{id_field(nested)}; its fields: {', '.join(map(str, nested))})")
             if nested is not None:
                 raise DataError(f"{where}: expected a list of ids per row, but row {i} holds a list within its list "
                                 f"({nested!r})" + ("" if ordered else "; ids with weights, (id, weight) pairs, need "

@@ -98,7 +98,9 @@ class MultiCategorical(Feature):
     or a mapping {id: weight}), 1 where it has none; the pooled vector is then the weighted mean (the
     weighted sum over the weights' sum), sum or sqrtn (over the root of their squares' sum) of the ids'
     embeddings, as TensorFlow's weighted categorical columns pool them. `hash_buckets`: ids hashed into
-    that many rows instead of a vocabulary (too many ids to count, or ids that keep coming)."""
+    that many rows instead of a vocabulary (too many ids to count, or ids that keep coming). `key`: for
+    rows that are lists of objects (TMDB's `[{"id": 28, "name": "Action"}]`), the field each object's
+    id is read from."""
 
     separator: str = "|"
     max_length: int = 8
@@ -109,6 +111,7 @@ class MultiCategorical(Feature):
     weighted: bool = False
     weight_separator: str = ":"
     hash_buckets: int | None = None
+    key: str | None = None
 
     kind: ClassVar[str] = "multi_categorical"
 
@@ -118,7 +121,18 @@ class MultiCategorical(Feature):
             problems.append(f"{path}: set either hash_buckets or max_tokens, not both")
         if self.separator == "":
             problems.append(f"{path}.separator: must be a non-empty string")
-        return problems + weight_separator_problems(self, path, "'Action:0.7'")
+        return problems + weight_separator_problems(self, path, "'Action:0.7'") + key_problems(self, path)
+
+
+def key_problems(f: MultiCategorical | History, path: str) -> list[str]:
+    """A list of objects' `key` problems: a field's name, for ids without weights."""
+    if f.key is None:
+        return []
+    if not f.key.strip():
+        return [f"{path}.key: must name the field of each object that holds its id (e.g. key: name), got {f.key!r}"]
+    if f.weighted:
+        return [f"{path}.key: reads one id from each object, and weighted reads ids with weights; drop one of them"]
+    return []
 
 
 def weight_separator_problems(f: MultiCategorical | History, path: str, example: str) -> list[str]:
@@ -287,6 +301,7 @@ class History(Feature):
     weighted: bool = False
     weight_separator: str = ":"
     role: Role = "user"
+    key: str | None = None  # for lists of objects ([{"id": 12, "title": ...}]): the field holding each item's id
 
     kind: ClassVar[str] = "history"
 
@@ -297,7 +312,7 @@ class History(Feature):
         if self.role != "user":
             problems.append(f"{path}.role: a history describes the user who touched the items, so its role is "
                             f"'user'; got {self.role!r}")
-        return problems + weight_separator_problems(self, path, "'12:5'")
+        return problems + weight_separator_problems(self, path, "'12:5'") + key_problems(self, path)
 
 
 MAX_VECTOR_DIM = 4096  # a vector's table rows, one per component: beyond, reduce the vectors first

@@ -141,14 +141,24 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     skipped: dict[str, str] = {}
     features: list[Feature] = []
     names = {c for c in columns if identifier(c) == c}  # a column's own name is its feature's before another's
-    printed = {}
+    printed, keys = {}, {}
     for column in columns:
         lists = _printed_lists(frame[column], column)
         if lists is not None:
             printed[column] = frame[column].dropna().iloc[0]
             frame[column] = lists
+        objects = _objects(frame[column])
+        if objects is not None:  # lists of objects: each object's id field, or no feature
+            first, key = objects
+            if key is None:
+                skipped[column] = (f"lists of objects ({reprlib.repr(first)}) with no field of text or numbers in "
+                                   "every one to read as its id: flatten them first")
+                continue
+            frame[column] = ctr_data.keyed_ids(frame[column], MultiCategorical(identifier(column), key=key),
+                                               f"column {column!r}")
+            keys[column] = (first, key)
     for column in columns:
-        if spec_label is not None and column in spec_label.columns:
+        if (spec_label is not None and column in spec_label.columns) or column in skipped:
             continue
         if spec_label is not None and column not in (user, item) and (
                 _LABEL.match(column) or (_OUTCOME.match(column) and _two_valued(frame[column]))):
@@ -166,6 +176,11 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
             continue
         if isinstance(feature, MultiCategorical) and item is not None and role is None:
             feature, why = _history(feature, frame[column], frame[item], identifier(item), why)
+        if column in keys and isinstance(feature, MultiCategorical | History):
+            first, key = keys[column]
+            feature = dataclasses.replace(feature, key=key)
+            why += (f"; lists of objects ({reprlib.repr(first)}), each read by its {key!r} field (key: {key}; "
+                    f"the fields: {', '.join(map(str, first))})")
         if column in printed:
             why += f"; each printed as text ({reprlib.repr(printed[column])}), which is read as the list it prints"
         if isinstance(feature, History):
@@ -372,6 +387,21 @@ def _printed_lists(column: pd.Series, source: str) -> pd.Series | None:
     if present.str.fullmatch(_NUMBER_LIST).all() and _vector(present.map(lambda t: ctr_data.vector_text(t, source))):
         return None
     return lists.reindex(column.index)
+
+
+def _objects(column: pd.Series) -> tuple[dict, str | None] | None:
+    """(the first object, the field to read each one's id from) when the column's rows are lists of
+    objects (TMDB's `[{"id": 28, "name": "Action"}]`): its name or title, else its first field of text,
+    when every object has it; None as the field when none does; None when the rows are no such lists."""
+    if column.dtype != object:
+        return None
+    lists = [v for v in column.dropna() if isinstance(v, ctr_data.LIST_TYPES) and len(v)]
+    objects = [o for v in lists for o in ctr_data.list_items(v)]
+    if not objects or not all(isinstance(o, dict) for o in objects):
+        return None
+    key = ctr_data.id_field(objects[0])
+    held = all(isinstance(o.get(key), str | int) and not isinstance(o.get(key), bool) for o in objects)
+    return objects[0], key if held else None
 
 
 def _two_valued(column: pd.Series) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from pathlib import Path
 
@@ -1019,6 +1020,35 @@ def test_lists_printed_as_text_are_read_as_lists():
     assert raw["seen"].tolist() == ["12|85"] * 4 + ["1", "", "", "3", "4|5"]
     # A Categorical reads its text as it is.
     assert raw["item_id"].tolist() == ["1"] * 9
+
+
+def test_lists_of_objects_are_read_by_the_features_key():
+    """TMDB's genres, `[{"id": 28, "name": "Action"}]`: as JSON-lines objects, JSON text or Python's repr,
+    each object gives its `key` field; without a key, or an object without it, the error says which."""
+    genres = [[{"id": 28, "name": "Action"}, {"id": 12, "name": "Adventure"}], [{"id": 18, "name": "Drama"}]]
+    frame = pd.DataFrame({"genres": [*genres, json.dumps(genres[0]), repr(genres[1]), "Comedy|War", None, "[]"],
+                          "seen": [[{"id": 12, "title": "a"}, {"id": 85, "title": "b"}], "[{'id': 3}]", "[7, 8]",
+                                   "", None, "4", "[]"],
+                          "item_id": ["1"] * 7})
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("genres", key="name"), ctr.Categorical("item_id", role="item"),
+                            ctr.History("seen", items="item_id", key="id")])
+    raw = raw_features(frame, spec)
+    assert raw["genres"].tolist() == ["Action|Adventure", "Drama", "Action|Adventure", "Drama", "Comedy|War", "",
+                                      ""]
+    assert raw["seen"].tolist() == ["12|85", "3", "7|8", "", "", "4", ""]
+    with pytest.raises(ctr.DataError, match=r"feature 'genres' \(multi_categorical, column 'genres'\): row 0 holds a "
+                                            r"list of objects \(\{'id': 28, 'name': 'Action'\}\); name the field "
+                                            r"that holds each object's id with the feature's key \(e\.g\. key: name; "
+                                            r"its fields: id, name\)"):
+        raw_features(frame, ctr.FeatureSpec([ctr.MultiCategorical("genres")]))
+    with pytest.raises(ctr.DataError, match=r"row 0 holds an object without the field 'nam' \(the feature's key\): "
+                                            r".*; its fields: id, name \(did you mean 'name'\?\)"):
+        raw_features(frame, ctr.FeatureSpec([ctr.MultiCategorical("genres", key="nam")]))
+    for bad, says in [({"key": " "}, "features[0].key: must name the field of each object that holds its id"),
+                      ({"key": "name", "weighted": True}, "features[0].key: reads one id from each object, and "
+                                                           "weighted reads ids with weights")]:
+        with pytest.raises(ctr.SpecError, match=re.escape(says)):
+            ctr.FeatureSpec.from_dict({"features": [{"name": "genres", "kind": "multi_categorical", **bad}]})
 
 
 def test_random_split_is_a_seeded_partition(frame):

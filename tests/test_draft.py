@@ -185,6 +185,31 @@ def test_lists_that_pandas_printed_into_a_csv_are_drafted_and_read_as_lists(tmp_
         np.testing.assert_allclose(model.predict(tmp_path / "arrays.csv"), expected, atol=1e-6)
 
 
+def test_lists_of_objects_are_drafted_with_the_field_that_names_each(tmp_path):
+    """TMDB's genres as JSON lines' objects, or as the JSON text a CSV holds: a multi-valued feature
+    whose `key` is the objects' name; objects with no field of text or numbers are left out, said why."""
+    rng = np.random.default_rng(2)
+    kinds = [{"id": 28, "name": "Action"}, {"id": 12, "name": "Adventure"}, {"id": 18, "name": "Drama"}]
+    rows = pd.DataFrame({"user_id": rng.integers(0, 30, 200), "movie_id": rng.integers(0, 40, 200),
+                         "clicked": rng.integers(0, 2, 200)})
+    rows["genres"] = [[kinds[i] for i in rng.choice(3, rng.integers(1, 3), replace=False)] for _ in range(200)]
+    rows["crew"] = [[{"job": {"title": "director"}}]] * 200  # no id to read
+    rows.to_json(tmp_path / "movies.jsonl", orient="records", lines=True)
+    rows.assign(genres=rows.genres.map(json.dumps), crew=rows.crew.map(json.dumps)).to_csv(tmp_path / "movies.csv",
+                                                                                           index=False)
+    for name in ("movies.jsonl", "movies.csv"):
+        drafted = ctr.draft_spec(tmp_path / name)
+        assert drafted.spec["genres"].kind == "multi_categorical" and drafted.spec["genres"].key == "name", name
+        assert "each read by its 'name' field (key: name; the fields: id, name)" in drafted.reasons["genres"]
+        assert drafted.skipped["crew"].startswith("lists of objects ({'job': {'title': 'director'}}) with no field")
+    spec = ctr.draft_spec(tmp_path / "movies.jsonl").spec
+    fitted = [ctr.FM(spec, embedding_dim=4, seed=1) for _ in range(2)]
+    for model, name in zip(fitted, ("movies.jsonl", "movies.csv"), strict=True):
+        model.fit(tmp_path / name, epochs=1, verbose=0)
+    names = rows.assign(genres=rows.genres.map(lambda g: "|".join(k["name"] for k in g)))
+    np.testing.assert_allclose(fitted[1].predict(tmp_path / "movies.jsonl"), fitted[0].predict(names), atol=1e-6)
+
+
 def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     ratings = _log().rename(columns={"clicked": "rating"}).assign(rating=lambda f: 1 + f["daytime"] % 5)
     with pytest.raises(ctr.ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
