@@ -1,5 +1,6 @@
 """Render the README's pictures from MovieLens 100K: data report, training curves, item embedding map,
-reliability curve and permutation importance (the last two on the test split, with their figures).
+reliability curve, permutation importance and explanations (the last three on the test split, with
+their figures).
 
     python bench/pictures.py [--data ../shared/data/ml-100k] [--images docs/images] [--report]
 
@@ -23,7 +24,7 @@ def main() -> None:
     import ctr
     from bench._report import arguments, machine, report_only_or_check_data, save
     from ctr.embedding_map import embedding_map
-    from ctr.inspect import plot_data_report, plot_history, plot_importance, plot_reliability
+    from ctr.inspect import plot_data_report, plot_explanation, plot_history, plot_importance, plot_reliability
     from ctr.metrics import reliability
 
     parser = arguments(__doc__, DEFAULT_OUT)
@@ -53,10 +54,16 @@ def main() -> None:
                            title="DeepFM on MovieLens 100K, test split"))
     importance = ctr.feature_importance(model, test, repeats=args.runs, seed=0, verbose=True)
     print(plot_importance(importance, images / "ml100k_deepfm_importance.png", title="DeepFM, MovieLens 100K test"))
+    explained = test.head(200).reset_index(drop=True)
+    shares = ctr.explain(model, explained, background=train, seed=0)
+    print(plot_explanation(shares, explained, images / "ml100k_deepfm_explain.png",
+                           title="DeepFM, MovieLens 100K test, against training rows"))
     report = {"benchmark": "pictures", "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "wall_minutes": round((time.time() - started) / 60, 1), "test": metrics,
               "reliability": {k: v.tolist() for k, v in curve.items()}, "repeats": args.runs,
-              "importance": importance.to_dict(orient="records")}
+              "importance": importance.to_dict(orient="records"),
+              "explain": {"rows": len(shares), "permutations": shares.attrs["permutations"],
+                          "mean_absolute_share": shares.drop(columns=["base_logit", "logit"]).abs().mean().to_dict()}}
     save(report, args.out, DEFAULT_OUT, publish)
 
 
