@@ -1117,6 +1117,7 @@ def _explain(args: argparse.Namespace) -> int:
     from .export import load
     from .export_recommend import RecommenderExport
     from .inspect import plot_explanation
+    from .metrics import sigmoid
 
     served = load(args.model)
     if isinstance(served, RecommenderExport):
@@ -1136,7 +1137,7 @@ def _explain(args: argparse.Namespace) -> int:
     print(f"each column's share of the logit, from {table.attrs['background_drawn']} of {len(others):,} background "
           f"rows ({args.permutations} orders of the columns a row); the shares add up to logit - background logit")
     for i, share in table.iterrows():
-        p, base = 1 / (1 + np.exp(-share["logit"])), 1 / (1 + np.exp(-share["base_logit"]))
+        p, base = sigmoid(share["logit"]), sigmoid(share["base_logit"])
         print(f"\nrow {i}: probability {p:.4f} (logit {share['logit']:+.3f}), background {base:.4f} "
               f"(logit {share['base_logit']:+.3f})")
         for column in sorted(columns, key=lambda c: -abs(share[c])):

@@ -24,7 +24,7 @@ from ._args import check_arguments
 from .errors import ArgumentError, DataError
 from .evaluation import read_labelled
 from .features import MISSING_INT, bag_ids, token_text
-from .metrics import click_metrics
+from .metrics import click_metrics, logit
 from .spec import FeatureSpec
 
 
@@ -241,7 +241,7 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
     mixed = pd.DataFrame({column: frame[column].iloc[row_of].reset_index(drop=True).where(
         switched[..., j].reshape(-1), others[column].iloc[other_of].reset_index(drop=True))
         for j, column in enumerate(columns)})
-    logits = _logit(model.predict(mixed, batch_size=batch_size, verbose=verbose)).reshape(n, permutations, c + 1)
+    logits = logit(model.predict(mixed, batch_size=batch_size, verbose=verbose)).reshape(n, permutations, c + 1)
     changes = np.diff(logits, axis=2)  # [n, P, C]: the change as the k-th column in the order switches
     shares = np.zeros((n, c))
     for j in range(c):
@@ -253,7 +253,3 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
                        background_drawn=len(set(drawn[0].tolist())))
     return table
 
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64).reshape(-1), 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)

@@ -32,6 +32,7 @@ from .features import (
     token_bytes,
     token_text,
 )
+from .metrics import sigmoid
 from .spec import Categorical, FeatureSpec, History, MultiCategorical, Numeric, SpecLike, Text, Vector
 
 
@@ -583,8 +584,7 @@ def plot_explanation(table: pd.DataFrame, rows: pd.DataFrame, path: str | Path, 
     shares = [first[c] for c in order]
     left.barh(names, shares, color=["#dd8452" if v > 0 else "#4c72b0" for v in shares])
     left.axvline(0, color="#999999", linewidth=1)
-    probability = 1 / (1 + np.exp(-first["logit"]))
-    base = 1 / (1 + np.exp(-first["base_logit"]))
+    probability, base = sigmoid(first["logit"]), sigmoid(first["base_logit"])
     left.set_title(f"first row: probability {probability:.3f}, from {base:.3f} (the background's)")
     left.set_xlabel("share of the logit (orange raises the score, blue lowers it)")
     mean = table[columns].abs().mean().sort_values()

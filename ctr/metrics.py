@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -189,3 +191,14 @@ def ranking_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
     return {f"HR@{k}": float(hit.any(axis=1).mean()), f"Recall@{k}": float((hit.sum(axis=1) / n_relevant).mean()),
             f"NDCG@{k}": float((gains / ideal).mean()), "MRR": float((1.0 / (first + 1.0)).mean()),
             "queries": int(keep.sum())}
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """The log-odds of probabilities, as float64 (clipped 1e-12 from 0 and 1)."""
+    p = np.clip(np.asarray(p, dtype=np.float64).reshape(-1), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(x: Any) -> Any:
+    """The probability of a logit (or of each of an array's)."""
+    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))

@@ -383,7 +383,7 @@ class Label:
         if self.threshold is not None:
             return f">= {self.threshold:g}"
         if self.positive is not None:
-            return "= " + " or ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in self.positives)
+            return "= " + " or ".join(map(written_value, self.positives))
         return "= 1"
 
     @property
@@ -417,6 +417,11 @@ class Label:
                     f"(or, for a count that is both, a label.threshold: {{column: {self.column}, threshold: 1, "
                     f"weight: {self.column}}} makes the rows counting 1 or more positives, each weighing its count)"]
         return []
+
+
+def written_value(value: Any) -> str:
+    """A label value as a spec's YAML writes it: false, 0, purchase."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def refuse_aggregated(spec: FeatureSpec, who: str) -> None:

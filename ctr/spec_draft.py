@@ -36,6 +36,7 @@ from .spec import (
     Vector,
     identifier,
     time_zones,
+    written_value,
     zone_offsets,
 )
 
@@ -362,15 +363,10 @@ def _label_of_values(frame: pd.DataFrame, label: str, positive: Any, guessed: bo
                             f"{ctr_data.values_read(values)})")
     gaps = int(values.isna().sum())
     unlabelled = f"; {gaps:,} {'row has' if gaps == 1 else 'rows have'} none: drop them before training" if gaps else ""
-    clicks = " or ".join(map(_written, label_of.positives))
+    clicks = " or ".join(map(written_value, label_of.positives))
     reasons["label"] = (f"label: {label!r}, {how}a row counts as a click when it is {clicks} ({positive_rate:.1%} of "
                         f"the rows read){why}{unlabelled}")
     return label_of
-
-
-def _written(value: Any) -> str:
-    """A label value as the spec's YAML writes it: false, 0, purchase."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _printed_lists(column: pd.Series, source: str) -> pd.Series | None:
