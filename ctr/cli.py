@@ -540,10 +540,10 @@ def _split(args: argparse.Namespace, spec: Any) -> tuple[Any, tuple[Any, Any, An
     if not args.split_by_time:
         return frame, splits.random_split(frame, fractions, seed=args.seed)
     parts = splits.time_split(frame, fractions, time=args.split_by_time)
-    # The spec's unit for its timestamp read from this column; seconds for any other column.
-    unit = next((f.unit for f in spec.features if isinstance(f, Timestamp) and f.source == args.split_by_time), "s")
+    # The times as the spec's timestamp reads this column; epoch seconds for any other column.
+    stamp = next((f for f in spec.features if isinstance(f, Timestamp) and f.source == args.split_by_time), None)
     for name, part in zip(("train", "valid", "test"), parts, strict=True):
-        print(f"ctr fit: {name} {len(part)} rows, {splits.time_range(part, args.split_by_time, unit)}")
+        print(f"ctr fit: {name} {len(part)} rows, {splits.time_range(part, args.split_by_time, stamp)}")
     return frame, parts
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime
 import difflib
 import json
 import math
@@ -1457,6 +1458,8 @@ def _canonical(column: pd.Series, f: Feature) -> np.ndarray:
     if isinstance(f, Numeric):
         with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, which the encoder serves as missing
             return _numbers(column, where).astype(np.float32)
+    if isinstance(f, Timestamp) and f.format:
+        return digit_times(column, where, f.format)
     if isinstance(f, Timestamp):
         stamps = epoch_counts(column, where, f.unit)
         check_epoch_unit(stamps, f)
@@ -2012,6 +2015,76 @@ def _looks_like_a_date(text: str) -> bool:
         warnings.simplefilter("ignore")
         moment = pd.to_datetime(text, errors="coerce")
     return moment is not pd.NaT and moment.year > 1  # '3pm' is a time of year 1, no date
+
+
+def digit_times(column: pd.Series, where: str, fmt: str) -> np.ndarray:
+    """A time written as digits in `fmt` (Timestamp.format: Avazu's hour 14102100 in '%y%m%d%H') as the
+    int64 its graph reads, MISSING_INT where there is none: whole numbers and digit text as they are,
+    datetimes written in the format (as their own zone shows them). DataError for anything else, and for
+    digits that are no time (a 13th month)."""
+    if _numpy_kind(column, "iu"):
+        digits = column.to_numpy(dtype=np.int64)
+    elif column.isna().all():
+        return np.full(len(column), MISSING_INT, dtype=np.int64)
+    else:
+        if isinstance(column.dtype, pd.PeriodDtype):
+            column = column.dt.to_timestamp()
+        if pd.api.types.is_datetime64_any_dtype(column.dtype):
+            column = column.dt.strftime(fmt)
+        digits = np.array([_time_digits(v, i, where, fmt) for i, v in enumerate(column.to_numpy(dtype=object))],
+                          dtype=np.int64)
+    known = digits != MISSING_INT
+    distinct = np.unique(digits[known])
+    moments = digit_moments(distinct, fmt)
+    if moments.isna().any():
+        wrong = int(distinct[np.argmax(moments.isna())])
+        row = int(np.argmax(digits == wrong))
+        raise DataError(f"{where}: row {row} holds {wrong}, which is no time written as {fmt} (e.g. "
+                        f"{_digit_example(fmt)}): a month, day, hour, minute or second out of its range, or digits "
+                        "too many or too few")
+    return digits
+
+
+def time_counts(column: pd.Series, where: str, stamp: Timestamp | None) -> tuple[np.ndarray, str]:
+    """A time column as the timestamp feature `stamp` reads it (seconds for any other column): epoch counts
+    and their unit, MISSING_INT where there is no time; times written as digits as the UTC seconds they name."""
+    if stamp is None or not stamp.format:
+        return epoch_counts(column, where, stamp.unit if stamp is not None else "s"), \
+            stamp.unit if stamp is not None else "s"
+    digits = digit_times(column, where, stamp.format)
+    counts = np.full(len(digits), MISSING_INT, dtype=np.int64)
+    known = digits != MISSING_INT
+    counts[known] = digit_moments(digits[known], stamp.format).as_unit("s").asi8
+    return counts, "s"
+
+
+def digit_moments(digits: np.ndarray, fmt: str) -> pd.DatetimeIndex:
+    """The UTC times that int64 digits written in `fmt` name (Timestamp.format); NaT where they name none."""
+    width = sum(4 if field == "Y" else 2 for field in re.findall("%(.)", fmt))
+    text = [str(d).zfill(width) if 0 <= d < 10**width else "" for d in digits.tolist()]
+    return pd.DatetimeIndex(pd.to_datetime(pd.Series(text, dtype=object), format=fmt, errors="coerce", utc=True))
+
+
+def _time_digits(value: Any, row: int, where: str, fmt: str) -> int:
+    """One value of a time written as digits (`digit_times`): its int64, or MISSING_INT for none."""
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float | np.floating)
+                                                              and np.isnan(value)):
+        return MISSING_INT
+    if isinstance(value, datetime.date):
+        value = value.strftime(fmt)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    if isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool | np.bool_) \
+            and float(value) == np.floor(float(value)) and abs(float(value)) < 2**62:
+        return int(value)
+    raise DataError(f"{where}: row {row} holds {value!r}; expected a time written as digits in {fmt} (e.g. "
+                    f"{_digit_example(fmt)}), or a datetime")
+
+
+def _digit_example(fmt: str) -> str:
+    return datetime.datetime(2014, 10, 21, 9, 30, 15).strftime(fmt)
 
 
 def _parsed_datetimes(column: pd.Series) -> pd.Series:

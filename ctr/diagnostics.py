@@ -25,7 +25,7 @@ from .errors import ArgumentError, DataError
 from .evaluation import read_labelled
 from .features import MISSING_INT, bag_ids, token_text
 from .metrics import click_metrics, logit
-from .spec import FeatureSpec
+from .spec import FeatureSpec, Timestamp
 
 
 class Scorer(Protocol):
@@ -116,7 +116,7 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
         return lengths, {length: length for length in sorted(set(lengths))}
     stamp = next((f for f in spec.features if f.kind == "timestamp" and f.source == column.name), None)
     if stamp is not None or pd.api.types.is_datetime64_any_dtype(column):
-        return _time_ranges(column, bins, stamp.unit if stamp is not None else "s")
+        return _time_ranges(column, bins, stamp)
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
             and column.nunique() > _MANY_VALUES:
         cut = pd.qcut(column, bins, duplicates="drop")
@@ -125,11 +125,11 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
     return column.reset_index(drop=True), None
 
 
-def _time_ranges(column: pd.Series, bins: int, unit: str) -> tuple[pd.Series, dict[str, int] | None]:
+def _time_ranges(column: pd.Series, bins: int, stamp: Timestamp | None) -> tuple[pd.Series, dict[str, int] | None]:
     """A time column (a timestamp feature's, in any form it is read in: epoch numbers, datetimes, ISO
     text) as `bins` ranges of equal rows, each named by its first and last moment in UTC; a few
     distinct moments stay as themselves. Each text or moment of its own made a slice of a row or two."""
-    counts = ctr_data.epoch_counts(column, f"column {column.name!r}", unit)
+    counts, unit = ctr_data.time_counts(column, f"column {column.name!r}", stamp)
     present = counts != MISSING_INT
     moments = pd.Series(pd.to_datetime(np.where(present, counts, 0), unit=unit, utc=True)).where(present)
     written = "%Y-%m-%d %H:%M:%S" if (moments.dropna().dt.second != 0).any() else "%Y-%m-%d %H:%M"

@@ -154,6 +154,9 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
             centre = stats.get("mean", 0.0) if "mean" in stats else float(np.median(stats["boundaries"] or [0.0]))
             values = list(centre + rng.normal(size=n) * 2)
             values[0], values[1] = float("nan"), float("inf")
+        elif dtype == "int64" and f.kind == "timestamp" and f.format:  # written as digits, and one missing
+            moments = pd.to_datetime(1_500_000_000 + rng.integers(0, 10**8, n), unit="s")
+            values = [None] + [int(m.strftime(f.format)) for m in moments[1:]]
         elif dtype == "int64" and f.kind == "timestamp":
             values = list((1_500_000_000 + rng.integers(0, 10**8, n)) * EPOCH_UNITS[f.unit])  # in its unit
         elif dtype == "int64":

@@ -773,9 +773,14 @@ def check_epoch_unit(stamps: np.ndarray, f: Timestamp) -> None:
 
 def _calendar_parts(stamps: tf.Tensor, f: Timestamp, local: Callable[..., tf.Tensor] | None = None) -> tf.Tensor:
     """Calendar parts (UTC plus the spec's offset, its time zone's local time, or each row's zone's:
-    `local` gives the offsets of epoch seconds) of int64 epoch times in the feature's unit; 0 marks missing."""
+    `local` gives the offsets of epoch seconds) of int64 epoch times in the feature's unit, or of times
+    written as digits in its `format`; 0 marks missing, and digits that are no time."""
     missing = tf.equal(stamps, MISSING_INT)
     t = tf.where(missing, tf.zeros_like(stamps), stamps)
+    written = None
+    if f.format:
+        t, written = _digit_time(t, f.format)
+        missing |= tf.reduce_any(tf.not_equal(written[:, :2], 0), axis=1)  # a negative number, an hour of 24
     if f.unit != "s":
         t = tf.math.floordiv(t, EPOCH_UNITS[f.unit])
     if f.utc_offset_hours:
@@ -801,10 +806,40 @@ def _calendar_parts(stamps: tf.Tensor, f: Timestamp, local: Callable[..., tf.Ten
     mp = tf.math.floordiv(5 * doy + 2, 153)
     day_of_month = doy - tf.math.floordiv(153 * mp + 2, 5)  # 0-based
     month = tf.where(mp < 10, mp + 2, mp - 10)  # 0-based
+    if written is not None:  # a day the month has not (20150229) comes back as another: no time
+        missing |= tf.not_equal(month + 1, written[:, 2]) | tf.not_equal(day_of_month + 1, written[:, 3])
     values = {"hour": hour, "day_of_week": day_of_week, "day_of_month": day_of_month, "month": month,
               "hour_of_week": day_of_week * 24 + hour}
     parts = tf.stack([values[p] for p in f.parts], axis=1) + 1  # not -1: tf2onnx needs a known rank for that
     return tf.where(missing[:, None], tf.zeros_like(parts), parts)
+
+
+def _digit_time(digits: tf.Tensor, fmt: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """Epoch seconds of int64 times written as digits in `fmt` (Timestamp.format), and per row [1 for
+    a number out of the format's range, the count of fields out of theirs, month, day]: the first two
+    must be 0, and the caller checks the date. A %y year is 1969 to 2068, as Python's strptime reads it."""
+    fields = re.findall("%(.)", fmt)[::-1]  # read from the last digits
+    value, got = digits, {}
+    for field in fields[:-1]:
+        got[field] = tf.math.floormod(value, 100)
+        value = tf.math.floordiv(value, 100)
+    year = value if fields[-1] == "Y" else tf.where(value < 69, value + 2000, value + 1900)
+    # A negative number, or more digits than the format writes (a year past 9999 would overflow below).
+    beyond = tf.cast((digits < 0) | (value > (9999 if fields[-1] == "Y" else 99)), tf.int64)
+    one, zero = tf.ones_like(digits), tf.zeros_like(digits)
+    month, day = got["m"], got.get("d", one)
+    hour, minute, second = got.get("H", zero), got.get("M", zero), got.get("S", zero)
+    wrong = (tf.cast(hour > 23, tf.int64) + tf.cast(minute > 59, tf.int64) + tf.cast(second > 59, tf.int64)
+             + tf.cast((month < 1) | (month > 12) | (day < 1), tf.int64))
+    # Days since the epoch of a civil date (H. Hinnant's algorithm, the inverse of _calendar_parts').
+    y = year - tf.cast(month <= 2, tf.int64)
+    era = tf.math.floordiv(y, 400)
+    yoe = y - era * 400
+    doy = tf.math.floordiv(153 * tf.where(month > 2, month - 3, month + 9) + 2, 5) + day - 1
+    doe = yoe * 365 + tf.math.floordiv(yoe, 4) - tf.math.floordiv(yoe, 100) + doy
+    days = era * 146097 + doe - 719468
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second
+    return seconds, tf.stack([beyond, wrong, month, day], axis=1)
 
 
 def _hashed(feature: Feature) -> bool:

@@ -36,6 +36,10 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 EPOCH_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # a timestamp unit's count per second
 EPOCH_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 TIMESTAMP_PARTS = {"hour": 24, "day_of_week": 7, "day_of_month": 31, "month": 12, "hour_of_week": 168}
+# Times written as digits, year first (so that they sort as the times do): Timestamp.format.
+DIGIT_TIME_FORMAT = r"%[Yy]%m(%d(%H(%M(%S)?)?)?)?"
+DIGIT_TIME_FORMATS = tuple(year + "%m" + "".join(rest) for year in ("%Y", "%y") for rest in
+                           ((), ("%d",), ("%d", "%H"), ("%d", "%H", "%M"), ("%d", "%H", "%M", "%S")))
 # Code point ranges of the scripts written without spaces between words: CJK ideographs, hiragana and
 # katakana (without the katakana middle dot, a punctuation mark). A text feature reads each of their
 # characters as a word of its own, as BERT's tokeniser does, so that titles in Chinese or Japanese
@@ -190,13 +194,16 @@ class Timestamp(Feature):
     what the epoch numbers count (and what serving sends): seconds, or milli-, micro- or nanoseconds.
     The parts are UTC's, shifted by `utc_offset_hours`, or the local time of an IANA `timezone`
     (`Europe/Berlin`), daylight saving included, or of each row's own zone, the value of the categorical
-    feature `timezone_feature` names (a user's zone; UTC where it is missing or unseen)."""
+    feature `timezone_feature` names (a user's zone; UTC where it is missing or unseen). Times written
+    as digits (Avazu's hour 14102100, a warehouse's date 20240131) name their `format` ('%y%m%d%H',
+    '%Y%m%d'), year first; the served graph reads the digits, and their calendar parts are as written."""
 
     parts: tuple[str, ...] = ("hour", "day_of_week")
     utc_offset_hours: float = 0.0
     unit: Literal["s", "ms", "us", "ns"] = "s"
     timezone: str | None = None  # after the fields that were there before it, for positional arguments
     timezone_feature: str | None = None
+    format: str | None = None
 
     kind: ClassVar[str] = "timestamp"
 
@@ -225,7 +232,36 @@ class Timestamp(Feature):
         if self.timezone_feature is not None and (self.timezone or self.utc_offset_hours):
             problems.append(f"{path}: give timezone_feature (each row's zone) or one zone for all rows (timezone, "
                             "utc_offset_hours), not both")
+        if isinstance(self.format, str):
+            problems += self._format_problems(path)
         return problems
+
+    def _format_problems(self, path: str) -> list[str]:
+        if not re.fullmatch(DIGIT_TIME_FORMAT, self.format or ""):
+            return [f"{path}.format: {self.format!r} is no time written as digits, year first: one of "
+                    f"{_quoted(DIGIT_TIME_FORMATS)} (%Y: 2014, %y: 14, then month, day, hour, minute, second); "
+                    "for other times give epoch numbers, datetimes or ISO 8601 text and no format"]
+        problems = []
+        if self.unit != "s":
+            problems.append(f"{path}: unit counts epoch numbers, and format reads digits written as a date; give one")
+        if self.timezone or self.utc_offset_hours or self.timezone_feature:
+            problems.append(f"{path}: a time written as digits ({self.format}) is read as written, its calendar parts "
+                            "its own; timezone, utc_offset_hours and timezone_feature are for epoch times")
+        written = digit_time_parts(self.format or "")
+        unwritten = [(i, part) for i, part in enumerate(self.parts) if part in TIMESTAMP_PARTS and part not in written]
+        if unwritten and self.parts == Timestamp.parts:  # the default, which the spec did not name
+            problems.append(f"{path}.parts: by default hour and day_of_week, and {self.format!r} writes no "
+                            f"{' and no '.join(p for _, p in unwritten)}; set parts to some of {_quoted(written)}")
+        else:
+            problems += [f"{path}.parts[{i}]: {part!r} is not written in {self.format!r}; its parts: {_quoted(written)}"
+                         for i, part in unwritten]
+        return problems
+
+
+def digit_time_parts(fmt: str) -> tuple[str, ...]:
+    """The calendar parts a time written as digits in `fmt` holds: a month alone has no day of the week."""
+    parts = ("month",) + (("day_of_month", "day_of_week") if "%d" in fmt else ())
+    return parts + (("hour", "hour_of_week") if "%H" in fmt else ())
 
 
 def _zone_problems(name: str, path: str) -> list[str]:
@@ -744,7 +780,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
                    "a row with none (or NaN) → 0 + flag")
             size = str(f.dim + 1)  # a vector per component and the missing flag's
         else:
-            enc = f"epoch {EPOCH_UNIT_NAMES[f.unit]} → calendar parts: " + ", ".join(f.parts)
+            written = f"digits {f.format}" if f.format else f"epoch {EPOCH_UNIT_NAMES[f.unit]}"
+            enc = f"{written} → calendar parts: " + ", ".join(f.parts)
             if f.utc_offset_hours:
                 enc += f" at UTC{f.utc_offset_hours:+g}h"
             if f.timezone:

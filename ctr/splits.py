@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 from ._args import check_arguments
-from .data import Source, _numpy_kind, _parsed_datetimes, epoch_counts, read, refuse_binary_ids, require_columns
+from .data import (
+    Source,
+    _numpy_kind,
+    _parsed_datetimes,
+    epoch_counts,
+    read,
+    refuse_binary_ids,
+    require_columns,
+    time_counts,
+)
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT, WEIGHT_MAX
 from .spec import EPOCH_UNIT_NAMES, FeatureSpec, History, SpecLike, Timestamp, weight_separator_problems
@@ -134,12 +143,14 @@ def _fractions_not_a_column(owner: str, fractions: object, *keywords: str) -> No
                             f"by its keyword: {named}")
 
 
-def time_range(part: pd.DataFrame, time: str, unit: str = "s") -> str:
-    """'first … last' times of a part's `time` column (epoch numbers counting `unit`), in UTC, for a
-    line about a split; the numbers themselves when they are no dates pandas can write."""
+def time_range(part: pd.DataFrame, time: str, stamp: Timestamp | None = None) -> str:
+    """'first … last' times of a part's `time` column (as the timestamp feature `stamp` reads it; epoch
+    seconds without one), in UTC, for a line about a split; the numbers themselves when they are no
+    dates pandas can write."""
     if not len(part):
         return "no rows"
-    counts = epoch_counts(part[time], f"column {time!r}", unit)
+    counts, unit = time_counts(part[time], f"column {time!r}", stamp)
+    counts = counts[counts != MISSING_INT] if (counts != MISSING_INT).any() else counts
     try:
         first, last = (pd.Timestamp(int(c), unit=unit, tz="UTC").strftime("%Y-%m-%d %H:%M:%S") for c in
                        (counts.min(), counts.max()))

@@ -176,6 +176,31 @@ def test_each_rows_time_zone_is_served_in_a_fresh_process_with_the_offsets_it_wa
     np.testing.assert_allclose(reloaded.predict(test), expected, atol=1e-6)
 
 
+def test_a_time_written_as_digits_is_served_from_its_digits_in_a_fresh_process(tmp_path, serve_fresh):
+    """Avazu's hour (14102100: '%y%m%d%H'): the SavedModel takes the digits as the data holds them and
+    reads their hour itself, so a client sends what it has; digits that are no time are served as missing."""
+    spec = ctr.FeatureSpec([ctr.Categorical("site", dtype="int"),
+                            ctr.Timestamp("hour", parts=["hour", "day_of_week"], format="%y%m%d%H")],
+                           label=ctr.Label("click"))
+    rng = np.random.default_rng(0)
+    when = pd.to_datetime(1_413_849_600 + 3600 * rng.integers(0, 24 * 10, 2000), unit="s")
+    rows = pd.DataFrame({"site": rng.integers(0, 5, 2000), "hour": [int(w.strftime("%y%m%d%H")) for w in when],
+                         "click": ((when.hour >= 12) ^ (rng.random(2000) < 0.1)).astype(int)})
+    model = ctr.FM(spec, embedding_dim=4, learning_rate=0.05, seed=0)
+    model.fit(rows, epochs=5, verbose=0)
+    assert model.evaluate(rows)["auc"] > 0.8  # the hour is read from the digits
+    path = model.export(tmp_path / "digits")
+    test = rows.head(8)
+    served = serve_fresh({"fm": {"path": str(path), "inputs": {"site": test["site"].tolist(),
+                                                                "hour": test["hour"].tolist()}},
+                          "no_time": {"path": str(path), "inputs": {"site": [1, 1], "hour": [14132100, 14102124]}}},
+                         tmp_path)
+    np.testing.assert_allclose(np.ravel(served["fm"]), model.predict(test), atol=1e-5)
+    missing = model.predict(pd.DataFrame({"site": [1, 1], "hour": [None, None]}))
+    np.testing.assert_allclose(np.ravel(served["no_time"]), missing, atol=1e-5)
+    assert ctr.load_model(path).spec["hour"].format == "%y%m%d%H"
+
+
 def test_a_timestamp_counted_in_milliseconds_is_served_so_in_a_fresh_process(tmp_path, serve_fresh):
     """A log's epoch milliseconds go in as they are: the graph counts them by the spec's unit (and finds
     their local time in its time zone, summer time's offsets among its constants)."""

@@ -161,6 +161,43 @@ def test_timestamp_parts_match_pandas_calendar():
     assert missing.tolist() == [[0, 0, 0, 0, 0]]
 
 
+@pytest.mark.parametrize("fmt", ctr.spec.DIGIT_TIME_FORMATS)
+def test_times_written_as_digits_give_the_calendar_parts_pandas_reads_in_them(fmt):
+    """Avazu's hour (14102100, '%y%m%d%H') and a warehouse's date (20240131): the graph reads the digits
+    (leap days, %y's 1969 to 2068 and years 2000 to 2009 written with a digit fewer included), and
+    serves digits that are no time as missing, where the data readers refuse them, naming the row."""
+    parts = ctr.spec.digit_time_parts(fmt)
+    spec = ctr.FeatureSpec([ctr.Timestamp("hour", parts=parts, format=fmt)])
+    rng = np.random.default_rng(4)
+    when = pd.to_datetime(np.concatenate([rng.integers(-31_000_000, 3_000_000_000, 800), [951_782_400]]), unit="s")
+    digits = np.array([int(w.strftime(fmt)) for w in when], dtype=np.int64)
+    _, encode = _fit(spec, pd.DataFrame({"hour": digits}))
+    columns = {"hour": when.hour, "day_of_week": when.day_of_week, "day_of_month": when.day - 1,
+               "month": when.month - 1, "hour_of_week": when.day_of_week * 24 + when.hour}
+    expected = np.stack([columns[p] for p in parts], axis=1) + 1
+    np.testing.assert_array_equal(encode(pd.DataFrame({"hour": digits}))["hour"], expected)
+    # Digit text, datetimes and missing values read as the numbers do.
+    text = pd.DataFrame({"hour": [str(d) for d in digits[:3]] + [None]})
+    np.testing.assert_array_equal(encode(text)["hour"], np.vstack([expected[:3], np.zeros((1, len(parts)))]))
+    np.testing.assert_array_equal(encode(pd.DataFrame({"hour": when[:3]}))["hour"], expected[:3])
+    # In the graph (a request straight to the SavedModel), no time is served as missing.
+    pre = Preprocessor(spec).fit([raw_features(pd.DataFrame({"hour": digits}), spec)])
+    year = "2015" if fmt.startswith("%Y") else "15"
+    rest = len(fmt) // 2 - 2  # the fields after the month
+    wrong = [int(year + "13" + "01" * rest), -1, int(str(digits[0]) + "0")]  # a 13th month, a sign, a digit more
+    if "%d" in fmt:
+        wrong.append(int(year + "0229" + "00" * (rest - 1)))  # 2015 had no leap day
+    if "%H" in fmt:
+        wrong.append(int(year + "0101" + "24" + "00" * (rest - 2)))
+    served = pre.encoder()({"hour": tf.constant(wrong, tf.int64)})["hour"].numpy()
+    assert served.tolist() == [[0] * len(parts)] * len(wrong), wrong
+    with pytest.raises(ctr.DataError, match=rf"feature 'hour' \(timestamp, column 'hour'\): row 1 holds {wrong[0]}, "
+                                            rf"which is no time written as {fmt} \(e\.g\. (20)?1410"):
+        encode(pd.DataFrame({"hour": [digits[0], wrong[0]]}))
+    with pytest.raises(ctr.DataError, match=r"row 0 holds 'yesterday'; expected a time written as digits in "):
+        encode(pd.DataFrame({"hour": ["yesterday"]}))
+
+
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"])
 def test_a_time_zones_calendar_parts_are_its_local_times_summer_time_included(zone):
     # Lord Howe moves by half an hour in summer; Kathmandu is 5:45 ahead and changed once, in 1986.

@@ -132,6 +132,18 @@ def _with_feature(line: str) -> str:
     ("{name: t, kind: timestamp, role: item, timezone: Asia/Tokyo, timezone_feature: item_id}",
      "features[3]: give timezone_feature (each row's zone) or one zone for all rows (timezone, utc_offset_hours), "
      "not both"),
+    ("{name: t, kind: timestamp, format: '%d/%m/%Y'}",
+     "features[3].format: '%d/%m/%Y' is no time written as digits, year first: one of '%Y%m', '%Y%m%d',"),
+    ("{name: t, kind: timestamp, format: '%Y%m%d'}",
+     "features[3].parts: by default hour and day_of_week, and '%Y%m%d' writes no hour; set parts to some of 'month', "
+     "'day_of_month', 'day_of_week'"),
+    ("{name: t, kind: timestamp, format: '%y%m', parts: [month, day_of_week]}",
+     "features[3].parts[1]: 'day_of_week' is not written in '%y%m'; its parts: 'month'"),
+    ("{name: t, kind: timestamp, format: '%y%m%d%H', unit: ms}",
+     "features[3]: unit counts epoch numbers, and format reads digits written as a date; give one"),
+    ("{name: t, kind: timestamp, format: '%y%m%d%H', timezone: Asia/Tokyo}",
+     "features[3]: a time written as digits (%y%m%d%H) is read as written, its calendar parts its own; timezone, "
+     "utc_offset_hours and timezone_feature are for epoch times"),
     ("{name: h, kind: history, items: item_id, role: item}", "features[3].role: a history describes the user"),
     ("{name: x, dtype: no}", "features[3].dtype: False is not one of 'string', 'int' (YAML reads an unquoted yes, no, "
                              "on, off, true or false as a boolean: quote the word, e.g. 'no')"),
