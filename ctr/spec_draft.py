@@ -22,6 +22,7 @@ from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
 from .features import bag_ids, readable, token_text, weighted_token
 from .spec import (
+    DIGIT_TIME_FORMATS,
     EPOCH_UNIT_NAMES,
     UNSPACED_SCRIPTS,
     Categorical,
@@ -63,6 +64,10 @@ _YES_NO = {"yes": True, "no": False, "y": True, "n": False, "true": True, "false
 # `createdAt`): not 'paid'.
 _ID = re.compile(r"(?i:(^|[ ._-])(id|ids|code|zip|zipcode|postcode|postal_code)$)|[a-z](Id|ID|Code)$")
 _TIME = re.compile(r"(?i:(^|[ ._-])(time|timestamp|ts|date|datetime|created|updated|at)$)|[a-z](Time|Date|At)$")
+# A time written as digits with a two-digit year (Avazu's hour, 14102100) is read as one only under such a name.
+_WHEN = re.compile(r"(?i:(^|[ ._-])(hour|day|dt|ds|date|time|month|period)$)")
+# Criteo's and Avazu's anonymised categorical fields: their whole numbers are codes, not amounts.
+_ANONYMOUS = re.compile(r"^C\d+$")
 _PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
 # Aggregated rows: a count of clicks out of a count of impressions.
 _CLICKS = re.compile(r"^(n_|num_)?(clicks|click_?count|conversions)$", re.IGNORECASE)
@@ -71,6 +76,7 @@ _IMPRESSIONS = re.compile(r"^(n_|num_)?(impressions|imps|impression_?count|shown
 _COUNT = re.compile(r"^(n_|num_)?(plays?|play_?count|listens?|listen_?count|qty|quantity|count|views?|view_?count|"
                     r"visits|purchases)$", re.IGNORECASE)
 _SEPARATORS = ("|", ";", ",")
+_FEW_CODES = 12  # at most this many whole numbers with gaps between them are read as codes
 # Where an epoch count in each unit falls for dates from 1973 to 2096.
 _EPOCH_RANGES = {"s": (1e8, 4e9), "ms": (1e11, 4e12), "us": (1e14, 4e15), "ns": (1e17, 4e18)}
 
@@ -534,6 +540,9 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     text = present.map(readable) if present.dtype == object else present.astype(str)  # bytes that are no UTF-8 too
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
+        written = _digit_time(base, source, role, numbers, missing)
+        if written is not None:
+            return written
         zeros = text[text.str.match(r"^-?0\d")]
         if len(zeros):
             return (Categorical(**base), f"codes with leading zeros ({zeros.iloc[0]!r}), read as text "
@@ -586,23 +595,77 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         counted = "; two Chinese or Japanese characters count as a word" if unspaced.any() else ""
         return (Text(**base, max_length=_length(tokens, 0.05)),
                 f"text of {words.mean():.1f} words on average ({distinct:,} distinct{counted}){missing}")
+    if (own := _own_ids(present, distinct)) is not None:
+        return None, own
+    rare, why = _rare(present, role)
+    return Categorical(**base, **rare), f"{distinct:,} distinct values{missing}{why}"
+
+
+def _own_ids(present: pd.Series, distinct: int) -> str | None:
+    """Why a column of a different value on (nearly) every row makes no feature, or None."""
     if distinct > 0.9 * len(present) and len(present) >= 1000:
-        return None, (f"a different value on {distinct / len(present):.0%} of the rows read (a row's own id?): "
-                      "nothing a model can learn to reuse")
-    return Categorical(**base), f"{distinct:,} distinct values{missing}"
+        return (f"a different value on {distinct / len(present):.0%} of the rows read (a row's own id?): "
+                "nothing a model can learn to reuse")
+    return None
+
+
+def _rare(present: pd.Series, role: str | None) -> tuple[dict[str, Any], str]:
+    """min_count: 2 and why, for a context column of many values most of which the rows read show once
+    (Avazu's device_ip): each would be a table row trained on one row, so they share the unseen-value row.
+    A user's or an item's ids keep theirs, which the recommenders need."""
+    if role is not None:
+        return {}, ""
+    counts = present.value_counts(sort=False)
+    once = float((counts == 1).mean()) if len(counts) >= 1000 else 0.0
+    if once <= 0.5:
+        return {}, ""
+    return {"min_count": 2}, (f"; {once:.0%} of them seen once in the rows read: min_count 2, so that those share "
+                              "the row for unseen values (each would be a row trained on one example)")
+
+
+def _digit_time(base: dict[str, Any], source: str, role: str | None, numbers: pd.Series,
+                missing: str) -> tuple[Feature, str] | None:
+    """A timestamp of times written as digits, year first (20141021, Avazu's hour 14102100), and why,
+    when every value reads as one in a format of Timestamp's; a two-digit year only under a time's name."""
+    if role is not None or not (numbers == np.floor(numbers)).all() or numbers.min() < 0 or numbers.nunique() < 2:
+        return None
+    distinct = np.unique(numbers.to_numpy(dtype=np.int64))
+    longest = len(str(int(distinct.max())))
+    for fmt in DIGIT_TIME_FORMATS:
+        width = sum(4 if field == "Y" else 2 for field in re.findall("%(.)", fmt))
+        two = fmt.startswith("%y")  # whose years 2000 to 2009 lose their first digit to a number
+        if longest not in ((width - 1, width) if two else (width,)) or (
+                two and not (_WHEN.search(source) or _TIME.search(source))):
+            continue
+        moments = ctr_data.digit_moments(distinct, fmt)
+        if moments.isna().any() or not ((moments.year >= 1990) & (moments.year <= 2060)).all():
+            continue
+        what = f"times written as digits, year first ({fmt}: {distinct[0]} is {moments[0]:%Y-%m-%d %H:%M})"
+        if "%d" not in fmt:
+            return (Timestamp(**base, format=fmt, parts=("month",)),
+                    f"months written as digits ({fmt}: {distinct[0]} is {moments[0]:%B %Y}){missing}: the month")
+        return _timestamp({**base, "format": fmt}, "s", pd.Series(moments), what, missing)
+    return None
 
 
 def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Series, distinct: int,
-            missing: str) -> tuple[Feature, str]:
+            missing: str) -> tuple[Feature | None, str]:
     whole = bool((numbers == np.floor(numbers)).all())
+    if (written := _digit_time(base, source, role, numbers, missing)) is not None:
+        return written
     if whole and role is None and _TIME.search(source):
         unit = _epoch_unit(numbers)
         if unit is not None:
             return _timestamp(base, unit, pd.to_datetime(numbers.astype(np.int64), unit=unit, utc=True),
                               f"epoch {EPOCH_UNIT_NAMES[unit]}", missing)
-    if whole and (role is not None or _ID.search(source)):
-        how = "" if role is not None else ", named like ids or codes"
-        return Categorical(**base, dtype="int"), f"ids, whole numbers{how} ({distinct:,} distinct{missing})"
+    if whole and (role is not None or _ID.search(source) or _ANONYMOUS.match(source)):
+        if role is None and (own := _own_ids(numbers, distinct)) is not None:
+            return None, own
+        how = ("" if role is not None else ", named like ids or codes" if _ID.search(source)
+               else ", named like an anonymised categorical field (Criteo's and Avazu's C1, C2, ...)")
+        rare, why = _rare(numbers, role)
+        return (Categorical(**base, dtype="int", **rare),
+                f"ids, whole numbers{how} ({distinct:,} distinct{missing}){why}")
     if role is not None:
         return Categorical(**base), f"ids ({distinct:,} distinct{missing})"
     low, high = float(numbers.min()), float(numbers.max())
@@ -611,6 +674,12 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
         return (Categorical(**base, dtype="int"),
                 f"codes {low:g} to {high:g}, {'all' if distinct == high - low + 1 else 'nearly all'} used "
                 f"({distinct:,} distinct{missing}): ids of values, not amounts")
+    if whole and 2 <= distinct <= _FEW_CODES and distinct < 0.9 * (high - low + 1) and len(numbers) >= 100:
+        # A few whole numbers far apart (Avazu's banner_pos 0, 1, 2, 7; an ad's width 300, 320, 728): codes, each
+        # its own embedding, where a line through them would order what has no order.
+        shown = ", ".join(f"{v:g}" for v in sorted(numbers.unique())[:6]) + (", ..." if distinct > 6 else "")
+        return (Categorical(**base, dtype="int"),
+                f"a few whole numbers far apart ({shown}{missing}): codes of values, not amounts")
     skew = float(numbers.astype(np.float64).skew())
     skewed = low >= 0 and skew > 2 and distinct > 10  # a long right tail (prices, counts) that a log evens
     transform = "log" if skewed else "standardize"

@@ -210,6 +210,46 @@ def test_lists_of_objects_are_drafted_with_the_field_that_names_each(tmp_path):
     np.testing.assert_allclose(fitted[1].predict(tmp_path / "movies.jsonl"), fitted[0].predict(names), atol=1e-6)
 
 
+def test_an_avazu_like_log_is_drafted_with_its_digit_hours_codes_and_rare_ids(tmp_path):
+    """Avazu's columns: a row id, the hour as digits (14102100), anonymised fields of whole numbers (C1,
+    C14), a few codes far apart (banner_pos 0, 1, 2, 7) and device ids most of which come once."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    hours = rng.integers(0, 72, n)
+    log = pd.DataFrame({
+        "id": rng.integers(0, 2**62, n), "click": rng.integers(0, 2, n),
+        "hour": 14102100 + hours // 24 * 100 + hours % 24,
+        "dt": 20241230 + rng.integers(0, 2, n),  # a warehouse's date: 30 and 31 December
+        "C1": rng.choice([1005, 1002, 1010], n), "C14": rng.integers(15000, 24000, n),
+        "banner_pos": rng.choice([0, 1, 2, 7], n), "width": rng.choice([300, 320, 728], n),
+        "device_ip": [f"{x:08x}" for x in np.where(rng.random(n) < 0.5, rng.integers(0, 50, n),
+                                                    rng.integers(0, 2**32, n))],  # half of them once each
+        "device_model": [f"m{x}" for x in rng.integers(0, 40, n)],
+        "amount": rng.integers(1, 100_000, n),  # whole numbers, all kinds of them: an amount
+        "batch": 14102100 + rng.integers(0, 3, n),  # digits of a time, but not named as one
+    })
+    draft = ctr.draft_spec(log)
+    spec = draft.spec
+    assert "a row's own id" in draft.skipped["id"]
+    assert spec["hour"] == ctr.Timestamp("hour", format="%y%m%d%H")
+    assert draft.reasons["hour"].startswith("times written as digits, year first (%y%m%d%H: 14102100 is 2014-10-21 "
+                                            "00:00) from 2014-10-21 to 2014-10-23: calendar parts (hour, day of week)")
+    assert spec["dt"] == ctr.Timestamp("dt", format="%Y%m%d", parts=("day_of_week",))
+    assert {f.name: (f.kind, getattr(f, "dtype", None)) for f in spec.features if f.name not in ("hour", "dt")} == {
+        "C1": ("categorical", "int"), "C14": ("categorical", "int"), "banner_pos": ("categorical", "int"),
+        "width": ("categorical", "int"), "device_ip": ("categorical", "string"),
+        "device_model": ("categorical", "string"), "amount": ("numeric", None), "batch": ("numeric", None)}
+    assert "named like an anonymised categorical field" in draft.reasons["C14"]
+    assert draft.reasons["banner_pos"].startswith("a few whole numbers far apart (0, 1, 2, 7): codes")
+    assert spec["device_ip"].min_count == 2 and spec["device_model"].min_count == 1
+    assert "seen once in the rows read: min_count 2" in draft.reasons["device_ip"]
+    # The YAML reads back as the same spec, and the draft trains and scores the log's rows.
+    assert ctr.FeatureSpec.from_yaml(draft.to_yaml(tmp_path / "avazu.yaml")) == spec
+    model = ctr.FM(spec, embedding_dim=4)
+    model.fit(log, epochs=1, verbose=0)
+    assert model.predict(log.head(4)).shape == (4,)
+
+
 def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     ratings = _log().rename(columns={"clicked": "rating"}).assign(rating=lambda f: 1 + f["daytime"] % 5)
     with pytest.raises(ctr.ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
