@@ -95,6 +95,7 @@ def _write(path: str | Path, spec: FeatureSpec, state: dict[str, Any], saved_mod
             raise ExportError(f"ONNX conversion failed; {detail}")
         graph = onnx.load(str(converted))
         _set_locale(graph, onnx)
+        _name_inputs(graph, onnx, saved)
         onnx.save(graph, str(converted))
         if verify:
             _verify(converted, saved, spec, state)
@@ -129,15 +130,32 @@ def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
                           "(frame[column].map(bytes.hex))")
 
 
-def _set_locale(graph: Any, onnx: Any) -> None:
-    def nodes(g: Any) -> Any:
-        for node in g.node:
-            yield node
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.GRAPH:
-                    yield from nodes(attribute.g)
+def _nodes(graph: Any, onnx: Any) -> Any:
+    """Every node of an ONNX graph, those of its subgraphs (a loop's body) too."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _nodes(attribute.g, onnx)
 
-    for node in nodes(graph.graph):
+
+def _name_inputs(model: Any, onnx: Any, saved: Path) -> None:
+    """Name the ONNX inputs as the features are named: tf2onnx takes the SavedModel's placeholder names,
+    which TensorFlow writes lower-case (feature 'C1' would be fed as 'c1')."""
+    from ._keras import tf
+
+    signature = tf.saved_model.load(str(saved)).signatures["serving_default"].structured_input_signature[1]
+    names = {spec.name: key for key, spec in signature.items() if spec.name != key}
+    for value in model.graph.input:
+        value.name = names.get(value.name, value.name)
+    for node in _nodes(model.graph, onnx):
+        for i, name in enumerate(node.input):
+            if name in names:
+                node.input[i] = names[name]
+
+
+def _set_locale(graph: Any, onnx: Any) -> None:
+    for node in _nodes(graph.graph, onnx):
         if node.op_type == "StringNormalizer":
             kept = [a for a in node.attribute if a.name != "locale"]
             del node.attribute[:]

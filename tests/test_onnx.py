@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import ctr
@@ -29,10 +30,15 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
         **stamp, "name": "local", "column": "timestamp", "timezone": None, "timezone_feature": "tz"}]
     raw_spec["features"].append({"name": "poster", "kind": "vector", "dim": 3, "role": "item"})  # an image's, say
     raw_spec["features"].append({"name": "moods", "kind": "multi_categorical", "weighted": True, "role": "item"})
+    # A name in capitals (TensorFlow's placeholder is 'day': the ONNX input is named as the feature), of a
+    # time written as digits, read in the graph.
+    raw_spec["features"].append({"name": "Day", "kind": "timestamp", "column": "day", "format": "%Y%m%d",
+                                 "parts": ["day_of_week", "month"]})
     data = ctr.data.add_history(frame.head(3000), max_length=10, weight="rating")
     data["poster"] = list(np.random.default_rng(0).normal(size=(3000, 3)))
     data["moods"] = np.array(["calm:0.7|dark:0.3", "calm|bright:2", "dark: .5 |bright:1e-1", ""])[np.arange(3000) % 4]
     data["tz"] = np.array(["Asia/Kathmandu", "Europe/Berlin", "Australia/Lord_Howe"])[np.arange(3000) % 3]
+    data["day"] = pd.to_datetime(data["timestamp"], unit="s").dt.strftime("%Y%m%d").astype(np.int64)
     data.loc[data.index[:300:3], "title"] = "千と千尋の神隠し"  # each character a word
     data.loc[data.index[1:300:3], "title"] = "東京物語、完全版"
     model = ctr.DeepFM(ctr.FeatureSpec.from_dict(raw_spec), embedding_dim=8, hidden_units=(16,), batch_size=256)
@@ -42,6 +48,8 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     rows.loc[0, ["user_id", "occupation", "genres"]] = [123_456_789, "astronaut", "Western|Noir"]
     rows.loc[1, ["price", "release_year", "title"]] = [np.nan, np.inf, "Entirely, Unknown words!"]
     rows.loc[2, ["gender", "genres", "title", "history", "tz"]] = ["", "", "", "", ""]
+    rows["day"] = rows["day"].astype(object)
+    rows.loc[2, "day"] = None
     rows.loc[3, "tz"] = "Asia/Tokyo"  # a zone unseen in training: UTC
     rows.at[0, "poster"], rows.at[1, "poster"] = None, [np.nan, 0.5, 1.0]  # no vector, and a broken one: missing
     rows.loc[:3, "moods"] = ["calm:0|dark:0", "bright:3.|calm", "dark:1E-2|storm:5", "calm : 0.25"]  # weights parsed
