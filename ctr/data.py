@@ -476,8 +476,13 @@ def _no_header_hint(path: Path, header: Sequence[str]) -> str:
     odd = header_of_data(header)
     if not odd:
         return ""
+    parquet = re.sub(r"\.(csv|tsv|txt)(\.\w+)?$", "", str(path)) + ".parquet"
+    names = ", ".join(f"'column{i + 1}'" for i in range(min(len(header), 3))) + (", ..." if len(header) > 3 else "")
+    sep = f", sep={_separator(path)!r}" if _separator(path) != "," else ""
     return (f"its first line looks like a row of data, not column names ({', '.join(map(repr, odd[:4]))}...): "
-            f"a CSV's first line is read as its header, so give {path.name} a line naming its columns")
+            f"a CSV's first line is read as its header, so give {path.name} a line naming its {len(header)} columns, "
+            f"or convert it, naming them, e.g. pandas.read_csv({str(path)!r}{sep}, header=None, names=[{names}])"
+            f".to_parquet({parquet!r}), and give that")
 
 
 def _require_data(path: Path) -> None:

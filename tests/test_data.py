@@ -1432,7 +1432,9 @@ def test_a_csv_without_a_header_line_is_named_as_one(tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text("1,31,15,a\n0,2,7,b\n")
     said = (r"its first line looks like a row of data, not column names \('1', '31', '15'...\): a CSV's first line "
-            r"is read as its header, so give rows.csv a line naming its columns")
+            r"is read as its header, so give rows.csv a line naming its 4 columns, or convert it, naming them, e\.g\. "
+            r"pandas\.read_csv\('.*rows\.csv', header=None, names=\['column1', 'column2', 'column3', \.\.\.\]\)"
+            r"\.to_parquet\('.*rows\.parquet'\), and give that")
     with pytest.raises(ctr.DataError, match=r"columns 'user', 'item' are missing from .*rows.csv \(" + said):
         read(rows, ["user", "item"])
     with pytest.raises(ctr.DataError, match="draft_spec: .*rows.csv: " + said):
