@@ -214,10 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     importance.add_argument("--plot", default="importance.png", help="PNG to write")
     importance.add_argument("--json", help="also write the table here as JSON")
 
-    explain = commands.add_parser("explain", help="why a click model scores rows as it does: each input column's "
-                                                  "share of each row's logit (Shapley values)")
-    explain.add_argument("--model", required=True, help="export folder of a click model")
-    explain.add_argument("--data", required=True, help="the rows to explain (no label needed)")
+    explain = commands.add_parser("explain", help="why a model scores rows as it does: each input column's share of "
+                                                  "each row's logit (a recommender's: of the row's user and item's "
+                                                  "score; Shapley values)")
+    explain.add_argument("--model", required=True, help="export folder of a click model or a recommender")
+    explain.add_argument("--data", required=True, help="the rows to explain (no label needed; a recommender's: user "
+                                                       "and item columns, each pair's score taken apart)")
     explain.add_argument("--format", default="auto", choices=_FORMATS)
     explain.add_argument("--rows", type=flag_type("repeats"), default=5, metavar="N",
                          help="explain the first N rows of --data")
@@ -1115,13 +1117,10 @@ def _explain(args: argparse.Namespace) -> int:
     from . import data
     from .diagnostics import explain
     from .export import load
-    from .export_recommend import RecommenderExport
     from .inspect import plot_explanation
     from .metrics import sigmoid
 
     served = load(args.model)
-    if isinstance(served, RecommenderExport):
-        raise CtrError(f"{args.model} is a recommender export; explain takes a click model's probabilities apart")
     frame = load_table(args.data, args.format, spec=served.spec)
     if len(frame) == 0:
         raise DataError(f"--data {args.data}: no rows to explain")
@@ -1133,13 +1132,18 @@ def _explain(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar; stdout holds the shares
         table = explain(served, rows, background=others, permutations=args.permutations, seed=args.seed,
                         verbose="auto")
-    columns = [c for c in table.columns if c not in ("base_logit", "logit")]
-    print(f"each column's share of the logit, from {table.attrs['background_drawn']} of {len(others):,} background "
-          f"rows ({args.permutations} orders of the columns a row); the shares add up to logit - background logit")
+    scale = table.attrs["scale"]  # a click model's logit, a recommender's score
+    columns = [c for c in table.columns if c not in (f"base_{scale}", scale)]
+    print(f"each column's share of the {scale}, from {table.attrs['background_drawn']} of {len(others):,} background "
+          f"rows ({args.permutations} orders of the columns a row); the shares add up to {scale} - background "
+          f"{scale}")
     for i, share in table.iterrows():
-        p, base = sigmoid(share["logit"]), sigmoid(share["base_logit"])
-        print(f"\nrow {i}: probability {p:.4f} (logit {share['logit']:+.3f}), background {base:.4f} "
-              f"(logit {share['base_logit']:+.3f})")
+        if scale == "score":
+            print(f"\nrow {i}: score {share['score']:+.3f}, background {share['base_score']:+.3f}")
+        else:
+            p, base = sigmoid(share["logit"]), sigmoid(share["base_logit"])
+            print(f"\nrow {i}: probability {p:.4f} (logit {share['logit']:+.3f}), background {base:.4f} "
+                  f"(logit {share['base_logit']:+.3f})")
         for column in sorted(columns, key=lambda c: -abs(share[c])):
             value = rows.at[i, column]
             print(f"  {share[column]:+.3f}  {column} = {value.item() if isinstance(value, np.generic) else value!r}")

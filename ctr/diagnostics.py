@@ -201,21 +201,24 @@ def feature_importance(model: Scorer, data: ctr_data.Source, *, repeats: int = 3
 
 def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source | None = None,
             permutations: int = 32, seed: int = 0, batch_size: int = 8192, verbose: str | int = 0) -> pd.DataFrame:
-    """Why a click model (fitted, or loaded with `ctr.load`) scores each row of `data` as it does: each
-    input column's share of the row's logit, Shapley values against `background` rows (default: the
-    rows themselves). For each row, `permutations` orders of the columns (half of them the others
-    reversed), each starting from one of `permutations / 2` background rows drawn with `seed` (the
-    same for every row), switch one column at a time to the row's value; a column's share is the mean
-    change in logit when it switches. One row per row of `data`: the shares, `base_logit` (the drawn
-    background rows' mean logit) and `logit` (the row's), which the shares add up to exactly; exact
-    Shapley values (against those rows) when the columns interact in pairs at most, as in
-    LogisticRegression and FM. It costs `permutations` x (columns + 1) predictions a row; `verbose` 1
-    or "auto" shows their progress."""
+    """Why a click model or a recommender (fitted, or loaded with `ctr.load`) scores each row of `data`
+    as it does: each input column's share of the row's logit (a recommender's: of its score for the
+    row's user and item), Shapley values against `background` rows (default: the rows themselves).
+    For each row, `permutations` orders of the columns (half of them the others reversed), each
+    starting from one of `permutations / 2` background rows drawn with `seed` (the same for every
+    row), switch one column at a time to the row's value; a column's share is the mean change in
+    logit when it switches. One row per row of `data`: the shares, `base_logit` (the drawn background
+    rows' mean logit) and `logit` (the row's), or a recommender's `base_score` and `score`, which the
+    shares add up to exactly; exact Shapley values (against those rows) when the columns interact in
+    pairs at most, as in LogisticRegression, FM and MatrixFactorization. It costs `permutations` x
+    (columns + 1) predictions a row; `verbose` 1 or "auto" shows their progress."""
     check_arguments("explain", permutations=permutations, seed=seed, batch_size=batch_size, verbose=verbose)
     if permutations % 2:
         raise ArgumentError(f"explain: permutations must be even (each order is paired with its reverse), got "
                             f"{permutations}")
-    spec = _click_spec(model, "explain")
+    recommender = hasattr(model, "catalog_ids")  # scores, not probabilities
+    spec = model.spec if recommender and isinstance(getattr(model, "spec", None), FeatureSpec) \
+        else _click_spec(model, "explain")
     columns = list(dict.fromkeys(f.source for f in spec.features))
     hint = ctr_data.column_hints(spec)
     frame = ctr_data.read(data, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
@@ -241,15 +244,17 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
     mixed = pd.DataFrame({column: frame[column].iloc[row_of].reset_index(drop=True).where(
         switched[..., j].reshape(-1), others[column].iloc[other_of].reset_index(drop=True))
         for j, column in enumerate(columns)})
-    logits = logit(model.predict(mixed, batch_size=batch_size, verbose=verbose)).reshape(n, permutations, c + 1)
+    scores = model.predict(mixed, batch_size=batch_size, verbose=verbose)
+    logits = (scores if recommender else logit(scores)).reshape(n, permutations, c + 1)
     changes = np.diff(logits, axis=2)  # [n, P, C]: the change as the k-th column in the order switches
     shares = np.zeros((n, c))
     for j in range(c):
         shares[:, j] = np.take_along_axis(changes, rank[:, :, j:j + 1], axis=2)[..., 0].mean(axis=1)
     table = pd.DataFrame(shares, columns=columns, index=frame.index)
-    table["base_logit"] = logits[:, :, 0].mean(axis=1)
-    table["logit"] = logits[:, 0, -1]
-    table.attrs.update(permutations=permutations, seed=seed, background_rows=len(others),
+    scale = "score" if recommender else "logit"
+    table[f"base_{scale}"] = logits[:, :, 0].mean(axis=1)
+    table[scale] = logits[:, 0, -1]
+    table.attrs.update(scale=scale, permutations=permutations, seed=seed, background_rows=len(others),
                        background_drawn=len(set(drawn[0].tolist())))
     return table
 

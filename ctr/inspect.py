@@ -570,9 +570,10 @@ def plot_slices(table: pd.DataFrame, path: str | Path, title: str = "by slice", 
 
 def plot_explanation(table: pd.DataFrame, rows: pd.DataFrame, path: str | Path, title: str = "explain") -> Path:
     """A PNG of `ctr.explain`'s table: the first row's score taken apart, each column's share of its
-    logit beside the column's value (largest first), and each column's mean absolute share over all
-    the rows explained."""
-    columns = [c for c in table.columns if c not in ("base_logit", "logit")]
+    logit (a recommender's: of its score) beside the column's value (largest first), and each column's
+    mean absolute share over all the rows explained."""
+    scale = table.attrs.get("scale", "score" if "score" in table.columns else "logit")
+    columns = [c for c in table.columns if c not in (f"base_{scale}", scale)]
     if table.empty or not columns:
         raise CtrError("no rows in the explanation to plot")
     plt = _pyplot()
@@ -584,13 +585,16 @@ def plot_explanation(table: pd.DataFrame, rows: pd.DataFrame, path: str | Path, 
     shares = [first[c] for c in order]
     left.barh(names, shares, color=["#dd8452" if v > 0 else "#4c72b0" for v in shares])
     left.axvline(0, color="#999999", linewidth=1)
-    probability, base = sigmoid(first["logit"]), sigmoid(first["base_logit"])
-    left.set_title(f"first row: probability {probability:.3f}, from {base:.3f} (the background's)")
-    left.set_xlabel("share of the logit (orange raises the score, blue lowers it)")
+    if scale == "logit":
+        probability, base = sigmoid(first["logit"]), sigmoid(first["base_logit"])
+        left.set_title(f"first row: probability {probability:.3f}, from {base:.3f} (the background's)")
+    else:
+        left.set_title(f"first row: score {first['score']:+.3f}, from {first['base_score']:+.3f} (the background's)")
+    left.set_xlabel(f"share of the {scale} (orange raises the score, blue lowers it)")
     mean = table[columns].abs().mean().sort_values()
     right.barh(mean.index, mean.to_numpy(), color="#55a868")
     right.set_title(f"mean absolute share over {len(table):,} rows")
-    right.set_xlabel("logit")
+    right.set_xlabel(scale)
     fig.suptitle(f"{title} ({table.attrs.get('permutations', '?')} orders of the columns a row)")
     return save_figure(plt, fig, path)
 

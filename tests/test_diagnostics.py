@@ -287,14 +287,18 @@ def test_fit_logs_the_validation_group_auc_for_early_stopping(spec, splits):
     assert not untrained.preprocessor_.fitted  # refused before any work
 
 
-def _exact_shapley(model, row: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Each column's Shapley value of the logit against one background row, over all 2^C subsets."""
+def _exact_shapley(model, row: pd.DataFrame, other: pd.DataFrame, columns: list[str], scores: bool = False
+                   ) -> np.ndarray:
+    """Each column's Shapley value of the logit (a recommender's: of the score) against one background
+    row, over all 2^C subsets."""
     c = len(columns)
     masks = (np.arange(2 ** c)[:, None] >> np.arange(c)[None, :]) & 1 == 1  # subset s holds column j: bit j
     mixed = pd.DataFrame({column: row[column].iloc[[0] * len(masks)].reset_index(drop=True).where(
         masks[:, j], other[column].iloc[[0] * len(masks)].reset_index(drop=True)) for j, column in enumerate(columns)})
-    p = np.clip(model.predict(mixed).astype(np.float64), 1e-12, 1 - 1e-12)
-    value = np.log(p) - np.log1p(-p)
+    value = model.predict(mixed).astype(np.float64)
+    if not scores:
+        p = np.clip(value, 1e-12, 1 - 1e-12)
+        value = np.log(p) - np.log1p(-p)
     sizes = masks.sum(axis=1)
     weight = np.array([math.factorial(k) * math.factorial(c - k - 1) / math.factorial(c) for k in range(c)])
     shares = np.zeros(c)
@@ -302,6 +306,37 @@ def _exact_shapley(model, row: pd.DataFrame, other: pd.DataFrame, columns: list[
         without = np.flatnonzero(~masks[:, j])
         shares[j] = np.sum(weight[sizes[without]] * (value[without | (1 << j)] - value[without]))
     return shares
+
+
+def test_explain_takes_a_recommenders_score_of_a_user_and_an_item_apart(spec, splits, tmp_path, capsys):
+    """A recommender's pair scores: shares of the score (no logit), adding up to it; exact Shapley values
+    for MatrixFactorization, whose score is a dot product of sums (pairs of columns at most); an export
+    explains as its model, from the shell too."""
+    train, _, test = splits
+    rows, other = test.iloc[:3].reset_index(drop=True), test.iloc[[10]].reset_index(drop=True)
+    for model in (ctr.MatrixFactorization(spec, embedding_dim=4, seed=0),
+                  ctr.TwoTower(spec, embedding_dim=4, hidden_units=(8,), seed=0)):
+        model.fit(train.head(3000), epochs=1, verbose=0)
+        table = ctr.explain(model, rows, background=other, permutations=4, seed=1)
+        columns = [c for c in table.columns if c not in ("base_score", "score")]
+        assert list(table.columns[-2:]) == ["base_score", "score"] and table.attrs["scale"] == "score"
+        np.testing.assert_allclose(table[columns].sum(axis=1) + table["base_score"], table["score"], atol=1e-9)
+        np.testing.assert_allclose(table["score"], model.predict(rows), atol=1e-5)
+        if isinstance(model, ctr.MatrixFactorization):
+            for i in range(len(rows)):
+                np.testing.assert_allclose(table.loc[i, columns].to_numpy(dtype=float),
+                                           _exact_shapley(model, rows.iloc[[i]], other, columns, scores=True),
+                                           atol=2e-5)
+    path = model.export(tmp_path / "two_tower")
+    pd.testing.assert_frame_equal(ctr.explain(ctr.load(path), rows, background=test, seed=3),
+                                  ctr.explain(model, rows, background=test, seed=3), atol=1e-5)
+    test.to_parquet(tmp_path / "test.parquet")
+    capsys.readouterr()
+    assert main(["explain", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--rows", "1",
+                 "--plot", str(tmp_path / "why.png")]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("each column's share of the score, from 16 of ") and "\nrow 0: score " in said
+    assert (tmp_path / "why.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_explain_takes_each_score_apart_into_its_columns_shares(trained, splits, tmp_path, capsys):
