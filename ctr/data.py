@@ -98,6 +98,7 @@ def read(source: Source, columns: Sequence[str] | None = None, hint: Hint = "", 
     source = as_source(source, what)
     if isinstance(source, pd.DataFrame):
         if columns is not None:
+            source = with_object_fields(source, columns)
             require_columns(source, columns, hint=hint)
             return source[list(dict.fromkeys(columns))]
         return source
@@ -138,6 +139,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     source = as_source(source)
     if isinstance(source, pd.DataFrame):
+        source = with_object_fields(source, cols or [])
         require_columns(source, cols or [], hint=hint)
         if len(source) <= chunk_rows:
             yield source
@@ -662,6 +664,35 @@ def _beyond_exact_floats(table: pa.Table) -> bool:
             if largest is not None and largest >= 2**53 and math.isfinite(largest):
                 return True
     return False
+
+
+def with_object_fields(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """The frame with the `columns` it lacks that name a field of a column of objects by its path
+    ('style.Format:' of Amazon's {"style": {"Format:": ...}}, as pandas.read_json leaves them), read from
+    those objects, as a JSON or Parquet file's are, when any of them holds it; the frame itself when it
+    lacks none."""
+    missing = [c for c in columns if c not in frame.columns and "." in c]
+    fields = {}
+    for column in missing:
+        parts = column.split(".")
+        for cut in range(len(parts) - 1, 0, -1):  # the longest column the path starts with
+            owner = ".".join(parts[:cut])
+            if owner in frame.columns and frame[owner].dtype == object:
+                # Objects, not map()'s inference: ids beside a null would pass through float64 and lose bits.
+                values = pd.Series([_field_at(v, parts[cut:]) for v in frame[owner].to_numpy()], index=frame.index,
+                                   dtype=object)
+                if values.notna().any():  # a field no object holds stays missing: a misspelt path is named
+                    fields[column] = values
+                break
+    return frame.assign(**fields) if fields else frame
+
+
+def _field_at(value: Any, path: list[str]) -> Any:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _flat_row(row: dict[str, Any], whole: set[str] = frozenset(), prefix: str = "") -> dict[str, Any]:
@@ -1607,10 +1638,23 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna() & (column.astype(str) != "")
+    if bad.any():  # numbers written with thousands separators, as a web page shows them ('1,234')
+        values = values.where(~bad, grouped_numbers(column[bad]))
+        bad = values.isna() & column.notna() & (column.astype(str) != "")
     if bad.any():
-        raise DataError(f"{where}: expected numbers, found {column[bad].iloc[0]!r} "
-                        f"({int(bad.sum())} such rows)")
+        first = column[bad].iloc[0]
+        comma = (": numbers with a decimal comma are read once converted (pandas.read_csv(..., decimal=','), or "
+                 "column.str.replace(',', '.'))" if re.fullmatch(r"\s*[+-]?\d*,\d+\s*", str(first)) else "")
+        raise DataError(f"{where}: expected numbers, found {first!r} ({int(bad.sum())} such rows){comma}")
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def grouped_numbers(values: pd.Series) -> pd.Series:
+    """Text of numbers grouped by thousands with commas ('1,234', '-12,345.6', Amazon's review votes) as
+    the numbers, NaN for anything else: '1,5' (a decimal comma) is no such number."""
+    text = values.astype(str).str.strip()
+    grouped = text.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+    return pd.to_numeric(text.where(grouped).str.replace(",", "", regex=False), errors="coerce")
 
 
 # Exact types: a bool (an int) or a NumPy scalar takes `_numbers`' general path.
@@ -2013,6 +2057,28 @@ def iso_times(values: pd.Series, errors: str = "raise") -> pd.Series:
         if named.any():
             values = values.where(~named, values.str.replace(r"\s*(?:UTC|GMT)$", "+00:00", regex=True))
     return pd.to_datetime(values, utc=True, format="ISO8601", errors=errors)
+
+
+def date_text_format(text: pd.Series) -> str | None:
+    """The strptime format that text of dates other than ISO 8601 is written in ('02 11, 2016': '%m %d,
+    %Y', as Amazon's reviews write them; 'Jan 2, 2024'), when nearly all of it (99 %) reads as dates with
+    a year in one format, guessed from its first value (month first, then day first); else None."""
+    present = text.dropna()
+    if present.empty or not isinstance(present.iloc[0], str):
+        return None
+    from pandas.tseries.api import guess_datetime_format
+
+    distinct = pd.Series(present.unique())
+    with warnings.catch_warnings():  # pandas warns that it guesses, which is all that is asked of it
+        warnings.simplefilter("ignore")
+        for dayfirst in (False, True):
+            fmt = guess_datetime_format(str(present.iloc[0]).strip(), dayfirst=dayfirst)
+            if fmt is None or not re.search("%[Yy]", fmt) or not re.search("%[mbB]", fmt):
+                continue
+            read = pd.to_datetime(distinct.str.strip(), format=fmt, errors="coerce")
+            if read.notna().mean() >= 0.99:
+                return fmt
+    return None
 
 
 def _looks_like_a_date(text: str) -> bool:

@@ -20,7 +20,7 @@ from . import data as ctr_data
 from ._args import check_arguments
 from ._files import format_suffix, make_parent
 from .errors import ArgumentError, DataError
-from .features import bag_ids, readable, token_text, weighted_token
+from .features import MISSING_INT, bag_ids, readable, token_text, weighted_token
 from .spec import (
     DIGIT_TIME_FORMATS,
     EPOCH_UNIT_NAMES,
@@ -204,12 +204,32 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     features = [dataclasses.replace(f, items=item_name) if isinstance(f, History) and item_name else f
                 for f in features]  # the item feature's name, which another column may have taken first
     features = _in_row_zones(features, reasons, frame)
+    for column, why in skipped.items():
+        if why.startswith("dates written as "):
+            skipped[column] += _same_days(frame[column], [f for f in features if isinstance(f, Timestamp)], frame)
     if not features:
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
     spec_name = name or (name_of(source) if source else "drafted")
     spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
     return SpecDraft(spec, reasons, skipped, len(frame), source, more)
+
+
+def _same_days(text: pd.Series, stamps: list[Timestamp], frame: pd.DataFrame) -> str:
+    """'; the same days as ts's times, ...' when a timestamp the draft reads falls on the days that dates
+    written as text name, in 95 % of the rows that have both (Amazon's reviewTime beside unixReviewTime)."""
+    fmt = ctr_data.date_text_format(text)
+    days = pd.to_datetime(text.str.strip(), format=fmt, errors="coerce") if fmt else None
+    for stamp in stamps if days is not None else []:
+        try:
+            counts, unit = ctr_data.time_counts(frame[stamp.source], f"column {stamp.source!r}", stamp)
+        except DataError:
+            continue
+        known = (counts != MISSING_INT) & days.notna().to_numpy()
+        moments = pd.to_datetime(counts[known], unit=unit, utc=True).tz_localize(None).normalize()
+        if known.any() and np.mean(moments == days[known].dt.normalize().to_numpy()) >= 0.95:
+            return f"; the same days as {stamp.name}'s times, which the spec reads"
+    return ""
 
 
 def _in_row_zones(features: list[Feature], reasons: dict[str, str], frame: pd.DataFrame) -> list[Feature]:
@@ -539,6 +559,9 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return _number(base, source, role, present, distinct, missing)
     text = present.map(readable) if present.dtype == object else present.astype(str)  # bytes that are no UTF-8 too
     numbers = pd.to_numeric(text, errors="coerce")
+    grouped = text[numbers.isna()]
+    if len(grouped) and role is None:  # '1,234': numbers as a web page writes them, thousands grouped
+        numbers = numbers.fillna(ctr_data.grouped_numbers(grouped))
     if numbers.notna().all():
         written = _digit_time(base, source, role, numbers, missing)
         if written is not None:
@@ -547,7 +570,10 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         if len(zeros):
             return (Categorical(**base), f"codes with leading zeros ({zeros.iloc[0]!r}), read as text "
                                          f"({distinct:,} distinct{missing})")
-        return _number(base, source, role, numbers, distinct, missing)
+        feature, why = _number(base, source, role, numbers, distinct, missing)
+        if len(grouped) and feature is not None:
+            why += f"; written with thousands separators ({grouped.iloc[0]!r}), which are read so"
+        return feature, why
     if role is None and text.str.fullmatch(_NUMBER_LIST).all():  # vectors written out, as a CSV cell holds them
         vector = _vector(text.map(lambda t: ctr_data.vector_text(t, source)))  # parsed as the data readers do
         if vector:
@@ -568,6 +594,10 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
                 why += (f"; written at several offsets from UTC ({written}), as a zone's summer and winter "
                         "times are: set timezone (e.g. Europe/Berlin) for their local calendar parts")
             return feature, why
+    if role is None and (fmt := ctr_data.date_text_format(text)) is not None:
+        return None, (f"dates written as {text.iloc[0]!r} ({fmt}), which a timestamp does not read (it reads epoch "
+                      f"numbers, datetimes and ISO 8601 text): convert the column first, e.g. "
+                      f"pandas.to_datetime(frame[{source!r}], format={fmt!r})")
     if role is not None:
         return Categorical(**base), f"{distinct:,} distinct ids{missing}"
     for separator in _SEPARATORS:

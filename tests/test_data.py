@@ -176,6 +176,15 @@ def test_nested_records_give_a_column_per_field_named_by_its_path(tmp_path):
     assert read(tmp_path / "none.parquet", ["user.id"]).columns.tolist() == ["user.id"]
     draft = ctr.draft_spec(tmp_path / "rows.parquet")
     assert (draft.spec["user_id"].source, draft.spec["user_id"].role) == ("user.id", "user")
+    # A DataFrame whose column holds the objects (as pandas.read_json leaves them; a request's) reads their
+    # fields too.
+    frame = pd.DataFrame(rows)
+    assert frame.columns.tolist() == ["user", "item_id", "clicked"]
+    for source in (frame, rows):
+        raw = raw_features(read(source, spec.columns), spec)
+        assert raw["user_id"].tolist() == [2**60 + 1, ctr.MISSING_INT, 7] and raw["city"].tolist() == ["Köln", "", ""]
+    with pytest.raises(ctr.DataError, match=r"column 'user.name' is missing from the data; it has: 'user', "):
+        read(frame, ["user.name", "item_id"])  # no object holds the field: missing, not a column of nulls
 
 
 def _examples(path, rows, options=None):
@@ -796,6 +805,21 @@ def test_a_history_of_integer_ids_is_checked_and_spelled_as_the_item_table_spell
                           "codes": pd.Series([[1.0, "a"], [np.float32(2)], []], dtype=object)})
     assert {k: v.tolist() for k, v in raw_features(mixed, codes).items()} == {"code": ["3", "x", "2.5"],
                                                                              "codes": ["1|a", "2", ""]}
+
+
+def test_numbers_grouped_by_thousands_are_read_and_a_decimal_comma_is_named():
+    """'1,234' as a web page writes it (Amazon's review votes) is 1234, in training and in a request; '1,5'
+    is no such number, and the error says how to read a decimal comma."""
+    spec = ctr.FeatureSpec([ctr.Numeric("vote")])
+    rows = pd.DataFrame({"vote": ["1,234", "-12,345.5", "7", None, " 2,000,000 "]})
+    np.testing.assert_array_equal(raw_features(rows, spec)["vote"], [1234, -12345.5, 7, np.nan, 2e6])
+    for wrong in ("1,5", "12,34", "1,2345"):
+        with pytest.raises(ctr.DataError, match=rf"feature 'vote' \(numeric, column 'vote'\): expected numbers, "
+                                                rf"found '{wrong}' \(1 such rows\): numbers with a decimal comma are "
+                                                r"read once converted \(pandas.read_csv\(\.\.\., decimal=','\)"):
+            raw_features(pd.DataFrame({"vote": ["7", wrong]}), spec)
+    with pytest.raises(ctr.DataError, match=r"expected numbers, found 'many' \(1 such rows\)$"):
+        raw_features(pd.DataFrame({"vote": ["many"]}), spec)
 
 
 def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):

@@ -250,6 +250,38 @@ def test_an_avazu_like_log_is_drafted_with_its_digit_hours_codes_and_rare_ids(tm
     assert model.predict(log.head(4)).shape == (4,)
 
 
+def test_an_amazon_like_review_log_is_drafted_with_its_votes_and_without_its_date_text(tmp_path):
+    """Amazon's reviews (JSON lines): votes written '1,234' are numbers; reviewTime ('02 11, 2016') is a date
+    no timestamp reads, left out with the conversion, and named as unixReviewTime's days; style's field
+    is a column, and the draft trains on the file and on pandas.read_json's frame of it."""
+    rng = np.random.default_rng(0)
+    n = 1500
+    stamps = 1_200_000_000 + rng.integers(0, 300_000_000, n)
+    reviews = pd.DataFrame({
+        "overall": rng.integers(1, 6, n).astype(float), "reviewerID": [f"A{u:04d}" for u in rng.integers(0, 150, n)],
+        "asin": [f"B{i:06d}" for i in rng.integers(0, 200, n)],
+        "reviewTime": pd.to_datetime(stamps, unit="s").strftime("%m %d, %Y"), "unixReviewTime": stamps,
+        "vote": [f"{v:,}" if v else None for v in rng.integers(0, 3000, n) * (rng.random(n) < 0.4)],
+        "style": [{"Format:": f" {rng.choice(['Hardcover', 'Paperback'])}"} if rng.random() < 0.7 else None
+                  for _ in range(n)]})
+    reviews.to_json(tmp_path / "reviews.jsonl", orient="records", lines=True)
+    draft = ctr.draft_spec(tmp_path / "reviews.jsonl", "overall", threshold=4)
+    assert draft.skipped["reviewTime"] == (
+        f"dates written as {reviews['reviewTime'][0]!r} (%m %d, %Y), which a timestamp does not read (it reads epoch "
+        "numbers, datetimes and ISO 8601 text): convert the column first, e.g. pandas.to_datetime("
+        "frame['reviewTime'], format='%m %d, %Y'); the same days as unixReviewTime's times, which the spec reads")
+    assert draft.spec["vote"] == ctr.Numeric("vote") and draft.spec["style_Format"].source == "style.Format:"
+    assert "written with thousands separators ('" in draft.reasons["vote"]
+    model = ctr.FM(draft.spec, embedding_dim=4)
+    model.fit(tmp_path / "reviews.jsonl", epochs=1, verbose=0)
+    frame = pd.read_json(tmp_path / "reviews.jsonl", lines=True, dtype=False)  # style's objects in one column
+    np.testing.assert_allclose(model.predict(frame.head(5)), model.predict(tmp_path / "reviews.jsonl")[:5],
+                               atol=1e-6)
+    # Without the epoch column, the date text is left out all the same, saying how to convert it.
+    alone = ctr.draft_spec(reviews.drop(columns="unixReviewTime"), "overall", threshold=4)
+    assert alone.skipped["reviewTime"].endswith("format='%m %d, %Y')")
+
+
 def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
     ratings = _log().rename(columns={"clicked": "rating"}).assign(rating=lambda f: 1 + f["daytime"] % 5)
     with pytest.raises(ctr.ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
