@@ -788,6 +788,35 @@ def _parquet_error(path: Path, err: Exception) -> DataError:
     return DataError(f"{path}: a{'n' if kind == 'Arrow' else ''} {kind} file cannot be read ({text})")
 
 
+def _text_file_hint(path: Path) -> str:
+    """What to say of a text file of another suffix ('ratings.dat', 'u.data') read as Parquet: the separator
+    its first line holds and how to give it; '' for anything else."""
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if b"\x00" in head or not head.strip():
+        return ""
+    first = head.decode("latin-1").splitlines()[0]  # MovieLens' titles are Latin-1
+    if "::" in first:
+        names = ", ".join(f"'column{i + 1}'" for i in range(first.count("::") + 1))
+        return (f"it is text of fields separated by '::', as MovieLens 1M's .dat files are: give their folder "
+                f"(--format movielens-1m; ctr.datasets.movielens_1m(folder) in Python), or convert it, e.g. "
+                f"pandas.read_csv({str(path)!r}, sep='::', engine='python', header=None, names=[{names}], "
+                f"encoding='latin-1').to_parquet(...)")
+    if (path.parent / "u.data").is_file() and (path.parent / "u.item").is_file():
+        return ("it is one of MovieLens 100K's files: give their folder (--format movielens-100k; "
+                "ctr.datasets.movielens_100k(folder) in Python)")
+    mark = next((m for m in ("\t", ",", ";", "|") if m in first), None)
+    if mark is None:
+        return ""
+    said = {"\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'"}[mark]
+    if mark in ("\t", ","):
+        return f"it is text of fields separated by {said}: give it a {'.tsv' if mark == chr(9) else '.csv'} name"
+    return (f"it is text of fields separated by {said}: convert it, e.g. pandas.read_csv({str(path)!r}, "
+            f"sep={mark!r}).to_parquet(...)")
+
+
 def _parquet(path: Path) -> pads.Dataset:
     """The Parquet file or folder at `path` (or Arrow IPC, Feather's format: `_table_format`), or a
     DataError saying why it cannot be read."""
@@ -798,9 +827,10 @@ def _parquet(path: Path) -> pads.Dataset:
         if table_format == "ipc":
             raise DataError(f"{path}: not a readable Arrow IPC (Feather version 2) file ({err}); a Feather version 1 "
                             f"file converts with pandas.read_feather({str(path)!r}).to_parquet(...)") from None
+        text = _text_file_hint(path)
         raise DataError(f"{path}: not a readable Parquet file or directory, nor Arrow IPC (.arrow, .feather), nor a "
                         f".csv, .tsv or .json file (or one of those ending in {', '.join(COMPRESSED)}), nor "
-                        f"TFRecords (.tfrecord) ({err})") from None
+                        f"TFRecords (.tfrecord)" + (f"; {text}" if text else f" ({err})")) from None
     if not dataset.files:
         raise DataError(f"{path}: a folder with no Parquet files in it")
     partitioning = _hive_partitioning(path, dataset.files, dataset.schema.names) if path.is_dir() else None

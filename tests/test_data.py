@@ -1446,6 +1446,27 @@ def test_criteo_loader_reads_the_headerless_layout_and_names_damage(tmp_path):
         criteo(day)
 
 
+def test_text_files_of_other_suffixes_are_named_with_how_to_give_them(tmp_path):
+    """MovieLens' ratings.dat ('::') and u.data (tabs), a .data of commas: named as the text they are, with
+    the dataset's format or the pandas line that reads them, not only as files that are no Parquet."""
+    (tmp_path / "ratings.dat").write_text("1::1193::5::978300760\n1::661::3::978302109\n")
+    with pytest.raises(ctr.DataError, match=r"ratings.dat: not a readable Parquet .*; it is text of fields separated "
+                                            r"by '::', as MovieLens 1M's .dat files are: give their folder \(--format "
+                                            r"movielens-1m; .* pandas.read_csv\('.*ratings.dat', sep='::', "
+                                            r"engine='python', header=None, names=\['column1', 'column2', 'column3', "
+                                            r"'column4'\], encoding='latin-1'\)"):
+        read(tmp_path / "ratings.dat")
+    (tmp_path / "clicks.data").write_text("1,2,0\n3,4,1\n")
+    with pytest.raises(ctr.DataError, match=r"; it is text of fields separated by commas: give it a \.csv name$"):
+        read(tmp_path / "clicks.data")
+    (tmp_path / "ml").mkdir()
+    for name in ("u.data", "u.item"):
+        (tmp_path / "ml" / name).write_text("196\t242\t3\t881250949\n")
+    with pytest.raises(ctr.DataError, match=r"; it is one of MovieLens 100K's files: give their folder \(--format "
+                                            r"movielens-100k; ctr.datasets.movielens_100k\(folder\) in Python\)$"):
+        read(tmp_path / "ml" / "u.data")
+
+
 def test_a_csv_without_a_header_line_is_named_as_one(tmp_path):
     from ctr.data import header_of_data
 
