@@ -54,7 +54,15 @@ from ._files import (
 from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
 from .errors import DataError, SpecError
-from .features import MISSING_INT, WEIGHT_MAX, WEIGHT_NUMBER, check_epoch_unit, raw_text, weighted_token
+from .features import (
+    MISSING_INT,
+    WEIGHT_MAX,
+    WEIGHT_NUMBER,
+    check_epoch_unit,
+    digit_seconds,
+    raw_text,
+    weighted_token,
+)
 from .spec import (
     EPOCH_UNIT_NAMES,
     Categorical,
@@ -2134,13 +2142,10 @@ def digit_times(column: pd.Series, where: str, fmt: str) -> np.ndarray:
             column = column.dt.strftime(fmt)
         digits = np.array([_time_digits(v, i, where, fmt) for i, v in enumerate(column.to_numpy(dtype=object))],
                           dtype=np.int64)
-    known = digits != MISSING_INT
-    distinct = np.unique(digits[known])
-    moments = digit_moments(distinct, fmt)
-    if moments.isna().any():
-        wrong = int(distinct[np.argmax(moments.isna())])
-        row = int(np.argmax(digits == wrong))
-        raise DataError(f"{where}: row {row} holds {wrong}, which is no time written as {fmt} (e.g. "
+    wrong = ~digit_seconds(digits, fmt)[1] & (digits != MISSING_INT)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise DataError(f"{where}: row {row} holds {digits[row]}, which is no time written as {fmt} (e.g. "
                         f"{_digit_example(fmt)}): a month, day, hour, minute or second out of its range, or digits "
                         "too many or too few")
     return digits
@@ -2153,17 +2158,14 @@ def time_counts(column: pd.Series, where: str, stamp: Timestamp | None) -> tuple
         return epoch_counts(column, where, stamp.unit if stamp is not None else "s"), \
             stamp.unit if stamp is not None else "s"
     digits = digit_times(column, where, stamp.format)
-    counts = np.full(len(digits), MISSING_INT, dtype=np.int64)
-    known = digits != MISSING_INT
-    counts[known] = digit_moments(digits[known], stamp.format).as_unit("s").asi8
-    return counts, "s"
+    seconds = digit_seconds(digits, stamp.format)[0]
+    return np.where(digits == MISSING_INT, MISSING_INT, seconds), "s"
 
 
 def digit_moments(digits: np.ndarray, fmt: str) -> pd.DatetimeIndex:
     """The UTC times that int64 digits written in `fmt` name (Timestamp.format); NaT where they name none."""
-    width = sum(4 if field == "Y" else 2 for field in re.findall("%(.)", fmt))
-    text = [str(d).zfill(width) if 0 <= d < 10**width else "" for d in digits.tolist()]
-    return pd.DatetimeIndex(pd.to_datetime(pd.Series(text, dtype=object), format=fmt, errors="coerce", utc=True))
+    seconds, ok = digit_seconds(digits, fmt)
+    return pd.DatetimeIndex(np.where(ok, seconds, np.iinfo(np.int64).min).astype("datetime64[s]"), tz="UTC")
 
 
 def _time_digits(value: Any, row: int, where: str, fmt: str) -> int:

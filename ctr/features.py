@@ -825,7 +825,7 @@ def _digit_time(digits: tf.Tensor, fmt: str) -> tuple[tf.Tensor, tf.Tensor]:
         value = tf.math.floordiv(value, 100)
     year = value if fields[-1] == "Y" else tf.where(value < 69, value + 2000, value + 1900)
     # A negative number, or more digits than the format writes (a year past 9999 would overflow below).
-    beyond = tf.cast((digits < 0) | (value > (9999 if fields[-1] == "Y" else 99)), tf.int64)
+    beyond = tf.cast((digits < 0) | (value > (9999 if fields[-1] == "Y" else 99)) | (year < 1), tf.int64)
     one, zero = tf.ones_like(digits), tf.zeros_like(digits)
     month, day = got["m"], got.get("d", one)
     hour, minute, second = got.get("H", zero), got.get("M", zero), got.get("S", zero)
@@ -840,6 +840,33 @@ def _digit_time(digits: tf.Tensor, fmt: str) -> tuple[tf.Tensor, tf.Tensor]:
     days = era * 146097 + doe - 719468
     seconds = days * 86400 + hour * 3600 + minute * 60 + second
     return seconds, tf.stack([beyond, wrong, month, day], axis=1)
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def digit_seconds(digits: np.ndarray, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch seconds of int64 times written as digits in `fmt`, and whether each is a time: in NumPy, as
+    `_digit_time` reads them in the graph (the data readers refuse what it would serve as missing)."""
+    fields = re.findall("%(.)", fmt)[::-1]
+    value, got = digits.astype(np.int64), {}
+    for field in fields[:-1]:
+        got[field] = value % 100
+        value = value // 100
+    year = value if fields[-1] == "Y" else np.where(value < 69, value + 2000, value + 1900)
+    one, zero = np.ones_like(value), np.zeros_like(value)
+    month, day = got["m"], got.get("d", one)
+    hour, minute, second = got.get("H", zero), got.get("M", zero), got.get("S", zero)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    longest = _MONTH_DAYS[np.clip(month - 1, 0, 11)] + (leap & (month == 2))
+    ok = ((digits >= 0) & (value <= (9999 if fields[-1] == "Y" else 99)) & (year >= 1) & (month >= 1) & (month <= 12)
+          & (day >= 1) & (day <= longest) & (hour <= 23) & (minute <= 59) & (second <= 59))
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days * 86400 + hour * 3600 + minute * 60 + second, ok
 
 
 def _hashed(feature: Feature) -> bool:

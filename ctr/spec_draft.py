@@ -570,7 +570,7 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         if len(zeros):
             return (Categorical(**base), f"codes with leading zeros ({zeros.iloc[0]!r}), read as text "
                                          f"({distinct:,} distinct{missing})")
-        feature, why = _number(base, source, role, numbers, distinct, missing)
+        feature, why = _number(base, source, role, numbers, distinct, missing, timed=True)
         if len(grouped) and feature is not None:
             why += f"; written with thousands separators ({grouped.iloc[0]!r}), which are read so"
         return feature, why
@@ -670,7 +670,8 @@ def _digit_time(base: dict[str, Any], source: str, role: str | None, numbers: pd
         moments = ctr_data.digit_moments(distinct, fmt)
         if moments.isna().any() or not ((moments.year >= 1990) & (moments.year <= 2060)).all():
             continue
-        what = f"times written as digits, year first ({fmt}: {distinct[0]} is {moments[0]:%Y-%m-%d %H:%M})"
+        shown = f"{moments[0]:%Y-%m-%d %H:%M}" if "%H" in fmt else f"{moments[0]:%Y-%m-%d}"
+        what = f"times written as digits, year first ({fmt}: {distinct[0]} is {shown})"
         if "%d" not in fmt:
             return (Timestamp(**base, format=fmt, parts=("month",)),
                     f"months written as digits ({fmt}: {distinct[0]} is {moments[0]:%B %Y}){missing}: the month")
@@ -679,9 +680,10 @@ def _digit_time(base: dict[str, Any], source: str, role: str | None, numbers: pd
 
 
 def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Series, distinct: int,
-            missing: str) -> tuple[Feature | None, str]:
+            missing: str, timed: bool = False) -> tuple[Feature | None, str]:
+    """The feature numbers make and why; `timed`: they were found to be no times written as digits."""
     whole = bool((numbers == np.floor(numbers)).all())
-    if (written := _digit_time(base, source, role, numbers, missing)) is not None:
+    if not timed and (written := _digit_time(base, source, role, numbers, missing)) is not None:
         return written
     if whole and role is None and _TIME.search(source):
         unit = _epoch_unit(numbers)

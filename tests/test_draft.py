@@ -235,6 +235,7 @@ def test_an_avazu_like_log_is_drafted_with_its_digit_hours_codes_and_rare_ids(tm
     assert draft.reasons["hour"].startswith("times written as digits, year first (%y%m%d%H: 14102100 is 2014-10-21 "
                                             "00:00) from 2014-10-21 to 2014-10-23: calendar parts (hour, day of week)")
     assert spec["dt"] == ctr.Timestamp("dt", format="%Y%m%d", parts=("day_of_week",))
+    assert draft.reasons["dt"].startswith("times written as digits, year first (%Y%m%d: 20241230 is 2024-12-30) ")
     assert {f.name: (f.kind, getattr(f, "dtype", None)) for f in spec.features if f.name not in ("hour", "dt")} == {
         "C1": ("categorical", "int"), "C14": ("categorical", "int"), "banner_pos": ("categorical", "int"),
         "width": ("categorical", "int"), "device_ip": ("categorical", "string"),
