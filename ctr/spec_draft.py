@@ -685,11 +685,12 @@ def _number(base: dict[str, Any], source: str, role: str | None, numbers: pd.Ser
     whole = bool((numbers == np.floor(numbers)).all())
     if not timed and (written := _digit_time(base, source, role, numbers, missing)) is not None:
         return written
-    if whole and role is None and _TIME.search(source):
+    if role is None and _TIME.search(source):
         unit = _epoch_unit(numbers)
-        if unit is not None:
-            return _timestamp(base, unit, pd.to_datetime(numbers.astype(np.int64), unit=unit, utc=True),
-                              f"epoch {EPOCH_UNIT_NAMES[unit]}", missing)
+        if unit is not None:  # fractions of a unit (time.time()'s 1593898068.378) are floored, as the readers do
+            what = f"epoch {EPOCH_UNIT_NAMES[unit]}" + ("" if whole else " with fractions (read as whole ones)")
+            return _timestamp(base, unit, pd.to_datetime(np.floor(numbers).astype(np.int64), unit=unit, utc=True),
+                              what, missing)
     if whole and (role is not None or _ID.search(source) or _ANONYMOUS.match(source)):
         if role is None and (own := _own_ids(numbers, distinct)) is not None:
             return None, own

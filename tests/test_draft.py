@@ -324,6 +324,9 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
                                                                          1_700_300_000], "clicked": [0, 1, None, 1]})
     drafted = ctr.draft_spec(named)
     assert [f.kind for f in drafted.spec.features] == ["numeric", "categorical", "numeric", "timestamp"]
+    # Epoch seconds with fractions, as time.time() and KuaiRec's timestamp write them, are times too.
+    fractions = ctr.draft_spec(named.assign(createdAt=named["createdAt"] + 0.378)).spec["createdAt"]
+    assert fractions == ctr.Timestamp("createdAt")
     assert drafted.reasons["label"].endswith("; 1 row has none: drop them before training")
     (tmp_path / "semicolons.csv").write_text("user_id;item_id;clicked\n1;2;0\n2;3;1\n")
     with pytest.raises(ctr.DataError, match=r"its header is one column, 'user_id;item_id;clicked', that reads as 3 "
