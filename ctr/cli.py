@@ -177,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "items are not recommended again to their user")
     recommend.add_argument("--out", help="with --data: write one row per recommendation (the user, rank, item and "
                                          "score) here (.csv, .tsv, .parquet, .feather or .json lines)")
+    recommend.add_argument("--explain", action="store_true",
+                           help="with one user: why each item ranks where it does, the columns whose values raise "
+                                "or lower its score most against 100 other catalogue items for the same user "
+                                "(Shapley values, as ctr explain)")
 
     inspect = commands.add_parser("inspect-data", help="rows, users, items, sparsity, label balance, missing "
                                                        "rates and cardinalities, and a PNG of the distributions")
@@ -915,7 +919,43 @@ def _recommend(args: argparse.Namespace) -> int:
     print(f"top {len(table)} for {who} ({meta['model']}){note}:")
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))
+    if args.explain and len(table):
+        _explain_ranking(served, query, table[item_feature.source], seed=0)
     return 0
+
+
+def _explain_ranking(served: Any, query: Any, items: Any, seed: int, others: int = 100) -> None:
+    """`ctr recommend --explain`: each ranked item's score for the query taken apart (`ctr.explain`)
+    against the same query with `others` catalogue items drawn with `seed`, so that the shares say why
+    this item rather than another; the three largest of each, beside the columns' values."""
+    import numpy as np
+
+    from .diagnostics import explain
+
+    item_col = served.spec[served.metadata["item_key"]].source
+    ids = served.catalog_ids()
+    drawn = ids[np.random.default_rng(seed).choice(len(ids), min(others, len(ids)), replace=False)]
+    pairs = served.pair_rows(query.loc[query.index.repeat(len(items))].reset_index(drop=True).assign(
+        **{item_col: items.to_numpy()}))
+    background = query.loc[query.index.repeat(len(drawn))].reset_index(drop=True).assign(**{item_col: drawn})
+    with contextlib.redirect_stdout(sys.stderr):  # a progress bar, if any
+        shares = explain(served, pairs, background=background, seed=seed)
+    columns = [c for c in shares.columns if c not in ("base_score", "score")]
+    print(f"\nwhy (each column's share of the score against {len(drawn)} other catalogue items for this user; the "
+          f"mean score of those: {shares['base_score'].iloc[0]:+.3f}):")
+    for rank, (i, share) in enumerate(shares.iterrows(), 1):
+        top = sorted((c for c in columns if abs(share[c]) > 1e-6), key=lambda c: -abs(share[c]))[:3]
+        said = ", ".join(f"{c} = {_shown(pairs.at[i, c])} {share[c]:+.3f}" for c in top) or "no column stands out"
+        print(f"  {rank}. {item_col} {_shown(items.iloc[rank - 1])}: {said}")
+
+
+def _shown(value: Any) -> str:
+    """A value as a line shows it: a NumPy scalar as the Python value it holds, text quoted, short."""
+    import reprlib
+
+    import numpy as np
+
+    return reprlib.repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _similar_items(args: argparse.Namespace, served: Any) -> int:

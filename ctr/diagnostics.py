@@ -203,7 +203,8 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
             permutations: int = 32, seed: int = 0, batch_size: int = 8192, verbose: str | int = 0) -> pd.DataFrame:
     """Why a click model or a recommender (fitted, or loaded with `ctr.load`) scores each row of `data`
     as it does: each input column's share of the row's logit (a recommender's: of its score for the
-    row's user and item), Shapley values against `background` rows (default: the rows themselves).
+    row's user and item, whose stored features fill the columns a row lacks, as its `predict` fills
+    them), Shapley values against `background` rows (default: the rows themselves).
     For each row, `permutations` orders of the columns (half of them the others reversed), each
     starting from one of `permutations / 2` background rows drawn with `seed` (the same for every
     row), switch one column at a time to the row's value; a column's share is the mean change in
@@ -221,11 +222,16 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
         else _click_spec(model, "explain")
     columns = list(dict.fromkeys(f.source for f in spec.features))
     hint = ctr_data.column_hints(spec)
-    frame = ctr_data.read(data, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
+
+    def rows(source: ctr_data.Source) -> pd.DataFrame:
+        if hasattr(model, "pair_rows"):  # a user id and an item id: their stored features, as predict fills them
+            source = model.pair_rows(ctr_data.read(source, dtypes=ctr_data.csv_dtypes(spec)))
+        return ctr_data.read(source, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
+
+    frame = rows(data)
     if len(frame) == 0:
         raise DataError("explain: the data has no rows to explain")
-    others = frame if background is None else ctr_data.read(background, columns, hint=hint,
-                                                            dtypes=ctr_data.csv_dtypes(spec))
+    others = frame if background is None else rows(background)
     if len(others) == 0:
         raise DataError("explain: the background data has no rows")
     rng = np.random.default_rng(seed)

@@ -400,14 +400,19 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         data = ctr_data.as_source(data)
         advance = ctr_data.progress(data, verbose)
         scores = []
-        item_names = [n for n in names if n not in self.query_features]
         for chunk in ctr_data.iter_chunks(data, chunk_rows=batch_size, dtypes=self._dtypes):
-            frame = ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"],
-                                            chunk, self.users, self.catalogue, self._reads_queries)
+            frame = self.pair_rows(chunk)
             inputs = raw_tensors(ctr_data.raw_features(frame, self.spec, names), self.spec)
             scores.append(pairs(**inputs)["score"].numpy())
             advance(len(chunk))
         return np.concatenate(scores)
+
+    def pair_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """(user, item) rows with the columns they lack filled as `predict` fills them: a known user's
+        stored features by the user id, a catalogue item's by the item id (missing for ids not stored)."""
+        item_names = [n for n in self._pair_signature()[1] if n not in self.query_features]
+        return ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"], rows,
+                                       self.users, self.catalogue, self._reads_queries)
 
     @property
     def _reads_queries(self) -> bool:

@@ -330,6 +330,18 @@ def test_explain_takes_a_recommenders_score_of_a_user_and_an_item_apart(spec, sp
     path = model.export(tmp_path / "two_tower")
     pd.testing.assert_frame_equal(ctr.explain(ctr.load(path), rows, background=test, seed=3),
                                   ctr.explain(model, rows, background=test, seed=3), atol=1e-5)
+    # A user id and an item id are a whole pair: the stored features fill the rest, as predict fills them.
+    ids = rows[["user_id", "item_id"]].assign(user_id=train["user_id"].iloc[:3].to_numpy())
+    whole = model.pair_rows(ids)
+    for explained in (model, ctr.load(path)):
+        pd.testing.assert_frame_equal(ctr.explain(explained, ids, background=train.head(50), seed=2),
+                                      ctr.explain(explained, whole, background=train.head(50), seed=2), atol=1e-6)
+    capsys.readouterr()
+    assert main(["recommend", "--model", str(path), "--user", str(train["user_id"].iloc[0]), "--k", "2",
+                 "--explain"]) == 0
+    said = capsys.readouterr().out
+    assert "\nwhy (each column's share of the score against 100 other catalogue items for this user" in said
+    assert "\n  1. item_id " in said and "\n  2. item_id " in said and "user_id =" not in said.split("why")[1]
     test.to_parquet(tmp_path / "test.parquet")
     capsys.readouterr()
     assert main(["explain", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--rows", "1",

@@ -395,6 +395,13 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             out[start:start + step] = network.scorer(feats).numpy().reshape(part.shape)
         return out
 
+    def pair_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """(user, item) rows with the columns they lack filled as `predict` fills them: a known user's
+        stored features by the user id, a catalogue item's by the item id (missing for ids not stored)."""
+        self._require_network()
+        return ctr_data.complete_pairs(self.spec, self.query_features, self.item_features, self.item_key, rows,
+                                       self.users_, self.catalogue_)
+
     @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores (logits) of (query, item) rows from their own user, context and item features: what
@@ -404,8 +411,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         check_arguments(f"{type(self).__name__}.predict", batch_size=batch_size, verbose=verbose)
         batch_size = batch_size or PREDICTED_A_CALL  # None: the default
         network = self._require_network()
-        frame = ctr_data.complete_pairs(self.spec, self.query_features, self.item_features, self.item_key,
-                                        ctr_data.read(data), self.users_, self.catalogue_)
+        frame = self.pair_rows(ctr_data.read(data))
         advance = ctr_data.progress(frame, verbose)
         encoded = self._encode_table(frame, [*self.query_features, *self.item_features])
         scores = []
