@@ -941,8 +941,9 @@ def _explain_ranking(served: Any, query: Any, items: Any, seed: int, others: int
     with contextlib.redirect_stdout(sys.stderr):  # a progress bar, if any
         shares = explain(served, pairs, background=background, seed=seed)
     columns = [c for c in shares.columns if c not in ("base_score", "score")]
-    print(f"\nwhy (each column's share of the score against {len(drawn)} other catalogue items for this user; the "
-          f"mean score of those: {shares['base_score'].iloc[0]:+.3f}):")
+    print(f"\nwhy (each column's share of the score against other catalogue items for this user, "
+          f"{shares.attrs['background_drawn']} of {len(drawn)} drawn; their mean score "
+          f"{shares['base_score'].iloc[0]:+.3f}):")
     for rank, (i, share) in enumerate(shares.iterrows(), 1):
         top = sorted((c for c in columns if abs(share[c]) > 1e-6), key=lambda c: -abs(share[c]))[:3]
         said = ", ".join(f"{c} = {_shown(pairs.at[i, c])} {share[c]:+.3f}" for c in top) or "no column stands out"

@@ -224,14 +224,19 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
     hint = ctr_data.column_hints(spec)
 
     def rows(source: ctr_data.Source) -> pd.DataFrame:
-        if hasattr(model, "pair_rows"):  # a user id and an item id: their stored features, as predict fills them
-            source = model.pair_rows(ctr_data.read(source, dtypes=ctr_data.csv_dtypes(spec)))
-        return ctr_data.read(source, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
+        if not recommender:
+            return ctr_data.read(source, columns, hint=hint, dtypes=ctr_data.csv_dtypes(spec))
+        read = ctr_data.read(source, dtypes=ctr_data.csv_dtypes(spec))
+        # A user id and an item id: their stored features fill the rest, as predict fills them.
+        return model.pair_rows(read) if hasattr(model, "pair_rows") else read
 
     frame = rows(data)
+    if recommender:  # the columns the rows hold of those it reads (popularity's: the item id alone)
+        columns = [c for c in columns if c in frame.columns]
+        frame = ctr_data.read(frame, columns, hint=hint)
     if len(frame) == 0:
         raise DataError("explain: the data has no rows to explain")
-    others = frame if background is None else rows(background)
+    others = frame if background is None else ctr_data.read(rows(background), columns, hint=hint)
     if len(others) == 0:
         raise DataError("explain: the background data has no rows")
     rng = np.random.default_rng(seed)

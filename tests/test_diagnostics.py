@@ -336,11 +336,17 @@ def test_explain_takes_a_recommenders_score_of_a_user_and_an_item_apart(spec, sp
     for explained in (model, ctr.load(path)):
         pd.testing.assert_frame_equal(ctr.explain(explained, ids, background=train.head(50), seed=2),
                                       ctr.explain(explained, whole, background=train.head(50), seed=2), atol=1e-6)
+    # Popularity reads the item id alone: all of the score is the item's.
+    popular = ctr.Popularity(spec).fit(train)
+    counted = ctr.explain(popular, ids, background=train.head(50), permutations=2)
+    assert list(counted.columns) == ["user_id", "item_id", "base_score", "score"]
+    assert (counted["user_id"] == 0).all()
+    np.testing.assert_allclose(counted["item_id"], counted["score"] - counted["base_score"])
     capsys.readouterr()
     assert main(["recommend", "--model", str(path), "--user", str(train["user_id"].iloc[0]), "--k", "2",
                  "--explain"]) == 0
     said = capsys.readouterr().out
-    assert "\nwhy (each column's share of the score against 100 other catalogue items for this user" in said
+    assert "\nwhy (each column's share of the score against other catalogue items for this user, 16 of 100" in said
     assert "\n  1. item_id " in said and "\n  2. item_id " in said and "user_id =" not in said.split("why")[1]
     test.to_parquet(tmp_path / "test.parquet")
     capsys.readouterr()
