@@ -2135,7 +2135,7 @@ def digit_times(column: pd.Series, where: str, fmt: str) -> np.ndarray:
         digits = column.to_numpy(dtype=np.int64)
     elif column.isna().all():
         return np.full(len(column), MISSING_INT, dtype=np.int64)
-    else:
+    elif (digits := _whole_numbers(column)) is None:
         if isinstance(column.dtype, pd.PeriodDtype):
             column = column.dt.to_timestamp()
         if pd.api.types.is_datetime64_any_dtype(column.dtype):
@@ -2149,6 +2149,18 @@ def digit_times(column: pd.Series, where: str, fmt: str) -> np.ndarray:
                         f"{_digit_example(fmt)}): a month, day, hour, minute or second out of its range, or digits "
                         "too many or too few")
     return digits
+
+
+def _whole_numbers(column: pd.Series) -> np.ndarray | None:
+    """A column of numbers with gaps (a CSV's float64, pandas' Int64) as int64, MISSING_INT in the gaps,
+    when every number is whole and exact in float64; None for other columns."""
+    if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return None
+    numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    gaps = np.isnan(numbers)
+    if not np.all(gaps | ((numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53))):
+        return None
+    return np.where(gaps, MISSING_INT, np.nan_to_num(numbers)).astype(np.int64)
 
 
 def time_counts(column: pd.Series, where: str, stamp: Timestamp | None) -> tuple[np.ndarray, str]:

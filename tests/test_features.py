@@ -180,6 +180,8 @@ def test_times_written_as_digits_give_the_calendar_parts_pandas_reads_in_them(fm
     text = pd.DataFrame({"hour": [str(d) for d in digits[:3]] + [None]})
     np.testing.assert_array_equal(encode(text)["hour"], np.vstack([expected[:3], np.zeros((1, len(parts)))]))
     np.testing.assert_array_equal(encode(pd.DataFrame({"hour": when[:3]}))["hour"], expected[:3])
+    gaps = pd.DataFrame({"hour": np.append(digits[:3].astype(float), np.nan)})  # a CSV's column with a gap
+    np.testing.assert_array_equal(encode(gaps)["hour"], np.vstack([expected[:3], np.zeros((1, len(parts)))]))
     # In the graph (a request straight to the SavedModel), no time is served as missing.
     pre = Preprocessor(spec).fit([raw_features(pd.DataFrame({"hour": digits}), spec)])
     year = "2015" if fmt.startswith("%Y") else "15"
