@@ -849,6 +849,9 @@ def _recommend(args: argparse.Namespace) -> int:
 
     from .export_recommend import RecommenderExport
 
+    if args.explain and (args.similar_to is not None or args.data is not None):
+        raise ArgumentError("--explain takes one user's list apart (--user, --feature, --history); for a file of "
+                            "queries, explain chosen rows in Python: ctr.explain(ctr.load(model), rows)")
     served = RecommenderExport(args.model)
     if args.similar_to is not None:
         return _similar_items(args, served)

@@ -348,6 +348,8 @@ def test_explain_takes_a_recommenders_score_of_a_user_and_an_item_apart(spec, sp
     said = capsys.readouterr().out
     assert "\nwhy (each column's share of the score against other catalogue items for this user, 16 of 100" in said
     assert "\n  1. item_id " in said and "\n  2. item_id " in said and "user_id =" not in said.split("why")[1]
+    assert main(["recommend", "--model", str(path), "--similar-to", "1", "--explain"]) == 2
+    assert "--explain takes one user's list apart" in capsys.readouterr().err
     test.to_parquet(tmp_path / "test.parquet")
     capsys.readouterr()
     assert main(["explain", "--model", str(path), "--data", str(tmp_path / "test.parquet"), "--rows", "1",
