@@ -934,6 +934,7 @@ def _explain_ranking(served: Any, query: Any, items: Any, seed: int, others: int
     import numpy as np
 
     from .diagnostics import explain
+    from .inspect import shown_value
 
     item_col = served.spec[served.metadata["item_key"]].source
     ids = served.catalog_ids()
@@ -949,17 +950,8 @@ def _explain_ranking(served: Any, query: Any, items: Any, seed: int, others: int
           f"{shares['base_score'].iloc[0]:+.3f}):")
     for rank, (i, share) in enumerate(shares.iterrows(), 1):
         top = sorted((c for c in columns if abs(share[c]) > 1e-6), key=lambda c: -abs(share[c]))[:3]
-        said = ", ".join(f"{c} = {_shown(pairs.at[i, c])} {share[c]:+.3f}" for c in top) or "no column stands out"
-        print(f"  {rank}. {item_col} {_shown(items.iloc[rank - 1])}: {said}")
-
-
-def _shown(value: Any) -> str:
-    """A value as a line shows it: a NumPy scalar as the Python value it holds, text quoted, short."""
-    import reprlib
-
-    import numpy as np
-
-    return reprlib.repr(value.item() if isinstance(value, np.generic) else value)
+        said = ", ".join(f"{c} = {shown_value(pairs.at[i, c])} {share[c]:+.3f}" for c in top) or "no column stands out"
+        print(f"  {rank}. {item_col} {shown_value(items.iloc[rank - 1])}: {said}")
 
 
 def _similar_items(args: argparse.Namespace, served: Any) -> int:

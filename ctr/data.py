@@ -451,8 +451,8 @@ def _other_separator_hint(path: Path, header: Sequence[str]) -> str:
         return ""
     name = str(header[0])
     mark = max(marks, key=name.count)
-    said = f"its header is one column, {name!r}, that reads as {name.count(mark) + 1} columns separated by " + {
-        "\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'"}[mark]
+    said = (f"its header is one column, {name!r}, that reads as {name.count(mark) + 1} columns separated by "
+            f"{_SEPARATOR_NAMES[mark]}")
     if mark in _CSV_SEPARATORS:  # a tab-separated .csv, a comma-separated .tsv: its name is all that is wrong
         suffix = ".tsv" if mark == "\t" else ".csv"
         return f"{said}: .csv files are read comma-separated and .tsv files tab-separated, so give it a {suffix} name"
@@ -463,9 +463,24 @@ def _other_separator_hint(path: Path, header: Sequence[str]) -> str:
             decimal = ", decimal=','"  # numbers written 11,69
     except (ValueError, OSError, UnicodeDecodeError, DataError):
         pass
-    parquet = re.sub(r"\.(csv|tsv|txt)(\.\w+)?$", "", str(path)) + ".parquet"
     return (f"{said}, where .csv files are read comma-separated and .tsv files tab-separated: convert it, e.g. "
-            f"pandas.read_csv({str(path)!r}, sep={mark!r}{decimal}).to_parquet({parquet!r}), and give that")
+            f"pandas.read_csv({str(path)!r}, sep={mark!r}{decimal}).to_parquet({_parquet_beside(path)!r}), and give "
+            "that")
+
+
+_SEPARATOR_NAMES = {"\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'"}
+
+
+def _parquet_beside(path: Path) -> str:
+    """The Parquet file a text table converts to, beside it: rows.csv.gz → rows.parquet."""
+    return re.sub(r"\.(csv|tsv|txt)(\.\w+)?$", "", str(path)) + ".parquet"
+
+
+def _placeholder_names(count: int, shown: int | None = None) -> str:
+    """Names for a file's `count` unnamed columns in a line to copy ('column1', 'column2', ...), the first
+    `shown` of them when given."""
+    listed = ", ".join(f"'column{i + 1}'" for i in range(min(count, shown or count)))
+    return listed + (", ..." if shown is not None and count > shown else "")
 
 
 def header_of_data(header: Sequence[str]) -> list[str]:
@@ -486,13 +501,11 @@ def _no_header_hint(path: Path, header: Sequence[str]) -> str:
     odd = header_of_data(header)
     if not odd:
         return ""
-    parquet = re.sub(r"\.(csv|tsv|txt)(\.\w+)?$", "", str(path)) + ".parquet"
-    names = ", ".join(f"'column{i + 1}'" for i in range(min(len(header), 3))) + (", ..." if len(header) > 3 else "")
     sep = f", sep={_separator(path)!r}" if _separator(path) != "," else ""
     return (f"its first line looks like a row of data, not column names ({', '.join(map(repr, odd[:4]))}...): "
             f"a CSV's first line is read as its header, so give {path.name} a line naming its {len(header)} columns, "
-            f"or convert it, naming them, e.g. pandas.read_csv({str(path)!r}{sep}, header=None, names=[{names}])"
-            f".to_parquet({parquet!r}), and give that")
+            f"or convert it, naming them, e.g. pandas.read_csv({str(path)!r}{sep}, header=None, "
+            f"names=[{_placeholder_names(len(header), 3)}]).to_parquet({_parquet_beside(path)!r}), and give that")
 
 
 def _require_data(path: Path) -> None:
@@ -807,18 +820,17 @@ def _text_file_hint(path: Path) -> str:
         return ""
     first = head.decode("latin-1").splitlines()[0]  # MovieLens' titles are Latin-1
     if "::" in first:
-        names = ", ".join(f"'column{i + 1}'" for i in range(first.count("::") + 1))
         return (f"it is text of fields separated by '::', as MovieLens 1M's .dat files are: give their folder "
                 f"(--format movielens-1m; ctr.datasets.movielens_1m(folder) in Python), or convert it, e.g. "
-                f"pandas.read_csv({str(path)!r}, sep='::', engine='python', header=None, names=[{names}], "
-                f"encoding='latin-1').to_parquet(...)")
+                f"pandas.read_csv({str(path)!r}, sep='::', engine='python', header=None, "
+                f"names=[{_placeholder_names(first.count('::') + 1)}], encoding='latin-1').to_parquet(...)")
     if (path.parent / "u.data").is_file() and (path.parent / "u.item").is_file():
         return ("it is one of MovieLens 100K's files: give their folder (--format movielens-100k; "
                 "ctr.datasets.movielens_100k(folder) in Python)")
     mark = next((m for m in ("\t", ",", ";", "|") if m in first), None)
     if mark is None:
         return ""
-    said = {"\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'"}[mark]
+    said = _SEPARATOR_NAMES[mark]
     if mark in ("\t", ","):
         return f"it is text of fields separated by {said}: give it a {'.tsv' if mark == chr(9) else '.csv'} name"
     return (f"it is text of fields separated by {said}: convert it, e.g. pandas.read_csv({str(path)!r}, "

@@ -17,6 +17,7 @@ loads with plain TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -410,9 +411,13 @@ class RecommenderExport(RankingEvaluation, KerasNames):
     def pair_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         """(user, item) rows with the columns they lack filled as `predict` fills them: a known user's
         stored features by the user id, a catalogue item's by the item id (missing for ids not stored)."""
-        item_names = [n for n in self._pair_signature()[1] if n not in self.query_features]
-        return ctr_data.complete_pairs(self.spec, self.query_features, item_names, self.metadata["item_key"], rows,
-                                       self.users, self.catalogue, self._reads_queries)
+        return ctr_data.complete_pairs(self.spec, self.query_features, self._pair_items, self.metadata["item_key"],
+                                       rows, self.users, self.catalogue, self._reads_queries)
+
+    @functools.cached_property
+    def _pair_items(self) -> list[str]:
+        """The item features the pair scores read (a pipeline has none: `_pair_signature` says so)."""
+        return [n for n in self._pair_signature()[1] if n not in self.query_features]
 
     @property
     def _reads_queries(self) -> bool:
@@ -438,13 +443,12 @@ class RecommenderExport(RankingEvaluation, KerasNames):
         the ranker's scores of the candidates it keeps among the `allowed` ones, -inf for the others."""
         if self.metadata["model"] == "RecommendationPipeline":
             return self._pipeline_scores(queries, np.asarray(rows), allowed)
-        pairs, names = self._pair_signature()
-        item_names = [n for n in names if n not in self.query_features]
+        pairs = self._pair_signature()[0]
         queries = ctr_data.complete_queries(self.spec, self.query_features, ctr_data.read(queries), self.users,
                                             self._reads_queries)
         query_raw = ctr_data.raw_features(queries, self.spec, self.query_features)
         if self._catalogue_raw is None:
-            self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, item_names)
+            self._catalogue_raw = ctr_data.raw_features(self.catalogue, self.spec, self._pair_items)
         rows = np.asarray(rows)
         out = np.empty(rows.shape, np.float32)
         step = max(1, PAIRS_A_CALL // max(rows.shape[1], 1))

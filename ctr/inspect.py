@@ -581,7 +581,7 @@ def plot_explanation(table: pd.DataFrame, rows: pd.DataFrame, path: str | Path, 
     first = table.iloc[0]
     order = sorted(columns, key=lambda c: abs(first[c]))  # the largest on top
     values = rows.iloc[0]
-    names = [f"{c} = {reprlib.repr(_plain(values[c])) if c in values.index else '?'}" for c in order]
+    names = [f"{c} = {shown_value(values[c]) if c in values.index else '?'}" for c in order]
     shares = [first[c] for c in order]
     left.barh(names, shares, color=["#dd8452" if v > 0 else "#4c72b0" for v in shares])
     left.axvline(0, color="#999999", linewidth=1)
@@ -597,6 +597,11 @@ def plot_explanation(table: pd.DataFrame, rows: pd.DataFrame, path: str | Path, 
     right.set_xlabel(scale)
     fig.suptitle(f"{title} ({table.attrs.get('permutations', '?')} orders of the columns a row)")
     return save_figure(plt, fig, path)
+
+
+def shown_value(value: Any) -> str:
+    """A value as a line or a label shows it: the Python value a NumPy scalar holds, repr'd, long ones cut."""
+    return reprlib.repr(_plain(value))
 
 
 def _plain(value: Any) -> Any:
