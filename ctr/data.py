@@ -1688,8 +1688,11 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna() & (column.astype(str) != "")
-    if bad.any():  # numbers written with thousands separators, as a web page shows them ('1,234')
-        values = values.where(~bad, grouped_numbers(column[bad]))
+    if bad.any():  # numbers written for people to read, as a web page or a spreadsheet shows them ('$1,234')
+        written, units = written_numbers(column[bad])
+        if (mixed := mixed_units(column[bad], units)) is not None:
+            raise DataError(f"{where}: expected numbers in one unit, found {mixed}: convert them to one first")
+        values = values.where(~bad, written)
         bad = values.isna() & column.notna() & (column.astype(str) != "")
     if bad.any():
         first = column[bad].iloc[0]
@@ -1699,12 +1702,36 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def grouped_numbers(values: pd.Series) -> pd.Series:
-    """Text of numbers grouped by thousands with commas ('1,234', '-12,345.6', Amazon's review votes) as
-    the numbers, NaN for anything else: '1,5' (a decimal comma) is no such number."""
-    text = values.astype(str).str.strip()
-    grouped = text.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-    return pd.to_numeric(text.where(grouped).str.replace(",", "", regex=False), errors="coerce")
+# A currency's sign before or after the amount ('$9.99', '-€5', '12.50 €') or a percent after ('15%'), a
+# sign before either, and thousands grouped with commas ('1,234'): '1,5' (a decimal comma) is no such number.
+_CURRENCIES = "$€£¥₹₩₽"
+_WRITTEN_NUMBER = re.compile(
+    rf"\s*(?P<sign>[+-]?)\s*(?P<before>[{_CURRENCIES}]?)\s*(?P<inner>[+-]?)"
+    r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)"
+    rf"\s*(?P<after>[{_CURRENCIES}%]?)\s*")
+
+
+def written_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Text of numbers written for people ('1,234', Amazon's review votes; '$1,299.99'; '15%', read as 0.15
+    as a spreadsheet reads it) as (the numbers, each one's unit: '$', '%', '' for none), NaN for other text."""
+    parts = values.astype(str).str.extract(f"^{_WRITTEN_NUMBER.pattern}$")
+    signs = parts["sign"].fillna("") + parts["inner"].fillna("")
+    units = parts["before"].fillna("") + parts["after"].fillna("")
+    one = parts["number"].notna() & (signs.str.len() <= 1) & (units.str.len() <= 1)
+    numbers = pd.to_numeric(parts["number"].where(one).str.replace(",", "", regex=False), errors="coerce")
+    numbers = numbers.where(signs != "-", -numbers)
+    return numbers.where(units != "%", numbers / 100), units.where(one)
+
+
+def mixed_units(text: pd.Series, units: pd.Series) -> str | None:
+    """Two values of different units ("'$5' and '15%'") where `written_numbers` found more than one: a
+    column of amounts in two currencies, or amounts beside percentages, is no one quantity."""
+    units = units.fillna("").to_numpy()
+    kinds = pd.unique(units[units != ""])
+    if len(kinds) < 2:
+        return None
+    first, second = (text.iloc[int(np.argmax(units == kind))] for kind in kinds[:2])
+    return f"{first!r} and {second!r}"
 
 
 # Exact types: a bool (an int) or a NumPy scalar takes `_numbers`' general path.

@@ -559,9 +559,13 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return _number(base, source, role, present, distinct, missing)
     text = present.map(readable) if present.dtype == object else present.astype(str)  # bytes that are no UTF-8 too
     numbers = pd.to_numeric(text, errors="coerce")
-    grouped = text[numbers.isna()]
-    if len(grouped) and role is None:  # '1,234': numbers as a web page writes them, thousands grouped
-        numbers = numbers.fillna(ctr_data.grouped_numbers(grouped))
+    spelled = text[numbers.isna()]
+    if len(spelled) and role is None:  # '1,234', '$9.99', '15%': numbers as a web page writes them
+        read, units = ctr_data.written_numbers(spelled)
+        if (mixed := ctr_data.mixed_units(spelled, units)) is not None:
+            return None, (f"numbers in more than one unit ({mixed}), which no numeric feature reads as one "
+                          "quantity: convert them to one first")
+        numbers = numbers.fillna(read)
     if numbers.notna().all():
         written = _digit_time(base, source, role, numbers, missing)
         if written is not None:
@@ -571,8 +575,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
             return (Categorical(**base), f"codes with leading zeros ({zeros.iloc[0]!r}), read as text "
                                          f"({distinct:,} distinct{missing})")
         feature, why = _number(base, source, role, numbers, distinct, missing, timed=True)
-        if len(grouped) and feature is not None:
-            why += f"; written with thousands separators ({grouped.iloc[0]!r}), which are read so"
+        if len(spelled) and feature is not None:
+            why += _written_why(spelled, units)
         return feature, why
     if role is None and text.str.fullmatch(_NUMBER_LIST).all():  # vectors written out, as a CSV cell holds them
         vector = _vector(text.map(lambda t: ctr_data.vector_text(t, source)))  # parsed as the data readers do
@@ -629,6 +633,17 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return None, own
     rare, why = _rare(present, role)
     return Categorical(**base, **rare), f"{distinct:,} distinct values{missing}{why}"
+
+
+def _written_why(written: pd.Series, units: pd.Series) -> str:
+    """The reason's words for numbers the readers read from text written for people."""
+    marked = units.to_numpy() != ""
+    if not marked.any():
+        return f"; written with thousands separators ({written.iloc[0]!r}), which are read so"
+    first = written.iloc[int(np.argmax(marked))]
+    if units.iloc[int(np.argmax(marked))] == "%":
+        return f"; written as percentages ({first!r}), each read as its fraction (15% is 0.15)"
+    return f"; written as amounts ({first!r}), read without the currency's sign"
 
 
 def _own_ids(present: pd.Series, distinct: int) -> str | None:

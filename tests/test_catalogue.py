@@ -886,6 +886,11 @@ CATALOGUE: list[Case] = [
          "DataError: the label is a column of the data, with the `dataset.map` that makes it one", _dataset_pairs),
     Case("data", "text in a numeric column", "DataError naming the feature, its column and an offending value",
          _fit_error(_with("price", "cheap"), DataError, "feature 'price'", "expected numbers", "'cheap'")),
+    Case("data", "numbers in a numeric column written in two units (`$5` and `€5`, or amounts beside `15%`); one "
+         "unit is read (`$1,299.99` is 1299.99, `15%` is 0.15)",
+         "DataError naming the feature and a value in each unit",
+         _fit_error(lambda f: f.assign(price=["$5", "€5"] * (len(f) // 2) + ["5"] * (len(f) % 2)), DataError,
+                    "feature 'price'", "expected numbers in one unit, found '$5' and '€5'")),
     Case("data", "datetimes, durations or complex numbers in a numeric or integer-id column (pandas would read "
          "the first two as counts of their unit, ns or µs)",
          "DataError naming the feature and what the column holds, with the conversion to make (`kind: timestamp`, "

@@ -822,6 +822,25 @@ def test_numbers_grouped_by_thousands_are_read_and_a_decimal_comma_is_named():
         raw_features(pd.DataFrame({"vote": ["many"]}), spec)
 
 
+def test_amounts_and_percentages_are_numbers_in_one_unit():
+    """'$1,299.99' and '12.50 €' (a shop's prices) are their amounts and '15%' is 0.15, as a spreadsheet
+    reads them, in training and in a request; a column in two units is refused, naming a value in each."""
+    spec = ctr.FeatureSpec([ctr.Numeric("price"), ctr.Numeric("discount")])
+    rows = pd.DataFrame({"price": ["$1,299.99", "-$5", "$ 3", "7", None, "+$.5"],
+                         "discount": ["15%", "-2.5 %", "0.2", "100%", "", "0%"]})
+    features = raw_features(rows, spec)
+    np.testing.assert_allclose(features["price"], [1299.99, -5, 3, 7, np.nan, 0.5], rtol=1e-7)
+    np.testing.assert_allclose(features["discount"], [0.15, -0.025, 0.2, 1, np.nan, 0], rtol=1e-7)
+    assert raw_features(pd.DataFrame({"price": ["12.50 €"], "discount": [None]}), spec)["price"].tolist() == [12.5]
+    for mixed, shown in ((["$5", "€5"], "'$5' and '€5'"), (["3", "$5", "15%"], "'$5' and '15%'")):
+        with pytest.raises(ctr.DataError, match=rf"feature 'price' \(numeric, column 'price'\): expected numbers in "
+                                                rf"one unit, found {re.escape(shown)}: convert them to one first"):
+            raw_features(pd.DataFrame({"price": mixed, "discount": None}), spec)
+    for wrong in ("$5%", "€5$", "--5", "$"):
+        with pytest.raises(ctr.DataError, match=rf"expected numbers, found {re.escape(repr(wrong))} \(1 such rows\)"):
+            raw_features(pd.DataFrame({"price": ["1", wrong], "discount": None}), spec)
+
+
 def test_numbers_beyond_float32_become_infinite_quietly(spec, frame):
     import warnings
 

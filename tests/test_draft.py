@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -249,6 +250,30 @@ def test_an_avazu_like_log_is_drafted_with_its_digit_hours_codes_and_rare_ids(tm
     model = ctr.FM(spec, embedding_dim=4)
     model.fit(log, epochs=1, verbose=0)
     assert model.predict(log.head(4)).shape == (4,)
+
+
+def test_a_shops_prices_and_discounts_written_for_people_are_drafted_as_numbers(tmp_path):
+    """'$1,299.99' and '15%' (a shop's export) are numbers, with the reading in the reason, where they were
+    categories of thousands of values; a column of amounts in two currencies is left out, naming both."""
+    rng = np.random.default_rng(0)
+    n = 1200
+    log = pd.DataFrame({"user_id": rng.integers(0, 100, n), "item_id": rng.integers(0, 60, n),
+                        "price": [f"${p:,.2f}" for p in rng.lognormal(4, 1.5, n)],
+                        "discount": [f"{d}%" for d in rng.choice([0, 5, 10, 15, 25, 50], n)],
+                        "fee": pd.Series(rng.choice(["$", "£"], n)) + pd.Series(rng.random(n) * 9).map("{:.2f}".format),
+                        "clicked": rng.choice(["True", "False"], n)})
+    log.to_csv(tmp_path / "shop.csv", index=False)
+    draft = ctr.draft_spec(tmp_path / "shop.csv", "clicked")
+    assert draft.spec["price"] == ctr.Numeric("price", transform="log")
+    assert draft.spec["discount"] == ctr.Numeric("discount")
+    assert "; written as amounts ('$" in draft.reasons["price"]
+    assert "; written as percentages (" in draft.reasons["discount"]
+    assert "each read as its fraction (15% is 0.15)" in draft.reasons["discount"]
+    assert re.fullmatch(r"numbers in more than one unit \('[$£][\d.]+' and '[$£][\d.]+'\), which no numeric feature "
+                        r"reads as one quantity: convert them to one first", draft.skipped["fee"])
+    model = ctr.FM(draft.spec, embedding_dim=4)
+    model.fit(tmp_path / "shop.csv", epochs=1, verbose=0)
+    assert np.isfinite(model.predict(log.head(3))).all()
 
 
 def test_an_amazon_like_review_log_is_drafted_with_its_votes_and_without_its_date_text(tmp_path):
