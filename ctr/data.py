@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # named here for readers and checkers; imported on first use 
         time_split,
     )
 
-Source = pd.DataFrame | pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path
+Source = pd.DataFrame | pa.Table | pads.Dataset | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path
 # What ends a missing-column error: always, by the column missing, or from (columns there, columns missing).
 Hint = str | Mapping[str, str] | Callable[[Sequence[str], Sequence[str]], str]
 
@@ -161,6 +161,10 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         for batch in table.to_batches(max_chunksize=chunk_rows):
             yield _frame(batch)
         return
+    if isinstance(source, pads.Dataset):  # a pyarrow dataset (filtered, perhaps): streamed as its files are
+        yield from _dataset_chunks(source, cols, chunk_rows, hint, "the pyarrow dataset",
+                                   lambda err: DataError(f"the pyarrow dataset cannot be read: {err}"))
+        return
     path = Path(source)
     _require_data(path)
     files = text_files(path)
@@ -209,9 +213,16 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 _name_unparsed_ids(path, integers, chunk_rows)
             raise
         return
-    dataset = _parquet(path)
+    yield from _dataset_chunks(_parquet(path), cols, chunk_rows, hint, str(path),
+                               lambda err: _parquet_error(path, err))
+
+
+def _dataset_chunks(dataset: pads.Dataset, cols: list[str] | None, chunk_rows: int, hint: Hint, where: str,
+                    error: Callable[[Exception], DataError]) -> Iterator[pd.DataFrame]:
+    """`iter_chunks` of a pyarrow dataset (a Parquet or Arrow path's, or the caller's own), `error` saying
+    what a file that cannot be read is."""
     fields = _flat_fields(dataset.schema)
-    require_columns(list(fields), cols or [], where=str(path), hint=hint)
+    require_columns(list(fields), cols or [], where=where, hint=hint)
     nested = len(fields) > len(dataset.schema)
 
     def batches() -> Iterator[pd.DataFrame]:
@@ -225,7 +236,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                     empty = False
                     yield _frame(batch)
         except (pa.ArrowInvalid, OSError) as err:  # found when a file's turn comes
-            raise _parquet_error(path, err) from None
+            raise error(err) from None
         if empty:
             yield _flat(dataset.schema.empty_table()).select(cols or list(fields)).to_pandas()
 
@@ -292,6 +303,8 @@ def count_rows(source: Source) -> int:
         return len(source)
     if isinstance(source, pa.Table):
         return source.num_rows
+    if isinstance(source, pads.Dataset):
+        return source.count_rows()
     path = Path(source)
     _require_data(path)
     files = text_files(path)
@@ -1040,11 +1053,13 @@ def _one_row(value: Any) -> np.ndarray:
     return column
 
 
-def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str | os.PathLike:
+def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | pads.Dataset | str | os.PathLike:
     """The source in a form the readers take (a request or record batch becomes a table, once), or a
     DataError saying what data can be (`what` names the source: an argument's name)."""
-    if isinstance(source, pd.DataFrame | str | os.PathLike):
+    if isinstance(source, pd.DataFrame | pads.Dataset | str | os.PathLike):
         return source
+    if isinstance(source, pads.Scanner):  # read once, as a RecordBatchReader is
+        return as_source(source.to_reader(), what)
     if isinstance(source, pa.Table):
         return _readable(source)
     if isinstance(source, pa.RecordBatch):
@@ -1071,11 +1086,13 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | str 
             _several_hint(source) if isinstance(source, list | tuple) else
             " (pass the file's path: ctr reads a CSV chunk by chunk itself)"
             if type(source).__name__ == "TextFileReader" else
+            " (pass the file's path, or pyarrow.dataset.dataset(path): ctr reads Parquet batch by batch itself)"
+            if type(source).__name__ == "ParquetFile" else
             " (rows one at a time: pass list(rows); DataFrames one at a time: pd.concat(frames), or write them "
             "as files of one folder and pass the folder)" if isinstance(source, Iterator) else "")
-    raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table (or any Arrow stream: a polars DataFrame), "
-                    "a mapping of column name → values, a list of rows (each a mapping of column name → value), a "
-                    "tf.data.Dataset of such mappings, or the "
+    raise DataError(f"{what} must be a pandas DataFrame, a pyarrow Table (or any Arrow stream: a polars DataFrame) "
+                    "or dataset, a mapping of column name → values, a list of rows (each a mapping of column name → "
+                    "value), a tf.data.Dataset of such mappings, or the "
                     f"path of a Parquet, CSV or JSON-lines file or folder of them, or TFRecords; got "
                     f"{type(source).__name__}"
                     f"{hint}")

@@ -322,6 +322,37 @@ def test_any_arrow_stream_reads_as_its_table(trained, frame):
         model.predict(row for row in frame.head(2).to_dict("records"))
 
 
+def test_a_pyarrow_dataset_is_streamed_filtered_as_its_caller_made_it(trained, frame, tmp_path):
+    """A pyarrow dataset (a Hive-partitioned folder, filtered: data on a store pyarrow opens) is read batch by
+    batch with its filter, as a Parquet path is, in fit, evaluate and predict; a Scanner is read once; a
+    ParquetFile, a handle, is named with what to pass instead."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    rows = frame.iloc[:300].assign(day=[f"2024-01-0{1 + i % 3}" for i in range(300)])
+    rows.to_parquet(tmp_path / "days", partition_cols=["day"])
+    dataset = pads.dataset(tmp_path / "days", partitioning="hive")
+    later = dataset.filter(pc.field("day") == "2024-01-03")
+    kept = rows[rows["day"] == "2024-01-03"]
+    assert ctr.data.count_rows(later) == len(kept) == 100
+    chunks = list(ctr.data.iter_chunks(later, ["user_id", "day"], chunk_rows=40))
+    assert [len(c) for c in chunks] == [40, 40, 20] and set(pd.concat(chunks)["day"]) == {"2024-01-03"}
+    model = trained["lr"]
+    expected = model.predict(kept.drop(columns="day"), verbose=0)
+    np.testing.assert_allclose(model.predict(later, verbose=0), expected, atol=1e-6)
+    np.testing.assert_allclose(model.predict(dataset.scanner(filter=pc.field("day") == "2024-01-03"), verbose=0),
+                               expected, atol=1e-6)
+    assert model.evaluate(later, verbose=0)["rows"] == 100
+    fitted = ctr.LogisticRegression(model.spec, seed=0)
+    fitted.fit(dataset.filter(pc.field("day") != "2024-01-03"), epochs=1, verbose=0)
+    assert fitted.evaluate(later, verbose=0)["rows"] == 100
+    with pytest.raises(ctr.DataError, match=r"^column 'nowhere' is missing from the pyarrow dataset; it has: "):
+        read(later, ["nowhere"])
+    with pytest.raises(ctr.DataError, match=r"got ParquetFile \(pass the file's path, or pyarrow.dataset.dataset"):
+        model.predict(pq.ParquetFile(next((tmp_path / "days").rglob("*.parquet"))))
+
+
 @pytest.mark.parametrize("name", ["rows.csv", "rows.tsv"])
 def test_lists_written_to_a_csv_read_back_as_the_same_features(tmp_path, name):
     # Parquet's list columns and JSON's objects, as `ctr predict --out scored.csv` passes them on: pandas
