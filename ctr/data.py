@@ -504,9 +504,11 @@ def header_of_data(header: Sequence[str]) -> list[str]:
     return odd if len(header) > 1 and 2 * len(odd) > len(header) else []
 
 
-# A number, a hashed value (8 or more hexadecimal digits, some of them digits: Criteo's categories), or
-# pandas' name for an empty header field.
-_VALUE_LIKE = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?=[a-f]*\d)[0-9a-f]{8,}|Unnamed: \d+"
+# A number, a hashed value (8 or more hexadecimal digits, some of them digits: Criteo's categories), a date
+# with its time or written with '/' ('11/12/2019 7:43:20 PM'), three or more spaced ids ('N539 N615 N81':
+# MIND's lists), or pandas' name for an empty header field.
+_VALUE_LIKE = (r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?=[a-f]*\d)[0-9a-f]{8,}|Unnamed: \d+"
+               r"|\d{1,2}/\d{1,2}/\d{2,4}(?:\s.*)?|\d{4}-\d\d-\d\d[ T]\d\d?:\d\d.*|(?:\S*\d\S*\s+){2,}\S*\d\S*")
 
 
 def _no_header_hint(path: Path, header: Sequence[str]) -> str:
@@ -515,7 +517,7 @@ def _no_header_hint(path: Path, header: Sequence[str]) -> str:
     if not odd:
         return ""
     sep = f", sep={_separator(path)!r}" if _separator(path) != "," else ""
-    return (f"its first line looks like a row of data, not column names ({', '.join(map(repr, odd[:4]))}...): "
+    return (f"its first line looks like a row of data, not column names ({', '.join(map(reprlib.repr, odd[:4]))}...): "
             f"a CSV's first line is read as its header, so give {path.name} a line naming its {len(header)} columns, "
             f"or convert it, naming them, e.g. pandas.read_csv({str(path)!r}{sep}, header=None, "
             f"names=[{_placeholder_names(len(header), 3)}]).to_parquet({_parquet_beside(path)!r}), and give that")
@@ -2156,22 +2158,27 @@ def iso_times(values: pd.Series, errors: str = "raise") -> pd.Series:
 def date_text_format(text: pd.Series) -> str | None:
     """The strptime format that text of dates other than ISO 8601 is written in ('02 11, 2016': '%m %d,
     %Y', as Amazon's reviews write them; 'Jan 2, 2024'), when nearly all of it (99 %) reads as dates with
-    a year in one format, guessed from its first value (month first, then day first); else None."""
+    a year in one format, guessed from its first values (month first, then day first); else None."""
     present = text.dropna()
     if present.empty or not isinstance(present.iloc[0], str):
         return None
     from pandas.tseries.api import guess_datetime_format
 
     distinct = pd.Series(present.unique())
+    tried = set()
     with warnings.catch_warnings():  # pandas warns that it guesses, which is all that is asked of it
         warnings.simplefilter("ignore")
-        for dayfirst in (False, True):
-            fmt = guess_datetime_format(str(present.iloc[0]).strip(), dayfirst=dayfirst)
-            if fmt is None or not re.search("%[Yy]", fmt) or not re.search("%[mbB]", fmt):
-                continue
-            read = pd.to_datetime(distinct.str.strip(), format=fmt, errors="coerce")
-            if read.notna().mean() >= 0.99:
-                return fmt
+        # pandas guesses nothing from some values ('11/12/2019 7:43:20 PM', MIND's, where '8:23:35 AM'
+        # reads), so from each of the first few in turn.
+        for value in distinct.iloc[:8]:
+            for dayfirst in (False, True):
+                fmt = guess_datetime_format(str(value).strip(), dayfirst=dayfirst)
+                if fmt is None or fmt in tried or not re.search("%[Yy]", fmt) or not re.search("%[mbB]", fmt):
+                    continue
+                tried.add(fmt)
+                read = pd.to_datetime(distinct.str.strip(), format=fmt, errors="coerce")
+                if read.notna().mean() >= 0.99:
+                    return fmt
     return None
 
 

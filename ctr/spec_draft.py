@@ -69,6 +69,9 @@ _WHEN = re.compile(r"(?i:(^|[ ._-])(hour|day|dt|ds|date|time|month|period)$)")
 # Criteo's and Avazu's anonymised categorical fields: their whole numbers are codes, not amounts.
 _ANONYMOUS = re.compile(r"^C\d+$")
 _PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
+# The id of the request or event a row belongs to (MIND's impression_id): new for each one served.
+_EVENT_ID = re.compile(r"^(impression|request|session|event|log|trace|click|query|search|page_?view)[ ._-]?id$",
+                       re.IGNORECASE)
 # Aggregated rows: a count of clicks out of a count of impressions.
 _CLICKS = re.compile(r"^(n_|num_)?(clicks|click_?count|conversions)$", re.IGNORECASE)
 _IMPRESSIONS = re.compile(r"^(n_|num_)?(impressions|imps|impression_?count|shown|views|trials)$", re.IGNORECASE)
@@ -176,6 +179,11 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
             skipped[column] = ("named like the part of a split (train, test): where the row was put, not what "
                                "it is, and unknown when it is served")
             continue
+        if _EVENT_ID.match(column) and column not in (user, item):
+            skipped[column] = ("named like the id of the request or event a row belongs to: each one served is new, "
+                               "so no id a model learns is met again (keep it in the data to score by it: "
+                               f"evaluate(..., group_by={column!r}) gives the AUC within each, as MIND's is)")
+            continue
         role = "user" if column == user else "item" if column == item else None
         feature, why = _feature(frame[column], column, role, names)
         if feature is None:
@@ -207,6 +215,9 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     for column, why in skipped.items():
         if why.startswith("dates written as "):
             skipped[column] += _same_days(frame[column], [f for f in features if isinstance(f, Timestamp)], frame)
+        if why.startswith("candidates with their clicks") and spec_label is None:
+            reasons["label"] = (f"no label column: {column!r} holds each candidate's click; make a row of each "
+                                "candidate, with its click as the label, first (the line is below)")
     if not features:
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
@@ -604,6 +615,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
                       f"pandas.to_datetime(frame[{source!r}], format={fmt!r})")
     if role is not None:
         return Categorical(**base), f"{distinct:,} distinct ids{missing}"
+    if text.str.fullmatch(_SHOWN_WITH_CLICKS).all():
+        return None, _impressions_why(text.iloc[0], source)
     for separator in _SEPARATORS:
         held = text.str.contains(separator, regex=False)
         if held.mean() >= 0.05 and not text.str.contains(" ", regex=False).mean() > 0.5:
@@ -620,6 +633,13 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
                 return (MultiCategorical(**base, separator=separator, max_length=_length(lengths, 0)),
                         f"{separator!r}-separated lists of {lengths.min()} to {lengths.max()} values "
                         f"({distinct_tokens:,} distinct){missing}")
+    spaced = text.str.split()
+    if spaced.map(len).mean() >= 2 and (ids := {t for values in spaced for t in values}) and all(
+            _ID_TOKEN.fullmatch(t) for t in ids) and len(ids) < spaced.map(len).sum():
+        # Ids spaced apart (MIND's history of news 'N539 N615'): no words to read as text, and shared by rows.
+        lengths = spaced.map(len)
+        return (MultiCategorical(**base, separator=" ", max_length=_length(lengths, 0)),
+                f"space-separated lists of {lengths.min()} to {lengths.max()} ids ({len(ids):,} distinct){missing}")
     # The model reads each Chinese or Japanese character as a word (`Text`); two of them count as one
     # word here, near the length of a word in those scripts, so that names ('王小明') stay categorical.
     unspaced = text.str.count(_UNSPACED)
@@ -644,6 +664,19 @@ def _written_why(written: pd.Series, units: pd.Series) -> str:
     if units.iloc[int(np.argmax(marked))] == "%":
         return f"; written as percentages ({first!r}), each read as its fraction (15% is 0.15)"
     return f"; written as amounts ({first!r}), read without the currency's sign"
+
+
+# Candidates shown with their clicks, 'id-label' spaced apart: MIND's impressions ('N1870-0 N554-1').
+_SHOWN_WITH_CLICKS = r"\s*(?:[^\s-]\S*-[01]\s+)*[^\s-]\S*-[01]\s*"
+_ID_TOKEN = re.compile(r"[A-Za-z_]{0,4}\d+")  # 'N539', 'U425', '1234': an id, where a word has no digits
+
+
+def _impressions_why(first: str, source: str) -> str:
+    """Why a column of candidates with their clicks ('N1870-0 N554-1') is no feature, and how to make rows of it."""
+    return (f"candidates with their clicks written as 'id-label' pairs ({reprlib.repr(first)}), as MIND's impressions "
+            "are: a click model learns from a row per candidate, its click the label; make those rows first, e.g. "
+            f"rows = frame.assign(candidate=frame[{source!r}].str.split()).explode('candidate'); "
+            "rows[['item_id', 'clicked']] = rows['candidate'].str.rsplit('-', n=1, expand=True)")
 
 
 def _own_ids(present: pd.Series, distinct: int) -> str | None:

@@ -252,6 +252,61 @@ def test_an_avazu_like_log_is_drafted_with_its_digit_hours_codes_and_rare_ids(tm
     assert model.predict(log.head(4)).shape == (4,)
 
 
+def _mind_behaviors(n: int = 600) -> pd.DataFrame:
+    """A MIND-like behaviors table: an impression's id, user, time as MIND writes it, the user's clicked
+    news spaced apart, and the impression's candidates with their clicks ('N12-0 N85-1')."""
+    rng = np.random.default_rng(0)
+    times = pd.Timestamp("2019-11-09") + pd.to_timedelta(rng.integers(0, 6 * 86400, n), unit="s")
+    return pd.DataFrame({
+        "impression_id": np.arange(1, n + 1), "user_id": [f"U{u}" for u in rng.integers(0, 80, n)],
+        "time": [t.strftime("%m/%d/%Y %I:%M:%S %p").lstrip("0").replace("/0", "/").replace(" 0", " ")
+                 for t in times],
+        "history": [" ".join(f"N{x}" for x in rng.integers(0, 150, rng.integers(1, 12))) for _ in range(n)],
+        "impressions": [" ".join(f"N{x}-{int(rng.random() < 0.2)}" for x in rng.integers(0, 150, rng.integers(2, 9)))
+                        for _ in range(n)]})
+
+
+def test_a_mind_like_behaviors_table_is_drafted_with_the_line_that_makes_a_row_of_each_candidate(tmp_path):
+    """MIND's behaviors: the impressions ('N12-0 N85-1') are left out with the pandas line that explodes them
+    into rows with a label, and the label's reason points there; the history is a list of ids, not text; the
+    time is read as a date text whatever its first value (pandas guesses no format from '7:43:20 PM'); the
+    impression id is left out; the file without its header line is named so. Following the line, the rows
+    draft a history of the item ids, and train."""
+    behaviors = _mind_behaviors()
+    behaviors.loc[0, "time"] = "11/12/2019 7:43:20 PM"
+    behaviors.to_csv(tmp_path / "behaviors.tsv", sep="\t", index=False)
+    draft = ctr.draft_spec(tmp_path / "behaviors.tsv")
+    assert draft.spec.label is None and draft.reasons["label"].startswith(
+        "no label column: 'impressions' holds each candidate's click; make a row of each candidate")
+    line = ("rows = frame.assign(candidate=frame['impressions'].str.split()).explode('candidate'); "
+            "rows[['item_id', 'clicked']] = rows['candidate'].str.rsplit('-', n=1, expand=True)")
+    assert draft.skipped["impressions"].startswith("candidates with their clicks written as 'id-label' pairs (")
+    assert draft.skipped["impressions"].endswith(line)
+    assert draft.skipped["time"].endswith("format='%m/%d/%Y %I:%M:%S %p')")
+    assert draft.skipped["impression_id"].endswith("evaluate(..., group_by='impression_id') gives the AUC within "
+                                                   "each, as MIND's is)")
+    assert draft.spec["history"] == ctr.MultiCategorical("history", separator=" ", max_length=11)
+    behaviors.to_csv(tmp_path / "headerless.tsv", sep="\t", index=False, header=False)
+    with pytest.raises(ctr.DataError, match=r"headerless.tsv: its first line looks like a row of data, not column "
+                                            r"names \('1', '11/12/2019 7:43:20 PM', 'N"):
+        ctr.draft_spec(tmp_path / "headerless.tsv")
+    frame = pd.read_csv(tmp_path / "behaviors.tsv", sep="\t")
+    namespace = {"frame": frame}
+    exec(line, namespace)
+    rows = namespace["rows"].drop(columns=["impressions", "candidate"])
+    rows["time"] = pd.to_datetime(rows["time"], format="%m/%d/%Y %I:%M:%S %p")
+    exploded = ctr.draft_spec(rows, "clicked")
+    assert exploded.spec["history"] == ctr.History("history", items="item_id", separator=" ", max_length=11,
+                                                   role="user")
+    assert "impression_id" in exploded.skipped and exploded.spec["time"].kind == "timestamp"
+    model = ctr.DeepFM(exploded.spec, embedding_dim=4, seed=0)
+    model.fit(rows, epochs=1, verbose=0)
+    spaced = model.predict({"user_id": ["U1"] * 2, "history": ["N1  N2 ", "N1 N2"], "item_id": ["N5"] * 2,
+                            "time": ["2019-11-12T10:00:00"] * 2})
+    assert spaced[0] == spaced[1]
+    assert model.evaluate(rows, group_by="impression_id", verbose=0)["gauc_groups"] > 0
+
+
 def test_a_shops_prices_and_discounts_written_for_people_are_drafted_as_numbers(tmp_path):
     """'$1,299.99' and '15%' (a shop's export) are numbers, with the reading in the reason, where they were
     categories of thousands of values; a column of amounts in two currencies is left out, naming both."""
