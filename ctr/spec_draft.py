@@ -45,15 +45,22 @@ SAMPLE_ROWS = 200_000  # enough to tell a column's kind; a large log is not read
 _UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_SCRIPTS) + "]")
 
 _USER = re.compile(r"^(user|customer|member|visitor|account|uid)[ ._-]?(id)?$", re.IGNORECASE)
-_ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document)[ ._-]?(id)?$",
-                   re.IGNORECASE)
-_LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchased|rating)$", re.IGNORECASE)
+# What a log's rows are about: a catalogue's items, and those of public datasets (Yelp's business_id, MIND's
+# news_id, Steam's app_id and game, Food.com's recipe_id, Airbnb's listing_id, Foursquare's venue and poi).
+_ITEM = re.compile(r"^(item|movie|product|sku|song|track|article|ad|video|book|offer|doc|document|business|news|"
+                   r"app|game|anime|recipe|listing|hotel|restaurant|venue|poi|course|job)[ ._-]?(id)?$", re.IGNORECASE)
+_LABEL = re.compile(r"^(click|clicked|is_click|label|target|y|converted|purchased|rating|stars|star_rating)$",
+                    re.IGNORECASE)
 # An outcome named by what the user did, read as a label when its values are two (0/1, true/false, yes/no);
 # those of a bad outcome (a skip) are clicks when false, so that a model scores what users want.
 _OUTCOME = re.compile(r"^(is_|was_|has_)?(liked?|bought|watched|completed|finished|played|saved|shared|booked|ordered|"
                       r"added_to_cart|in_cart|engaged|opened|replied|accepted|success|conversion|"
                       r"skip|skipped|disliked?|bounced?|hidden|not_interested)$", re.IGNORECASE)
 _BAD_OUTCOME = re.compile(r"^(is_|was_|has_)?(skip|skipped|disliked?|bounced?|hidden|not_interested)$", re.IGNORECASE)
+# Others' reactions to a row (a review's votes: Yelp's useful, funny and cool, Amazon's vote), counted after it
+# is written: outcomes, where a count constant per item (a video's likes) is the item's.
+_REACTIONS = re.compile(r"^(n_|num_)?(useful|funny|cool|helpful|helpful_?votes|total_?votes|votes?|upvotes|downvotes|"
+                        r"likes|like_?count|reactions|replies|reply_?count|comments?_?count)$", re.IGNORECASE)
 # An event log's kind of event, read as a label when it holds a word for a strong signal (_STRONG).
 _EVENT = re.compile(r"^(event|event_?type|event_?name|action|action_?type|behaviou?r|behaviou?r_?type|interaction|"
                     r"interaction_?type|activity)$", re.IGNORECASE)
@@ -203,6 +210,11 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         elif role is None and not isinstance(feature, Timestamp):
             role, whose = _role(frame, column, user, item)
             why += whose
+            if role == "context" and _REACTIONS.match(column):
+                skipped[column] = ("named like others' reactions to the row (a review's votes), counted after it is "
+                                   "written: an outcome, unknown when the row is served, so as a feature it would "
+                                   "leak the answer (a count that is one per item is the item's, and kept)")
+                continue
         elif role is not None:
             why += f"; {reasons.pop(role, f'the {role} column (given)')}"
         features.append(dataclasses.replace(feature, role=role or "context"))
@@ -619,7 +631,8 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return None, _impressions_why(text.iloc[0], source)
     for separator in _SEPARATORS:
         held = text.str.contains(separator, regex=False)
-        if held.mean() >= 0.05 and not text.str.contains(" ", regex=False).mean() > 0.5:
+        if held.mean() >= 0.05 and (not text.str.contains(" ", regex=False).mean() > 0.5
+                                    or _spaced_list(text, separator)):
             tokens = text.str.split(separator, regex=False)
             lengths = tokens.map(len)
             weighted = _weighted_ids(tokens)
@@ -669,6 +682,16 @@ def _written_why(written: pd.Series, units: pd.Series) -> str:
 # Candidates shown with their clicks, 'id-label' spaced apart: MIND's impressions ('N1870-0 N554-1').
 _SHOWN_WITH_CLICKS = r"\s*(?:[^\s-]\S*-[01]\s+)*[^\s-]\S*-[01]\s*"
 _ID_TOKEN = re.compile(r"[A-Za-z_]{0,4}\d+")  # 'N539', 'U425', '1234': an id, where a word has no digits
+
+
+def _spaced_list(text: pd.Series, separator: str) -> bool:
+    """Whether text holding spaces is lists all the same (Yelp's categories, 'Coffee & Tea, Food'): parts of
+    at most three words, few of them (a fifth of their uses, half the distinct values or fewer), where a
+    sentence's parts are its own."""
+    values = text.unique()
+    parts = pd.Series([p.strip() for value in values for p in value.split(separator)])
+    return (bool(len(parts)) and parts.str.split().map(len).max() <= 3
+            and parts.nunique() <= min(0.2 * len(parts), 0.5 * len(values)))
 
 
 def _impressions_why(first: str, source: str) -> str:

@@ -252,6 +252,31 @@ def test_an_avazu_like_log_is_drafted_with_its_digit_hours_codes_and_rare_ids(tm
     assert model.predict(log.head(4)).shape == (4,)
 
 
+def test_a_yelp_like_review_log_is_drafted_with_its_business_as_the_item_and_its_stars_as_the_label():
+    """Yelp's reviews joined to their businesses: business_id is the item and stars the rating label;
+    categories spaced after their commas ('Coffee & Tea, Food') are lists, where a review's sentences with
+    commas stay text; the review's votes (useful) are left out as outcomes, and a like count that is one per
+    business is the item's."""
+    rng = np.random.default_rng(0)
+    n, kinds = 3000, ["Restaurants", "Pizza", "Italian", "Bars", "Coffee & Tea", "Food", "Beauty & Spas", "Fast Food"]
+    businesses = pd.DataFrame({"business_id": [f"b{i:03d}x{rng.integers(10**6)}" for i in range(120)],
+                               "categories": [", ".join(rng.choice(kinds, rng.integers(1, 4), replace=False))
+                                              for _ in range(120)],
+                               "likes": rng.integers(0, 500, 120)})
+    words = [f"{w}{i}" for w in ("great", "food", "slow", "service", "friendly", "staff") for i in range(6)]
+    reviews = pd.DataFrame({"user_id": [f"u{u}" for u in rng.integers(0, 300, n)], "stars": rng.integers(1, 6, n),
+                            "business_id": businesses["business_id"].to_numpy()[rng.integers(0, 120, n)],
+                            "useful": rng.integers(0, 5, n),
+                            "text": [", ".join(" ".join(rng.choice(words, 3)) for _ in range(rng.integers(2, 4)))
+                                     for _ in range(n)]}).merge(businesses, on="business_id")
+    draft = ctr.draft_spec(reviews, threshold=4)
+    assert draft.spec.label == ctr.Label("stars", threshold=4)
+    assert draft.spec["business_id"].role == "item" and draft.spec["user_id"].role == "user"
+    assert draft.spec["categories"] == ctr.MultiCategorical("categories", role="item", separator=",", max_length=3)
+    assert draft.spec["text"].kind == "text" and draft.spec["likes"].role == "item"
+    assert draft.skipped["useful"].startswith("named like others' reactions to the row (a review's votes)")
+
+
 def _mind_behaviors(n: int = 600) -> pd.DataFrame:
     """A MIND-like behaviors table: an impression's id, user, time as MIND writes it, the user's clicked
     news spaced apart, and the impression's candidates with their clicks ('N12-0 N85-1')."""
@@ -331,10 +356,11 @@ def test_a_shops_prices_and_discounts_written_for_people_are_drafted_as_numbers(
     assert np.isfinite(model.predict(log.head(3))).all()
 
 
-def test_an_amazon_like_review_log_is_drafted_with_its_votes_and_without_its_date_text(tmp_path):
-    """Amazon's reviews (JSON lines): votes written '1,234' are numbers; reviewTime ('02 11, 2016') is a date
-    no timestamp reads, left out with the conversion, and named as unixReviewTime's days; style's field
-    is a column, and the draft trains on the file and on pandas.read_json's frame of it."""
+def test_an_amazon_like_review_log_is_drafted_with_its_rank_and_without_its_votes_and_date_text(tmp_path):
+    """Amazon's reviews (JSON lines): a sales rank written '1,234' is numbers; the review's votes are left out
+    as an outcome; reviewTime ('02 11, 2016') is a date no timestamp reads, left out with the conversion, and
+    named as unixReviewTime's days; style's field is a column, and the draft trains on the file and on
+    pandas.read_json's frame of it."""
     rng = np.random.default_rng(0)
     n = 1500
     stamps = 1_200_000_000 + rng.integers(0, 300_000_000, n)
@@ -343,6 +369,7 @@ def test_an_amazon_like_review_log_is_drafted_with_its_votes_and_without_its_dat
         "asin": [f"B{i:06d}" for i in rng.integers(0, 200, n)],
         "reviewTime": pd.to_datetime(stamps, unit="s").strftime("%m %d, %Y"), "unixReviewTime": stamps,
         "vote": [f"{v:,}" if v else None for v in rng.integers(0, 3000, n) * (rng.random(n) < 0.4)],
+        "rank": [f"{v:,}" if v else None for v in rng.integers(0, 3000, n) * (rng.random(n) < 0.4)],
         "style": [{"Format:": f" {rng.choice(['Hardcover', 'Paperback'])}"} if rng.random() < 0.7 else None
                   for _ in range(n)]})
     reviews.to_json(tmp_path / "reviews.jsonl", orient="records", lines=True)
@@ -351,8 +378,9 @@ def test_an_amazon_like_review_log_is_drafted_with_its_votes_and_without_its_dat
         f"dates written as {reviews['reviewTime'][0]!r} (%m %d, %Y), which a timestamp does not read (it reads epoch "
         "numbers, datetimes and ISO 8601 text): convert the column first, e.g. pandas.to_datetime("
         "frame['reviewTime'], format='%m %d, %Y'); the same days as unixReviewTime's times, which the spec reads")
-    assert draft.spec["vote"] == ctr.Numeric("vote") and draft.spec["style_Format"].source == "style.Format:"
-    assert "written with thousands separators ('" in draft.reasons["vote"]
+    assert draft.spec["rank"] == ctr.Numeric("rank") and draft.spec["style_Format"].source == "style.Format:"
+    assert "written with thousands separators ('" in draft.reasons["rank"]
+    assert draft.skipped["vote"].startswith("named like others' reactions to the row (a review's votes)")
     model = ctr.FM(draft.spec, embedding_dim=4)
     model.fit(tmp_path / "reviews.jsonl", epochs=1, verbose=0)
     frame = pd.read_json(tmp_path / "reviews.jsonl", lines=True, dtype=False)  # style's objects in one column
