@@ -1875,6 +1875,19 @@ def listed_text(value: str) -> list[Any] | None:
     return [item if isinstance(item, str) else _token(item) for item in items]
 
 
+def printed_mapping(value: str) -> dict | None:
+    """A mapping printed as text, as JSON or by Python (`{'calm': 0.7}`: pandas writes a column of dicts so
+    to CSV), or None for any other text."""
+    try:
+        items = json.loads(value)
+    except ValueError:
+        try:
+            items = ast.literal_eval(value.strip())
+        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+            return None
+    return items if isinstance(items, dict) else None
+
+
 def _listed_objects(value: str) -> list[dict] | None:
     """A list of objects printed as JSON or by Python, or None."""
     if "{" not in value:
@@ -1923,15 +1936,17 @@ def id_field(item: dict) -> str:
 
 def lists_from_text(column: pd.Series) -> pd.Series:
     """The column with each cell that is a list printed as text made that list (a multi-valued feature's
-    or a history's cells in a CSV that pandas wrote: one id each, read as they are); other cells as they are."""
+    or a history's cells in a CSV that pandas wrote: one id each, read as they are), and each that is a
+    mapping of ids to weights printed so (a weighted bag's `{'calm': 0.7}`) that mapping; other cells as they are."""
     if not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
         return column
     values = column.to_numpy(dtype=object)
     # A loop, not pandas' .str: twice as fast on 100,000 rows, and 6 µs where .str took 140 on a request's one.
-    bracketed = np.fromiter((isinstance(v, str) and v.lstrip()[:1] == "[" for v in values), bool, len(values))
+    bracketed = np.fromiter((isinstance(v, str) and v.lstrip()[:1] in ("[", "{") for v in values), bool,
+                            len(values))
     if not bracketed.any():
         return column
-    parsed = {v: listed_text(v) for v in pd.unique(values[bracketed])}
+    parsed = {v: listed_text(v) if v.lstrip()[:1] == "[" else printed_mapping(v) for v in pd.unique(values[bracketed])}
     if not any(items is not None for items in parsed.values()):
         return column
     values = values.copy()

@@ -204,7 +204,8 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
             why += (f"; lists of objects ({reprlib.repr(first)}), each read by its {key!r} field (key: {key}; "
                     f"the fields: {', '.join(map(str, first))})")
         if column in printed:
-            why += f"; each printed as text ({reprlib.repr(printed[column])}), which is read as the list it prints"
+            kind = "mapping" if isinstance(frame[column].dropna().iloc[0], Mapping) else "list"
+            why += f"; each printed as text ({reprlib.repr(printed[column])}), which is read as the {kind} it prints"
         if isinstance(feature, History):
             role = "user"
         elif role is None and not isinstance(feature, Timestamp):
@@ -225,6 +226,10 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
                 for f in features]  # the item feature's name, which another column may have taken first
     features = _in_row_zones(features, reasons, frame)
     for column, why in skipped.items():
+        if column in printed and why.startswith("objects ("):  # records printed as text: the line that parses them
+            skipped[column] = (f"{why}, e.g. frame.join(pandas.json_normalize(frame[{column!r}].map("
+                               f"ast.literal_eval).tolist()).add_prefix({column + '.'!r})) (each printed as text: "
+                               f"{reprlib.repr(printed[column])})")
         if why.startswith("dates written as "):
             skipped[column] += _same_days(frame[column], [f for f in features if isinstance(f, Timestamp)], frame)
         if why.startswith("candidates with their clicks") and spec_label is None:
@@ -419,15 +424,16 @@ def _label_of_values(frame: pd.DataFrame, label: str, positive: Any, guessed: bo
 
 
 def _printed_lists(column: pd.Series, source: str) -> pd.Series | None:
-    """The column's lists when each of its cells is one printed as text (`['folk', 'pop']`, `[12, 85]`,
-    as pandas writes a list column to CSV), but for vectors (numbers, not all whole), which stay text."""
+    """The column's lists (or mappings) when each of its cells is one printed as text (`['folk', 'pop']`,
+    `[12, 85]`, `{'calm': 0.7}`, as pandas writes a column of lists or dicts to CSV), but for vectors (numbers,
+    not all whole), which stay text."""
     present = column.dropna()
     if present.empty or not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
         return None
     if not all(isinstance(v, str) for v in present):
         return None
     lists = ctr_data.lists_from_text(present)
-    if not lists.map(lambda v: isinstance(v, list)).all():
+    if not (lists.map(lambda v: isinstance(v, list)).all() or lists.map(lambda v: isinstance(v, dict)).all()):
         return None
     if present.str.fullmatch(_NUMBER_LIST).all() and _vector(present.map(lambda t: ctr_data.vector_text(t, source))):
         return None

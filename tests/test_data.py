@@ -1096,6 +1096,19 @@ def test_lists_printed_as_text_are_read_as_lists():
     assert raw["item_id"].tolist() == ["1"] * 9
 
 
+def test_a_weighted_bags_mappings_printed_as_text_are_read_as_the_mappings():
+    """`to_csv` of a column of dicts writes `{'calm': 0.5, 'sad': 2}`: a weighted bag reads it (and JSON's
+    `{"happy": 1}`) as the mapping, where it was one unreadable id; an unweighted bag names `weighted: true`."""
+    spec = ctr.FeatureSpec([ctr.MultiCategorical("moods", weighted=True)])
+    printed = pd.DataFrame({"moods": ["{'calm': 0.5, 'sad': 2}", '{"happy": 1}', "{}", "{calm}", None]})
+    given = pd.DataFrame({"moods": [{"calm": 0.5, "sad": 2}, {"happy": 1}, {}, "{calm}", None]})
+    assert raw_features(printed, spec)["moods"].tolist() == raw_features(given, spec)["moods"].tolist()
+    assert raw_features(printed, spec)["moods"].tolist()[:3] == ["calm:0.5|sad:2.0", "happy:1.0", ""]
+    with pytest.raises(ctr.DataError, match=r"found a mapping \(\{'calm': 0.5, 'sad': 2\}\); ids with weights need "
+                                            r"the feature's `weighted: true`"):
+        raw_features(printed, ctr.FeatureSpec([ctr.MultiCategorical("moods")]))
+
+
 def test_lists_of_objects_are_read_by_the_features_key():
     """TMDB's genres, `[{"id": 28, "name": "Action"}]`: as JSON-lines objects, JSON text or Python's repr,
     each object gives its `key` field; without a key, or an object without it, the error says which."""

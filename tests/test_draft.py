@@ -155,6 +155,34 @@ def test_a_csv_drafts_the_spec_its_table_does(tmp_path):
     assert from_file.rows == 1000 and from_file.more and "(its first 1,000 rows)" in from_file.to_yaml()
 
 
+def test_dicts_that_pandas_printed_into_a_csv_are_drafted_as_weighted_bags_or_left_out_with_the_line(tmp_path):
+    """`to_csv` of dict columns writes `{'calm': 0.5}`: ids to weights whose keys vary are a weighted bag read
+    as the mapping; records (Yelp's attributes, the same keys on every row) are left out with the line that
+    makes their fields columns, which, run, gives columns the draft reads."""
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({
+        "user_id": rng.integers(0, 40, n), "item_id": rng.integers(0, 30, n), "clicked": rng.integers(0, 2, n),
+        "moods": [{"calm": round(rng.random(), 3), "sad": 2} if rng.random() < 0.5 else {"happy": 1} for _ in range(n)],
+        "attributes": [{"WiFi": str(rng.choice(["free", "no"])), "PriceRange": int(rng.integers(1, 5))}
+                       for _ in range(n)]})
+    frame.to_csv(tmp_path / "dicts.csv", index=False)
+    draft = ctr.draft_spec(tmp_path / "dicts.csv")
+    assert draft.spec["moods"] == ctr.MultiCategorical("moods", weighted=True, max_length=2)
+    assert "which is read as the mapping it prints" in draft.reasons["moods"]
+    line = ("frame.join(pandas.json_normalize(frame['attributes'].map(ast.literal_eval).tolist())"
+            ".add_prefix('attributes.'))")
+    assert f"flatten them first, e.g. {line} (each printed as text: " in draft.skipped["attributes"]
+    import ast
+
+    read = pd.read_csv(tmp_path / "dicts.csv")
+    flat = eval(line, {"frame": read, "pandas": pd, "ast": ast}).drop(columns="attributes")
+    assert {f.source for f in ctr.draft_spec(flat).spec.features} >= {"attributes.WiFi", "attributes.PriceRange"}
+    model = ctr.FM(draft.spec, embedding_dim=4, seed=0)
+    model.fit(tmp_path / "dicts.csv", epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(frame.head(5)), model.predict(read.head(5)), atol=1e-6)
+
+
 def test_lists_that_pandas_printed_into_a_csv_are_drafted_and_read_as_lists(tmp_path):
     """`to_csv` of list columns writes `['hip hop', 'jazz']` (NumPy arrays from Parquet: `['hip hop' 'jazz']`,
     ids: `[25, 3]`): the CSV drafts the spec its table does, and a model fitted on it predicts as one
