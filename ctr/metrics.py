@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -56,21 +57,7 @@ def group_auc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    if isinstance(groups, pd.Series):
-        values = groups.reset_index(drop=True)
-    elif isinstance(groups, np.ndarray):
-        values = pd.Series(groups.reshape(-1))
-    else:  # a list or another sequence: pandas infers its dtype
-        values = pd.Series(list(groups))
-    # The ids are factorized in their own dtype, not boxed into Python objects one by one (fit's
-    # `val_gauc` does this every epoch); only a column of Python objects can hold lists.
-    if values.dtype == object:
-        several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray))
-        if several.any():
-            where = f"column {groups.name!r}" if isinstance(groups, pd.Series) and groups.name is not None else "groups"
-            raise DataError(f"group_auc: {where} must hold one group per row (a user id, say), but row "
-                            f"{int(np.flatnonzero(several)[0])} holds {values[several].iloc[0]!r}")
-    codes = pd.factorize(values)[0]  # a missing group: -1
+    codes = _group_codes("group_auc", groups)
     if not len(y) == len(s) == len(w) == len(codes):
         raise DataError(f"group_auc: {len(y)} labels, {len(s)} scores, {len(w)} weights, {len(codes)} groups")
     keep = codes >= 0
@@ -97,6 +84,57 @@ def group_auc(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
     return {"gauc": gauc, "gauc_groups": int(scored.sum()), "gauc_rows": rows}
 
 
+def _group_codes(owner: str, groups: np.ndarray | pd.Series | Sequence[Any]) -> np.ndarray:
+    """Each row's group as a code from 0 (-1 for a row with no group), or a DataError for a row of several."""
+    if isinstance(groups, pd.Series):
+        values = groups.reset_index(drop=True)
+    elif isinstance(groups, np.ndarray):
+        values = pd.Series(groups.reshape(-1))
+    else:  # a list or another sequence: pandas infers its dtype
+        values = pd.Series(list(groups))
+    # The ids are factorized in their own dtype, not boxed into Python objects one by one (fit's
+    # `val_gauc` does this every epoch); only a column of Python objects can hold lists.
+    if values.dtype == object:
+        several = values.map(lambda v: isinstance(v, list | tuple | set | dict | np.ndarray))
+        if several.any():
+            where = f"column {groups.name!r}" if isinstance(groups, pd.Series) and groups.name is not None else "groups"
+            raise DataError(f"{owner}: {where} must hold one group per row (a user id, say), but row "
+                            f"{int(np.flatnonzero(several)[0])} holds {values[several].iloc[0]!r}")
+    return pd.factorize(values)[0]
+
+
+def group_ranking(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray | pd.Series | Sequence[Any],
+                  ks: Sequence[int] = (5, 10)) -> dict[str, float]:
+    """How well each group's clicks are ranked among its rows, as MIND scores impressions (Wu et al. 2020):
+    the mean over groups of the reciprocal rank of their clicks (`group_mrr`: the sum of 1/rank over the
+    clicks, over their count) and of NDCG@k (`group_ndcg@5`, ...). A plain mean, each group counting once,
+    where `gauc` weighs groups by their rows; groups of one class are left out, as for `gauc`. Rows whose
+    scores tie are ranked in their order."""
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    codes = _group_codes("group_ranking", groups)
+    if not len(y) == len(s) == len(codes):
+        raise DataError(f"group_ranking: {len(y)} labels, {len(s)} scores, {len(codes)} groups")
+    keep = codes >= 0
+    y, s, codes = y[keep], s[keep], codes[keep]
+    order = np.lexsort((np.arange(len(s)), -s, codes))  # by group, then score, best first
+    y, codes = y[order], codes[order]
+    first = np.r_[True, np.diff(codes) != 0]
+    group = np.cumsum(first) - 1
+    rank = np.arange(len(y)) - np.flatnonzero(first)[group] + 1
+    positives, size = np.bincount(group, y), np.bincount(group)
+    scored = (positives > 0) & (positives < size)
+    out = {"group_mrr": float((np.bincount(group, y / rank)[scored] / positives[scored]).mean())
+           if scored.any() else float("nan")}
+    discount = 1 / np.log2(np.arange(len(y) + 1) + 2)  # of ranks 1, 2, ...
+    best = np.cumsum(discount)
+    for k in ks:
+        gained = np.bincount(group, y * discount[rank - 1] * (rank <= k), minlength=len(size))
+        ideal = best[np.minimum(positives, k).astype(int) - 1]
+        out[f"group_ndcg@{k}"] = float((gained[scored] / ideal[scored]).mean()) if scored.any() else float("nan")
+    return out
+
+
 def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7,
             weights: np.ndarray | None = None) -> float:
     """Mean binary cross-entropy of probabilities against 0/1 labels (probabilities clipped to eps),
@@ -118,7 +156,7 @@ def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.nda
     logloss over that of always predicting the positive rate (below 1 is better than that); the mean
     prediction, and calibration, its ratio to the positive rate (1 when clicks are predicted as
     often as they happen); the row count and the positive rate. With `groups` (a user id per row, say),
-    the group AUC too (`group_auc`)."""
+    the group AUC too (`group_auc`), and the clicks' ranks within groups (`group_ranking`)."""
     y, p, w = _columns("click_metrics", labels, probabilities, weights, probabilities=True)
     total = float(w.sum())
     rate = float((w * y).sum() / total) if total > 0 else float("nan")
@@ -127,7 +165,8 @@ def click_metrics(labels: np.ndarray, probabilities: np.ndarray, weights: np.nda
     base = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate)) if 0 < rate < 1 else float("nan")
     return {"auc": auc(y, p, weights), "logloss": loss, "normalized_entropy": float(loss / base),
             "calibration": mean / rate if rate > 0 else float("nan"), "mean_prediction": mean, "rows": len(y),
-            "positive_rate": rate, **({} if groups is None else group_auc(labels, probabilities, groups, weights))}
+            "positive_rate": rate, **({} if groups is None else {**group_auc(labels, probabilities, groups, weights),
+                                                                  **group_ranking(labels, probabilities, groups)})}
 
 
 def reliability(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None,

@@ -217,6 +217,37 @@ def test_group_auc_is_each_groups_auc_weighted_by_its_rows():
             assert np.isnan(got["gauc"]), trial
 
 
+def _mind_mrr_and_ndcg(y: np.ndarray, s: np.ndarray, k: int) -> tuple[float, float]:
+    """MIND's own scoring of one impression (its evaluate.py: mrr_score, ndcg_score), as published."""
+    def dcg(truth: np.ndarray, score: np.ndarray) -> float:
+        order = np.argsort(score)[::-1]
+        gains = 2 ** np.take(truth, order[:k]) - 1
+        return float(np.sum(gains / np.log2(np.arange(len(gains)) + 2)))
+    ordered = np.take(y, np.argsort(s)[::-1])
+    return float(np.sum(ordered / (np.arange(len(ordered)) + 1)) / np.sum(ordered)), dcg(y, s) / dcg(y, y)
+
+
+def test_group_ranking_is_minds_mrr_and_ndcg_averaged_over_impressions():
+    from ctr.metrics import group_ranking
+
+    # By hand: a ranks its click 2nd of 3 (MRR 1/2, NDCG 1/log2(3)); b its two clicks 1st and 3rd; c has
+    # clicks only and the last row no group: neither counts. A tie ranks in row order.
+    shown = group_ranking([0, 1, 0, 1, 0, 1, 1, 1, 0], [0.9, 0.5, 0.1, 0.8, 0.5, 0.5, 0.3, 0.2, 0.6],
+                          ["a", "a", "a", "b", "b", "b", "c", "c", None], ks=(1, 5))
+    b_ndcg = (1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
+    assert shown == pytest.approx({"group_mrr": (1 / 2 + (1 + 1 / 3) / 2) / 2, "group_ndcg@1": (0 + 1) / 2,
+                                   "group_ndcg@5": (1 / np.log2(3) + b_ndcg) / 2})
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 300, 5000)
+    y, s = (rng.random(5000) < 0.15).astype(float), rng.random(5000)
+    each = [_mind_mrr_and_ndcg(y[groups == g], s[groups == g], k) for k in (5, 10) for g in range(300)
+            if 0 < y[groups == g].sum() < (groups == g).sum()]
+    half = len(each) // 2
+    assert group_ranking(y, s, groups) == pytest.approx({
+        "group_mrr": np.mean([m for m, _ in each[:half]]), "group_ndcg@5": np.mean([n for _, n in each[:half]]),
+        "group_ndcg@10": np.mean([n for _, n in each[half:]])}, abs=1e-12)
+
+
 def test_metrics_name_rows_that_do_not_pair_up_or_are_not_probabilities():
     from ctr.metrics import logloss, reliability
 
@@ -238,8 +269,10 @@ def test_metrics_name_rows_that_do_not_pair_up_or_are_not_probabilities():
 def test_evaluate_reports_the_group_auc_in_python_and_the_shell(noisy, tmp_path, capsys):
     model, test = noisy
     shown = model.evaluate(test, group_by="user_id")
-    assert shown == pytest.approx({**model.evaluate(test), **group_auc((test["rating"] >= 4).to_numpy(),
-                                                                        model.predict(test), test["user_id"])})
+    clicks, scores = (test["rating"] >= 4).to_numpy(), model.predict(test)
+    assert shown == pytest.approx({**model.evaluate(test), **group_auc(clicks, scores, test["user_id"]),
+                                   **ctr.metrics.group_ranking(clicks, scores, test["user_id"])})
+    assert 0 < shown["group_ndcg@5"] < 1 and 0 < shown["group_mrr"] < 1
     assert 0.5 < shown["gauc"] < shown["auc"] and shown["gauc_groups"] > 10
     sliced = ctr.evaluate_by(model, test, "gender", group_by="user_id").set_index("gender")
     assert sliced.loc["(all)"].to_dict() == pytest.approx(shown)
