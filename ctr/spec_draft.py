@@ -76,6 +76,7 @@ _WHEN = re.compile(r"(?i:(^|[ ._-])(hour|day|dt|ds|date|time|month|period)$)")
 # Criteo's and Avazu's anonymised categorical fields: their whole numbers are codes, not amounts.
 _ANONYMOUS = re.compile(r"^C\d+$")
 _PART = re.compile(r"^(split|fold|partition|subset|is_train|is_test|is_valid)$", re.IGNORECASE)
+_SESSION = re.compile(r"^session[ ._-]?(id)?$", re.IGNORECASE)
 # The id of the request or event a row belongs to (MIND's impression_id): new for each one served.
 _EVENT_ID = re.compile(r"^(impression|request|session|event|log|trace|click|query|search|page_?view)[ ._-]?id$",
                        re.IGNORECASE)
@@ -151,6 +152,9 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
             ctr_data.require_columns(columns, [column], where=f"the data of draft_spec ({argument}=)")
     reasons: dict[str, str] = {}
     user = user if user is not None else _named(columns, _USER, reasons, "user")
+    if user is None and (user := next((c for c in columns if _SESSION.match(c)), None)) is not None:
+        reasons["user"] = ("named like a session id, with no column named like a user's: each session is the user, "
+                           "as in a session log (YooChoose's); name another with user= (in the shell --user)")
     item = item if item is not None else _named([c for c in columns if c != user], _ITEM, reasons, "item")
     if user is not None and user == item:
         raise ArgumentError(f"draft_spec: user= and item= both name the column {user!r}; they are two columns")

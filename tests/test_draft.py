@@ -305,6 +305,20 @@ def test_a_yelp_like_review_log_is_drafted_with_its_business_as_the_item_and_its
     assert draft.skipped["useful"].startswith("named like others' reactions to the row (a review's votes)")
 
 
+def test_a_session_log_without_users_drafts_the_session_as_the_user_and_a_log_with_users_leaves_it_out():
+    """YooChoose's clicks (session, time, item, category): the session is the user a recommender needs; beside
+    a user column, a session id is the id of a visit, new for each one served, and left out."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    log = pd.DataFrame({"session_id": rng.integers(0, 150, n), "item_id": rng.integers(0, 80, n),
+                        "timestamp": pd.Timestamp("2014-04-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s")})
+    sessions = ctr.draft_spec(log)
+    assert sessions.spec["session_id"].role == "user" and sessions.spec["item_id"].role == "item"
+    assert "each session is the user, as in a session log (YooChoose's)" in sessions.reasons["session_id"]
+    users = ctr.draft_spec(log.assign(user_id=rng.integers(0, 30, n)))
+    assert users.skipped["session_id"].startswith("named like the id of the request or event a row belongs to")
+
+
 def _mind_behaviors(n: int = 600) -> pd.DataFrame:
     """A MIND-like behaviors table: an impression's id, user, time as MIND writes it, the user's clicked
     news spaced apart, and the impression's candidates with their clicks ('N12-0 N85-1')."""
