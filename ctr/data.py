@@ -1878,28 +1878,25 @@ def listed_text(value: str) -> list[Any] | None:
 def printed_mapping(value: str) -> dict | None:
     """A mapping printed as text, as JSON or by Python (`{'calm': 0.7}`: pandas writes a column of dicts so
     to CSV), or None for any other text."""
-    try:
-        items = json.loads(value)
-    except ValueError:
-        try:
-            items = ast.literal_eval(value.strip())
-        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-            return None
+    items = _printed_value(value)
     return items if isinstance(items, dict) else None
 
 
 def _listed_objects(value: str) -> list[dict] | None:
     """A list of objects printed as JSON or by Python, or None."""
-    if "{" not in value:
-        return None
+    items = _printed_value(value) if "{" in value else None
+    return items if isinstance(items, list) and items and all(isinstance(i, dict) for i in items) else None
+
+
+def _printed_value(value: str) -> Any:
+    """What text printed as JSON or by Python (`repr`) holds, or None when it is neither."""
     try:
-        items = json.loads(value)
+        return json.loads(value)
     except ValueError:
         try:
-            items = ast.literal_eval(value.strip())
+            return ast.literal_eval(value.strip())
         except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
             return None
-    return items if isinstance(items, list) and items and all(isinstance(i, dict) for i in items) else None
 
 
 def keyed_ids(column: pd.Series, f: MultiCategorical | History, where: str) -> pd.Series:
