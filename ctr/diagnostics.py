@@ -117,6 +117,12 @@ def _grouping(column: pd.Series, bins: int, spec: FeatureSpec) -> tuple[pd.Serie
     stamp = next((f for f in spec.features if f.kind == "timestamp" and f.source == column.name), None)
     if stamp is not None or pd.api.types.is_datetime64_any_dtype(column):
         return _time_ranges(column, bins, stamp)
+    number = next((f for f in spec.features if f.kind == "numeric" and f.source == column.name), None)
+    if number is not None and not pd.api.types.is_numeric_dtype(column):  # text the model reads as numbers ('$5')
+        numbers = pd.Series(ctr_data.raw_features(column.to_frame(), FeatureSpec([number]))[number.name],
+                            dtype=np.float64)
+        if numbers.nunique() > _MANY_VALUES:
+            column = numbers.where(np.isfinite(numbers)).rename(column.name)
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) \
             and column.nunique() > _MANY_VALUES:
         cut = pd.qcut(column, bins, duplicates="drop")

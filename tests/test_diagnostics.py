@@ -96,6 +96,9 @@ def test_each_slice_is_scored_as_its_rows_alone(noisy, tmp_path):
     assert lows == sorted(lows), ages["age"].tolist()  # ranges in their order, lowest first, not by size
     prices = ctr.evaluate_by(model, test, "price", bins=3)["price"].tolist()
     assert prices[0] == "(all)" and prices[-1] == "(missing)" and test["price"].isna().any()
+    # Prices written as a shop does ('$1,234.50') are cut as the numbers the model reads, not a slice each.
+    written = test.assign(price=test["price"].map(lambda p: f"${p:,.2f}", na_action="ignore"))
+    assert len(ctr.evaluate_by(model, written, "price", bins=3)) == len(prices)
     genres = ctr.evaluate_by(model, test, "genres").set_index("genres")  # a row counts in each of its genres
     for genre in ("Family", "Thriller"):
         assert genres.loc[genre, "rows"] == sum(genre in g.split("|") for g in test["genres"])
