@@ -852,6 +852,25 @@ def _text_file_hint(path: Path) -> str:
             f"sep={mark!r}).to_parquet(...)")
 
 
+def _archive_hint(path: Path) -> str:
+    """What to say of a Parquet or Arrow file in a zip or gzip archive (`rows.parquet.zip`), which is read
+    from the file alone; '' for anything else."""
+    if not path.is_file():
+        return ""
+    import zipfile
+
+    why = "Parquet and Arrow files are read by seeking in the file itself (their columns are compressed inside)"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+        held = f" holding {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}" if names else ""
+        return f"it is a zip archive{held}: unzip it and give the file (or its folder), since {why}"
+    with open(path, "rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return f"it is compressed with gzip: gunzip it (gunzip -k {path.name}) and give the file, since {why}"
+    return ""
+
+
 def _parquet(path: Path) -> pads.Dataset:
     """The Parquet file or folder at `path` (or Arrow IPC, Feather's format: `_table_format`), or a
     DataError saying why it cannot be read."""
@@ -862,7 +881,7 @@ def _parquet(path: Path) -> pads.Dataset:
         if table_format == "ipc":
             raise DataError(f"{path}: not a readable Arrow IPC (Feather version 2) file ({err}); a Feather version 1 "
                             f"file converts with pandas.read_feather({str(path)!r}).to_parquet(...)") from None
-        text = _text_file_hint(path)
+        text = _archive_hint(path) or _text_file_hint(path)
         raise DataError(f"{path}: not a readable Parquet file or directory, nor Arrow IPC (.arrow, .feather), nor a "
                         f".csv, .tsv or .json file (or one of those ending in {', '.join(COMPRESSED)}), nor "
                         f"TFRecords (.tfrecord)" + (f"; {text}" if text else f" ({err})")) from None

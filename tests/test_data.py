@@ -1530,6 +1530,26 @@ def test_text_files_of_other_suffixes_are_named_with_how_to_give_them(tmp_path):
         read(tmp_path / "ml" / "u.data")
 
 
+def test_a_parquet_file_in_an_archive_is_named_so(tmp_path, frame):
+    """rows.parquet.zip and rows.parquet.gz (as a download or an email attaches them): named as the archive
+    they are, with what it holds and what to do, not only as files that are no Parquet."""
+    import gzip
+    import zipfile
+
+    frame.head(20).to_parquet(tmp_path / "rows.parquet")
+    with zipfile.ZipFile(tmp_path / "rows.parquet.zip", "w") as archive:
+        archive.write(tmp_path / "rows.parquet", "rows.parquet")
+        archive.writestr("__MACOSX/._rows.parquet", b"")
+    with pytest.raises(ctr.DataError, match=r"rows.parquet.zip: not a readable Parquet .*; it is a zip archive holding "
+                                            r"rows.parquet: unzip it and give the file \(or its folder\), since "
+                                            r"Parquet and Arrow files are read by seeking in the file itself"):
+        read(tmp_path / "rows.parquet.zip")
+    (tmp_path / "rows.parquet.gz").write_bytes(gzip.compress((tmp_path / "rows.parquet").read_bytes()))
+    with pytest.raises(ctr.DataError, match=r"; it is compressed with gzip: gunzip it \(gunzip -k rows.parquet.gz\) "
+                                            r"and give the file, since Parquet"):
+        read(tmp_path / "rows.parquet.gz")
+
+
 def test_a_csv_without_a_header_line_is_named_as_one(tmp_path):
     from ctr.data import header_of_data
 
