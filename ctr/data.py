@@ -1726,12 +1726,14 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna() & (column.astype(str) != "")
+    if bad.any():  # a missing value marked so ('?', as UCI's files mark it; '-'): missing, as a gap is
+        bad &= ~missing_marks(column)
     if bad.any():  # numbers written for people to read, as a web page or a spreadsheet shows them ('$1,234')
         written, units = written_numbers(column[bad])
         if (mixed := mixed_units(column[bad], units)) is not None:
             raise DataError(f"{where}: expected numbers in one unit, found {mixed}: convert them to one first")
         values = values.where(~bad, written)
-        bad = values.isna() & column.notna() & (column.astype(str) != "")
+        bad &= values.isna()
     if bad.any():
         first = column[bad].iloc[0]
         comma = (": numbers with a decimal comma are read once converted (pandas.read_csv(..., decimal=','), or "
@@ -1747,6 +1749,15 @@ _WRITTEN_NUMBER = re.compile(
     rf"\s*(?P<sign>[+-]?)\s*(?P<before>[{_CURRENCIES}]?)\s*(?P<inner>[+-]?)"
     r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)"
     rf"\s*(?P<after>[{_CURRENCIES}%]?)\s*")
+
+
+# Text that marks a value as missing in a column of numbers, compared lower-cased and stripped.
+MISSING_MARKS = ("?", "-", "--", "---", ".", "n/a", "na", "nan", "null", "none", "nil", "missing", "unknown", "#n/a")
+
+
+def missing_marks(values: pd.Series) -> pd.Series:
+    """Which values are text marking a missing value (`MISSING_MARKS`: '?', '-', 'n/a', ...)."""
+    return values.map(lambda v: isinstance(v, str) and v.strip().lower() in MISSING_MARKS).astype(bool)
 
 
 def written_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:

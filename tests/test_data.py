@@ -853,6 +853,16 @@ def test_numbers_grouped_by_thousands_are_read_and_a_decimal_comma_is_named():
         raw_features(pd.DataFrame({"vote": ["many"]}), spec)
 
 
+def test_marks_of_a_missing_number_are_missing_and_other_text_is_refused():
+    """'?' (as UCI's files mark a missing value), '-', 'N/A', ' null ' in a numeric column are missing, as a
+    gap is, in training and in a request; other text is still refused."""
+    spec = ctr.FeatureSpec([ctr.Numeric("age")])
+    marked = raw_features(pd.DataFrame({"age": ["31", "?", "-", " N/A ", "null", "unknown", None, "$5"]}), spec)["age"]
+    np.testing.assert_array_equal(marked, [31] + [np.nan] * 6 + [5])
+    with pytest.raises(ctr.DataError, match=r"expected numbers, found 'old' \(1 such rows\)$"):
+        raw_features(pd.DataFrame({"age": ["31", "?", "old"]}), spec)
+
+
 def test_amounts_and_percentages_are_numbers_in_one_unit():
     """'$1,299.99' and '12.50 €' (a shop's prices) are their amounts and '15%' is 0.15, as a spreadsheet
     reads them, in training and in a request; a column in two units is refused, naming a value in each."""

@@ -319,6 +319,27 @@ def test_a_session_log_without_users_drafts_the_session_as_the_user_and_a_log_wi
     assert users.skipped["session_id"].startswith("named like the id of the request or event a row belongs to")
 
 
+def test_numbers_beside_marks_of_missing_values_are_drafted_as_numbers(tmp_path):
+    """UCI's files mark a missing value '?': ages with some '?' are numbers, the reason naming the mark and its
+    share, where they were a category of each age; '?' among words stays a value of a category."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    ages = rng.integers(18, 80, n).astype(object)
+    ages[rng.random(n) < 0.05] = "?"
+    frame = pd.DataFrame({"user_id": rng.integers(0, 100, n), "item_id": rng.integers(0, 50, n), "age": ages,
+                          "workclass": rng.choice(["Private", "Self-emp", "?"], n), "clicked": rng.integers(0, 2, n)})
+    frame.to_csv(tmp_path / "adult.csv", index=False)
+    draft = ctr.draft_spec(tmp_path / "adult.csv")
+    assert draft.spec["age"] == ctr.Numeric("age")
+    share = (ages == "?").mean()
+    assert f"; '?' on {int((ages == '?').sum())} rows ({share:.1%}), read as missing" in draft.reasons["age"]
+    assert draft.spec["workclass"] == ctr.Categorical("workclass") and "missing" not in draft.reasons["workclass"]
+    model = ctr.FM(draft.spec, embedding_dim=4, seed=0)
+    model.fit(tmp_path / "adult.csv", epochs=1, verbose=0)
+    gaps = frame.assign(age=frame["age"].map(lambda a: None if a == "?" else a))
+    np.testing.assert_allclose(model.predict(frame.head(50)), model.predict(gaps.head(50)), atol=1e-6)
+
+
 def _mind_behaviors(n: int = 600) -> pd.DataFrame:
     """A MIND-like behaviors table: an impression's id, user, time as MIND writes it, the user's clicked
     news spaced apart, and the impression's candidates with their clicks ('N12-0 N85-1')."""
