@@ -1727,7 +1727,8 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna() & (column.astype(str) != "")
     if bad.any():  # a missing value marked so ('?', as UCI's files mark it; '-'): missing, as a gap is
-        bad &= ~missing_marks(column)
+        unread = np.flatnonzero(bad.to_numpy())
+        bad.iloc[unread[missing_marks(column.iloc[unread]).to_numpy()]] = False
     if bad.any():  # numbers written for people to read, as a web page or a spreadsheet shows them ('$1,234')
         written, units = written_numbers(column[bad])
         if (mixed := mixed_units(column[bad], units)) is not None:
