@@ -32,14 +32,25 @@ def unzipped(path: str | Path, mode: str = "rb", encoding: str | None = None, ne
     if not mode.startswith("r"):
         raise ArgumentError(f"{path}: a .zip archive is read, not written; write .gz, .bz2 or .xz instead")
     with zipfile.ZipFile(path) as archive:  # closing it leaves the member open: they share the file
-        members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
-                   and not Path(m.filename).name.startswith(".")]
+        members = zip_members(archive)
         if len(members) != 1:
             names = ", ".join(m.filename for m in members[:5]) + (", ..." if len(members) > 5 else "")
             raise ZipMembersError(f"the .zip archive holds {len(members)} data files{f' ({names})' if names else ''}, "
                                   "where it is read when it holds one; unpack it and pass the file, or their folder")
         member = archive.open(members[0])
     return io.TextIOWrapper(member, encoding=encoding, newline=newline) if "t" in mode else member
+
+
+def zip_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """An archive's data files: not its folders, hidden files or the `__MACOSX/` copies macOS's Compress adds."""
+    return [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+            and not Path(m.filename).name.startswith(".")]
+
+
+def is_gzipped(path: str | Path) -> bool:
+    """Whether the file starts as gzip writes one, whatever its name."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 # Compressed text files, named by the format then the compression (rows.csv.gz): pandas reads and

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import ARROW_FILES, COMPRESSED, JSON
+from ._files import ARROW_FILES, COMPRESSED, JSON, is_gzipped
 from ._keras import tf
 from .errors import DataError, first_line
 from .features import raw_text
@@ -50,9 +50,7 @@ def tfrecord_files(path: Path) -> list[Path]:
 def _compression(file: Path) -> str:
     """TensorFlow's name for the file's compression: gzip by its first bytes, zlib (which has no mark
     that an uncompressed record's length could not also start with) by its name's ending."""
-    with open(file, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    return "GZIP" if gzipped else "ZLIB" if file.suffix.lower() in _ZLIB else ""
+    return "GZIP" if is_gzipped(file) else "ZLIB" if file.suffix.lower() in _ZLIB else ""
 
 
 def _records(file: Path, compression: str | None = None) -> tf.data.Dataset:

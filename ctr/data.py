@@ -45,11 +45,13 @@ from ._files import (
     check_output,
     first_unreadable,
     format_suffix,
+    is_gzipped,
     make_parent,
     opener,
     pattern_hint,
     unzipped,
     why_unreadable,
+    zip_members,
 )
 from ._tfrecord import tfrecord_chunks, tfrecord_files, tfrecord_rows, tfrecord_schema
 from .datasets.criteo import criteo_chunks, criteo_rows, is_criteo_file
@@ -862,12 +864,11 @@ def _archive_hint(path: Path) -> str:
     why = "Parquet and Arrow files are read by seeking in the file itself (their columns are compressed inside)"
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+            names = [m.filename for m in zip_members(archive)]
         held = f" holding {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}" if names else ""
         return f"it is a zip archive{held}: unzip it and give the file (or its folder), since {why}"
-    with open(path, "rb") as handle:
-        if handle.read(2) == b"\x1f\x8b":
-            return f"it is compressed with gzip: gunzip it (gunzip -k {path.name}) and give the file, since {why}"
+    if is_gzipped(path):
+        return f"it is compressed with gzip: gunzip it (gunzip -k {path.name}) and give the file, since {why}"
     return ""
 
 
@@ -1730,8 +1731,9 @@ def _numbers(column: pd.Series, where: str) -> np.ndarray:
         unread = np.flatnonzero(bad.to_numpy())
         bad.iloc[unread[missing_marks(column.iloc[unread]).to_numpy()]] = False
     if bad.any():  # numbers written for people to read, as a web page or a spreadsheet shows them ('$1,234')
-        written, units = written_numbers(column[bad])
-        if (mixed := mixed_units(column[bad], units)) is not None:
+        unread = column[bad]
+        written, units = written_numbers(unread)
+        if (mixed := mixed_units(unread, units)) is not None:
             raise DataError(f"{where}: expected numbers in one unit, found {mixed}: convert them to one first")
         values = values.where(~bad, written)
         bad &= values.isna()

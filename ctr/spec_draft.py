@@ -592,19 +592,21 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return _number(base, source, role, present, distinct, missing)
     text = present.map(readable) if present.dtype == object else present.astype(str)  # bytes that are no UTF-8 too
     numbers = pd.to_numeric(text, errors="coerce")
-    # '?' or '-' among numbers (UCI's files mark a missing value so): missing, as the readers read them.
-    marked = numbers.isna() & ctr_data.missing_marks(text) if role is None else numbers.isna() & False
-    if marked.any() and marked.mean() < 0.5 and _all_numbers(text[~marked], numbers[~marked]):
-        numbers, text = numbers[~marked], text[~marked]
-        distinct = text.nunique()
-        shares = text.index.size / present.index.size
-        marks = ", ".join(repr(m) for m in present[marked.reindex(present.index, fill_value=False)].unique()[:3])
-        missing += f"; {marks} on {int(marked.sum()):,} rows ({1 - shares:.1%}), read as missing"
-        if distinct == 1:
-            return None, f"one value only ({text.iloc[0]!r}) beside missing ones in the rows read: nothing to learn"
-    spelled = text[numbers.isna()]
-    if len(spelled) and role is None:  # '1,234', '$9.99', '15%': numbers as a web page writes them
+    spelled = text[numbers.isna()] if role is None else text.iloc[:0]
+    if len(spelled):  # '1,234', '$9.99', '15%': numbers as a web page writes them
         read, units = ctr_data.written_numbers(spelled)
+        # '?' or '-' among numbers (UCI's files mark a missing value so): missing, as the readers read them.
+        marked = ctr_data.missing_marks(spelled).to_numpy()
+        if marked.any() and marked.sum() < 0.5 * len(text) and read[~marked].notna().all():
+            shown = ", ".join(repr(m) for m in spelled[marked].unique()[:3])
+            missing += f"; {shown} on {int(marked.sum()):,} rows ({marked.sum() / len(present):.1%}), read as missing"
+            kept = np.ones(len(text), dtype=bool)
+            kept[np.flatnonzero(numbers.isna().to_numpy())[marked]] = False
+            text, numbers = text[kept], numbers[kept]
+            spelled, read, units = spelled[~marked], read[~marked], units[~marked]
+            distinct = text.nunique()
+            if distinct == 1:
+                return None, f"one value only ({text.iloc[0]!r}) beside missing ones in the rows read: nothing to learn"
         if (mixed := ctr_data.mixed_units(spelled, units)) is not None:
             return None, (f"numbers in more than one unit ({mixed}), which no numeric feature reads as one "
                           "quantity: convert them to one first")
@@ -686,12 +688,6 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
         return None, own
     rare, why = _rare(present, role)
     return Categorical(**base, **rare), f"{distinct:,} distinct values{missing}{why}"
-
-
-def _all_numbers(text: pd.Series, numbers: pd.Series) -> bool:
-    """Whether every value of the text is a number, plain (`numbers`, pandas' reading) or as people write them."""
-    unread = numbers.isna()
-    return bool(not unread.any() or ctr_data.written_numbers(text[unread])[0].notna().all())
 
 
 def _written_why(written: pd.Series, units: pd.Series) -> str:
