@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     draft.add_argument("--item", metavar="COLUMN", help="the item id column (default: one named like it)")
     draft.add_argument("--name", help="the spec's name (default: the data file's)")
     draft.add_argument("--rows", type=flag_type("sample_rows"), default=200_000,
-                       help="guess from the first this many rows")
+                       help="guess from this many rows (read from 8 places spread through a larger source)")
     draft.add_argument("--out", help="write the spec to this new .yaml file (default: print it)")
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")

@@ -171,7 +171,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     _require_data(path)
     files = text_files(path)
     if files:
-        yield from _in_chunks(_folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole), chunk_rows)
+        yield from _in_chunks(folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole), chunk_rows)
         return
     records = tfrecord_files(path)
     if records:
@@ -215,7 +215,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
                 _name_unparsed_ids(path, integers, chunk_rows)
             raise
         return
-    yield from _dataset_chunks(_parquet(path), cols, chunk_rows, hint, str(path),
+    yield from _dataset_chunks(parquet_dataset(path), cols, chunk_rows, hint, str(path),
                                lambda err: _parquet_error(path, err))
 
 
@@ -322,7 +322,7 @@ def count_rows(source: Source) -> int:
     if format_suffix(path) in JSON and path.is_file():
         return sum(len(chunk) for chunk in _read_json(path, 1 << 20))
     try:
-        return _parquet(path).count_rows()
+        return parquet_dataset(path).count_rows()
     except (pa.ArrowInvalid, OSError) as err:
         raise _parquet_error(path, err) from None
 
@@ -367,7 +367,7 @@ def first_file(path: str | Path) -> Path:
     return next((file for file in files if file.stat().st_size), files[0]) if files else Path(path)
 
 
-def _folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_rows: int, hint: Hint,
+def folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_rows: int, hint: Hint,
                    dtypes: Mapping[str, str] | None, whole: Collection[str]) -> Iterator[pd.DataFrame]:
     """The chunks of a folder's text files (`text_files`), one file after another (an empty one, 0 bytes,
     as no rows), with their `key=value` folders as columns, as a partitioned Parquet folder's are. With
@@ -872,7 +872,7 @@ def _archive_hint(path: Path) -> str:
     return ""
 
 
-def _parquet(path: Path) -> pads.Dataset:
+def parquet_dataset(path: Path) -> pads.Dataset:
     """The Parquet file or folder at `path` (or Arrow IPC, Feather's format: `_table_format`), or a
     DataError saying why it cannot be read."""
     table_format = _table_format(path)

@@ -19,6 +19,7 @@ import yaml
 from . import data as ctr_data
 from ._args import check_arguments
 from ._files import format_suffix, make_parent
+from ._spread import spread_rows
 from .errors import ArgumentError, DataError
 from .features import MISSING_INT, bag_ids, readable, token_text, weighted_token
 from .spec import (
@@ -102,6 +103,7 @@ class SpecDraft:
     rows: int = 0  # how many rows the guesses were made from
     source: str = ""  # the file or folder read, if any
     more: bool = False  # whether the source has rows beyond those read
+    places: int = 1  # how many places through the source they were read from (1: its first rows)
 
     def __str__(self) -> str:  # print(draft) shows what `ctr draft-spec` prints
         return self.to_yaml()
@@ -109,7 +111,8 @@ class SpecDraft:
     def to_yaml(self, path: str | Path | None = None) -> str:
         """The spec as YAML with each guess's reason as a comment (what `FeatureSpec.from_yaml` reads
         back as `spec`); also written to `path` when given."""
-        read = f"its first {self.rows:,} rows" if self.more else f"its {self.rows:,} rows"
+        read = (f"its {self.rows:,} rows" if not self.more else f"its first {self.rows:,} rows" if self.places == 1
+                else f"{self.rows:,} of its rows, read from {self.places} places spread through it")
         plain = self.spec.to_dict()
         lines = [f"# Drafted by ctr from {self.source or 'a table'} ({read}): check each feature's kind and role "
                  "before training.", f"name: {_flow(plain['name'])}", f"# {self.reasons['label']}"]
@@ -140,7 +143,7 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     check_arguments("draft_spec", threshold=threshold, sample_rows=sample_rows)
     if threshold is not None and positive is not None:
         raise ArgumentError("draft_spec: threshold= and positive= both say which rows are clicks; give one")
-    frame, source, more = _sample(data, sample_rows)
+    frame, places, source, more = _sample(data, sample_rows)
     if not len(frame):
         raise DataError(f"draft_spec: {source or 'the data'} has no rows to draft a spec from")
     columns = [str(c) for c in frame.columns]
@@ -244,7 +247,7 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
     spec_name = name or (name_of(source) if source else "drafted")
     spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
-    return SpecDraft(spec, reasons, skipped, len(frame), source, more)
+    return SpecDraft(spec, reasons, skipped, len(frame), source, more, places)
 
 
 def _same_days(text: pd.Series, stamps: list[Timestamp], frame: pd.DataFrame) -> str:
@@ -292,9 +295,10 @@ def name_of(path: str | Path) -> str:
 
 
 # -- reading --------------------------------------------------------------------------------------
-def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
-    """The first `rows` rows (a CSV's columns as text, so that '02134' keeps its zero), the source's
-    name, and whether it had more."""
+def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, int, str, bool]:
+    """`rows` rows (a CSV's columns as text, so that '02134' keeps its zero), spread through a source that
+    has more (`spread_rows`) or else its first, how many places they came from, the source's name, and
+    whether it had more."""
     source = ctr_data.as_source(data, "data")
     name = str(source) if isinstance(source, str | Path) else ""
     text: dict[str, str] = {}
@@ -309,8 +313,10 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, str, bool]:
         held += len(chunk)
         if held > rows:
             break
+    if held > rows and (spread := spread_rows(source, rows, text, whole)) is not None:
+        return *spread, name, True  # a log sorted by time or by label is not told by its head
     frame = ctr_data.concat_chunks(chunks) if len(chunks) > 1 else chunks[0].reset_index(drop=True)
-    return frame.iloc[:rows].copy(), name, held > rows
+    return frame.iloc[:rows].copy(), 1, name, held > rows
 
 
 # -- the label ------------------------------------------------------------------------------------

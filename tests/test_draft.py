@@ -151,8 +151,56 @@ def test_a_csv_drafts_the_spec_its_table_does(tmp_path):
     frame = _log().drop(columns="meta")  # objects, which a CSV cannot hold
     frame.to_csv(tmp_path / "log.csv", index=False)
     from_file = ctr.draft_spec(tmp_path / "log.csv", user="user id", sample_rows=1000)
-    assert from_file.spec == ctr.draft_spec(frame[:1000], user="user id", name="log").spec
-    assert from_file.rows == 1000 and from_file.more and "(its first 1,000 rows)" in from_file.to_yaml()
+    assert from_file.spec == ctr.draft_spec(frame, user="user id", name="log", sample_rows=1000).spec
+    assert from_file.rows == 1000 and from_file.more
+    assert "(1,000 of its rows, read from 8 places spread through it)" in from_file.to_yaml()
+
+
+def _sorted_log(n: int = 4000) -> pd.DataFrame:
+    """A log sorted by its label, whose coupons begin two thirds of the way through (a time-ordered log's new
+    field), and a comment column whose quoted text spans lines only in some rows."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"user_id": rng.integers(0, 300, n), "item_id": rng.integers(0, 100, n),
+                          "price": rng.gamma(2, 10, n).round(2), "clicked": np.sort(rng.random(n) < 0.1).astype(int)})
+    return frame.assign(coupon=np.where(np.arange(n) > 2 * n // 3, rng.choice(["A", "B"], n), None))
+
+
+def test_a_large_source_is_drafted_from_rows_spread_through_it_not_from_its_head(tmp_path):
+    """A log sorted by label or time: its head held no clicks (the label was drafted as 0.0% ones) and no
+    coupons (left out: 'no values'). The rows come from 8 places through a frame, a Parquet file's row
+    groups, a CSV's bytes, a Criteo file's and a folder's files; text that cannot be read so is read from
+    its start."""
+    frame = _sorted_log()
+    frame.to_parquet(tmp_path / "log.parquet", row_group_size=250)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "parts").mkdir()
+    for i in range(10):
+        frame[i * 400:(i + 1) * 400].to_csv(tmp_path / "parts" / f"part-{i:02d}.csv", index=False)
+    for source in (frame, tmp_path / "log.parquet", tmp_path / "log.csv", tmp_path / "parts"):
+        draft = ctr.draft_spec(source, sample_rows=800)
+        assert (draft.rows, draft.places, draft.more) == (800, 8, True), source
+        assert "(800 of its rows, read from 8 places spread through it)" in draft.to_yaml()
+        assert draft.spec["coupon"].kind == "categorical" and "coupon" not in draft.skipped, source
+        share = float(re.search(r"\(([\d.]+)% ones in the rows read", draft.reasons["label"]).group(1))
+        assert 5 < share < 20, (source, draft.reasons["label"])
+        assert draft.spec["price"].kind == "numeric" and draft.spec["user_id"].role == "user"
+    read = ctr.draft_spec(tmp_path / "log.csv", sample_rows=800)
+    from ctr._spread import spread_rows
+    rows, places = spread_rows(tmp_path / "log.csv", 800, dict.fromkeys(frame.columns, "str"))
+    assert places == 8 and len(rows) == 800 and not rows.duplicated().any() and read.rows == 800
+    assert rows["price"].iloc[-1] == str(frame["price"].iloc[-1])  # the last block ends with the file (800 = 8 × 100)
+    # Quoted text across lines, a compressed file and a filtered pyarrow dataset: their first rows, as before.
+    frame.assign(note=np.where(np.arange(len(frame)) % 7 == 0, "good,\nvery", "ok")).to_csv(
+        tmp_path / "notes.csv", index=False)
+    frame.to_csv(tmp_path / "log.csv.gz", index=False)
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    for source in (tmp_path / "notes.csv", tmp_path / "log.csv.gz",
+                   pads.dataset(tmp_path / "log.parquet").filter(pc.field("price") > 0)):
+        draft = ctr.draft_spec(source, sample_rows=800)
+        assert (draft.rows, draft.places, draft.more) == (800, 1, True) and "(its first 800 rows)" in draft.to_yaml()
+        assert "0.0% ones" in draft.reasons["label"] and draft.skipped["coupon"] == "no values in the rows read"
 
 
 def test_dicts_that_pandas_printed_into_a_csv_are_drafted_as_weighted_bags_or_left_out_with_the_line(tmp_path):
@@ -528,7 +576,7 @@ def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys)
     assert "argument --rows: must be an integer of at least 1, got 0" in capsys.readouterr().err
     assert main(["draft-spec", "--data", "synthetic", "--label-threshold", "4", "--rows", "500"]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("# Drafted by ctr from synthetic (its first 500 rows)")
+    assert printed.startswith("# Drafted by ctr from synthetic (500 of its rows, read from 8 places spread through it)")
     _log().drop(columns="clicked").to_parquet(tmp_path / "seen.parquet")  # interactions: no label
     seen = tmp_path / "specs" / "new" / "seen.yaml"  # its folders are made, as for any other --out
     assert main(["draft-spec", "--data", str(tmp_path / "seen.parquet"), "--out", str(seen)]) == 0

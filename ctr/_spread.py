@@ -1,0 +1,159 @@
+"""Rows read from places spread through a large source rather than from its head, so that a guess made from
+them (draft-spec's) sees a log sorted by time or by label as it is throughout, not as its first day is."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from . import data as ctr_data
+from ._files import COMPRESSED, JSON, format_suffix
+from ._tfrecord import tfrecord_files
+from .datasets.criteo import is_criteo_file
+from .errors import DataError
+
+PLACES = 8  # how many places rows are read from: each a block of an eighth of them
+
+
+class _UnspreadError(Exception):
+    """A source read from its start, why said: no rows beyond those asked for, or no place to seek to."""
+
+
+def spread_rows(source: ctr_data.Source, rows: int, dtypes: Mapping[str, str] | None = None,
+                whole: Collection[str] = ()) -> tuple[pd.DataFrame, int] | None:
+    """About `rows` rows of a source that holds more, read as `iter_chunks` reads them, in `PLACES` blocks
+    spread evenly through it, and how many places they came from: a frame's or table's rows, a Parquet or
+    Arrow dataset's row groups, a text file's lines from evenly spaced bytes, a folder of text files' files.
+    None where the source cannot be read so (compressed text, JSON, TFRecords, a filtered pyarrow dataset, a
+    CSV whose quoted values span lines) or anything in the blocks goes wrong: the caller reads the head."""
+    source = ctr_data.as_source(source)
+    block = -(-rows // PLACES)  # the last block a few rows short, to make `rows`
+    try:
+        if isinstance(source, pd.DataFrame | pa.Table):
+            total = len(source)
+            starts = np.linspace(0, max(total - block, 0), PLACES).astype(int)
+            parts: list[pd.DataFrame] = [_head(source[start:start + block], block, dtypes, whole)
+                                         for start in starts]
+        elif isinstance(source, pads.Dataset):
+            parts = list(_dataset_blocks(source, rows, block, dtypes, whole))
+        else:
+            parts = list(_path_blocks(Path(source), rows, block, dtypes, whole))
+    except (_UnspreadError, DataError, ValueError, OSError, pa.ArrowException):  # ValueError: filtered
+        return None
+    if not parts:
+        return None
+    frame = ctr_data.concat_chunks(parts) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    return frame.iloc[:rows].copy(), len(parts)
+
+
+def _head(source: ctr_data.Source, rows: int, dtypes: Mapping[str, str] | None,
+          whole: Collection[str]) -> pd.DataFrame:
+    """The first `rows` rows of `source` as `iter_chunks` reads them."""
+    return _first(ctr_data.iter_chunks(source, chunk_rows=rows, dtypes=dtypes, whole=whole), rows)
+
+
+def _first(chunks: Iterator[pd.DataFrame], rows: int) -> pd.DataFrame:
+    """The first `rows` rows of `chunks` (an Arrow table's or a file's batches may be shorter)."""
+    held: list[pd.DataFrame] = []
+    count = 0
+    for chunk in chunks:
+        held.append(chunk.iloc[:rows - count])
+        count += len(held[-1])
+        if count >= rows:
+            break
+    return ctr_data.concat_chunks(held) if len(held) > 1 else held[0]
+
+
+def _dataset_blocks(dataset: pads.Dataset, rows: int, block: int, dtypes: Mapping[str, str] | None,
+                    whole: Collection[str]) -> Iterator[pd.DataFrame]:
+    """`block` rows from `PLACES` evenly spaced rows of a dataset: from the row group (an Arrow file: the file)
+    each falls in and those after it, read as a dataset of them, which keeps their partitions' values."""
+    if not isinstance(dataset, pads.FileSystemDataset):
+        raise _UnspreadError("not a dataset of files")
+    pieces = []  # a filtered dataset gives no fragments (ValueError): its rows are unknown until read
+    for fragment in dataset.get_fragments():
+        if isinstance(fragment, pads.ParquetFileFragment):
+            pieces += [(piece, piece.row_groups[0].num_rows) for piece in fragment.split_by_row_group()]
+        else:
+            pieces.append((fragment, fragment.count_rows()))
+    sizes = np.array([size for _, size in pieces], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    if not len(pieces) or ends[-1] <= rows:
+        raise _UnspreadError("no more rows than asked for")
+    starts = np.unique(np.searchsorted(ends, np.linspace(0, ends[-1] - block, PLACES), side="right"))
+    for start, stop in itertools.pairwise([*starts, len(pieces)]):
+        # the pieces from this place's on that hold a block, short of the next place's
+        stop = min(stop, start + 1 + int(np.searchsorted(ends[start:] - ends[start] + sizes[start], block)))
+        fragments = [fragment for fragment, _ in pieces[start:stop]]
+        yield _head(pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem), block,
+                    dtypes, whole)
+
+
+def _path_blocks(path: Path, rows: int, block: int, dtypes: Mapping[str, str] | None,
+                 whole: Collection[str]) -> Iterator[pd.DataFrame]:
+    """`_dataset_blocks` of a Parquet or Arrow path, `_text_blocks` of a CSV, TSV or Criteo file, and the heads
+    of the files spread through a folder of text files (with their partitions' columns), as `iter_chunks`
+    tells them apart."""
+    if path.is_dir():
+        files = [file for file in ctr_data.text_files(path) if file.stat().st_size]
+        if len(files) > 1:
+            for file in sorted({files[i] for i in np.linspace(0, len(files) - 1, PLACES).astype(int)}):
+                yield _first(ctr_data.folder_chunks(path, [file], None, block, "", dtypes, whole), block)
+            return
+        if files or tfrecord_files(path):
+            raise _UnspreadError("one file, or records: read from the start")
+    elif tfrecord_files(path) or format_suffix(path) in JSON:
+        raise _UnspreadError("records and JSON are read from the start")
+    elif is_criteo_file(path) or format_suffix(path) in (".csv", ".tsv", ".txt"):
+        if path.suffix.lower() in COMPRESSED:
+            raise _UnspreadError("a compressed file has no place to seek to")
+        yield from _text_blocks(path, block, dtypes, whole)
+        return
+    yield from _dataset_blocks(ctr_data.parquet_dataset(path), rows, block, dtypes, whole)
+
+
+def _text_blocks(path: Path, block: int, dtypes: Mapping[str, str] | None,
+                 whole: Collection[str]) -> list[pd.DataFrame]:
+    """`block` lines of a CSV, TSV or Criteo file from each of `PLACES` evenly spaced bytes (each after the
+    line that byte falls in), read as the file would be: its header and those lines, written beside each
+    other in a file of the same name. A value that spans lines (quoted) shows as fewer rows than lines."""
+    header = 0 if is_criteo_file(path) else 1
+    size = path.stat().st_size
+    lines: list[bytes] = []
+    counts = []  # lines read at each place
+    with open(path, "rb") as handle:
+        lines += [handle.readline() for _ in range(header)]
+        end = first = handle.tell()
+        span = 0  # how far past the first row the last block starts: all bytes but the first block's
+        for place in range(PLACES):
+            last = place == PLACES - 1
+            if last:  # the file's last lines, however long: from twice the bytes that lines so far took
+                span = int(2 * block * sum(map(len, lines[header:])) / max(len(lines) - header, 1))
+            handle.seek(max(size - span if last else first + span * place // (PLACES - 1), end))
+            if handle.tell() > end:
+                handle.readline()  # the rest of a line begun before this place
+            if last:
+                got = handle.readlines()[-block:]
+            else:
+                got = [line for line in (handle.readline() for _ in range(block)) if line]
+            lines += [line if line.endswith(b"\n") else line + b"\n" for line in got]
+            counts.append(len(got))
+            end = handle.tell()
+            span = span or max(size - end, 0)
+    with tempfile.TemporaryDirectory(prefix="ctr-spread-") as folder:
+        copy = Path(folder) / path.name
+        copy.write_bytes(b"".join(lines))
+        read = ctr_data.concat_chunks(list(ctr_data.iter_chunks(copy, chunk_rows=len(lines), dtypes=dtypes,
+                                                                whole=whole)))
+    if len(read) != len(lines) - header:
+        raise _UnspreadError("values that span lines")
+    starts = np.cumsum([0, *counts])
+    return [read.iloc[start:stop] for start, stop in itertools.pairwise(starts) if stop > start]
+
