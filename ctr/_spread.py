@@ -73,8 +73,8 @@ def _first(chunks: Iterator[pd.DataFrame], rows: int) -> pd.DataFrame:
 
 def _dataset_blocks(dataset: pads.Dataset, rows: int, block: int, dtypes: Mapping[str, str] | None,
                     whole: Collection[str]) -> Iterator[pd.DataFrame]:
-    """`block` rows from `PLACES` evenly spaced rows of a dataset: from the row group (an Arrow file: the file)
-    each falls in and those after it, read as a dataset of them, which keeps their partitions' values."""
+    """`block` rows from each of `PLACES` evenly spaced rows of a dataset, read from the row groups (an Arrow
+    file's: the file) that hold them, which keep their partitions' values."""
     if not isinstance(dataset, pads.FileSystemDataset):
         raise _UnspreadError("not a dataset of files")
     pieces = []  # a filtered dataset gives no fragments (ValueError): its rows are unknown until read
@@ -87,13 +87,25 @@ def _dataset_blocks(dataset: pads.Dataset, rows: int, block: int, dtypes: Mappin
     ends = np.cumsum(sizes)
     if not len(pieces) or ends[-1] <= rows:
         raise _UnspreadError("no more rows than asked for")
-    starts = np.unique(np.searchsorted(ends, np.linspace(0, ends[-1] - block, PLACES), side="right"))
-    for start, stop in itertools.pairwise([*starts, len(pieces)]):
-        # the pieces from this place's on that hold a block, short of the next place's
-        stop = min(stop, start + 1 + int(np.searchsorted(ends[start:] - ends[start] + sizes[start], block)))
-        fragments = [fragment for fragment, _ in pieces[start:stop]]
-        yield _head(pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem), block,
-                    dtypes, whole)
+    for position in np.linspace(0, ends[-1] - block, PLACES).astype(np.int64):
+        first, last = np.searchsorted(ends, [position, position + block - 1], side="right")
+        held = pads.FileSystemDataset([fragment for fragment, _ in pieces[first:last + 1]], dataset.schema,
+                                      dataset.format, dataset.filesystem)
+        yield _head(_rows_at(held, int(position - ends[first] + sizes[first]), block), block, dtypes, whole)
+
+
+def _rows_at(dataset: pads.Dataset, skip: int, rows: int) -> pa.Table:
+    """`rows` rows of a dataset after its first `skip`, read batch by batch: a row group of a million rows
+    is never held whole."""
+    held = []
+    for batch in dataset.to_batches(batch_readahead=1, fragment_readahead=1):
+        if skip < batch.num_rows:
+            held.append(batch.slice(skip, rows))
+            rows -= held[-1].num_rows
+        skip = max(skip - batch.num_rows, 0)
+        if rows <= 0:
+            break
+    return pa.Table.from_batches(held, schema=dataset.schema)
 
 
 def _path_blocks(path: Path, rows: int, block: int, dtypes: Mapping[str, str] | None,

@@ -172,11 +172,13 @@ def test_a_large_source_is_drafted_from_rows_spread_through_it_not_from_its_head
     its start."""
     frame = _sorted_log()
     frame.to_parquet(tmp_path / "log.parquet", row_group_size=250)
+    frame.to_parquet(tmp_path / "one_group.parquet")  # 8 places in one row group, each read from its own row
     frame.to_csv(tmp_path / "log.csv", index=False)
     (tmp_path / "parts").mkdir()
     for i in range(10):
         frame[i * 400:(i + 1) * 400].to_csv(tmp_path / "parts" / f"part-{i:02d}.csv", index=False)
-    for source in (frame, tmp_path / "log.parquet", tmp_path / "log.csv", tmp_path / "parts"):
+    for source in (frame, tmp_path / "log.parquet", tmp_path / "one_group.parquet", tmp_path / "log.csv",
+                   tmp_path / "parts"):
         draft = ctr.draft_spec(source, sample_rows=800)
         assert (draft.rows, draft.places, draft.more) == (800, 8, True), source
         assert "(800 of its rows, read from 8 places spread through it)" in draft.to_yaml()
