@@ -1554,6 +1554,13 @@ def class_counts(targets: np.ndarray) -> tuple[float, int, int]:
     return float(targets[counted, 0].sum()), int(counted.sum()), int(len(targets) - counted.sum())
 
 
+def one_class(label: Label, clicks: bool) -> str:
+    """What rows of one class hold: 'the label is 1 on every one', 'rating >= 4 on none'."""
+    if label.threshold is None and label.positive is None:
+        return f"the label is {int(clicks)} on every one"
+    return f"{label.column} {label.rule()} on {'every one' if clicks else 'none'}"
+
+
 def require_both_classes(counts: tuple[float, int, int], spec: FeatureSpec, what: str) -> None:
     """DataError unless the `what` data's labels hold both classes, from their `class_counts`: a
     click model learns nothing from one class, and AUC on one class is undefined (Keras reports 0).
@@ -1568,12 +1575,9 @@ def require_both_classes(counts: tuple[float, int, int], spec: FeatureSpec, what
                         "so there is nothing to learn from or score")
     if rows == 0 or 0 < clicks < rows:
         return
-    if label.threshold is not None or label.positive is not None:
-        found = f"{label.column} {label.rule()} on {'every one' if clicks else 'none'} of"
-    else:
-        found = f"the label is {int(bool(clicks))} on every one of"
+    found = one_class(label, bool(clicks))
     weighing = " that weigh more than 0" if weightless else ""
-    raise DataError(f"label column {label.column!r}: {found} the {rows} {what} rows{weighing}, so there is only "
+    raise DataError(f"label column {label.column!r}: {found} of the {rows} {what} rows{weighing}, so there is only "
                     "one class; a click model needs clicks and non-clicks to learn from and to be scored on "
                     f"(check the data, or the spec's label.{'threshold' if label.positive is None else 'positive'})")
 

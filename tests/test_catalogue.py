@@ -230,6 +230,12 @@ def _one_class(env: dict) -> None:
     binary = ctr.FeatureSpec.from_dict({**env["spec"].to_dict(), "label": {"column": "clicked"}})
     with pytest.raises(DataError, match=r"label column 'clicked': the label is 1 on every one of the 1500 training"):
         ctr.LogisticRegression(binary).fit(env["tmp"] / "all_clicks.parquet", in_memory=False, verbose=0)
+    # Rows sorted by their label: validation_split's last rows are all clicks, as Keras would take them.
+    with pytest.raises(DataError, match=r"LogisticRegression.fit: validation_split 0.1 validates on the last 150 "
+                                        r"rows, as Keras does, and rating >= 4 on every one of them, where the 1,350 "
+                                        r"rows before hold both classes: the rows look sorted by their label 'rating'"):
+        ctr.LogisticRegression(env["spec"]).fit(frame.head(1500).sort_values("rating", kind="stable"),
+                                                validation_split=0.1, verbose=0)
 
 
 def _bad_weights(env: dict) -> None:
@@ -1002,8 +1008,9 @@ CATALOGUE: list[Case] = [
                     "set label.threshold: 1",
                     spec=ctr.FeatureSpec.from_dict({"name": "b", "label": {"column": "clicked"},
                                                     "features": [{"name": "gender", "kind": "categorical"}]}))),
-    Case("data", "labels of one class (every row a click, or none)",
-         "DataError naming the label column, its rule and the data (training or validation)", _one_class),
+    Case("data", "labels of one class (every row a click, or none); `validation_split`'s last rows all of one "
+         "class (rows sorted by their label)", "DataError naming the label column, its rule and the data (training or "
+         "validation); for sorted rows, the sorting and how to shuffle them", _one_class),
     Case("data", "row weights (`label.weight`) missing, not numbers, NaN, negative, or all 0",
          "DataError naming the weight column and what a weight must be", _bad_weights),
     Case("data", "aggregated rows (`label.out_of`) counting more clicks than impressions, or impressions missing, "

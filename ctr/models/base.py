@@ -483,6 +483,27 @@ _LABELS = "\0labels"  # a key no feature can have
 PREDICTED_A_CALL = 8192  # rows a call of the in-process predict and evaluate score, unless told
 
 
+def _refuse_sorted_labels(owner: str, spec: FeatureSpec, data: pd.DataFrame | pa.Table,
+                          validation: pd.DataFrame | pa.Table, split: float) -> None:
+    """A DataError when `validation_split`'s last rows hold one class and the rows before both: rows sorted by
+    their label, whose validation could say nothing (and whose training lost a class's rows)."""
+    if spec.label is None:
+        return
+    try:
+        counts = [ctr_data.class_counts(ctr_data.targets(
+            part if isinstance(part, pd.DataFrame) else part.select(spec.label.columns).to_pandas(), spec))
+            for part in (data, validation)]
+    except (CtrError, KeyError, pa.ArrowException):  # named when the rows are read, as for any other data
+        return
+    (clicks, rows, _), (checked, held, _) = counts
+    if held and 0 < clicks < rows and checked in (0, held):
+        raise DataError(f"{owner}: validation_split {split:g} validates on the last {held:,} rows, as Keras does, and "
+                        f"{ctr_data.one_class(spec.label, bool(checked))} of them, where the {rows:,} rows before "
+                        f"hold both classes: the rows look sorted by their label {spec.label.column!r}. Shuffle them "
+                        "first (frame.sample(frac=1, random_state=0)), or pass validation_data (ctr.data.random_split "
+                        "makes one)")
+
+
 def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_data: Any,
                validation_split: float | None,
                callbacks: Any) -> tuple[ctr_data.Source, ctr_data.Source | None, list[keras.callbacks.Callback]]:
@@ -507,6 +528,7 @@ def fit_inputs(owner: str, spec: FeatureSpec, data: ctr_data.Source, validation_
                                 f"{len(data) - cut} for validation and {cut} for training")
         data, validation_data = ((data.iloc[:cut], data.iloc[cut:]) if isinstance(data, pd.DataFrame)
                                  else (data.slice(0, cut), data.slice(cut)))
+        _refuse_sorted_labels(owner, spec, data, validation_data, validation_split)
     if validation_data is not None:
         validation_data = ctr_data.as_source(validation_data, "validation_data")
         if isinstance(validation_data, pd.DataFrame | pa.Table) and not len(validation_data):
