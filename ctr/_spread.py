@@ -75,23 +75,61 @@ def _dataset_blocks(dataset: pads.Dataset, rows: int, block: int, dtypes: Mappin
                     whole: Collection[str]) -> Iterator[pd.DataFrame]:
     """`block` rows from each of `PLACES` evenly spaced rows of a dataset, read from the row groups (an Arrow
     file's: the file) that hold them, which keep their partitions' values."""
-    if not isinstance(dataset, pads.FileSystemDataset):
-        raise _UnspreadError("not a dataset of files")
-    pieces = []  # a filtered dataset gives no fragments (ValueError): its rows are unknown until read
-    for fragment in dataset.get_fragments():
-        if isinstance(fragment, pads.ParquetFileFragment):
-            pieces += [(piece, piece.row_groups[0].num_rows) for piece in fragment.split_by_row_group()]
-        else:
-            pieces.append((fragment, fragment.count_rows()))
+    pieces = dataset_pieces(dataset)
+    if pieces is None:
+        raise _UnspreadError("not a dataset of files, or a filtered one")
     sizes = np.array([size for _, size in pieces], dtype=np.int64)
     ends = np.cumsum(sizes)
     if not len(pieces) or ends[-1] <= rows:
         raise _UnspreadError("no more rows than asked for")
     for position in np.linspace(0, ends[-1] - block, PLACES).astype(np.int64):
         first, last = np.searchsorted(ends, [position, position + block - 1], side="right")
-        held = pads.FileSystemDataset([fragment for fragment, _ in pieces[first:last + 1]], dataset.schema,
-                                      dataset.format, dataset.filesystem)
+        held = pieces_dataset(dataset, [fragment for fragment, _ in pieces[first:last + 1]])
         yield _head(_rows_at(held, int(position - ends[first] + sizes[first]), block), block, dtypes, whole)
+
+
+def dataset_pieces(dataset: pads.Dataset) -> list[tuple[pads.Fragment, int]] | None:
+    """A dataset's pieces that can be read alone, with their rows: a Parquet file's row groups, an Arrow file
+    whole. None for a dataset that is no files' (in memory), or filtered (its rows are unknown until read)."""
+    if not isinstance(dataset, pads.FileSystemDataset):
+        return None
+    try:
+        fragments = list(dataset.get_fragments())
+    except ValueError:  # pyarrow refuses the fragments of a filtered dataset
+        return None
+    pieces = []
+    for fragment in fragments:
+        if isinstance(fragment, pads.ParquetFileFragment):
+            pieces += [(piece, piece.row_groups[0].num_rows) for piece in fragment.split_by_row_group()]
+        else:
+            pieces.append((fragment, fragment.count_rows()))
+    return pieces
+
+
+def pieces_dataset(dataset: pads.FileSystemDataset, fragments: list[pads.Fragment]) -> pads.FileSystemDataset:
+    """The dataset of some of `dataset`'s pieces, in the order given, with its schema (and partitions)."""
+    return pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+
+
+def table_dataset(source: ctr_data.Source) -> pads.FileSystemDataset | None:
+    """The pyarrow dataset `iter_chunks` reads a Parquet or Arrow source through (the caller's own, or a path's),
+    or None for any other source."""
+    source = ctr_data.as_source(source)
+    if isinstance(source, pads.FileSystemDataset):
+        return source
+    if isinstance(source, pd.DataFrame | pa.Table | pads.Dataset):
+        return None
+    path = Path(source)
+    if path.is_dir():
+        if ctr_data.text_files(path) or tfrecord_files(path):
+            return None
+    elif (tfrecord_files(path) or format_suffix(path) in (*JSON, ".csv", ".tsv", ".txt") or is_criteo_file(path)
+          or not path.exists()):
+        return None
+    try:
+        return ctr_data.parquet_dataset(path)
+    except DataError:
+        return None
 
 
 def _rows_at(dataset: pads.Dataset, skip: int, rows: int) -> pa.Table:
@@ -108,27 +146,39 @@ def _rows_at(dataset: pads.Dataset, skip: int, rows: int) -> pa.Table:
     return pa.Table.from_batches(held, schema=dataset.schema)
 
 
+def interleaved(readers: Iterator[Iterator[pd.DataFrame]], width: int) -> Iterator[pd.DataFrame]:
+    """The frames of `readers`, `width` of them read at a time, a frame from each in turn (the next reader
+    begun as one ends), as tf.data's interleave reads files: rows of many pieces in each stretch."""
+    active = list(itertools.islice(readers, width))
+    while active:
+        for reader in list(active):
+            frame = next(reader, None)
+            if frame is None:
+                active.remove(reader)
+                active += itertools.islice(readers, 1)
+            else:
+                yield frame
+
+
 def _path_blocks(path: Path, rows: int, block: int, dtypes: Mapping[str, str] | None,
                  whole: Collection[str]) -> Iterator[pd.DataFrame]:
     """`_dataset_blocks` of a Parquet or Arrow path, `_text_blocks` of a CSV, TSV or Criteo file, and the heads
     of the files spread through a folder of text files (with their partitions' columns), as `iter_chunks`
     tells them apart."""
-    if path.is_dir():
-        files = [file for file in ctr_data.text_files(path) if file.stat().st_size]
-        if len(files) > 1:
-            for file in sorted({files[i] for i in np.linspace(0, len(files) - 1, PLACES).astype(int)}):
-                yield _first(ctr_data.folder_chunks(path, [file], None, block, "", dtypes, whole), block)
-            return
-        if files or tfrecord_files(path):
-            raise _UnspreadError("one file, or records: read from the start")
-    elif tfrecord_files(path) or format_suffix(path) in JSON:
-        raise _UnspreadError("records and JSON are read from the start")
-    elif is_criteo_file(path) or format_suffix(path) in (".csv", ".tsv", ".txt"):
-        if path.suffix.lower() in COMPRESSED:
-            raise _UnspreadError("a compressed file has no place to seek to")
+    dataset = table_dataset(path)
+    if dataset is not None:
+        yield from _dataset_blocks(dataset, rows, block, dtypes, whole)
+        return
+    files = [file for file in ctr_data.text_files(path) if file.stat().st_size]
+    if len(files) > 1:
+        for file in sorted({files[i] for i in np.linspace(0, len(files) - 1, PLACES).astype(int)}):
+            yield _first(ctr_data.folder_chunks(path, [file], None, block, "", dtypes, whole), block)
+        return
+    if (path.is_file() and (is_criteo_file(path) or format_suffix(path) in (".csv", ".tsv", ".txt"))
+            and path.suffix.lower() not in COMPRESSED):  # a compressed file has no place to seek to
         yield from _text_blocks(path, block, dtypes, whole)
         return
-    yield from _dataset_blocks(ctr_data.parquet_dataset(path), rows, block, dtypes, whole)
+    raise _UnspreadError("one file of a folder, compressed text, JSON or records: read from the start")
 
 
 def _text_blocks(path: Path, block: int, dtypes: Mapping[str, str] | None,

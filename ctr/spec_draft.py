@@ -308,7 +308,7 @@ def _sample(data: ctr_data.Source, rows: int) -> tuple[pd.DataFrame, int, str, b
     chunks, held = [], 0
     # A JSON column of objects mapping ids to weights is one column (a weighted bag or history), not fields.
     whole = ctr_data.mapping_columns(source) if name else set()
-    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, 262_144), dtypes=text, whole=whole):
+    for chunk in ctr_data.iter_chunks(source, chunk_rows=min(rows + 1, ctr_data.CHUNK_ROWS), dtypes=text, whole=whole):
         chunks.append(chunk)
         held += len(chunk)
         if held > rows:

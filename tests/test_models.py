@@ -778,6 +778,42 @@ def test_every_training_and_validation_pipeline_runs_without_tf_data_autotuning(
     assert [ds.options().autotune.enabled for ds in seen] == [False] * 8
 
 
+def test_a_streamed_parquet_file_sorted_by_its_label_is_mixed_in_every_stretch(spec, splits, tmp_path, monkeypatch):
+    """Streamed rows were shuffled only within a chunk, read in the file's order: a file sorted by its label
+    (or by time) trained on one class chunk after chunk. Its row groups are now read 8 at a time in a fresh
+    random order each epoch, a slice of each in turn (chunks and slices made small here, as a large file's
+    are to its row groups); the same seed gives the same order."""
+    from ctr import data as ctr_data
+    from ctr.models import base
+
+    monkeypatch.setattr(ctr_data, "CHUNK_ROWS", 1000)
+    monkeypatch.setattr(base, "_SLICE_ROWS", 50)
+    seen: list = []
+
+    class StopBeforeTrainingError(Exception):
+        """Stops a fit once Keras has its dataset: the batches are what is checked."""
+
+    def record(self, x, **kwargs):
+        seen.append(x)
+        raise StopBeforeTrainingError
+
+    monkeypatch.setattr(keras.Model, "fit", record)
+    rows = splits[0].sort_values(spec.label.column, kind="stable")
+    rows.to_parquet(tmp_path / "sorted.parquet", row_group_size=200)
+    for _ in range(2):
+        with pytest.raises(StopBeforeTrainingError):
+            ctr.FM(spec, embedding_dim=4, batch_size=100, seed=3).fit(tmp_path / "sorted.parquet", in_memory=False,
+                                                                        verbose=0)
+    epochs = [[labels.numpy() for _, labels in seen[0]] for _ in range(2)]
+    one_class = np.mean([batch.min() == batch.max() for batch in epochs[0]])
+    assert one_class < 0.25, one_class  # 0.90 when read in the file's order
+    assert sum(map(len, epochs[0])) == len(rows) and sorted(np.concatenate(epochs[0])) == sorted(
+        np.concatenate(epochs[1]))
+    assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))  # a fresh order each epoch
+    again = [labels.numpy() for _, labels in seen[1]]
+    assert np.array_equal(np.concatenate(again), np.concatenate(epochs[0]))  # the same seed, the same order
+
+
 def test_several_models_in_one_session_raise_no_retracing_warning(spec, splits):
     """A sweep trains model after model. Each traces its own steps once or twice, which TensorFlow
     must not count together as "excessive retracing" of one function (tensorflow#42441)."""

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import tensorflow_recommenders as tfrs
 
+from .. import _spread
 from .. import data as ctr_data
 from .._args import (
     CLICK_EVALUATE_ONLY,
@@ -49,6 +50,10 @@ from ._adam import LazyAdam
 
 _ENCODE_CHUNK = 65_536
 _MEMORY_BUDGET = 1 << 30  # bytes of encoded training data cached in memory; more is streamed
+# A streamed Parquet or Arrow source is read this many pieces (row groups) at a time, this many rows from each
+# in turn: a chunk mixes rows of 8 or more pieces, however the rows were sorted.
+_PIECES_READ = 8
+_SLICE_ROWS = 16_384
 
 # Held while a model makes a graph it keeps (an encoder, a traced call): a server's threads asking a
 # model for its first predictions at once each made and traced their own (8 threads: 8). One lock for
@@ -820,11 +825,14 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
                 errors: GeneratorErrors, what: str) -> tf.data.Dataset:
         """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
-        data. Rows are shuffled within each chunk (a fresh order every epoch). Labels of one class
-        are a DataError at the end of the first pass, the first point where all of them were read."""
+        data. Rows are shuffled within each chunk, and a Parquet or Arrow source's row groups are read in
+        a random order (both fresh every epoch), so that rows sorted by time or by label are mixed. Labels
+        of one class are a DataError at the end of the first pass, the first point where all were read."""
         encode = self._encode_fn()
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
+        dataset = _spread.table_dataset(data) if shuffle else None
+        pieces = [fragment for fragment, _ in _spread.dataset_pieces(dataset) or []] if dataset is not None else []
         if rows == 0:
             raise DataError(f"the {what} data has no rows" + (
                 "; pass validation_data=None to train without validation" if what == "validation" else ""))
@@ -836,7 +844,13 @@ class RankingModel(NetworkWeights, abc.ABC):
             # asking after the epoch's last batch, so nothing after it would run.
             held: tuple[dict[str, np.ndarray], np.ndarray] | None = None
             counts = [0.0, 0, 0]  # clicks, rows, rows of weight 0 (`ctr_data.class_counts`)
-            for chunk in self._chunks(data):
+            if len(pieces) > 1:  # each chunk of rows from 8 random pieces, 16,384 rows from each in turn
+                readers = (self._chunks(_spread.pieces_dataset(dataset, [pieces[i]]), _SLICE_ROWS)
+                           for i in rng.permutation(len(pieces)))
+                chunks = ctr_data.in_chunks(_spread.interleaved(readers, _PIECES_READ), ctr_data.CHUNK_ROWS)
+            else:
+                chunks = self._chunks(data)
+            for chunk in chunks:
                 raw = ctr_data.raw_features(chunk, self.spec)
                 encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
                 labels = ctr_data.targets(chunk, self.spec)
@@ -969,9 +983,9 @@ class RankingModel(NetworkWeights, abc.ABC):
             raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
         return self.network_
 
-    def _chunks(self, data: ctr_data.Source) -> Iterator[pd.DataFrame]:
+    def _chunks(self, data: ctr_data.Source, chunk_rows: int = ctr_data.CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         """The spec's columns of `data` (label and weights included), chunk by chunk."""
-        return ctr_data.iter_chunks(data, self.spec.columns, hint=ctr_data.column_hints(self.spec),
+        return ctr_data.iter_chunks(data, self.spec.columns, chunk_rows, hint=ctr_data.column_hints(self.spec),
                                     dtypes=ctr_data.csv_dtypes(self.spec))
 
     def _raw_chunks(self, data: ctr_data.Source) -> Iterator[dict[str, np.ndarray]]:
