@@ -814,6 +814,31 @@ def test_a_streamed_parquet_file_sorted_by_its_label_is_mixed_in_every_stretch(s
     assert np.array_equal(np.concatenate(again), np.concatenate(epochs[0]))  # the same seed, the same order
 
 
+def test_a_streamed_csv_sorted_by_its_label_is_warned_of(spec, splits, tmp_path, monkeypatch):
+    """A CSV is streamed in its order: sorted by its label, a chunk of all non-clicks where the data holds
+    clicks is named with the rows and what to do, once; a shuffled one trains without a word."""
+    import warnings
+
+    from ctr import data as ctr_data
+
+    monkeypatch.setattr(ctr_data, "CHUNK_ROWS", 1000)
+    rows = splits[0].head(4000)
+    rows.sort_values(spec.label.column, kind="stable").to_csv(tmp_path / "sorted.csv", index=False)
+    rows.to_csv(tmp_path / "shuffled.csv", index=False)
+    label = spec.label
+    with pytest.warns(UserWarning) as caught:
+        ctr.LogisticRegression(spec).fit(tmp_path / "sorted.csv", in_memory=False, epochs=2, verbose=0)
+    said = [str(w.message) for w in caught if "sorted by their label" in str(w.message)]
+    assert said == [f"LogisticRegression.fit: rows 0 to 999 of the streamed data are all non-clicks (a click: "
+                    f"{label.column} {label.rule()}), where {ctr.data.labels(rows, spec).mean():.1%} of all its rows "
+                    f"are clicks: the rows look sorted by their label {label.column!r}, and streamed rows are shuffled "
+                    "within chunks of 1,000 (a Parquet file's row groups are mixed too). Shuffle the file first, write "
+                    "it as Parquet, or fit in memory (in_memory=True)"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ctr.LogisticRegression(spec).fit(tmp_path / "shuffled.csv", in_memory=False, epochs=1, verbose=0)
+
+
 def test_several_models_in_one_session_raise_no_retracing_warning(spec, splits):
     """A sweep trains model after model. Each traces its own steps once or twice, which TensorFlow
     must not count together as "excessive retracing" of one function (tensorflow#42441)."""

@@ -832,6 +832,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
         dataset = _spread.table_dataset(data) if shuffle else None
+        warned: list[bool] = []  # checked once, in the first epoch
         pieces = [fragment for fragment, _ in _spread.dataset_pieces(dataset) or []] if dataset is not None else []
         if rows == 0:
             raise DataError(f"the {what} data has no rows" + (
@@ -844,6 +845,7 @@ class RankingModel(NetworkWeights, abc.ABC):
             # asking after the epoch's last batch, so nothing after it would run.
             held: tuple[dict[str, np.ndarray], np.ndarray] | None = None
             counts = [0.0, 0, 0]  # clicks, rows, rows of weight 0 (`ctr_data.class_counts`)
+            stretches = []  # each chunk's (clicks, rows), for a source sorted by its label
             if len(pieces) > 1:  # each chunk of rows from 8 random pieces, 16,384 rows from each in turn
                 readers = (self._chunks(_spread.pieces_dataset(dataset, [pieces[i]]), _SLICE_ROWS)
                            for i in rng.permutation(len(pieces)))
@@ -854,7 +856,9 @@ class RankingModel(NetworkWeights, abc.ABC):
                 raw = ctr_data.raw_features(chunk, self.spec)
                 encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
                 labels = ctr_data.targets(chunk, self.spec)
-                counts = [a + b for a, b in zip(counts, ctr_data.class_counts(labels), strict=True)]
+                counted = ctr_data.class_counts(labels)
+                counts = [a + b for a, b in zip(counts, counted, strict=True)]
+                stretches.append(counted[:2])
                 if carry is not None:
                     encoded = {k: np.concatenate([carry[0][k], v]) for k, v in encoded.items()}
                     labels = np.concatenate([carry[1], labels])
@@ -868,6 +872,8 @@ class RankingModel(NetworkWeights, abc.ABC):
                 rest = order[whole:]
                 carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
             ctr_data.require_both_classes(tuple(counts), self.spec, what)
+            if shuffle and not warned:
+                warned.append(_warn_sorted_stretches(f"{type(self).__name__}.fit", self.spec, stretches))
             for batch in (held, carry):
                 if batch is not None:
                     yield batch
@@ -983,10 +989,10 @@ class RankingModel(NetworkWeights, abc.ABC):
             raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
         return self.network_
 
-    def _chunks(self, data: ctr_data.Source, chunk_rows: int = ctr_data.CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    def _chunks(self, data: ctr_data.Source, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
         """The spec's columns of `data` (label and weights included), chunk by chunk."""
-        return ctr_data.iter_chunks(data, self.spec.columns, chunk_rows, hint=ctr_data.column_hints(self.spec),
-                                    dtypes=ctr_data.csv_dtypes(self.spec))
+        return ctr_data.iter_chunks(data, self.spec.columns, chunk_rows or ctr_data.CHUNK_ROWS,
+                                    hint=ctr_data.column_hints(self.spec), dtypes=ctr_data.csv_dtypes(self.spec))
 
     def _raw_chunks(self, data: ctr_data.Source) -> Iterator[dict[str, np.ndarray]]:
         for chunk in self._chunks(data):
@@ -1116,6 +1122,26 @@ class _GroupAUC(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["val_gauc"] = group_auc(self.labels, self.score(), self.groups, self.weights)["gauc"]
+
+
+def _warn_sorted_stretches(owner: str, spec: FeatureSpec, stretches: list[tuple[float, int]]) -> bool:
+    """Warn when a streamed chunk holds one class where it would have held both 20 times over at the data's
+    rate: rows sorted by their label, which train on one class at a time. Whether it warned."""
+    clicks, rows = map(float, np.sum(stretches, axis=0)) if stretches else (0.0, 0.0)
+    if not 0 < clicks < rows:
+        return False
+    rate, start = clicks / rows, 0
+    for found, held in stretches:
+        if held and found in (0, held) and min(rate, 1 - rate) * held >= 20:
+            warnings.warn(f"{owner}: rows {start:,} to {start + held - 1:,} of the streamed data are all "
+                          f"{'clicks' if found else 'non-clicks'} (a click: {spec.label.column} {spec.label.rule()}), "
+                          f"where {rate:.1%} of all its rows are clicks: the rows look sorted by their label "
+                          f"{spec.label.column!r}, and streamed rows are shuffled within chunks of "
+                          f"{ctr_data.CHUNK_ROWS:,} (a Parquet file's row groups are mixed too). Shuffle the file "
+                          "first, write it as Parquet, or fit in memory (in_memory=True)", stacklevel=2)
+            return True
+        start += held
+    return False
 
 
 class GeneratorErrors:
