@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import reprlib
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 import yaml
 
 from . import data as ctr_data
@@ -245,9 +248,20 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
     if not features:
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
-    spec_name = name or (name_of(source) if source else "drafted")
+    files = _dataset_files(data)
+    spec_name = name or (name_of(source or (os.path.commonpath(files) if files else "")) or "drafted")
+    if files:
+        source = (f"the pyarrow dataset of {len(files)} files in {os.path.commonpath(files)}" if len(files) > 1
+                  else f"the pyarrow dataset of {files[0]}")
     spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
     return SpecDraft(spec, reasons, skipped, len(frame), source, more, places)
+
+
+def _dataset_files(data: Any) -> list[str]:
+    """The files of a pyarrow dataset of local files (its folder names the draft and its spec), else []."""
+    if not isinstance(data, pads.FileSystemDataset) or not isinstance(data.filesystem, pafs.LocalFileSystem):
+        return []
+    return [os.path.dirname(f) if len(data.files) > 1 else f for f in data.files]  # a folder holds the files
 
 
 def _same_days(text: pd.Series, stamps: list[Timestamp], frame: pd.DataFrame) -> str:

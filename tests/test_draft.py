@@ -203,6 +203,14 @@ def test_a_large_source_is_drafted_from_rows_spread_through_it_not_from_its_head
         draft = ctr.draft_spec(source, sample_rows=800)
         assert (draft.rows, draft.places, draft.more) == (800, 1, True) and "(its first 800 rows)" in draft.to_yaml()
         assert "0.0% ones" in draft.reasons["label"] and draft.skipped["coupon"] == "no values in the rows read"
+    # A pyarrow dataset is named by its files (it was 'a table', its spec 'drafted'), and spread through.
+    frame.to_parquet(tmp_path / "days", partition_cols=["clicked"])  # 2 files, in clicked=0/ and clicked=1/
+    named = ctr.draft_spec(pads.dataset(tmp_path / "days", partitioning="hive"), sample_rows=800)
+    assert named.to_yaml().startswith(f"# Drafted by ctr from the pyarrow dataset of 2 files in {tmp_path / 'days'} "
+                                      "(800 of its rows, read from 8 places spread through it)")
+    one = ctr.draft_spec(pads.dataset(tmp_path / "log.parquet"))
+    assert (named.spec.name, one.spec.name) == ("days", "log")
+    assert one.source == f"the pyarrow dataset of {tmp_path / 'log.parquet'}"
 
 
 def test_dicts_that_pandas_printed_into_a_csv_are_drafted_as_weighted_bags_or_left_out_with_the_line(tmp_path):
