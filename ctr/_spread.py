@@ -30,9 +30,10 @@ def spread_rows(source: ctr_data.Source, rows: int, dtypes: Mapping[str, str] | 
                 whole: Collection[str] = ()) -> tuple[pd.DataFrame, int] | None:
     """About `rows` rows of a source that holds more, read as `iter_chunks` reads them, in `PLACES` blocks
     spread evenly through it, and how many places they came from: a frame's or table's rows, a Parquet or
-    Arrow dataset's row groups, a text file's lines from evenly spaced bytes, a folder of text files' files.
-    None where the source cannot be read so (compressed text, JSON, TFRecords, a filtered pyarrow dataset, a
-    CSV whose quoted values span lines) or anything in the blocks goes wrong: the caller reads the head."""
+    Arrow dataset's row groups, a CSV's or JSON-lines file's lines from evenly spaced bytes, a folder of text
+    files' files. None where the source cannot be read so (compressed text, a JSON array, TFRecords, a
+    filtered pyarrow dataset, a CSV whose quoted values span lines) or anything in the blocks goes wrong:
+    the caller reads the head."""
     source = ctr_data.as_source(source)
     block = -(-rows // PLACES)  # the last block a few rows short, to make `rows`
     try:
@@ -174,19 +175,20 @@ def _path_blocks(path: Path, rows: int, block: int, dtypes: Mapping[str, str] | 
         for file in sorted({files[i] for i in np.linspace(0, len(files) - 1, PLACES).astype(int)}):
             yield _first(ctr_data.folder_chunks(path, [file], None, block, "", dtypes, whole), block)
         return
-    if (path.is_file() and (is_criteo_file(path) or format_suffix(path) in (".csv", ".tsv", ".txt"))
+    if (path.is_file() and (is_criteo_file(path) or format_suffix(path) in (".csv", ".tsv", ".txt", *JSON))
             and path.suffix.lower() not in COMPRESSED):  # a compressed file has no place to seek to
         yield from _text_blocks(path, block, dtypes, whole)
         return
-    raise _UnspreadError("one file of a folder, compressed text, JSON or records: read from the start")
+    raise _UnspreadError("one file of a folder, compressed text or records: read from the start")
 
 
 def _text_blocks(path: Path, block: int, dtypes: Mapping[str, str] | None,
                  whole: Collection[str]) -> list[pd.DataFrame]:
-    """`block` lines of a CSV, TSV or Criteo file from each of `PLACES` evenly spaced bytes (each after the
-    line that byte falls in), read as the file would be: its header and those lines, written beside each
-    other in a file of the same name. A value that spans lines (quoted) shows as fewer rows than lines."""
-    header = 0 if is_criteo_file(path) else 1
+    """`block` lines of a CSV, TSV, JSON-lines or Criteo file from each of `PLACES` evenly spaced bytes (each
+    after the line that byte falls in), read as the file would be: its header and those lines, written beside
+    each other in a file of the same name. A value that spans lines (quoted CSV, a JSON array written over
+    lines) shows as fewer rows than lines, or as unreadable."""
+    header = 0 if is_criteo_file(path) or format_suffix(path) in JSON else 1
     size = path.stat().st_size
     lines: list[bytes] = []
     counts = []  # lines read at each place

@@ -174,11 +174,12 @@ def test_a_large_source_is_drafted_from_rows_spread_through_it_not_from_its_head
     frame.to_parquet(tmp_path / "log.parquet", row_group_size=250)
     frame.to_parquet(tmp_path / "one_group.parquet")  # 8 places in one row group, each read from its own row
     frame.to_csv(tmp_path / "log.csv", index=False)
+    frame.to_json(tmp_path / "log.jsonl", orient="records", lines=True)
     (tmp_path / "parts").mkdir()
     for i in range(10):
         frame[i * 400:(i + 1) * 400].to_csv(tmp_path / "parts" / f"part-{i:02d}.csv", index=False)
     for source in (frame, tmp_path / "log.parquet", tmp_path / "one_group.parquet", tmp_path / "log.csv",
-                   tmp_path / "parts"):
+                   tmp_path / "log.jsonl", tmp_path / "parts"):
         draft = ctr.draft_spec(source, sample_rows=800)
         assert (draft.rows, draft.places, draft.more) == (800, 8, True), source
         assert "(800 of its rows, read from 8 places spread through it)" in draft.to_yaml()
@@ -191,14 +192,16 @@ def test_a_large_source_is_drafted_from_rows_spread_through_it_not_from_its_head
     rows, places = spread_rows(tmp_path / "log.csv", 800, dict.fromkeys(frame.columns, "str"))
     assert places == 8 and len(rows) == 800 and not rows.duplicated().any() and read.rows == 800
     assert rows["price"].iloc[-1] == str(frame["price"].iloc[-1])  # the last block ends with the file (800 = 8 × 100)
-    # Quoted text across lines, a compressed file and a filtered pyarrow dataset: their first rows, as before.
+    # Quoted text across lines, a compressed file, a JSON array and a filtered pyarrow dataset: their first
+    # rows, as before.
     frame.assign(note=np.where(np.arange(len(frame)) % 7 == 0, "good,\nvery", "ok")).to_csv(
         tmp_path / "notes.csv", index=False)
     frame.to_csv(tmp_path / "log.csv.gz", index=False)
+    frame.to_json(tmp_path / "array.json", orient="records")  # a JSON array, on one line
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
 
-    for source in (tmp_path / "notes.csv", tmp_path / "log.csv.gz",
+    for source in (tmp_path / "notes.csv", tmp_path / "log.csv.gz", tmp_path / "array.json",
                    pads.dataset(tmp_path / "log.parquet").filter(pc.field("price") > 0)):
         draft = ctr.draft_spec(source, sample_rows=800)
         assert (draft.rows, draft.places, draft.more) == (800, 1, True) and "(its first 800 rows)" in draft.to_yaml()
