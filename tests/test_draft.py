@@ -212,7 +212,7 @@ def test_a_large_source_is_drafted_from_rows_spread_through_it_not_from_its_head
     assert named.to_yaml().startswith(f"# Drafted by ctr from the pyarrow dataset of 2 files in {tmp_path / 'days'} "
                                       "(800 of its rows, read from 8 places spread through it)")
     one = ctr.draft_spec(pads.dataset(tmp_path / "log.parquet"))
-    assert (named.spec.name, one.spec.name) == ("days", "log")
+    assert (named.spec.name, one.spec.name, ctr.draft_spec(frame).spec.name) == ("days", "log", "drafted")
     assert one.source == f"the pyarrow dataset of {tmp_path / 'log.parquet'}"
 
 
