@@ -1,5 +1,6 @@
-"""Rows read from places spread through a large source rather than from its head, so that a guess made from
-them (draft-spec's) sees a log sorted by time or by label as it is throughout, not as its first day is."""
+"""Rows read from places spread through a large source rather than in its order: draft-spec's rows from 8
+places, so that a log sorted by time or by label is seen as it is throughout, not as its first day is; and a
+streamed Parquet or Arrow source's pieces (row groups), which training reads in a random order, interleaved."""
 
 from __future__ import annotations
 
@@ -195,12 +196,14 @@ def _text_blocks(path: Path, block: int, dtypes: Mapping[str, str] | None,
     with open(path, "rb") as handle:
         lines += [handle.readline() for _ in range(header)]
         end = first = handle.tell()
-        span = 0  # how far past the first row the last block starts: all bytes but the first block's
+        step = 0  # bytes from one place to the next: all but the first block's, over the places after it
         for place in range(PLACES):
             last = place == PLACES - 1
-            if last:  # the file's last lines, however long: from twice the bytes that lines so far took
-                span = int(2 * block * sum(map(len, lines[header:])) / max(len(lines) - header, 1))
-            handle.seek(max(size - span if last else first + span * place // (PLACES - 1), end))
+            if last:  # the file's last lines, however long: from twice the bytes that the lines so far took
+                at = size - int(2 * block * sum(map(len, lines[header:])) / max(len(lines) - header, 1))
+            else:
+                at = first + step * place
+            handle.seek(max(at, end))
             if handle.tell() > end:
                 handle.readline()  # the rest of a line begun before this place
             if last:
@@ -210,7 +213,8 @@ def _text_blocks(path: Path, block: int, dtypes: Mapping[str, str] | None,
             lines += [line if line.endswith(b"\n") else line + b"\n" for line in got]
             counts.append(len(got))
             end = handle.tell()
-            span = span or max(size - end, 0)
+            if not place:
+                step = max(size - end, 0) // (PLACES - 1)
     with tempfile.TemporaryDirectory(prefix="ctr-spread-") as folder:
         copy = Path(folder) / path.name
         copy.write_bytes(b"".join(lines))

@@ -837,6 +837,11 @@ def test_a_streamed_csv_sorted_by_its_label_is_warned_of(spec, splits, tmp_path,
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ctr.LogisticRegression(spec).fit(tmp_path / "shuffled.csv", in_memory=False, epochs=1, verbose=0)
+    # A Parquet file of one row group has no pieces to mix: it is read in its order, and told so.
+    rows.sort_values(spec.label.column, kind="stable").to_parquet(tmp_path / "sorted.parquet")
+    with pytest.warns(UserWarning, match=r"chunks of 1,000 \(and its row groups mixed: write it in smaller ones, "
+                                         r"e\.g\. row_group_size=100_000\)\. Shuffle the file first, or fit in"):
+        ctr.LogisticRegression(spec).fit(tmp_path / "sorted.parquet", in_memory=False, epochs=1, verbose=0)
 
 
 def test_several_models_in_one_session_raise_no_retracing_warning(spec, splits):

@@ -826,19 +826,21 @@ class RankingModel(NetworkWeights, abc.ABC):
                 errors: GeneratorErrors, what: str) -> tf.data.Dataset:
         """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
         data. Rows are shuffled within each chunk, and a Parquet or Arrow source's row groups are read in
-        a random order (both fresh every epoch), so that rows sorted by time or by label are mixed. Labels
-        of one class are a DataError at the end of the first pass, the first point where all were read."""
+        a random order (both fresh every epoch), so that rows sorted by time or by label are mixed; a chunk
+        of one class from a source read in its order is warned of. Labels of one class are a DataError at
+        the end of the first pass, the first point where all of them were read."""
         encode = self._encode_fn()
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
-        dataset = _spread.table_dataset(data) if shuffle else None
-        warned: list[bool] = []  # checked once, in the first epoch
-        pieces = [fragment for fragment, _ in _spread.dataset_pieces(dataset) or []] if dataset is not None else []
         if rows == 0:
             raise DataError(f"the {what} data has no rows" + (
                 "; pass validation_data=None to train without validation" if what == "validation" else ""))
+        dataset = _spread.table_dataset(data) if shuffle else None
+        pieces = [fragment for fragment, _ in _spread.dataset_pieces(dataset) or []] if dataset is not None else []
+        checked = not shuffle  # the chunks' classes, in the first epoch of training
 
         def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+            nonlocal checked
             rng = np.random.default_rng([self.seed, next(epochs)])
             carry: tuple[dict[str, np.ndarray], np.ndarray] | None = None
             # The last batch is held back until the labels are all read and checked: Keras stops
@@ -872,8 +874,9 @@ class RankingModel(NetworkWeights, abc.ABC):
                 rest = order[whole:]
                 carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
             ctr_data.require_both_classes(tuple(counts), self.spec, what)
-            if shuffle and not warned:
-                warned.append(_warn_sorted_stretches(f"{type(self).__name__}.fit", self.spec, stretches))
+            if not checked:
+                checked = True
+                _warn_sorted_stretches(f"{type(self).__name__}.fit", self.spec, stretches, dataset is not None)
             for batch in (held, carry):
                 if batch is not None:
                     yield batch
@@ -1124,12 +1127,13 @@ class _GroupAUC(keras.callbacks.Callback):
             logs["val_gauc"] = group_auc(self.labels, self.score(), self.groups, self.weights)["gauc"]
 
 
-def _warn_sorted_stretches(owner: str, spec: FeatureSpec, stretches: list[tuple[float, int]]) -> bool:
+def _warn_sorted_stretches(owner: str, spec: FeatureSpec, stretches: list[tuple[float, int]], tables: bool) -> None:
     """Warn when a streamed chunk holds one class where it would have held both 20 times over at the data's
-    rate: rows sorted by their label, which train on one class at a time. Whether it warned."""
+    rate: rows sorted by their label, which train on one class at a time. `tables`: the source is Parquet or
+    Arrow (its row groups were mixed, and too few)."""
     clicks, rows = map(float, np.sum(stretches, axis=0)) if stretches else (0.0, 0.0)
     if not 0 < clicks < rows:
-        return False
+        return
     rate, start = clicks / rows, 0
     for found, held in stretches:
         if held and found in (0, held) and min(rate, 1 - rate) * held >= 20:
@@ -1137,11 +1141,13 @@ def _warn_sorted_stretches(owner: str, spec: FeatureSpec, stretches: list[tuple[
                           f"{'clicks' if found else 'non-clicks'} (a click: {spec.label.column} {spec.label.rule()}), "
                           f"where {rate:.1%} of all its rows are clicks: the rows look sorted by their label "
                           f"{spec.label.column!r}, and streamed rows are shuffled within chunks of "
-                          f"{ctr_data.CHUNK_ROWS:,} (a Parquet file's row groups are mixed too). Shuffle the file "
-                          "first, write it as Parquet, or fit in memory (in_memory=True)", stacklevel=2)
-            return True
+                          f"{ctr_data.CHUNK_ROWS:,}" + (
+                              " (and its row groups mixed: write it in smaller ones, e.g. row_group_size=100_000)"
+                              if tables else " (a Parquet file's row groups are mixed too)")
+                          + ". Shuffle the file first" + ("" if tables else ", write it as Parquet")
+                          + ", or fit in memory (in_memory=True)", stacklevel=2)
+            return
         start += held
-    return False
 
 
 class GeneratorErrors:
