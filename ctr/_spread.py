@@ -1,6 +1,6 @@
 """Rows read from places spread through a large source rather than in its order: draft-spec's rows from 8
 places, so that a log sorted by time or by label is seen as it is throughout, not as its first day is; and a
-streamed Parquet or Arrow source's pieces (row groups), which training reads in a random order, interleaved."""
+streamed Parquet or Arrow source's pieces (row groups), which training reads in a random order."""
 
 from __future__ import annotations
 
@@ -146,20 +146,6 @@ def _rows_at(dataset: pads.Dataset, skip: int, rows: int) -> pa.Table:
         if rows <= 0:
             break
     return pa.Table.from_batches(held, schema=dataset.schema)
-
-
-def interleaved(readers: Iterator[Iterator[pd.DataFrame]], width: int) -> Iterator[pd.DataFrame]:
-    """The frames of `readers`, `width` of them read at a time, a frame from each in turn (the next reader
-    begun as one ends), as tf.data's interleave reads files: rows of many pieces in each stretch."""
-    active = list(itertools.islice(readers, width))
-    while active:
-        for reader in list(active):
-            frame = next(reader, None)
-            if frame is None:
-                active.remove(reader)
-                active += itertools.islice(readers, 1)
-            else:
-                yield frame
 
 
 def _path_blocks(path: Path, rows: int, block: int, dtypes: Mapping[str, str] | None,

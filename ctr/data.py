@@ -174,7 +174,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
     _require_data(path)
     files = text_files(path)
     if files:
-        yield from in_chunks(folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole), chunk_rows)
+        yield from _in_chunks(folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole), chunk_rows)
         return
     records = tfrecord_files(path)
     if records:
@@ -184,7 +184,7 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         if any(c not in kinds for c in cols or []):  # a key the first records lack: sought in them all
             kinds = tfrecord_schema(records, whole=True)
         require_columns(list(kinds), cols or [], where=f"{path} (the keys of its records)", hint=hint)
-        yield from in_chunks(tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows), chunk_rows)
+        yield from _in_chunks(tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows), chunk_rows)
         return
     if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
         for chunk in criteo_chunks(path, chunk_rows):
@@ -245,7 +245,7 @@ def _dataset_chunks(dataset: pads.Dataset, cols: list[str] | None, chunk_rows: i
         if empty:
             yield _flat(dataset.schema.empty_table()).select(cols or list(fields)).to_pandas()
 
-    yield from in_chunks(batches(), chunk_rows)
+    yield from _in_chunks(batches(), chunk_rows)
 
 
 def progress(source: Source, verbose: str | int) -> Callable[[int], None]:
@@ -405,7 +405,7 @@ def folder_chunks(root: Path, files: list[Path], cols: list[str] | None, chunk_r
         raise DataError(f"{root}: its files are all empty (0 bytes): no columns and no rows")
 
 
-def in_chunks(frames: Iterable[pd.DataFrame], chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _in_chunks(frames: Iterable[pd.DataFrame], chunk_rows: int) -> Iterator[pd.DataFrame]:
     """`frames` (a file's or a batch's rows, in order) as chunks of `chunk_rows` rows, the last shorter:
     Spark writes a table as hundreds of small files, and a chunk a file would cost each its own pass
     downstream (a predict call, an encoding step). A frame of `chunk_rows` rows passes as it is; with no

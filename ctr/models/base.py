@@ -50,10 +50,10 @@ from ._adam import LazyAdam
 
 _ENCODE_CHUNK = 65_536
 _MEMORY_BUDGET = 1 << 30  # bytes of encoded training data cached in memory; more is streamed
-# A streamed Parquet or Arrow source is read this many pieces (row groups) at a time, this many rows from each
-# in turn: a chunk mixes rows of 8 or more pieces, however the rows were sorted.
-_PIECES_READ = 8
-_SLICE_ROWS = 16_384
+# Streamed rows are shuffled across this many chunks (half a million rows), or as many as this many bytes of
+# encoded rows hold: encoded (ids and numbers), rows of many pieces cost less than reading the pieces at once.
+_SHUFFLE_CHUNKS = 2
+_SHUFFLE_BYTES = 128 << 20
 
 # Held while a model makes a graph it keeps (an encoder, a traced call): a server's threads asking a
 # model for its first predictions at once each made and traced their own (8 threads: 8). One lock for
@@ -825,10 +825,10 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
                 errors: GeneratorErrors, what: str) -> tf.data.Dataset:
         """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
-        data. Rows are shuffled within each chunk, and a Parquet or Arrow source's row groups are read in
-        a random order (both fresh every epoch), so that rows sorted by time or by label are mixed; a chunk
-        of one class from a source read in its order is warned of. Labels of one class are a DataError at
-        the end of the first pass, the first point where all of them were read."""
+        data. A Parquet or Arrow source's row groups are read in a random order, and the encoded rows are
+        shuffled across about half a million of them (both fresh every epoch), so that rows sorted by time or by
+        label are mixed; a chunk of one class from a source read in its order is warned of. Labels of one
+        class are a DataError at the end of the first pass, the first point where all were read."""
         encode = self._encode_fn()
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
@@ -838,6 +838,9 @@ class RankingModel(NetworkWeights, abc.ABC):
         dataset = _spread.table_dataset(data) if shuffle else None
         pieces = [fragment for fragment, _ in _spread.dataset_pieces(dataset) or []] if dataset is not None else []
         checked = not shuffle  # the chunks' classes, in the first epoch of training
+        # rows that wait in the shuffle buffer for rows of the chunks after theirs
+        buffered = min(_SHUFFLE_CHUNKS * ctr_data.CHUNK_ROWS,
+                       _SHUFFLE_BYTES // (8 * self._encoded_width())) if shuffle else 0
 
         def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
             nonlocal checked
@@ -847,39 +850,54 @@ class RankingModel(NetworkWeights, abc.ABC):
             # asking after the epoch's last batch, so nothing after it would run.
             held: tuple[dict[str, np.ndarray], np.ndarray] | None = None
             counts = [0.0, 0, 0]  # clicks, rows, rows of weight 0 (`ctr_data.class_counts`)
-            stretches = []  # each chunk's (clicks, rows), for a source sorted by its label
-            if len(pieces) > 1:  # each chunk of rows from 8 random pieces, 16,384 rows from each in turn
-                readers = (self._chunks(_spread.pieces_dataset(dataset, [pieces[i]]), _SLICE_ROWS)
-                           for i in rng.permutation(len(pieces)))
-                chunks = ctr_data.in_chunks(_spread.interleaved(readers, _PIECES_READ), ctr_data.CHUNK_ROWS)
-            else:
-                chunks = self._chunks(data)
-            for chunk in chunks:
+            pure = [0, 0]  # batches all of one class, and all batches: of a source sorted by its label, most
+
+            def batch(encoded: dict[str, np.ndarray], labels: np.ndarray,
+                      take: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                classes = labels[take] if labels.ndim == 1 else labels[take, 0]
+                pure[0] += int(len(classes) > 1 and classes.min() == classes.max())
+                pure[1] += 1
+                return {k: v[take] for k, v in encoded.items()}, labels[take]
+            source = (_spread.pieces_dataset(dataset, [pieces[i] for i in rng.permutation(len(pieces))])
+                      if len(pieces) > 1 else data)
+            for chunk in self._chunks(source):
                 raw = ctr_data.raw_features(chunk, self.spec)
                 encoded = {k: v.numpy() for k, v in encode({k: tf.constant(v) for k, v in raw.items()}).items()}
                 labels = ctr_data.targets(chunk, self.spec)
-                counted = ctr_data.class_counts(labels)
-                counts = [a + b for a, b in zip(counts, counted, strict=True)]
-                stretches.append(counted[:2])
+                counts = [a + b for a, b in zip(counts, ctr_data.class_counts(labels), strict=True)]
                 if carry is not None:
                     encoded = {k: np.concatenate([carry[0][k], v]) for k, v in encoded.items()}
                     labels = np.concatenate([carry[1], labels])
+                if len(labels) < buffered + batch_size:  # the buffer fills first
+                    carry = encoded, labels
+                    continue
                 order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
-                whole = len(labels) // batch_size * batch_size
+                whole = (len(labels) - buffered) // batch_size * batch_size
                 for start in range(0, whole, batch_size):
                     take = order[start:start + batch_size]
                     if held is not None:
                         yield held
-                    held = {k: v[take] for k, v in encoded.items()}, labels[take]
-                rest = order[whole:]
-                carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
+                    held = batch(encoded, labels, take)
+                # The rest wait in their order: copied as they lie, where gathering them shuffled took as long
+                # as the epoch's training.
+                rest = np.ones(len(labels), dtype=bool)
+                rest[order[:whole]] = False
+                carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if whole < len(labels) else None
             ctr_data.require_both_classes(tuple(counts), self.spec, what)
+            if carry is not None:  # the buffer's rows, the last batch the only short one
+                encoded, labels = carry
+                order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
+                for start in range(0, len(labels), batch_size):
+                    take = order[start:start + batch_size]
+                    if held is not None:
+                        yield held
+                    held = batch(encoded, labels, take)
             if not checked:
                 checked = True
-                _warn_sorted_stretches(f"{type(self).__name__}.fit", self.spec, stretches, dataset is not None)
-            for batch in (held, carry):
-                if batch is not None:
-                    yield batch
+                _warn_sorted_batches(f"{type(self).__name__}.fit", self.spec, counts, *pure, batch_size,
+                                     dataset is not None)
+            if held is not None:
+                yield held
 
         signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in self._encoded_empty().items()}
         ds = tf.data.Dataset.from_generator(
@@ -992,9 +1010,9 @@ class RankingModel(NetworkWeights, abc.ABC):
             raise NotFittedError(f"{type(self).__name__} is not trained yet; call fit(data) first")
         return self.network_
 
-    def _chunks(self, data: ctr_data.Source, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    def _chunks(self, data: ctr_data.Source) -> Iterator[pd.DataFrame]:
         """The spec's columns of `data` (label and weights included), chunk by chunk."""
-        return ctr_data.iter_chunks(data, self.spec.columns, chunk_rows or ctr_data.CHUNK_ROWS,
+        return ctr_data.iter_chunks(data, self.spec.columns, ctr_data.CHUNK_ROWS,
                                     hint=ctr_data.column_hints(self.spec), dtypes=ctr_data.csv_dtypes(self.spec))
 
     def _raw_chunks(self, data: ctr_data.Source) -> Iterator[dict[str, np.ndarray]]:
@@ -1127,27 +1145,26 @@ class _GroupAUC(keras.callbacks.Callback):
             logs["val_gauc"] = group_auc(self.labels, self.score(), self.groups, self.weights)["gauc"]
 
 
-def _warn_sorted_stretches(owner: str, spec: FeatureSpec, stretches: list[tuple[float, int]], tables: bool) -> None:
-    """Warn when a streamed chunk holds one class where it would have held both 20 times over at the data's
-    rate: rows sorted by their label, which train on one class at a time. `tables`: the source is Parquet or
-    Arrow (its row groups were mixed, and too few)."""
-    clicks, rows = map(float, np.sum(stretches, axis=0)) if stretches else (0.0, 0.0)
-    if not 0 < clicks < rows:
+def _warn_sorted_batches(owner: str, spec: FeatureSpec, counts: list, pure: int, batches: int, batch_size: int,
+                         tables: bool) -> None:
+    """Warn when a tenth of the first epoch's batches are all of one class, where the data's rate makes that
+    a rare event: rows sorted by their label, trained on one class at a time. `tables`: the source is Parquet
+    or Arrow, whose row groups were read in a random order (too large ones still each hold one class)."""
+    clicks, rows = float(counts[0]), float(counts[1])
+    if not 0 < clicks < rows or pure < 0.1 * batches:
         return
-    rate, start = clicks / rows, 0
-    for found, held in stretches:
-        if held and found in (0, held) and min(rate, 1 - rate) * held >= 20:
-            warnings.warn(f"{owner}: rows {start:,} to {start + held - 1:,} of the streamed data are all "
-                          f"{'clicks' if found else 'non-clicks'} (a click: {spec.label.column} {spec.label.rule()}), "
-                          f"where {rate:.1%} of all its rows are clicks: the rows look sorted by their label "
-                          f"{spec.label.column!r}, and streamed rows are shuffled within chunks of "
-                          f"{ctr_data.CHUNK_ROWS:,}" + (
-                              " (and its row groups mixed: write it in smaller ones, e.g. row_group_size=100_000)"
-                              if tables else " (a Parquet file's row groups are mixed too)")
-                          + ". Shuffle the file first" + ("" if tables else ", write it as Parquet")
-                          + ", or fit in memory (in_memory=True)", stacklevel=2)
-            return
-        start += held
+    rate = clicks / rows
+    if rate ** batch_size + (1 - rate) ** batch_size > 0.01:  # small batches of a rare class: as expected
+        return
+    warnings.warn(f"{owner}: {pure:,} of the {batches:,} batches of the first epoch were all clicks or all non-clicks "
+                  f"(a click: {spec.label.column} {spec.label.rule()}), where {rate:.1%} of the rows are clicks: the "
+                  f"rows look sorted by their label {spec.label.column!r}, and streamed rows are shuffled across about "
+                  f"{_SHUFFLE_CHUNKS * ctr_data.CHUNK_ROWS:,} rows" + (
+                      " (and its row groups read in a random order: write it in smaller ones, e.g. "
+                      "row_group_size=100_000)" if tables else
+                      " (a Parquet file's row groups are read in a random order too)")
+                  + ". Shuffle the file first" + ("" if tables else ", write it as Parquet")
+                  + ", or fit in memory (in_memory=True)", stacklevel=2)
 
 
 class GeneratorErrors:
