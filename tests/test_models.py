@@ -781,8 +781,8 @@ def test_every_training_and_validation_pipeline_runs_without_tf_data_autotuning(
 def test_a_streamed_parquet_file_sorted_by_its_label_is_mixed_in_every_stretch(spec, splits, tmp_path, monkeypatch):
     """Streamed rows were shuffled only within a chunk, read in the file's order: a file sorted by its label
     (or by time) trained on one class chunk after chunk. Its row groups are now read in a fresh random order
-    each epoch, and the encoded rows shuffled across 2 chunks (chunks made small here, as a large file's are
-    to its row groups); the same seed gives the same order."""
+    each epoch (chunks made small here, as a large file's are to its row groups); the same seed gives the
+    same order."""
     from ctr import data as ctr_data
 
     monkeypatch.setattr(ctr_data, "CHUNK_ROWS", 1000)
@@ -813,9 +813,9 @@ def test_a_streamed_parquet_file_sorted_by_its_label_is_mixed_in_every_stretch(s
 
 
 def test_a_streamed_csv_sorted_by_its_label_is_warned_of(spec, splits, tmp_path, monkeypatch):
-    """A CSV is streamed in its order, its rows shuffled across 2 chunks: sorted by its label and larger than
-    that, most batches are of one class, which is named with what to do, once; a shuffled one trains without
-    a word (chunks made small here, as a large file's are)."""
+    """A CSV is streamed in its order, its rows shuffled within each chunk: sorted by its label, most batches
+    are of one class, which is named with what to do, once; a shuffled one trains without a word (chunks
+    made small here, as a large file's are)."""
     import warnings
 
     from ctr import data as ctr_data
@@ -832,7 +832,7 @@ def test_a_streamed_csv_sorted_by_its_label_is_warned_of(spec, splits, tmp_path,
     assert len(said) == 1 and re.fullmatch(
         rf"LogisticRegression\.fit: (\d+) of the 40 batches of the first epoch were all clicks or all non-clicks \(a "
         rf"click: {label.column} >= 4\), where {ctr.data.labels(rows, spec).mean():.1%} of the rows are clicks: the "
-        rf"rows look sorted by their label '{label.column}', and streamed rows are shuffled across about 400 rows "
+        rf"rows look sorted by their label '{label.column}', and streamed rows are shuffled within chunks of 200 "
         r"\(a Parquet file's row groups are read in a random order too\)\. Shuffle the file first, write it as "
         r"Parquet, or fit in memory \(in_memory=True\)", said[0]), said
     with warnings.catch_warnings():
@@ -841,7 +841,7 @@ def test_a_streamed_csv_sorted_by_its_label_is_warned_of(spec, splits, tmp_path,
                                                          verbose=0)
     # A Parquet file of one row group has no pieces to read in another order: told to write smaller ones.
     rows.sort_values(spec.label.column, kind="stable").to_parquet(tmp_path / "sorted.parquet")
-    with pytest.warns(UserWarning, match=r"rows \(and its row groups read in a random order: write it in smaller "
+    with pytest.warns(UserWarning, match=r"of 200 \(and its row groups read in a random order: write it in smaller "
                                          r"ones, e\.g\. row_group_size=100_000\)\. Shuffle the file first, or fit"):
         ctr.LogisticRegression(spec, batch_size=100).fit(tmp_path / "sorted.parquet", in_memory=False, epochs=1,
                                                          verbose=0)

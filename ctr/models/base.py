@@ -50,10 +50,6 @@ from ._adam import LazyAdam
 
 _ENCODE_CHUNK = 65_536
 _MEMORY_BUDGET = 1 << 30  # bytes of encoded training data cached in memory; more is streamed
-# Streamed rows are shuffled across this many chunks (half a million rows), or as many as this many bytes of
-# encoded rows hold: encoded (ids and numbers), rows of many pieces cost less than reading the pieces at once.
-_SHUFFLE_CHUNKS = 2
-_SHUFFLE_BYTES = 128 << 20
 
 # Held while a model makes a graph it keeps (an encoder, a traced call): a server's threads asking a
 # model for its first predictions at once each made and traced their own (8 threads: 8). One lock for
@@ -825,10 +821,10 @@ class RankingModel(NetworkWeights, abc.ABC):
     def _stream(self, data: ctr_data.Source, batch_size: int, shuffle: bool,
                 errors: GeneratorErrors, what: str) -> tf.data.Dataset:
         """Batches encoded chunk by chunk from the source, every epoch: memory holds one chunk, not the
-        data. A Parquet or Arrow source's row groups are read in a random order, and the encoded rows are
-        shuffled across about half a million of them (both fresh every epoch), so that rows sorted by time or by
-        label are mixed; a chunk of one class from a source read in its order is warned of. Labels of one
-        class are a DataError at the end of the first pass, the first point where all were read."""
+        data. Rows are shuffled within each chunk, and a Parquet or Arrow source's row groups are read in
+        a random order (both fresh every epoch), so that rows sorted by time or by label are mixed; batches
+        of one class (a CSV sorted by its label) are warned of. Labels of one class are a DataError at the
+        end of the first pass, the first point where all of them were read."""
         encode = self._encode_fn()
         epochs = itertools.count()
         rows = ctr_data.count_rows(data)
@@ -837,10 +833,7 @@ class RankingModel(NetworkWeights, abc.ABC):
                 "; pass validation_data=None to train without validation" if what == "validation" else ""))
         dataset = _spread.table_dataset(data) if shuffle else None
         pieces = [fragment for fragment, _ in _spread.dataset_pieces(dataset) or []] if dataset is not None else []
-        checked = not shuffle  # the chunks' classes, in the first epoch of training
-        # rows that wait in the shuffle buffer for rows of the chunks after theirs
-        buffered = min(_SHUFFLE_CHUNKS * ctr_data.CHUNK_ROWS,
-                       _SHUFFLE_BYTES // (8 * self._encoded_width())) if shuffle else 0
+        checked = not shuffle  # the batches' classes, in the first epoch of training
 
         def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
             nonlocal checked
@@ -858,6 +851,7 @@ class RankingModel(NetworkWeights, abc.ABC):
                 pure[0] += int(len(classes) > 1 and classes.min() == classes.max())
                 pure[1] += 1
                 return {k: v[take] for k, v in encoded.items()}, labels[take]
+
             source = (_spread.pieces_dataset(dataset, [pieces[i] for i in rng.permutation(len(pieces))])
                       if len(pieces) > 1 else data)
             for chunk in self._chunks(source):
@@ -868,36 +862,23 @@ class RankingModel(NetworkWeights, abc.ABC):
                 if carry is not None:
                     encoded = {k: np.concatenate([carry[0][k], v]) for k, v in encoded.items()}
                     labels = np.concatenate([carry[1], labels])
-                if len(labels) < buffered + batch_size:  # the buffer fills first
-                    carry = encoded, labels
-                    continue
                 order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
-                whole = (len(labels) - buffered) // batch_size * batch_size
+                whole = len(labels) // batch_size * batch_size
                 for start in range(0, whole, batch_size):
                     take = order[start:start + batch_size]
                     if held is not None:
                         yield held
                     held = batch(encoded, labels, take)
-                # The rest wait in their order: copied as they lie, where gathering them shuffled took as long
-                # as the epoch's training.
-                rest = np.ones(len(labels), dtype=bool)
-                rest[order[:whole]] = False
-                carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if whole < len(labels) else None
+                rest = order[whole:]
+                carry = ({k: v[rest] for k, v in encoded.items()}, labels[rest]) if len(rest) else None
             ctr_data.require_both_classes(tuple(counts), self.spec, what)
-            if carry is not None:  # the buffer's rows, the last batch the only short one
-                encoded, labels = carry
-                order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
-                for start in range(0, len(labels), batch_size):
-                    take = order[start:start + batch_size]
-                    if held is not None:
-                        yield held
-                    held = batch(encoded, labels, take)
             if not checked:
                 checked = True
                 _warn_sorted_batches(f"{type(self).__name__}.fit", self.spec, counts, *pure, batch_size,
                                      dataset is not None)
-            if held is not None:
-                yield held
+            for last in (held, carry):
+                if last is not None:
+                    yield last
 
         signature = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in self._encoded_empty().items()}
         ds = tf.data.Dataset.from_generator(
@@ -1158,8 +1139,8 @@ def _warn_sorted_batches(owner: str, spec: FeatureSpec, counts: list, pure: int,
         return
     warnings.warn(f"{owner}: {pure:,} of the {batches:,} batches of the first epoch were all clicks or all non-clicks "
                   f"(a click: {spec.label.column} {spec.label.rule()}), where {rate:.1%} of the rows are clicks: the "
-                  f"rows look sorted by their label {spec.label.column!r}, and streamed rows are shuffled across about "
-                  f"{_SHUFFLE_CHUNKS * ctr_data.CHUNK_ROWS:,} rows" + (
+                  f"rows look sorted by their label {spec.label.column!r}, and streamed rows are shuffled within "
+                  f"chunks of {ctr_data.CHUNK_ROWS:,}" + (
                       " (and its row groups read in a random order: write it in smaller ones, e.g. "
                       "row_group_size=100_000)" if tables else
                       " (a Parquet file's row groups are read in a random order too)")
