@@ -249,11 +249,10 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         raise DataError(f"draft_spec: none of the columns of {source or 'the data'} can be a feature: "
                         + "; ".join(f"{c}: {why}" for c, why in skipped.items()))
     files = _dataset_files(data)
-    where = source or (os.path.commonpath(files) if files else "")
+    where = os.path.commonpath(files) if files else source
     spec_name = name or (name_of(where) if where else "drafted")
     if files:
-        source = (f"the pyarrow dataset of {len(files)} files in {os.path.commonpath(files)}" if len(files) > 1
-                  else f"the pyarrow dataset of {files[0]}")
+        source = "the pyarrow dataset of " + (f"{len(files)} files in {where}" if len(files) > 1 else where)
     spec = FeatureSpec(tuple(features), label=spec_label, name=spec_name)
     return SpecDraft(spec, reasons, skipped, len(frame), source, more, places)
 

@@ -847,10 +847,12 @@ class RankingModel(NetworkWeights, abc.ABC):
 
             def batch(encoded: dict[str, np.ndarray], labels: np.ndarray,
                       take: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-                classes = labels[take] if labels.ndim == 1 else labels[take, 0]
-                pure[0] += int(len(classes) > 1 and classes.min() == classes.max())
-                pure[1] += 1
-                return {k: v[take] for k, v in encoded.items()}, labels[take]
+                picked = labels[take]
+                if not checked:  # counted in the first epoch only, which the warning reads
+                    classes = picked if picked.ndim == 1 else picked[:, 0]
+                    pure[0] += int(len(classes) > 1 and classes.min() == classes.max())
+                    pure[1] += 1
+                return {k: v[take] for k, v in encoded.items()}, picked
 
             source = (_spread.pieces_dataset(dataset, [pieces[i] for i in rng.permutation(len(pieces))])
                       if len(pieces) > 1 else data)
