@@ -15,9 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from . import data as ctr_data
-from ._files import COMPRESSED, JSON, format_suffix
-from ._tfrecord import tfrecord_files
-from .datasets.criteo import is_criteo_file
+from ._files import COMPRESSED
 from .errors import DataError
 
 PLACES = 8  # how many places rows are read from: each a block of an eighth of them
@@ -122,11 +120,7 @@ def table_dataset(source: ctr_data.Source) -> pads.FileSystemDataset | None:
     if isinstance(source, pd.DataFrame | pa.Table | pads.Dataset):
         return None
     path = Path(source)
-    if path.is_dir():
-        if ctr_data.text_files(path) or tfrecord_files(path):
-            return None
-    elif (tfrecord_files(path) or format_suffix(path) in (*JSON, ".csv", ".tsv", ".txt") or is_criteo_file(path)
-          or not path.exists()):
+    if not path.exists() or ctr_data.path_format(path)[0] != "parquet":
         return None
     try:
         return ctr_data.parquet_dataset(path)
@@ -151,31 +145,30 @@ def _rows_at(dataset: pads.Dataset, skip: int, rows: int) -> pa.Table:
 def _path_blocks(path: Path, rows: int, block: int, dtypes: Mapping[str, str] | None,
                  whole: Collection[str]) -> Iterator[pd.DataFrame]:
     """`_dataset_blocks` of a Parquet or Arrow path, `_text_blocks` of a CSV, TSV or Criteo file, and the heads
-    of the files spread through a folder of text files (with their partitions' columns), as `iter_chunks`
+    of the files spread through a folder of text files (with their partitions' columns), as `path_format`
     tells them apart."""
-    dataset = table_dataset(path)
-    if dataset is not None:
-        yield from _dataset_blocks(dataset, rows, block, dtypes, whole)
+    kind, files = ctr_data.path_format(path)
+    if kind == "parquet":
+        yield from _dataset_blocks(ctr_data.parquet_dataset(path), rows, block, dtypes, whole)
         return
-    files = [file for file in ctr_data.text_files(path) if file.stat().st_size]
-    if len(files) > 1:
+    files = [file for file in files if file.stat().st_size]
+    if kind == "text" and len(files) > 1:
         for file in sorted({files[i] for i in np.linspace(0, len(files) - 1, PLACES).astype(int)}):
             yield _first(ctr_data.folder_chunks(path, [file], None, block, "", dtypes, whole), block)
         return
-    if (path.is_file() and (is_criteo_file(path) or format_suffix(path) in (".csv", ".tsv", ".txt", *JSON))
-            and path.suffix.lower() not in COMPRESSED):  # a compressed file has no place to seek to
-        yield from _text_blocks(path, block, dtypes, whole)
+    if kind in ("criteo", "json", "csv") and path.suffix.lower() not in COMPRESSED:  # no place to seek to
+        yield from _text_blocks(path, kind, block, dtypes, whole)
         return
     raise _UnspreadError("one file of a folder, compressed text or records: read from the start")
 
 
-def _text_blocks(path: Path, block: int, dtypes: Mapping[str, str] | None,
+def _text_blocks(path: Path, kind: ctr_data.PathFormat, block: int, dtypes: Mapping[str, str] | None,
                  whole: Collection[str]) -> list[pd.DataFrame]:
     """`block` lines of a CSV, TSV, JSON-lines or Criteo file from each of `PLACES` evenly spaced bytes (each
     after the line that byte falls in), read as the file would be: its header and those lines, written beside
     each other in a file of the same name. A value that spans lines (quoted CSV, a JSON array written over
     lines) shows as fewer rows than lines, or as unreadable."""
-    header = 0 if is_criteo_file(path) or format_suffix(path) in JSON else 1
+    header = int(kind == "csv")
     size = path.stat().st_size
     lines: list[bytes] = []
     counts = []  # lines read at each place

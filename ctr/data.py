@@ -27,7 +27,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,7 @@ if TYPE_CHECKING:  # named here for readers and checkers; imported on first use 
     )
 
 Source = pd.DataFrame | pa.Table | pads.Dataset | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path
+PathFormat = Literal["text", "tfrecord", "criteo", "json", "csv", "parquet"]
 # What ends a missing-column error: always, by the column missing, or from (columns there, columns missing).
 Hint = str | Mapping[str, str] | Callable[[Sequence[str], Sequence[str]], str]
 
@@ -172,32 +173,31 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         return
     path = Path(source)
     _require_data(path)
-    files = text_files(path)
-    if files:
+    kind, files = path_format(path)
+    if kind == "text":
         yield from _in_chunks(folder_chunks(path, files, cols, chunk_rows, hint, dtypes, whole), chunk_rows)
         return
-    records = tfrecord_files(path)
-    if records:
+    if kind == "tfrecord":
         # Every key of the first chunk's records when all are wanted (a key that first comes late, as sparse
         # features do, is a column of the chunks, not dropped), of the first SCHEMA_RECORDS otherwise.
-        kinds = tfrecord_schema(records, at_least=0 if cols else chunk_rows)
+        kinds = tfrecord_schema(files, at_least=0 if cols else chunk_rows)
         if any(c not in kinds for c in cols or []):  # a key the first records lack: sought in them all
-            kinds = tfrecord_schema(records, whole=True)
+            kinds = tfrecord_schema(files, whole=True)
         require_columns(list(kinds), cols or [], where=f"{path} (the keys of its records)", hint=hint)
-        yield from _in_chunks(tfrecord_chunks(records, kinds, cols or list(kinds), chunk_rows), chunk_rows)
+        yield from _in_chunks(tfrecord_chunks(files, kinds, cols or list(kinds), chunk_rows), chunk_rows)
         return
-    if is_criteo_file(path):  # tab-separated with no header: the columns are the layout's
+    if kind == "criteo":  # tab-separated with no header: the columns are the layout's
         for chunk in criteo_chunks(path, chunk_rows):
             require_columns(chunk, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
-    if format_suffix(path) in JSON and path.is_file():
+    if kind == "json":
         # The columns a spec reads (`dtypes` names them too) keep their objects (a weighted bag's {id: weight}).
         for chunk in _read_json(path, chunk_rows, whole=set(cols or ()) | set(dtypes or ()) | set(whole)):
             require_columns(chunk, cols or [], where=str(path), hint=hint)
             yield chunk[cols] if cols else chunk
         return
-    if format_suffix(path) in (".csv", ".tsv") or (path.is_file() and format_suffix(path) == ".txt"):
+    if kind == "csv":
         header = csv_header(path)
         where = str(path)
         if unread := header_hint(path, header):
@@ -312,22 +312,38 @@ def count_rows(source: Source) -> int:
         return source.count_rows()
     path = Path(source)
     _require_data(path)
-    files = text_files(path)
-    if files:
+    kind, files = path_format(path)
+    if kind == "text":
         return sum(count_rows(file) for file in files if file.stat().st_size)
-    records = tfrecord_files(path)
-    if records:
-        return tfrecord_rows(records)
-    if is_criteo_file(path):
+    if kind == "tfrecord":
+        return tfrecord_rows(files)
+    if kind == "criteo":
         return criteo_rows(path)
-    if format_suffix(path) in (".csv", ".tsv", ".txt") and path.is_file():
+    if kind == "csv":
         return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=1 << 20))
-    if format_suffix(path) in JSON and path.is_file():
+    if kind == "json":
         return sum(len(chunk) for chunk in _read_json(path, 1 << 20))
     try:
         return parquet_dataset(path).count_rows()
     except (pa.ArrowInvalid, OSError) as err:
         raise _parquet_error(path, err) from None
+
+
+def path_format(path: Path) -> tuple[PathFormat, list[Path]]:
+    """How every reader of a path reads it, told apart in this order, with the files it reads: a folder of
+    `text_files` ('text'), `tfrecord_files` ('tfrecord'), a Criteo file ('criteo'), a JSON file ('json'), a
+    CSV, TSV or .txt file ('csv'), else Parquet or Arrow through pyarrow's dataset ('parquet', no files)."""
+    if files := text_files(path):
+        return "text", files
+    if records := tfrecord_files(path):
+        return "tfrecord", records
+    if is_criteo_file(path):
+        return "criteo", [path]
+    if path.is_file() and format_suffix(path) in JSON:
+        return "json", [path]
+    if path.is_file() and format_suffix(path) in (".csv", ".tsv", ".txt"):
+        return "csv", [path]
+    return "parquet", []
 
 
 def text_files(path: Path) -> list[Path]:
