@@ -221,6 +221,9 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         elif role is None and not isinstance(feature, Timestamp):
             role, whose = _role(frame, column, user, item)
             why += whose
+            if (alias := _alias(frame, column, feature, user if role == "user" else item if role == "item" else None)):
+                skipped[column] = alias
+                continue
             if role == "context" and _REACTIONS.match(column):
                 skipped[column] = ("named like others' reactions to the row (a review's votes), counted after it is "
                                    "written: an outcome, unknown when the row is served, so as a feature it would "
@@ -701,6 +704,11 @@ def _feature(column: pd.Series, source: str, role: str | None, names: set[str]) 
     tokens = text.str.replace(_UNSPACED, " ", regex=True).str.split().map(len) + unspaced
     words = tokens - unspaced / 2
     if words.mean() >= 2.5 and (words > 1).mean() >= 0.5:
+        if distinct <= _FEW_TEXTS and len(present) >= _FEW_TEXTS_SEEN * distinct:
+            # Plans, devices, user agents: a text's words would share what each value learns whole.
+            return Categorical(**base), (f"{distinct:,} distinct values, of {words.mean():.1f} words on average, each "
+                                         f"on {len(present) // distinct:,} rows read on average: learned whole, as "
+                                         f"categories, not word by word as text{missing}")
         counted = "; two Chinese or Japanese characters count as a word" if unspaced.any() else ""
         return (Text(**base, max_length=_length(tokens, 0.05)),
                 f"text of {words.mean():.1f} words on average ({distinct:,} distinct{counted}){missing}")
@@ -721,6 +729,8 @@ def _written_why(written: pd.Series, units: pd.Series) -> str:
     return f"; written as amounts ({first!r}), read without the currency's sign"
 
 
+_FEW_TEXTS = 50  # text of at most this many distinct values, each on _FEW_TEXTS_SEEN rows or more: categories
+_FEW_TEXTS_SEEN = 20
 # Candidates shown with their clicks, 'id-label' spaced apart: MIND's impressions ('N1870-0 N554-1').
 _SHOWN_WITH_CLICKS = r"\s*(?:[^\s-]\S*-[01]\s+)*[^\s-]\S*-[01]\s*"
 _ID_TOKEN = re.compile(r"[A-Za-z_]{0,4}\d+")  # 'N539', 'U425', '1234': an id, where a word has no digits
@@ -963,6 +973,29 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
         return best[1], f"; one value per {key} → role {best[1]}"
     keys = " and within one ".join(repr(k) for k in (user, item) if k is not None)
     return "context", f"; varies within one {keys} → role context" if keys else "; no user or item column → context"
+
+
+def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) -> str | None:
+    """Why a categorical column that names each user (item) by their id, one value per id and one id per
+    value, such as an item's URL beside its id, makes no feature, or None: its table would learn what the
+    ids' table does, and an unseen item's URL is as unseen as its id. A zip code that is one user's in the
+    rows read is kept: it holds no id, and a new user may share it."""
+    if key is None or not isinstance(feature, Categorical) or frame[column].nunique() < _ALIAS_VALUES:
+        return None
+    share = _constant_share(frame[column], frame[key])
+    if share is None or share < 0.99:
+        return None
+    pairs = frame[[key, column]].dropna().drop_duplicates().astype(str).to_numpy()
+    held = [re.search(rf"(?<![0-9A-Za-z]){re.escape(k)}(?![0-9A-Za-z])", v) is not None for k, v in pairs]
+    if np.mean(held) < 0.99:
+        return None
+    k, v = pairs[int(np.argmax(held))]
+    return (f"{frame[column].nunique():,} distinct values, one per {key} and one {key} per value in the rows read, "
+            f"each holding its {key} ({v!r} for {k}): another name for {key!r}, whose ids the spec reads (its own "
+            f"table would learn what theirs does)")
+
+
+_ALIAS_VALUES = 20  # fewer values, one per user (item), may be a property of the few users (items) read
 
 
 def _constant_share(key: pd.Series, values: pd.Series) -> float | None:

@@ -137,8 +137,8 @@ def test_datetimes_with_a_time_zone_are_drafted_in_their_local_time():
 
 def test_chinese_and_japanese_titles_are_text_and_names_in_them_stay_categorical():
     # Without spaces, each title was one word; the model reads each character as a word (`Text`).
-    log = _log(200).assign(jp_title=["千と千尋の神隠し", "東京物語", "七人の侍 完全版", "霸王别姬 电影"] * 50,
-                           author=["王小明", "张伟", "李娜", "陈静"] * 50)
+    log = _log(60).assign(jp_title=["千と千尋の神隠し", "東京物語", "七人の侍 完全版", "霸王别姬 电影"] * 15,
+                          author=["王小明", "张伟", "李娜", "陈静"] * 15)
     draft = ctr.draft_spec(log, user="user id")
     assert (draft.spec["jp_title"].kind, draft.spec["jp_title"].max_length) == ("text", 8)  # characters kept
     assert draft.reasons["jp_title"].startswith("text of 3.1 words on average (4 distinct; two Chinese or Japanese "
@@ -724,3 +724,27 @@ def test_outcomes_and_event_logs_are_drafted_with_the_values_that_make_a_click(t
                                             r"pass positive= \(--label-positive\) .*\(the words read: '(US|BR)' "
                                             r"\(\d+\), '(US|BR)' \(\d+\)\)"):
         ctr.draft_spec(events, "country")
+
+
+def test_few_values_of_several_words_are_categories_and_an_items_second_name_is_left_out():
+    """Four plans' names of three words are categories, not text (titles, one per item, stay text); an item's
+    URL, one per item and one item per URL, is another name for the item id, whose table it would repeat (a
+    brand, one per item but several items each, is kept)."""
+    rng = np.random.default_rng(0)
+    items = rng.integers(0, 100, 3000)
+    plans = np.array(["Free trial month", "Premium annual plan", "Basic monthly plan", "Family sharing plan"])
+    log = pd.DataFrame({"user_id": rng.integers(0, 200, 3000), "item_id": items,
+                        "url": [f"https://shop.example.com/p/{i}?ref=home" for i in items],
+                        "brand": [f"b{i % 30}" for i in items], "title": [f"the {i} red shoe" for i in items],
+                        "plan": plans[rng.integers(0, 4, 3000)], "clicked": rng.integers(0, 2, 3000)})
+    draft = ctr.draft_spec(log)
+    assert draft.spec["plan"] == ctr.Categorical("plan", role="context")
+    assert draft.reasons["plan"].startswith("4 distinct values, of 3.0 words on average, each on 750 rows read on "
+                                            "average: learned whole, as categories, not word by word as text;")
+    assert (draft.spec["title"].kind, draft.spec["title"].role) == ("text", "item")
+    assert (draft.spec["brand"].kind, draft.spec["brand"].role) == ("categorical", "item")
+    assert draft.skipped["url"] == ("100 distinct values, one per item_id and one item_id per value in the rows "
+                                    "read, each holding its item_id ('https://shop.example.com/p/85?ref=home' for "
+                                    "85): another name for 'item_id', whose ids the spec reads (its own table "
+                                    "would learn what theirs does)")
+    assert "url" not in {f.source for f in draft.spec.features}
