@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    "CSV or JSON lines, TFRecords; 'synthetic' for the embedded data")
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
-    fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS],
+    fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], type=_model_choice,
                      help="a click model (lr, fm, deepfm, dcn, autoint: random split, AUC) or a recommender (mf, "
                           "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
                           "for test and the one before for validation, ranked against the whole catalogue); default "
@@ -1393,6 +1393,14 @@ _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table
 # name: (class in ctr.models, its arguments)
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
+
+def _model_choice(text: str) -> str:
+    """--model's name in any case, or named as its class is in Python (DeepFM, MatrixFactorization, two-tower)."""
+    key = text.strip().lower().replace("-", "_")
+    classes = {cls.lower(): name for name, cls in _CLICK_MODELS.items()}
+    classes |= {cls.lower(): name for name, (cls, arguments) in _RECOMMENDERS.items() if not arguments}
+    return classes.get(key.replace("_", ""), key)
+
 
 _COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
              "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,

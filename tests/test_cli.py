@@ -71,7 +71,7 @@ for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"
 # A wrong path, or a fit's clashing flags, is named before TensorFlow starts (and the data loads).
 for argv, said in [
         (["fit", "--spec", "no-such-spec.yaml", "--data", "synthetic"], "no spec file at no-such-spec.yaml"),
-        (["fit", "--spec", "FRAPPE", "--data", "synthetic", "--model", "mf"],
+        (["fit", "--spec", "FRAPPE", "--data", "synthetic", "--model", "MatrixFactorization"],
          "spec 'frappe' has no timestamp feature, and a recommender is tested on each user's latest interaction: "
          "name the data's time column with --split-by-time COLUMN"),
         (["fit", "--spec", "SPEC", "--data", "synthetic", "--model", "popularity", "--logdir", "tb"],
@@ -187,12 +187,14 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     frame.to_parquet(data)
     spec = str(ROOT / "feature_specs" / "synthetic.yaml")
     export = tmp_path / "model"
-    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "fm", "--epochs", "1",
+    # --model in any case, or as the class is named in Python
+    assert main(["fit", "--spec", spec, "--data", str(data), "--model", "FM", "--epochs", "1",
                  "--embedding-dim", "4", "--embedding-updates", "momentum", "--export", str(export)]) == 0
     captured = capsys.readouterr()
     out = captured.out
     assert '"auc"' in out and "exported to" in out
     assert ctr.load(export).metadata["config"]["embedding_updates"] == "momentum"
+    assert ctr.load(export).metadata["model"] == "FM"
     # Output to a file or pipe (as here) gets a line an epoch, not a bar redrawn with \b and \r.
     assert re.search(r"^\d+/\d+ - \d+s - logloss: ", out, re.M) and not {"\b", "\r"} & set(out + captured.err)
 
@@ -358,7 +360,7 @@ def test_fit_trains_tests_and_exports_a_recommender_that_recommend_serves(tmp_pa
     frame.to_parquet(data)
     spec = ROOT / "feature_specs" / "synthetic.yaml"
     export = tmp_path / "tower"
-    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "two_tower", "--epochs", "1",
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "two-tower", "--epochs", "1",
                  "--batch-size", "512", "--embedding-dim", "4", "--export", str(export)]) == 0
     out, err = capsys.readouterr()
     assert "\r" not in out + err  # the test users' progress, in a pipe: one line when all are ranked
