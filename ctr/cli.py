@@ -1394,6 +1394,7 @@ _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table
 _RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
                  "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
 
+
 def _model_choice(text: str) -> str:
     """--model's name in any case, or named as its class is in Python (DeepFM, MatrixFactorization, two-tower)."""
     key = text.strip().lower().replace("-", "_")

@@ -986,7 +986,7 @@ def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) 
     if share is None or share < 0.99:
         return None
     pairs = frame[[key, column]].dropna().drop_duplicates().astype(str).to_numpy()
-    held = [re.search(rf"(?<![0-9A-Za-z]){re.escape(k)}(?![0-9A-Za-z])", v) is not None for k, v in pairs]
+    held = [_holds(v, k) for k, v in pairs]
     if np.mean(held) < 0.99:
         return None
     k, v = pairs[int(np.argmax(held))]
@@ -996,6 +996,18 @@ def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) 
 
 
 _ALIAS_VALUES = 20  # fewer values, one per user (item), may be a property of the few users (items) read
+
+
+def _holds(text: str, word: str) -> bool:
+    """Whether `word` is in `text` between characters that are no letters or digits ('85' in '/p/85?ref=1',
+    not in '/p/851'). Found with str.find: a pattern compiled per id took 3 s for 100,000 items."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return True
+        start = text.find(word, start + 1)
+    return False
 
 
 def _constant_share(key: pd.Series, values: pd.Series) -> float | None:
