@@ -828,7 +828,7 @@ def _predict(args: argparse.Namespace) -> int:
             advance(len(chunk))
 
     data.write_frames(chunks(), out, served.spec)
-    print(f"ctr predict: {scored} rows written to {out}")
+    print(f"ctr predict: {scored:,} rows written to {out}")
     return 0
 
 
@@ -1043,7 +1043,7 @@ def _recommend_file(args: argparse.Namespace, served: Any) -> int:
             yield rows[kept.reshape(-1)]
 
     data.write_frames(chunks(), out)
-    print(f"ctr recommend: {written} recommendations for {len(queries)} queries written to {out}")
+    print(f"ctr recommend: {written:,} recommendations for {len(queries):,} queries written to {out}")
     return 0
 
 

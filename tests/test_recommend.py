@@ -665,7 +665,7 @@ def test_cli_recommends_for_a_file_of_users_leaving_out_what_each_has_seen(expor
     capsys.readouterr()
     assert main(["recommend", "--model", str(exports["neumf"]), "--data", str(tmp_path / "users.csv"),
                  "--seen", str(tmp_path / "seen.parquet"), "--k", "4", "--out", str(tmp_path / "recs.csv")]) == 0
-    assert f"{4 * len(users)} recommendations for {len(users)} queries written to" in capsys.readouterr().out
+    assert f"{4 * len(users):,} recommendations for {len(users):,} queries written to" in capsys.readouterr().out
     written = pd.read_csv(tmp_path / "recs.csv")
     assert list(written.columns) == ["user_id", "rank", "item_id", "score"]
     stored = served.users.drop_duplicates("user_id", keep="last").set_index("user_id")
