@@ -8,6 +8,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -71,6 +72,11 @@ def pattern_hint(path: str | Path) -> str:
     matched = sorted(glob.glob(str(path))) if glob.has_magic(str(path)) else []
     if len(matched) == 1:
         return f": a path is read as it is written, not as a pattern; the one file it matches is {matched[0]}"
+    folders = {os.path.dirname(m) for m in matched}
+    if len(folders) == 1 and (folder := folders.pop()) and not [
+            p for p in os.listdir(folder) if not p.startswith((".", "_")) and os.path.join(folder, p) not in matched]:
+        return (f": a path is read as it is written, not as a pattern; the {len(matched)} files it matches are all "
+                f"that {folder} holds: pass the folder, {folder}")
     return (f": a path is read as it is written, not as a pattern ({len(matched)} files match it); put the files "
             "in one folder and pass the folder") if matched else ""
 

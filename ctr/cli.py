@@ -302,7 +302,27 @@ class _Parser(argparse.ArgumentParser):
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
                          ) -> tuple[argparse.Namespace, list[str]]:
         self.given = list(sys.argv[1:] if args is None else args)  # this command's own arguments
+        self._refuse_repeats(self.given)
         return super().parse_known_args(args, namespace)
+
+    def _refuse_repeats(self, argv: list[str]) -> None:
+        """An option of one value given twice (`--data a.csv --data b.csv`) is an error, where argparse
+        keeps the last alone and a fit would train on half the files without a word."""
+        given: dict[argparse.Action, tuple[str, str]] = {}
+        for at, token in enumerate(argv):
+            option, equals, value = token.partition("=")
+            action = self._option_string_actions.get(option) if option.startswith("--") else None
+            if not isinstance(action, argparse._StoreAction):
+                continue
+            value = value if equals else argv[at + 1] if at + 1 < len(argv) else ""
+            if action not in given:
+                given[action] = (option, value)
+                continue
+            first, before = given[action]
+            named = first if first == option else f"{first} (or {option})"
+            why = ("it takes one file or folder; put the files in one folder and pass the folder"
+                   if action.dest in _PATH_FLAGS else "it takes one value: give it once")
+            self.error(f"argument {named} given twice ({before!r} and {value!r}): {why}")
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("the following arguments are required: "):
@@ -348,7 +368,7 @@ def _refuse_extra_arguments(parser: argparse.ArgumentParser, args: argparse.Name
     while start > 0 and not argv[start - 1].startswith("-"):
         start -= 1
     flag, paths = (argv[start - 1], argv[start:at] + extra) if start > 0 else ("", [])
-    if flag in ("--data", "--train", "--valid", "--test", "--seen") and all(Path(p).exists() for p in paths):
+    if flag.removeprefix("--") in _PATH_FLAGS and all(Path(p).exists() for p in paths):
         print(f"ctr {command}: error: {several_paths(flag, paths)}", file=sys.stderr)
         sys.exit(2)
     unset = [f"--{name}" for name in ("model", "spec", "data") if getattr(args, name, "") is None]
@@ -1402,6 +1422,8 @@ def _model_choice(text: str) -> str:
     classes |= {cls.lower(): name for name, (cls, arguments) in _RECOMMENDERS.items() if not arguments}
     return classes.get(key.replace("_", ""), key)
 
+
+_PATH_FLAGS = ("data", "train", "valid", "test", "seen")  # options naming data: one file or folder each
 
 _COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
              "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,

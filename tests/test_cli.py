@@ -61,7 +61,15 @@ for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"
                     "argument --k: must be an integer of at least 1, got 0"),
                    (["demo", "--rows", "5"], "argument --rows: must be an integer of at least 100, got 5"),
                    (["fit", "--spec", "s.yaml", "--data", "synthetic", "--epochs", "x"],
-                    "argument --epochs: invalid int value: 'x'")]:
+                    "argument --epochs: invalid int value: 'x'"),
+                   # An option of one value given twice, where argparse kept the last alone.
+                   (["fit", "--spec", "s.yaml", "--data", "a.csv", "--epochs", "2", "--data", "b.csv"],
+                    "ctr fit: error: argument --data given twice ('a.csv' and 'b.csv'): it takes one file or folder; "
+                    "put the files in one folder and pass the folder"),
+                   (["fit", "--spec", "s.yaml", "--data", "a.csv", "--epochs", "2", "--epochs=3"],
+                    "argument --epochs given twice ('2' and '3'): it takes one value: give it once"),
+                   (["fit", "--spec", "s.yaml", "--data", "a.csv", "--export", "a", "--out", "b"],
+                    "argument --export (or --out) given twice ('a' and 'b')")]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         try:
             main(argv)
@@ -290,6 +298,12 @@ def test_several_files_for_data_say_how_to_give_them(tmp_path, capsys, monkeypat
             "match it); put the files in one folder and pass the folder") in capsys.readouterr().err
     assert main(["fit", "--spec", "synthetic", "--data", "a*.csv"]) == 2
     assert "not as a pattern; the one file it matches is a.csv" in capsys.readouterr().err
+    (tmp_path / "logs").mkdir()
+    for name in ("a.csv", "b.csv", ".a.csv.crc"):  # a hidden file is no data
+        (tmp_path / "logs" / name).write_text((tmp_path / "a.csv").read_text())
+    assert main(["fit", "--spec", "synthetic", "--data", "logs/*.csv"]) == 2
+    assert ("not as a pattern; the 2 files it matches are all that logs holds: pass the folder, logs"
+            in capsys.readouterr().err)
     for flag in ("--data", "--valid"):
         given = ["--data", "a.csv"] if flag == "--valid" else []
         with pytest.raises(SystemExit, match="2"):
@@ -520,7 +534,8 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
                             "--group-by and --stop-on apply to the click models"),
                            (["--model", "bpr", "--stop-on", "logloss"],
                             "--group-by and --stop-on apply to the click models")]:
-        assert main(["fit", "--spec", spec, "--data", str(data), "--model", "dcn", *extra]) == 2, extra
+        model = [] if "--model" in extra else ["--model", "dcn"]  # an option given twice is an error of its own
+        assert main(["fit", "--spec", spec, "--data", str(data), *model, *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
     with pytest.raises(SystemExit):
         main(["fit", "--spec", spec, "--data", str(data), "--param", "dropout"])
