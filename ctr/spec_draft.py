@@ -221,7 +221,7 @@ def draft_spec(data: ctr_data.Source, label: str | None = None, *, threshold: fl
         elif role is None and not isinstance(feature, Timestamp):
             role, whose = _role(frame, column, user, item)
             why += whose
-            if (alias := _alias(frame, column, feature, user if role == "user" else item if role == "item" else None)):
+            if alias := _alias(frame, column, feature, {"user": user, "item": item}.get(role)):
                 skipped[column] = alias
                 continue
             if role == "context" and _REACTIONS.match(column):
@@ -980,7 +980,10 @@ def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) 
     value, such as an item's URL beside its id, makes no feature, or None: its table would learn what the
     ids' table does, and an unseen item's URL is as unseen as its id. A zip code that is one user's in the
     rows read is kept: it holds no id, and a new user may share it."""
-    if key is None or not isinstance(feature, Categorical) or frame[column].nunique() < _ALIAS_VALUES:
+    if key is None or not isinstance(feature, Categorical):
+        return None
+    values = frame[column].nunique()
+    if values < _ALIAS_VALUES:
         return None
     share = _constant_share(frame[column], frame[key])
     if share is None or share < 0.99:
@@ -990,7 +993,7 @@ def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) 
     if np.mean(held) < 0.99:
         return None
     k, v = pairs[int(np.argmax(held))]
-    return (f"{frame[column].nunique():,} distinct values, one per {key} and one {key} per value in the rows read, "
+    return (f"{values:,} distinct values, one per {key} and one {key} per value in the rows read, "
             f"each holding its {key} ({v!r} for {k}): another name for {key!r}, whose ids the spec reads (its own "
             f"table would learn what theirs does)")
 
