@@ -563,8 +563,29 @@ def test_the_reported_losses_are_epoch_means_as_in_keras(spec, splits, capsys):
     assert min(history["regularization_loss"]) > 0
     np.testing.assert_allclose(history["total_loss"],
                                np.add(history["loss"], history["regularization_loss"]), rtol=1e-5)
-    shown = re.findall(r"- \d+s \d+\w*/step - .*?\bloss: ([0-9.]+)", capsys.readouterr().out)
+    shown = re.findall(r"- \d+s \d+\w*/step - .*?\blogloss: ([0-9.]+)", capsys.readouterr().out)
     np.testing.assert_allclose([float(x) for x in shown], history["loss"], atol=1e-4)  # the epoch's last line
+
+
+def test_the_progress_line_shows_each_figure_once(spec, splits, capsys):
+    """An epoch's line leaves out the figures that repeat others (a click model's `loss` is its `logloss`,
+    shown under that name; `total_loss` their sum with a regularisation it shows apart, or none when the
+    model has none), which the History keeps; a progress bar of the caller's own is Keras' line as it stands."""
+    train, valid = splits[0].head(2000), splits[1].head(500)
+    lines = {}
+    for l2 in (1e-3, 0.0):
+        capsys.readouterr()
+        model = ctr.FM(spec, embedding_dim=4, batch_size=256, l2=l2)
+        history = model.fit(train, validation_data=valid, epochs=1, verbose=2).history
+        lines[l2] = capsys.readouterr().out
+        assert {"logloss", "total_loss", "val_logloss", "val_total_loss", "regularization_loss"} <= set(history)
+        shown = dict(re.findall(r" - (\w+): ([-+.e0-9]+)", lines[l2]))
+        expected = ["logloss", "regularization_loss", "val_auc", "val_logloss"]
+        assert list(shown) == (expected if l2 else expected[:1] + expected[2:]), lines[l2]
+        assert float(shown["logloss"]) == pytest.approx(history["loss"][0], abs=1e-4)
+    model.fit(train, validation_data=valid, epochs=1, verbose=2, callbacks=[keras.callbacks.ProgbarLogger()])
+    line = capsys.readouterr().out
+    assert line.count("val_auc") == 1 and "total_loss" in line and "val_loss" in line, line
 
 
 def test_fit_accepts_parquet_paths(spec, splits, tmp_path):

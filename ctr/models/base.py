@@ -90,6 +90,9 @@ class ReplicaModel(tfrs.Model):
     autograph = True
     # Metrics the training steps neither update nor report, by name (the part before any "/").
     skipped_in_training: tuple[str, ...] = ()
+    # Figures the progress line leaves out, the History keeping them: the sum of two it shows, and the
+    # regularisation again on the validation rows (the same weights' penalty as training's).
+    unshown: tuple[str, ...] = ("total_loss", "val_total_loss", "val_regularization_loss")
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -365,6 +368,8 @@ class _RankingNetwork(ReplicaModel):
     # AUC, whose 1000-threshold histogram cost about a tenth of a batch-256 step, is for evaluation;
     # the logloss is the loss (the rows' mean logloss), whose epoch mean training reports as both.
     skipped_in_training = ("auc", "logloss")
+    # The loss is the logloss, shown under that name, which --stop-on logloss and the plots read.
+    unshown = (*ReplicaModel.unshown, "loss", "val_loss")
     autograph = False
 
     def __init__(self, scorer: Scorer, rates: bool = False):
@@ -741,8 +746,9 @@ class RankingModel(NetworkWeights, abc.ABC):
         try:
             with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
                   saving_as_export(self.network_, lambda path: self._checkpoint(path, epochs_so_far.history))):
-                history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                                            verbose=ctr_data.keras_verbose(verbose))
+                shown = ctr_data.keras_verbose(verbose)
+                history = self.network_.fit(train, validation_data=valid, epochs=epochs,
+                                            callbacks=Progress.added(callbacks, shown), verbose=shown)
         finally:
             self.network_.data.splits.clear()  # the arrays are this fit's; free them
         if backup is not None:
@@ -1098,6 +1104,43 @@ class _WeightAveraging(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.raw = None
+
+
+class Progress(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar (or line an epoch) without the figures that repeat others (the network's
+    `unshown`, and a regularisation loss of a network that has none): a DeepFM epoch's line showed
+    `logloss`, `loss` and `total_loss`, all 0.5977, and now `logloss` alone. The History and the
+    callbacks see every figure."""
+
+    def __init__(self) -> None:
+        super().__init__(count_mode="steps")
+
+    @staticmethod
+    def added(callbacks: list[keras.callbacks.Callback], verbose: int) -> list[keras.callbacks.Callback]:
+        """`callbacks` with this progress bar last, where Keras would put its own: not when `verbose` is 0
+        or the caller passes a progress bar of their own."""
+        own = verbose == 0 or any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks)
+        return callbacks if own else [*callbacks, Progress()]
+
+    def _shown(self, logs: dict | None) -> dict | None:
+        if not logs:
+            return logs
+        unshown = set(getattr(self.model, "unshown", ()))
+        if not self.model.losses:
+            unshown.add("regularization_loss")
+        return {name: value for name, value in logs.items() if name not in unshown}
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        super().on_train_batch_end(batch, self._shown(logs))
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        super().on_test_batch_end(batch, self._shown(logs))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, self._shown(logs))
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        super().on_test_end(self._shown(logs))
 
 
 class _EpochLogs(keras.callbacks.Callback):

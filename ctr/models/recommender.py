@@ -46,6 +46,7 @@ from .base import (
     PREDICTED_A_CALL,
     GeneratorErrors,
     NetworkWeights,
+    Progress,
     ReplicaModel,
     config_repr,
     cut_into_batches,
@@ -256,8 +257,9 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
             callbacks.append(_resume.checkpoints(backup, backup_every))
         with (errors.surfacing(), several_steps_per_call(self.network_, batch_size, user_callbacks, backup_every),
               saving_as_export(self.network_, self._checkpoint)):
-            history = self.network_.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                                        verbose=ctr_data.keras_verbose(verbose))
+            shown = ctr_data.keras_verbose(verbose)
+            history = self.network_.fit(train, validation_data=valid, epochs=epochs,
+                                        callbacks=Progress.added(callbacks, shown), verbose=shown)
         self._weights_changed()
         if backup is not None:
             _resume.finished(backup)
