@@ -310,8 +310,9 @@ class _Parser(argparse.ArgumentParser):
         keeps the last alone and a fit would train on half the files without a word."""
         given: dict[argparse.Action, tuple[str, str]] = {}
         for at, token in enumerate(argv):
-            option, equals, value = token.partition("=")
-            action = self._option_string_actions.get(option) if option.startswith("--") else None
+            given_as, equals, value = token.partition("=")
+            option = self._whole_option(given_as)
+            action = self._option_string_actions.get(option)
             if not isinstance(action, argparse._StoreAction):
                 continue
             value = value if equals else argv[at + 1] if at + 1 < len(argv) else ""
@@ -323,6 +324,13 @@ class _Parser(argparse.ArgumentParser):
             why = ("it takes one file or folder; put the files in one folder and pass the folder"
                    if action.dest in _PATH_FLAGS else "it takes one value: give it once")
             self.error(f"argument {named} given twice ({before!r} and {value!r}): {why}")
+
+    def _whole_option(self, token: str) -> str:
+        """The option a `--flag` token names as argparse reads it: itself, or the one option it starts (`--dat`)."""
+        if not token.startswith("--") or token in self._option_string_actions or not self.allow_abbrev:
+            return token
+        starting = [option for option in self._option_string_actions if option.startswith(token)]
+        return starting[0] if len(starting) == 1 else token
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("the following arguments are required: "):
@@ -1420,7 +1428,8 @@ def _model_choice(text: str) -> str:
     key = text.strip().lower().replace("-", "_")
     classes = {cls.lower(): name for name, cls in _CLICK_MODELS.items()}
     classes |= {cls.lower(): name for name, (cls, arguments) in _RECOMMENDERS.items() if not arguments}
-    return classes.get(key.replace("_", ""), key)
+    name = classes.get(key.replace("_", ""), key)
+    return name if name in _CLICK_MODELS or name in _RECOMMENDERS else text  # argparse names the unknown as given
 
 
 _PATH_FLAGS = ("data", "train", "valid", "test", "seen")  # options naming data: one file or folder each

@@ -848,13 +848,11 @@ def _parquet_error(path: Path, err: Exception) -> DataError:
 def _text_file_hint(path: Path) -> str:
     """What to say of a text file of another suffix ('ratings.dat', 'u.data') read as Parquet: the separator
     its first line holds and how to give it; '' for anything else."""
-    if not path.is_file():
+    if path.is_dir():
+        return _text_folder_hint(path)
+    first = _first_text_line(path)
+    if first is None:
         return ""
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    if b"\x00" in head or not head.strip():
-        return ""
-    first = head.decode("latin-1").splitlines()[0]  # MovieLens' titles are Latin-1
     if "::" in first:
         return (f"it is text of fields separated by '::', as MovieLens 1M's .dat files are: give their folder "
                 f"(--format movielens-1m; ctr.datasets.movielens_1m(folder) in Python), or convert it, e.g. "
@@ -871,6 +869,43 @@ def _text_file_hint(path: Path) -> str:
         return f"it is text of fields separated by {said}: give it a {'.tsv' if mark == chr(9) else '.csv'} name"
     return (f"it is text of fields separated by {said}: convert it, e.g. pandas.read_csv({str(path)!r}, "
             f"sep={mark!r}).to_parquet(...)")
+
+
+def _text_folder_hint(path: Path) -> str:
+    """What to say of a folder of text files named with no suffix ctr reads (Hadoop's and Spark's `part-00000`,
+    Hive's `000000_0`) read as Parquet: which files and what text, and how to give them; '' for anything else."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    text = [p for p in files if _first_text_line(p) is not None]
+    if not text:
+        return ""
+    named = ", ".join(str(p.relative_to(path)) for p in text[:3]) + (", ..." if len(text) > 3 else "")
+    if len(text) < len(files):  # a note beside the data, say
+        one = len(text) == 1
+        return (f"{len(text)} of its {len(files)} files ({named}) {'is' if one else 'are'} text, not data "
+                f"of the others' format: move {'it' if one else 'them'} out")
+    first = _first_text_line(text[0]) or ""
+    mark = next((m for m in ("\t", ",", ";", "|", "\x01") if m in first), None)
+    said = {**_SEPARATOR_NAMES, "\x01": "Ctrl-A ('\\x01', Hive's)"}.get(mark or "", "")
+    what = f"text of fields separated by {said}" if said else "text"
+    if mark in ("\t", ","):
+        suffix = ".tsv" if mark == "\t" else ".csv"
+        how = f"give them a {suffix} name, and the folder is read as one table of its {suffix} files"
+    else:
+        how = (f"convert them, e.g. pandas.read_csv(file{f', sep={mark!r}' if mark else ''}, header=None, "
+               "names=[...]).to_parquet(...) for each, into a folder that is read as one table")
+    return f"its files ({named}) are {what}: {how}"
+
+
+def _first_text_line(path: Path) -> str | None:
+    """The first line of a text file (read as Latin-1, as MovieLens' titles are), or None for a file of binary
+    data (Parquet's, any other) or of blanks alone."""
+    if not path.is_file():
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if b"\x00" in head or head.startswith(b"PAR1") or not head.strip():
+        return None
+    return head.decode("latin-1").splitlines()[0]
 
 
 def _archive_hint(path: Path) -> str:

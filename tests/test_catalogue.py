@@ -200,6 +200,13 @@ def _csv_of_another_separator(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(rows, verbose=0)
 
 
+def _text_of_another_suffix(env: dict) -> None:
+    (env["tmp"] / "part-00000").write_text(env["frame"].head(20).to_csv(index=False, header=False))
+    with pytest.raises(DataError, match=r"; its files \(part-00000\) are text of fields separated by commas: "
+                                        r"give them a \.csv name"):
+        ctr.LogisticRegression(env["spec"]).fit(env["tmp"], verbose=0)
+
+
 def _empty_files(env: dict) -> None:
     for name, content in [("empty.parquet", b""), ("empty.json", b""), ("blank.csv", b"\n\n")]:
         (env["tmp"] / name).write_bytes(content)
@@ -945,6 +952,10 @@ CATALOGUE: list[Case] = [
          "of tabs or a .tsv of commas", "DataError naming the separator its header holds and how to give the file "
          "(another suffix; or the pandas line that converts it, with `decimal=','` when its numbers need it)",
          _csv_of_another_separator),
+    Case("data", "text files of another suffix or none: `ratings.dat`, `u.data`, a folder of Hadoop's or Hive's "
+         "`part-00000`, `000000_0`, or a note beside Parquet files", "DataError naming the file(s) and the separator "
+         "their first line holds, with how to give them (the dataset's folder, a `.csv` or `.tsv` name, the pandas "
+         "line that converts them; a note: move it out)", _text_of_another_suffix),
     Case("data", "unparseable timestamps", "DataError naming the feature and a bad value",
          _fit_error(_with("timestamp", "yesterday"), DataError, "feature 'timestamp'", "'yesterday'")),
     Case("data", "a time written as digits (`format: '%Y%m%d'`) that is no time (a 13th month, 30 February)",

@@ -69,7 +69,13 @@ for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"
                    (["fit", "--spec", "s.yaml", "--data", "a.csv", "--epochs", "2", "--epochs=3"],
                     "argument --epochs given twice ('2' and '3'): it takes one value: give it once"),
                    (["fit", "--spec", "s.yaml", "--data", "a.csv", "--export", "a", "--out", "b"],
-                    "argument --export (or --out) given twice ('a' and 'b')")]:
+                    "argument --export (or --out) given twice ('a' and 'b')"),
+                   # The second shortened, as argparse takes the start of an option that no other shares.
+                   (["fit", "--spec", "s.yaml", "--data", "a.csv", "--dat", "b.csv"],
+                    "argument --data given twice ('a.csv' and 'b.csv')"),
+                   # A model it does not have is named as it was typed, not as the names are matched.
+                   (["fit", "--spec", "s.yaml", "--data", "a.csv", "--model", "XGBoost"],
+                    "argument --model: invalid choice: 'XGBoost' (choose from 'lr', 'fm', 'deepfm',")]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         try:
             main(argv)

@@ -1538,6 +1538,29 @@ def test_text_files_of_other_suffixes_are_named_with_how_to_give_them(tmp_path):
     with pytest.raises(ctr.DataError, match=r"; it is one of MovieLens 100K's files: give their folder \(--format "
                                             r"movielens-100k; ctr.datasets.movielens_100k\(folder\) in Python\)$"):
         read(tmp_path / "ml" / "u.data")
+    # A folder of them as Hadoop, Spark and Hive name them, and a note beside Parquet files.
+    (tmp_path / "out").mkdir()
+    for name in ("_SUCCESS", "part-00000", "part-00001"):
+        (tmp_path / "out" / name).write_text("" if name == "_SUCCESS" else "1,2,0\n3,4,1\n")
+    with pytest.raises(ctr.DataError, match=r"out: not a readable Parquet .*; its files \(part-00000, part-00001\) "
+                                            r"are text of fields separated by commas: give them a \.csv name, and "
+                                            r"the folder is read as one table of its \.csv files$"):
+        read(tmp_path / "out")
+    (tmp_path / "hive").mkdir()
+    (tmp_path / "hive" / "000000_0").write_text("1\x012\x010\n")
+    with pytest.raises(ctr.DataError, match=r"its files \(000000_0\) are text of fields separated by Ctrl-A "
+                                            r"\('\\x01', Hive's\): convert them, e.g. pandas.read_csv\(file, "
+                                            r"sep='\\x01', header=None"):
+        read(tmp_path / "hive")
+    (tmp_path / "days").mkdir()
+    for day in ("1", "2"):
+        pd.DataFrame({"clicked": [0, 1]}).to_parquet(tmp_path / "days" / f"day{day}")
+    (tmp_path / "days" / "NOTES").write_text("written by the nightly job\n")
+    with pytest.raises(ctr.DataError, match=r"; 1 of its 3 files \(NOTES\) is text, not data of the others' format: "
+                                            r"move it out$"):
+        read(tmp_path / "days")
+    (tmp_path / "days" / "NOTES").unlink()
+    assert len(read(tmp_path / "days")) == 4
 
 
 def test_a_parquet_file_in_an_archive_is_named_so(tmp_path, frame):
