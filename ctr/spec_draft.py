@@ -978,8 +978,9 @@ def _role(frame: pd.DataFrame, column: str, user: str | None, item: str | None) 
 def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) -> str | None:
     """Why a categorical column that names each user (item) by their id, one value per id and one id per
     value, such as an item's URL beside its id, makes no feature, or None: its table would learn what the
-    ids' table does, and an unseen item's URL is as unseen as its id. A zip code that is one user's in the
-    rows read is kept: it holds no id, and a new user may share it."""
+    ids' table does, and an unseen item's URL is as unseen as its id. Each value must hold its id or be a
+    link (MIND's `https://assets.msn.com/labs/mind/AAGH0ET.html` for N55528): a zip code that is one user's
+    in the rows read is kept, since a new user may share it."""
     if key is None or not isinstance(feature, Categorical):
         return None
     values = frame[column].nunique()
@@ -990,15 +991,17 @@ def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) 
         return None
     pairs = frame[[key, column]].dropna().drop_duplicates().astype(str).to_numpy()
     held = [_holds(v, k) for k, v in pairs]
-    if np.mean(held) < 0.99:
+    links = held if np.mean(held) >= 0.99 else [bool(_LINK.fullmatch(v)) for k, v in pairs]
+    if np.mean(links) < 0.99:
         return None
-    k, v = pairs[int(np.argmax(held))]
+    k, v = pairs[int(np.argmax(links))]
     return (f"{values:,} distinct values, one per {key} and one {key} per value in the rows read, "
-            f"each holding its {key} ({v!r} for {k}): another name for {key!r}, whose ids the spec reads (its own "
-            f"table would learn what theirs does)")
+            f"each {f'holding its {key}' if links is held else 'a link'} ({v!r} for {k}): another name for {key!r}, "
+            "whose ids the spec reads (its own table would learn what theirs does)")
 
 
 _ALIAS_VALUES = 20  # fewer values, one per user (item), may be a property of the few users (items) read
+_LINK = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)  # a URL: https://..., s3://..., gs://...
 
 
 def _holds(text: str, word: str) -> bool:

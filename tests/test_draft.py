@@ -728,13 +728,14 @@ def test_outcomes_and_event_logs_are_drafted_with_the_values_that_make_a_click(t
 
 def test_few_values_of_several_words_are_categories_and_an_items_second_name_is_left_out():
     """Four plans' names of three words are categories, not text (titles, one per item, stay text); an item's
-    URL, one per item and one item per URL, is another name for the item id, whose table it would repeat (a
-    brand, one per item but several items each, is kept)."""
+    URL, one per item and one item per URL, is another name for the item id, whose table it would repeat, as
+    is a link to its image that does not hold its id (a brand, one per item but several items each, is kept)."""
     rng = np.random.default_rng(0)
     items = rng.integers(0, 100, 3000)
     plans = np.array(["Free trial month", "Premium annual plan", "Basic monthly plan", "Family sharing plan"])
     log = pd.DataFrame({"user_id": rng.integers(0, 200, 3000), "item_id": items,
                         "url": [f"https://shop.example.com/p/{i}?ref=home" for i in items],
+                        "image": [f"s3://media/{(i * 7919 + 13) % 10007:05d}.jpg" for i in items],
                         "brand": [f"b{i % 30}" for i in items], "title": [f"the {i} red shoe" for i in items],
                         "plan": plans[rng.integers(0, 4, 3000)], "clicked": rng.integers(0, 2, 3000)})
     draft = ctr.draft_spec(log)
@@ -747,4 +748,6 @@ def test_few_values_of_several_words_are_categories_and_an_items_second_name_is_
                                     "read, each holding its item_id ('https://shop.example.com/p/85?ref=home' for "
                                     "85): another name for 'item_id', whose ids the spec reads (its own table "
                                     "would learn what theirs does)")
-    assert "url" not in {f.source for f in draft.spec.features}
+    assert draft.skipped["image"].startswith("100 distinct values, one per item_id and one item_id per value in the "
+                                             "rows read, each a link ('s3://media/")
+    assert not {"url", "image"} & {f.source for f in draft.spec.features}
