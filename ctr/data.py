@@ -1177,6 +1177,10 @@ def as_source(source: Any, what: str = "data") -> pd.DataFrame | pa.Table | pads
 def _several_hint(items: list | tuple) -> str:
     """What to pass for a list of paths or of tables, which are no one source."""
     if items and all(isinstance(item, str | os.PathLike) for item in items):
+        if all(Path(item).suffix.lower() in (".parquet", ".pq", ".parq") for item in items):
+            # A day's files picked from a folder that holds others: a dataset of them, streamed as a folder is.
+            return (" (several Parquet files: pass pyarrow.dataset.dataset(paths), read as one table, or put them in "
+                    "one folder and pass the folder)")
         return " (several files: put them in one folder and pass the folder, which is read as one table)"
     if items and all(isinstance(item, pd.DataFrame | pa.Table) for item in items):
         return " (several tables: pass pd.concat(frames), or pa.concat_tables(tables))"

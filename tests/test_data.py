@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as pads
 import pytest
 
 import ctr
@@ -141,6 +142,13 @@ def test_a_folder_of_csv_or_json_files_is_read_as_one_table(tmp_path, frame, spe
         read(files)
     with pytest.raises(ctr.errors.DataError, match=r"not as a pattern \(3 files match it\); put the files in one"):
         read(tmp_path / "json" / "part-*.jsonl")
+    days = [tmp_path / f"day{day}.parquet" for day in (1, 2)]
+    for day in days:
+        rows.to_parquet(day)
+    with pytest.raises(ctr.errors.DataError, match=r"got list \(several Parquet files: pass pyarrow.dataset.dataset\("
+                                                   r"paths\), read as one table, or put them in one folder"):
+        read(days)
+    assert len(read(pads.dataset([str(day) for day in days]))) == 2 * len(rows)  # as said
     with pytest.raises(ctr.errors.DataError, match=r"got list \(several tables: pass pd.concat\(frames\)"):
         read([rows, rows])
     with pytest.raises(ctr.errors.DataError, match=r"got TextFileReader \(pass the file's path: ctr reads a CSV"):
