@@ -202,7 +202,8 @@ def iter_chunks(source: Source, columns: Sequence[str] | None = None,
         where = str(path)
         if unread := header_hint(path, header):
             where += f" ({unread})"
-        require_columns(header, cols or [], where=where, hint=hint)
+        # Every column wanted: one named twice is refused, as in a frame, not read as pandas renames it.
+        require_columns(header, header if cols is None else cols, where=where, hint=hint)
         given = {c: t for c, t in (dtypes or {}).items() if c in header and (cols is None or c in cols)}
         try:
             for chunk in _read_csv(path, usecols=cols, chunksize=chunk_rows, dtype=given or None):
@@ -464,8 +465,17 @@ _WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
 def csv_header(path: str | Path) -> list[str]:
-    """The column names of a CSV or TSV file, read from its first line."""
-    return [str(c) for c in _read_csv(Path(path), nrows=0).columns]
+    """The column names of a CSV or TSV file, read from its first line: a name written twice is named twice
+    (`price`, `price`), where pandas would rename the second (`price.1`) and read the first as if alone."""
+    names = [str(c) for c in _read_csv(Path(path), nrows=0).columns]
+    if any(_RENAMED.search(name) for name in names):
+        written = _read_csv(Path(path), nrows=1, header=None, dtype=str).iloc[0].tolist()
+        names = [w if isinstance(w, str) and _RENAMED.sub("", n) == w and n != w else n
+                 for n, w in zip(names, written, strict=False)]
+    return names
+
+
+_RENAMED = re.compile(r"\.\d+$")  # pandas' suffix for a column name it has already read
 
 
 def header_hint(path: Path, header: Sequence[str]) -> str:

@@ -207,6 +207,20 @@ def _text_of_another_suffix(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(env["tmp"], verbose=0)
 
 
+def _column_twice(env: dict) -> None:
+    _fit_error(lambda f: pd.concat([f, f[["price"]]], axis=1), DataError, "column 'price' appears 2 times in the "
+               "data; give each column once")(env)
+    rows = env["tmp"] / "twice.csv"
+    pd.concat([env["frame"].head(20), env["frame"].head(20)[["price"]] * 2], axis=1).to_csv(rows, index=False)
+    for read in (lambda: ctr.LogisticRegression(env["spec"]).fit(rows, verbose=0),
+                 lambda: ctr.draft_spec(rows)):  # every column read, as a draft reads them
+        with pytest.raises(DataError, match=r"column 'price' appears 2 times in .*twice\.csv; give each column once"):
+            read()
+    assert ctr.data.csv_header(rows)[-1] == "price"
+    rows.write_text("a,a.1,b\n1,2,3\n")  # a name that ends as pandas' renaming does, written so
+    assert ctr.data.csv_header(rows) == ["a", "a.1", "b"] and ctr.data.read(rows)["a.1"].tolist() == [2]
+
+
 def _empty_files(env: dict) -> None:
     for name, content in [("empty.parquet", b""), ("empty.json", b""), ("blank.csv", b"\n\n")]:
         (env["tmp"] / name).write_bytes(content)
@@ -885,9 +899,9 @@ CATALOGUE: list[Case] = [
          "'userId'?)", _fit_error(lambda f: f.rename(columns={"user_id": "userId"}), DataError,
                                   "'user_id' is missing", "(did you mean 'userId'?)")),
     Case("data", "extra columns", "ignored", _extra_columns_ignored),
-    Case("data", "a column given twice (two `price` columns in one DataFrame)",
-         "DataError naming the column and how many times it appears",
-         _fit_error(lambda f: pd.concat([f, f[["price"]]], axis=1), DataError, "column 'price' appears 2 times")),
+    Case("data", "a column given twice (two `price` columns in one DataFrame, or in a CSV's header, where pandas "
+         "would read the second as `price.1`)", "DataError naming the column, how many times it appears and the file",
+         _column_twice),
     Case("data", "a Series, a list of values or an array instead of a table (a list of rows, each a mapping, is one)",
          "DataError listing the forms data can take", _not_a_table),
     Case("data", "a JSON file that is not JSON (a line cut short)", "DataError naming the file",
