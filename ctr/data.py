@@ -918,6 +918,31 @@ def _first_text_line(path: Path) -> str | None:
     return head.decode("latin-1").splitlines()[0]
 
 
+def _other_file_hint(path: Path) -> str:
+    """What to say of a spreadsheet (`.xlsx`, `.xls`, `.ods`: an .xlsx would otherwise be told to unzip)
+    or a Python pickle given as data, with how to give its rows; '' for anything else."""
+    if not path.is_file():
+        return ""
+    import zipfile
+
+    suffix, beside = path.suffix.lower(), str(path.with_suffix(".parquet"))
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    workbook = False
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            workbook = "xl/workbook.xml" in archive.namelist()  # an .xlsx by another name
+    if workbook or suffix in (".xlsx", ".xlsm", ".xls", ".ods", ".numbers"):
+        return (f"it is a spreadsheet: save its sheet as CSV (UTF-8) and give that file, or convert it, e.g. "
+                f"pandas.read_excel({str(path)!r}, sheet_name=0).to_parquet({beside!r}) (in Python, "
+                "pass pandas.read_excel(...) itself)")
+    if suffix in (".pkl", ".pickle") or head in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+        return ("it is a Python pickle, which ctr does not read (loading one can run any code): pass the DataFrame "
+                f"itself in Python, or write it as Parquet, e.g. pandas.read_pickle({str(path)!r}).to_parquet("
+                f"{beside!r}) if you trust it")
+    return ""
+
+
 def _archive_hint(path: Path) -> str:
     """What to say of a Parquet or Arrow file in a zip or gzip archive (`rows.parquet.zip`), which is read
     from the file alone; '' for anything else."""
@@ -946,7 +971,7 @@ def parquet_dataset(path: Path) -> pads.Dataset:
         if table_format == "ipc":
             raise DataError(f"{path}: not a readable Arrow IPC (Feather version 2) file ({err}); a Feather version 1 "
                             f"file converts with pandas.read_feather({str(path)!r}).to_parquet(...)") from None
-        text = _archive_hint(path) or _text_file_hint(path)
+        text = _other_file_hint(path) or _archive_hint(path) or _text_file_hint(path)
         raise DataError(f"{path}: not a readable Parquet file or directory, nor Arrow IPC (.arrow, .feather), nor a "
                         f".csv, .tsv or .json file (or one of those ending in {', '.join(COMPRESSED)}), nor "
                         f"TFRecords (.tfrecord)" + (f"; {text}" if text else f" ({err})")) from None

@@ -221,6 +221,24 @@ def _column_twice(env: dict) -> None:
     assert ctr.data.csv_header(rows) == ["a", "a.1", "b"] and ctr.data.read(rows)["a.1"].tolist() == [2]
 
 
+def _spreadsheet_or_pickle(env: dict) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(env["tmp"] / "clicks.xlsx", "w") as book:  # the parts of a workbook that tell it
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    (env["tmp"] / "download").write_bytes((env["tmp"] / "clicks.xlsx").read_bytes())  # a workbook by another name
+    env["frame"].head(5).to_pickle(env["tmp"] / "rows.pkl")
+    for name, said in [("clicks.xlsx", r"it is a spreadsheet: save its sheet as CSV \(UTF-8\) and give that file, or "
+                                       r"convert it, e.g. pandas.read_excel\('.*clicks.xlsx', sheet_name=0\)"
+                                       r".to_parquet\('.*clicks.parquet'\)"),
+                       ("download", "it is a spreadsheet"),
+                       ("rows.pkl", r"it is a Python pickle, which ctr does not read \(loading one can run any code\): "
+                                    r"pass the DataFrame itself in Python")]:
+        with pytest.raises(DataError, match=said):
+            ctr.LogisticRegression(env["spec"]).fit(env["tmp"] / name, verbose=0)
+
+
 def _empty_files(env: dict) -> None:
     for name, content in [("empty.parquet", b""), ("empty.json", b""), ("blank.csv", b"\n\n")]:
         (env["tmp"] / name).write_bytes(content)
@@ -970,6 +988,9 @@ CATALOGUE: list[Case] = [
          "`part-00000`, `000000_0`, or a note beside Parquet files", "DataError naming the file(s) and the separator "
          "their first line holds, with how to give them (the dataset's folder, a `.csv` or `.tsv` name, the pandas "
          "line that converts them; a note: move it out)", _text_of_another_suffix),
+    Case("data", "a spreadsheet (`.xlsx`, `.xls`, `.ods`, or an .xlsx by another name) or a pickled DataFrame",
+         "DataError saying what the file is, with how to give its rows (a CSV saved from the sheet, or the pandas "
+         "line that converts it; a pickle is not read, since loading one can run any code)", _spreadsheet_or_pickle),
     Case("data", "unparseable timestamps", "DataError naming the feature and a bad value",
          _fit_error(_with("timestamp", "yesterday"), DataError, "feature 'timestamp'", "'yesterday'")),
     Case("data", "a time written as digits (`format: '%Y%m%d'`) that is no time (a 13th month, 30 February)",
