@@ -592,7 +592,9 @@ class FeatureSpec:
             raw = yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a spec never runs code
         except yaml.YAMLError as err:
             # PyYAML calls text it was given "<unicode string>": name the file instead.
-            raise SpecError(f"<yaml>: {where} is not valid YAML: {err}".replace('"<unicode string>"', where)) from None
+            said = str(err).replace('"<unicode string>"', where)
+            tabs = " (YAML indents with spaces, not tabs: replace the tabs)" if "'\\t'" in said else ""
+            raise SpecError(f"<yaml>: {where} is not valid YAML{tabs}: {said}") from None
         return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:
@@ -922,7 +924,26 @@ def _positive(obj: Any, path: str, *names: str) -> list[str]:
 
 def _unknown_keys(raw: dict, allowed: set[str], path: str) -> list[str]:
     return [f"{_join(path, str(k))}: unknown field; expected one of {_quoted(sorted(allowed))}"
-            + did_you_mean(str(k), allowed) for k in raw if k not in allowed]
+            + (_elsewhere(str(k), raw[k]) or did_you_mean(str(k), allowed)) for k in raw if k not in allowed]
+
+
+_EMBEDDING = ("the embedding size is the model's, one for every field, since FM's interactions take vectors of one "
+              "width: ctr.DeepFM(spec, embedding_dim=8), or ctr fit --embedding-dim 8")
+_TRAINING = ("a training setting, not the spec's: the model's argument (ctr.DeepFM(spec, learning_rate=0.001), "
+             "model.fit(data, epochs=5)), or ctr fit's flag (--epochs 5, --param NAME=VALUE)")
+# Fields written in a spec that belong elsewhere: said where, in place of a near name that would mislead.
+_ELSEWHERE = {**dict.fromkeys(("embedding_dim", "embedding_size", "embed_dim", "emb_dim"), _EMBEDDING),
+              **dict.fromkeys(("epochs", "batch_size", "learning_rate", "lr", "optimizer", "model", "l2",
+                               "hidden_units"), _TRAINING)}
+
+
+def _elsewhere(key: str, value: Any) -> str:
+    """' (where it goes)' for a field that belongs to the model or the fit, or a feature's `type` (its kind);
+    '' for others."""
+    if key == "type":
+        return (f" (a feature's type is its kind: kind: {value})" if isinstance(value, str) and value in KINDS
+                else f" (a feature's type is its kind, one of {_quoted(KINDS)})")
+    return f" ({_ELSEWHERE[key]})" if key in _ELSEWHERE else ""
 
 
 def _to_dict(obj: Any, **first: Any) -> dict[str, Any]:

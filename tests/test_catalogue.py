@@ -33,9 +33,10 @@ class Case:
 
 
 def _spec_error(raw: object, *fragments: str) -> Callable[[dict], None]:
+    """A check that the spec `raw` (plain data, or YAML text) is refused with every fragment said."""
     def check(_: dict) -> None:
         with pytest.raises(SpecError) as err:
-            ctr.FeatureSpec.from_dict(raw)
+            ctr.FeatureSpec.from_yaml(raw) if isinstance(raw, str) else ctr.FeatureSpec.from_dict(raw)
         for fragment in fragments:
             assert fragment in str(err.value), (fragment, str(err.value))
     return check
@@ -836,6 +837,15 @@ CATALOGUE: list[Case] = [
                      "'user', 'item', 'context'")),
     Case("spec", "unknown key in a feature", "SpecError naming the key",
          _spec_error(_spec({"name": "a", "kind": "categorical", "vocab_size": 3}), "vocab_size")),
+    Case("spec", "a model's or a fit's setting in the spec (a feature's `embedding_dim`, a top-level `epochs` or "
+         "`learning_rate`), or a feature's `type`", "SpecError naming the field and where it goes (the model's "
+         "argument, ctr fit's flag; `type: numeric` is `kind: numeric`)",
+         _spec_error(_spec({"name": "a", "kind": "categorical", "embedding_dim": 8}),
+                     "features[0].embedding_dim: unknown field", "(the embedding size is the model's, one for every "
+                     "field", "ctr.DeepFM(spec, embedding_dim=8), or ctr fit --embedding-dim 8)")),
+    Case("spec", "a YAML file indented with tabs", "SpecError naming the file and the line, saying YAML indents "
+         "with spaces", _spec_error("name: s\nfeatures:\n\t- {name: a}\n",
+                                    "is not valid YAML (YAML indents with spaces, not tabs: replace the tabs)")),
     Case("spec", "`features` not a list / spec not a mapping", "SpecError saying what was expected",
          _spec_error({"name": "s", "features": "abc"}, "features: expected a list")),
     Case("spec", "a model's (or a data helper's) spec given as a list of features, a number, or another type",

@@ -102,6 +102,15 @@ def _with_feature(line: str) -> str:
     ("{name: x, min_count: two}", "features[3].min_count: expected an integer, got str 'two'"),
     ("{name: x, min_count: 0}", "features[3].min_count: must be at least 1, got 0"),
     ("{name: x, colour: red}", "features[3].colour: unknown field"),
+    # Fields of the model, the fit or another spec language, said where they go rather than what they are near.
+    ("{name: x, embedding_dim: 8}", "features[3].embedding_dim: unknown field; expected one of 'column', 'dtype', "
+     "'hash_buckets', 'id_dropout', 'max_tokens', 'min_count', 'name', 'oov_buckets', 'role', 'shared_embedding' "
+     "(the embedding size is the model's, one for every field, since FM's interactions take vectors of one width: "
+     "ctr.DeepFM(spec, embedding_dim=8), or ctr fit --embedding-dim 8)"),
+    ("{name: x, type: numeric}", "features[3].type: unknown field; expected one of 'column', 'dtype', 'hash_buckets', "
+     "'id_dropout', 'max_tokens', 'min_count', 'name', 'oov_buckets', 'role', 'shared_embedding' (a feature's type is "
+     "its kind: kind: numeric)"),
+    ("{name: x, learning_rate: 0.01}", "(a training setting, not the spec's: the model's argument"),
     ("{name: x, kind: numeric, transform: zscore}", "features[3].transform: 'zscore' is not one of"),
     ("{name: 'zip code'}", "features[3].name: 'zip code' must start with a letter and hold only letters, digits "
                            "and '_' (it becomes a serving input name); to read the data column 'zip code', name the "
@@ -165,6 +174,11 @@ def test_spec_level_errors():
     assert "expected a mapping" in _error("- a\n- b\n")
     assert "label.column: required" in _error("label: {threshold: 4}\nfeatures: [{name: a}]\n")
     assert "labl: unknown field" in _error("labl: y\nfeatures: [{name: a}]\n")
+    assert "epochs: unknown field; expected one of 'description', 'features', 'label', 'name' (a training setting, " \
+           "not the spec's: the model's argument (ctr.DeepFM(spec, learning_rate=0.001), model.fit(data, epochs=5)), " \
+           "or ctr fit's flag (--epochs 5, --param NAME=VALUE))" in _error("epochs: 5\nfeatures: [{name: a}]\n")
+    assert "is not valid YAML (YAML indents with spaces, not tabs: replace the tabs): while scanning" in _error(
+        "features:\n\t- {name: a}\n")
     assert "features: the spec needs at least one feature" in _error("features: []\n")
     with pytest.raises(ctr.SpecError, match="no spec file"):
         FeatureSpec.from_yaml("does/not/exist.yaml")
