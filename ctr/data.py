@@ -885,7 +885,8 @@ def _text_folder_hint(path: Path) -> str:
     """What to say of a folder of text files named with no suffix ctr reads (Hadoop's and Spark's `part-00000`,
     Hive's `000000_0`) read as Parquet: which files and what text, and how to give them; '' for anything else."""
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
-    text = [p for p in files if _first_text_line(p) is not None]
+    lines = {p: _first_text_line(p) for p in files}
+    text = [p for p in files if lines[p] is not None]
     if not text:
         return ""
     named = ", ".join(str(p.relative_to(path)) for p in text[:3]) + (", ..." if len(text) > 3 else "")
@@ -893,7 +894,7 @@ def _text_folder_hint(path: Path) -> str:
         one = len(text) == 1
         return (f"{len(text)} of its {len(files)} files ({named}) {'is' if one else 'are'} text, not data "
                 f"of the others' format: move {'it' if one else 'them'} out")
-    first = _first_text_line(text[0]) or ""
+    first = lines[text[0]] or ""
     mark = next((m for m in ("\t", ",", ";", "|", "\x01") if m in first), None)
     said = {**_SEPARATOR_NAMES, "\x01": "Ctrl-A ('\\x01', Hive's)"}.get(mark or "", "")
     what = f"text of fields separated by {said}" if said else "text"

@@ -990,14 +990,15 @@ def _alias(frame: pd.DataFrame, column: str, feature: Feature, key: str | None) 
     if share is None or share < 0.99:
         return None
     pairs = frame[[key, column]].dropna().drop_duplicates().astype(str).to_numpy()
-    held = [_holds(v, k) for k, v in pairs]
-    links = held if np.mean(held) >= 0.99 else [bool(_LINK.fullmatch(v)) for k, v in pairs]
-    if np.mean(links) < 0.99:
+    named, each = [_holds(v, k) for k, v in pairs], f"holding its {key}"
+    if np.mean(named) < 0.99:
+        named, each = [bool(_LINK.fullmatch(v)) for k, v in pairs], "a link"
+    if np.mean(named) < 0.99:
         return None
-    k, v = pairs[int(np.argmax(links))]
-    return (f"{values:,} distinct values, one per {key} and one {key} per value in the rows read, "
-            f"each {f'holding its {key}' if links is held else 'a link'} ({v!r} for {k}): another name for {key!r}, "
-            "whose ids the spec reads (its own table would learn what theirs does)")
+    k, v = pairs[int(np.argmax(named))]
+    return (f"{values:,} distinct values, one per {key} and one {key} per value in the rows read, each {each} "
+            f"({v!r} for {k}): another name for {key!r}, whose ids the spec reads (its own table would learn what "
+            "theirs does)")
 
 
 _ALIAS_VALUES = 20  # fewer values, one per user (item), may be a property of the few users (items) read

@@ -1114,6 +1114,7 @@ class Progress(keras.callbacks.ProgbarLogger):
 
     def __init__(self) -> None:
         super().__init__(count_mode="steps")
+        self.unshown: set[str] = set()
 
     @staticmethod
     def added(callbacks: list[keras.callbacks.Callback], verbose: int) -> list[keras.callbacks.Callback]:
@@ -1122,13 +1123,13 @@ class Progress(keras.callbacks.ProgbarLogger):
         own = verbose == 0 or any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks)
         return callbacks if own else [*callbacks, Progress()]
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        # Known once a fit: `losses` walks every layer, and in a terminal this runs after each call's steps.
+        self.unshown = {*getattr(self.model, "unshown", ()), *(() if self.model.losses else ("regularization_loss",))}
+
     def _shown(self, logs: dict | None) -> dict | None:
-        if not logs:
-            return logs
-        unshown = set(getattr(self.model, "unshown", ()))
-        if not self.model.losses:
-            unshown.add("regularization_loss")
-        return {name: value for name, value in logs.items() if name not in unshown}
+        return {name: value for name, value in logs.items() if name not in self.unshown} if logs else logs
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         super().on_train_batch_end(batch, self._shown(logs))
