@@ -508,6 +508,7 @@ def _fit(args: argparse.Namespace) -> int:
     kwargs = {**getattr(args, "warm_settings", {}), **kwargs}
     if args.model in _RECOMMENDERS:
         frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
+        _require_spec_columns(args, spec, frame)
         model, history = _fit_recommender(args, spec, frame, kwargs, held_out_by)
     else:
         if args.valid or args.test:  # apart already: each part streamed from its path
@@ -567,6 +568,7 @@ def _split(args: argparse.Namespace, spec: Any) -> tuple[Any, tuple[Any, Any, An
     from .spec import Timestamp
 
     frame = load_table(args.data, args.format, seed=args.seed, spec=spec)
+    _require_spec_columns(args, spec, frame)
     if args.group_by:  # before the training, not after it
         data.require_columns(frame, [args.group_by], where=args.data,
                              hint=" (--group-by names it: the group AUC is over its values)")
@@ -579,6 +581,14 @@ def _split(args: argparse.Namespace, spec: Any) -> tuple[Any, tuple[Any, Any, An
     for name, part in zip(("train", "valid", "test"), parts, strict=True):
         print(f"ctr fit: {name} {len(part)} rows, {splits.time_range(part, args.split_by_time, stamp)}")
     return frame, parts
+
+
+def _require_spec_columns(args: argparse.Namespace, spec: Any, frame: Any) -> None:
+    """--data loaded whole, checked for the columns the spec reads and named by its path before it is split,
+    where the fit would name a column missing from the whole file as missing from 'the validation data'."""
+    from . import data
+
+    data.require_columns(frame, spec.columns, where=args.data, hint=data.column_hints(spec))
 
 
 def _check_fit_flags(args: argparse.Namespace) -> None:

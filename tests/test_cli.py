@@ -546,6 +546,12 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
     with pytest.raises(SystemExit):
         main(["fit", "--spec", spec, "--data", str(data), "--param", "dropout"])
     assert "--param: expected NAME=VALUE such as dropout=0.3, got 'dropout'" in capsys.readouterr().err
+    # A column missing from the whole file is named by the file, before the split names it in the validation part.
+    frame.head(300).drop(columns=["price"]).to_parquet(tmp_path / "no_price.parquet")
+    for model in ("dcn", "mf"):
+        assert main(["fit", "--spec", spec, "--data", str(tmp_path / "no_price.parquet"), "--model", model]) == 2
+        assert f"ctr fit: error: column 'price' is missing from {tmp_path / 'no_price.parquet'}; it has: " \
+               in capsys.readouterr().err, model
 
 
 def test_fit_can_stop_on_the_validation_logloss(tmp_path, frame, capsys):
