@@ -583,12 +583,14 @@ def _split(args: argparse.Namespace, spec: Any) -> tuple[Any, tuple[Any, Any, An
     return frame, parts
 
 
-def _require_spec_columns(args: argparse.Namespace, spec: Any, frame: Any) -> None:
-    """--data loaded whole, checked for the columns the spec reads and named by its path before it is split,
-    where the fit would name a column missing from the whole file as missing from 'the validation data'."""
+def _require_spec_columns(args: argparse.Namespace, spec: Any, frame: Any, label: bool = True) -> None:
+    """--data's rows checked for the columns the spec reads (its features', and its label's with `label`) and
+    named by its path: fit's before the split, which named a column missing from the whole file as missing
+    from 'the validation data', and the scoring commands' where the model named it as missing from 'the data'."""
     from . import data
 
-    data.require_columns(frame, spec.columns, where=args.data, hint=data.column_hints(spec))
+    needed = spec.columns if label else list(dict.fromkeys(f.source for f in spec.features))
+    data.require_columns(frame, needed, where=args.data, hint=data.column_hints(spec))
 
 
 def _check_fit_flags(args: argparse.Namespace) -> None:
@@ -788,6 +790,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     served = load(args.model)
     frame = load_table(args.data, args.format, spec=served.spec)
+    if not isinstance(served, RecommenderExport):
+        _require_spec_columns(args, served.spec, frame, label=False)  # the label's, by _labelled and --negatives
     if isinstance(served, RecommenderExport):
         if args.plot or args.by or args.group_by or args.negatives is not None:
             raise CtrError(f"{args.model} is a recommender export: --plot, --by, --group-by and --negatives are for "
@@ -849,6 +853,8 @@ def _predict(args: argparse.Namespace) -> int:
             raise CtrError(f"the data already has a column {column!r}; name the scores' column with "
                            f"--column (the same name replaces it)")
         _require_read_header(source, chunk, [f.source for f in served.spec.features])
+        if not isinstance(served, RecommenderExport):  # a recommender's stored features fill what rows lack
+            _require_spec_columns(args, served.spec, chunk, label=False)
         return chunk.assign(**{column: served.predict(chunk)})
 
     if out is None:
@@ -1170,7 +1176,9 @@ def _importance(args: argparse.Namespace) -> int:
     served = load(args.model)
     if isinstance(served, RecommenderExport):
         raise CtrError(f"{args.model} is a recommender export; importance is measured on a click model's AUC")
-    frame = _labelled(args, served.spec, load_table(args.data, args.format, spec=served.spec))
+    frame = load_table(args.data, args.format, spec=served.spec)
+    _require_spec_columns(args, served.spec, frame, label=False)
+    frame = _labelled(args, served.spec, frame)
     table = feature_importance(served, frame, repeats=args.repeats, seed=args.seed, max_rows=args.max_rows,
                                verbose=True)
     print(f"AUC {table.attrs['auc']:.4f} on {table.attrs['rows']:,} rows; each column shuffled {args.repeats} times")
@@ -1191,11 +1199,14 @@ def _explain(args: argparse.Namespace) -> int:
     from . import data
     from .diagnostics import explain
     from .export import load
+    from .export_recommend import RecommenderExport
     from .inspect import plot_explanation
     from .metrics import sigmoid
 
     served = load(args.model)
     frame = load_table(args.data, args.format, spec=served.spec)
+    if not isinstance(served, RecommenderExport):
+        _require_spec_columns(args, served.spec, frame, label=False)
     if len(frame) == 0:
         raise DataError(f"--data {args.data}: no rows to explain")
     rows = frame.head(args.rows).reset_index(drop=True)
@@ -1324,6 +1335,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                        "scores rank items")
     model = load_model(args.model)
     frame = load_table(args.data, args.format, spec=model.spec)
+    _require_spec_columns(args, model.spec, frame)
     print(f"ctr calibrate: {describe_calibration(model.calibrate(frame))}")
     print(f"ctr calibrate: exported to {model.export(args.out)}")
     return 0

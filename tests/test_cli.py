@@ -214,6 +214,13 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
 
     rows = tmp_path / "rows.csv"
     frame.head(20).drop(columns="rating").to_csv(rows, index=False)
+    # A column the model reads missing from the file is named with the file, by every command that scores it.
+    frame.head(20).drop(columns="price").to_parquet(tmp_path / "no_price.parquet")
+    for command, *more in (["predict", "--out", str(tmp_path / "x.csv")], ["evaluate"], ["importance"], ["explain"],
+                           ["calibrate", "--out", str(tmp_path / "calibrated")]):
+        assert main([command, "--model", str(export), "--data", str(tmp_path / "no_price.parquet"), *more]) == 2
+        assert f"ctr {command}: error: column 'price' is missing from {tmp_path / 'no_price.parquet'}; it has: " \
+               in capsys.readouterr().err, command
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.csv")]) == 0
     scored = pd.read_csv(tmp_path / "p.csv")
     assert len(scored) == 20 and scored.probability.between(0, 1).all()
