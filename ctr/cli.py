@@ -790,8 +790,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     served = load(args.model)
     frame = load_table(args.data, args.format, spec=served.spec)
-    if not isinstance(served, RecommenderExport):
-        _require_spec_columns(args, served.spec, frame, label=False)  # the label's, by _labelled and --negatives
     if isinstance(served, RecommenderExport):
         if args.plot or args.by or args.group_by or args.negatives is not None:
             raise CtrError(f"{args.model} is a recommender export: --plot, --by, --group-by and --negatives are for "
@@ -810,6 +808,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                        "recommender exports")
     if len(frame) == 0:
         raise CtrError(f"{args.data}: the evaluation data has no rows")
+    _require_spec_columns(args, served.spec, frame, label=False)  # the label's, by _labelled and --negatives
     frame = _labelled(args, served.spec, frame)
     if args.by:  # before the rows are scored, not after
         data.require_columns(frame, args.by, where=args.data, hint=" (--by slices the figures by it)")
