@@ -64,6 +64,12 @@ ARROW_FILES = (".arrow", ".feather", ".ipc")  # Arrow's IPC file format (Feather
 OUTPUTS = (".csv", ".tsv", ".parquet", *ARROW_FILES, *JSON)
 
 
+def data_files(folder: Path) -> list[Path]:
+    """The files a folder's readers read, in name order, at any depth: hidden ones (`.crc`) and markers
+    (`_SUCCESS`, `_common_metadata`) aside, as Spark, Hive and pyarrow leave them beside the data."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+
+
 def pattern_hint(path: str | Path) -> str:
     """What to add when a path that is not there is a pattern that matches files (`logs/*.csv`): a path
     is read as written, and several files are given as their folder. '' otherwise."""

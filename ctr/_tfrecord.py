@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import ARROW_FILES, COMPRESSED, JSON, is_gzipped
+from ._files import ARROW_FILES, COMPRESSED, JSON, data_files, is_gzipped
 from ._keras import tf
 from .errors import DataError, first_line
 from .features import raw_text
@@ -41,7 +41,7 @@ def tfrecord_files(path: Path) -> list[Path]:
         return [path] if is_tfrecord_name(path) else []
     if not path.is_dir():
         return []
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    files = data_files(path)
     if any(p.suffix.lower() == ".parquet" for p in files):
         return []
     return [p for p in files if is_tfrecord_name(p)]

@@ -43,6 +43,7 @@ from ._files import (
     UNDECOMPRESSABLE,
     ZipMembersError,
     check_output,
+    data_files,
     first_unreadable,
     format_suffix,
     is_gzipped,
@@ -354,7 +355,7 @@ def text_files(path: Path) -> list[Path]:
     with files of another format is a DataError naming them."""
     if not path.is_dir():
         return []
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    files = data_files(path)
     formats = {p: _text_format(p) for p in files}
     text = [p for p in files if formats[p]]
     if len(text) == len(files) and len(set(formats.values())) <= 1:
@@ -839,7 +840,7 @@ def _table_format(path: Path) -> str:
     """pyarrow.dataset's format for `path`: 'ipc' for an Arrow IPC (Feather) file, or a folder of them,
     else 'parquet'."""
     if path.is_dir():
-        files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+        files = data_files(path)
         arrow = bool(files) and all(p.suffix.lower() in ARROW_FILES for p in files)
     else:
         arrow = path.suffix.lower() in ARROW_FILES
@@ -884,7 +885,7 @@ def _text_file_hint(path: Path) -> str:
 def _text_folder_hint(path: Path) -> str:
     """What to say of a folder of text files named with no suffix ctr reads (Hadoop's and Spark's `part-00000`,
     Hive's `000000_0`) read as Parquet: which files and what text, and how to give them; '' for anything else."""
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    files = data_files(path)
     lines = {p: _first_text_line(p) for p in files}
     text = [p for p in files if lines[p] is not None]
     if not text:
