@@ -4,7 +4,8 @@ prediction.
 Protocol: rating >= 4 is a click; a random 80/10/10 split of the ratings with seed 0; every feature of
 `feature_specs/movielens-100k.yaml`; at most `--epochs` epochs with early stopping on validation
 AUC (best weights restored). Each model is trained `--runs` times with seeds 0..runs-1 and the
-median is reported. Prints a table and writes JSON to bench/results/movielens_100k.json.
+median is reported. The runs are `ctr.compare`'s, as `ctr compare` makes them. Prints a table and writes
+JSON to bench/results/movielens_100k.json.
 
     python bench/movielens.py [--data ../shared/data/ml-100k] [--runs 3] [--epochs 20]
 """
@@ -21,18 +22,20 @@ sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
 from bench._report import arguments, machine, report_only_or_check_data, save, update_readme  # noqa: E402
-from ctr._keras import keras  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "movielens_100k.json")
-MODELS = {
-    "LogisticRegression": lambda spec, seed: ctr.LogisticRegression(spec, learning_rate=3e-3, batch_size=256,
-                                                                     seed=seed),
-    "FM": lambda spec, seed: ctr.FM(spec, embedding_dim=16, learning_rate=1e-3, l2=1e-5, batch_size=256, seed=seed),
-    "DeepFM": lambda spec, seed: ctr.DeepFM(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3,
-                                            learning_rate=1e-3, l2=1e-5, batch_size=256, seed=seed),
-    "DCN": lambda spec, seed: ctr.DCN(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3,
-                                      learning_rate=1e-3, l2=1e-5, batch_size=256, seed=seed),
-}
+
+
+def models(spec: ctr.FeatureSpec) -> dict:
+    """The models compared, each untrained with its settings (`ctr.compare` trains each with every seed)."""
+    return {
+        "LogisticRegression": ctr.LogisticRegression(spec, learning_rate=3e-3, batch_size=256),
+        "FM": ctr.FM(spec, embedding_dim=16, learning_rate=1e-3, l2=1e-5, batch_size=256),
+        "DeepFM": ctr.DeepFM(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3, learning_rate=1e-3,
+                             l2=1e-5, batch_size=256),
+        "DCN": ctr.DCN(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3, learning_rate=1e-3, l2=1e-5,
+                       batch_size=256),
+    }
 
 
 def main() -> None:
@@ -44,40 +47,29 @@ def main() -> None:
 
     spec = ctr.FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml")
     table = ctr.datasets.movielens_100k(args.data)
-    train, valid, test = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
-    print(f"MovieLens 100K: {len(train)}/{len(valid)}/{len(test)} train/valid/test, "
-          f"click rate {ctr.data.labels(test, spec).mean():.3f} on test")
-
+    _, _, test = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)  # the split ctr.compare draws (seed 0)
+    compared = ctr.compare(spec, table, models(spec), seeds=args.runs, epochs=args.epochs, patience=2,
+                           group_by="user_id", verbose=2)  # a line an epoch, in a log too
+    print(compared)
+    groups = compared.best.evaluate(test, group_by="user_id")  # the test users the gAUC is over, as any model's
     results = {}
-    for name, build in MODELS.items():
-        runs = []
-        for seed in range(args.runs):
-            model = build(spec, seed)
-            stop = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=2,
-                                                 restore_best_weights=True)
-            started = time.perf_counter()
-            history = model.fit(train, validation_data=valid, epochs=args.epochs, callbacks=[stop], verbose=0)
-            seconds = time.perf_counter() - started
-            scores = model.evaluate(test, group_by="user_id")
-            runs.append({"seed": seed, "auc": scores["auc"], "gauc": scores["gauc"], "logloss": scores["logloss"],
-                         "epochs": len(history.history["loss"]), "train_seconds": seconds})
-            print(f"  {name:<20} seed {seed}: AUC {scores['auc']:.4f}  gAUC {scores['gauc']:.4f}  "
-                  f"logloss {scores['logloss']:.4f}  "
-                  f"({runs[-1]['epochs']} epochs, {seconds:.0f} s)", flush=True)
+    for name in models(spec):
+        runs = compared.runs[compared.runs["model"] == name]
         results[name] = {
-            "auc_median": statistics.median(r["auc"] for r in runs),
-            "gauc_median": statistics.median(r["gauc"] for r in runs),
-            "gauc_users": scores["gauc_groups"], "gauc_rows": scores["gauc_rows"],
-            "logloss_median": statistics.median(r["logloss"] for r in runs),
-            "train_seconds_median": statistics.median(r["train_seconds"] for r in runs),
-            "runs": runs,
+            "auc_median": statistics.median(runs["test_auc"]), "gauc_median": statistics.median(runs["test_gauc"]),
+            "gauc_users": groups["gauc_groups"], "gauc_rows": groups["gauc_rows"],
+            "logloss_median": statistics.median(runs["test_logloss"]),
+            "train_seconds_median": statistics.median(runs["fit_s"]),
+            "runs": [{"seed": int(r.seed), "auc": r.test_auc, "gauc": r.test_gauc, "logloss": r.test_logloss,
+                      "epochs": int(r.epochs), "best_epoch": int(r.best_epoch), "val_auc": r.val_auc,
+                      "train_seconds": r.fit_s} for r in runs.itertuples()],
         }
 
     report = {
         "benchmark": "movielens_100k_ctr",
         "protocol": {"label": "rating >= 4", "split": "random 80/10/10, seed 0", "runs": args.runs,
                      "max_epochs": args.epochs, "early_stopping": "val_auc, patience 2, best weights",
-                     "spec": "feature_specs/movielens-100k.yaml"},
+                     "spec": "feature_specs/movielens-100k.yaml", "by": "ctr.compare"},
         "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": results,
     }
     save(report, args.out, DEFAULT_OUT, publish)

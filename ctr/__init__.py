@@ -18,7 +18,7 @@ from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Nu
 # checking a spec, and `ctr --help` take a fraction of a second, not TensorFlow's several.
 # Submodules (`ctr.data`, `ctr.features`, ...) are imported on first use too.
 _LAZY = {
-    "evaluate_ranking": "evaluation",
+    "evaluate_ranking": "evaluation", "compare": "comparison",
     "evaluate_by": "diagnostics", "explain": "diagnostics", "feature_importance": "diagnostics",
     "ExportError": "export", "ServedModel": "export", "load": "export",
     "RecommenderExport": "export_recommend",
@@ -35,6 +35,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from . import data, datasets, metrics
+    from .comparison import compare
     from .diagnostics import evaluate_by, explain, feature_importance
     from .evaluation import evaluate_ranking
     from .export import ExportError, ServedModel, load
@@ -112,6 +113,7 @@ __all__ = [
     "TwoTower",
     "Vector",
     "__version__",
+    "compare",
     "data",
     "datasets",
     "draft_spec",

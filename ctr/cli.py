@@ -18,6 +18,9 @@ from typing import Any, NoReturn
 
 from ._args import EMBEDDING_UPDATES, figure_path, flag_type
 from ._files import pattern_hint, several_paths
+from ._model_names import CLICK_MODELS as _CLICK_MODELS
+from ._model_names import RECOMMENDERS as _RECOMMENDERS
+from ._model_names import model_key
 from .errors import ArgumentError, CtrError, DataError
 
 
@@ -121,6 +124,47 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="an export to start from (retraining on newer data): its weights, each embedding row "
                           "carried over by its value onto the vocabularies fitted on --data; its model, settings "
                           "and spec unless --model, the flags or --spec say otherwise")
+
+    compare = commands.add_parser("compare", help="train several models on one split of the data and set them side "
+                                                  "by side, each picked by its validation figure and tested on rows "
+                                                  "it never saw: which model to use")
+    compare.add_argument("--spec", help="feature spec YAML, or a ready spec's name (as for fit)")
+    compare.add_argument("--data", required=True, help="as for fit")
+    compare.add_argument("--format", choices=_FORMATS, default="auto", help="how to read --data")
+    compare.add_argument("--models", type=_model_list, metavar="NAMES",
+                         help="comma-separated: click models (lr, fm, deepfm, dcn, autoint: the default for a "
+                              "spec with a label) or recommenders (popularity, mf, bpr, neumf, two_tower: the "
+                              "default without one), not both")
+    compare.add_argument("--seeds", type=flag_type("repeats"), default=1, metavar="N",
+                         help="train each model with the seeds 0..N-1; the table gives their medians")
+    compare.add_argument("--epochs", type=flag_type("epochs"), default=20, help="the most each model trains")
+    compare.add_argument("--patience", type=flag_type("patience"), default=2,
+                         help="stop a model once its validation figure has not improved for this many epochs, "
+                              "keeping its best epoch's weights (default 2)")
+    compare.add_argument("--stop-on", choices=["auc", "gauc", "logloss"], default="auc",
+                         help="click models: the validation figure that stops each model and picks the best "
+                              "(recommenders: NDCG@10)")
+    compare.add_argument("--group-by", metavar="COLUMN", help="click models: also the group AUC over this column")
+    compare.add_argument("--split", type=flag_type("fractions", _fractions),
+                         help="click models: random train,valid,test fractions (default 0.8,0.1,0.1)")
+    compare.add_argument("--split-by-time", metavar="COLUMN",
+                         help="click models: cut --split's fractions in this time column's order; recommenders: "
+                              "the column whose latest interaction per user is the test (default: the spec's "
+                              "timestamp)")
+    compare.add_argument("--valid", metavar="PATH", help="click models: the validation rows, apart (with --test)")
+    compare.add_argument("--test", metavar="PATH", help="click models: the test rows, apart (with --valid)")
+    compare.add_argument("--embedding-dim", type=flag_type("embedding_dim"), help="for every model (default: each "
+                                                                                    "model's)")
+    compare.add_argument("--batch-size", type=flag_type("batch_size"), help="for every model (default: each model's)")
+    compare.add_argument("--learning-rate", type=flag_type("learning_rate", float),
+                         help="for every model (default: each model's)")
+    compare.add_argument("--hidden-units", type=_widths, help="MLP widths for every model that has an MLP")
+    compare.add_argument("--param", action="append", type=_model_param, metavar="[MODEL:]NAME=VALUE", default=[],
+                         help="another argument, for one model (deepfm:dropout=0.3) or for every model that takes "
+                              "it (l2=1e-5); repeat for several")
+    compare.add_argument("--out", help="write the table and every run's figures to this .json file")
+    compare.add_argument("--plot", help="draw each model's test figure and training time to this PNG")
+    compare.add_argument("--export", metavar="DIR", help="export the best model (by the validation figure) here")
 
     evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
     evaluate.add_argument("--model", required=True, help="export folder")
@@ -401,14 +445,14 @@ def _check_paths(args: argparse.Namespace) -> None:
         read_metadata(Path(args.model))
     if args.command == "fit":
         _warm_start_defaults(args)
-    export = {"fit": "export", "demo": "out", "calibrate": "out"}.get(args.command)
+    export = {"fit": "export", "compare": "export", "demo": "out", "calibrate": "out"}.get(args.command)
     if export and getattr(args, export):  # not after the training
         check_export_target(getattr(args, export))
     if args.command != "describe" and getattr(args, "spec", None):  # describe's is a spec or an export
         FeatureSpec.of(args.spec)  # a file, or a ready spec's name
     if getattr(args, "data", None):
         _data_format(args.data, getattr(args, "format", "auto"))
-    if args.command in ("fit", "inspect-data") and args.spec is None and not (
+    if args.command in ("fit", "compare", "inspect-data") and args.spec is None and not (
             args.command == "inspect-data" and args.model):
         # argparse would only say that --spec is required; someone who has data and no spec yet is
         # told how to get one.
@@ -431,7 +475,7 @@ def _check_paths(args: argparse.Namespace) -> None:
         _output_file(args.out)
     if args.command == "draft-spec" and args.out:
         _spec_file(args.out)
-    figure = {"evaluate": "plot", "importance": "plot", "explain": "plot", "inspect-data": "out",
+    figure = {"compare": "plot", "evaluate": "plot", "importance": "plot", "explain": "plot", "inspect-data": "out",
               "embeddings": "out"}.get(args.command)
     if figure and getattr(args, figure):
         figure_path(getattr(args, figure))
@@ -705,6 +749,35 @@ def _model_params(cls: type, params: list[tuple[str, Any]], given: set[str]) -> 
     return out
 
 
+def _model_list(text: str) -> list[str]:
+    """--models: comma-separated model names, each in any case or as its class is named in Python."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated model names such as lr,fm,deepfm, got {text!r}")
+    unknown = [name for name in names if model_key(name) is None]
+    if unknown:
+        known = [*_CLICK_MODELS, *_RECOMMENDERS]
+        near = difflib.get_close_matches(unknown[0].lower(), known, n=1)
+        guess = f" (did you mean {near[0]!r}?)" if near else ""
+        raise argparse.ArgumentTypeError(f"no model is called {unknown[0]!r}{guess}; the models: {', '.join(known)}")
+    keys = [model_key(name) for name in names]
+    if twice := sorted({key for key in keys if keys.count(key) > 1}):
+        raise argparse.ArgumentTypeError(f"{twice[0]} is named twice")
+    return keys
+
+
+def _model_param(text: str) -> tuple[str | None, str, Any]:
+    """compare's --param [MODEL:]NAME=VALUE: the model's short name (None: every model), the name and the value."""
+    model, colon, _ = text.partition("=")[0].rpartition(":")
+    if not colon:
+        return (None, *_param(text))
+    key = model_key(model)
+    if key is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: no model is called {model!r}; write MODEL:NAME=VALUE, e.g. "
+                                         "deepfm:dropout=0.3, or NAME=VALUE for every model")
+    return (key, *_param(text[len(model) + 1:]))
+
+
 def _fractions(text: str) -> tuple[float, ...]:
     """--split: the train, validation and test fractions."""
     wanted = f"expected three comma-separated fractions, train,valid,test, such as 0.8,0.1,0.1, got {text!r}"
@@ -767,8 +840,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
         model.fit(train, items=frame)
         history: dict = {}
     else:
-        stopping = _early_stopping(args, "val_factorized_top_k/top_10_categorical_accuracy"
-                                   if args.model == "two_tower" else "val_auc")
+        stopping = _early_stopping(args, model.validation_monitor)
         history = model.fit(train, validation_data=valid, items=frame, epochs=args.epochs, logdir=args.logdir,
                             callbacks=stopping, warm_start_from=args.warm_start_from, **_backup(args)).history
         _report_stopping(stopping)
@@ -777,6 +849,68 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
         result = evaluate_ranking(model, test, seen, protocol="full", verbose="auto")
     print(json.dumps({"test": result}, indent=1, default=float))
     return model, history
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .comparison import compare
+    from .spec import FeatureSpec
+
+    spec = FeatureSpec.of(args.spec)
+    models = args.models or (list(_CLICK_MODELS) if spec.label is not None else list(_RECOMMENDERS))
+    click = all(name in _CLICK_MODELS for name in models)
+    if not click and any(name in _CLICK_MODELS for name in models):  # before the data loads
+        kinds = [", ".join(name for name in models if (name in _CLICK_MODELS) == is_click) for is_click in (1, 0)]
+        raise ArgumentError(f"--models: {kinds[0]} tested on held-out rows' clicks (by AUC) and {kinds[1]} on each "
+                            "user's held-out items (by NDCG@10): compare click models and recommenders apart")
+    if args.out and Path(args.out).suffix.lower() != ".json":
+        raise ArgumentError(f"--out {args.out}: the table is written as JSON; give a .json name (--export DIR writes "
+                            "the best model)")
+    if not click:
+        given = [flag for flag, value in (("--valid", args.valid), ("--test", args.test), ("--split", args.split),
+                                          ("--group-by", args.group_by), ("--stop-on", args.stop_on != "auc"))
+                 if value]
+        if given and all(name in _RECOMMENDERS for name in models):
+            raise ArgumentError(f"{', '.join(given)}: for the click models; recommenders are tested on each user's "
+                                "latest interaction, held out of --data (the one before validates), by NDCG@10")
+    settings = {name: value for name, value in (("embedding_dim", args.embedding_dim),
+                                                ("batch_size", args.batch_size),
+                                                ("learning_rate", args.learning_rate),
+                                                ("hidden_units", args.hidden_units)) if value is not None}
+    params: dict[str, dict[str, Any]] = {}
+    for model, name, value in args.param:
+        into = settings if model is None else params.setdefault(model, {})
+        if name in into:
+            raise ArgumentError(f"--param {model + ':' if model else ''}{name}: given twice")
+        into[name] = value
+    if args.valid or args.test:
+        if not (args.valid and args.test):
+            given, other = ("--valid", "--test") if args.valid else ("--test", "--valid")
+            raise ArgumentError(f"{given} without {other}: give both (--data is then the training rows), or neither "
+                                "(--data is then split)")
+        data, validation, test = (_streamed_source(path, args.format if path == args.data else "auto")
+                                  for path in (args.data, args.valid, args.test))
+    else:
+        data = load_table(args.data, args.format, seed=0, spec=spec)
+        _require_spec_columns(args, spec, data, label=click)
+        validation = test = None
+    result = compare(spec, data, models, validation_data=validation, test_data=test,
+                     split=args.split or (0.8, 0.1, 0.1), split_by_time=args.split_by_time, seeds=args.seeds,
+                     epochs=args.epochs, patience=args.patience, metric=args.stop_on, group_by=args.group_by,
+                     settings=settings, params=params)
+    print(f"\nctr compare: {result.protocol}; each model stopped on, and ranked by, its {result.selected_by_name}"
+          + (f"; medians of {args.seeds} seeds" if args.seeds > 1 else ""))
+    print(result)
+    print(f"ctr compare: the best is {result.best_label}")
+    if args.out:
+        print(f"ctr compare: the table and each run in {result.to_json(args.out)}")
+    if args.plot:
+        try:
+            print(f"ctr compare: plotted in {result.plot(args.plot, title=f'ctr compare on {Path(args.data).name}')}")
+        except CtrError as err:  # matplotlib is optional
+            print(f"ctr compare: no plot ({err})")
+    if args.export:
+        print(f"ctr compare: {result.best_label} exported to {result.best.export(args.export)}")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -1437,26 +1571,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 # name: its class in ctr.models (ctr.models.MODELS, named here so that a usage error needs no TensorFlow)
-_CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn": "DCN", "autoint": "AutoInt"}
 _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table", "synthetic")  # how to read --data
-# name: (class in ctr.models, its arguments)
-_RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
-                 "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
 
 
 def _model_choice(text: str) -> str:
     """--model's name in any case, or named as its class is in Python (DeepFM, MatrixFactorization, two-tower)."""
-    key = text.strip().lower().replace("-", "_")
-    classes = {cls.lower(): name for name, cls in _CLICK_MODELS.items()}
-    classes |= {cls.lower(): name for name, (cls, arguments) in _RECOMMENDERS.items() if not arguments}
-    name = classes.get(key.replace("_", ""), key)
-    return name if name in _CLICK_MODELS or name in _RECOMMENDERS else text  # argparse names the unknown as given
+    return model_key(text) or text  # argparse names the unknown as given
 
 
 _PATH_FLAGS = ("data", "train", "valid", "test", "seen")  # options naming data: one file or folder each
 
 _COMMANDS = {"demo": _demo, "draft-spec": _draft_spec,
-             "fit": _fit, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
+             "fit": _fit, "compare": _compare, "evaluate": _evaluate, "predict": _predict, "recommend": _recommend,
              "importance": _importance, "explain": _explain, "downsample": _downsample,
              "inspect-data": _inspect_data, "embeddings": _embeddings, "export": _export, "describe": _describe,
              "calibrate": _calibrate, "serve": _serve}

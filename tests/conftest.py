@@ -78,9 +78,9 @@ def trained(spec, splits) -> Mapping:
 # of tests): the longest go first, by their summed durations (`pytest --durations=0`), so that neither
 # process is left alone with a long one at the end.
 LONGEST_FIRST = ("test_recommend.py", "test_models.py", "test_cli.py", "test_resilience.py", "test_warm_start.py",
-                 "test_onnx.py", "test_replicas.py", "test_export.py", "test_calibration.py", "test_catalogue.py",
-                 "test_cold_start.py", "test_weights.py", "test_serving.py", "test_visual.py", "test_diagnostics.py",
-                 "test_data.py", "test_draft.py", "test_properties.py")
+                 "test_onnx.py", "test_replicas.py", "test_export.py", "test_calibration.py", "test_comparison.py",
+                 "test_catalogue.py", "test_cold_start.py", "test_weights.py", "test_serving.py", "test_visual.py",
+                 "test_diagnostics.py", "test_data.py", "test_draft.py", "test_properties.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -208,6 +208,16 @@ def _text_of_another_suffix(env: dict) -> None:
         ctr.LogisticRegression(env["spec"]).fit(env["tmp"], verbose=0)
 
 
+def _compare_refusals(env: dict) -> None:
+    spec, rows = env["spec"], env["frame"].head(200)
+    for models, settings, said in [(["lr", "deepfn"], {}, "no model is called 'deepfn' (did you mean 'deepfm'?)"),
+                                   (["fm", "two_tower"], {}, "fm is a click model (tested on held-out rows' clicks"),
+                                   (["lr", "fm"], {"dropout": 0.3}, "no model compared takes 'dropout'"),
+                                   ([env["model"]], {}, "the LogisticRegression given is fitted already")]:
+        with pytest.raises(ArgumentError, match=re.escape(said)):
+            ctr.compare(spec, rows, models, settings=settings)
+
+
 def _column_twice(env: dict) -> None:
     _fit_error(lambda f: pd.concat([f, f[["price"]]], axis=1), DataError, "column 'price' appears 2 times in the "
                "data; give each column once")(env)
@@ -918,6 +928,10 @@ CATALOGUE: list[Case] = [
          "a feature more or fewer for a DeepFM's MLP)",
          "ArgumentError naming both models and what differs (the settings before and now, the features added or "
          "removed); settings and kind before the pass over the data", _warm_start_mismatch),
+    Case("arguments", "`ctr.compare` (`ctr compare`) given what cannot be compared: a model name no model has, "
+         "click models beside recommenders, a fitted model, a setting no model takes",
+         "ArgumentError before any training, naming the model (with the nearest name), the two kinds and how each is "
+         "tested, or the setting", _compare_refusals),
     Case("data", "`calibrate` on rows of one class, without the label, or whose clicks fall as the scores rise",
          "DataError naming the label column and the class, the missing column, or the fitted slope", _calibration_rows),
     Case("data", "missing column", "DataError naming the column and listing the columns present",

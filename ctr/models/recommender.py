@@ -191,6 +191,12 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
         return [f.name for f in self.spec.features if f.role == "item"]
 
     # -- training -------------------------------------------------------------------------------
+    @property
+    def validation_monitor(self) -> str:
+        """The validation figure of fit's logs that early stopping watches: the AUC of held-out interactions
+        against sampled negatives, or with BPR the share of those pairs ordered right."""
+        return "val_pairwise_accuracy" if self.objective == "bpr" else "val_auc"
+
     @named_keywords(RECOMMENDER_FIT_ONLY)
     def fit(self, data: ctr_data.Source, validation_data: ctr_data.Source | None = None, *,
             items: pd.DataFrame | None = None, epochs: int = 1, batch_size: int | None = None,

@@ -158,7 +158,14 @@ class TwoTower(Recommender):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "hidden_units": list(self.hidden_units), "output_dim": self.output_dim,
-                "item_bias": self.item_bias}
+                "item_bias": self.item_bias, "top_k_metrics": list(self.top_k_metrics)}
+
+    @property
+    def validation_monitor(self) -> str:
+        """The validation figure of fit's logs that early stopping watches: how often a held-out item is in
+        the top 10 of the whole catalogue (or the first of `top_k_metrics`, when 10 is not among them)."""
+        k = 10 if 10 in self.top_k_metrics else self.top_k_metrics[0]
+        return f"val_factorized_top_k/top_{k}_categorical_accuracy"
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> TowerScorer:
         return TowerScorer(fields, table_sizes, self.embedding_dim, self.hidden_units, self.output_dim, self.l2,

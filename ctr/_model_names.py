@@ -1,0 +1,18 @@
+"""The models' short names, as `ctr fit --model` and `ctr.compare` take them, without importing TensorFlow."""
+
+from __future__ import annotations
+
+CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn": "DCN", "autoint": "AutoInt"}
+# name: (class in ctr.models, its arguments)
+RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
+                "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
+
+
+def model_key(text: str) -> str | None:
+    """The short name of a model named in any case, or as its class is in Python (DeepFM,
+    MatrixFactorization, two-tower); None for a name that is no model's."""
+    key = text.strip().lower().replace("-", "_")
+    classes = {cls.lower(): name for name, cls in CLICK_MODELS.items()}
+    classes |= {cls.lower(): name for name, (cls, arguments) in RECOMMENDERS.items() if not arguments}
+    name = classes.get(key.replace("_", ""), key)
+    return name if name in CLICK_MODELS or name in RECOMMENDERS else None

@@ -1,0 +1,192 @@
+"""`ctr.compare` and `ctr compare`: several models on one split, picked by validation, reported on test rows."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.cli import main
+
+from .conftest import ROOT
+
+SPEC = str(ROOT / "feature_specs" / "synthetic.yaml")
+
+
+@pytest.fixture(scope="module")
+def small(frame):
+    return frame.head(4000)
+
+
+@pytest.fixture(scope="module")
+def compared(spec, small):
+    return ctr.compare(spec, small, ["lr", "fm"], epochs=2, seeds=2, settings={"embedding_dim": 4, "batch_size": 256},
+                       verbose=0)
+
+
+def test_each_model_is_picked_by_validation_and_reported_on_the_test_rows_of_one_split(compared, spec, small):
+    _, valid, test = ctr.data.random_split(small, (0.8, 0.1, 0.1), seed=0)  # the split, drawn with the first seed
+    table, runs = compared.table, compared.runs
+    assert list(runs["model"]) == ["lr", "lr", "fm", "fm"] and list(runs["seed"]) == [0, 1, 0, 1]
+    assert list(table["model"]) == sorted(["lr", "fm"], key=lambda m: -table.set_index("model").loc[m, "val_auc"])
+    for label, group in runs.groupby("model"):
+        row = table.set_index("model").loc[label]
+        assert row["val_auc"] == pytest.approx(group["val_auc"].median())
+        assert row["test_auc_spread"] == pytest.approx(group["test_auc"].max() - group["test_auc"].min())
+    assert (runs["epochs"] == 2).all() and (runs["fit_s"] > 0).all()
+    assert table.set_index("model").loc["fm", "parameters"] > table.set_index("model").loc["lr", "parameters"]
+    # The best model is returned fitted: its best seed's, whose figures it reproduces on the parts.
+    best = compared.best
+    assert compared.best_label == table["model"].iloc[0] and best.embedding_dim == 4 and best.batch_size == 256
+    ours = runs[runs["model"] == compared.best_label].sort_values("val_auc").iloc[-1]
+    assert best.seed == ours["seed"]
+    assert best.evaluate(valid)["auc"] == pytest.approx(ours["val_auc"], abs=1e-9)
+    assert best.evaluate(test)["auc"] == pytest.approx(ours["test_auc"], abs=1e-9)
+
+
+def test_the_same_seeds_give_the_same_comparison(compared, spec, small):
+    again = ctr.compare(spec, small, ["lr", "fm"], epochs=2, seeds=2, settings={"embedding_dim": 4, "batch_size": 256},
+                        verbose=0)
+    figures = ["val_auc", "test_auc", "test_logloss", "epochs", "parameters"]
+    pd.testing.assert_frame_equal(again.runs[figures], compared.runs[figures])
+
+
+def test_the_table_is_written_as_json_and_drawn(compared, tmp_path):
+    written = json.loads(compared.to_json(tmp_path / "sub" / "compare.json").read_text())
+    assert written["best"] == compared.best_label and written["selected_by"] == "val_auc"
+    assert [row["model"] for row in written["table"]] == list(compared.table["model"])
+    assert len(written["runs"]) == 4 and written["protocol"].startswith("a random split of 4,000 rows")
+    assert not list((tmp_path / "sub").glob(".*partial"))
+    pytest.importorskip("matplotlib")
+    path = compared.plot(tmp_path / "compare.png")
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
+    assert "fm" in str(compared) and "test_auc" in str(compared)
+
+
+def test_untrained_models_are_compared_with_their_own_settings_and_labelled_by_them(spec, small, capsys):
+    result = ctr.compare(spec, small, [ctr.FM(spec, embedding_dim=4, batch_size=256),
+                                       ctr.FM(spec, embedding_dim=2, batch_size=256), "lr"],
+                         epochs=1, patience=None, settings={"batch_size": 512}, params={"lr": {"l2": 1e-5}},
+                         verbose=2)
+    labels = set(result.table["model"])
+    assert labels == {"FM(embedding_dim=4, batch_size=256)", "FM(embedding_dim=2, batch_size=256)", "lr"}, labels
+    out = capsys.readouterr().out
+    assert "compare: [1/3] FM(embedding_dim=4, batch_size=256) ..." in out and "compare: lr: validation AUC" in out
+    assert "ms/epoch" in out and "1 epoch (best 1)" in out  # verbose 2: each fit's epochs too
+    lr = result.runs.set_index("model")
+    assert lr.loc["FM(embedding_dim=2, batch_size=256)", "parameters"] < lr.loc["FM(embedding_dim=4, batch_size=256)",
+                                                                                  "parameters"]
+    custom = ctr.compare(spec, small, {"wide": ctr.FM(spec, embedding_dim=4)}, epochs=1, verbose=0)
+    assert list(custom.table["model"]) == ["wide"]
+
+
+def test_recommenders_are_compared_by_ranking_each_users_held_out_item(spec, frame):
+    result = ctr.compare(spec, frame, ["popularity", "MatrixFactorization"], epochs=1,
+                         settings={"embedding_dim": 4}, verbose=0)
+    assert set(result.table["model"]) == {"popularity", "mf"}
+    assert result.selected_by == "val_NDCG@10" and result.shown == "test_NDCG@10"
+    assert {"test_HR@10", "test_NDCG@10", "test_MRR"} <= set(result.table.columns)
+    runs = result.runs.set_index("model")
+    assert runs.loc["popularity", "epochs"] == 0 and runs.loc["mf", "epochs"] == 1
+    assert 0 < runs.loc["popularity", "test_NDCG@10"] < 1
+    train, valid, test = ctr.leave_one_out(frame, spec=spec, validation=True)
+    best = result.best
+    figure = ctr.evaluate_ranking(best, test, pd.concat([train, valid]), protocol="full")["NDCG@10"]
+    assert figure == pytest.approx(runs.loc[result.best_label, "test_NDCG@10"])
+    assert "each user's latest (by 'timestamp') is the test" in result.protocol
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s, f: ctr.compare(s, f, ["lr", "deepfn"]), "compare: no model is called 'deepfn' (did you mean 'deepfm'?)"),
+    (lambda s, f: ctr.compare(s, f, ["lr", "mf"]), "compare: lr is a click model (tested on held-out rows' clicks, "
+                                                     "by AUC) and mf ranks a catalogue"),
+    (lambda s, f: ctr.compare(s, f, ["lr"], params={"deepfm": {"dropout": 0.1}}),
+     "compare: params names 'deepfm', which is none of the models compared (lr)"),
+    (lambda s, f: ctr.compare(s, f, ["lr", "fm"], settings={"dropout": 0.1}), "compare: no model compared takes "
+                                                                               "'dropout'"),
+    (lambda s, f: ctr.compare(s, f, [ctr.FM(s), ctr.FM(s)]), "compare: two models are labelled 'FM'"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], params={"fm": {"dropout": 0.1}}), "FM has no argument 'dropout'"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], validation_data=f), "compare: validation_data is given and test_data "
+                                                                 "is not"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], metric="gauc"), "compare: metric 'gauc' is the validation group AUC"),
+    (lambda s, f: ctr.compare(s, f, ["mf"], group_by="user_id"), "compare: group_by applies to the click models"),
+    (lambda s, f: ctr.compare(s, f, ["mf"], split=(0.5, 0.25, 0.25)), "compare: split applies to the click models"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], split=(0.9, 0.0, 0.1)), "leaves no validation rows"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], seeds=0), "compare: seeds must be a count of at least 1"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], seeds=[1, 1]), "compare: seeds must be a count of at least 1"),
+    (lambda s, f: ctr.compare(s, f, ["fm"], group_by="shop"), "column 'shop' is missing"),
+    (lambda s, f: ctr.compare(s, f.drop(columns=["price"]), ["fm"]), "column 'price' is missing from the data"),
+])
+def test_what_cannot_be_compared_is_refused_before_any_training(spec, frame, call, message):
+    with pytest.raises(ctr.CtrError) as err:
+        call(spec, frame.head(500))
+    assert message in str(err.value)
+
+
+def test_a_fitted_model_is_refused(spec, trained):
+    with pytest.raises(ctr.ArgumentError, match="the FM given is fitted already; compare trains each model itself"):
+        ctr.compare(spec, pd.DataFrame(), [trained["fm"]])
+
+
+def test_ctr_compare_prints_the_table_and_writes_json_a_plot_and_the_best_export(tmp_path, small, capsys):
+    data = tmp_path / "ratings.parquet"
+    small.to_parquet(data)
+    out, plot, export = tmp_path / "compare.json", tmp_path / "compare.png", tmp_path / "best"
+    assert main(["compare", "--spec", SPEC, "--data", str(data), "--models", "LR,fm", "--epochs", "2",
+                 "--embedding-dim", "4", "--param", "fm:l2=1e-5", "--param", "batch_size=256", "--out", str(out),
+                 "--plot", str(plot), "--export", str(export)]) == 0
+    printed = capsys.readouterr().out
+    assert "ctr compare: a random split of 4,000 rows, 0.8/0.1/0.1 train/validation/test (seed 0); each model " \
+           "stopped on, and ranked by, its validation AUC" in printed
+    written = json.loads(out.read_text())
+    best = written["best"]
+    assert f"ctr compare: the best is {best}" in printed and f"{best} exported to {export}" in printed
+    assert {row["model"] for row in written["table"]} == {"lr", "fm"}
+    served = ctr.load(export)
+    assert served.metadata["model"] == {"lr": "LogisticRegression", "fm": "FM"}[best]
+    _, _, test = ctr.data.random_split(small, (0.8, 0.1, 0.1), seed=0)
+    auc = ctr.metrics.auc((test["rating"] >= 4).to_numpy(), served.predict(test))
+    assert auc == pytest.approx(written["table"][0]["test_auc"], abs=1e-6)
+    if plot.exists():  # matplotlib installed
+        assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--models", "lr,xgboost"], "argument --models: no model is called 'xgboost'; the models: lr, fm"),
+    (["--models", "lr,LR"], "argument --models: lr is named twice"),
+    (["--models", "lr", "--param", "deepfm:dropout=0.3"], "params names 'deepfm', which is none of the models"),
+    (["--models", "lr", "--param", "deepfn:dropout=0.3"],
+     "argument --param: 'deepfn:dropout=0.3': no model is called 'deepfn'; write MODEL:NAME=VALUE"),
+    (["--models", "lr", "--out", "table.csv"], "--out table.csv: the table is written as JSON; give a .json name"),
+    (["--models", "lr", "--valid", "SPEC"], "--valid without --test: give both"),
+    (["--models", "mf,bpr", "--split", "0.8,0.1,0.1"], "--split: for the click models; recommenders are tested"),
+    (["--seeds", "0"], "argument --seeds: must be an integer of at least 1, got 0"),
+    (["--models", "deepfm,mf"], "--models: deepfm tested on held-out rows' clicks (by AUC) and mf on each user's"),
+])
+def test_ctr_compare_names_what_it_cannot_do(tmp_path, small, capsys, flags, message):
+    data = tmp_path / "ratings.parquet"
+    small.head(300).to_parquet(data)
+    flags = [SPEC if flag == "SPEC" else flag for flag in flags]
+    if message.startswith("argument"):  # argparse's, as the command line is read
+        with pytest.raises(SystemExit, match="2"):
+            main(["compare", "--spec", SPEC, "--data", str(data), *flags])
+    else:
+        assert main(["compare", "--spec", SPEC, "--data", str(data), *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bpr_early_stopping_watches_its_own_validation_figure(tmp_path, small, capsys):
+    """BPR logs the share of validation pairs ordered right, not an AUC: `ctr fit --patience` watched a
+    `val_auc` it never logged, and so never stopped (Keras only warned)."""
+    data = tmp_path / "ratings.parquet"
+    small.to_parquet(data)
+    assert main(["fit", "--spec", SPEC, "--data", str(data), "--model", "bpr", "--epochs", "2", "--patience", "1",
+                 "--embedding-dim", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "val_pairwise_accuracy was best at epoch" in captured.out or "stopped after epoch" in captured.out
+    assert "not available" not in captured.err + captured.out
+    assert ctr.MatrixFactorization(SPEC, loss="bpr").validation_monitor == "val_pairwise_accuracy"
+    assert ctr.TwoTower(SPEC, top_k_metrics=(5, 50)).validation_monitor == (
+        "val_factorized_top_k/top_5_categorical_accuracy")
