@@ -4,8 +4,8 @@ prediction.
 Protocol: rating >= 4 is a click; a random 80/10/10 split of the ratings with seed 0; every feature of
 `feature_specs/movielens-100k.yaml`; at most `--epochs` epochs with early stopping on validation
 AUC (best weights restored). Each model is trained `--runs` times with seeds 0..runs-1 and the
-median is reported. The runs are `ctr.compare`'s, as `ctr compare` makes them. Prints a table and writes
-JSON to bench/results/movielens_100k.json.
+median is reported. The runs are `ctr.compare`'s, as `ctr compare` makes them. Prints a table, writes
+JSON to bench/results/movielens_100k.json and draws docs/images/ml100k_compare.png.
 
     python bench/movielens.py [--data ../shared/data/ml-100k] [--runs 3] [--epochs 20]
 """
@@ -51,6 +51,8 @@ def main() -> None:
     compared = ctr.compare(spec, table, models(spec), seeds=args.runs, epochs=args.epochs, patience=2,
                            group_by="user_id", verbose=2)  # a line an epoch, in a log too
     print(compared)
+    picture = compared.plot(ROOT / "docs" / "images" / "ml100k_compare.png", title="ctr compare on MovieLens 100K")
+    print(f"drew {picture.relative_to(ROOT)}")
     groups = compared.best.evaluate(test, group_by="user_id")  # the test users the gAUC is over, as any model's
     results = {}
     for name in models(spec):

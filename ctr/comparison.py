@@ -73,7 +73,7 @@ class Comparison:
         return path
 
     def plot(self, path: str | Path, title: str = "ctr compare") -> Path:
-        """A PNG of the table: each model's test figure (bars: the median; whiskers: the seeds' range) and
+        """A PNG of the table: each model's test figure (a dot: the median; whiskers: the seeds' range) and
         its training seconds, best first."""
         from .inspect import _pyplot, save_figure
 
@@ -87,23 +87,27 @@ class Comparison:
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 1.6 + 0.45 * len(labels)), sharey=True,
                                           gridspec_kw={"width_ratios": [3, 2]})
         colours = ["#c44e52" if label == self.best_label else "#4c72b0" for label in labels]
-        floor = 0.5 if shown == "test_auc" else 0.0  # an AUC's bar starts at chance
         several = self.runs["seed"].nunique() > 1
+        # Dots on an axis fitted to the figures: models often differ in the third decimal, which bars from
+        # chance (or from 0) would flatten.
         spread = [values - low.loc[labels, shown].to_numpy(dtype=float),
                   high.loc[labels, shown].to_numpy(dtype=float) - values] if several else None
-        left.barh(y, np.nan_to_num(values - floor), left=floor, xerr=spread, color=colours, capsize=3)
+        left.errorbar(values, y, xerr=spread, fmt="none", ecolor="#555555", capsize=4)
+        left.scatter(values, y, color=colours, s=60, zorder=3)
         for at, value in zip(y, values, strict=True):
-            left.text(value, at, f" {value:.4f}", va="center", fontsize="small")
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            left.set_xlim(floor if shown != "test_auc" else min(0.5, float(finite.min()) - 0.02),
-                          float(np.nanmax(high[shown])) + 0.1 * (float(np.nanmax(high[shown])) - floor + 1e-9))
+            left.annotate(f"{value:.4f}", (value, at), xytext=(0, 8), textcoords="offset points", ha="center",
+                          fontsize="small")
+        lowest, highest = np.nanmin(low.loc[labels, shown]), np.nanmax(high.loc[labels, shown])
+        if np.isfinite(lowest) and np.isfinite(highest):
+            margin = max(0.15 * (highest - lowest), 1e-3)
+            left.set_xlim(lowest - margin, highest + margin)
+        left.set_ylim(-0.6, len(labels) - 0.4)
         left.set_yticks(y, labels)
         left.set_xlabel(f"{_FIGURE_NAMES.get(shown, shown)} (red: the best by {self.selected_by_name})")
         seconds = self.table["fit_s"].to_numpy(dtype=float)
-        right.barh(y, seconds, xerr=[seconds - low.loc[labels, "fit_s"].to_numpy(dtype=float),
-                                     high.loc[labels, "fit_s"].to_numpy(dtype=float) - seconds] if several else None,
-                   color="#55a868", capsize=3)
+        taken = [seconds - low.loc[labels, "fit_s"].to_numpy(dtype=float),
+                 high.loc[labels, "fit_s"].to_numpy(dtype=float) - seconds] if several else None
+        right.barh(y, seconds, height=0.5, xerr=taken, color="#55a868", capsize=3)
         right.set_xlabel("training seconds")
         seeds = sorted(self.runs["seed"].unique())
         runs_said = f"median of {len(seeds)} seeds; whiskers: their range" if len(seeds) > 1 else f"seed {seeds[0]}"
