@@ -151,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          help="click models: cut --split's fractions in this time column's order; recommenders: "
                               "the column whose latest interaction per user is the test (default: the spec's "
                               "timestamp)")
+    compare.add_argument("--negatives", type=flag_type("n_negatives"), metavar="N",
+                         help="click models, for data of interactions only: follow each interaction with N items its "
+                              "user never touched, as non-clicks, in every part (as fit --negatives)")
     compare.add_argument("--valid", metavar="PATH", help="click models: the validation rows, apart (with --test)")
     compare.add_argument("--test", metavar="PATH", help="click models: the test rows, apart (with --valid)")
     compare.add_argument("--embedding-dim", type=flag_type("embedding_dim"), help="for every model (default: each "
@@ -867,8 +870,8 @@ def _compare(args: argparse.Namespace) -> int:
                             "the best model)")
     if not click:
         given = [flag for flag, value in (("--valid", args.valid), ("--test", args.test), ("--split", args.split),
-                                          ("--group-by", args.group_by), ("--stop-on", args.stop_on != "auc"))
-                 if value]
+                                          ("--group-by", args.group_by), ("--stop-on", args.stop_on != "auc"),
+                                          ("--negatives", args.negatives is not None)) if value]
         if given and all(name in _RECOMMENDERS for name in models):
             raise ArgumentError(f"{', '.join(given)}: for the click models; recommenders are tested on each user's "
                                 "latest interaction, held out of --data (the one before validates), by NDCG@10")
@@ -896,7 +899,7 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(spec, data, models, validation_data=validation, test_data=test,
                      split=args.split or (0.8, 0.1, 0.1), split_by_time=args.split_by_time, seeds=args.seeds,
                      epochs=args.epochs, patience=args.patience, metric=args.stop_on, group_by=args.group_by,
-                     settings=settings, params=params)
+                     settings=settings, params=params, negatives=args.negatives)
     print(f"\nctr compare: {result.protocol}; each model stopped on, and ranked by, its {result.selected_by_name}"
           + (f"; medians of {args.seeds} seeds" if args.seeds > 1 else ""))
     print(result)

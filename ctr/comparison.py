@@ -18,7 +18,7 @@ from . import data as ctr_data
 from ._args import check_arguments, check_choice, keyword_arguments
 from ._model_names import CLICK_MODELS, RECOMMENDERS, model_key
 from .errors import ArgumentError, DataError
-from .spec import FeatureSpec, SpecLike, Timestamp
+from .spec import FeatureSpec, Label, SpecLike, Timestamp
 
 CLICK_METRICS = ("auc", "gauc", "logloss")
 RANKING_K = 10
@@ -125,7 +125,7 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
             split: Sequence[float] = (0.8, 0.1, 0.1), split_by_time: str | None = None, seeds: int | Sequence[int] = 1,
             epochs: int = 20, patience: int | None = 2, metric: str = "auc", group_by: str | None = None,
             settings: Mapping[str, Any] | None = None, params: Mapping[str, Mapping[str, Any]] | None = None,
-            verbose: str | int = "auto") -> Comparison:
+            negatives: int | None = None, verbose: str | int = "auto") -> Comparison:
     """Train each of `models` on the same split of `data` with each seed, stop each on its validation
     figure (`patience`), pick the best by it and report every model on the test rows; see the README.
 
@@ -135,19 +135,26 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
     `settings` go to every model that takes them (`{"embedding_dim": 32}`), `params` to one
     (`{"deepfm": {"dropout": 0.2}}`). Click models are split at random (`split`, drawn with the first seed; or
     in time with `split_by_time`) unless `validation_data` and `test_data` are given, and compared by `metric`
-    ("auc"; "gauc" with `group_by`; "logloss"). Recommenders hold out each user's latest interaction for the
-    test and the one before for validation, and are compared by NDCG@10 over the whole catalogue.
+    ("auc"; "gauc" with `group_by`; "logloss"). With `negatives=N` (data of interactions only), each part's
+    interactions are clicks followed by N items their user never touched, as non-clicks
+    (`ctr.data.add_negatives`; the label is its "clicked" column). Recommenders hold out each user's latest
+    interaction for the test and the one before for validation, and are compared by NDCG@10 over the whole
+    catalogue.
     """
     check_arguments("compare", epochs=epochs, verbose=verbose)
     if patience is not None:
         check_arguments("compare", patience=patience)
     check_choice("compare", "metric", metric, CLICK_METRICS)
     spec = FeatureSpec.of(spec)
+    interactions = spec
+    if negatives is not None:  # the click models learn the label add_negatives writes
+        check_arguments("compare", n_negatives=negatives)
+        spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name)
     seed_list = _seeds(seeds)
     entries = _entries(spec, models, settings or {}, params or {})
     if all(entry.click for entry in entries):
         return _compare_click(spec, data, entries, validation_data, test_data, split, split_by_time, seed_list,
-                              epochs, patience, metric, group_by, verbose)
+                              epochs, patience, metric, group_by, verbose, negatives, interactions)
     if any(entry.click for entry in entries):
         click = [e.label for e in entries if e.click]
         others = [e.label for e in entries if not e.click]
@@ -156,7 +163,7 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
                             f"{', '.join(others)} {'ranks' if len(others) == 1 else 'rank'} a catalogue (tested on "
                             "each user's held-out items, by NDCG@10): compare the two kinds apart")
     given = [name for name, value in (("validation_data", validation_data), ("test_data", test_data),
-                                      ("group_by", group_by)) if value is not None]
+                                      ("group_by", group_by), ("negatives", negatives)) if value is not None]
     given += [name for name, changed in (("split", tuple(split) != (0.8, 0.1, 0.1)), ("metric", metric != "auc"))
               if changed]
     if given:
@@ -238,6 +245,11 @@ def _entry(spec: FeatureSpec, label: str | None, item: Any, settings: Mapping[st
         raise ArgumentError(f"compare: expected a model's name (e.g. 'deepfm'), class or untrained model, got "
                             f"{type(item).__name__} {item!r}"[:300])
     click = issubclass(cls, ctr_models.RankingModel)
+    if click and model_spec.label is None:
+        raise ArgumentError(f"compare: spec {model_spec.name!r} has no label, and {label} is a click model, which "
+                            "learns what gets clicked: pass negatives=N (each interaction followed by N items its "
+                            "user never touched, as non-clicks; --negatives in the shell), give the spec a label, or "
+                            "compare recommenders (popularity, mf, bpr, neumf, two_tower)")
     if click and model_spec.label != spec.label:
         raise ArgumentError(f"compare: {label}'s spec labels its rows otherwise ({model_spec.label}) than the spec "
                             f"compared ({spec.label}), so their AUCs would score different clicks")
@@ -359,7 +371,8 @@ def _comparison(runs: pd.DataFrame, best: dict[str, tuple[float, Any]], selected
 
 def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry], validation_data: Any,
                    test_data: Any, split: Sequence[float], split_by_time: str | None, seeds: list[int], epochs: int,
-                   patience: int | None, metric: str, group_by: str | None, verbose: str | int) -> Comparison:
+                   patience: int | None, metric: str, group_by: str | None, verbose: str | int,
+                   negatives: int | None, interactions: FeatureSpec) -> Comparison:
     from . import splits
 
     if metric == "gauc" and group_by is None:
@@ -369,14 +382,15 @@ def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry
         raise ArgumentError(f"compare: {given} is given and {other} is not: give both (data is then the training "
                             "rows), or neither (data is then split)")
     if validation_data is not None:
-        if split_by_time is not None:
-            raise ArgumentError("compare: split_by_time splits data, and with validation_data and test_data data is "
-                                "the training rows alone")
+        if split_by_time is not None or negatives is not None:
+            given = "split_by_time splits data" if negatives is None else "negatives adds to the parts of data"
+            raise ArgumentError(f"compare: {given}, and with validation_data and test_data data is the training rows "
+                                "alone")
         train, valid, test = data, validation_data, test_data
         protocol = "the training, validation and test rows given"
     else:
         frame = ctr_data.read(data)
-        ctr_data.require_columns(frame, spec.columns, hint=ctr_data.column_hints(spec))
+        ctr_data.require_columns(frame, interactions.columns, hint=ctr_data.column_hints(interactions))
         check_arguments("compare", fractions=split)
         if split_by_time is None:
             train, valid, test = splits.random_split(frame, split, seed=seeds[0])
@@ -384,6 +398,12 @@ def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry
         else:
             train, valid, test = splits.time_split(frame, split, time=split_by_time)
             protocol = f"{len(frame):,} rows cut in the order of {split_by_time!r}, {_parts(split)}"
+        if negatives is not None:
+            # Each part's non-clicks are drawn from every item of the data, as ctr fit --negatives draws them.
+            train, valid, test = (ctr_data.add_negatives(part, interactions, negatives, items=frame,
+                                                         seed=seeds[0] + i) if len(part) else part
+                                  for i, part in enumerate((train, valid, test)))
+            protocol += f", each interaction followed by {negatives} items its user never touched, as non-clicks"
         for name, part in (("validation", valid), ("test", test)):
             if not len(part):
                 raise DataError(f"compare: the split {tuple(split)} leaves no {name} rows; compare picks each model "

@@ -98,6 +98,21 @@ def test_recommenders_are_compared_by_ranking_each_users_held_out_item(spec, fra
     assert "each user's latest (by 'timestamp') is the test" in result.protocol
 
 
+def test_click_models_learn_interactions_with_sampled_non_clicks(spec, frame):
+    interactions = ctr.FeatureSpec(spec.features, name="touched")  # no label: every row is an interaction
+    rows = frame.head(3000)
+    with pytest.raises(ctr.ArgumentError, match=r"spec .touched. has no label, and lr is a click model.*negatives=N"):
+        ctr.compare(interactions, rows, ["lr"])
+    result = ctr.compare(interactions, rows, ["lr", "fm"], negatives=2, epochs=1, settings={"embedding_dim": 4},
+                         verbose=0)
+    assert "each interaction followed by 2 items its user never touched, as non-clicks" in result.protocol
+    _, _, test = ctr.data.random_split(rows, (0.8, 0.1, 0.1), seed=0)
+    test = ctr.data.add_negatives(test, interactions, 2, items=rows, seed=2)  # the test part's own draw
+    assert len(test) == 3 * 300 and test["clicked"].mean() == pytest.approx(1 / 3)
+    ours = result.runs.set_index("model").loc[result.best_label]
+    assert result.best.evaluate(test)["auc"] == pytest.approx(ours["test_auc"], abs=1e-9)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda s, f: ctr.compare(s, f, ["lr", "deepfn"]), "compare: no model is called 'deepfn' (did you mean 'deepfm'?)"),
     (lambda s, f: ctr.compare(s, f, ["lr", "mf"]), "compare: lr is a click model (tested on held-out rows' clicks, "
@@ -113,6 +128,7 @@ def test_recommenders_are_compared_by_ranking_each_users_held_out_item(spec, fra
     (lambda s, f: ctr.compare(s, f, ["fm"], metric="gauc"), "compare: metric 'gauc' is the validation group AUC"),
     (lambda s, f: ctr.compare(s, f, ["mf"], group_by="user_id"), "compare: group_by applies to the click models"),
     (lambda s, f: ctr.compare(s, f, ["mf"], split=(0.5, 0.25, 0.25)), "compare: split applies to the click models"),
+    (lambda s, f: ctr.compare(s, f, ["mf"], negatives=2), "compare: negatives applies to the click models"),
     (lambda s, f: ctr.compare(s, f, ["fm"], split=(0.9, 0.0, 0.1)), "leaves no validation rows"),
     (lambda s, f: ctr.compare(s, f, ["fm"], seeds=0), "compare: seeds must be a count of at least 1"),
     (lambda s, f: ctr.compare(s, f, ["fm"], seeds=[1, 1]), "compare: seeds must be a count of at least 1"),
@@ -162,6 +178,7 @@ def test_ctr_compare_prints_the_table_and_writes_json_a_plot_and_the_best_export
     (["--models", "lr", "--out", "table.csv"], "--out table.csv: the table is written as JSON; give a .json name"),
     (["--models", "lr", "--valid", "SPEC"], "--valid without --test: give both"),
     (["--models", "mf,bpr", "--split", "0.8,0.1,0.1"], "--split: for the click models; recommenders are tested"),
+    (["--models", "mf", "--negatives", "2"], "--negatives: for the click models; recommenders are tested"),
     (["--seeds", "0"], "argument --seeds: must be an integer of at least 1, got 0"),
     (["--models", "deepfm,mf"], "--models: deepfm tested on held-out rows' clicks (by AUC) and mf on each user's"),
 ])
