@@ -34,7 +34,7 @@ class Entry:
     make: Callable[[int], Any]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class Comparison:
     """What `compare` measured: `table` (one row a model, the best by the validation figure first, each
     figure the median over the seeds), `runs` (one row a model and seed) and `best` (that model fitted: its
@@ -53,10 +53,22 @@ class Comparison:
         """The validation figure in words: "validation AUC"."""
         return _FIGURE_NAMES.get(self.selected_by, self.selected_by)
 
-    def __str__(self) -> str:
+    def _formats(self) -> dict[str, Callable[[Any], str]]:
         formats = {c: "{:.4f}".format for c in self.table.columns if self.table[c].dtype.kind == "f"}
-        formats |= {"fit_s": "{:.1f}".format, "parameters": "{:,}".format}
-        return self.table.to_string(index=False, formatters=formats)
+        return formats | {"fit_s": "{:.1f}".format, "parameters": "{:,}".format}
+
+    def __str__(self) -> str:
+        return self.table.to_string(index=False, formatters=self._formats())
+
+    def __repr__(self) -> str:
+        return f"<Comparison: the best is {self.best_label}, by {self.selected_by_name}; {self.protocol}>\n{self}"
+
+    def _repr_html_(self) -> str:
+        """The table in a notebook, captioned with how it was measured."""
+        import html
+
+        caption = html.escape(f"the best is {self.best_label}, by {self.selected_by_name}; {self.protocol}")
+        return f"<p>{caption}</p>" + self.table.to_html(index=False, formatters=self._formats())
 
     def to_dict(self) -> dict[str, Any]:
         """The table, the runs and how they were measured, as plain data for JSON."""
@@ -322,18 +334,16 @@ def _fit_verbose(verbose: str | int) -> int:
 def _run_all(entries: list[Entry], seeds: list[int], selected_by: str, higher: bool, shown: str,
              verbose: str | int,
              run: Callable[[Any, int], dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, tuple[float, Any]]]:
-    """Every model with every seed through `run` (which fits one and returns its figures, `selected_by`
-    among them); the runs' table, and each model's best run (its figure and the fitted model)."""
+    """Every model with every seed through `run` (which fits one and returns its figures, `selected_by`, `shown`
+    and `fit_s` among them); the runs' table, and each model's best run (its figure and the fitted model, kept
+    until the end, when the medians say which model is best)."""
     say = _say(verbose)
     rows, best = [], {}
     total = len(entries) * len(seeds)
     for i, (entry, seed) in enumerate(((e, s) for e in entries for s in seeds), start=1):
         say(f"compare: [{i}/{total}] {entry.label}" + (f", seed {seed}" if len(seeds) > 1 else "") + " ...")
         model = entry.make(seed)
-        started = time.perf_counter()
-        figures = run(model, seed)
-        row = {"model": entry.label, "seed": seed, **figures}
-        row["fit_s"] = figures.get("fit_s", time.perf_counter() - started)
+        row = {"model": entry.label, "seed": seed, **run(model, seed)}
         rows.append(row)
         value = row[selected_by]
         trained = (f", {row['epochs']} epoch{'s' if row['epochs'] > 1 else ''} (best {row['best_epoch']})"
@@ -387,7 +397,8 @@ def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry
             raise ArgumentError(f"compare: {given}, and with validation_data and test_data data is the training rows "
                                 "alone")
         train, valid, test = data, validation_data, test_data
-        protocol = "the training, validation and test rows given"
+        counts = [ctr_data.count_rows(part) for part in (train, valid, test)]
+        protocol = "{:,} training, {:,} validation and {:,} test rows, given apart".format(*counts)
     else:
         frame = ctr_data.read(data)
         ctr_data.require_columns(frame, interactions.columns, hint=ctr_data.column_hints(interactions))

@@ -63,6 +63,8 @@ def test_the_table_is_written_as_json_and_drawn(compared, tmp_path):
     path = compared.plot(tmp_path / "compare.png")
     assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
     assert "fm" in str(compared) and "test_auc" in str(compared)
+    assert repr(compared).startswith(f"<Comparison: the best is {compared.best_label}, by validation AUC; a random")
+    assert "<table" in compared._repr_html_() and "test_auc_spread" in compared._repr_html_()  # in a notebook
 
 
 def test_untrained_models_are_compared_with_their_own_settings_and_labelled_by_them(spec, small, capsys):
@@ -167,6 +169,20 @@ def test_ctr_compare_prints_the_table_and_writes_json_a_plot_and_the_best_export
     assert auc == pytest.approx(written["table"][0]["test_auc"], abs=1e-6)
     if plot.exists():  # matplotlib installed
         assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ctr_compare_takes_the_parts_apart_streamed_from_their_files(tmp_path, small, capsys):
+    train, valid, test = ctr.data.random_split(small, (0.8, 0.1, 0.1), seed=5)
+    train.to_parquet(tmp_path / "train.parquet")
+    valid.to_csv(tmp_path / "valid.csv", index=False)
+    test.to_parquet(tmp_path / "test.parquet")
+    out = tmp_path / "compare.json"
+    assert main(["compare", "--spec", SPEC, "--data", str(tmp_path / "train.parquet"), "--valid",
+                 str(tmp_path / "valid.csv"), "--test", str(tmp_path / "test.parquet"), "--models", "lr",
+                 "--epochs", "1", "--group-by", "user_id", "--out", str(out)]) == 0
+    assert "ctr compare: 3,200 training, 400 validation and 400 test rows, given apart" in capsys.readouterr().out
+    row = json.loads(out.read_text())["table"][0]
+    assert 0.5 < row["test_auc"] < 1 and 0 < row["test_gauc"] < 1
 
 
 @pytest.mark.parametrize("flags, message", [
