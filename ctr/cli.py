@@ -168,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare.add_argument("--out", help="write the table and every run's figures to this .json file")
     compare.add_argument("--plot", help="draw each model's test figure and training time to this PNG")
     compare.add_argument("--export", metavar="DIR", help="export the best model (by the validation figure) here")
+    compare.add_argument("--backup-dir", metavar="DIR",
+                         help="make the comparison resumable: each finished run is recorded here and the running fit "
+                              "checkpoints here, and the same command run again after a crash or kill carries on "
+                              "from there; removed when the comparison completes")
 
     evaluate = commands.add_parser("evaluate", help="AUC and logloss of an exported model on labelled data")
     evaluate.add_argument("--model", required=True, help="export folder")
@@ -899,7 +903,7 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(spec, data, models, validation_data=validation, test_data=test,
                      split=args.split or (0.8, 0.1, 0.1), split_by_time=args.split_by_time, seeds=args.seeds,
                      epochs=args.epochs, patience=args.patience, metric=args.stop_on, group_by=args.group_by,
-                     settings=settings, params=params, negatives=args.negatives)
+                     settings=settings, params=params, negatives=args.negatives, backup_dir=args.backup_dir)
     print(f"\nctr compare: {result.protocol}; each model stopped on, and ranked by, its {result.selected_by_name}"
           + (f"; medians of {args.seeds} seeds" if args.seeds > 1 else ""))
     print(result)

@@ -3,9 +3,13 @@ its validation figure and reported on test rows it never saw: which model to use
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import functools
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +36,7 @@ class Entry:
     label: str
     click: bool
     make: Callable[[int], Any]
+    settings: dict[str, Any]  # its class and arguments, which a backup of the comparison records
 
 
 @dataclasses.dataclass(repr=False)
@@ -137,7 +142,8 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
             split: Sequence[float] = (0.8, 0.1, 0.1), split_by_time: str | None = None, seeds: int | Sequence[int] = 1,
             epochs: int = 20, patience: int | None = 2, metric: str = "auc", group_by: str | None = None,
             settings: Mapping[str, Any] | None = None, params: Mapping[str, Mapping[str, Any]] | None = None,
-            negatives: int | None = None, verbose: str | int = "auto") -> Comparison:
+            negatives: int | None = None, backup_dir: str | Path | None = None,
+            verbose: str | int = "auto") -> Comparison:
     """Train each of `models` on the same split of `data` with each seed, stop each on its validation
     figure (`patience`), pick the best by it and report every model on the test rows; see the README.
 
@@ -151,7 +157,9 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
     interactions are clicks followed by N items their user never touched, as non-clicks
     (`ctr.data.add_negatives`; the label is its "clicked" column). Recommenders hold out each user's latest
     interaction for the test and the one before for validation, and are compared by NDCG@10 over the whole
-    catalogue.
+    catalogue. `backup_dir` makes the comparison resumable: each finished run is recorded there (and each
+    model's best so far exported), the running fit checkpoints there, and the same call after a crash or kill
+    carries on where it stopped; the folder is removed when the comparison completes.
     """
     check_arguments("compare", epochs=epochs, verbose=verbose)
     if patience is not None:
@@ -166,7 +174,7 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
     entries = _entries(spec, models, settings or {}, params or {})
     if all(entry.click for entry in entries):
         return _compare_click(spec, data, entries, validation_data, test_data, split, split_by_time, seed_list,
-                              epochs, patience, metric, group_by, verbose, negatives, interactions)
+                              epochs, patience, metric, group_by, verbose, negatives, interactions, backup_dir)
     if any(entry.click for entry in entries):
         click = [e.label for e in entries if e.click]
         others = [e.label for e in entries if not e.click]
@@ -182,7 +190,8 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
         raise ArgumentError(f"compare: {', '.join(given)} applies to the click models; recommenders are tested on "
                             "each user's latest interaction, held out of data (the one before validates), by "
                             f"NDCG@{RANKING_K}")
-    return _compare_recommenders(spec, data, entries, split_by_time, seed_list, epochs, patience, verbose)
+    return _compare_recommenders(spec, data, entries, split_by_time, seed_list, epochs, patience, verbose,
+                                 backup_dir)
 
 
 def _seeds(seeds: int | Sequence[int]) -> list[int]:
@@ -280,7 +289,7 @@ def _entry(spec: FeatureSpec, label: str | None, item: Any, settings: Mapping[st
         return cls(model_spec, **arguments, **({"seed": seed} if seeded else {}))
 
     make(0)  # an argument the model refuses is refused now, not after the models before it have trained
-    return Entry(label, click, make)
+    return Entry(label, click, make, {"class": cls.__name__, **json.loads(json.dumps(arguments, default=str))})
 
 
 def _config(model: Any) -> dict[str, Any]:
@@ -332,18 +341,25 @@ def _fit_verbose(verbose: str | int) -> int:
 
 
 def _run_all(entries: list[Entry], seeds: list[int], selected_by: str, higher: bool, shown: str,
-             verbose: str | int,
-             run: Callable[[Any, int], dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, tuple[float, Any]]]:
-    """Every model with every seed through `run` (which fits one and returns its figures, `selected_by`, `shown`
-    and `fit_s` among them); the runs' table, and each model's best run (its figure and the fitted model, kept
-    until the end, when the medians say which model is best)."""
+             verbose: str | int, run: Callable[[Any, int, Path | None], dict[str, Any]],
+             backup: _Backup | None) -> tuple[pd.DataFrame, dict[str, tuple[float, Any]]]:
+    """Every model with every seed through `run` (which fits one, checkpointing in the folder it is given, and
+    returns its figures, `selected_by`, `shown` and `fit_s` among them); the runs' table, and each model's best
+    run (its figure and the fitted model, kept until the end, when the medians say which model is best; a run
+    recorded in `backup` before an interruption is not run again, and its model is loaded from there)."""
     say = _say(verbose)
     rows, best = [], {}
     total = len(entries) * len(seeds)
-    for i, (entry, seed) in enumerate(((e, s) for e in entries for s in seeds), start=1):
-        say(f"compare: [{i}/{total}] {entry.label}" + (f", seed {seed}" if len(seeds) > 1 else "") + " ...")
-        model = entry.make(seed)
-        row = {"model": entry.label, "seed": seed, **run(model, seed)}
+    for i, (index, entry, seed) in enumerate(((n, e, s) for n, e in enumerate(entries) for s in seeds), start=1):
+        done = backup.done.get((entry.label, seed)) if backup is not None else None
+        if done is not None:
+            row, model = done, functools.partial(backup.best, index)
+            say(f"compare: [{i}/{total}] {entry.label}" + (f", seed {seed}" if len(seeds) > 1 else "")
+                + f": run before the interruption, its figures read from {backup.folder}")
+        else:
+            say(f"compare: [{i}/{total}] {entry.label}" + (f", seed {seed}" if len(seeds) > 1 else "") + " ...")
+            model = entry.make(seed)
+            row = {"model": entry.label, "seed": seed, **run(model, seed, backup.fit if backup else None)}
         rows.append(row)
         value = row[selected_by]
         trained = (f", {row['epochs']} epoch{'s' if row['epochs'] > 1 else ''} (best {row['best_epoch']})"
@@ -351,9 +367,70 @@ def _run_all(entries: list[Entry], seeds: list[int], selected_by: str, higher: b
         say(f"compare: {entry.label}: {_FIGURE_NAMES.get(selected_by, selected_by)} {value:.4f}, "
             f"{_FIGURE_NAMES.get(shown, shown)} {row[shown]:.4f}{trained}, {row['fit_s']:.1f} s")
         kept = best.get(entry.label)
-        if kept is None or _better(value, kept[0], higher):
+        improves = kept is None or _better(value, kept[0], higher)
+        if improves:
             best[entry.label] = (value, model)
+        if backup is not None and done is None:
+            backup.finished(row, index, model, improves)
+    if backup is not None:  # the comparison is whole: the models chosen are loaded before the folder goes
+        best = {label: (value, model() if isinstance(model, functools.partial) else model)
+                for label, (value, model) in best.items()}
     return pd.DataFrame(rows), best
+
+
+class _Backup:
+    """compare's `backup_dir`: what the comparison is (refused when another's), each finished run's figures
+    (`runs.jsonl`), each model's best run so far (its export under `best/`), and the running fit's checkpoints
+    (`fit/`, as fit's own `backup_dir`)."""
+
+    def __init__(self, folder: str | Path, what: dict[str, Any]) -> None:
+        from .models._resume import _write_atomically
+
+        self.folder = Path(folder)
+        self.fit = self.folder / "fit"
+        record = self.folder / "comparison.json"
+        what = json.loads(json.dumps(what, default=str))
+        if record.exists():
+            try:
+                before = json.loads(record.read_text(encoding="utf-8"))
+            except (ValueError, OSError) as err:
+                raise DataError(f"{self.folder}: the interrupted comparison's record cannot be read ({err}); delete "
+                                "the folder to start over") from err
+            if before != what:
+                changed = [key for key in what if before.get(key) != what[key]]
+                raise ArgumentError(f"{self.folder} holds an interrupted comparison with other {', '.join(changed)}, "
+                                    "so it cannot resume this one; give the same arguments, another backup_dir, or "
+                                    "delete it to start over")
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _write_atomically(record, json.dumps(what))
+        self.done: dict[tuple[str, int], dict[str, Any]] = {}
+        runs = self.folder / "runs.jsonl"
+        if runs.exists():
+            for line in runs.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError):  # a line a kill cut short: that run is run again
+                    row = json.loads(line)
+                    self.done[(row["model"], row["seed"])] = row
+
+    def finished(self, row: dict[str, Any], index: int, model: Any, best: bool) -> None:
+        """Record a run that completed, and export its model when it is its model's `best` so far."""
+        if not hasattr(model, "network_"):  # popularity: no training to keep, counted again in no time
+            return
+        if best:
+            model.export(self.folder / "best" / str(index))  # atomic: the previous best stays until it lands
+        with (self.folder / "runs.jsonl").open("a", encoding="utf-8") as runs:
+            runs.write(json.dumps(row, default=float) + "\n")
+            runs.flush()
+            os.fsync(runs.fileno())
+
+    def best(self, index: int) -> Any:
+        """The best run's model of the entry at `index`, rebuilt from its export."""
+        from .models import load_model
+
+        return load_model(self.folder / "best" / str(index))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _better(value: float, than: float, higher: bool) -> bool:
@@ -363,7 +440,7 @@ def _better(value: float, than: float, higher: bool) -> bool:
 
 
 def _comparison(runs: pd.DataFrame, best: dict[str, tuple[float, Any]], selected_by: str, higher: bool, shown: str,
-                protocol: str) -> Comparison:
+                protocol: str, backup: _Backup | None) -> Comparison:
     figures = [c for c in runs.columns if c not in ("model", "seed")]
     table = runs.groupby("model", sort=False)[figures].median().reset_index()
     for column in ("epochs", "best_epoch", "parameters"):
@@ -376,13 +453,25 @@ def _comparison(runs: pd.DataFrame, best: dict[str, tuple[float, Any]], selected
     table = table.iloc[np.argsort(-order.to_numpy() if higher else order.to_numpy(), kind="stable")]
     table = table.reset_index(drop=True)
     label = str(table["model"].iloc[0])
+    if backup is not None:
+        backup.remove()
     return Comparison(table, runs, best[label][1], label, selected_by, shown, protocol)
+
+
+def _backup(folder: str | Path | None, spec: FeatureSpec, entries: list[Entry], seeds: list[int], protocol: str,
+            **settings: Any) -> _Backup | None:
+    """compare's backup folder, recording what is compared (None: no backup_dir)."""
+    if folder is None:
+        return None
+    check_arguments("compare", backup_dir=folder)
+    return _Backup(folder, {"models": {e.label: e.settings for e in entries}, "seeds": seeds, "split": protocol,
+                            "spec": spec.to_dict(), **settings})
 
 
 def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry], validation_data: Any,
                    test_data: Any, split: Sequence[float], split_by_time: str | None, seeds: list[int], epochs: int,
                    patience: int | None, metric: str, group_by: str | None, verbose: str | int,
-                   negatives: int | None, interactions: FeatureSpec) -> Comparison:
+                   negatives: int | None, interactions: FeatureSpec, backup_dir: str | Path | None) -> Comparison:
     from . import splits
 
     if metric == "gauc" and group_by is None:
@@ -424,12 +513,13 @@ def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry
     selected_by = f"val_{metric}"
     higher = metric != "logloss"
 
-    def run(model: Any, seed: int) -> dict[str, Any]:
+    def run(model: Any, seed: int, fit_backup: Path | None) -> dict[str, Any]:
         stopping = _stopping(patience, selected_by, "max" if higher else "min")
         started = time.perf_counter()
         # Each epoch's group AUC costs a pass over the validation rows' groups: only when it stops the fit.
         history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=stopping,
-                            verbose=_fit_verbose(verbose), group_by=group_by if metric == "gauc" else None)
+                            verbose=_fit_verbose(verbose), group_by=group_by if metric == "gauc" else None,
+                            backup_dir=fit_backup)
         fit_s = time.perf_counter() - started
         ran, kept = _epochs(history, stopping)
         validation = model.evaluate(valid, group_by=group_by)
@@ -439,8 +529,10 @@ def _compare_click(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry
                 "test_logloss": tested["logloss"], "test_calibration": tested["calibration"], "epochs": ran,
                 "best_epoch": kept, "fit_s": fit_s, "parameters": _parameters(model)}
 
-    runs, best = _run_all(entries, seeds, selected_by, higher, "test_auc", verbose, run)
-    return _comparison(runs, best, selected_by, higher, "test_auc", protocol)
+    backup = _backup(backup_dir, spec, entries, seeds, protocol, epochs=epochs, patience=patience, metric=metric,
+                     group_by=group_by)
+    runs, best = _run_all(entries, seeds, selected_by, higher, "test_auc", verbose, run, backup)
+    return _comparison(runs, best, selected_by, higher, "test_auc", protocol, backup)
 
 
 def _parts(split: Sequence[float]) -> str:
@@ -448,7 +540,8 @@ def _parts(split: Sequence[float]) -> str:
 
 
 def _compare_recommenders(spec: FeatureSpec, data: ctr_data.Source, entries: list[Entry], split_by_time: str | None,
-                          seeds: list[int], epochs: int, patience: int | None, verbose: str | int) -> Comparison:
+                          seeds: list[int], epochs: int, patience: int | None, verbose: str | int,
+                          backup_dir: str | Path | None) -> Comparison:
     from . import models as ctr_models
     from .evaluation import evaluate_ranking
     from .implicit import keys, leave_one_out
@@ -465,7 +558,7 @@ def _compare_recommenders(spec: FeatureSpec, data: ctr_data.Source, entries: lis
     protocol = (f"{len(frame):,} interactions; each user's latest (by {time_column!r}) is the test and the one "
                 f"before it validation, ranked against the whole catalogue ({len(test):,} test users)")
 
-    def run(model: Any, seed: int) -> dict[str, Any]:
+    def run(model: Any, seed: int, fit_backup: Path | None) -> dict[str, Any]:
         started = time.perf_counter()
         stopping: list = []
         history = None
@@ -474,7 +567,7 @@ def _compare_recommenders(spec: FeatureSpec, data: ctr_data.Source, entries: lis
         else:
             stopping = _stopping(patience, model.validation_monitor, "max")
             history = model.fit(train, validation_data=valid, items=frame, epochs=epochs, callbacks=stopping,
-                                verbose=_fit_verbose(verbose))
+                                verbose=_fit_verbose(verbose), backup_dir=fit_backup)
         fit_s = time.perf_counter() - started
         ran, kept = _epochs(history, stopping)
         validation = evaluate_ranking(model, valid, train, protocol="full", k=RANKING_K)
@@ -483,5 +576,6 @@ def _compare_recommenders(spec: FeatureSpec, data: ctr_data.Source, entries: lis
                 **{f"test_{key}": tested[key] for key in (f"HR@{RANKING_K}", f"NDCG@{RANKING_K}", "MRR")},
                 "epochs": ran, "best_epoch": kept, "fit_s": fit_s, "parameters": _parameters(model)}
 
-    runs, best = _run_all(entries, seeds, selected_by, True, shown, verbose, run)
-    return _comparison(runs, best, selected_by, True, shown, protocol)
+    backup = _backup(backup_dir, spec, entries, seeds, protocol, epochs=epochs, patience=patience)
+    runs, best = _run_all(entries, seeds, selected_by, True, shown, verbose, run, backup)
+    return _comparison(runs, best, selected_by, True, shown, protocol, backup)

@@ -115,6 +115,53 @@ def test_click_models_learn_interactions_with_sampled_non_clicks(spec, frame):
     assert result.best.evaluate(test)["auc"] == pytest.approx(ours["test_auc"], abs=1e-9)
 
 
+class _Killed(BaseException):
+    """Stands for the process dying mid-comparison (kill -9): nothing after it runs, no cleanup either."""
+
+
+def test_a_comparison_killed_mid_run_carries_on_from_its_backup(spec, small, tmp_path, monkeypatch, capsys):
+    """The same call after a kill runs again only what had not finished; the runs that had are read back,
+    the best of them rebuilt from its export, and the folder goes when the comparison completes."""
+    backup = tmp_path / "backup"
+    models = {"lr": "lr", "slow fm": ctr.FM(spec, embedding_dim=4, learning_rate=1e-9, batch_size=256)}
+
+    def compare(**more):
+        return ctr.compare(spec, small, models, seeds=2, epochs=2, backup_dir=backup, verbose=2, **more)
+
+    fits = []
+    real_fit = ctr.FM.fit
+
+    def fit_then_die(self, *args, **kwargs):
+        fits.append(type(self).__name__)
+        if type(self) is ctr.FM:
+            raise _Killed
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ctr.LogisticRegression, "fit", fit_then_die)
+    monkeypatch.setattr(ctr.FM, "fit", fit_then_die)
+    with pytest.raises(_Killed):
+        compare()
+    assert fits == ["LogisticRegression", "LogisticRegression", "FM"]
+    assert (backup / "best" / "0" / "saved_model.pb").exists()
+    assert len((backup / "runs.jsonl").read_text().splitlines()) == 2
+    with pytest.raises(ctr.ArgumentError, match="holds an interrupted comparison with other seeds, so it cannot"):
+        ctr.compare(spec, small, models, seeds=3, epochs=2, backup_dir=backup, verbose=0)
+    monkeypatch.undo()
+    fits.clear()
+    monkeypatch.setattr(ctr.LogisticRegression, "fit", fit_then_die)
+    monkeypatch.setattr(ctr.FM, "fit", lambda self, *a, **k: (fits.append("FM"), real_fit(self, *a, **k))[1])
+    capsys.readouterr()
+    result = compare()
+    assert fits == ["FM", "FM"]  # LR's two runs are not run again
+    assert "compare: [1/4] lr, seed 0: run before the interruption, its figures read from" in capsys.readouterr().out
+    assert not backup.exists()
+    assert result.best_label == "lr"  # the FM that does not learn loses: the best is rebuilt from the backup
+    _, _, test = ctr.data.random_split(small, (0.8, 0.1, 0.1), seed=0)
+    ours = result.runs[result.runs["model"] == "lr"].sort_values("val_auc").iloc[-1]
+    assert result.best.seed == ours["seed"]
+    assert result.best.evaluate(test)["auc"] == pytest.approx(ours["test_auc"], abs=1e-6)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda s, f: ctr.compare(s, f, ["lr", "deepfn"]), "compare: no model is called 'deepfn' (did you mean 'deepfm'?)"),
     (lambda s, f: ctr.compare(s, f, ["lr", "mf"]), "compare: lr is a click model (tested on held-out rows' clicks, "
