@@ -872,11 +872,11 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).suffix.lower() != ".json":
         raise ArgumentError(f"--out {args.out}: the table is written as JSON; give a .json name (--export DIR writes "
                             "the best model)")
-    if not click:
+    if not click:  # recommenders alone
         given = [flag for flag, value in (("--valid", args.valid), ("--test", args.test), ("--split", args.split),
                                           ("--group-by", args.group_by), ("--stop-on", args.stop_on != "auc"),
                                           ("--negatives", args.negatives is not None)) if value]
-        if given and all(name in _RECOMMENDERS for name in models):
+        if given:
             raise ArgumentError(f"{', '.join(given)}: for the click models; recommenders are tested on each user's "
                                 "latest interaction, held out of --data (the one before validates), by NDCG@10")
     settings = {name: value for name, value in (("embedding_dim", args.embedding_dim),

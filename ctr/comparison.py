@@ -384,18 +384,14 @@ class _Backup:
     (`fit/`, as fit's own `backup_dir`)."""
 
     def __init__(self, folder: str | Path, what: dict[str, Any]) -> None:
-        from .models._resume import _write_atomically
+        from .models._resume import read_record, write_atomically
 
         self.folder = Path(folder)
         self.fit = self.folder / "fit"
         record = self.folder / "comparison.json"
         what = json.loads(json.dumps(what, default=str))
         if record.exists():
-            try:
-                before = json.loads(record.read_text(encoding="utf-8"))
-            except (ValueError, OSError) as err:
-                raise DataError(f"{self.folder}: the interrupted comparison's record cannot be read ({err}); delete "
-                                "the folder to start over") from err
+            before = read_record(record, "the interrupted comparison's record")
             if before != what:
                 changed = [key for key in what if before.get(key) != what[key]]
                 raise ArgumentError(f"{self.folder} holds an interrupted comparison with other {', '.join(changed)}, "
@@ -403,7 +399,7 @@ class _Backup:
                                     "delete it to start over")
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(record, json.dumps(what))
+            write_atomically(record, json.dumps(what))
         self.done: dict[tuple[str, int], dict[str, Any]] = {}
         runs = self.folder / "runs.jsonl"
         if runs.exists():

@@ -44,7 +44,7 @@ def fit_preprocessing(preprocessor: Preprocessor, chunks: Callable[[], Iterable[
     preprocessor.fit(chunks(), seed=seed)
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(saved, preprocessor.to_json())
+        write_atomically(saved, preprocessor.to_json())
     return preprocessor
 
 
@@ -54,11 +54,7 @@ def check_same_model(backup: Path, model: Any) -> None:
     this = {"class": type(model).__name__, "settings": json.loads(json.dumps(model.get_config()))}
     record = backup / _MODEL
     if record.exists() and (backup / "checkpoint").exists():
-        try:
-            before = json.loads(record.read_text(encoding="utf-8"))
-        except (ValueError, OSError) as err:
-            raise CtrError(f"{backup}: the interrupted fit's {_MODEL} cannot be read ({err}); delete the folder to "
-                           "start over") from err
+        before = read_record(record, f"the interrupted fit's {_MODEL}")
         if before != this:
             was, now = before.get("settings", {}), this["settings"]
             changed = [f"{k}={was.get(k)!r} ({now.get(k)!r} now)" for k in sorted({*was, *now})
@@ -69,10 +65,19 @@ def check_same_model(backup: Path, model: Any) -> None:
                             "this fit; resume with that model, or use another backup_dir, or delete it to start over")
         return
     backup.mkdir(parents=True, exist_ok=True)
-    _write_atomically(record, json.dumps(this))
+    write_atomically(record, json.dumps(this))
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def read_record(record: Path, what: str) -> Any:
+    """The JSON a backup folder keeps in `record` (`what` it is, for the error), or a CtrError saying that
+    it cannot be read (a file cut short, say) and to delete the folder."""
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise CtrError(f"{record.parent}: {what} cannot be read ({err}); delete the folder to start over") from err
+
+
+def write_atomically(path: Path, text: str) -> None:
     # A name of its own: the workers of a multi-worker fit write the same file at once.
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(text, encoding="utf-8")
