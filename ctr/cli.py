@@ -907,7 +907,11 @@ def _compare(args: argparse.Namespace) -> int:
     print(f"\nctr compare: {result.protocol}; each model stopped on, and ranked by, its {result.selected_by_name}"
           + (f"; medians of {args.seeds} seeds" if args.seeds > 1 else ""))
     print(result)
-    print(f"ctr compare: the best is {result.best_label}")
+    close = result.close_to_best
+    print(f"ctr compare: the best is {result.best_label}" + (
+        f"; {', '.join(close)} {'is' if len(close) == 1 else 'are'} within its seeds' range of "
+        f"{result.selected_by_name}s, so the seeds do not tell {'it' if len(close) == 1 else 'them'} apart from it"
+        if close else ""))
     if args.out:
         print(f"ctr compare: the table and each run in {result.to_json(args.out)}")
     if args.plot:

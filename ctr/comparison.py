@@ -58,6 +58,17 @@ class Comparison:
         """The validation figure in words: "validation AUC"."""
         return _FIGURE_NAMES.get(self.selected_by, self.selected_by)
 
+    @property
+    def close_to_best(self) -> list[str]:
+        """The other models whose median validation figure lies within the range of the best model's seeds: with
+        several seeds, those the seeds do not tell apart from the best (none with one seed)."""
+        best = self.runs.loc[self.runs["model"] == self.best_label, self.selected_by]
+        if len(best) < 2:
+            return []
+        others = self.table[self.table["model"] != self.best_label]
+        inside = others[self.selected_by].between(best.min(), best.max())
+        return [str(label) for label in others.loc[inside, "model"]]
+
     def _formats(self) -> dict[str, Callable[[Any], str]]:
         formats = {c: "{:.4f}".format for c in self.table.columns if self.table[c].dtype.kind == "f"}
         return formats | {"fit_s": "{:.1f}".format, "parameters": "{:,}".format}

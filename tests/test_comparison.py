@@ -44,6 +44,22 @@ def test_each_model_is_picked_by_validation_and_reported_on_the_test_rows_of_one
     assert best.seed == ours["seed"]
     assert best.evaluate(valid)["auc"] == pytest.approx(ours["val_auc"], abs=1e-9)
     assert best.evaluate(test)["auc"] == pytest.approx(ours["test_auc"], abs=1e-9)
+    # With several seeds, the models the seeds do not tell apart from the best are named.
+    low, high = runs.loc[runs["model"] == compared.best_label, "val_auc"].agg(["min", "max"])
+    other = table.iloc[1]
+    assert compared.close_to_best == ([other["model"]] if low <= other["val_auc"] <= high else [])
+
+
+def test_the_models_the_seeds_do_not_tell_apart_from_the_best_are_named():
+    from ctr.comparison import Comparison
+
+    runs = pd.DataFrame({"model": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3,
+                         "val_auc": [0.80, 0.78, 0.79, 0.79, 0.70, 0.72]})
+    table = runs.groupby("model", sort=False)[["val_auc"]].median().reset_index()  # a 0.79, b 0.79, c 0.71
+    compared = Comparison(table, runs, None, "a", "val_auc", "val_auc", "")
+    assert compared.close_to_best == ["b"]
+    one = runs[runs["seed"] == 0]
+    assert Comparison(one.drop(columns="seed"), one, None, "a", "val_auc", "val_auc", "").close_to_best == []
 
 
 def test_the_same_seeds_give_the_same_comparison(compared, spec, small):
@@ -113,6 +129,16 @@ def test_click_models_learn_interactions_with_sampled_non_clicks(spec, frame):
     assert len(test) == 3 * 300 and test["clicked"].mean() == pytest.approx(1 / 3)
     ours = result.runs.set_index("model").loc[result.best_label]
     assert result.best.evaluate(test)["auc"] == pytest.approx(ours["test_auc"], abs=1e-9)
+
+
+def test_click_models_may_be_compared_on_the_future_of_their_training_rows(spec, small):
+    result = ctr.compare(spec, small, ["lr"], split_by_time="timestamp", epochs=1, verbose=0)
+    assert result.protocol == "4,000 rows cut in the order of 'timestamp', 0.8/0.1/0.1 train/validation/test"
+    _, _, test = ctr.data.time_split(small, (0.8, 0.1, 0.1), time="timestamp")
+    assert result.best.evaluate(test)["auc"] == pytest.approx(result.table["test_auc"].iloc[0], abs=1e-9)
+    untimed = ctr.FeatureSpec([f for f in spec.features if f.name != "timestamp"], name="untimed")
+    with pytest.raises(ctr.ArgumentError, match="spec 'untimed' has no timestamp feature, and a recommender is"):
+        ctr.compare(untimed, small, ["mf"])
 
 
 class _Killed(BaseException):
