@@ -909,9 +909,8 @@ def _compare(args: argparse.Namespace) -> int:
     print(result)
     close = result.close_to_best
     print(f"ctr compare: the best is {result.best_label}" + (
-        f"; {', '.join(close)} {'is' if len(close) == 1 else 'are'} within its seeds' range of "
-        f"{result.selected_by_name}s, so the seeds do not tell {'it' if len(close) == 1 else 'them'} apart from it"
-        if close else ""))
+        f", by a margin its seeds do not settle: the median {result.selected_by_name} of {', '.join(close)} lies "
+        f"within the range of {result.best_label}'s {args.seeds} seeds" if close else ""))
     if args.out:
         print(f"ctr compare: the table and each run in {result.to_json(args.out)}")
     if args.plot:

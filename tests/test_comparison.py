@@ -62,6 +62,20 @@ def test_the_models_the_seeds_do_not_tell_apart_from_the_best_are_named():
     assert Comparison(one.drop(columns="seed"), one, None, "a", "val_auc", "val_auc", "").close_to_best == []
 
 
+def test_ctr_compare_says_when_the_seeds_do_not_settle_the_best(tmp_path, small, capsys, monkeypatch):
+    from ctr.comparison import Comparison
+
+    runs = pd.DataFrame({"model": ["dcn", "dcn", "deepfm", "deepfm"], "seed": [0, 1] * 2,
+                         "val_auc": [0.80, 0.78, 0.79, 0.79], "test_auc": [0.7, 0.7, 0.7, 0.7]})
+    table = runs.groupby("model", sort=False)[["val_auc", "test_auc"]].median().reset_index()
+    monkeypatch.setattr("ctr.comparison.compare",
+                        lambda *a, **k: Comparison(table, runs, None, "dcn", "val_auc", "test_auc", "a split"))
+    small.head(100).to_parquet(tmp_path / "rows.parquet")
+    assert main(["compare", "--spec", SPEC, "--data", str(tmp_path / "rows.parquet"), "--seeds", "2"]) == 0
+    assert ("ctr compare: the best is dcn, by a margin its seeds do not settle: the median validation AUC of deepfm "
+            "lies within the range of dcn's 2 seeds") in capsys.readouterr().out
+
+
 def test_the_same_seeds_give_the_same_comparison(compared, spec, small):
     again = ctr.compare(spec, small, ["lr", "fm"], epochs=2, seeds=2, settings={"embedding_dim": 4, "batch_size": 256},
                         verbose=0)
