@@ -77,10 +77,11 @@ def test_ctr_compare_says_when_the_seeds_do_not_settle_the_best(tmp_path, small,
 
 
 def test_the_same_seeds_give_the_same_comparison(compared, spec, small):
-    again = ctr.compare(spec, small, ["lr", "fm"], epochs=2, seeds=2, settings={"embedding_dim": 4, "batch_size": 256},
-                        verbose=0)
+    again = ctr.compare(spec, small, ["fm"], epochs=2, seeds=[0], settings={"embedding_dim": 4, "batch_size": 256},
+                        verbose=0)  # the fixture's first FM run, alone
     figures = ["val_auc", "test_auc", "test_logloss", "epochs", "parameters"]
-    pd.testing.assert_frame_equal(again.runs[figures], compared.runs[figures])
+    before = compared.runs[(compared.runs["model"] == "fm") & (compared.runs["seed"] == 0)]
+    pd.testing.assert_frame_equal(again.runs[figures].reset_index(drop=True), before[figures].reset_index(drop=True))
 
 
 def test_the_table_is_written_as_json_and_drawn(compared, tmp_path):
@@ -166,7 +167,7 @@ def test_a_comparison_killed_mid_run_carries_on_from_its_backup(spec, small, tmp
     models = {"lr": "lr", "slow fm": ctr.FM(spec, embedding_dim=4, learning_rate=1e-9, batch_size=256)}
 
     def compare(**more):
-        return ctr.compare(spec, small, models, seeds=2, epochs=2, backup_dir=backup, verbose=2, **more)
+        return ctr.compare(spec, small, models, epochs=2, backup_dir=backup, verbose=2, **more)
 
     fits = []
     real_fit = ctr.FM.fit
@@ -181,19 +182,19 @@ def test_a_comparison_killed_mid_run_carries_on_from_its_backup(spec, small, tmp
     monkeypatch.setattr(ctr.FM, "fit", fit_then_die)
     with pytest.raises(_Killed):
         compare()
-    assert fits == ["LogisticRegression", "LogisticRegression", "FM"]
+    assert fits == ["LogisticRegression", "FM"]
     assert (backup / "best" / "0" / "saved_model.pb").exists()
-    assert len((backup / "runs.jsonl").read_text().splitlines()) == 2
+    assert len((backup / "runs.jsonl").read_text().splitlines()) == 1
     with pytest.raises(ctr.ArgumentError, match="holds an interrupted comparison with other seeds, so it cannot"):
-        ctr.compare(spec, small, models, seeds=3, epochs=2, backup_dir=backup, verbose=0)
+        ctr.compare(spec, small, models, seeds=2, epochs=2, backup_dir=backup, verbose=0)
     monkeypatch.undo()
     fits.clear()
     monkeypatch.setattr(ctr.LogisticRegression, "fit", fit_then_die)
     monkeypatch.setattr(ctr.FM, "fit", lambda self, *a, **k: (fits.append("FM"), real_fit(self, *a, **k))[1])
     capsys.readouterr()
     result = compare()
-    assert fits == ["FM", "FM"]  # LR's two runs are not run again
-    assert "compare: [1/4] lr, seed 0: run before the interruption, its figures read from" in capsys.readouterr().out
+    assert fits == ["FM"]  # LR's run is not run again
+    assert "compare: [1/2] lr: run before the interruption, its figures read from" in capsys.readouterr().out
     assert not backup.exists()
     assert result.best_label == "lr"  # the FM that does not learn loses: the best is rebuilt from the backup
     _, _, test = ctr.data.random_split(small, (0.8, 0.1, 0.1), seed=0)
