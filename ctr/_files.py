@@ -9,6 +9,7 @@ import gzip
 import io
 import lzma
 import os
+import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -62,6 +63,14 @@ WRITTEN_COMPRESSED = (".gz", ".bz2", ".xz")
 UNDECOMPRESSABLE = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile)
 ARROW_FILES = (".arrow", ".feather", ".ipc")  # Arrow's IPC file format (Feather version 2), as pyarrow writes it
 OUTPUTS = (".csv", ".tsv", ".parquet", *ARROW_FILES, *JSON)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a kill leaves the old file or the whole new one, never a part."""
+    # A name of its own: the workers of a multi-worker fit write the same file at once.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def data_files(folder: Path) -> list[Path]:

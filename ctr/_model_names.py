@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn": "DCN", "autoint": "AutoInt"}
 # name: (class in ctr.models, its arguments)
 RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
@@ -16,3 +18,11 @@ def model_key(text: str) -> str | None:
     classes |= {cls.lower(): name for name, (cls, arguments) in RECOMMENDERS.items() if not arguments}
     name = classes.get(key.replace("_", ""), key)
     return name if name in CLICK_MODELS or name in RECOMMENDERS else None
+
+
+def unknown_model(name: str) -> str:
+    """What is said of a name that is no model's: the nearest name, and every name."""
+    known = [*CLICK_MODELS, *RECOMMENDERS]
+    near = difflib.get_close_matches(name.strip().lower(), known, n=1)
+    guess = f" (did you mean {near[0]!r}?)" if near else ""
+    return f"no model is called {name!r}{guess}; the models: {', '.join(known)}"

@@ -20,7 +20,7 @@ from ._args import EMBEDDING_UPDATES, figure_path, flag_type
 from ._files import pattern_hint, several_paths
 from ._model_names import CLICK_MODELS as _CLICK_MODELS
 from ._model_names import RECOMMENDERS as _RECOMMENDERS
-from ._model_names import model_key
+from ._model_names import model_key, unknown_model
 from .errors import ArgumentError, CtrError, DataError
 
 
@@ -640,7 +640,7 @@ def _require_spec_columns(args: argparse.Namespace, spec: Any, frame: Any, label
     from 'the validation data', and the scoring commands' where the model named it as missing from 'the data'."""
     from . import data
 
-    needed = spec.columns if label else list(dict.fromkeys(f.source for f in spec.features))
+    needed = spec.columns if label else spec.feature_columns
     data.require_columns(frame, needed, where=args.data, hint=data.column_hints(spec))
 
 
@@ -763,10 +763,7 @@ def _model_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"expected comma-separated model names such as lr,fm,deepfm, got {text!r}")
     unknown = [name for name in names if model_key(name) is None]
     if unknown:
-        known = [*_CLICK_MODELS, *_RECOMMENDERS]
-        near = difflib.get_close_matches(unknown[0].lower(), known, n=1)
-        guess = f" (did you mean {near[0]!r}?)" if near else ""
-        raise argparse.ArgumentTypeError(f"no model is called {unknown[0]!r}{guess}; the models: {', '.join(known)}")
+        raise argparse.ArgumentTypeError(unknown_model(unknown[0]))
     keys = [model_key(name) for name in names]
     if twice := sorted({key for key in keys if keys.count(key) > 1}):
         raise argparse.ArgumentTypeError(f"{twice[0]} is named twice")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import functools
 import json
 import os
@@ -20,7 +19,8 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_arguments, check_choice, keyword_arguments
-from ._model_names import CLICK_MODELS, RECOMMENDERS, model_key
+from ._files import write_atomically
+from ._model_names import CLICK_MODELS, RECOMMENDERS, model_key, unknown_model
 from .errors import ArgumentError, DataError
 from .spec import FeatureSpec, Label, SpecLike, Timestamp
 
@@ -95,9 +95,7 @@ class Comparison:
         """Write `to_dict()` to `path` (atomically: the file appears only when complete)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(json.dumps(self.to_dict(), indent=1, default=float) + "\n")
-        partial.replace(path)
+        write_atomically(path, json.dumps(self.to_dict(), indent=1, default=float) + "\n")
         return path
 
     def plot(self, path: str | Path, title: str = "ctr compare") -> Path:
@@ -256,10 +254,7 @@ def _entry(spec: FeatureSpec, label: str | None, item: Any, settings: Mapping[st
     if isinstance(item, str):
         key = model_key(item)
         if key is None:
-            known = [*CLICK_MODELS, *RECOMMENDERS]
-            near = difflib.get_close_matches(item.strip().lower(), known, n=1)
-            guess = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ArgumentError(f"compare: no model is called {item!r}{guess}; the models: {', '.join(known)}")
+            raise ArgumentError(f"compare: {unknown_model(item)}")
         cls = ctr_models.MODELS.get(key) or getattr(ctr_models, RECOMMENDERS[key][0])
         fixed = dict(RECOMMENDERS[key][1]) if key in RECOMMENDERS else {}
         names, model_spec, label = [key], spec, label or key
@@ -395,7 +390,7 @@ class _Backup:
     (`fit/`, as fit's own `backup_dir`)."""
 
     def __init__(self, folder: str | Path, what: dict[str, Any]) -> None:
-        from .models._resume import read_record, write_atomically
+        from .models._resume import read_record
 
         self.folder = Path(folder)
         self.fit = self.folder / "fit"

@@ -226,7 +226,7 @@ def explain(model: Scorer, data: ctr_data.Source, *, background: ctr_data.Source
     recommender = hasattr(model, "catalog_ids")  # scores, not probabilities
     spec = model.spec if recommender and isinstance(getattr(model, "spec", None), FeatureSpec) \
         else _click_spec(model, "explain")
-    columns = list(dict.fromkeys(f.source for f in spec.features))
+    columns = spec.feature_columns
     hint = ctr_data.column_hints(spec)
 
     def rows(source: ctr_data.Source) -> pd.DataFrame:

@@ -218,7 +218,7 @@ class ServedModel(KerasNames):
         self.spec = FeatureSpec.from_yaml(self.path / "assets" / "spec.yaml")
         self._loaded = load_graph(self.path)
         self.signature = self._loaded.signatures["serving_default"]
-        self._columns = list(dict.fromkeys(f.source for f in self.spec.features))
+        self._columns = self.spec.feature_columns
         self._hint = ctr_data.column_hints(self.spec, then="; the model needs " + ", ".join(map(repr, self._columns)))
         self._dtypes = ctr_data.csv_dtypes(self.spec)  # how a CSV's columns are read, known once
 

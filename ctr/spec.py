@@ -630,12 +630,14 @@ class FeatureSpec:
         return [f.name for f in self.features]
 
     @property
+    def feature_columns(self) -> list[str]:
+        """The data columns the features read (a model's inputs), in spec order without repeats."""
+        return list(dict.fromkeys(f.source for f in self.features))
+
+    @property
     def columns(self) -> list[str]:
         """Every data column the spec reads, label (and its weights) included, in spec order without repeats."""
-        cols = [f.source for f in self.features]
-        if self.label is not None:
-            cols += self.label.columns
-        return list(dict.fromkeys(cols))
+        return list(dict.fromkeys(self.feature_columns + (self.label.columns if self.label is not None else [])))
 
     def by_role(self, role: str) -> list[Feature]:
         return [f for f in self.features if f.role == role]

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._files import write_atomically
 from .._keras import keras, tf
 from ..errors import CtrError, DataError, first_line
 from ..features import Preprocessor
@@ -75,13 +74,6 @@ def read_record(record: Path, what: str) -> Any:
         return json.loads(record.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:
         raise CtrError(f"{record.parent}: {what} cannot be read ({err}); delete the folder to start over") from err
-
-
-def write_atomically(path: Path, text: str) -> None:
-    # A name of its own: the workers of a multi-worker fit write the same file at once.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a kill leaves either the old file or a whole new one
 
 
 def checkpoints(backup: Path, every: int | None) -> keras.callbacks.Callback:
