@@ -50,10 +50,12 @@ HIDDEN = (256, 128)
 CROSS_LAYERS = 2  # DCN (bench/dcn.py): DeepCTR's default and ours
 # AutoInt (bench/autoint.py): DeepCTR's defaults and ours, AutoInt+ (the MLP beside the attention).
 ATTENTION = {"attention_layers": 3, "num_heads": 2, "key_dim": 8}
+# xDeepFM (bench/xdeepfm.py): DeepCTR's CIN defaults and ours (half of each layer's maps carried on, ReLU).
+CIN = {"cin_layers": (128, 128), "split_half": True, "cin_activation": "relu"}
 # Each model's arguments beyond the shared ones, the same in both libraries.
 OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {},
               "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS},
-              "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}}
+              "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}, "xDeepFM": {"hidden_units": HIDDEN, **CIN}}
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
@@ -420,7 +422,7 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DCN, AutoInt, DeepFM
+    from deepctr.models import DCN, AutoInt, DeepFM, xDeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
@@ -431,6 +433,9 @@ def _deepctr_model(name: str, columns: list, seed: int):
         return AutoInt(columns, columns, att_layer_num=ATTENTION["attention_layers"],
                        att_head_num=ATTENTION["num_heads"], att_embedding_size=ATTENTION["key_dim"], att_res=True,
                        dnn_hidden_units=HIDDEN, seed=1024 + seed)
+    if name == "xDeepFM":
+        return xDeepFM(columns, columns, dnn_hidden_units=HIDDEN, cin_layer_size=CIN["cin_layers"],
+                       cin_split_half=CIN["split_half"], cin_activation=CIN["cin_activation"], seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
     from deepctr.feature_column import (

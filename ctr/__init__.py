@@ -1,7 +1,7 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
-Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`, `AutoInt`) with Keras verbs, and
-`export` a SavedModel whose graph holds all preprocessing.
+Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`, `AutoInt`, `xDeepFM`) with
+Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
 """
 
 __version__ = "0.1.0"
@@ -26,7 +26,7 @@ _LAZY = {
     "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
     "inspect_data": "inspect",
     **dict.fromkeys(("AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
-                     "Popularity", "RankingModel", "Recommender", "TwoTower"), "models"),
+                     "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM"), "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
     "Server": "serving",
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Recommender,
         TwoTower,
         load_model,
+        xDeepFM,
     )
     from .onnx_export import onnx_session
     from .pipeline import RecommendationPipeline
@@ -127,4 +128,5 @@ __all__ = [
     "load_model",
     "metrics",
     "onnx_session",
+    "xDeepFM",
 ]

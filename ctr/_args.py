@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._model_names import CLICK_MODEL_CLASSES
 from .errors import ArgumentError, DataError
 
 EMBEDDING_UPDATES = ("lazy", "momentum")  # the Adam-trained models' `embedding_updates`
@@ -126,6 +127,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
     "attention_layers": _integer(0), "num_heads": _integer(1), "key_dim": _integer(1), "residual": _flag,
+    "cin_layers": _widths, "split_half": _flag,
     "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
     "sample_rows": _integer(1), "threshold": _optional(_real), "demo_rows": _integer(100),
     "port": _port,
@@ -426,8 +428,8 @@ def figure_path(path: str | os.PathLike) -> Path:
 def check_saved_model_only(owner: str, format: str) -> None:
     """Raise an ArgumentError for an export format other than a SavedModel, which is all a recommender has."""
     if format == "onnx":
-        raise ArgumentError(f"{owner}.export: ONNX export covers the click models (LogisticRegression, FM, DeepFM, "
-                            "DCN, AutoInt); a recommender's catalogue search is exported as a SavedModel only "
+        raise ArgumentError(f"{owner}.export: ONNX export covers the click models ({CLICK_MODEL_CLASSES}); "
+                            "a recommender's catalogue search is exported as a SavedModel only "
                             "(format='saved_model')")
     check_choice(f"{owner}.export", "format", format, ("saved_model",))
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import difflib
 
-CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn": "DCN", "autoint": "AutoInt"}
+CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn": "DCN", "autoint": "AutoInt",
+                "xdeepfm": "xDeepFM"}
+# The click models' classes, for messages that list them.
+CLICK_MODEL_CLASSES = ", ".join(CLICK_MODELS.values())
 # name: (class in ctr.models, its arguments)
 RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
                 "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}

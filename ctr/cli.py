@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--format", choices=_FORMATS,
                      default="auto", help="how to read --data (default: guess from its contents)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], type=_model_choice,
-                     help="a click model (lr, fm, deepfm, dcn, autoint: random split, AUC) or a recommender (mf, "
+                     help=f"a click model ({', '.join(_CLICK_MODELS)}: random split, AUC) or a recommender (mf, "
                           "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
                           "for test and the one before for validation, ranked against the whole catalogue); default "
                           "deepfm, or --warm-start-from's")
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=flag_type("embedding_dim"), help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
-                     help="MLP widths, comma-separated (DeepFM, DCN and AutoInt: 256,128; NeuMF: its own; the "
+                     help="MLP widths, comma-separated (DeepFM, DCN, AutoInt and xDeepFM: 256,128; NeuMF: its own; the "
                           "two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=flag_type("learning_rate", float),
                      help="default: the model's (Adam 1e-3; lr's 1e-2; the two-tower's Adagrad 0.1)")
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare.add_argument("--data", required=True, help="as for fit")
     compare.add_argument("--format", choices=_FORMATS, default="auto", help="how to read --data")
     compare.add_argument("--models", type=_model_list, metavar="NAMES",
-                         help="comma-separated: click models (lr, fm, deepfm, dcn, autoint: the default for a "
+                         help=f"comma-separated: click models ({', '.join(_CLICK_MODELS)}: the default for a "
                               "spec with a label) or recommenders (popularity, mf, bpr, neumf, two_tower: the "
                               "default without one), not both")
     compare.add_argument("--seeds", type=flag_type("repeats"), default=1, metavar="N",
@@ -550,7 +550,7 @@ def _fit(args: argparse.Namespace) -> int:
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
-    if args.hidden_units is not None and args.model in ("deepfm", "dcn", "autoint", "neumf", "two_tower"):
+    if args.hidden_units is not None and args.model in ("deepfm", "dcn", "autoint", "xdeepfm", "neumf", "two_tower"):
         kwargs["hidden_units"] = args.hidden_units
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
     if args.model == "popularity":
@@ -723,7 +723,8 @@ def _report_stopping(stopping: list) -> None:
 
 
 def _param(text: str) -> tuple[str, Any]:
-    """--param NAME=VALUE: the name and the value read as YAML (numbers such as 1e-5 as numbers)."""
+    """--param NAME=VALUE: the name and the value read as YAML (numbers such as 1e-5 as numbers; numbers separated
+    by commas, 64,32, as a list, as --hidden-units reads them)."""
     import yaml
 
     name, sep, value = text.partition("=")
@@ -736,6 +737,9 @@ def _param(text: str) -> tuple[str, Any]:
     if isinstance(parsed, str):  # YAML reads 1e-5 as text
         with contextlib.suppress(ValueError):
             parsed = float(parsed)
+    if isinstance(parsed, str) and "," in parsed:
+        with contextlib.suppress(ValueError):
+            parsed = [float(part) if any(c in part for c in ".eE") else int(part) for part in parsed.split(",")]
     return name.strip(), parsed
 
 
@@ -1456,7 +1460,7 @@ def _export(args: argparse.Namespace) -> int:
     served = load(args.model)
     if not isinstance(served, ServedModel):
         raise CtrError(f"{args.model} is a recommender export ({served.metadata['model']}): ONNX export covers the "
-                       "click models (lr, fm, deepfm, dcn, autoint); serve the recommender's SavedModel")
+                       f"click models ({', '.join(_CLICK_MODELS)}); serve the recommender's SavedModel")
     print(f"ctr export: converting {args.model} to ONNX (tf2onnx), then checking it against the SavedModel",
           file=sys.stderr)
     print(f"ctr export: wrote {served.to_onnx(args.out)}")
@@ -1471,7 +1475,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     metadata = read_metadata(Path(args.model))
     if "recommend" in metadata.get("signatures", []):
         raise CtrError(f"{args.model} is a recommender export ({metadata['model']}): calibration makes a click "
-                       "model's scores click probabilities (lr, fm, deepfm, dcn, autoint), and a recommender's "
+                       f"model's scores click probabilities ({', '.join(_CLICK_MODELS)}), and a recommender's "
                        "scores rank items")
     model = load_model(args.model)
     frame = load_table(args.data, args.format, spec=model.spec)

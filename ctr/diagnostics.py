@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import check_arguments
+from ._model_names import CLICK_MODEL_CLASSES
 from .errors import ArgumentError, DataError
 from .evaluation import read_labelled
 from .features import MISSING_INT, bag_ids, token_text
@@ -157,7 +158,7 @@ def _click_spec(model: Any, owner: str) -> FeatureSpec:
     # A recommender (it has a catalogue) predicts scores, not the probabilities that labels are tested against.
     if not isinstance(spec, FeatureSpec) or not callable(getattr(model, "predict", None)) or spec.label is None \
             or hasattr(model, "catalog_ids"):
-        raise ArgumentError(f"{owner}: model must be a click model (LogisticRegression, FM, DeepFM, DCN, AutoInt, "
+        raise ArgumentError(f"{owner}: model must be a click model ({CLICK_MODEL_CLASSES}, "
                             f"or one loaded with ctr.load) whose spec has a label; got {type(model).__name__}")
     return spec
 

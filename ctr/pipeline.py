@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import data as ctr_data
 from ._args import PIPELINE_NAMES, KerasNames, check_arguments, check_saved_model_only, named_keywords
+from ._model_names import CLICK_MODEL_CLASSES
 from .errors import ArgumentError, DataError
 from .evaluation import RankingEvaluation
 from .models.base import RankingModel
@@ -35,7 +36,7 @@ class RecommendationPipeline(RankingEvaluation, KerasNames):
                             f"got {type(retriever).__name__}")
         if not isinstance(ranker, RankingModel | Recommender):
             raise ArgumentError("the ranker scores each (query, candidate) pair with its features: a click model "
-                                "(LogisticRegression, FM, DeepFM, DCN, AutoInt) or a trained recommender (NeuMF, "
+                                f"({CLICK_MODEL_CLASSES}) or a trained recommender (NeuMF, "
                                 f"MatrixFactorization, TwoTower); got {type(ranker).__name__}")
         retriever._require_network()
         ranker._require_network()

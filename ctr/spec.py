@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal, Union
 
 import yaml
 
+from ._model_names import CLICK_MODEL_CLASSES
 from .errors import SpecError
 
 Role = Literal["user", "item", "context"]
@@ -466,7 +467,7 @@ def refuse_aggregated(spec: FeatureSpec, who: str) -> None:
     if spec.label is not None and spec.label.out_of is not None:
         raise SpecError(f"label.out_of: {who} learns from interactions, one a row, and this spec's rows are "
                         f"aggregated (clicks out of the impressions in {spec.label.out_of!r}), which the click models "
-                        f"(FM, DeepFM, DCN, AutoInt, LogisticRegression) learn from; for {who}, weigh each row "
+                        f"({CLICK_MODEL_CLASSES}) learn from; for {who}, weigh each row "
                         f"that was clicked by its clicks: label: {{column: {spec.label.column}, threshold: 1, weight: "
                         f"{spec.label.column}}}")
 

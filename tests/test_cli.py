@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import ctr
 from ctr import cli
@@ -375,8 +376,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
                  "lazy"]) == 2
-    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, mf, bpr, neumf); "
-            "two_tower trains with Adagrad") in capsys.readouterr().err
+    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, xdeepfm, mf, bpr, "
+            "neumf); two_tower trains with Adagrad") in capsys.readouterr().err
     with pytest.raises(SystemExit, match="2"):  # argparse's: the flag's rule, as the command line is read
         main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"])
     assert "error: argument --embedding-dim: must be an integer of at least 1, got 0" in capsys.readouterr().err
@@ -510,6 +511,31 @@ def test_fit_autoint_with_model_params_then_carry_on_from_its_export_in_the_shel
     assert ctr.load(tmp_path / "again").metadata["config"]["key_dim"] == 3
     assert main(["fit", "--spec", spec, "--data", str(data), "--model", "autoint", "--param", "residual=2"]) == 2
     assert "AutoInt: residual must be True or False, got 2 (int)" in capsys.readouterr().err
+
+
+def test_fit_xdeepfm_with_its_cin_layers_as_a_comma_list_and_a_warm_start_names_a_removed_feature(tmp_path, frame,
+                                                                                                  capsys):
+    data = tmp_path / "ratings.parquet"
+    frame.head(3000).to_parquet(data)
+    spec = ROOT / "feature_specs" / "synthetic.yaml"
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "xdeepfm", "--epochs", "1",
+                 "--embedding-dim", "4", "--hidden-units", "8", "--param", "cin_layers=8,4",
+                 "--param", "cin_activation=linear", "--export", str(tmp_path / "xdeepfm")]) == 0
+    assert "ctr fit: xDeepFM on 2400 rows" in capsys.readouterr().out
+    config = ctr.load(tmp_path / "xdeepfm").metadata["config"]
+    assert (config["cin_layers"], config["cin_activation"], config["split_half"], config["hidden_units"]) == \
+        ([8, 4], "linear", True, [8])
+    # The CIN's first kernel holds a weight for each pair of fields: a field fewer cannot take them.
+    fewer = yaml.safe_load(spec.read_text())
+    fewer["features"] = [f for f in fewer["features"] if f["name"] != "price"]
+    (tmp_path / "fewer.yaml").write_text(yaml.safe_dump(fewer))
+    assert main(["fit", "--spec", str(tmp_path / "fewer.yaml"), "--data", str(data), "--warm-start-from",
+                 str(tmp_path / "xdeepfm"), "--epochs", "1"]) == 2
+    assert "features removed: price" in capsys.readouterr().err
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "xdeepfm", "--param",
+                 "cin_layers=7,4"]) == 2
+    assert "xDeepFM: with split_half, every CIN layer but the last must have an even number" in \
+        capsys.readouterr().err
 
 
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):

@@ -231,6 +231,7 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     assert scores["deepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["dcn"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["autoint"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["xdeepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
 
 
 def test_every_field_of_the_spec_takes_part(trained, splits):
@@ -295,6 +296,38 @@ def test_autoint_attention_learns_the_crosses_on_its_own_and_each_field_attends_
     np.testing.assert_allclose(tf.reduce_sum(weights, axis=-1), np.ones((5, 2, fields)), rtol=1e-6)
     expected = tf.nn.relu(tf.reshape(tf.einsum("bhfg,bghd->bfhd", weights, v), (5, fields, 8)))
     np.testing.assert_allclose(layer(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_xdeepfm_cin_learns_the_crosses_on_its_own_and_computes_the_papers_feature_maps(trained, spec, splits):
+    from ctr._keras import tf
+
+    train, valid, test = splits
+    lr_auc = trained["lr"].evaluate(test)["auc"]
+    model = ctr.xDeepFM(spec, embedding_dim=8, cin_layers=(6, 4), hidden_units=(), learning_rate=0.003,
+                        batch_size=256)  # the CIN alone carries the pairs
+    model.fit(train, validation_data=valid, epochs=3, verbose=0)
+    assert model.evaluate(test)["auc"] > lr_auc + 0.03
+    scorer = model.network_.scorer
+    fields = len(scorer.embeddings.fields)
+    # split_half: 3 of the first layer's 6 maps go on (3·F products into the second) and 3 to the output.
+    assert [tuple(k.shape) for k in scorer.cin.kernels] == [(fields * fields, 6), (3 * fields, 4)]
+    assert scorer.logit.kernel.shape == (3 + 4, 1)
+    # The feature maps worked out apart from the paper's formula, X^k_h = Σ_ij W^k_h,ij (X^{k-1}_i ⊙ X^0_j),
+    # on a layer without split_half and with the paper's linear maps, and on the model's own layer.
+    for cin in (scorer.cin, ctr.models.xdeepfm.CompressedInteraction((5, 3, 2), False, "linear", seed=3)):
+        x = tf.random.stateless_normal((4, fields, 8), seed=(1, 2))
+        got = cin(x)
+        hidden, pooled = x, []
+        for i, (kernel, bias) in enumerate(zip(cin.kernels, cin.biases, strict=True)):
+            w = tf.reshape(kernel, (hidden.shape[1], fields, -1))
+            out = tf.einsum("bid,bjd,ijh->bhd", hidden, x, w) + bias[None, :, None]
+            out = tf.nn.relu(out) if cin.activation == "relu" else out
+            if cin.split_half and i < len(cin.kernels) - 1:
+                hidden, out = out[:, :out.shape[1] // 2], out[:, out.shape[1] // 2:]
+            else:
+                hidden = out
+            pooled.append(tf.reduce_sum(out, axis=2))
+        np.testing.assert_allclose(got, tf.concat(pooled, axis=1), rtol=1e-4, atol=1e-5)
 
 
 def test_import_keeps_a_heap_pad_unless_the_process_sets_its_own(monkeypatch):

@@ -91,14 +91,19 @@ def test_a_dcn_saved_model_export_converts_to_onnx_from_the_shell(spec, frame, t
     assert "no SavedModel here" in capsys.readouterr().err
 
 
-def test_an_autoint_converts_to_onnx(spec, frame, tmp_path):
-    # The interacting layers' batched products, transposes and softmax, in onnxruntime as in TensorFlow.
+@pytest.mark.parametrize("make", [
+    # The interacting layers' batched products, transposes and softmax.
+    lambda spec: ctr.AutoInt(spec, embedding_dim=4, attention_layers=2, key_dim=3, hidden_units=(8,), batch_size=256),
+    # The CIN's broadcast products, reshapes and sums over the coordinates.
+    lambda spec: ctr.xDeepFM(spec, embedding_dim=4, cin_layers=(6, 3), hidden_units=(8,), batch_size=256),
+], ids=["autoint", "xdeepfm"])
+def test_the_attention_and_cin_heads_convert_to_onnx(make, spec, frame, tmp_path):
     small = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
                              ctr.Categorical("item_id", dtype="int", role="item"), ctr.Numeric("price"),
                              ctr.MultiCategorical("genres", separator="|", max_length=3)], label=spec.label)
-    model = ctr.AutoInt(small, embedding_dim=4, attention_layers=2, key_dim=3, hidden_units=(8,), batch_size=256)
+    model = make(small)
     model.fit(frame.head(2000), epochs=1, verbose=0)
-    path = model.export(tmp_path / "autoint.onnx", format="onnx")
+    path = model.export(tmp_path / "model.onnx", format="onnx")
     rows = frame.tail(40).reset_index(drop=True)
     session = ctr.onnx_session(path)
     raw = raw_features(rows, model.spec)

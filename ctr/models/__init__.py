@@ -13,9 +13,10 @@ from .neumf import NeuMF
 from .popularity import Popularity
 from .recommender import Recommender
 from .two_tower import TwoTower
+from .xdeepfm import xDeepFM
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN,
-                                         "autoint": AutoInt}
+                                         "autoint": AutoInt, "xdeepfm": xDeepFM}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 
@@ -33,4 +34,5 @@ __all__ = [
                                          "Recommender",
                                          "TwoTower",
                                          "load_model",
+    "xDeepFM",
 ]
