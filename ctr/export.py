@@ -76,6 +76,7 @@ def export_ranking_model(model: RankingModel, path: Path, verify: bool = True,
         "history": model.history_ if history is None else history,
         "warm_start": model.warm_start_,
         "calibration": model.calibration_,
+        "rows_a_call": network.scorer.rows_a_call,
     }
 
     def write(tmp: Path) -> None:
@@ -265,9 +266,13 @@ class ServedModel(KerasNames):
         return self._outputs(frame)["probability"]
 
     def _outputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """serving_default's outputs (probability, logit) for rows holding the model's columns."""
-        return {k: v.numpy() for k, v in self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec),
-                                                                      self.spec)).items()}
+        """serving_default's outputs (probability, logit) for rows holding the model's columns, at most the
+        model's `rows_a_call` a call (xDeepFM's, whose memory grows with the rows faster than its inputs do)."""
+        step = self.metadata.get("rows_a_call") or max(len(frame), 1)
+        parts = [{k: v.numpy() for k, v in self.signature(**raw_tensors(
+                     ctr_data.raw_features(frame.iloc[start:start + step], self.spec), self.spec)).items()}
+                 for start in range(0, max(len(frame), 1), step)]
+        return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]} if len(parts) > 1 else parts[0]
 
     def __repr__(self) -> str:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"

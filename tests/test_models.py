@@ -298,7 +298,8 @@ def test_autoint_attention_learns_the_crosses_on_its_own_and_each_field_attends_
     np.testing.assert_allclose(layer(x), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_xdeepfm_cin_learns_the_crosses_on_its_own_and_computes_the_papers_feature_maps(trained, spec, splits):
+def test_xdeepfm_cin_learns_the_crosses_on_its_own_and_computes_the_papers_feature_maps(trained, spec, splits,
+                                                                                         tmp_path):
     from ctr._keras import tf
 
     train, valid, test = splits
@@ -328,6 +329,22 @@ def test_xdeepfm_cin_learns_the_crosses_on_its_own_and_computes_the_papers_featu
                 hidden = out
             pooled.append(tf.reduce_sum(out, axis=2))
         np.testing.assert_allclose(got, tf.concat(pooled, axis=1), rtol=1e-4, atol=1e-5)
+    # Wide maps score fewer rows a call than predict asks (their products grow with the batch), to the same scores.
+    wide = ctr.xDeepFM(spec, embedding_dim=8, cin_layers=(512, 4), hidden_units=(), batch_size=256)
+    wide.fit(train.head(1000), epochs=1, verbose=0)
+    assert wide.network_.scorer.rows_a_call == 2 ** 25 // (8 * fields * 256) < 8192
+    rows = pd.concat([test] * 4, ignore_index=True)
+    expected = wide.predict(rows, batch_size=256)
+    network, score = wide._score
+    sizes = []
+    wide._score = (network, lambda batch: sizes.append(len(batch["user_id"])) or score(batch))
+    np.testing.assert_allclose(wide.predict(rows), expected, rtol=1e-5, atol=1e-6)
+    assert max(sizes) == wide.network_.scorer.rows_a_call and sum(sizes) == len(rows) > max(sizes)
+    served = ctr.load(wide.export(tmp_path / "wide"))  # its export too (it scores 65,536 rows a call otherwise)
+    signature, sizes = served.signature, []
+    served.signature = lambda **raw: sizes.append(len(raw["user_id"])) or signature(**raw)
+    np.testing.assert_allclose(served.predict(rows), expected, rtol=1e-5, atol=1e-6)
+    assert max(sizes) == wide.network_.scorer.rows_a_call and sum(sizes) == len(rows)
 
 
 def test_import_keeps_a_heap_pad_unless_the_process_sets_its_own(monkeypatch):

@@ -14,7 +14,7 @@ from ..errors import ArgumentError
 from ..features import Field
 from ..spec import SpecLike
 from .base import RankingModel, Scorer
-from .embeddings import FieldEmbeddings, logit_layer, relu_layers
+from .embeddings import FieldEmbeddings, beside_the_mlp, logit_layer, relu_layers
 
 
 class InteractingLayer(keras.layers.Layer):
@@ -63,7 +63,6 @@ class AutoIntScorer(Scorer):
         self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed,
                                           content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
-        self.fields_n, self.embedding_dim = len(fields), embedding_dim
         self.interacting = [InteractingLayer(num_heads, key_dim, residual, seed=seed + 60 + 4 * i,
                                              name=f"interacting_{i}") for i in range(attention_layers)]
         self.attention_width = len(fields) * num_heads * key_dim
@@ -72,18 +71,13 @@ class AutoIntScorer(Scorer):
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         vectors, first_order = self.embeddings(encoded, training=training)
-        tops = []
+        attended = None
         if self.interacting:
             attended = vectors
             for layer in self.interacting:
                 attended = layer(attended)
-            tops.append(tf.reshape(attended, [-1, self.attention_width]))
-        if self.deep:
-            deep = tf.reshape(vectors, [-1, self.fields_n * self.embedding_dim])
-            for layer in self.deep:
-                deep = layer(deep, training=training)
-            tops.append(deep)
-        top = tf.concat(tops, axis=1) if len(tops) > 1 else tops[0]
+            attended = tf.reshape(attended, [-1, self.attention_width])
+        top = beside_the_mlp(attended, vectors, self.deep, training)
         return self.bias + first_order + self.logit(top)[:, 0]
 
 

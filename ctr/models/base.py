@@ -68,6 +68,10 @@ class Scorer(keras.layers.Layer, abc.ABC):
     # its MLP (bench/mlp_floor.py), and there it was no faster and took more memory (bench/training_speed.py).
     caches_entries = False
 
+    # The most rows one call scores (predict, evaluate, validation), for a head whose memory grows with the
+    # batch faster than its inputs do (xDeepFM's CIN); None: as many as asked.
+    rows_a_call: int | None = None
+
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """What to cache of the encoded training rows in their place, when training reads them in
         another form (the field embeddings' table entries); None to cache the features."""
@@ -709,15 +713,17 @@ class RankingModel(NetworkWeights, abc.ABC):
                     _warm.start(self, previous, self._encoded_empty(), owner, verbose)
         valid = None
         if validation_data is not None:
+            validation_rows, most = max(batch_size, 4096), self.network_.scorer.rows_a_call
+            validation_rows = min(validation_rows, most) if most else validation_rows
             if streamed:
-                valid = self._stream(validation_data, max(batch_size, 4096), shuffle=False, errors=errors,
+                valid = self._stream(validation_data, validation_rows, shuffle=False, errors=errors,
                                      what="validation")
             else:
                 valid_encoded, valid_labels = self._encode_features(validation_data, what="validation")
                 if not len(valid_labels):  # a file without rows (an empty table is refused by fit_inputs)
                     raise DataError("the validation data has no rows; pass validation_data=None to train without "
                                     "validation")
-                valid = _row_batches(len(valid_labels), max(batch_size, 4096), shuffle=False)
+                valid = _row_batches(len(valid_labels), validation_rows, shuffle=False)
                 self.network_.data.set("valid", valid_encoded, valid_labels)
                 del valid_encoded  # held as tensors now
         if not streamed:
@@ -920,8 +926,10 @@ class RankingModel(NetworkWeights, abc.ABC):
 
     def _logits_raw(self, raw: Mapping[str, np.ndarray], rows: int, batch_size: int = PREDICTED_A_CALL,
                     advance: Callable[[int], None] = lambda rows: None) -> np.ndarray:
-        """The network's logits (before any calibration) for raw feature arrays, `batch_size` rows a call."""
+        """The network's logits (before any calibration) for raw feature arrays, `batch_size` rows a call (at most
+        the scorer's `rows_a_call`)."""
         score = self._score_fn(self._require_network())
+        batch_size = min(batch_size, self.network_.scorer.rows_a_call or batch_size)
         logits = []
         for start in range(0, rows, batch_size):
             batch = {k: tf.constant(v[start:start + batch_size]) for k, v in raw.items()}

@@ -505,6 +505,19 @@ def logit_layer(seed: int) -> keras.layers.Dense:
     return keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99))
 
 
+def beside_the_mlp(head: tf.Tensor | None, vectors: tf.Tensor, deep: Sequence[keras.layers.Layer],
+                   training: bool) -> tf.Tensor:
+    """What the one logit of an interaction head beside an MLP reads (AutoInt's, xDeepFM's): the head's output and
+    the MLP's over the fields' vectors [B, F, d], flattened, side by side; either alone when the other is absent."""
+    tops = [] if head is None else [head]
+    if deep:
+        flat = tf.reshape(vectors, [-1, vectors.shape[1] * vectors.shape[2]])
+        for layer in deep:
+            flat = layer(flat, training=training)
+        tops.append(flat)
+    return tf.concat(tops, axis=1) if len(tops) > 1 else tops[0]
+
+
 def mlp(hidden_units: Sequence[int], dropout: float, seed: int, name: str) -> keras.Sequential:
     """A ReLU tower ending in one logit."""
     return keras.Sequential([*relu_layers(hidden_units, dropout, seed), logit_layer(seed)], name=name)
