@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    "guessed from its values, the reason written beside it")
     draft.add_argument("--data", required=True, help="as for fit: a Parquet file or folder, CSV or JSON lines, "
                                                      "TFRecords, a MovieLens or Frappe folder, or 'synthetic'")
-    draft.add_argument("--format", default="auto", choices=_FORMATS)
+    draft.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
     draft.add_argument("--label", metavar="COLUMN", help="the click column (default: one named like a label: "
                                                          "click, label, target, rating, ...; none if no column is)")
     draft.add_argument("--label-threshold", type=flag_type("threshold", float), metavar="VALUE",
@@ -58,8 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     "movielens-1m, frappe, criteo); required: `ctr draft-spec` drafts one from data")
     fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, Arrow/Feather, "
                                                    "CSV or JSON lines, TFRecords; 'synthetic' for the embedded data")
-    fit.add_argument("--format", choices=_FORMATS,
-                     default="auto", help="how to read --data (default: guess from its contents)")
+    fit.add_argument("--format", choices=_FORMATS, type=_format_choice,
+                     default="auto", help="how to read --data (default: guess from its contents; 'table', or "
+                                          "csv, parquet, json, arrow, tfrecord: a file or folder of rows)")
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], type=_model_choice,
                      help=f"a click model ({', '.join(_CLICK_MODELS)}: random split, AUC) or a recommender (mf, "
                           "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   "it never saw: which model to use")
     compare.add_argument("--spec", help="feature spec YAML, or a ready spec's name (as for fit)")
     compare.add_argument("--data", required=True, help="as for fit")
-    compare.add_argument("--format", choices=_FORMATS, default="auto", help="how to read --data")
+    compare.add_argument("--format", choices=_FORMATS, type=_format_choice, default="auto", help="how to read --data")
     compare.add_argument("--models", type=_model_list, metavar="NAMES",
                          help=f"comma-separated: click models ({', '.join(_CLICK_MODELS)}: the default for a "
                               "spec with a label) or recommenders (popularity, mf, bpr, neumf, two_tower: the "
@@ -178,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--data", required=True, help="labelled rows (click model) or held-out interactions "
                                                         "(recommender)")
     evaluate.add_argument("--format", default="auto",
-                          choices=_FORMATS)
+                          choices=_FORMATS, type=_format_choice)
     evaluate.add_argument("--train", help="recommender exports: the interactions it was trained on (Parquet or "
                                           "CSV), left out of each user's ranking")
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
@@ -201,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict.add_argument("--model", required=True, help="export folder")
     predict.add_argument("--data", required=True, help="raw feature columns: Parquet, CSV, JSON lines or TFRecords "
                                                        "(streamed), a MovieLens or Frappe folder, or 'synthetic'")
-    predict.add_argument("--format", default="auto", choices=_FORMATS)
+    predict.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet, .feather or .json lines)")
     predict.add_argument("--column", metavar="NAME", help="the scores' column (default: probability; a "
@@ -242,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          "default")
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
     inspect.add_argument("--format", default="auto",
-                         choices=_FORMATS)
+                         choices=_FORMATS, type=_format_choice)
     inspect.add_argument("--out", default="data_report.png", help="PNG to write")
     inspect.add_argument("--json", help="also write the report as JSON here")
 
@@ -252,14 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     embeddings.add_argument("--out", default="embeddings.png")
     embeddings.add_argument("--data", help="table holding the --color-by column (as for fit)")
     embeddings.add_argument("--format", default="auto",
-                            choices=_FORMATS)
+                            choices=_FORMATS, type=_format_choice)
     embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
 
     importance = commands.add_parser("importance", help="permutation importance of a click model's input columns "
                                                         "on labelled data")
     importance.add_argument("--model", required=True, help="export folder of a click model")
     importance.add_argument("--data", required=True, help="labelled rows, e.g. the test split")
-    importance.add_argument("--format", default="auto", choices=_FORMATS)
+    importance.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
     importance.add_argument("--repeats", type=flag_type("repeats"), default=3,
                             help="shuffles per column (their mean is reported)")
     importance.add_argument("--seed", type=flag_type("seed"), default=0)
@@ -275,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain.add_argument("--model", required=True, help="export folder of a click model or a recommender")
     explain.add_argument("--data", required=True, help="the rows to explain (no label needed; a recommender's: user "
                                                        "and item columns, each pair's score taken apart)")
-    explain.add_argument("--format", default="auto", choices=_FORMATS)
+    explain.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
     explain.add_argument("--rows", type=flag_type("repeats"), default=5, metavar="N",
                          help="explain the first N rows of --data")
     explain.add_argument("--background", metavar="PATH", help="rows the shares are measured against, e.g. the "
@@ -294,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, CSV, JSON "
                                                           "lines or TFRecords (streamed), a MovieLens or Frappe "
                                                           "folder, or 'synthetic'")
-    downsample.add_argument("--format", default="auto", choices=_FORMATS)
+    downsample.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
     downsample.add_argument("--keep", type=flag_type("keep", float), required=True,
                             help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=flag_type("seed"), default=0)
@@ -305,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     calibrate.add_argument("--model", required=True, help="a click model's export folder")
     calibrate.add_argument("--data", required=True, help="labelled rows it was not trained on (its validation rows), "
                                                          "as for fit")
-    calibrate.add_argument("--format", default="auto", choices=_FORMATS)
+    calibrate.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
     calibrate.add_argument("--out", required=True, help="the export to write (--model itself: replaced atomically)")
 
     export = commands.add_parser("export", help="convert a click model's SavedModel export to one ONNX file")
@@ -1583,6 +1584,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 # name: its class in ctr.models (ctr.models.MODELS, named here so that a usage error needs no TensorFlow)
 _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table", "synthetic")  # how to read --data
+
+
+# File kinds that --format "table" reads (it tells them apart by their contents), as users name them.
+_TABLE_KINDS = ("csv", "tsv", "txt", "parquet", "json", "jsonl", "ndjson", "arrow", "feather", "ipc", "tfrecord",
+                "tfrecords")
+
+
+def _format_choice(text: str) -> str:
+    """--format in any case, a kind of file ("csv", "parquet", ...) read as "table"."""
+    key = text.strip().lower()
+    return "table" if key.lstrip(".") in _TABLE_KINDS else key
 
 
 def _model_choice(text: str) -> str:

@@ -99,6 +99,8 @@ for argv, said in [
         (["fit", "--data", "no such.csv"], "--data 'no such.csv': no such file"),  # before the spec is asked for
         (["fit", "--data", "SPEC", "--format", "table", "--model", "fm"], "the following arguments are required: "
          "--spec (a feature spec YAML); draft one from the data, check it, then pass it: ctr draft-spec --data "),
+        (["fit", "--data", "SPEC", "--format", "CSV", "--model", "fm"], "the following arguments are required: "
+         "--spec (a feature spec YAML); draft one from the data, check it, then pass it: ctr draft-spec --data "),
         (["inspect-data", "--data", "synthetic", "--format", "synthetic"],
          "required: --spec (a feature spec YAML, or a ready spec's name); for this data (synthetic), pass --spec "
          "synthetic, or draft one: ctr draft-spec --data synthetic --format synthetic --out spec.yaml"),
