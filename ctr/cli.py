@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._args import EMBEDDING_UPDATES, figure_path, flag_type
+from ._args import EMBEDDING_UPDATES, figure_path, flag_type, keyword_arguments
 from ._files import pattern_hint, several_paths
 from ._model_names import CLICK_MODELS as _CLICK_MODELS
 from ._model_names import RECOMMENDERS as _RECOMMENDERS
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    "guessed from its values, the reason written beside it")
     draft.add_argument("--data", required=True, help="as for fit: a Parquet file or folder, CSV or JSON lines, "
                                                      "TFRecords, a MovieLens or Frappe folder, or 'synthetic'")
-    draft.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
+    _add_format(draft)
     draft.add_argument("--label", metavar="COLUMN", help="the click column (default: one named like a label: "
                                                          "click, label, target, rating, ...; none if no column is)")
     draft.add_argument("--label-threshold", type=flag_type("threshold", float), metavar="VALUE",
@@ -58,9 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     "movielens-1m, frappe, criteo); required: `ctr draft-spec` drafts one from data")
     fit.add_argument("--data", required=True, help="MovieLens or Frappe folder, Parquet file/folder, Arrow/Feather, "
                                                    "CSV or JSON lines, TFRecords; 'synthetic' for the embedded data")
-    fit.add_argument("--format", choices=_FORMATS, type=_format_choice,
-                     default="auto", help="how to read --data (default: guess from its contents; 'table', or "
-                                          "csv, parquet, json, arrow, tfrecord: a file or folder of rows)")
+    _add_format(fit)
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], type=_model_choice,
                      help=f"a click model ({', '.join(_CLICK_MODELS)}: random split, AUC) or a recommender (mf, "
                           "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
@@ -131,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   "it never saw: which model to use")
     compare.add_argument("--spec", help="feature spec YAML, or a ready spec's name (as for fit)")
     compare.add_argument("--data", required=True, help="as for fit")
-    compare.add_argument("--format", choices=_FORMATS, type=_format_choice, default="auto", help="how to read --data")
+    _add_format(compare)
     compare.add_argument("--models", type=_model_list, metavar="NAMES",
                          help=f"comma-separated: click models ({', '.join(_CLICK_MODELS)}: the default for a "
                               "spec with a label) or recommenders (popularity, mf, bpr, neumf, two_tower: the "
@@ -178,8 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--model", required=True, help="export folder")
     evaluate.add_argument("--data", required=True, help="labelled rows (click model) or held-out interactions "
                                                         "(recommender)")
-    evaluate.add_argument("--format", default="auto",
-                          choices=_FORMATS, type=_format_choice)
+    _add_format(evaluate)
     evaluate.add_argument("--train", help="recommender exports: the interactions it was trained on (Parquet or "
                                           "CSV), left out of each user's ranking")
     evaluate.add_argument("--protocol", choices=["full", "sampled"], default="full",
@@ -202,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict.add_argument("--model", required=True, help="export folder")
     predict.add_argument("--data", required=True, help="raw feature columns: Parquet, CSV, JSON lines or TFRecords "
                                                        "(streamed), a MovieLens or Frappe folder, or 'synthetic'")
-    predict.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
+    _add_format(predict)
     predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
                                                "(.csv, .tsv, .parquet, .feather or .json lines)")
     predict.add_argument("--column", metavar="NAME", help="the scores' column (default: probability; a "
@@ -242,8 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          "missing rates, vocabularies and means) and name the skew; its spec is the "
                                          "default")
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
-    inspect.add_argument("--format", default="auto",
-                         choices=_FORMATS, type=_format_choice)
+    _add_format(inspect)
     inspect.add_argument("--out", default="data_report.png", help="PNG to write")
     inspect.add_argument("--json", help="also write the report as JSON here")
 
@@ -252,15 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     embeddings.add_argument("--feature", required=True, help="feature whose table to map, e.g. item_id")
     embeddings.add_argument("--out", default="embeddings.png")
     embeddings.add_argument("--data", help="table holding the --color-by column (as for fit)")
-    embeddings.add_argument("--format", default="auto",
-                            choices=_FORMATS, type=_format_choice)
+    _add_format(embeddings)
     embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
 
     importance = commands.add_parser("importance", help="permutation importance of a click model's input columns "
                                                         "on labelled data")
     importance.add_argument("--model", required=True, help="export folder of a click model")
     importance.add_argument("--data", required=True, help="labelled rows, e.g. the test split")
-    importance.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
+    _add_format(importance)
     importance.add_argument("--repeats", type=flag_type("repeats"), default=3,
                             help="shuffles per column (their mean is reported)")
     importance.add_argument("--seed", type=flag_type("seed"), default=0)
@@ -276,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain.add_argument("--model", required=True, help="export folder of a click model or a recommender")
     explain.add_argument("--data", required=True, help="the rows to explain (no label needed; a recommender's: user "
                                                        "and item columns, each pair's score taken apart)")
-    explain.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
+    _add_format(explain)
     explain.add_argument("--rows", type=flag_type("repeats"), default=5, metavar="N",
                          help="explain the first N rows of --data")
     explain.add_argument("--background", metavar="PATH", help="rows the shares are measured against, e.g. the "
@@ -295,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample.add_argument("--data", required=True, help="labelled rows: Parquet file or folder, CSV, JSON "
                                                           "lines or TFRecords (streamed), a MovieLens or Frappe "
                                                           "folder, or 'synthetic'")
-    downsample.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
+    _add_format(downsample)
     downsample.add_argument("--keep", type=flag_type("keep", float), required=True,
                             help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=flag_type("seed"), default=0)
@@ -306,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     calibrate.add_argument("--model", required=True, help="a click model's export folder")
     calibrate.add_argument("--data", required=True, help="labelled rows it was not trained on (its validation rows), "
                                                          "as for fit")
-    calibrate.add_argument("--format", default="auto", choices=_FORMATS, type=_format_choice)
+    _add_format(calibrate)
     calibrate.add_argument("--out", required=True, help="the export to write (--model itself: replaced atomically)")
 
     export = commands.add_parser("export", help="convert a click model's SavedModel export to one ONNX file")
@@ -551,9 +546,9 @@ def _fit(args: argparse.Namespace) -> int:
     given = {"embedding_dim": args.embedding_dim, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
              "embedding_updates": args.embedding_updates}
     kwargs = {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
-    if args.hidden_units is not None and args.model in ("deepfm", "dcn", "autoint", "xdeepfm", "neumf", "two_tower"):
-        kwargs["hidden_units"] = args.hidden_units
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
+    if args.hidden_units is not None and "hidden_units" in keyword_arguments(cls):
+        kwargs["hidden_units"] = args.hidden_units
     if args.model == "popularity":
         kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
@@ -746,8 +741,6 @@ def _param(text: str) -> tuple[str, Any]:
 
 def _model_params(cls: type, params: list[tuple[str, Any]], given: set[str]) -> dict[str, Any]:
     """--param's arguments for `cls`, each checked to be one of its arguments and not given twice."""
-    from ._args import keyword_arguments
-
     accepted = keyword_arguments(cls)
     out: dict[str, Any] = {}
     for name, value in params:
@@ -1589,6 +1582,13 @@ _FORMATS = ("auto", "movielens-100k", "movielens-1m", "frappe", "criteo", "table
 # File kinds that --format "table" reads (it tells them apart by their contents), as users name them.
 _TABLE_KINDS = ("csv", "tsv", "txt", "parquet", "json", "jsonl", "ndjson", "arrow", "feather", "ipc", "tfrecord",
                 "tfrecords")
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    """The --format flag of every command that reads --data."""
+    parser.add_argument("--format", choices=_FORMATS, type=_format_choice, default="auto",
+                        help="how to read --data (default: guess from its contents; 'table', or csv, parquet, json, "
+                             "arrow, tfrecord: a file or folder of rows)")
 
 
 def _format_choice(text: str) -> str:

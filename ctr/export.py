@@ -268,11 +268,12 @@ class ServedModel(KerasNames):
     def _outputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """serving_default's outputs (probability, logit) for rows holding the model's columns, at most the
         model's `rows_a_call` a call (xDeepFM's, whose memory grows with the rows faster than its inputs do)."""
-        step = self.metadata.get("rows_a_call") or max(len(frame), 1)
-        parts = [{k: v.numpy() for k, v in self.signature(**raw_tensors(
-                     ctr_data.raw_features(frame.iloc[start:start + step], self.spec), self.spec)).items()}
-                 for start in range(0, max(len(frame), 1), step)]
-        return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]} if len(parts) > 1 else parts[0]
+        most = self.metadata.get("rows_a_call")
+        if most and len(frame) > most:  # only then: a serving call's rows go to the signature as they came
+            parts = [self._outputs(frame.iloc[start:start + most]) for start in range(0, len(frame), most)]
+            return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+        return {k: v.numpy() for k, v in self.signature(**raw_tensors(ctr_data.raw_features(frame, self.spec),
+                                                                      self.spec)).items()}
 
     def __repr__(self) -> str:
         return f"ServedModel({str(self.path)!r}, model={self.metadata.get('model')!r})"
