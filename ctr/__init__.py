@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _keras  # noqa: F401  (selects Keras 2 before anything touches tf.keras)
 from .errors import ArgumentError, CtrError, DataError, NotFittedError, SpecError
-from .spec import Categorical, FeatureSpec, History, Label, MultiCategorical, Numeric, Text, Timestamp, Vector
+from .spec import Categorical, Cross, FeatureSpec, History, Label, MultiCategorical, Numeric, Text, Timestamp, Vector
 
 # What needs TensorFlow is imported when first used (PEP 562), so that `import ctr`, writing and
 # checking a spec, and `ctr --help` take a fraction of a second, not TensorFlow's several.
@@ -86,6 +86,7 @@ __all__ = [
     "ArgumentError",
     "AutoInt",
     "Categorical",
+    "Cross",
     "CtrError",
     "DataError",
     "DeepFM",

@@ -24,6 +24,7 @@ A categorical with `id_dropout` maps unseen values to 0 (missing) rather than to
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -34,13 +35,15 @@ import numpy as np
 import pandas as pd
 
 from ._keras import float32_layers, keras, tf
-from .errors import DataError, NotFittedError
+from .errors import CtrError, DataError, NotFittedError
 from .spec import (
+    CROSS_SEPARATOR,
     EPOCH_UNIT_NAMES,
     EPOCH_UNITS,
     TIMESTAMP_PARTS,
     UNSPACED_SCRIPTS,
     Categorical,
+    Cross,
     Feature,
     FeatureSpec,
     History,
@@ -195,6 +198,55 @@ def _id_strings(values: tf.Tensor, feature: Categorical) -> tf.Tensor:
     return tf.strings.as_string(values)
 
 
+def cross_tokens(inputs: Mapping[str, tf.Tensor], cross: Cross, spec: FeatureSpec,
+                 numeric: Mapping[str, Any]) -> tf.Tensor | tf.RaggedTensor:
+    """A cross's tokens, its features' values joined ('F × Comedy'): one a row ('' where a value is missing),
+    or with a multi-valued feature each row's combinations (none where one has no value). `numeric` holds
+    the fitted boundaries of its numbers, whose bucket it reads ('age 25–35')."""
+    # Each feature's values as [batch, n] ('' for none); the combinations as the grid of those, row by row.
+    # (Not tf.sparse.cross: ONNX has no conversion of it, and these ops convert.)
+    combined: tf.Tensor | None = None
+    for name in cross.features:
+        f, x = spec[name], inputs[name]
+        if isinstance(f, MultiCategorical):
+            values = split_ids(x, f).to_tensor(default_value="")
+        elif isinstance(f, Numeric):
+            clean, missing = _finite(x)
+            boundaries = numeric[name]["boundaries"]
+            labels = tf.constant(bucket_labels(name, boundaries))
+            values = tf.where(missing, "", tf.gather(labels, bucket_of(clean, boundaries)))[:, None]
+        elif f.dtype == "int":
+            values = tf.where(x == MISSING_INT, "", tf.strings.as_string(x))[:, None]
+        else:
+            values = x[:, None]
+        if combined is None:
+            combined = values
+            continue
+        rows, width = tf.shape(x)[0], tf.shape(combined)[1] * tf.shape(values)[1]
+        shape = tf.stack([rows, tf.shape(combined)[1], tf.shape(values)[1]])
+        before, after = tf.broadcast_to(combined[:, :, None], shape), tf.broadcast_to(values[:, None, :], shape)
+        joined = tf.where((before != "") & (after != ""),
+                          tf.strings.join([before, after], separator=CROSS_SEPARATOR), "")
+        combined = tf.reshape(joined, tf.stack([rows, width]))  # not [-1, width]: width may be 0 (no bag has ids)
+    if spec.cross_length(cross) is None:
+        return combined[:, 0]
+    return tf.ragged.boolean_mask(combined, combined != "")
+
+
+def bucket_of(x: tf.Tensor, boundaries: list[float]) -> tf.Tensor:
+    """Each value's quantile bucket: how many boundaries it reaches (0 to len(boundaries))."""
+    edges = tf.constant(boundaries, x.dtype)
+    return tf.reduce_sum(tf.cast(x[:, None] >= edges[None, :], tf.int64), axis=1)
+
+
+def bucket_labels(name: str, boundaries: list[float]) -> list[str]:
+    """What each quantile bucket of a number holds, as a cross's tokens say it: 'age < 18', 'age 18–25', 'age ≥ 50'."""
+    if not boundaries:
+        return [name]
+    return ([f"{name} < {boundaries[0]:g}"] + [f"{name} {a:g}–{b:g}" for a, b in itertools.pairwise(boundaries)]
+            + [f"{name} ≥ {boundaries[-1]:g}"])
+
+
 # -- fitting ------------------------------------------------------------------------------------
 class _Counts:
     """Token counts for one vocabulary; bounded by the number of distinct values."""
@@ -306,9 +358,22 @@ class Preprocessor:
     def fitted(self) -> bool:
         return self.state is not None
 
-    def fit(self, chunks: Iterable[Mapping[str, np.ndarray]], seed: int = 0) -> Preprocessor:
+    def fit(self, chunks: Iterable[Mapping[str, np.ndarray]] | Callable[[], Iterable[Mapping[str, np.ndarray]]],
+            seed: int = 0) -> Preprocessor:
         """One pass over raw feature chunks (name → canonical numpy array, as `data.raw_features` gives
-        them, timestamps' units checked); memory stays bounded."""
+        them, timestamps' units checked); memory stays bounded. A cross of a number's quantile buckets counts
+        its combinations in a second pass, once the buckets are known: `chunks` is then a list, or a
+        function returning the chunks again."""
+        source = chunks
+        chunks = source() if callable(source) else source
+        vocabulary_crosses = [c for c in self.spec.crosses if c.hash_buckets is None]
+        # Crosses of ids (and bags) are counted in the first pass; those reading a number's bucket, after it.
+        later = [c for c in vocabulary_crosses if any(isinstance(self.spec[n], Numeric) for n in c.features)]
+        if later and not callable(source) and iter(source) is source:
+            raise CtrError(f"cross {later[0].key!r} reads the quantile buckets of a number, fitted in the first pass "
+                           "over the data, and counts its combinations in a second: give fit a list of chunks or a "
+                           "function returning them, not an iterator")
+        cross_counts = {c.key: _Counts() for c in vocabulary_crosses}
         groups = self.spec.embedding_groups()
         counts = {g: _Counts() for g, members in groups.items() if not _hashed(members[0])}
         moments: dict[str, _Moments | _VectorMoments] = {
@@ -336,6 +401,9 @@ class Preprocessor:
                         counter.add(values[values != MISSING_INT] if f.dtype == "int" else values)
             for name, moment in moments.items():
                 moment.add(chunk[name])
+            for c in vocabulary_crosses:
+                if c not in later:
+                    cross_counts[c.key].add(self._cross_tokens(chunk, c, {}))
         if rows == 0:
             raise DataError("the training data has no rows; preprocessing cannot be fitted on nothing")
         tables: dict[str, Any] = {}
@@ -356,6 +424,18 @@ class Preprocessor:
             if isinstance(f, History) and f.weighted:
                 _refuse_ids_read_as_weighted(f, self.spec[f.items], tables)
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric | Vector)}
+        for chunk in (source() if callable(source) else source) if later else ():
+            for c in later:
+                cross_counts[c.key].add(self._cross_tokens(chunk, c, numeric))
+        for c in self.spec.crosses:
+            if c.hash_buckets is not None:
+                tables[c.key] = {"hash_buckets": c.hash_buckets}
+                continue
+            vocab = cross_counts[c.key].vocabulary(c.min_count, c.max_tokens)
+            if not vocab:
+                raise DataError(f"cross {c.key!r} ({CROSS_SEPARATOR.join(c.features)}): no combination occurs at least "
+                                f"min_count={c.min_count} times in the {rows} training rows, so there is no vocabulary")
+            tables[c.key] = {"vocabulary": vocab, "oov_buckets": c.oov_buckets, "unseen": cross_counts[c.key].unseen}
         self.state = {"tables": tables, "numeric": numeric, "rows": rows,
                       "missing": {name: count / rows for name, count in absent.items()}}
         if weighted:
@@ -366,6 +446,11 @@ class Preprocessor:
         if zones:
             self.state["zones"] = zones
         return self
+
+    def _cross_tokens(self, chunk: Mapping[str, np.ndarray], cross: Cross, numeric: Mapping[str, Any]) -> np.ndarray:
+        """A chunk's tokens of `cross`, flat, as the graph makes them (`cross_tokens`): what fitting counts."""
+        tokens = cross_tokens(raw_tensors({n: chunk[n] for n in cross.features}, self.spec), cross, self.spec, numeric)
+        return (tokens.flat_values if isinstance(tokens, tf.RaggedTensor) else tokens).numpy()
 
     def _zones(self, f: Timestamp, tables: dict[str, Any]) -> dict[str, list]:
         """The offsets of each zone in the vocabulary of the feature `f` reads its rows' zones from, kept
@@ -428,6 +513,10 @@ class Preprocessor:
             elif isinstance(f, Timestamp):
                 out += [Field(f"{f.name}_{p}", f.name, "id", f"{f.name}_{p}", f.role, column=j)
                         for j, p in enumerate(f.parts)]
+        for c in self.spec.crosses:
+            length = self.spec.cross_length(c)
+            out.append(Field(c.key, c.key, "id" if length is None else "bag", c.key, self.spec.cross_role(c),
+                             length=length or 1))
         return out
 
     def encoder(self, names: Iterable[str] | None = None) -> FeatureEncoder:
@@ -447,11 +536,13 @@ class Preprocessor:
             f.timezone_feature for f in self.spec.features
             if isinstance(f, Timestamp) and f.timezone_feature and f.name in wanted}
         features = [f for f in self.spec.features if f.name in needed]
-        sub = FeatureSpec(features=tuple(features), name=self.spec.name)
-        tables = {f.shared_embedding or f.name for f in features}
+        # A cross is made where all its features are read: a tower's of its side.
+        crosses = tuple(c for c in self.spec.crosses if set(c.features) <= wanted)
+        sub = FeatureSpec(features=tuple(features), name=self.spec.name, crosses=crosses)
+        tables = {f.shared_embedding or f.name for f in features} | {c.key for c in crosses}
         sub_state = {**state, "tables": {g: t for g, t in state["tables"].items() if g in tables},
                      "numeric": {n: s for n, s in state["numeric"].items() if n in wanted}}
-        return FeatureEncoder(sub.to_dict(), sub_state, only=sorted(wanted))
+        return FeatureEncoder(sub.to_dict(), sub_state, only=sorted(wanted | {c.key for c in crosses}))
 
     def item_content(self, chunks: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
         """For a spec with a history: every item's encoded item features as arrays indexed by the item
@@ -534,6 +625,7 @@ class FeatureEncoder(keras.layers.Layer):
         self._spec_dict, self._state, self._only = spec, state, only
         self.spec = FeatureSpec.from_dict(spec)
         self.encoded = [f for f in self.spec.features if only is None or f.name in only]
+        self.crosses = [c for c in self.spec.crosses if only is None or c.key in only]
         self.lookups = {}
         integer_ids = {f.shared_embedding or f.name for f in self.spec.features
                        if isinstance(f, Categorical) and f.dtype == "int"}
@@ -583,6 +675,10 @@ class FeatureEncoder(keras.layers.Layer):
                 zone = inputs[f.timezone_feature] if f.name in self.zones else None
                 out[f.name] = _calendar_parts(x, f, None if zone is None else functools.partial(self.zones[f.name],
                                                                                              zones=zone))
+        for c in self.crosses:
+            ids = self.lookups[c.key](cross_tokens(inputs, c, self.spec, self._state["numeric"]))
+            length = self.spec.cross_length(c)
+            out[c.key] = ids if length is None else ids.to_tensor(default_value=0, shape=[None, length])
         return out
 
     def _numeric(self, x: tf.Tensor, f: Numeric) -> tf.Tensor:
@@ -738,8 +834,7 @@ class Buckets(keras.layers.Layer):
         self.boundaries = list(boundaries)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        edges = tf.constant(self.boundaries, x.dtype)
-        return tf.reduce_sum(tf.cast(x[:, None] >= edges[None, :], tf.int64), axis=1)
+        return bucket_of(x, self.boundaries)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "boundaries": self.boundaries}

@@ -119,6 +119,11 @@ def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
             hashed.append(f"feature {f.name!r} spreads unseen values over several OOV buckets (oov_buckets > 1)")
         if any(binary_token(token) for token in table.get("vocabulary", ())):
             binary.append(f"feature {f.name!r} has binary ids (bytes that are no UTF-8) in its vocabulary")
+    for c in spec.crosses:
+        if "hash_buckets" in tables[c.key]:
+            hashed.append(f"cross {c.key!r} is hashed (hash_buckets)")
+        elif tables[c.key]["oov_buckets"] > 1:
+            hashed.append(f"cross {c.key!r} spreads unseen combinations over several OOV buckets (oov_buckets > 1)")
     if hashed:
         raise ExportError("; ".join(hashed) + ". TensorFlow picks those ids with a string hash and ONNX runtimes "
                           "hash strings differently, so the ONNX file would serve other ids than the SavedModel. "

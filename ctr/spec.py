@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import difflib
 import functools
+import math
 import re
 import reprlib
 import types
@@ -378,6 +379,49 @@ class Vector(Feature):
         return []
 
 
+CROSS_SEPARATOR = " × "  # between the members' values in a cross's tokens: 'F × Comedy'
+# What a cross may read: one id a row, several (their every combination), or a number's quantile bucket.
+_CROSSABLE = "categorical (without id_dropout), multi_categorical (unweighted) or numeric with transform: quantile"
+
+
+@dataclass(frozen=True)
+class Cross:
+    """A feature cross: each combination of the values of two or more features (gender × genre, age bucket
+    × occupation) is an id of its own, with its own embedding, as Wide & Deep's crossed columns. It reads no
+    column and has no serving input: the graph makes it from its features' inputs. A combination seen at
+    least `min_count` times in training has a row of a vocabulary (at most `max_tokens`), others share the
+    OOV row; or every combination is hashed into `hash_buckets`. With a multi-valued feature, a row holds
+    each combination (up to `max_length`), pooled as a bag."""
+
+    features: tuple[str, ...]
+    name: str | None = None  # its encoded input and table; default the features' names joined by '_x_'
+    min_count: int = 1
+    max_tokens: int | None = None
+    oov_buckets: int = 1
+    hash_buckets: int | None = None
+    max_length: int | None = None  # with a multi_categorical feature: default the product of their max_length
+
+    def __post_init__(self) -> None:
+        if isinstance(self.features, list):  # frozen, so hashable: Cross(["gender", "genres"])
+            object.__setattr__(self, "features", tuple(self.features))
+
+    @property
+    def key(self) -> str:
+        """Its name: the encoded input, the embedding table and the field that models read."""
+        return self.name or "_x_".join(map(str, self.features))
+
+    def _check(self, path: str) -> list[str]:
+        problems = _positive(self, path, "min_count", "max_tokens", "oov_buckets", "hash_buckets", "max_length")
+        if self.hash_buckets is not None and self.max_tokens is not None:
+            problems.append(f"{path}: set either hash_buckets or max_tokens, not both")
+        if len(self.features) < 2:
+            problems.append(f"{path}.features: a cross combines two or more features, got {list(self.features)}")
+        repeated = sorted({n for n in self.features if self.features.count(n) > 1})
+        if repeated:
+            problems.append(f"{path}.features: {_quoted(repeated)} listed more than once")
+        return problems
+
+
 KINDS: dict[str, type[Feature]] = {
     cls.kind: cls for cls in (Categorical, MultiCategorical, Numeric, Text, Timestamp, History, Vector)
 }
@@ -472,6 +516,20 @@ def refuse_aggregated(spec: FeatureSpec, who: str) -> None:
                         f"{spec.label.column}}}")
 
 
+def refuse_crosses_of_both_sides(spec: FeatureSpec, who: str) -> None:
+    """SpecError for a recommender given a cross of an item's feature with a user's or the context's: its
+    query side and its item side are encoded apart (a tower each, a catalogue of items), and such a cross
+    belongs to neither."""
+    for i, c in enumerate(spec.crosses):
+        roles = [spec[n].role for n in c.features]
+        if "item" in roles and any(r != "item" for r in roles):
+            sides = ", ".join(f"{n} ({r})" for n, r in zip(c.features, roles, strict=True))
+            raise SpecError(f"crosses[{i}]: {c.key!r} crosses {sides}: an item's feature with the query's; {who} "
+                            "encodes its queries and its items apart, so a cross reads the features of one side "
+                            f"(user and context, or item). Crosses of both sides are for the click models "
+                            f"({CLICK_MODEL_CLASSES})")
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice in one mapping, which YAML forbids and PyYAML lets the
     last one win silently (`{name: a, kind: categorical, kind: numeric}` would be numeric)."""
@@ -499,12 +557,18 @@ class FeatureSpec:
     label: Label | None = None
     name: str = "spec"
     description: str = ""
+    crosses: tuple[Cross, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.features, Feature | str | Mapping) or not isinstance(self.features, Iterable):
             raise SpecError(f"features: expected a list of features such as [ctr.Categorical(...)], got "
                             f"{_typename(self.features)}")
         object.__setattr__(self, "features", tuple(self.features))
+        if isinstance(self.crosses, Cross | str | Mapping) or not isinstance(self.crosses, Iterable):
+            raise SpecError(f"crosses: expected a list of crosses such as [ctr.Cross(['gender', 'genres'])], got "
+                            f"{_typename(self.crosses)}")
+        # A list of names is the cross of those features: crosses=[["gender", "genres"]].
+        object.__setattr__(self, "crosses", tuple(Cross(c) if isinstance(c, list | tuple) else c for c in self.crosses))
         if isinstance(self.label, str):  # a column's name, as YAML's `label: clicked` gives it
             object.__setattr__(self, "label", Label(self.label))
         problems = _check_types(self, "")
@@ -520,7 +584,7 @@ class FeatureSpec:
         if not isinstance(raw, dict):
             raise SpecError("<root>: the spec is empty: expected a mapping with 'features' and 'label'" if raw is None
                             else f"<root>: expected a mapping with 'features' and 'label', got {_typename(raw)}")
-        problems = _unknown_keys(raw, {"name", "description", "features", "label"}, "")
+        problems = _unknown_keys(raw, {"name", "description", "features", "label", "crosses"}, "")
         if "features" not in raw:
             problems.append("features: required, a list of features")
         elif not isinstance(raw["features"], list):
@@ -541,10 +605,23 @@ class FeatureSpec:
                 label_raw = {"column": label_raw}
             label, label_problems = _build(Label, label_raw, "label")
             problems += label_problems
+        crosses: list[Cross] = []
+        listed = raw.get("crosses") or []
+        if not isinstance(listed, list):
+            problems.append(f"crosses: expected a list of crosses such as [{{features: [gender, genres]}}], got "
+                            f"{_typename(listed)}")
+            listed = []
+        for i, item in enumerate(listed):
+            # A bare list of names is the cross of those features: crosses: [[gender, genres]].
+            cross, cross_problems = _build(Cross, {"features": item} if isinstance(item, list) else item,
+                                           f"crosses[{i}]")
+            problems += cross_problems
+            if cross is not None:
+                crosses.append(cross)
         if problems:
             raise SpecError(problems)
         kwargs = {k: raw[k] for k in ("name", "description") if k in raw}
-        return cls(features=tuple(features), label=label, **kwargs)
+        return cls(features=tuple(features), label=label, crosses=tuple(crosses), **kwargs)
 
     @classmethod
     def of(cls, spec: SpecLike) -> FeatureSpec:
@@ -606,6 +683,8 @@ class FeatureSpec:
         out["features"] = [_to_dict(f, kind=f.kind) for f in self.features]
         if self.label is not None:
             out["label"] = _to_dict(self.label)
+        if self.crosses:
+            out["crosses"] = [_to_dict(c) for c in self.crosses]
         return out
 
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -639,6 +718,20 @@ class FeatureSpec:
     def columns(self) -> list[str]:
         """Every data column the spec reads, label (and its weights) included, in spec order without repeats."""
         return list(dict.fromkeys(self.feature_columns + (self.label.columns if self.label is not None else [])))
+
+    def cross_role(self, cross: Cross) -> str:
+        """A cross's role: its features' when they share one, else 'context' (a user's with a context's
+        is the query's; one with an item's side belongs to neither tower, and recommenders refuse it)."""
+        roles = {self[n].role for n in cross.features}
+        return roles.pop() if len(roles) == 1 else "context"
+
+    def cross_length(self, cross: Cross) -> int | None:
+        """How many combinations a row of a cross keeps: None for one (a cross of single ids), else its
+        `max_length`, by default the product of its multi-valued features' `max_length`."""
+        bags = [self[n] for n in cross.features if isinstance(self[n], MultiCategorical)]
+        if not bags:
+            return None
+        return cross.max_length or math.prod(b.max_length for b in bags)
 
     def by_role(self, role: str) -> list[Feature]:
         return [f for f in self.features if f.role == role]
@@ -698,6 +791,7 @@ class FeatureSpec:
                                     + did_you_mean(f.items, fits))
             if isinstance(f, Timestamp) and isinstance(f.timezone_feature, str):
                 problems += self._zone_problems_of(f, f"features[{i}].timezone_feature")
+        problems += self._cross_problems(seen)
         for group, members in self.embedding_groups().items():
             if group in seen and group not in {m.name for m in members}:
                 problems.append(f"shared_embedding {group!r}: names a feature that is not in the group")
@@ -708,6 +802,43 @@ class FeatureSpec:
                                     f"({_quoted(m.name for m in members)}); a shared vocabulary needs one dtype")
                 if any(getattr(m, "hash_buckets", None) for m in members):
                     problems.append(f"shared_embedding {group!r}: hashed features cannot share a table")
+        return problems
+
+    def _cross_problems(self, seen: dict[str, int]) -> list[str]:
+        """What is wrong with each cross: its fields, the features it names, and its name, which must be
+        free (the model's encoded inputs and tables are named by features, shared groups and crosses)."""
+        problems: list[str] = []
+        taken = {**{n: f"features[{i}]" for n, i in seen.items()},
+                 **{f.shared_embedding: "a shared_embedding group" for f in self.features if f.shared_embedding},
+                 **{f"{f.name}_{p}": f"features[{seen[f.name]}]'s {p}" for f in self.features
+                    if isinstance(f, Timestamp) for p in f.parts}}
+        for i, c in enumerate(self.crosses):
+            path = f"crosses[{i}]"
+            problems += c._check(path)
+            for n in c.features:
+                f = next((g for g in self.features if g.name == n), None)
+                if f is None:
+                    problems.append(f"{path}.features: {n!r} is not a feature of the spec"
+                                    + did_you_mean(n, self.names))
+                elif not ((isinstance(f, Categorical) and not f.id_dropout)
+                          or (isinstance(f, MultiCategorical) and not f.weighted)
+                          or (isinstance(f, Numeric) and f.transform == "quantile")):
+                    why = (" with id_dropout (which hides the id in training, and the cross would carry it)"
+                           if isinstance(f, Categorical) else " of weighted ids" if isinstance(f, MultiCategorical)
+                           else f" with transform {f.transform!r}" if isinstance(f, Numeric) else "")
+                    problems.append(f"{path}.features: {n!r} is a {f.kind} feature{why}; a cross reads features "
+                                    f"that are {_CROSSABLE}")
+            if c.name is not None and not _NAME.match(c.name):
+                problems.append(f"{path}.name: {c.name!r} must start with a letter and hold only letters, digits "
+                                "and '_'")
+            if c.key in taken and (c.name is not None or len(c.features) > 1):
+                problems.append(f"{path}.name: {c.key!r} is already {taken[c.key]}'s name; name the cross (name: ...)"
+                                if c.name is None else f"{path}.name: {c.key!r} is already the name of {taken[c.key]}")
+            taken.setdefault(c.key, path)
+            if c.max_length is not None and all(not isinstance(next((g for g in self.features if g.name == n), None),
+                                                               MultiCategorical) for n in c.features):
+                problems.append(f"{path}.max_length: a cross of single values has one combination a row; "
+                                "max_length is for a cross with a multi_categorical feature")
         return problems
 
     def _zone_problems_of(self, f: Timestamp, path: str) -> list[str]:
@@ -798,6 +929,14 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             enc += f"; shares table {f.shared_embedding!r}"
         shape = f"[batch, {f.dim}]" if isinstance(f, Vector) else "[batch]"
         rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}{shape}", enc, size))
+    for c in spec.crosses:
+        length = spec.cross_length(c)
+        enc = CROSS_SEPARATOR.join(c.features) + (f", ≤{length} combinations a row, mean of embeddings; " if length
+                                                  else ": ")
+        enc += (f"hashed into {c.hash_buckets} buckets" if c.hash_buckets
+                else f"vocabulary (min_count {c.min_count}, {c.oov_buckets} OOV)")
+        size = str(c.hash_buckets + 1) if c.hash_buckets else str(sizes.get(c.key) or "(fit)")
+        rows.append((c.key, spec.cross_role(c), "cross", "", "(none: from its features)", enc, size))
     if spec.label is not None:
         rule = (f"clicks out of {spec.label.out_of}'s impressions" if spec.label.out_of is not None
                 else "binary 0/1" if spec.label.rule() == "= 1" and spec.label.positive is None
@@ -812,7 +951,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return f"spec {spec.name!r}: {len(spec.features)} features\n" + "\n".join(lines)
+    crosses = f" and {len(spec.crosses)} cross{'es' if len(spec.crosses) > 1 else ''}" if spec.crosses else ""
+    return f"spec {spec.name!r}: {len(spec.features)} features{crosses}\n" + "\n".join(lines)
 
 
 def _feature_from_dict(raw: Any, path: str) -> tuple[Feature | None, list[str]]:
@@ -859,13 +999,21 @@ def _check_types(obj: Any, path: str) -> list[str]:
     for f in fields(obj):
         value = getattr(obj, f.name)
         sub = _join(path, f.name)
-        if f.name == "features":
+        if f.name == "features" and isinstance(obj, FeatureSpec):
             for i, feature in enumerate(value):
                 if not isinstance(feature, Feature) or type(feature) is Feature:
                     problems.append(f"features[{i}]: expected a feature such as ctr.Categorical(...), "
                                     f"got {_typename(feature)}")
                 else:
                     problems += _check_types(feature, f"features[{i}]")
+            continue
+        if f.name == "crosses":
+            for i, cross in enumerate(value):
+                if not isinstance(cross, Cross):
+                    problems.append(f"crosses[{i}]: expected ctr.Cross([...]), the features it combines, got "
+                                    f"{_typename(cross)}")
+                else:
+                    problems += _check_types(cross, f"crosses[{i}]")
             continue
         if f.name == "label":
             if value is not None and not isinstance(value, Label):

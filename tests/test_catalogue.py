@@ -832,6 +832,15 @@ def _no_pickle(env: dict) -> None:
             assert path.suffix not in (".pkl", ".pickle") and head[:1] != b"\x80", path
 
 
+def _cross_of_both_sides(_: dict) -> None:
+    spec = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
+                            ctr.Categorical("item_id", dtype="int", role="item")], crosses=[["user_id", "item_id"]])
+    with pytest.raises(SpecError, match=r"crosses\[0\]: 'user_id_x_item_id' crosses user_id \(user\), item_id "
+                                        r"\(item\): an item's feature with the query's; TwoTower encodes its queries "
+                                        r"and its items apart, .* for the click models \(LogisticRegression, FM, "):
+        ctr.TwoTower(spec)
+
+
 def _draft_without_threshold(_: dict) -> None:
     ratings = pd.DataFrame({"user_id": [1, 2, 1], "item_id": [5, 5, 6], "rating": [1, 4, 5]})
     with pytest.raises(ArgumentError, match=r"the label column 'rating' holds 1 to 5, not only 0 and 1; pass "
@@ -911,6 +920,21 @@ CATALOGUE: list[Case] = [
                      "features[0].weight_separator: must be a non-empty string other than the separator '|'",
                      "features[2].weight_separator: must hold no digit, '.' or white space, which a weight may hold "
                      "or be spaced by, got '2'")),
+    Case("spec", "a cross (`crosses`) naming fewer than two features, a feature the spec lacks, one it cannot read "
+         "(a standardised number, a weighted bag, an id with `id_dropout`), or a name already taken",
+         "SpecError naming the cross, the feature, what a cross reads (or whose the name is) and the nearest name",
+         _spec_error({**_spec({"name": "gender"}, {"name": "year", "kind": "numeric"}),
+                      "crosses": [["gender"], ["gender", "yaer"], ["gender", "year"], ["year", "gender", "gender"],
+                                  {"features": ["gender", "gender"], "name": "gender"}]},
+                     "crosses[0].features: a cross combines two or more features, got ['gender']",
+                     "crosses[1].features: 'yaer' is not a feature of the spec (did you mean 'year'?)",
+                     "crosses[2].features: 'year' is a numeric feature with transform 'standardize'; a cross reads "
+                     "features that are categorical (without id_dropout), multi_categorical (unweighted) or numeric "
+                     "with transform: quantile", "crosses[3].features: 'gender' listed more than once",
+                     "crosses[4].name: 'gender' is already the name of features[0]")),
+    Case("spec", "a recommender (TwoTower, NeuMF, MatrixFactorization) given a cross of an item's feature with a "
+         "user's or the context's", "SpecError naming the cross, its features' roles and that a cross reads one "
+         "side's features (both sides' are for the click models)", _cross_of_both_sides),
     Case("spec", "drafting a spec (`draft_spec`, `ctr draft-spec`) with a rating label and no threshold",
          "ArgumentError naming the label, the values it holds and `threshold=` (`--label-threshold`)",
          _draft_without_threshold),

@@ -34,6 +34,10 @@ def test_onnx_export_matches_the_saved_model_on_raw_rows(spec, frame, tmp_path):
     # time written as digits, read in the graph.
     raw_spec["features"].append({"name": "Day", "kind": "timestamp", "column": "day", "format": "%Y%m%d",
                                  "parts": ["day_of_week", "month"]})
+    # Crosses, made in the graph: of a user's id and a bag, of a number's buckets, and of the item's features
+    # (item content, which the history's items carry too).
+    raw_spec["crosses"] = [["gender", "genres"], ["age", "occupation"], {"features": ["item_id", "genres"],
+                                                                          "min_count": 2}]
     data = ctr.data.add_history(frame.head(3000), max_length=10, weight="rating")
     data["poster"] = list(np.random.default_rng(0).normal(size=(3000, 3)))
     data["moods"] = np.array(["calm:0.7|dark:0.3", "calm|bright:2", "dark: .5 |bright:1e-1", ""])[np.arange(3000) % 4]
@@ -128,6 +132,12 @@ def test_onnx_export_names_what_cannot_be_converted(spec, splits, tmp_path):
     model_spread.fit(splits[0].head(500), epochs=1, verbose=0)
     with pytest.raises(ctr.ExportError, match=r"feature 'genres' spreads unseen values .*oov_buckets > 1"):
         model_spread.export(tmp_path / "m.onnx", format="onnx")
+    crossed = ctr.FeatureSpec([*spread.features[:1], ctr.Categorical("gender")], label=spec.label,
+                              crosses=[ctr.Cross(["user_id", "gender"], hash_buckets=50)])
+    model_crossed = ctr.LogisticRegression(crossed)
+    model_crossed.fit(splits[0].head(500), epochs=1, verbose=0)
+    with pytest.raises(ctr.ExportError, match=r"^cross 'user_id_x_gender' is hashed \(hash_buckets\)\. TensorFlow"):
+        model_crossed.export(tmp_path / "m.onnx", format="onnx")
     # Binary ids (bytes that are no UTF-8), which ONNX's string tensors, UTF-8 text, cannot hold.
     binary = splits[0].head(500).assign(zip_prefix=lambda f: [bytes([0xFF, int(u) % 7]) for u in f["user_id"]])
     model_binary = ctr.LogisticRegression(ctr.FeatureSpec([ctr.Categorical("zip_prefix")], label=spec.label))

@@ -174,9 +174,10 @@ def test_spec_level_errors():
     assert "expected a mapping" in _error("- a\n- b\n")
     assert "label.column: required" in _error("label: {threshold: 4}\nfeatures: [{name: a}]\n")
     assert "labl: unknown field" in _error("labl: y\nfeatures: [{name: a}]\n")
-    assert "epochs: unknown field; expected one of 'description', 'features', 'label', 'name' (a training setting, " \
-           "not the spec's: the model's argument (ctr.DeepFM(spec, learning_rate=0.001), model.fit(data, epochs=5)), " \
-           "or ctr fit's flag (--epochs 5, --param NAME=VALUE))" in _error("epochs: 5\nfeatures: [{name: a}]\n")
+    assert "epochs: unknown field; expected one of 'crosses', 'description', 'features', 'label', 'name' (a training " \
+           "setting, not the spec's: the model's argument (ctr.DeepFM(spec, learning_rate=0.001), model.fit(data, " \
+           "epochs=5)), or ctr fit's flag (--epochs 5, --param NAME=VALUE))" in _error(
+               "epochs: 5\nfeatures: [{name: a}]\n")
     assert "is not valid YAML (YAML indents with spaces, not tabs: replace the tabs): while scanning" in _error(
         "features:\n\t- {name: a}\n")
     assert "features: the spec needs at least one feature" in _error("features: []\n")

@@ -40,7 +40,7 @@ def fit_preprocessing(preprocessor: Preprocessor, chunks: Callable[[], Iterable[
         progress(verbose, f"resuming from {backup}")
         return restored
     progress(verbose, "fitting preprocessing")
-    preprocessor.fit(chunks(), seed=seed)
+    preprocessor.fit(chunks, seed=seed)
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(saved, preprocessor.to_json())

@@ -38,7 +38,7 @@ from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
 from ..features import Field, Preprocessor, raw_signature, raw_tensors, traced_encoder
 from ..implicit import Interactions, NegativeSampler, keys, require_ids
-from ..spec import FeatureSpec, SpecLike, refuse_aggregated
+from ..spec import FeatureSpec, SpecLike, refuse_aggregated, refuse_crosses_of_both_sides
 from . import _resume, _warm
 from ._adam import LazyAdam
 from .base import (
@@ -148,6 +148,7 @@ class Recommender(RankingEvaluation, NetworkWeights, abc.ABC):
                         batch_size=batch_size, n_negatives=n_negatives, seed=seed)
         self.spec = FeatureSpec.of(spec)
         refuse_aggregated(self.spec, type(self).__name__)
+        refuse_crosses_of_both_sides(self.spec, type(self).__name__)
         self.user_key, self.item_key = keys(self.spec)
         check_choice(type(self).__name__, "negatives", negatives, ("uniform", "popularity"))
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
