@@ -1,0 +1,91 @@
+"""Feature crosses on MovieLens 100K: test AUC of LR, FM and DeepFM without crosses, with crosses of the user's
+demographics and the movie's genres, and with those and user × genres too.
+
+Protocol: bench/movielens.py's, through `ctr.compare` (rating >= 4 is a click; a random 80/10/10 split with
+seed 0; every feature of `feature_specs/movielens-100k.yaml`; at most `--epochs` epochs with early stopping
+on validation AUC, best weights restored; LR, FM and DeepFM with bench/movielens.py's settings; median of
+`--runs` seeds). The crosses are the spec's `crosses`, made in the graph from the features' inputs. DeepCTR
+has no crosses to set beside them (its Wide & Deep's wide part reads the same sparse features), so each model
+is compared with itself without them. Prints a table and writes bench/results/crosses.json.
+
+    python bench/crosses.py [--data ../shared/data/ml-100k] [--runs 3] [--epochs 20]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ctr  # noqa: E402
+from bench._report import arguments, machine, measured, report_only_or_check_data, save, show_table  # noqa: E402
+from bench.movielens import models as movielens_models  # noqa: E402
+
+DEFAULT_OUT = str(ROOT / "bench" / "results" / "crosses.json")
+DEMOGRAPHIC = (ctr.Cross(["gender", "genres"]), ctr.Cross(["age", "genres"]), ctr.Cross(["occupation", "genres"]))
+CROSS_SETS = {"none": (), "demographics × genres": DEMOGRAPHIC,
+              "and user × genres": (*DEMOGRAPHIC, ctr.Cross(["user_id", "genres"], min_count=2))}
+MODELS = ("LogisticRegression", "FM", "DeepFM")
+
+
+def main() -> None:
+    parser = arguments(__doc__, DEFAULT_OUT)
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+    if report_only_or_check_data(args, publish, "bench/crosses.py"):
+        return
+    started = time.time()
+    spec = ctr.FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml")
+    table = ctr.datasets.movielens_100k(args.data)
+    compared_models = {}
+    for crosses_name, crosses in CROSS_SETS.items():
+        with_crosses = movielens_models(dataclasses.replace(spec, crosses=crosses))
+        compared_models.update({f"{name} | {crosses_name}": with_crosses[name] for name in MODELS})
+    compared = ctr.compare(spec, table, compared_models, seeds=args.runs, epochs=args.epochs, patience=2, verbose=2)
+    print(compared)
+    results: dict[str, dict] = {}
+    for label in compared_models:
+        name, crosses_name = label.split(" | ")
+        runs = compared.runs[compared.runs["model"] == label]
+        results.setdefault(name, {})[crosses_name] = {
+            "auc_median": statistics.median(runs["test_auc"]),
+            "logloss_median": statistics.median(runs["test_logloss"]),
+            "train_seconds_median": statistics.median(runs["fit_s"]),
+            "runs": [{"seed": int(r.seed), "auc": r.test_auc, "logloss": r.test_logloss, "epochs": int(r.epochs),
+                      "best_epoch": int(r.best_epoch), "val_auc": r.val_auc, "train_seconds": r.fit_s}
+                     for r in runs.itertuples()]}
+    report = {
+        "benchmark": "crosses_movielens_100k",
+        "protocol": {"label": "rating >= 4", "split": "random 80/10/10, seed 0", "runs": args.runs,
+                     "max_epochs": args.epochs, "early_stopping": "val_auc, patience 2, best weights",
+                     "spec": "feature_specs/movielens-100k.yaml", "by": "ctr.compare",
+                     "crosses": {name: [dataclasses.asdict(c) for c in crosses]
+                                 for name, crosses in CROSS_SETS.items()}},
+        "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_minutes": round((time.time() - started) / 60, 1), "results": results,
+    }
+    save(report, args.out, DEFAULT_OUT, publish)
+
+
+def publish(report: dict, update: bool) -> None:
+    """Print the table, and write it into the README's bench block when `update`."""
+    results, runs = report["results"], report["protocol"]["runs"]
+    sets = list(report["protocol"]["crosses"])
+    rows = ["| model | " + " | ".join(f"crosses: {s}" for s in sets) + " |", "|---|" + "---:|" * len(sets)]
+    for name, by_set in results.items():
+        base = by_set[sets[0]]["auc_median"]
+        cells = [f"{by_set[s]['auc_median']:.4f}" + (f" ({by_set[s]['auc_median'] - base:+.4f})" if i else "")
+                 for i, s in enumerate(sets)]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows.append(f"\nTest AUC, median of {runs} runs (seeds 0–{runs - 1}), in brackets the change from the same "
+                f"model without crosses; " + measured(report, "crosses.py"))
+    show_table("crosses", rows, update)
+
+
+if __name__ == "__main__":
+    main()
