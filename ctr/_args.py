@@ -13,6 +13,7 @@ from ._model_names import CLICK_MODEL_CLASSES
 from .errors import ArgumentError, DataError
 
 EMBEDDING_UPDATES = ("lazy", "momentum")  # the Adam-trained models' `embedding_updates`
+CROSS_MODES = ("wide", "embedded")  # the click models' `crosses`: a weight per combination, or an embedding too
 DEFAULT_EMBEDDING_UPDATES = "momentum"  # one default for the click models and the recommenders alike
 
 F = TypeVar("F", bound=Callable[..., Any])

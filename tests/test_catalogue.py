@@ -479,7 +479,7 @@ def _bad_arguments(env: dict) -> None:
 def _unknown_argument(env: dict) -> None:
     for make, message in [(lambda: ctr.DeepFM(env["spec"], hidden=(64,)),
                            "DeepFM has no argument 'hidden' (did you mean 'hidden_units'?); it takes batch_size, "
-                           "dropout, embedding_dim, embedding_updates, hidden_units, l2,"),
+                           "crosses, dropout, embedding_dim, embedding_updates, hidden_units, l2,"),
                           (lambda: ctr.TwoTower(env["spec"], batchsize=64),
                            "TwoTower has no argument 'batchsize' (did you mean 'batch_size'?); it takes batch_size,"),
                           (lambda: ctr.FM(env["spec"], colour="red"), "FM has no argument 'colour'; it takes")]:

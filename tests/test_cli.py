@@ -564,7 +564,7 @@ def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame,
     assert (config["hidden_units"], config["structure"], config["l2"], config["projection_dim"]) == (
         [8], "stacked", 1e-5, 2)
     for extra, message in [(["--param", "depth=3"], "--param depth: DCN has no argument 'depth'; it takes "
-                                                     "batch_size, cross_layers, dropout,"),
+                                                     "batch_size, cross_layers, crosses, dropout,"),
                            (["--param", "seed=3"], "--param seed: given twice (--seed and --param)"),
                            (["--param", "cross_layers=-1"], "DCN: cross_layers must be an integer of at least 0"),
                            (["--split-by-time", "when"], "column 'when' is missing from the data of time_split"),

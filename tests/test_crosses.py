@@ -100,8 +100,11 @@ def test_a_model_with_crosses_serves_them_from_its_features_inputs_in_a_fresh_pr
                              "genres": ["Comedy|Drama", "Western", "Drama", ""], "age": [20.0, 45.0, 70.0, 33.0]})
     expected = model.predict(requests)
     path = model.export(tmp_path / "deepfm")
-    served_inputs = tf.saved_model.load(str(path)).signatures["serving_default"].structured_input_signature[1]
+    loaded = tf.saved_model.load(str(path))
+    served_inputs = loaded.signatures["serving_default"].structured_input_signature[1]
     assert sorted(served_inputs) == ["age", "gender", "genres", "occupation"]
+    assert sorted(loaded.embedding_tables) == ["age", "gender", "genres", "occupation"]  # for `ctr embeddings`
+    np.testing.assert_allclose(ctr.load_model(path).predict(requests), expected, atol=1e-6)  # trainable again
     inputs = {name: requests[name].tolist() for name in served_inputs}
     inputs["occupation"] = [int(v) for v in inputs["occupation"]]
     served = serve_fresh({"deepfm": {"path": str(path), "inputs": inputs}}, tmp_path)
@@ -174,3 +177,47 @@ def test_a_cross_of_a_numbers_buckets_is_counted_in_a_second_pass():
     assert counted == Preprocessor(spec).fit(chunks).state["tables"]["age_x_gender"]
     with pytest.raises(ctr.CtrError, match="cross 'age_x_gender' reads the quantile buckets of a number"):
         Preprocessor(spec).fit(iter(chunks))
+
+
+@pytest.mark.parametrize("cls", [ctr.FM, ctr.DeepFM])
+def test_the_crosses_of_a_model_with_embeddings_are_a_wide_part_unless_embedded(cls):
+    """By default a cross is a weight a combination added to the logit (Wide & Deep's wide part), not one
+    more field of the FM's pairs or the MLP's input; `crosses="embedded"` makes it a field. FM trains from
+    cached table entries, and the crosses come beside them."""
+    spec = _spec(ctr.Cross(["gender", "genres"]), ctr.Cross(["age", "occupation"]), label="clicked")
+    rows = _rows(50).assign(clicked=[1, 0, 0, 1] * 50)
+    shapes = {}
+    for crosses in ("wide", "embedded"):
+        model = cls(spec, embedding_dim=4, crosses=crosses, seed=0, **({"hidden_units": (8,)} if cls is ctr.DeepFM
+                                                                         else {}))
+        model.fit(rows, epochs=2, verbose=0)
+        assert model.get_config()["crosses"] == crosses
+        shapes[crosses] = {v.name: v.shape.as_list() for v in model.network_.trainable_variables}
+        assert np.isfinite(model.predict(rows.head(8))).all()
+    sizes = model.preprocessor_.table_sizes()
+    cross_rows = sizes["gender_x_genres"] + sizes["age_x_occupation"]
+    assert shapes["wide"]["wide_crosses:0"] == [cross_rows, 1] and "wide_crosses:0" not in shapes["embedded"]
+    assert shapes["wide"]["embeddings:0"] == [shapes["embedded"]["embeddings:0"][0] - cross_rows, 5]
+    if cls is ctr.DeepFM:  # the MLP reads the 4 features' vectors, or the 2 crosses' too
+        assert next(s for n, s in shapes["wide"].items() if "kernel" in n) == [4 * 4, 8]
+        assert next(s for n, s in shapes["embedded"].items() if "kernel" in n) == [6 * 4, 8]
+    with pytest.raises(ctr.ArgumentError, match="crosses must be one of 'wide', 'embedded'; got 'deep'"):
+        cls(spec, crosses="deep")
+
+
+def test_a_warm_start_adds_and_drops_a_wide_part():
+    """A spec given crosses after a model without them, or dropping them after one with them: the features'
+    rows and the other weights carry over, and the crosses' rows start afresh."""
+    rows = _rows(50).assign(clicked=[1, 0, 0, 1] * 50)
+    plain = ctr.DeepFM(_spec(label="clicked"), embedding_dim=4, hidden_units=(8,), seed=0)
+    plain.fit(rows, epochs=1, verbose=0)
+    crossed = ctr.DeepFM(_spec(ctr.Cross(["gender", "genres"]), label="clicked"), embedding_dim=4,
+                         hidden_units=(8,), seed=0)
+    crossed.fit(rows, epochs=1, verbose=0, warm_start_from=plain)
+    carried = crossed.warm_start_["tables"]
+    assert carried["gender_x_genres"][0] == 0 and carried["gender"][0] == carried["gender"][1] > 0
+    assert crossed.warm_start_["other_weights"] == 5  # bias and the MLP's two layers
+    again = ctr.DeepFM(_spec(label="clicked"), embedding_dim=4, hidden_units=(8,), seed=0)
+    again.fit(rows, epochs=1, verbose=0, warm_start_from=crossed)
+    assert "gender_x_genres" not in again.warm_start_["tables"] and again.warm_start_["tables"]["genres"][0] > 0
+    np.testing.assert_allclose(again.network_.scorer.bias.numpy(), crossed.network_.scorer.bias.numpy(), atol=0.1)

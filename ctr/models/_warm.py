@@ -107,31 +107,56 @@ def check_settings(previous: Previous, model: Any, owner: str) -> None:
 def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
     """Set the built, untrained network of `model` from `previous`; returns what was carried (the
     export records it): per table, its rows and those carried, and the other weights carried."""
+    from .base import WideCrosses  # which imports this module
+
     scorer = model.network_.scorer
     # The fused table of each embedding layer (NeuMF has two, laid out alike), by the variable's identity.
     layers = {id(layer.table): layer for layer in scorer._flatten_layers() if isinstance(layer, FieldEmbeddings)}
     variables = scorer.trainable_variables
-    if len(variables) != len(previous.weights):
-        raise ArgumentError(_mismatch(previous, model, owner, f"{len(previous.weights)} weights before, "
+    # Crosses in a wide part have a table of their own, the scorer's last weight: it is carried by its crosses'
+    # rows whether or not the earlier model had one (a cross added to the spec, or all of them removed).
+    before = previous.preprocessor
+    fields_before = before.fields()
+    crosses_before = {c.key for c in before.spec.crosses}
+    apart_before = bool(crosses_before) and getattr(model, "embeds", False) and \
+        previous.config.get("crosses", "wide") == "wide"
+    weights_before = previous.weights[:-1] if apart_before else previous.weights
+    wide = scorer.wide.table if isinstance(scorer, WideCrosses) else None
+    variables = [v for v in variables if v is not wide]
+    if len(variables) != len(weights_before):
+        raise ArgumentError(_mismatch(previous, model, owner, f"{len(weights_before)} weights before, "
                                                                f"{len(variables)} now"))
     tables: dict[str, list[int]] = {}
+    wide_tables = {} if wide is None else _carry_table(wide, previous.weights[-1][1] if apart_before else None, before,
+                              [f for f in fields_before if f.name in crosses_before], model, layers[id(wide)])
     others = 0
-    for variable, (name, value) in zip(variables, previous.weights, strict=True):
+    for variable, (name, value) in zip(variables, weights_before, strict=True):
         if id(variable) in layers:
             if value.shape[1] != variable.shape[1]:
                 raise ArgumentError(_mismatch(previous, model, owner,
                                               f"embeddings {value.shape[1]} wide before, {variable.shape[1]} now"))
-            rows, tables = _table_rows(previous.preprocessor, model.preprocessor_, layers[id(variable)])
-            fresh = variable.numpy()
-            fresh[rows[:, 0]] = value[rows[:, 1]]
-            variable.assign(fresh)
+            laid_out = [f for f in fields_before if f.name not in crosses_before] if apart_before else fields_before
+            tables = _carry_table(variable, value, before, laid_out, model, layers[id(variable)])
         elif tuple(value.shape) != tuple(variable.shape):
             raise ArgumentError(_mismatch(previous, model, owner, f"{name} is {list(value.shape)} before, "
                                                                    f"{list(variable.shape)} now"))
         else:
             variable.assign(value)
             others += 1
-    return {"from": previous.name, "tables": tables, "other_weights": others}
+    return {"from": previous.name, "tables": {**tables, **wide_tables}, "other_weights": others}
+
+
+def _carry_table(variable: Any, value: np.ndarray | None, before: Preprocessor, fields_before: list[Any], model: Any,
+                 embeddings: FieldEmbeddings) -> dict[str, list[int]]:
+    """Set a fused table's rows from the earlier model's (`value`, laid out as `fields_before`; None: it had no
+    such table, and every row starts afresh); per table of it, [rows carried, rows]."""
+    if value is None:
+        return {name: [0, rows] for name, rows in embeddings.rows.items()}
+    rows, tables = _table_rows(before, model.preprocessor_, embeddings, fields_before)
+    fresh = variable.numpy()
+    fresh[rows[:, 0]] = value[rows[:, 1]]
+    variable.assign(fresh)
+    return tables
 
 
 def describe(carried: dict[str, Any]) -> str:
@@ -145,11 +170,12 @@ def describe(carried: dict[str, Any]) -> str:
             f"{others} other weight{'s' if others != 1 else ''}; the rest start afresh")
 
 
-def _table_rows(before: Preprocessor, now: Preprocessor,
-                embeddings: FieldEmbeddings) -> tuple[np.ndarray, dict[str, list[int]]]:
-    """[n, 2] pairs (row now, row before) in the fused tables, and per table [rows carried, rows]."""
-    old_offsets, old_rows = table_layout(before.fields(), before.table_sizes())
-    old_modes = {f.table: f.mode for f in before.fields()}
+def _table_rows(before: Preprocessor, now: Preprocessor, embeddings: FieldEmbeddings,
+                fields_before: list[Any]) -> tuple[np.ndarray, dict[str, list[int]]]:
+    """[n, 2] pairs (row now, row before) in the fused tables (the earlier one laid out as `fields_before`),
+    and per table [rows carried, rows]."""
+    old_offsets, old_rows = table_layout(fields_before, before.table_sizes())
+    old_modes = {f.table: f.mode for f in fields_before}
     modes = {f.table: f.mode for f in now.fields()}
     pairs, report = [], {}
     for name, offset in embeddings.offsets.items():

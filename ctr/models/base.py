@@ -29,6 +29,7 @@ from .._args import (
     CLICK_EVALUATE_ONLY,
     CLICK_FIT_ONLY,
     CLICK_MODEL_NAMES,
+    CROSS_MODES,
     DEFAULT_EMBEDDING_UPDATES,
     EMBEDDING_UPDATES,
     KerasNames,
@@ -77,6 +78,40 @@ class Scorer(keras.layers.Layer, abc.ABC):
         another form (the field embeddings' table entries); None to cache the features."""
         embeddings = getattr(self, "embeddings", None)
         return embeddings.training_cache(encoded) if self.caches_entries and embeddings is not None else None
+
+
+class WideCrosses(Scorer):
+    """A model's scorer over the spec's features beside a wide part (Wide & Deep's): a learned weight for
+    each combination of each cross, added to the logit. A cross's combinations are many and each is seen
+    rarely, and embedded beside the features' own vectors they overfit (bench/crosses.py)."""
+
+    def __init__(self, inner: Scorer, fields: list[Field], table_sizes: dict[str, int], seed: int = 0,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        from .embeddings import FieldEmbeddings  # the models' module imports this one
+
+        self.inner = inner
+        self.wide = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed, table_name="wide_crosses")
+        self.caches_entries, self.rows_a_call = inner.caches_entries, inner.rows_a_call
+
+    @property
+    def bias(self) -> tf.Variable | None:
+        """The inner scorer's bias, which fit starts at the click rate."""
+        return getattr(self.inner, "bias", None)
+
+    @property
+    def embeddings(self) -> Any:
+        """The inner scorer's field embeddings, whose tables an export keeps by name (`ctr embeddings`)."""
+        return getattr(self.inner, "embeddings", None)
+
+    def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        # Only the crosses: the inputs may hold the inner fields' cached table entries, which are not the crosses'.
+        crosses = {f.key: encoded[f.key] for f in self.wide.fields}
+        return self.inner(encoded, training=training) + self.wide(crosses, training=training)[1]
+
+    def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        cache = self.inner.training_cache(encoded)  # the inner fields' entries, and the crosses as they are
+        return None if cache is None else {**cache, **{f.key: encoded[f.key] for f in self.wide.fields}}
 
 
 class ReplicaModel(tfrs.Model):
@@ -605,16 +640,19 @@ class RankingModel(NetworkWeights, abc.ABC):
 
     # The settings that decide the shapes of the weights: a warm start needs them unchanged.
     weight_settings: tuple[str, ...] = ("embedding_dim",)
+    embeds = True  # whether the model embeds its fields (LR: a weight for each value, as a wide part)
 
     def __init__(self, spec: SpecLike, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
-                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, seed: int = 0, **others: Any):
+                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, crosses: str = "wide", seed: int = 0,
+                 **others: Any):
         check_no_other_arguments(type(self), others)
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
         check_choice(type(self).__name__, "embedding_updates", embedding_updates, EMBEDDING_UPDATES)
+        check_choice(type(self).__name__, "crosses", crosses, CROSS_MODES)
         self.spec = FeatureSpec.of(spec)
-        self.weight_averaging, self.embedding_updates = weight_averaging, embedding_updates
+        self.weight_averaging, self.embedding_updates, self.crosses = weight_averaging, embedding_updates, crosses
         if self.spec.label is None:
             raise DataError(f"spec {self.spec.name!r} has no label section; a click model learns what gets clicked, "
                             "so it needs one, e.g. label: {column: rating, threshold: 4}. For interactions without "
@@ -641,12 +679,21 @@ class RankingModel(NetworkWeights, abc.ABC):
         """Constructor arguments (without the spec), as stored in the export."""
         return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
                 "batch_size": self.batch_size, "weight_averaging": self.weight_averaging,
-                "embedding_updates": self.embedding_updates, "seed": self.seed}
+                "embedding_updates": self.embedding_updates, "crosses": self.crosses, "seed": self.seed}
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print what Keras' `summary()` shows: the settings, the features with their fitted sizes and
         each trainable weight with its parameter count (`print_fn` takes the text instead)."""
         print_fn(summary_text(self))
+
+    def _scorer(self) -> Scorer:
+        """The model's scorer for the fitted preprocessing; with `crosses="wide"`, over the features only,
+        beside the crosses' wide part (a model with no embeddings, LR, is all wide)."""
+        fields, sizes = self.preprocessor_.fields(), self.preprocessor_.table_sizes()
+        apart = {c.key for c in self.spec.crosses} if self.crosses == "wide" and self.embeds else set()
+        scorer = self.build_scorer([f for f in fields if f.name not in apart], sizes)
+        wide = [f for f in fields if f.name in apart]
+        return WideCrosses(scorer, wide, sizes, seed=self.seed) if wide else scorer
 
     # -- training -------------------------------------------------------------------------------
     @named_keywords(CLICK_FIT_ONLY)
@@ -767,7 +814,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         """The compiled network for the fitted preprocessing, its weights seeded (made on first call)."""
         with float32_layers():
             keras.utils.set_random_seed(self.seed)
-            scorer = self.build_scorer(self.preprocessor_.fields(), self.preprocessor_.table_sizes())
+            scorer = self._scorer()
             self.network_ = _RankingNetwork(scorer, rates=self.spec.label is not None
                                             and self.spec.label.out_of is not None)
             self.network_.compile(optimizer=self._optimizer())

@@ -38,13 +38,13 @@ class FieldEmbeddings(keras.layers.Layer):
 
     def __init__(self, fields: Sequence[Field], table_sizes: Mapping[str, int], dim: int,
                  l2: float = 0.0, seed: int = 0, linear: bool = True,
-                 content: Mapping[str, np.ndarray] | None = None, **kwargs: Any):
+                 content: Mapping[str, np.ndarray] | None = None, table_name: str = "embeddings", **kwargs: Any):
         super().__init__(**kwargs)
         self.fields, self.dim, self.l2, self.linear = list(fields), dim, l2, linear
         # table name → its first row in the fused variable, and its rows
         self.offsets, self.rows = table_layout(self.fields, table_sizes)
         width = dim + int(linear)
-        self.table = self.add_weight(name="embeddings", shape=(sum(self.rows.values()), width),
+        self.table = self.add_weight(name=table_name, shape=(sum(self.rows.values()), width),
                                      initializer=_FusedInitializer(dim, seed))
         self.item_fields = [f for f in self.fields if f.role == "item" and f.mode != "history"]
         self.content = {}

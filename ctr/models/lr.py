@@ -30,6 +30,7 @@ class LogisticRegression(RankingModel):
     """Logistic regression over every field of the spec (ids, bags of ids, numbers, time parts)."""
 
     weight_settings = ()  # one weight per value, whatever embedding_dim says
+    embeds = False  # crosses too: "wide" and "embedded" are the same model
 
     def __init__(self, spec: SpecLike, *, learning_rate: float = 1e-2, **kwargs: Any):
         # Ten times the others' rate: one weight a value, and a convex loss. At 1e-3 the baseline was
