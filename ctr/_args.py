@@ -406,7 +406,11 @@ def _missing(owner: str, required: Sequence[str], given: Collection[str]) -> Non
 def check_choice(owner: str, name: str, value: Any, allowed: Sequence[str]) -> None:
     """Raise an ArgumentError unless `value` is one of `allowed` (names, so a column given is refused too)."""
     if not isinstance(value, str) or value not in allowed:
-        raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {_shown(value)}")
+        import difflib
+
+        near = difflib.get_close_matches(value.lower(), allowed, n=1) if isinstance(value, str) else []
+        raise ArgumentError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}; got {_shown(value)}"
+                            + (f" (did you mean {near[0]!r}?)" if near else ""))
 
 
 def figure_path(path: str | os.PathLike) -> Path:

@@ -468,7 +468,7 @@ def _bad_arguments(env: dict) -> None:
                                                               backup_dir=env["export"] / "saved_model.pb"),
               ["LogisticRegression.fit: backup_dir must be a folder, but", "saved_model.pb is a file"]),
              (lambda: ctr.evaluate_ranking(ctr.Popularity(env["spec"]), env["frame"], env["frame"], protocol="ful"),
-              ["evaluate_ranking: protocol must be one of 'sampled', 'full'; got 'ful'"])]
+              ["evaluate_ranking: protocol must be one of 'sampled', 'full'; got 'ful' (did you mean 'full'?)"])]
     for call, fragments in cases:
         with pytest.raises(ctr.ArgumentError) as err:
             call()

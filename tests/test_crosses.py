@@ -201,8 +201,10 @@ def test_the_crosses_of_a_model_with_embeddings_are_a_wide_part_unless_embedded(
     if cls is ctr.DeepFM:  # the MLP reads the 4 features' vectors, or the 2 crosses' too
         assert next(s for n, s in shapes["wide"].items() if "kernel" in n) == [4 * 4, 8]
         assert next(s for n, s in shapes["embedded"].items() if "kernel" in n) == [6 * 4, 8]
-    with pytest.raises(ctr.ArgumentError, match="crosses must be one of 'wide', 'embedded'; got 'deep'"):
+    with pytest.raises(ctr.ArgumentError, match=r"crosses must be one of 'wide', 'embedded'; got 'deep'$"):
         cls(spec, crosses="deep")
+    with pytest.raises(ctr.ArgumentError, match=r"got 'Embeded' \(did you mean 'embedded'\?\)$"):
+        cls(spec, crosses="Embeded")
 
 
 def test_a_warm_start_adds_and_drops_a_wide_part():
