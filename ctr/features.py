@@ -424,9 +424,10 @@ class Preprocessor:
             if isinstance(f, History) and f.weighted:
                 _refuse_ids_read_as_weighted(f, self.spec[f.items], tables)
         numeric = {f.name: moments[f.name].state(f) for f in self.spec.features if isinstance(f, Numeric | Vector)}
-        for chunk in (source() if callable(source) else source) if later else ():
-            for c in later:
-                cross_counts[c.key].add(self._cross_tokens(chunk, c, numeric))
+        if later:  # the second pass
+            for chunk in source() if callable(source) else source:
+                for c in later:
+                    cross_counts[c.key].add(self._cross_tokens(chunk, c, numeric))
         for c in self.spec.crosses:
             if c.hash_buckets is not None:
                 tables[c.key] = {"hash_buckets": c.hash_buckets}

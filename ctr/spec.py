@@ -387,7 +387,8 @@ _CROSSABLE = "categorical (without id_dropout), multi_categorical (unweighted) o
 @dataclass(frozen=True)
 class Cross:
     """A feature cross: each combination of the values of two or more features (gender × genre, age bucket
-    × occupation) is an id of its own, with its own embedding, as Wide & Deep's crossed columns. It reads no
+    × occupation) is an id of its own, as Wide & Deep's crossed columns (a click model's wide part learns a
+    weight for each; with `crosses="embedded"`, or in a tower, it is embedded as a field). It reads no
     column and has no serving input: the graph makes it from its features' inputs. A combination seen at
     least `min_count` times in training has a row of a vocabulary (at most `max_tokens`), others share the
     OOV row; or every combination is hashed into `hash_buckets`. With a multi-valued feature, a row holds
@@ -812,11 +813,12 @@ class FeatureSpec:
                  **{f.shared_embedding: "a shared_embedding group" for f in self.features if f.shared_embedding},
                  **{f"{f.name}_{p}": f"features[{seen[f.name]}]'s {p}" for f in self.features
                     if isinstance(f, Timestamp) for p in f.parts}}
+        by_name = {f.name: f for f in self.features}
         for i, c in enumerate(self.crosses):
             path = f"crosses[{i}]"
             problems += c._check(path)
             for n in c.features:
-                f = next((g for g in self.features if g.name == n), None)
+                f = by_name.get(n)
                 if f is None:
                     problems.append(f"{path}.features: {n!r} is not a feature of the spec"
                                     + did_you_mean(n, self.names))
@@ -835,8 +837,7 @@ class FeatureSpec:
                 problems.append(f"{path}.name: {c.key!r} is already {taken[c.key]}'s name; name the cross (name: ...)"
                                 if c.name is None else f"{path}.name: {c.key!r} is already the name of {taken[c.key]}")
             taken.setdefault(c.key, path)
-            if c.max_length is not None and all(not isinstance(next((g for g in self.features if g.name == n), None),
-                                                               MultiCategorical) for n in c.features):
+            if c.max_length is not None and not any(isinstance(by_name.get(n), MultiCategorical) for n in c.features):
                 problems.append(f"{path}.max_length: a cross of single values has one combination a row; "
                                 "max_length is for a cross with a multi_categorical feature")
         return problems
@@ -931,7 +932,7 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
         rows.append((f.name, f.role, f.kind, f.source, f"{raw_dtype(f)}{shape}", enc, size))
     for c in spec.crosses:
         length = spec.cross_length(c)
-        enc = CROSS_SEPARATOR.join(c.features) + (f", ≤{length} combinations a row, mean of embeddings; " if length
+        enc = CROSS_SEPARATOR.join(c.features) + (f", ≤{length} combinations a row, pooled (mean); " if length
                                                   else ": ")
         enc += (f"hashed into {c.hash_buckets} buckets" if c.hash_buckets
                 else f"vocabulary (min_count {c.min_count}, {c.oov_buckets} OOV)")

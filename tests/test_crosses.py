@@ -66,7 +66,7 @@ def test_a_cross_is_each_combination_of_its_features_values_missing_where_one_is
         assert not out["gender_x_genres"].any()
     described = spec.describe()
     assert "4 features and 4 crosses" in described
-    assert "gender × genres, ≤3 combinations a row, mean of embeddings; vocabulary (min_count 2" in described
+    assert "gender × genres, ≤3 combinations a row, pooled (mean); vocabulary (min_count 2" in described
 
 
 def test_a_cross_lets_a_linear_model_learn_what_its_features_alone_cannot():

@@ -127,8 +127,11 @@ def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
         raise ArgumentError(_mismatch(previous, model, owner, f"{len(weights_before)} weights before, "
                                                                f"{len(variables)} now"))
     tables: dict[str, list[int]] = {}
-    wide_tables = {} if wide is None else _carry_table(wide, previous.weights[-1][1] if apart_before else None, before,
-                              [f for f in fields_before if f.name in crosses_before], model, layers[id(wide)])
+    wide_tables = {}
+    if wide is not None:
+        wide_before = previous.weights[-1][1] if apart_before else None
+        wide_tables = _carry_table(wide, wide_before, before, [f for f in fields_before if f.name in crosses_before],
+                                   model, layers[id(wide)])
     others = 0
     for variable, (name, value) in zip(variables, weights_before, strict=True):
         if id(variable) in layers:
