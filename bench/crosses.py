@@ -1,10 +1,10 @@
-"""Feature crosses on MovieLens 100K: test AUC of LR, FM and DeepFM without crosses, with crosses of the user's
-demographics and the movie's genres, and with those and user × genres too; FM's and DeepFM's crosses as a wide
+"""Feature crosses on MovieLens 100K: test AUC of LR, FM, DeepFM, DCN and AutoInt without crosses, with crosses
+of the user's demographics and the movie's genres, and with those and user × genres too; the crosses as a wide
 part (the default) and embedded as fields (`crosses="embedded"`).
 
 Protocol: bench/movielens.py's, through `ctr.compare` (rating >= 4 is a click; a random 80/10/10 split with
 seed 0; every feature of `feature_specs/movielens-100k.yaml`; at most `--epochs` epochs with early stopping
-on validation AUC, best weights restored; LR, FM and DeepFM with bench/movielens.py's settings; median of
+on validation AUC, best weights restored; the models with bench/movielens.py's settings; median of
 `--runs` seeds). The crosses are the spec's `crosses`, made in the graph from the features' inputs. DeepCTR
 has no crosses to set beside them (its Wide & Deep's wide part reads the same sparse features), so each model
 is compared with itself without them. Prints a table and writes bench/results/crosses.json.
@@ -31,8 +31,8 @@ DEFAULT_OUT = str(ROOT / "bench" / "results" / "crosses.json")
 DEMOGRAPHIC = (ctr.Cross(["gender", "genres"]), ctr.Cross(["age", "genres"]), ctr.Cross(["occupation", "genres"]))
 CROSS_SETS = {"none": (), "demographics × genres": DEMOGRAPHIC,
               "and user × genres": (*DEMOGRAPHIC, ctr.Cross(["user_id", "genres"], min_count=2))}
-MODELS = ("LogisticRegression", "FM", "DeepFM")
-EMBEDDED = ("FM", "DeepFM")  # LR has no embeddings: its crosses are wide either way
+MODELS = ("LogisticRegression", "FM", "DeepFM", "DCN", "AutoInt")
+EMBEDDED = MODELS[1:]  # LR has no embeddings: its crosses are wide either way
 
 
 def main() -> None:
