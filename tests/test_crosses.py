@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -223,3 +225,15 @@ def test_a_warm_start_adds_and_drops_a_wide_part():
     again.fit(rows, epochs=1, verbose=0, warm_start_from=crossed)
     assert "gender_x_genres" not in again.warm_start_["tables"] and again.warm_start_["tables"]["genres"][0] > 0
     np.testing.assert_allclose(again.network_.scorer.bias.numpy(), crossed.network_.scorer.bias.numpy(), atol=0.1)
+
+
+def test_the_ready_movielens_spec_shows_its_crosses_commented_out_and_they_hold():
+    """feature_specs/movielens-100k.yaml lists bench/crosses.py's crosses as comments: uncommented, the spec
+    is the ready spec with those crosses."""
+    path = Path(__file__).resolve().parents[1] / "feature_specs" / "movielens-100k.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert ctr.FeatureSpec.from_yaml(path).crosses == ()
+    crossed = ctr.FeatureSpec.from_yaml(text.replace("# crosses:", "crosses:").replace("#   -", "  -"))
+    assert [c.key for c in crossed.crosses] == ["gender_x_genres", "age_x_genres", "occupation_x_genres",
+                                                "user_id_x_genres"]
+    assert crossed.features == ctr.datasets.movielens_spec().features
