@@ -569,7 +569,7 @@ def _fit(args: argparse.Namespace) -> int:
                 # rank items their users never touched too.
                 train, valid, test = (data.add_negatives(part, spec, args.negatives, items=frame, seed=args.seed + i)
                                       if len(part) else part for i, part in enumerate((train, valid, test)))
-                spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name, crosses=spec.crosses)
+                spec = dataclasses.replace(spec, label=Label("clicked"))
             rows = [len(train), len(valid), len(test)]
             valid, test = (part if len(part) else None for part in (valid, test))
         model = cls(spec, **kwargs)

@@ -178,7 +178,7 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
     interactions = spec
     if negatives is not None:  # the click models learn the label add_negatives writes
         check_arguments("compare", n_negatives=negatives)
-        spec = FeatureSpec(spec.features, label=Label("clicked"), name=spec.name, crosses=spec.crosses)
+        spec = dataclasses.replace(spec, label=Label("clicked"))
     seed_list = _seeds(seeds)
     entries = _entries(spec, models, settings or {}, params or {})
     if all(entry.click for entry in entries):

@@ -194,8 +194,13 @@ def _id_strings(values: tf.Tensor, feature: Categorical) -> tf.Tensor:
     if feature.dtype != "int":
         return values
     if feature.hash_buckets:  # the hash's mask is ""; a vocabulary `Lookup` knows MISSING_INT's text
-        return tf.where(values == MISSING_INT, "", tf.strings.as_string(values))
+        return _int_text(values)
     return tf.strings.as_string(values)
+
+
+def _int_text(values: tf.Tensor) -> tf.Tensor:
+    """Integer ids as text, "" where missing (MISSING_INT)."""
+    return tf.where(values == MISSING_INT, "", tf.strings.as_string(values))
 
 
 def cross_tokens(inputs: Mapping[str, tf.Tensor], cross: Cross, spec: FeatureSpec,
@@ -216,7 +221,7 @@ def cross_tokens(inputs: Mapping[str, tf.Tensor], cross: Cross, spec: FeatureSpe
             labels = tf.constant(bucket_labels(name, boundaries))
             values = tf.where(missing, "", tf.gather(labels, bucket_of(clean, boundaries)))[:, None]
         elif f.dtype == "int":
-            values = tf.where(x == MISSING_INT, "", tf.strings.as_string(x))[:, None]
+            values = _int_text(x)[:, None]
         else:
             values = x[:, None]
         if combined is None:

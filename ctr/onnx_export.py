@@ -110,20 +110,17 @@ def _refuse_string_hashes(spec: FeatureSpec, state: dict[str, Any]) -> None:
     feature, or unseen values spread over several OOV buckets. ONNX runtimes hash strings otherwise.
     And each feature with binary ids, which ONNX's string tensors, UTF-8 text, do not hold."""
     tables = state["tables"]
+    named = [(f"feature {f.name!r}", f.shared_embedding or f.name) for f in spec.features]
+    named += [(f"cross {c.key!r}", c.key) for c in spec.crosses]
     hashed, binary = [], []
-    for f in spec.features:
-        table = tables.get(f.shared_embedding or f.name, {})  # only vocabulary kinds have tables
+    for what, key in named:
+        table = tables.get(key, {})  # only vocabulary kinds have tables
         if "hash_buckets" in table:
-            hashed.append(f"feature {f.name!r} is hashed (hash_buckets)")
+            hashed.append(f"{what} is hashed (hash_buckets)")
         elif table.get("oov_buckets", 1) > 1:
-            hashed.append(f"feature {f.name!r} spreads unseen values over several OOV buckets (oov_buckets > 1)")
+            hashed.append(f"{what} spreads unseen values over several OOV buckets (oov_buckets > 1)")
         if any(binary_token(token) for token in table.get("vocabulary", ())):
-            binary.append(f"feature {f.name!r} has binary ids (bytes that are no UTF-8) in its vocabulary")
-    for c in spec.crosses:
-        if "hash_buckets" in tables[c.key]:
-            hashed.append(f"cross {c.key!r} is hashed (hash_buckets)")
-        elif tables[c.key]["oov_buckets"] > 1:
-            hashed.append(f"cross {c.key!r} spreads unseen combinations over several OOV buckets (oov_buckets > 1)")
+            binary.append(f"{what} has binary ids (bytes that are no UTF-8) in its vocabulary")
     if hashed:
         raise ExportError("; ".join(hashed) + ". TensorFlow picks those ids with a string hash and ONNX runtimes "
                           "hash strings differently, so the ONNX file would serve other ids than the SavedModel. "

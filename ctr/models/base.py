@@ -92,7 +92,14 @@ class WideCrosses(Scorer):
 
         self.inner = inner
         self.wide = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed, table_name="wide_crosses")
-        self.caches_entries, self.rows_a_call = inner.caches_entries, inner.rows_a_call
+
+    @property
+    def caches_entries(self) -> bool:
+        return self.inner.caches_entries
+
+    @property
+    def rows_a_call(self) -> int | None:
+        return self.inner.rows_a_call
 
     @property
     def bias(self) -> tf.Variable | None:
