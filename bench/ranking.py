@@ -1,4 +1,4 @@
-"""Top-K ranking quality of Popularity, MF (log loss), MF (BPR), NeuMF and the two-tower on MovieLens 100K.
+"""Top-K ranking quality of Popularity, EASE, MF (log loss), MF (BPR), NeuMF and the two-tower on MovieLens 100K.
 
 Protocols (stated in the output):
 1. NCF (He et al. 2017): every rating is an implicit interaction; each user's latest interaction is
@@ -15,7 +15,8 @@ retrieving for NeuMF with side features, and for DeepFM trained as a click model
 training ratings alone (rating >= 4 is a click, among rated films), and on every training
 interaction as a click with 4 films its user never rated as non-clicks (`ctr.data.add_negatives`).
 
-Each trained model runs `--runs` times (seeds 0..runs-1); medians are reported. Writes
+Each trained model runs `--runs` times (seeds 0..runs-1); medians are reported. Popularity and EASE
+(Steck 2019, l2 = 500 as Steck sets it for MovieLens 20M; read from ids alone) have no seed: one run each. Writes
 bench/results/ranking.json and, with the default output path, the README's ranking table.
 
     python bench/ranking.py [--data ../shared/data/ml-100k] [--runs 3]
@@ -114,6 +115,8 @@ def main() -> None:
 
     results["Popularity"] = _summary([measure("Popularity", ctr.Popularity(IDS), lambda m: m.fit(train,
                                                                                               items=items))])
+    results["EASE"] = _summary([measure("EASE", ctr.EASE(IDS, l2=500.0), lambda m: m.fit(train, items=items,
+                                                                                        verbose=0))])
     for name, (build, epochs) in MODELS.items():
         runs = []
         for seed in range(args.runs):
@@ -161,6 +164,11 @@ def _summary(runs: list[dict]) -> dict:
                for k in keys}, "runs": runs}
 
 
+def _one_run(results: dict) -> str:
+    """The baselines measured once (reports written before EASE was measured have Popularity alone)."""
+    return " and ".join(name for name in ("Popularity", "EASE") if name in results)
+
+
 def _seconds(seconds: float | None, unit: str = " s") -> str:
     return "—" if seconds is None else f"{seconds:.0f}{unit}"
 
@@ -199,8 +207,9 @@ def publish(report: dict, update: bool) -> None:
                     "click; the other on every training interaction as a click and 4 films its user never rated as "
                     "non-clicks (`ctr.data.add_negatives`).\n")
     markdown += ["Anchors (other data, for orientation): " + "; ".join(report["anchors"]) + ".\n",
-                 f"Median of {report['runs']} runs (Popularity: 1), measured {report['measured_at'][:10]} on "
-                 f"{info['cpu']} ({info['cores']} cores), TensorFlow {info['tensorflow']}, by `bench/ranking.py`; "
+                 f"Median of {report['runs']} runs ({_one_run(results)}: 1, having no seed), measured "
+                 f"{report['measured_at'][:10]} on {info['cpu']} ({info['cores']} cores), TensorFlow "
+                 f"{info['tensorflow']}, by `bench/ranking.py`; "
                  "raw figures in `bench/results/ranking.json`."]
     if update:
         update_readme("ranking", "\n".join(markdown))

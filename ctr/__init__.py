@@ -25,7 +25,7 @@ _LAZY = {
     "MISSING_INT": "features", "Preprocessor": "features",
     "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
     "inspect_data": "inspect",
-    **dict.fromkeys(("AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
+    **dict.fromkeys(("EASE", "AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
                      "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM"), "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .inspect import inspect_data
     from .models import (
         DCN,
+        EASE,
         FM,
         AutoInt,
         DeepFM,
@@ -81,6 +82,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DCN",
+    "EASE",
     "FM",
     "MISSING_INT",
     "ArgumentError",

@@ -277,6 +277,17 @@ POPULARITY_NAMES = {
     "calibrate": _RANKS_ONLY,
     "history": "fit counts the interactions in one pass and returns the model",
 }
+_SOLVED = "EASE learns no weights by gradient: B is solved in closed form, model.weights_ after fit"
+EASE_NAMES = {
+    "__call__": _PAIRS,
+    "save": _EXPORT,
+    "compile": "EASE solves for its weights in closed form: it has no loss and no optimiser",
+    **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
+                     "load_weights", "count_params", "network_"), _SOLVED),
+    "predict_proba": "predict returns each (user, item) pair's score, Σ B[i, item] over the user's items",
+    "calibrate": _RANKS_ONLY,
+    "history": "fit solves for B in one pass and returns the model",
+}
 PIPELINE_NAMES = {
     "__call__": "recommend(queries, k) ranks the catalogue; the ranker scores pairs: pipeline.ranker.predict(rows)",
     "save": _EXPORT,

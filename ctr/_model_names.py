@@ -10,7 +10,12 @@ CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "deepfm": "DeepFM", "dcn
 CLICK_MODEL_CLASSES = ", ".join(CLICK_MODELS.values())
 # name: (class in ctr.models, its arguments)
 RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization", {"loss": "bpr"}),
-                "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {})}
+                "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {}),
+                "ease": ("EASE", {})}
+
+# The baselines with no training loop, and what they do instead.
+SOLVED = {"popularity": "popularity counts each item's interactions in one pass",
+          "ease": "ease solves for its item weights in closed form"}
 
 
 def model_key(text: str) -> str | None:

@@ -20,6 +20,7 @@ from ._args import EMBEDDING_UPDATES, figure_path, flag_type, keyword_arguments
 from ._files import pattern_hint, several_paths
 from ._model_names import CLICK_MODELS as _CLICK_MODELS
 from ._model_names import RECOMMENDERS as _RECOMMENDERS
+from ._model_names import SOLVED as _SOLVED
 from ._model_names import model_key, unknown_model
 from .errors import ArgumentError, CtrError, DataError
 
@@ -61,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_format(fit)
     fit.add_argument("--model", choices=[*_CLICK_MODELS, *_RECOMMENDERS], type=_model_choice,
                      help=f"a click model ({', '.join(_CLICK_MODELS)}: random split, AUC) or a recommender (mf, "
-                          "bpr, neumf, two_tower, or the popularity baseline: each user's latest interaction held out "
-                          "for test and the one before for validation, ranked against the whole catalogue); default "
+                          "bpr, neumf, two_tower, or the baselines ease and popularity: each user's latest "
+                          "interaction held out for test and the one before for validation, ranked against the whole "
+                          "catalogue); default "
                           "deepfm, or --warm-start-from's")
     fit.add_argument("--export", "--out", help="write the raw-feature SavedModel here (--out, as the other "
                                                "commands name what they write, is the same)")
@@ -132,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_format(compare)
     compare.add_argument("--models", type=_model_list, metavar="NAMES",
                          help=f"comma-separated: click models ({', '.join(_CLICK_MODELS)}: the default for a "
-                              "spec with a label) or recommenders (popularity, mf, bpr, neumf, two_tower: the "
+                              "spec with a label) or recommenders (popularity, ease, mf, bpr, neumf, two_tower: the "
                               "default without one), not both")
     compare.add_argument("--seeds", type=flag_type("repeats"), default=1, metavar="N",
                          help="train each model with the seeds 0..N-1; the table gives their medians")
@@ -216,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "history feature, and these items are not recommended again")
     recommend.add_argument("--similar-to", metavar="ITEM",
                            help="instead of a user: the items nearest to this catalogue item (MF and two-tower "
-                                "exports: the cosine of their item vectors)")
+                                "exports: the cosine of their item vectors; EASE: its item × item weight)")
     recommend.add_argument("--k", type=flag_type("k"), default=10)
     recommend.add_argument("--exclude", default="", help="comma-separated item ids never to return")
     recommend.add_argument("--data", help="instead of one user: a file of queries (user ids, and any other query "
@@ -549,7 +551,7 @@ def _fit(args: argparse.Namespace) -> int:
     cls = models.MODELS[args.model] if args.model in models.MODELS else getattr(models, _RECOMMENDERS[args.model][0])
     if args.hidden_units is not None and "hidden_units" in keyword_arguments(cls):
         kwargs["hidden_units"] = args.hidden_units
-    if args.model == "popularity":
+    if args.model in _SOLVED:  # no seed, no training settings: --param alone (ease's l2)
         kwargs = {}
     kwargs.update(_model_params(cls, args.param, given=set(kwargs)))  # what the flags set already
     kwargs = {**getattr(args, "warm_settings", {}), **kwargs}
@@ -643,10 +645,10 @@ def _require_spec_columns(args: argparse.Namespace, spec: Any, frame: Any, label
 def _check_fit_flags(args: argparse.Namespace) -> None:
     """Refuse flags that do not go together or do not apply to the model, from the flags alone."""
     if args.embedding_updates is not None and args.model == "two_tower":
-        adam = [m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m not in ("two_tower", "popularity")]
+        adam = [m for m in (*_CLICK_MODELS, *_RECOMMENDERS) if m != "two_tower" and m not in _SOLVED]
         raise ArgumentError(f"--embedding-updates applies to the Adam-trained models ({', '.join(adam)}); "
                             "two_tower trains with Adagrad")
-    if args.model == "popularity":
+    if args.model in _SOLVED:
         _refuse_training_flags(args)
     apart = [flag for flag, value in (("--valid", args.valid), ("--test", args.test)) if value]
     if apart and args.model in _RECOMMENDERS:
@@ -674,16 +676,20 @@ def _check_fit_flags(args: argparse.Namespace) -> None:
 
 
 def _refuse_training_flags(args: argparse.Namespace) -> None:
-    """The popularity baseline counts interactions: a flag that sets how a model trains has nothing to set."""
+    """The baselines without a training loop (popularity counts, ease solves): a flag that sets how a model
+    trains has nothing to set (ease takes --param l2=...)."""
     given = [flag for flag, value in (("--embedding-dim", args.embedding_dim), ("--learning-rate", args.learning_rate),
                                       ("--batch-size", args.batch_size), ("--hidden-units", args.hidden_units),
-                                      ("--embedding-updates", args.embedding_updates), ("--param", args.param),
+                                      ("--embedding-updates", args.embedding_updates),
+                                      ("--param", args.param and args.model == "popularity"),
                                       ("--patience", args.patience), ("--logdir", args.logdir),
                                       ("--backup-dir", args.backup_dir),
                                       ("--warm-start-from", args.warm_start_from)) if value]
     if given:
-        raise ArgumentError(f"{', '.join(given)}: popularity counts each item's interactions in one pass, so it has "
-                            "no settings, training loop or checkpoints")
+        raise ArgumentError(f"{', '.join(given)}: {_SOLVED[args.model]}, so it has no "
+                            + ("settings, " if args.model == "popularity" else "")
+                            + "training loop or checkpoints" + (" (--param l2=N sets its ridge penalty)"
+                                                                if args.model == "ease" else ""))
 
 
 def _early_stopping(args: argparse.Namespace, monitor: str, mode: str = "max") -> list:
@@ -838,7 +844,7 @@ def _fit_recommender(args: argparse.Namespace, spec: Any, frame: Any, kwargs: di
                   "are ranked")
     print(f"ctr fit: {type(model).__name__} on {len(train)} interactions ({len(valid)} valid, {len(test)} test: "
           f"each user's latest two){ranked}")
-    if args.model == "popularity":
+    if args.model in _SOLVED:
         model.fit(train, items=frame)
         history: dict = {}
     else:
@@ -1060,8 +1066,12 @@ def _recommend(args: argparse.Namespace) -> int:
         if not sep or name not in served.query_features:
             from .spec import did_you_mean
 
-            why = (f"{name!r} is an item's feature, which each ranked item brings; NAME is one of the query's: "
-                   if sep and name in spec.names else "expected NAME=VALUE with NAME one of ")
+            why = "expected NAME=VALUE with NAME one of "
+            if sep and name in spec.names and spec[name].role == "item":
+                why = f"{name!r} is an item's feature, which each ranked item brings; NAME is one of the query's: "
+            elif sep and name in spec.names:  # EASE: its history of the user stands for the user's features
+                why = (f"{name!r} is a {spec[name].role} feature that {served.metadata['model']} does not read; it "
+                       "reads ")
             raise DataError(f"--feature {item!r}: {why}{', '.join(served.query_features)}"
                             + (did_you_mean(name, served.query_features) if sep else ""))
         if name == user_feature.name:  # --user also looks up the known user's features
@@ -1153,7 +1163,8 @@ def _similar_items(args: argparse.Namespace, served: Any) -> int:
                             f"({len(served.catalogue):,} items)")
     ids, scores = served.similar_items([item], k=args.k)
     shown = served.catalogue.set_index(item_feature.source, drop=False)
-    table = shown.reindex(ids[0]).assign(cosine=scores[0]).reset_index(drop=True)
+    measure = "weight" if served.metadata["model"] == "EASE" else "cosine"
+    table = shown.reindex(ids[0]).assign(**{measure: scores[0]}).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
     print(f"the {len(table)} items nearest to {item_feature.source} {args.similar_to} ({served.metadata['model']}):")
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):

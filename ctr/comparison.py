@@ -156,9 +156,9 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
     """Train each of `models` on the same split of `data` with each seed, stop each on its validation
     figure (`patience`), pick the best by it and report every model on the test rows; see the README.
 
-    `models`: short names ("lr", "fm", "deepfm", "dcn", "autoint", "xdeepfm"; recommenders "popularity", "mf", "bpr",
-    "neumf", "two_tower"), model classes or unfitted models (`ctr.DeepFM(spec, dropout=0.3)`), or a mapping of
-    label → one of those; by default the six click models when the spec has a label, else the recommenders.
+    `models`: short names ("lr", "fm", "deepfm", "dcn", "autoint", "xdeepfm"; recommenders "popularity", "ease",
+    "mf", "bpr", "neumf", "two_tower"), model classes or unfitted models (`ctr.DeepFM(spec, dropout=0.3)`), or a
+    mapping of label → one of those; by default the six click models when the spec has a label, else the recommenders.
     `settings` go to every model that takes them (`{"embedding_dim": 32}`), `params` to one
     (`{"deepfm": {"dropout": 0.2}}`). Click models are split at random (`split`, drawn with the first seed; or
     in time with `split_by_time`) unless `validation_data` and `test_data` are given, and compared by `metric`
@@ -247,7 +247,8 @@ def _entry(spec: FeatureSpec, label: str | None, item: Any, settings: Mapping[st
            params: Mapping[str, Mapping[str, Any]], taken: set[str], used: set[str]) -> Entry:
     from . import models as ctr_models
 
-    recommenders = (ctr_models.MatrixFactorization, ctr_models.NeuMF, ctr_models.TwoTower, ctr_models.Popularity)
+    recommenders = (ctr_models.MatrixFactorization, ctr_models.NeuMF, ctr_models.TwoTower, ctr_models.Popularity,
+                    ctr_models.EASE)
     fixed: dict[str, Any] = {}  # arguments the item sets itself
     names: list[str] = []  # what params may call this model
     instance = False  # an untrained model given: its settings are its own
@@ -276,7 +277,7 @@ def _entry(spec: FeatureSpec, label: str | None, item: Any, settings: Mapping[st
         raise ArgumentError(f"compare: spec {model_spec.name!r} has no label, and {label} is a click model, which "
                             "learns what gets clicked: pass negatives=N (each interaction followed by N items its "
                             "user never touched, as non-clicks; --negatives in the shell), give the spec a label, or "
-                            "compare recommenders (popularity, mf, bpr, neumf, two_tower)")
+                            "compare recommenders (popularity, ease, mf, bpr, neumf, two_tower)")
     if click and model_spec.label != spec.label:
         raise ArgumentError(f"compare: {label}'s spec labels its rows otherwise ({model_spec.label}) than the spec "
                             f"compared ({spec.label}), so their AUCs would score different clicks")
@@ -316,7 +317,9 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _parameters(model: Any) -> int:
     network = getattr(model, "network_", None)
-    return int(sum(np.prod(v.shape) for v in network.trainable_variables)) if network is not None else 0
+    if network is None:  # EASE's item × item weights; Popularity's counts are no parameters
+        return int(model.weights_.size) if getattr(model, "weights_", None) is not None else 0
+    return int(sum(np.prod(v.shape) for v in network.trainable_variables))
 
 
 def _stopping(patience: int | None, monitor: str, mode: str) -> list:
@@ -416,7 +419,7 @@ class _Backup:
 
     def finished(self, row: dict[str, Any], index: int, model: Any, best: bool) -> None:
         """Record a run that completed, and export its model when it is its model's `best` so far."""
-        if not hasattr(model, "network_"):  # popularity: no training to keep, counted again in no time
+        if not hasattr(model, "network_"):  # popularity, EASE: no training to keep, counted or solved again in seconds
             return
         if best:
             model.export(self.folder / "best" / str(index))  # atomic: the previous best stays until it lands
@@ -564,7 +567,7 @@ def _compare_recommenders(spec: FeatureSpec, data: ctr_data.Source, entries: lis
         started = time.perf_counter()
         stopping: list = []
         history = None
-        if isinstance(model, ctr_models.Popularity):
+        if isinstance(model, ctr_models.Popularity | ctr_models.EASE):  # one pass: no epochs, nothing to stop
             model.fit(train, items=frame, verbose=0)
         else:
             stopping = _stopping(patience, model.validation_monitor, "max")

@@ -30,9 +30,10 @@ def embedding_vectors(model_dir: str | Path, feature: str) -> tuple[list[str], n
     if feature not in spec.names:
         raise CtrError(f"no feature {feature!r} in the model; it has {', '.join(spec.names)}"
                        + did_you_mean(feature, spec.names))
-    if metadata["preprocessing"] is None:  # Popularity: counts, no encoded feature
-        raise CtrError(f"the {metadata['model']} export learns no embeddings: it ranks items by their count of "
-                       "interactions")
+    if metadata["preprocessing"] is None:  # Popularity and EASE: ids alone, no encoded feature
+        how = ("it scores items by item × item weights over a user's history (similar_items lists an item's "
+               "strongest)" if metadata["model"] == "EASE" else "it ranks items by their count of interactions")
+        raise CtrError(f"the {metadata['model']} export learns no embeddings: {how}")
     table_name = spec[feature].shared_embedding or feature
     state = metadata["preprocessing"]["tables"].get(table_name)
     if state is None or "vocabulary" not in state:

@@ -187,6 +187,11 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
                 f"interactions; pair scores read the item id {metadata['item_key']!r} alone\n"
                 f"request features (the spec's user and context features, not read): "
                 + ", ".join(f"{name} ({dtype})" for name, dtype in metadata["inputs"].items()))
+    if metadata["model"] == "EASE":  # ids alone, no encoded feature, as for Popularity
+        return (f"EASE {metadata['config']}: a user's score for an item is the sum of the item × item weights B from "
+                f"the items in their training history (held in the export), the item counts for a user with none\n"
+                f"request: the user id {metadata['user_key']!r} ({metadata['inputs'][metadata['user_key']]}); pair "
+                f"scores also read the item id {metadata['item_key']!r}")
     fitted = Preprocessor(spec, metadata["preprocessing"])
     head = "".join(line + "\n" for line in [f"{metadata['model']} {metadata['config']}",
                                              *provenance(metadata.get("warm_start"), metadata.get("calibration"))])

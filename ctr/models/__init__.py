@@ -6,6 +6,7 @@ from .autoint import AutoInt
 from .base import RankingModel
 from .dcn import DCN
 from .deepfm import DeepFM
+from .ease import EASE
 from .fm import FM
 from .lr import LogisticRegression
 from .mf import MatrixFactorization
@@ -22,6 +23,7 @@ TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), Matr
 
 __all__ = [
                                          "DCN",
+                                         "EASE",
                                          "FM",
                                          "MODELS",
                                          "AutoInt",

@@ -1,0 +1,160 @@
+"""EASE: its weights are Steck's closed form, it recommends from each user's history (popularity for a user
+with none), and its export serves the same in a fresh process without ctr."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ctr
+from ctr.cli import main
+from ctr.models import ease as ease_module
+
+IDS = ctr.FeatureSpec([ctr.Categorical("user", role="user"), ctr.Categorical("item", role="item")], name="ids")
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return ctr.leave_one_out(ctr.datasets.synthetic(6_000, n_users=150, n_items=120, seed=3))
+
+
+@pytest.fixture(scope="module")
+def fitted(ratings):
+    return ctr.EASE(ctr.datasets.synthetic_spec(), l2=50.0).fit(ratings[0], verbose=0)
+
+
+def _dense(model: ctr.EASE, frame: pd.DataFrame, user: str, item: str, weights: str | None = None) -> np.ndarray:
+    """X [users, items] in the model's row orders, built here from the rows themselves."""
+    users = pd.Index(model.user_ids_.astype(str)).get_indexer(frame[user].astype(str))
+    items = pd.Index(model.catalog_ids().astype(str)).get_indexer(frame[item].astype(str))
+    x = np.zeros((len(model.user_ids_), len(model.catalog_ids())))
+    np.add.at(x, (users, items), 1.0 if weights is None else frame[weights].to_numpy())
+    return x
+
+
+def test_each_items_weights_are_the_ridge_regression_of_its_column_on_the_other_items():
+    # Steck's B column by column: item j's interactions regressed on every other item's, with the ridge
+    # penalty l2 and no weight on j itself. A repeated interaction counts once; with label.weight the pair's
+    # weights are summed.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user": [f"u{u}" for u in rng.integers(0, 30, 400)],
+                          "item": [f"i{i}" for i in rng.integers(0, 12, 400)], "w": rng.uniform(0.5, 3.0, 400)})
+    weighted = ctr.FeatureSpec(IDS.features, label=ctr.Label("clicked", weight="w"), name="weighted")
+    for spec, weights, data in [(IDS, None, frame), (weighted, "w", frame.assign(clicked=1))]:
+        model = ctr.EASE(spec, l2=7.0).fit(data, verbose=0)
+        x = _dense(model, frame, "user", "item", weights)
+        if weights is None:
+            x = np.minimum(x, 1.0)
+        for j in range(x.shape[1]):
+            others = np.delete(np.arange(x.shape[1]), j)
+            a = x[:, others]
+            want = np.linalg.solve(a.T @ a + 7.0 * np.eye(len(others)), a.T @ x[:, j])
+            np.testing.assert_allclose(model.weights_[others, j], want, rtol=1e-4, atol=1e-6)
+            assert model.weights_[j, j] == 0
+        # A user's scores are their row of X times B; one never seen gets the items' counts.
+        scores = model.score_candidates(pd.DataFrame({"user": ["u3", "nobody"]}),
+                                        np.tile(np.arange(x.shape[1]), (2, 1)))
+        row = model.user_ids_.tolist().index("u3")
+        np.testing.assert_allclose(scores[0], x[row] @ model.weights_, rtol=1e-5)
+        np.testing.assert_allclose(scores[1], model.counts_)
+
+
+def test_ease_recommends_from_a_history_and_its_export_serves_the_same_in_a_fresh_process(fitted, ratings, tmp_path,
+                                                                                          serve_fresh):
+    train, test = ratings
+    model = fitted
+    assert repr(model) == "EASE(spec='synthetic', l2=50.0)"
+    assert model.query_features == ["user_id"]
+    users = [*test["user_id"].head(4), 987_654]  # the last is no user the model saw
+    ids, scores = model.recommend(users, k=5, exclude=[[], [], [], [], []])
+    assert (np.diff(scores, axis=1) <= 0).all()
+    by_count = model.catalog_ids()[np.argsort(-model.counts_, kind="stable")]
+    assert ids[-1].tolist() == by_count[:5].tolist()  # no history: the most popular items
+    assert ids[0].tolist() != ids[1].tolist()  # two histories, two lists
+    similar, weights = model.similar_items([ids[0][0], 424_242], k=3)
+    assert ids[0][0] not in similar[0] and (np.diff(weights[0]) <= 0).all()
+    assert similar[1].tolist() == [-1, -1, -1] and np.isneginf(weights[1]).all()
+
+    path = model.export(tmp_path / "ease")
+    exclude = [ids[i][:1].tolist() for i in range(len(users))]
+    pairs = pd.DataFrame({"user_id": [*users[:3], 987_654, users[0]],
+                          "item_id": [*ids[:3, 2], ids[0][0], 424_242]})  # the last item is no catalogue item
+    served = serve_fresh({"top": {"path": str(path), "inputs": {"user_id": users}, "k": 5, "exclude": exclude},
+                          "pairs": {"path": str(path), "inputs": {k: v.tolist() for k, v in pairs.items()},
+                                    "output": "score"},
+                          "similar": {"path": str(path), "inputs": {"item_id": [int(ids[0][0])]}, "k": 3,
+                                      "signature": "similar_items"}}, tmp_path)
+    want_ids, want_scores = model.recommend(users, k=5, exclude=exclude)
+    np.testing.assert_array_equal(np.array(served["top"]["item_ids"]), want_ids)
+    np.testing.assert_allclose(np.array(served["top"]["scores"]), want_scores, rtol=1e-5, atol=1e-5)
+    assert not any(e[0] in row for e, row in zip(exclude, want_ids.tolist(), strict=True))
+    want_pairs = model.predict(pairs)
+    np.testing.assert_allclose(want_pairs[:3], scores[np.arange(3), 2], rtol=1e-6)
+    assert want_pairs[3] == model.counts_[model.catalog_ids().tolist().index(ids[0][0])] and want_pairs[4] == 0
+    np.testing.assert_allclose(np.array(served["pairs"]), want_pairs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.array(served["similar"]["item_ids"]), similar[:1])
+    np.testing.assert_allclose(np.array(served["similar"]["scores"]), weights[:1], rtol=1e-5)
+
+    exported = ctr.RecommenderExport(path)
+    full = model.evaluate(test, train, protocol="full")
+    assert exported.evaluate(test, train, protocol="full") == pytest.approx(full)
+    shown: list[str] = []
+    model.summary(print_fn=shown.append)
+    exported.summary(print_fn=shown.append)
+    assert shown[0].startswith("EASE(l2=50) over 120 items and 150 users' histories"), shown
+    assert shown[1].startswith("EASE {'l2': 50.0}: a user's score for an item is the sum of the item × item "
+                               "weights B"), shown
+
+
+def test_ease_says_what_is_wrong(fitted, ratings, monkeypatch, capsys):
+    train = ratings[0]
+    spec = ctr.datasets.synthetic_spec()
+    for l2, said in [(0, "a number above 0, got 0"), ("big", "a number above 0, got 'big' (str)")]:
+        with pytest.raises(ctr.ArgumentError, match=re.escape(f"EASE: l2, the ridge penalty that makes XᵀX "
+                                                              f"invertible, must be {said}")):
+            ctr.EASE(spec, l2=l2)
+    with pytest.raises(ctr.NotFittedError, match=r"EASE is not fitted yet; call fit\(data\) first"):
+        ctr.EASE(spec).recommend([1])
+    with pytest.raises(ctr.ArgumentError, match=r"EASE\.fit has no argument 'callbacks' \(EASE solves for its "
+                                                r"weights in closed form"):
+        ctr.EASE(spec).fit(train, callbacks=[])
+    with pytest.raises(AttributeError, match=r"EASE solves for its weights in closed form: it has no loss"):
+        fitted.compile()
+    monkeypatch.setattr(ease_module, "MAX_ITEMS", 100)
+    with pytest.raises(ctr.DataError, match=r"EASE\.fit: the catalogue holds 120 items, and EASE inverts a dense "
+                                            r"items × items matrix .* it takes up to 100 items\. For a larger "
+                                            r"catalogue use MatrixFactorization or TwoTower"):
+        ctr.EASE(spec).fit(train, verbose=0)
+    with pytest.raises(ctr.DataError, match=r"user_id"):  # queries that name no user
+        fitted.recommend(pd.DataFrame({"session": ["a"]}))
+    assert main(["fit", "--spec", "synthetic", "--data", "synthetic", "--model", "ease", "--epochs", "3",
+                 "--embedding-dim", "4"]) == 2
+    assert ("--embedding-dim: ease solves for its item weights in closed form, so it has no training loop or "
+            "checkpoints (--param l2=N sets its ridge penalty)") in capsys.readouterr().err
+    assert main(["fit", "--spec", "synthetic", "--data", "synthetic", "--model", "ease", "--param", "dim=4"]) == 2
+    assert "--param dim: EASE has no argument 'dim'; it takes l2" in capsys.readouterr().err
+
+
+def test_ease_in_the_shell_and_in_compare(ratings, tmp_path, capsys):
+    out = tmp_path / "ease"
+    assert main(["fit", "--spec", "synthetic", "--data", "synthetic", "--model", "ease", "--param", "l2=80",
+                 "--export", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "ctr fit: EASE on " in said and '"NDCG@10"' in said and "training curves" not in said
+    assert ctr.RecommenderExport(out).metadata["config"] == {"l2": 80.0}
+    item = int(ctr.RecommenderExport(out).catalog_ids()[0])
+    assert main(["recommend", "--model", str(out), "--similar-to", str(item), "--k", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert f"the 2 items nearest to item_id {item} (EASE):" in shown and " weight" in shown
+    assert main(["recommend", "--model", str(out), "--user", "1", "--feature", "age=30"]) == 2
+    assert "'age' is a user feature that EASE does not read; it reads user_id" in capsys.readouterr().err
+    with pytest.raises(ctr.CtrError, match="the EASE export learns no embeddings"):
+        from ctr.embedding_map import embedding_vectors
+        embedding_vectors(out, "item_id")
+    train, test = ratings
+    result = ctr.compare("synthetic", pd.concat([train, test]), models=["ease", "popularity"], verbose=0)
+    row = result.table.set_index("model").loc["ease"]
+    assert row["parameters"] == 120 * 120 and row["epochs"] == 0, result.table
