@@ -292,70 +292,36 @@ def export_popularity(model: Popularity, path: Path, verify: bool = True) -> Pat
 
 
 class _EASEServer(tf.Module):
-    """EASE's item × item weights B, every known user's history and the item counts that serve a user with none."""
+    """EASE's scorer (the one its in-process scores come from) over the catalogue that names its rows."""
 
-    def __init__(self, model: EASE, catalogue: _Catalogue, user_dtype: tf.DType):
+    def __init__(self, model: EASE, catalogue: _Catalogue):
         super().__init__()
-        self.catalogue, self.user_name, self.item_name = catalogue, model.user_key, model.item_key
-        self.users = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(model.user_ids_, user_dtype),
-                                                tf.range(len(model.user_ids_), dtype=tf.int64)), default_value=-1)
-        self.starts = tf.Variable(model.history_starts_, trainable=False, name="history_starts")
-        self.items = tf.Variable(model.history_items_, trainable=False, name="history_items")
-        self.values = tf.Variable(model.history_values_, trainable=False, name="history_values")
-        self.item_weights = tf.Variable(model.weights_, trainable=False, name="ease_weights")
-        self.counts = tf.Variable(model.counts_.astype(np.float32), trainable=False, name="item_counts")
-
-    def _histories(self, user_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        """For a batch of user ids: each history entry's query, item row and value, and whether each query has one."""
-        users = self.users.lookup(user_ids)
-        start = tf.gather(self.starts, tf.maximum(users, 0))
-        length = tf.where(users >= 0, tf.gather(self.starts, tf.maximum(users, 0) + 1) - start, 0)
-        positions = tf.ragged.range(start, start + length)
-        return (positions.value_rowids(), tf.gather(self.items, positions.flat_values),
-                tf.gather(self.values, positions.flat_values), length > 0)
-
-    def all_scores(self, user_ids: tf.Tensor) -> tf.Tensor:
-        """Scores [B, N]: X_u·B for a user with a history, the item counts for one without."""
-        query, items, values, known = self._histories(user_ids)
-        summed = tf.math.unsorted_segment_sum(tf.gather(self.item_weights, items) * values[:, None], query,
-                                              tf.shape(user_ids)[0])
-        return tf.where(known[:, None], summed, self.counts[None, :])
+        self.catalogue, self.scorer, self.item_name = catalogue, model.scorer, model.item_key
 
     def recommend(self, query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self.catalogue.top_k(self.catalogue.mask_excluded(self.all_scores(query[self.user_name]), exclude), k)
+        return self.catalogue.top_k(self.catalogue.mask_excluded(self.scorer.scores(query), exclude), k)
 
     def pair_scores(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        item = self.catalogue.rows.lookup(features[self.item_name])
-        query, items, values, known = self._histories(features[self.user_name])
-        column = tf.gather(tf.maximum(item, 0), query)
-        weights = tf.gather_nd(self.item_weights, tf.stack([items, column], axis=1))
-        summed = tf.math.unsorted_segment_sum(weights * values, query, tf.shape(item)[0])
-        scores = tf.where(known, summed, tf.gather(self.counts, tf.maximum(item, 0)))
-        return {"score": tf.where(item >= 0, scores, 0.0)}
+        return {"score": self.scorer.pair_scores(features, self.catalogue.rows.lookup(features[self.item_name]))}
 
     def similar_items(self, ids: tf.Tensor, k: tf.Tensor) -> dict[str, tf.Tensor]:
-        rows = self.catalogue.rows.lookup(ids)
-        # The item itself never comes back; a row of -1 (an id not in the catalogue) is all off, then all -inf.
-        itself = tf.one_hot(rows, tf.shape(self.item_weights)[0], on_value=True, off_value=False)
-        scores = tf.where((rows >= 0)[:, None] & ~itself, tf.gather(self.item_weights, tf.maximum(rows, 0)), -np.inf)
-        return self.catalogue.top_k(scores, k)
+        return self.catalogue.top_k(self.scorer.similar(self.catalogue.rows.lookup(ids)), k)
 
 
 def export_ease(model: EASE, path: Path, verify: bool = True) -> Path:
     """Write EASE as a SavedModel with the recommenders' `recommend`, `similar_items` and `serving_default`,
-    carrying B, the catalogue and the users' histories: a request is a user id."""
+    carrying B, the catalogue and the users' histories: a request is a user id (and with a history feature,
+    the items the user brings)."""
     spec = model.spec
     ids, id_dtype = _catalogue_ids(spec, model.item_key, model.catalogue_)
-    user_dtype = tf.string if raw_dtype(spec[model.user_key]) == "string" else tf.int64
     metadata = _metadata(model, spec, model.query_features)
     metadata["signatures"] = ["recommend", "serving_default", "similar_items"]
 
     def write(tmp: Path) -> None:
-        server = _EASEServer(model, _Catalogue(ids, id_dtype), user_dtype)
+        server = _EASEServer(model, _Catalogue(ids, id_dtype))
         signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
         signatures["serving_default"] = tf.function(
-            server.pair_scores, input_signature=[raw_signature(spec, [model.user_key, model.item_key])],
+            server.pair_scores, input_signature=[raw_signature(spec, [*model.query_features, model.item_key])],
             autograph=False).get_concrete_function()
         signatures["similar_items"] = tf.function(
             server.similar_items, input_signature=[tf.TensorSpec([None], id_dtype, name=spec[model.item_key].name),

@@ -158,3 +158,35 @@ def test_ease_in_the_shell_and_in_compare(ratings, tmp_path, capsys):
     result = ctr.compare("synthetic", pd.concat([train, test]), models=["ease", "popularity"], verbose=0)
     row = result.table.set_index("model").loc["ease"]
     assert row["parameters"] == 120 * 120 and row["epochs"] == 0, result.table
+
+
+def test_a_request_brings_its_own_items_and_a_user_never_seen_is_served_from_them(tmp_path, serve_fresh, capsys):
+    # With a history of the item id in the spec, the request's items are the user's row of X: each listed item
+    # once (or with weights, their sum), ids not in the catalogue left out; a request with none listed is served
+    # from the user's stored history, and one with neither from the item counts. Rows to fit need no history.
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame({"user": [f"u{u}" for u in rng.integers(0, 40, 600)],
+                         "item": [f"i{i}" for i in rng.integers(0, 15, 600)]})
+    for weighted in (False, True):
+        spec = ctr.FeatureSpec([*IDS.features, ctr.History("seen", items="item", weighted=weighted)], name="h")
+        model = ctr.EASE(spec, l2=5.0).fit(rows, verbose=0)
+        assert model.query_features == ["user", "seen"]
+        b, ids = model.weights_, model.catalog_ids().tolist()
+        asked = pd.DataFrame({"user": ["nobody", "nobody", "u1", "nobody"],
+                              "seen": ["i3:2|i7|i3:1" if weighted else "i3|i7|i3", "i3|nothing", "", "nothing"]})
+        scores = model.score_candidates(asked, np.tile(np.arange(len(ids)), (4, 1)))
+        three, seven = b[ids.index("i3")], b[ids.index("i7")]
+        np.testing.assert_allclose(scores[0], 3 * three + seven if weighted else three + seven, rtol=1e-5)
+        np.testing.assert_allclose(scores[1], three, rtol=1e-5)
+        np.testing.assert_allclose(scores[2], np.isin(ids, rows.loc[rows["user"] == "u1", "item"]) @ b, rtol=1e-5)
+        np.testing.assert_allclose(scores[3], model.counts_)
+    path = model.export(tmp_path / "ease")
+    top, _ = model.recommend(asked, k=4)
+    served = serve_fresh({"top": {"path": str(path), "inputs": {k: v.tolist() for k, v in asked.items()}, "k": 4,
+                                  "exclude": [[]] * 4}}, tmp_path)
+    np.testing.assert_array_equal(np.array(served["top"]["item_ids"]), top)
+    assert main(["recommend", "--model", str(path), "--history", "i3,i7", "--k", "3"]) == 0
+    shown = capsys.readouterr().out
+    assert "i3 " not in shown and "i7 " not in shown  # the items brought are not recommended again
+    want = model.recommend(pd.DataFrame({"user": [""], "seen": ["i3:1|i7:1"]}), k=5, exclude=[["i3", "i7"]])[0][0]
+    assert [line.split()[1] for line in shown.splitlines()[-3:]] == want[:3].tolist(), shown

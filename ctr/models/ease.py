@@ -5,10 +5,15 @@ A user's score for item j is the sum, over the items i in their history, of B[i,
 solution is B = I - P·diag(1/diag(P)) with P = (XᵀX + l2·I)⁻¹: one matrix inverse, no training loop.
 On MovieLens it ranks as well as the trained models (bench/ranking.py), which is why it is the
 baseline a neural recommender has to beat. A user with no history gets the popularity baseline's scores.
+
+With a `History` feature of the item id in the spec, a request may carry the items a user touched
+(`12|85|301`): those are the user's row of X, so a user never seen is served from the few items they
+bring (cold start), with the same B.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +34,9 @@ from .._args import (
 from .._keras import tf
 from ..errors import ArgumentError, DataError, NotFittedError
 from ..evaluation import RankingEvaluation
+from ..features import raw_tensors, split_multi, split_weights
 from ..implicit import Interactions, keys
-from ..spec import FeatureSpec, SpecLike, refuse_aggregated
+from ..spec import FeatureSpec, History, SpecLike, raw_dtype, refuse_aggregated
 from .base import config_repr
 from .recommender import catalogue_rows, item_ids, pad_id, top_k
 
@@ -58,6 +64,10 @@ class EASE(RankingEvaluation, KerasNames):
             raise ArgumentError(f"EASE: l2, the ridge penalty that makes XᵀX invertible, must be {problem}")
         self.l2 = float(l2)
         self.user_key, self.item_key = keys(self.spec)
+        # The spec's history of the item id, if any: a request's own items, read before the stored history.
+        self.history_key = next((f.name for f in self.spec.features
+                                 if isinstance(f, History) and f.items == self.item_key), None)
+        self._scorer: EASEScorer | None = None
         self.weights_: np.ndarray | None = None  # B [items, items], float32, zero diagonal
         self.ids_: np.ndarray | None = None  # catalogue item ids, one per row of B
         self.user_ids_: np.ndarray | None = None  # raw user ids, one per history
@@ -72,8 +82,9 @@ class EASE(RankingEvaluation, KerasNames):
 
     @property
     def query_features(self) -> list[str]:
-        """What a request carries: the user id, whose history the model holds."""
-        return [self.user_key]
+        """What a request carries: the user id, whose history the model holds, and the spec's history of
+        items, if it has one (a request's own items, which stand in for the stored ones)."""
+        return [self.user_key] + ([self.history_key] if self.history_key else [])
 
     def get_config(self) -> dict[str, Any]:
         return {"l2": self.l2}
@@ -90,8 +101,12 @@ class EASE(RankingEvaluation, KerasNames):
         `epochs` and `batch_size` so that it can be fitted in a loop with them; a closed form needs one pass, so
         they change nothing. `verbose` shows the progress of summing XᵀX."""
         check_arguments("EASE.fit", epochs=epochs, batch_size=batch_size, verbose=verbose)
-        interactions = Interactions.from_frame(ctr_data.read(data, dtypes=ctr_data.csv_dtypes(self.spec)), self.spec,
-                                               items, owner="EASE.fit")
+        # The interactions are the histories, so the history column is not read (rows need not have it), and
+        # the users' stored rows, which fill what a request lacks, hold none: its absence means the stored one.
+        spec = dataclasses.replace(self.spec, features=tuple(f for f in self.spec.features
+                                                             if f.name != self.history_key))
+        interactions = Interactions.from_frame(ctr_data.read(data, dtypes=ctr_data.csv_dtypes(spec)), spec, items,
+                                               owner="EASE.fit")
         n_items, n_users = len(interactions.items), len(interactions.users)
         if n_items > MAX_ITEMS:
             raise DataError(f"EASE.fit: the catalogue holds {n_items:,} items, and EASE inverts a dense items × items "
@@ -118,7 +133,19 @@ class EASE(RankingEvaluation, KerasNames):
         self.history_starts_ = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))]).astype(np.int64)
         self.history_items_, self.history_values_ = rows.astype(np.int64), values
         self.counts_ = interactions.item_counts(weighted=True)
+        self._scorer = None
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_scorer": None}  # TensorFlow's tables do not pickle; rebuilt when scored
+
+    @property
+    def scorer(self) -> EASEScorer:
+        """The TensorFlow module that scores requests, in process as in the export."""
+        self.catalog_ids()
+        if self._scorer is None:
+            self._scorer = EASEScorer(self)
+        return self._scorer
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print what the model holds: its catalogue, its users' histories and how dense B is."""
@@ -135,29 +162,18 @@ class EASE(RankingEvaluation, KerasNames):
             raise NotFittedError("EASE is not fitted yet; call fit(data) first")
         return self.ids_
 
-    def _user_rows(self, queries: pd.DataFrame, owner: str) -> np.ndarray:
-        """Each query's row of the stored histories, -1 for a user the model never saw."""
+    def _requests(self, queries: pd.DataFrame) -> dict[str, tf.Tensor]:
+        """Query rows as the export's request tensors: the user id (and the history), read by the spec's rules;
+        a request without a history column is served from the user's stored history."""
         self.catalog_ids()
-        queries = ctr_data.complete_queries(self.spec, self.query_features, queries)
-        asked = item_ids(owner, self.spec, self.user_key, queries[self.spec[self.user_key].source])
-        return pd.Index(self.user_ids_).get_indexer(asked)
-
-    def _histories(self, users: np.ndarray) -> np.ndarray:
-        """The users' histories as dense rows X [U, items] (a row of -1: zeros)."""
-        dense = np.zeros((len(users), len(self.ids_)), np.float32)
-        for i, user in enumerate(users):
-            if user >= 0:
-                span = slice(self.history_starts_[user], self.history_starts_[user + 1])
-                dense[i, self.history_items_[span]] = self.history_values_[span]
-        return dense
+        queries = ctr_data.complete_queries(self.spec, self.query_features, queries, self.users_)
+        return raw_tensors(ctr_data.raw_features(queries, self.spec, self.query_features), self.spec)
 
     def score_candidates(self, queries: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-        """Scores [Q, C] of catalogue rows `rows` for each query's user: X_u·B, or a user with no history
-        (never seen) the items' interaction counts."""
-        users = self._user_rows(queries, "EASE.recommend")
-        rows = np.asarray(rows)
-        scores = np.take_along_axis(self._histories(users) @ self.weights_, rows, axis=1)
-        return np.where((users >= 0)[:, None], scores, self.counts_[rows].astype(np.float32))
+        """Scores [Q, C] of catalogue rows `rows` for each query: X_u·B over the request's history or else the
+        user's stored one, or for a user with neither (never seen) the items' interaction counts."""
+        scores = self.scorer.scores(self._requests(queries)).numpy()
+        return np.take_along_axis(scores, np.asarray(rows), axis=1)
 
     @named_keywords()
     def predict(self, data: ctr_data.Source, batch_size: int | None = None, verbose: str | int = 0) -> np.ndarray:
@@ -169,11 +185,9 @@ class EASE(RankingEvaluation, KerasNames):
         ctr_data.require_columns(frame, [item_col], where="EASE.predict's rows",
                                  hint=f" (each row is a (user, item) pair: the item id in column {item_col!r})")
         rows = catalogue_rows("EASE.predict", self.spec, self.item_key, self.catalog_ids(), frame[item_col])
-        scores = np.zeros(len(frame), np.float32)
-        if len(frame):
-            found = np.nonzero(rows >= 0)[0]
-            scores[found] = self.score_candidates(frame.iloc[found].reset_index(drop=True), rows[found, None])[:, 0]
-        return scores
+        if not len(frame):
+            return np.zeros(0, np.float32)
+        return self.scorer.pair_scores(self._requests(frame), tf.constant(rows)).numpy()
 
     @named_keywords()
     def recommend(self, queries: ctr_data.Source, k: int = 10,
@@ -190,10 +204,7 @@ class EASE(RankingEvaluation, KerasNames):
         check_arguments("EASE.similar_items", k=k)
         ids = self.catalog_ids()
         rows = catalogue_rows("EASE.similar_items", self.spec, self.item_key, ids, items)
-        scores = np.full((len(rows), len(ids)), -np.inf)
-        found = rows >= 0
-        scores[found] = self.weights_[rows[found]]
-        scores[np.nonzero(found)[0], rows[found]] = -np.inf
+        scores = self.scorer.similar(tf.constant(rows)).numpy().astype(np.float64)
         top = np.argsort(-scores, axis=1, kind="stable")[:, :min(k, len(ids))]  # ties: the earlier row, as top_k
         chosen = np.take_along_axis(scores, top, axis=1)
         return np.where(chosen > -np.inf, ids[top], pad_id(ids)), chosen
@@ -207,6 +218,77 @@ class EASE(RankingEvaluation, KerasNames):
         check_saved_model_only("EASE", format)
         self.catalog_ids()
         return export_ease(self, Path(path), verify=verify)
+
+
+class EASEScorer(tf.Module):
+    """B, every known user's history (CSR) and the item counts, scoring raw requests: the same ops in process
+    and in the export."""
+
+    def __init__(self, model: EASE):
+        super().__init__()
+        spec = model.spec
+        self.user_name, self.history = model.user_key, spec[model.history_key] if model.history_key else None
+        self.n_items = len(model.ids_)
+        user_dtype = tf.string if raw_dtype(spec[model.user_key]) == "string" else tf.int64
+        self.users = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(model.user_ids_, user_dtype), tf.range(len(model.user_ids_), dtype=tf.int64)), -1)
+        if self.history is not None:  # a history's ids are text: '12', as data.raw_features spells an integer id
+            spelt = item_ids("EASE", spec, model.item_key, model.ids_).astype(str)
+            self.item_text = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+                tf.constant(spelt, tf.string), tf.range(self.n_items, dtype=tf.int64)), -1)
+        self.starts = tf.Variable(model.history_starts_, trainable=False, name="history_starts")
+        self.items = tf.Variable(model.history_items_, trainable=False, name="history_items")
+        self.values = tf.Variable(model.history_values_, trainable=False, name="history_values")
+        self.item_weights = tf.Variable(model.weights_, trainable=False, name="ease_weights")
+        self.counts = tf.Variable(model.counts_.astype(np.float32), trainable=False, name="item_counts")
+
+    def _entries(self, query: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """X's nonzero entries for a batch of requests, as (query, item row, value), and whether each query has
+        any: the request's history where it names a catalogue item, else the user's stored history."""
+        user_ids = query[self.user_name]
+        users = self.users.lookup(user_ids)
+        start = tf.gather(self.starts, tf.maximum(users, 0))
+        length = tf.where(users >= 0, tf.gather(self.starts, tf.maximum(users, 0) + 1) - start, 0)
+        positions = tf.ragged.range(start, start + length)
+        entries = (positions.value_rowids(), tf.gather(self.items, positions.flat_values),
+                   tf.gather(self.values, positions.flat_values))
+        if self.history is None:
+            return *entries, length > 0
+        tokens = split_multi(query[self.history.name], self.history)
+        ids, weights = split_weights(tokens, self.history) if self.history.weighted else (tokens, None)
+        rows = self.item_text.lookup(ids.flat_values)
+        found = rows >= 0  # unknown ids, and the empty token of an empty history, are left out
+        value = tf.ones_like(rows, tf.float32) if weights is None else weights.flat_values
+        # One entry per (query, item), as X has: an item listed twice counts once, or its weights summed.
+        key = tf.boolean_mask(ids.value_rowids() * self.n_items + rows, found)
+        unique, position = tf.unique(key)
+        summed = tf.math.unsorted_segment_sum(tf.boolean_mask(value, found), position, tf.shape(unique)[0])
+        value = summed if weights is not None else tf.ones_like(summed)
+        brought = tf.math.bincount(tf.cast(unique // self.n_items, tf.int32), minlength=tf.shape(user_ids)[0]) > 0
+        kept = ~tf.gather(brought, entries[0])  # the stored entries of queries that brought no items
+        return (tf.concat([unique // self.n_items, tf.boolean_mask(entries[0], kept)], 0),
+                tf.concat([unique % self.n_items, tf.boolean_mask(entries[1], kept)], 0),
+                tf.concat([value, tf.boolean_mask(entries[2], kept)], 0), brought | (length > 0))
+
+    def scores(self, query: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Scores [B, N] of every catalogue item: X_u·B, or the item counts for a query with no items."""
+        batch, items, values, known = self._entries(query)
+        x = tf.sparse.SparseTensor(tf.stack([batch, items], axis=1), values,
+                                   tf.cast(tf.stack([tf.size(known), self.n_items]), tf.int64))
+        return tf.where(known[:, None], tf.sparse.sparse_dense_matmul(x, self.item_weights), self.counts[None, :])
+
+    def pair_scores(self, query: dict[str, tf.Tensor], rows: tf.Tensor) -> tf.Tensor:
+        """Each query's score [B] of its catalogue row `rows` (-1: an item not in the catalogue, which scores 0)."""
+        batch, items, values, known = self._entries(query)
+        weights = tf.gather_nd(self.item_weights, tf.stack([items, tf.gather(tf.maximum(rows, 0), batch)], axis=1))
+        summed = tf.math.unsorted_segment_sum(weights * values, batch, tf.shape(rows)[0])
+        scores = tf.where(known, summed, tf.gather(self.counts, tf.maximum(rows, 0)))
+        return tf.where(rows >= 0, scores, 0.0)
+
+    def similar(self, rows: tf.Tensor) -> tf.Tensor:
+        """B's rows [B, N] of catalogue rows `rows`; -inf for the item itself, and throughout for a row of -1."""
+        itself = tf.one_hot(rows, self.n_items, on_value=True, off_value=False)  # a row of -1: all off
+        return tf.where((rows >= 0)[:, None] & ~itself, tf.gather(self.item_weights, tf.maximum(rows, 0)), -np.inf)
 
 
 def _gram(users: np.ndarray, rows: np.ndarray, values: np.ndarray, n_users: int, n_items: int,
