@@ -266,28 +266,26 @@ RECOMMENDER_NAMES = {
     "predict_proba": "predict returns each (user, item) pair's score; recommend(queries, k) ranks the catalogue",
     "history": "fit returns the Keras History of its epochs",
 }
-_COUNTS = "Popularity learns no weights: it counts each item's interactions, which predict gives"
-POPULARITY_NAMES = {
-    "__call__": _PAIRS,
-    "save": _EXPORT,
-    "compile": "Popularity counts interactions: it has no loss and no optimiser",
-    **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
-                     "load_weights", "count_params", "network_"), _COUNTS),
-    "predict_proba": "predict returns each item's interaction count",
-    "calibrate": _RANKS_ONLY,
-    "history": "fit counts the interactions in one pass and returns the model",
-}
-_SOLVED = "EASE learns no weights by gradient: B is solved in closed form, model.weights_ after fit"
-EASE_NAMES = {
-    "__call__": _PAIRS,
-    "save": _EXPORT,
-    "compile": "EASE solves for its weights in closed form: it has no loss and no optimiser",
-    **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
-                     "load_weights", "count_params", "network_"), _SOLVED),
-    "predict_proba": "predict returns each (user, item) pair's score, Σ B[i, item] over the user's items",
-    "calibrate": _RANKS_ONLY,
-    "history": "fit solves for B in one pass and returns the model",
-}
+
+
+def _baseline_names(weights: str, compiling: str, probabilities: str, history: str) -> dict[str, str]:
+    """The Keras names a baseline with no network (Popularity, EASE) lacks, each with what it offers instead."""
+    return {"__call__": _PAIRS, "save": _EXPORT, "compile": compiling,
+            **dict.fromkeys(("get_weights", "set_weights", "weights", "trainable_weights", "variables", "save_weights",
+                             "load_weights", "count_params", "network_"), weights),
+            "predict_proba": probabilities, "calibrate": _RANKS_ONLY, "history": history}
+
+
+POPULARITY_NAMES = _baseline_names(
+    "Popularity learns no weights: it counts each item's interactions, which predict gives",
+    compiling="Popularity counts interactions: it has no loss and no optimiser",
+    probabilities="predict returns each item's interaction count",
+    history="fit counts the interactions in one pass and returns the model")
+EASE_NAMES = _baseline_names(
+    "EASE learns no weights by gradient: B is solved in closed form, model.weights_ after fit",
+    compiling="EASE solves for its weights in closed form: it has no loss and no optimiser",
+    probabilities="predict returns each (user, item) pair's score, Σ B[i, item] over the user's items",
+    history="fit solves for B in one pass and returns the model")
 PIPELINE_NAMES = {
     "__call__": "recommend(queries, k) ranks the catalogue; the ranker scores pairs: pipeline.ranker.predict(rows)",
     "save": _EXPORT,

@@ -161,7 +161,7 @@ def export_recommender(model: Recommender, path: Path, verify: bool = True) -> P
             signatures["item_embedding"] = tf.function(
                 lambda i: {"embedding": server.scorer.item_vectors(server.item_encoder(i))},
                 input_signature=[raw_signature(spec, model.item_features)], autograph=False).get_concrete_function()
-            signatures["similar_items"] = _similar_items_signature(server, id_feature.name, id_dtype)
+            signatures["similar_items"] = _similar_items_signature(_nearest_vectors(server), id_feature.name, id_dtype)
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(model))
 
     def check(tmp: Path) -> None:
@@ -177,14 +177,19 @@ def _catalogue_ids(spec: FeatureSpec, item_key: str, catalogue: pd.DataFrame) ->
     return ids, tf.string if raw_dtype(spec[item_key]) == "string" else tf.int64
 
 
-def _similar_items_signature(server: _RecommenderServer, id_name: str, id_dtype: tf.DType) -> Any:
-    """`similar_items`: catalogue item ids and k → the items nearest to each by their item vectors' cosine."""
-    catalogue = server.catalogue
+def _similar_items_signature(similar: Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]], id_name: str,
+                             id_dtype: tf.DType) -> Any:
+    """`similar_items`: catalogue item ids and k → the items nearest to each by `similar` (ids, k)."""
     return tf.function(
-        lambda ids, k: catalogue.top_k(similarity(catalogue.vectors, catalogue.rows.lookup(ids),
-                                                  server.scorer.taste_width), k),
-        input_signature=[tf.TensorSpec([None], id_dtype, name=id_name), tf.TensorSpec([], tf.int32, name="k")],
+        similar, input_signature=[tf.TensorSpec([None], id_dtype, name=id_name), tf.TensorSpec([], tf.int32, name="k")],
         autograph=False).get_concrete_function()
+
+
+def _nearest_vectors(server: _RecommenderServer) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+    """A factorised model's similar items: by the cosine of their item vectors."""
+    catalogue = server.catalogue
+    return lambda ids, k: catalogue.top_k(similarity(catalogue.vectors, catalogue.rows.lookup(ids),
+                                                     server.scorer.taste_width), k)
 
 
 def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool = True) -> Path:
@@ -204,7 +209,6 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     query_names = pipeline.query_features
     metadata = _metadata(retriever, spec, query_names)
     metadata.update({"model": "RecommendationPipeline", "n_candidates": pipeline.n_candidates,
-                     "signatures": ["recommend", "similar_items"],
                      "retriever": type(retriever).__name__, "ranker": type(ranker).__name__,
                      "config": pipeline.get_config()})
     n_candidates = pipeline.n_candidates
@@ -240,7 +244,8 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
             return {"item_ids": tf.where(values > -np.inf, tf.gather(catalogue.ids, chosen), pad), "scores": values}
 
         signatures = _signatures(spec, query_names, id_dtype, recommend)
-        signatures["similar_items"] = _similar_items_signature(server, id_feature.name, id_dtype)  # the retriever's
+        signatures["similar_items"] = _similar_items_signature(_nearest_vectors(server), id_feature.name,
+                                                               id_dtype)  # the retriever's
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(retriever))
 
     def check(tmp: Path) -> None:
@@ -268,29 +273,6 @@ class _PopularityServer(tf.Module):
         return {"score": tf.where(rows >= 0, tf.gather(self.counts, tf.maximum(rows, 0)), 0.0)}
 
 
-def export_popularity(model: Popularity, path: Path, verify: bool = True) -> Path:
-    """Write the popularity baseline as a SavedModel with the recommenders' `recommend` and
-    `serving_default`, over the same request (whose features it does not read)."""
-    spec = model.spec
-    id_feature = spec[model.item_key]
-    ids, id_dtype = _catalogue_ids(spec, model.item_key, model.catalogue_)
-    metadata = _metadata(model, spec, model.query_features)
-
-    def write(tmp: Path) -> None:
-        server = _PopularityServer(_Catalogue(ids, id_dtype), model.counts_, id_feature.name)
-        signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
-        signatures["serving_default"] = tf.function(
-            server.pair_scores, input_signature=[raw_signature(spec, [*model.query_features, id_feature.name])],
-            autograph=False).get_concrete_function()
-        _save(server, tmp, signatures, spec, metadata, model.catalogue_, model.users_)
-
-    def check(tmp: Path) -> None:
-        if verify:
-            _verify(tmp, model, ids)
-
-    return atomic_export(path, write, check)
-
-
 class _EASEServer(tf.Module):
     """EASE's scorer (the one its in-process scores come from) over the catalogue that names its rows."""
 
@@ -308,25 +290,25 @@ class _EASEServer(tf.Module):
         return self.catalogue.top_k(self.scorer.similar(self.catalogue.rows.lookup(ids)), k)
 
 
-def export_ease(model: EASE, path: Path, verify: bool = True) -> Path:
-    """Write EASE as a SavedModel with the recommenders' `recommend`, `similar_items` and `serving_default`,
-    carrying B, the catalogue and the users' histories: a request is a user id (and with a history feature,
-    the items the user brings)."""
+def export_baseline(model: Popularity | EASE, path: Path, verify: bool = True) -> Path:
+    """Write a baseline with no network (Popularity, EASE) as a SavedModel with the recommenders' `recommend` and
+    `serving_default` (and EASE's `similar_items`) over the same request, carrying the catalogue and what scores
+    it: Popularity's counts, or EASE's B and its users' histories."""
     spec = model.spec
     ids, id_dtype = _catalogue_ids(spec, model.item_key, model.catalogue_)
     metadata = _metadata(model, spec, model.query_features)
-    metadata["signatures"] = ["recommend", "serving_default", "similar_items"]
 
     def write(tmp: Path) -> None:
-        server = _EASEServer(model, _Catalogue(ids, id_dtype))
+        catalogue = _Catalogue(ids, id_dtype)
+        server = (_EASEServer(model, catalogue) if hasattr(model, "scorer")
+                  else _PopularityServer(catalogue, model.counts_, model.item_key))
         signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
         signatures["serving_default"] = tf.function(
             server.pair_scores, input_signature=[raw_signature(spec, [*model.query_features, model.item_key])],
             autograph=False).get_concrete_function()
-        signatures["similar_items"] = tf.function(
-            server.similar_items, input_signature=[tf.TensorSpec([None], id_dtype, name=spec[model.item_key].name),
-                                                   tf.TensorSpec([], tf.int32, name="k")],
-            autograph=False).get_concrete_function()
+        if isinstance(server, _EASEServer):
+            signatures["similar_items"] = _similar_items_signature(server.similar_items, spec[model.item_key].name,
+                                                                   id_dtype)
         _save(server, tmp, signatures, spec, metadata, model.catalogue_, model.users_)
 
     def check(tmp: Path) -> None:
@@ -341,8 +323,6 @@ def _metadata(model: Any, spec: FeatureSpec, query_names: list[str]) -> dict[str
         "ctr_version": __version__, "model": type(model).__name__, "config": model.get_config(),
         "user_key": model.user_key, "item_key": model.item_key,
         "inputs": {n: raw_dtype(spec[n]) for n in query_names},
-        "signatures": ["recommend", "serving_default"] + (["user_embedding", "item_embedding", "similar_items"]
-                                                          if getattr(model, "factorized", False) else []),
         "missing_int": int(MISSING_INT),
         # None for Popularity, which reads its request's features through no preprocessing
         "preprocessing": model.preprocessor_.state if hasattr(model, "preprocessor_") else None,
@@ -359,6 +339,7 @@ def _users_table(model: Recommender) -> pd.DataFrame:
 
 def _save(server: tf.Module, tmp: Path, signatures: dict[str, Any], spec: FeatureSpec, metadata: dict[str, Any],
           catalogue: pd.DataFrame, users: pd.DataFrame) -> None:
+    metadata["signatures"] = list(signatures)  # what was saved, in order: recommend first
     staging = Path(tempfile.mkdtemp(prefix="ctr-spec-"))
     try:
         spec.to_yaml(staging / "spec.yaml")

@@ -467,6 +467,8 @@ def _bad_arguments(env: dict) -> None:
              (lambda: ctr.LogisticRegression(env["spec"]).fit(env["frame"],
                                                               backup_dir=env["export"] / "saved_model.pb"),
               ["LogisticRegression.fit: backup_dir must be a folder, but", "saved_model.pb is a file"]),
+             (lambda: ctr.EASE(env["spec"], l2=0),
+              ["EASE: l2, the ridge penalty that makes XᵀX invertible, must be a number above 0, got 0"]),
              (lambda: ctr.evaluate_ranking(ctr.Popularity(env["spec"]), env["frame"], env["frame"], protocol="ful"),
               ["evaluate_ranking: protocol must be one of 'sampled', 'full'; got 'ful' (did you mean 'full'?)"])]
     for call, fragments in cases:

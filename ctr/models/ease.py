@@ -213,11 +213,11 @@ class EASE(RankingEvaluation, KerasNames):
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """A SavedModel with `recommend`, `similar_items` and `serving_default` (pair scores) that carries B, the
         catalogue and every user's history: a request sends a user id."""
-        from ..export_recommend import export_ease
+        from ..export_recommend import export_baseline
 
         check_saved_model_only("EASE", format)
         self.catalog_ids()
-        return export_ease(self, Path(path), verify=verify)
+        return export_baseline(self, Path(path), verify=verify)
 
 
 class EASEScorer(tf.Module):

@@ -113,11 +113,11 @@ class Popularity(RankingEvaluation, KerasNames):
     def export(self, path: str | Path, *, format: str = "saved_model", verify: bool = True) -> Path:
         """A SavedModel with `recommend` and `serving_default` (pair scores) over the same request as the
         spec's other recommenders, carrying the catalogue and its counts: the control arm of a test."""
-        from ..export_recommend import export_popularity
+        from ..export_recommend import export_baseline
 
         check_saved_model_only("Popularity", format)
         self.catalog_ids()
-        return export_popularity(self, Path(path), verify=verify)
+        return export_baseline(self, Path(path), verify=verify)
 
 
 def _count(count: float) -> str:
