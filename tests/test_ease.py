@@ -98,6 +98,12 @@ def test_ease_recommends_from_a_history_and_its_export_serves_the_same_in_a_fres
     np.testing.assert_array_equal(np.array(served["similar"]["item_ids"]), similar[:1])
     np.testing.assert_allclose(np.array(served["similar"]["scores"]), weights[:1], rtol=1e-5)
 
+    untrained = ("an EASE export, which has no trained weights of its own (its weights are solved in closed form "
+                 "from the data: fit EASE on the data instead)")
+    with pytest.raises(ctr.CtrError, match=re.escape(f"{path}: {untrained}; load_model rebuilds")):
+        ctr.load_model(path)
+    with pytest.raises(ctr.ArgumentError, match=re.escape(f"MatrixFactorization.fit: warm_start_from is {untrained}")):
+        ctr.MatrixFactorization(model.spec).fit(train, warm_start_from=path, verbose=0)
     exported = ctr.RecommenderExport(path)
     full = model.evaluate(test, train, protocol="full")
     assert exported.evaluate(test, train, protocol="full") == pytest.approx(full)

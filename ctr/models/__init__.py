@@ -20,6 +20,15 @@ MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "de
                                          "autoint": AutoInt, "xdeepfm": xDeepFM}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
+_UNTRAINED = {"Popularity": "its counts come from one pass over the data: fit Popularity on the data instead",
+              "EASE": "its weights are solved in closed form from the data: fit EASE on the data instead",
+              "RecommendationPipeline": "its retriever and ranker have, each in its own export"}
+
+
+def untrained_export(name: str) -> str:
+    """An export of `name` (no TRAINED model) and why it has no trained weights to carry on from."""
+    article = "an" if name[:1] in "AEIOU" else "a"
+    return f"{article} {name} export, which has no trained weights of its own ({_UNTRAINED.get(name, 'not a model')})"
 
 __all__ = [
                                          "DCN",

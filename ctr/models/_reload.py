@@ -20,13 +20,12 @@ def load_model(path: str | Path) -> Any:
     NeuMF or TwoTower), trainable again: `fit` carries on from its weights with its vocabularies (and a
     recommender's catalogue), and `calibrate`, `recommend` and `export` work as before."""
     from ..export import load  # which imports the models' embeddings: not at this module's import
-    from . import TRAINED, RankingModel
+    from . import TRAINED, RankingModel, untrained_export
 
     served = load(path)
     name = served.metadata.get("model")
     if name not in TRAINED:
-        raise CtrError(f"{path}: a {name} export, which has no trained weights of its own to rebuild; load_model "
-                       f"rebuilds {', '.join(TRAINED)}")
+        raise CtrError(f"{path}: {untrained_export(name)}; load_model rebuilds {', '.join(TRAINED)}")
     model = TRAINED[name](served.spec, **served.metadata["config"])
     clicks = isinstance(model, RankingModel)
     model.preprocessor_ = Preprocessor(served.spec, served.metadata["preprocessing"])

@@ -35,7 +35,7 @@ class Previous:
 def previous_model(source: Any, owner: str) -> Previous:
     """The earlier model `source` names: a fitted model, a loaded export (`ctr.load`) or an export's folder."""
     from ..export import load
-    from . import TRAINED
+    from . import TRAINED, untrained_export
     from .base import RankingModel
     from .recommender import Recommender
 
@@ -53,8 +53,8 @@ def previous_model(source: Any, owner: str) -> Previous:
         raise ArgumentError(f"{owner}: warm_start_from takes a trained model ({', '.join(TRAINED)}): fitted, loaded "
                             f"with ctr.load, or its export's folder; got {type(source).__name__}")
     if metadata.get("model") not in TRAINED:
-        raise ArgumentError(f"{owner}: warm_start_from is a {metadata.get('model')} export, which has no weights of "
-                            f"its own to start from; a trained model's do ({', '.join(TRAINED)})")
+        raise ArgumentError(f"{owner}: warm_start_from is {untrained_export(str(metadata.get('model')))}; a trained "
+                            f"model's export has ({', '.join(TRAINED)})")
     try:
         scorer = source._loaded.scorer
     except AttributeError:
