@@ -92,6 +92,7 @@ def test_ease_recommends_from_a_history_and_its_export_serves_the_same_in_a_fres
     np.testing.assert_allclose(np.array(served["top"]["scores"]), want_scores, rtol=1e-5, atol=1e-5)
     assert not any(e[0] in row for e, row in zip(exclude, want_ids.tolist(), strict=True))
     want_pairs = model.predict(pairs)
+    np.testing.assert_array_equal(model.predict(pairs, batch_size=2), want_pairs)  # scored two rows at a time
     np.testing.assert_allclose(want_pairs[:3], scores[np.arange(3), 2], rtol=1e-6)
     assert want_pairs[3] == model.counts_[model.catalog_ids().tolist().index(ids[0][0])] and want_pairs[4] == 0
     np.testing.assert_allclose(np.array(served["pairs"]), want_pairs, rtol=1e-5, atol=1e-5)

@@ -37,7 +37,7 @@ from ..evaluation import RankingEvaluation
 from ..features import raw_tensors, split_multi, split_weights
 from ..implicit import Interactions, keys
 from ..spec import FeatureSpec, History, SpecLike, raw_dtype, refuse_aggregated
-from .base import config_repr
+from .base import PREDICTED_A_CALL, config_repr
 from .recommender import catalogue_rows, item_ids, pad_id, top_k
 
 # B and the matrix inverted are dense items × items, in float64 while inverted, and the inverse costs items³:
@@ -178,18 +178,26 @@ class EASE(RankingEvaluation, KerasNames):
         return np.take_along_axis(scores, np.asarray(rows), axis=1)
 
     @named_keywords()
-    def predict(self, data: ctr_data.Source, batch_size: int | None = None, verbose: str | int = 0) -> np.ndarray:
+    def predict(self, data: ctr_data.Source, batch_size: int = PREDICTED_A_CALL, verbose: str | int = 0) -> np.ndarray:
         """Scores of (user, item) rows, as the export's `serving_default` gives them: Σ B[i, item] over the
-        user's history, the item's interaction count for a user never seen, 0 for an item not in the catalogue."""
+        user's history, the item's interaction count for a user never seen, 0 for an item not in the catalogue.
+        Rows are scored `batch_size` at a time (each row gathers its user's whole history); `verbose`: a
+        progress bar, as in Keras."""
         check_arguments("EASE.predict", batch_size=batch_size, verbose=verbose)
+        batch_size = batch_size or PREDICTED_A_CALL  # None: the default
         item_col = self.spec[self.item_key].source
         frame = ctr_data.read(data, dtypes=ctr_data.csv_dtypes(self.spec))
         ctr_data.require_columns(frame, [item_col], where="EASE.predict's rows",
                                  hint=f" (each row is a (user, item) pair: the item id in column {item_col!r})")
         rows = catalogue_rows("EASE.predict", self.spec, self.item_key, self.catalog_ids(), frame[item_col])
-        if not len(frame):
-            return np.zeros(0, np.float32)
-        return self.scorer.pair_scores(self._requests(frame), tf.constant(rows)).numpy()
+        advance = ctr_data.progress(frame, verbose)
+        scores = []
+        for start in range(0, len(frame), batch_size):
+            part = frame.iloc[start:start + batch_size]
+            scores.append(self.scorer.pair_scores(self._requests(part), tf.constant(rows[start:start + batch_size]))
+                          .numpy())
+            advance(len(part))
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
     @named_keywords()
     def recommend(self, queries: ctr_data.Source, k: int = 10,
