@@ -196,15 +196,15 @@ def _fitted_state(model: Any) -> tuple[FeatureSpec, dict[str, Any]]:
             raise NotFittedError(f"inspect_data: {type(model).__name__} is not trained yet; fit it first, or give "
                                  "no model")
         spec, state = model.spec, model.preprocessor_.state
-    elif isinstance(getattr(model, "spec", None), FeatureSpec):  # Popularity: counts, no features
+    elif isinstance(getattr(model, "spec", None), FeatureSpec):  # Popularity, EASE: ids alone, no features
         spec, state = model.spec, None
     else:
         raise ArgumentError(f"inspect_data: model must be a fitted ctr model, a loaded export or an export's folder, "
                             f"got {type(model).__name__}")
     if not state:
         what = str(model) if isinstance(model, str | Path) else getattr(model, "path", type(model).__name__)
-        raise ArgumentError(f"inspect_data: {what} holds no fitted features to set the data beside (it counts "
-                            "items by id)")
+        raise ArgumentError(f"inspect_data: {what} holds no fitted features to set the data beside (it reads the "
+                            "user and item ids alone, with no vocabulary or scaling fitted)")
     return spec, state
 
 

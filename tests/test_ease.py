@@ -135,6 +135,9 @@ def test_ease_says_what_is_wrong(fitted, ratings, monkeypatch, capsys):
                                             r"items × items matrix .* it takes up to 100 items\. For a larger "
                                             r"catalogue use MatrixFactorization or TwoTower"):
         ctr.EASE(spec).fit(train, verbose=0)
+    with pytest.raises(ctr.ArgumentError, match=r"inspect_data: EASE holds no fitted features to set the data beside "
+                                                r"\(it reads the user and item ids alone"):
+        ctr.inspect_data(train, model=fitted)
     with pytest.raises(ctr.DataError, match=r"user_id"):  # queries that name no user
         fitted.recommend(pd.DataFrame({"session": ["a"]}))
     assert main(["fit", "--spec", "synthetic", "--data", "synthetic", "--model", "ease", "--epochs", "3",
