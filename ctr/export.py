@@ -182,23 +182,25 @@ def _probe_rows(spec: FeatureSpec, state: dict[str, Any], n: int = 16) -> pd.Dat
 
 def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
     """An export's model and settings, then its features with their fitted table sizes (`ctr describe`)."""
+    request = ", ".join(f"{name} ({dtype})" for name, dtype in metadata["inputs"].items())
     if metadata["model"] == "Popularity":  # no feature is encoded: the spec's table would describe nothing it does
         return (f"Popularity: every request gets the catalogue's items by their count of positive training "
                 f"interactions; pair scores read the item id {metadata['item_key']!r} alone\n"
-                f"request features (the spec's user and context features, not read): "
-                + ", ".join(f"{name} ({dtype})" for name, dtype in metadata["inputs"].items()))
+                f"request features (the spec's user and context features, not read): {request}")
     if metadata["model"] == "EASE":  # ids alone, no encoded feature, as for Popularity
         return (f"EASE {metadata['config']}: a user's score for an item is the sum of the item × item weights B from "
-                f"the items in their training history (held in the export), the item counts for a user with none\n"
-                f"request: the user id {metadata['user_key']!r} ({metadata['inputs'][metadata['user_key']]}); pair "
-                f"scores also read the item id {metadata['item_key']!r}")
+                f"the items in their history (the request's, else their training history, held in the export), the "
+                f"item counts for a user with none\nrequest: {request}; pair scores also read the item id "
+                f"{metadata['item_key']!r}")
     fitted = Preprocessor(spec, metadata["preprocessing"])
     head = "".join(line + "\n" for line in [f"{metadata['model']} {metadata['config']}",
                                              *provenance(metadata.get("warm_start"), metadata.get("calibration"))])
     if metadata["model"] == "RecommendationPipeline":
         head = (f"{metadata['model']}: {metadata['retriever']} retrieves {metadata['n_candidates']} candidates, "
-                f"{metadata['ranker']} re-ranks them {metadata['config']}\n"
-                "the retriever's features (the request's schema):\n")
+                f"{metadata['ranker']} re-ranks them {metadata['config']}\n")
+        if metadata["preprocessing"] is None:  # an EASE retriever reads ids: it has no fitted features to list
+            return head + f"request: {request}"
+        head += "the retriever's features (the request's schema):\n"
     return head + describe_spec(spec, fitted)
 
 

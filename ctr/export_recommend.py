@@ -214,19 +214,24 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     n_candidates = pipeline.n_candidates
 
     def write(tmp: Path) -> None:
-        catalogue = _Catalogue(ids, id_dtype, raw=raw_items, vectors=retriever.catalogue_vectors())
-        server = _RecommenderServer(retriever, catalogue)
-        # The retriever's items are its catalogue's vectors and the ranker encodes its own, so the
-        # retriever's item encoder is never called; saved unbuilt, it made Keras warn once per layer.
-        del server.item_encoder
+        if hasattr(retriever, "scorer"):  # EASE: B's rows over the request's (or stored) history
+            catalogue = _Catalogue(ids, id_dtype, raw=raw_items)
+            server = _EASEServer(retriever, catalogue)
+            retrieve, similar = server.scorer.scores, server.similar_items
+        else:
+            catalogue = _Catalogue(ids, id_dtype, raw=raw_items, vectors=retriever.catalogue_vectors())
+            server = _RecommenderServer(retriever, catalogue)
+            # The retriever's items are its catalogue's vectors and the ranker encodes its own, so the
+            # retriever's item encoder is never called; saved unbuilt, it made Keras warn once per layer.
+            del server.item_encoder
+            retrieve, similar = server.all_scores, _nearest_vectors(server)
         server.ranker_encoder = ranker.preprocessor_.encoder()
         server.ranker_scorer = ranker.network_.scorer
         probability = not hasattr(ranker, "catalogue_")  # a CTR ranker scores probabilities
         calibration = getattr(ranker, "calibration_", None)  # its Platt scaling, as its own export applies it
 
         def recommend(query: dict[str, tf.Tensor], k: tf.Tensor, exclude: tf.Tensor) -> dict[str, tf.Tensor]:
-            retrieval = catalogue.mask_excluded(server.all_scores(
-                {n: query[n] for n in retriever.query_features}), exclude)
+            retrieval = catalogue.mask_excluded(retrieve({n: query[n] for n in retriever.query_features}), exclude)
             n = tf.minimum(n_candidates, tf.shape(retrieval)[1])
             first, rows = tf.math.top_k(retrieval, k=n)  # [B, n]
             batch = tf.shape(rows)[0]
@@ -244,8 +249,7 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
             return {"item_ids": tf.where(values > -np.inf, tf.gather(catalogue.ids, chosen), pad), "scores": values}
 
         signatures = _signatures(spec, query_names, id_dtype, recommend)
-        signatures["similar_items"] = _similar_items_signature(_nearest_vectors(server), id_feature.name,
-                                                               id_dtype)  # the retriever's
+        signatures["similar_items"] = _similar_items_signature(similar, id_feature.name, id_dtype)  # the retriever's
         _save(server, tmp, signatures, spec, metadata, catalogue_frame, _users_table(retriever))
 
     def check(tmp: Path) -> None:

@@ -1,6 +1,6 @@
 """Retrieval → ranking → filter: a fast retriever proposes candidates, a richer ranker orders them.
 
-A two-tower (or MF) model retrieves the `n_candidates` best items of the catalogue for a query;
+A two-tower (or MF, or EASE) model retrieves the `n_candidates` best items of the catalogue for a query;
 a ranking model (DeepFM, FM, LR or NeuMF) scores each (query, candidate) pair with all its
 features; excluded items never come back; the top k remain. The same chain exports as one
 SavedModel with a `recommend` signature.
@@ -21,6 +21,7 @@ from ._model_names import CLICK_MODEL_CLASSES
 from .errors import ArgumentError, DataError
 from .evaluation import RankingEvaluation
 from .models.base import RankingModel
+from .models.ease import EASE
 from .models.recommender import Recommender, pad_id
 
 
@@ -29,16 +30,19 @@ class RecommendationPipeline(RankingEvaluation, KerasNames):
 
     _KERAS_NAMES = PIPELINE_NAMES
 
-    def __init__(self, retriever: Recommender, ranker: RankingModel | Recommender, n_candidates: int = 100):
+    def __init__(self, retriever: Recommender | EASE, ranker: RankingModel | Recommender, n_candidates: int = 100):
         check_arguments("RecommendationPipeline", n_candidates=n_candidates)
-        if not getattr(retriever, "factorized", False):
-            raise DataError(f"the retriever must be a factorised model (TwoTower or MatrixFactorization), "
-                            f"got {type(retriever).__name__}")
+        if not (getattr(retriever, "factorized", False) or isinstance(retriever, EASE)):
+            raise DataError(f"the retriever must score the whole catalogue at once (TwoTower, MatrixFactorization or "
+                            f"EASE), got {type(retriever).__name__}")
         if not isinstance(ranker, RankingModel | Recommender):
             raise ArgumentError("the ranker scores each (query, candidate) pair with its features: a click model "
                                 f"({CLICK_MODEL_CLASSES}) or a trained recommender (NeuMF, "
                                 f"MatrixFactorization, TwoTower); got {type(ranker).__name__}")
-        retriever._require_network()
+        if isinstance(retriever, EASE):
+            retriever.catalog_ids()  # NotFittedError before it is fitted
+        else:
+            retriever._require_network()
         ranker._require_network()
         self.retriever, self.ranker, self.n_candidates = retriever, ranker, n_candidates
         self.user_key, self.item_key = retriever.user_key, retriever.item_key

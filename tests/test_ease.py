@@ -11,6 +11,7 @@ import pytest
 
 import ctr
 from ctr.cli import main
+from ctr.data import raw_features
 from ctr.models import ease as ease_module
 
 IDS = ctr.FeatureSpec([ctr.Categorical("user", role="user"), ctr.Categorical("item", role="item")], name="ids")
@@ -200,3 +201,34 @@ def test_a_request_brings_its_own_items_and_a_user_never_seen_is_served_from_the
     assert "i3 " not in shown and "i7 " not in shown  # the items brought are not recommended again
     want = model.recommend(pd.DataFrame({"user": [""], "seen": ["i3:1|i7:1"]}), k=5, exclude=[["i3", "i7"]])[0][0]
     assert [line.split()[1] for line in shown.splitlines()[-3:]] == want[:3].tolist(), shown
+
+
+def test_ease_retrieves_for_a_ranker_in_process_and_in_a_fresh_process(fitted, ratings, tmp_path, serve_fresh):
+    # EASE → DeepFM: the ranker orders the n items EASE puts first, and the one-graph export serves the same
+    # without ctr (its describe lists the request, since EASE fits no features).
+    train, test = ratings
+    ranker = ctr.DeepFM(fitted.spec, embedding_dim=4, hidden_units=(8,), seed=0)
+    ranker.fit(train, epochs=1, verbose=0)
+    pipeline = ctr.RecommendationPipeline(fitted, ranker, n_candidates=20)
+    queries = test.head(4)
+    exclude = [[int(i)] for i in fitted.recommend(queries, k=1)[0][:, 0]]  # EASE's first item, never returned
+    ids, scores = pipeline.recommend(queries, k=5, exclude=exclude)
+    retrieved = fitted.recommend(queries, k=21)[0]
+    for row, first, banned in zip(ids.tolist(), retrieved.tolist(), exclude, strict=True):
+        assert set(row) <= set(first[1:]) and banned[0] not in row
+    assert (np.diff(scores, axis=1) <= 0).all() and ((scores > 0) & (scores < 1)).all()  # the ranker's probabilities
+    path = pipeline.export(tmp_path / "pipeline")
+    raw = raw_features(queries, ctr.FeatureSpec(tuple(fitted.spec[n] for n in pipeline.query_features)))
+    served = serve_fresh({"top": {"path": str(path), "inputs": {n: v.tolist() for n, v in raw.items()}, "k": 5,
+                                  "exclude": exclude}}, tmp_path)
+    np.testing.assert_array_equal(np.array(served["top"]["item_ids"]), ids)
+    np.testing.assert_allclose(np.array(served["top"]["scores"]), scores, rtol=1e-5, atol=1e-5)
+    shown: list[str] = []
+    ctr.RecommenderExport(path).summary(print_fn=shown.append)
+    assert "RecommendationPipeline: EASE retrieves 20 candidates, DeepFM re-ranks them" in shown[0], shown
+    assert "\nrequest: user_id (int64), age (float32)" in shown[0], shown
+    with pytest.raises(ctr.NotFittedError, match="EASE is not fitted yet"):
+        ctr.RecommendationPipeline(ctr.EASE(fitted.spec), ranker)
+    with pytest.raises(ctr.DataError, match=re.escape("the retriever must score the whole catalogue at once (TwoTower, "
+                                                      "MatrixFactorization or EASE), got Popularity")):
+        ctr.RecommendationPipeline(ctr.Popularity(fitted.spec).fit(train), ranker)
