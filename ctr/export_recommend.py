@@ -37,12 +37,12 @@ from .evaluation import RankingEvaluation
 from .export import SCORED_A_CALL, ExportError, atomic_export
 from .export_files import DAMAGED, METADATA, read_metadata
 from .features import MISSING_INT, raw_signature, raw_tensors
+from .models.ease import EASE
 from .models.embeddings import embedding_tables
 from .models.recommender import PAIRS_A_CALL, exclude_ids, item_ids, similarity
 from .spec import FeatureSpec, raw_dtype
 
 if TYPE_CHECKING:
-    from .models.ease import EASE
     from .models.popularity import Popularity
     from .models.recommender import Recommender
     from .pipeline import RecommendationPipeline
@@ -214,7 +214,7 @@ def export_pipeline(pipeline: RecommendationPipeline, path: Path, verify: bool =
     n_candidates = pipeline.n_candidates
 
     def write(tmp: Path) -> None:
-        if hasattr(retriever, "scorer"):  # EASE: B's rows over the request's (or stored) history
+        if isinstance(retriever, EASE):  # B's rows over the request's (or stored) history
             catalogue = _Catalogue(ids, id_dtype, raw=raw_items)
             server = _EASEServer(retriever, catalogue)
             retrieve, similar = server.scorer.scores, server.similar_items
@@ -304,7 +304,7 @@ def export_baseline(model: Popularity | EASE, path: Path, verify: bool = True) -
 
     def write(tmp: Path) -> None:
         catalogue = _Catalogue(ids, id_dtype)
-        server = (_EASEServer(model, catalogue) if hasattr(model, "scorer")
+        server = (_EASEServer(model, catalogue) if isinstance(model, EASE)
                   else _PopularityServer(catalogue, model.counts_, model.item_key))
         signatures = _signatures(spec, model.query_features, id_dtype, server.recommend)
         signatures["serving_default"] = tf.function(
