@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="train LR, FM and DeepFM on the embedded data, export and serve")
     demo.add_argument("--rows", type=flag_type("demo_rows"), default=100_000, help="synthetic rows to generate")
     demo.add_argument("--epochs", type=flag_type("epochs"), default=3)
-    demo.add_argument("--out", default="runs/demo", help="folder for the DeepFM export")
+    demo.add_argument("-o", "--out", default="runs/demo", help="folder for the DeepFM export")
     demo.add_argument("--seed", type=flag_type("seed"), default=0)
 
     draft = commands.add_parser("draft-spec", help="draft a feature spec from data: each column's kind and role "
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     draft.add_argument("--name", help="the spec's name (default: the data file's)")
     draft.add_argument("--rows", type=flag_type("sample_rows"), default=200_000,
                        help="guess from this many rows (read from 8 places spread through a larger source)")
-    draft.add_argument("--out", help="write the spec to this new .yaml file (default: print it)")
+    draft.add_argument("-o", "--out", help="write the spec to this new .yaml file (default: print it)")
 
     fit = commands.add_parser("fit", help="train a model on data described by a spec and export it")
     fit.add_argument("--spec", help="feature spec YAML, or a ready spec's name (synthetic, movielens-100k, "
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "interaction held out for test and the one before for validation, ranked against the whole "
                           "catalogue); default "
                           "deepfm, or --warm-start-from's")
-    fit.add_argument("--export", "--out", help="write the raw-feature SavedModel here (--out, as the other "
+    fit.add_argument("--export", "--out", "-o", help="write the raw-feature SavedModel here (--out, as the other "
                                                "commands name what they write, is the same)")
     fit.add_argument("--epochs", type=flag_type("epochs"), default=5)
     fit.add_argument("--patience", type=flag_type("patience"),
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare.add_argument("--param", action="append", type=_model_param, metavar="[MODEL:]NAME=VALUE", default=[],
                          help="another argument, for one model (deepfm:dropout=0.3) or for every model that takes "
                               "it (l2=1e-5); repeat for several")
-    compare.add_argument("--out", help="write the table and every run's figures to this .json file")
+    compare.add_argument("-o", "--out", help="write the table and every run's figures to this .json file")
     compare.add_argument("--plot", help="draw each model's test figure and training time to this PNG")
     compare.add_argument("--export", metavar="DIR", help="export the best model (by the validation figure) here")
     compare.add_argument("--backup-dir", metavar="DIR",
@@ -202,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict.add_argument("--data", required=True, help="raw feature columns: Parquet, CSV, JSON lines or TFRecords "
                                                        "(streamed), a MovieLens or Frappe folder, or 'synthetic'")
     _add_format(predict)
-    predict.add_argument("--out", help="write the rows with a 'probability' column (a recommender's: 'score') here "
-                                               "(.csv, .tsv, .parquet, .feather or .json lines)")
+    predict.add_argument("-o", "--out", help="write the rows with a 'probability' column (a recommender's: 'score') "
+                                             "here (.csv, .tsv, .parquet, .feather or .json lines)")
     predict.add_argument("--column", metavar="NAME", help="the scores' column (default: probability; a "
                                                           "recommender's: score), replacing one the data has")
 
@@ -226,8 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "columns it lacks), each distinct one recommended for; needs --out")
     recommend.add_argument("--seen", help="with --data or --user: interactions (user and item columns) whose "
                                           "items are not recommended again to their user")
-    recommend.add_argument("--out", help="with --data: write one row per recommendation (the user, rank, item and "
-                                         "score) here (.csv, .tsv, .parquet, .feather or .json lines)")
+    recommend.add_argument("-o", "--out", help="with --data: write one row per recommendation (the user, rank, item "
+                                               "and score) here (.csv, .tsv, .parquet, .feather or .json lines)")
     recommend.add_argument("--explain", action="store_true",
                            help="with one user: why each item ranks where it does, the columns whose values raise "
                                 "or lower its score most against 100 other catalogue items for the same user "
@@ -242,13 +242,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          "default")
     inspect.add_argument("--data", required=True, help="as for fit, including 'synthetic'")
     _add_format(inspect)
-    inspect.add_argument("--out", default="data_report.png", help="PNG to write")
+    inspect.add_argument("-o", "--out", default="data_report.png", help="PNG to write")
     inspect.add_argument("--json", help="also write the report as JSON here")
 
     embeddings = commands.add_parser("embeddings", help="2-D map of a learned embedding table, plus projector TSVs")
     embeddings.add_argument("--model", required=True, help="export folder")
     embeddings.add_argument("--feature", required=True, help="feature whose table to map, e.g. item_id")
-    embeddings.add_argument("--out", default="embeddings.png")
+    embeddings.add_argument("-o", "--out", default="embeddings.png")
     embeddings.add_argument("--data", help="table holding the --color-by column (as for fit)")
     _add_format(embeddings)
     embeddings.add_argument("--color-by", help="column to colour by; its first |-separated value is used")
@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          help="orders of the columns a row (even; exact for LR and FM at any number)")
     explain.add_argument("--seed", type=flag_type("seed"), default=0)
     explain.add_argument("--plot", help="also draw the first row's shares and the mean absolute shares to this PNG")
-    explain.add_argument("--out", help="write the shares here (.csv, .parquet, .json, ...), one row a row")
+    explain.add_argument("-o", "--out", help="write the shares here (.csv, .parquet, .json, ...), one row a row")
 
     downsample = commands.add_parser("downsample", help="keep every click and a share of the non-clicks, weighted "
                                                         "back in the spec's label.weight column")
@@ -296,7 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     downsample.add_argument("--keep", type=flag_type("keep", float), required=True,
                             help="share of the non-clicks kept, e.g. 0.1")
     downsample.add_argument("--seed", type=flag_type("seed"), default=0)
-    downsample.add_argument("--out", required=True, help="file to write (.parquet, .feather, .csv, .tsv or .json)")
+    downsample.add_argument("-o", "--out", required=True,
+                            help="file to write (.parquet, .feather, .csv, .tsv or .json)")
 
     calibrate = commands.add_parser("calibrate", help="fit Platt scaling on a click model export's held-out rows and "
                                                       "write it calibrated (AUC unchanged)")
@@ -304,11 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     calibrate.add_argument("--data", required=True, help="labelled rows it was not trained on (its validation rows), "
                                                          "as for fit")
     _add_format(calibrate)
-    calibrate.add_argument("--out", required=True, help="the export to write (--model itself: replaced atomically)")
+    calibrate.add_argument("-o", "--out", required=True,
+                           help="the export to write (--model itself: replaced atomically)")
 
     export = commands.add_parser("export", help="convert a click model's SavedModel export to one ONNX file")
     export.add_argument("--model", required=True, help="export folder (ctr fit --export)")
-    export.add_argument("--out", required=True, help="the ONNX file to write, e.g. runs/deepfm.onnx")
+    export.add_argument("-o", "--out", required=True, help="the ONNX file to write, e.g. runs/deepfm.onnx")
 
     serve = commands.add_parser("serve", help="serve an export over HTTP as TensorFlow Serving's REST API does "
                                               "(POST /v1/models/NAME:predict), to try a client before deploying")

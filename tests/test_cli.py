@@ -71,6 +71,8 @@ for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"
                     "argument --epochs given twice ('2' and '3'): it takes one value: give it once"),
                    (["fit", "--spec", "s.yaml", "--data", "a.csv", "--export", "a", "--out", "b"],
                     "argument --export (or --out) given twice ('a' and 'b')"),
+                   (["fit", "--spec", "s.yaml", "--data", "a.csv", "-o", "a", "--out=b"],
+                    "argument -o (or --out) given twice ('a' and 'b')"),
                    # The second shortened, as argparse takes the start of an option that no other shares.
                    (["fit", "--spec", "s.yaml", "--data", "a.csv", "--dat", "b.csv"],
                     "argument --data given twice ('a.csv' and 'b.csv')"),
@@ -227,8 +229,8 @@ def test_fit_export_predict_evaluate_describe_round_trip(tmp_path, frame, capsys
     assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(tmp_path / "p.csv")]) == 0
     scored = pd.read_csv(tmp_path / "p.csv")
     assert len(scored) == 20 and scored.probability.between(0, 1).all()
-    lines = tmp_path / "new" / "folder" / "p.json"  # folders made as needed; one JSON object a line
-    assert main(["predict", "--model", str(export), "--data", str(rows), "--out", str(lines)]) == 0
+    lines = tmp_path / "new" / "folder" / "p.json"  # folders made as needed; one JSON object a line; -o is --out
+    assert main(["predict", "--model", str(export), "--data", str(rows), "-o", str(lines)]) == 0
     np.testing.assert_allclose(pd.read_json(lines, lines=True).probability, scored.probability, rtol=1e-6)
     # Rows scored before keep their scores unless --column says where the new ones go (the same name replaces).
     capsys.readouterr()

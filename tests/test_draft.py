@@ -573,7 +573,7 @@ def test_draft_errors_name_the_column_and_what_to_pass(tmp_path):
 def test_draft_spec_from_the_shell_writes_a_new_file_fit_reads(tmp_path, capsys):
     _log().to_parquet(tmp_path / "log.parquet")
     out = tmp_path / "log.yaml"
-    assert main(["draft-spec", "--data", str(tmp_path / "log.parquet"), "--user", "user id", "--out", str(out)]) == 0
+    assert main(["draft-spec", "--data", str(tmp_path / "log.parquet"), "--user", "user id", "-o", str(out)]) == 0
     said = capsys.readouterr().out
     assert f"wrote {out} (12 features, label clicked)" in said and f"ctr fit --spec {out}" in said
     spec = ctr.FeatureSpec.from_yaml(out)
