@@ -52,10 +52,13 @@ CROSS_LAYERS = 2  # DCN (bench/dcn.py): DeepCTR's default and ours
 ATTENTION = {"attention_layers": 3, "num_heads": 2, "key_dim": 8}
 # xDeepFM (bench/xdeepfm.py): DeepCTR's CIN defaults and ours (half of each layer's maps carried on, ReLU).
 CIN = {"cin_layers": (128, 128), "split_half": True, "cin_activation": "relu"}
+# FiBiNET (bench/fibinet.py): DeepCTR's defaults and ours (a bilinear matrix per pair of fields, SENET's F // 3).
+BILINEAR = {"bilinear_type": "interaction", "reduction_ratio": 3}
 # Each model's arguments beyond the shared ones, the same in both libraries.
 OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {},
               "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS},
-              "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}, "xDeepFM": {"hidden_units": HIDDEN, **CIN}}
+              "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}, "xDeepFM": {"hidden_units": HIDDEN, **CIN},
+              "FiBiNET": {"hidden_units": HIDDEN, **BILINEAR}}
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
@@ -422,7 +425,7 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DCN, AutoInt, DeepFM, xDeepFM
+    from deepctr.models import DCN, AutoInt, DeepFM, FiBiNET, xDeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
@@ -436,6 +439,9 @@ def _deepctr_model(name: str, columns: list, seed: int):
     if name == "xDeepFM":
         return xDeepFM(columns, columns, dnn_hidden_units=HIDDEN, cin_layer_size=CIN["cin_layers"],
                        cin_split_half=CIN["split_half"], cin_activation=CIN["cin_activation"], seed=1024 + seed)
+    if name == "FiBiNET":
+        return FiBiNET(columns, columns, bilinear_type=BILINEAR["bilinear_type"],
+                       reduction_ratio=BILINEAR["reduction_ratio"], dnn_hidden_units=HIDDEN, seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
     from deepctr.feature_column import (

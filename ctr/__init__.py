@@ -1,7 +1,7 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
-Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`, `AutoInt`, `xDeepFM`) with
-Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
+Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`, `AutoInt`, `xDeepFM`,
+`FiBiNET`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
 """
 
 __version__ = "0.1.0"
@@ -26,7 +26,8 @@ _LAZY = {
     "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
     "inspect_data": "inspect",
     **dict.fromkeys(("EASE", "AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
-                     "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM"), "models"),
+                     "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM", "FiBiNET"),
+                    "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
     "Server": "serving",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         FM,
         AutoInt,
         DeepFM,
+        FiBiNET,
         LogisticRegression,
         MatrixFactorization,
         NeuMF,
@@ -94,6 +96,7 @@ __all__ = [
     "DeepFM",
     "ExportError",
     "FeatureSpec",
+    "FiBiNET",
     "History",
     "Label",
     "LogisticRegression",

@@ -59,7 +59,8 @@ class _TrainedOnFirstUse(Mapping):
 
 @pytest.fixture(scope="session")
 def trained(spec, splits) -> Mapping:
-    """LR, FM, DeepFM, DCN, AutoInt and xDeepFM, each fitted 3 epochs on the tiny split (many tests share them)."""
+    """LR, FM, DeepFM, DCN, AutoInt, xDeepFM and FiBiNET, each fitted 3 epochs on the tiny split (many tests share
+    them)."""
     train, valid, _ = splits
     return _TrainedOnFirstUse({
         "lr": lambda: ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
@@ -72,6 +73,8 @@ def trained(spec, splits) -> Mapping:
                                        learning_rate=0.003, batch_size=256),
         "xdeepfm": lambda: ctr.xDeepFM(spec, embedding_dim=8, cin_layers=(16, 8), hidden_units=(32, 16),
                                        learning_rate=0.003, batch_size=256),
+        "fibinet": lambda: ctr.FiBiNET(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
+                                       batch_size=256),
     }, lambda model: model.fit(train, validation_data=valid, epochs=3, verbose=0))
 
 

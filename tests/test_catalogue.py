@@ -450,6 +450,15 @@ def _bad_arguments(env: dict) -> None:
                "cin_layers=(101, 100)"]),
              (lambda: ctr.xDeepFM(env["spec"], cin_layers=(), hidden_units=()),
               ["xDeepFM: cin_layers and hidden_units are both empty", "ctr.LogisticRegression"]),
+             (lambda: ctr.FiBiNET(env["spec"], bilinear_type="pairs", reduction_ratio=0),
+              ["FiBiNET: reduction_ratio must be an integer of at least 1, got 0"]),
+             (lambda: ctr.FiBiNET(env["spec"], bilinear_type="Each"),
+              ["FiBiNET: bilinear_type must be one of 'interaction', 'each', 'all'; got 'Each'",
+               "(did you mean 'each'?)"]),
+             # Known only once the spec's fields are: at fit, before any training.
+             (lambda: ctr.FiBiNET(ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")], label=env["spec"].label)
+                                  ).fit(env["frame"], epochs=1, verbose=0),
+              ["FiBiNET crosses pairs of fields, and the spec gives it one (user_id): use ctr.LogisticRegression"]),
              (lambda: ctr.TwoTower(env["spec"], output_dim=2.5, top_k_metrics=(10, 0)),
               ["TwoTower: output_dim must be an integer, got 2.5", "top_k_metrics must be"]),
              (lambda: ctr.NeuMF(env["spec"], n_negatives=0), ["NeuMF: n_negatives must be an integer of at least 1"]),

@@ -380,8 +380,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
                  "lazy"]) == 2
-    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, xdeepfm, mf, bpr, "
-            "neumf); two_tower trains with Adagrad") in capsys.readouterr().err
+    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, xdeepfm, fibinet, "
+            "mf, bpr, neumf); two_tower trains with Adagrad") in capsys.readouterr().err
     with pytest.raises(SystemExit, match="2"):  # argparse's: the flag's rule, as the command line is read
         main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"])
     assert "error: argument --embedding-dim: must be an integer of at least 1, got 0" in capsys.readouterr().err
@@ -540,6 +540,15 @@ def test_fit_xdeepfm_with_its_cin_layers_as_a_comma_list_and_a_warm_start_names_
                  "cin_layers=7,4"]) == 2
     assert "xDeepFM: with split_half, every CIN layer but the last must have an even number" in \
         capsys.readouterr().err
+    # FiBiNET's settings likewise, and a warm start from its export takes them.
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "FiBiNET", "--epochs", "1",
+                 "--embedding-dim", "4", "--hidden-units", "8", "--param", "bilinear_type=all",
+                 "--param", "reduction_ratio=2", "--export", str(tmp_path / "fibinet")]) == 0
+    assert "ctr fit: FiBiNET on 2400 rows" in capsys.readouterr().out
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--warm-start-from", str(tmp_path / "fibinet"),
+                 "--epochs", "1", "--export", str(tmp_path / "again")]) == 0
+    config = ctr.load(tmp_path / "again").metadata["config"]
+    assert (config["bilinear_type"], config["reduction_ratio"], config["hidden_units"]) == ("all", 2, [8])
 
 
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):

@@ -232,6 +232,7 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     assert scores["dcn"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["autoint"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["xdeepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["fibinet"]["auc"] > scores["lr"]["auc"] + 0.03, scores
 
 
 def test_every_field_of_the_spec_takes_part(trained, splits):
@@ -345,6 +346,33 @@ def test_xdeepfm_cin_learns_the_crosses_on_its_own_and_computes_the_papers_featu
     served.signature = lambda **raw: sizes.append(len(raw["user_id"])) or signature(**raw)
     np.testing.assert_allclose(served.predict(rows), expected, rtol=1e-5, atol=1e-6)
     assert max(sizes) == wide.network_.scorer.rows_a_call and sum(sizes) == len(rows)
+
+
+def test_fibinet_bilinear_products_learn_the_crosses_on_their_own_and_are_the_papers(trained, spec, splits):
+    train, valid, test = splits
+    model = ctr.FiBiNET(spec, embedding_dim=8, bilinear_type="each", reduction_ratio=2, hidden_units=(),
+                        learning_rate=0.003, batch_size=256)  # the products alone carry the pairs, to the logit
+    model.fit(train, validation_data=valid, epochs=3, verbose=0)
+    assert model.evaluate(test)["auc"] > trained["lr"].evaluate(test)["auc"] + 0.03
+    scorer = model.network_.scorer
+    fields = len(scorer.embeddings.fields)
+    pairs = list(itertools.combinations(range(fields), 2))
+    assert scorer.senet.squeeze.shape == (fields, fields // 2) and scorer.senet.excite.shape == (fields // 2, fields)
+    assert scorer.bilinear.kernel.shape == scorer.senet_bilinear.kernel.shape == (fields - 1, 8, 8)
+    assert scorer.logit.kernel.shape == (2 * len(pairs) * 8, 1)
+    # The paper's formulas worked out pair by pair: SENET's A = ReLU(W2 ReLU(W1 z)) with z each field's mean,
+    # and p_ij = (v_i · W) ⊙ v_j with W shared ("all"), the left field's ("each") or the pair's ("interaction").
+    x = tf.random.stateless_normal((4, fields, 8), seed=(1, 2))
+    weights = np.maximum(np.maximum(x.numpy().mean(axis=2) @ scorer.senet.squeeze.numpy(), 0)
+                         @ scorer.senet.excite.numpy(), 0)
+    np.testing.assert_allclose(scorer.senet(x), x.numpy() * weights[:, :, None], rtol=1e-5, atol=1e-6)
+    for kind in ctr.models.fibinet.BILINEAR_TYPES:
+        layer = scorer.bilinear if kind == "each" else ctr.models.fibinet.BilinearInteraction(kind, seed=3)
+        got = layer(x).numpy()
+        w = layer.kernel.numpy()
+        expected = [(x.numpy()[:, i] @ w[{"all": 0, "each": i, "interaction": p}[kind]]) * x.numpy()[:, j]
+                    for p, (i, j) in enumerate(pairs)]
+        np.testing.assert_allclose(got, np.stack(expected, axis=1), rtol=1e-5, atol=1e-5, err_msg=kind)
 
 
 def test_import_keeps_a_heap_pad_unless_the_process_sets_its_own(monkeypatch):

@@ -100,8 +100,10 @@ def test_a_dcn_saved_model_export_converts_to_onnx_from_the_shell(spec, frame, t
     lambda spec: ctr.AutoInt(spec, embedding_dim=4, attention_layers=2, key_dim=3, hidden_units=(8,), batch_size=256),
     # The CIN's broadcast products, reshapes and sums over the coordinates.
     lambda spec: ctr.xDeepFM(spec, embedding_dim=4, cin_layers=(6, 3), hidden_units=(8,), batch_size=256),
-], ids=["autoint", "xdeepfm"])
-def test_the_attention_and_cin_heads_convert_to_onnx(make, spec, frame, tmp_path):
+    # SENET's weights and the bilinear products' gathers and batched products, a matrix per pair of fields.
+    lambda spec: ctr.FiBiNET(spec, embedding_dim=4, hidden_units=(8,), batch_size=256),
+], ids=["autoint", "xdeepfm", "fibinet"])
+def test_the_attention_cin_and_bilinear_heads_convert_to_onnx(make, spec, frame, tmp_path):
     small = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="user"),
                              ctr.Categorical("item_id", dtype="int", role="item"), ctr.Numeric("price"),
                              ctr.MultiCategorical("genres", separator="|", max_length=3)], label=spec.label)

@@ -7,6 +7,7 @@ from .base import RankingModel
 from .dcn import DCN
 from .deepfm import DeepFM
 from .ease import EASE
+from .fibinet import FiBiNET
 from .fm import FM
 from .lr import LogisticRegression
 from .mf import MatrixFactorization
@@ -17,7 +18,7 @@ from .two_tower import TwoTower
 from .xdeepfm import xDeepFM
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN,
-                                         "autoint": AutoInt, "xdeepfm": xDeepFM}
+                                         "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 _UNTRAINED = {"Popularity": "its counts come from one pass over the data: fit Popularity on the data instead",
@@ -31,19 +32,20 @@ def untrained_export(name: str) -> str:
     return f"{article} {name} export, which has no trained weights of its own ({_UNTRAINED.get(name, 'not a model')})"
 
 __all__ = [
-                                         "DCN",
-                                         "EASE",
-                                         "FM",
-                                         "MODELS",
-                                         "AutoInt",
-                                         "DeepFM",
-                                         "LogisticRegression",
-                                         "MatrixFactorization",
-                                         "NeuMF",
-                                         "Popularity",
-                                         "RankingModel",
-                                         "Recommender",
-                                         "TwoTower",
-                                         "load_model",
+    "DCN",
+    "EASE",
+    "FM",
+    "MODELS",
+    "AutoInt",
+    "DeepFM",
+    "FiBiNET",
+    "LogisticRegression",
+    "MatrixFactorization",
+    "NeuMF",
+    "Popularity",
+    "RankingModel",
+    "Recommender",
+    "TwoTower",
+    "load_model",
     "xDeepFM",
 ]
