@@ -67,7 +67,7 @@ def main() -> None:
 def child(job: dict) -> dict:
     """One fit, timed: wall, the epochs' own time, and what lies outside them."""
     import ctr
-    from bench.movielens import MODELS as CLICK_MODELS
+    from bench.movielens import models as click_models
     from bench.ranking import MODELS as RANKERS
     from ctr._keras import keras, tf
     from ctr.models import base, recommender
@@ -94,7 +94,7 @@ def child(job: dict) -> dict:
     if name == "DeepFM":
         spec = ctr.FeatureSpec.from_yaml(ROOT / "feature_specs" / "movielens-100k.yaml")
         train, valid, _ = ctr.data.random_split(table, (0.8, 0.1, 0.1), seed=0)
-        model = CLICK_MODELS["DeepFM"](spec, 0)
+        model = click_models(spec)["DeepFM"]  # seed 0
         start = time.perf_counter()
         model.fit(train, validation_data=valid, epochs=epochs, callbacks=[clock], verbose=0)
     else:
