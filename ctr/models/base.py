@@ -142,6 +142,7 @@ class ReplicaModel(tfrs.Model):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        self.traces = _Traces()
         self.loss_means = LossMeans()
         self.loss_figures = [LossMean(name, self.loss_means, mix) for name, mix in (
             ("loss", (1.0, 0.0)), ("regularization_loss", (0.0, 1.0)), ("total_loss", (1.0, 1.0)))]
@@ -216,8 +217,8 @@ class ReplicaModel(tfrs.Model):
         finally:
             if several > 1:
                 steps.assign(several)
-        one_step = keras_step if self.autograph else own_function(
-            tf.autograph.experimental.do_not_convert(keras_step.python_function), reduce_retracing=True)
+        one_step = self.traces.add(keras_step if self.autograph else own_function(
+            tf.autograph.experimental.do_not_convert(keras_step.python_function), reduce_retracing=True))
         if several == 1:
             return one_step
 
@@ -230,7 +231,7 @@ class ReplicaModel(tfrs.Model):
             tf.while_loop(lambda done: done < steps, another_step, [tf.constant(0, steps.dtype)])
             return self.logs(training)
 
-        return own_function(several_steps, autograph=False)
+        return self.traces.add(own_function(several_steps, autograph=False))
 
     def train_step(self, inputs: Any) -> dict[str, tf.Tensor]:
         return self._step(self.batch("train", inputs), training=True)
@@ -337,6 +338,33 @@ def several_steps_per_call(network: keras.Model, batch_size: int, callbacks: Seq
         network.steps_per_execution = 1
         # The step functions capture this fit's arrays and steps per call: the next fit traces afresh.
         network.train_function = network.test_function = network.predict_function = None
+        network.traces.release()
+
+
+class _Traces:
+    """The step functions a network traced for one fit, whose captured tensors (the fit's encoded arrays) are let go
+    when the fit ends. TensorFlow keeps a Keras train function's graph alive after its model is gone
+    (keras-team/tf-keras#286), and with it what the graph captured: 250 MB a fit of 1.2 million synthetic rows, FM,
+    so that a notebook's or `compare`'s fits added up. A plain object, so that Keras neither tracks nor saves it."""
+
+    def __init__(self) -> None:
+        self.functions: list[Any] = []
+
+    def add(self, function: Any) -> Any:
+        self.functions.append(function)
+        return function
+
+    def release(self) -> None:
+        for function in self.functions:
+            # Private in TensorFlow 2.21; tests/test_models.py checks that the arrays go.
+            with contextlib.suppress(AttributeError):
+                graphs = [concrete.graph for concrete in function._list_all_concrete_functions()]
+                while graphs:  # and the graphs inside theirs (the step loop's body and condition), which capture too
+                    graph = graphs.pop()
+                    graph.function_captures.clear()
+                    _ = graph.function_captures.by_val_capture_tuples  # its cached list, held them too: made anew
+                    graphs += [inner.graph for inner in graph._functions.values() if getattr(inner, "graph", None)]
+        self.functions.clear()
 
 
 @contextlib.contextmanager
