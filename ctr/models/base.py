@@ -70,8 +70,14 @@ class Scorer(keras.layers.Layer, abc.ABC):
     caches_entries = False
 
     # The most rows one call scores (predict, evaluate, validation), for a head whose memory grows with the
-    # batch faster than its inputs do (xDeepFM's CIN); None: as many as asked.
+    # batch faster than its inputs do (xDeepFM's CIN, FiBiNET's products); None: as many as asked.
     rows_a_call: int | None = None
+
+    @staticmethod
+    def rows_within(floats_a_row: int) -> int:
+        """`rows_a_call` for a head holding `floats_a_row` floats a row: at most 2^25 floats (128 MB) a call,
+        and at least 256 rows."""
+        return max(256, 2 ** 25 // floats_a_row)
 
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """What to cache of the encoded training rows in their place, when training reads them in

@@ -508,9 +508,10 @@ def logit_layer(seed: int) -> keras.layers.Dense:
 def beside_the_mlp(head: tf.Tensor | None, vectors: tf.Tensor, deep: Sequence[keras.layers.Layer],
                    training: bool) -> tf.Tensor:
     """What the one logit of an interaction head beside an MLP reads (AutoInt's, xDeepFM's): the head's output and
-    the MLP's over the fields' vectors [B, F, d], flattened, side by side; either alone when the other is absent."""
+    the MLP's over the fields' vectors [B, F, d], flattened, side by side; either alone when the other is absent
+    (with no head and no MLP, the vectors flattened: FiBiNET's products straight to the logit)."""
     tops = [] if head is None else [head]
-    if deep:
+    if deep or head is None:
         flat = tf.reshape(vectors, [-1, vectors.shape[1] * vectors.shape[2]])
         for layer in deep:
             flat = layer(flat, training=training)

@@ -17,7 +17,7 @@ from ..errors import ArgumentError
 from ..features import Field
 from ..spec import SpecLike
 from .base import RankingModel, Scorer
-from .embeddings import FieldEmbeddings, logit_layer, relu_layers
+from .embeddings import FieldEmbeddings, beside_the_mlp, logit_layer, relu_layers
 
 BILINEAR_TYPES = ("interaction", "each", "all")
 
@@ -96,19 +96,14 @@ class FiBiNETScorer(Scorer):
         self.bilinear = BilinearInteraction(bilinear_type, seed=seed + 62, name="bilinear")
         self.senet_bilinear = BilinearInteraction(bilinear_type, seed=seed + 63, name="senet_bilinear")
         # The products are F(F-1) vectors of d a row, both sides: 39 fields (Criteo's) of 16 make 23,712 floats.
-        # At most 2^25 floats (128 MB) a call, as xDeepFM's CIN.
-        products = len(fields) * (len(fields) - 1) * embedding_dim
-        self.rows_a_call = max(256, 2 ** 25 // products)
+        self.rows_a_call = self.rows_within(len(fields) * (len(fields) - 1) * embedding_dim)
         self.deep = relu_layers(hidden_units, dropout, seed)
         self.logit = logit_layer(seed)
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         vectors, first_order = self.embeddings(encoded, training=training)
         crossed = tf.concat([self.senet_bilinear(self.senet(vectors)), self.bilinear(vectors)], axis=1)
-        top = tf.reshape(crossed, [-1, crossed.shape[1] * crossed.shape[2]])
-        for layer in self.deep:
-            top = layer(top, training=training)
-        return self.bias + first_order + self.logit(top)[:, 0]
+        return self.bias + first_order + self.logit(beside_the_mlp(None, crossed, self.deep, training))[:, 0]
 
 
 class FiBiNET(RankingModel):

@@ -84,7 +84,7 @@ class XDeepFMScorer(Scorer):
             # Each layer's products hold d · H · F floats a row: scored 8,192 rows a call, 39 fields (Criteo's)
             # took a predict to 3.3 GB. At most 2^25 floats (128 MB) a products tensor.
             widest = max(self.cin.maps_in(len(fields))) * len(fields) * embedding_dim
-            self.rows_a_call = max(256, 2 ** 25 // widest)
+            self.rows_a_call = self.rows_within(widest)
         self.deep = relu_layers(hidden_units, dropout, seed)
         self.logit = logit_layer(seed)
 
