@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,12 @@ def trained(spec, splits) -> Mapping:
 # `--no-loadscope-reorder`, which the Makefile passes: by default xdist sorts the files by their number
 # of tests): the longest go first, by their summed durations (`pytest --durations=0`), so that neither
 # process is left alone with a long one at the end.
-LONGEST_FIRST = ("test_recommend.py", "test_models.py", "test_cli.py", "test_resilience.py", "test_warm_start.py",
-                 "test_onnx.py", "test_replicas.py", "test_export.py", "test_calibration.py", "test_comparison.py",
-                 "test_catalogue.py", "test_cold_start.py", "test_weights.py", "test_serving.py", "test_visual.py",
-                 "test_diagnostics.py", "test_data.py", "test_draft.py", "test_properties.py")
+LONGEST_FIRST = ("test_recommend.py", "test_models.py", "test_cli.py", "test_onnx.py", "test_resilience.py",
+                 "test_export.py", "test_warm_start.py", "test_comparison.py", "test_draft.py", "test_weights.py",
+                 "test_replicas.py", "test_diagnostics.py", "test_cold_start.py", "test_calibration.py",
+                 "test_catalogue.py", "test_weighted_history.py", "test_serving.py", "test_crosses.py",
+                 "test_visual.py", "test_data.py", "test_ease.py", "test_weighted_bags.py", "test_features.py",
+                 "test_vectors.py", "test_properties.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -97,15 +100,34 @@ def needs(path: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(not path.exists(), reason=f"real data not present at {path} (../shared/data)")
 
 
+@pytest.fixture(scope="session")
+def _forks_fresh(tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """tests/serve_fresh.py --fork-each: a process that never imports ctr, with TensorFlow imported, that
+    forks a fresh process for each request (one a test process, started at its first request)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve_fresh.py"), "--fork-each"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                               cwd=tmp_path_factory.getbasetemp())
+    yield process
+    process.stdin.close()
+    process.wait(timeout=60)
+
+
 @pytest.fixture
-def serve_fresh() -> Callable[[dict, Path], dict]:
-    """Runs tests/serve_fresh.py on a request in a new Python process that cannot import ctr."""
+def serve_fresh(_forks_fresh) -> Callable[[dict, Path], dict]:
+    """Serves a request in a new Python process that has not imported ctr and has loaded no model before."""
 
     def serve(request: dict, tmp_path: Path) -> dict:
         (tmp_path / "request.json").write_text(json.dumps(request))
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        subprocess.run([sys.executable, str(Path(__file__).parent / "serve_fresh.py"), str(tmp_path / "request.json"),
-                        str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
+        log = tmp_path / "served.log"
+        _forks_fresh.stdin.write(f"{tmp_path / 'request.json'}\t{tmp_path / 'served.json'}\t{log}\n")
+        _forks_fresh.stdin.flush()
+        if not select.select([_forks_fresh.stdout], [], [], 300)[0]:
+            raise TimeoutError(f"the fresh process served nothing in 300 s; its output so far:\n{log.read_text()}")
+        code = _forks_fresh.stdout.readline().strip()
+        if code != "0":
+            said = log.read_text() if log.exists() else "(nothing)"
+            raise AssertionError(f"the fresh process {'exited with ' + code if code else 'is gone'}:\n{said[-4000:]}")
         return json.loads((tmp_path / "served.json").read_text())
 
     return serve

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,8 +16,6 @@ import pytest
 import ctr
 from ctr.data import raw_features
 from ctr.serving import Server
-
-HERE = Path(__file__).parent
 
 
 def _awkward_rows(test: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +30,7 @@ def _awkward_rows(test: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def test_every_model_serves_raw_rows_in_a_fresh_process_without_ctr(trained, splits, tmp_path):
+def test_every_model_serves_raw_rows_in_a_fresh_process_without_ctr(trained, splits, serve_fresh, tmp_path):
     rows = _awkward_rows(splits[2])
     request, expected = {}, {}
     for name, model in trained.items():
@@ -41,11 +38,7 @@ def test_every_model_serves_raw_rows_in_a_fresh_process_without_ctr(trained, spl
         raw = raw_features(rows, model.spec)
         request[name] = {"path": str(path), "inputs": {k: v.tolist() for k, v in raw.items()}}
         expected[name] = model.predict(rows)
-    (tmp_path / "request.json").write_text(json.dumps(request))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, str(HERE / "serve_fresh.py"), str(tmp_path / "request.json"),
-                    str(tmp_path / "served.json")], check=True, cwd=tmp_path, env=env, timeout=300)
-    served = json.loads((tmp_path / "served.json").read_text())
+    served = serve_fresh(request, tmp_path)
     for name in trained:
         got = np.array(served[name])
         assert np.isfinite(got).all() and ((got >= 0) & (got <= 1)).all()
