@@ -1,7 +1,7 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
-Write a feature spec, fit a model (`LogisticRegression`, `FM`, `DeepFM`, `DCN`, `AutoInt`, `xDeepFM`,
-`FiBiNET`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
+Write a feature spec, fit a model (`LogisticRegression`, `FM`, `WideDeep`, `DeepFM`, `DCN`, `AutoInt`,
+`xDeepFM`, `FiBiNET`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
 """
 
 __version__ = "0.1.0"
@@ -26,7 +26,8 @@ _LAZY = {
     "NegativeSampler": "implicit", "leave_one_out": "implicit", "load_model": "models",
     "inspect_data": "inspect",
     **dict.fromkeys(("EASE", "AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
-                     "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM", "FiBiNET"),
+                     "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM", "FiBiNET",
+                     "WideDeep"),
                     "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
         RankingModel,
         Recommender,
         TwoTower,
+        WideDeep,
         load_model,
         xDeepFM,
     )
@@ -119,6 +121,7 @@ __all__ = [
     "Timestamp",
     "TwoTower",
     "Vector",
+    "WideDeep",
     "__version__",
     "compare",
     "data",

@@ -60,12 +60,14 @@ class _TrainedOnFirstUse(Mapping):
 
 @pytest.fixture(scope="session")
 def trained(spec, splits) -> Mapping:
-    """LR, FM, DeepFM, DCN, AutoInt, xDeepFM and FiBiNET, each fitted 3 epochs on the tiny split (many tests share
-    them)."""
+    """LR, FM, WideDeep, DeepFM, DCN, AutoInt, xDeepFM and FiBiNET, each fitted 3 epochs on the tiny split (many
+    tests share them)."""
     train, valid, _ = splits
     return _TrainedOnFirstUse({
         "lr": lambda: ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
         "fm": lambda: ctr.FM(spec, embedding_dim=8, learning_rate=0.01, batch_size=256),
+        "widedeep": lambda: ctr.WideDeep(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
+                                         batch_size=256),
         "deepfm": lambda: ctr.DeepFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
                                      batch_size=256),
         "dcn": lambda: ctr.DCN(spec, embedding_dim=8, cross_layers=2, hidden_units=(32, 16), learning_rate=0.003,

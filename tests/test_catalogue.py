@@ -423,6 +423,8 @@ def _bad_arguments(env: dict) -> None:
              (lambda: ctr.DeepFM(env["spec"], hidden_units=256, dropout=1.0),
               ["hidden_units must be a sequence of layer widths",
                "dropout must be a number of at least 0 and below 1"]),
+             (lambda: ctr.WideDeep(env["spec"], hidden_units=(64, 0)),
+              ["WideDeep: hidden_units must be layer widths that are integers of at least 1, got (64, 0)"]),
              (lambda: ctr.DCN(env["spec"], cross_layers=-1, projection_dim=0, structure="diagonal"),
               ["DCN: cross_layers must be an integer of at least 0, got -1",
                "projection_dim must be an integer of at least 1, got 0"]),
@@ -491,6 +493,9 @@ def _unknown_argument(env: dict) -> None:
     for make, message in [(lambda: ctr.DeepFM(env["spec"], hidden=(64,)),
                            "DeepFM has no argument 'hidden' (did you mean 'hidden_units'?); it takes batch_size, "
                            "crosses, dropout, embedding_dim, embedding_updates, hidden_units, l2,"),
+                          # DeepCTR's name for it
+                          (lambda: ctr.WideDeep(env["spec"], dnn_hidden_units=(64,)),
+                           "WideDeep has no argument 'dnn_hidden_units' (did you mean 'hidden_units'?)"),
                           (lambda: ctr.TwoTower(env["spec"], batchsize=64),
                            "TwoTower has no argument 'batchsize' (did you mean 'batch_size'?); it takes batch_size,"),
                           (lambda: ctr.FM(env["spec"], colour="red"), "FM has no argument 'colour'; it takes")]:

@@ -78,7 +78,7 @@ for argv, said in [(["--help"], ""), (["fit", "--spec"], "expected one argument"
                     "argument --data given twice ('a.csv' and 'b.csv')"),
                    # A model it does not have is named as it was typed, not as the names are matched.
                    (["fit", "--spec", "s.yaml", "--data", "a.csv", "--model", "XGBoost"],
-                    "argument --model: invalid choice: 'XGBoost' (choose from 'lr', 'fm', 'deepfm',")]:
+                    "argument --model: invalid choice: 'XGBoost' (choose from 'lr', 'fm', 'widedeep', 'deepfm',")]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         try:
             main(argv)
@@ -380,8 +380,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "--hidden-units: expected comma-separated layer widths such as 256,128" in capsys.readouterr().err
     assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
                  "lazy"]) == 2
-    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, deepfm, dcn, autoint, xdeepfm, fibinet, "
-            "mf, bpr, neumf); two_tower trains with Adagrad") in capsys.readouterr().err
+    assert ("--embedding-updates applies to the Adam-trained models (lr, fm, widedeep, deepfm, dcn, autoint, xdeepfm, "
+            "fibinet, mf, bpr, neumf); two_tower trains with Adagrad") in capsys.readouterr().err
     with pytest.raises(SystemExit, match="2"):  # argparse's: the flag's rule, as the command line is read
         main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"])
     assert "error: argument --embedding-dim: must be an integer of at least 1, got 0" in capsys.readouterr().err
@@ -549,6 +549,13 @@ def test_fit_xdeepfm_with_its_cin_layers_as_a_comma_list_and_a_warm_start_names_
                  "--epochs", "1", "--export", str(tmp_path / "again")]) == 0
     config = ctr.load(tmp_path / "again").metadata["config"]
     assert (config["bilinear_type"], config["reduction_ratio"], config["hidden_units"]) == ("all", 2, [8])
+    # Wide & Deep, named as people write it.
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "wide-deep", "--epochs", "1",
+                 "--embedding-dim", "4", "--hidden-units", "8,4", "--param", "dropout=0.1", "--export",
+                 str(tmp_path / "widedeep")]) == 0
+    assert "ctr fit: WideDeep on 2400 rows" in capsys.readouterr().out
+    config = ctr.load(tmp_path / "widedeep").metadata["config"]
+    assert (config["hidden_units"], config["dropout"]) == ([8, 4], 0.1)
 
 
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):

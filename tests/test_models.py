@@ -228,11 +228,44 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     assert scores["lr"]["auc"] > 0.65
     # The generator's signal is mostly pairwise (taste × genre, hour × genre); LR cannot express it.
     assert scores["fm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["widedeep"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["deepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["dcn"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["autoint"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["xdeepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["fibinet"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+
+
+def test_wide_deep_is_deepfm_without_the_fm_its_wide_part_linear_and_its_mlp_crossing(trained, splits):
+    """Without its MLP's logit, Wide & Deep is linear: the score of a user's features beside an item's is the
+    sum of a term for each (a - b - c + d = 0 over two users and two items); DeepFM's FM crosses them still.
+    The MLP crosses them in both."""
+    rows = splits[2].head(2).reset_index(drop=True)
+    items = [f.source for f in trained["widedeep"].spec.features if f.role == "item"]
+    swapped = rows.copy()
+    swapped[items] = rows[items].iloc[::-1].to_numpy()
+    four = pd.concat([rows, swapped], ignore_index=True)  # users 0, 1 with items 0, 1, then with items 1, 0
+
+    def interaction(model) -> float:
+        logit = np.log(model.predict(four)) - np.log1p(-model.predict(four))
+        return float(logit[0] - logit[2] - logit[3] + logit[1])
+
+    for name in ("widedeep", "deepfm"):
+        model = trained[name]
+        top = model.network_.scorer.deep.layers[-1]
+        kept = [w.numpy() for w in top.weights]
+        assert abs(interaction(model)) > 1e-3, name
+        try:
+            for w in top.weights:
+                w.assign(tf.zeros_like(w))
+            crossed = interaction(model)
+        finally:
+            for w, value in zip(top.weights, kept, strict=True):
+                w.assign(value)
+        if name == "widedeep":
+            assert abs(crossed) < 1e-4, crossed
+        else:
+            assert abs(crossed) > 1e-3, crossed
 
 
 def test_every_field_of_the_spec_takes_part(trained, splits):

@@ -5,7 +5,7 @@ from ._reload import load_model
 from .autoint import AutoInt
 from .base import RankingModel
 from .dcn import DCN
-from .deepfm import DeepFM
+from .deepfm import DeepFM, WideDeep
 from .ease import EASE
 from .fibinet import FiBiNET
 from .fm import FM
@@ -17,7 +17,8 @@ from .recommender import Recommender
 from .two_tower import TwoTower
 from .xdeepfm import xDeepFM
 
-MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "deepfm": DeepFM, "dcn": DCN,
+MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "widedeep": WideDeep, "deepfm": DeepFM,
+                                         "dcn": DCN,
                                          "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
@@ -46,6 +47,7 @@ __all__ = [
     "RankingModel",
     "Recommender",
     "TwoTower",
+    "WideDeep",
     "load_model",
     "xDeepFM",
 ]
