@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/autoint.py
 	$(BIN)/python bench/xdeepfm.py
 	$(BIN)/python bench/fibinet.py
+	$(BIN)/python bench/widedeep.py
 	$(BIN)/python bench/crosses.py
 	$(BIN)/python bench/mlp_floor.py
 	$(BIN)/python bench/epoch_ends.py

@@ -55,7 +55,7 @@ CIN = {"cin_layers": (128, 128), "split_half": True, "cin_activation": "relu"}
 # FiBiNET (bench/fibinet.py): DeepCTR's defaults and ours (a bilinear matrix per pair of fields, SENET's F // 3).
 BILINEAR = {"bilinear_type": "interaction", "reduction_ratio": 3}
 # Each model's arguments beyond the shared ones, the same in both libraries.
-OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {},
+OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {}, "WideDeep": {"hidden_units": HIDDEN},
               "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS},
               "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}, "xDeepFM": {"hidden_units": HIDDEN, **CIN},
               "FiBiNET": {"hidden_units": HIDDEN, **BILINEAR}}
@@ -425,10 +425,12 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DCN, AutoInt, DeepFM, FiBiNET, xDeepFM
+    from deepctr.models import DCN, WDL, AutoInt, DeepFM, FiBiNET, xDeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
+    if name == "WideDeep":  # the same columns in the wide (linear) part and the deep one, as ours
+        return WDL(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
     if name == "DCN":  # DCN-M, DeepCTR's name for DCN-V2's full-rank cross layers
         return DCN(columns, columns, cross_num=CROSS_LAYERS, cross_parameterization="matrix", dnn_hidden_units=HIDDEN,
                    seed=1024 + seed)
