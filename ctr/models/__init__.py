@@ -18,8 +18,7 @@ from .two_tower import TwoTower
 from .xdeepfm import xDeepFM
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "widedeep": WideDeep, "deepfm": DeepFM,
-                                         "dcn": DCN,
-                                         "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET}
+                                         "dcn": DCN, "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 _UNTRAINED = {"Popularity": "its counts come from one pass over the data: fit Popularity on the data instead",
