@@ -13,18 +13,22 @@ RECOMMENDERS = {"mf": ("MatrixFactorization", {}), "bpr": ("MatrixFactorization"
                 "neumf": ("NeuMF", {}), "two_tower": ("TwoTower", {}), "popularity": ("Popularity", {}),
                 "ease": ("EASE", {})}
 
+# Other libraries' names for our models (DeepCTR's), taken as ours.
+ALIASES = {"wdl": "widedeep"}
+
 # The baselines with no training loop, and what they do instead.
 SOLVED = {"popularity": "popularity counts each item's interactions in one pass",
           "ease": "ease solves for its item weights in closed form"}
 
 
 def model_key(text: str) -> str | None:
-    """The short name of a model named in any case, or as its class is in Python (DeepFM,
-    MatrixFactorization, two-tower); None for a name that is no model's."""
+    """The short name of a model named in any case, as its class is in Python (DeepFM,
+    MatrixFactorization, two-tower) or as DeepCTR names it (WDL); None for a name that is no model's."""
     key = text.strip().lower().replace("-", "_")
     classes = {cls.lower(): name for name, cls in CLICK_MODELS.items()}
     classes |= {cls.lower(): name for name, (cls, arguments) in RECOMMENDERS.items() if not arguments}
     name = classes.get(key.replace("_", ""), key)
+    name = ALIASES.get(name, name)
     return name if name in CLICK_MODELS or name in RECOMMENDERS else None
 
 

@@ -549,8 +549,8 @@ def test_fit_xdeepfm_with_its_cin_layers_as_a_comma_list_and_a_warm_start_names_
                  "--epochs", "1", "--export", str(tmp_path / "again")]) == 0
     config = ctr.load(tmp_path / "again").metadata["config"]
     assert (config["bilinear_type"], config["reduction_ratio"], config["hidden_units"]) == ("all", 2, [8])
-    # Wide & Deep, named as people write it.
-    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "wide-deep", "--epochs", "1",
+    # Wide & Deep, by DeepCTR's name for it.
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "WDL", "--epochs", "1",
                  "--embedding-dim", "4", "--hidden-units", "8,4", "--param", "dropout=0.1", "--export",
                  str(tmp_path / "widedeep")]) == 0
     assert "ctr fit: WideDeep on 2400 rows" in capsys.readouterr().out
