@@ -16,24 +16,18 @@ run is its own process; figures are medians over `--runs` seeds.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vs_deepctr sets the Keras 2 stack up first
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.vs_deepctr import ATTENTION, beside_the_peer  # the same runs, figures and table
 
-from bench.vs_deepctr import ATTENTION, beside_the_peer  # noqa: E402  (the same runs, figures and table)
-
-DEFAULT_OUT = str(ROOT / "bench" / "results" / "autoint.json")
 RUNNERS = [("ctr", "AutoInt"), ("deepctr", "AutoInt"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    beside_the_peer(__file__, __doc__, DEFAULT_OUT, RUNNERS, "ctr_autoint_vs_deepctr", "autoint", {
+    beside_the_peer(__file__, __doc__, RUNNERS, {
         "attention": ATTENTION,
         "structure": "AutoInt+: the interacting layers (residual, unscaled attention) beside the MLP",
         "deepctr_autoint": "deepctr.models.AutoInt(att_layer_num=3, att_head_num=2, att_embedding_size=8, "

@@ -14,24 +14,18 @@ run is its own process; figures are medians over `--runs` seeds.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vs_deepctr sets the Keras 2 stack up first
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.vs_deepctr import CROSS_LAYERS, beside_the_peer  # the same runs, figures and table
 
-from bench.vs_deepctr import CROSS_LAYERS, beside_the_peer  # noqa: E402  (the same runs, figures and table)
-
-DEFAULT_OUT = str(ROOT / "bench" / "results" / "dcn.json")
 RUNNERS = [("ctr", "DCN"), ("deepctr", "DCN"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    beside_the_peer(__file__, __doc__, DEFAULT_OUT, RUNNERS, "ctr_dcn_vs_deepctr", "dcn", {
+    beside_the_peer(__file__, __doc__, RUNNERS, {
         "cross_layers": CROSS_LAYERS, "structure": "parallel (cross layers beside the MLP), full-rank",
         "deepctr_dcn": "deepctr.models.DCN(cross_parameterization='matrix')"})
 

@@ -16,24 +16,18 @@ its own process; figures are medians over `--runs` seeds.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vs_deepctr sets the Keras 2 stack up first
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.vs_deepctr import BILINEAR, beside_the_peer  # the same runs, figures and table
 
-from bench.vs_deepctr import BILINEAR, beside_the_peer  # noqa: E402  (the same runs, figures and table)
-
-DEFAULT_OUT = str(ROOT / "bench" / "results" / "fibinet.json")
 RUNNERS = [("ctr", "FiBiNET"), ("deepctr", "FiBiNET"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    beside_the_peer(__file__, __doc__, DEFAULT_OUT, RUNNERS, "ctr_fibinet_vs_deepctr", "fibinet", {
+    beside_the_peer(__file__, __doc__, RUNNERS, {
         "bilinear": BILINEAR,
         "structure": "FiBiNET: an MLP over the bilinear products of the field vectors and of the SENET-weighed "
                      "ones, and the first-order weights",

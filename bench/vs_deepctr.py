@@ -114,13 +114,14 @@ def main() -> None:
     save(report("ctr_vs_deepctr", args, protocol, started, results), args.out, DEFAULT_OUT, publish)
 
 
-def beside_the_peer(script: str, doc: str, default_out: str, runners: list[tuple[str, str]], benchmark: str,
-                    block: str, protocol: dict) -> None:
+def beside_the_peer(script: str, doc: str, runners: list[tuple[str, str]], protocol: dict) -> None:
     """A benchmark of one model of ours beside DeepCTR's (bench/dcn.py, bench/autoint.py): this one's data,
-    settings, runs, figures and table, on MovieLens 100K and Frappe; `script` is its file."""
+    settings, runs, figures and table, on MovieLens 100K and Frappe; `script` is its file, whose name (dcn)
+    names its JSON (bench/results/dcn.json), its README block and its benchmark (ctr_dcn_vs_deepctr)."""
     from bench._report import arguments, frappe_option, run_options, save
 
-    name = str(Path(script).resolve().relative_to(ROOT))
+    name, block = str(Path(script).resolve().relative_to(ROOT)), Path(script).stem
+    benchmark, default_out = f"ctr_{block}_vs_deepctr", str(ROOT / "bench" / "results" / f"{block}.json")
     parser = arguments(doc, default_out)
     frappe_option(parser)
     parser.add_argument("--datasets", default="movielens,frappe")

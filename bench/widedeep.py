@@ -14,24 +14,18 @@ figures are medians over `--runs` seeds.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vs_deepctr sets the Keras 2 stack up first
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.vs_deepctr import beside_the_peer  # the same runs, figures and table
 
-from bench.vs_deepctr import beside_the_peer  # noqa: E402  (the same runs, figures and table)
-
-DEFAULT_OUT = str(ROOT / "bench" / "results" / "widedeep.json")
 RUNNERS = [("ctr", "WideDeep"), ("deepctr", "WideDeep"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    beside_the_peer(__file__, __doc__, DEFAULT_OUT, RUNNERS, "ctr_widedeep_vs_deepctr", "widedeep", {
+    beside_the_peer(__file__, __doc__, RUNNERS, {
         "structure": "Wide & Deep: the first-order weights of every feature beside an MLP over the field embeddings",
         "deepctr_wdl": "deepctr.models.WDL(linear_feature_columns=columns, dnn_feature_columns=columns, "
                        "dnn_hidden_units=(256, 128))"})

@@ -15,24 +15,18 @@ figures are medians over `--runs` seeds.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vs_deepctr sets the Keras 2 stack up first
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.vs_deepctr import CIN, beside_the_peer  # the same runs, figures and table
 
-from bench.vs_deepctr import CIN, beside_the_peer  # noqa: E402  (the same runs, figures and table)
-
-DEFAULT_OUT = str(ROOT / "bench" / "results" / "xdeepfm.json")
 RUNNERS = [("ctr", "xDeepFM"), ("deepctr", "xDeepFM"), ("ctr", "DeepFM")]
 
 
 def main() -> None:
-    beside_the_peer(__file__, __doc__, DEFAULT_OUT, RUNNERS, "ctr_xdeepfm_vs_deepctr", "xdeepfm", {
+    beside_the_peer(__file__, __doc__, RUNNERS, {
         "cin": {**CIN, "cin_layers": list(CIN["cin_layers"])},
         "structure": "xDeepFM: the CIN (pooled feature maps) beside the MLP, and the first-order weights",
         "deepctr_xdeepfm": "deepctr.models.xDeepFM(cin_layer_size=(128, 128), cin_split_half=True, "
