@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import os
 import shlex
 import signal
 import sys
@@ -1578,14 +1579,25 @@ def _serve(args: argparse.Namespace) -> int:
     from .serving import Server
 
     server = Server(args.model, host=args.host, port=args.port, name=args.name, log_requests=not args.quiet)
+    # A process started in the background by a shell script ignores Ctrl-C (SIGINT) from the start, and
+    # Python leaves it so; `kill` (SIGTERM, as process managers stop a service) stops it as Ctrl-C would.
+    signal.signal(signal.SIGTERM, _interrupted)
+    stops = ("Ctrl-C stops" if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+             else f"started with Ctrl-C ignored, as a background job: kill {os.getpid()} stops it")
     print(f"ctr serve: {server.export.metadata.get('model')} at {server.url} (POST {server.url}:predict with "
-          '{"instances": [rows]} or {"inputs": {columns}}); Ctrl-C stops', flush=True)
+          f'{{"instances": [rows]}} or {{"inputs": {{columns}}}}); {stops}', flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C (or one a wrapper passes on) while stopping
+        # A second Ctrl-C or kill (or one a wrapper passes on) while stopping.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("ctr serve: stopped", flush=True)
     return 0
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 # name: its class in ctr.models (ctr.models.MODELS, named here so that a usage error needs no TensorFlow)

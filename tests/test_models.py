@@ -512,20 +512,25 @@ def test_same_seed_same_model(spec, splits):
     np.testing.assert_array_equal(run(), run())
 
 
+def _fit_for_dtypes(spec, splits, cls):
+    model = cls(spec, embedding_dim=4, seed=7)
+    model.fit(splits[0].head(2000), epochs=1, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def in_float32(spec, splits) -> dict:
+    """A click model's and a recommender's predictions, trained with Keras' default dtype (both settings' test)."""
+    return {cls: _fit_for_dtypes(spec, splits, cls).predict(splits[2].head(50))
+            for cls in (ctr.DeepFM, ctr.MatrixFactorization)}
+
+
 @pytest.mark.parametrize("setting", ["mixed_float16", "float64"])
-def test_a_process_wide_keras_dtype_leaves_ctr_models_in_float32(spec, splits, setting, tmp_path):
+def test_a_process_wide_keras_dtype_leaves_ctr_models_in_float32(spec, splits, setting, tmp_path, in_float32):
     """Mixed precision (or float64) set for the user's own Keras models: ctr's click models and
     recommenders train, predict, export and load as in float32 (same seed, same predictions), say so
     once, and leave the setting as it was."""
-    train, test = splits[0].head(2000), splits[2].head(50)
-
-    def run(cls):
-        model = cls(spec, embedding_dim=4, seed=7)
-        model.fit(train, epochs=1, verbose=0)
-        return model
-
-    kinds = (ctr.DeepFM, ctr.MatrixFactorization)
-    expected = {cls: run(cls).predict(test) for cls in kinds}
+    test, expected = splits[2].head(50), in_float32
     try:
         if setting.startswith("mixed"):
             keras.mixed_precision.set_global_policy(setting)
@@ -533,7 +538,7 @@ def test_a_process_wide_keras_dtype_leaves_ctr_models_in_float32(spec, splits, s
             keras.backend.set_floatx(setting)
         ctr._keras._TOLD.clear()
         with pytest.warns(UserWarning, match=rf"ctr's models compute in float32: .*'{setting}'") as told:
-            models = {cls: run(cls) for cls in kinds}
+            models = {cls: _fit_for_dtypes(spec, splits, cls) for cls in expected}
             for cls, model in models.items():
                 np.testing.assert_array_equal(model.predict(test), expected[cls])
                 model.export(tmp_path / cls.__name__)

@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 from unittest.mock import ANY
 
 import numpy as np
@@ -212,22 +213,39 @@ def test_a_server_names_a_port_it_cannot_take(trained, tmp_path):
         call(server.url)
 
 
-def test_ctr_serve_from_the_shell_answers_and_stops_on_ctrl_c(trained, splits, tmp_path):
+def _ctr_serve(export: Path, ctrl_c: bool) -> subprocess.Popen:
+    """`ctr serve` started as a terminal starts it (Ctrl-C interrupts), or as a shell script's background job
+    (SIGINT ignored from the start), whatever this process's own SIGINT is (a background `make test`'s is ignored)."""
+    handler = "signal.default_int_handler" if ctrl_c else "signal.SIG_IGN"
+    code = (f"import runpy, signal, sys; signal.signal(signal.SIGINT, {handler}); "
+            f"sys.argv = ['ctr', 'serve', '--model', {str(export)!r}, '--port', '0', '--name', 'ranker']; "
+            "runpy.run_module('ctr', run_name='__main__')")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctr_serve_from_the_shell_answers_and_stops_on_ctrl_c_or_kill(trained, splits, tmp_path):
     trained["fm"].export(tmp_path / "fm")
     rows = rows_json(splits[2].head(3).drop(columns=UNREAD))
-    process = subprocess.Popen([sys.executable, "-m", "ctr", "serve", "--model", str(tmp_path / "fm"), "--port", "0",
-                                "--name", "ranker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Both at once: each takes seconds to start.
+    process, background = _ctr_serve(tmp_path / "fm", ctrl_c=True), _ctr_serve(tmp_path / "fm", ctrl_c=False)
     try:
         first = process.stdout.readline()
-        assert first.startswith("ctr serve: FM at http://127.0.0.1:"), first
+        assert first.startswith("ctr serve: FM at http://127.0.0.1:") and first.endswith("; Ctrl-C stops\n"), first
         url = first.split(" at ")[1].split(" ")[0]
         assert url.endswith("/v1/models/ranker")
         status, answer = call(url + ":predict", {"instances": rows})
         assert status == 200
         np.testing.assert_allclose([p["probability"] for p in answer["predictions"]],
                                    ctr.load(tmp_path / "fm").predict(splits[2].head(3)), rtol=1e-6)
+        # Where Ctrl-C cannot stop it, it says what will, and that does (as a process manager stops a service).
+        first = background.stdout.readline()
+        assert first.endswith(f"started with Ctrl-C ignored, as a background job: kill {background.pid} stops it\n")
+        assert call(first.split(" at ")[1].split(" ")[0] + ":predict", {"instances": rows})[0] == 200
     finally:
         process.send_signal(signal.SIGINT)
+        background.terminate()
         out, err = process.communicate(timeout=60)
+        said, _ = background.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "ctr serve: stopped" in out and '"POST /v1/models/ranker:predict HTTP/1.1" 200' in err
+    assert background.returncode == 0 and said.endswith("ctr serve: stopped\n"), said
