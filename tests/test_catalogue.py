@@ -489,6 +489,30 @@ def _bad_arguments(env: dict) -> None:
             assert fragment in str(err.value), (fragment, str(err.value))
 
 
+def _wide_only_refused(env: dict) -> None:
+    user, item = ctr.Categorical("user_id", role="user"), ctr.Categorical("item_id", role="item")
+    shared = ctr.MultiCategorical("liked", shared_embedding="item_id", role="user")
+    touched = ctr.History("touched", items="item_id")
+    for spec, wide_only, message in [
+            (env["spec"], ["zip_prefx"], "DeepFM: wide_only names 'zip_prefx', which is no feature or cross of spec "
+                                         "'synthetic' (did you mean 'zip_prefix'?)"),
+            (env["spec"], "occupation, occupation", "DeepFM: wide_only names 'occupation' more than once"),
+            (env["spec"], 5, "DeepFM: wide_only takes the names of features or crosses, such as ['zip_prefix'], got 5"),
+            ([user, item, shared], ["item_id"], "DeepFM: wide_only names 'item_id' but not 'liked', which shares its "
+                                                "table (shared_embedding 'item_id'): a table is embedded or wide, so "
+                                                "list them all or none"),
+            ([user, item, touched], ["touched"], "DeepFM: wide_only names 'touched', a history: its items are embedded "
+                                                 "from their content"),
+            ([user, item, touched], ["item_id"], "DeepFM: wide_only names 'item_id', an item feature, and the history "
+                                                 "'touched' embeds its items with the item features' vectors"),
+            ([user, item], ["item_id", "user_id"], "DeepFM: wide_only names every feature, which leaves nothing to "
+                                                   "embed; leave one out of it, or train a LogisticRegression")]:
+        spec = spec if isinstance(spec, ctr.FeatureSpec) else ctr.FeatureSpec(spec, label="clicked")
+        with pytest.raises(ctr.ArgumentError) as err:
+            ctr.DeepFM(spec, wide_only=wide_only)
+        assert message in str(err.value), str(err.value)
+
+
 def _unknown_argument(env: dict) -> None:
     for make, message in [(lambda: ctr.DeepFM(env["spec"], hidden=(64,)),
                            "DeepFM has no argument 'hidden' (did you mean 'hidden_units'?); it takes batch_size, "
@@ -956,6 +980,10 @@ CATALOGUE: list[Case] = [
          _draft_without_threshold),
     Case("arguments", "a model or fit argument of the wrong type or range (`embedding_dim=0`, `learning_rate='0.1'`)",
          "ArgumentError naming the model, the bad arguments, what each must be and what was given", _bad_arguments),
+    Case("arguments", "`wide_only` (the features a click model reads in its wide part alone) naming no feature or "
+         "cross of the spec, a history, a feature whose table another shares, an item feature a history embeds, or "
+         "every feature", "ArgumentError naming the model, the name, why it cannot be wide only (and the nearest "
+         "name)", _wide_only_refused),
     Case("arguments", "an argument the model does not take (`hidden=` for `hidden_units=`)",
          "ArgumentError naming the model and the argument, the nearest one it takes, and all it takes",
          _unknown_argument),

@@ -549,13 +549,13 @@ def test_fit_xdeepfm_with_its_cin_layers_as_a_comma_list_and_a_warm_start_names_
                  "--epochs", "1", "--export", str(tmp_path / "again")]) == 0
     config = ctr.load(tmp_path / "again").metadata["config"]
     assert (config["bilinear_type"], config["reduction_ratio"], config["hidden_units"]) == ("all", 2, [8])
-    # Wide & Deep, by DeepCTR's name for it.
+    # Wide & Deep, by DeepCTR's name for it, with features in its wide part alone (its linear_feature_columns).
     assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "WDL", "--epochs", "1",
-                 "--embedding-dim", "4", "--hidden-units", "8,4", "--param", "dropout=0.1", "--export",
-                 str(tmp_path / "widedeep")]) == 0
+                 "--embedding-dim", "4", "--hidden-units", "8,4", "--param", "dropout=0.1", "--param",
+                 "wide_only=zip_prefix,price", "--export", str(tmp_path / "widedeep")]) == 0
     assert "ctr fit: WideDeep on 2400 rows" in capsys.readouterr().out
     config = ctr.load(tmp_path / "widedeep").metadata["config"]
-    assert (config["hidden_units"], config["dropout"]) == ([8, 4], 0.1)
+    assert (config["hidden_units"], config["dropout"], config["wide_only"]) == ([8, 4], 0.1, ["zip_prefix", "price"])
 
 
 def test_fit_dcn_split_in_time_with_model_params_from_the_shell(tmp_path, frame, capsys):

@@ -92,11 +92,12 @@ def test_a_cross_lets_a_linear_model_learn_what_its_features_alone_cannot():
 
 def test_a_model_with_crosses_serves_them_from_its_features_inputs_in_a_fresh_process(tmp_path, serve_fresh):
     """The export takes the features' raw values only (a cross has no input of its own) and makes the
-    crosses in the graph, so a process without ctr gets the same predictions, for unseen values too."""
+    crosses in the graph, so a process without ctr gets the same predictions, for unseen values too; beside
+    them in the wide part, a feature read there only (`wide_only`)."""
     spec = _spec(ctr.Cross(["gender", "genres"]), ctr.Cross(["age", "occupation"]),
                  ctr.Cross(["gender", "occupation"], hash_buckets=16), label="clicked")
     rows = _rows(50).assign(clicked=[1, 0, 0, 1] * 50)
-    model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), seed=0)
+    model = ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), seed=0, wide_only=["occupation"])
     model.fit(rows, epochs=2, verbose=0)
     requests = pd.DataFrame({"gender": ["F", "M", "", "X"], "occupation": [2, 1, 1, 7],
                              "genres": ["Comedy|Drama", "Western", "Drama", ""], "age": [20.0, 45.0, 70.0, 33.0]})
@@ -105,7 +106,7 @@ def test_a_model_with_crosses_serves_them_from_its_features_inputs_in_a_fresh_pr
     loaded = tf.saved_model.load(str(path))
     served_inputs = loaded.signatures["serving_default"].structured_input_signature[1]
     assert sorted(served_inputs) == ["age", "gender", "genres", "occupation"]
-    assert sorted(loaded.embedding_tables) == ["age", "gender", "genres", "occupation"]  # for `ctr embeddings`
+    assert sorted(loaded.embedding_tables) == ["age", "gender", "genres"]  # for `ctr embeddings`; occupation's: wide
     np.testing.assert_allclose(ctr.load_model(path).predict(requests), expected, atol=1e-6)  # trainable again
     inputs = {name: requests[name].tolist() for name in served_inputs}
     inputs["occupation"] = [int(v) for v in inputs["occupation"]]
@@ -114,10 +115,11 @@ def test_a_model_with_crosses_serves_them_from_its_features_inputs_in_a_fresh_pr
     assert len(set(np.round(expected, 6))) == 4
     # Retrained with one cross changed: the kept crosses' rows carry over, the new one starts afresh.
     again = ctr.DeepFM(_spec(*spec.crosses[:2], ctr.Cross(["gender", "age"]), label="clicked"), embedding_dim=4,
-                       hidden_units=(8,), seed=0)
+                       hidden_units=(8,), seed=0, wide_only=["occupation"])
     again.fit(rows, epochs=1, verbose=0, warm_start_from=path)
     carried = again.warm_start_["tables"]
     assert carried["gender_x_genres"][0] == carried["gender_x_genres"][1] > 0 and carried["gender_x_age"][0] == 0
+    assert carried["occupation"][0] == carried["occupation"][1] > 0
 
 
 def test_a_two_tower_model_takes_the_crosses_of_one_side_and_refuses_both_sides():
@@ -198,7 +200,7 @@ def test_the_crosses_of_a_model_with_embeddings_are_a_wide_part_unless_embedded(
         assert np.isfinite(model.predict(rows.head(8))).all()
     sizes = model.preprocessor_.table_sizes()
     cross_rows = sizes["gender_x_genres"] + sizes["age_x_occupation"]
-    assert shapes["wide"]["wide_crosses:0"] == [cross_rows, 1] and "wide_crosses:0" not in shapes["embedded"]
+    assert shapes["wide"]["wide:0"] == [cross_rows, 1] and "wide:0" not in shapes["embedded"]
     assert shapes["wide"]["embeddings:0"] == [shapes["embedded"]["embeddings:0"][0] - cross_rows, 5]
     if cls is ctr.DeepFM:  # the MLP reads the 4 features' vectors, or the 2 crosses' too
         assert next(s for n, s in shapes["wide"].items() if "kernel" in n) == [4 * 4, 8]
@@ -207,6 +209,54 @@ def test_the_crosses_of_a_model_with_embeddings_are_a_wide_part_unless_embedded(
         cls(spec, crosses="deep")
     with pytest.raises(ctr.ArgumentError, match=r"got 'Embeded' \(did you mean 'embedded'\?\)$"):
         cls(spec, crosses="Embeded")
+
+
+def _logit(model, rows: pd.DataFrame) -> np.ndarray:
+    p = model.predict(rows).astype(np.float64)
+    return np.log(p / (1 - p))
+
+
+def test_wide_only_features_have_a_weight_for_each_value_and_no_vector():
+    """`wide_only`: a feature read by the wide part alone (a Wide & Deep's memorised ids), a weight for each
+    of its values added to the logit, in no pair of the FM and not in the MLP's input; so its effect on a row's
+    logit is the same whatever the row's other features. FM trains from cached table entries: it comes beside."""
+    spec = _spec(ctr.Cross(["gender", "genres"]), label="clicked")
+    rows = _rows(50).assign(clicked=[1, 0, 0, 1] * 50)  # as occupation: 1 clicks, 2 does not
+    grid = pd.concat([_rows().assign(occupation=o) for o in (1, 2)], ignore_index=True)
+    sizes, spread = None, {}
+    for cls, wide_only in ((ctr.DeepFM, "occupation"), (ctr.FM, ["occupation"]), (ctr.DeepFM, ())):
+        model = cls(spec, embedding_dim=4, seed=0, wide_only=wide_only, batch_size=32, learning_rate=0.01,
+                    **({"hidden_units": (8,)} if cls is ctr.DeepFM else {}))
+        model.fit(rows, epochs=3, verbose=0)
+        logits = _logit(model, grid)
+        effect = logits[:4] - logits[4:]  # of occupation 1 against 2, on each of four rows
+        spread[cls.__name__, bool(wide_only)] = (np.ptp(effect), effect.min())
+        sizes = model.preprocessor_.table_sizes()
+        shapes = {v.name: v.shape.as_list() for v in model.network_.trainable_variables}
+        if wide_only:
+            assert model.get_config()["wide_only"] == ["occupation"]
+            assert shapes["wide:0"] == [sizes["occupation"] + sizes["gender_x_genres"], 1]
+            assert shapes["embeddings:0"][0] == sizes["gender"] + sizes["genres"] + sizes["age"]
+        if cls is ctr.DeepFM:  # the MLP reads gender's, genres' and age's vectors, or occupation's too
+            assert next(s for n, s in shapes.items() if "kernel" in n) == [(3 if wide_only else 4) * 4, 8]
+    for (name, wide), (ptp, smallest) in spread.items():
+        assert smallest > 0.1, (name, smallest)  # occupation 1 is learned to click more
+        assert (ptp < 1e-4) if wide else (ptp > 1e-3), (name, wide, ptp)
+    # A warm start from the model that embedded occupation: its vector is dropped and its weight starts afresh in
+    # the wide part, as a feature new to it; an FM carries the rest, a DeepFM's MLP reads one field fewer.
+    fm = ctr.FM(spec, embedding_dim=4, seed=0)
+    fm.fit(rows, epochs=1, verbose=0)
+    wide_fm = ctr.FM(spec, embedding_dim=4, seed=0, wide_only=["occupation"])
+    wide_fm.fit(rows, epochs=1, verbose=0, warm_start_from=fm)
+    carried = wide_fm.warm_start_["tables"]
+    assert carried["occupation"][0] == 0 and carried["gender"][0] == carried["gender"][1] > 0
+    assert carried["gender_x_genres"][0] == carried["gender_x_genres"][1] > 0
+    with pytest.raises(ctr.ArgumentError, match=r"wide_only \[\] before, \['occupation'\] now"):
+        ctr.DeepFM(spec, embedding_dim=4, hidden_units=(8,), wide_only="occupation").fit(
+            rows, epochs=1, verbose=0, warm_start_from=model)
+    # LR is all wide: it takes the setting, and it changes nothing.
+    assert ctr.LogisticRegression(spec, wide_only=" occupation, gender_x_genres ").wide_only == (
+        "occupation", "gender_x_genres")
 
 
 def test_a_warm_start_adds_and_drops_a_wide_part():

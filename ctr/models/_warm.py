@@ -107,21 +107,20 @@ def check_settings(previous: Previous, model: Any, owner: str) -> None:
 def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
     """Set the built, untrained network of `model` from `previous`; returns what was carried (the
     export records it): per table, its rows and those carried, and the other weights carried."""
-    from .base import WideCrosses  # which imports this module
+    from .base import WidePart, wide_apart  # which imports this module
 
     scorer = model.network_.scorer
     # The fused table of each embedding layer (NeuMF has two, laid out alike), by the variable's identity.
     layers = {id(layer.table): layer for layer in scorer._flatten_layers() if isinstance(layer, FieldEmbeddings)}
     variables = scorer.trainable_variables
-    # Crosses in a wide part have a table of their own, the scorer's last weight: it is carried by its crosses'
-    # rows whether or not the earlier model had one (a cross added to the spec, or all of them removed).
+    # A wide part (crosses, `wide_only` features) has a table of its own, the scorer's last weight: it is carried
+    # by its fields' rows whether or not the earlier model had one (a cross added to the spec, or all removed).
     before = previous.preprocessor
     fields_before = before.fields()
-    crosses_before = {c.key for c in before.spec.crosses}
-    apart_before = bool(crosses_before) and getattr(model, "embeds", False) and \
-        previous.config.get("crosses", "wide") == "wide"
-    weights_before = previous.weights[:-1] if apart_before else previous.weights
-    wide = scorer.wide.table if isinstance(scorer, WideCrosses) else None
+    apart = wide_apart(before.spec, previous.config, getattr(model, "embeds", False))
+    wide_before = [f for f in fields_before if f.key in apart]
+    weights_before = previous.weights[:-1] if wide_before else previous.weights
+    wide = scorer.wide.table if isinstance(scorer, WidePart) else None
     variables = [v for v in variables if v is not wide]
     if len(variables) != len(weights_before):
         raise ArgumentError(_mismatch(previous, model, owner, f"{len(weights_before)} weights before, "
@@ -129,8 +128,7 @@ def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
     tables: dict[str, list[int]] = {}
     wide_tables = {}
     if wide is not None:
-        wide_before = previous.weights[-1][1] if apart_before else None
-        wide_tables = _carry_table(wide, wide_before, before, [f for f in fields_before if f.name in crosses_before],
+        wide_tables = _carry_table(wide, previous.weights[-1][1] if wide_before else None, before, wide_before,
                                    model, layers[id(wide)])
     others = 0
     for variable, (name, value) in zip(variables, weights_before, strict=True):
@@ -138,7 +136,7 @@ def carry(previous: Previous, model: Any, owner: str) -> dict[str, Any]:
             if value.shape[1] != variable.shape[1]:
                 raise ArgumentError(_mismatch(previous, model, owner,
                                               f"embeddings {value.shape[1]} wide before, {variable.shape[1]} now"))
-            laid_out = [f for f in fields_before if f.name not in crosses_before] if apart_before else fields_before
+            laid_out = [f for f in fields_before if f.key not in apart]
             tables = _carry_table(variable, value, before, laid_out, model, layers[id(variable)])
         elif tuple(value.shape) != tuple(variable.shape):
             raise ArgumentError(_mismatch(previous, model, owner, f"{name} is {list(value.shape)} before, "

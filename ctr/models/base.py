@@ -45,7 +45,7 @@ from .._keras import float32_layers, keras, tf
 from ..errors import ArgumentError, CtrError, DataError, NotFittedError
 from ..features import Field, Preprocessor, empty_raw, own_function, raw_signature, traced_encoder
 from ..metrics import group_auc
-from ..spec import FeatureSpec, SpecLike, describe_spec
+from ..spec import FeatureSpec, SpecLike, describe_spec, did_you_mean
 from . import _resume, _warm
 from ._adam import LazyAdam
 
@@ -86,10 +86,72 @@ class Scorer(keras.layers.Layer, abc.ABC):
         return embeddings.training_cache(encoded) if self.caches_entries and embeddings is not None else None
 
 
-class WideCrosses(Scorer):
-    """A model's scorer over the spec's features beside a wide part (Wide & Deep's): a learned weight for
-    each combination of each cross, added to the logit. A cross's combinations are many and each is seen
-    rarely, and embedded beside the features' own vectors they overfit (bench/crosses.py)."""
+def wide_apart(spec: FeatureSpec, config: Mapping[str, Any], embeds: bool) -> set[str]:
+    """The features and crosses a click model of these settings (`get_config()`) reads in a wide part only, a
+    weight for each value and no vector: its `wide_only`, and with `crosses="wide"` every cross. A model that
+    embeds nothing (LR) is all wide, with nothing apart."""
+    if not embeds:
+        return set()
+    apart = set(config.get("wide_only") or ())
+    if config.get("crosses", "wide") == "wide":
+        apart |= {c.key for c in spec.crosses}
+    return apart
+
+
+def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | str, crosses: str,
+                    embeds: bool) -> tuple[str, ...]:
+    """`wide_only` as a tuple of names (a text of comma-separated names too, as the shell gives it), each a
+    feature or cross of `spec` that can be read as weights alone; an ArgumentError naming what cannot."""
+    names = [n.strip() for n in wide_only.split(",") if n.strip()] if isinstance(wide_only, str) else wide_only
+    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise ArgumentError(f"{owner}: wide_only takes the names of features or crosses, such as ['zip_prefix'], "
+                            f"got {wide_only!r}")
+    features, crosses_by_key = {f.name: f for f in spec.features}, {c.key: c for c in spec.crosses}
+    for name in names:
+        if name not in features and name not in crosses_by_key:
+            raise ArgumentError(f"{owner}: wide_only names {name!r}, which is no feature or cross of spec "
+                                f"{spec.name!r}{did_you_mean(name, [*features, *crosses_by_key])}")
+        if names.count(name) > 1:
+            raise ArgumentError(f"{owner}: wide_only names {name!r} more than once")
+        feature = features.get(name)
+        if feature is None:
+            continue
+        if feature.kind == "history":
+            raise ArgumentError(f"{owner}: wide_only names {name!r}, a history: its items are embedded from their "
+                                "content, so it has no weights of its own for a wide part")
+        group = _table_of(feature)
+        embedded = [f.name for f in spec.features if _table_of(f) == group and f.name not in names]
+        if embedded:
+            raise ArgumentError(f"{owner}: wide_only names {name!r} but not {_quoted_all(embedded)}, which "
+                                f"share{'s' if len(embedded) == 1 else ''} its table (shared_embedding "
+                                f"{group!r}): a table is embedded or wide, so list them all or none")
+        histories = [f.name for f in spec.features if f.kind == "history"]
+        if feature.role == "item" and histories:
+            raise ArgumentError(f"{owner}: wide_only names {name!r}, an item feature, and the history "
+                                f"{histories[0]!r} embeds its items with the item features' vectors")
+    embedded = [f.name for f in spec.features if f.name not in names]
+    if crosses == "embedded":
+        embedded += [key for key in crosses_by_key if key not in names]
+    if embeds and not embedded:
+        raise ArgumentError(f"{owner}: wide_only names every feature{' and cross' if crosses == 'embedded' else ''}"
+                            f", which leaves nothing to embed; leave one out of it, or train a LogisticRegression, "
+                            "which is all wide")
+    return tuple(names)
+
+
+def _quoted_all(names: Sequence[str]) -> str:
+    return ", ".join(map(repr, names))
+
+
+def _table_of(feature: Any) -> str:
+    return getattr(feature, "shared_embedding", None) or feature.name
+
+
+class WidePart(Scorer):
+    """A model's scorer beside a wide part (Wide & Deep's): a learned weight for each value of the features and
+    crosses it reads apart (`wide_apart`), added to the logit. A cross's combinations are many and each is seen
+    rarely, and embedded beside the features' own vectors they overfit (bench/crosses.py); a feature of many
+    rare values may be read so too (`wide_only`)."""
 
     def __init__(self, inner: Scorer, fields: list[Field], table_sizes: dict[str, int], seed: int = 0,
                  **kwargs: Any):
@@ -97,7 +159,9 @@ class WideCrosses(Scorer):
         from .embeddings import FieldEmbeddings  # the models' module imports this one
 
         self.inner = inner
-        self.wide = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed, table_name="wide_crosses")
+        self.wide = FieldEmbeddings(fields, table_sizes, dim=0, seed=seed, table_name="wide")
+        # Its fields' encoded inputs (a weighted bag's weights too): it reads them as they are.
+        self.inputs = sorted({key for f in fields for key in (f.key, f.weights) if key})
 
     @property
     def caches_entries(self) -> bool:
@@ -118,13 +182,13 @@ class WideCrosses(Scorer):
         return getattr(self.inner, "embeddings", None)
 
     def call(self, encoded: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        # Only the crosses: the inputs may hold the inner fields' cached table entries, which are not the crosses'.
-        crosses = {f.key: encoded[f.key] for f in self.wide.fields}
-        return self.inner(encoded, training=training) + self.wide(crosses, training=training)[1]
+        # Only its own: the inputs may hold the inner fields' cached table entries, which are not the wide part's.
+        apart = {key: encoded[key] for key in self.inputs}
+        return self.inner(encoded, training=training) + self.wide(apart, training=training)[1]
 
     def training_cache(self, encoded: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-        cache = self.inner.training_cache(encoded)  # the inner fields' entries, and the crosses as they are
-        return None if cache is None else {**cache, **{f.key: encoded[f.key] for f in self.wide.fields}}
+        cache = self.inner.training_cache(encoded)  # the inner fields' entries, and the wide part's as they are
+        return None if cache is None else {**cache, **{key: encoded[key] for key in self.inputs}}
 
 
 class ReplicaModel(tfrs.Model):
@@ -685,8 +749,8 @@ class RankingModel(NetworkWeights, abc.ABC):
 
     def __init__(self, spec: SpecLike, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
-                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, crosses: str = "wide", seed: int = 0,
-                 **others: Any):
+                 embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, crosses: str = "wide",
+                 wide_only: Sequence[str] | str = (), seed: int = 0, **others: Any):
         check_no_other_arguments(type(self), others)
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
@@ -694,6 +758,7 @@ class RankingModel(NetworkWeights, abc.ABC):
         check_choice(type(self).__name__, "crosses", crosses, CROSS_MODES)
         self.spec = FeatureSpec.of(spec)
         self.weight_averaging, self.embedding_updates, self.crosses = weight_averaging, embedding_updates, crosses
+        self.wide_only = check_wide_only(type(self).__name__, self.spec, wide_only, crosses, self.embeds)
         if self.spec.label is None:
             raise DataError(f"spec {self.spec.name!r} has no label section; a click model learns what gets clicked, "
                             "so it needs one, e.g. label: {column: rating, threshold: 4}. For interactions without "
@@ -720,7 +785,8 @@ class RankingModel(NetworkWeights, abc.ABC):
         """Constructor arguments (without the spec), as stored in the export."""
         return {"embedding_dim": self.embedding_dim, "learning_rate": self.learning_rate, "l2": self.l2,
                 "batch_size": self.batch_size, "weight_averaging": self.weight_averaging,
-                "embedding_updates": self.embedding_updates, "crosses": self.crosses, "seed": self.seed}
+                "embedding_updates": self.embedding_updates, "crosses": self.crosses,
+                "wide_only": list(self.wide_only), "seed": self.seed}
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print what Keras' `summary()` shows: the settings, the features with their fitted sizes and
@@ -728,13 +794,13 @@ class RankingModel(NetworkWeights, abc.ABC):
         print_fn(summary_text(self))
 
     def _scorer(self) -> Scorer:
-        """The model's scorer for the fitted preprocessing; with `crosses="wide"`, over the features only,
-        beside the crosses' wide part (a model with no embeddings, LR, is all wide)."""
+        """The model's scorer for the fitted preprocessing: over the fields it embeds, beside a wide part for
+        those it reads apart (`wide_apart`: with `crosses="wide"`, the crosses; its `wide_only`)."""
         fields, sizes = self.preprocessor_.fields(), self.preprocessor_.table_sizes()
-        apart = {c.key for c in self.spec.crosses} if self.crosses == "wide" and self.embeds else set()
-        scorer = self.build_scorer([f for f in fields if f.name not in apart], sizes)
-        wide = [f for f in fields if f.name in apart]
-        return WideCrosses(scorer, wide, sizes, seed=self.seed) if wide else scorer
+        apart = wide_apart(self.spec, self.get_config(), self.embeds)
+        scorer = self.build_scorer([f for f in fields if f.key not in apart], sizes)
+        wide = [f for f in fields if f.key in apart]
+        return WidePart(scorer, wide, sizes, seed=self.seed) if wide else scorer
 
     # -- training -------------------------------------------------------------------------------
     @named_keywords(CLICK_FIT_ONLY)
