@@ -1,7 +1,6 @@
-"""Trains click models (row-wise Adam, lazy and catching up; weight average; row weights with momentum
-updates), a pointwise and a retrieval recommender (both weighing their interactions) on one device and
-on two replicas, in one process whose CPU is split into two logical devices (which must happen before
-any other TensorFlow work).
+"""Trains a click model (row weights; row-wise Adam, lazy and catching up; weight average), a pointwise and
+a retrieval recommender (both weighing their interactions) on one device and on two replicas, in one process
+whose CPU is split into two logical devices (which must happen before any other TensorFlow work).
 
     python tests/replicas_child.py      prints JSON: per model, both runs' logs and recommendations or predictions
 """
@@ -23,11 +22,10 @@ SPEC = ctr.FeatureSpec.from_dict({"name": "replicas", "features": [
     {"name": "age", "kind": "numeric", "role": "user"},
     {"name": "item_id", "kind": "categorical", "dtype": "int", "role": "item"},
     {"name": "genres", "kind": "multi_categorical", "separator": "|", "role": "item"}]})
-CLICKS = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4), name="replicas-clicks")
 WEIGHTED = ctr.FeatureSpec(SPEC.features, label=ctr.Label("rating", threshold=4, weight="w"), name="replicas-weighted")
-MODELS = {"fm": lambda: ctr.FM(CLICKS, l2=1e-4, batch_size=256, seed=0),
-          # Row weights and the momentum embedding updates, in one model: each fit here is ~10 s of tracing.
-          "fm_weighted_momentum": lambda: ctr.FM(WEIGHTED, l2=1e-4, batch_size=256, seed=0,
+# Weighted rows only: unit weights train exactly as none (tests/test_weights.py), and each fit here is seconds of
+# tracing. The click model's embedding updates are the default, "momentum", and the recommenders' too.
+MODELS = {"fm_weighted_momentum": lambda: ctr.FM(WEIGHTED, l2=1e-4, batch_size=256, seed=0,
                                                  embedding_updates="momentum"),
           # The recommenders weigh their interactions too (the rows of rating 4 or more, by w).
           "mf_weighted": lambda: ctr.MatrixFactorization(WEIGHTED, l2=1e-4, batch_size=256, seed=0),
