@@ -257,6 +257,8 @@ def test_wide_only_features_have_a_weight_for_each_value_and_no_vector():
     # LR is all wide: it takes the setting, and it changes nothing.
     assert ctr.LogisticRegression(spec, wide_only=" occupation, gender_x_genres ").wide_only == (
         "occupation", "gender_x_genres")
+    assert ctr.FM(spec, wide_only=None).wide_only == () and ctr.FM(spec, wide_only={"genres", "age"}).wide_only == (
+        "age", "genres")  # a set in a fixed order, so that its config is the same in every process
 
 
 def test_a_warm_start_adds_and_drops_a_wide_part():

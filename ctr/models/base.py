@@ -14,7 +14,7 @@ import itertools
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,17 @@ def wide_apart(spec: FeatureSpec, config: Mapping[str, Any], embeds: bool) -> se
     return apart
 
 
-def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | str, crosses: str,
+def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | str | None, crosses: str,
                     embeds: bool) -> tuple[str, ...]:
-    """`wide_only` as a tuple of names (a text of comma-separated names too, as the shell gives it), each a
-    feature or cross of `spec` that can be read as weights alone; an ArgumentError naming what cannot."""
-    names = [n.strip() for n in wide_only.split(",") if n.strip()] if isinstance(wide_only, str) else wide_only
-    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+    """`wide_only` as a tuple of names (a text of comma-separated names too, as the shell gives it; None, none),
+    each a feature or cross of `spec` that can be read as weights alone; an ArgumentError naming what cannot."""
+    if isinstance(wide_only, str):
+        names: Any = [n.strip() for n in wide_only.split(",") if n.strip()]
+    elif isinstance(wide_only, Iterable):
+        names = sorted(wide_only, key=str) if isinstance(wide_only, Set) else list(wide_only)
+    else:
+        names = [] if wide_only is None else wide_only
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ArgumentError(f"{owner}: wide_only takes the names of features or crosses, such as ['zip_prefix'], "
                             f"got {wide_only!r}")
     features, crosses_by_key = {f.name: f for f in spec.features}, {c.key: c for c in spec.crosses}
@@ -136,7 +141,7 @@ def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | st
         raise ArgumentError(f"{owner}: wide_only names every feature{' and cross' if crosses == 'embedded' else ''}"
                             f", which leaves nothing to embed; leave one out of it, or train a LogisticRegression, "
                             "which is all wide")
-    return tuple(names)
+    return tuple(map(str, names))  # numpy's strings as Python's
 
 
 def _quoted_all(names: Sequence[str]) -> str:
@@ -750,7 +755,7 @@ class RankingModel(NetworkWeights, abc.ABC):
     def __init__(self, spec: SpecLike, *, embedding_dim: int = 16, learning_rate: float = 1e-3,
                  l2: float = 1e-6, batch_size: int = 512, weight_averaging: float | None = 0.995,
                  embedding_updates: str = DEFAULT_EMBEDDING_UPDATES, crosses: str = "wide",
-                 wide_only: Sequence[str] | str = (), seed: int = 0, **others: Any):
+                 wide_only: Sequence[str] | str | None = (), seed: int = 0, **others: Any):
         check_no_other_arguments(type(self), others)
         check_arguments(type(self).__name__, embedding_dim=embedding_dim, learning_rate=learning_rate, l2=l2,
                         batch_size=batch_size, weight_averaging=weight_averaging, seed=seed)
