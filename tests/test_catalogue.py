@@ -461,6 +461,11 @@ def _bad_arguments(env: dict) -> None:
              (lambda: ctr.FiBiNET(ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")], label=env["spec"].label)
                                   ).fit(env["frame"], epochs=1, verbose=0),
               ["FiBiNET crosses pairs of fields, and the spec gives it one (user_id): use ctr.LogisticRegression"]),
+             (lambda: ctr.FiBiNET(ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int"), ctr.Numeric("price")],
+                                                  label=env["spec"].label), wide_only="price"
+                                  ).fit(env["frame"], epochs=1, verbose=0),
+              ["FiBiNET crosses pairs of fields, and it embeds one (user_id): the others are in its wide part only "
+               "(wide_only ['price']); embed one more, or use ctr.LogisticRegression"]),
              (lambda: ctr.TwoTower(env["spec"], output_dim=2.5, top_k_metrics=(10, 0)),
               ["TwoTower: output_dim must be an integer, got 2.5", "top_k_metrics must be"]),
              (lambda: ctr.NeuMF(env["spec"], n_negatives=0), ["NeuMF: n_negatives must be an integer of at least 1"]),

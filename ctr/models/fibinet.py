@@ -127,5 +127,9 @@ class FiBiNET(RankingModel):
                 "hidden_units": list(self.hidden_units), "dropout": self.dropout}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
+        if len(fields) < 2 and self.wide_only:
+            raise ArgumentError(f"FiBiNET crosses pairs of fields, and it embeds one "
+                                f"({fields[0].name if fields else 'none'}): the others are in its wide part only "
+                                f"(wide_only {list(self.wide_only)}); embed one more, or use ctr.LogisticRegression")
         return FiBiNETScorer(fields, table_sizes, self.embedding_dim, self.bilinear_type, self.reduction_ratio,
                              self.hidden_units, self.dropout, l2=self.l2, seed=self.seed, content=self.content_)
