@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fibinet.py
 	$(BIN)/python bench/widedeep.py
 	$(BIN)/python bench/crosses.py
+	$(BIN)/python bench/wide_only.py
 	$(BIN)/python bench/mlp_floor.py
 	$(BIN)/python bench/epoch_ends.py
 	$(BIN)/python bench/embedding_updates.py
