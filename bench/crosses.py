@@ -15,7 +15,6 @@ is compared with itself without them. Prints a table and writes bench/results/cr
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ctr  # noqa: E402
-from bench._report import arguments, machine, measured, report_only_or_check_data, save, show_table  # noqa: E402
+from bench._report import arguments, measured, report_only_or_check_data, save, show_table  # noqa: E402
+from bench.movielens import compare_variants  # noqa: E402
 from bench.movielens import models as movielens_models  # noqa: E402
 
 DEFAULT_OUT = str(ROOT / "bench" / "results" / "crosses.json")
@@ -53,29 +53,10 @@ def main() -> None:
                 model = with_crosses[name]
                 config = {**model.get_config(), "crosses": "embedded"}
                 compared_models[f"{name}, embedded | {crosses_name}"] = type(model)(model.spec, **config)
-    compared = ctr.compare(spec, table, compared_models, seeds=args.runs, epochs=args.epochs, patience=2, verbose=2)
-    print(compared)
-    results: dict[str, dict] = {}
-    for label in compared_models:
-        name, crosses_name = label.split(" | ")
-        runs = compared.runs[compared.runs["model"] == label]
-        results.setdefault(name, {})[crosses_name] = {
-            "auc_median": statistics.median(runs["test_auc"]),
-            "logloss_median": statistics.median(runs["test_logloss"]),
-            "train_seconds_median": statistics.median(runs["fit_s"]),
-            "runs": [{"seed": int(r.seed), "auc": r.test_auc, "logloss": r.test_logloss, "epochs": int(r.epochs),
-                      "best_epoch": int(r.best_epoch), "val_auc": r.val_auc, "train_seconds": r.fit_s}
-                     for r in runs.itertuples()]}
-    report = {
-        "benchmark": "crosses_movielens_100k",
-        "protocol": {"label": "rating >= 4", "split": "random 80/10/10, seed 0", "runs": args.runs,
-                     "max_epochs": args.epochs, "early_stopping": "val_auc, patience 2, best weights",
-                     "spec": "feature_specs/movielens-100k.yaml", "by": "ctr.compare",
-                     "crosses": {name: [dataclasses.asdict(c) for c in crosses]
-                                 for name, crosses in CROSS_SETS.items()}},
-        "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "wall_minutes": round((time.time() - started) / 60, 1), "results": results,
-    }
+    crosses = {name: [dataclasses.asdict(c) for c in crosses] for name, crosses in CROSS_SETS.items()}
+    report = {"benchmark": "crosses_movielens_100k",
+              **compare_variants(spec, table, compared_models, args, crosses=crosses),
+              "wall_minutes": round((time.time() - started) / 60, 1)}
     save(report, args.out, DEFAULT_OUT, publish)
 
 

@@ -46,6 +46,29 @@ def models(spec: ctr.FeatureSpec) -> dict:
     }
 
 
+def compare_variants(spec: ctr.FeatureSpec, table, compared_models: dict, args, **protocol) -> dict:
+    """`ctr.compare` of models labelled 'MODEL | VARIANT' with this file's protocol: the report's protocol (with
+    `protocol`'s entries) and results, by model and variant (medians, parameters and each run)."""
+    compared = ctr.compare(spec, table, compared_models, seeds=args.runs, epochs=args.epochs, patience=2, verbose=2)
+    print(compared)
+    results: dict[str, dict] = {}
+    for label in compared_models:
+        name, variant = label.split(" | ")
+        runs = compared.runs[compared.runs["model"] == label]
+        results.setdefault(name, {})[variant] = {
+            "auc_median": statistics.median(runs["test_auc"]),
+            "logloss_median": statistics.median(runs["test_logloss"]),
+            "train_seconds_median": statistics.median(runs["fit_s"]),
+            "parameters": int(runs["parameters"].iloc[0]),
+            "runs": [{"seed": int(r.seed), "auc": r.test_auc, "logloss": r.test_logloss, "epochs": int(r.epochs),
+                      "best_epoch": int(r.best_epoch), "val_auc": r.val_auc, "train_seconds": r.fit_s}
+                     for r in runs.itertuples()]}
+    return {"protocol": {"label": "rating >= 4", "split": "random 80/10/10, seed 0", "runs": args.runs,
+                         "max_epochs": args.epochs, "early_stopping": "val_auc, patience 2, best weights",
+                         "spec": "feature_specs/movielens-100k.yaml", "by": "ctr.compare", **protocol},
+            "machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": results}
+
+
 def main() -> None:
     parser = arguments(__doc__, DEFAULT_OUT)
     parser.add_argument("--epochs", type=int, default=20)
