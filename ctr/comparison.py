@@ -354,11 +354,13 @@ def _run_all(entries: list[Entry], seeds: list[int], selected_by: str, higher: b
              verbose: str | int, run: Callable[[Any, int, Path | None], dict[str, Any]],
              backup: _Backup | None) -> tuple[pd.DataFrame, dict[str, tuple[float, Any]]]:
     """Every model with every seed through `run` (which fits one, checkpointing in the folder it is given, and
-    returns its figures, `selected_by`, `shown` and `fit_s` among them); the runs' table, and each model's best
-    run (its figure and the fitted model, kept until the end, when the medians say which model is best; a run
-    recorded in `backup` before an interruption is not run again, and its model is loaded from there)."""
+    returns its figures, `selected_by`, `shown` and `fit_s` among them); the runs' table, and the best run of the
+    model whose median is best (its figure and the fitted model; a run recorded in `backup` before an interruption
+    is not run again, and its model is loaded from there). Once a model's seeds are done, whichever of it and the
+    leader so far has the worse median is let go: memory holds two fitted models at most, not one a model."""
     say = _say(verbose)
     rows, best = [], {}
+    leader: tuple[str, float] | None = None  # the model with the best median so far, and that median
     total = len(entries) * len(seeds)
     for i, (index, entry, seed) in enumerate(((n, e, s) for n, e in enumerate(entries) for s in seeds), start=1):
         done = backup.done.get((entry.label, seed)) if backup is not None else None
@@ -382,6 +384,15 @@ def _run_all(entries: list[Entry], seeds: list[int], selected_by: str, higher: b
             best[entry.label] = (value, model)
         if backup is not None and done is None:
             backup.finished(row, index, model, improves)
+        if seed == seeds[-1]:
+            # The table's median (pandas', NaN left out), and its order: ties and NaN to the earlier model.
+            median = float(pd.Series([r[selected_by] for r in rows if r["model"] == entry.label], dtype=float).median())
+            if leader is None or _better(median, leader[1], higher):
+                if leader is not None:
+                    del best[leader[0]]
+                leader = (entry.label, median)
+            else:
+                del best[entry.label]
     if backup is not None:  # the comparison is whole: the models chosen are loaded before the folder goes
         best = {label: (value, model() if isinstance(model, functools.partial) else model)
                 for label, (value, model) in best.items()}

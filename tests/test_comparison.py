@@ -62,6 +62,43 @@ def test_the_models_the_seeds_do_not_tell_apart_from_the_best_are_named():
     assert Comparison(one.drop(columns="seed"), one, None, "a", "val_auc", "val_auc", "").close_to_best == []
 
 
+@pytest.mark.parametrize("higher", [True, False])
+def test_a_comparison_lets_go_of_each_model_beaten_on_its_median_and_keeps_the_best_models_best_run(higher):
+    """Only the leader's best run is kept once a model's seeds are done (memory for two fitted models, not one
+    a model), and the one kept is the table's first: ties and a median that is NaN go to the earlier model."""
+    import gc
+    import weakref
+
+    from ctr.comparison import Entry, _comparison, _run_all
+
+    class Fitted:  # stands for a fitted model, whose memory the comparison should let go
+        def __init__(self, label: str, seed: int) -> None:
+            self.label, self.seed = label, seed
+
+    figures = {"a": [0.70, 0.72], "b": [0.80, 0.76], "c": [0.77, 0.79], "d": [float("nan")] * 2, "e": [0.81, 0.75]}
+    if not higher:  # lower is better: the same order
+        figures = {k: [1 - v for v in vs] for k, vs in figures.items()}
+    made: list = []
+
+    def make(label: str):
+        def fitted(seed: int) -> Fitted:
+            made.append(weakref.ref(model := Fitted(label, seed)))
+            return model
+        return fitted
+
+    def run(model: Fitted, seed: int, _) -> dict:
+        value = figures[model.label][seed]
+        return {"val": value, "shown": value, "fit_s": 0.0}
+
+    entries = [Entry(label, True, make(label), {}) for label in figures]
+    runs, best = _run_all(entries, [0, 1], "val", higher, "shown", 0, run, None)
+    gc.collect()
+    alive = {(ref().label, ref().seed) for ref in made if ref() is not None}
+    # b and c tie at 0.78 and e too, and d's is NaN: b, the first of them, is kept, with its better seed.
+    assert list(best) == ["b"] and alive == {("b", 0)}
+    assert _comparison(runs, best, "val", higher, "shown", "", None).best_label == "b"
+
+
 def test_ctr_compare_says_when_the_seeds_do_not_settle_the_best(tmp_path, small, capsys, monkeypatch):
     from ctr.comparison import Comparison
 
