@@ -127,7 +127,7 @@ def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | st
         group = _table_of(feature)
         embedded = [f.name for f in spec.features if _table_of(f) == group and f.name not in names]
         if embedded:
-            raise ArgumentError(f"{owner}: wide_only names {name!r} but not {_quoted_all(embedded)}, which "
+            raise ArgumentError(f"{owner}: wide_only names {name!r} but not {', '.join(map(repr, embedded))}, which "
                                 f"share{'s' if len(embedded) == 1 else ''} its table (shared_embedding "
                                 f"{group!r}): a table is embedded or wide, so list them all or none")
         histories = [f.name for f in spec.features if f.kind == "history"]
@@ -142,10 +142,6 @@ def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | st
                             f", which leaves nothing to embed; leave one out of it, or train a LogisticRegression, "
                             "which is all wide")
     return tuple(map(str, names))  # numpy's strings as Python's
-
-
-def _quoted_all(names: Sequence[str]) -> str:
-    return ", ".join(map(repr, names))
 
 
 def _table_of(feature: Any) -> str:
