@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -20,6 +21,11 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 ML100K = SHARED_DATA / "ml-100k"
 ML1M = SHARED_DATA / "ml-1m"
 FRAPPE = SHARED_DATA / "frappe"
+
+# Tracing makes many small Python objects that live as long as their graphs, and Python's default
+# thresholds collected ~5900 times in test_models.py alone (7.5 s of its 120 s); these collect ~60
+# times (2.7 s), and the file runs 4-8 % faster. Tests that need garbage gone call gc.collect().
+gc.set_threshold(50_000, 20, 100)
 
 
 @pytest.fixture(scope="session")
