@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -148,11 +149,26 @@ INTERACTIONS = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int", role="us
                                 ctr.MultiCategorical("genres", role="item")])
 
 
+@pytest.fixture(scope="module")
+def fitted_earlier(windows, tmp_path_factory):
+    """Each recommender fitted on the earlier window, and its export: made once for the two tests that
+    take it further (read-only to them)."""
+    folder, made = tmp_path_factory.mktemp("earlier"), {}
+
+    def get(cls):
+        if cls not in made:
+            model = cls(INTERACTIONS, embedding_dim=8, seed=1)
+            model.fit(windows[0], epochs=1, verbose=0)
+            made[cls] = model, model.export(folder / cls.__name__)
+        return made[cls]
+
+    return get
+
+
 @pytest.mark.parametrize("cls", [ctr.MatrixFactorization, ctr.NeuMF, ctr.TwoTower])
-def test_recommenders_carry_their_rows_by_value_too(cls, windows, tmp_path):
-    earlier, later = windows
-    before = cls(INTERACTIONS, embedding_dim=8, seed=1)
-    before.fit(earlier, epochs=1, verbose=0)
+def test_recommenders_carry_their_rows_by_value_too(cls, windows, fitted_earlier, tmp_path):
+    _, later = windows
+    before, exported = fitted_earlier(cls)
     after = cls(INTERACTIONS, embedding_dim=8, learning_rate=1e-12, seed=2)  # the warm start alone
     after.fit(later, epochs=1, verbose=0, warm_start_from=before)
     users = set(before.preprocessor_.state["tables"]["user_id"]["vocabulary"])
@@ -161,8 +177,7 @@ def test_recommenders_carry_their_rows_by_value_too(cls, windows, tmp_path):
     assert len(known) == 300 and after.warm_start_["tables"]["user_id"][0] < after.warm_start_["tables"]["user_id"][1]
     np.testing.assert_allclose(after.predict(known), before.predict(known), atol=1e-4)
 
-    before.export(tmp_path / "before")
-    assert main(["fit", "--data", str(_parquet(later, tmp_path)), "--warm-start-from", str(tmp_path / "before"),
+    assert main(["fit", "--data", str(_parquet(later, tmp_path)), "--warm-start-from", str(exported),
                  "--split-by-time", "timestamp", "--epochs", "1", "--export", str(tmp_path / "after")]) == 0
     assert ctr.load(tmp_path / "after").metadata["model"] == cls.__name__
 
@@ -174,11 +189,10 @@ def _parquet(frame, folder):
 
 
 @pytest.mark.parametrize("cls", [ctr.MatrixFactorization, ctr.NeuMF, ctr.TwoTower])
-def test_load_model_rebuilds_a_recommender_to_train_further(cls, windows, tmp_path):
-    earlier, later = windows
-    model = cls(INTERACTIONS, embedding_dim=8, seed=1)
-    model.fit(earlier, epochs=1, verbose=0)
-    rebuilt = ctr.load_model(model.export(tmp_path / "model"))
+def test_load_model_rebuilds_a_recommender_to_train_further(cls, windows, fitted_earlier, tmp_path):
+    _, later = windows
+    model, exported = fitted_earlier(cls)
+    rebuilt = ctr.load_model(exported)
     assert type(rebuilt) is cls and rebuilt.get_config() == model.get_config()
     queries = later.head(20)
     np.testing.assert_allclose(rebuilt.predict(queries), model.predict(queries), atol=1e-6)
@@ -188,6 +202,7 @@ def test_load_model_rebuilds_a_recommender_to_train_further(cls, windows, tmp_pa
     rebuilt.fit(later, epochs=1, verbose=0)  # its catalogue grows by the later window's new items
     assert len(rebuilt.catalog_ids()) > len(model.catalog_ids())
 
+    shutil.copytree(exported, tmp_path / "model")  # the shared export stays as it is
     metadata = tmp_path / "model" / "assets.extra" / "ctr.json"
     older = json.loads(metadata.read_text())
     del older["item_counts"]  # as exports written before load_model were
