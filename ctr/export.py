@@ -192,7 +192,13 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
                 f"the items in their history (the request's, else their training history, held in the export), the "
                 f"item counts for a user with none\nrequest: {request}; pair scores also read the item id "
                 f"{metadata['item_key']!r}")
+    from .models import TRAINED
+    from .models.base import RankingModel, read_as_weights
+
     fitted = Preprocessor(spec, metadata["preprocessing"])
+    model = TRAINED.get(metadata["model"])
+    weights = (read_as_weights(spec, metadata["config"], model.embeds)
+               if isinstance(model, type) and issubclass(model, RankingModel) else ())
     head = "".join(line + "\n" for line in [f"{metadata['model']} {metadata['config']}",
                                              *provenance(metadata.get("warm_start"), metadata.get("calibration"))])
     if metadata["model"] == "RecommendationPipeline":
@@ -201,7 +207,7 @@ def describe_export(metadata: dict[str, Any], spec: FeatureSpec) -> str:
         if metadata["preprocessing"] is None:  # an EASE retriever reads ids: it has no fitted features to list
             return head + f"request: {request}"
         head += "the retriever's features (the request's schema):\n"
-    return head + describe_spec(spec, fitted)
+    return head + describe_spec(spec, fitted, weights)
 
 
 def provenance(warm_start: dict | None, calibration: dict | None) -> list[str]:

@@ -19,7 +19,7 @@ import types
 import typing
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union
@@ -876,9 +876,10 @@ def raw_dtype(feature: Feature) -> str:
     return "string"
 
 
-def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
+def describe_spec(spec: FeatureSpec, preprocessor: Any = None, weights: Collection[str] = ()) -> str:
     """A table of the spec's features: role, kind, raw input, encoding and, given a fitted `Preprocessor`,
-    the sizes of their tables."""
+    the sizes of their tables. `weights`: the features a model reads as a weight for each value (a linear
+    model's, a wide part's), whose bags and words pool those weights, not embeddings."""
     sizes = preprocessor.table_sizes() if preprocessor is not None and preprocessor.fitted else {}
     rows = [("feature", "role", "kind", "column", "serving input", "encoding", "rows")]
     for f in spec.features:
@@ -926,6 +927,8 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None) -> str:
             if f.timezone_feature:
                 enc += f" in each row's zone ({f.timezone_feature!r})"
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
+        if f.name in weights:
+            enc = enc.replace("of embeddings", "of weights")
         if f.shared_embedding:
             enc += f"; shares table {f.shared_embedding!r}"
         shape = f"[batch, {f.dim}]" if isinstance(f, Vector) else "[batch]"

@@ -11,6 +11,7 @@ import pytest
 import ctr
 from ctr._keras import tf
 from ctr.data import raw_features
+from ctr.export import describe_export
 from ctr.features import Preprocessor, raw_signature
 
 
@@ -259,6 +260,23 @@ def test_wide_only_features_have_a_weight_for_each_value_and_no_vector():
         "occupation", "gender_x_genres")
     assert ctr.FM(spec, wide_only=None).wide_only == () and ctr.FM(spec, wide_only={"genres", "age"}).wide_only == (
         "age", "genres")  # a set in a fixed order, so that its config is the same in every process
+
+
+def test_the_description_says_which_bags_pool_weights_and_which_embeddings():
+    """A bag read in a wide part alone (`wide_only`), or by LR, pools a weight for each id: the model's summary
+    and its export's description (`ctr describe`) say so, where every other bag pools embeddings."""
+    spec = _spec(label="clicked")
+    state = Preprocessor(spec).fit([raw_features(_rows(), spec)]).state
+    for cls, wide_only, pooled in ((ctr.FM, ["genres"], "weights"), (ctr.FM, (), "embeddings"),
+                                   (ctr.DeepFM, "age, genres", "weights"), (ctr.DeepFM, "age", "embeddings"),
+                                   (ctr.LogisticRegression, (), "weights")):
+        model = cls(spec, wide_only=wide_only)
+        said: list[str] = []
+        model.summary(print_fn=said.append)
+        metadata = {"model": cls.__name__, "config": model.get_config(), "inputs": {}, "preprocessing": state}
+        for text in (said[0], describe_export(metadata, spec)):
+            genres = next(line for line in text.splitlines() if line.startswith("genres "))
+            assert f"≤3 ids, mean of {pooled} " in genres, (cls.__name__, wide_only, genres)
 
 
 def test_a_warm_start_adds_and_drops_a_wide_part():

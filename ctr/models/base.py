@@ -98,6 +98,14 @@ def wide_apart(spec: FeatureSpec, config: Mapping[str, Any], embeds: bool) -> se
     return apart
 
 
+def read_as_weights(spec: FeatureSpec, config: Mapping[str, Any], embeds: bool) -> set[str]:
+    """The features and crosses a click model of these settings reads as a weight for each value: all of
+    them in a model that embeds nothing (LR), else those it reads apart (`wide_apart`)."""
+    if not embeds:
+        return {f.name for f in spec.features} | {c.key for c in spec.crosses}
+    return wide_apart(spec, config, embeds)
+
+
 def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | str | None, crosses: str,
                     embeds: bool) -> tuple[str, ...]:
     """`wide_only` as a tuple of names (a text of comma-separated names too, as the shell gives it; None, none),
@@ -714,10 +722,12 @@ def summary_text(model: Any) -> str:
     their fitted table sizes, and each trainable weight with its shape and parameter count."""
     from ..export import provenance
 
+    weights = (read_as_weights(model.spec, model.get_config(), model.embeds) if isinstance(model, RankingModel)
+               else ())
     lines = [f"{type(model).__name__} {model.get_config()}",
              # the recommenders have no calibration
              *provenance(getattr(model, "warm_start_", None), getattr(model, "calibration_", None)),
-             describe_spec(model.spec, model.preprocessor_)]
+             describe_spec(model.spec, model.preprocessor_, weights)]
     if model.network_ is None:
         return "\n".join([*lines, "(not trained yet: fit makes the weights)"])
     rows = [("weight", "shape", "parameters")]
