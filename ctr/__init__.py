@@ -1,7 +1,7 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
 Write a feature spec, fit a model (`LogisticRegression`, `FM`, `WideDeep`, `DeepFM`, `DCN`, `AutoInt`,
-`xDeepFM`, `FiBiNET`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
+`xDeepFM`, `FiBiNET`, `NFM`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
 """
 
 __version__ = "0.1.0"
@@ -27,7 +27,7 @@ _LAZY = {
     "inspect_data": "inspect",
     **dict.fromkeys(("EASE", "AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
                      "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM", "FiBiNET",
-                     "WideDeep"),
+                     "NFM", "WideDeep"),
                     "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         DCN,
         EASE,
         FM,
+        NFM,
         AutoInt,
         DeepFM,
         FiBiNET,
@@ -89,6 +90,7 @@ __all__ = [
     "EASE",
     "FM",
     "MISSING_INT",
+    "NFM",
     "ArgumentError",
     "AutoInt",
     "Categorical",

@@ -118,7 +118,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "epochs": _integer(1), "n_negatives": _integer(1), "k": _integer(1), "n_candidates": _integer(1),
     "backup_every": _optional(_integer(1)), "seed": _integer(0),
     "learning_rate": _rate, "l2": _number(0.0, above=False),
-    "dropout": _number(0.0, above=False, high=1.0),
+    "dropout": _number(0.0, above=False, high=1.0), "bi_dropout": _number(0.0, above=False, high=1.0),
     "weight_averaging": _optional(_number(0.0, above=True, high=1.0)),
     "hidden_units": _widths, "top_k_metrics": _widths,
     "backup_dir": _optional(_folder), "logdir": _optional(_folder),

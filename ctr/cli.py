@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="default: the model's (512; the two-tower's 4096)")
     fit.add_argument("--embedding-dim", type=flag_type("embedding_dim"), help="default: the model's (16)")
     fit.add_argument("--hidden-units", type=_widths,
-                     help="MLP widths, comma-separated (WideDeep, DeepFM, DCN, AutoInt, xDeepFM and FiBiNET: 256,128; "
-                          "NeuMF: its own; the two-tower's towers: none)")
+                     help="MLP widths, comma-separated (WideDeep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET and NFM: "
+                          "256,128; NeuMF: its own; the two-tower's towers: none)")
     fit.add_argument("--learning-rate", type=flag_type("learning_rate", float),
                      help="default: the model's (Adam 1e-3; lr's 1e-2; the two-tower's Adagrad 0.1)")
     fit.add_argument("--embedding-updates", choices=EMBEDDING_UPDATES,

@@ -66,7 +66,7 @@ class _TrainedOnFirstUse(Mapping):
 
 @pytest.fixture(scope="session")
 def trained(spec, splits) -> Mapping:
-    """LR, FM, WideDeep, DeepFM, DCN, AutoInt, xDeepFM and FiBiNET, each fitted 3 epochs on the tiny split (many
+    """LR, FM, WideDeep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET and NFM, each fitted 3 epochs on the tiny split (many
     tests share them)."""
     train, valid, _ = splits
     return _TrainedOnFirstUse({
@@ -84,6 +84,7 @@ def trained(spec, splits) -> Mapping:
                                        learning_rate=0.003, batch_size=256),
         "fibinet": lambda: ctr.FiBiNET(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
                                        batch_size=256),
+        "nfm": lambda: ctr.NFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003, batch_size=256),
     }, lambda model: model.fit(train, validation_data=valid, epochs=3, verbose=0))
 
 

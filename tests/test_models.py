@@ -11,9 +11,10 @@ import pytest
 
 import ctr
 from ctr._keras import keras, tf
-from ctr.features import own_function
+from ctr.data import raw_features
+from ctr.features import own_function, raw_signature
 from ctr.models.embeddings import relu_layers
-from ctr.models.fm import fm_terms, pairwise_interactions
+from ctr.models.fm import bi_interaction, fm_terms, pairwise_interactions
 
 
 def test_pairwise_interactions_equal_the_sum_over_pairs():
@@ -234,6 +235,7 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     assert scores["autoint"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["xdeepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["fibinet"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["nfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
 
 
 def test_wide_deep_is_deepfm_without_the_fm_its_wide_part_linear_and_its_mlp_crossing(trained, splits):
@@ -406,6 +408,31 @@ def test_fibinet_bilinear_products_learn_the_crosses_on_their_own_and_are_the_pa
         expected = [(x.numpy()[:, i] @ w[{"all": 0, "each": i, "interaction": p}[kind]]) * x.numpy()[:, j]
                     for p, (i, j) in enumerate(pairs)]
         np.testing.assert_allclose(got, np.stack(expected, axis=1), rtol=1e-5, atol=1e-5, err_msg=kind)
+
+
+def test_nfm_pools_the_products_of_every_pair_of_fields_for_its_mlp(trained, spec, splits):
+    """NFM's Bi-Interaction pooling is Σ_{i<j} v_i ⊙ v_j, one vector of the embedding's width, which its MLP
+    reads; dropout on the pooled vector (bi_dropout) acts in training only; a spec of one field has no pair."""
+    x = tf.random.stateless_normal((4, 5, 3), seed=(1, 2))
+    pairs = sum(x.numpy()[:, i] * x.numpy()[:, j] for i, j in itertools.combinations(range(5), 2))
+    np.testing.assert_allclose(bi_interaction(x), pairs, rtol=1e-5, atol=1e-5)
+    scorer = trained["nfm"].network_.scorer
+    kernels = [v.shape.as_list() for v in scorer.deep.trainable_variables if "kernel" in v.name]
+    assert kernels == [[8, 32], [32, 16], [16, 1]] and scorer.bi_dropout is None
+    dropped = ctr.NFM(spec, embedding_dim=4, hidden_units=(), bi_dropout=0.5, batch_size=256)  # NFM-0
+    dropped.fit(splits[0].head(512), epochs=1, verbose=0)
+    raw = raw_features(splits[2].head(64), spec)
+    encoded = dropped._encode_fn()({k: tf.constant(v, raw_signature(spec)[k].dtype) for k, v in raw.items()})
+    assert dropped.network_.scorer.bi_dropout.rate == 0.5 and dropped.get_config()["bi_dropout"] == 0.5
+    served = dropped.network_.scorer(encoded, training=False).numpy()
+    np.testing.assert_allclose(served, np.log(1 / dropped.predict(splits[2].head(64)) - 1) * -1, atol=1e-4)
+    assert np.abs(dropped.network_.scorer(encoded, training=True).numpy() - served).max() > 1e-3
+    one = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")], label=spec.label)
+    with pytest.raises(ctr.ArgumentError, match=r"NFM pools the products of pairs of fields, and the spec gives it "
+                                                r"one \(user_id\): use ctr.LogisticRegression"):
+        ctr.NFM(one).fit(splits[0].head(100), verbose=0)
+    with pytest.raises(ctr.ArgumentError, match="NFM: bi_dropout must be"):
+        ctr.NFM(spec, bi_dropout=1.5)
 
 
 def test_a_fit_lets_its_arrays_go_when_its_model_does(spec, splits):

@@ -12,13 +12,15 @@ from .fm import FM
 from .lr import LogisticRegression
 from .mf import MatrixFactorization
 from .neumf import NeuMF
+from .nfm import NFM
 from .popularity import Popularity
 from .recommender import Recommender
 from .two_tower import TwoTower
 from .xdeepfm import xDeepFM
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "widedeep": WideDeep, "deepfm": DeepFM,
-                                         "dcn": DCN, "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET}
+                                         "dcn": DCN, "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET,
+                                         "nfm": NFM}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 _UNTRAINED = {"Popularity": "its counts come from one pass over the data: fit Popularity on the data instead",
@@ -36,6 +38,7 @@ __all__ = [
     "EASE",
     "FM",
     "MODELS",
+    "NFM",
     "AutoInt",
     "DeepFM",
     "FiBiNET",

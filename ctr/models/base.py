@@ -106,6 +106,18 @@ def read_as_weights(spec: FeatureSpec, config: Mapping[str, Any], embeds: bool) 
     return wide_apart(spec, config, embeds)
 
 
+def check_pairs(owner: str, does: str, fields: list[Field], wide_only: Sequence[str]) -> None:
+    """An ArgumentError for a model whose head `does` something with pairs of fields (FiBiNET's bilinear
+    products, NFM's pooling) and is left one field or none to embed, saying why: the spec, or `wide_only`."""
+    if len(fields) >= 2:
+        return
+    one = fields[0].name if fields else "none"
+    if wide_only:
+        raise ArgumentError(f"{owner} {does}, and it embeds one ({one}): the others are in its wide part only "
+                            f"(wide_only {list(wide_only)}); embed one more, or use ctr.LogisticRegression")
+    raise ArgumentError(f"{owner} {does}, and the spec gives it one ({one}): use ctr.LogisticRegression")
+
+
 def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | str | None, crosses: str,
                     embeds: bool) -> tuple[str, ...]:
     """`wide_only` as a tuple of names (a text of comma-separated names too, as the shell gives it; None, none),

@@ -13,10 +13,9 @@ import numpy as np
 
 from .._args import check_arguments, check_choice
 from .._keras import keras, tf
-from ..errors import ArgumentError
 from ..features import Field
 from ..spec import SpecLike
-from .base import RankingModel, Scorer
+from .base import RankingModel, Scorer, check_pairs
 from .embeddings import FieldEmbeddings, beside_the_mlp, logit_layer, relu_layers
 
 BILINEAR_TYPES = ("interaction", "each", "all")
@@ -86,9 +85,6 @@ class FiBiNETScorer(Scorer):
                  reduction_ratio: int, hidden_units: Sequence[int], dropout: float, l2: float = 0.0, seed: int = 0,
                  content: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if len(fields) < 2:
-            raise ArgumentError(f"FiBiNET crosses pairs of fields, and the spec gives it one "
-                                f"({fields[0].name if fields else 'none'}): use ctr.LogisticRegression")
         self.embeddings = FieldEmbeddings(fields, table_sizes, dim=embedding_dim, l2=l2, seed=seed,
                                           content=content)
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
@@ -127,9 +123,6 @@ class FiBiNET(RankingModel):
                 "hidden_units": list(self.hidden_units), "dropout": self.dropout}
 
     def build_scorer(self, fields: list[Field], table_sizes: dict[str, int]) -> Scorer:
-        if len(fields) < 2 and self.wide_only:
-            raise ArgumentError(f"FiBiNET crosses pairs of fields, and it embeds one "
-                                f"({fields[0].name if fields else 'none'}): the others are in its wide part only "
-                                f"(wide_only {list(self.wide_only)}); embed one more, or use ctr.LogisticRegression")
+        check_pairs("FiBiNET", "crosses pairs of fields", fields, self.wide_only)
         return FiBiNETScorer(fields, table_sizes, self.embedding_dim, self.bilinear_type, self.reduction_ratio,
                              self.hidden_units, self.dropout, l2=self.l2, seed=self.seed, content=self.content_)

@@ -12,11 +12,16 @@ from .base import RankingModel, Scorer
 from .embeddings import FieldEmbeddings
 
 
+def bi_interaction(vectors: tf.Tensor) -> tf.Tensor:
+    """Σ_{i<j} v_i ⊙ v_j for field vectors [B, F, k], as ½ ((Σ_i v_i)² − Σ_i v_i²) → [B, k] (NFM's
+    Bi-Interaction pooling)."""
+    return 0.5 * (tf.square(tf.reduce_sum(vectors, axis=1)) - tf.reduce_sum(tf.square(vectors), axis=1))
+
+
 def pairwise_interactions(vectors: tf.Tensor) -> tf.Tensor:
-    """Σ_{i<j} <v_i, v_j> for field vectors [B, F, k], as ½ Σ_k ((Σ_i v_ik)² − Σ_i v_ik²) → [B]."""
-    square_of_sum = tf.square(tf.reduce_sum(vectors, axis=1))
-    sum_of_squares = tf.reduce_sum(tf.square(vectors), axis=1)
-    return 0.5 * tf.reduce_sum(square_of_sum - sum_of_squares, axis=1)
+    """Σ_{i<j} <v_i, v_j> for field vectors [B, F, k] → [B]: the sum of `bi_interaction` (halving is exact, so
+    this is the same float as halving the sum)."""
+    return tf.reduce_sum(bi_interaction(vectors), axis=1)
 
 
 def fm_terms(sums: tf.Tensor, squared_norm: tf.Tensor, dim: int) -> tuple[tf.Tensor, tf.Tensor]:
