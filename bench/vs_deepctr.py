@@ -54,11 +54,14 @@ ATTENTION = {"attention_layers": 3, "num_heads": 2, "key_dim": 8}
 CIN = {"cin_layers": (128, 128), "split_half": True, "cin_activation": "relu"}
 # FiBiNET (bench/fibinet.py): DeepCTR's defaults and ours (a bilinear matrix per pair of fields, SENET's F // 3).
 BILINEAR = {"bilinear_type": "interaction", "reduction_ratio": 3}
+# NFM (bench/nfm.py): no dropout on the pooled vector, DeepCTR's default and ours; the MLP is HIDDEN in both.
+BI_DROPOUT = 0.0
 # Each model's arguments beyond the shared ones, the same in both libraries.
 OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {}, "WideDeep": {"hidden_units": HIDDEN},
               "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS},
               "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}, "xDeepFM": {"hidden_units": HIDDEN, **CIN},
-              "FiBiNET": {"hidden_units": HIDDEN, **BILINEAR}}
+              "FiBiNET": {"hidden_units": HIDDEN, **BILINEAR},
+              "NFM": {"hidden_units": HIDDEN, "bi_dropout": BI_DROPOUT}}
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
@@ -426,7 +429,7 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DCN, WDL, AutoInt, DeepFM, FiBiNET, xDeepFM
+    from deepctr.models import DCN, NFM, WDL, AutoInt, DeepFM, FiBiNET, xDeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
@@ -445,6 +448,8 @@ def _deepctr_model(name: str, columns: list, seed: int):
     if name == "FiBiNET":
         return FiBiNET(columns, columns, bilinear_type=BILINEAR["bilinear_type"],
                        reduction_ratio=BILINEAR["reduction_ratio"], dnn_hidden_units=HIDDEN, seed=1024 + seed)
+    if name == "NFM":  # its MLP's default is 256-128-64: HIDDEN, as ours
+        return NFM(columns, columns, dnn_hidden_units=HIDDEN, bi_dropout=BI_DROPOUT, seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
     from deepctr.feature_column import (
