@@ -884,6 +884,7 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None, weights: Collecti
     rows = [("feature", "role", "kind", "column", "serving input", "encoding", "rows")]
     for f in spec.features:
         size = str(sizes[f.shared_embedding or f.name]) if sizes.get(f.shared_embedding or f.name) else "(fit)"
+        pooled = "weights" if f.name in weights else "embeddings"  # what a bag's or a text's ids are pooled as
         if isinstance(f, Categorical):
             enc = f"hash into {f.hash_buckets} buckets" if f.hash_buckets else (
                 f"vocabulary (min_count {f.min_count}, {f.oov_buckets} OOV)")
@@ -896,17 +897,16 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None, weights: Collecti
                    + f"; their item features embedded and pooled ({'weighted ' if f.weighted else ''}{f.pooling})")
             size = "(item tables)"
         elif isinstance(f, MultiCategorical):
-            enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of embeddings"
+            enc = f"split on {f.separator!r}, ≤{f.max_length} ids, {f.combiner} of {pooled}"
             if f.weighted:
                 enc = (f"split on {f.separator!r}, ≤{f.max_length} ids each weighted after {f.weight_separator!r} "
-                       f"(1 without), weighted {f.combiner} of embeddings")
+                       f"(1 without), weighted {f.combiner} of {pooled}")
             if f.hash_buckets:
                 enc, size = f"{enc}; ids hashed into {f.hash_buckets} buckets", str(f.hash_buckets + 1)
         elif isinstance(f, Text):
-            enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of embeddings"
+            enc = f"words, ≤{f.max_length} per row, vocab ≤{f.max_tokens}, {f.combiner} of {pooled}"
             if f.hash_buckets:
-                enc = (f"words, ≤{f.max_length} per row, hashed into {f.hash_buckets} buckets, {f.combiner} of "
-                       "embeddings")
+                enc = f"words, ≤{f.max_length} per row, hashed into {f.hash_buckets} buckets, {f.combiner} of {pooled}"
                 size = str(f.hash_buckets + 1)
         elif isinstance(f, Numeric):
             enc = (f"{f.buckets} quantile buckets" if f.transform == "quantile"
@@ -927,8 +927,6 @@ def describe_spec(spec: FeatureSpec, preprocessor: Any = None, weights: Collecti
             if f.timezone_feature:
                 enc += f" in each row's zone ({f.timezone_feature!r})"
             size = "+".join(str(TIMESTAMP_PARTS[p] + 1) for p in f.parts)
-        if f.name in weights:
-            enc = enc.replace("of embeddings", "of weights")
         if f.shared_embedding:
             enc += f"; shares table {f.shared_embedding!r}"
         shape = f"[batch, {f.dim}]" if isinstance(f, Vector) else "[batch]"
