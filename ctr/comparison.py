@@ -158,7 +158,7 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
 
     `models`: short names ("lr", "fm", "widedeep", "deepfm", "dcn", "autoint", "xdeepfm", "fibinet"; recommenders
     "popularity", "ease", "mf", "bpr", "neumf", "two_tower"), model classes or unfitted models
-    (`ctr.DeepFM(spec, dropout=0.3)`), or a mapping of label → one of those; by default the eight click models when
+    (`ctr.DeepFM(spec, dropout=0.3)`), or a mapping of label → one of those; by default the nine click models when
     the spec has a label, else the recommenders.
     `settings` go to every model that takes them (`{"embedding_dim": 32}`), `params` to one
     (`{"deepfm": {"dropout": 0.2}}`). Click models are split at random (`split`, drawn with the first seed; or
