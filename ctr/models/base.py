@@ -240,6 +240,8 @@ class ReplicaModel(tfrs.Model):
 
     # Where `save` writes its ctr model's export; set for the length of that model's fit (`saving_as_export`).
     export_to: Callable[[Path], Any] | None = None
+    # Set while `several_steps` traces its loop, whose steps report nothing (`logs`).
+    _in_loop = False
 
     def batch(self, split: str, inputs: Any) -> Any:
         """The step's (features, labels) from what the dataset yields for `split`."""
@@ -318,8 +320,13 @@ class ReplicaModel(tfrs.Model):
                 one_step(iterator)
                 return done + 1
 
-            # `steps` is read at run time: an epoch's last call may run fewer.
-            tf.while_loop(lambda done: done < steps, another_step, [tf.constant(0, steps.dtype)])
+            # `steps` is read at run time: an epoch's last call may run fewer. The loop's steps are traced
+            # without reading the metrics (`logs`), which only the call's end reports.
+            self._in_loop = True
+            try:
+                tf.while_loop(lambda done: done < steps, another_step, [tf.constant(0, steps.dtype)])
+            finally:
+                self._in_loop = False
             return self.logs(training)
 
         return self.traces.add(own_function(several_steps, autograph=False))
@@ -350,9 +357,18 @@ class ReplicaModel(tfrs.Model):
         return tf.shape(tf.nest.flatten(inputs)[0])[0]  # every input's leading dimension is the batch's
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
-        """What a training or evaluation step reports: its metrics' results."""
+        """What a training or evaluation step reports: its metrics' results; none for a step inside
+        `several_steps`' loop. Read in one cross-replica call, and the loss figures from one read of
+        `loss_means`: a metric's result in a step is a call of its own, whose ops every fit traces."""
+        if self._in_loop:
+            return {}
+        context = tf.distribute.get_replica_context()
+        if context is not None:  # in a step; the figures are the replicas' (identical in each, not summed)
+            return context.merge_call(lambda _: self.logs(training))
         skipped = (*(self.skipped_in_training if training else ()), self.loss_means.name)
-        return {metric.name: metric.result() for metric in self.metrics if metric.name.split("/")[0] not in skipped}
+        means = self.loss_means.result()
+        return {metric.name: metric.mix(means) if isinstance(metric, LossMean) else metric.result()
+                for metric in self.metrics if metric.name.split("/")[0] not in skipped}
 
 
 class LossMeans(keras.metrics.Metric):
@@ -394,7 +410,10 @@ class LossMean(keras.metrics.Metric):
         pass
 
     def result(self) -> tf.Tensor:
-        means = self._means.result()
+        return self.mix(self._means.result())
+
+    def mix(self, means: tf.Tensor) -> tf.Tensor:
+        """This figure from `LossMeans`' result."""
         return self._mix[0] * means[0] + self._mix[1] * means[1]
 
 
@@ -563,7 +582,7 @@ class _RankingNetwork(ReplicaModel):
 
     def logs(self, training: bool) -> dict[str, tf.Tensor]:
         logs = super().logs(training)
-        return {"logloss": logs["loss"], **logs} if training else logs
+        return {"logloss": logs["loss"], **logs} if training and logs else logs
 
 
 class _RateAUC(keras.metrics.AUC):
