@@ -235,8 +235,8 @@ class ReplicaModel(tfrs.Model):
         super().__init__(**kwargs)
         self.traces = _Traces()
         self.loss_means = LossMeans()
-        self.loss_figures = [LossMean(name, self.loss_means, mix) for name, mix in (
-            ("loss", (1.0, 0.0)), ("regularization_loss", (0.0, 1.0)), ("total_loss", (1.0, 1.0)))]
+        self.loss_figures = [LossMean(name, self.loss_means, parts) for name, parts in (
+            ("loss", (0,)), ("regularization_loss", (1,)), ("total_loss", (0, 1)))]
 
     # Where `save` writes its ctr model's export; set for the length of that model's fit (`saving_as_export`).
     export_to: Callable[[Path], Any] | None = None
@@ -366,8 +366,8 @@ class ReplicaModel(tfrs.Model):
         if context is not None:  # in a step; the figures are the replicas' (identical in each, not summed)
             return context.merge_call(lambda _: self.logs(training))
         skipped = (*(self.skipped_in_training if training else ()), self.loss_means.name)
-        means = self.loss_means.result()
-        return {metric.name: metric.mix(means) if isinstance(metric, LossMean) else metric.result()
+        means = tf.unstack(self.loss_means.result())
+        return {metric.name: metric.figure(means) if isinstance(metric, LossMean) else metric.result()
                 for metric in self.metrics if metric.name.split("/")[0] not in skipped}
 
 
@@ -397,11 +397,11 @@ class LossMean(keras.metrics.Metric):
     """One of `LossMeans`' figures under its own name: Keras' progress bar averages any figure that
     is not named as a metric, and would show means of the running means."""
 
-    def __init__(self, name: str, means: LossMeans, mix: tuple[float, float]):
+    def __init__(self, name: str, means: LossMeans, parts: tuple[int, ...]):
         super().__init__(name=name)
         # Not an attribute Keras tracks: the means are the model's metric (reset and saved there).
         object.__setattr__(self, "_means", means)
-        self._mix = mix  # of the mean loss and the mean regularisation loss
+        self._parts = parts  # which of the mean loss (0) and the mean regularisation loss (1) it sums
 
     def update_state(self, *args: Any) -> None:
         pass  # `LossMeans` is updated once for all its figures
@@ -410,11 +410,11 @@ class LossMean(keras.metrics.Metric):
         pass
 
     def result(self) -> tf.Tensor:
-        return self.mix(self._means.result())
+        return self.figure(tf.unstack(self._means.result()))
 
-    def mix(self, means: tf.Tensor) -> tf.Tensor:
-        """This figure from `LossMeans`' result."""
-        return self._mix[0] * means[0] + self._mix[1] * means[1]
+    def figure(self, means: Sequence[tf.Tensor]) -> tf.Tensor:
+        """This figure from `LossMeans`' result, unstacked."""
+        return tf.add_n([means[part] for part in self._parts])
 
 
 _ROWS_PER_CALL = 32_768  # rows of training steps run per call into TensorFlow
