@@ -105,6 +105,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
 
 
+# Files run in the process of another, with `--dist loadfile`: test_export.py's fresh-process test serves
+# all nine `trained` models, which test_models.py fits too; apart, two processes fitted them (~15 s).
+RUN_WITH = {"tests/test_export.py": "tests/test_models.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class TogetherScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return RUN_WITH.get(scope, scope)
+
+    return TogetherScheduling(config, log)
+
+
 def needs(path: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(not path.exists(), reason=f"real data not present at {path} (../shared/data)")
 
