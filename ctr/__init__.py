@@ -1,7 +1,7 @@
 """ctr: feature-rich click-through-rate models on TensorFlow that export and serve raw features.
 
 Write a feature spec, fit a model (`LogisticRegression`, `FM`, `WideDeep`, `DeepFM`, `DCN`, `AutoInt`,
-`xDeepFM`, `FiBiNET`, `NFM`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
+`xDeepFM`, `FiBiNET`, `NFM`, `AFM`) with Keras verbs, and `export` a SavedModel whose graph holds all preprocessing.
 """
 
 __version__ = "0.1.0"
@@ -27,7 +27,7 @@ _LAZY = {
     "inspect_data": "inspect",
     **dict.fromkeys(("EASE", "AutoInt", "DCN", "FM", "DeepFM", "LogisticRegression", "MatrixFactorization", "NeuMF",
                      "Popularity", "RankingModel", "Recommender", "TwoTower", "xDeepFM", "FiBiNET",
-                     "NFM", "WideDeep"),
+                     "NFM", "AFM", "WideDeep"),
                     "models"),
     "onnx_session": "onnx_export",
     "RecommendationPipeline": "pipeline",
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .implicit import NegativeSampler, leave_one_out
     from .inspect import inspect_data
     from .models import (
+        AFM,
         DCN,
         EASE,
         FM,
@@ -86,6 +87,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AFM",
     "DCN",
     "EASE",
     "FM",

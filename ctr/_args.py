@@ -128,7 +128,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "patience": _integer(1), "max_rows": _optional(_integer(2)),
     "cross_layers": _integer(0), "projection_dim": _optional(_integer(1)),
     "attention_layers": _integer(0), "num_heads": _integer(1), "key_dim": _integer(1), "residual": _flag,
-    "cin_layers": _widths, "split_half": _flag, "reduction_ratio": _integer(1),
+    "cin_layers": _widths, "split_half": _flag, "reduction_ratio": _integer(1), "attention_factor": _integer(1),
     "validation_split": _optional(_number(0.0, above=True, high=1.0)), "verbose": _verbosity,
     "sample_rows": _integer(1), "threshold": _optional(_real), "demo_rows": _integer(100),
     "port": _port,

@@ -6,7 +6,7 @@ import difflib
 
 CLICK_MODELS = {"lr": "LogisticRegression", "fm": "FM", "widedeep": "WideDeep", "deepfm": "DeepFM", "dcn": "DCN",
                 "autoint": "AutoInt", "xdeepfm": "xDeepFM", "fibinet": "FiBiNET",
-                "nfm": "NFM"}
+                "nfm": "NFM", "afm": "AFM"}
 # The click models' classes, for messages that list them.
 CLICK_MODEL_CLASSES = ", ".join(CLICK_MODELS.values())
 # name: (class in ctr.models, its arguments)

@@ -156,9 +156,9 @@ def compare(spec: SpecLike, data: ctr_data.Source, models: Sequence[Any] | Mappi
     """Train each of `models` on the same split of `data` with each seed, stop each on its validation
     figure (`patience`), pick the best by it and report every model on the test rows; see the README.
 
-    `models`: short names ("lr", "fm", "widedeep", "deepfm", "dcn", "autoint", "xdeepfm", "fibinet"; recommenders
-    "popularity", "ease", "mf", "bpr", "neumf", "two_tower"), model classes or unfitted models
-    (`ctr.DeepFM(spec, dropout=0.3)`), or a mapping of label → one of those; by default the nine click models when
+    `models`: short names ("lr", "fm", "widedeep", "deepfm", "dcn", "autoint", "xdeepfm", "fibinet", "nfm", "afm";
+    recommenders "popularity", "ease", "mf", "bpr", "neumf", "two_tower"), model classes or unfitted models
+    (`ctr.DeepFM(spec, dropout=0.3)`), or a mapping of label → one of those; by default the ten click models when
     the spec has a label, else the recommenders.
     `settings` go to every model that takes them (`{"embedding_dim": 32}`), `params` to one
     (`{"deepfm": {"dropout": 0.2}}`). Click models are split at random (`split`, drawn with the first seed; or

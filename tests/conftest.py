@@ -66,8 +66,8 @@ class _TrainedOnFirstUse(Mapping):
 
 @pytest.fixture(scope="session")
 def trained(spec, splits) -> Mapping:
-    """LR, FM, WideDeep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET and NFM, each fitted 3 epochs on the tiny split (many
-    tests share them)."""
+    """LR, FM, WideDeep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET, NFM and AFM, each fitted 3 epochs on the tiny split
+    (many tests share them)."""
     train, valid, _ = splits
     return _TrainedOnFirstUse({
         "lr": lambda: ctr.LogisticRegression(spec, learning_rate=0.01, batch_size=256),
@@ -85,6 +85,8 @@ def trained(spec, splits) -> Mapping:
         "fibinet": lambda: ctr.FiBiNET(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003,
                                        batch_size=256),
         "nfm": lambda: ctr.NFM(spec, embedding_dim=8, hidden_units=(32, 16), learning_rate=0.003, batch_size=256),
+        # AFM's attention starts from even weights and a random projection: it is slow to start at 0.003.
+        "afm": lambda: ctr.AFM(spec, embedding_dim=8, learning_rate=0.01, batch_size=256),
     }, lambda model: model.fit(train, validation_data=valid, epochs=3, verbose=0))
 
 

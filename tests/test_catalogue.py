@@ -460,6 +460,9 @@ def _bad_arguments(env: dict) -> None:
              (lambda: ctr.NFM(env["spec"], bi_dropout=1.0, dropout=-0.1),
               ["NFM: dropout must be a number of at least 0 and below 1, got -0.1",
                "bi_dropout must be a number of at least 0 and below 1, got 1.0"]),
+             (lambda: ctr.AFM(env["spec"], attention_factor=2.5, dropout=1.0),
+              ["AFM: attention_factor must be an integer, got 2.5 (float)",
+               "dropout must be a number of at least 0 and below 1, got 1.0"]),
              # Known only once the spec's fields are: at fit, before any training.
              (lambda: ctr.FiBiNET(ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")], label=env["spec"].label)
                                   ).fit(env["frame"], epochs=1, verbose=0),

@@ -381,7 +381,7 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["fit", "--spec", good, "--data", "synthetic", "--model", "two_tower", "--embedding-updates",
                  "lazy"]) == 2
     assert ("--embedding-updates applies to the Adam-trained models (lr, fm, widedeep, deepfm, dcn, autoint, xdeepfm, "
-            "fibinet, nfm, mf, bpr, neumf); two_tower trains with Adagrad") in capsys.readouterr().err
+            "fibinet, nfm, afm, mf, bpr, neumf); two_tower trains with Adagrad") in capsys.readouterr().err
     with pytest.raises(SystemExit, match="2"):  # argparse's: the flag's rule, as the command line is read
         main(["fit", "--spec", good, "--data", "synthetic", "--embedding-dim", "0"])
     assert "error: argument --embedding-dim: must be an integer of at least 1, got 0" in capsys.readouterr().err
@@ -542,6 +542,9 @@ def test_fit_xdeepfm_with_its_cin_layers_as_a_comma_list_and_a_warm_start_names_
         capsys.readouterr().err
     assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "nfm", "--param", "bi_dropout=1.5"]) == 2
     assert "NFM: bi_dropout must be a number of at least 0 and below 1, got 1.5" in capsys.readouterr().err
+    assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "afm", "--param",
+                 "attention_factor=0"]) == 2
+    assert "AFM: attention_factor must be an integer of at least 1, got 0" in capsys.readouterr().err
     # FiBiNET's settings likewise, and a warm start from its export takes them.
     assert main(["fit", "--spec", str(spec), "--data", str(data), "--model", "FiBiNET", "--epochs", "1",
                  "--embedding-dim", "4", "--hidden-units", "8", "--param", "bilinear_type=all",

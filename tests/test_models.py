@@ -236,6 +236,7 @@ def test_interaction_models_beat_logistic_regression_on_planted_structure(traine
     assert scores["xdeepfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["fibinet"]["auc"] > scores["lr"]["auc"] + 0.03, scores
     assert scores["nfm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
+    assert scores["afm"]["auc"] > scores["lr"]["auc"] + 0.03, scores
 
 
 def test_wide_deep_is_deepfm_without_the_fm_its_wide_part_linear_and_its_mlp_crossing(trained, splits):
@@ -433,6 +434,48 @@ def test_nfm_pools_the_products_of_every_pair_of_fields_for_its_mlp(trained, spe
         ctr.NFM(one).fit(splits[0].head(100), verbose=0)
     with pytest.raises(ctr.ArgumentError, match="NFM: bi_dropout must be"):
         ctr.NFM(spec, bi_dropout=1.5)
+
+
+def test_afm_weighs_the_products_of_every_pair_of_fields_by_attention_and_projects_their_sum(trained, spec, splits):
+    """AFM's pooling is Σ_{i<j} a_ij (v_i ⊙ v_j), a_ij the softmax over a row's pairs of hᵀ ReLU(W (v_i ⊙ v_j) + b),
+    and its logit adds the projection of that sum to the first-order weights; dropout on the pooled vector acts in
+    training only; a spec of one field has no pair."""
+    x = tf.random.stateless_normal((4, 5, 3), seed=(1, 2))
+    layer = ctr.models.afm.AttentionalPooling(6, seed=3)
+    pooled = layer(x).numpy()
+    kernel, bias, projection = (v.numpy() for v in (layer.kernel, layer.bias, layer.projection))
+    products = np.stack([x.numpy()[:, i] * x.numpy()[:, j] for i, j in itertools.combinations(range(5), 2)], axis=1)
+    scores = np.maximum(products @ kernel + bias, 0) @ projection[:, 0]  # [4, 10]
+    weights = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(layer.pair_weights(layer.products(x)), weights, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pooled, (weights[:, :, None] * products).sum(axis=1), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(weights, weights[:, :1])  # the pairs are weighed apart, not all alike
+
+    model = trained["afm"]
+    scorer = model.network_.scorer
+    raw = raw_features(splits[2].head(64), spec)
+    encoded = model._encode_fn()({k: tf.constant(v, raw_signature(spec)[k].dtype) for k, v in raw.items()})
+    vectors, first_order = scorer.embeddings(encoded)
+    by_hand = scorer.bias + first_order + (scorer.attention(vectors) @ scorer.projection)[:, 0]
+    np.testing.assert_allclose(scorer(encoded).numpy(), by_hand.numpy(), rtol=1e-5, atol=1e-5)
+    assert scorer.dropout is None and scorer.attention.kernel.shape == (8, 8)
+
+    dropped = ctr.AFM(spec, embedding_dim=4, attention_factor=2, dropout=0.5, batch_size=256)
+    dropped.fit(splits[0].head(512), epochs=1, verbose=0)
+    encoded = dropped._encode_fn()({k: tf.constant(v, raw_signature(spec)[k].dtype) for k, v in raw.items()})
+    assert dropped.get_config()["dropout"] == 0.5 and dropped.network_.scorer.attention.kernel.shape == (4, 2)
+    scorer = dropped.network_.scorer
+    served = scorer(encoded, training=False).numpy()
+    np.testing.assert_allclose(served, np.log(1 / dropped.predict(splits[2].head(64)) - 1) * -1, atol=1e-4)
+    _, first_order = scorer.embeddings(encoded)
+    pairs = np.abs(served - (scorer.bias + first_order).numpy()).max()  # the pairs' logit, small after a short fit
+    assert np.abs(scorer(encoded, training=True).numpy() - served).max() > 0.1 * pairs > 0
+    one = ctr.FeatureSpec([ctr.Categorical("user_id", dtype="int")], label=spec.label)
+    with pytest.raises(ctr.ArgumentError, match=r"AFM weighs the products of pairs of fields, and the spec gives it "
+                                                r"one \(user_id\): use ctr.LogisticRegression"):
+        ctr.AFM(one).fit(splits[0].head(100), verbose=0)
+    with pytest.raises(ctr.ArgumentError, match="AFM: attention_factor must be an integer of at least 1, got 0"):
+        ctr.AFM(spec, attention_factor=0)
 
 
 def test_a_fit_lets_its_arrays_go_when_its_model_does(spec, splits):

@@ -2,6 +2,7 @@
 
 from .._keras import tf as _tf  # noqa: F401  (TensorFlow loads through ctr._keras, before TFRS imports it)
 from ._reload import load_model
+from .afm import AFM
 from .autoint import AutoInt
 from .base import RankingModel
 from .dcn import DCN
@@ -20,7 +21,7 @@ from .xdeepfm import xDeepFM
 
 MODELS: dict[str, type[RankingModel]] = {"lr": LogisticRegression, "fm": FM, "widedeep": WideDeep, "deepfm": DeepFM,
                                          "dcn": DCN, "autoint": AutoInt, "xdeepfm": xDeepFM, "fibinet": FiBiNET,
-                                         "nfm": NFM}
+                                         "nfm": NFM, "afm": AFM}
 # The models with trained weights, by class name: what a warm start and load_model start from.
 TRAINED: dict[str, type] = {cls.__name__: cls for cls in (*MODELS.values(), MatrixFactorization, NeuMF, TwoTower)}
 _UNTRAINED = {"Popularity": "its counts come from one pass over the data: fit Popularity on the data instead",
@@ -34,6 +35,7 @@ def untrained_export(name: str) -> str:
     return f"{article} {name} export, which has no trained weights of its own ({_UNTRAINED.get(name, 'not a model')})"
 
 __all__ = [
+    "AFM",
     "DCN",
     "EASE",
     "FM",

@@ -17,7 +17,7 @@ from ..features import Preprocessor, empty_raw, raw_signature
 
 def load_model(path: str | Path) -> Any:
     """The model exported at `path` (LogisticRegression, FM, WideDeep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET, NFM,
-    MatrixFactorization, NeuMF or TwoTower), trainable again: `fit` carries on from its weights with its
+    AFM, MatrixFactorization, NeuMF or TwoTower), trainable again: `fit` carries on from its weights with its
     vocabularies (and a recommender's catalogue), and `calibrate`, `recommend` and `export` work as before."""
     from ..export import load  # which imports the models' embeddings: not at this module's import
     from . import TRAINED, RankingModel, untrained_export
