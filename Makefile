@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/xdeepfm.py
 	$(BIN)/python bench/fibinet.py
 	$(BIN)/python bench/nfm.py
+	$(BIN)/python bench/afm.py
 	$(BIN)/python bench/widedeep.py
 	$(BIN)/python bench/crosses.py
 	$(BIN)/python bench/wide_only.py

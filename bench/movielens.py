@@ -1,5 +1,5 @@
-"""Test AUC, group AUC by user and logloss of LR, FM, Wide & Deep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET and NFM
-on MovieLens 100K as click-through prediction.
+"""Test AUC, group AUC by user and logloss of LR, FM, Wide & Deep, DeepFM, DCN, AutoInt, xDeepFM, FiBiNET, NFM
+and AFM on MovieLens 100K as click-through prediction.
 
 Protocol: rating >= 4 is a click; a random 80/10/10 split of the ratings with seed 0; every feature of
 `feature_specs/movielens-100k.yaml`; at most `--epochs` epochs with early stopping on validation
@@ -45,6 +45,7 @@ def models(spec: ctr.FeatureSpec) -> dict:
                                l2=1e-5, batch_size=256),
         "NFM": ctr.NFM(spec, embedding_dim=16, hidden_units=(256, 128), dropout=0.3, learning_rate=1e-3, l2=1e-5,
                        batch_size=256),
+        "AFM": ctr.AFM(spec, embedding_dim=16, learning_rate=1e-3, l2=1e-5, batch_size=256),
     }
 
 

@@ -56,12 +56,14 @@ CIN = {"cin_layers": (128, 128), "split_half": True, "cin_activation": "relu"}
 BILINEAR = {"bilinear_type": "interaction", "reduction_ratio": 3}
 # NFM (bench/nfm.py): no dropout on the pooled vector, DeepCTR's default and ours; the MLP is HIDDEN in both.
 BI_DROPOUT = 0.0
+# AFM (bench/afm.py): DeepCTR's defaults and ours (8 attention units, no dropout on the weighed sum).
+AFM_SETTINGS = {"attention_factor": 8, "dropout": 0.0}
 # Each model's arguments beyond the shared ones, the same in both libraries.
 OUR_MODELS = {"DeepFM": {"hidden_units": HIDDEN}, "FM": {}, "WideDeep": {"hidden_units": HIDDEN},
               "DCN": {"hidden_units": HIDDEN, "cross_layers": CROSS_LAYERS},
               "AutoInt": {"hidden_units": HIDDEN, **ATTENTION}, "xDeepFM": {"hidden_units": HIDDEN, **CIN},
               "FiBiNET": {"hidden_units": HIDDEN, **BILINEAR},
-              "NFM": {"hidden_units": HIDDEN, "bi_dropout": BI_DROPOUT}}
+              "NFM": {"hidden_units": HIDDEN, "bi_dropout": BI_DROPOUT}, "AFM": AFM_SETTINGS}
 LEARNING_RATE = 1e-3
 # MovieLens: a small-batch regime, as DeepCTR's own MovieLens example; synthetic 1M: a large-batch one.
 SETTINGS = {
@@ -429,7 +431,7 @@ def _scratch_folder() -> Path:
 
 
 def _deepctr_model(name: str, columns: list, seed: int):
-    from deepctr.models import DCN, NFM, WDL, AutoInt, DeepFM, FiBiNET, xDeepFM
+    from deepctr.models import AFM, DCN, NFM, WDL, AutoInt, DeepFM, FiBiNET, xDeepFM
 
     if name == "DeepFM":
         return DeepFM(columns, columns, dnn_hidden_units=HIDDEN, seed=1024 + seed)
@@ -450,6 +452,12 @@ def _deepctr_model(name: str, columns: list, seed: int):
                        reduction_ratio=BILINEAR["reduction_ratio"], dnn_hidden_units=HIDDEN, seed=1024 + seed)
     if name == "NFM":  # its MLP's default is 256-128-64: HIDDEN, as ours
         return NFM(columns, columns, dnn_hidden_units=HIDDEN, bi_dropout=BI_DROPOUT, seed=1024 + seed)
+    if name == "AFM":  # its pairs are the categorical fields' (it refuses numbers there): numbers are linear only
+        from deepctr.feature_column import DenseFeat
+
+        return AFM(columns, [c for c in columns if not isinstance(c, DenseFeat)],
+                   attention_factor=AFM_SETTINGS["attention_factor"], afm_dropout=AFM_SETTINGS["dropout"],
+                   seed=1024 + seed)
     # DeepCTR's FM: the DeepFM function minus its DNN, from DeepCTR's own building blocks.
     import tensorflow as tf
     from deepctr.feature_column import (
