@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from .._args import check_arguments
 from .._keras import keras, tf
 from ..features import Field
 from ..spec import SpecLike
-from .base import RankingModel, Scorer, check_pairs
+from .base import RankingModel, Scorer, check_pairs, pair_indices
 from .embeddings import FieldEmbeddings
 
 
@@ -29,8 +27,7 @@ class AttentionalPooling(keras.layers.Layer):
 
     def build(self, input_shape: tf.TensorShape) -> None:
         fields, dim = int(input_shape[1]), int(input_shape[2])
-        left, right = np.triu_indices(fields, k=1)
-        self.left, self.right = left.astype(np.int32), right.astype(np.int32)
+        self.left, self.right = pair_indices(fields)
         self.kernel = self.add_weight(name="attention_kernel", shape=(dim, self.attention_factor),
                                       initializer=keras.initializers.GlorotNormal(seed=self.seed))
         self.bias = self.add_weight(name="attention_bias", shape=(self.attention_factor,), initializer="zeros")

@@ -118,6 +118,13 @@ def check_pairs(owner: str, does: str, fields: list[Field], wide_only: Sequence[
     raise ArgumentError(f"{owner} {does}, and the spec gives it one ({one}): use ctr.LogisticRegression")
 
 
+def pair_indices(fields: int) -> tuple[np.ndarray, np.ndarray]:
+    """The left and right fields of every pair i < j of `fields` fields, in `itertools.combinations` order (int32,
+    for tf.gather): the pairs that FiBiNET's bilinear products and AFM's attention read."""
+    left, right = np.triu_indices(fields, k=1)
+    return left.astype(np.int32), right.astype(np.int32)
+
+
 def check_wide_only(owner: str, spec: FeatureSpec, wide_only: Sequence[str] | str | None, crosses: str,
                     embeds: bool) -> tuple[str, ...]:
     """`wide_only` as a tuple of names (a text of comma-separated names too, as the shell gives it; None, none),

@@ -9,13 +9,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from .._args import check_arguments, check_choice
 from .._keras import keras, tf
 from ..features import Field
 from ..spec import SpecLike
-from .base import RankingModel, Scorer, check_pairs
+from .base import RankingModel, Scorer, check_pairs, pair_indices
 from .embeddings import FieldEmbeddings, beside_the_mlp, logit_layer, relu_layers
 
 BILINEAR_TYPES = ("interaction", "each", "all")
@@ -59,9 +57,8 @@ class BilinearInteraction(keras.layers.Layer):
 
     def build(self, input_shape: tf.TensorShape) -> None:
         fields, dim = int(input_shape[1]), int(input_shape[2])
-        left, right = np.triu_indices(fields, k=1)
-        self.left, self.right = left.astype(np.int32), right.astype(np.int32)
-        matrices = {"all": 1, "each": fields - 1, "interaction": len(left)}[self.bilinear_type]
+        self.left, self.right = pair_indices(fields)
+        matrices = {"all": 1, "each": fields - 1, "interaction": len(self.left)}[self.bilinear_type]
         self.kernel = self.add_weight(name="bilinear", shape=(matrices, dim, dim),
                                       initializer=_glorot_normal(dim, self.seed))
         super().build(input_shape)
